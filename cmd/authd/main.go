@@ -1,0 +1,96 @@
+// Command authd runs the authentication service.
+//
+//	authd [serve]               run the HTTP server (default)
+//	authd migrate up|down|status
+//	authd keys generate [alg]   print a new private JWK set for AUTHD_JWT_KEYS_FILE
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/joho/godotenv"
+
+	"github.com/authd/authd/server/config"
+	"github.com/authd/authd/server/token"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "authd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "keys":
+		if len(args) == 0 || args[0] != "generate" {
+			return errors.New("usage: authd keys generate [EdDSA|ES256|RS256]")
+		}
+		alg := "EdDSA"
+		if len(args) > 1 {
+			alg = args[1]
+		}
+		set, err := token.GenerateSet(alg)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, string(set))
+		return err
+	case "serve", "migrate":
+	case "-h", "--help", "help":
+		_, err := fmt.Fprintln(stdout, "usage: authd [serve] | migrate up|down|status | keys generate [EdDSA|ES256|RS256]")
+		return err
+	default:
+		return fmt.Errorf("unknown command %q (try: serve, migrate, keys)", cmd)
+	}
+
+	cfg, err := config.Load(environ())
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	log := newLogger(cfg, os.Stderr)
+	if cmd == "migrate" {
+		return migrate(ctx, cfg, args, stdout)
+	}
+	return serve(ctx, cfg, log)
+}
+
+// environ is the process environment over an optional .env file: a variable
+// set in the environment wins.
+func environ() map[string]string {
+	env, err := godotenv.Read(".env")
+	if err != nil {
+		env = map[string]string{}
+	}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.SlogLevel()})
+	log := slog.New(serverLogHandler(h)).With("service", "authd")
+	slog.SetDefault(log)
+	return log
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/authd/authd/server"
+	"github.com/authd/authd/server/config"
+	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/password"
+	"github.com/authd/authd/server/token"
+)
+
+func serverLogHandler(h slog.Handler) slog.Handler { return server.ContextLogHandler{Handler: h} }
+
+// serve wires config -> pool -> migrations -> keys -> server -> Echo, serves
+// until ctx ends, then drains in-flight requests and closes the pool.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if cfg.Development() {
+		if err := database.EnsureExists(ctx, cfg.DatabaseURL); err != nil {
+			return err
+		}
+	}
+	pool, err := database.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	migrator, err := database.NewMigrator(pool)
+	if err != nil {
+		return err
+	}
+	defer migrator.Close()
+	if cfg.AutoMigrate {
+		n, err := migrator.Up(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		log.Info("migrations applied", "count", n)
+	}
+	keys, err := loadKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	hasher, err := password.NewHasher(password.Params{
+		Algorithm: cfg.HashAlgorithm, MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time,
+		Threads: cfg.Argon2Threads, BcryptCost: cfg.BcryptCost,
+	})
+	if err != nil {
+		return err
+	}
+	srv := server.New(server.Deps{
+		DB: database.NewResilient(pool, database.BreakerSettings{
+			Failures: cfg.BreakerFailures, OpenFor: cfg.BreakerOpenFor,
+			Successes: cfg.BreakerHalfOpenOK, QueryTimeout: cfg.DBQueryTimeout,
+		}, log),
+		Migrations:   migrator,
+		Hasher:       hasher,
+		Tokens:       token.NewAuthority(keys, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTTL, cfg.JWTLeeway, time.Now),
+		Keys:         keys,
+		Log:          log,
+		Version:      version,
+		SessionTTL:   cfg.SessionTTL,
+		RefreshGrace: cfg.RefreshGrace,
+	})
+	e, err := srv.Echo(server.AppOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout})
+	if err != nil {
+		return err
+	}
+	httpServer := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           e,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       cfg.RequestTimeout,
+		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- httpServer.ListenAndServe() }()
+	log.Info("authd listening", "addr", cfg.Addr, "docs", "http://"+displayAddr(cfg.Addr)+"/docs", "env", cfg.Env)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := httpServer.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// loadKeys reads the signing keys; development without a file gets a fresh
+// in-memory key (tokens die with the process), production refuses (config).
+func loadKeys(cfg config.Config, log *slog.Logger) (*token.Keys, error) {
+	if cfg.JWTKeysFile != "" {
+		data, err := os.ReadFile(cfg.JWTKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("read AUTHD_JWT_KEYS_FILE: %w", err)
+		}
+		keys, err := token.ParseKeys(data)
+		if err != nil {
+			return nil, fmt.Errorf("AUTHD_JWT_KEYS_FILE: %w", err)
+		}
+		return keys, nil
+	}
+	log.Warn("no AUTHD_JWT_KEYS_FILE: generated an in-memory signing key; tokens will not survive a restart")
+	data, err := token.GenerateSet(cfg.JWTAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	return token.ParseKeys(data)
+}
+
+func displayAddr(addr string) string {
+	if len(addr) > 0 && addr[0] == ':' {
+		return "localhost" + addr
+	}
+	return addr
+}

@@ -1,0 +1,37 @@
+-- name: CreateRefreshToken :exec
+INSERT INTO refresh_tokens (session_id, token_hash) VALUES ($1, $2);
+
+-- name: LockRefreshToken :one
+-- Locks the token and its session, so refreshes of one session run one at a time
+-- and each sees the outcome of the one before it.
+SELECT refresh_tokens.id,
+       refresh_tokens.session_id,
+       refresh_tokens.rotated_at,
+       refresh_tokens.successor_id,
+       refresh_tokens.successor_sealed,
+       sessions.user_id,
+       sessions.expires_at,
+       sessions.revoked_at,
+       users.is_active
+FROM refresh_tokens
+JOIN sessions ON sessions.id = refresh_tokens.session_id
+JOIN users ON users.id = sessions.user_id
+WHERE refresh_tokens.token_hash = $1
+FOR UPDATE OF refresh_tokens, sessions;
+
+-- name: RotateRefreshToken :exec
+-- Adds the successor token and marks the presented one as rotated, in one statement.
+WITH successor AS (
+    INSERT INTO refresh_tokens (session_id, token_hash)
+    VALUES (sqlc.arg(session_id), sqlc.arg(successor_hash))
+    RETURNING id
+)
+UPDATE refresh_tokens
+SET rotated_at       = sqlc.arg(rotated_at),
+    successor_id     = (SELECT id FROM successor),
+    successor_sealed = sqlc.arg(successor_sealed)
+WHERE refresh_tokens.id = sqlc.arg(id);
+
+-- name: RefreshTokenRotatedAt :one
+-- Whether a token has been rotated; read after the session lock is held.
+SELECT rotated_at FROM refresh_tokens WHERE id = $1;

@@ -1,0 +1,29 @@
+-- name: CreateSession :one
+INSERT INTO sessions (user_id, expires_at, user_agent, ip)
+VALUES ($1, $2, $3, $4)
+RETURNING *;
+
+-- name: GetSessionUser :one
+-- The user behind an access token, when its session is still live.
+SELECT sqlc.embed(users)
+FROM sessions
+JOIN users ON users.id = sessions.user_id
+WHERE sessions.id = sqlc.arg(session_id)
+  AND sessions.user_id = sqlc.arg(user_id)
+  AND sessions.revoked_at IS NULL
+  AND sessions.expires_at > now()
+  AND users.is_active;
+
+-- name: TouchSession :exec
+UPDATE sessions SET last_used_at = now() WHERE id = $1;
+
+-- name: RevokeSession :exec
+UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL;
+
+-- name: RevokeUserSessions :exec
+-- Revokes every live session of a user except sqlc.narg(keep), when given.
+UPDATE sessions
+SET revoked_at = now()
+WHERE user_id = sqlc.arg(user_id)
+  AND revoked_at IS NULL
+  AND (sqlc.narg(keep)::uuid IS NULL OR id <> sqlc.narg(keep)::uuid);

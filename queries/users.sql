@@ -1,0 +1,26 @@
+-- name: CreateUser :one
+INSERT INTO users (email, password_hash)
+VALUES ($1, $2)
+RETURNING *;
+
+-- name: GetUserByEmail :one
+SELECT * FROM users WHERE email = $1;
+
+-- name: GetUserByID :one
+SELECT * FROM users WHERE id = $1;
+
+-- name: UpdateUser :one
+-- Changes the email, the password hash or both; a NULL argument keeps the old value.
+UPDATE users
+SET email         = coalesce(sqlc.narg(email), email),
+    password_hash = coalesce(sqlc.narg(password_hash), password_hash),
+    updated_at    = now()
+WHERE id = sqlc.arg(id)
+RETURNING *;
+
+-- name: SetPasswordHash :exec
+-- Replaces a hash with one of the configured algorithm; not a user-visible change.
+UPDATE users SET password_hash = $2 WHERE id = $1;
+
+-- name: DeactivateUser :exec
+UPDATE users SET is_active = false, updated_at = now() WHERE id = $1;

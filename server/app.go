@@ -1,0 +1,66 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/swaggest/swgui"
+	"github.com/swaggest/swgui/v5emb"
+
+	"github.com/authd/authd/gen/api"
+)
+
+// AppOptions are the HTTP-level settings of the Echo application.
+type AppOptions struct {
+	CORSOrigins    []string
+	RequestTimeout time.Duration
+}
+
+// Echo assembles the application: middleware in the order requests meet it,
+// the generated strict handlers, and Swagger UI's embedded assets.
+func (s *Server) Echo(opts AppOptions) (*echo.Echo, error) {
+	spec, err := api.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded spec: %w", err)
+	}
+	if err := s.loadDocs(spec); err != nil {
+		return nil, err
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.HandleError
+	// The socket address is the client until trusted proxies are configured.
+	e.IPExtractor = echo.ExtractIPDirect()
+
+	e.Use(requestContext(opts.RequestTimeout))
+	e.Use(accessLog(s.log))
+	e.Use(recoverPanics(s.log))
+	e.Use(securityHeaders)
+	if len(opts.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:  opts.CORSOrigins,
+			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
+			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID},
+			ExposeHeaders: []string{echo.HeaderXRequestID, "Retry-After", "WWW-Authenticate"},
+			MaxAge:        600,
+		}))
+	}
+	e.Use(guardBody)
+	e.Use(s.requestValidator(spec))
+
+	api.RegisterHandlers(e, api.NewStrictHandler(s, nil))
+	e.GET("/docs/*", echo.WrapHandler(s.swaggerUI))
+	return e, nil
+}
+
+func newSwaggerUI() http.Handler {
+	return v5emb.NewHandlerWithConfig(swgui.Config{
+		Title:       "authd API",
+		SwaggerJSON: "/openapi.json",
+		BasePath:    "/docs/",
+		HideCurl:    false,
+	})
+}

@@ -1,0 +1,154 @@
+// Package config parses and validates authd's configuration once, at start.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Environments authd knows; production refuses unsafe defaults.
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+)
+
+// Config is every setting of authd. Each field's env tag names its variable;
+// .env.example documents them all.
+type Config struct {
+	Env         string `env:"AUTHD_ENV" envDefault:"development"`
+	Addr        string `env:"AUTHD_ADDR" envDefault:":8080"`
+	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/authd?sslmode=disable"`
+	LogLevel    string `env:"AUTHD_LOG_LEVEL" envDefault:"info"`
+	AutoMigrate bool   `env:"AUTHD_AUTO_MIGRATE" envDefault:"true"`
+
+	JWTKeysFile  string        `env:"AUTHD_JWT_KEYS_FILE"`
+	JWTAlgorithm string        `env:"AUTHD_JWT_ALGORITHM" envDefault:"EdDSA"`
+	JWTIssuer    string        `env:"AUTHD_JWT_ISSUER" envDefault:"authd"`
+	JWTAudience  string        `env:"AUTHD_JWT_AUDIENCE" envDefault:"authd"`
+	JWTLeeway    time.Duration `env:"AUTHD_JWT_LEEWAY" envDefault:"30s"`
+	AccessTTL    time.Duration `env:"AUTHD_ACCESS_TOKEN_TTL" envDefault:"15m"`
+	SessionTTL   time.Duration `env:"AUTHD_SESSION_TTL" envDefault:"720h"`
+	RefreshGrace time.Duration `env:"AUTHD_REFRESH_GRACE" envDefault:"10s"`
+
+	HashAlgorithm   string `env:"AUTHD_PASSWORD_HASH" envDefault:"argon2id"`
+	Argon2MemoryKiB uint32 `env:"AUTHD_ARGON2_MEMORY_KIB" envDefault:"19456"`
+	Argon2Time      uint32 `env:"AUTHD_ARGON2_TIME" envDefault:"2"`
+	Argon2Threads   uint8  `env:"AUTHD_ARGON2_THREADS" envDefault:"1"`
+	BcryptCost      int    `env:"AUTHD_BCRYPT_COST" envDefault:"12"`
+
+	CORSOrigins    []string      `env:"AUTHD_CORS_ORIGINS" envSeparator:","`
+	RequestTimeout time.Duration `env:"AUTHD_REQUEST_TIMEOUT" envDefault:"10s"`
+	ShutdownGrace  time.Duration `env:"AUTHD_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+
+	DBMaxConns        int32         `env:"AUTHD_DB_MAX_CONNS" envDefault:"10"`
+	DBQueryTimeout    time.Duration `env:"AUTHD_DB_QUERY_TIMEOUT" envDefault:"3s"`
+	BreakerFailures   uint          `env:"AUTHD_BREAKER_FAILURES" envDefault:"5"`
+	BreakerOpenFor    time.Duration `env:"AUTHD_BREAKER_OPEN_FOR" envDefault:"10s"`
+	BreakerHalfOpenOK uint          `env:"AUTHD_BREAKER_SUCCESSES" envDefault:"2"`
+}
+
+// Load parses the environment given as a map and validates the result,
+// reporting every problem at once.
+func Load(environ map[string]string) (Config, error) {
+	var cfg Config
+	var errs []error
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
+		var agg env.AggregateError
+		if errors.As(err, &agg) {
+			errs = append(errs, agg.Errors...)
+		} else {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, cfg.validate()...)
+	return cfg, errors.Join(errs...)
+}
+
+// Development reports whether authd runs with development conveniences.
+func (c Config) Development() bool { return c.Env == EnvDevelopment }
+
+// SlogLevel is the configured log level.
+func (c Config) SlogLevel() slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(c.LogLevel)) // validated in validate
+	return l
+}
+
+func (c Config) validate() []error {
+	var errs []error
+	fail := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if c.Env != EnvDevelopment && c.Env != EnvProduction {
+		fail("AUTHD_ENV", "must be %q or %q, got %q", EnvDevelopment, EnvProduction, c.Env)
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		fail("DATABASE_URL", "must be a postgres:// URL")
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		fail("AUTHD_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	switch c.JWTAlgorithm {
+	case "EdDSA", "ES256", "RS256":
+	default:
+		fail("AUTHD_JWT_ALGORITHM", "must be EdDSA, ES256 or RS256, got %q", c.JWTAlgorithm)
+	}
+	if c.Env == EnvProduction && c.JWTKeysFile == "" {
+		fail("AUTHD_JWT_KEYS_FILE", "is required in production (generate one with `authd keys generate`)")
+	}
+	if strings.TrimSpace(c.JWTIssuer) == "" {
+		fail("AUTHD_JWT_ISSUER", "must not be empty")
+	}
+	if strings.TrimSpace(c.JWTAudience) == "" {
+		fail("AUTHD_JWT_AUDIENCE", "must not be empty")
+	}
+	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
+		fail("AUTHD_ACCESS_TOKEN_TTL", "must be between 1m and 24h, got %s", c.AccessTTL)
+	}
+	if c.SessionTTL < c.AccessTTL {
+		fail("AUTHD_SESSION_TTL", "must be at least AUTHD_ACCESS_TOKEN_TTL, got %s", c.SessionTTL)
+	}
+	if c.RefreshGrace < 0 || c.RefreshGrace > time.Minute {
+		fail("AUTHD_REFRESH_GRACE", "must be between 0s and 1m, got %s", c.RefreshGrace)
+	}
+	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
+		fail("AUTHD_JWT_LEEWAY", "must be between 0s and 5m, got %s", c.JWTLeeway)
+	}
+	switch c.HashAlgorithm {
+	case "argon2id":
+		if c.Argon2MemoryKiB < 8*1024 || c.Argon2Time < 1 || c.Argon2Threads < 1 {
+			fail("AUTHD_ARGON2_*", "need memory >= 8192 KiB, time >= 1, threads >= 1")
+		}
+	case "bcrypt":
+		if c.BcryptCost < 10 || c.BcryptCost > 16 {
+			fail("AUTHD_BCRYPT_COST", "must be between 10 and 16, got %d", c.BcryptCost)
+		}
+	default:
+		fail("AUTHD_PASSWORD_HASH", "must be argon2id or bcrypt, got %q", c.HashAlgorithm)
+	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "") {
+			fail("AUTHD_CORS_ORIGINS", "%q is not an origin like https://app.example.com", o)
+		}
+	}
+	if c.RequestTimeout <= 0 {
+		fail("AUTHD_REQUEST_TIMEOUT", "must be positive")
+	}
+	if c.DBMaxConns < 1 {
+		fail("AUTHD_DB_MAX_CONNS", "must be at least 1")
+	}
+	if c.DBQueryTimeout <= 0 || c.DBQueryTimeout > c.RequestTimeout {
+		fail("AUTHD_DB_QUERY_TIMEOUT", "must be positive and at most AUTHD_REQUEST_TIMEOUT")
+	}
+	if c.BreakerFailures < 1 || c.BreakerHalfOpenOK < 1 || c.BreakerOpenFor <= 0 {
+		fail("AUTHD_BREAKER_*", "failures and successes must be at least 1, open-for positive")
+	}
+	return errs
+}

@@ -1,0 +1,33 @@
+package server
+
+import (
+	"time"
+
+	"github.com/authd/authd/gen/api"
+	"github.com/authd/authd/gen/db"
+)
+
+// userJSON maps a users row to the API's User.
+func userJSON(u db.User) api.User {
+	return api.User{
+		Id:        u.ID,
+		Email:     u.Email,
+		IsActive:  u.IsActive,
+		CreatedAt: u.CreatedAt.UTC(),
+		UpdatedAt: u.UpdatedAt.UTC(),
+	}
+}
+
+// tokenPairJSON wraps issued tokens in the API's TokenPair response.
+func tokenPairJSON(access string, accessTTL time.Duration, refresh string, sessionLeft time.Duration) api.TokenPairJSONResponse {
+	return api.TokenPairJSONResponse{
+		Body: api.TokenPair{
+			AccessToken:      access,
+			TokenType:        api.Bearer,
+			ExpiresIn:        int(accessTTL.Seconds()),
+			RefreshToken:     refresh,
+			RefreshExpiresIn: max(0, int(sessionLeft.Seconds())),
+		},
+		Headers: api.TokenPairResponseHeaders{CacheControl: ptr("no-store")},
+	}
+}

@@ -1,0 +1,67 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/authd/authd/schema"
+)
+
+// Migrator applies the embedded migrations in schema/ with goose. A Postgres
+// advisory lock lets several instances start at once without racing.
+type Migrator struct {
+	db       *sql.DB
+	provider *goose.Provider
+}
+
+// NewMigrator prepares migrations over pool.
+func NewMigrator(pool *pgxpool.Pool) (*Migrator, error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, schema.FS, goose.WithSessionLocker(locker))
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("load migrations: %w", err)
+	}
+	return &Migrator{db: sqlDB, provider: p}, nil
+}
+
+// Close releases the migrator's database handle (not the pool).
+func (m *Migrator) Close() error { return m.db.Close() }
+
+// Up applies every pending migration and returns how many it applied.
+func (m *Migrator) Up(ctx context.Context) (int, error) {
+	res, err := m.provider.Up(ctx)
+	return len(res), err
+}
+
+// Down rolls back the latest migration.
+func (m *Migrator) Down(ctx context.Context) error {
+	_, err := m.provider.Down(ctx)
+	return err
+}
+
+// Reset rolls back every migration.
+func (m *Migrator) Reset(ctx context.Context) error {
+	_, err := m.provider.DownTo(ctx, 0)
+	return err
+}
+
+// Versions returns the applied version and the newest version the binary knows.
+func (m *Migrator) Versions(ctx context.Context) (current, target int64, err error) {
+	return m.provider.GetVersions(ctx)
+}
+
+// Status lists each migration and whether it is applied.
+func (m *Migrator) Status(ctx context.Context) ([]*goose.MigrationStatus, error) {
+	return m.provider.Status(ctx)
+}

@@ -1,0 +1,269 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/labstack/echo/v4"
+
+	"github.com/authd/authd/gen/api"
+	"github.com/authd/authd/server/database"
+)
+
+// problemTypeBase prefixes every problem type URI; the suffixes are stable API.
+const problemTypeBase = "https://authd.dev/problems/"
+
+// kind is one class of problem: its status, type suffix and title.
+type kind struct {
+	status int
+	slug   string
+	title  string
+}
+
+var (
+	kindBadRequest         = kind{http.StatusBadRequest, "bad-request", "Bad request"}
+	kindValidation         = kind{http.StatusUnprocessableEntity, "validation", "Validation failed"}
+	kindTooLarge           = kind{http.StatusRequestEntityTooLarge, "payload-too-large", "Payload too large"}
+	kindUnauthorized       = kind{http.StatusUnauthorized, "unauthorized", "Unauthorized"}
+	kindInvalidCredentials = kind{http.StatusUnauthorized, "invalid-credentials", "Invalid credentials"}
+	kindInvalidRefresh     = kind{http.StatusUnauthorized, "invalid-refresh-token", "Invalid refresh token"}
+	kindWrongPassword      = kind{http.StatusForbidden, "wrong-password", "Wrong password"}
+	kindEmailTaken         = kind{http.StatusConflict, "email-taken", "Email already registered"}
+	kindUnavailable        = kind{http.StatusServiceUnavailable, "unavailable", "Service unavailable"}
+	kindNotReady           = kind{http.StatusServiceUnavailable, "not-ready", "Service not ready"}
+	kindInternal           = kind{http.StatusInternalServerError, "internal", "Internal server error"}
+)
+
+// problem builds the problem body for k in the request of ctx.
+func problem(ctx context.Context, k kind, detail string) api.Problem {
+	return api.Problem{
+		Type:      problemTypeBase + k.slug,
+		Title:     k.title,
+		Status:    k.status,
+		Detail:    detail,
+		RequestId: requestID(ctx),
+	}
+}
+
+// problemError is an error that already knows its problem response; middleware
+// and the authenticator return it, the error handler renders it.
+type problemError struct {
+	kind    kind
+	detail  string
+	errors  []api.FieldError
+	headers map[string]string
+	cause   error // for logs only
+}
+
+func (e *problemError) Error() string {
+	if e.cause != nil {
+		return e.kind.slug + ": " + e.cause.Error()
+	}
+	return e.kind.slug + ": " + e.detail
+}
+
+func (e *problemError) Unwrap() error { return e.cause }
+
+// bearerChallenge is the WWW-Authenticate value for a refused bearer token.
+func bearerChallenge(tokenSent bool) string {
+	if tokenSent {
+		return `Bearer realm="authd", error="invalid_token"`
+	}
+	return `Bearer realm="authd"`
+}
+
+// retryAfterSeconds rounds a wait up to whole seconds, at least one.
+func retryAfterSeconds(s *Server) int {
+	_, wait := s.db.BreakerOpen()
+	return max(1, int(math.Ceil(wait.Seconds())))
+}
+
+// unavailable is the 503 problem for database trouble.
+func (s *Server) unavailable(err error) *problemError {
+	return &problemError{
+		kind:    kindUnavailable,
+		detail:  "The service is temporarily unavailable; try again later.",
+		headers: map[string]string{"Retry-After": strconv.Itoa(retryAfterSeconds(s))},
+		cause:   err,
+	}
+}
+
+// HandleError is Echo's HTTPErrorHandler: the one place any error becomes a
+// problem response. A 5xx is logged once with the request id; no internal
+// detail reaches the client.
+func (s *Server) HandleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	ctx := c.Request().Context()
+	pe := s.classify(err)
+	body := problem(ctx, pe.kind, pe.detail)
+	body.Instance = ptr(c.Request().URL.Path)
+	if len(pe.errors) > 0 {
+		body.Errors = &pe.errors
+	}
+	for k, v := range pe.headers {
+		c.Response().Header().Set(k, v)
+	}
+	switch {
+	case pe.kind.status >= 500:
+		s.log.ErrorContext(ctx, "request failed", "status", pe.kind.status, "error", err.Error())
+	case pe.cause != nil:
+		s.log.DebugContext(ctx, "request refused", "status", pe.kind.status, "error", pe.cause.Error())
+	}
+	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(pe.kind.status)
+		return
+	}
+	_ = c.JSON(pe.kind.status, body)
+}
+
+// classify maps any error to a problem.
+func (s *Server) classify(err error) *problemError {
+	var pe *problemError
+	var he *echo.HTTPError
+	var me openapi3.MultiError
+	switch {
+	case errors.As(err, &pe):
+		return pe
+	case errors.As(err, &me):
+		return s.validationProblem(me)
+	case errors.Is(err, database.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return s.unavailable(err)
+	case errors.As(err, &he) && he.Code < 500:
+		k := kind{he.Code, strings.ToLower(strings.ReplaceAll(http.StatusText(he.Code), " ", "-")), http.StatusText(he.Code)}
+		if he.Code == http.StatusBadRequest {
+			k = kindBadRequest
+		}
+		if he.Code == http.StatusRequestEntityTooLarge {
+			k = kindTooLarge
+		}
+		return &problemError{kind: k, detail: fmt.Sprint(he.Message), cause: err}
+	default:
+		return &problemError{kind: kindInternal, detail: "An unexpected error occurred.", cause: err}
+	}
+}
+
+// validationProblem turns the request validator's findings into one problem.
+// Authentication failures win, then shape errors (400), then rule errors (422).
+func (s *Server) validationProblem(me openapi3.MultiError) *problemError {
+	var shape, rules []api.FieldError
+	for _, err := range me {
+		var sec *openapi3filter.SecurityRequirementsError
+		if errors.As(err, &sec) {
+			for _, e := range sec.Errors {
+				var pe *problemError
+				if errors.As(e, &pe) {
+					return pe
+				}
+			}
+			return s.classify(errors.Join(sec.Errors...))
+		}
+		var re *openapi3filter.RequestError
+		if !errors.As(err, &re) {
+			return &problemError{kind: kindInternal, detail: "An unexpected error occurred.", cause: err}
+		}
+		var schemaErrs []*openapi3.SchemaError
+		collectSchemaErrors(re.Err, &schemaErrs)
+		if len(schemaErrs) == 0 {
+			shape = append(shape, api.FieldError{Field: "", Message: requestErrorMessage(re)})
+			continue
+		}
+		for _, se := range schemaErrs {
+			fe := api.FieldError{Field: fieldOf(se), Message: se.Reason}
+			switch {
+			case se.SchemaField == "type", se.SchemaField == "nullable":
+				shape = append(shape, fe)
+			case se.SchemaField == "properties" || se.SchemaField == "additionalProperties":
+				// an unknown field: name it, like a missing one is named
+				var name string
+				if _, err := fmt.Sscanf(se.Reason, "property %q is unsupported", &name); err == nil {
+					fe.Field = strings.TrimPrefix(fe.Field+"."+name, ".")
+				}
+				fe.Message = "unknown field"
+				shape = append(shape, fe)
+			case se.SchemaField == "required":
+				fe.Message = "is required"
+				rules = append(rules, fe)
+			case se.SchemaField == "format":
+				// keep our own validators' wording, not kin-openapi's preamble
+				if _, msg, ok := strings.Cut(fe.Message, "\": "); ok {
+					fe.Message = msg
+				}
+				rules = append(rules, fe)
+			default:
+				rules = append(rules, fe)
+			}
+		}
+	}
+	if len(shape) > 0 {
+		return &problemError{kind: kindBadRequest, detail: joinMessages(shape), errors: shape}
+	}
+	sort.SliceStable(rules, func(i, j int) bool { return rules[i].Field < rules[j].Field })
+	detail := fmt.Sprintf("%d fields are invalid.", len(rules))
+	if len(rules) == 1 {
+		detail = "1 field is invalid."
+	}
+	return &problemError{kind: kindValidation, detail: detail, errors: rules}
+}
+
+func collectSchemaErrors(err error, out *[]*openapi3.SchemaError) {
+	var me openapi3.MultiError
+	var se *openapi3.SchemaError
+	switch {
+	case errors.As(err, &me):
+		for _, e := range me {
+			collectSchemaErrors(e, out)
+		}
+	case errors.As(err, &se):
+		*out = append(*out, se)
+	}
+}
+
+// fieldOf names the failing field: the JSON pointer of the value, or for a
+// missing or unknown property, that property.
+func fieldOf(se *openapi3.SchemaError) string {
+	return strings.Join(se.JSONPointer(), ".")
+}
+
+func requestErrorMessage(re *openapi3filter.RequestError) string {
+	switch {
+	case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
+		return "a request body is required"
+	case strings.HasPrefix(re.Reason, "header Content-Type has unexpected value"):
+		return "Content-Type must be application/json"
+	case re.Reason != "":
+		return re.Reason
+	default:
+		return "the request is not valid"
+	}
+}
+
+func joinMessages(fes []api.FieldError) string {
+	parts := make([]string, len(fes))
+	for i, fe := range fes {
+		if fe.Field == "" {
+			parts[i] = fe.Message
+		} else {
+			parts[i] = fe.Field + ": " + fe.Message
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// logUnexpected is used where a handler swallows an error it must not expose.
+func logUnexpected(ctx context.Context, log *slog.Logger, msg string, err error) {
+	log.ErrorContext(ctx, msg, "error", err.Error())
+}
+
+func ptr[T any](v T) *T { return &v }

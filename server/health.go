@@ -1,0 +1,65 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/authd/authd/gen/api"
+)
+
+// GetReadiness implements api.StrictServerInterface: ready when the database
+// answers, the breaker is closed and the schema is current.
+func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObject) (api.GetReadinessResponseObject, error) {
+	checks := api.Checks{}
+	var failing []string
+	check := func(name string, err error, okDetail string) {
+		if err != nil {
+			checks[name] = api.Check{Status: api.CheckStatusFail, Detail: ptr(err.Error())}
+			failing = append(failing, name)
+			return
+		}
+		c := api.Check{Status: api.CheckStatusOk}
+		if okDetail != "" {
+			c.Detail = ptr(okDetail)
+		}
+		checks[name] = c
+	}
+
+	open, _ := s.db.BreakerOpen()
+	check("circuit_breaker", errIf(open, "open: the database failed repeatedly"), s.db.BreakerState())
+	dbErr := s.db.Ping(ctx)
+	check("database", errIf(dbErr != nil, "database unreachable"), "")
+	if dbErr != nil {
+		check("migrations", errIf(true, "not checked: database unreachable"), "")
+	} else {
+		cur, target, err := s.Migrations.Versions(ctx)
+		switch {
+		case err != nil:
+			check("migrations", errIf(true, "could not read the schema version"), "")
+		case cur < target:
+			check("migrations", fmt.Errorf("behind: version %d of %d", cur, target), "")
+		default:
+			check("migrations", nil, fmt.Sprintf("version %d of %d", cur, target))
+		}
+	}
+
+	if len(failing) == 0 {
+		return api.GetReadiness200JSONResponse{Status: api.Ready, Checks: checks}, nil
+	}
+	p := problem(ctx, kindNotReady, "failing checks: "+strings.Join(failing, ", "))
+	return api.GetReadiness503ApplicationProblemPlusJSONResponse{
+		Body: api.ReadinessProblem{
+			Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail,
+			RequestId: p.RequestId, Instance: ptr("/readiness"), Checks: checks,
+		},
+		Headers: api.GetReadiness503ResponseHeaders{RetryAfter: ptr(retryAfterSeconds(s))},
+	}, nil
+}
+
+func errIf(cond bool, msg string) error {
+	if cond {
+		return fmt.Errorf("%s", msg)
+	}
+	return nil
+}

@@ -1,0 +1,110 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/authd/authd/gen/api"
+)
+
+// docs holds the contract and Swagger UI, rendered once at start.
+type docs struct {
+	specJSON  []byte
+	specYAML  []byte
+	indexHTML []byte
+	swaggerUI http.Handler
+	jwks      api.JWKS
+}
+
+func (s *Server) loadDocs(spec *openapi3.T) (err error) {
+	if s.specJSON, err = spec.MarshalJSON(); err != nil {
+		return err
+	}
+	if s.specYAML, err = jsonToYAML(s.specJSON); err != nil {
+		return err
+	}
+	s.swaggerUI = newSwaggerUI()
+	// Swagger UI renders its index from a template per request; it is the
+	// same every time, so render it once through an in-memory writer.
+	rec := httptest.NewRecorder()
+	s.swaggerUI.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/docs/", nil))
+	if rec.Code != http.StatusOK {
+		return fmt.Errorf("render Swagger UI: status %d", rec.Code)
+	}
+	s.indexHTML = rec.Body.Bytes()
+	return json.Unmarshal(s.Keys.PublicJSON(), &s.jwks)
+}
+
+// GetServiceInfo implements api.StrictServerInterface.
+func (s *Server) GetServiceInfo(context.Context, api.GetServiceInfoRequestObject) (api.GetServiceInfoResponseObject, error) {
+	return api.GetServiceInfo200JSONResponse{Name: "authd", Version: s.Version, DocsUrl: "/docs", OpenapiUrl: "/openapi.json"}, nil
+}
+
+// GetHealth implements api.StrictServerInterface; it never touches the database.
+func (s *Server) GetHealth(context.Context, api.GetHealthRequestObject) (api.GetHealthResponseObject, error) {
+	return api.GetHealth200JSONResponse{Status: api.HealthStatusOk}, nil
+}
+
+// GetJWKS implements api.StrictServerInterface.
+func (s *Server) GetJWKS(context.Context, api.GetJWKSRequestObject) (api.GetJWKSResponseObject, error) {
+	return api.GetJWKS200JSONResponse(s.jwks), nil
+}
+
+// GetOpenAPIJSON implements api.StrictServerInterface.
+func (s *Server) GetOpenAPIJSON(context.Context, api.GetOpenAPIJSONRequestObject) (api.GetOpenAPIJSONResponseObject, error) {
+	return rawJSON(s.specJSON), nil
+}
+
+// GetOpenAPIYAML implements api.StrictServerInterface.
+func (s *Server) GetOpenAPIYAML(context.Context, api.GetOpenAPIYAMLRequestObject) (api.GetOpenAPIYAMLResponseObject, error) {
+	return api.GetOpenAPIYAML200ApplicationyamlResponse{Body: bytes.NewReader(s.specYAML), ContentLength: int64(len(s.specYAML))}, nil
+}
+
+// GetDocs implements api.StrictServerInterface.
+func (s *Server) GetDocs(context.Context, api.GetDocsRequestObject) (api.GetDocsResponseObject, error) {
+	return api.GetDocs200TexthtmlResponse{Body: bytes.NewReader(s.indexHTML), ContentLength: int64(len(s.indexHTML))}, nil
+}
+
+// rawJSON writes pre-encoded JSON; the generated response type would decode
+// and re-encode the whole spec on every request.
+type rawJSON []byte
+
+func (r rawJSON) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(r)
+	return err
+}
+
+// jsonToYAML re-encodes JSON as block-style YAML, keeping key order.
+func jsonToYAML(data []byte) ([]byte, error) {
+	var node yaml.Node
+	if err := yaml.Unmarshal(data, &node); err != nil {
+		return nil, err
+	}
+	var unflow func(n *yaml.Node)
+	unflow = func(n *yaml.Node) {
+		n.Style &^= yaml.FlowStyle
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+			n.Style &^= yaml.DoubleQuotedStyle
+		}
+		for _, c := range n.Content {
+			unflow(c)
+		}
+	}
+	unflow(&node)
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&node); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}

@@ -1,0 +1,204 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// MaxBodyBytes is the largest request body authd reads (64 KiB).
+const MaxBodyBytes = 64 << 10
+
+var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// requestContext gives each request its id (the client's when sane), its
+// shared requestInfo and its deadline.
+func requestContext(timeout time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			id := c.Request().Header.Get(echo.HeaderXRequestID)
+			if !saneRequestID.MatchString(id) {
+				id = rand.Text()
+			}
+			c.Response().Header().Set(echo.HeaderXRequestID, id)
+			info := &requestInfo{id: id, ip: c.RealIP(), userAgent: truncate(c.Request().UserAgent(), 512)}
+			ctx, cancel := context.WithTimeout(withInfo(c.Request().Context(), info), timeout)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
+}
+
+// accessLog writes one line per request, after the error handler has run so
+// that the status is the one the client saw.
+func accessLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			if err := next(c); err != nil {
+				c.Error(err)
+			}
+			log.InfoContext(c.Request().Context(), "request",
+				"method", c.Request().Method,
+				"route", c.Path(),
+				"status", c.Response().Status,
+				"duration_ms", float64(time.Since(start).Microseconds())/1000,
+				"bytes_out", c.Response().Size,
+			)
+			return nil
+		}
+	}
+}
+
+// recoverPanics turns a panic into a 500; the stack goes to the log, never
+// the panic value's text, which might hold a secret.
+func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					if r == http.ErrAbortHandler {
+						panic(r)
+					}
+					log.ErrorContext(c.Request().Context(), "panic", "stack", string(debug.Stack()))
+					err = errors.New("panic in handler")
+				}
+			}()
+			return next(c)
+		}
+	}
+}
+
+// securityHeaders sets headers that keep browsers from misusing responses.
+// Swagger UI needs its own scripts and inline styles; the API needs nothing.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if c.Path() == "/docs" || strings.HasPrefix(c.Path(), "/docs/") {
+			h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+		} else {
+			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		}
+		return next(c)
+	}
+}
+
+// guardBody caps the body at MaxBodyBytes and refuses JSON that is malformed
+// or repeats a key, before the request validator (which would silently keep
+// the last duplicate) sees it.
+func guardBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.Body == nil || req.Body == http.NoBody {
+			return next(c)
+		}
+		tooLarge := &problemError{kind: kindTooLarge, detail: fmt.Sprintf("The request body must be at most %d bytes.", MaxBodyBytes)}
+		if req.ContentLength > MaxBodyBytes {
+			return tooLarge
+		}
+		data, err := io.ReadAll(io.LimitReader(req.Body, MaxBodyBytes+1))
+		if err != nil {
+			return &problemError{kind: kindBadRequest, detail: "The request body could not be read.", cause: err}
+		}
+		if len(data) > MaxBodyBytes {
+			return tooLarge
+		}
+		req.Body = io.NopCloser(bytes.NewReader(data))
+		req.ContentLength = int64(len(data))
+		if mt, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType)); len(data) > 0 && mt == echo.MIMEApplicationJSON {
+			if err := checkJSON(data); err != nil {
+				return &problemError{kind: kindBadRequest, detail: "The body is not valid JSON: " + err.Error()}
+			}
+		}
+		return next(c)
+	}
+}
+
+// checkJSON reports the first syntax error or duplicated object key in data.
+func checkJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := walkJSON(dec, ""); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+func walkJSON(dec *json.Decoder, path string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return syntaxMessage(err)
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			keyTok, err := dec.Token()
+			if err != nil {
+				return syntaxMessage(err)
+			}
+			key := keyTok.(string)
+			if seen[key] {
+				return fmt.Errorf("duplicate field %q", strings.TrimPrefix(path+"."+key, "."))
+			}
+			seen[key] = true
+			if err := walkJSON(dec, path+"."+key); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token() // '}'
+		return syntaxMessage(err)
+	case json.Delim('['):
+		for dec.More() {
+			if err := walkJSON(dec, path+"[]"); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token() // ']'
+		return syntaxMessage(err)
+	}
+	return nil
+}
+
+// syntaxMessage keeps decoder errors short and free of the body's content.
+func syntaxMessage(err error) error {
+	var se *json.SyntaxError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return fmt.Errorf("syntax error at byte %d", se.Offset)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("unexpected end of input")
+	default:
+		return errors.New("malformed JSON")
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/authd/authd/gen/api"
+	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server/token"
+)
+
+// RefreshToken implements api.StrictServerInterface: rotation with reuse
+// detection (RFC 9700 §4.14.2) and an idempotent grace retry.
+//
+// The presented token and its session are locked, so refreshes of one session
+// run one at a time. A current token is rotated. A rotated token is either a
+// retry of the immediate predecessor, within the grace interval and while its
+// successor is unused, which gets that same successor back, or a replay,
+// which revokes the session.
+func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestObject) (api.RefreshTokenResponseObject, error) {
+	presented := req.Body.RefreshToken
+	var row db.LockRefreshTokenRow
+	var next string
+	var replayed bool
+	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
+		if row, err = q.LockRefreshToken(ctx, token.HashRefresh(presented)); err != nil {
+			return err
+		}
+		now := s.Now()
+		if row.RevokedAt != nil || !row.ExpiresAt.After(now) || !row.IsActive {
+			return pgx.ErrNoRows // as good as unknown
+		}
+		if row.RotatedAt == nil {
+			next = token.NewRefresh()
+			err = q.RotateRefreshToken(ctx, db.RotateRefreshTokenParams{
+				ID: row.ID, SessionID: row.SessionID, RotatedAt: &now,
+				SuccessorHash: token.HashRefresh(next), SuccessorSealed: token.SealSuccessor(presented, next),
+			})
+			if err != nil {
+				return err
+			}
+			return q.TouchSession(ctx, row.SessionID)
+		}
+		if now.Sub(*row.RotatedAt) <= s.RefreshGrace && row.SuccessorID != nil {
+			succRotated, err := q.RefreshTokenRotatedAt(ctx, *row.SuccessorID)
+			if err != nil {
+				return err
+			}
+			if succRotated == nil {
+				if next, err = token.OpenSuccessor(presented, row.SuccessorSealed); err == nil {
+					return nil
+				}
+			}
+		}
+		replayed = true
+		return q.RevokeSession(ctx, row.SessionID)
+	})
+	refused := api.RefreshToken401ApplicationProblemPlusJSONResponse{InvalidRefreshTokenApplicationProblemPlusJSONResponse: api.InvalidRefreshTokenApplicationProblemPlusJSONResponse(
+		problem(ctx, kindInvalidRefresh, "The refresh token is not valid."))}
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return refused, nil
+	case err != nil:
+		return nil, err
+	case replayed:
+		s.log.WarnContext(ctx, "refresh token reuse detected; session revoked",
+			"session_id", row.SessionID.String(), "user_id", row.UserID.String())
+		return refused, nil
+	}
+	pair, err := s.issuePair(row.UserID, row.SessionID, next, row.ExpiresAt)
+	if err != nil {
+		return nil, err
+	}
+	return api.RefreshToken200JSONResponse{TokenPairJSONResponse: pair}, nil
+}

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/gen/db"
+)
+
+// requestInfo is the per-request state that middleware, the authenticator,
+// handlers and log lines share. One pointer is put in the request context by
+// the first middleware and filled in as the request goes on.
+type requestInfo struct {
+	id        string
+	ip        string
+	userAgent string
+	principal *principal
+}
+
+// principal is the authenticated caller: a live session of an active user.
+type principal struct {
+	user      db.User
+	sessionID uuid.UUID
+}
+
+type infoKey struct{}
+
+func withInfo(ctx context.Context, info *requestInfo) context.Context {
+	return context.WithValue(ctx, infoKey{}, info)
+}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		return info
+	}
+	return &requestInfo{}
+}
+
+// requestID returns the request id of ctx, or "" outside a request.
+func requestID(ctx context.Context) string { return infoFrom(ctx).id }
+
+// caller returns the authenticated principal; handlers behind bearerAuth
+// always have one, because the request validator authenticated them.
+func caller(ctx context.Context) *principal { return infoFrom(ctx).principal }
+
+// ContextLogHandler adds request_id and user_id to every record logged with a
+// request's context, so every log line of a request can be correlated.
+type ContextLogHandler struct{ slog.Handler }
+
+// Handle implements slog.Handler.
+func (h ContextLogHandler) Handle(ctx context.Context, r slog.Record) error {
+	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		r.AddAttrs(slog.String("request_id", info.id))
+		if info.principal != nil {
+			r.AddAttrs(slog.String("user_id", info.principal.user.ID.String()))
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs implements slog.Handler.
+func (h ContextLogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return ContextLogHandler{h.Handler.WithAttrs(attrs)}
+}
+
+// WithGroup implements slog.Handler.
+func (h ContextLogHandler) WithGroup(name string) slog.Handler {
+	return ContextLogHandler{h.Handler.WithGroup(name)}
+}

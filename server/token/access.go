@@ -1,0 +1,118 @@
+package token
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/lestrrat-go/jwx/v3/jwt"
+)
+
+// AccessType is the JWT typ header of access tokens (RFC 9068).
+const AccessType = "at+jwt"
+
+// ErrInvalid is returned for every access token that must be refused; the
+// cause is wrapped for logs, never shown to clients.
+var ErrInvalid = errors.New("invalid access token")
+
+// Claims are what authd reads from a verified access token.
+type Claims struct {
+	UserID    uuid.UUID
+	SessionID uuid.UUID
+}
+
+// Authority signs and verifies access tokens.
+type Authority struct {
+	keys     *Keys
+	issuer   string
+	audience string
+	ttl      time.Duration
+	leeway   time.Duration
+	now      func() time.Time
+}
+
+// NewAuthority returns an Authority; now is the clock (time.Now in production).
+func NewAuthority(keys *Keys, issuer, audience string, ttl, leeway time.Duration, now func() time.Time) *Authority {
+	return &Authority{keys: keys, issuer: issuer, audience: audience, ttl: ttl, leeway: leeway, now: now}
+}
+
+// TTL is the lifetime of the access tokens this Authority issues.
+func (a *Authority) TTL() time.Duration { return a.ttl }
+
+// Issue signs an access token for a user's session.
+func (a *Authority) Issue(c Claims) (string, error) {
+	now := a.now()
+	tok, err := jwt.NewBuilder().
+		Issuer(a.issuer).
+		Audience([]string{a.audience}).
+		Subject(c.UserID.String()).
+		IssuedAt(now).
+		Expiration(now.Add(a.ttl)).
+		JwtID(rand.Text()).
+		Claim("sid", c.SessionID.String()).
+		Build()
+	if err != nil {
+		return "", err
+	}
+	hdr := jws.NewHeaders()
+	if err := hdr.Set(jws.TypeKey, AccessType); err != nil {
+		return "", err
+	}
+	out, err := jwt.Sign(tok, jwt.WithKey(a.keys.signerAlg, a.keys.signer, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		return "", err
+	}
+	return string(out), nil
+}
+
+// Verify checks signature, typ, kid, iss, aud, exp, nbf and iat and returns the claims.
+func (a *Authority) Verify(raw string) (Claims, error) {
+	tok, err := jwt.ParseString(raw,
+		jwt.WithKeyProvider(jws.KeyProviderFunc(a.provideKey)),
+		jwt.WithIssuer(a.issuer),
+		jwt.WithAudience(a.audience),
+		jwt.WithAcceptableSkew(a.leeway),
+		jwt.WithClock(jwt.ClockFunc(a.now)),
+		jwt.WithRequiredClaim(jwt.ExpirationKey),
+		jwt.WithRequiredClaim(jwt.IssuedAtKey),
+		jwt.WithRequiredClaim(jwt.SubjectKey),
+		jwt.WithRequiredClaim("sid"),
+	)
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	sub, _ := tok.Subject()
+	var sid string
+	if err := tok.Get("sid", &sid); err != nil {
+		return Claims{}, fmt.Errorf("%w: sid: %w", ErrInvalid, err)
+	}
+	userID, err1 := uuid.Parse(sub)
+	sessionID, err2 := uuid.Parse(sid)
+	if err := errors.Join(err1, err2); err != nil {
+		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return Claims{UserID: userID, SessionID: sessionID}, nil
+}
+
+// provideKey picks the verification key by kid and pins the algorithm to the
+// key's own, so "none", HS256-with-the-public-key and other swaps never verify.
+func (a *Authority) provideKey(_ context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
+	h := sig.ProtectedHeaders()
+	if typ, _ := h.Type(); typ != AccessType {
+		return fmt.Errorf("typ %q is not %s", typ, AccessType)
+	}
+	kid, _ := h.KeyID()
+	v, ok := a.keys.verifiers[kid]
+	if !ok {
+		return fmt.Errorf("unknown kid %q", kid)
+	}
+	if alg, _ := h.Algorithm(); alg != v.alg {
+		return fmt.Errorf("alg %s does not match key %q", alg, kid)
+	}
+	sink.Key(v.alg, v.key)
+	return nil
+}
