@@ -11,7 +11,7 @@ JOIN users ON users.id = sessions.user_id
 WHERE sessions.id = sqlc.arg(session_id)
   AND sessions.user_id = sqlc.arg(user_id)
   AND sessions.revoked_at IS NULL
-  AND sessions.expires_at > now()
+  AND sessions.expires_at > sqlc.arg(now)
   AND users.is_active;
 
 -- name: TouchSession :exec

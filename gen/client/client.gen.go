@@ -721,7 +721,7 @@ type ClientInterface interface {
 
 	// GetOpenAPIYAML This contract as YAML
 	//
-	// The OpenAPI document embedded in the running binary, exactly as written.
+	// The OpenAPI document embedded in the running binary, as YAML.
 	//
 	// Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 	GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1009,7 +1009,7 @@ func (c *Client) GetOpenAPIJSON(ctx context.Context, reqEditors ...RequestEditor
 
 // GetOpenAPIYAML This contract as YAML
 //
-// The OpenAPI document embedded in the running binary, exactly as written.
+// The OpenAPI document embedded in the running binary, as YAML.
 //
 // Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 func (c *Client) GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1722,7 +1722,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetOpenAPIYAMLWithResponse This contract as YAML
 	//
-	// The OpenAPI document embedded in the running binary, exactly as written.
+	// The OpenAPI document embedded in the running binary, as YAML.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2307,11 +2307,11 @@ type GetOpenAPIYAMLResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// YAML200 the response for an HTTP 200 `application/yaml` response
-	YAML200 *string
+	YAML200 *openapi_types.File
 }
 
 // GetYAML200 returns the response for an HTTP 200 `application/yaml` response
-func (r GetOpenAPIYAMLResponse) GetYAML200() *string {
+func (r GetOpenAPIYAMLResponse) GetYAML200() *openapi_types.File {
 	return r.YAML200
 }
 
@@ -2836,7 +2836,7 @@ func (c *ClientWithResponses) GetOpenAPIJSONWithResponse(ctx context.Context, re
 
 // GetOpenAPIYAMLWithResponse This contract as YAML
 //
-// The OpenAPI document embedded in the running binary, exactly as written.
+// The OpenAPI document embedded in the running binary, as YAML.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3365,7 +3365,7 @@ func ParseGetOpenAPIYAMLResponse(rsp *http.Response) (*GetOpenAPIYAMLResponse, e
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "yaml") && rsp.StatusCode == 200:
-		var dest string
+		var dest openapi_types.File
 		if err := yaml.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -53,13 +53,14 @@ JOIN users ON users.id = sessions.user_id
 WHERE sessions.id = $1
   AND sessions.user_id = $2
   AND sessions.revoked_at IS NULL
-  AND sessions.expires_at > now()
+  AND sessions.expires_at > $3
   AND users.is_active
 `
 
 type GetSessionUserParams struct {
 	SessionID uuid.UUID
 	UserID    uuid.UUID
+	Now       time.Time
 }
 
 type GetSessionUserRow struct {
@@ -68,7 +69,7 @@ type GetSessionUserRow struct {
 
 // The user behind an access token, when its session is still live.
 func (q *Queries) GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error) {
-	row := q.db.QueryRow(ctx, getSessionUser, arg.SessionID, arg.UserID)
+	row := q.db.QueryRow(ctx, getSessionUser, arg.SessionID, arg.UserID, arg.Now)
 	var i GetSessionUserRow
 	err := row.Scan(
 		&i.User.ID,

@@ -1,0 +1,215 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server/testkit"
+)
+
+func TestRegister_CreatesActiveUser(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	email := testkit.UniqueEmail()
+
+	resp, err := app.Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: "  " + email + " ", Password: testkit.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode() != http.StatusCreated {
+		t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body)
+	}
+	u := resp.JSON201
+	if u.Email != email || !u.IsActive || u.CreatedAt.IsZero() || u.UpdatedAt.IsZero() {
+		t.Errorf("user = %+v, want trimmed email %q, active, timestamps set", u, email)
+	}
+	if strings.Contains(string(resp.Body), "password") {
+		t.Errorf("response mentions the password: %s", resp.Body)
+	}
+}
+
+func TestRegister_EmailTakenIgnoringCase(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	email := testkit.UniqueEmail()
+	app.Register(t, email, testkit.Password)
+
+	resp, err := app.Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: strings.ToUpper(email), Password: testkit.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ApplicationproblemJSON409 == nil {
+		t.Fatalf("status %d, want 409: %s", resp.StatusCode(), resp.Body)
+	}
+	if got := resp.ApplicationproblemJSON409.Type; !strings.HasSuffix(got, "/email-taken") {
+		t.Errorf("type = %q", got)
+	}
+}
+
+func TestRegister_RuleViolationsListEveryField(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	cases := []struct {
+		name, email, password string
+		want                  map[string]string // field -> part of its message
+	}{
+		{"bad email and short password", "not-an-email", "Ab1", map[string]string{"email": "valid email", "password": "minimum string length is 8"}},
+		{"no digit", testkit.UniqueEmail(), "Abcdefghij", map[string]string{"password": "digit"}},
+		{"no upper", testkit.UniqueEmail(), "abcdefgh1", map[string]string{"password": "upper-case"}},
+		{"no lower", testkit.UniqueEmail(), "ABCDEFGH1", map[string]string{"password": "lower-case"}},
+		{"too long password", testkit.UniqueEmail(), "Aa1" + strings.Repeat("x", 126), map[string]string{"password": "maximum string length is 128"}},
+		{"email too long", strings.Repeat("a", 250) + "@example.com", testkit.Password, map[string]string{"email": "maximum string length is 254"}},
+		{"display name is not an address", "Ada <ada@example.com>", testkit.Password, map[string]string{"email": "valid email"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := app.Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: tc.email, Password: tc.password})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := resp.ApplicationproblemJSON422
+			if p == nil {
+				t.Fatalf("status %d, want 422: %s", resp.StatusCode(), resp.Body)
+			}
+			if p.Errors == nil {
+				t.Fatalf("no errors[]: %s", resp.Body)
+			}
+			for field, msg := range tc.want {
+				found := false
+				for _, fe := range *p.Errors {
+					found = found || (fe.Field == field && strings.Contains(fe.Message, msg))
+				}
+				if !found {
+					t.Errorf("errors %+v lack %s: %q", *p.Errors, field, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestRegister_LongPasswordIsNotTruncated(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	email := testkit.UniqueEmail()
+	long := "Aa1" + strings.Repeat("z", 100) // beyond bcrypt's 72 bytes
+	app.Register(t, email, long+"X")
+
+	resp, err := app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: email, Password: long + "Y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode() != http.StatusUnauthorized {
+		t.Errorf("a password differing after byte 100 logged in: status %d", resp.StatusCode())
+	}
+	app.Login(t, email, long+"X")
+}
+
+func TestLogin_ReturnsUsableTokenPair(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	email := testkit.UniqueEmail()
+	u := app.Register(t, email, testkit.Password)
+
+	resp, err := app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: strings.ToUpper(email), Password: testkit.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := resp.JSON200
+	if pair == nil {
+		t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body)
+	}
+	if got := resp.HTTPResponse.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", got)
+	}
+	if pair.TokenType != client.Bearer || pair.ExpiresIn != 900 || pair.RefreshExpiresIn < 30*24*3600-5 || len(pair.RefreshToken) != 43 {
+		t.Errorf("pair = %+v", pair)
+	}
+	me, err := app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(pair.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if me.JSON200 == nil || me.JSON200.Id != u.Id {
+		t.Fatalf("me: status %d: %s", me.StatusCode(), me.Body)
+	}
+}
+
+func TestLogin_RefusalsAreIndistinguishable(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	email := testkit.UniqueEmail()
+	app.Register(t, email, testkit.Password)
+	inactive, pair := app.NewUser(t)
+	if r, err := app.Client.DeleteMeWithResponse(context.Background(), testkit.Bearer(pair.AccessToken)); err != nil || r.StatusCode() != 204 {
+		t.Fatalf("delete: %v %v", err, r)
+	}
+
+	attempts := map[string]client.LoginRequest{
+		"unknown email":  {Email: testkit.UniqueEmail(), Password: testkit.Password},
+		"wrong password": {Email: email, Password: "Wrong-Horse-8"},
+		"deactivated":    {Email: inactive.Email, Password: testkit.Password},
+	}
+	var bodies []string
+	for name, req := range attempts {
+		resp, err := app.Client.LoginWithResponse(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := resp.ApplicationproblemJSON401
+		if p == nil {
+			t.Fatalf("%s: status %d, want 401", name, resp.StatusCode())
+		}
+		p.RequestId = "" // the only part allowed to differ
+		p.Instance = nil
+		bodies = append(bodies, p.Type+"|"+p.Title+"|"+p.Detail)
+	}
+	for _, b := range bodies[1:] {
+		if b != bodies[0] {
+			t.Errorf("refusals differ: %q vs %q", b, bodies[0])
+		}
+	}
+}
+
+func TestLogout_RevokesSessionAtOnce(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	_, pair := app.NewUser(t)
+	ctx := context.Background()
+
+	resp, err := app.Client.LogoutWithResponse(ctx, testkit.Bearer(pair.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode() != http.StatusNoContent {
+		t.Fatalf("logout status %d: %s", resp.StatusCode(), resp.Body)
+	}
+	me, _ := app.Client.GetMeWithResponse(ctx, testkit.Bearer(pair.AccessToken))
+	if me.StatusCode() != http.StatusUnauthorized {
+		t.Errorf("access token after logout: status %d, want 401", me.StatusCode())
+	}
+	ref, _ := app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: pair.RefreshToken})
+	if ref.StatusCode() != http.StatusUnauthorized {
+		t.Errorf("refresh token after logout: status %d, want 401", ref.StatusCode())
+	}
+	again, _ := app.Client.LogoutWithResponse(ctx, testkit.Bearer(pair.AccessToken))
+	if again.StatusCode() != http.StatusUnauthorized {
+		t.Errorf("second logout: status %d, want 401", again.StatusCode())
+	}
+}
+
+func TestLogout_LeavesOtherSessionsAlone(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	u, first := app.NewUser(t)
+	second := app.Login(t, u.Email, testkit.Password)
+
+	if _, err := app.Client.LogoutWithResponse(context.Background(), testkit.Bearer(first.AccessToken)); err != nil {
+		t.Fatal(err)
+	}
+	me, _ := app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(second.AccessToken))
+	if me.StatusCode() != http.StatusOK {
+		t.Errorf("other session after logout: status %d, want 200", me.StatusCode())
+	}
+}

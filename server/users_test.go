@@ -1,0 +1,173 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server/testkit"
+)
+
+func TestGetMe_RequiresBearer(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	resp, err := app.Client.GetMeWithResponse(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode() != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401", resp.StatusCode())
+	}
+	if got := resp.HTTPResponse.Header.Get("WWW-Authenticate"); got != `Bearer realm="authd"` {
+		t.Errorf("WWW-Authenticate = %q", got)
+	}
+}
+
+func TestUpdateMe_ChangesEmail(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	u, pair := app.NewUser(t)
+	newEmail := testkit.UniqueEmail()
+
+	resp, err := app.Client.UpdateMeWithResponse(context.Background(),
+		client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.JSON200 == nil || resp.JSON200.Email != newEmail || resp.JSON200.Id != u.Id {
+		t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body)
+	}
+	if !resp.JSON200.UpdatedAt.After(u.UpdatedAt) {
+		t.Error("updated_at did not move")
+	}
+	app.Login(t, newEmail, testkit.Password)
+	old, _ := app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: u.Email, Password: testkit.Password})
+	if old.StatusCode() != http.StatusUnauthorized {
+		t.Errorf("old email still logs in: %d", old.StatusCode())
+	}
+	// A password-less change keeps the caller's other sessions.
+	if meStatus(t, app, pair.AccessToken) != http.StatusOK {
+		t.Error("email change ended the session")
+	}
+}
+
+func TestUpdateMe_PasswordChangeRevokesOtherSessions(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	u, current := app.NewUser(t)
+	other := app.Login(t, u.Email, testkit.Password)
+	newPassword := "Brand-New-Pass9"
+
+	resp, err := app.Client.UpdateMeWithResponse(context.Background(),
+		client.UpdateUserRequest{Password: &newPassword, CurrentPassword: testkit.Password}, testkit.Bearer(current.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode() != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body)
+	}
+	if got := meStatus(t, app, other.AccessToken); got != http.StatusUnauthorized {
+		t.Errorf("other session's access token: status %d, want 401", got)
+	}
+	if got := refresh(t, app, other.RefreshToken).StatusCode(); got != http.StatusUnauthorized {
+		t.Errorf("other session's refresh token: status %d, want 401", got)
+	}
+	if got := meStatus(t, app, current.AccessToken); got != http.StatusOK {
+		t.Errorf("the changing session: status %d, want 200", got)
+	}
+	app.Login(t, u.Email, newPassword)
+	if r, _ := app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: u.Email, Password: testkit.Password}); r.StatusCode() != 401 {
+		t.Errorf("old password still logs in: %d", r.StatusCode())
+	}
+}
+
+func TestUpdateMe_WrongCurrentPasswordForbidden(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	u, pair := app.NewUser(t)
+	newEmail := testkit.UniqueEmail()
+
+	resp, err := app.Client.UpdateMeWithResponse(context.Background(),
+		client.UpdateUserRequest{Email: &newEmail, CurrentPassword: "Not-The-Pass1"}, testkit.Bearer(pair.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ApplicationproblemJSON403 == nil {
+		t.Fatalf("status %d, want 403: %s", resp.StatusCode(), resp.Body)
+	}
+	me, _ := app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(pair.AccessToken))
+	if me.JSON200.Email != u.Email {
+		t.Error("email changed despite the wrong password")
+	}
+}
+
+func TestUpdateMe_EmailTaken(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	taken, _ := app.NewUser(t)
+	_, pair := app.NewUser(t)
+	upper := strings.ToUpper(taken.Email)
+
+	resp, err := app.Client.UpdateMeWithResponse(context.Background(),
+		client.UpdateUserRequest{Email: &upper, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ApplicationproblemJSON409 == nil {
+		t.Fatalf("status %d, want 409: %s", resp.StatusCode(), resp.Body)
+	}
+}
+
+func TestUpdateMe_RuleViolations(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	_, pair := app.NewUser(t)
+	weak, badEmail := "weakpass", "nope"
+	cases := map[string]client.UpdateUserRequest{
+		"nothing to change": {CurrentPassword: testkit.Password},
+		"weak password":     {Password: &weak, CurrentPassword: testkit.Password},
+		"bad email":         {Email: &badEmail, CurrentPassword: testkit.Password},
+	}
+	for name, body := range cases {
+		resp, err := app.Client.UpdateMeWithResponse(context.Background(), body, testkit.Bearer(pair.AccessToken))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ApplicationproblemJSON422 == nil {
+			t.Errorf("%s: status %d, want 422: %s", name, resp.StatusCode(), resp.Body)
+		}
+	}
+}
+
+func TestDeleteMe_DeactivatesAndEndsEverySession(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	u, pair := app.NewUser(t)
+	other := app.Login(t, u.Email, testkit.Password)
+
+	resp, err := app.Client.DeleteMeWithResponse(context.Background(), testkit.Bearer(pair.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode() != http.StatusNoContent {
+		t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body)
+	}
+	for _, tok := range []string{pair.AccessToken, other.AccessToken} {
+		if got := meStatus(t, app, tok); got != http.StatusUnauthorized {
+			t.Errorf("access token after deletion: %d, want 401", got)
+		}
+	}
+	var active bool
+	if err := testkit.Pool(t).QueryRow(context.Background(), "SELECT is_active FROM users WHERE id = $1", u.Id).Scan(&active); err != nil {
+		t.Fatal(err)
+	}
+	if active {
+		t.Error("user row still active; want a soft delete")
+	}
+	again, _ := app.Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: u.Email, Password: testkit.Password})
+	if again.StatusCode() != http.StatusConflict {
+		t.Errorf("re-registering a deactivated email: %d, want 409", again.StatusCode())
+	}
+}
