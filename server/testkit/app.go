@@ -30,6 +30,8 @@ type App struct {
 	Server *server.Server
 	Logs   *LogBuffer
 	Clock  *Clock
+	// PrivateKeys is the private JWK set the app signs with, for forging tests.
+	PrivateKeys []byte
 }
 
 // Option changes the dependencies before the app starts.
@@ -101,7 +103,7 @@ func NewApp(t testing.TB, opts ...Option) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &App{URL: hs.URL, Client: c, Server: srv, Logs: logs, Clock: clock}
+	return &App{URL: hs.URL, Client: c, Server: srv, Logs: logs, Clock: clock, PrivateKeys: keyJSON}
 }
 
 func init() {

@@ -1,0 +1,190 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/authd/authd/server/testkit"
+)
+
+// post sends a raw body to /auth/register through the validating client.
+func post(t *testing.T, app *testkit.App, contentType, body string) (int, string) {
+	t.Helper()
+	resp, err := app.Client.RegisterWithBodyWithResponse(context.Background(), contentType, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := resp.HTTPResponse.Header.Get("Content-Type"); resp.StatusCode() >= 400 && ct != "application/problem+json" {
+		t.Errorf("error Content-Type = %q", ct)
+	}
+	return resp.StatusCode(), string(resp.Body)
+}
+
+func TestRequests_MalformedBodiesAre400(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	email := testkit.UniqueEmail()
+	cases := map[string]struct{ contentType, body, want string }{
+		"truncated JSON":        {"application/json", `{"email": "a@b.co", "password": `, "JSON"},
+		"not JSON":              {"application/json", `email=a@b.co`, "JSON"},
+		"trailing garbage":      {"application/json", `{"email":"` + email + `","password":"Correct-Horse-7"} x`, "JSON"},
+		"duplicate field":       {"application/json", `{"email":"` + email + `","password":"Correct-Horse-7","password":"Other-Horse-8"}`, "duplicate field"},
+		"unknown field":         {"application/json", `{"email":"` + email + `","password":"Correct-Horse-7","admin":true}`, "admin"},
+		"key differing by case": {"application/json", `{"email":"` + email + `","Password":"Correct-Horse-7","password":"Correct-Horse-7"}`, "Password"},
+		"wrong type":            {"application/json", `{"email":["` + email + `"],"password":"Correct-Horse-7"}`, "email"},
+		"array body":            {"application/json", `[]`, "object"},
+		"wrong content type":    {"text/plain", `{"email":"` + email + `","password":"Correct-Horse-7"}`, "Content-Type"},
+		"form content type":     {"application/x-www-form-urlencoded", `email=a`, "Content-Type"},
+		"empty body":            {"application/json", ``, "required"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			status, body := post(t, app, tc.contentType, tc.body)
+			if status != http.StatusBadRequest || !strings.Contains(body, tc.want) {
+				t.Errorf("status %d, want 400 mentioning %q: %s", status, tc.want, body)
+			}
+		})
+	}
+	// None of the refused bodies created the account.
+	resp, _ := app.Client.LoginWithResponse(context.Background(), testkit.LoginBody(email))
+	if resp.StatusCode() != http.StatusUnauthorized {
+		t.Errorf("a refused body created the user: login status %d", resp.StatusCode())
+	}
+}
+
+func TestRequests_OversizedBodyIs413(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	big := `{"email":"a@b.co","password":"` + strings.Repeat("A", 70_000) + `"}`
+	status, body := post(t, app, "application/json", big)
+	if status != http.StatusRequestEntityTooLarge || !strings.Contains(body, "payload-too-large") {
+		t.Fatalf("status %d: %.300s", status, body)
+	}
+
+	// Without Content-Length (chunked), the cap still holds.
+	req, _ := http.NewRequest(http.MethodPost, app.URL+"/auth/register", struct{ *strings.Reader }{strings.NewReader(big)})
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || req.ContentLength != 0 {
+		t.Errorf("chunked oversized body: status %d (content-length %d)", resp.StatusCode, req.ContentLength)
+	}
+}
+
+func TestRequests_RequestIDIsEchoedOrGenerated(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	cases := map[string]struct {
+		sent   string
+		echoed bool
+	}{
+		"sane id kept":       {"trace-123.abc_DEF", true},
+		"absent is made":     {"", false},
+		"unsafe is replaced": {"bad id\twith<chars>", false},
+		"too long replaced":  {strings.Repeat("a", 129), false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			resp, err := app.Client.GetHealthWithResponse(context.Background(), func(_ context.Context, r *http.Request) error {
+				if tc.sent != "" {
+					r.Header.Set("X-Request-ID", tc.sent)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := resp.HTTPResponse.Header.Get("X-Request-ID")
+			if tc.echoed && got != tc.sent {
+				t.Errorf("X-Request-ID = %q, want %q", got, tc.sent)
+			}
+			if !tc.echoed && (got == "" || got == tc.sent) {
+				t.Errorf("X-Request-ID = %q, want a fresh id", got)
+			}
+			if lines := app.Logs.Lines(`"request_id":"`+got+`"`, `"route":"/health"`); len(lines) != 1 {
+				t.Errorf("access log lines for %s: %d", got, len(lines))
+			}
+		})
+	}
+}
+
+func TestRequests_ProblemCarriesRequestID(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	resp, err := app.Client.GetMeWithResponse(context.Background(), func(_ context.Context, r *http.Request) error {
+		r.Header.Set("X-Request-ID", "req-42")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := resp.ApplicationproblemJSON401; p == nil || p.RequestId != "req-42" || p.Status != 401 {
+		t.Fatalf("problem = %s", resp.Body)
+	}
+}
+
+func TestRequests_UnknownRoutesAndMethodsAreProblems(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodGet, "/no-such-thing", http.StatusNotFound},
+		{http.MethodPatch, "/users/me", http.StatusMethodNotAllowed},
+		{http.MethodGet, "/auth/login", http.StatusMethodNotAllowed},
+	} {
+		req, _ := http.NewRequest(tc.method, app.URL+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s %s: %d %s", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func TestRequests_SecurityHeadersAndCORS(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	resp, err := http.Get(app.URL + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for h, want := range map[string]string{
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+		"Referrer-Policy":         "no-referrer",
+	} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+
+	preflight := func(origin string) *http.Response {
+		req, _ := http.NewRequest(http.MethodOptions, app.URL+"/auth/login", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if got := preflight("https://app.example.com").Header.Get("Access-Control-Allow-Origin"); got != "https://app.example.com" {
+		t.Errorf("allowed origin: Access-Control-Allow-Origin = %q", got)
+	}
+	if got := preflight("https://evil.example.net").Header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("foreign origin allowed: %q", got)
+	}
+}
