@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/authd/authd/server/token"
+)
+
+func TestRun_KeysGeneratePrintsUsableSet(t *testing.T) {
+	for _, alg := range []string{"", "ES256", "RS256"} {
+		var out bytes.Buffer
+		args := []string{"keys", "generate"}
+		if alg != "" {
+			args = append(args, alg)
+		}
+		if err := run(context.Background(), args, &out); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := token.ParseKeys(out.Bytes()); err != nil {
+			t.Errorf("%v: printed set does not load: %v", args, err)
+		}
+	}
+}
+
+func TestRun_RejectsUnknownCommands(t *testing.T) {
+	for _, args := range [][]string{{"frobnicate"}, {"keys"}, {"keys", "generate", "HS256"}} {
+		if err := run(context.Background(), args, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}
+
+func TestRun_InvalidConfigurationListsEveryProblem(t *testing.T) {
+	t.Setenv("AUTHD_ENV", "production")
+	t.Setenv("AUTHD_ACCESS_TOKEN_TTL", "never")
+	err := run(context.Background(), []string{"serve"}, &bytes.Buffer{})
+	if err == nil {
+		t.Fatal("serve started with invalid configuration")
+	}
+	for _, want := range []string{"AUTHD_JWT_KEYS_FILE", "AUTHD_ACCESS_TOKEN_TTL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %s: %v", want, err)
+		}
+	}
+}

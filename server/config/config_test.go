@@ -1,0 +1,82 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoad_DefaultsAreValidForDevelopment(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != ":8080" || cfg.Env != EnvDevelopment || cfg.AccessTTL != 15*time.Minute ||
+		cfg.SessionTTL != 30*24*time.Hour || cfg.RefreshGrace != 10*time.Second || !cfg.AutoMigrate ||
+		cfg.HashAlgorithm != "argon2id" || cfg.Argon2MemoryKiB != 19456 || cfg.Argon2Time != 2 || cfg.BcryptCost != 12 ||
+		cfg.DatabaseURL != "postgres://postgres@127.0.0.1:5432/authd?sslmode=disable" {
+		t.Errorf("defaults = %+v", cfg)
+	}
+}
+
+func TestLoad_ReportsEveryErrorAtOnce(t *testing.T) {
+	t.Parallel()
+	_, err := Load(map[string]string{
+		"AUTHD_ENV":              "staging",
+		"AUTHD_ACCESS_TOKEN_TTL": "soon",
+		"AUTHD_PASSWORD_HASH":    "md5",
+		"AUTHD_JWT_ALGORITHM":    "HS256",
+		"AUTHD_CORS_ORIGINS":     "not a url",
+		"AUTHD_LOG_LEVEL":        "loud",
+		"DATABASE_URL":           "mysql://x",
+	})
+	if err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for _, name := range []string{"AUTHD_ENV", "AUTHD_ACCESS_TOKEN_TTL", "AUTHD_PASSWORD_HASH", "AUTHD_JWT_ALGORITHM", "AUTHD_CORS_ORIGINS", "AUTHD_LOG_LEVEL", "DATABASE_URL"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+}
+
+func TestLoad_ProductionRequiresKeysFile(t *testing.T) {
+	t.Parallel()
+	_, err := Load(map[string]string{"AUTHD_ENV": "production"})
+	if err == nil || !strings.Contains(err.Error(), "AUTHD_JWT_KEYS_FILE") {
+		t.Fatalf("err = %v, want AUTHD_JWT_KEYS_FILE required", err)
+	}
+	if _, err := Load(map[string]string{"AUTHD_ENV": "production", "AUTHD_JWT_KEYS_FILE": "/etc/authd/keys.json"}); err != nil {
+		t.Errorf("production with keys: %v", err)
+	}
+}
+
+func TestLoad_RangesAreChecked(t *testing.T) {
+	t.Parallel()
+	for name, env := range map[string]map[string]string{
+		"session shorter than access": {"AUTHD_SESSION_TTL": "1m", "AUTHD_ACCESS_TOKEN_TTL": "15m"},
+		"grace too long":              {"AUTHD_REFRESH_GRACE": "5m"},
+		"weak bcrypt":                 {"AUTHD_PASSWORD_HASH": "bcrypt", "AUTHD_BCRYPT_COST": "4"},
+		"tiny argon memory":           {"AUTHD_ARGON2_MEMORY_KIB": "64"},
+		"query timeout over request":  {"AUTHD_DB_QUERY_TIMEOUT": "20s", "AUTHD_REQUEST_TIMEOUT": "10s"},
+		"no pool":                     {"AUTHD_DB_MAX_CONNS": "0"},
+		"breaker never opens":         {"AUTHD_BREAKER_FAILURES": "0"},
+		"empty issuer":                {"AUTHD_JWT_ISSUER": " "},
+	} {
+		if _, err := Load(env); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestLoad_ParsesListsAndLevels(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(map[string]string{"AUTHD_CORS_ORIGINS": "https://a.example,https://b.example", "AUTHD_LOG_LEVEL": "debug"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.CORSOrigins) != 2 || cfg.CORSOrigins[1] != "https://b.example" || cfg.SlogLevel().String() != "DEBUG" {
+		t.Errorf("cfg = %+v", cfg)
+	}
+}

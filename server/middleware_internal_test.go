@@ -1,0 +1,34 @@
+package server
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCheckJSON(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{ // body -> part of the error; "" means valid
+		`{"a":1,"b":{"c":[1,{"d":2}]}}`: "",
+		`{"a":1,"a":2}`:                 `duplicate field "a"`,
+		`{"a":{"b":1,"b":2}}`:           `duplicate field "a.b"`,
+		`{"a":[{"x":1,"x":1}]}`:         `duplicate field "a[].x"`,
+		`{"a":{"b":1},"c":{"b":1}}`:     "", // the same key in sibling objects is fine
+		`{"a":1`:                        "unexpected end",
+		`{"a" 1}`:                       "syntax error",
+		`{"a":1} {"b":2}`:               "after the JSON value",
+		`"just a string"`:               "",
+		`{"secret-Horse-7":}`:           "syntax error",
+		strings.Repeat("[", 50) + strings.Repeat("]", 50): "",
+	}
+	for body, want := range cases {
+		err := checkJSON([]byte(body))
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v, want valid", body, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s: %v, want %q", body, err, want)
+		case err != nil && strings.Contains(err.Error(), "Horse"):
+			t.Errorf("error echoes the body: %v", err)
+		}
+	}
+}

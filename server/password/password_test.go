@@ -1,0 +1,138 @@
+package password
+
+import (
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+var (
+	fastArgon  = Params{Algorithm: "argon2id", MemoryKiB: 1024, Time: 1, Threads: 1}
+	fastBcrypt = Params{Algorithm: "bcrypt", BcryptCost: bcrypt.MinCost}
+)
+
+func newHasher(t *testing.T, p Params) *Hasher {
+	t.Helper()
+	h, err := NewHasher(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestHasher_RoundTripBothAlgorithms(t *testing.T) {
+	t.Parallel()
+	for _, p := range []Params{fastArgon, fastBcrypt} {
+		h := newHasher(t, p)
+		enc, err := h.Hash("Correct-Horse-7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(enc, "Correct-Horse-7") {
+			t.Fatalf("%s hash contains the password", p.Algorithm)
+		}
+		if ok, rehash, err := h.Verify("Correct-Horse-7", enc); !ok || rehash || err != nil {
+			t.Errorf("%s: verify = %v %v %v", p.Algorithm, ok, rehash, err)
+		}
+		if ok, _, _ := h.Verify("Correct-Horse-8", enc); ok {
+			t.Errorf("%s: wrong password verified", p.Algorithm)
+		}
+		again, _ := h.Hash("Correct-Horse-7")
+		if again == enc {
+			t.Errorf("%s: two hashes of one password are equal (no salt?)", p.Algorithm)
+		}
+	}
+}
+
+func TestHasher_ArgonFormatIsSelfDescribing(t *testing.T) {
+	t.Parallel()
+	enc, _ := newHasher(t, Params{Algorithm: "argon2id", MemoryKiB: 19456, Time: 2, Threads: 1}).Hash("x")
+	if !strings.HasPrefix(enc, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Errorf("hash = %q", enc)
+	}
+}
+
+func TestHasher_BcryptNeverTruncates(t *testing.T) {
+	t.Parallel()
+	h := newHasher(t, fastBcrypt)
+	base := strings.Repeat("a", 80)
+	enc, _ := h.Hash(base + "1")
+	if ok, _, _ := h.Verify(base+"2", enc); ok {
+		t.Fatal("passwords differing after byte 72 verified")
+	}
+	if ok, _, _ := h.Verify(base+"1", enc); !ok {
+		t.Fatal("long password did not verify")
+	}
+}
+
+func TestHasher_PlainBcryptImportsVerifyAndUpgrade(t *testing.T) {
+	t.Parallel()
+	plain, _ := bcrypt.GenerateFromPassword([]byte("Correct-Horse-7"), bcrypt.MinCost)
+	h := newHasher(t, fastArgon)
+	ok, rehash, err := h.Verify("Correct-Horse-7", string(plain))
+	if !ok || !rehash || err != nil {
+		t.Errorf("verify plain bcrypt = %v %v %v, want ok and rehash", ok, rehash, err)
+	}
+	// A plain bcrypt hash cannot tell passwords apart past 72 bytes: refuse.
+	long := strings.Repeat("b", 72)
+	plainLong, _ := bcrypt.GenerateFromPassword([]byte(long), bcrypt.MinCost)
+	if ok, _, _ := h.Verify(long+"extra", string(plainLong)); ok {
+		t.Error("plain bcrypt accepted a password longer than 72 bytes")
+	}
+}
+
+func TestHasher_RehashWhenParametersChange(t *testing.T) {
+	t.Parallel()
+	old := newHasher(t, fastArgon)
+	enc, _ := old.Hash("pw")
+	for name, p := range map[string]Params{
+		"more memory":     {Algorithm: "argon2id", MemoryKiB: 2048, Time: 1, Threads: 1},
+		"more time":       {Algorithm: "argon2id", MemoryKiB: 1024, Time: 2, Threads: 1},
+		"other algorithm": fastBcrypt,
+	} {
+		if ok, rehash, _ := newHasher(t, p).Verify("pw", enc); !ok || !rehash {
+			t.Errorf("%s: ok=%v rehash=%v, want both", name, ok, rehash)
+		}
+	}
+	bc, _ := newHasher(t, fastBcrypt).Hash("pw")
+	if _, rehash, _ := newHasher(t, Params{Algorithm: "bcrypt", BcryptCost: bcrypt.MinCost + 1}).Verify("pw", bc); !rehash {
+		t.Error("bcrypt cost change not detected")
+	}
+	if _, rehash, _ := old.Verify("wrong", enc); rehash {
+		t.Error("rehash suggested for a wrong password")
+	}
+}
+
+func TestHasher_UnknownOrBrokenHashes(t *testing.T) {
+	t.Parallel()
+	h := newHasher(t, fastArgon)
+	for _, enc := range []string{"", "plaintext", "$argon2id$v=19$m=0,t=1,p=1$AAAA$AAAA", "$argon2id$v=18$m=1024,t=1,p=1$AAAA$AAAA", "$argon2id$garbage", "$bcrypt-sha256$nope"} {
+		if ok, _, err := h.Verify("pw", enc); ok || err == nil {
+			t.Errorf("%q: ok=%v err=%v, want refusal with error", enc, ok, err)
+		}
+	}
+}
+
+func TestHasher_VerifyDummyNeverPanics(t *testing.T) {
+	t.Parallel()
+	newHasher(t, fastArgon).VerifyDummy("anything")
+}
+
+func TestViolations(t *testing.T) {
+	t.Parallel()
+	cases := map[string]int{
+		"Correct-Horse-7": 0,
+		"ÄÖÜäöü123":       0, // letters beyond ASCII count
+		"lowercase1":      1,
+		"UPPERCASE1":      1,
+		"NoDigitsHere":    1,
+		"12345678":        2,
+		"":                3,
+	}
+	for pw, want := range cases {
+		if got := Violations(pw); len(got) != want {
+			t.Errorf("Violations(%q) = %v, want %d", pw, got, want)
+		}
+	}
+}

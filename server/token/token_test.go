@@ -1,0 +1,209 @@
+package token
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func generate(t *testing.T, alg string) []byte {
+	t.Helper()
+	set, err := GenerateSet(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// joinSets concatenates the keys of private JWK sets, first set first.
+func joinSets(t *testing.T, sets ...[]byte) []byte {
+	t.Helper()
+	var all []json.RawMessage
+	for _, s := range sets {
+		var one struct{ Keys []json.RawMessage }
+		if err := json.Unmarshal(s, &one); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, one.Keys...)
+	}
+	out, _ := json.Marshal(map[string]any{"keys": all})
+	return out
+}
+
+func authority(t *testing.T, set []byte, now func() time.Time) *Authority {
+	t.Helper()
+	keys, err := ParseKeys(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewAuthority(keys, "authd", "authd", 15*time.Minute, 30*time.Second, now)
+}
+
+func TestAuthority_EachAlgorithmRoundTrips(t *testing.T) {
+	t.Parallel()
+	for _, alg := range []string{"EdDSA", "ES256", "RS256"} {
+		a := authority(t, generate(t, alg), time.Now)
+		want := Claims{UserID: uuid.New(), SessionID: uuid.New()}
+		tok, err := a.Issue(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := a.Verify(tok)
+		if err != nil || got != want {
+			t.Errorf("%s: verify = %+v, %v", alg, got, err)
+		}
+		header, _, _ := strings.Cut(tok, ".")
+		if !strings.Contains(decodeSegment(t, header), `"alg":"`+alg+`"`) || !strings.Contains(decodeSegment(t, header), `"typ":"at+jwt"`) {
+			t.Errorf("%s: header %s", alg, decodeSegment(t, header))
+		}
+	}
+}
+
+func TestAuthority_KeyRotationKeepsOldTokensValid(t *testing.T) {
+	t.Parallel()
+	oldSet, newSet := generate(t, "EdDSA"), generate(t, "ES256")
+	before := authority(t, oldSet, time.Now)
+	oldTok, _ := before.Issue(Claims{UserID: uuid.New(), SessionID: uuid.New()})
+
+	after := authority(t, joinSets(t, newSet, oldSet), time.Now)
+	if _, err := after.Verify(oldTok); err != nil {
+		t.Errorf("token of the retired-but-published key refused: %v", err)
+	}
+	newTok, _ := after.Issue(Claims{UserID: uuid.New(), SessionID: uuid.New()})
+	if _, err := before.Verify(newTok); err == nil {
+		t.Error("the old key set accepted a token signed by the new key")
+	}
+	var pub struct{ Keys []map[string]any }
+	_ = json.Unmarshal(after.keys.PublicJSON(), &pub)
+	if len(pub.Keys) != 2 {
+		t.Errorf("JWKS has %d keys, want both", len(pub.Keys))
+	}
+	for _, k := range pub.Keys {
+		if _, private := k["d"]; private {
+			t.Error("public JWKS holds a private component")
+		}
+	}
+}
+
+func TestAuthority_ClockAndLeeway(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	a := authority(t, generate(t, "EdDSA"), clock)
+	tok, _ := a.Issue(Claims{UserID: uuid.New(), SessionID: uuid.New()})
+
+	now = now.Add(15*time.Minute + 29*time.Second)
+	if _, err := a.Verify(tok); err != nil {
+		t.Errorf("within leeway: %v", err)
+	}
+	now = now.Add(2 * time.Second)
+	if _, err := a.Verify(tok); !errors.Is(err, ErrInvalid) {
+		t.Errorf("after leeway: %v, want ErrInvalid", err)
+	}
+}
+
+func TestAuthority_RefusesOtherIssuerAndAudience(t *testing.T) {
+	t.Parallel()
+	set := generate(t, "EdDSA")
+	keys, _ := ParseKeys(set)
+	mint := NewAuthority(keys, "someone-else", "authd", time.Minute, 0, time.Now)
+	check := NewAuthority(keys, "authd", "authd", time.Minute, 0, time.Now)
+	tok, _ := mint.Issue(Claims{UserID: uuid.New(), SessionID: uuid.New()})
+	if _, err := check.Verify(tok); err == nil {
+		t.Error("foreign issuer accepted")
+	}
+	mint = NewAuthority(keys, "authd", "other-app", time.Minute, 0, time.Now)
+	tok, _ = mint.Issue(Claims{UserID: uuid.New(), SessionID: uuid.New()})
+	if _, err := check.Verify(tok); err == nil {
+		t.Error("foreign audience accepted")
+	}
+}
+
+func TestParseKeys_RefusesUnsafeSets(t *testing.T) {
+	t.Parallel()
+	ed := generate(t, "EdDSA")
+	var one struct{ Keys []map[string]any }
+	_ = json.Unmarshal(ed, &one)
+	key := one.Keys[0]
+	edit := func(f func(k map[string]any)) []byte {
+		k := map[string]any{}
+		for n, v := range key {
+			k[n] = v
+		}
+		f(k)
+		b, _ := json.Marshal(map[string]any{"keys": []any{k}})
+		return b
+	}
+	cases := map[string][]byte{
+		"not JSON":        []byte("nope"),
+		"no keys":         []byte(`{"keys":[]}`),
+		"public key only": edit(func(k map[string]any) { delete(k, "d") }),
+		"no kid":          edit(func(k map[string]any) { delete(k, "kid") }),
+		"alg mismatch":    edit(func(k map[string]any) { k["alg"] = "RS256" }),
+		"duplicate kid":   joinSets(t, ed, ed),
+		"symmetric key":   []byte(`{"keys":[{"kty":"oct","kid":"k","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}]}`),
+	}
+	for name, set := range cases {
+		if _, err := ParseKeys(set); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := ParseKeys(edit(func(k map[string]any) { delete(k, "alg") })); err != nil {
+		t.Errorf("missing alg should be inferred from the key type: %v", err)
+	}
+}
+
+func TestRefresh_TokensAreRandomAndHashed(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 100 {
+		tok := NewRefresh()
+		if len(tok) != 43 || strings.ContainsAny(tok, "+/=") {
+			t.Fatalf("token %q is not 32 bytes of base64url", tok)
+		}
+		if seen[tok] {
+			t.Fatal("repeated token")
+		}
+		seen[tok] = true
+	}
+	tok := NewRefresh()
+	if string(HashRefresh(tok)) == tok || len(HashRefresh(tok)) != 32 {
+		t.Error("hash is not a SHA-256 digest")
+	}
+}
+
+func TestRefresh_SuccessorOpensOnlyWithPredecessor(t *testing.T) {
+	t.Parallel()
+	pred, succ := NewRefresh(), NewRefresh()
+	sealed := SealSuccessor(pred, succ)
+	if strings.Contains(string(sealed), succ) {
+		t.Fatal("sealed successor holds the token in clear")
+	}
+	if got, err := OpenSuccessor(pred, sealed); err != nil || got != succ {
+		t.Errorf("open = %q, %v", got, err)
+	}
+	if _, err := OpenSuccessor(NewRefresh(), sealed); err == nil {
+		t.Error("another token opened the successor")
+	}
+	if _, err := OpenSuccessor(string(HashRefresh(pred)), sealed); err == nil {
+		t.Error("the stored hash opened the successor")
+	}
+	sealed[len(sealed)-1] ^= 1
+	if _, err := OpenSuccessor(pred, sealed); err == nil {
+		t.Error("tampered ciphertext opened")
+	}
+}
+
+func decodeSegment(t *testing.T, s string) string {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
