@@ -1,9 +1,12 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/joho/godotenv"
 )
 
 func TestLoad_DefaultsAreValidForDevelopment(t *testing.T) {
@@ -78,5 +81,30 @@ func TestLoad_ParsesListsAndLevels(t *testing.T) {
 	}
 	if len(cfg.CORSOrigins) != 2 || cfg.CORSOrigins[1] != "https://b.example" || cfg.SlogLevel().String() != "DEBUG" {
 		t.Errorf("cfg = %+v", cfg)
+	}
+}
+
+// TestEnvExample_DocumentsEveryVariableWithItsDefault keeps .env.example and
+// the Config struct from drifting apart.
+func TestEnvExample_DocumentsEveryVariableWithItsDefault(t *testing.T) {
+	t.Parallel()
+	example, err := godotenv.Read("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := reflect.TypeOf(Config{})
+	for i := range typ.NumField() {
+		name := typ.Field(i).Tag.Get("env")
+		if _, ok := example[name]; !ok {
+			t.Errorf(".env.example lacks %s", name)
+		}
+	}
+	fromExample, err := Load(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults, _ := Load(map[string]string{})
+	if !reflect.DeepEqual(fromExample, defaults) {
+		t.Errorf(".env.example differs from the defaults:\n%+v\n%+v", fromExample, defaults)
 	}
 }
