@@ -21,9 +21,15 @@ UPDATE sessions SET last_used_at = now() WHERE id = $1;
 UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL;
 
 -- name: RevokeUserSessions :exec
--- Revokes every live session of a user except sqlc.narg(keep), when given.
+-- Revokes every live session of a user, except the one named by keep when given.
 UPDATE sessions
 SET revoked_at = now()
 WHERE user_id = sqlc.arg(user_id)
   AND revoked_at IS NULL
   AND (sqlc.narg(keep)::uuid IS NULL OR id <> sqlc.narg(keep)::uuid);
+
+-- name: LockLiveSession :one
+-- Holds a live session so it cannot be revoked while a change made through it commits.
+SELECT id FROM sessions
+WHERE id = sqlc.arg(id) AND revoked_at IS NULL AND expires_at > sqlc.arg(now)
+FOR SHARE;

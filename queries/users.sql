@@ -20,7 +20,12 @@ RETURNING *;
 
 -- name: SetPasswordHash :exec
 -- Replaces a hash with one of the configured algorithm; not a user-visible change.
-UPDATE users SET password_hash = $2 WHERE id = $1;
+UPDATE users SET password_hash = sqlc.arg(password_hash) WHERE id = sqlc.arg(id);
 
 -- name: DeactivateUser :exec
 UPDATE users SET is_active = false, updated_at = now() WHERE id = $1;
+
+-- name: LockUserCredentials :one
+-- Re-reads the credentials inside a transaction, holding the row, so a login
+-- or a change checked against an older hash cannot complete after it changed.
+SELECT password_hash, is_active FROM users WHERE id = $1 FOR NO KEY UPDATE;

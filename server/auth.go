@@ -11,12 +11,13 @@ import (
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/token"
 )
 
 // Register implements api.StrictServerInterface.
 func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (api.RegisterResponseObject, error) {
-	hash, err := s.Hasher.Hash(req.Body.Password)
+	hash, err := s.Hasher.Hash(ctx, req.Body.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +29,8 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "user registered", "user_id", u.ID.String())
+	infoFrom(ctx).userID = u.ID.String()
+	s.log.InfoContext(ctx, "user registered")
 	return api.Register201JSONResponse(userJSON(u)), nil
 }
 
@@ -37,52 +39,70 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 func (s *Server) Login(ctx context.Context, req api.LoginRequestObject) (api.LoginResponseObject, error) {
 	refused := api.Login401ApplicationProblemPlusJSONResponse{InvalidCredentialsApplicationProblemPlusJSONResponse: api.InvalidCredentialsApplicationProblemPlusJSONResponse(
 		problem(ctx, kindInvalidCredentials, "The email or password is incorrect."))}
-	q := s.db.Queries()
-	u, err := q.GetUserByEmail(ctx, normalizeEmail(req.Body.Email))
+	u, err := s.db.Queries().GetUserByEmail(ctx, normalizeEmail(req.Body.Email))
 	if errors.Is(err, pgx.ErrNoRows) {
-		s.Hasher.VerifyDummy(req.Body.Password)
+		if err := s.Hasher.VerifyDummy(ctx, req.Body.Password); err != nil {
+			return nil, err
+		}
 		return refused, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	ok, rehash, err := s.Hasher.Verify(req.Body.Password, u.PasswordHash)
-	if err != nil {
-		s.log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID.String(), "error", err.Error())
+	ok, rehash, err := s.Hasher.Verify(ctx, req.Body.Password, u.PasswordHash)
+	if errors.Is(err, password.ErrUnknownHash) {
+		s.log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID.String())
+	} else if err != nil {
+		return nil, err
 	}
 	if !ok || !u.IsActive {
 		return refused, nil
 	}
+	var upgraded string
 	if rehash {
-		s.upgradeHash(ctx, u.ID, req.Body.Password)
+		if upgraded, err = s.Hasher.Hash(ctx, req.Body.Password); err != nil {
+			s.log.WarnContext(ctx, "password rehash skipped", "user_id", u.ID.String(), "error", err.Error())
+			upgraded = ""
+		}
 	}
-	pair, err := s.startSession(ctx, u.ID)
+	pair, err := s.startSession(ctx, u, upgraded)
+	if errors.Is(err, errCredentialsChanged) {
+		return refused, nil
+	}
 	if err != nil {
 		return nil, err
 	}
+	infoFrom(ctx).userID = u.ID.String()
 	return api.Login200JSONResponse{TokenPairJSONResponse: pair}, nil
 }
 
-// upgradeHash replaces a hash made with other parameters; failing to do so
-// must not fail the login, so it is only logged.
-func (s *Server) upgradeHash(ctx context.Context, userID uuid.UUID, pw string) {
-	hash, err := s.Hasher.Hash(pw)
-	if err == nil {
-		err = s.db.Queries().SetPasswordHash(ctx, db.SetPasswordHashParams{ID: userID, PasswordHash: hash})
-	}
-	if err != nil {
-		s.log.WarnContext(ctx, "password rehash failed", "user_id", userID.String(), "error", err.Error())
-	}
-}
+// errCredentialsChanged means the password or the account's state changed
+// between verifying the password and starting the session.
+var errCredentialsChanged = errors.New("credentials changed during login")
 
-// startSession creates a session with its first refresh token and returns the pair.
-func (s *Server) startSession(ctx context.Context, userID uuid.UUID) (api.TokenPairJSONResponse, error) {
+// startSession creates a session with its first refresh token and returns the
+// pair. It holds the user row and checks that the hash it verified is still
+// the stored one, so a login racing a password change cannot outlive it;
+// upgraded, when set, replaces a hash made with other parameters.
+func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (api.TokenPairJSONResponse, error) {
 	info := infoFrom(ctx)
 	refresh := token.NewRefresh()
 	var sess db.Session
-	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
+	err := s.db.InTx(ctx, func(q *db.Queries) error {
+		cur, err := q.LockUserCredentials(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if cur.PasswordHash != u.PasswordHash || !cur.IsActive {
+			return errCredentialsChanged
+		}
+		if upgraded != "" {
+			if err := q.SetPasswordHash(ctx, db.SetPasswordHashParams{ID: u.ID, PasswordHash: upgraded}); err != nil {
+				return err
+			}
+		}
 		sess, err = q.CreateSession(ctx, db.CreateSessionParams{
-			UserID: userID, ExpiresAt: s.Now().Add(s.SessionTTL), UserAgent: info.userAgent, Ip: info.ip,
+			UserID: u.ID, ExpiresAt: s.Now().Add(s.SessionTTL), UserAgent: info.userAgent, Ip: info.ip,
 		})
 		if err != nil {
 			return err

@@ -56,13 +56,14 @@ func TestRegister_RuleViolationsListEveryField(t *testing.T) {
 		name, email, password string
 		want                  map[string]string // field -> part of its message
 	}{
-		{"bad email and short password", "not-an-email", "Ab1", map[string]string{"email": "valid email", "password": "minimum string length is 8"}},
+		{"bad email and short password", "not-an-email", "Ab1", map[string]string{"email": "valid email", "password": "must be at least 8 characters"}},
 		{"no digit", testkit.UniqueEmail(), "Abcdefghij", map[string]string{"password": "digit"}},
 		{"no upper", testkit.UniqueEmail(), "abcdefgh1", map[string]string{"password": "upper-case"}},
 		{"no lower", testkit.UniqueEmail(), "ABCDEFGH1", map[string]string{"password": "lower-case"}},
-		{"too long password", testkit.UniqueEmail(), "Aa1" + strings.Repeat("x", 126), map[string]string{"password": "maximum string length is 128"}},
-		{"email too long", strings.Repeat("a", 250) + "@example.com", testkit.Password, map[string]string{"email": "maximum string length is 254"}},
+		{"too long password", testkit.UniqueEmail(), "Aa1" + strings.Repeat("x", 126), map[string]string{"password": "must be at most 128 characters"}},
+		{"email too long", strings.Repeat("a", 250) + "@example.com", testkit.Password, map[string]string{"email": "must be at most 254 characters"}},
 		{"display name is not an address", "Ada <ada@example.com>", testkit.Password, map[string]string{"email": "valid email"}},
+		{"every password rule at once", testkit.UniqueEmail(), "abc", map[string]string{"password": "must contain an upper-case letter; must contain a digit"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,6 +77,11 @@ func TestRegister_RuleViolationsListEveryField(t *testing.T) {
 			}
 			if p.Errors == nil {
 				t.Fatalf("no errors[]: %s", resp.Body)
+			}
+			for _, fe := range *p.Errors {
+				if strings.Contains(fe.Message, "doesn't match") || strings.Contains(fe.Message, "(") {
+					t.Errorf("message not reworded: %q", fe.Message)
+				}
 			}
 			for field, msg := range tc.want {
 				found := false

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/password"
 )
 
 // problemTypeBase prefixes every problem type URI; the suffixes are stable API.
@@ -41,17 +43,24 @@ var (
 	kindUnavailable        = kind{http.StatusServiceUnavailable, "unavailable", "Service unavailable"}
 	kindNotReady           = kind{http.StatusServiceUnavailable, "not-ready", "Service not ready"}
 	kindInternal           = kind{http.StatusInternalServerError, "internal", "Internal server error"}
+	// kindClientClosed is nginx's 499: the client left before the answer, so
+	// nobody reads it; it only keeps such requests out of the 5xx figures.
+	kindClientClosed = kind{499, "client-closed-request", "Client closed request"}
 )
 
 // problem builds the problem body for k in the request of ctx.
 func problem(ctx context.Context, k kind, detail string) api.Problem {
-	return api.Problem{
+	p := api.Problem{
 		Type:      problemTypeBase + k.slug,
 		Title:     k.title,
 		Status:    k.status,
 		Detail:    detail,
 		RequestId: requestID(ctx),
 	}
+	if path := infoFrom(ctx).path; path != "" {
+		p.Instance = &path
+	}
+	return p
 }
 
 // problemError is an error that already knows its problem response; middleware
@@ -97,6 +106,11 @@ func (s *Server) unavailable(err error) *problemError {
 	}
 }
 
+// busy is the 503 problem for work the service sheds under load.
+func busy(detail string, err error) *problemError {
+	return &problemError{kind: kindUnavailable, detail: detail, headers: map[string]string{"Retry-After": "1"}, cause: err}
+}
+
 // HandleError is Echo's HTTPErrorHandler: the one place any error becomes a
 // problem response. A 5xx is logged once with the request id; no internal
 // detail reaches the client.
@@ -115,8 +129,10 @@ func (s *Server) HandleError(err error, c echo.Context) {
 		c.Response().Header().Set(k, v)
 	}
 	switch {
-	case pe.kind.status >= 500:
+	case pe.kind.status == http.StatusInternalServerError:
 		s.log.ErrorContext(ctx, "request failed", "status", pe.kind.status, "error", err.Error())
+	case pe.kind.status > 500:
+		s.log.WarnContext(ctx, "request refused", "status", pe.kind.status, "error", err.Error())
 	case pe.cause != nil:
 		s.log.DebugContext(ctx, "request refused", "status", pe.kind.status, "error", pe.cause.Error())
 	}
@@ -138,8 +154,14 @@ func (s *Server) classify(err error) *problemError {
 		return pe
 	case errors.As(err, &me):
 		return s.validationProblem(me)
+	case errors.Is(err, context.Canceled):
+		return &problemError{kind: kindClientClosed, detail: "The client closed the request.", cause: err}
 	case errors.Is(err, database.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return s.unavailable(err)
+	case errors.Is(err, password.ErrBusy):
+		return busy("Too many password checks are in progress; try again shortly.", err)
+	case database.IsTransient(err):
+		return busy("The request conflicted with a concurrent one; try again.", err)
 	case errors.As(err, &he) && he.Code < 500:
 		k := kind{he.Code, strings.ToLower(strings.ReplaceAll(http.StatusText(he.Code), " ", "-")), http.StatusText(he.Code)}
 		if he.Code == http.StatusBadRequest {
@@ -192,16 +214,8 @@ func (s *Server) validationProblem(me openapi3.MultiError) *problemError {
 				}
 				fe.Message = "unknown field"
 				shape = append(shape, fe)
-			case se.SchemaField == "required":
-				fe.Message = "is required"
-				rules = append(rules, fe)
-			case se.SchemaField == "format":
-				// keep our own validators' wording, not kin-openapi's preamble
-				if _, msg, ok := strings.Cut(fe.Message, "\": "); ok {
-					fe.Message = msg
-				}
-				rules = append(rules, fe)
 			default:
+				fe.Message = ruleMessage(se)
 				rules = append(rules, fe)
 			}
 		}
@@ -215,6 +229,30 @@ func (s *Server) validationProblem(me openapi3.MultiError) *problemError {
 		detail = "1 field is invalid."
 	}
 	return &problemError{kind: kindValidation, detail: detail, errors: rules}
+}
+
+// formatReason matches kin-openapi's wording around our own format messages.
+var formatReason = regexp.MustCompile(`^string doesn't match the format "[^"]*"(?: \((.*)\)|: (.*))$`)
+
+// ruleMessage words a rule violation for people, using the spec's numbers.
+func ruleMessage(se *openapi3.SchemaError) string {
+	switch se.SchemaField {
+	case "required":
+		return "is required"
+	case "minLength":
+		return fmt.Sprintf("must be at least %d characters", se.Schema.MinLength)
+	case "maxLength":
+		if se.Schema.MaxLength != nil {
+			return fmt.Sprintf("must be at most %d characters", *se.Schema.MaxLength)
+		}
+	case "minProperties":
+		return "name at least one field to change"
+	case "format":
+		if m := formatReason.FindStringSubmatch(se.Reason); m != nil {
+			return m[1] + m[2]
+		}
+	}
+	return se.Reason
 }
 
 func collectSchemaErrors(err error, out *[]*openapi3.SchemaError) {

@@ -15,6 +15,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 )
@@ -34,7 +36,7 @@ func requestContext(timeout time.Duration) echo.MiddlewareFunc {
 				id = rand.Text()
 			}
 			c.Response().Header().Set(echo.HeaderXRequestID, id)
-			info := &requestInfo{id: id, ip: c.RealIP(), userAgent: truncate(c.Request().UserAgent(), 512)}
+			info := &requestInfo{id: id, path: c.Request().URL.Path, ip: c.RealIP(), userAgent: cleanHeader(c.Request().UserAgent(), 512)}
 			ctx, cancel := context.WithTimeout(withInfo(c.Request().Context(), info), timeout)
 			defer cancel()
 			c.SetRequest(c.Request().WithContext(ctx))
@@ -132,11 +134,16 @@ func guardBody(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// checkJSON reports the first syntax error or duplicated object key in data.
+// maxJSONDepth bounds nesting; authd's bodies are flat, and an unbounded
+// depth would let a small body cost a deep recursion.
+const maxJSONDepth = 32
+
+// checkJSON reports the first syntax error, duplicated object key or
+// excessive nesting in data.
 func checkJSON(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	if err := walkJSON(dec, ""); err != nil {
+	if err := walkJSON(dec, nil); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -145,40 +152,41 @@ func checkJSON(data []byte) error {
 	return nil
 }
 
-func walkJSON(dec *json.Decoder, path string) error {
+// walkJSON reads one value; path holds the keys above it (built into a
+// string only for an error message).
+func walkJSON(dec *json.Decoder, path []string) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return syntaxMessage(err)
 	}
-	switch tok {
-	case json.Delim('{'):
-		seen := map[string]bool{}
-		for dec.More() {
+	delim, ok := tok.(json.Delim)
+	if !ok || delim == '}' || delim == ']' {
+		return nil
+	}
+	if len(path) >= maxJSONDepth {
+		return fmt.Errorf("nested deeper than %d levels", maxJSONDepth)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		elem := "[]"
+		if delim == '{' {
 			keyTok, err := dec.Token()
 			if err != nil {
 				return syntaxMessage(err)
 			}
-			key := keyTok.(string)
+			key, _ := keyTok.(string)
 			if seen[key] {
-				return fmt.Errorf("duplicate field %q", strings.TrimPrefix(path+"."+key, "."))
+				return fmt.Errorf("duplicate field %q", strings.ReplaceAll(strings.Join(append(path, key), "."), ".[]", "[]"))
 			}
 			seen[key] = true
-			if err := walkJSON(dec, path+"."+key); err != nil {
-				return err
-			}
+			elem = key
 		}
-		_, err = dec.Token() // '}'
-		return syntaxMessage(err)
-	case json.Delim('['):
-		for dec.More() {
-			if err := walkJSON(dec, path+"[]"); err != nil {
-				return err
-			}
+		if err := walkJSON(dec, append(path, elem)); err != nil {
+			return err
 		}
-		_, err = dec.Token() // ']'
-		return syntaxMessage(err)
 	}
-	return nil
+	_, err = dec.Token() // the closing '}' or ']'
+	return syntaxMessage(err)
 }
 
 // syntaxMessage keeps decoder errors short and free of the body's content.
@@ -196,9 +204,18 @@ func syntaxMessage(err error) error {
 	}
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// cleanHeader makes a header value safe to store: valid UTF-8, no control
+// characters, at most n bytes cut at a character boundary.
+func cleanHeader(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
 	}
-	return strings.ToValidUTF8(s[:n], "")
+	return s
 }

@@ -18,7 +18,10 @@ func TestCheckJSON(t *testing.T) {
 		`{"a":1} {"b":2}`:               "after the JSON value",
 		`"just a string"`:               "",
 		`{"secret-Horse-7":}`:           "syntax error",
-		strings.Repeat("[", 50) + strings.Repeat("]", 50): "",
+		strings.Repeat("[", 32) + strings.Repeat("]", 32):           "",
+		strings.Repeat("[", 33) + strings.Repeat("]", 33):           "nested deeper",
+		strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40): "nested deeper",
+		strings.Repeat("[", 64<<10):                                 "nested deeper",
 	}
 	for body, want := range cases {
 		err := checkJSON([]byte(body))

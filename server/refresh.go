@@ -65,10 +65,11 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 	case err != nil:
 		return nil, err
 	case replayed:
-		s.log.WarnContext(ctx, "refresh token reuse detected; session revoked",
-			"session_id", row.SessionID.String(), "user_id", row.UserID.String())
+		infoFrom(ctx).userID = row.UserID.String()
+		s.log.WarnContext(ctx, "refresh token reuse detected; session revoked", "session_id", row.SessionID.String())
 		return refused, nil
 	}
+	infoFrom(ctx).userID = row.UserID.String()
 	pair, err := s.issuePair(row.UserID, row.SessionID, next, row.ExpiresAt)
 	if err != nil {
 		return nil, err

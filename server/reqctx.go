@@ -14,8 +14,10 @@ import (
 // the first middleware and filled in as the request goes on.
 type requestInfo struct {
 	id        string
+	path      string
 	ip        string
 	userAgent string
+	userID    string // once known: authenticated, registered or logged in
 	principal *principal
 }
 
@@ -53,8 +55,8 @@ type ContextLogHandler struct{ slog.Handler }
 func (h ContextLogHandler) Handle(ctx context.Context, r slog.Record) error {
 	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
 		r.AddAttrs(slog.String("request_id", info.id))
-		if info.principal != nil {
-			r.AddAttrs(slog.String("user_id", info.principal.user.ID.String()))
+		if info.userID != "" {
+			r.AddAttrs(slog.String("user_id", info.userID))
 		}
 	}
 	return h.Handler.Handle(ctx, r)

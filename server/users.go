@@ -2,10 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/password"
 )
 
 // GetMe implements api.StrictServerInterface.
@@ -13,27 +17,44 @@ func (s *Server) GetMe(ctx context.Context, _ api.GetMeRequestObject) (api.GetMe
 	return api.GetMe200JSONResponse(userJSON(caller(ctx).user)), nil
 }
 
-// UpdateMe implements api.StrictServerInterface. A new password revokes every
-// other session of the user in the same transaction.
+// UpdateMe implements api.StrictServerInterface. The change commits only if
+// the caller's session is still live and the password it was checked against
+// is still the stored one; a new password revokes every other session of the
+// user in the same transaction.
 func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (api.UpdateMeResponseObject, error) {
 	me := caller(ctx)
-	if ok, _, _ := s.Hasher.Verify(req.Body.CurrentPassword, me.user.PasswordHash); !ok {
-		return api.UpdateMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: api.WrongPasswordApplicationProblemPlusJSONResponse(
-			problem(ctx, kindWrongPassword, "The current password is incorrect."))}, nil
+	wrongPassword := api.UpdateMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: api.WrongPasswordApplicationProblemPlusJSONResponse(
+		problem(ctx, kindWrongPassword, "The current password is incorrect."))}
+	ok, _, err := s.Hasher.Verify(ctx, req.Body.CurrentPassword, me.user.PasswordHash)
+	if err != nil && !errors.Is(err, password.ErrUnknownHash) {
+		return nil, err
+	}
+	if !ok {
+		return wrongPassword, nil
 	}
 	params := db.UpdateUserParams{ID: me.user.ID}
 	if req.Body.Email != nil {
 		params.Email = ptr(normalizeEmail(*req.Body.Email))
 	}
 	if req.Body.Password != nil {
-		hash, err := s.Hasher.Hash(*req.Body.Password)
+		hash, err := s.Hasher.Hash(ctx, *req.Body.Password)
 		if err != nil {
 			return nil, err
 		}
 		params.PasswordHash = &hash
 	}
 	var u db.User
-	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
+		if _, err := q.LockLiveSession(ctx, db.LockLiveSessionParams{ID: me.sessionID, Now: s.Now()}); err != nil {
+			return err // no rows: the session ended meanwhile
+		}
+		cur, err := q.LockUserCredentials(ctx, me.user.ID)
+		if err != nil {
+			return err
+		}
+		if cur.PasswordHash != me.user.PasswordHash {
+			return errCredentialsChanged
+		}
 		if u, err = q.UpdateUser(ctx, params); err != nil {
 			return err
 		}
@@ -42,11 +63,18 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 		}
 		return q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID})
 	})
-	if database.IsUniqueViolation(err, "users_email_key") {
+	switch {
+	case database.IsUniqueViolation(err, "users_email_key"):
 		return api.UpdateMe409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: api.ConflictApplicationProblemPlusJSONResponse(
 			problem(ctx, kindEmailTaken, "An account with this email already exists."))}, nil
-	}
-	if err != nil {
+	case errors.Is(err, errCredentialsChanged):
+		return wrongPassword, nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return api.UpdateMe401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: api.UnauthorizedApplicationProblemPlusJSONResponse{
+			Body:    problem(ctx, kindUnauthorized, "The session has ended."),
+			Headers: api.UnauthorizedResponseHeaders{WWWAuthenticate: ptr(bearerChallenge(true))},
+		}}, nil
+	case err != nil:
 		return nil, err
 	}
 	return api.UpdateMe200JSONResponse(userJSON(u)), nil

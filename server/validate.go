@@ -73,9 +73,12 @@ func (s *Server) authenticate(ctx context.Context, in *openapi3filter.Authentica
 		return s.unauthorized(true, errors.New("session ended or user inactive"))
 	}
 	if err != nil {
-		return &echo.HTTPError{Code: 503, Internal: s.unavailable(err)}
+		pe := s.classify(err)
+		return &echo.HTTPError{Code: pe.kind.status, Internal: pe}
 	}
-	infoFrom(rctx).principal = &principal{user: row.User, sessionID: claims.SessionID}
+	info := infoFrom(rctx)
+	info.principal = &principal{user: row.User, sessionID: claims.SessionID}
+	info.userID = row.User.ID.String()
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -62,7 +63,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("unknown command %q (try: serve, migrate, keys)", cmd)
 	}
 
-	cfg, err := config.Load(environ())
+	env, err := environ()
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(env)
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -74,18 +79,22 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // environ is the process environment over an optional .env file: a variable
-// set in the environment wins.
-func environ() map[string]string {
+// set in the environment wins. A .env that exists but does not parse is an
+// error, never silently skipped.
+func environ() (map[string]string, error) {
 	env, err := godotenv.Read(".env")
+	if errors.Is(err, fs.ErrNotExist) {
+		env, err = map[string]string{}, nil
+	}
 	if err != nil {
-		env = map[string]string{}
+		return nil, fmt.Errorf("read .env: %w", err)
 	}
 	for _, kv := range os.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			env[k] = v
 		}
 	}
-	return env
+	return env, nil
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

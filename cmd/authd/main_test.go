@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -44,5 +45,31 @@ func TestRun_InvalidConfigurationListsEveryProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %s: %v", want, err)
 		}
+	}
+}
+
+func TestRun_BrokenDotEnvIsAnError(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile(".env", []byte("AUTHD_ENV=production\nFOO=\"unterminated\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"serve"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), ".env") {
+		t.Fatalf("err = %v, want a .env parse error", err)
+	}
+}
+
+func TestRun_DotEnvIsReadAndEnvironmentWins(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile(".env", []byte("AUTHD_ENV=production\nAUTHD_JWT_ISSUER=from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AUTHD_JWT_ISSUER", "")
+	env, err := environ()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env["AUTHD_ENV"] != "production" || env["AUTHD_JWT_ISSUER"] != "" {
+		t.Errorf("env = %v %q", env["AUTHD_ENV"], env["AUTHD_JWT_ISSUER"])
 	}
 }

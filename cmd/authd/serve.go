@@ -50,6 +50,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	hasher, err := password.NewHasher(password.Params{
 		Algorithm: cfg.HashAlgorithm, MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time,
 		Threads: cfg.Argon2Threads, BcryptCost: cfg.BcryptCost,
+		Concurrency: cfg.HashSlots(), MaxWait: cfg.HashMaxWait,
 	})
 	if err != nil {
 		return err
@@ -80,6 +81,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.ListenAndServe() }()

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -77,7 +79,47 @@ func TestServe_CreatesMigratesServesAndStops(t *testing.T) {
 	if ready.Status != "ready" {
 		t.Errorf("readiness = %+v", ready)
 	}
+
+	// A request whose body is still arriving when shutdown begins must be
+	// answered, not cut off.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"email":"drain@example.com","password":"Correct-Horse-7"}`
+	fmt.Fprintf(conn, "POST /auth/register HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", addr, len(body))
+	br := bufio.NewReader(conn)
+	// "100 Continue" comes when the handler starts reading the body: from
+	// here on the request is in flight.
+	if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, "100 Continue") {
+		t.Fatalf("no 100 Continue: %q %v", line, err)
+	}
+	_, _ = br.ReadString('\n') // the blank line after it
 	cancel()
+	for { // shutdown has begun once the listener refuses new connections
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			break
+		}
+		c.Close()
+		select {
+		case <-time.After(10 * time.Millisecond): // polling for the listener to close
+		case err := <-done:
+			t.Fatalf("serve stopped before draining: %v", err)
+		}
+	}
+	if _, err := conn.Write([]byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("in-flight request cut off: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("in-flight request during shutdown: %d, want 201", resp.StatusCode)
+	}
 	select {
 	case err := <-done:
 		if err != nil {

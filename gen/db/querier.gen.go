@@ -20,13 +20,18 @@ type Querier interface {
 	GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
+	// Holds a live session so it cannot be revoked while a change made through it commits.
+	LockLiveSession(ctx context.Context, arg LockLiveSessionParams) (uuid.UUID, error)
 	// Locks the token and its session, so refreshes of one session run one at a time
 	// and each sees the outcome of the one before it.
 	LockRefreshToken(ctx context.Context, tokenHash []byte) (LockRefreshTokenRow, error)
+	// Re-reads the credentials inside a transaction, holding the row, so a login
+	// or a change checked against an older hash cannot complete after it changed.
+	LockUserCredentials(ctx context.Context, id uuid.UUID) (LockUserCredentialsRow, error)
 	// Whether a token has been rotated; read after the session lock is held.
 	RefreshTokenRotatedAt(ctx context.Context, id uuid.UUID) (*time.Time, error)
 	RevokeSession(ctx context.Context, id uuid.UUID) error
-	// Revokes every live session of a user except sqlc.narg(keep), when given.
+	// Revokes every live session of a user, except the one named by keep when given.
 	RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) error
 	// Adds the successor token and marks the presented one as rotated, in one statement.
 	RotateRefreshToken(ctx context.Context, arg RotateRefreshTokenParams) error

@@ -82,6 +82,25 @@ func (q *Queries) GetSessionUser(ctx context.Context, arg GetSessionUserParams) 
 	return i, err
 }
 
+const lockLiveSession = `-- name: LockLiveSession :one
+SELECT id FROM sessions
+WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2
+FOR SHARE
+`
+
+type LockLiveSessionParams struct {
+	ID  uuid.UUID
+	Now time.Time
+}
+
+// Holds a live session so it cannot be revoked while a change made through it commits.
+func (q *Queries) LockLiveSession(ctx context.Context, arg LockLiveSessionParams) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, lockLiveSession, arg.ID, arg.Now)
+	var id uuid.UUID
+	err := row.Scan(&id)
+	return id, err
+}
+
 const revokeSession = `-- name: RevokeSession :exec
 UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
 `
@@ -104,7 +123,7 @@ type RevokeUserSessionsParams struct {
 	Keep   *uuid.UUID
 }
 
-// Revokes every live session of a user except sqlc.narg(keep), when given.
+// Revokes every live session of a user, except the one named by keep when given.
 func (q *Queries) RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) error {
 	_, err := q.db.Exec(ctx, revokeUserSessions, arg.UserID, arg.Keep)
 	return err

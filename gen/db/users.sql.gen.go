@@ -81,18 +81,36 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 	return i, err
 }
 
+const lockUserCredentials = `-- name: LockUserCredentials :one
+SELECT password_hash, is_active FROM users WHERE id = $1 FOR NO KEY UPDATE
+`
+
+type LockUserCredentialsRow struct {
+	PasswordHash string
+	IsActive     bool
+}
+
+// Re-reads the credentials inside a transaction, holding the row, so a login
+// or a change checked against an older hash cannot complete after it changed.
+func (q *Queries) LockUserCredentials(ctx context.Context, id uuid.UUID) (LockUserCredentialsRow, error) {
+	row := q.db.QueryRow(ctx, lockUserCredentials, id)
+	var i LockUserCredentialsRow
+	err := row.Scan(&i.PasswordHash, &i.IsActive)
+	return i, err
+}
+
 const setPasswordHash = `-- name: SetPasswordHash :exec
-UPDATE users SET password_hash = $2 WHERE id = $1
+UPDATE users SET password_hash = $1 WHERE id = $2
 `
 
 type SetPasswordHashParams struct {
-	ID           uuid.UUID
 	PasswordHash string
+	ID           uuid.UUID
 }
 
 // Replaces a hash with one of the configured algorithm; not a user-visible change.
 func (q *Queries) SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) error {
-	_, err := q.db.Exec(ctx, setPasswordHash, arg.ID, arg.PasswordHash)
+	_, err := q.db.Exec(ctx, setPasswordHash, arg.PasswordHash, arg.ID)
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -41,6 +42,9 @@ type Config struct {
 	Argon2Time      uint32 `env:"AUTHD_ARGON2_TIME" envDefault:"2"`
 	Argon2Threads   uint8  `env:"AUTHD_ARGON2_THREADS" envDefault:"1"`
 	BcryptCost      int    `env:"AUTHD_BCRYPT_COST" envDefault:"12"`
+	// HashConcurrency caps simultaneous hashes; 0 means GOMAXPROCS.
+	HashConcurrency int           `env:"AUTHD_HASH_CONCURRENCY" envDefault:"0"`
+	HashMaxWait     time.Duration `env:"AUTHD_HASH_MAX_WAIT" envDefault:"1s"`
 
 	CORSOrigins    []string      `env:"AUTHD_CORS_ORIGINS" envSeparator:","`
 	RequestTimeout time.Duration `env:"AUTHD_REQUEST_TIMEOUT" envDefault:"10s"`
@@ -72,6 +76,14 @@ func Load(environ map[string]string) (Config, error) {
 
 // Development reports whether authd runs with development conveniences.
 func (c Config) Development() bool { return c.Env == EnvDevelopment }
+
+// HashSlots is how many password hashes may run at once.
+func (c Config) HashSlots() uint {
+	if c.HashConcurrency == 0 {
+		return uint(runtime.GOMAXPROCS(0))
+	}
+	return uint(c.HashConcurrency)
+}
 
 // SlogLevel is the configured log level.
 func (c Config) SlogLevel() slog.Level {
@@ -132,6 +144,9 @@ func (c Config) validate() []error {
 		}
 	default:
 		fail("AUTHD_PASSWORD_HASH", "must be argon2id or bcrypt, got %q", c.HashAlgorithm)
+	}
+	if c.HashConcurrency < 0 || c.HashMaxWait < 0 || c.HashMaxWait > c.RequestTimeout {
+		fail("AUTHD_HASH_*", "concurrency must be >= 0 and max wait between 0s and AUTHD_REQUEST_TIMEOUT")
 	}
 	for _, o := range c.CORSOrigins {
 		if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "") {

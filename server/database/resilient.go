@@ -105,14 +105,25 @@ func (r *Resilient) do(ctx context.Context, fn func(context.Context) error) erro
 }
 
 // acquire asks the breaker for a permit and sets the statement deadline; the
-// returned function records the outcome and releases both.
+// returned function records the outcome and releases both. A caller that has
+// already given up gets its own error back and costs no permit.
 func (r *Resilient) acquire(ctx context.Context) (context.Context, func(error) error, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
 	if !r.breaker.TryAcquirePermit() {
 		return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, circuitbreaker.ErrOpen)
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	return ctx, func(err error) error {
+	stmtCtx, cancel := context.WithTimeout(ctx, r.timeout)
+	return stmtCtx, func(err error) error {
 		cancel()
+		if err != nil && ctx.Err() != nil {
+			// The caller's deadline or cancellation ended the statement, not
+			// the database. A permit must be released by a record, and this
+			// is no evidence of failure.
+			r.breaker.RecordSuccess()
+			return ctx.Err()
+		}
 		if isInfraFailure(err) {
 			r.breaker.RecordFailure()
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -123,17 +134,19 @@ func (r *Resilient) acquire(ctx context.Context) (context.Context, func(error) e
 }
 
 // isInfraFailure separates "the database did not work" from "the database
-// answered": only the first opens the breaker or becomes a 503.
+// answered": only the first opens the breaker or becomes a 503. A statement
+// deadline counts; the caller's own cancellation is filtered out before.
 func isInfraFailure(err error) bool {
 	switch {
 	case err == nil, errors.Is(err, pgx.ErrNoRows), errors.Is(err, ErrUnavailable):
 		return false
 	case errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
-		return false // the client went away; not the database's fault
+		return false
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch pgErr.Code[:2] {
+		class := pgErr.Code[:min(2, len(pgErr.Code))]
+		switch class {
 		case "08", "53", "57", "58", "XX": // connection, resources, operator, system, internal
 			return true
 		}

@@ -146,3 +146,25 @@ func TestIsInfraFailure(t *testing.T) {
 		}
 	}
 }
+
+func TestResilient_CallerDeadlineIsNotADatabaseFailure(t *testing.T) {
+	t.Parallel()
+	r := NewResilient(livePool(t), BreakerSettings{Failures: 2, OpenFor: time.Minute, Successes: 1, QueryTimeout: 5 * time.Second}, quiet)
+	g := guarded{raw: r.pool, r: r}
+	for range 4 {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, err := g.Exec(ctx, "SELECT pg_sleep(2)")
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable) {
+			t.Fatalf("err = %v, want the caller's DeadlineExceeded, not ErrUnavailable", err)
+		}
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.Ping(done); !errors.Is(err, context.Canceled) {
+		t.Errorf("ping with a finished context: %v", err)
+	}
+	if open, _ := r.BreakerOpen(); open {
+		t.Error("callers' deadlines opened the breaker")
+	}
+}

@@ -1,6 +1,9 @@
 package password
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 func BenchmarkHash(b *testing.B) {
 	for name, p := range map[string]Params{
@@ -14,7 +17,7 @@ func BenchmarkHash(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := h.Hash("Correct-Horse-7"); err != nil {
+				if _, err := h.Hash(context.Background(), "Correct-Horse-7"); err != nil {
 					b.Fatal(err)
 				}
 			}

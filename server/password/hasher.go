@@ -2,6 +2,7 @@
 package password
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/bulkhead"
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -21,16 +25,27 @@ type Params struct {
 	Time       uint32 // argon2id
 	Threads    uint8  // argon2id
 	BcryptCost int
+	// Concurrency caps hashes running at once (each argon2id hash holds
+	// MemoryKiB); MaxWait bounds how long a caller queues for a slot.
+	Concurrency uint
+	MaxWait     time.Duration
 }
 
-// Hasher makes new hashes with one Params and verifies hashes of any supported kind.
+// Hasher makes new hashes with one Params and verifies hashes of any supported
+// kind. Every hash runs behind a bulkhead, so a burst of logins queues
+// briefly and then fails with ErrBusy instead of exhausting memory.
 type Hasher struct {
 	params Params
 	dummy  string
+	slots  bulkhead.Bulkhead[any]
 }
 
-// ErrUnknownHash means a stored hash is in no format this package knows.
-var ErrUnknownHash = errors.New("password: unknown hash format")
+var (
+	// ErrUnknownHash means a stored hash is in no format this package knows.
+	ErrUnknownHash = errors.New("password: unknown hash format")
+	// ErrBusy means no hashing slot freed up within MaxWait.
+	ErrBusy = errors.New("password: hashing capacity exhausted")
+)
 
 const (
 	argonPrefix = "$argon2id$"
@@ -44,8 +59,11 @@ const (
 // NewHasher returns a Hasher; it hashes one random password up front so that
 // VerifyDummy costs the same as a real verification.
 func NewHasher(p Params) (*Hasher, error) {
-	h := &Hasher{params: p}
-	dummy, err := h.Hash(rand.Text())
+	if p.Concurrency == 0 {
+		p.Concurrency = 1
+	}
+	h := &Hasher{params: p, slots: bulkhead.NewBuilder[any](p.Concurrency).WithMaxWaitTime(p.MaxWait).Build()}
+	dummy, err := h.Hash(context.Background(), rand.Text())
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +72,44 @@ func NewHasher(p Params) (*Hasher, error) {
 }
 
 // Hash returns a self-describing hash of pw with the configured parameters.
-func (h *Hasher) Hash(pw string) (string, error) {
+func (h *Hasher) Hash(ctx context.Context, pw string) (enc string, err error) {
+	err = h.run(ctx, func() error {
+		enc, err = h.hash(pw)
+		return err
+	})
+	return enc, err
+}
+
+// Verify reports whether pw matches encoded, and whether encoded should be
+// replaced because it uses other parameters than the configured ones.
+func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok, rehash bool, err error) {
+	runErr := h.run(ctx, func() error {
+		ok, rehash, err = h.verify(pw, encoded)
+		return nil
+	})
+	if runErr != nil {
+		return false, false, runErr
+	}
+	return ok, rehash, err
+}
+
+// VerifyDummy spends the time of one verification and always fails, so that
+// an unknown account answers as slowly as a wrong password.
+func (h *Hasher) VerifyDummy(ctx context.Context, pw string) error {
+	_, _, err := h.Verify(ctx, pw, h.dummy)
+	return err
+}
+
+// run holds a bulkhead slot while fn hashes.
+func (h *Hasher) run(ctx context.Context, fn func() error) error {
+	err := failsafe.With[any](h.slots).WithContext(ctx).Run(fn)
+	if errors.Is(err, bulkhead.ErrFull) {
+		return ErrBusy
+	}
+	return err
+}
+
+func (h *Hasher) hash(pw string) (string, error) {
 	switch h.params.Algorithm {
 	case "argon2id":
 		salt := make([]byte, argonSaltLen)
@@ -73,9 +128,7 @@ func (h *Hasher) Hash(pw string) (string, error) {
 	}
 }
 
-// Verify reports whether pw matches encoded, and whether encoded should be
-// replaced because it uses other parameters than the configured ones.
-func (h *Hasher) Verify(pw, encoded string) (ok, rehash bool, err error) {
+func (h *Hasher) verify(pw, encoded string) (ok, rehash bool, err error) {
 	switch {
 	case strings.HasPrefix(encoded, argonPrefix):
 		return h.verifyArgon(pw, encoded)
@@ -94,12 +147,6 @@ func (h *Hasher) Verify(pw, encoded string) (ok, rehash bool, err error) {
 	default:
 		return false, false, ErrUnknownHash
 	}
-}
-
-// VerifyDummy spends the time of one verification and always fails, so that
-// an unknown account answers as slowly as a wrong password.
-func (h *Hasher) VerifyDummy(pw string) {
-	_, _, _ = h.Verify(pw, h.dummy)
 }
 
 func (h *Hasher) verifyArgon(pw, encoded string) (bool, bool, error) {

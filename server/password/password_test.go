@@ -1,11 +1,16 @@
 package password
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
+
+var ctx = context.Background()
 
 var (
 	fastArgon  = Params{Algorithm: "argon2id", MemoryKiB: 1024, Time: 1, Threads: 1}
@@ -25,20 +30,20 @@ func TestHasher_RoundTripBothAlgorithms(t *testing.T) {
 	t.Parallel()
 	for _, p := range []Params{fastArgon, fastBcrypt} {
 		h := newHasher(t, p)
-		enc, err := h.Hash("Correct-Horse-7")
+		enc, err := h.Hash(ctx, "Correct-Horse-7")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(enc, "Correct-Horse-7") {
 			t.Fatalf("%s hash contains the password", p.Algorithm)
 		}
-		if ok, rehash, err := h.Verify("Correct-Horse-7", enc); !ok || rehash || err != nil {
+		if ok, rehash, err := h.Verify(ctx, "Correct-Horse-7", enc); !ok || rehash || err != nil {
 			t.Errorf("%s: verify = %v %v %v", p.Algorithm, ok, rehash, err)
 		}
-		if ok, _, _ := h.Verify("Correct-Horse-8", enc); ok {
+		if ok, _, _ := h.Verify(ctx, "Correct-Horse-8", enc); ok {
 			t.Errorf("%s: wrong password verified", p.Algorithm)
 		}
-		again, _ := h.Hash("Correct-Horse-7")
+		again, _ := h.Hash(ctx, "Correct-Horse-7")
 		if again == enc {
 			t.Errorf("%s: two hashes of one password are equal (no salt?)", p.Algorithm)
 		}
@@ -47,7 +52,7 @@ func TestHasher_RoundTripBothAlgorithms(t *testing.T) {
 
 func TestHasher_ArgonFormatIsSelfDescribing(t *testing.T) {
 	t.Parallel()
-	enc, _ := newHasher(t, Params{Algorithm: "argon2id", MemoryKiB: 19456, Time: 2, Threads: 1}).Hash("x")
+	enc, _ := newHasher(t, Params{Algorithm: "argon2id", MemoryKiB: 19456, Time: 2, Threads: 1}).Hash(ctx, "x")
 	if !strings.HasPrefix(enc, "$argon2id$v=19$m=19456,t=2,p=1$") {
 		t.Errorf("hash = %q", enc)
 	}
@@ -57,11 +62,11 @@ func TestHasher_BcryptNeverTruncates(t *testing.T) {
 	t.Parallel()
 	h := newHasher(t, fastBcrypt)
 	base := strings.Repeat("a", 80)
-	enc, _ := h.Hash(base + "1")
-	if ok, _, _ := h.Verify(base+"2", enc); ok {
+	enc, _ := h.Hash(ctx, base+"1")
+	if ok, _, _ := h.Verify(ctx, base+"2", enc); ok {
 		t.Fatal("passwords differing after byte 72 verified")
 	}
-	if ok, _, _ := h.Verify(base+"1", enc); !ok {
+	if ok, _, _ := h.Verify(ctx, base+"1", enc); !ok {
 		t.Fatal("long password did not verify")
 	}
 }
@@ -70,14 +75,14 @@ func TestHasher_PlainBcryptImportsVerifyAndUpgrade(t *testing.T) {
 	t.Parallel()
 	plain, _ := bcrypt.GenerateFromPassword([]byte("Correct-Horse-7"), bcrypt.MinCost)
 	h := newHasher(t, fastArgon)
-	ok, rehash, err := h.Verify("Correct-Horse-7", string(plain))
+	ok, rehash, err := h.Verify(ctx, "Correct-Horse-7", string(plain))
 	if !ok || !rehash || err != nil {
 		t.Errorf("verify plain bcrypt = %v %v %v, want ok and rehash", ok, rehash, err)
 	}
 	// A plain bcrypt hash cannot tell passwords apart past 72 bytes: refuse.
 	long := strings.Repeat("b", 72)
 	plainLong, _ := bcrypt.GenerateFromPassword([]byte(long), bcrypt.MinCost)
-	if ok, _, _ := h.Verify(long+"extra", string(plainLong)); ok {
+	if ok, _, _ := h.Verify(ctx, long+"extra", string(plainLong)); ok {
 		t.Error("plain bcrypt accepted a password longer than 72 bytes")
 	}
 }
@@ -85,21 +90,21 @@ func TestHasher_PlainBcryptImportsVerifyAndUpgrade(t *testing.T) {
 func TestHasher_RehashWhenParametersChange(t *testing.T) {
 	t.Parallel()
 	old := newHasher(t, fastArgon)
-	enc, _ := old.Hash("pw")
+	enc, _ := old.Hash(ctx, "pw")
 	for name, p := range map[string]Params{
 		"more memory":     {Algorithm: "argon2id", MemoryKiB: 2048, Time: 1, Threads: 1},
 		"more time":       {Algorithm: "argon2id", MemoryKiB: 1024, Time: 2, Threads: 1},
 		"other algorithm": fastBcrypt,
 	} {
-		if ok, rehash, _ := newHasher(t, p).Verify("pw", enc); !ok || !rehash {
+		if ok, rehash, _ := newHasher(t, p).Verify(ctx, "pw", enc); !ok || !rehash {
 			t.Errorf("%s: ok=%v rehash=%v, want both", name, ok, rehash)
 		}
 	}
-	bc, _ := newHasher(t, fastBcrypt).Hash("pw")
-	if _, rehash, _ := newHasher(t, Params{Algorithm: "bcrypt", BcryptCost: bcrypt.MinCost + 1}).Verify("pw", bc); !rehash {
+	bc, _ := newHasher(t, fastBcrypt).Hash(ctx, "pw")
+	if _, rehash, _ := newHasher(t, Params{Algorithm: "bcrypt", BcryptCost: bcrypt.MinCost + 1}).Verify(ctx, "pw", bc); !rehash {
 		t.Error("bcrypt cost change not detected")
 	}
-	if _, rehash, _ := old.Verify("wrong", enc); rehash {
+	if _, rehash, _ := old.Verify(ctx, "wrong", enc); rehash {
 		t.Error("rehash suggested for a wrong password")
 	}
 }
@@ -108,7 +113,7 @@ func TestHasher_UnknownOrBrokenHashes(t *testing.T) {
 	t.Parallel()
 	h := newHasher(t, fastArgon)
 	for _, enc := range []string{"", "plaintext", "$argon2id$v=19$m=0,t=1,p=1$AAAA$AAAA", "$argon2id$v=18$m=1024,t=1,p=1$AAAA$AAAA", "$argon2id$garbage", "$bcrypt-sha256$nope"} {
-		if ok, _, err := h.Verify("pw", enc); ok || err == nil {
+		if ok, _, err := h.Verify(ctx, "pw", enc); ok || err == nil {
 			t.Errorf("%q: ok=%v err=%v, want refusal with error", enc, ok, err)
 		}
 	}
@@ -116,7 +121,7 @@ func TestHasher_UnknownOrBrokenHashes(t *testing.T) {
 
 func TestHasher_VerifyDummyNeverPanics(t *testing.T) {
 	t.Parallel()
-	newHasher(t, fastArgon).VerifyDummy("anything")
+	newHasher(t, fastArgon).VerifyDummy(ctx, "anything")
 }
 
 func TestViolations(t *testing.T) {
@@ -134,5 +139,54 @@ func TestViolations(t *testing.T) {
 		if got := Violations(pw); len(got) != want {
 			t.Errorf("Violations(%q) = %v, want %d", pw, got, want)
 		}
+	}
+}
+
+func TestHasher_BulkheadRefusesWhenFull(t *testing.T) {
+	t.Parallel()
+	p := fastArgon
+	p.Concurrency, p.MaxWait = 1, 20*time.Millisecond
+	h := newHasher(t, p)
+
+	holding, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- h.run(ctx, func() error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding // the only slot is taken
+	if _, err := h.Hash(ctx, "pw"); !errors.Is(err, ErrBusy) {
+		t.Errorf("hash with the slot taken: %v, want ErrBusy", err)
+	}
+	if _, _, err := h.Verify(ctx, "pw", "x"); !errors.Is(err, ErrBusy) {
+		t.Errorf("verify with the slot taken: %v, want ErrBusy", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Hash(ctx, "pw"); err != nil {
+		t.Errorf("hash after release: %v", err)
+	}
+}
+
+func TestHasher_WaitEndsWithTheRequest(t *testing.T) {
+	t.Parallel()
+	p := fastArgon
+	p.Concurrency, p.MaxWait = 1, time.Hour
+	h := newHasher(t, p)
+	holding, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = h.run(ctx, func() error { close(holding); <-release; return nil })
+	}()
+	<-holding
+	defer close(release)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := h.Hash(cctx, "pw"); !errors.Is(err, context.Canceled) {
+		t.Errorf("hash for a cancelled request: %v, want context.Canceled", err)
 	}
 }

@@ -32,6 +32,10 @@ type App struct {
 	Clock  *Clock
 	// PrivateKeys is the private JWK set the app signs with, for forging tests.
 	PrivateKeys []byte
+	// Handler is the Echo app itself, for requests that must not go over HTTP.
+	Handler http.Handler
+
+	secrets *secretSet
 }
 
 // Option changes the dependencies before the app starts.
@@ -40,7 +44,7 @@ type Option func(*server.Deps)
 // FastHashing makes argon2id cheap so that suites with many logins stay
 // fast; tests about hashing itself do not use it.
 var FastHashing Option = func(d *server.Deps) {
-	h, err := password.NewHasher(password.Params{Algorithm: "argon2id", MemoryKiB: 1024, Time: 1, Threads: 1})
+	h, err := password.NewHasher(password.Params{Algorithm: "argon2id", MemoryKiB: 1024, Time: 1, Threads: 1, Concurrency: 4, MaxWait: 10 * time.Second})
 	if err != nil {
 		panic(err)
 	}
@@ -62,7 +66,7 @@ func NewApp(t testing.TB, opts ...Option) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := password.NewHasher(password.Params{Algorithm: "argon2id", MemoryKiB: 19456, Time: 2, Threads: 1})
+	hasher, err := password.NewHasher(password.Params{Algorithm: "argon2id", MemoryKiB: 19456, Time: 2, Threads: 1, Concurrency: 2, MaxWait: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,15 +99,19 @@ func NewApp(t testing.TB, opts ...Option) *App {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(e)
-	t.Cleanup(hs.Close)
+	secrets := &secretSet{}
+	t.Cleanup(func() {
+		hs.Close()
+		secrets.assertAbsent(t, logs.String())
+	})
 	c, err := client.NewClientWithResponses(hs.URL, client.WithHTTPClient(&http.Client{
-		Transport: &validatingTransport{t: t, router: specRouter(t), next: http.DefaultTransport},
+		Transport: &validatingTransport{t: t, router: specRouter(t), next: http.DefaultTransport, secrets: secrets},
 		Timeout:   30 * time.Second,
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &App{URL: hs.URL, Client: c, Server: srv, Logs: logs, Clock: clock, PrivateKeys: keyJSON}
+	return &App{URL: hs.URL, Client: c, Server: srv, Logs: logs, Clock: clock, PrivateKeys: keyJSON, Handler: e, secrets: secrets}
 }
 
 func init() {
@@ -137,9 +145,10 @@ func specRouter(t testing.TB) routers.Router {
 // validatingTransport fails the test when a response does not match the
 // spec: its status must be documented, its headers and body must fit.
 type validatingTransport struct {
-	t      testing.TB
-	router routers.Router
-	next   http.RoundTripper
+	t       testing.TB
+	router  routers.Router
+	next    http.RoundTripper
+	secrets *secretSet
 }
 
 func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -158,6 +167,7 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
+	v.secrets.harvest(req, reqBody, body)
 	route, params, err := v.router.FindRoute(req)
 	if err != nil {
 		return resp, nil // outside the spec (404s, assets): nothing to hold it to

@@ -133,6 +133,12 @@ func algorithmOf(key jwk.Key) (jwa.SignatureAlgorithm, error) {
 	if alg, ok := key.Algorithm(); ok && alg.String() != want.String() {
 		return want, fmt.Errorf("alg %s does not fit key type %s (want %s)", alg, key.KeyType(), want)
 	}
+	if want == jwa.RS256() {
+		var n []byte
+		if err := key.Get(jwk.RSANKey, &n); err != nil || len(n)*8 < 2048 {
+			return want, errors.New("RSA keys must have at least 2048 bits")
+		}
+	}
 	if want == jwa.ES256() {
 		var crv jwa.EllipticCurveAlgorithm
 		if err := key.Get(jwk.ECDSACrvKey, &crv); err != nil || crv != jwa.P256() {

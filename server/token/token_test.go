@@ -1,9 +1,14 @@
+//go:debug rsa1024min=0
+
 package token
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +153,17 @@ func TestParseKeys_RefusesUnsafeSets(t *testing.T) {
 		"duplicate kid":   joinSets(t, ed, ed),
 		"symmetric key":   []byte(`{"keys":[{"kty":"oct","kid":"k","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}]}`),
 	}
+	weakRSA, err := rsa.GenerateKey(rand.Reader, 1024) // allowed by the go:debug line above
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := func(i *big.Int) string { return base64.RawURLEncoding.EncodeToString(i.Bytes()) }
+	weakRSA.Precompute()
+	cases["RSA under 2048 bits"], _ = json.Marshal(map[string]any{"keys": []any{map[string]any{
+		"kty": "RSA", "kid": "weak", "n": b64(weakRSA.N), "e": b64(big.NewInt(int64(weakRSA.E))),
+		"d": b64(weakRSA.D), "p": b64(weakRSA.Primes[0]), "q": b64(weakRSA.Primes[1]),
+		"dp": b64(weakRSA.Precomputed.Dp), "dq": b64(weakRSA.Precomputed.Dq), "qi": b64(weakRSA.Precomputed.Qinv),
+	}}})
 	for name, set := range cases {
 		if _, err := ParseKeys(set); err == nil {
 			t.Errorf("%s: accepted", name)
