@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server/testkit"
 )
 
@@ -186,5 +187,50 @@ func TestRequests_SecurityHeadersAndCORS(t *testing.T) {
 	}
 	if got := preflight("https://evil.example.net").Header.Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("foreign origin allowed: %q", got)
+	}
+}
+
+func TestRequests_LoginAndRefreshValidateToo(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		send func() (int, error)
+		want int
+	}{
+		{"login with a malformed email", func() (int, error) {
+			r, err := app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: "nope", Password: "x"})
+			return r.StatusCode(), err
+		}, http.StatusUnprocessableEntity},
+		{"login with an empty password", func() (int, error) {
+			r, err := app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: testkit.UniqueEmail(), Password: ""})
+			return r.StatusCode(), err
+		}, http.StatusUnprocessableEntity},
+		{"login with a number for email", func() (int, error) {
+			r, err := app.Client.LoginWithBodyWithResponse(ctx, "application/json", strings.NewReader(`{"email":1,"password":"x"}`))
+			return r.StatusCode(), err
+		}, http.StatusBadRequest},
+		{"refresh with an empty token", func() (int, error) {
+			r, err := app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: ""})
+			return r.StatusCode(), err
+		}, http.StatusUnprocessableEntity},
+		{"refresh with an unknown field", func() (int, error) {
+			r, err := app.Client.RefreshTokenWithBodyWithResponse(ctx, "application/json", strings.NewReader(`{"refresh_token":"abc","session":"x"}`))
+			return r.StatusCode(), err
+		}, http.StatusBadRequest},
+		{"refresh without a body", func() (int, error) {
+			r, err := app.Client.RefreshTokenWithBodyWithResponse(ctx, "application/json", strings.NewReader(``))
+			return r.StatusCode(), err
+		}, http.StatusBadRequest},
+	}
+	for _, tc := range cases {
+		got, err := tc.send()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }
