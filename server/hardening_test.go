@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/password"
@@ -113,81 +115,86 @@ func TestLogin_InvalidUserAgentIsCleanedNot500(t *testing.T) {
 	}
 }
 
-func TestLogin_BcryptAccountsNeverTruncate(t *testing.T) {
+func TestLogin_LongPasswordsAreNeverTruncated(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, withHasher(t, password.Params{Algorithm: "bcrypt", BcryptCost: 10, Concurrency: 2, MaxWait: 10 * time.Second}))
-	email := testkit.UniqueEmail()
-	long := "Aa1" + strings.Repeat("z", 100)
-	app.Register(t, email, long+"X")
-	resp, err := app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: email, Password: long + "Y"})
+	for _, alg := range []string{"bcrypt", "argon2id"} { // bcrypt alone reads only 72 bytes
+		app := testkit.NewApp(t, withHasher(t, password.Params{Algorithm: alg, BcryptCost: 10, MemoryKiB: 1024, Time: 1, Threads: 1, Concurrency: 2, MaxWait: 10 * time.Second}))
+		email := testkit.UniqueEmail()
+		long := "Aa1" + strings.Repeat("z", 100)
+		app.Register(t, email, long+"X")
+		resp, err := app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: email, Password: long + "Y"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode() != http.StatusUnauthorized {
+			t.Errorf("%s: a password differing after byte 100 logged in (%d)", alg, resp.StatusCode())
+		}
+		app.Login(t, email, long+"X")
+	}
+}
+
+// changePasswordDuring runs request while the test holds the user's row,
+// waits until the request blocks on that row (its password check is done),
+// then changes the stored hash as a concurrent password change would, and
+// returns the request's status.
+func changePasswordDuring(t *testing.T, userID uuid.UUID, request func() int) int {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := testkit.Pool(t).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode() != http.StatusUnauthorized {
-		t.Errorf("bcrypt account: a password differing after byte 100 logged in (%d)", resp.StatusCode())
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", userID); err != nil {
+		t.Fatal(err)
 	}
-	app.Login(t, email, long+"X")
-}
+	status := make(chan int, 1)
+	go func() { status <- request() }()
 
-// blockedOnLock waits until some other backend waits for a row lock: the
-// request under test has reached the statement the test is holding up.
-func blockedOnLock(t *testing.T) {
-	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var waiting int
-		err := testkit.Pool(t).QueryRow(context.Background(),
+		err := testkit.Pool(t).QueryRow(ctx,
 			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if waiting > 0 {
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the request never blocked on the held row")
 		}
 		time.Sleep(10 * time.Millisecond) // polling the database's own lock table
 	}
-}
-
-func TestLogin_RacingAPasswordChangeIsRefused(t *testing.T) {
-	// Not parallel: it reads pg_stat_activity for the whole database.
-	app := testkit.NewApp(t, testkit.FastHashing)
-	u, _ := app.NewUser(t)
-	ctx := context.Background()
-
-	tx, err := testkit.Pool(t).Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", u.Id); err != nil {
-		t.Fatal(err)
-	}
-	var status int
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		resp, err := app.Client.LoginWithResponse(ctx, testkit.LoginBody(u.Email))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		status = resp.StatusCode()
-	})
-	blockedOnLock(t) // the old password verified; the session is not yet created
-	if _, err := tx.Exec(ctx, "UPDATE users SET password_hash = 'changed-elsewhere' WHERE id = $1", u.Id); err != nil {
+	if _, err := tx.Exec(ctx, "UPDATE users SET password_hash = 'changed-elsewhere' WHERE id = $1", userID); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
+	return <-status
+}
+
+// The two race tests are not parallel: they read pg_stat_activity for the
+// whole database, which parallel tests would also show.
+
+func TestLogin_RacingAPasswordChangeIsRefused(t *testing.T) {
+	app := testkit.NewApp(t, testkit.FastHashing)
+	u, _ := app.NewUser(t)
+	status := changePasswordDuring(t, u.Id, func() int {
+		resp, err := app.Client.LoginWithResponse(context.Background(), testkit.LoginBody(u.Email))
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		return resp.StatusCode()
+	})
 	if status != http.StatusUnauthorized {
 		t.Errorf("login checked against the old hash: %d, want 401", status)
 	}
 	var sessions int
-	_ = testkit.Pool(t).QueryRow(ctx, "SELECT count(*) FROM sessions WHERE user_id = $1 AND revoked_at IS NULL", u.Id).Scan(&sessions)
+	_ = testkit.Pool(t).QueryRow(context.Background(), "SELECT count(*) FROM sessions WHERE user_id = $1 AND revoked_at IS NULL", u.Id).Scan(&sessions)
 	if sessions != 1 { // only NewUser's own login
 		t.Errorf("%d live sessions, want 1", sessions)
 	}
@@ -196,35 +203,16 @@ func TestLogin_RacingAPasswordChangeIsRefused(t *testing.T) {
 func TestUpdateMe_RacingAPasswordChangeIsRefused(t *testing.T) {
 	app := testkit.NewApp(t, testkit.FastHashing)
 	u, pair := app.NewUser(t)
-	ctx := context.Background()
 	newEmail := testkit.UniqueEmail()
-
-	tx, err := testkit.Pool(t).Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", u.Id); err != nil {
-		t.Fatal(err)
-	}
-	var status int
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		resp, err := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
+	status := changePasswordDuring(t, u.Id, func() int {
+		resp, err := app.Client.UpdateMeWithResponse(context.Background(),
+			client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
 		if err != nil {
 			t.Error(err)
-			return
+			return 0
 		}
-		status = resp.StatusCode()
+		return resp.StatusCode()
 	})
-	blockedOnLock(t)
-	if _, err := tx.Exec(ctx, "UPDATE users SET password_hash = 'changed-elsewhere' WHERE id = $1", u.Id); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
 	if status != http.StatusForbidden {
 		t.Errorf("change checked against the old hash: %d, want 403", status)
 	}
