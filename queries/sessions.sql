@@ -33,3 +33,16 @@ WHERE user_id = sqlc.arg(user_id)
 SELECT id FROM sessions
 WHERE id = sqlc.arg(id) AND revoked_at IS NULL AND expires_at > sqlc.arg(now)
 FOR SHARE;
+
+-- name: ListLiveSessions :many
+-- The user's live sessions, most recently used first, at most 100.
+SELECT id, created_at, last_used_at, user_agent, ip
+FROM sessions
+WHERE user_id = sqlc.arg(user_id) AND revoked_at IS NULL AND expires_at > sqlc.arg(now)
+ORDER BY last_used_at DESC
+LIMIT 100;
+
+-- name: RevokeUserSession :execrows
+-- Revokes one live session of the user; 0 rows for another user's or an unknown one.
+UPDATE sessions SET revoked_at = now()
+WHERE id = sqlc.arg(id) AND user_id = sqlc.arg(user_id) AND revoked_at IS NULL AND expires_at > sqlc.arg(now);

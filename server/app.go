@@ -11,12 +11,15 @@ import (
 	"github.com/swaggest/swgui/v5emb"
 
 	"github.com/authd/authd/gen/api"
+	"github.com/authd/authd/server/clientip"
 )
 
 // AppOptions are the HTTP-level settings of the Echo application.
 type AppOptions struct {
 	CORSOrigins    []string
 	RequestTimeout time.Duration
+	// TrustedProxies are CIDRs whose forwarding headers name the client.
+	TrustedProxies []string
 }
 
 // Echo assembles the application: middleware in the order requests meet it,
@@ -32,8 +35,11 @@ func (s *Server) Echo(opts AppOptions) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.HandleError
-	// The socket address is the client until trusted proxies are configured.
-	e.IPExtractor = echo.ExtractIPDirect()
+	ips, err := clientip.New(opts.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
+	e.IPExtractor = ips.ClientIP
 
 	e.Use(requestContext(opts.RequestTimeout))
 	e.Use(accessLog(s.log))
@@ -51,7 +57,7 @@ func (s *Server) Echo(opts AppOptions) (*echo.Echo, error) {
 	e.Use(guardBody)
 	e.Use(s.requestValidator(spec))
 
-	api.RegisterHandlers(e, api.NewStrictHandler(s, nil))
+	api.RegisterHandlers(e, api.NewStrictHandler(s, []api.StrictMiddlewareFunc{s.limitRequests}))
 	e.GET("/docs/*", echo.WrapHandler(s.swaggerUI))
 	return e, nil
 }

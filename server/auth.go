@@ -17,11 +17,16 @@ import (
 
 // Register implements api.StrictServerInterface.
 func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (api.RegisterResponseObject, error) {
+	email := normalizeEmail(req.Body.Email)
+	if msgs := s.Policy.Violations(req.Body.Password, email); len(msgs) > 0 {
+		return api.Register422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: api.UnprocessableEntityApplicationProblemPlusJSONResponse(
+			policyProblem(ctx, msgs))}, nil
+	}
 	hash, err := s.Hasher.Hash(ctx, req.Body.Password)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.db.Queries().CreateUser(ctx, db.CreateUserParams{Email: normalizeEmail(req.Body.Email), PasswordHash: hash})
+	u, err := s.db.Queries().CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash})
 	if database.IsUniqueViolation(err, "users_email_key") {
 		return api.Register409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: api.ConflictApplicationProblemPlusJSONResponse(
 			problem(ctx, kindEmailTaken, "An account with this email already exists."))}, nil
@@ -31,33 +36,48 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 	}
 	infoFrom(ctx).userID = u.ID.String()
 	s.log.InfoContext(ctx, "user registered")
-	return api.Register201JSONResponse(userJSON(u)), nil
+	return api.Register201JSONResponse{Body: userJSON(u)}, nil
 }
 
 // Login implements api.StrictServerInterface. Unknown email, wrong password
-// and a deactivated account cost one hash verification each and answer alike.
+// and a deactivated account cost one hash verification each and answer
+// alike; so do their backoffs, which are keyed by the address as typed.
 func (s *Server) Login(ctx context.Context, req api.LoginRequestObject) (api.LoginResponseObject, error) {
 	refused := api.Login401ApplicationProblemPlusJSONResponse{InvalidCredentialsApplicationProblemPlusJSONResponse: api.InvalidCredentialsApplicationProblemPlusJSONResponse(
 		problem(ctx, kindInvalidCredentials, "The email or password is incorrect."))}
-	u, err := s.db.Queries().GetUserByEmail(ctx, normalizeEmail(req.Body.Email))
-	if errors.Is(err, pgx.ErrNoRows) {
-		if err := s.Hasher.VerifyDummy(ctx, req.Body.Password); err != nil {
+	email, ip := normalizeEmail(req.Body.Email), infoFrom(ctx).ip
+	u, err := s.db.Queries().GetUserByEmail(ctx, email)
+	var known *db.User
+	switch {
+	case err == nil:
+		known = &u
+	case !errors.Is(err, pgx.ErrNoRows):
+		return nil, err
+	}
+	if wait, err := s.loginWait(ctx, email, ip, known); err != nil || wait > 0 {
+		if err != nil {
 			return nil, err
 		}
-		return refused, nil
+		return nil, backoffProblem(wait)
+	}
+
+	ok, rehash := false, false
+	if known == nil {
+		err = s.Hasher.VerifyDummy(ctx, req.Body.Password)
+	} else if ok, rehash, err = s.Hasher.Verify(ctx, req.Body.Password, u.PasswordHash); errors.Is(err, password.ErrUnknownHash) {
+		s.log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID.String())
+		err = nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	ok, rehash, err := s.Hasher.Verify(ctx, req.Body.Password, u.PasswordHash)
-	if errors.Is(err, password.ErrUnknownHash) {
-		s.log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID.String())
-	} else if err != nil {
-		return nil, err
-	}
 	if !ok || !u.IsActive {
+		if err := s.recordLoginFailure(ctx, email, ip); err != nil {
+			return nil, err
+		}
 		return refused, nil
 	}
+
 	var upgraded string
 	if rehash {
 		if upgraded, err = s.Hasher.Hash(ctx, req.Body.Password); err != nil {
@@ -73,6 +93,9 @@ func (s *Server) Login(ctx context.Context, req api.LoginRequestObject) (api.Log
 		return nil, err
 	}
 	infoFrom(ctx).userID = u.ID.String()
+	if err := s.db.Queries().ClearLoginFailures(ctx, email); err != nil {
+		s.log.WarnContext(ctx, "could not reset login failures", "error", err.Error())
+	}
 	return api.Login200JSONResponse{TokenPairJSONResponse: pair}, nil
 }
 
@@ -123,9 +146,25 @@ func (s *Server) issuePair(userID, sessionID uuid.UUID, refresh string, sessionE
 	return tokenPairJSON(access, s.Tokens.TTL(), refresh, sessionExpiry.Sub(s.Now())), nil
 }
 
-// Logout implements api.StrictServerInterface.
-func (s *Server) Logout(ctx context.Context, _ api.LogoutRequestObject) (api.LogoutResponseObject, error) {
-	if err := s.db.Queries().RevokeSession(ctx, caller(ctx).sessionID); err != nil {
+// Logout implements api.StrictServerInterface: the caller's session, every
+// other one, or all of them.
+func (s *Server) Logout(ctx context.Context, req api.LogoutRequestObject) (api.LogoutResponseObject, error) {
+	me := caller(ctx)
+	q := s.db.Queries()
+	scope := api.Current
+	if req.Params.Scope != nil {
+		scope = *req.Params.Scope
+	}
+	var err error
+	switch scope {
+	case api.Others:
+		err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID})
+	case api.All:
+		err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID})
+	default:
+		err = q.RevokeSession(ctx, me.sessionID)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return api.Logout204Response{}, nil

@@ -167,7 +167,7 @@ func TestLogout_RevokesSessionAtOnce(t *testing.T) {
 	_, pair := app.NewUser(t)
 	ctx := context.Background()
 
-	resp, err := app.Client.LogoutWithResponse(ctx, testkit.Bearer(pair.AccessToken))
+	resp, err := app.Client.LogoutWithResponse(ctx, nil, testkit.Bearer(pair.AccessToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestLogout_RevokesSessionAtOnce(t *testing.T) {
 	if ref.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("refresh token after logout: status %d, want 401", ref.StatusCode())
 	}
-	again, _ := app.Client.LogoutWithResponse(ctx, testkit.Bearer(pair.AccessToken))
+	again, _ := app.Client.LogoutWithResponse(ctx, nil, testkit.Bearer(pair.AccessToken))
 	if again.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("second logout: status %d, want 401", again.StatusCode())
 	}
@@ -194,7 +194,7 @@ func TestLogout_LeavesOtherSessionsAlone(t *testing.T) {
 	u, first := app.NewUser(t)
 	second := app.Login(t, u.Email, testkit.Password)
 
-	if _, err := app.Client.LogoutWithResponse(context.Background(), testkit.Bearer(first.AccessToken)); err != nil {
+	if _, err := app.Client.LogoutWithResponse(context.Background(), nil, testkit.Bearer(first.AccessToken)); err != nil {
 		t.Fatal(err)
 	}
 	me, _ := app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(second.AccessToken))

@@ -31,3 +31,15 @@ func tokenPairJSON(access string, accessTTL time.Duration, refresh string, sessi
 		Headers: api.TokenPairResponseHeaders{CacheControl: ptr("no-store")},
 	}
 }
+
+// sessionJSON maps a session row to the API's Session.
+func sessionJSON(r db.ListLiveSessionsRow, current bool) api.Session {
+	return api.Session{
+		Id:         r.ID,
+		CreatedAt:  r.CreatedAt.UTC(),
+		LastUsedAt: r.LastUsedAt.UTC(),
+		UserAgent:  r.UserAgent,
+		Ip:         r.Ip,
+		Current:    current,
+	}
+}

@@ -41,6 +41,9 @@ var (
 	kindWrongPassword      = kind{http.StatusForbidden, "wrong-password", "Wrong password"}
 	kindEmailTaken         = kind{http.StatusConflict, "email-taken", "Email already registered"}
 	kindUnavailable        = kind{http.StatusServiceUnavailable, "unavailable", "Service unavailable"}
+	kindRateLimited        = kind{http.StatusTooManyRequests, "rate-limited", "Too many requests"}
+	kindLoginBackoff       = kind{http.StatusTooManyRequests, "login-backoff", "Too many failed logins"}
+	kindNotFound           = kind{http.StatusNotFound, "not-found", "Not found"}
 	kindNotReady           = kind{http.StatusServiceUnavailable, "not-ready", "Service not ready"}
 	kindInternal           = kind{http.StatusInternalServerError, "internal", "Internal server error"}
 	// kindClientClosed is nginx's 499: the client left before the answer, so

@@ -231,7 +231,7 @@ func TestBearerRoutes_RefuseWithoutToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := app.Client.LogoutWithResponse(ctx)
+	out, err := app.Client.LogoutWithResponse(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,8 @@ func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObje
 		}
 	}
 
+	checks["rate_limiter"] = s.limiterCheck()
+
 	if len(failing) == 0 {
 		return api.GetReadiness200JSONResponse{Status: api.Ready, Checks: checks}, nil
 	}
@@ -62,4 +64,20 @@ func errIf(cond bool, msg string) error {
 		return fmt.Errorf("%s", msg)
 	}
 	return nil
+}
+
+// limiterCheck reports where rate limits are kept; a Redis outage degrades
+// them to per-instance limits but does not make authd unready.
+func (s *Server) limiterCheck() api.Check {
+	shared, isShared := s.Limits.Store.(interface{ Degraded() bool })
+	switch {
+	case !s.Limits.Enabled:
+		return api.Check{Status: api.CheckStatusOk, Detail: ptr("disabled")}
+	case !isShared:
+		return api.Check{Status: api.CheckStatusOk, Detail: ptr("in memory, per instance")}
+	case shared.Degraded():
+		return api.Check{Status: api.CheckStatusDegraded, Detail: ptr("Redis unreachable: limits enforced per instance")}
+	default:
+		return api.Check{Status: api.CheckStatusOk, Detail: ptr("shared in Redis")}
+	}
 }

@@ -37,7 +37,7 @@ func TestLogs_NeverContainSecrets(t *testing.T) {
 	_, _ = app.Client.GetMeWithResponse(ctx, testkit.Bearer("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."))
 	_ = refresh(t, app, next.RefreshToken)
 	_ = refresh(t, app, pair.RefreshToken) // reuse: revokes the session
-	_, _ = app.Client.LogoutWithResponse(ctx, testkit.Bearer(next.AccessToken))
+	_, _ = app.Client.LogoutWithResponse(ctx, nil, testkit.Bearer(next.AccessToken))
 
 	var hash string
 	if err := testkit.Pool(t).QueryRow(ctx, "SELECT password_hash FROM users WHERE email = $1", email).Scan(&hash); err != nil {

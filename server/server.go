@@ -10,6 +10,7 @@ import (
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/password"
+	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/token"
 )
 
@@ -32,7 +33,24 @@ type Deps struct {
 	SessionTTL time.Duration
 	// RefreshGrace is how long a just-rotated refresh token may be retried.
 	RefreshGrace time.Duration
+	Policy       password.Policy
+	Limits       Limits
 	Now          func() time.Time
+}
+
+// Limits configures request rate limits and the login backoff.
+type Limits struct {
+	Enabled bool
+	Store   ratelimit.Store
+	// Per client IP, and for Login also per client IP and email.
+	Register, Login, LoginIP, Refresh ratelimit.Limit
+	// FailedLogins caps failures per email from clients unknown to the account.
+	FailedLogins ratelimit.Limit
+	// After BackoffAfter failures for an email from one client, each attempt
+	// waits BackoffBase, doubling up to BackoffMax.
+	BackoffAfter int
+	BackoffBase  time.Duration
+	BackoffMax   time.Duration
 }
 
 // Server implements api.StrictServerInterface.

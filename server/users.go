@@ -37,6 +37,14 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 		params.Email = ptr(normalizeEmail(*req.Body.Email))
 	}
 	if req.Body.Password != nil {
+		email := me.user.Email
+		if params.Email != nil {
+			email = *params.Email
+		}
+		if msgs := s.Policy.Violations(*req.Body.Password, email); len(msgs) > 0 {
+			return api.UpdateMe422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: api.UnprocessableEntityApplicationProblemPlusJSONResponse(
+				policyProblem(ctx, msgs))}, nil
+		}
 		hash, err := s.Hasher.Hash(ctx, *req.Body.Password)
 		if err != nil {
 			return nil, err

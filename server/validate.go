@@ -14,7 +14,6 @@ import (
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
-	"github.com/authd/authd/server/password"
 )
 
 // requestValidator checks every request against openapi.yaml and
@@ -35,7 +34,7 @@ func (s *Server) requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
 			AuthenticationFunc: s.authenticate,
 			SchemaValidationOptions: []openapi3.SchemaValidationOption{
 				openapi3.WithStringFormatValidator("email", openapi3.NewCallbackValidator(validateEmail)),
-				openapi3.WithStringFormatValidator("new-password", openapi3.NewCallbackValidator(validateNewPassword)),
+				openapi3.WithStringFormatValidator("new-password", openapi3.NewCallbackValidator(s.validateNewPassword)),
 			},
 		},
 		// Every finding goes to HandleError whole, which ranks them.
@@ -103,12 +102,20 @@ func validateEmail(v string) error {
 	return nil
 }
 
-// validateNewPassword applies the rules openapi.yaml cannot express.
-func validateNewPassword(v string) error {
-	if msgs := password.Violations(v); len(msgs) > 0 {
+// validateNewPassword applies the policy rules that need no other field;
+// handlers add the one that needs the email.
+func (s *Server) validateNewPassword(v string) error {
+	if msgs := s.Policy.Violations(v, ""); len(msgs) > 0 {
 		return errors.New(strings.Join(msgs, "; "))
 	}
 	return nil
+}
+
+// policyProblem is the 422 for a password that breaks the policy.
+func policyProblem(ctx context.Context, msgs []string) api.Problem {
+	p := problem(ctx, kindValidation, "1 field is invalid.")
+	p.Errors = &[]api.FieldError{{Field: "password", Message: strings.Join(msgs, "; ")}}
+	return p
 }
 
 // normalizeEmail is the form in which emails are stored and looked up.

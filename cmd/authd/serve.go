@@ -9,10 +9,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/password"
+	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/token"
 )
 
@@ -55,6 +58,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	limits, err := newLimits(cfg, log)
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Deps{
 		DB: database.NewResilient(pool, database.BreakerSettings{
 			Failures: cfg.BreakerFailures, OpenFor: cfg.BreakerOpenFor,
@@ -68,8 +75,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Version:      version,
 		SessionTTL:   cfg.SessionTTL,
 		RefreshGrace: cfg.RefreshGrace,
+		Policy:       password.Policy{Name: cfg.PasswordPolicy},
+		Limits:       limits,
 	})
-	e, err := srv.Echo(server.AppOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout})
+	e, err := srv.Echo(server.AppOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}
@@ -85,6 +94,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.ListenAndServe() }()
+	go srv.PruneLoginFailures(ctx, 10*time.Minute)
 	log.Info("authd listening", "addr", cfg.Addr, "docs", "http://"+displayAddr(cfg.Addr)+"/docs", "env", cfg.Env)
 
 	select {
@@ -100,6 +110,26 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newLimits builds the rate limits: in memory, or in Redis with memory as
+// the stand-in while Redis is unreachable.
+func newLimits(cfg config.Config, log *slog.Logger) (server.Limits, error) {
+	var store ratelimit.Store = ratelimit.NewMemory(time.Now)
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return server.Limits{}, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		shared := ratelimit.NewRedis(redis.NewClient(opts), "authd:rl:")
+		store = ratelimit.NewFallback(shared, store, 500*time.Millisecond, 10*time.Second, log)
+	}
+	return server.Limits{
+		Enabled: cfg.RateLimitEnabled, Store: store,
+		Register: cfg.LimitRegister, Login: cfg.LimitLogin, LoginIP: cfg.LimitLoginIP,
+		Refresh: cfg.LimitRefresh, FailedLogins: cfg.LimitFailedLogins,
+		BackoffAfter: cfg.LoginBackoffAfter, BackoffBase: cfg.LoginBackoffBase, BackoffMax: cfg.LoginBackoffMax,
+	}, nil
 }
 
 // loadKeys reads the signing keys; development without a file gets a fresh

@@ -25,13 +25,16 @@ import (
 
 // Defines values for CheckStatus.
 const (
-	CheckStatusFail CheckStatus = "fail"
-	CheckStatusOk   CheckStatus = "ok"
+	CheckStatusDegraded CheckStatus = "degraded"
+	CheckStatusFail     CheckStatus = "fail"
+	CheckStatusOk       CheckStatus = "ok"
 )
 
 // Valid indicates whether the value is a known member of the CheckStatus enum.
 func (e CheckStatus) Valid() bool {
 	switch e {
+	case CheckStatusDegraded:
+		return true
 	case CheckStatusFail:
 		return true
 	case CheckStatusOk:
@@ -86,19 +89,46 @@ func (e TokenPairTokenType) Valid() bool {
 	}
 }
 
+// Defines values for LogoutParamsScope.
+const (
+	All     LogoutParamsScope = "all"
+	Current LogoutParamsScope = "current"
+	Others  LogoutParamsScope = "others"
+)
+
+// Valid indicates whether the value is a known member of the LogoutParamsScope enum.
+func (e LogoutParamsScope) Valid() bool {
+	switch e {
+	case All:
+		return true
+	case Current:
+		return true
+	case Others:
+		return true
+	default:
+		return false
+	}
+}
+
 // Check The outcome of one readiness check.
 type Check struct {
-	// Detail Example: version 2 of 2
+	// Detail Example: version 3 of 3
 	Detail *string `json:"detail,omitempty"`
 
-	// Status Example: ok
+	// Status `degraded` still serves, with reduced guarantees the detail names.
+	//
+	// Example: ok
 	Status CheckStatus `json:"status"`
 }
 
-// CheckStatus Example: ok
+// CheckStatus `degraded` still serves, with reduced guarantees the detail names.
+//
+// Example: ok
 type CheckStatus string
 
-// Checks Readiness checks by name (`database`, `circuit_breaker`, `migrations`).
+// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations` and
+// `rate_limiter` (degraded while Redis is unreachable and limits are
+// enforced per instance).
 //
 // Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 type Checks map[string]Check
@@ -168,8 +198,13 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
-// NewPassword A new password: 8 to 128 characters with at least one upper-case letter,
-// one lower-case letter and one digit. Never truncated.
+// NewPassword A new password, never truncated. With the default policy: 8 to 128
+// characters with an upper-case letter, a lower-case letter and a digit.
+// With `AUTHD_PASSWORD_POLICY=nist` (NIST SP 800-63B): 15 to 128
+// characters and no composition rules. Both refuse the 3,546 most common
+// passwords and, for an email whose part before the @ has at least three
+// characters, any password containing that part (comparisons ignore
+// case). A 422 names each rule that failed.
 //
 // Example: Correct-Horse-7
 type NewPassword = string
@@ -204,7 +239,10 @@ type Problem struct {
 
 // Readiness Every readiness check passed.
 type Readiness struct {
-	// Checks Readiness checks by name (`database`, `circuit_breaker`, `migrations`).
+	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations` and
+	// `rate_limiter` (degraded while Redis is unreachable and limits are
+	// enforced per instance).
+	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 	Checks Checks `json:"checks"`
@@ -218,7 +256,10 @@ type ReadinessStatus string
 
 // ReadinessProblem A problem explaining which readiness checks failed.
 type ReadinessProblem struct {
-	// Checks Readiness checks by name (`database`, `circuit_breaker`, `migrations`).
+	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations` and
+	// `rate_limiter` (degraded while Redis is unreachable and limits are
+	// enforced per instance).
+	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 	Checks Checks `json:"checks"`
@@ -264,8 +305,13 @@ type RegisterRequest struct {
 	// Example: ada@example.com
 	Email Email `json:"email"`
 
-	// Password A new password: 8 to 128 characters with at least one upper-case letter,
-	// one lower-case letter and one digit. Never truncated.
+	// Password A new password, never truncated. With the default policy: 8 to 128
+	// characters with an upper-case letter, a lower-case letter and a digit.
+	// With `AUTHD_PASSWORD_POLICY=nist` (NIST SP 800-63B): 15 to 128
+	// characters and no composition rules. Both refuse the 3,546 most common
+	// passwords and, for an email whose part before the @ has at least three
+	// characters, any password containing that part (comparisons ignore
+	// case). A 422 names each rule that failed.
 	//
 	//
 	// Example: Correct-Horse-7
@@ -285,6 +331,36 @@ type ServiceInfo struct {
 
 	// Version Example: 0.1.0
 	Version string `json:"version"`
+}
+
+// Session One login of the user.
+type Session struct {
+	// CreatedAt Example: 2026-11-28T10:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// Current Whether this is the session of the access token that asked.
+	//
+	// Example: true
+	Current bool `json:"current"`
+
+	// Id Example: 5b6f3f7e-8c1a-4d2b-9e0f-1a2b3c4d5e6f
+	Id openapi_types.UUID `json:"id"`
+
+	// Ip Example: 198.51.100.7
+	Ip string `json:"ip"`
+
+	// LastUsedAt The last login or refresh of the session.
+	//
+	// Example: 2026-11-28T10:15:00Z
+	LastUsedAt time.Time `json:"last_used_at"`
+
+	// UserAgent Example: Mozilla/5.0 (X11; Linux x86_64)
+	UserAgent string `json:"user_agent"`
+}
+
+// SessionList The user's live sessions.
+type SessionList struct {
+	Sessions []Session `json:"sessions"`
 }
 
 // TokenPair An access token and the refresh token that renews it.
@@ -328,8 +404,13 @@ type UpdateUserRequest struct {
 	// Example: ada@example.com
 	Email *Email `json:"email,omitempty"`
 
-	// Password A new password: 8 to 128 characters with at least one upper-case letter,
-	// one lower-case letter and one digit. Never truncated.
+	// Password A new password, never truncated. With the default policy: 8 to 128
+	// characters with an upper-case letter, a lower-case letter and a digit.
+	// With `AUTHD_PASSWORD_POLICY=nist` (NIST SP 800-63B): 15 to 128
+	// characters and no composition rules. Both refuse the 3,546 most common
+	// passwords and, for an email whose part before the @ has at least three
+	// characters, any password containing that part (comparisons ignore
+	// case). A 422 names each rule that failed.
 	//
 	//
 	// Example: Correct-Horse-7
@@ -366,11 +447,17 @@ type InvalidCredentials = Problem
 // InvalidRefreshToken An RFC 9457 problem detail.
 type InvalidRefreshToken = Problem
 
+// NotFound An RFC 9457 problem detail.
+type NotFound = Problem
+
 // PayloadTooLarge An RFC 9457 problem detail.
 type PayloadTooLarge = Problem
 
 // ServiceUnavailable An RFC 9457 problem detail.
 type ServiceUnavailable = Problem
+
+// TooManyRequests An RFC 9457 problem detail.
+type TooManyRequests = Problem
 
 // Unauthorized An RFC 9457 problem detail.
 type Unauthorized = Problem
@@ -380,6 +467,15 @@ type UnprocessableEntity = Problem
 
 // WrongPassword An RFC 9457 problem detail.
 type WrongPassword = Problem
+
+// LogoutParams defines parameters for Logout.
+type LogoutParams struct {
+	// Scope Which sessions to end.
+	Scope *LogoutParamsScope `form:"scope,omitempty" json:"scope,omitempty"`
+}
+
+// LogoutParamsScope defines parameters for Logout.
+type LogoutParamsScope string
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
@@ -545,7 +641,7 @@ type ServerInterface interface {
 	Login(ctx echo.Context) error
 	// Logout Log out
 	// (POST /auth/logout)
-	Logout(ctx echo.Context) error
+	Logout(ctx echo.Context, params LogoutParams) error
 	// RefreshToken Rotate a refresh token
 	// (POST /auth/refresh-token)
 	RefreshToken(ctx echo.Context) error
@@ -576,6 +672,12 @@ type ServerInterface interface {
 	// UpdateMe Change email or password
 	// (PUT /users/me)
 	UpdateMe(ctx echo.Context) error
+	// ListSessions The user's active sessions
+	// (GET /users/me/sessions)
+	ListSessions(ctx echo.Context) error
+	// RevokeSession End one session
+	// (DELETE /users/me/sessions/{id})
+	RevokeSession(ctx echo.Context, id openapi_types.UUID) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -614,8 +716,17 @@ func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) Logout(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params LogoutParams
+	// ------------- Optional query parameter "scope" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "scope", ctx.QueryParams(), &params.Scope, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter scope: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.Logout(ctx)
+	err = w.Handler.Logout(ctx, params)
 	return err
 }
 
@@ -709,6 +820,31 @@ func (w *ServerInterfaceWrapper) UpdateMe(ctx echo.Context) error {
 	return err
 }
 
+// ListSessions converts echo context to params.
+func (w *ServerInterfaceWrapper) ListSessions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListSessions(ctx)
+	return err
+}
+
+// RevokeSession converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeSession(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeSession(ctx, id)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -770,6 +906,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/users/me", wrapper.DeleteMe, options.OperationMiddlewares["deleteMe"]...)
 	router.GET(options.BaseURL+"/users/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
 	router.PUT(options.BaseURL+"/users/me", wrapper.UpdateMe, options.OperationMiddlewares["updateMe"]...)
+	router.GET(options.BaseURL+"/users/me/sessions", wrapper.ListSessions, options.OperationMiddlewares["listSessions"]...)
+	router.DELETE(options.BaseURL+"/users/me/sessions/:id", wrapper.RevokeSession, options.OperationMiddlewares["revokeSession"]...)
 
 }
 
@@ -780,6 +918,8 @@ type ConflictApplicationProblemPlusJSONResponse Problem
 type InvalidCredentialsApplicationProblemPlusJSONResponse Problem
 
 type InvalidRefreshTokenApplicationProblemPlusJSONResponse Problem
+
+type NotFoundApplicationProblemPlusJSONResponse Problem
 
 type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
 
@@ -793,12 +933,25 @@ type ServiceUnavailableApplicationProblemPlusJSONResponse struct {
 }
 
 type TokenPairResponseHeaders struct {
-	CacheControl *string
+	CacheControl    *string
+	RateLimit       *string
+	RateLimitPolicy *string
 }
 type TokenPairJSONResponse struct {
 	Body TokenPair
 
 	Headers TokenPairResponseHeaders
+}
+
+type TooManyRequestsResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+type TooManyRequestsApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers TooManyRequestsResponseHeaders
 }
 
 type UnauthorizedResponseHeaders struct {
@@ -876,6 +1029,12 @@ func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 	if response.Headers.CacheControl != nil {
 		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
 	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -945,6 +1104,31 @@ func (response Login422ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 	return err
 }
 
+type Login429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response Login429ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Login503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
@@ -965,6 +1149,7 @@ func (response Login503ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 }
 
 type LogoutRequestObject struct {
+	Params LogoutParams
 }
 
 type LogoutResponseObject interface {
@@ -977,6 +1162,22 @@ type Logout204Response struct {
 func (response Logout204Response) VisitLogoutResponse(w http.ResponseWriter) error {
 	w.WriteHeader(204)
 	return nil
+}
+
+type Logout400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response Logout400ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type Logout401ApplicationProblemPlusJSONResponse struct {
@@ -1036,6 +1237,12 @@ func (response RefreshToken200JSONResponse) VisitRefreshTokenResponse(w http.Res
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.CacheControl != nil {
 		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -1106,6 +1313,31 @@ func (response RefreshToken422ApplicationProblemPlusJSONResponse) VisitRefreshTo
 	return err
 }
 
+type RefreshToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RefreshToken429ApplicationProblemPlusJSONResponse) VisitRefreshTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RefreshToken503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
@@ -1133,15 +1365,29 @@ type RegisterResponseObject interface {
 	VisitRegisterResponse(w http.ResponseWriter) error
 }
 
-type Register201JSONResponse User
+type Register201ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+}
+
+type Register201JSONResponse struct {
+	Body    User
+	Headers Register201ResponseHeaders
+}
 
 func (response Register201JSONResponse) VisitRegisterResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1207,6 +1453,31 @@ func (response Register422ApplicationProblemPlusJSONResponse) VisitRegisterRespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Register429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response Register429ApplicationProblemPlusJSONResponse) VisitRegisterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1623,6 +1894,151 @@ func (response UpdateMe503ApplicationProblemPlusJSONResponse) VisitUpdateMeRespo
 	return err
 }
 
+type ListSessionsRequestObject struct {
+}
+
+type ListSessionsResponseObject interface {
+	VisitListSessionsResponse(w http.ResponseWriter) error
+}
+
+type ListSessions200JSONResponse SessionList
+
+func (response ListSessions200JSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSessions401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListSessions401ApplicationProblemPlusJSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSessions503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListSessions503ApplicationProblemPlusJSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSessionRequestObject struct {
+	Id openapi_types.UUID `json:"id"`
+}
+
+type RevokeSessionResponseObject interface {
+	VisitRevokeSessionResponse(w http.ResponseWriter) error
+}
+
+type RevokeSession204Response struct {
+}
+
+func (response RevokeSession204Response) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeSession400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeSession400ApplicationProblemPlusJSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeSession401ApplicationProblemPlusJSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeSession404ApplicationProblemPlusJSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeSession503ApplicationProblemPlusJSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetServiceInfo Service information
@@ -1667,6 +2083,12 @@ type StrictServerInterface interface {
 	// UpdateMe Change email or password
 	// (PUT /users/me)
 	UpdateMe(ctx context.Context, request UpdateMeRequestObject) (UpdateMeResponseObject, error)
+	// ListSessions The user's active sessions
+	// (GET /users/me/sessions)
+	ListSessions(ctx context.Context, request ListSessionsRequestObject) (ListSessionsResponseObject, error)
+	// RevokeSession End one session
+	// (DELETE /users/me/sessions/{id})
+	RevokeSession(ctx context.Context, request RevokeSessionRequestObject) (RevokeSessionResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -1774,8 +2196,10 @@ func (sh *strictHandler) Login(ctx echo.Context) error {
 }
 
 // Logout operation middleware
-func (sh *strictHandler) Logout(ctx echo.Context) error {
+func (sh *strictHandler) Logout(ctx echo.Context, params LogoutParams) error {
 	var request LogoutRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.Logout(ctx.Request().Context(), request.(LogoutRequestObject))
@@ -2095,95 +2519,167 @@ func (sh *strictHandler) UpdateMe(ctx echo.Context) error {
 	return nil
 }
 
+// ListSessions operation middleware
+func (sh *strictHandler) ListSessions(ctx echo.Context) error {
+	var request ListSessionsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSessions(ctx.Request().Context(), request.(ListSessionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSessions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListSessionsResponseObject); ok {
+		return validResponse.VisitListSessionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeSession operation middleware
+func (sh *strictHandler) RevokeSession(ctx echo.Context, id openapi_types.UUID) error {
+	var request RevokeSessionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeSession(ctx.Request().Context(), request.(RevokeSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeSession")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeSessionResponseObject); ok {
+		return validResponse.VisitRevokeSessionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"5FyLUxs5mv9XdH1XNcmsbWwDSTC1VceQzA4kJATIMpNxCsvdn90K3ZIjqW28Kf73q09Sv9vGIc7dTl3V",
-	"1k5s6/k9f99DfPV8Ec8EB66VN/jqhUADkOafx9QP4VhwLUWEnwNQvmQzzQT3Bt6VuAVOJKiZ4AoUiROl",
-	"CReajIEoLSQEHa/lwR2NZxF4A4+Ltvnaa3nKDyGmuCTwJPYGf+Y/fmp5ejnD8UpLxqfe/X3LuwAtl0cT",
-	"DbJ+jEvwBQ8U0YIsKMPdJ0IC0XLJ+JTQKWW8dI7dbnH/mHEW4xG62b6Ma5iCNBtfX18fJToErplPNTQQ",
-	"IQQyBipBEj+kUQR8CuTJxa/H5Nnz/e7TFlkwHRLKCUgpJPFFAGQRAieUaEO/BVVEAddlWv1il5RAo/jv",
-	"Q48mOgyGXsuu8vehx/icRiy4MWsMvRJJq+S7b3kZk/D3X2hwAV8SUBo/+YJr4OafdDaL8JpM8J2ZFOMI",
-	"4r99VnjNr/nRkACassgbeAm/5WLByYRBFJChBzGjkTmMtOvfsMAbeN3e6cHH93u/PLt+cbb7e//1/tXz",
-	"i4N/9o67L/HYmupEeYO9LjKAaXt7GhC3hJexJdR6pgY7O4YWnQDm6RnVzpgG7XT8fZEU/yVh4g28/9zJ",
-	"RXzH/qp2zu1sS6AGpopgSZgyAr2AKGpPhIwhIKeX794SMSE6BAJ3M/A1BESFdAYtIiQJqTI/LaTgU+KI",
-	"S/AKHTzaseCTiPnfS/kjTqjvi4RrK186ZIpATFlEaCSBBksCd0xp1XkkMw5yZrwqLSthypQGCcFGnDFn",
-	"amt6C3xrnLH3ZKrhTIbGJ1Y3jiUEqLc0Ut9J7XxTIcmMKrUQMsADMO4LKcHXjyVzLyezOzXxC8fehMLO",
-	"ErSL87ZLacqD/NaBMBoRU+0bs0Z9zeaQSmOR/hcwkaBC4yW2wABpl3NW0ymm2WiLxC9t8k3kdzPbdua2",
-	"GFC7tDO5LTQ9TELQIhLm4hYCFE10JRIS5fTgnC4jQYMrId5QOYWt8MBQ2dpG4+7HQKgmsVCaPNvf331G",
-	"xksNj7U6vd2cI+7wRAtBInP8Tbgxs7PaWoi2nbU9ThSuzpQ9kyQ6pJw82yOv2S+G5pcg58yHD5zOKYvo",
-	"ONoG2ZVdFLfVEM+EpJJFS5Lkmxwi3LFYh0RUg3wcB/a7BQ64qxS32YgHxfHbon5ANR1TBVYFsvVR6FFA",
-	"VCQWrfRDTPkyt1d+CP6tIlTCkGf+IuGc8ekhkWDIhriSjAzGbBuQOSLKgsrOEK1AAREXBq26khu9U8Cs",
-	"5lbGEJ5TJtdIRCoJmxEtX7GBbEeEw8IZjhllRiKq0L5dwPbrrlKKA8xeHzhyXkj2Lwi2IOHU90Gp3MzF",
-	"TClE70Ju1cyXTr2hLOcTtoYsLbavXrZFnC/JjDten2kMD5RightsCTywcVWBl9fX1+1qlLKOndWgxnF0",
-	"JgVyARXrFddML7+TsX0bGBjlS+9mohyMYZQ3+POrZwZ4A88ADa/lxbg/uiov8y6W+SkUCQIJCgFOPjdV",
-	"9fp0PDtaREoCNmXau//0KAnq93MJ+icexpCATCiLNhSjeTZr6+FJMTQZJ5qMJdBbRWQSgTokI0vrEYkw",
-	"GCAwB7k0B0flMgQ0Xusag5XzlI7fr85+IiWGPVvFygXXZM5LCox/mAUmHmtnU7bBhpG75k266sgwBDfq",
-	"mOSBW8OYW3RDzdkDkWhfxIAxpeAINGjAOFpD47qQWjMpZiA1s+F7SukC+b05SGMh+rhK36ulUHI65hkX",
-	"ceu1PJQF71Mx82C+rmdgkGNok3CmWyvP1IjxZ/BN6G3uabahQcDwljQ6Lx1/HbEtlWqEviiTRJHxknAa",
-	"A3kySoHBqEVGPpN+wvSNUQGQ+FXMptKIrho9LSVYvnqV0cbrOhohDfAQbu2Gn/J1S7JfY0Np2n0DvUxw",
-	"XZeLI142eIdEJVKKhAeouIuQaSBqRh0mlCyOITgkSFGKfsOnCtqMK+CKYXgWLcvZJRrQ/3afOr6IUQ6E",
-	"jKkuWmJ69wb4VIfeoL+/V5WIlnfXnop2Tcp+RZPyCm1O/U7vOJRNDxKJloB1XdidkW/SG5OIsQuhMBwS",
-	"iGd6SSYIA1MDSRWhZBGKCMoEqJuO/A6ZEykqWKM/eUhP7OHzFZsU5jegERK5esM3bA5G5F2qyTnnOoUa",
-	"FXuLGn16/Xq1OmuZQB14zpJxxHzLoGsYk9ewtCnR5/u950/rV6DRtEztV8HLy6Mm3vhyXh3Z39/vHTSN",
-	"vWVBeWy/23/W7vXa/ReNwy3eyYe/e33eNC5RFdFQbNo07q48qtf78sfRH6/vjuXkn5c3z6+W1+9/ezd9",
-	"HvrzczpjZ5FcnFB67v/24UI8yC08qr3fCoZdNliUMjsuQa9lyS0szX+ZhvhBs40ikhs3KiVd1s+MCzYd",
-	"942YMl7IRzcL2oRGqiZphQyfsSXcJj1N2j/NR1UvBqnBXXcha5XvW7mdaLRAbpOfVAZFylbm2AKe9m9C",
-	"Kmg/L1vVXv8F+hGefX6I66llzs7URM23sDhfeWYbEqbzB+QF0YL0+i+IH1JJfQ1SuXKFJhFQpQ0gSWYz",
-	"kG10KSQCrUG2hhy/j8Si/L1JFOIvxjp2yFuEm0TLhGOUEdhYeh11MifEYdEuwvrVVHvRoHkpZGvyqijy",
-	"B3v7z4kDhsT67s1QVs+5G4Nms3Cmtn8a31S3f1VH3y3jrvLwID2WsfMb6V7B49ZUsOUxrjTl/oq6Vep6",
-	"Z1SHZck1CHonzas3XbKI4Is0Wgvm16HSdAUbblUqcRn0L261JhbLd7Bf1DXhw8UJwgbkBLrXW8YNHnH0",
-	"PyRKYxzcSjEVYZpIqsM05Tcy5xmVqbZZBPiQnptf0wtnJGqlElkifZMJyNDyKgmsRBjGINicQlkF/AzL",
-	"P4jZVXOIYdJtZTBiv9oQj7TSM6y9Z0HfaRS9m5jMwkYxXevrd125cuiVZ/3UAJGc+YG7WUQZd6jeD6vM",
-	"UU60O/bGphrwOGd5VCkmaEGk0FRDnfFuoC0urzIdxbUmUsRGjSJ0GuWcY876L7vXXbl7+6XLX4Tv9/WX",
-	"Z6Ib968/9u5O5y+Wx93x3kUfepOD6fPwqGz093v9b3OV5Qs0C481bY+lJTrSH4Ax1k0ouvZHYQOX0D/h",
-	"E1Fn6nVItS0jF6oN6NAXIRjzp0gg/CQGrq3JjdgcGsKRQPjqJpEVz7mDXzeZZ4zcykON8WwaKmbA6Yw1",
-	"LO5+6Zi0VMNMF5ZXHFWn1+k+aIjM+fIVWvn9ygdqoncp4V9DIqWUNxJa19RKI08kcFgowhrkzC6xSk2P",
-	"yOn1Faq5Ah5gJDw6crlsw8ABsT0mFR8Gy9Nw/A+fvWOnv358dXH1/vJEncR69vH45NnJ55PF2ec/9NnV",
-	"K332ecreHJ924fcjHBsGx/pLsPueTd53YLfbWREU2cS2umF8dR9PwjWLDDVKJHJTS6c96HabsEKq/t+2",
-	"m8uytwwzlKjzo9V4hv7+Qb+7/hyrGMSJmNEvCRDF+DSCdqIgNahCklEKwgqF5dH3WNQ6NsIlb1KElDpt",
-	"KxZlr+2+e0hbSgJZWr/E+iplGjnWpFEfZgHV8EE91m4fh5RPwbSK6Tx+O7TJxFLQIyZkZIzqyIjDKEvx",
-	"IgNixotb9WvAqZIXfih6rKbLtxpFtv4P3FGNAI3MVLDSMjb7VV8CBpI3VK9K7Fz1uoMu/u9jMZxEoWlr",
-	"FoO3jjrflB7dLB1aC47GLyb78Nxv9yf7++09fxfaB3T/efvZpBf0/d3xHt0/KO6WJKzRFTJ1Y/tuSsvb",
-	"ZJwbPBYiAmrqTYnRmq2SrcJvc8qUNPnhWkWOlc5RlweMH8BPJNPLS5Qwy3FbKkW/lX/6NT3f6fWV13rA",
-	"sRpk6ixpJKaMj8g602qE25CvYvAwtLM1INYInwxqMZCJqJhGEaF5gRXRkgNVHYJSr7KOtbw7NOu0okOe",
-	"qk2LRGJKmHUHlKhQSN1G3BUY115DENQiegwm3NWG3HmumHI6BbR6TBKxyNsHcR7uIhLXSmhqCYxqIDCZ",
-	"gK87Qz7kP/9swIzq/PwzOSpsa2u7p9dXijwZ6eVsQKj+2+eFHj0lik05BGl7IpBbWKohN6lhFUKA5na0",
-	"0zHlS9PStPN5casMhBsdWsiiQ4jX4ZYht/FsgdSQ9Y0SGimRxlDaglvnXX/KK+oIdzWLoiG3IttCxx+J",
-	"qUh0KyNRABEYJpYa4fzUl9DblFR4J8F96Az5RRE4WCo5X2/QhfH3JFEwIEBN1GeHS9CJxPEuU8ekI7/J",
-	"8Bjy2zvbbmID0es5rSejVUXb0dMh96m0rdG6kAJiQYec0ajQ49pyLayoAKqVNp6h9gSJXRyGPC3wG+Gr",
-	"t7wSytUCJNnrdg9NSZrMmYhs4Sz7rd/H+UMeMaWbKtSHZCwCBoqIOUjXa5VN7u06Al1kFzFUukQBGv3e",
-	"dl+3T16OyJO0U62S8hSTIR/9edT+SNv/6rYPOjftT6OniBFMwTpCVYjEVB0SoUOQC6bAQASmyBQ4SJPb",
-	"tGwZ8rTRmiCV8dBM27xnxHzgtnRgYx7v7OSqkNjK4p4sWHERSh75eANvt9Pt7Jo4T4fGQO7g/01B1y3S",
-	"W4NpeEDSoqQrJKXhXR7baUEmjAf1GK9jgxxb6TwJvIH3D9DFKLLSWN7vdrfW21TcpqH2njanoTVGd2BO",
-	"a5xIEsdULpuHoD2nU4UuKwZNvU84o9kIraQrQremAtclaFToAMk5B8kmy5KBVk5EUD8mbJpICIb8FkwP",
-	"R2YUDw2HJkw6FIo2VHVweeWSNWS8JAh4+dTZCLMEH/KJFM6aS4jFPNVvEdmUvO1xqwVVEZsAengrozVe",
-	"m1LSD2SyWX9Fg4ujMd5Pga4y99z+igTCq5rqUiNzc8+Ph5kJ1cDSV3epMS954szUW/ebp7WsDddUauPv",
-	"rS/pDPkHZyPNEqn9zFaxRjIA42mMq0odzBSsd1KosnvdXhM3TJksT/7+IoLl1thQKsHdl8Edgsr7ZhFo",
-	"WjIbV2xObHl7m8wovEsxU3oPT2lo9cepvd2Hp1a7o3Fev//wvKY+ufuWt9/dYM+G7uCyWL8xeK8gySi+",
-	"FUkWiV4tyhemG9w+QfFpFIHM0U6HnGhVSTGhUFqfW7IL6BILORGitJiRhZC3qGwZQoyWKyQVj1iTmb1m",
-	"W5puYZvXTS97Z2P+f6j0Z34XF1z4YcoHxcDjz0/3n6pMsjdcxaXyY4BN7E41oW4sTrmB99D1gYACro2f",
-	"Sd8EKPQlyaxDzu2P1jsUcohI26z52fiRwNHaPVYKRZQnwIYc7nyYaXMqLZcpcsgjgxnqG4qLsBEM42bA",
-	"VJqOJK5Bzmk05E8CmNAk0qTXJeopWYQssplklfhutunnxgsM0mynNhUqC4NTozjk+YwyoWz8ROxXRRE2",
-	"SJ4SP2IIRhehUFBAZ0iQCKGg0nSJ/5xOISCMN8lz6R3LjzHAlcLOX9EEl6j0l7bBFxZo0fpjoJXa7srk",
-	"KxX92KRBVOG9VKJAdkjpNZtr4zMmeV0n35AbeJTCirRRenUzB29o4SB0yJsbOFxzW7MmZP0AP0YLyjW5",
-	"jdSgt7XtTT5yBRhFdhmj4RJanUdr1MHDU7I3on9tNUpTXNaPIQWbdciUBldFWyfoTJzOlOuPts+TKZNw",
-	"wCEW3lClQNuEC8RjCAJj19GTDPmYcYpIB9E7yDkEZAyRWJCROcPO6JBwgc5sSpCcyiYPKTl++XZFfPTS",
-	"VjUfiI803OmdUMeVLPMw6XZ3/f94+e746o/zVwQHmK+g0+k89J67LqGXCzqdgiQfTsiMTqEWDGc/N4dJ",
-	"YdaG2siGI5NuQeqSCIMa98jZiY99i8vm0CFnFDEFF/mLLUShjYkE1/n6A8NLt8OqALN6+CoWTztwZ1KM",
-	"oZlspcrzuozBuxnwo/OTTIarwpm+SSNWRltI4dPLd28bKecWw98fR75CG3yazn5EGqr0hmJdf3A11d/I",
-	"jiqFquy4Kup6Sp71XFlSq3Nb5cofR2dv1nEFf/82rqTHLHRs2wsMiCG0sT05pbP6jD1UQ3FmO/R1F2mg",
-	"ryx2mDUS98KEGubvXOji802btlWt8rfuKQZxTzFQI/1IKIuFhtzGp9mTC9vdb035LRcLZd7FjQGjWaQq",
-	"BB0yson/kansKpNjH3Lb7UZdptM9u1lh2fMmuh9on/JNGnhmSWjaN+QciJZ0MmF+p+Cgv/2RVt7e9m2v",
-	"X7IHLhnLEi6RqO5RcDZ14orIj30fk41MKwD2xINMVrb3rJkLTSrNiGv6N7nQbTt645djtf7EBia/TQ+R",
-	"Bvdm5E8qF2BFUY+WnS09Q65AtLTXcI2LQ+CmdmInBxE0/RGcl1lSUxUbK8iTUVYMHpExoL4pYjoznrpU",
-	"tc1BgC2eZHmqQnsE8SlHPIGwA6QriB4aDbaRk43gJVhE16TOL82pz2DjlFT2p1WoKuZr/83TUjkTijwo",
-	"MNVw0vt031pls/OkS0qBWsEAATOf4qdGH9hE5O7/SoSW9tCYwPrfm1HV4zayaJY05RHSmnOaN7CONMsF",
-	"CEnGQoeHpPlpKo0WdKmGPI2pO+SoWs8uq6SteGYpWpcHNCRu0DPbnXUGPyg9UG/+2jxP9uMTBLa3pSh+",
-	"PybdVpXYvU0ktvy++/9FHmJTZbQqVf/zTg1KaR7w2u++PlyOblmn6rBuBqyZVhBNbH0xq3CajlLXFmBc",
-	"732rbp2nTGnpljYFzZazyWme0rXyiEQXljOJlvpyxs2V+mbwlj+pYm9QYRVLgvtP9/8TAAD//w==",
+	"5DwJc9s21n8FH79vpnaXkiX5SGxPZtZ10q3THK7trHsoY0Hkk4SYAhQAtKLN+L9/8x7AU5StOE63OzvT",
+	"aSwSBB/effJzEKnpTEmQ1gQHn4MJ8Bg0/XnMowkcK2m1SvB3DCbSYmaFksFBcKGuQTINZqakAcOmqbFM",
+	"KsuGwIxVGuJ2EAbwiU9nCQQHgVQtuhyEgYkmMOW4Jch0Ghz8Udx8HwZ2McP1xmohx8HtbRiccQuvxFTY",
+	"BigmwKwYTywYyxJcw+yEW8Zns0SAYVzGbI4XhGEJjCxTIyZsX27Emo9sS4AdtSbWzvhMtDS3QFu0PBI2",
+	"D9hAD5iGjykYa5iGKRcyZHYCfTlM4zHQvvOJSoDxMReSCckGdsAMRErGpt2XFRz0g0SNhewHh/rZk0P7",
+	"bKdXwcYdJz9ViYgWzecnmE1x7gWzitmJMBnkB2zwsXSMGWg2mK8B5Mdn3c7h/NleJ2T+YkvM/HV34z7w",
+	"werF0ciCXob83L0dYZ1zgWwzUhqY1Qshxw6bFQba7pTfNRVSTJF3OjnDCGlhDJpefHl5eZTaCUgrIm6h",
+	"GW9D4Bo0iyY8SUCOgW2c/XjM9p7sdjZDNhd2wrhkoLXSLFIxsPkEJOPMEuPPuWEGpK0y+Q9uSw08mT7r",
+	"Bzy1k7gfhG6XZ/1AyBueiPiK9ugHd6LvNgxy6cL7P/D4zJEQf0VKWpD0J/F6xPFkWzOthglM//bB4DE/",
+	"F6AhAiwXSXAQpPJaqrlkIwFJzPoBTAVPCBjPIlciDg6CTvfl/u+/7Pywd/n09favvZ93L56c7f+ze9x5",
+	"jmBbblMTHOx0kADCutPzOOOyICcLSpc52NoiXLRjuMlgNFtDHrey9bdlVPyfhlFwEPzvVqGbttxds3Xq",
+	"nnYIaiCqihcolKiJ5pAkrZHSU4jZy/O3b1D47QQYfJpBZCFmZsJnEDKl2YQbujXXSo6ZRy7DI7QRtGMl",
+	"R4mIvhbzR5LxKFKptI6/SEhRqSSMJxp4vGDwSRhr2g8kxn5BjBeVbTWMhbGgIV6LMgRTy/JrkI9GGXdO",
+	"YRpgIhyfONk41hCj3PLEfCW2i5cqzWbcmLnSMQIgZKS0hsg+FM3dAs0eahaVwF4Hw14TtMrPPS6m0fTl",
+	"p44VScSU24jUGo+suIGMG8v4P4ORBjMh8/4IBNBuO681vWDSix4R+ZWXfBH6/ZMt9+RjEWDp0F7lhqh6",
+	"hIY4ZBpu1DXEyJpoSjSkxsvBG2V/VKmMvxL5bxQzaTRhBowRSj4U2zsFtt8oy0YE2ToYlsq23OrHwGp2",
+	"Gg1GpTqCTJVHaLv1d4Ywd8oXieLxhVKvuB7Do3AvYcxZFfJwh8C4ZVNlLNvb3d3eY8OFhYfq6+52gV0P",
+	"PLNKsYTAXwfLM/dUyyrVck89Hg+Xjo7eM+6u0cuUbG+H/Sx+IJyfg74REbyT/IaLhA+Tx0C7cZviay1M",
+	"Z0pzLZIFS4uXHKKj6H3uhFvQD6PAbqdEAX+U8mvWokF5/WNhP+aWD7kBpzzy/VFdIIOYRM3D7MeUy0Wh",
+	"6aMJRNeGcQ19mVvaVEohx4dMA6ENPXI2IO+8Re55LRgoBYGlRauO5Fdvlbx9OhWZkFMu9B0ckXHCekgr",
+	"dmxA2xGTMPcqd8YFcUQ9mm2Vwtm7jlIJfesR6J04yBeWn2oV4dtaD/vlHovqNZcL7/p/tU+U8UsWDWY8",
+	"ISTb6eVc8DB11iu5n0svWkuUMARvUTwLj2M3jhhu6TMDztAiaWMSnhEXCcSMIlvDRihO6JDzONZgDBtp",
+	"NaUrfRklAuMBn+OYU8T6IGn69/BR+DVi/E4ioZQW/4L4EXQ7jyJEbu4aTYUxGPEr/aiuYQXqNbV48cCj",
+	"RaMuH1A/bMi8/5k7hHh8YU3mrVE8CjJ2SbQSA11eXrbqmY27iFlPhHiKzrRCKqBJeSGtsIuvJGzPJRPI",
+	"7GRno8yI1goB/+NzQAuCg4CCkyAMpvh+dNKC3K9yxM/CFyeFwW1YPJsZueXHEXb0BTiLxRil5v3DNFiv",
+	"4KB/IjCEAq8o1mKjm/ypR09plNMZw9SyoQZ+bZhOEzCHbOBwPWCJMNYwuAG9IMBRuAiB5K9daiXHpxke",
+	"v16co1RrVI2PGl+XnDKCl5UIfz8JKIfTyh95DDIM/DGvsl0HRBB8UZsSjn4PcjTQAWvOOKrURmpKwYuS",
+	"6GLzWEjUhuS0IbZmWs1AW+FSfhmmS+gPbkCThtjGXbaDpXx5gcc6BIMYxprHEA+YsSJJyM0G43OdGuI0",
+	"gpiNU665tAAuIeZAYJJPXZSTZezVdYBIchsGYYCcFrwv50JpxXJOGPkBNR5u4iEtkv5q+AEisnmERToE",
+	"j2OBJ+DJaQU5d5HS0WCJjGdVhBs2XNDJDtggc7gHIRtEQkepsFckYKDx0lSMNQmGGTAu474coF9x5VwV",
+	"PWAbGSrYfCISYGcQoyCg804eBznvXMZZsp7cc5AjpRHnM9BMSGO5jGCzlo//HNTAIXfZkxiRjKf0wDfc",
+	"KgCviG7GRT3kol5J+Oix2waCUD5xmamOZFVfHzKTao1xP+qd+URYYGbGfTCnxXQK8SFDknE0exE30BLS",
+	"gDTCihtIFtWEOo/53/2vdqSmyGhKT7ktGxL+6RXIsZ0EB73dnTrLhcGn1li1loTkR9SIL1BlLp/prYSq",
+	"5kQk8UpEvCyr3kY1iT3lnt1GyG2HDKYzu/AOp9fv3DDuKklVBCxrvuIMuQ0s64dGc3ifIDrgix2bJPIn",
+	"4AkiuX7CV+IGSKZ8Ssb7FssYKvRSSYk8osp4efnzan1hdQrLwcEsHSYicgS6hCH7GRauCvRkt/tkc/kI",
+	"PBlXsf0ifn5+1ESbSN/UV/Z2d7v7TWuvRVxd2+v09lrdbqv3tHG5c9eK5W9/Pm1al5oaaxgxblr3qbqq",
+	"2/3429FvP3861qN/nl89uVhc/vLT2/GTSXRzymfidaLnJ5yfRj+9O1P3UgtBdedbQbDzBo1SJcc52DtJ",
+	"cg0L+ldYmN5rF5BFCuXGteaLZZhxwyZwX2GcWCrBNTPaiCdmidNKRQ3SJdLVeajSmaXg6weDTOHedSCn",
+	"lW/DQk80aiD/ku9M7klVtcyx89daPyltoPWkqlW7vadoR2T++z6qZ5o5h6kJm29gfroSZpfLyZ4PmUR3",
+	"llmdSoxi4ja7dOUz9E9GPE0sm1Goe8CeMqtYt/e0L6MJ1zyyoE1ezE1nM9AttDksAWtBh4yzRM2rF8lO",
+	"e83Z7kt61eDo3cVPz69Oj87PL9+ePb86ffvq5Pi3Z1IYO2Abb07OL9j5KXva6bT2tn/YPGDd3SY4cGOp",
+	"yPopQ7zjvPc2+0GRCzZKDdCxtsPdnT2XZo7UdKpkX2bYoG1Csh48M77ziTLAZlwXdfQJsL9TGMktS4Ab",
+	"y+xEA5ThCVk1c+iMBjIl9RLQdhvOVAujpGFiLBU6LoiszTY7Yju9nnMNGTo5dBj3rIuY6q0Fy2yWW3MJ",
+	"81Y5vFvNfk8bVFjmuje5J6g79nd2nzAfIHiXdj1vu+vtNkU1eVi79P4szq2//sVyFOYoV4SJGVhkMNdS",
+	"YiXXZUmXhUHmRzYrgsyHmXE7qaoAiqS2spps0yHLkVwZR3cGdXdEJ/kOLuyudXHkIWD5VXfE5MUb3IVl",
+	"lfLu7ASZ1fE3sGshybHz+D9kxqKXHmbOKROWaW4nWdFjQPAMqlhbLxNwn8Kku9mBcxSFGUdWUN+kS/O4",
+	"ZhUH1iJNknmXW6qKQJRHXfdGV6ZGTO/SUcGh6tW5S2s6dmEGw53nLMk7T5K3I8owrRXbh5+/6sg1oFfC",
+	"+r7B1/TqBz7NEq9m5xNBNc1aVOqVpzsxVZIf5nUc1QrRVjGtLLewTHi/0DUmrVId5b18chxYQqalUnUp",
+	"SP9x+7Kjt68/duTTyS+79uOe6kx7l793P728ebo47gx3znrQHe2Pn0yOqkp/t9v7Mp+jeoBm5nGq7aG4",
+	"RI/kGzhrdz1Q9pEe5GT5kuaJHKllol6ioaaKR6ne6homgdSfYbGK0ilI61RuIm6gIa6LVWSuUl2znFt4",
+	"uUk9o79QXUrKs2mpmoHkM9Gwub/TpvRkw5M+v1EzVO1uu3OvIiL4ih3C4nxVgJrxbbLXLqcUqM6URcmp",
+	"cTXrmjLSgP7tFberAsKLbuegg//9XvaeYm6hZcUUGkNRl7tsYgDw5s3lqiyV3l0BwoNZqda4DlNzXWvt",
+	"daG1f+1QqQQ4Jb/rfsLucG+0PXoCradRl7d24t6wtQ+dUavLe8PtaCfehb1R+VBpKhq5QsxqPtr+0/Zu",
+	"t93tdNpPmtajhrpKTY7Whg5a1GGePDpXdB4FpQaaVQTp7n4RQZD2V3zsaVJs+lr9SyQJ39ptd9jGr93u",
+	"IXslZPqJfXq6d7W3s3kv5xK6SixUO3rlxYTGgjfuYOZXwqxAG273nSG1kGGpKe3j76wdpGdCdF+gnm/c",
+	"BHyl+WApJqiwNao8u2TgiNk1SJgbJho0vttilcE8Yi8vL9DgGsBg0rDBka8ukio9YK5TuOZNwuLlZPiP",
+	"SLwVL3/8/cXZxS/nJ+Zkame/H5/snXw4mb/+8Jt9ffHCvv4wFq+OX3bg1yNcO4mP7cd4+xcx+qUN2532",
+	"ijyPKzWaKyFXd2On0opkWfL9oxVo9zudJq89M8Rf9jZPy5CIYdQyPcJGGHq7+73O3XCsIpBkasY/psCM",
+	"kOMEWhR5O9dGaTbIwqFSe+Dga3yb5SgFt7zKYpXMfXZsUfWf/bX7pL/CkJX9K6SvY6aRYk0S9W6GSu2d",
+	"eagHdTzhcgzGDSfkKalDyh8USQolqTw2IPeGai1skBfdkABTIcuv6i2Z0Fql7r6EWL2A+aiJsfDf4Bgu",
+	"IaCRmAZWasZmD/ebuCY5dr6o4rNehWcpTTF8OtqFJ1GrN9rdbe1E29Da57tPWnujbtyLtoc7fHd/LffD",
+	"XLnu6cr2q5yglKTmUdHWZPUz1BTA1TyBEhzL/ICRPESpFnZxjhzmKO6aV9BuFb9+zOB7eXkRhPcYVooR",
+	"vSYl72rA7lKtxNyEvprCm1g7c1V50RjIUPxAwQszU54kjBctL+jL+vCmzZDrTT53UMz45P3yvEizhugQ",
+	"MuHMAWdmorRtoasTk2lf8iC4i60xrPdH60tvuaZc8jGlZIVmal4MgVBBWI2ZSv1ACJVHBbfAYDSCyLb7",
+	"si+//56cGdP+/nt2VHqt67Z5eXlh2MbALmYHjNu/fZjbwSYzYiwhzoZMgF3DwvQlVbvMBGJUt4OtNjWU",
+	"UGP61of5taFganDoXBY7geldfktfusxSCdWQT/8wnhiVZTOsCzO9df2u6HHCwNOKJOlLx7IhGv5EjVVq",
+	"wxxFMSRARKyMM0SZLeHXGarwTEpG0O7Ls7Lj4LDkbT15F2Tv0Xk98Flrv1yDTTWu98UHoT36KddK6Hdn",
+	"djNhFCwvZ5c3BqvaaAabfRlx7QbcbCkZK+I2e82T0qRS6AeRUABMmI0PoPTEqdsc+jJruSLmWx5cYlya",
+	"OWi20+kcusz8jVCJ6wXI7/V6rp0hEcY29QwdsqGKBRimbkD7vu/84e62R9BZfhDC0jky0ODXlr/cOnk+",
+	"YBtZ13y395SVSiJq1JeDP45av/PWvzqt/fZV6/1gE30EaiFKqHlTjc0hUxiqzoUBchGEYWOQoF01iMjS",
+	"l9m4HEMsI9BUv8EwSEQgXTXUZR+C1ycXpRRznoHI0wY+V1DkIIKDYLvdaW9TxsVOSEFu4f/G0BAdvSGf",
+	"RsYs67PIY0mXaCmyLFaxkZDxcral7dINrnnjJA4Ogn+ALedzauOBvU7n0fqsy69p6IbKGuVRG6M5IGjJ",
+	"iKTTKdeL5iWoz/nYoMmaguXBe3yiWQmtxCu6bk01+3OwKNAxovMGtBgtKgraeBZB+RiJcaoh7stroK66",
+	"XCkeEoVGQnsvFHWoaeP2xqdN2XDB0OGVY68jaAvZlyOtvDbXMFU3mXyrJKadXIfwUlCViBGghXc8ukRr",
+	"qo5/QyLT/itaDj2O8XwGbJ24p+4uIgiPSgXzRuIWlh+BmammRMKLT5kyr1jiXNU781skmJ0Ot1xbsvc+",
+	"OdOX77yOpC0y/Znv4ku6QJaGTFVmYMbgrJNBkd3pdMO+FLK44gnUl9RQbQ5Yt8O4tTCd+UnqqZCpBfrT",
+	"d4njuzwU3U6ntijrJW8zarFmu6RvUw2mWtEl3wmZxy0PnakapRrVYF96ELI0PLes3KJOA9UbXWZCFisk",
+	"lhyH+dhSdxfBOURfx6TEj6M08dkvDQYs6s1Nr3D9ts6IppKTqUWVe5Tt1un0ZX4EPKuDH/+aqFQ7CLNd",
+	"CNIJvwHq9U7UeAwx+lguJkRHwBFFQwTSJos2e3tDBfmFa5w7YDu9fefWVBrum0SI2jWK2tkPKl48muxU",
+	"WkFuqx45RgK3zXLbtGW+rjzdEgY76zxRGgmnR7r3P9IwZYuPdrfvf7Q+XofP9Xr3P9fUbk7P7q+Dk+r0",
+	"y20Y7HbWgLVhLK2qw16Rc19SW6irampLpXa13jqjAU5TmULMXduNgYnUDJ75WHwQlntVNkPvaSkny7WU",
+	"e2pAs40B3TSDTZpUwaDG3SYHM0kGm2125kdIszzod+gBVT1fGVftIDNWzdhc6WtU3Hm0kSxWCBBiAB0e",
+	"zadgwXfy14sIopgypewOyFoSJUsyY/wWHAQfU9CLICsEBYSpypcQPJ4qT2YJsuKKQ1AQBjxJmr4b8n5J",
+	"BneaHYoc9jk6ZH4wt/0thfBdbdbkq1jaB+5EmnLI/sd7REGV4x09V7F8dRh6HYtdLwqTra6O4R36plAw",
+	"IC15aNlMtEEvLJ212am76fyqUvZ9zksfCyAPLPbk8R9roA+vZKnjvoRPEcwsQWVRvJw8FTH1DJUeSoNy",
+	"sb+382NN7cnSgr7hSV9uZD1l3Q4zm76hm4ZznLl0sV8q8QAHWZ3AUpeFCyAz5yE3sKWikv96CGUemLtU",
+	"llCKgXlmzKmtqxTXIEIStLrG8oUp7GebvXIzc2U35OSU5SfZ6/Rl4YdsNkl7Ze7/21jNWjPDf6LdrGDp",
+	"v9JwnrlQiC9/dGGlVvEtZSsVyjElKk3puxRUHWeVr4b42QGyaXeND/QlBTCZ40/+sOFWmNHCaaLsjusY",
+	"ZRsGgA1KCfUBisc98tTr5A7uCmHK2+i+jSBVW1nWkqTuo72eigcrIkfyXlBP+exz+y8xAHv7UM2whqTl",
+	"3wb671QHWTLd2X0kf7MuoHagVXmdEzS+XvarPUf5VDZyLi5psxMMRw0FqhiVwnQIcezjSPoym5BcL1ye",
+	"APQNxGwIiZqzAcGwNTjE4HOC3gaSwc95c3b8/M2KTMxz18l0TybGwie7NbHTWj2rn3Y629H/PH97fPHb",
+	"6QuGC+gStNvt+77/tSxe53M+HoNm707YjI9hKe2W325OyEzyGZ5GMhxRYhexyxKF3pgpT/S4bzeJG2iz",
+	"1xx9MKmK71RgCNSYsvRjQ98wkeXfsCqVVQe+Hghm40szrYbQjLZKt9lducm3M5BHpyc5D9eZM/sSB3M8",
+	"GiKGX56/fdOIOb8Z3n8Y+kozhFnh7AEJ78r87F3DVfWiYiM56hiqk+OiLOsZeu6myoI7mXtUqvx29PrV",
+	"XVTB+19GlQzM0ribO8ABI0ST7ikwnVeCHVANZeDHwa8/SAN+dbmrvBG5ZxSa0XcRbfmjNa5AZMLqVT/H",
+	"yvwcK0pklCjjfLq+dDmRfF7VjUY6VX4t1dzQMMsQQPqPe8ZtNnAlxkFpBqUvXYc79zUVP3K9QrMXjfPf",
+	"UD8VL2mgmUMhNYrpG2BW89FIRO2Sgf7yAf2ipf3LRofz6eCcZKXp5fKM8Mi3qzx0uDhfmdUaHcQHOa88",
+	"3secpLKsNoBwz0fL3Oq1vxqwNJPQ+PUyD0SWDKGV35mCgQ1HOVq0H+njSzUXLZsvuMPEoeNmtqaeDxJo",
+	"+mjq87x8YsotXGxjkLedDNgQUN4Mox6wTV8UczkbcGXarGbDSo1YLOIS/Ql0O0D71otDkmAXAbqMhwbn",
+	"0TWJ83OC+jUE6+b98k9xclOuDLX/2mm8gghlGpSISpQM3t+Gq3R2kaTKMLBUmkSHWY7xV6MNbEJy508J",
+	"L7NuPdc+/5cmVB3cRhLN0qZ8SNbdkuU/wmrmQmk2VHZyyJo/S8KTOV+YvswSAm12VO+cqYqkL/U11CGa",
+	"5Mz1gb6Gb5TbWG4zXT9P+O2zG66Lrsx+f06FYGcdjq1+2+c/JX/xpwijE6nlzwE3CGXZGm6Vhxca1anr",
+	"KymPQFTreLyok4fur6y27RpWqN9kM+xLKgm4niDfHSSZ/2YdLiyEfcCmXF/XCo9qLhtLeMLY8+wI37Rh",
+	"qBgVWSE6tSmRv7zq9sMtPillCiSuxS9bn0V8e5cvlZWPfb+7XTFOk3c1siOZtwGKOKRGERlDXJSPqdgr",
+	"nSr3W+W3kiRr2iu1uuw0Z64RrmwE557ab6l6+p0hsFzL7z9eXLBlnNTmJ9YcB6OS8YxTCslXjKnjuWoQ",
+	"GiPn5g7uLy4M++9G/vll4R0H2N0P5Z+L/rOE44V0XW0m55ElibjNr32+v3UwdGGJzxbkqQlhDSQj1wuW",
+	"d6PR9I/nAgpebsNlwRoLY7XfmtqaQu/VZhUr33atUlvajlLVy9tRoFDpcfayVerjLu3iUHD7/vb/AwAA",
+	"//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

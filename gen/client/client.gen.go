@@ -22,13 +22,16 @@ import (
 
 // Defines values for CheckStatus.
 const (
-	CheckStatusFail CheckStatus = "fail"
-	CheckStatusOk   CheckStatus = "ok"
+	CheckStatusDegraded CheckStatus = "degraded"
+	CheckStatusFail     CheckStatus = "fail"
+	CheckStatusOk       CheckStatus = "ok"
 )
 
 // Valid indicates whether the value is a known member of the CheckStatus enum.
 func (e CheckStatus) Valid() bool {
 	switch e {
+	case CheckStatusDegraded:
+		return true
 	case CheckStatusFail:
 		return true
 	case CheckStatusOk:
@@ -83,19 +86,46 @@ func (e TokenPairTokenType) Valid() bool {
 	}
 }
 
+// Defines values for LogoutParamsScope.
+const (
+	All     LogoutParamsScope = "all"
+	Current LogoutParamsScope = "current"
+	Others  LogoutParamsScope = "others"
+)
+
+// Valid indicates whether the value is a known member of the LogoutParamsScope enum.
+func (e LogoutParamsScope) Valid() bool {
+	switch e {
+	case All:
+		return true
+	case Current:
+		return true
+	case Others:
+		return true
+	default:
+		return false
+	}
+}
+
 // Check The outcome of one readiness check.
 type Check struct {
-	// Detail Example: version 2 of 2
+	// Detail Example: version 3 of 3
 	Detail *string `json:"detail,omitempty"`
 
-	// Status Example: ok
+	// Status `degraded` still serves, with reduced guarantees the detail names.
+	//
+	// Example: ok
 	Status CheckStatus `json:"status"`
 }
 
-// CheckStatus Example: ok
+// CheckStatus `degraded` still serves, with reduced guarantees the detail names.
+//
+// Example: ok
 type CheckStatus string
 
-// Checks Readiness checks by name (`database`, `circuit_breaker`, `migrations`).
+// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations` and
+// `rate_limiter` (degraded while Redis is unreachable and limits are
+// enforced per instance).
 //
 // Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 type Checks map[string]Check
@@ -165,8 +195,13 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
-// NewPassword A new password: 8 to 128 characters with at least one upper-case letter,
-// one lower-case letter and one digit. Never truncated.
+// NewPassword A new password, never truncated. With the default policy: 8 to 128
+// characters with an upper-case letter, a lower-case letter and a digit.
+// With `AUTHD_PASSWORD_POLICY=nist` (NIST SP 800-63B): 15 to 128
+// characters and no composition rules. Both refuse the 3,546 most common
+// passwords and, for an email whose part before the @ has at least three
+// characters, any password containing that part (comparisons ignore
+// case). A 422 names each rule that failed.
 //
 // Example: Correct-Horse-7
 type NewPassword = string
@@ -201,7 +236,10 @@ type Problem struct {
 
 // Readiness Every readiness check passed.
 type Readiness struct {
-	// Checks Readiness checks by name (`database`, `circuit_breaker`, `migrations`).
+	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations` and
+	// `rate_limiter` (degraded while Redis is unreachable and limits are
+	// enforced per instance).
+	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 	Checks Checks `json:"checks"`
@@ -215,7 +253,10 @@ type ReadinessStatus string
 
 // ReadinessProblem A problem explaining which readiness checks failed.
 type ReadinessProblem struct {
-	// Checks Readiness checks by name (`database`, `circuit_breaker`, `migrations`).
+	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations` and
+	// `rate_limiter` (degraded while Redis is unreachable and limits are
+	// enforced per instance).
+	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 	Checks Checks `json:"checks"`
@@ -261,8 +302,13 @@ type RegisterRequest struct {
 	// Example: ada@example.com
 	Email Email `json:"email"`
 
-	// Password A new password: 8 to 128 characters with at least one upper-case letter,
-	// one lower-case letter and one digit. Never truncated.
+	// Password A new password, never truncated. With the default policy: 8 to 128
+	// characters with an upper-case letter, a lower-case letter and a digit.
+	// With `AUTHD_PASSWORD_POLICY=nist` (NIST SP 800-63B): 15 to 128
+	// characters and no composition rules. Both refuse the 3,546 most common
+	// passwords and, for an email whose part before the @ has at least three
+	// characters, any password containing that part (comparisons ignore
+	// case). A 422 names each rule that failed.
 	//
 	//
 	// Example: Correct-Horse-7
@@ -282,6 +328,36 @@ type ServiceInfo struct {
 
 	// Version Example: 0.1.0
 	Version string `json:"version"`
+}
+
+// Session One login of the user.
+type Session struct {
+	// CreatedAt Example: 2026-11-28T10:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// Current Whether this is the session of the access token that asked.
+	//
+	// Example: true
+	Current bool `json:"current"`
+
+	// Id Example: 5b6f3f7e-8c1a-4d2b-9e0f-1a2b3c4d5e6f
+	Id openapi_types.UUID `json:"id"`
+
+	// Ip Example: 198.51.100.7
+	Ip string `json:"ip"`
+
+	// LastUsedAt The last login or refresh of the session.
+	//
+	// Example: 2026-11-28T10:15:00Z
+	LastUsedAt time.Time `json:"last_used_at"`
+
+	// UserAgent Example: Mozilla/5.0 (X11; Linux x86_64)
+	UserAgent string `json:"user_agent"`
+}
+
+// SessionList The user's live sessions.
+type SessionList struct {
+	Sessions []Session `json:"sessions"`
 }
 
 // TokenPair An access token and the refresh token that renews it.
@@ -325,8 +401,13 @@ type UpdateUserRequest struct {
 	// Example: ada@example.com
 	Email *Email `json:"email,omitempty"`
 
-	// Password A new password: 8 to 128 characters with at least one upper-case letter,
-	// one lower-case letter and one digit. Never truncated.
+	// Password A new password, never truncated. With the default policy: 8 to 128
+	// characters with an upper-case letter, a lower-case letter and a digit.
+	// With `AUTHD_PASSWORD_POLICY=nist` (NIST SP 800-63B): 15 to 128
+	// characters and no composition rules. Both refuse the 3,546 most common
+	// passwords and, for an email whose part before the @ has at least three
+	// characters, any password containing that part (comparisons ignore
+	// case). A 422 names each rule that failed.
 	//
 	//
 	// Example: Correct-Horse-7
@@ -363,11 +444,17 @@ type InvalidCredentials = Problem
 // InvalidRefreshToken An RFC 9457 problem detail.
 type InvalidRefreshToken = Problem
 
+// NotFound An RFC 9457 problem detail.
+type NotFound = Problem
+
 // PayloadTooLarge An RFC 9457 problem detail.
 type PayloadTooLarge = Problem
 
 // ServiceUnavailable An RFC 9457 problem detail.
 type ServiceUnavailable = Problem
+
+// TooManyRequests An RFC 9457 problem detail.
+type TooManyRequests = Problem
 
 // Unauthorized An RFC 9457 problem detail.
 type Unauthorized = Problem
@@ -377,6 +464,15 @@ type UnprocessableEntity = Problem
 
 // WrongPassword An RFC 9457 problem detail.
 type WrongPassword = Problem
+
+// LogoutParams defines parameters for Logout.
+type LogoutParams struct {
+	// Scope Which sessions to end.
+	Scope *LogoutParamsScope `form:"scope,omitempty" json:"scope,omitempty"`
+}
+
+// LogoutParamsScope defines parameters for Logout.
+type LogoutParamsScope string
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
@@ -622,7 +718,15 @@ type ClientInterface interface {
 	// LoginWithBody Log in
 	//
 	// Exchanges an email and password for a token pair and starts a session.
-	// Unknown email, wrong password and a deactivated account get the same 401.
+	// Unknown email, wrong password and a deactivated account get the same 401,
+	// in the same time.
+	//
+	// Limits: 10 attempts per minute per client and email, 100 per minute per
+	// client. After 5 failures for an email from one client, each further
+	// attempt from that client must wait (1 s, doubling, at most 15 min; a
+	// successful login resets it); other clients are unaffected. At most 100
+	// failures per email per hour from clients that have not logged in to the
+	// account recently. Over any limit: 429 with `Retry-After`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -632,7 +736,15 @@ type ClientInterface interface {
 	// Login Log in
 	//
 	// Exchanges an email and password for a token pair and starts a session.
-	// Unknown email, wrong password and a deactivated account get the same 401.
+	// Unknown email, wrong password and a deactivated account get the same 401,
+	// in the same time.
+	//
+	// Limits: 10 attempts per minute per client and email, 100 per minute per
+	// client. After 5 failures for an email from one client, each further
+	// attempt from that client must wait (1 s, doubling, at most 15 min; a
+	// successful login resets it); other clients are unaffected. At most 100
+	// failures per email per hour from clients that have not logged in to the
+	// account recently. Over any limit: 429 with `Retry-After`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -641,11 +753,12 @@ type ClientInterface interface {
 
 	// Logout Log out
 	//
-	// Revokes the caller's session. Its refresh token and every access token of
-	// the session stop working immediately.
+	// Revokes the caller's session (`scope=current`, the default), every other
+	// session of the user (`others`), or all of them (`all`). Revoked sessions'
+	// refresh tokens and access tokens stop working immediately.
 	//
 	// Corresponds with POST /auth/logout (the `Logout` operationId).
-	Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	Logout(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RefreshTokenWithBody Rotate a refresh token
 	//
@@ -654,7 +767,8 @@ type ClientInterface interface {
 	// except a retry of the immediate predecessor within the grace interval
 	// (default 10 s) while its successor is unused: that retry returns the same
 	// successor refresh token with a fresh access token, so a client whose
-	// response was lost stays logged in.
+	// response was lost stays logged in. Limited per client IP (default 60
+	// per minute).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -668,7 +782,8 @@ type ClientInterface interface {
 	// except a retry of the immediate predecessor within the grace interval
 	// (default 10 s) while its successor is unused: that retry returns the same
 	// successor refresh token with a fresh access token, so a client whose
-	// response was lost stays logged in.
+	// response was lost stays logged in. Limited per client IP (default 60
+	// per minute).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -678,8 +793,8 @@ type ClientInterface interface {
 	// RegisterWithBody Register a new user
 	//
 	// Creates an active user. The email is trimmed and compared case-insensitively.
-	// The password must be 8 to 128 characters with an upper-case letter, a
-	// lower-case letter and a digit.
+	// The password must satisfy the password policy (see `NewPassword`).
+	// Limited per client IP (default 20 per hour).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -689,8 +804,8 @@ type ClientInterface interface {
 	// Register Register a new user
 	//
 	// Creates an active user. The email is trimmed and compared case-insensitively.
-	// The password must be 8 to 128 characters with an upper-case letter, a
-	// lower-case letter and a digit.
+	// The password must satisfy the password policy (see `NewPassword`).
+	// Limited per client IP (default 20 per hour).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -769,6 +884,22 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /users/me (the `UpdateMe` operationId).
 	UpdateMe(ctx context.Context, body UpdateMeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSessions The user's active sessions
+	//
+	// Every live session of the user (at most 100, most recently used first),
+	// with where and when it was used; `current` marks the caller's own.
+	//
+	// Corresponds with GET /users/me/sessions (the `ListSessions` operationId).
+	ListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RevokeSession End one session
+	//
+	// Revokes one of the user's live sessions at once. An unknown id, an ended
+	// session and another user's session all answer the same 404.
+	//
+	// Corresponds with DELETE /users/me/sessions/{id} (the `RevokeSession` operationId).
+	RevokeSession(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetServiceInfo Service information
@@ -810,7 +941,15 @@ func (c *Client) GetJWKS(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // LoginWithBody Log in
 //
 // Exchanges an email and password for a token pair and starts a session.
-// Unknown email, wrong password and a deactivated account get the same 401.
+// Unknown email, wrong password and a deactivated account get the same 401,
+// in the same time.
+//
+// Limits: 10 attempts per minute per client and email, 100 per minute per
+// client. After 5 failures for an email from one client, each further
+// attempt from that client must wait (1 s, doubling, at most 15 min; a
+// successful login resets it); other clients are unaffected. At most 100
+// failures per email per hour from clients that have not logged in to the
+// account recently. Over any limit: 429 with `Retry-After`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -830,7 +969,15 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 // Login Log in
 //
 // Exchanges an email and password for a token pair and starts a session.
-// Unknown email, wrong password and a deactivated account get the same 401.
+// Unknown email, wrong password and a deactivated account get the same 401,
+// in the same time.
+//
+// Limits: 10 attempts per minute per client and email, 100 per minute per
+// client. After 5 failures for an email from one client, each further
+// attempt from that client must wait (1 s, doubling, at most 15 min; a
+// successful login resets it); other clients are unaffected. At most 100
+// failures per email per hour from clients that have not logged in to the
+// account recently. Over any limit: 429 with `Retry-After`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -849,12 +996,13 @@ func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditor
 
 // Logout Log out
 //
-// Revokes the caller's session. Its refresh token and every access token of
-// the session stop working immediately.
+// Revokes the caller's session (`scope=current`, the default), every other
+// session of the user (`others`), or all of them (`all`). Revoked sessions'
+// refresh tokens and access tokens stop working immediately.
 //
 // Corresponds with POST /auth/logout (the `Logout` operationId).
-func (c *Client) Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewLogoutRequest(c.Server)
+func (c *Client) Logout(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLogoutRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -872,7 +1020,8 @@ func (c *Client) Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 // except a retry of the immediate predecessor within the grace interval
 // (default 10 s) while its successor is unused: that retry returns the same
 // successor refresh token with a fresh access token, so a client whose
-// response was lost stays logged in.
+// response was lost stays logged in. Limited per client IP (default 60
+// per minute).
 //
 // Takes any type of body and a specified content type.
 //
@@ -896,7 +1045,8 @@ func (c *Client) RefreshTokenWithBody(ctx context.Context, contentType string, b
 // except a retry of the immediate predecessor within the grace interval
 // (default 10 s) while its successor is unused: that retry returns the same
 // successor refresh token with a fresh access token, so a client whose
-// response was lost stays logged in.
+// response was lost stays logged in. Limited per client IP (default 60
+// per minute).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -916,8 +1066,8 @@ func (c *Client) RefreshToken(ctx context.Context, body RefreshTokenJSONRequestB
 // RegisterWithBody Register a new user
 //
 // Creates an active user. The email is trimmed and compared case-insensitively.
-// The password must be 8 to 128 characters with an upper-case letter, a
-// lower-case letter and a digit.
+// The password must satisfy the password policy (see `NewPassword`).
+// Limited per client IP (default 20 per hour).
 //
 // Takes any type of body and a specified content type.
 //
@@ -937,8 +1087,8 @@ func (c *Client) RegisterWithBody(ctx context.Context, contentType string, body 
 // Register Register a new user
 //
 // Creates an active user. The email is trimmed and compared case-insensitively.
-// The password must be 8 to 128 characters with an upper-case letter, a
-// lower-case letter and a digit.
+// The password must satisfy the password policy (see `NewPassword`).
+// Limited per client IP (default 20 per hour).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1118,6 +1268,42 @@ func (c *Client) UpdateMe(ctx context.Context, body UpdateMeJSONRequestBody, req
 	return c.Client.Do(req)
 }
 
+// ListSessions The user's active sessions
+//
+// Every live session of the user (at most 100, most recently used first),
+// with where and when it was used; `current` marks the caller's own.
+//
+// Corresponds with GET /users/me/sessions (the `ListSessions` operationId).
+func (c *Client) ListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSessionsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokeSession End one session
+//
+// Revokes one of the user's live sessions at once. An unknown id, an ended
+// session and another user's session all answer the same 404.
+//
+// Corresponds with DELETE /users/me/sessions/{id} (the `RevokeSession` operationId).
+func (c *Client) RevokeSession(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeSessionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // NewGetServiceInfoRequest constructs an http.Request for the GetServiceInfo method
 func NewGetServiceInfoRequest(server string) (*http.Request, error) {
 	var err error
@@ -1213,7 +1399,7 @@ func NewLoginRequestWithBody(server string, contentType string, body io.Reader) 
 }
 
 // NewLogoutRequest constructs an http.Request for the Logout method
-func NewLogoutRequest(server string) (*http.Request, error) {
+func NewLogoutRequest(server string, params *LogoutParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -1229,6 +1415,33 @@ func NewLogoutRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Scope != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scope", *params.Scope, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
@@ -1548,6 +1761,67 @@ func NewUpdateMeRequestWithBody(server string, contentType string, body io.Reade
 	return req, nil
 }
 
+// NewListSessionsRequest constructs an http.Request for the ListSessions method
+func NewListSessionsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/sessions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRevokeSessionRequest constructs an http.Request for the RevokeSession method
+func NewRevokeSessionRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/sessions/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -1615,7 +1889,15 @@ type ClientWithResponsesInterface interface {
 	// LoginWithBodyWithResponse Log in
 	//
 	// Exchanges an email and password for a token pair and starts a session.
-	// Unknown email, wrong password and a deactivated account get the same 401.
+	// Unknown email, wrong password and a deactivated account get the same 401,
+	// in the same time.
+	//
+	// Limits: 10 attempts per minute per client and email, 100 per minute per
+	// client. After 5 failures for an email from one client, each further
+	// attempt from that client must wait (1 s, doubling, at most 15 min; a
+	// successful login resets it); other clients are unaffected. At most 100
+	// failures per email per hour from clients that have not logged in to the
+	// account recently. Over any limit: 429 with `Retry-After`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1625,7 +1907,15 @@ type ClientWithResponsesInterface interface {
 	// LoginWithResponse Log in
 	//
 	// Exchanges an email and password for a token pair and starts a session.
-	// Unknown email, wrong password and a deactivated account get the same 401.
+	// Unknown email, wrong password and a deactivated account get the same 401,
+	// in the same time.
+	//
+	// Limits: 10 attempts per minute per client and email, 100 per minute per
+	// client. After 5 failures for an email from one client, each further
+	// attempt from that client must wait (1 s, doubling, at most 15 min; a
+	// successful login resets it); other clients are unaffected. At most 100
+	// failures per email per hour from clients that have not logged in to the
+	// account recently. Over any limit: 429 with `Retry-After`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1634,13 +1924,14 @@ type ClientWithResponsesInterface interface {
 
 	// LogoutWithResponse Log out
 	//
-	// Revokes the caller's session. Its refresh token and every access token of
-	// the session stop working immediately.
+	// Revokes the caller's session (`scope=current`, the default), every other
+	// session of the user (`others`), or all of them (`all`). Revoked sessions'
+	// refresh tokens and access tokens stop working immediately.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/logout (the `Logout` operationId).
-	LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResponse, error)
+	LogoutWithResponse(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*LogoutResponse, error)
 
 	// RefreshTokenWithBodyWithResponse Rotate a refresh token
 	//
@@ -1649,7 +1940,8 @@ type ClientWithResponsesInterface interface {
 	// except a retry of the immediate predecessor within the grace interval
 	// (default 10 s) while its successor is unused: that retry returns the same
 	// successor refresh token with a fresh access token, so a client whose
-	// response was lost stays logged in.
+	// response was lost stays logged in. Limited per client IP (default 60
+	// per minute).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1663,7 +1955,8 @@ type ClientWithResponsesInterface interface {
 	// except a retry of the immediate predecessor within the grace interval
 	// (default 10 s) while its successor is unused: that retry returns the same
 	// successor refresh token with a fresh access token, so a client whose
-	// response was lost stays logged in.
+	// response was lost stays logged in. Limited per client IP (default 60
+	// per minute).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1673,8 +1966,8 @@ type ClientWithResponsesInterface interface {
 	// RegisterWithBodyWithResponse Register a new user
 	//
 	// Creates an active user. The email is trimmed and compared case-insensitively.
-	// The password must be 8 to 128 characters with an upper-case letter, a
-	// lower-case letter and a digit.
+	// The password must satisfy the password policy (see `NewPassword`).
+	// Limited per client IP (default 20 per hour).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1684,8 +1977,8 @@ type ClientWithResponsesInterface interface {
 	// RegisterWithResponse Register a new user
 	//
 	// Creates an active user. The email is trimmed and compared case-insensitively.
-	// The password must be 8 to 128 characters with an upper-case letter, a
-	// lower-case letter and a digit.
+	// The password must satisfy the password policy (see `NewPassword`).
+	// Limited per client IP (default 20 per hour).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1778,6 +2071,26 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /users/me (the `UpdateMe` operationId).
 	UpdateMeWithResponse(ctx context.Context, body UpdateMeJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateMeResponse, error)
+
+	// ListSessionsWithResponse The user's active sessions
+	//
+	// Every live session of the user (at most 100, most recently used first),
+	// with where and when it was used; `current` marks the caller's own.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/me/sessions (the `ListSessions` operationId).
+	ListSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSessionsResponse, error)
+
+	// RevokeSessionWithResponse End one session
+	//
+	// Revokes one of the user's live sessions at once. An unknown id, an ended
+	// session and another user's session all answer the same 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /users/me/sessions/{id} (the `RevokeSession` operationId).
+	RevokeSessionWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*RevokeSessionResponse, error)
 }
 
 type GetServiceInfoResponse struct {
@@ -1864,7 +2177,16 @@ func (r GetJWKSResponse) ContentType() string {
 
 // LoginResponse200Headers the declared response headers of an HTTP 200 response for Login
 type LoginResponse200Headers struct {
-	CacheControl *string
+	CacheControl    *string
+	RateLimit       *string
+	RateLimitPolicy *string
+}
+
+// LoginResponse429Headers the declared response headers of an HTTP 429 response for Login
+type LoginResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
 }
 
 // LoginResponse503Headers the declared response headers of an HTTP 503 response for Login
@@ -1885,10 +2207,14 @@ type LoginResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *LoginResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LoginResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *LoginResponse503Headers
 }
@@ -1916,6 +2242,11 @@ func (r LoginResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r LoginResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r LoginResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -1965,6 +2296,8 @@ type LogoutResponse503Headers struct {
 type LogoutResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -1973,6 +2306,11 @@ type LogoutResponse struct {
 	Headers401 *LogoutResponse401Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *LogoutResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r LogoutResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -2016,7 +2354,16 @@ func (r LogoutResponse) ContentType() string {
 
 // RefreshTokenResponse200Headers the declared response headers of an HTTP 200 response for RefreshToken
 type RefreshTokenResponse200Headers struct {
-	CacheControl *string
+	CacheControl    *string
+	RateLimit       *string
+	RateLimitPolicy *string
+}
+
+// RefreshTokenResponse429Headers the declared response headers of an HTTP 429 response for RefreshToken
+type RefreshTokenResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
 }
 
 // RefreshTokenResponse503Headers the declared response headers of an HTTP 503 response for RefreshToken
@@ -2037,10 +2384,14 @@ type RefreshTokenResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *RefreshTokenResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RefreshTokenResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RefreshTokenResponse503Headers
 }
@@ -2068,6 +2419,11 @@ func (r RefreshTokenResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r RefreshTokenResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RefreshTokenResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -2104,6 +2460,19 @@ func (r RefreshTokenResponse) ContentType() string {
 	return ""
 }
 
+// RegisterResponse201Headers the declared response headers of an HTTP 201 response for Register
+type RegisterResponse201Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+}
+
+// RegisterResponse429Headers the declared response headers of an HTTP 429 response for Register
+type RegisterResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
 // RegisterResponse503Headers the declared response headers of an HTTP 503 response for Register
 type RegisterResponse503Headers struct {
 	RetryAfter *int
@@ -2122,8 +2491,14 @@ type RegisterResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *RegisterResponse201Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RegisterResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RegisterResponse503Headers
 }
@@ -2151,6 +2526,11 @@ func (r RegisterResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r RegisterResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RegisterResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -2634,6 +3014,151 @@ func (r UpdateMeResponse) ContentType() string {
 	return ""
 }
 
+// ListSessionsResponse401Headers the declared response headers of an HTTP 401 response for ListSessions
+type ListSessionsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListSessionsResponse503Headers the declared response headers of an HTTP 503 response for ListSessions
+type ListSessionsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListSessionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListSessionsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListSessionsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSessionsResponse) GetJSON200() *SessionList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListSessionsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListSessionsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSessionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSessionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSessionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSessionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RevokeSessionResponse401Headers the declared response headers of an HTTP 401 response for RevokeSession
+type RevokeSessionResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RevokeSessionResponse503Headers the declared response headers of an HTTP 503 response for RevokeSession
+type RevokeSessionResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RevokeSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RevokeSessionResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RevokeSessionResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RevokeSessionResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RevokeSessionResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RevokeSessionResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RevokeSessionResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokeSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokeSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokeSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokeSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetServiceInfoWithResponse Service information
 //
 // Name and version of the service and where to find its documentation.
@@ -2669,7 +3194,15 @@ func (c *ClientWithResponses) GetJWKSWithResponse(ctx context.Context, reqEditor
 // LoginWithBodyWithResponse Log in
 //
 // Exchanges an email and password for a token pair and starts a session.
-// Unknown email, wrong password and a deactivated account get the same 401.
+// Unknown email, wrong password and a deactivated account get the same 401,
+// in the same time.
+//
+// Limits: 10 attempts per minute per client and email, 100 per minute per
+// client. After 5 failures for an email from one client, each further
+// attempt from that client must wait (1 s, doubling, at most 15 min; a
+// successful login resets it); other clients are unaffected. At most 100
+// failures per email per hour from clients that have not logged in to the
+// account recently. Over any limit: 429 with `Retry-After`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2685,7 +3218,15 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // LoginWithResponse Log in
 //
 // Exchanges an email and password for a token pair and starts a session.
-// Unknown email, wrong password and a deactivated account get the same 401.
+// Unknown email, wrong password and a deactivated account get the same 401,
+// in the same time.
+//
+// Limits: 10 attempts per minute per client and email, 100 per minute per
+// client. After 5 failures for an email from one client, each further
+// attempt from that client must wait (1 s, doubling, at most 15 min; a
+// successful login resets it); other clients are unaffected. At most 100
+// failures per email per hour from clients that have not logged in to the
+// account recently. Over any limit: 429 with `Retry-After`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2700,14 +3241,15 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 
 // LogoutWithResponse Log out
 //
-// Revokes the caller's session. Its refresh token and every access token of
-// the session stop working immediately.
+// Revokes the caller's session (`scope=current`, the default), every other
+// session of the user (`others`), or all of them (`all`). Revoked sessions'
+// refresh tokens and access tokens stop working immediately.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/logout (the `Logout` operationId).
-func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResponse, error) {
-	rsp, err := c.Logout(ctx, reqEditors...)
+func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*LogoutResponse, error) {
+	rsp, err := c.Logout(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2721,7 +3263,8 @@ func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors
 // except a retry of the immediate predecessor within the grace interval
 // (default 10 s) while its successor is unused: that retry returns the same
 // successor refresh token with a fresh access token, so a client whose
-// response was lost stays logged in.
+// response was lost stays logged in. Limited per client IP (default 60
+// per minute).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2741,7 +3284,8 @@ func (c *ClientWithResponses) RefreshTokenWithBodyWithResponse(ctx context.Conte
 // except a retry of the immediate predecessor within the grace interval
 // (default 10 s) while its successor is unused: that retry returns the same
 // successor refresh token with a fresh access token, so a client whose
-// response was lost stays logged in.
+// response was lost stays logged in. Limited per client IP (default 60
+// per minute).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2757,8 +3301,8 @@ func (c *ClientWithResponses) RefreshTokenWithResponse(ctx context.Context, body
 // RegisterWithBodyWithResponse Register a new user
 //
 // Creates an active user. The email is trimmed and compared case-insensitively.
-// The password must be 8 to 128 characters with an upper-case letter, a
-// lower-case letter and a digit.
+// The password must satisfy the password policy (see `NewPassword`).
+// Limited per client IP (default 20 per hour).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2774,8 +3318,8 @@ func (c *ClientWithResponses) RegisterWithBodyWithResponse(ctx context.Context, 
 // RegisterWithResponse Register a new user
 //
 // Creates an active user. The email is trimmed and compared case-insensitively.
-// The password must be 8 to 128 characters with an upper-case letter, a
-// lower-case letter and a digit.
+// The password must satisfy the password policy (see `NewPassword`).
+// Limited per client IP (default 20 per hour).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2929,6 +3473,38 @@ func (c *ClientWithResponses) UpdateMeWithResponse(ctx context.Context, body Upd
 	return ParseUpdateMeResponse(rsp)
 }
 
+// ListSessionsWithResponse The user's active sessions
+//
+// Every live session of the user (at most 100, most recently used first),
+// with where and when it was used; `current` marks the caller's own.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/me/sessions (the `ListSessions` operationId).
+func (c *ClientWithResponses) ListSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSessionsResponse, error) {
+	rsp, err := c.ListSessions(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSessionsResponse(rsp)
+}
+
+// RevokeSessionWithResponse End one session
+//
+// Revokes one of the user's live sessions at once. An unknown id, an ended
+// session and another user's session all answer the same 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /users/me/sessions/{id} (the `RevokeSession` operationId).
+func (c *ClientWithResponses) RevokeSessionWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*RevokeSessionResponse, error) {
+	rsp, err := c.RevokeSession(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokeSessionResponse(rsp)
+}
+
 // ParseGetServiceInfoResponse parses an HTTP response from a GetServiceInfoWithResponse call
 func ParseGetServiceInfoResponse(rsp *http.Response) (*GetServiceInfoResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -3030,6 +3606,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3049,7 +3632,45 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			}
 			headers.CacheControl = &value
 		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers LoginResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers LoginResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -3081,6 +3702,13 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 	switch {
 	case rsp.StatusCode == 204:
 		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -3173,6 +3801,13 @@ func ParseRefreshTokenResponse(rsp *http.Response) (*RefreshTokenResponse, error
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3192,7 +3827,45 @@ func ParseRefreshTokenResponse(rsp *http.Response) (*RefreshTokenResponse, error
 			}
 			headers.CacheControl = &value
 		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers RefreshTokenResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers RefreshTokenResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -3257,6 +3930,13 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3267,6 +3947,47 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 201:
+		var headers RegisterResponse201Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 429:
+		var headers RegisterResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers RegisterResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -3629,6 +4350,142 @@ func ParseUpdateMeResponse(rsp *http.Response) (*UpdateMeResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateMeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListSessionsResponse parses an HTTP response from a ListSessionsWithResponse call
+func ParseListSessionsResponse(rsp *http.Response) (*ListSessionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSessionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListSessionsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListSessionsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRevokeSessionResponse parses an HTTP response from a RevokeSessionWithResponse call
+func ParseRevokeSessionResponse(rsp *http.Response) (*RevokeSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokeSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RevokeSessionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RevokeSessionResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

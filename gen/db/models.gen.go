@@ -10,6 +10,14 @@ import (
 	"github.com/google/uuid"
 )
 
+type LoginFailure struct {
+	Email        string
+	Ip           string
+	Failures     int32
+	LastFailedAt time.Time
+	BlockedUntil time.Time
+}
+
 type RefreshToken struct {
 	ID              uuid.UUID
 	SessionID       uuid.UUID

@@ -12,6 +12,9 @@ import (
 )
 
 type Querier interface {
+	BlockLogin(ctx context.Context, arg BlockLoginParams) error
+	// A successful login forgives every client's failures for the address.
+	ClearLoginFailures(ctx context.Context, email string) error
 	CreateRefreshToken(ctx context.Context, arg CreateRefreshTokenParams) error
 	CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error)
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
@@ -20,6 +23,11 @@ type Querier interface {
 	GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
+	// Whether this client has logged in to the account recently: such a client
+	// is not held to the account-wide failure budget that strangers can exhaust.
+	HasRecentSessionFromIP(ctx context.Context, arg HasRecentSessionFromIPParams) (bool, error)
+	// The user's live sessions, most recently used first, at most 100.
+	ListLiveSessions(ctx context.Context, arg ListLiveSessionsParams) ([]ListLiveSessionsRow, error)
 	// Holds a live session so it cannot be revoked while a change made through it commits.
 	LockLiveSession(ctx context.Context, arg LockLiveSessionParams) (uuid.UUID, error)
 	// Locks the token and its session, so refreshes of one session run one at a time
@@ -28,9 +36,16 @@ type Querier interface {
 	// Re-reads the credentials inside a transaction, holding the row, so a login
 	// or a change checked against an older hash cannot complete after it changed.
 	LockUserCredentials(ctx context.Context, id uuid.UUID) (LockUserCredentialsRow, error)
+	// When the next login attempt for this address from this client may be made.
+	LoginBlockedUntil(ctx context.Context, arg LoginBlockedUntilParams) (time.Time, error)
+	PruneLoginFailures(ctx context.Context, before time.Time) error
+	// Counts a failure; a count whose last failure is older than window starts over.
+	RecordLoginFailure(ctx context.Context, arg RecordLoginFailureParams) (int32, error)
 	// Whether a token has been rotated; read after the session lock is held.
 	RefreshTokenRotatedAt(ctx context.Context, id uuid.UUID) (*time.Time, error)
 	RevokeSession(ctx context.Context, id uuid.UUID) error
+	// Revokes one live session of the user; 0 rows for another user's or an unknown one.
+	RevokeUserSession(ctx context.Context, arg RevokeUserSessionParams) (int64, error)
 	// Revokes every live session of a user, except the one named by keep when given.
 	RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) error
 	// Adds the successor token and marks the presented one as rotated, in one statement.

@@ -82,6 +82,54 @@ func (q *Queries) GetSessionUser(ctx context.Context, arg GetSessionUserParams) 
 	return i, err
 }
 
+const listLiveSessions = `-- name: ListLiveSessions :many
+SELECT id, created_at, last_used_at, user_agent, ip
+FROM sessions
+WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+ORDER BY last_used_at DESC
+LIMIT 100
+`
+
+type ListLiveSessionsParams struct {
+	UserID uuid.UUID
+	Now    time.Time
+}
+
+type ListLiveSessionsRow struct {
+	ID         uuid.UUID
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	UserAgent  string
+	Ip         string
+}
+
+// The user's live sessions, most recently used first, at most 100.
+func (q *Queries) ListLiveSessions(ctx context.Context, arg ListLiveSessionsParams) ([]ListLiveSessionsRow, error) {
+	rows, err := q.db.Query(ctx, listLiveSessions, arg.UserID, arg.Now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListLiveSessionsRow
+	for rows.Next() {
+		var i ListLiveSessionsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.CreatedAt,
+			&i.LastUsedAt,
+			&i.UserAgent,
+			&i.Ip,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const lockLiveSession = `-- name: LockLiveSession :one
 SELECT id FROM sessions
 WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2
@@ -108,6 +156,26 @@ UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
 func (q *Queries) RevokeSession(ctx context.Context, id uuid.UUID) error {
 	_, err := q.db.Exec(ctx, revokeSession, id)
 	return err
+}
+
+const revokeUserSession = `-- name: RevokeUserSession :execrows
+UPDATE sessions SET revoked_at = now()
+WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3
+`
+
+type RevokeUserSessionParams struct {
+	ID     uuid.UUID
+	UserID uuid.UUID
+	Now    time.Time
+}
+
+// Revokes one live session of the user; 0 rows for another user's or an unknown one.
+func (q *Queries) RevokeUserSession(ctx context.Context, arg RevokeUserSessionParams) (int64, error) {
+	result, err := q.db.Exec(ctx, revokeUserSession, arg.ID, arg.UserID, arg.Now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const revokeUserSessions = `-- name: RevokeUserSessions :exec

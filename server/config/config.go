@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/authd/authd/server/ratelimit"
 )
 
 // Environments authd knows; production refuses unsafe defaults.
@@ -47,8 +50,22 @@ type Config struct {
 	HashMaxWait     time.Duration `env:"AUTHD_HASH_MAX_WAIT" envDefault:"1s"`
 
 	CORSOrigins    []string      `env:"AUTHD_CORS_ORIGINS" envSeparator:","`
+	TrustedProxies []string      `env:"AUTHD_TRUSTED_PROXIES" envSeparator:","`
 	RequestTimeout time.Duration `env:"AUTHD_REQUEST_TIMEOUT" envDefault:"10s"`
 	ShutdownGrace  time.Duration `env:"AUTHD_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+
+	PasswordPolicy string `env:"AUTHD_PASSWORD_POLICY" envDefault:"default"`
+
+	RateLimitEnabled  bool            `env:"AUTHD_RATE_LIMIT_ENABLED" envDefault:"true"`
+	RedisURL          string          `env:"REDIS_URL"`
+	LimitRegister     ratelimit.Limit `env:"AUTHD_RATE_LIMIT_REGISTER" envDefault:"20/1h"`
+	LimitLogin        ratelimit.Limit `env:"AUTHD_RATE_LIMIT_LOGIN" envDefault:"10/1m"`
+	LimitLoginIP      ratelimit.Limit `env:"AUTHD_RATE_LIMIT_LOGIN_IP" envDefault:"100/1m"`
+	LimitRefresh      ratelimit.Limit `env:"AUTHD_RATE_LIMIT_REFRESH" envDefault:"60/1m"`
+	LimitFailedLogins ratelimit.Limit `env:"AUTHD_RATE_LIMIT_FAILED_LOGINS" envDefault:"100/1h"`
+	LoginBackoffAfter int             `env:"AUTHD_LOGIN_BACKOFF_AFTER" envDefault:"5"`
+	LoginBackoffBase  time.Duration   `env:"AUTHD_LOGIN_BACKOFF_BASE" envDefault:"1s"`
+	LoginBackoffMax   time.Duration   `env:"AUTHD_LOGIN_BACKOFF_MAX" envDefault:"15m"`
 
 	DBMaxConns        int32         `env:"AUTHD_DB_MAX_CONNS" envDefault:"10"`
 	DBQueryTimeout    time.Duration `env:"AUTHD_DB_QUERY_TIMEOUT" envDefault:"3s"`
@@ -147,6 +164,22 @@ func (c Config) validate() []error {
 	}
 	if c.HashConcurrency < 0 || c.HashMaxWait < 0 || c.HashMaxWait > c.RequestTimeout {
 		fail("AUTHD_HASH_*", "concurrency must be >= 0 and max wait between 0s and AUTHD_REQUEST_TIMEOUT")
+	}
+	if c.PasswordPolicy != "default" && c.PasswordPolicy != "nist" {
+		fail("AUTHD_PASSWORD_POLICY", "must be default or nist, got %q", c.PasswordPolicy)
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			fail("REDIS_URL", "must be a redis:// or rediss:// URL")
+		}
+	}
+	if c.LoginBackoffAfter < 1 || c.LoginBackoffBase <= 0 || c.LoginBackoffMax < c.LoginBackoffBase {
+		fail("AUTHD_LOGIN_BACKOFF_*", "need after >= 1, base > 0 and max >= base")
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(strings.TrimSpace(p)); err != nil {
+			fail("AUTHD_TRUSTED_PROXIES", "%q is not a CIDR like 10.0.0.0/8", p)
+		}
 	}
 	for _, o := range c.CORSOrigins {
 		if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "") {

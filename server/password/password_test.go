@@ -124,22 +124,74 @@ func TestHasher_VerifyDummyNeverPanics(t *testing.T) {
 	newHasher(t, fastArgon).VerifyDummy(ctx, "anything")
 }
 
-func TestViolations(t *testing.T) {
+func TestPolicy_DefaultComposition(t *testing.T) {
 	t.Parallel()
 	cases := map[string]int{
 		"Correct-Horse-7": 0,
-		"ÄÖÜäöü123":       0, // letters beyond ASCII count
-		"lowercase1":      1,
-		"UPPERCASE1":      1,
-		"NoDigitsHere":    1,
-		"12345678":        2,
+		"ÄÖÜäöü123x":      0, // letters beyond ASCII count
+		"lowercase1x":     1,
+		"UPPERCASE1X":     1,
+		"NoDigitsHereX":   1,
+		"12345678901":     2,
 		"":                3,
 	}
 	for pw, want := range cases {
-		if got := Violations(pw); len(got) != want {
+		if got := (Policy{Name: PolicyDefault}).Violations(pw, ""); len(got) != want {
 			t.Errorf("Violations(%q) = %v, want %d", pw, got, want)
 		}
 	}
+}
+
+func TestPolicy_BlocklistIgnoresCase(t *testing.T) {
+	t.Parallel()
+	if n := len(blocklist); n < 3000 {
+		t.Fatalf("blocklist has %d entries, want at least 3,000", n)
+	}
+	for _, pw := range []string{"Password1", "PASSWORD1", "iloveyou", "Passw0rd"} {
+		got := Policy{Name: PolicyNIST}.Violations(pw, "")
+		if !contains(got, "commonly used") {
+			t.Errorf("%q: %v, want the blocklist rule", pw, got)
+		}
+	}
+	if got := (Policy{Name: PolicyNIST}).Violations("correct horse battery staple", ""); got != nil {
+		t.Errorf("a long uncommon passphrase: %v", got)
+	}
+}
+
+func TestPolicy_EmailLocalPart(t *testing.T) {
+	t.Parallel()
+	p := Policy{Name: PolicyDefault}
+	for _, pw := range []string{"Adalovelace1", "My-ADALOVELACE-9", "adaLovelace7!"} {
+		if got := p.Violations(pw, " AdaLovelace@example.com"); !contains(got, "before the @") {
+			t.Errorf("%q with AdaLovelace@: %v, want the local-part rule", pw, got)
+		}
+	}
+	if got := p.Violations("Jo-Horse-7", "jo@example.com"); got != nil {
+		t.Errorf("a two-letter local part forbids ordinary passwords: %v", got)
+	}
+	if got := p.Violations("Correct-Horse-7", "ada@example.com"); got != nil {
+		t.Errorf("unrelated password refused: %v", got)
+	}
+}
+
+func TestPolicy_NIST(t *testing.T) {
+	t.Parallel()
+	p := Policy{Name: PolicyNIST}
+	if got := p.Violations("alllowercasebutlong", ""); got != nil {
+		t.Errorf("NIST imposes no composition rules: %v", got)
+	}
+	if got := p.Violations("Short-Pass-1", ""); !contains(got, "at least 15") {
+		t.Errorf("NIST minimum: %v", got)
+	}
+}
+
+func contains(msgs []string, part string) bool {
+	for _, m := range msgs {
+		if strings.Contains(m, part) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestHasher_BulkheadRefusesWhenFull(t *testing.T) {

@@ -1,13 +1,79 @@
 package password
 
-import "unicode"
+import (
+	"bufio"
+	"bytes"
+	_ "embed"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
-// Violations lists every composition rule of the password policy that pw
-// breaks, as messages for a 422 response; nil means pw is acceptable. Length
-// limits (8 to 128 characters) live in openapi.yaml, which can express them;
-// these rules need character classes that a JSON Schema pattern (no
-// look-ahead in Go's regexp) cannot combine.
-func Violations(pw string) []string {
+// Policy names.
+const (
+	// PolicyDefault: 8 to 128 characters with an upper-case letter, a
+	// lower-case letter and a digit.
+	PolicyDefault = "default"
+	// PolicyNIST follows NIST SP 800-63B: at least 15 characters and no
+	// composition rules.
+	PolicyNIST = "nist"
+)
+
+// MaxLength is the longest password any policy accepts; openapi.yaml says the same.
+const MaxLength = 128
+
+// commonPasswords is Openwall's public-domain password.lst (3,546 entries,
+// most common first); see the README for the attribution.
+//
+//go:embed common-passwords.txt
+var commonPasswords []byte
+
+var blocklist = func() map[string]bool {
+	set := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(commonPasswords))
+	for sc.Scan() {
+		if line := sc.Text(); line != "" && !strings.HasPrefix(line, "#!comment") {
+			set[strings.ToLower(line)] = true
+		}
+	}
+	return set
+}()
+
+// minLocalPart is the shortest email local part that passwords may not
+// contain; shorter ones ("a", "jo") would forbid ordinary passwords.
+const minLocalPart = 3
+
+// Policy holds the rules for new passwords. The length limits of the default
+// policy are also in openapi.yaml; everything else is checked here.
+type Policy struct {
+	Name string // PolicyDefault or PolicyNIST
+}
+
+// Violations lists each rule pw breaks, as messages naming the rule; nil
+// means pw is acceptable. email, when not empty, adds the rule that the
+// password must not contain the address's local part.
+func (p Policy) Violations(pw, email string) []string {
+	var out []string
+	n := utf8.RuneCountInString(pw)
+	if p.Name == PolicyNIST && n < 15 {
+		out = append(out, "must be at least 15 characters")
+	}
+	if p.Name != PolicyNIST {
+		out = append(out, composition(pw)...)
+	}
+	lower := strings.ToLower(pw)
+	if blocklist[lower] {
+		out = append(out, "must not be a commonly used password")
+	}
+	local, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(email)), "@")
+	if utf8.RuneCountInString(local) >= minLocalPart && strings.Contains(lower, local) {
+		out = append(out, "must not contain the part of the email address before the @")
+	}
+	return out
+}
+
+// composition checks the default policy's character classes.
+func composition(pw string) []string {
 	var upper, lower, digit bool
 	for _, r := range pw {
 		upper = upper || unicode.IsUpper(r)

@@ -20,6 +20,7 @@ import (
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/password"
+	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/token"
 )
 
@@ -50,6 +51,25 @@ var FastHashing Option = func(d *server.Deps) {
 	}
 	d.Hasher = h
 }
+
+// DefaultLimits are the production defaults of the rate limits, on store.
+func DefaultLimits(store ratelimit.Store) server.Limits {
+	limit := func(s string) ratelimit.Limit {
+		l, err := ratelimit.ParseLimit(s)
+		if err != nil {
+			panic(err)
+		}
+		return l
+	}
+	return server.Limits{
+		Enabled: true, Store: store,
+		Register: limit("20/1h"), Login: limit("10/1m"), LoginIP: limit("100/1m"), Refresh: limit("60/1m"),
+		FailedLogins: limit("100/1h"), BackoffAfter: 5, BackoffBase: time.Second, BackoffMax: 15 * time.Minute,
+	}
+}
+
+// NoLimits switches rate limits and the login backoff off.
+var NoLimits Option = func(d *server.Deps) { d.Limits.Enabled = false }
 
 // NewApp starts authd with production defaults (unless opts say otherwise)
 // and a client whose every response is checked against openapi.yaml.
@@ -88,13 +108,15 @@ func NewApp(t testing.TB, opts ...Option) *App {
 		Version:      "test",
 		SessionTTL:   30 * 24 * time.Hour,
 		RefreshGrace: 10 * time.Second,
+		Policy:       password.Policy{Name: password.PolicyDefault},
+		Limits:       DefaultLimits(ratelimit.NewMemory(clock.Now)),
 		Now:          clock.Now,
 	}
 	for _, o := range opts {
 		o(&deps)
 	}
 	srv := server.New(deps)
-	e, err := srv.Echo(server.AppOptions{RequestTimeout: 10 * time.Second, CORSOrigins: []string{"https://app.example.com"}})
+	e, err := srv.Echo(server.AppOptions{RequestTimeout: 10 * time.Second, CORSOrigins: []string{"https://app.example.com"}, TrustedProxies: []string{"127.0.0.1/32"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,89 @@
+package server
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/authd/authd/gen/api"
+	"github.com/authd/authd/server/ratelimit"
+)
+
+// limitCheck is one budget a request spends from.
+type limitCheck struct {
+	policy string // name in the RateLimit headers
+	key    string
+	limit  ratelimit.Limit
+}
+
+// checksFor lists the budgets an operation spends, keyed by client IP and,
+// where the body names an account, by its normalised email.
+func (s *Server) checksFor(op string, req any, ip string) []limitCheck {
+	l := s.Limits
+	switch r := req.(type) {
+	case api.RegisterRequestObject:
+		return []limitCheck{{"register", "register:ip:" + ip, l.Register}}
+	case api.LoginRequestObject:
+		email := emailKey(r.Body.Email)
+		return []limitCheck{
+			{"login", "login:ip-email:" + ip + ":" + email, l.Login},
+			{"login-ip", "login:ip:" + ip, l.LoginIP},
+		}
+	case api.RefreshTokenRequestObject:
+		return []limitCheck{{"refresh", "refresh:ip:" + ip, l.Refresh}}
+	}
+	return nil
+}
+
+// limitRequests is a strict middleware: it spends the request's budgets,
+// reports them in RateLimit headers and refuses with 429 when one is empty.
+func (s *Server) limitRequests(next api.StrictHandlerFunc, op string) api.StrictHandlerFunc {
+	return func(c echo.Context, req any) (any, error) {
+		if !s.Limits.Enabled {
+			return next(c, req)
+		}
+		ctx := c.Request().Context()
+		checks := s.checksFor(op, req, infoFrom(ctx).ip)
+		if len(checks) == 0 {
+			return next(c, req)
+		}
+		var policies []string
+		var tightest *limitCheck
+		var tightestRes ratelimit.Result
+		var refused *ratelimit.Result
+		for i, chk := range checks {
+			res, err := s.Limits.Store.Allow(ctx, chk.key, chk.limit)
+			if err != nil {
+				return nil, err
+			}
+			policies = append(policies, fmt.Sprintf("%q;q=%d;w=%d", chk.policy, chk.limit.Rate, int(chk.limit.Period.Seconds())))
+			if tightest == nil || res.Remaining < tightestRes.Remaining {
+				tightest, tightestRes = &checks[i], res
+			}
+			if !res.Allowed && (refused == nil || res.RetryAfter > refused.RetryAfter) {
+				refused = &res
+			}
+		}
+		h := c.Response().Header()
+		h.Set("RateLimit-Policy", strings.Join(policies, ", "))
+		h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", tightest.policy, tightestRes.Remaining, ceilSeconds(tightestRes.ResetAfter.Seconds())))
+		if refused != nil {
+			wait := ceilSeconds(refused.RetryAfter.Seconds())
+			return nil, tooManyRequests(kindRateLimited, fmt.Sprintf("Too many requests; retry in %d seconds.", wait), wait)
+		}
+		return next(c, req)
+	}
+}
+
+// tooManyRequests is the 429 problem with its Retry-After.
+func tooManyRequests(k kind, detail string, retryAfter int) *problemError {
+	return &problemError{kind: k, detail: detail, headers: map[string]string{"Retry-After": strconv.Itoa(retryAfter)}}
+}
+
+func ceilSeconds(s float64) int { return max(1, int(math.Ceil(s))) }
+
+// emailKey is the form of an email in limit keys: as the database compares it.
+func emailKey(e string) string { return strings.ToLower(normalizeEmail(e)) }

@@ -1,0 +1,70 @@
+package ratelimit
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+)
+
+// Fallback uses a shared store while it answers and a local one while it
+// does not, so an outage of Redis makes limits per-instance instead of
+// failing every login. A breaker keeps a dead Redis from costing a timeout
+// on every request.
+type Fallback struct {
+	shared  Store
+	local   Store
+	breaker circuitbreaker.CircuitBreaker[any]
+	timeout time.Duration
+	log     *slog.Logger
+}
+
+// NewFallback returns a Store over shared with local as the stand-in; after
+// failures consecutive errors it stays local for retryAfter before trying again.
+func NewFallback(shared, local Store, timeout, retryAfter time.Duration, log *slog.Logger) *Fallback {
+	f := &Fallback{shared: shared, local: local, timeout: timeout, log: log}
+	f.breaker = circuitbreaker.NewBuilder[any]().
+		WithFailureThreshold(3).
+		WithDelay(retryAfter).
+		OnOpen(func(circuitbreaker.StateChangedEvent) {
+			log.Warn("rate limiter: shared store unreachable; enforcing limits per instance until it returns")
+		}).
+		OnClose(func(circuitbreaker.StateChangedEvent) {
+			log.Info("rate limiter: shared store is back")
+		}).
+		Build()
+	return f
+}
+
+// Allow implements Store.
+func (f *Fallback) Allow(ctx context.Context, key string, l Limit) (Result, error) {
+	return f.use(ctx, key, l, Store.Allow)
+}
+
+// Peek implements Store.
+func (f *Fallback) Peek(ctx context.Context, key string, l Limit) (Result, error) {
+	return f.use(ctx, key, l, Store.Peek)
+}
+
+func (f *Fallback) use(ctx context.Context, key string, l Limit, check func(Store, context.Context, string, Limit) (Result, error)) (Result, error) {
+	if f.breaker.TryAcquirePermit() {
+		sctx, cancel := context.WithTimeout(ctx, f.timeout)
+		res, err := check(f.shared, sctx, key, l)
+		cancel()
+		if err == nil {
+			f.breaker.RecordSuccess()
+			return res, nil
+		}
+		if ctx.Err() != nil { // the caller gave up; not the store's fault
+			f.breaker.RecordSuccess()
+			return Result{}, ctx.Err()
+		}
+		f.breaker.RecordFailure()
+		f.log.DebugContext(ctx, "rate limiter: shared store failed", "error", err.Error())
+	}
+	return check(f.local, ctx, key, l)
+}
+
+// Degraded reports whether limits are currently enforced per instance.
+func (f *Fallback) Degraded() bool { return !f.breaker.IsClosed() }

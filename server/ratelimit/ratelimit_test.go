@@ -1,0 +1,172 @@
+package ratelimit
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var ctx = context.Background()
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func redisURL() string {
+	if u := os.Getenv("TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+func liveRedis(t *testing.T) *Redis {
+	t.Helper()
+	opts, err := redis.ParseURL(redisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	t.Cleanup(func() { client.Close() })
+	if err := client.Ping(ctx).Err(); err != nil {
+		t.Fatalf("Redis at %s: %v (set TEST_REDIS_URL)", redisURL(), err)
+	}
+	return NewRedis(client, "authd-test:"+rand.Text()+":")
+}
+
+func TestParseLimit(t *testing.T) {
+	t.Parallel()
+	l, err := ParseLimit("10/1m")
+	if err != nil || l.Rate != 10 || l.Period != time.Minute || l.String() != "10/1m0s" {
+		t.Errorf("ParseLimit = %+v, %v", l, err)
+	}
+	for _, bad := range []string{"", "10", "0/1m", "-1/1m", "10/0s", "ten/1m", "10/fortnight", "10/1ms"} {
+		if _, err := ParseLimit(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// exercise runs the same sequence on any store: a budget of 3 per minute.
+func exercise(t *testing.T, s Store) {
+	t.Helper()
+	l := Limit{Rate: 3, Period: time.Minute}
+	for i := range 3 {
+		if p, _ := s.Peek(ctx, "k", l); !p.Allowed {
+			t.Fatalf("peek before event %d refused", i)
+		}
+		res, err := s.Allow(ctx, "k", l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Allowed || res.Remaining != 2-i {
+			t.Fatalf("event %d: %+v, want allowed with %d left", i, res, 2-i)
+		}
+	}
+	for _, check := range []func(context.Context, string, Limit) (Result, error){s.Allow, s.Peek} {
+		res, err := check(ctx, "k", l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Allowed || res.RetryAfter <= 0 || res.RetryAfter > 20*time.Second {
+			t.Errorf("over the limit: %+v, want refused with a retry within one interval (20s)", res)
+		}
+	}
+	if res, _ := s.Allow(ctx, "other", l); !res.Allowed {
+		t.Error("another key shares the budget")
+	}
+}
+
+func TestMemory_GCRA(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	m := NewMemory(c.now)
+	exercise(t, m)
+
+	l := Limit{Rate: 3, Period: time.Minute}
+	c.advance(19 * time.Second)
+	if res, _ := m.Allow(ctx, "k", l); res.Allowed {
+		t.Error("allowed before one interval passed")
+	}
+	c.advance(time.Second)
+	if res, _ := m.Allow(ctx, "k", l); !res.Allowed {
+		t.Error("refused after one interval")
+	}
+	c.advance(time.Hour)
+	if res, _ := m.Allow(ctx, "k", l); !res.Allowed || res.Remaining != 2 {
+		t.Errorf("after an hour: %+v, want the whole budget back", res)
+	}
+	c.advance(2 * time.Hour)
+	m.Allow(ctx, "sweeper", l)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.tat["k"]; ok {
+		t.Error("a key with its whole budget back was not swept")
+	}
+}
+
+func TestRedis_GCRA(t *testing.T) {
+	t.Parallel()
+	exercise(t, liveRedis(t))
+}
+
+func TestRedis_SharedByTwoClients(t *testing.T) {
+	t.Parallel()
+	a := liveRedis(t)
+	opts, _ := redis.ParseURL(redisURL())
+	other := redis.NewClient(opts)
+	t.Cleanup(func() { other.Close() })
+	b := NewRedis(other, a.prefix)
+	l := Limit{Rate: 2, Period: time.Hour}
+	a.Allow(ctx, "k", l)
+	b.Allow(ctx, "k", l)
+	if res, _ := a.Allow(ctx, "k", l); res.Allowed {
+		t.Error("two clients of one Redis did not share the budget")
+	}
+}
+
+func TestFallback_UsesLocalWhileSharedIsDown(t *testing.T) {
+	t.Parallel()
+	dead := NewRedis(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1}), "x:")
+	local := NewMemory(time.Now)
+	f := NewFallback(dead, local, time.Second, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l := Limit{Rate: 2, Period: time.Hour}
+	var allowed int
+	for range 5 {
+		res, err := f.Allow(ctx, "k", l)
+		if err != nil {
+			t.Fatalf("fallback returned an error: %v", err)
+		}
+		if res.Allowed {
+			allowed++
+		}
+	}
+	if allowed != 2 {
+		t.Errorf("%d of 5 allowed, want the local limit of 2", allowed)
+	}
+	if !f.Degraded() {
+		t.Error("not reported as degraded")
+	}
+}
+
+func TestFallback_SharedWhileHealthy(t *testing.T) {
+	t.Parallel()
+	shared := liveRedis(t)
+	f := NewFallback(shared, NewMemory(time.Now), time.Second, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l := Limit{Rate: 1, Period: time.Hour}
+	if res, _ := f.Allow(ctx, "k", l); !res.Allowed {
+		t.Fatal("first event refused")
+	}
+	if res, _ := shared.Allow(ctx, "k", l); res.Allowed {
+		t.Error("the event did not reach the shared store")
+	}
+	if f.Degraded() {
+		t.Error("degraded with Redis up")
+	}
+}

@@ -1,0 +1,49 @@
+package ratelimit
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is a Store shared by every instance that uses the same Redis:
+// redis_rate's GCRA, which runs as one Lua script per check.
+type Redis struct {
+	limiter *redis_rate.Limiter
+	prefix  string
+}
+
+// NewRedis returns a Store on client; keys are prefixed with prefix.
+func NewRedis(client *redis.Client, prefix string) *Redis {
+	return &Redis{limiter: redis_rate.NewLimiter(client), prefix: prefix}
+}
+
+// Allow implements Store.
+func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Result, error) {
+	res, err := r.limiter.Allow(ctx, r.prefix+key, redisLimit(l))
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Allowed: res.Allowed > 0, Remaining: res.Remaining, RetryAfter: max(0, res.RetryAfter), ResetAfter: res.ResetAfter}, nil
+}
+
+// Peek implements Store: a check that costs nothing reports how much is left;
+// less than one event means the next would be refused.
+func (r *Redis) Peek(ctx context.Context, key string, l Limit) (Result, error) {
+	res, err := r.limiter.AllowN(ctx, r.prefix+key, redisLimit(l), 0)
+	if err != nil {
+		return Result{}, err
+	}
+	if res.Remaining >= 1 {
+		return Result{Allowed: true, Remaining: res.Remaining, ResetAfter: res.ResetAfter}, nil
+	}
+	// The next event fits once the budget is back to all but rate-1 events.
+	wait := res.ResetAfter - time.Duration(l.Rate-1)*l.interval()
+	return Result{Allowed: false, RetryAfter: max(0, wait), ResetAfter: res.ResetAfter}, nil
+}
+
+func redisLimit(l Limit) redis_rate.Limit {
+	return redis_rate.Limit{Rate: l.Rate, Burst: l.Rate, Period: l.Period}
+}

@@ -1,0 +1,36 @@
+package server
+
+import (
+	"context"
+
+	"github.com/authd/authd/gen/api"
+	"github.com/authd/authd/gen/db"
+)
+
+// ListSessions implements api.StrictServerInterface.
+func (s *Server) ListSessions(ctx context.Context, _ api.ListSessionsRequestObject) (api.ListSessionsResponseObject, error) {
+	me := caller(ctx)
+	rows, err := s.db.Queries().ListLiveSessions(ctx, db.ListLiveSessionsParams{UserID: me.user.ID, Now: s.Now()})
+	if err != nil {
+		return nil, err
+	}
+	list := api.SessionList{Sessions: make([]api.Session, len(rows))}
+	for i, r := range rows {
+		list.Sessions[i] = sessionJSON(r, r.ID == me.sessionID)
+	}
+	return api.ListSessions200JSONResponse(list), nil
+}
+
+// RevokeSession implements api.StrictServerInterface. Unknown, ended and
+// other users' sessions answer the same 404.
+func (s *Server) RevokeSession(ctx context.Context, req api.RevokeSessionRequestObject) (api.RevokeSessionResponseObject, error) {
+	n, err := s.db.Queries().RevokeUserSession(ctx, db.RevokeUserSessionParams{ID: req.Id, UserID: caller(ctx).user.ID, Now: s.Now()})
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return api.RevokeSession404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(
+			problem(ctx, kindNotFound, "No such session."))}, nil
+	}
+	return api.RevokeSession204Response{}, nil
+}
