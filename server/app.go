@@ -14,8 +14,8 @@ import (
 	"github.com/authd/authd/server/clientip"
 )
 
-// AppOptions are the HTTP-level settings of the Echo application.
-type AppOptions struct {
+// HTTPOptions are the HTTP-level settings of the Echo application.
+type HTTPOptions struct {
 	CORSOrigins    []string
 	RequestTimeout time.Duration
 	// TrustedProxies are CIDRs whose forwarding headers name the client.
@@ -24,7 +24,8 @@ type AppOptions struct {
 
 // Echo assembles the application: middleware in the order requests meet it,
 // the generated strict handlers, and Swagger UI's embedded assets.
-func (s *Server) Echo(opts AppOptions) (*echo.Echo, error) {
+func (s *Server) Echo() (*echo.Echo, error) {
+	opts := s.HTTP
 	spec, err := api.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
@@ -57,7 +58,8 @@ func (s *Server) Echo(opts AppOptions) (*echo.Echo, error) {
 	e.Use(guardBody)
 	e.Use(s.requestValidator(spec))
 
-	api.RegisterHandlers(e, api.NewStrictHandler(s, []api.StrictMiddlewareFunc{s.limitRequests}))
+	// Strict middlewares wrap in reverse: requireCaller runs first.
+	api.RegisterHandlers(e, api.NewStrictHandler(s, []api.StrictMiddlewareFunc{s.limitRequests, s.requireCaller(spec)}))
 	e.GET("/docs/*", echo.WrapHandler(s.swaggerUI))
 	return e, nil
 }

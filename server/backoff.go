@@ -47,7 +47,7 @@ func (s *Server) loginWait(ctx context.Context, email, ip string, user *db.User)
 }
 
 // recordLoginFailure counts a failure against this client and email and,
-// past the free attempts, makes the next one wait: base, doubling, capped.
+// once the free failures are used, makes the next attempt wait.
 func (s *Server) recordLoginFailure(ctx context.Context, email, ip string) error {
 	if !s.Limits.Enabled {
 		return nil
@@ -58,10 +58,12 @@ func (s *Server) recordLoginFailure(ctx context.Context, email, ip string) error
 	if err != nil {
 		return err
 	}
-	if extra := int(n) - s.Limits.BackoffAfter; extra > 0 {
+	// From the BackoffAfter-th failure on, the next attempt waits: base,
+	// then doubling with each further failure, up to the cap.
+	if extra := int(n) - s.Limits.BackoffAfter; extra >= 0 {
 		wait := s.Limits.BackoffMax
-		if extra <= 30 { // beyond that, 2^extra overflows any sane cap anyway
-			wait = min(s.Limits.BackoffBase<<(extra-1), s.Limits.BackoffMax)
+		if extra < 30 { // beyond that, 2^extra passes any sane cap anyway
+			wait = min(s.Limits.BackoffBase<<extra, s.Limits.BackoffMax)
 		}
 		if err := q.BlockLogin(ctx, db.BlockLoginParams{Email: email, Ip: ip, BlockedUntil: now.Add(wait)}); err != nil {
 			return err

@@ -50,30 +50,31 @@ func (s *Server) limitRequests(next api.StrictHandlerFunc, op string) api.Strict
 		if len(checks) == 0 {
 			return next(c, req)
 		}
-		var policies []string
-		var tightest *limitCheck
+		policies := make([]string, len(checks))
+		for i, chk := range checks {
+			policies[i] = fmt.Sprintf("%q;q=%d;w=%d", chk.policy, chk.limit.Rate, int(chk.limit.Period.Seconds()))
+		}
+		h := c.Response().Header()
+		h.Set("RateLimit-Policy", strings.Join(policies, ", "))
+		// Spend the budgets in order; the first that is empty refuses, and
+		// the ones after it are not charged for a request that never ran.
+		var tightest limitCheck
 		var tightestRes ratelimit.Result
-		var refused *ratelimit.Result
 		for i, chk := range checks {
 			res, err := s.Limits.Store.Allow(ctx, chk.key, chk.limit)
 			if err != nil {
 				return nil, err
 			}
-			policies = append(policies, fmt.Sprintf("%q;q=%d;w=%d", chk.policy, chk.limit.Rate, int(chk.limit.Period.Seconds())))
-			if tightest == nil || res.Remaining < tightestRes.Remaining {
-				tightest, tightestRes = &checks[i], res
+			if i == 0 || res.Remaining < tightestRes.Remaining {
+				tightest, tightestRes = chk, res
 			}
-			if !res.Allowed && (refused == nil || res.RetryAfter > refused.RetryAfter) {
-				refused = &res
+			if !res.Allowed {
+				h.Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", chk.policy, ceilSeconds(res.ResetAfter.Seconds())))
+				wait := ceilSeconds(res.RetryAfter.Seconds())
+				return nil, tooManyRequests(kindRateLimited, fmt.Sprintf("Too many requests; retry in %d seconds.", wait), wait)
 			}
 		}
-		h := c.Response().Header()
-		h.Set("RateLimit-Policy", strings.Join(policies, ", "))
 		h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", tightest.policy, tightestRes.Remaining, ceilSeconds(tightestRes.ResetAfter.Seconds())))
-		if refused != nil {
-			wait := ceilSeconds(refused.RetryAfter.Seconds())
-			return nil, tooManyRequests(kindRateLimited, fmt.Sprintf("Too many requests; retry in %d seconds.", wait), wait)
-		}
 		return next(c, req)
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server/testkit"
 )
@@ -232,5 +235,39 @@ func TestRequests_LoginAndRefreshValidateToo(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestRequests_EveryProtectedOperationRefusesAnonymous walks the spec, so a
+// new operation or a routing slip cannot skip authentication unnoticed.
+func TestRequests_EveryProtectedOperationRefusesAnonymous(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	spec, err := api.GetSwagger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.Security == nil || len(*op.Security) == 0 {
+				continue
+			}
+			url := app.URL + strings.ReplaceAll(path, "{id}", uuid.NewString())
+			req, _ := http.NewRequest(method, url, strings.NewReader(`{}`))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("%s %s without a token: %d", method, path, resp.StatusCode)
+			}
+			checked++
+		}
+	}
+	if checked < 6 {
+		t.Errorf("only %d protected operations found", checked)
 	}
 }

@@ -35,6 +35,7 @@ type Deps struct {
 	RefreshGrace time.Duration
 	Policy       password.Policy
 	Limits       Limits
+	HTTP         HTTPOptions
 	Now          func() time.Time
 }
 

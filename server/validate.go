@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/mail"
+	"regexp"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -23,7 +24,7 @@ func (s *Server) requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
 	inSpec := map[string]bool{}
 	for path, item := range spec.Paths.Map() {
 		for method := range item.Operations() {
-			inSpec[method+" "+path] = true
+			inSpec[method+" "+echoPath(path)] = true
 		}
 	}
 	return oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
@@ -48,6 +49,36 @@ func (s *Server) requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
 			return err
 		},
 	})
+}
+
+// echoPath writes an OpenAPI path template the way Echo names its routes:
+// /users/me/sessions/{id} becomes /users/me/sessions/:id.
+func echoPath(p string) string {
+	return pathParam.ReplaceAllString(p, ":$1")
+}
+
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+// requireCaller is a strict middleware and a second lock: an operation the
+// spec protects never reaches its handler without an authenticated caller,
+// even if the validator were skipped.
+func (s *Server) requireCaller(spec *openapi3.T) api.StrictMiddlewareFunc {
+	protected := map[string]bool{}
+	for _, item := range spec.Paths.Map() {
+		for _, op := range item.Operations() {
+			// The generated handlers name operations in Go case: getMe -> GetMe.
+			name := strings.ToUpper(op.OperationID[:1]) + op.OperationID[1:]
+			protected[name] = op.Security != nil && len(*op.Security) > 0
+		}
+	}
+	return func(next api.StrictHandlerFunc, op string) api.StrictHandlerFunc {
+		return func(c echo.Context, req any) (any, error) {
+			if protected[op] && caller(c.Request().Context()) == nil {
+				return nil, s.unauthorized(false, errors.New("no authenticated caller"))
+			}
+			return next(c, req)
+		}
+	}
 }
 
 // authenticate verifies the bearer token and that its session is still live,

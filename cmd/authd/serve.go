@@ -77,8 +77,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		RefreshGrace: cfg.RefreshGrace,
 		Policy:       password.Policy{Name: cfg.PasswordPolicy},
 		Limits:       limits,
+		HTTP:         server.HTTPOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies},
 	})
-	e, err := srv.Echo(server.AppOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies})
+	e, err := srv.Echo()
 	if err != nil {
 		return err
 	}
@@ -117,6 +118,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 func newLimits(cfg config.Config, log *slog.Logger) (server.Limits, error) {
 	var store ratelimit.Store = ratelimit.NewMemory(time.Now)
 	if cfg.RedisURL != "" {
+		ratelimit.LogRedisTo(log)
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
 			return server.Limits{}, fmt.Errorf("REDIS_URL: %w", err)

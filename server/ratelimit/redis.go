@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -47,3 +49,14 @@ func (r *Redis) Peek(ctx context.Context, key string, l Limit) (Result, error) {
 func redisLimit(l Limit) redis_rate.Limit {
 	return redis_rate.Limit{Rate: l.Rate, Burst: l.Rate, Period: l.Period}
 }
+
+// slogRedisLogger sends go-redis's own messages to slog instead of stderr.
+type slogRedisLogger struct{ log *slog.Logger }
+
+func (l slogRedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+// LogRedisTo makes go-redis log through log (at debug level); its default
+// writes unstructured lines to stderr.
+func LogRedisTo(log *slog.Logger) { redis.SetLogger(slogRedisLogger{log}) }

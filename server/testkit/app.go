@@ -110,13 +110,16 @@ func NewApp(t testing.TB, opts ...Option) *App {
 		RefreshGrace: 10 * time.Second,
 		Policy:       password.Policy{Name: password.PolicyDefault},
 		Limits:       DefaultLimits(ratelimit.NewMemory(clock.Now)),
-		Now:          clock.Now,
+		// The test client is a trusted proxy, so X-Forwarded-For can play
+		// several clients.
+		HTTP: server.HTTPOptions{RequestTimeout: 10 * time.Second, CORSOrigins: []string{"https://app.example.com"}, TrustedProxies: []string{"127.0.0.1/32"}},
+		Now:  clock.Now,
 	}
 	for _, o := range opts {
 		o(&deps)
 	}
 	srv := server.New(deps)
-	e, err := srv.Echo(server.AppOptions{RequestTimeout: 10 * time.Second, CORSOrigins: []string{"https://app.example.com"}, TrustedProxies: []string{"127.0.0.1/32"}})
+	e, err := srv.Echo()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +140,7 @@ func NewApp(t testing.TB, opts ...Option) *App {
 }
 
 func init() {
+	ratelimit.LogRedisTo(slog.New(slog.DiscardHandler))
 	// The client checks these documents as opaque text, as the spec describes them.
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
 	openapi3filter.RegisterBodyDecoder("application/yaml", openapi3filter.FileBodyDecoder)

@@ -69,3 +69,11 @@ func RegisterBody() client.RegisterRequest {
 func LoginBody(email string) client.LoginRequest {
 	return client.LoginRequest{Email: email, Password: Password}
 }
+
+// From makes the request come from ip, as a trusted proxy would report it.
+func From(ip string) client.RequestEditorFn {
+	return func(_ context.Context, req *http.Request) error {
+		req.Header.Set("X-Forwarded-For", ip)
+		return nil
+	}
+}
