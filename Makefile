@@ -34,10 +34,22 @@ run: ## Start authd on $(ADDR) against the local PostgreSQL
 build: ## Build bin/authd
 	go build -trimpath -o bin/authd ./cmd/authd
 
+# Fuzz targets as "Name package"; `make test` runs each briefly, `make fuzz` longer.
+FUZZ_TARGETS := FuzzCheck:./server/jsonguard FuzzPolicy:./server/password FuzzVerifyStoredHash:./server/password FuzzVerify:./server/token
+FUZZTIME ?= 1m
+
 .PHONY: test
-test: ## Run every test against a real PostgreSQL (starts a throwaway one if none runs)
+test: ## Run every test against a real PostgreSQL (starts a throwaway one if none runs), then each fuzzer for 3 s
 	.ci/with-postgres go test -race -count=1 ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 1m)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t%%:*} for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:}; \
+	done
 
 .PHONY: bench
-bench: ## Run the benchmarks
+bench: ## Run the benchmarks (the login flood once: each run is 200 logins)
 	.ci/with-postgres go test -run '^$$' -bench . -benchmem -count=1 ./...

@@ -54,6 +54,9 @@ const (
 	bcryptSHA256Prefix = "$bcrypt-sha256$"
 	argonSaltLen       = 16
 	argonKeyLen        = 32
+	maxArgonMemoryKiB  = 1 << 20 // 1 GiB
+	maxArgonTime       = 64
+	maxArgonThreads    = 16
 )
 
 // NewHasher returns a Hasher; it hashes one random password up front so that
@@ -163,9 +166,14 @@ func (h *Hasher) verifyArgon(pw, encoded string) (bool, bool, error) {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &t, &p); err != nil || mem == 0 || t == 0 || p == 0 {
 		return false, false, ErrUnknownHash
 	}
+	// A corrupt or hostile stored hash must not make one login allocate
+	// gigabytes or spin for minutes.
+	if mem > maxArgonMemoryKiB || t > maxArgonTime || p > maxArgonThreads {
+		return false, false, ErrUnknownHash
+	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(key) == 0 {
+	if err1 != nil || err2 != nil || len(key) < 16 || len(key) > 128 {
 		return false, false, ErrUnknownHash
 	}
 	got := argon2.IDKey([]byte(pw), salt, t, mem, p, uint32(len(key)))

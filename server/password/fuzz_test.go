@@ -1,0 +1,39 @@
+package password
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+)
+
+// FuzzPolicy: the policy never panics, and whatever it accepts under the
+// default rules has every character class and is not on the blocklist.
+func FuzzPolicy(f *testing.F) {
+	f.Fuzz(func(t *testing.T, pw, email string) {
+		got := Policy{Name: PolicyDefault}.Violations(pw, email)
+		_ = Policy{Name: PolicyNIST}.Violations(pw, email)
+		if len(got) > 0 {
+			return
+		}
+		if !strings.ContainsFunc(pw, unicode.IsUpper) || !strings.ContainsFunc(pw, unicode.IsLower) || !strings.ContainsFunc(pw, unicode.IsDigit) {
+			t.Fatalf("accepted %q without every character class", pw)
+		}
+		if blocklist[strings.ToLower(pw)] {
+			t.Fatalf("accepted the common password %q", pw)
+		}
+	})
+}
+
+// FuzzVerifyStoredHash: a stored hash of any shape is refused or checked,
+// never a panic, a match for the wrong password, or an unbounded cost.
+func FuzzVerifyStoredHash(f *testing.F) {
+	h, err := NewHasher(fastArgon)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, encoded string) {
+		if ok, _, _ := h.verify("not-the-password", encoded); ok && !strings.Contains(encoded, "$") {
+			t.Fatalf("%q matched without being a hash", encoded)
+		}
+	})
+}
