@@ -29,7 +29,7 @@ func TestHashing_FullBulkheadAnswers503(t *testing.T) {
 	t.Parallel()
 	// One slot, no queueing, and a hash of about a second: of two logins sent
 	// together, one hashes and the other is shed.
-	slow := password.Params{Algorithm: "argon2id", MemoryKiB: 8192, Time: 400, Threads: 1, Concurrency: 1}
+	slow := password.Params{Algorithm: "argon2id", MemoryKiB: 65536, Time: 32, Threads: 1, Concurrency: 1}
 	app := testkit.NewApp(t, withHasher(t, slow))
 
 	var wg sync.WaitGroup

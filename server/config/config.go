@@ -152,8 +152,8 @@ func (c Config) validate() []error {
 	}
 	switch c.HashAlgorithm {
 	case "argon2id":
-		if c.Argon2MemoryKiB < 8*1024 || c.Argon2Time < 1 || c.Argon2Threads < 1 {
-			fail("AUTHD_ARGON2_*", "need memory >= 8192 KiB, time >= 1, threads >= 1")
+		if c.Argon2MemoryKiB < 8*1024 || c.Argon2MemoryKiB > 1<<20 || c.Argon2Time < 1 || c.Argon2Time > 64 || c.Argon2Threads < 1 || c.Argon2Threads > 16 {
+			fail("AUTHD_ARGON2_*", "need memory 8192-1048576 KiB, time 1-64, threads 1-16")
 		}
 	case "bcrypt":
 		if c.BcryptCost < 10 || c.BcryptCost > 16 {
