@@ -9,13 +9,10 @@ SELECT * FROM users WHERE email = $1;
 -- name: GetUserByID :one
 SELECT * FROM users WHERE id = $1;
 
--- name: UpdateUser :one
--- Changes the email, the password hash or both; a NULL argument keeps the old value.
-UPDATE users
-SET email         = coalesce(sqlc.narg(email), email),
-    password_hash = coalesce(sqlc.narg(password_hash), password_hash),
-    updated_at    = now()
-WHERE id = sqlc.arg(id)
+-- name: ChangePassword :one
+-- A new password chosen by the user (a change or a reset).
+UPDATE users SET password_hash = sqlc.arg(password_hash), updated_at = now()
+WHERE id = sqlc.arg(id) AND is_active
 RETURNING *;
 
 -- name: SetPasswordHash :exec
@@ -29,3 +26,11 @@ UPDATE users SET is_active = false, updated_at = now() WHERE id = $1;
 -- Re-reads the credentials inside a transaction, holding the row, so a login
 -- or a change checked against an older hash cannot complete after it changed.
 SELECT password_hash, is_active FROM users WHERE id = $1 FOR NO KEY UPDATE;
+
+-- name: CreateUserIfNew :one
+-- Like CreateUser, but an existing email yields no row instead of an error,
+-- so the transaction can go on (and mail the owner a notice).
+INSERT INTO users (email, password_hash)
+VALUES ($1, $2)
+ON CONFLICT (email) DO NOTHING
+RETURNING *;

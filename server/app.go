@@ -18,8 +18,10 @@ import (
 type HTTPOptions struct {
 	CORSOrigins    []string
 	RequestTimeout time.Duration
-	// TrustedProxies are CIDRs whose forwarding headers name the client.
-	TrustedProxies []string
+	// TrustedProxies are CIDRs whose forwarding header names the client;
+	// ForwardedHeader is that header (X-Forwarded-For, the default, or Forwarded).
+	TrustedProxies  []string
+	ForwardedHeader string
 }
 
 // Echo assembles the application: middleware in the order requests meet it,
@@ -36,7 +38,11 @@ func (s *Server) Echo() (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.HandleError
-	ips, err := clientip.New(opts.TrustedProxies)
+	header := opts.ForwardedHeader
+	if header == "" {
+		header = clientip.HeaderXForwardedFor
+	}
+	ips, err := clientip.New(opts.TrustedProxies, header)
 	if err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/token"
 )
@@ -20,11 +21,17 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 	email := normalizeEmail(req.Body.Email)
 	if msgs := s.Policy.Violations(req.Body.Password, email); len(msgs) > 0 {
 		return api.Register422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: api.UnprocessableEntityApplicationProblemPlusJSONResponse(
-			policyProblem(ctx, msgs))}, nil
+			policyProblem(ctx, msgs, "password"))}, nil
 	}
 	hash, err := s.Hasher.Hash(ctx, req.Body.Password)
 	if err != nil {
 		return nil, err
+	}
+	if s.Mail.RequireVerified {
+		if err := s.registerQuietly(ctx, email, hash); err != nil {
+			return nil, err
+		}
+		return api.Register202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse(acceptedMail)}, nil
 	}
 	u, err := s.db.Queries().CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash})
 	if database.IsUniqueViolation(err, "users_email_key") {
@@ -39,9 +46,30 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 	return api.Register201JSONResponse{Body: userJSON(u)}, nil
 }
 
+// registerQuietly is registration when addresses must be verified: a new
+// address gets an account and a verification mail, an existing one a notice
+// to its owner, and the caller cannot tell which (both hashed a password).
+func (s *Server) registerQuietly(ctx context.Context, email, hash string) error {
+	return s.db.InTx(ctx, func(q *db.Queries) error {
+		u, err := q.CreateUserIfNew(ctx, db.CreateUserIfNewParams{Email: email, PasswordHash: hash})
+		if err == nil {
+			infoFrom(ctx).userID = u.ID.String()
+			return s.sendVerification(ctx, q, u)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		owner, err := q.GetUserByEmail(ctx, email)
+		if err != nil || !owner.IsActive {
+			return err
+		}
+		return s.queueMail(ctx, q, mail.KindAlreadyRegistered, owner.Email, mail.Data{Email: owner.Email})
+	})
+}
+
 // Login implements api.StrictServerInterface. Unknown email, wrong password
 // and a deactivated account cost one hash verification each and answer
-// alike; so do their backoffs, which are keyed by the address as typed.
+// alike; so do their limits, which are keyed by the address as typed.
 func (s *Server) Login(ctx context.Context, req api.LoginRequestObject) (api.LoginResponseObject, error) {
 	refused := api.Login401ApplicationProblemPlusJSONResponse{InvalidCredentialsApplicationProblemPlusJSONResponse: api.InvalidCredentialsApplicationProblemPlusJSONResponse(
 		problem(ctx, kindInvalidCredentials, "The email or password is incorrect."))}
@@ -54,11 +82,11 @@ func (s *Server) Login(ctx context.Context, req api.LoginRequestObject) (api.Log
 	case !errors.Is(err, pgx.ErrNoRows):
 		return nil, err
 	}
-	if wait, err := s.loginWait(ctx, email, ip, known); err != nil || wait > 0 {
+	if refused, err := s.admitLogin(ctx, email, ip); err != nil || refused != nil {
 		if err != nil {
 			return nil, err
 		}
-		return nil, backoffProblem(wait)
+		return nil, refused.problem()
 	}
 
 	ok, rehash := false, false
@@ -72,12 +100,16 @@ func (s *Server) Login(ctx context.Context, req api.LoginRequestObject) (api.Log
 		return nil, err
 	}
 	if !ok || !u.IsActive {
-		if err := s.recordLoginFailure(ctx, email, ip); err != nil {
-			return nil, err
-		}
-		return refused, nil
+		return refused, nil // admitLogin counted it already
 	}
+	// The password is right: this client's failures are forgiven, whatever
+	// happens next.
+	s.forgiveLogin(ctx, email, ip)
 
+	if s.Mail.RequireVerified && u.EmailVerifiedAt == nil {
+		return api.Login403ApplicationProblemPlusJSONResponse{EmailNotVerifiedApplicationProblemPlusJSONResponse: api.EmailNotVerifiedApplicationProblemPlusJSONResponse(
+			problem(ctx, kindNotVerified, "Confirm your email address with the link we sent, or ask for a new one."))}, nil
+	}
 	var upgraded string
 	if rehash {
 		if upgraded, err = s.Hasher.Hash(ctx, req.Body.Password); err != nil {
@@ -93,9 +125,6 @@ func (s *Server) Login(ctx context.Context, req api.LoginRequestObject) (api.Log
 		return nil, err
 	}
 	infoFrom(ctx).userID = u.ID.String()
-	if err := s.db.Queries().ClearLoginFailures(ctx, email); err != nil {
-		s.log.WarnContext(ctx, "could not reset login failures", "error", err.Error())
-	}
 	return api.Login200JSONResponse{TokenPairJSONResponse: pair}, nil
 }
 
@@ -109,7 +138,7 @@ var errCredentialsChanged = errors.New("credentials changed during login")
 // upgraded, when set, replaces a hash made with other parameters.
 func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (api.TokenPairJSONResponse, error) {
 	info := infoFrom(ctx)
-	refresh := token.NewRefresh()
+	refresh := token.NewOpaque()
 	var sess db.Session
 	err := s.db.InTx(ctx, func(q *db.Queries) error {
 		cur, err := q.LockUserCredentials(ctx, u.ID)
@@ -130,7 +159,7 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 		if err != nil {
 			return err
 		}
-		return q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashRefresh(refresh)})
+		return q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashOpaque(refresh)})
 	})
 	if err != nil {
 		return api.TokenPairJSONResponse{}, err

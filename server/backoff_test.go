@@ -129,3 +129,68 @@ func TestBackoff_AccountWideBudgetSparesKnownClients(t *testing.T) {
 		t.Errorf("the owner's known client: %d, want 200", got)
 	}
 }
+
+// TestBackoff_ConcurrentGuessesCannotSlipPast: every attempt is counted
+// before its password is checked, so a burst of parallel guesses after the
+// free failures gets exactly one through.
+func TestBackoff_ConcurrentGuessesCannotSlipPast(t *testing.T) {
+	t.Parallel()
+	app := backoffApp(t)
+	u, _ := app.NewUser(t)
+	const ip = "198.51.100.90"
+	for range 2 { // one free failure left
+		attempt(t, app, u.Email, "Wrong-Horse-8", ip)
+	}
+	statuses := make(chan int, 10)
+	start := make(chan struct{})
+	for range 10 {
+		go func() {
+			<-start
+			s, _ := attempt(t, app, u.Email, "Wrong-Horse-8", ip)
+			statuses <- s
+		}()
+	}
+	close(start)
+	got := map[int]int{}
+	for range 10 {
+		got[<-statuses]++
+	}
+	if got[http.StatusUnauthorized] != 1 || got[http.StatusTooManyRequests] != 9 {
+		t.Errorf("statuses %v, want one 401 and nine 429", got)
+	}
+}
+
+func TestBackoff_OwnersSuccessDoesNotForgiveTheAttacker(t *testing.T) {
+	t.Parallel()
+	app := backoffApp(t)
+	u, _ := app.NewUser(t)
+	for range 3 {
+		attempt(t, app, u.Email, "Wrong-Horse-8", "203.0.113.13")
+	}
+	if got, _ := attempt(t, app, u.Email, testkit.Password, "192.0.2.77"); got != http.StatusOK {
+		t.Fatalf("owner: %d", got)
+	}
+	status, _ := attempt(t, app, u.Email, "Wrong-Horse-8", "203.0.113.13")
+	if status != http.StatusTooManyRequests {
+		t.Errorf("attacker after the owner's login: %d, want 429 (still backed off)", status)
+	}
+}
+
+func TestBackoff_IPv6CountsPerSlash64(t *testing.T) {
+	t.Parallel()
+	app := backoffApp(t)
+	u, _ := app.NewUser(t)
+	for i := range 3 { // a host rotating through its /64
+		attempt(t, app, u.Email, "Wrong-Horse-8", "2001:db8:7:7::"+strconv.Itoa(i+1))
+	}
+	resp, err := app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: u.Email, Password: "Wrong-Horse-8"}, testkit.From("2001:db8:7:7::99"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode() != http.StatusTooManyRequests {
+		t.Fatalf("a fresh address in the same /64: %d, want 429", resp.StatusCode())
+	}
+	if got := resp.HTTPResponse.Header.Get("RateLimit"); !strings.HasPrefix(got, `"login-backoff";r=0;t=`) {
+		t.Errorf("RateLimit on a backoff 429: %q", got)
+	}
+}

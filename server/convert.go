@@ -10,11 +10,12 @@ import (
 // userJSON maps a users row to the API's User.
 func userJSON(u db.User) api.User {
 	return api.User{
-		Id:        u.ID,
-		Email:     u.Email,
-		IsActive:  u.IsActive,
-		CreatedAt: u.CreatedAt.UTC(),
-		UpdatedAt: u.UpdatedAt.UTC(),
+		Id:              u.ID,
+		Email:           u.Email,
+		IsActive:        u.IsActive,
+		EmailVerifiedAt: utcPtr(u.EmailVerifiedAt),
+		CreatedAt:       u.CreatedAt.UTC(),
+		UpdatedAt:       u.UpdatedAt.UTC(),
 	}
 }
 
@@ -42,4 +43,11 @@ func sessionJSON(r db.ListLiveSessionsRow, current bool) api.Session {
 		Ip:         r.Ip,
 		Current:    current,
 	}
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	return ptr(t.UTC())
 }

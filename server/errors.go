@@ -44,6 +44,8 @@ var (
 	kindRateLimited        = kind{http.StatusTooManyRequests, "rate-limited", "Too many requests"}
 	kindLoginBackoff       = kind{http.StatusTooManyRequests, "login-backoff", "Too many failed logins"}
 	kindNotFound           = kind{http.StatusNotFound, "not-found", "Not found"}
+	kindInvalidToken       = kind{http.StatusBadRequest, "invalid-token", "Invalid or expired link"}
+	kindNotVerified        = kind{http.StatusForbidden, "email-not-verified", "Email not verified"}
 	kindNotReady           = kind{http.StatusServiceUnavailable, "not-ready", "Service not ready"}
 	kindInternal           = kind{http.StatusInternalServerError, "internal", "Internal server error"}
 	// kindClientClosed is nginx's 499: the client left before the answer, so

@@ -44,7 +44,10 @@ func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObje
 		}
 	}
 
-	checks["rate_limiter"] = s.limiterCheck()
+	checks["rate_limiter"] = s.limiterCheck(ctx)
+	if dbErr == nil {
+		checks["mail_outbox"] = s.outboxCheck(ctx)
+	}
 
 	if len(failing) == 0 {
 		return api.GetReadiness200JSONResponse{Status: api.Ready, Checks: checks}, nil
@@ -68,8 +71,14 @@ func errIf(cond bool, msg string) error {
 
 // limiterCheck reports where rate limits are kept; a Redis outage degrades
 // them to per-instance limits but does not make authd unready.
-func (s *Server) limiterCheck() api.Check {
-	shared, isShared := s.Limits.Store.(interface{ Degraded() bool })
+func (s *Server) limiterCheck(ctx context.Context) api.Check {
+	shared, isShared := s.Limits.Store.(interface {
+		Degraded() bool
+		Probe(context.Context)
+	})
+	if isShared && s.Limits.Enabled {
+		shared.Probe(ctx)
+	}
 	switch {
 	case !s.Limits.Enabled:
 		return api.Check{Status: api.CheckStatusOk, Detail: ptr("disabled")}
@@ -80,4 +89,18 @@ func (s *Server) limiterCheck() api.Check {
 	default:
 		return api.Check{Status: api.CheckStatusOk, Detail: ptr("shared in Redis")}
 	}
+}
+
+// outboxCheck counts mail waiting and mail given up on; dead mail degrades
+// the check (an operator should look) without making authd unready.
+func (s *Server) outboxCheck(ctx context.Context) api.Check {
+	st, err := s.db.Queries().MailOutboxStats(ctx)
+	if err != nil {
+		return api.Check{Status: api.CheckStatusDegraded, Detail: ptr("could not read the outbox")}
+	}
+	detail := fmt.Sprintf("%d pending, %d dead", st.Pending, st.Dead)
+	if st.Dead > 0 {
+		return api.Check{Status: api.CheckStatusDegraded, Detail: &detail}
+	}
+	return api.Check{Status: api.CheckStatusOk, Detail: &detail}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/authd/authd/gen/api"
+	"github.com/authd/authd/server/clientip"
 	"github.com/authd/authd/server/ratelimit"
 )
 
@@ -21,11 +23,19 @@ type limitCheck struct {
 
 // checksFor lists the budgets an operation spends, keyed by client IP and,
 // where the body names an account, by its normalised email.
-func (s *Server) checksFor(op string, req any, ip string) []limitCheck {
+func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck {
 	l := s.Limits
 	switch r := req.(type) {
 	case api.RegisterRequestObject:
-		return []limitCheck{{"register", "register:ip:" + ip, l.Register}}
+		return []limitCheck{
+			{"register-address", "register:address:" + emailKey(r.Body.Email), l.MailAddress},
+			{"register", "register:ip:" + ip, l.Register},
+		}
+	case api.UpdateMeRequestObject:
+		// Guessing current_password with a stolen access token is capped.
+		if me := caller(ctx); me != nil {
+			return []limitCheck{{"update-me", "update-me:user:" + me.user.ID.String(), l.Login}}
+		}
 	case api.LoginRequestObject:
 		email := emailKey(r.Body.Email)
 		return []limitCheck{
@@ -34,19 +44,33 @@ func (s *Server) checksFor(op string, req any, ip string) []limitCheck {
 		}
 	case api.RefreshTokenRequestObject:
 		return []limitCheck{{"refresh", "refresh:ip:" + ip, l.Refresh}}
+	case api.ResendVerificationRequestObject:
+		return mailChecks(l, ip, r.Body.Email)
+	case api.ForgotPasswordRequestObject:
+		return mailChecks(l, ip, r.Body.Email)
+	case api.VerifyEmailRequestObject, api.ResetPasswordRequestObject, api.ConfirmEmailChangeRequestObject:
+		return []limitCheck{{"token", "token:ip:" + ip, l.Token}}
 	}
 	return nil
 }
 
+// mailChecks are the budgets of an endpoint that mails an address.
+func mailChecks(l Limits, ip, email string) []limitCheck {
+	return []limitCheck{
+		{"mail-address", "mail:address:" + emailKey(email), l.MailAddress},
+		{"mail-ip", "mail:ip:" + ip, l.MailIP},
+	}
+}
+
 // limitRequests is a strict middleware: it spends the request's budgets,
 // reports them in RateLimit headers and refuses with 429 when one is empty.
-func (s *Server) limitRequests(next api.StrictHandlerFunc, op string) api.StrictHandlerFunc {
+func (s *Server) limitRequests(next api.StrictHandlerFunc, _ string) api.StrictHandlerFunc {
 	return func(c echo.Context, req any) (any, error) {
 		if !s.Limits.Enabled {
 			return next(c, req)
 		}
 		ctx := c.Request().Context()
-		checks := s.checksFor(op, req, infoFrom(ctx).ip)
+		checks := s.checksFor(ctx, req, clientip.Key(infoFrom(ctx).ip))
 		if len(checks) == 0 {
 			return next(c, req)
 		}
@@ -56,8 +80,19 @@ func (s *Server) limitRequests(next api.StrictHandlerFunc, op string) api.Strict
 		}
 		h := c.Response().Header()
 		h.Set("RateLimit-Policy", strings.Join(policies, ", "))
-		// Spend the budgets in order; the first that is empty refuses, and
-		// the ones after it are not charged for a request that never ran.
+		// Look at every budget first, so a request refused by one is not
+		// charged to the others; then spend them.
+		for _, chk := range checks {
+			res, err := s.Limits.Store.Peek(ctx, chk.key, chk.limit)
+			if err != nil {
+				return nil, err
+			}
+			if !res.Allowed {
+				h.Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", chk.policy, ceilSeconds(res.ResetAfter.Seconds())))
+				wait := ceilSeconds(res.RetryAfter.Seconds())
+				return nil, tooManyRequests(kindRateLimited, fmt.Sprintf("Too many requests; retry in %d seconds.", wait), wait)
+			}
+		}
 		var tightest limitCheck
 		var tightestRes ratelimit.Result
 		for i, chk := range checks {
@@ -67,11 +102,6 @@ func (s *Server) limitRequests(next api.StrictHandlerFunc, op string) api.Strict
 			}
 			if i == 0 || res.Remaining < tightestRes.Remaining {
 				tightest, tightestRes = chk, res
-			}
-			if !res.Allowed {
-				h.Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", chk.policy, ceilSeconds(res.ResetAfter.Seconds())))
-				wait := ceilSeconds(res.RetryAfter.Seconds())
-				return nil, tooManyRequests(kindRateLimited, fmt.Sprintf("Too many requests; retry in %d seconds.", wait), wait)
 			}
 		}
 		h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", tightest.policy, tightestRes.Remaining, ceilSeconds(tightestRes.ResetAfter.Seconds())))

@@ -32,7 +32,8 @@ func register(t *testing.T, app *testkit.App, edits ...client.RequestEditorFn) *
 
 func TestRateLimit_RegisterPerIP(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, testkit.FastHashing, withLimits(func(l *server.Limits) { l.Register = ratelimit.Limit{Rate: 3, Period: time.Hour} }))
+	// 6 per hour: a burst of 3, then one every 15 minutes.
+	app := testkit.NewApp(t, testkit.FastHashing, withLimits(func(l *server.Limits) { l.Register = ratelimit.Limit{Rate: 6, Period: time.Hour} }))
 	from := testkit.From("198.51.100.1")
 	for i := range 3 {
 		resp := register(t, app, from)
@@ -40,7 +41,7 @@ func TestRateLimit_RegisterPerIP(t *testing.T) {
 			t.Fatalf("registration %d: %d", i, resp.StatusCode())
 		}
 		h := resp.HTTPResponse.Header
-		if h.Get("RateLimit-Policy") != `"register";q=3;w=3600` || !strings.HasPrefix(h.Get("RateLimit"), `"register";r=`) {
+		if h.Get("RateLimit-Policy") != `"register-address";q=5;w=3600, "register";q=6;w=3600` || !strings.HasPrefix(h.Get("RateLimit"), `"register`) {
 			t.Errorf("headers: RateLimit-Policy %q, RateLimit %q", h.Get("RateLimit-Policy"), h.Get("RateLimit"))
 		}
 	}
@@ -49,14 +50,14 @@ func TestRateLimit_RegisterPerIP(t *testing.T) {
 	if p == nil {
 		t.Fatalf("4th registration: %d, want 429", over.StatusCode())
 	}
-	if !strings.HasSuffix(p.Type, "/rate-limited") || over.HTTPResponse.Header.Get("Retry-After") != "1200" ||
-		over.HTTPResponse.Header.Get("RateLimit") != `"register";r=0;t=3600` {
+	if !strings.HasSuffix(p.Type, "/rate-limited") || over.HTTPResponse.Header.Get("Retry-After") != "900" ||
+		over.HTTPResponse.Header.Get("RateLimit") != `"register";r=0;t=2700` {
 		t.Errorf("429: type %s, Retry-After %q, RateLimit %q", p.Type, over.HTTPResponse.Header.Get("Retry-After"), over.HTTPResponse.Header.Get("RateLimit"))
 	}
 	if got := register(t, app, testkit.From("198.51.100.2")).StatusCode(); got != http.StatusCreated {
 		t.Errorf("another client: %d, want 201", got)
 	}
-	app.Clock.Advance(20 * time.Minute) // one event's share of 3/h
+	app.Clock.Advance(15 * time.Minute) // one refill
 	if got := register(t, app, from).StatusCode(); got != http.StatusCreated {
 		t.Errorf("after the budget refilled: %d, want 201", got)
 	}
@@ -65,8 +66,8 @@ func TestRateLimit_RegisterPerIP(t *testing.T) {
 func TestRateLimit_LoginPerIPAndEmail(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing, withLimits(func(l *server.Limits) {
-		l.Login = ratelimit.Limit{Rate: 2, Period: time.Minute}
-		l.LoginIP = ratelimit.Limit{Rate: 3, Period: time.Minute}
+		l.Login = ratelimit.Limit{Rate: 4, Period: time.Minute}   // a burst of 2
+		l.LoginIP = ratelimit.Limit{Rate: 6, Period: time.Minute} // a burst of 3
 	}))
 	u, _ := app.NewUser(t)
 	login := func(email, ip string) int {
@@ -81,7 +82,7 @@ func TestRateLimit_LoginPerIPAndEmail(t *testing.T) {
 		t.Errorf("same client and email: %v, want 200 200 429", statuses)
 	}
 	if got := login(testkit.UniqueEmail(), "203.0.113.9"); got != http.StatusUnauthorized {
-		t.Errorf("same client, other email: %d, want 401 (within the per-client limit)", got)
+		t.Errorf("same client, other email: %d, want 401 (the refused attempt was not charged to the client)", got)
 	}
 	if got := login(testkit.UniqueEmail(), "203.0.113.9"); got != http.StatusTooManyRequests {
 		t.Errorf("4th attempt from one client: %d, want 429", got)
@@ -93,7 +94,7 @@ func TestRateLimit_LoginPerIPAndEmail(t *testing.T) {
 
 func TestRateLimit_RefreshPerIP(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, testkit.FastHashing, withLimits(func(l *server.Limits) { l.Refresh = ratelimit.Limit{Rate: 1, Period: time.Minute} }))
+	app := testkit.NewApp(t, testkit.FastHashing, withLimits(func(l *server.Limits) { l.Refresh = ratelimit.Limit{Rate: 1, Period: time.Minute} })) // a burst of 1
 	_, pair := app.NewUser(t)
 	ctx := context.Background()
 	first, _ := app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: pair.RefreshToken})
@@ -149,7 +150,7 @@ func redisStore(t *testing.T, prefix string) *ratelimit.Redis {
 func TestRateLimit_TwoInstancesShareOneRedisBudget(t *testing.T) {
 	t.Parallel()
 	prefix := "authd-test:" + rand.Text() + ":"
-	three := func(l *server.Limits) { l.Register = ratelimit.Limit{Rate: 3, Period: time.Hour} }
+	three := func(l *server.Limits) { l.Register = ratelimit.Limit{Rate: 6, Period: time.Hour} } // a burst of 3
 	a := testkit.NewApp(t, testkit.FastHashing, withLimits(three), func(d *server.Deps) { d.Limits.Store = redisStore(t, prefix) })
 	b := testkit.NewApp(t, testkit.FastHashing, withLimits(three), func(d *server.Deps) { d.Limits.Store = redisStore(t, prefix) })
 	from := testkit.From("192.0.2.44")
@@ -166,7 +167,7 @@ func TestRateLimit_RedisDownFallsBackAndSaysSo(t *testing.T) {
 	app := testkit.NewApp(t, testkit.FastHashing, func(d *server.Deps) {
 		store = ratelimit.NewFallback(dead, ratelimit.NewMemory(time.Now), time.Second, time.Minute, d.Log)
 		d.Limits.Store = store
-		d.Limits.Register = ratelimit.Limit{Rate: 2, Period: time.Hour}
+		d.Limits.Register = ratelimit.Limit{Rate: 4, Period: time.Hour} // a burst of 2
 	})
 	got := []int{register(t, app).StatusCode(), register(t, app).StatusCode(), register(t, app).StatusCode()}
 	if got[0] != 201 || got[1] != 201 || got[2] != http.StatusTooManyRequests {

@@ -113,6 +113,11 @@ func guardBody(next echo.HandlerFunc) echo.HandlerFunc {
 		if req.Body == nil || req.Body == http.NoBody {
 			return next(c)
 		}
+		if req.Method != http.MethodPost && req.Method != http.MethodPut && req.Method != http.MethodPatch {
+			// No operation of another method takes a body: leave it unread,
+			// and net/http discards it.
+			return next(c)
+		}
 		tooLarge := &problemError{kind: kindTooLarge, detail: fmt.Sprintf("The request body must be at most %d bytes.", MaxBodyBytes)}
 		if req.ContentLength > MaxBodyBytes {
 			return tooLarge

@@ -12,7 +12,7 @@ import (
 
 func TestRace_ConcurrentRegistrationsOfOneEmailCreateOneUser(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, testkit.FastHashing)
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.NoLimits) // the per-address limit would refuse most
 	email := testkit.UniqueEmail()
 	const n = 20
 

@@ -25,7 +25,7 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 	var next string
 	var replayed bool
 	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
-		if row, err = q.LockRefreshToken(ctx, token.HashRefresh(presented)); err != nil {
+		if row, err = q.LockRefreshToken(ctx, token.HashOpaque(presented)); err != nil {
 			return err
 		}
 		now := s.Now()
@@ -33,10 +33,10 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 			return pgx.ErrNoRows // as good as unknown
 		}
 		if row.RotatedAt == nil {
-			next = token.NewRefresh()
+			next = token.NewOpaque()
 			err = q.RotateRefreshToken(ctx, db.RotateRefreshTokenParams{
 				ID: row.ID, SessionID: row.SessionID, RotatedAt: &now,
-				SuccessorHash: token.HashRefresh(next), SuccessorSealed: token.SealSuccessor(presented, next),
+				SuccessorHash: token.HashOpaque(next), SuccessorSealed: token.SealSuccessor(presented, next),
 			})
 			if err != nil {
 				return err

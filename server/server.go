@@ -9,6 +9,7 @@ import (
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/token"
@@ -35,8 +36,21 @@ type Deps struct {
 	RefreshGrace time.Duration
 	Policy       password.Policy
 	Limits       Limits
+	Mail         MailOptions
 	HTTP         HTTPOptions
 	Now          func() time.Time
+}
+
+// MailOptions configure the account mail flows.
+type MailOptions struct {
+	Renderer *mail.Renderer
+	// LinkTemplate builds links: {public_url}, {action} and {token} are filled in.
+	LinkTemplate string
+	PublicURL    string
+	// RequireVerified refuses logins until the address is verified and makes
+	// registration answer 202 for new and existing addresses alike.
+	RequireVerified                bool
+	VerifyTTL, ResetTTL, ChangeTTL time.Duration
 }
 
 // Limits configures request rate limits and the login backoff.
@@ -47,6 +61,9 @@ type Limits struct {
 	Register, Login, LoginIP, Refresh ratelimit.Limit
 	// FailedLogins caps failures per email from clients unknown to the account.
 	FailedLogins ratelimit.Limit
+	// Mail-sending endpoints, per client IP and per address; token
+	// redemptions per client IP; mails of one kind per recipient.
+	MailIP, MailAddress, Token, MailThrottle ratelimit.Limit
 	// After BackoffAfter failures for an email from one client, each attempt
 	// waits BackoffBase, doubling up to BackoffMax.
 	BackoffAfter int

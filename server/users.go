@@ -8,7 +8,6 @@ import (
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
-	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/password"
 )
 
@@ -19,8 +18,9 @@ func (s *Server) GetMe(ctx context.Context, _ api.GetMeRequestObject) (api.GetMe
 
 // UpdateMe implements api.StrictServerInterface. The change commits only if
 // the caller's session is still live and the password it was checked against
-// is still the stored one; a new password revokes every other session of the
-// user in the same transaction.
+// is still the stored one. A new password takes effect at once and revokes
+// every other session and every mailed link; a new email is only requested
+// (see requestEmailChange).
 func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (api.UpdateMeResponseObject, error) {
 	me := caller(ctx)
 	wrongPassword := api.UpdateMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: api.WrongPasswordApplicationProblemPlusJSONResponse(
@@ -32,26 +32,24 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 	if !ok {
 		return wrongPassword, nil
 	}
-	params := db.UpdateUserParams{ID: me.user.ID}
+	var newEmail, newHash string
 	if req.Body.Email != nil {
-		params.Email = ptr(normalizeEmail(*req.Body.Email))
+		newEmail = normalizeEmail(*req.Body.Email)
 	}
 	if req.Body.Password != nil {
-		email := me.user.Email
-		if params.Email != nil {
-			email = *params.Email
+		msgs := s.Policy.Violations(*req.Body.Password, me.user.Email)
+		if newEmail != "" {
+			msgs = append(msgs, s.Policy.Violations(*req.Body.Password, newEmail)...)
 		}
-		if msgs := s.Policy.Violations(*req.Body.Password, email); len(msgs) > 0 {
+		if len(msgs) > 0 {
 			return api.UpdateMe422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: api.UnprocessableEntityApplicationProblemPlusJSONResponse(
-				policyProblem(ctx, msgs))}, nil
+				policyProblem(ctx, dedupe(msgs), "password"))}, nil
 		}
-		hash, err := s.Hasher.Hash(ctx, *req.Body.Password)
-		if err != nil {
+		if newHash, err = s.Hasher.Hash(ctx, *req.Body.Password); err != nil {
 			return nil, err
 		}
-		params.PasswordHash = &hash
 	}
-	var u db.User
+	u := me.user
 	err = s.db.InTx(ctx, func(q *db.Queries) error {
 		if _, err := q.LockLiveSession(ctx, db.LockLiveSessionParams{ID: me.sessionID, Now: s.Now()}); err != nil {
 			return err // no rows: the session ended meanwhile
@@ -63,18 +61,23 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 		if cur.PasswordHash != me.user.PasswordHash {
 			return errCredentialsChanged
 		}
-		if u, err = q.UpdateUser(ctx, params); err != nil {
-			return err
+		if newHash != "" {
+			if u, err = q.ChangePassword(ctx, db.ChangePasswordParams{ID: me.user.ID, PasswordHash: newHash}); err != nil {
+				return err
+			}
+			if err := q.DeleteAccountTokens(ctx, me.user.ID); err != nil {
+				return err
+			}
+			if err := q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID}); err != nil {
+				return err
+			}
 		}
-		if params.PasswordHash == nil {
-			return nil
+		if newEmail != "" {
+			return s.requestEmailChange(ctx, q, u, newEmail)
 		}
-		return q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID})
+		return nil
 	})
 	switch {
-	case database.IsUniqueViolation(err, "users_email_key"):
-		return api.UpdateMe409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: api.ConflictApplicationProblemPlusJSONResponse(
-			problem(ctx, kindEmailTaken, "An account with this email already exists."))}, nil
 	case errors.Is(err, errCredentialsChanged):
 		return wrongPassword, nil
 	case errors.Is(err, pgx.ErrNoRows):
@@ -102,4 +105,17 @@ func (s *Server) DeleteMe(ctx context.Context, _ api.DeleteMeRequestObject) (api
 		return nil, err
 	}
 	return api.DeleteMe204Response{}, nil
+}
+
+// dedupe drops repeated messages, keeping the first of each.
+func dedupe(msgs []string) []string {
+	seen := map[string]bool{}
+	out := msgs[:0]
+	for _, m := range msgs {
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
 }

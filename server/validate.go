@@ -143,9 +143,9 @@ func (s *Server) validateNewPassword(v string) error {
 }
 
 // policyProblem is the 422 for a password that breaks the policy.
-func policyProblem(ctx context.Context, msgs []string) api.Problem {
+func policyProblem(ctx context.Context, msgs []string, field string) api.Problem {
 	p := problem(ctx, kindValidation, "1 field is invalid.")
-	p.Errors = &[]api.FieldError{{Field: "password", Message: strings.Join(msgs, "; ")}}
+	p.Errors = &[]api.FieldError{{Field: field, Message: strings.Join(msgs, "; ")}}
 	return p
 }
 

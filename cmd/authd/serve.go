@@ -14,6 +14,7 @@ import (
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/token"
@@ -62,6 +63,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	renderer, err := mail.NewRenderer(cfg.MailTemplatesDir)
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Deps{
 		DB: database.NewResilient(pool, database.BreakerSettings{
 			Failures: cfg.BreakerFailures, OpenFor: cfg.BreakerOpenFor,
@@ -77,7 +82,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		RefreshGrace: cfg.RefreshGrace,
 		Policy:       password.Policy{Name: cfg.PasswordPolicy},
 		Limits:       limits,
-		HTTP:         server.HTTPOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies},
+		Mail: server.MailOptions{
+			Renderer: renderer, LinkTemplate: cfg.MailLinkTemplate, PublicURL: cfg.PublicURL,
+			RequireVerified: cfg.RequireVerified,
+			VerifyTTL:       cfg.VerifyEmailTTL, ResetTTL: cfg.PasswordResetTTL, ChangeTTL: cfg.EmailChangeTTL,
+		},
+		HTTP: server.HTTPOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies, ForwardedHeader: cfg.ForwardedHdr},
 	})
 	e, err := srv.Echo()
 	if err != nil {
@@ -96,6 +106,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.ListenAndServe() }()
 	go srv.PruneLoginFailures(ctx, 10*time.Minute)
+	sender, err := newSender(cfg, log)
+	if err != nil {
+		return err
+	}
+	worker := mail.NewWorker(srv.DB.Queries, sender, mail.WorkerOptions{
+		Poll: cfg.MailPollInterval, Batch: 20, Lease: 2 * time.Minute, MaxAttempts: cfg.MailMaxAttempts,
+		RetryBase: cfg.MailRetryBase, RetryMax: cfg.MailRetryMax, Now: time.Now,
+	}, log)
+	workerDone := make(chan struct{})
+	go func() { worker.Run(ctx); close(workerDone) }()
+	defer func() { <-workerDone }()
 	log.Info("authd listening", "addr", cfg.Addr, "docs", "http://"+displayAddr(cfg.Addr)+"/docs", "env", cfg.Env)
 
 	select {
@@ -123,15 +144,28 @@ func newLimits(cfg config.Config, log *slog.Logger) (server.Limits, error) {
 		if err != nil {
 			return server.Limits{}, fmt.Errorf("REDIS_URL: %w", err)
 		}
-		shared := ratelimit.NewRedis(redis.NewClient(opts), "authd:rl:")
-		store = ratelimit.NewFallback(shared, store, 500*time.Millisecond, 10*time.Second, log)
+		shared := ratelimit.NewRedis(redis.NewClient(ratelimit.ClientOptions(opts)), "authd:rl:")
+		fallback := ratelimit.NewFallback(shared, store, 500*time.Millisecond, 10*time.Second, log)
+		fallback.Probe(context.Background()) // an outage is logged at start, not at the first login
+		store = fallback
 	}
 	return server.Limits{
 		Enabled: cfg.RateLimitEnabled, Store: store,
 		Register: cfg.LimitRegister, Login: cfg.LimitLogin, LoginIP: cfg.LimitLoginIP,
 		Refresh: cfg.LimitRefresh, FailedLogins: cfg.LimitFailedLogins,
+		MailIP: cfg.LimitMailIP, MailAddress: cfg.LimitMailAddress, Token: cfg.LimitToken, MailThrottle: cfg.MailThrottle,
 		BackoffAfter: cfg.LoginBackoffAfter, BackoffBase: cfg.LoginBackoffBase, BackoffMax: cfg.LoginBackoffMax,
 	}, nil
+}
+
+// newSender is SMTP when configured; in development without SMTP, mail goes
+// to the log so every flow can be followed (production requires SMTP).
+func newSender(cfg config.Config, log *slog.Logger) (mail.Sender, error) {
+	if cfg.SMTPURL == "" {
+		log.Warn("no AUTHD_SMTP_URL: mail, links included, is written to the log instead of sent")
+		return mail.NewLog(log), nil
+	}
+	return mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom, 30*time.Second)
 }
 
 // loadKeys reads the signing keys; development without a file gets a fresh

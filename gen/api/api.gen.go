@@ -23,6 +23,21 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AcceptedStatus.
+const (
+	AcceptedStatusAccepted AcceptedStatus = "accepted"
+)
+
+// Valid indicates whether the value is a known member of the AcceptedStatus enum.
+func (e AcceptedStatus) Valid() bool {
+	switch e {
+	case AcceptedStatusAccepted:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CheckStatus.
 const (
 	CheckStatusDegraded CheckStatus = "degraded"
@@ -110,6 +125,18 @@ func (e LogoutParamsScope) Valid() bool {
 	}
 }
 
+// Accepted An accepted request whose effect, if any, arrives by mail.
+type Accepted struct {
+	// Detail Example: If the address belongs to an account, a mail is on its way.
+	Detail string `json:"detail"`
+
+	// Status Example: accepted
+	Status AcceptedStatus `json:"status"`
+}
+
+// AcceptedStatus Example: accepted
+type AcceptedStatus string
+
 // Check The outcome of one readiness check.
 type Check struct {
 	// Detail Example: version 3 of 3
@@ -126,9 +153,10 @@ type Check struct {
 // Example: ok
 type CheckStatus string
 
-// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations` and
+// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 // `rate_limiter` (degraded while Redis is unreachable and limits are
-// enforced per instance).
+// enforced per instance) and `mail_outbox` (pending and dead mail;
+// degraded while dead mail waits for an operator).
 //
 // Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 type Checks map[string]Check
@@ -137,6 +165,14 @@ type Checks map[string]Check
 //
 // Example: ada@example.com
 type Email = string
+
+// EmailRequest An email address to mail.
+type EmailRequest struct {
+	// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+	//
+	// Example: ada@example.com
+	Email Email `json:"email"`
+}
 
 // FieldError One failing field of a request body.
 type FieldError struct {
@@ -202,9 +238,10 @@ type LoginRequest struct {
 // characters with an upper-case letter, a lower-case letter and a digit.
 // With `AUTHD_PASSWORD_POLICY=nist` (NIST SP 800-63B): 15 to 128
 // characters and no composition rules. Both refuse the 3,546 most common
-// passwords and, for an email whose part before the @ has at least three
-// characters, any password containing that part (comparisons ignore
-// case). A 422 names each rule that failed.
+// passwords, also when wrapped in digits and symbols or repeated, short
+// repeated patterns, and, for an email whose part before the @ has at
+// least three characters, any password containing that part (all
+// comparisons ignore case). A 422 names each rule that failed.
 //
 // Example: Correct-Horse-7
 type NewPassword = string
@@ -239,9 +276,10 @@ type Problem struct {
 
 // Readiness Every readiness check passed.
 type Readiness struct {
-	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations` and
+	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
-	// enforced per instance).
+	// enforced per instance) and `mail_outbox` (pending and dead mail;
+	// degraded while dead mail waits for an operator).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
@@ -256,9 +294,10 @@ type ReadinessStatus string
 
 // ReadinessProblem A problem explaining which readiness checks failed.
 type ReadinessProblem struct {
-	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations` and
+	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
-	// enforced per instance).
+	// enforced per instance) and `mail_outbox` (pending and dead mail;
+	// degraded while dead mail waits for an operator).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
@@ -309,13 +348,35 @@ type RegisterRequest struct {
 	// characters with an upper-case letter, a lower-case letter and a digit.
 	// With `AUTHD_PASSWORD_POLICY=nist` (NIST SP 800-63B): 15 to 128
 	// characters and no composition rules. Both refuse the 3,546 most common
-	// passwords and, for an email whose part before the @ has at least three
-	// characters, any password containing that part (comparisons ignore
-	// case). A 422 names each rule that failed.
+	// passwords, also when wrapped in digits and symbols or repeated, short
+	// repeated patterns, and, for an email whose part before the @ has at
+	// least three characters, any password containing that part (all
+	// comparisons ignore case). A 422 names each rule that failed.
 	//
 	//
 	// Example: Correct-Horse-7
 	Password NewPassword `json:"password"`
+}
+
+// ResetPasswordRequest A reset token and the new password.
+type ResetPasswordRequest struct {
+	// NewPassword A new password, never truncated. With the default policy: 8 to 128
+	// characters with an upper-case letter, a lower-case letter and a digit.
+	// With `AUTHD_PASSWORD_POLICY=nist` (NIST SP 800-63B): 15 to 128
+	// characters and no composition rules. Both refuse the 3,546 most common
+	// passwords, also when wrapped in digits and symbols or repeated, short
+	// repeated patterns, and, for an email whose part before the @ has at
+	// least three characters, any password containing that part (all
+	// comparisons ignore case). A 422 names each rule that failed.
+	//
+	//
+	// Example: Correct-Horse-7
+	NewPassword NewPassword `json:"new_password"`
+
+	// Token The `token` parameter of the reset link.
+	//
+	// Example: 5vXzL2n8Qm0cJH1YwRkq7t3eA9bNf4uD6sGiPoVxThw
+	Token string `json:"token"`
 }
 
 // ServiceInfo What this service is and where its documentation lives.
@@ -392,6 +453,14 @@ type TokenPair struct {
 // TokenPairTokenType Example: Bearer
 type TokenPairTokenType string
 
+// TokenRequest A token from a mailed link.
+type TokenRequest struct {
+	// Token The `token` parameter of the link.
+	//
+	// Example: 5vXzL2n8Qm0cJH1YwRkq7t3eA9bNf4uD6sGiPoVxThw
+	Token string `json:"token"`
+}
+
 // UpdateUserRequest Changes to the account; name at least one of `email` and `password`.
 type UpdateUserRequest struct {
 	// CurrentPassword The account's current password.
@@ -408,9 +477,10 @@ type UpdateUserRequest struct {
 	// characters with an upper-case letter, a lower-case letter and a digit.
 	// With `AUTHD_PASSWORD_POLICY=nist` (NIST SP 800-63B): 15 to 128
 	// characters and no composition rules. Both refuse the 3,546 most common
-	// passwords and, for an email whose part before the @ has at least three
-	// characters, any password containing that part (comparisons ignore
-	// case). A 422 names each rule that failed.
+	// passwords, also when wrapped in digits and symbols or repeated, short
+	// repeated patterns, and, for an email whose part before the @ has at
+	// least three characters, any password containing that part (all
+	// comparisons ignore case). A 422 names each rule that failed.
 	//
 	//
 	// Example: Correct-Horse-7
@@ -424,6 +494,11 @@ type User struct {
 
 	// Email Example: ada@example.com
 	Email string `json:"email"`
+
+	// EmailVerifiedAt When the address was verified; null until then.
+	//
+	// Example: 2026-11-28T10:05:00Z
+	EmailVerifiedAt *time.Time `json:"email_verified_at,omitempty"`
 
 	// Id Example: 0b8f5e7c-2f55-4c3e-9a57-6f1d2c3b4a59
 	Id openapi_types.UUID `json:"id"`
@@ -440,6 +515,9 @@ type BadRequest = Problem
 
 // Conflict An RFC 9457 problem detail.
 type Conflict = Problem
+
+// EmailNotVerified An RFC 9457 problem detail.
+type EmailNotVerified = Problem
 
 // InvalidCredentials An RFC 9457 problem detail.
 type InvalidCredentials = Problem
@@ -477,14 +555,29 @@ type LogoutParams struct {
 // LogoutParamsScope defines parameters for Logout.
 type LogoutParamsScope string
 
+// ConfirmEmailChangeJSONRequestBody defines body for ConfirmEmailChange for application/json ContentType.
+type ConfirmEmailChangeJSONRequestBody = TokenRequest
+
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
+
+// ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
+type ForgotPasswordJSONRequestBody = EmailRequest
+
+// ResetPasswordJSONRequestBody defines body for ResetPassword for application/json ContentType.
+type ResetPasswordJSONRequestBody = ResetPasswordRequest
 
 // RefreshTokenJSONRequestBody defines body for RefreshToken for application/json ContentType.
 type RefreshTokenJSONRequestBody = RefreshRequest
 
 // RegisterJSONRequestBody defines body for Register for application/json ContentType.
 type RegisterJSONRequestBody = RegisterRequest
+
+// VerifyEmailJSONRequestBody defines body for VerifyEmail for application/json ContentType.
+type VerifyEmailJSONRequestBody = TokenRequest
+
+// ResendVerificationJSONRequestBody defines body for ResendVerification for application/json ContentType.
+type ResendVerificationJSONRequestBody = EmailRequest
 
 // UpdateMeJSONRequestBody defines body for UpdateMe for application/json ContentType.
 type UpdateMeJSONRequestBody = UpdateUserRequest
@@ -636,18 +729,33 @@ type ServerInterface interface {
 	// GetJWKS Public signing keys
 	// (GET /.well-known/jwks.json)
 	GetJWKS(ctx echo.Context) error
+	// ConfirmEmailChange Confirm an email change
+	// (POST /auth/email/confirm)
+	ConfirmEmailChange(ctx echo.Context) error
 	// Login Log in
 	// (POST /auth/login)
 	Login(ctx echo.Context) error
 	// Logout Log out
 	// (POST /auth/logout)
 	Logout(ctx echo.Context, params LogoutParams) error
+	// ForgotPassword Ask for a password reset
+	// (POST /auth/password/forgot)
+	ForgotPassword(ctx echo.Context) error
+	// ResetPassword Reset the password
+	// (POST /auth/password/reset)
+	ResetPassword(ctx echo.Context) error
 	// RefreshToken Rotate a refresh token
 	// (POST /auth/refresh-token)
 	RefreshToken(ctx echo.Context) error
 	// Register Register a new user
 	// (POST /auth/register)
 	Register(ctx echo.Context) error
+	// VerifyEmail Verify an email address
+	// (POST /auth/verify-email)
+	VerifyEmail(ctx echo.Context) error
+	// ResendVerification Send the verification mail again
+	// (POST /auth/verify-email/resend)
+	ResendVerification(ctx echo.Context) error
 	// GetDocs Swagger UI
 	// (GET /docs)
 	GetDocs(ctx echo.Context) error
@@ -703,6 +811,15 @@ func (w *ServerInterfaceWrapper) GetJWKS(ctx echo.Context) error {
 	return err
 }
 
+// ConfirmEmailChange converts echo context to params.
+func (w *ServerInterfaceWrapper) ConfirmEmailChange(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ConfirmEmailChange(ctx)
+	return err
+}
+
 // Login converts echo context to params.
 func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
 	var err error
@@ -730,6 +847,24 @@ func (w *ServerInterfaceWrapper) Logout(ctx echo.Context) error {
 	return err
 }
 
+// ForgotPassword converts echo context to params.
+func (w *ServerInterfaceWrapper) ForgotPassword(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ForgotPassword(ctx)
+	return err
+}
+
+// ResetPassword converts echo context to params.
+func (w *ServerInterfaceWrapper) ResetPassword(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ResetPassword(ctx)
+	return err
+}
+
 // RefreshToken converts echo context to params.
 func (w *ServerInterfaceWrapper) RefreshToken(ctx echo.Context) error {
 	var err error
@@ -745,6 +880,24 @@ func (w *ServerInterfaceWrapper) Register(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Register(ctx)
+	return err
+}
+
+// VerifyEmail converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifyEmail(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifyEmail(ctx)
+	return err
+}
+
+// ResendVerification converts echo context to params.
+func (w *ServerInterfaceWrapper) ResendVerification(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ResendVerification(ctx)
 	return err
 }
 
@@ -902,6 +1055,11 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/auth/register", wrapper.Register, options.OperationMiddlewares["register"]...)
 	router.POST(options.BaseURL+"/auth/login", wrapper.Login, options.OperationMiddlewares["login"]...)
 	router.POST(options.BaseURL+"/auth/refresh-token", wrapper.RefreshToken, options.OperationMiddlewares["refreshToken"]...)
+	router.POST(options.BaseURL+"/auth/verify-email", wrapper.VerifyEmail, options.OperationMiddlewares["verifyEmail"]...)
+	router.POST(options.BaseURL+"/auth/verify-email/resend", wrapper.ResendVerification, options.OperationMiddlewares["resendVerification"]...)
+	router.POST(options.BaseURL+"/auth/password/forgot", wrapper.ForgotPassword, options.OperationMiddlewares["forgotPassword"]...)
+	router.POST(options.BaseURL+"/auth/password/reset", wrapper.ResetPassword, options.OperationMiddlewares["resetPassword"]...)
+	router.POST(options.BaseURL+"/auth/email/confirm", wrapper.ConfirmEmailChange, options.OperationMiddlewares["confirmEmailChange"]...)
 	router.POST(options.BaseURL+"/auth/logout", wrapper.Logout, options.OperationMiddlewares["logout"]...)
 	router.DELETE(options.BaseURL+"/users/me", wrapper.DeleteMe, options.OperationMiddlewares["deleteMe"]...)
 	router.GET(options.BaseURL+"/users/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
@@ -911,9 +1069,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 }
 
+type AcceptedJSONResponse Accepted
+
 type BadRequestApplicationProblemPlusJSONResponse Problem
 
 type ConflictApplicationProblemPlusJSONResponse Problem
+
+type EmailNotVerifiedApplicationProblemPlusJSONResponse Problem
 
 type InvalidCredentialsApplicationProblemPlusJSONResponse Problem
 
@@ -1009,6 +1171,136 @@ func (response GetJWKS200JSONResponse) VisitGetJWKSResponse(w http.ResponseWrite
 	return err
 }
 
+type ConfirmEmailChangeRequestObject struct {
+	Body *ConfirmEmailChangeJSONRequestBody
+}
+
+type ConfirmEmailChangeResponseObject interface {
+	VisitConfirmEmailChangeResponse(w http.ResponseWriter) error
+}
+
+type ConfirmEmailChange200JSONResponse User
+
+func (response ConfirmEmailChange200JSONResponse) VisitConfirmEmailChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmailChange400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ConfirmEmailChange400ApplicationProblemPlusJSONResponse) VisitConfirmEmailChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmailChange409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ConfirmEmailChange409ApplicationProblemPlusJSONResponse) VisitConfirmEmailChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmailChange413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ConfirmEmailChange413ApplicationProblemPlusJSONResponse) VisitConfirmEmailChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmailChange422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ConfirmEmailChange422ApplicationProblemPlusJSONResponse) VisitConfirmEmailChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmailChange429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ConfirmEmailChange429ApplicationProblemPlusJSONResponse) VisitConfirmEmailChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmEmailChange503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ConfirmEmailChange503ApplicationProblemPlusJSONResponse) VisitConfirmEmailChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LoginRequestObject struct {
 	Body *LoginJSONRequestBody
 }
@@ -1068,6 +1360,22 @@ func (response Login401ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login403ApplicationProblemPlusJSONResponse struct {
+	EmailNotVerifiedApplicationProblemPlusJSONResponse
+}
+
+func (response Login403ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1199,11 +1507,249 @@ func (response Logout401ApplicationProblemPlusJSONResponse) VisitLogoutResponse(
 	return err
 }
 
+type Logout422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response Logout422ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Logout503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
 
 func (response Logout503ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ForgotPasswordRequestObject struct {
+	Body *ForgotPasswordJSONRequestBody
+}
+
+type ForgotPasswordResponseObject interface {
+	VisitForgotPasswordResponse(w http.ResponseWriter) error
+}
+
+type ForgotPassword202JSONResponse struct{ AcceptedJSONResponse }
+
+func (response ForgotPassword202JSONResponse) VisitForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ForgotPassword400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ForgotPassword400ApplicationProblemPlusJSONResponse) VisitForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ForgotPassword413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ForgotPassword413ApplicationProblemPlusJSONResponse) VisitForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ForgotPassword422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ForgotPassword422ApplicationProblemPlusJSONResponse) VisitForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ForgotPassword429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ForgotPassword429ApplicationProblemPlusJSONResponse) VisitForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ForgotPassword503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ForgotPassword503ApplicationProblemPlusJSONResponse) VisitForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetPasswordRequestObject struct {
+	Body *ResetPasswordJSONRequestBody
+}
+
+type ResetPasswordResponseObject interface {
+	VisitResetPasswordResponse(w http.ResponseWriter) error
+}
+
+type ResetPassword204Response struct {
+}
+
+func (response ResetPassword204Response) VisitResetPasswordResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type ResetPassword400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ResetPassword400ApplicationProblemPlusJSONResponse) VisitResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetPassword413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ResetPassword413ApplicationProblemPlusJSONResponse) VisitResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetPassword422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ResetPassword422ApplicationProblemPlusJSONResponse) VisitResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetPassword429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ResetPassword429ApplicationProblemPlusJSONResponse) VisitResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetPassword503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ResetPassword503ApplicationProblemPlusJSONResponse) VisitResetPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -1393,6 +1939,20 @@ func (response Register201JSONResponse) VisitRegisterResponse(w http.ResponseWri
 	return err
 }
 
+type Register202JSONResponse struct{ AcceptedJSONResponse }
+
+func (response Register202JSONResponse) VisitRegisterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Register400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -1487,6 +2047,234 @@ type Register503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response Register503ApplicationProblemPlusJSONResponse) VisitRegisterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEmailRequestObject struct {
+	Body *VerifyEmailJSONRequestBody
+}
+
+type VerifyEmailResponseObject interface {
+	VisitVerifyEmailResponse(w http.ResponseWriter) error
+}
+
+type VerifyEmail200JSONResponse User
+
+func (response VerifyEmail200JSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEmail400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyEmail400ApplicationProblemPlusJSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEmail413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyEmail413ApplicationProblemPlusJSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEmail422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyEmail422ApplicationProblemPlusJSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEmail429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyEmail429ApplicationProblemPlusJSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEmail503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyEmail503ApplicationProblemPlusJSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendVerificationRequestObject struct {
+	Body *ResendVerificationJSONRequestBody
+}
+
+type ResendVerificationResponseObject interface {
+	VisitResendVerificationResponse(w http.ResponseWriter) error
+}
+
+type ResendVerification202JSONResponse struct{ AcceptedJSONResponse }
+
+func (response ResendVerification202JSONResponse) VisitResendVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendVerification400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ResendVerification400ApplicationProblemPlusJSONResponse) VisitResendVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendVerification413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ResendVerification413ApplicationProblemPlusJSONResponse) VisitResendVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendVerification422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ResendVerification422ApplicationProblemPlusJSONResponse) VisitResendVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendVerification429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ResendVerification429ApplicationProblemPlusJSONResponse) VisitResendVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResendVerification503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ResendVerification503ApplicationProblemPlusJSONResponse) VisitResendVerificationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -1827,22 +2615,6 @@ func (response UpdateMe403ApplicationProblemPlusJSONResponse) VisitUpdateMeRespo
 	return err
 }
 
-type UpdateMe409ApplicationProblemPlusJSONResponse struct {
-	ConflictApplicationProblemPlusJSONResponse
-}
-
-func (response UpdateMe409ApplicationProblemPlusJSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(409)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type UpdateMe413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -2047,18 +2819,33 @@ type StrictServerInterface interface {
 	// GetJWKS Public signing keys
 	// (GET /.well-known/jwks.json)
 	GetJWKS(ctx context.Context, request GetJWKSRequestObject) (GetJWKSResponseObject, error)
+	// ConfirmEmailChange Confirm an email change
+	// (POST /auth/email/confirm)
+	ConfirmEmailChange(ctx context.Context, request ConfirmEmailChangeRequestObject) (ConfirmEmailChangeResponseObject, error)
 	// Login Log in
 	// (POST /auth/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
 	// Logout Log out
 	// (POST /auth/logout)
 	Logout(ctx context.Context, request LogoutRequestObject) (LogoutResponseObject, error)
+	// ForgotPassword Ask for a password reset
+	// (POST /auth/password/forgot)
+	ForgotPassword(ctx context.Context, request ForgotPasswordRequestObject) (ForgotPasswordResponseObject, error)
+	// ResetPassword Reset the password
+	// (POST /auth/password/reset)
+	ResetPassword(ctx context.Context, request ResetPasswordRequestObject) (ResetPasswordResponseObject, error)
 	// RefreshToken Rotate a refresh token
 	// (POST /auth/refresh-token)
 	RefreshToken(ctx context.Context, request RefreshTokenRequestObject) (RefreshTokenResponseObject, error)
 	// Register Register a new user
 	// (POST /auth/register)
 	Register(ctx context.Context, request RegisterRequestObject) (RegisterResponseObject, error)
+	// VerifyEmail Verify an email address
+	// (POST /auth/verify-email)
+	VerifyEmail(ctx context.Context, request VerifyEmailRequestObject) (VerifyEmailResponseObject, error)
+	// ResendVerification Send the verification mail again
+	// (POST /auth/verify-email/resend)
+	ResendVerification(ctx context.Context, request ResendVerificationRequestObject) (ResendVerificationResponseObject, error)
 	// GetDocs Swagger UI
 	// (GET /docs)
 	GetDocs(ctx context.Context, request GetDocsRequestObject) (GetDocsResponseObject, error)
@@ -2149,6 +2936,52 @@ func (sh *strictHandler) GetJWKS(ctx echo.Context) error {
 	return nil
 }
 
+// ConfirmEmailChange operation middleware
+func (sh *strictHandler) ConfirmEmailChange(ctx echo.Context) error {
+	var request ConfirmEmailChangeRequestObject
+
+	var body ConfirmEmailChangeJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ConfirmEmailChange(ctx.Request().Context(), request.(ConfirmEmailChangeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ConfirmEmailChange")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ConfirmEmailChangeResponseObject); ok {
+		return validResponse.VisitConfirmEmailChangeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Login operation middleware
 func (sh *strictHandler) Login(ctx echo.Context) error {
 	var request LoginRequestObject
@@ -2214,6 +3047,98 @@ func (sh *strictHandler) Logout(ctx echo.Context, params LogoutParams) error {
 		return err
 	} else if validResponse, ok := response.(LogoutResponseObject); ok {
 		return validResponse.VisitLogoutResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ForgotPassword operation middleware
+func (sh *strictHandler) ForgotPassword(ctx echo.Context) error {
+	var request ForgotPasswordRequestObject
+
+	var body ForgotPasswordJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ForgotPassword(ctx.Request().Context(), request.(ForgotPasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ForgotPassword")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ForgotPasswordResponseObject); ok {
+		return validResponse.VisitForgotPasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ResetPassword operation middleware
+func (sh *strictHandler) ResetPassword(ctx echo.Context) error {
+	var request ResetPasswordRequestObject
+
+	var body ResetPasswordJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ResetPassword(ctx.Request().Context(), request.(ResetPasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResetPassword")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ResetPasswordResponseObject); ok {
+		return validResponse.VisitResetPasswordResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -2306,6 +3231,98 @@ func (sh *strictHandler) Register(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(RegisterResponseObject); ok {
 		return validResponse.VisitRegisterResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifyEmail operation middleware
+func (sh *strictHandler) VerifyEmail(ctx echo.Context) error {
+	var request VerifyEmailRequestObject
+
+	var body VerifyEmailJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyEmail(ctx.Request().Context(), request.(VerifyEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyEmail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifyEmailResponseObject); ok {
+		return validResponse.VisitVerifyEmailResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ResendVerification operation middleware
+func (sh *strictHandler) ResendVerification(ctx echo.Context) error {
+	var request ResendVerificationRequestObject
+
+	var body ResendVerificationJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ResendVerification(ctx.Request().Context(), request.(ResendVerificationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResendVerification")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ResendVerificationResponseObject); ok {
+		return validResponse.VisitResendVerificationResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -2572,114 +3589,136 @@ func (sh *strictHandler) RevokeSession(ctx echo.Context, id openapi_types.UUID) 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"5DwJc9s21n8FH79vpnaXkiX5SGxPZtZ10q3THK7trHsoY0Hkk4SYAhQAtKLN+L9/8x7AU5StOE63OzvT",
-	"aSwSBB/effJzEKnpTEmQ1gQHn4MJ8Bg0/XnMowkcK2m1SvB3DCbSYmaFksFBcKGuQTINZqakAcOmqbFM",
-	"KsuGwIxVGuJ2EAbwiU9nCQQHgVQtuhyEgYkmMOW4Jch0Ghz8Udx8HwZ2McP1xmohx8HtbRiccQuvxFTY",
-	"BigmwKwYTywYyxJcw+yEW8Zns0SAYVzGbI4XhGEJjCxTIyZsX27Emo9sS4AdtSbWzvhMtDS3QFu0PBI2",
-	"D9hAD5iGjykYa5iGKRcyZHYCfTlM4zHQvvOJSoDxMReSCckGdsAMRErGpt2XFRz0g0SNhewHh/rZk0P7",
-	"bKdXwcYdJz9ViYgWzecnmE1x7gWzitmJMBnkB2zwsXSMGWg2mK8B5Mdn3c7h/NleJ2T+YkvM/HV34z7w",
-	"werF0ciCXob83L0dYZ1zgWwzUhqY1Qshxw6bFQba7pTfNRVSTJF3OjnDCGlhDJpefHl5eZTaCUgrIm6h",
-	"GW9D4Bo0iyY8SUCOgW2c/XjM9p7sdjZDNhd2wrhkoLXSLFIxsPkEJOPMEuPPuWEGpK0y+Q9uSw08mT7r",
-	"Bzy1k7gfhG6XZ/1AyBueiPiK9ugHd6LvNgxy6cL7P/D4zJEQf0VKWpD0J/F6xPFkWzOthglM//bB4DE/",
-	"F6AhAiwXSXAQpPJaqrlkIwFJzPoBTAVPCBjPIlciDg6CTvfl/u+/7Pywd/n09favvZ93L56c7f+ze9x5",
-	"jmBbblMTHOx0kADCutPzOOOyICcLSpc52NoiXLRjuMlgNFtDHrey9bdlVPyfhlFwEPzvVqGbttxds3Xq",
-	"nnYIaiCqihcolKiJ5pAkrZHSU4jZy/O3b1D47QQYfJpBZCFmZsJnEDKl2YQbujXXSo6ZRy7DI7QRtGMl",
-	"R4mIvhbzR5LxKFKptI6/SEhRqSSMJxp4vGDwSRhr2g8kxn5BjBeVbTWMhbGgIV6LMgRTy/JrkI9GGXdO",
-	"YRpgIhyfONk41hCj3PLEfCW2i5cqzWbcmLnSMQIgZKS0hsg+FM3dAs0eahaVwF4Hw14TtMrPPS6m0fTl",
-	"p44VScSU24jUGo+suIGMG8v4P4ORBjMh8/4IBNBuO681vWDSix4R+ZWXfBH6/ZMt9+RjEWDp0F7lhqh6",
-	"hIY4ZBpu1DXEyJpoSjSkxsvBG2V/VKmMvxL5bxQzaTRhBowRSj4U2zsFtt8oy0YE2ToYlsq23OrHwGp2",
-	"Gg1GpTqCTJVHaLv1d4Ywd8oXieLxhVKvuB7Do3AvYcxZFfJwh8C4ZVNlLNvb3d3eY8OFhYfq6+52gV0P",
-	"PLNKsYTAXwfLM/dUyyrVck89Hg+Xjo7eM+6u0cuUbG+H/Sx+IJyfg74REbyT/IaLhA+Tx0C7cZviay1M",
-	"Z0pzLZIFS4uXHKKj6H3uhFvQD6PAbqdEAX+U8mvWokF5/WNhP+aWD7kBpzzy/VFdIIOYRM3D7MeUy0Wh",
-	"6aMJRNeGcQ19mVvaVEohx4dMA6ENPXI2IO+8Re55LRgoBYGlRauO5Fdvlbx9OhWZkFMu9B0ckXHCekgr",
-	"dmxA2xGTMPcqd8YFcUQ9mm2Vwtm7jlIJfesR6J04yBeWn2oV4dtaD/vlHovqNZcL7/p/tU+U8UsWDWY8",
-	"ISTb6eVc8DB11iu5n0svWkuUMARvUTwLj2M3jhhu6TMDztAiaWMSnhEXCcSMIlvDRihO6JDzONZgDBtp",
-	"NaUrfRklAuMBn+OYU8T6IGn69/BR+DVi/E4ioZQW/4L4EXQ7jyJEbu4aTYUxGPEr/aiuYQXqNbV48cCj",
-	"RaMuH1A/bMi8/5k7hHh8YU3mrVE8CjJ2SbQSA11eXrbqmY27iFlPhHiKzrRCKqBJeSGtsIuvJGzPJRPI",
-	"7GRno8yI1goB/+NzQAuCg4CCkyAMpvh+dNKC3K9yxM/CFyeFwW1YPJsZueXHEXb0BTiLxRil5v3DNFiv",
-	"4KB/IjCEAq8o1mKjm/ypR09plNMZw9SyoQZ+bZhOEzCHbOBwPWCJMNYwuAG9IMBRuAiB5K9daiXHpxke",
-	"v16co1RrVI2PGl+XnDKCl5UIfz8JKIfTyh95DDIM/DGvsl0HRBB8UZsSjn4PcjTQAWvOOKrURmpKwYuS",
-	"6GLzWEjUhuS0IbZmWs1AW+FSfhmmS+gPbkCThtjGXbaDpXx5gcc6BIMYxprHEA+YsSJJyM0G43OdGuI0",
-	"gpiNU665tAAuIeZAYJJPXZSTZezVdYBIchsGYYCcFrwv50JpxXJOGPkBNR5u4iEtkv5q+AEisnmERToE",
-	"j2OBJ+DJaQU5d5HS0WCJjGdVhBs2XNDJDtggc7gHIRtEQkepsFckYKDx0lSMNQmGGTAu474coF9x5VwV",
-	"PWAbGSrYfCISYGcQoyCg804eBznvXMZZsp7cc5AjpRHnM9BMSGO5jGCzlo//HNTAIXfZkxiRjKf0wDfc",
-	"KgCviG7GRT3kol5J+Oix2waCUD5xmamOZFVfHzKTao1xP+qd+URYYGbGfTCnxXQK8SFDknE0exE30BLS",
-	"gDTCihtIFtWEOo/53/2vdqSmyGhKT7ktGxL+6RXIsZ0EB73dnTrLhcGn1li1loTkR9SIL1BlLp/prYSq",
-	"5kQk8UpEvCyr3kY1iT3lnt1GyG2HDKYzu/AOp9fv3DDuKklVBCxrvuIMuQ0s64dGc3ifIDrgix2bJPIn",
-	"4AkiuX7CV+IGSKZ8Ssb7FssYKvRSSYk8osp4efnzan1hdQrLwcEsHSYicgS6hCH7GRauCvRkt/tkc/kI",
-	"PBlXsf0ifn5+1ESbSN/UV/Z2d7v7TWuvRVxd2+v09lrdbqv3tHG5c9eK5W9/Pm1al5oaaxgxblr3qbqq",
-	"2/3429FvP3861qN/nl89uVhc/vLT2/GTSXRzymfidaLnJ5yfRj+9O1P3UgtBdedbQbDzBo1SJcc52DtJ",
-	"cg0L+ldYmN5rF5BFCuXGteaLZZhxwyZwX2GcWCrBNTPaiCdmidNKRQ3SJdLVeajSmaXg6weDTOHedSCn",
-	"lW/DQk80aiD/ku9M7klVtcyx89daPyltoPWkqlW7vadoR2T++z6qZ5o5h6kJm29gfroSZpfLyZ4PmUR3",
-	"llmdSoxi4ja7dOUz9E9GPE0sm1Goe8CeMqtYt/e0L6MJ1zyyoE1ezE1nM9AttDksAWtBh4yzRM2rF8lO",
-	"e83Z7kt61eDo3cVPz69Oj87PL9+ePb86ffvq5Pi3Z1IYO2Abb07OL9j5KXva6bT2tn/YPGDd3SY4cGOp",
-	"yPopQ7zjvPc2+0GRCzZKDdCxtsPdnT2XZo7UdKpkX2bYoG1Csh48M77ziTLAZlwXdfQJsL9TGMktS4Ab",
-	"y+xEA5ThCVk1c+iMBjIl9RLQdhvOVAujpGFiLBU6LoiszTY7Yju9nnMNGTo5dBj3rIuY6q0Fy2yWW3MJ",
-	"81Y5vFvNfk8bVFjmuje5J6g79nd2nzAfIHiXdj1vu+vtNkU1eVi79P4szq2//sVyFOYoV4SJGVhkMNdS",
-	"YiXXZUmXhUHmRzYrgsyHmXE7qaoAiqS2spps0yHLkVwZR3cGdXdEJ/kOLuyudXHkIWD5VXfE5MUb3IVl",
-	"lfLu7ASZ1fE3sGshybHz+D9kxqKXHmbOKROWaW4nWdFjQPAMqlhbLxNwn8Kku9mBcxSFGUdWUN+kS/O4",
-	"ZhUH1iJNknmXW6qKQJRHXfdGV6ZGTO/SUcGh6tW5S2s6dmEGw53nLMk7T5K3I8owrRXbh5+/6sg1oFfC",
-	"+r7B1/TqBz7NEq9m5xNBNc1aVOqVpzsxVZIf5nUc1QrRVjGtLLewTHi/0DUmrVId5b18chxYQqalUnUp",
-	"SP9x+7Kjt68/duTTyS+79uOe6kx7l793P728ebo47gx3znrQHe2Pn0yOqkp/t9v7Mp+jeoBm5nGq7aG4",
-	"RI/kGzhrdz1Q9pEe5GT5kuaJHKllol6ioaaKR6ne6homgdSfYbGK0ilI61RuIm6gIa6LVWSuUl2znFt4",
-	"uUk9o79QXUrKs2mpmoHkM9Gwub/TpvRkw5M+v1EzVO1uu3OvIiL4ih3C4nxVgJrxbbLXLqcUqM6URcmp",
-	"cTXrmjLSgP7tFberAsKLbuegg//9XvaeYm6hZcUUGkNRl7tsYgDw5s3lqiyV3l0BwoNZqda4DlNzXWvt",
-	"daG1f+1QqQQ4Jb/rfsLucG+0PXoCradRl7d24t6wtQ+dUavLe8PtaCfehb1R+VBpKhq5QsxqPtr+0/Zu",
-	"t93tdNpPmtajhrpKTY7Whg5a1GGePDpXdB4FpQaaVQTp7n4RQZD2V3zsaVJs+lr9SyQJ39ptd9jGr93u",
-	"IXslZPqJfXq6d7W3s3kv5xK6SixUO3rlxYTGgjfuYOZXwqxAG273nSG1kGGpKe3j76wdpGdCdF+gnm/c",
-	"BHyl+WApJqiwNao8u2TgiNk1SJgbJho0vttilcE8Yi8vL9DgGsBg0rDBka8ukio9YK5TuOZNwuLlZPiP",
-	"SLwVL3/8/cXZxS/nJ+Zkame/H5/snXw4mb/+8Jt9ffHCvv4wFq+OX3bg1yNcO4mP7cd4+xcx+qUN2532",
-	"ijyPKzWaKyFXd2On0opkWfL9oxVo9zudJq89M8Rf9jZPy5CIYdQyPcJGGHq7+73O3XCsIpBkasY/psCM",
-	"kOMEWhR5O9dGaTbIwqFSe+Dga3yb5SgFt7zKYpXMfXZsUfWf/bX7pL/CkJX9K6SvY6aRYk0S9W6GSu2d",
-	"eagHdTzhcgzGDSfkKalDyh8USQolqTw2IPeGai1skBfdkABTIcuv6i2Z0Fql7r6EWL2A+aiJsfDf4Bgu",
-	"IaCRmAZWasZmD/ebuCY5dr6o4rNehWcpTTF8OtqFJ1GrN9rdbe1E29Da57tPWnujbtyLtoc7fHd/LffD",
-	"XLnu6cr2q5yglKTmUdHWZPUz1BTA1TyBEhzL/ICRPESpFnZxjhzmKO6aV9BuFb9+zOB7eXkRhPcYVooR",
-	"vSYl72rA7lKtxNyEvprCm1g7c1V50RjIUPxAwQszU54kjBctL+jL+vCmzZDrTT53UMz45P3yvEizhugQ",
-	"MuHMAWdmorRtoasTk2lf8iC4i60xrPdH60tvuaZc8jGlZIVmal4MgVBBWI2ZSv1ACJVHBbfAYDSCyLb7",
-	"si+//56cGdP+/nt2VHqt67Z5eXlh2MbALmYHjNu/fZjbwSYzYiwhzoZMgF3DwvQlVbvMBGJUt4OtNjWU",
-	"UGP61of5taFganDoXBY7geldfktfusxSCdWQT/8wnhiVZTOsCzO9df2u6HHCwNOKJOlLx7IhGv5EjVVq",
-	"wxxFMSRARKyMM0SZLeHXGarwTEpG0O7Ls7Lj4LDkbT15F2Tv0Xk98Flrv1yDTTWu98UHoT36KddK6Hdn",
-	"djNhFCwvZ5c3BqvaaAabfRlx7QbcbCkZK+I2e82T0qRS6AeRUABMmI0PoPTEqdsc+jJruSLmWx5cYlya",
-	"OWi20+kcusz8jVCJ6wXI7/V6rp0hEcY29QwdsqGKBRimbkD7vu/84e62R9BZfhDC0jky0ODXlr/cOnk+",
-	"YBtZ13y395SVSiJq1JeDP45av/PWvzqt/fZV6/1gE30EaiFKqHlTjc0hUxiqzoUBchGEYWOQoF01iMjS",
-	"l9m4HEMsI9BUv8EwSEQgXTXUZR+C1ycXpRRznoHI0wY+V1DkIIKDYLvdaW9TxsVOSEFu4f/G0BAdvSGf",
-	"RsYs67PIY0mXaCmyLFaxkZDxcral7dINrnnjJA4Ogn+ALedzauOBvU7n0fqsy69p6IbKGuVRG6M5IGjJ",
-	"iKTTKdeL5iWoz/nYoMmaguXBe3yiWQmtxCu6bk01+3OwKNAxovMGtBgtKgraeBZB+RiJcaoh7stroK66",
-	"XCkeEoVGQnsvFHWoaeP2xqdN2XDB0OGVY68jaAvZlyOtvDbXMFU3mXyrJKadXIfwUlCViBGghXc8ukRr",
-	"qo5/QyLT/itaDj2O8XwGbJ24p+4uIgiPSgXzRuIWlh+BmammRMKLT5kyr1jiXNU781skmJ0Ot1xbsvc+",
-	"OdOX77yOpC0y/Znv4ku6QJaGTFVmYMbgrJNBkd3pdMO+FLK44gnUl9RQbQ5Yt8O4tTCd+UnqqZCpBfrT",
-	"d4njuzwU3U6ntijrJW8zarFmu6RvUw2mWtEl3wmZxy0PnakapRrVYF96ELI0PLes3KJOA9UbXWZCFisk",
-	"lhyH+dhSdxfBOURfx6TEj6M08dkvDQYs6s1Nr3D9ts6IppKTqUWVe5Tt1un0ZX4EPKuDH/+aqFQ7CLNd",
-	"CNIJvwHq9U7UeAwx+lguJkRHwBFFQwTSJos2e3tDBfmFa5w7YDu9fefWVBrum0SI2jWK2tkPKl48muxU",
-	"WkFuqx45RgK3zXLbtGW+rjzdEgY76zxRGgmnR7r3P9IwZYuPdrfvf7Q+XofP9Xr3P9fUbk7P7q+Dk+r0",
-	"y20Y7HbWgLVhLK2qw16Rc19SW6irampLpXa13jqjAU5TmULMXduNgYnUDJ75WHwQlntVNkPvaSkny7WU",
-	"e2pAs40B3TSDTZpUwaDG3SYHM0kGm2125kdIszzod+gBVT1fGVftIDNWzdhc6WtU3Hm0kSxWCBBiAB0e",
-	"zadgwXfy14sIopgypewOyFoSJUsyY/wWHAQfU9CLICsEBYSpypcQPJ4qT2YJsuKKQ1AQBjxJmr4b8n5J",
-	"BneaHYoc9jk6ZH4wt/0thfBdbdbkq1jaB+5EmnLI/sd7REGV4x09V7F8dRh6HYtdLwqTra6O4R36plAw",
-	"IC15aNlMtEEvLJ212am76fyqUvZ9zksfCyAPLPbk8R9roA+vZKnjvoRPEcwsQWVRvJw8FTH1DJUeSoNy",
-	"sb+382NN7cnSgr7hSV9uZD1l3Q4zm76hm4ZznLl0sV8q8QAHWZ3AUpeFCyAz5yE3sKWikv96CGUemLtU",
-	"llCKgXlmzKmtqxTXIEIStLrG8oUp7GebvXIzc2U35OSU5SfZ6/Rl4YdsNkl7Ze7/21jNWjPDf6LdrGDp",
-	"v9JwnrlQiC9/dGGlVvEtZSsVyjElKk3puxRUHWeVr4b42QGyaXeND/QlBTCZ40/+sOFWmNHCaaLsjusY",
-	"ZRsGgA1KCfUBisc98tTr5A7uCmHK2+i+jSBVW1nWkqTuo72eigcrIkfyXlBP+exz+y8xAHv7UM2whqTl",
-	"3wb671QHWTLd2X0kf7MuoHagVXmdEzS+XvarPUf5VDZyLi5psxMMRw0FqhiVwnQIcezjSPoym5BcL1ye",
-	"APQNxGwIiZqzAcGwNTjE4HOC3gaSwc95c3b8/M2KTMxz18l0TybGwie7NbHTWj2rn3Y629H/PH97fPHb",
-	"6QuGC+gStNvt+77/tSxe53M+HoNm707YjI9hKe2W325OyEzyGZ5GMhxRYhexyxKF3pgpT/S4bzeJG2iz",
-	"1xx9MKmK71RgCNSYsvRjQ98wkeXfsCqVVQe+Hghm40szrYbQjLZKt9lducm3M5BHpyc5D9eZM/sSB3M8",
-	"GiKGX56/fdOIOb8Z3n8Y+kozhFnh7AEJ78r87F3DVfWiYiM56hiqk+OiLOsZeu6myoI7mXtUqvx29PrV",
-	"XVTB+19GlQzM0ribO8ABI0ST7ikwnVeCHVANZeDHwa8/SAN+dbmrvBG5ZxSa0XcRbfmjNa5AZMLqVT/H",
-	"yvwcK0pklCjjfLq+dDmRfF7VjUY6VX4t1dzQMMsQQPqPe8ZtNnAlxkFpBqUvXYc79zUVP3K9QrMXjfPf",
-	"UD8VL2mgmUMhNYrpG2BW89FIRO2Sgf7yAf2ipf3LRofz6eCcZKXp5fKM8Mi3qzx0uDhfmdUaHcQHOa88",
-	"3secpLKsNoBwz0fL3Oq1vxqwNJPQ+PUyD0SWDKGV35mCgQ1HOVq0H+njSzUXLZsvuMPEoeNmtqaeDxJo",
-	"+mjq87x8YsotXGxjkLedDNgQUN4Mox6wTV8UczkbcGXarGbDSo1YLOIS/Ql0O0D71otDkmAXAbqMhwbn",
-	"0TWJ83OC+jUE6+b98k9xclOuDLX/2mm8gghlGpSISpQM3t+Gq3R2kaTKMLBUmkSHWY7xV6MNbEJy508J",
-	"L7NuPdc+/5cmVB3cRhLN0qZ8SNbdkuU/wmrmQmk2VHZyyJo/S8KTOV+YvswSAm12VO+cqYqkL/U11CGa",
-	"5Mz1gb6Gb5TbWG4zXT9P+O2zG66Lrsx+f06FYGcdjq1+2+c/JX/xpwijE6nlzwE3CGXZGm6Vhxca1anr",
-	"KymPQFTreLyok4fur6y27RpWqN9kM+xLKgm4niDfHSSZ/2YdLiyEfcCmXF/XCo9qLhtLeMLY8+wI37Rh",
-	"qBgVWSE6tSmRv7zq9sMtPillCiSuxS9bn0V8e5cvlZWPfb+7XTFOk3c1siOZtwGKOKRGERlDXJSPqdgr",
-	"nSr3W+W3kiRr2iu1uuw0Z64RrmwE557ab6l6+p0hsFzL7z9eXLBlnNTmJ9YcB6OS8YxTCslXjKnjuWoQ",
-	"GiPn5g7uLy4M++9G/vll4R0H2N0P5Z+L/rOE44V0XW0m55ElibjNr32+v3UwdGGJzxbkqQlhDSQj1wuW",
-	"d6PR9I/nAgpebsNlwRoLY7XfmtqaQu/VZhUr33atUlvajlLVy9tRoFDpcfayVerjLu3iUHD7/vb/AwAA",
-	"//8=",
+	"7H2LUxu3+ui/orv3zhTOb21s80iAycyhhJ6S5kGBhLZnM1je/WyrrCVH0mJ8Mvzvd/RJ2pfXxiGk7b2n",
+	"M2dOia3VSt/77c9BLCZTwYFrFRx8DsZAE5D45zGNx3AsuJYiNf9OQMWSTTUTPDgILsUNcCJBTQVXoMgk",
+	"U5pwockAiNJCQtIOwgDu6GSaQnAQcNHCj4MwUPEYJtRsCTybBAf/Lr78GAZ6PjXrlZaMj4L7+zA4pxpe",
+	"swnTDacYA9FsNNagNEnNGqLHVBM6naYMFKE8ITPzAVMkhaEmYkiYjvhGIulQtxjoYWus9ZROWUtSDbhF",
+	"ywFh84D0ZZ9I+JSB0opImFDGQ6LHEPFBlowA952NRQqEjijjhHHS132iIBY8UW1yAVwTwQncgpwTytUM",
+	"pDkDjTi+ChIipiCpuU6bHLkrRMFbMgVJZownYhYFhKapmClCNZkIpcnb4kyMR5zyuVt6QCgZZFLhPcc0",
+	"HZr/vg2JhCFLU0iI0kATls7bEa9gJwpSMWI8Cg7li2eH+sVOr4KnFTg5EymL582YwduoAiNzogXRY6b8",
+	"+Q9I/1MJwObO/VkBvqWH/PSi2zmcvdjrhMR92GJT97n94qHjg5bzo6EGuXjyC/t2c9YZZYagh0IC0XLO",
+	"+MjiuULa253yuyaMs4mh6k5OyoxrGIHEF19dXR1legxcs5hqaIbbAKgESeIxTVPgIyAb5z8ck71nu53N",
+	"kMyYHhPKCUgpJIlFAmQ2Bk4o0ciSM6qIAq6r7Pe93VICTScvooBmepxEQWh3eREFjN/SlCXXuEcUrATf",
+	"fRjkfG++P4pjmGpIzN+x4Bo4ciryYIykvfW7Mpf7XNr0/0gYBgfB/94q5M+W/VZt5Rviuxbh4wgGr0rd",
+	"2kNi2GBCWUqYJjHNjFBiyjCfocEZnbeD+zD4nibn9ukVp51KMUhh8j/+1DkYDbI0ZWlwEGT8hosZJ0MG",
+	"aUKiACaMpgg4d7prlgQHQaf7av+3n3e+37t6/mb7l95Pu5fPzvc/dI87Lw2INdWZCg52OoZYmLaYoom/",
+	"YJCTkJFR6mBrC/HWTuDWn1FtDWjS8uvvwzUhfGafXgbggUjmBnhGns8gTVtDISeQkFcX794akaLHQOBu",
+	"CrERYGpMpxASIcmYKvxqJgUfRdxBl5g7HJrvN8xfpN9ut7ccvbWQ3vqbhCLqIHFEzBRxAA4jnikjJqV5",
+	"IzN6JeLmoseCD1MWfy0ej7ghIZFxbTkLxRMgHdFUAk3mBO6Y0qr9SNTuF6g9qWwrYcSUBgnJWnjGM7U0",
+	"vQH+ZHi292Sq4UzILXjgt0J/AMmGbCWHrwNrgzImJ2QuMulhnCQSlPKwNzqD35AZoAhDoqLqhgzNfwmH",
+	"GREcHouI7ToiDHXf+putjwIudCt/7KkwMaVKzYRMDDKkMWhCMsi0ZbQKoBxX+gOQOWhE1allqGMJiVEu",
+	"NFVfiayCPoSsHI/xWEgJsX4sIroFItypSVw69jqY8OKj/NzTMoWxHPNbJwKBPqE6Rt1LY81uwQuOMvzP",
+	"YShBjdE6fgIESLtdIRUR9+ZFTwj8yku+CPzuSSvFnwwBC5f2qsBrAGPQ3oobqxWMESDB6AjEw1uhfxAZ",
+	"/1pR9VYQlcVjokApY5s/Eto7BbTfCk2GeLJ1IGyEjF39FFD1t5GgRCZj8Do8Ngam/E4h5M7oPBU0uRTi",
+	"NZUjeBLqtXYamhPoIA4gd2L2dne398hgruGxqrVbkuju8EQLQVI8/jpQntqnWlqIln3q6Wi4dHXjfJrd",
+	"pXGFONnbIT+x7xHmFyBvWQzvOb2lLKWD9CnAruym5rUaJlMhqWTpnGTFSw6NN+Nc1pRqkI/DwG5Zp7qr",
+	"lF+zFg7K658K+gnVdEAVWOGR72/EhSEQlYpZ6P8xMX5DLunjMcQ3ilAJEc+NooxzxkeHRAKCzbiNpI8u",
+	"ZAt9yJrHWoqhlBYtu5JbvVVySfFWqELOKJNP5lYVOzaA7QjNKytyp5QhRdSDQa1SNGjVVSqRo3oAZyUM",
+	"8oXlp1pFjGGth91yB0XxhvK58/m+2iby9OJDFp4mGCc7vZwKHifOeiVPYeFFa7GSpBpaLq70JLx0RMyW",
+	"LiplFa1BbYLMM7QOG4ZfFJro6Dt5Q3UoxQQ/iXicMuMHuhDhDMMqj+KmP4eOwq9h4/fcIEpI9p+vdp+M",
+	"ZKNxbICbm0YTphTjI4OPpzQNK6deU4oXDzxZGMIGreqXDYmzP3OD0FyfaeWtNQxEAE9sDLpEQFdXV616",
+	"+G0VMuvROofRqRQGC0alnHDN9PwrEduzUSRUO/5uGL6TUpiD//tzgAuCgwCdkyAMJub9xkgLcrvKIr/q",
+	"Lgb3YfGsV3KLj5uzG1uAkoSNDNd8fJwE6xUU9MEcBkHgBMVaZHSbP/XksaxyHMu41gMJ9EYRmaWgDknf",
+	"wrpPUqa0cvF6c3DDXAhAtNeupOCjMw/Hr2fnOJPSiMYn9a9LRhmel5QQ/zAKMHjXyh95CjT03TWv/a59",
+	"RIh5URuj4m6PejC5pox4HuwtIsBjoYDAcAixDgkbEsrnIaFSsltQZGADwgaOUymmIDWzEWuPgxJiglPr",
+	"Enn1NYBU8BFmAWgeIgxdnLIeWF7IWhXoKJJc/vDBx3JgPv+0KfNlrmnkm3ncbRj6wxepMjH4HWJUdcfG",
+	"em3OKYhMx2KCnp/gxj+hCePmomjxrgeiW5AoXrfNLturb12jgARGkiaQ9InSLE3RRwHlshkSkiyGhIwy",
+	"KinXADaMbI9AOJ1YF9EDUtwgFOyGQRgMHTiKg+KKtcC5FIp4CZokzNyApmcV4KziA4uDBR44rwIcidPc",
+	"7ID0vbfSD0k/ZjLOmL5G6QTSfDRhI5sgVP0w4n1jkV1bI0/2yYaHA5mNWQrkHBKmrNuDthq6PZQnPheH",
+	"jg3woZAG4FOQhHGlKY9hE5f1DXlfi0wPxF2fbEyBJ5j14glJgCZI/YcRr701/wpNO2sMUu5Sm0Ju1jJ5",
+	"n4PaNdGHcaRjkGeg54DS8FUBkIo89dTZM9TZK0lEfOy+AdEYBm4UNBUlekhUJqXILChmY6aBqCl1HrZk",
+	"kwkkh8SQAjW2SEwVtBhXwBXT7BbSeTUVRxP6T/evdiwmhoCFnFBd1u707jXwkR4HB73dnToph8FdayRa",
+	"C8yH1yllt5qpd0hTBeEDVzZir1l0gofZKh6wgK2znH20ieN+MAr2xGjgRWy841BVxJg/rwRYFk/pTJ4m",
+	"QYg5LLuR4b9DApOpnjv/xZkLVBFq8/pV1C0q0gL6uUlVlpiN1tVDoskevtixCWI/Ak0NedRv+JrdAkoZ",
+	"F+FzpuoihBb1k7h5SiH66uqn5TSoZbZIgmSaDVIWWwRdwYD8BHOb+X622322uXgFmo6q0D5JXl4cNeEm",
+	"lrf1lb3d3e5+09obllTX9jq9vVa32+o9b1xurf9i+bufzprWZapGGoqNmtbdVVd1u59+Pfr1p7tjOfxw",
+	"cf3scn7184/vRs/G8e0ZnbI3qZydUnoW//j+XDyILXNUe78lCLtokIVVdFyAXomSG5jjf5mGyYOa0pBI",
+	"IZaplHS+eGazYdNxX4sR448TdqUcGcoSbjO8qOd8RudrxF5YyIlGCeRe8p3KDfOqlDm25n/rRyEVtJ5V",
+	"9UG399xoQJ7/+yGse52Sn6kJmm9hdrb0zDY06J8PCTfeEdEy48YpTtrkyidvExjSLNVkipGTA/Lc6JFu",
+	"73nE4zGVNNYgVV7Akk2nIFtGW5IUtAZprOtUzKofounhJGc74viq/tH7yx9fXp8dXVxcvTt/eX327vXp",
+	"8a8vOFO6Tzbenl5ckosz8rzTae1tf795QLq7TecwG3OBelsopB3rDLbJ9wKN0mGmAK+1He7u7NmsRSwm",
+	"E8Ej7qGhQkJTJWwJzkzS6RQSwrg9r32Hmk8GwpCaJBKmYEAWEjUWUkfcf0Cm1FyWm+14EnoDyupk6+RM",
+	"qSxqkcZA/olRDqojngJVmuixBCDF/UJSDWxbJWSIHOuxcLsNmqYRt5YLU4IrwkbcvMAgYLNNjshOr2cN",
+	"cGKsSQSQfd469fUSrUXSzW0bDrNWOQKxnKSfN4hF7102GWtGHu3v7D4jzod1jsN6Pk3X2QLoeOeRl4X3",
+	"+1BM/fUni4ECi70ikuGPhUp4LcFYMocW5GMYeIO9Wbh4u2hK9bgqVtDZ3/IVHk2XLAcbyjBaGXdY5fn6",
+	"HWxkqFYNl0cpyq9aETYq3mA/WBRT789PDbFaGgdywzgaiw7+h0Rp4w6F3lQnTBNJ9djn5fp4nn4VausF",
+	"qx4Swvitv3C44MtXQN8kn3PvcRkF1vx55Hsb/qyyQJz7tg/6sKo5jIE5saqlaD9aO4DhzrDyniV+p2n6",
+	"bohB0LXCT+Hnr7py7dBLz/qxwX514gfupqkTtbMxw7R7zfd3wtPeGIsdHum21WoltCBSaKphEfFuoS3w",
+	"XCY6ynu5/A2QFLVLJTFYoP7T9lVHbt986vDn45939ac90Zn0rn7r3r26fT4/7gx2znvQHe6Pno2PqkJ/",
+	"t9v7MjumeoFm4rGi7bGwNFbONzAAVz1QtrseZbidgwLtt3g8ESnwKDYWi8F62eRbhAaH2fWj7hgGKwiw",
+	"b6tBjW1CJ6BtqbxGyjQHTBm/qVLf7u0v/3nd489/nnTiVz92f52d33x6prfhaH/wdriTvdxT/2Jn4sPd",
+	"5Xj2ldTna6MqF29CiCuDOOVDsXjJK2M5YZa0VKNhexQA9ZEiiYizCXBtdWDKbqHBeU9ErK4zWTNltszH",
+	"TfrSGHDVpajNmpaKKXA6ZQ2bu2/amNJoeNKF32qWQ7vb7jyoGfB8xQ5hcb/qgZrhrfxrF+NGmJv2RJQp",
+	"W+dS0w4SDfBrqpd5/ZfdzkHH/O+3sjmbUA0tzSbQGG+w+Y4mAgBnb9gorcZyHZu0dMesZHht64S6qXXT",
+	"2PiJe+1AiBQoJszqhtvuYG+4PXwGredxl7Z2kt6gtQ+dYatLe4PteCfZhb1h+VJZxhqpgk1rRvP+8/Zu",
+	"t93tdNrPmtYblXGdqRysDa0hRqk49Mhc8zgQlIruliGku/tFCDG4v6Yjh5Ni0zfiPyxN6dZuu0M2ful2",
+	"D8lrxrM7cvd873pvZ/NBykVwlUiodvXKixGMBW2sIObXTC0Bm9nuO4ViwUOpKbbnvlk7EuOZ6KFoTL5x",
+	"0+ErBUuNqbucrL2SqVkvhtglcJgpwhpUsN1imQVzRF5dXRoLSAFPCFWkf+QqElCUHhDbAlMz72H+ajz4",
+	"V8zesVc//HZyfvnzxak6nejpb8ene6e/n87e/P6rfnN5ot/8PmKvj1914Jcjs3acHOtPyfbPbPhzG7Y7",
+	"7SXBPFueoK4ZX95mlHHN0kXOd49WTrvf6TS5Ud4y+rK3OVyGNkYhFvERNp6ht7vf66w+xzIEcSKm9FMG",
+	"RDE+SqGF4RVrawpJ+t4/LZUU97/G2Fx0G82W19559P6MJYuqQ+M+e4j7KwRZ2b+C+jpkGjG2lKMea9SV",
+	"rPi8ucZbUFW+eoxF9ufbYk0Aez81WuC9eqwPcDymfATKtinmgdpDjIARqomNtAmOafQ+Guh9mzbNKxsM",
+	"UCaMl1/VW7A5auUQD4WJ61UiTxouDv8E12YBAI3IVLBUlTT7aN/Elsuh80UZ3PUytrj62vfyNBpLV2PU",
+	"jEVhyoyqvPvnkPAsTQuhvtJk6qw0mcxGtv68YlyWbMB6UHDwfLgLz+JWb7i729qJt6G1T3eftfaG3aQX",
+	"bw926O7+WralurbtNJXtl1m4GXL4k6K4yaTzaCwOVzPzSudYpN37MFAQZ5Lp+YXhBkudtprRGCXFv37w",
+	"53t1dRmED1hNKMudmkTTuU9W6U1kRARfTZuNtZ7aMi3W6KWic4ieKVETmqaEFjWQxlFxvmubGA5Vec9g",
+	"0ZmcN1DRIlESGmufMO56+TD/0TJ2bIJ224J5SG0ki/GRt0oi7sySCeV0hEkQJomYFQ2cWOciRkRkrpkT",
+	"SzMY1b5ErB3xiP/jH6hXVfsf/yBHpdfa8stXV5eKbPT1fHpAqP6f32e6v0kUG3FIiibFG5iriGO+Wo0h",
+	"Maqhv9XGCkPsVNr6fXaj0FPuH1p7VI9hssoojbiN45ZAXSpzwxSTix1qG0NwptN3RdErU7a2KuKWZENj",
+	"1aViJDId5iBKIAVEYqW/LfZ6j954UJk7CR5DO+LnZavQQskZcmg6ojFnPJMDlyNyyyXoTJr1LpbEpAM/",
+	"ZjYQ/PbOtpMdIyGLuZyN/rK6yv5mxGMqbVu+LqU+WNImb2ha6lkObbEhdiKr0PeTGe5JMrs5RNzX4CLx",
+	"2fXlDmY/vWGn0zm0ebBbJlJbh5R/1+uZ5yOeMqWbikgPyUAkDBQRtyBdI1D+cHfbAeg8vwhC6cIQUP+X",
+	"lvu4dfqyTzZ8G1W397yU9CNiGPH+v49av9HWfzqt/fZ162N/09gzWFOaYjW/GKlDIvQY5IwpQHOGKTIC",
+	"DtLmcxEtEfdN/sRA2RwaM7DGx2UxcFvPYENLwZvTy1JCJw8v5TEhFwgqAkzBQbDd7rS3Mb6pxyggt8z/",
+	"jaBBCb5F+4snxNd45YECG0UrQmhakCHjyWIorW1jSbZw7DQJDoJ/gS4H62pDDXqdzpM13pRf01Ae6zun",
+	"jDQ26gBPi0okm0yonDcvMfKcjpRRWRPQNPhonmgWQkvhip3HDVU3F6AJdt1rYW2NeUVAK0cihj+GbJRJ",
+	"SCJ+A1hmnQvFQ8TQkElnMRsZqtpme+WSFGQwN1YN1l2gjMAteMSHUjhpLmEibj1/izTBnWzLyILHnLIh",
+	"GA1vaXQB11jf8g2RjPsv6+62MDb3U9ivXUHumf3WAMhcFUteGpGLih6161ZsW+nNoaaiKVp0DgnARBWa",
+	"okjooHpWKNdEHuv35qWB+oTeILfbSTeFH7Lh7c5Nq+PbZKezb0sf6hZqMUiADOYRpxzlTa6GJkA5lo42",
+	"IcuNCUCPw3pkRYL0e5HMn7YhznuK91VD0Big99+QXNC7WUIu5b7yHfvOpq3ys22VpprgI/sPP5KPzzAP",
+	"dLcffqDeHmye6/Uefq6pXQafXeOQ9e69+zDY7axx1oa22irL+UkUubUaezrzbGd4rcx2aHAvZ7eTO29D",
+	"VQzg3MKyVm+RRbWmk6ZSo5ntAt4Rf+9ME9zCmy35Lq4WCtDAQwvRM9QIrFGojKbc6XTDiDNefOLkYsSx",
+	"sU0dkG6HUK1hMnVjlyaMZxrwT9etZ97lTtHtdGqLfE9fm2CrG9lFMyeToKqlSyhzjMy2y0NrIQ4zaaRB",
+	"xN0RvGiimpRbBXH60kaXqJAkwshIPgrz9vHurjnOoXExVIZqYJilLqOA6UIjwDadneO2tbZrxilauMbS",
+	"OfK7dToRz69g7mrPb/4ai0zaE/pd8KRjegvYc5eK0cgWfVlxmktMIiEGrtN5m7y7xUq2uS3DPyA7vX3r",
+	"TVQaH5uEIdY5fiP5V6mhXF/+PcSzeZfxI6VX9+FHGqad4KNryIaFmTb/lQLwNTrjq+WdyPQq++JW3LhG",
+	"HT9GIndFN/oqFlN44eJ8/bBcHboZOs9IWCFQy39mCiTZ6OOXqr9pZwClqfsaHcI07W+2ybmbAeKTUt8Z",
+	"j6XqqfKkarcSpcWUzIS8MYZWHh3w8/AWOM9AwDgoLvhtWzHr8TlWjAnByDHwWoDWZ/zCwGiQ4FMGch74",
+	"rHyAkKrMW3NwqjzpsxXFJxZAQRjQNG2am/hxgXl3mh2A/Owz40C5ySrtb8m972vNwl/DRl/FDi5Ih2gt",
+	"h+f+/dGAr8otlhaWsYtX0VtDIUdiBd+8oSxV2L/iS1rIhm3c7VpNM5jnjLJoWhddicamrs0hOiRAZcpA",
+	"4rZVYm+To3RG5z5SoUiv0wsjPnP1CK59vPwqVjbim/jjB7zpWVHS+y1UVKWnaS0VtQYpFfMFH0fj/3Xa",
+	"4iifwZaboki/6zCEXfilfqpnkNySRouO1joRbHmlMRYjrqhmaji3XU/+lLYRwYcrmjQNkrlVJBi5K6km",
+	"w/JKU9v2h5xqOErlLNXAE5VyvG/EEo0lf2uxxhIFkEPLOu4K9KEP1ucR73z23t8ssx7LnNuayhJ4VzBL",
+	"dY7aOk5mvVg3H5BYuJiHrgEQFHBdmaypIIl4Nm2TM/uljcCVinBwsKqffoSxusRxiRvwiSOPfQVJxOHO",
+	"CFQ8lTbcY/mryL5MjZ1uMCRslsi5piOJTbRcg7ylacQ3fP9Qt0PUpustxrke1sOzWYIMB4Ie+HIhjdXv",
+	"NtXg/d3cJyzVlrnpuJijIvajsm2I2RLq/U9suSlFwA1AUuMoKm2UaO7ytclrN8a55DmfnpH8JnudiBeu",
+	"82azzCiNDPxWIqNSZP7/oqtXgdJ/p0SxQXO6OK9xqVRxrT5LBcoxprRVaaQlFsmSymxY1+GOWnhVk3vE",
+	"K8oEQzgrlDLZUACkXyoT6Rv2eICfep08JrOJAa1yQ+D5yc/vT89Prj+cnJ/+cHry8vrkzdHp6xeGvvvW",
+	"trWZNhx4i9Zwr9M7sIKziNqMrKVhY90u5W3jYOhP8qJHHotznZjEZjy+sAsX2uZtcPJ66Avt3EFcJyWk",
+	"qSLeFDeb5LAvWeDYZSkyTZgOSa/TxdPsdPbJhrWCEmGEM6TpEiGTt319GwFTbb1YS8J0/5BgOlp5Rn67",
+	"+o32X2KmmDnrH+Kr/J0LeNhSc/Ur1oAy9LJCqNp0aCuvCvtCr2ZBqriEm7xRZe874j7V1ia+lNO4HQpr",
+	"Mg6LibiYpcVQvZuEloe+jICJ+E6n44z4JaPXm4QFhkbnJ5NKa+Lfmbe/3ZxF5vngqgNq82PWZCAMDthZ",
+	"zaujZYYxK6xjx8QvD48VJk0Y8Sznpj8pVHaO1/xQusDf4bL/j5niwlX8NUn7EV2WdsHuvWWVOqfGSXY2",
+	"erVFMB+8agjILGmTU2N6Khsxk8aSH0CSuBQl/nYR4xR/jiixc9gSZJwZ6eMZtvqHhsLHGPUSNFFedx2/",
+	"fLuktualbTx8QGRruNNbYz2pVVNHWaezHf+vl++OL389OyFmAX4E7Xb7od+hWZTgFzM6GoEk70/JlI5g",
+	"oZAq/7q5xGacz1VqRMOREwkYDuAj4n7wxNGgdSzYLbTJGyyh4aIYRR3TNG0sQnOjnL6hxnNvWFacVD98",
+	"PVXoR0pNpRhAM9gqzaGrqs3eTYEfnZ3mNFwnTj9sm1gaDQ2EX128e9sIObeZ+f5x4CtNpPOl0I8oYayM",
+	"yFw18KpeJt6IjjqE6ui4LPO6B89qrMyp5bknxcqvR29er8KK+f7LsOKPWRpBZi9wQBDQKHsKSOe1/fZQ",
+	"DYX9TwNfd5EG+MryVI5G4J5jbCC3U3Jh4EyLsPqpm4pI3FREw5FxKlQ1NZFPP7Tj6qwoN96AwhjEAIC7",
+	"n79L2qRvi8b7pRk+EbcTQqirknWDQZdI9mLwyDeUT8VLGnBmQYh9nfIWiJZ0OGRxu6Stv3wGbzES5MsG",
+	"UeazJnOUlcZslidODl2z1GNHVeYrffW4PfFBTitP93sNxpitDXB54HdJ7Oq1BwMvzHRp/IESdwiftMCV",
+	"36mCgBU1fDRvP9HvK9QiAH4+ywoVlymzy8TRQQpNP973Mq/MU+UGQrLRzxuJ+mQAht8UwQ7ETVfmbHMr",
+	"YAvvfTkgKbmkJKbc2BPG7DBuC+bnDpGDredlMxPGoTIWXRM7v8RTv4Fg3cRg/sNoVJWLDtuPLvT4Q4o1",
+	"CiSUcVBCKmIy+HgfLpPZRTLJQ2Ch2LzwNBt1YBOQ/5gIhu8VtdMu/tKIqh+3EUXTrClv4fuVSmmFsPgd",
+	"0VpVL5aQDYQeH0a8eRS5ywZ4X7lNqiMPsS9KFY1RERfcdZ1UONeVDTSUGfgdoZgens4j7sYrHxBKXEF/",
+	"KboxEkUncrlCf2MoZMT7Z+8uLklDS0B/05UJu9SD28EDWnA4LKUgIq7GxnQoE3vGLdxsYFEZyHh/kA6w",
+	"ty6fYgIudVIEQvAHCpukj+3NfvOtavkXW7//QmFF1y1aZso/qLJuHT6u/qjBnxSx+UMkjpUbiz9r2CB5",
+	"yip/qzxQpVFn2Pqi8liWajkrLerMQ/uXrw23EXxsk9oMI46xetvK5praOHG/vWMWHhIvwPqlpEFefytm",
+	"jaz3mil94a/wTfvcivE1SzihNrnmL6+f3MAdF3lTBRDXopetzyy5X2Uw+ipqN1JCLxnxkzfjkiOed6+y",
+	"JERNxxNIiipqm6O2ishtlX+Vpj7xXGoV2WkOWJtz+bFAD5RAl4qIv1N4LNup/q+TS7IIk9pMlzVHVGHl",
+	"9JRinMwVTjNfYFfI98bwQPPggS+uj3bVcX9CdbQ92OqH8p+9/KOY44TbZkyV08gCR9znn31+uOM1tL6X",
+	"C4nk8RemFaRD20uVN1HiRCJHBeih3YeLjDViSku3NbYFhc509+UzblqAyHRpO4zHL26H3lClNd/xVmn8",
+	"QGkXC4L7j/f/NwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

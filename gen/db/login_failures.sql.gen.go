@@ -8,73 +8,101 @@ package db
 import (
 	"context"
 	"time"
-
-	"github.com/google/uuid"
 )
 
-const blockLogin = `-- name: BlockLogin :exec
-UPDATE login_failures SET blocked_until = $1
-WHERE email = $2 AND ip = $3
+const claimLoginSlot = `-- name: ClaimLoginSlot :one
+INSERT INTO login_failures AS f (email, ip, failures, last_failed_at, blocked_until)
+VALUES ($1, $2, 0, $3, $3)
+ON CONFLICT (email, ip) DO UPDATE SET email = f.email
+RETURNING failures, last_failed_at, blocked_until
 `
 
-type BlockLoginParams struct {
+type ClaimLoginSlotParams struct {
+	Email string
+	Ip    string
+	Now   time.Time
+}
+
+type ClaimLoginSlotRow struct {
+	Failures     int32
+	LastFailedAt time.Time
+	BlockedUntil time.Time
+}
+
+// Locks (creating if needed) the backoff row of this address and client for
+// the rest of the transaction, so concurrent attempts are decided one by one.
+func (q *Queries) ClaimLoginSlot(ctx context.Context, arg ClaimLoginSlotParams) (ClaimLoginSlotRow, error) {
+	row := q.db.QueryRow(ctx, claimLoginSlot, arg.Email, arg.Ip, arg.Now)
+	var i ClaimLoginSlotRow
+	err := row.Scan(&i.Failures, &i.LastFailedAt, &i.BlockedUntil)
+	return i, err
+}
+
+const countLoginAttempt = `-- name: CountLoginAttempt :exec
+UPDATE login_failures
+SET failures = $1, last_failed_at = $2, blocked_until = $3
+WHERE email = $4 AND ip = $5
+`
+
+type CountLoginAttemptParams struct {
+	Failures     int32
+	Now          time.Time
 	BlockedUntil time.Time
 	Email        string
 	Ip           string
 }
 
-func (q *Queries) BlockLogin(ctx context.Context, arg BlockLoginParams) error {
-	_, err := q.db.Exec(ctx, blockLogin, arg.BlockedUntil, arg.Email, arg.Ip)
+// Counts an attempt as a failure before its password is checked; a success
+// forgives it (ForgiveLoginFailures).
+func (q *Queries) CountLoginAttempt(ctx context.Context, arg CountLoginAttemptParams) error {
+	_, err := q.db.Exec(ctx, countLoginAttempt,
+		arg.Failures,
+		arg.Now,
+		arg.BlockedUntil,
+		arg.Email,
+		arg.Ip,
+	)
 	return err
 }
 
-const clearLoginFailures = `-- name: ClearLoginFailures :exec
-DELETE FROM login_failures WHERE email = $1
+const forgiveLoginFailures = `-- name: ForgiveLoginFailures :exec
+DELETE FROM login_failures WHERE email = $1 AND ip = $2
 `
 
-// A successful login forgives every client's failures for the address.
-func (q *Queries) ClearLoginFailures(ctx context.Context, email string) error {
-	_, err := q.db.Exec(ctx, clearLoginFailures, email)
-	return err
-}
-
-const hasRecentSessionFromIP = `-- name: HasRecentSessionFromIP :one
-SELECT EXISTS (
-    SELECT 1 FROM sessions
-    WHERE user_id = $1 AND ip = $2 AND created_at > $3
-) AS known
-`
-
-type HasRecentSessionFromIPParams struct {
-	UserID uuid.UUID
-	Ip     string
-	Since  time.Time
-}
-
-// Whether this client has logged in to the account recently: such a client
-// is not held to the account-wide failure budget that strangers can exhaust.
-func (q *Queries) HasRecentSessionFromIP(ctx context.Context, arg HasRecentSessionFromIPParams) (bool, error) {
-	row := q.db.QueryRow(ctx, hasRecentSessionFromIP, arg.UserID, arg.Ip, arg.Since)
-	var known bool
-	err := row.Scan(&known)
-	return known, err
-}
-
-const loginBlockedUntil = `-- name: LoginBlockedUntil :one
-SELECT blocked_until FROM login_failures WHERE email = $1 AND ip = $2
-`
-
-type LoginBlockedUntilParams struct {
+type ForgiveLoginFailuresParams struct {
 	Email string
 	Ip    string
 }
 
-// When the next login attempt for this address from this client may be made.
-func (q *Queries) LoginBlockedUntil(ctx context.Context, arg LoginBlockedUntilParams) (time.Time, error) {
-	row := q.db.QueryRow(ctx, loginBlockedUntil, arg.Email, arg.Ip)
-	var blocked_until time.Time
-	err := row.Scan(&blocked_until)
-	return blocked_until, err
+// A successful login forgives this client's failures for the address, and
+// only this client's: an attacker elsewhere keeps its backoff.
+func (q *Queries) ForgiveLoginFailures(ctx context.Context, arg ForgiveLoginFailuresParams) error {
+	_, err := q.db.Exec(ctx, forgiveLoginFailures, arg.Email, arg.Ip)
+	return err
+}
+
+const isKnownClient = `-- name: IsKnownClient :one
+SELECT EXISTS (
+    SELECT 1 FROM sessions JOIN users ON users.id = sessions.user_id
+    WHERE users.email = $1 AND sessions.ip = $2
+      AND sessions.created_at > $3 AND sessions.revoked_at IS NULL
+) AS known
+`
+
+type IsKnownClientParams struct {
+	Email string
+	Ip    string
+	Since time.Time
+}
+
+// Whether this client has a live session on the account of this address,
+// created recently. One query of the same cost whether or not the address
+// has an account, so its timing tells nothing.
+func (q *Queries) IsKnownClient(ctx context.Context, arg IsKnownClientParams) (bool, error) {
+	row := q.db.QueryRow(ctx, isKnownClient, arg.Email, arg.Ip, arg.Since)
+	var known bool
+	err := row.Scan(&known)
+	return known, err
 }
 
 const pruneLoginFailures = `-- name: PruneLoginFailures :exec
@@ -84,33 +112,4 @@ DELETE FROM login_failures WHERE last_failed_at < $1 AND blocked_until < $1
 func (q *Queries) PruneLoginFailures(ctx context.Context, before time.Time) error {
 	_, err := q.db.Exec(ctx, pruneLoginFailures, before)
 	return err
-}
-
-const recordLoginFailure = `-- name: RecordLoginFailure :one
-INSERT INTO login_failures AS f (email, ip, failures, last_failed_at, blocked_until)
-VALUES ($1, $2, 1, $3, $3)
-ON CONFLICT (email, ip) DO UPDATE
-SET failures       = CASE WHEN f.last_failed_at < $4 THEN 1 ELSE f.failures + 1 END,
-    last_failed_at = $3
-RETURNING failures
-`
-
-type RecordLoginFailureParams struct {
-	Email       string
-	Ip          string
-	Now         time.Time
-	WindowStart time.Time
-}
-
-// Counts a failure; a count whose last failure is older than window starts over.
-func (q *Queries) RecordLoginFailure(ctx context.Context, arg RecordLoginFailureParams) (int32, error) {
-	row := q.db.QueryRow(ctx, recordLoginFailure,
-		arg.Email,
-		arg.Ip,
-		arg.Now,
-		arg.WindowStart,
-	)
-	var failures int32
-	err := row.Scan(&failures)
-	return failures, err
 }

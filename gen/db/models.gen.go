@@ -10,12 +10,38 @@ import (
 	"github.com/google/uuid"
 )
 
+type AccountToken struct {
+	ID        uuid.UUID
+	UserID    uuid.UUID
+	Kind      string
+	TokenHash []byte
+	NewEmail  *string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 type LoginFailure struct {
 	Email        string
 	Ip           string
 	Failures     int32
 	LastFailedAt time.Time
 	BlockedUntil time.Time
+}
+
+type MailOutbox struct {
+	ID            uuid.UUID
+	Kind          string
+	Recipient     string
+	Subject       string
+	TextBody      *string
+	HtmlBody      *string
+	Status        string
+	Attempts      int32
+	NextAttemptAt time.Time
+	LockedUntil   *time.Time
+	LastError     *string
+	CreatedAt     time.Time
+	SentAt        *time.Time
 }
 
 type RefreshToken struct {
@@ -40,10 +66,11 @@ type Session struct {
 }
 
 type User struct {
-	ID           uuid.UUID
-	Email        string
-	PasswordHash string
-	IsActive     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	ID              uuid.UUID
+	Email           string
+	PasswordHash    string
+	IsActive        bool
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	EmailVerifiedAt *time.Time
 }

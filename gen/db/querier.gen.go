@@ -12,20 +12,42 @@ import (
 )
 
 type Querier interface {
-	BlockLogin(ctx context.Context, arg BlockLoginParams) error
-	// A successful login forgives every client's failures for the address.
-	ClearLoginFailures(ctx context.Context, email string) error
+	// Gave up: parked as dead for an operator, bodies dropped.
+	BuryMail(ctx context.Context, arg BuryMailParams) error
+	// A new password chosen by the user (a change or a reset).
+	ChangePassword(ctx context.Context, arg ChangePasswordParams) (User, error)
+	// Locks (creating if needed) the backoff row of this address and client for
+	// the rest of the transaction, so concurrent attempts are decided one by one.
+	ClaimLoginSlot(ctx context.Context, arg ClaimLoginSlotParams) (ClaimLoginSlotRow, error)
+	// Leases up to limit due messages to one worker; rows another worker holds
+	// are skipped, never waited for.
+	ClaimMail(ctx context.Context, arg ClaimMailParams) ([]ClaimMailRow, error)
+	// Uses a live token up: it is deleted, so it works once.
+	ConsumeAccountToken(ctx context.Context, arg ConsumeAccountTokenParams) (ConsumeAccountTokenRow, error)
+	// Counts an attempt as a failure before its password is checked; a success
+	// forgives it (ForgiveLoginFailures).
+	CountLoginAttempt(ctx context.Context, arg CountLoginAttemptParams) error
 	CreateRefreshToken(ctx context.Context, arg CreateRefreshTokenParams) error
 	CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error)
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
+	// Like CreateUser, but an existing email yields no row instead of an error,
+	// so the transaction can go on (and mail the owner a notice).
+	CreateUserIfNew(ctx context.Context, arg CreateUserIfNewParams) (User, error)
 	DeactivateUser(ctx context.Context, id uuid.UUID) error
+	// A password change invalidates every outstanding token of the user.
+	DeleteAccountTokens(ctx context.Context, userID uuid.UUID) error
+	EnqueueMail(ctx context.Context, arg EnqueueMailParams) error
+	// A successful login forgives this client's failures for the address, and
+	// only this client's: an attacker elsewhere keeps its backoff.
+	ForgiveLoginFailures(ctx context.Context, arg ForgiveLoginFailuresParams) error
 	// The user behind an access token, when its session is still live.
 	GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
-	// Whether this client has logged in to the account recently: such a client
-	// is not held to the account-wide failure budget that strangers can exhaust.
-	HasRecentSessionFromIP(ctx context.Context, arg HasRecentSessionFromIPParams) (bool, error)
+	// Whether this client has a live session on the account of this address,
+	// created recently. One query of the same cost whether or not the address
+	// has an account, so its timing tells nothing.
+	IsKnownClient(ctx context.Context, arg IsKnownClientParams) (bool, error)
 	// The user's live sessions, most recently used first, at most 100.
 	ListLiveSessions(ctx context.Context, arg ListLiveSessionsParams) ([]ListLiveSessionsRow, error)
 	// Holds a live session so it cannot be revoked while a change made through it commits.
@@ -36,13 +58,18 @@ type Querier interface {
 	// Re-reads the credentials inside a transaction, holding the row, so a login
 	// or a change checked against an older hash cannot complete after it changed.
 	LockUserCredentials(ctx context.Context, id uuid.UUID) (LockUserCredentialsRow, error)
-	// When the next login attempt for this address from this client may be made.
-	LoginBlockedUntil(ctx context.Context, arg LoginBlockedUntilParams) (time.Time, error)
+	MailOutboxStats(ctx context.Context) (MailOutboxStatsRow, error)
+	MarkEmailVerified(ctx context.Context, id uuid.UUID) (User, error)
+	// Sent: the bodies, which carry live tokens, are dropped.
+	MarkMailSent(ctx context.Context, arg MarkMailSentParams) error
+	// Whose live token this is, without using it up.
+	PeekAccountToken(ctx context.Context, arg PeekAccountTokenParams) (uuid.UUID, error)
 	PruneLoginFailures(ctx context.Context, before time.Time) error
-	// Counts a failure; a count whose last failure is older than window starts over.
-	RecordLoginFailure(ctx context.Context, arg RecordLoginFailureParams) (int32, error)
 	// Whether a token has been rotated; read after the session lock is held.
 	RefreshTokenRotatedAt(ctx context.Context, id uuid.UUID) (*time.Time, error)
+	// Issues a token of a kind, invalidating every earlier one of that kind.
+	ReplaceAccountToken(ctx context.Context, arg ReplaceAccountTokenParams) error
+	RetryMail(ctx context.Context, arg RetryMailParams) error
 	RevokeSession(ctx context.Context, id uuid.UUID) error
 	// Revokes one live session of the user; 0 rows for another user's or an unknown one.
 	RevokeUserSession(ctx context.Context, arg RevokeUserSessionParams) (int64, error)
@@ -52,9 +79,9 @@ type Querier interface {
 	RotateRefreshToken(ctx context.Context, arg RotateRefreshTokenParams) error
 	// Replaces a hash with one of the configured algorithm; not a user-visible change.
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) error
+	// Applies a confirmed email change; the address is verified by the confirmation.
+	SetVerifiedEmail(ctx context.Context, arg SetVerifiedEmailParams) (User, error)
 	TouchSession(ctx context.Context, id uuid.UUID) error
-	// Changes the email, the password hash or both; a NULL argument keeps the old value.
-	UpdateUser(ctx context.Context, arg UpdateUserParams) (User, error)
 }
 
 var _ Querier = (*Queries)(nil)

@@ -47,7 +47,7 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (S
 }
 
 const getSessionUser = `-- name: GetSessionUser :one
-SELECT users.id, users.email, users.password_hash, users.is_active, users.created_at, users.updated_at
+SELECT users.id, users.email, users.password_hash, users.is_active, users.created_at, users.updated_at, users.email_verified_at
 FROM sessions
 JOIN users ON users.id = sessions.user_id
 WHERE sessions.id = $1
@@ -78,6 +78,7 @@ func (q *Queries) GetSessionUser(ctx context.Context, arg GetSessionUserParams) 
 		&i.User.IsActive,
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
+		&i.User.EmailVerifiedAt,
 	)
 	return i, err
 }

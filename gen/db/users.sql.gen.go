@@ -11,10 +11,37 @@ import (
 	"github.com/google/uuid"
 )
 
+const changePassword = `-- name: ChangePassword :one
+UPDATE users SET password_hash = $1, updated_at = now()
+WHERE id = $2 AND is_active
+RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
+`
+
+type ChangePasswordParams struct {
+	PasswordHash string
+	ID           uuid.UUID
+}
+
+// A new password chosen by the user (a change or a reset).
+func (q *Queries) ChangePassword(ctx context.Context, arg ChangePasswordParams) (User, error) {
+	row := q.db.QueryRow(ctx, changePassword, arg.PasswordHash, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.PasswordHash,
+		&i.IsActive,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.EmailVerifiedAt,
+	)
+	return i, err
+}
+
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (email, password_hash)
 VALUES ($1, $2)
-RETURNING id, email, password_hash, is_active, created_at, updated_at
+RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
 `
 
 type CreateUserParams struct {
@@ -32,6 +59,36 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.IsActive,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.EmailVerifiedAt,
+	)
+	return i, err
+}
+
+const createUserIfNew = `-- name: CreateUserIfNew :one
+INSERT INTO users (email, password_hash)
+VALUES ($1, $2)
+ON CONFLICT (email) DO NOTHING
+RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
+`
+
+type CreateUserIfNewParams struct {
+	Email        string
+	PasswordHash string
+}
+
+// Like CreateUser, but an existing email yields no row instead of an error,
+// so the transaction can go on (and mail the owner a notice).
+func (q *Queries) CreateUserIfNew(ctx context.Context, arg CreateUserIfNewParams) (User, error) {
+	row := q.db.QueryRow(ctx, createUserIfNew, arg.Email, arg.PasswordHash)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.PasswordHash,
+		&i.IsActive,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.EmailVerifiedAt,
 	)
 	return i, err
 }
@@ -46,7 +103,7 @@ func (q *Queries) DeactivateUser(ctx context.Context, id uuid.UUID) error {
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, email, password_hash, is_active, created_at, updated_at FROM users WHERE email = $1
+SELECT id, email, password_hash, is_active, created_at, updated_at, email_verified_at FROM users WHERE email = $1
 `
 
 func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
@@ -59,12 +116,13 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.IsActive,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.EmailVerifiedAt,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, email, password_hash, is_active, created_at, updated_at FROM users WHERE id = $1
+SELECT id, email, password_hash, is_active, created_at, updated_at, email_verified_at FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -77,6 +135,7 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.IsActive,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.EmailVerifiedAt,
 	)
 	return i, err
 }
@@ -112,34 +171,4 @@ type SetPasswordHashParams struct {
 func (q *Queries) SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) error {
 	_, err := q.db.Exec(ctx, setPasswordHash, arg.PasswordHash, arg.ID)
 	return err
-}
-
-const updateUser = `-- name: UpdateUser :one
-UPDATE users
-SET email         = coalesce($1, email),
-    password_hash = coalesce($2, password_hash),
-    updated_at    = now()
-WHERE id = $3
-RETURNING id, email, password_hash, is_active, created_at, updated_at
-`
-
-type UpdateUserParams struct {
-	Email        *string
-	PasswordHash *string
-	ID           uuid.UUID
-}
-
-// Changes the email, the password hash or both; a NULL argument keeps the old value.
-func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (User, error) {
-	row := q.db.QueryRow(ctx, updateUser, arg.Email, arg.PasswordHash, arg.ID)
-	var i User
-	err := row.Scan(
-		&i.ID,
-		&i.Email,
-		&i.PasswordHash,
-		&i.IsActive,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
 }

@@ -4,6 +4,7 @@
 package clientip
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,11 +14,24 @@ import (
 // Extractor returns the client address of a request.
 type Extractor struct {
 	trusted []netip.Prefix
+	header  string
 }
 
-// New trusts the proxies in cidrs ("10.0.0.0/8", "192.0.2.7/32", ...).
-func New(cidrs []string) (*Extractor, error) {
-	e := &Extractor{}
+// Headers the trusted proxies may report the client in.
+const (
+	HeaderXForwardedFor = "X-Forwarded-For"
+	HeaderForwarded     = "Forwarded"
+)
+
+// New trusts the proxies in cidrs ("10.0.0.0/8", "192.0.2.7/32", ...), which
+// report the client in header (HeaderXForwardedFor or HeaderForwarded). Only
+// that header is read: a proxy appends to its own header and passes the
+// other through as the client sent it.
+func New(cidrs []string, header string) (*Extractor, error) {
+	if header != HeaderXForwardedFor && header != HeaderForwarded {
+		return nil, fmt.Errorf("forwarding header must be %s or %s, got %q", HeaderXForwardedFor, HeaderForwarded, header)
+	}
+	e := &Extractor{header: header}
 	for _, c := range cidrs {
 		p, err := netip.ParsePrefix(strings.TrimSpace(c))
 		if err != nil {
@@ -39,7 +53,7 @@ func (e *Extractor) ClientIP(r *http.Request) string {
 	}
 	// Each proxy appends the address it received from; walk back from the
 	// nearest until an address we do not trust: that one is the client.
-	hops := forwardedFor(r.Header)
+	hops := e.forwardedFor(r.Header)
 	for i := len(hops) - 1; i >= 0; i-- {
 		addr, ok := parseAddr(hops[i])
 		if !ok {
@@ -62,12 +76,12 @@ func (e *Extractor) isTrusted(a netip.Addr) bool {
 	return false
 }
 
-// forwardedFor lists the hop addresses, oldest first, from Forwarded
-// (RFC 7239) when present, else from X-Forwarded-For.
-func forwardedFor(h http.Header) []string {
+// forwardedFor lists the hop addresses, oldest first, from the configured
+// header: Forwarded (RFC 7239) or X-Forwarded-For.
+func (e *Extractor) forwardedFor(h http.Header) []string {
 	var hops []string
-	if fwd := h.Values("Forwarded"); len(fwd) > 0 {
-		for _, elem := range strings.Split(strings.Join(fwd, ","), ",") {
+	if e.header == HeaderForwarded {
+		for _, elem := range strings.Split(strings.Join(h.Values("Forwarded"), ","), ",") {
 			for _, pair := range strings.Split(elem, ";") {
 				k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
 				if ok && strings.EqualFold(k, "for") {
@@ -95,4 +109,15 @@ func parseAddr(s string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return a.Unmap(), true
+}
+
+// Key is the unit that limits count per: an IPv4 address, or the /64 of an
+// IPv6 address, since one host usually holds a whole /64 and rotates its
+// addresses through it.
+func Key(ip string) string {
+	a, ok := parseAddr(ip)
+	if !ok || a.Is4() {
+		return ip
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
 }

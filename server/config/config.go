@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"runtime"
@@ -51,6 +52,7 @@ type Config struct {
 
 	CORSOrigins    []string      `env:"AUTHD_CORS_ORIGINS" envSeparator:","`
 	TrustedProxies []string      `env:"AUTHD_TRUSTED_PROXIES" envSeparator:","`
+	ForwardedHdr   string        `env:"AUTHD_FORWARDED_HEADER" envDefault:"X-Forwarded-For"`
 	RequestTimeout time.Duration `env:"AUTHD_REQUEST_TIMEOUT" envDefault:"10s"`
 	ShutdownGrace  time.Duration `env:"AUTHD_SHUTDOWN_TIMEOUT" envDefault:"15s"`
 
@@ -66,6 +68,24 @@ type Config struct {
 	LoginBackoffAfter int             `env:"AUTHD_LOGIN_BACKOFF_AFTER" envDefault:"5"`
 	LoginBackoffBase  time.Duration   `env:"AUTHD_LOGIN_BACKOFF_BASE" envDefault:"1s"`
 	LoginBackoffMax   time.Duration   `env:"AUTHD_LOGIN_BACKOFF_MAX" envDefault:"15m"`
+
+	PublicURL        string          `env:"AUTHD_PUBLIC_URL" envDefault:"http://localhost:8080"`
+	MailLinkTemplate string          `env:"AUTHD_MAIL_LINK_TEMPLATE" envDefault:"{public_url}/{action}?token={token}"`
+	RequireVerified  bool            `env:"AUTHD_REQUIRE_VERIFIED_EMAIL" envDefault:"false"`
+	VerifyEmailTTL   time.Duration   `env:"AUTHD_VERIFY_EMAIL_TTL" envDefault:"24h"`
+	PasswordResetTTL time.Duration   `env:"AUTHD_PASSWORD_RESET_TTL" envDefault:"1h"`
+	EmailChangeTTL   time.Duration   `env:"AUTHD_EMAIL_CHANGE_TTL" envDefault:"24h"`
+	SMTPURL          string          `env:"AUTHD_SMTP_URL"`
+	MailFrom         string          `env:"AUTHD_MAIL_FROM" envDefault:"authd <no-reply@localhost>"`
+	MailTemplatesDir string          `env:"AUTHD_MAIL_TEMPLATES_DIR"`
+	MailMaxAttempts  int             `env:"AUTHD_MAIL_MAX_ATTEMPTS" envDefault:"8"`
+	MailRetryBase    time.Duration   `env:"AUTHD_MAIL_RETRY_BASE" envDefault:"30s"`
+	MailRetryMax     time.Duration   `env:"AUTHD_MAIL_RETRY_MAX" envDefault:"1h"`
+	MailPollInterval time.Duration   `env:"AUTHD_MAIL_POLL_INTERVAL" envDefault:"1s"`
+	MailThrottle     ratelimit.Limit `env:"AUTHD_MAIL_THROTTLE" envDefault:"1/1m"`
+	LimitMailIP      ratelimit.Limit `env:"AUTHD_RATE_LIMIT_MAIL_IP" envDefault:"20/1h"`
+	LimitMailAddress ratelimit.Limit `env:"AUTHD_RATE_LIMIT_MAIL_ADDRESS" envDefault:"5/1h"`
+	LimitToken       ratelimit.Limit `env:"AUTHD_RATE_LIMIT_TOKEN" envDefault:"30/1m"`
 
 	DBMaxConns        int32         `env:"AUTHD_DB_MAX_CONNS" envDefault:"10"`
 	DBQueryTimeout    time.Duration `env:"AUTHD_DB_QUERY_TIMEOUT" envDefault:"3s"`
@@ -165,6 +185,31 @@ func (c Config) validate() []error {
 	if c.HashConcurrency < 0 || c.HashMaxWait < 0 || c.HashMaxWait > c.RequestTimeout {
 		fail("AUTHD_HASH_*", "concurrency must be >= 0 and max wait between 0s and AUTHD_REQUEST_TIMEOUT")
 	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		fail("AUTHD_PUBLIC_URL", "must be an absolute http(s) URL, got %q", c.PublicURL)
+	}
+	if !strings.Contains(c.MailLinkTemplate, "{token}") {
+		fail("AUTHD_MAIL_LINK_TEMPLATE", "must contain {token}")
+	}
+	for name, ttl := range map[string]time.Duration{"AUTHD_VERIFY_EMAIL_TTL": c.VerifyEmailTTL, "AUTHD_PASSWORD_RESET_TTL": c.PasswordResetTTL, "AUTHD_EMAIL_CHANGE_TTL": c.EmailChangeTTL} {
+		if ttl < time.Minute || ttl > 30*24*time.Hour {
+			fail(name, "must be between 1m and 720h, got %s", ttl)
+		}
+	}
+	if c.SMTPURL == "" && c.Env == EnvProduction {
+		fail("AUTHD_SMTP_URL", "is required in production (mail carries password-reset and verification links)")
+	}
+	if c.SMTPURL != "" {
+		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			fail("AUTHD_SMTP_URL", "must look like smtp://user:password@host:587 or smtps://...")
+		}
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		fail("AUTHD_MAIL_FROM", "is not an address like \"authd <no-reply@example.com>\"")
+	}
+	if c.MailMaxAttempts < 1 || c.MailRetryBase <= 0 || c.MailRetryMax < c.MailRetryBase || c.MailPollInterval <= 0 {
+		fail("AUTHD_MAIL_*", "need max attempts >= 1, retry base > 0, retry max >= base, poll interval > 0")
+	}
 	if c.PasswordPolicy != "default" && c.PasswordPolicy != "nist" {
 		fail("AUTHD_PASSWORD_POLICY", "must be default or nist, got %q", c.PasswordPolicy)
 	}
@@ -175,6 +220,9 @@ func (c Config) validate() []error {
 	}
 	if c.LoginBackoffAfter < 1 || c.LoginBackoffBase <= 0 || c.LoginBackoffMax < c.LoginBackoffBase {
 		fail("AUTHD_LOGIN_BACKOFF_*", "need after >= 1, base > 0 and max >= base")
+	}
+	if c.ForwardedHdr != "X-Forwarded-For" && c.ForwardedHdr != "Forwarded" {
+		fail("AUTHD_FORWARDED_HEADER", "must be X-Forwarded-For or Forwarded, got %q", c.ForwardedHdr)
 	}
 	for _, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(strings.TrimSpace(p)); err != nil {

@@ -44,13 +44,13 @@ func TestLoad_ReportsEveryErrorAtOnce(t *testing.T) {
 	}
 }
 
-func TestLoad_ProductionRequiresKeysFile(t *testing.T) {
+func TestLoad_ProductionRequiresKeysAndSMTP(t *testing.T) {
 	t.Parallel()
 	_, err := Load(map[string]string{"AUTHD_ENV": "production"})
-	if err == nil || !strings.Contains(err.Error(), "AUTHD_JWT_KEYS_FILE") {
-		t.Fatalf("err = %v, want AUTHD_JWT_KEYS_FILE required", err)
+	if err == nil || !strings.Contains(err.Error(), "AUTHD_JWT_KEYS_FILE") || !strings.Contains(err.Error(), "AUTHD_SMTP_URL") {
+		t.Fatalf("err = %v, want AUTHD_JWT_KEYS_FILE and AUTHD_SMTP_URL required", err)
 	}
-	if _, err := Load(map[string]string{"AUTHD_ENV": "production", "AUTHD_JWT_KEYS_FILE": "/etc/authd/keys.json"}); err != nil {
+	if _, err := Load(map[string]string{"AUTHD_ENV": "production", "AUTHD_JWT_KEYS_FILE": "/etc/authd/keys.json", "AUTHD_SMTP_URL": "smtp://mail.example.com:587"}); err != nil {
 		t.Errorf("production with keys: %v", err)
 	}
 }

@@ -153,6 +153,11 @@ func TestPolicy_BlocklistIgnoresCase(t *testing.T) {
 			t.Errorf("%q: %v, want the blocklist rule", pw, got)
 		}
 	}
+	for _, pw := range []string{"Password1!", "!!Qwerty2024", "MonkeyMonkeyMonkey1", "aaaaaaaaaaaaaaaaaaaa", "abcabcabcabcabcabc"} {
+		if got := (Policy{Name: PolicyNIST}).Violations(pw, ""); !contains(got, "commonly used") {
+			t.Errorf("%q: %v, want the blocklist rule", pw, got)
+		}
+	}
 	if got := (Policy{Name: PolicyNIST}).Violations("correct horse battery staple", ""); got != nil {
 		t.Errorf("a long uncommon passphrase: %v", got)
 	}

@@ -39,6 +39,27 @@ var blocklist = func() map[string]bool {
 	return set
 }()
 
+// isCommon reports whether a lower-cased password is a listed one, or a
+// listed one dressed up: wrapped in digits and symbols ("Password1!",
+// "!!qwerty2024") or repeated ("monkeymonkeymonkey"). Long passwords are
+// rarely listed verbatim, so without this the list would never bite the
+// NIST policy's 15-character minimum.
+func isCommon(lower string) bool {
+	core := strings.TrimFunc(lower, func(r rune) bool { return !unicode.IsLetter(r) })
+	for _, w := range []string{lower, core} {
+		if blocklist[w] {
+			return true
+		}
+		n := len(w)
+		for size := 1; size <= n/2; size++ {
+			if n%size == 0 && strings.Repeat(w[:size], n/size) == w && (size < 4 || blocklist[w[:size]]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // minLocalPart is the shortest email local part that passwords may not
 // contain; shorter ones ("a", "jo") would forbid ordinary passwords.
 const minLocalPart = 3
@@ -62,7 +83,7 @@ func (p Policy) Violations(pw, email string) []string {
 		out = append(out, composition(pw)...)
 	}
 	lower := strings.ToLower(pw)
-	if blocklist[lower] {
+	if isCommon(lower) {
 		out = append(out, "must not be a commonly used password")
 	}
 	local, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(email)), "@")

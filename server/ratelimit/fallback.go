@@ -56,11 +56,11 @@ func (f *Fallback) use(ctx context.Context, key string, l Limit, check func(Stor
 			f.breaker.RecordSuccess()
 			return res, nil
 		}
-		if ctx.Err() != nil { // the caller gave up; not the store's fault
+		if ctx.Err() != nil { // the caller gave up first; no verdict on the store
 			f.breaker.RecordSuccess()
 			return Result{}, ctx.Err()
 		}
-		f.breaker.RecordFailure()
+		f.breaker.RecordFailure() // an error, or the store's own deadline
 		f.log.DebugContext(ctx, "rate limiter: shared store failed", "error", err.Error())
 	}
 	return check(f.local, ctx, key, l)
@@ -68,3 +68,10 @@ func (f *Fallback) use(ctx context.Context, key string, l Limit, check func(Stor
 
 // Degraded reports whether limits are currently enforced per instance.
 func (f *Fallback) Degraded() bool { return !f.breaker.IsClosed() }
+
+// Probe checks the shared store now (for readiness and start-up) and feeds
+// the outcome to the breaker, so an outage shows before traffic finds it and
+// a recovery is noticed without waiting for a request.
+func (f *Fallback) Probe(ctx context.Context) {
+	_, _ = f.Peek(ctx, "probe", Limit{Rate: 1, Period: time.Second})
+}

@@ -10,12 +10,19 @@ import (
 	"time"
 )
 
-// Limit allows Rate events per Period, all of them at once if they come in a
-// burst (GCRA with burst = rate).
+// Limit allows at most Rate events in any window of Period. As a GCRA it
+// is a burst of half the rate (rounded up) refilled steadily, sized so that
+// burst plus refills never exceed Rate within one Period.
 type Limit struct {
 	Rate   int
 	Period time.Duration
 }
+
+// burst is how many events may come at once.
+func (l Limit) burst() int { return (l.Rate + 1) / 2 }
+
+// refills is how many events' worth come back per Period.
+func (l Limit) refills() int { return l.Rate - l.burst() + 1 }
 
 // ParseLimit reads "N/duration", e.g. "10/1m" or "20/1h".
 func ParseLimit(s string) (Limit, error) {
@@ -31,7 +38,8 @@ func ParseLimit(s string) (Limit, error) {
 func (l Limit) String() string { return strconv.Itoa(l.Rate) + "/" + l.Period.String() }
 
 // interval is the time one event's share of the budget takes to come back.
-func (l Limit) interval() time.Duration { return l.Period / time.Duration(l.Rate) }
+// In a window of Period at most burst + refills - 1 = Rate events fit.
+func (l Limit) interval() time.Duration { return l.Period / time.Duration(l.refills()) }
 
 // Result is the outcome of one check.
 type Result struct {

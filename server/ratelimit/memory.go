@@ -39,7 +39,7 @@ func (m *Memory) check(key string, l Limit, cost int) Result {
 	if tat.Before(now) {
 		tat = now
 	}
-	burst := time.Duration(l.Rate) * l.interval()
+	burst := time.Duration(l.burst()) * l.interval()
 	allowAt := tat.Add(time.Duration(cost) * l.interval()).Add(-burst)
 	if cost == 0 {
 		allowAt = allowAt.Add(l.interval()) // would one more event fit?

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -53,11 +54,12 @@ func TestParseLimit(t *testing.T) {
 	}
 }
 
-// exercise runs the same sequence on any store: a budget of 3 per minute.
+// exercise runs the same sequence on any store: 4 per minute is a burst of
+// 2 refilled every 20 s.
 func exercise(t *testing.T, s Store) {
 	t.Helper()
-	l := Limit{Rate: 3, Period: time.Minute}
-	for i := range 3 {
+	l := Limit{Rate: 4, Period: time.Minute}
+	for i := range 2 {
 		if p, _ := s.Peek(ctx, "k", l); !p.Allowed {
 			t.Fatalf("peek before event %d refused", i)
 		}
@@ -65,8 +67,8 @@ func exercise(t *testing.T, s Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !res.Allowed || res.Remaining != 2-i {
-			t.Fatalf("event %d: %+v, want allowed with %d left", i, res, 2-i)
+		if !res.Allowed || res.Remaining != 1-i {
+			t.Fatalf("event %d: %+v, want allowed with %d left", i, res, 1-i)
 		}
 	}
 	for _, check := range []func(context.Context, string, Limit) (Result, error){s.Allow, s.Peek} {
@@ -75,7 +77,7 @@ func exercise(t *testing.T, s Store) {
 			t.Fatal(err)
 		}
 		if res.Allowed || res.RetryAfter <= 0 || res.RetryAfter > 20*time.Second {
-			t.Errorf("over the limit: %+v, want refused with a retry within one interval (20s)", res)
+			t.Errorf("over the burst: %+v, want refused with a retry within one interval (20s)", res)
 		}
 	}
 	if res, _ := s.Allow(ctx, "other", l); !res.Allowed {
@@ -89,7 +91,7 @@ func TestMemory_GCRA(t *testing.T) {
 	m := NewMemory(c.now)
 	exercise(t, m)
 
-	l := Limit{Rate: 3, Period: time.Minute}
+	l := Limit{Rate: 4, Period: time.Minute}
 	c.advance(19 * time.Second)
 	if res, _ := m.Allow(ctx, "k", l); res.Allowed {
 		t.Error("allowed before one interval passed")
@@ -99,7 +101,7 @@ func TestMemory_GCRA(t *testing.T) {
 		t.Error("refused after one interval")
 	}
 	c.advance(time.Hour)
-	if res, _ := m.Allow(ctx, "k", l); !res.Allowed || res.Remaining != 2 {
+	if res, _ := m.Allow(ctx, "k", l); !res.Allowed || res.Remaining != 1 {
 		t.Errorf("after an hour: %+v, want the whole budget back", res)
 	}
 	c.advance(2 * time.Hour)
@@ -108,6 +110,36 @@ func TestMemory_GCRA(t *testing.T) {
 	defer m.mu.Unlock()
 	if _, ok := m.tat["k"]; ok {
 		t.Error("a key with its whole budget back was not swept")
+	}
+}
+
+// TestMemory_AtMostRateInAnyWindow hammers a key far faster than allowed and
+// counts the events let through in every window of one period.
+func TestMemory_AtMostRateInAnyWindow(t *testing.T) {
+	t.Parallel()
+	for _, rate := range []int{1, 2, 3, 10, 100} {
+		c := &clock{t: time.Unix(1_000_000, 0)}
+		m := NewMemory(c.now)
+		l := Limit{Rate: rate, Period: time.Hour}
+		var allowed []time.Time
+		step := l.Period / 997 // not a divisor of any interval
+		for range 997 * 3 {
+			if res, _ := m.Allow(ctx, "k", l); res.Allowed {
+				allowed = append(allowed, c.t)
+			}
+			c.advance(step)
+		}
+		most := 0
+		for i := range allowed {
+			n := 0
+			for j := i; j < len(allowed) && allowed[j].Sub(allowed[i]) < l.Period; j++ {
+				n++
+			}
+			most = max(most, n)
+		}
+		if most != rate {
+			t.Errorf("rate %d/h: at most %d events in an hour, want exactly %d", rate, most, rate)
+		}
 	}
 }
 
@@ -123,7 +155,7 @@ func TestRedis_SharedByTwoClients(t *testing.T) {
 	other := redis.NewClient(opts)
 	t.Cleanup(func() { other.Close() })
 	b := NewRedis(other, a.prefix)
-	l := Limit{Rate: 2, Period: time.Hour}
+	l := Limit{Rate: 4, Period: time.Hour} // a burst of 2
 	a.Allow(ctx, "k", l)
 	b.Allow(ctx, "k", l)
 	if res, _ := a.Allow(ctx, "k", l); res.Allowed {
@@ -136,7 +168,7 @@ func TestFallback_UsesLocalWhileSharedIsDown(t *testing.T) {
 	dead := NewRedis(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1}), "x:")
 	local := NewMemory(time.Now)
 	f := NewFallback(dead, local, time.Second, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	l := Limit{Rate: 2, Period: time.Hour}
+	l := Limit{Rate: 4, Period: time.Hour} // a burst of 2
 	var allowed int
 	for range 5 {
 		res, err := f.Allow(ctx, "k", l)
@@ -152,6 +184,41 @@ func TestFallback_UsesLocalWhileSharedIsDown(t *testing.T) {
 	}
 	if !f.Degraded() {
 		t.Error("not reported as degraded")
+	}
+}
+
+// TestFallback_HangingRedisFallsBackFast: a Redis that accepts connections
+// and never answers must cost one short timeout, not every request's.
+func TestFallback_HangingRedisFallsBackFast(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // hold it open, say nothing
+		}
+	}()
+	hung := NewRedis(redis.NewClient(ClientOptions(&redis.Options{Addr: l.Addr().String()})), "x:")
+	f := NewFallback(hung, NewMemory(time.Now), 200*time.Millisecond, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.Probe(ctx)
+	start := time.Now()
+	for range 5 {
+		if _, err := f.Allow(ctx, "k", Limit{Rate: 10, Period: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("5 checks took %v against a hanging Redis", d)
+	}
+	if !f.Degraded() {
+		t.Error("a hanging Redis is not reported as degraded")
 	}
 }
 

@@ -17,6 +17,17 @@ type Redis struct {
 	prefix  string
 }
 
+// ClientOptions tunes Redis options for rate limiting: a limit check must
+// answer fast or not at all, so deadlines are honoured and nothing retries.
+func ClientOptions(opts *redis.Options) *redis.Options {
+	opts.ContextTimeoutEnabled = true
+	opts.DialTimeout = 500 * time.Millisecond
+	opts.ReadTimeout = 500 * time.Millisecond
+	opts.WriteTimeout = 500 * time.Millisecond
+	opts.MaxRetries = -1
+	return opts
+}
+
 // NewRedis returns a Store on client; keys are prefixed with prefix.
 func NewRedis(client *redis.Client, prefix string) *Redis {
 	return &Redis{limiter: redis_rate.NewLimiter(client), prefix: prefix}
@@ -41,13 +52,13 @@ func (r *Redis) Peek(ctx context.Context, key string, l Limit) (Result, error) {
 	if res.Remaining >= 1 {
 		return Result{Allowed: true, Remaining: res.Remaining, ResetAfter: res.ResetAfter}, nil
 	}
-	// The next event fits once the budget is back to all but rate-1 events.
-	wait := res.ResetAfter - time.Duration(l.Rate-1)*l.interval()
+	// The next event fits once all but burst-1 events' worth has come back.
+	wait := res.ResetAfter - time.Duration(l.burst()-1)*l.interval()
 	return Result{Allowed: false, RetryAfter: max(0, wait), ResetAfter: res.ResetAfter}, nil
 }
 
 func redisLimit(l Limit) redis_rate.Limit {
-	return redis_rate.Limit{Rate: l.Rate, Burst: l.Rate, Period: l.Period}
+	return redis_rate.Limit{Rate: l.refills(), Burst: l.burst(), Period: l.Period}
 }
 
 // slogRedisLogger sends go-redis's own messages to slog instead of stderr.

@@ -19,6 +19,7 @@ import (
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/token"
@@ -65,6 +66,7 @@ func DefaultLimits(store ratelimit.Store) server.Limits {
 		Enabled: true, Store: store,
 		Register: limit("20/1h"), Login: limit("10/1m"), LoginIP: limit("100/1m"), Refresh: limit("60/1m"),
 		FailedLogins: limit("100/1h"), BackoffAfter: 5, BackoffBase: time.Second, BackoffMax: 15 * time.Minute,
+		MailIP: limit("20/1h"), MailAddress: limit("5/1h"), Token: limit("30/1m"), MailThrottle: limit("1/1m"),
 	}
 }
 
@@ -90,6 +92,10 @@ func NewApp(t testing.TB, opts ...Option) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
+	renderer, err := mail.NewRenderer("")
+	if err != nil {
+		t.Fatal(err)
+	}
 	pool := Pool(t)
 	mig, err := database.NewMigrator(pool)
 	if err != nil {
@@ -110,6 +116,10 @@ func NewApp(t testing.TB, opts ...Option) *App {
 		RefreshGrace: 10 * time.Second,
 		Policy:       password.Policy{Name: password.PolicyDefault},
 		Limits:       DefaultLimits(ratelimit.NewMemory(clock.Now)),
+		Mail: server.MailOptions{
+			Renderer: renderer, PublicURL: "https://authd.example", LinkTemplate: "{public_url}/{action}?token={token}",
+			VerifyTTL: 24 * time.Hour, ResetTTL: time.Hour, ChangeTTL: 24 * time.Hour,
+		},
 		// The test client is a trusted proxy, so X-Forwarded-For can play
 		// several clients.
 		HTTP: server.HTTPOptions{RequestTimeout: 10 * time.Second, CORSOrigins: []string{"https://app.example.com"}, TrustedProxies: []string{"127.0.0.1/32"}},

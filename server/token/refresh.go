@@ -9,15 +9,16 @@ import (
 	"errors"
 )
 
-// NewRefresh returns a new opaque refresh token: 256 random bits, base64url.
-func NewRefresh() string {
+// NewOpaque returns a new opaque token (refresh tokens, mailed links): 256
+// random bits, base64url.
+func NewOpaque() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// HashRefresh is what the database stores and looks refresh tokens up by.
-func HashRefresh(tok string) []byte {
+// HashOpaque is what the database stores and looks opaque tokens up by.
+func HashOpaque(tok string) []byte {
 	sum := sha256.Sum256([]byte(tok))
 	return sum[:]
 }
@@ -42,7 +43,7 @@ func OpenSuccessor(predecessor string, sealed []byte) (string, error) {
 }
 
 func successorAEAD(predecessor string) cipher.AEAD {
-	// Domain-separated from HashRefresh so the stored hash is not the key.
+	// Domain-separated from HashOpaque so the stored hash is not the key.
 	key := sha256.Sum256([]byte("authd refresh successor v1\x00" + predecessor))
 	block, _ := aes.NewCipher(key[:]) // a 32-byte key never fails
 	gcm, _ := cipher.NewGCM(block)

@@ -178,7 +178,7 @@ func TestRefresh_TokensAreRandomAndHashed(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
 	for range 100 {
-		tok := NewRefresh()
+		tok := NewOpaque()
 		if len(tok) != 43 || strings.ContainsAny(tok, "+/=") {
 			t.Fatalf("token %q is not 32 bytes of base64url", tok)
 		}
@@ -187,15 +187,15 @@ func TestRefresh_TokensAreRandomAndHashed(t *testing.T) {
 		}
 		seen[tok] = true
 	}
-	tok := NewRefresh()
-	if string(HashRefresh(tok)) == tok || len(HashRefresh(tok)) != 32 {
+	tok := NewOpaque()
+	if string(HashOpaque(tok)) == tok || len(HashOpaque(tok)) != 32 {
 		t.Error("hash is not a SHA-256 digest")
 	}
 }
 
 func TestRefresh_SuccessorOpensOnlyWithPredecessor(t *testing.T) {
 	t.Parallel()
-	pred, succ := NewRefresh(), NewRefresh()
+	pred, succ := NewOpaque(), NewOpaque()
 	sealed := SealSuccessor(pred, succ)
 	if strings.Contains(string(sealed), succ) {
 		t.Fatal("sealed successor holds the token in clear")
@@ -203,10 +203,10 @@ func TestRefresh_SuccessorOpensOnlyWithPredecessor(t *testing.T) {
 	if got, err := OpenSuccessor(pred, sealed); err != nil || got != succ {
 		t.Errorf("open = %q, %v", got, err)
 	}
-	if _, err := OpenSuccessor(NewRefresh(), sealed); err == nil {
+	if _, err := OpenSuccessor(NewOpaque(), sealed); err == nil {
 		t.Error("another token opened the successor")
 	}
-	if _, err := OpenSuccessor(string(HashRefresh(pred)), sealed); err == nil {
+	if _, err := OpenSuccessor(string(HashOpaque(pred)), sealed); err == nil {
 		t.Error("the stored hash opened the successor")
 	}
 	sealed[len(sealed)-1] ^= 1

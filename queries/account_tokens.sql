@@ -1,0 +1,35 @@
+-- name: ReplaceAccountToken :exec
+-- Issues a token of a kind, invalidating every earlier one of that kind.
+WITH dropped AS (
+    DELETE FROM account_tokens WHERE user_id = sqlc.arg(user_id) AND kind = sqlc.arg(kind)
+)
+INSERT INTO account_tokens (user_id, kind, token_hash, new_email, expires_at)
+VALUES (sqlc.arg(user_id), sqlc.arg(kind), sqlc.arg(token_hash), sqlc.narg(new_email), sqlc.arg(expires_at));
+
+-- name: ConsumeAccountToken :one
+-- Uses a live token up: it is deleted, so it works once.
+DELETE FROM account_tokens
+WHERE token_hash = sqlc.arg(token_hash) AND kind = sqlc.arg(kind) AND expires_at > sqlc.arg(now)
+RETURNING user_id, new_email;
+
+-- name: DeleteAccountTokens :exec
+-- A password change invalidates every outstanding token of the user.
+DELETE FROM account_tokens WHERE user_id = $1;
+
+-- name: MarkEmailVerified :one
+UPDATE users SET email_verified_at = coalesce(email_verified_at, now()), updated_at = now()
+WHERE id = $1 AND is_active
+RETURNING *;
+
+-- name: SetVerifiedEmail :one
+-- Applies a confirmed email change; the address is verified by the confirmation.
+UPDATE users SET email = sqlc.arg(email), email_verified_at = now(), updated_at = now()
+WHERE id = sqlc.arg(id) AND is_active
+RETURNING *;
+
+
+
+-- name: PeekAccountToken :one
+-- Whose live token this is, without using it up.
+SELECT user_id FROM account_tokens
+WHERE token_hash = sqlc.arg(token_hash) AND kind = sqlc.arg(kind) AND expires_at > sqlc.arg(now);

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/authd/authd/gen/api"
+	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/mail"
+	"github.com/authd/authd/server/token"
+)
+
+// requestEmailChange makes newEmail pending for the user: a confirmation to
+// the new address and a notice to the current one. If the new address has an
+// account already, its owner gets a notice instead, and the caller learns
+// nothing either way.
+func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.User, newEmail string) error {
+	if strings.EqualFold(newEmail, u.Email) {
+		return nil
+	}
+	owner, err := q.GetUserByEmail(ctx, newEmail)
+	switch {
+	case err == nil:
+		return s.queueMail(ctx, q, mail.KindEmailTaken, owner.Email, mail.Data{Email: owner.Email, NewEmail: owner.Email})
+	case !errors.Is(err, pgx.ErrNoRows):
+		return err
+	}
+	link, err := s.issueToken(ctx, q, u.ID, tokenEmailChange, &newEmail)
+	if err != nil {
+		return err
+	}
+	d := mail.Data{Email: u.Email, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.Mail.ChangeTTL)}
+	if err := s.queueMail(ctx, q, mail.KindEmailChangeConfirm, newEmail, d); err != nil {
+		return err
+	}
+	d.Link = ""
+	return s.queueMail(ctx, q, mail.KindEmailChangeNotice, u.Email, d)
+}
+
+// ConfirmEmailChange implements api.StrictServerInterface.
+func (s *Server) ConfirmEmailChange(ctx context.Context, req api.ConfirmEmailChangeRequestObject) (api.ConfirmEmailChangeResponseObject, error) {
+	var u db.User
+	err := s.db.InTx(ctx, func(q *db.Queries) error {
+		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: token.HashOpaque(req.Body.Token), Kind: tokenEmailChange, Now: s.Now()})
+		if err != nil {
+			return err
+		}
+		if row.NewEmail == nil {
+			return pgx.ErrNoRows
+		}
+		u, err = q.SetVerifiedEmail(ctx, db.SetVerifiedEmailParams{ID: row.UserID, Email: *row.NewEmail})
+		return err
+	})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return api.ConfirmEmailChange400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: api.BadRequestApplicationProblemPlusJSONResponse(invalidToken(ctx))}, nil
+	case database.IsUniqueViolation(err, "users_email_key"):
+		return api.ConfirmEmailChange409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: api.ConflictApplicationProblemPlusJSONResponse(
+			problem(ctx, kindEmailTaken, "The address was registered by another account meanwhile."))}, nil
+	case err != nil:
+		return nil, err
+	}
+	infoFrom(ctx).userID = u.ID.String()
+	return api.ConfirmEmailChange200JSONResponse(userJSON(u)), nil
+}

@@ -1,0 +1,112 @@
+// Package mail renders account mail from templates and delivers the outbox:
+// workers claim due messages, send them over SMTP (or to the log in
+// development), retry with backoff and park what keeps failing.
+package mail
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"os"
+	"strings"
+	texttemplate "text/template"
+)
+
+// Kinds of mail; each has a subject, a text and an HTML template.
+const (
+	KindVerifyEmail        = "verify_email"
+	KindAlreadyRegistered  = "already_registered"
+	KindPasswordReset      = "password_reset"
+	KindEmailChangeConfirm = "email_change_confirm"
+	KindEmailChangeNotice  = "email_change_notice"
+	KindEmailTaken         = "email_taken"
+)
+
+var kinds = []string{KindVerifyEmail, KindAlreadyRegistered, KindPasswordReset, KindEmailChangeConfirm, KindEmailChangeNotice, KindEmailTaken}
+
+//go:embed templates
+var defaultTemplates embed.FS
+
+// Data fills a template.
+type Data struct {
+	Email     string // the account's address
+	NewEmail  string // for email changes
+	Link      string // the action link, with its token
+	ExpiresIn string // how long the link works, e.g. "24 hours"
+}
+
+// Rendered is a message ready for the outbox.
+type Rendered struct {
+	Subject, Text, HTML string
+}
+
+// Renderer holds the parsed templates of every kind.
+type Renderer struct {
+	subject map[string]*texttemplate.Template
+	text    map[string]*texttemplate.Template
+	html    map[string]*htmltemplate.Template
+}
+
+// NewRenderer parses the built-in templates; a file of the same name in dir
+// (<kind>.subject, <kind>.txt, <kind>.html), when dir is set, replaces one.
+func NewRenderer(dir string) (*Renderer, error) {
+	builtin, _ := fs.Sub(defaultTemplates, "templates")
+	read := func(name string) (string, error) {
+		if dir != "" {
+			if b, err := os.ReadFile(dir + "/" + name); err == nil {
+				return string(b), nil
+			} else if !os.IsNotExist(err) {
+				return "", err
+			}
+		}
+		b, err := fs.ReadFile(builtin, name)
+		return string(b), err
+	}
+	r := &Renderer{subject: map[string]*texttemplate.Template{}, text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
+	for _, k := range kinds {
+		subj, err1 := read(k + ".subject")
+		txt, err2 := read(k + ".txt")
+		html, err3 := read(k + ".html")
+		if err := firstErr(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("mail template %s: %w", k, err)
+		}
+		var err error
+		strict := texttemplate.New(k).Option("missingkey=error")
+		if r.subject[k], err = strict.New(k + ".subject").Parse(strings.TrimSpace(subj)); err != nil {
+			return nil, err
+		}
+		if r.text[k], err = strict.New(k + ".txt").Parse(txt); err != nil {
+			return nil, err
+		}
+		if r.html[k], err = htmltemplate.New(k + ".html").Option("missingkey=error").Parse(html); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Render fills the templates of kind.
+func (r *Renderer) Render(kind string, d Data) (Rendered, error) {
+	s, ok := r.subject[kind]
+	if !ok {
+		return Rendered{}, fmt.Errorf("unknown mail kind %q", kind)
+	}
+	var subj, txt, html bytes.Buffer
+	if err := firstErr(s.Execute(&subj, d), r.text[kind].Execute(&txt, d), r.html[kind].Execute(&html, d)); err != nil {
+		return Rendered{}, err
+	}
+	// A subject is one line, whatever a template or an address holds.
+	subject := strings.Join(strings.Fields(subj.String()), " ")
+	return Rendered{Subject: subject, Text: txt.String(), HTML: html.String()}, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

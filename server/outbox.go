@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server/mail"
+	"github.com/authd/authd/server/token"
+)
+
+// Kinds of mailed tokens, as stored in account_tokens.
+const (
+	tokenVerifyEmail   = "verify_email"
+	tokenPasswordReset = "password_reset"
+	tokenEmailChange   = "email_change"
+)
+
+// queueMail renders a mail and adds it to the outbox in q's transaction, so
+// it is sent exactly when the change it belongs to commits. A recipient who
+// got a mail of this kind within the throttle gets none (no mail-bombing).
+func (s *Server) queueMail(ctx context.Context, q *db.Queries, kind, to string, d mail.Data) error {
+	if s.Limits.Enabled {
+		res, err := s.Limits.Store.Allow(ctx, "mail:"+kind+":"+emailKey(to), s.Limits.MailThrottle)
+		if err != nil {
+			return err
+		}
+		if !res.Allowed {
+			s.log.InfoContext(ctx, "mail throttled for its recipient", "kind", kind)
+			return nil
+		}
+	}
+	r, err := s.Mail.Renderer.Render(kind, d)
+	if err != nil {
+		return err
+	}
+	return q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: kind, Recipient: to, Subject: r.Subject, TextBody: &r.Text, HtmlBody: &r.HTML})
+}
+
+// issueToken stores a new mailed token of kind for a user, invalidating the
+// earlier ones, and returns its link.
+func (s *Server) issueToken(ctx context.Context, q *db.Queries, userID uuid.UUID, kind string, newEmail *string) (string, error) {
+	tok := token.NewOpaque()
+	err := q.ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
+		UserID: userID, Kind: kind, TokenHash: token.HashOpaque(tok), NewEmail: newEmail, ExpiresAt: s.Now().Add(s.tokenTTL(kind)),
+	})
+	return s.link(kind, tok), err
+}
+
+func (s *Server) tokenTTL(kind string) time.Duration {
+	switch kind {
+	case tokenPasswordReset:
+		return s.Mail.ResetTTL
+	case tokenEmailChange:
+		return s.Mail.ChangeTTL
+	default:
+		return s.Mail.VerifyTTL
+	}
+}
+
+// link fills the link template for a token kind.
+func (s *Server) link(kind, tok string) string {
+	action := map[string]string{tokenVerifyEmail: "verify-email", tokenPasswordReset: "reset-password", tokenEmailChange: "confirm-email"}[kind]
+	return strings.NewReplacer(
+		"{public_url}", strings.TrimRight(s.Mail.PublicURL, "/"),
+		"{action}", action,
+		"{token}", url.QueryEscape(tok),
+	).Replace(s.Mail.LinkTemplate)
+}
+
+// humanTTL words a lifetime for a mail: "1 hour", "24 hours", "30 minutes".
+func humanTTL(d time.Duration) string {
+	n, unit := int(d/time.Minute), "minute"
+	if d%time.Hour == 0 {
+		n, unit = int(d/time.Hour), "hour"
+	}
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}

@@ -1,0 +1,98 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/authd/authd/gen/api"
+	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server/clientip"
+	"github.com/authd/authd/server/mail"
+	"github.com/authd/authd/server/token"
+)
+
+// ForgotPassword implements api.StrictServerInterface.
+func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordRequestObject) (api.ForgotPasswordResponseObject, error) {
+	u, err := s.db.Queries().GetUserByEmail(ctx, normalizeEmail(req.Body.Email))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return nil, err
+	case u.IsActive:
+		err := s.db.InTx(ctx, func(q *db.Queries) error {
+			link, err := s.issueToken(ctx, q, u.ID, tokenPasswordReset, nil)
+			if err != nil {
+				return err
+			}
+			return s.queueMail(ctx, q, mail.KindPasswordReset, u.Email, mail.Data{Email: u.Email, Link: link, ExpiresIn: humanTTL(s.Mail.ResetTTL)})
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return api.ForgotPassword202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse(acceptedMail)}, nil
+}
+
+// ResetPassword implements api.StrictServerInterface. The new password
+// ends every session and every other outstanding link; receiving the mail
+// also proves the address, so it counts as verified.
+func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequestObject) (api.ResetPasswordResponseObject, error) {
+	refused := api.ResetPassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: api.BadRequestApplicationProblemPlusJSONResponse(invalidToken(ctx))}
+	hash := token.HashOpaque(req.Body.Token)
+	q := s.db.Queries()
+	// Find the user first: the policy needs the email, and hashing belongs
+	// outside the transaction.
+	userID, err := q.PeekAccountToken(ctx, db.PeekAccountTokenParams{TokenHash: hash, Kind: tokenPasswordReset, Now: s.Now()})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return refused, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := q.GetUserByID(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if msgs := s.Policy.Violations(req.Body.NewPassword, u.Email); len(msgs) > 0 {
+		return api.ResetPassword422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: api.UnprocessableEntityApplicationProblemPlusJSONResponse(
+			policyProblem(ctx, msgs, "new_password"))}, nil
+	}
+	newHash, err := s.Hasher.Hash(ctx, req.Body.NewPassword)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
+		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenPasswordReset, Now: s.Now()})
+		if err != nil {
+			return err
+		}
+		if row.UserID != u.ID {
+			return pgx.ErrNoRows
+		}
+		if _, err := q.ChangePassword(ctx, db.ChangePasswordParams{ID: u.ID, PasswordHash: newHash}); err != nil {
+			return err
+		}
+		if err := q.DeleteAccountTokens(ctx, u.ID); err != nil {
+			return err
+		}
+		if err := q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: u.ID}); err != nil {
+			return err
+		}
+		if err := q.ForgiveLoginFailures(ctx, db.ForgiveLoginFailuresParams{Email: u.Email, Ip: clientip.Key(infoFrom(ctx).ip)}); err != nil {
+			return err
+		}
+		_, err = q.MarkEmailVerified(ctx, u.ID)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return refused, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	infoFrom(ctx).userID = u.ID.String()
+	s.log.InfoContext(ctx, "password reset; every session revoked")
+	return api.ResetPassword204Response{}, nil
+}

@@ -1,0 +1,56 @@
+package testkit
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/server"
+	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/mail"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// StartMailWorker runs an outbox worker for the app that sends to smtpURL,
+// polling fast and retrying quickly, until the test ends.
+func (a *App) StartMailWorker(t testing.TB, smtpURL string) {
+	t.Helper()
+	sender, err := mail.NewSMTP(smtpURL, "authd <no-reply@authd.example>", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := mail.NewWorker(a.Server.DB.Queries, sender, mail.WorkerOptions{
+		Poll: 20 * time.Millisecond, Batch: 10, Lease: 20 * time.Second, MaxAttempts: 100,
+		RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, Now: a.Clock.Now,
+	}, a.Server.Log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// IsolatedDatabase gives the app a database of its own, for tests whose
+// outbox must not be drained by other tests' workers.
+func IsolatedDatabase(t testing.TB) Option {
+	ctx := context.Background()
+	url, drop, err := CreateDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mig, err := database.NewMigrator(pool)
+	if err == nil {
+		_, err = mig.Up(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mig.Close(); pool.Close(); drop() })
+	return func(d *server.Deps) {
+		d.DB = database.NewResilient(pool, database.BreakerSettings{Failures: 5, OpenFor: 10 * time.Second, Successes: 2, QueryTimeout: 3 * time.Second}, d.Log)
+		d.Migrations = mig
+	}
+}
