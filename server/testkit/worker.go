@@ -13,16 +13,20 @@ import (
 
 // StartMailWorker runs an outbox worker for the app that sends to smtpURL,
 // polling fast and retrying quickly, until the test ends.
-func (a *App) StartMailWorker(t testing.TB, smtpURL string) {
+func (a *App) StartMailWorker(t testing.TB, smtpURL string, tune ...func(*mail.WorkerOptions)) {
 	t.Helper()
 	sender, err := mail.NewSMTP(smtpURL, "authd <no-reply@authd.example>", 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := mail.NewWorker(a.Server.DB.Queries, sender, mail.WorkerOptions{
+	opts := mail.WorkerOptions{
 		Poll: 20 * time.Millisecond, Batch: 10, Lease: 20 * time.Second, MaxAttempts: 100,
 		RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, Now: a.Clock.Now,
-	}, a.Server.Log)
+	}
+	for _, f := range tune {
+		f(&opts)
+	}
+	w := mail.NewWorker(a.Server.DB.Queries, sender, opts, a.Server.Log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()

@@ -1,0 +1,152 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server/mail"
+	"github.com/authd/authd/server/testkit"
+)
+
+// outbox returns the mail_outbox readiness detail, e.g. "0 pending, 0 dead".
+func outbox(t *testing.T, app *testkit.App) (string, string) {
+	t.Helper()
+	resp, err := app.Client.GetReadinessWithResponse(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checks map[string]client.Check
+	switch {
+	case resp.JSON200 != nil:
+		checks = resp.JSON200.Checks
+	case resp.ApplicationproblemJSON503 != nil:
+		checks = resp.ApplicationproblemJSON503.Checks
+	}
+	c := checks["mail_outbox"]
+	if c.Detail == nil {
+		t.Fatalf("no mail_outbox check: %s", resp.Body)
+	}
+	return string(c.Status), *c.Detail
+}
+
+// drained waits until the outbox has nothing pending: every mail sent or dead.
+func drained(t *testing.T, app *testkit.App) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, detail := outbox(t, app)
+		if strings.HasPrefix(detail, "0 pending") {
+			return detail
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox not drained: %s", detail)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the outbox
+	}
+}
+
+func forgot(t *testing.T, app *testkit.App, email string) {
+	t.Helper()
+	r, err := app.Client.ForgotPasswordWithResponse(context.Background(), client.EmailRequest{Email: email})
+	if err != nil || r.StatusCode() != http.StatusAccepted {
+		t.Fatalf("forgot %s: %v %d", email, err, r.StatusCode())
+	}
+}
+
+func TestDelivery_SMTPDownLosesNothingAndSendsOnce(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t)
+	var emails []string
+	for range 3 {
+		u, _ := app.NewUser(t)
+		emails = append(emails, u.Email)
+	}
+	mp.Stop()
+	for _, e := range emails {
+		forgot(t, app, e) // the API answers while SMTP is down
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(app.Logs.Lines("mail not sent; will retry")) < 3 { // every mail has failed at least once
+		if time.Now().After(deadline) {
+			t.Fatal("the worker never tried while SMTP was down")
+		}
+		time.Sleep(20 * time.Millisecond) // polling the log
+	}
+	mp.Start()
+	if detail := drained(t, app); detail != "0 pending, 0 dead" {
+		t.Errorf("outbox after recovery: %s", detail)
+	}
+	for _, e := range emails {
+		if got := len(mp.MailTo(e)); got != 1 {
+			t.Errorf("%s received %d mails, want exactly 1", e, got)
+		}
+	}
+}
+
+func TestDelivery_TwoWorkersSendEachMailOnce(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t, testkit.NoLimits)
+	app.StartMailWorker(t, mp.SMTPURL()) // a second worker on the same outbox
+	var emails []string
+	for range 20 {
+		u, _ := app.NewUser(t)
+		emails = append(emails, u.Email)
+	}
+	for _, e := range emails {
+		forgot(t, app, e)
+	}
+	drained(t, app)
+	ids := map[string]bool{}
+	for _, e := range emails {
+		got := mp.MailTo(e)
+		if len(got) != 1 {
+			t.Errorf("%s received %d mails, want 1", e, len(got))
+			continue
+		}
+		if ids[got[0].MessageID] {
+			t.Errorf("Message-ID %s used twice", got[0].MessageID)
+		}
+		ids[got[0].MessageID] = true
+	}
+}
+
+func TestDelivery_MailThatKeepsFailingIsParkedAsDead(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t))
+	app.StartMailWorker(t, "smtp://127.0.0.1:1", func(o *mail.WorkerOptions) { o.MaxAttempts = 2 })
+	u, _ := app.NewUser(t)
+	forgot(t, app, u.Email)
+	if detail := drained(t, app); detail != "0 pending, 1 dead" {
+		t.Fatalf("outbox: %s, want the mail dead", detail)
+	}
+	if status, _ := outbox(t, app); status != "degraded" {
+		t.Errorf("mail_outbox check %s with dead mail, want degraded", status)
+	}
+	if len(app.Logs.Lines("mail dead: giving up", `"attempts":2`)) != 1 {
+		t.Errorf("dead mail not logged once:\n%s", app.Logs.String())
+	}
+}
+
+func TestDelivery_OneMailOfAKindPerAddressPerMinute(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t)
+	u, _ := app.NewUser(t)
+	for i := range 3 {
+		r, _ := app.Client.ForgotPasswordWithResponse(context.Background(), client.EmailRequest{Email: u.Email}, testkit.From(fmt.Sprintf("192.0.2.%d", i+1)))
+		if r.StatusCode() != http.StatusAccepted {
+			t.Fatalf("forgot %d: %d", i, r.StatusCode())
+		}
+	}
+	drained(t, app)
+	if got := len(mp.MailTo(u.Email)); got != 1 {
+		t.Errorf("3 requests within a minute mailed %d times, want 1", got)
+	}
+	app.Clock.Advance(20 * time.Minute) // past the throttle, and a refill of the per-address request limit
+	forgot(t, app, u.Email)
+	mp.WaitForMail(u.Email, 2)
+}

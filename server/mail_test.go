@@ -1,0 +1,234 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server"
+	"github.com/authd/authd/server/testkit"
+)
+
+// mailApp is an app with its own database, a real SMTP server and an outbox
+// worker sending to it.
+func mailApp(t *testing.T, opts ...testkit.Option) (*testkit.App, *testkit.Mailpit) {
+	t.Helper()
+	mp := testkit.StartMailpit(t)
+	app := testkit.NewApp(t, append([]testkit.Option{testkit.FastHashing, testkit.IsolatedDatabase(t)}, opts...)...)
+	app.StartMailWorker(t, mp.SMTPURL())
+	return app, mp
+}
+
+var requireVerified testkit.Option = func(d *server.Deps) { d.Mail.RequireVerified = true }
+
+func TestMail_RegisterVerifyThenLogin(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t, requireVerified)
+	ctx := context.Background()
+	email := testkit.UniqueEmail()
+
+	reg, err := app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: email, Password: testkit.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.JSON202 == nil {
+		t.Fatalf("register with verification on: %d, want 202", reg.StatusCode())
+	}
+	login, _ := app.Client.LoginWithResponse(ctx, testkit.LoginBody(email))
+	if login.ApplicationproblemJSON403 == nil || !strings.HasSuffix(login.ApplicationproblemJSON403.Type, "/email-not-verified") {
+		t.Fatalf("login before verifying: %d %s", login.StatusCode(), login.Body)
+	}
+
+	msg := mp.WaitForMail(email, 1)[0]
+	if !strings.Contains(msg.Subject, "Confirm your email") || !strings.Contains(msg.HTML, "https://authd.example/verify-email?token=") {
+		t.Errorf("verification mail: %q\n%s", msg.Subject, msg.HTML)
+	}
+	tok := testkit.LinkToken(t, msg.Text)
+	verified, err := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if verified.JSON200 == nil || verified.JSON200.EmailVerifiedAt == nil {
+		t.Fatalf("verify: %d %s", verified.StatusCode(), verified.Body)
+	}
+	app.Login(t, email, testkit.Password)
+
+	again, _ := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: tok})
+	if again.ApplicationproblemJSON400 == nil || !strings.HasSuffix(again.ApplicationproblemJSON400.Type, "/invalid-token") {
+		t.Errorf("a used token: %d %s", again.StatusCode(), again.Body)
+	}
+}
+
+func TestMail_ResendReplacesTheLink(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t, requireVerified, testkit.NoLimits) // NoLimits: the per-recipient throttle would hold the resend back
+	ctx := context.Background()
+	email := testkit.UniqueEmail()
+	app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: email, Password: testkit.Password})
+	first := testkit.LinkToken(t, mp.WaitForMail(email, 1)[0].Text)
+
+	resp, _ := app.Client.ResendVerificationWithResponse(ctx, client.EmailRequest{Email: email})
+	if resp.JSON202 == nil {
+		t.Fatalf("resend: %d", resp.StatusCode())
+	}
+	second := testkit.LinkToken(t, mp.WaitForMail(email, 2)[1].Text)
+	if old, _ := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: first}); old.StatusCode() != http.StatusBadRequest {
+		t.Errorf("the replaced link still works: %d", old.StatusCode())
+	}
+	if ok, _ := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: second}); ok.StatusCode() != http.StatusOK {
+		t.Errorf("the new link: %d", ok.StatusCode())
+	}
+}
+
+func TestMail_RegisteringAnExistingAddressLooksLikeANewOne(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t, requireVerified)
+	ctx := context.Background()
+	existing := testkit.UniqueEmail()
+	app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: existing, Password: testkit.Password})
+	mp.WaitForMail(existing, 1)
+
+	again, _ := app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: strings.ToUpper(existing), Password: "Other-Horse-9"})
+	fresh, _ := app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: testkit.UniqueEmail(), Password: "Other-Horse-9"})
+	if again.StatusCode() != fresh.StatusCode() || string(again.Body) != string(fresh.Body) {
+		t.Errorf("existing %d %s, new %d %s: registration tells them apart", again.StatusCode(), again.Body, fresh.StatusCode(), fresh.Body)
+	}
+	notice := mp.WaitForMail(existing, 2)[1]
+	if !strings.Contains(notice.Subject, "tried to register") || strings.Contains(notice.Text, "token=") {
+		t.Errorf("owner's notice: %q\n%s", notice.Subject, notice.Text)
+	}
+}
+
+func TestMail_ForgotAndResendAnswerAlikeForUnknownAddresses(t *testing.T) {
+	t.Parallel()
+	app, _ := mailApp(t)
+	ctx := context.Background()
+	known, _ := app.NewUser(t)
+	strip := func(h http.Header, body []byte) string {
+		return h.Get("Content-Type") + "|" + h.Get("RateLimit-Policy") + "|" + string(body)
+	}
+	for name, call := range map[string]func(email string) (int, string){
+		"forgot": func(e string) (int, string) {
+			r, _ := app.Client.ForgotPasswordWithResponse(ctx, client.EmailRequest{Email: e})
+			return r.StatusCode(), strip(r.HTTPResponse.Header, r.Body)
+		},
+		"resend": func(e string) (int, string) {
+			r, _ := app.Client.ResendVerificationWithResponse(ctx, client.EmailRequest{Email: e})
+			return r.StatusCode(), strip(r.HTTPResponse.Header, r.Body)
+		},
+	} {
+		ks, kb := call(known.Email)
+		us, ub := call(testkit.UniqueEmail())
+		if ks != http.StatusAccepted || ks != us || kb != ub {
+			t.Errorf("%s: known %d %q, unknown %d %q", name, ks, kb, us, ub)
+		}
+	}
+}
+
+func TestMail_ForgotResetEndsEverySession(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t)
+	ctx := context.Background()
+	u, pair := app.NewUser(t)
+	other := app.Login(t, u.Email, testkit.Password)
+
+	if r, _ := app.Client.ForgotPasswordWithResponse(ctx, client.EmailRequest{Email: u.Email}); r.StatusCode() != http.StatusAccepted {
+		t.Fatalf("forgot: %d", r.StatusCode())
+	}
+	msg := mp.WaitForMail(u.Email, 1)[0]
+	if !strings.Contains(msg.Text, "expires in 1 hour") || !strings.Contains(msg.Text, "/reset-password?token=") {
+		t.Errorf("reset mail:\n%s", msg.Text)
+	}
+	tok := testkit.LinkToken(t, msg.Text)
+
+	weak, _ := app.Client.ResetPasswordWithResponse(ctx, client.ResetPasswordRequest{Token: tok, NewPassword: "Password1"})
+	if weak.StatusCode() != http.StatusUnprocessableEntity {
+		t.Errorf("a common new password: %d", weak.StatusCode())
+	}
+	newPassword := "Brand-New-Pass9"
+	reset, err := app.Client.ResetPasswordWithResponse(ctx, client.ResetPasswordRequest{Token: tok, NewPassword: newPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reset.StatusCode() != http.StatusNoContent {
+		t.Fatalf("reset: %d %s (a refused weak password must not use the token up)", reset.StatusCode(), reset.Body)
+	}
+	for _, p := range []client.TokenPair{pair, other} {
+		if meStatus(t, app, p.AccessToken) != http.StatusUnauthorized || refresh(t, app, p.RefreshToken).StatusCode() != http.StatusUnauthorized {
+			t.Error("a session survived the reset")
+		}
+	}
+	app.Login(t, u.Email, newPassword)
+	if old, _ := app.Client.LoginWithResponse(ctx, testkit.LoginBody(u.Email)); old.StatusCode() != http.StatusUnauthorized {
+		t.Errorf("old password after reset: %d", old.StatusCode())
+	}
+	if again, _ := app.Client.ResetPasswordWithResponse(ctx, client.ResetPasswordRequest{Token: tok, NewPassword: "Third-Horse-10"}); again.StatusCode() != http.StatusBadRequest {
+		t.Errorf("reusing the reset token: %d", again.StatusCode())
+	}
+}
+
+func TestMail_PasswordChangeKillsOutstandingLinks(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t)
+	ctx := context.Background()
+	u, pair := app.NewUser(t)
+	app.Client.ForgotPasswordWithResponse(ctx, client.EmailRequest{Email: u.Email})
+	tok := testkit.LinkToken(t, mp.WaitForMail(u.Email, 1)[0].Text)
+
+	np := "Changed-Horse-5"
+	if r, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Password: &np, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken)); r.StatusCode() != http.StatusOK {
+		t.Fatalf("change: %d", r.StatusCode())
+	}
+	if r, _ := app.Client.ResetPasswordWithResponse(ctx, client.ResetPasswordRequest{Token: tok, NewPassword: "Brand-New-Pass9"}); r.StatusCode() != http.StatusBadRequest {
+		t.Errorf("a reset link from before the password change: %d, want 400", r.StatusCode())
+	}
+}
+
+func TestMail_EmailChangeIsPendingUntilConfirmed(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t)
+	ctx := context.Background()
+	u, pair := app.NewUser(t)
+	newEmail := testkit.UniqueEmail()
+
+	put, err := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if put.JSON200 == nil || put.JSON200.Email != u.Email {
+		t.Fatalf("PUT: %d %s, want 200 with the old address", put.StatusCode(), put.Body)
+	}
+	confirm := mp.WaitForMail(newEmail, 1)[0]
+	notice := mp.WaitForMail(u.Email, 1)[0]
+	if !strings.Contains(notice.Text, newEmail) || strings.Contains(notice.Text, "token=") {
+		t.Errorf("notice to the old address:\n%s", notice.Text)
+	}
+	resp, err := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: testkit.LinkToken(t, confirm.Text)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.JSON200 == nil || resp.JSON200.Email != newEmail || resp.JSON200.EmailVerifiedAt == nil {
+		t.Fatalf("confirm: %d %s", resp.StatusCode(), resp.Body)
+	}
+	app.Login(t, newEmail, testkit.Password)
+}
+
+func TestMail_EmailChangeToATakenAddressRevealsNothing(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t)
+	ctx := context.Background()
+	taken, _ := app.NewUser(t)
+	_, pair := app.NewUser(t)
+	free := testkit.UniqueEmail()
+	a, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &taken.Email, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
+	b, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &free, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
+	if a.StatusCode() != http.StatusOK || b.StatusCode() != http.StatusOK {
+		t.Fatalf("taken %d, free %d: want 200 for both", a.StatusCode(), b.StatusCode())
+	}
+	notice := mp.WaitForMail(taken.Email, 1)[0]
+	if !strings.Contains(notice.Subject, "move an account to your email") || strings.Contains(notice.Text, "token=") {
+		t.Errorf("the owner's notice: %q\n%s", notice.Subject, notice.Text)
+	}
+}
