@@ -2647,6 +2647,31 @@ func (response UpdateMe422ApplicationProblemPlusJSONResponse) VisitUpdateMeRespo
 	return err
 }
 
+type UpdateMe429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMe429ApplicationProblemPlusJSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateMe503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
@@ -3589,7 +3614,7 @@ func (sh *strictHandler) RevokeSession(ctx echo.Context, id openapi_types.UUID) 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H2LUxu3+ui/orv3zhTOb21s80iAycyhhJ6S5kGBhLZnM1je/WyrrCVH0mJ8Mvzvd/RJ2pfXxiGk7b2n",
+	"7H2LUxu3+ui/orv3zhTOb21s80iAycyhhJ6S5kGBhLZnM1je/WyrrCVH0mJ8Mvzvd/RJ2pfXxiGkPfe2",
 	"M2dOia3VSt/77c9BLCZTwYFrFRx8DsZAE5D45zGNx3AsuJYiNf9OQMWSTTUTPDgILsUNcCJBTQVXoMgk",
 	"U5pwockAiNJCQtIOwgDu6GSaQnAQcNHCj4MwUPEYJtRsCTybBAf/Lr78GAZ6PjXrlZaMj4L7+zA4pxpe",
 	"swnTDacYA9FsNNagNEnNGqLHVBM6naYMFKE8ITPzAVMkhaEmYkiYjvhGIulQtxjoYWus9ZROWUtSDbhF",
@@ -3681,44 +3706,44 @@ var swaggerSpec = []string{
 	"sU0dkG6HUK1hMnVjlyaMZxrwT9etZ97lTtHtdGqLfE9fm2CrG9lFMyeToKqlSyhzjMy2y0NrIQ4zaaRB",
 	"xN0RvGiimpRbBXH60kaXqJAkwshIPgrz9vHurjnOoXExVIZqYJilLqOA6UIjwDadneO2tbZrxilauMbS",
 	"OfK7dToRz69g7mrPb/4ai0zaE/pd8KRjegvYc5eK0cgWfVlxmktMIiEGrtN5m7y7xUq2uS3DPyA7vX3r",
-	"TVQaH5uEIdY5fiP5V6mhXF/+PcSzeZfxI6VX9+FHGqad4KNryIaFmTb/lQLwNTrjq+WdyPQq++JW3LhG",
-	"HT9GIndFN/oqFlN44eJ8/bBcHboZOs9IWCFQy39mCiTZ6OOXqr9pZwClqfsaHcI07W+2ybmbAeKTUt8Z",
-	"j6XqqfKkarcSpcWUzIS8MYZWHh3w8/AWOM9AwDgoLvhtWzHr8TlWjAnByDHwWoDWZ/zCwGiQ4FMGch74",
-	"rHyAkKrMW3NwqjzpsxXFJxZAQRjQNG2am/hxgXl3mh2A/Owz40C5ySrtb8m972vNwl/DRl/FDi5Ih2gt",
-	"h+f+/dGAr8otlhaWsYtX0VtDIUdiBd+8oSxV2L/iS1rIhm3c7VpNM5jnjLJoWhddicamrs0hOiRAZcpA",
-	"4rZVYm+To3RG5z5SoUiv0wsjPnP1CK59vPwqVjbim/jjB7zpWVHS+y1UVKWnaS0VtQYpFfMFH0fj/3Xa",
-	"4iifwZaboki/6zCEXfilfqpnkNySRouO1joRbHmlMRYjrqhmaji3XU/+lLYRwYcrmjQNkrlVJBi5K6km",
-	"w/JKU9v2h5xqOErlLNXAE5VyvG/EEo0lf2uxxhIFkEPLOu4K9KEP1ucR73z23t8ssx7LnNuayhJ4VzBL",
-	"dY7aOk5mvVg3H5BYuJiHrgEQFHBdmaypIIl4Nm2TM/uljcCVinBwsKqffoSxusRxiRvwiSOPfQVJxOHO",
-	"CFQ8lTbcY/mryL5MjZ1uMCRslsi5piOJTbRcg7ylacQ3fP9Qt0PUpustxrke1sOzWYIMB4Ie+HIhjdXv",
-	"NtXg/d3cJyzVlrnpuJijIvajsm2I2RLq/U9suSlFwA1AUuMoKm2UaO7ytclrN8a55DmfnpH8JnudiBeu",
-	"82azzCiNDPxWIqNSZP7/oqtXgdJ/p0SxQXO6OK9xqVRxrT5LBcoxprRVaaQlFsmSymxY1+GOWnhVk3vE",
-	"K8oEQzgrlDLZUACkXyoT6Rv2eICfep08JrOJAa1yQ+D5yc/vT89Prj+cnJ/+cHry8vrkzdHp6xeGvvvW",
-	"trWZNhx4i9Zwr9M7sIKziNqMrKVhY90u5W3jYOhP8qJHHotznZjEZjy+sAsX2uZtcPJ66Avt3EFcJyWk",
-	"qSLeFDeb5LAvWeDYZSkyTZgOSa/TxdPsdPbJhrWCEmGEM6TpEiGTt319GwFTbb1YS8J0/5BgOlp5Rn67",
-	"+o32X2KmmDnrH+Kr/J0LeNhSc/Ur1oAy9LJCqNp0aCuvCvtCr2ZBqriEm7xRZe874j7V1ia+lNO4HQpr",
-	"Mg6LibiYpcVQvZuEloe+jICJ+E6n44z4JaPXm4QFhkbnJ5NKa+Lfmbe/3ZxF5vngqgNq82PWZCAMDthZ",
-	"zaujZYYxK6xjx8QvD48VJk0Y8Sznpj8pVHaO1/xQusDf4bL/j5niwlX8NUn7EV2WdsHuvWWVOqfGSXY2",
-	"erVFMB+8agjILGmTU2N6Khsxk8aSH0CSuBQl/nYR4xR/jiixc9gSZJwZ6eMZtvqHhsLHGPUSNFFedx2/",
-	"fLuktualbTx8QGRruNNbYz2pVVNHWaezHf+vl++OL389OyFmAX4E7Xb7od+hWZTgFzM6GoEk70/JlI5g",
-	"oZAq/7q5xGacz1VqRMOREwkYDuAj4n7wxNGgdSzYLbTJGyyh4aIYRR3TNG0sQnOjnL6hxnNvWFacVD98",
-	"PVXoR0pNpRhAM9gqzaGrqs3eTYEfnZ3mNFwnTj9sm1gaDQ2EX128e9sIObeZ+f5x4CtNpPOl0I8oYayM",
-	"yFw18KpeJt6IjjqE6ui4LPO6B89qrMyp5bknxcqvR29er8KK+f7LsOKPWRpBZi9wQBDQKHsKSOe1/fZQ",
-	"DYX9TwNfd5EG+MryVI5G4J5jbCC3U3Jh4EyLsPqpm4pI3FREw5FxKlQ1NZFPP7Tj6qwoN96AwhjEAIC7",
-	"n79L2qRvi8b7pRk+EbcTQqirknWDQZdI9mLwyDeUT8VLGnBmQYh9nfIWiJZ0OGRxu6Stv3wGbzES5MsG",
-	"UeazJnOUlcZslidODl2z1GNHVeYrffW4PfFBTitP93sNxpitDXB54HdJ7Oq1BwMvzHRp/IESdwiftMCV",
-	"36mCgBU1fDRvP9HvK9QiAH4+ywoVlymzy8TRQQpNP973Mq/MU+UGQrLRzxuJ+mQAht8UwQ7ETVfmbHMr",
-	"YAvvfTkgKbmkJKbc2BPG7DBuC+bnDpGDredlMxPGoTIWXRM7v8RTv4Fg3cRg/sNoVJWLDtuPLvT4Q4o1",
-	"CiSUcVBCKmIy+HgfLpPZRTLJQ2Ch2LzwNBt1YBOQ/5gIhu8VtdMu/tKIqh+3EUXTrClv4fuVSmmFsPgd",
-	"0VpVL5aQDYQeH0a8eRS5ywZ4X7lNqiMPsS9KFY1RERfcdZ1UONeVDTSUGfgdoZgens4j7sYrHxBKXEF/",
-	"KboxEkUncrlCf2MoZMT7Z+8uLklDS0B/05UJu9SD28EDWnA4LKUgIq7GxnQoE3vGLdxsYFEZyHh/kA6w",
-	"ty6fYgIudVIEQvAHCpukj+3NfvOtavkXW7//QmFF1y1aZso/qLJuHT6u/qjBnxSx+UMkjpUbiz9r2CB5",
-	"yip/qzxQpVFn2Pqi8liWajkrLerMQ/uXrw23EXxsk9oMI46xetvK5praOHG/vWMWHhIvwPqlpEFefytm",
-	"jaz3mil94a/wTfvcivE1SzihNrnmL6+f3MAdF3lTBRDXopetzyy5X2Uw+ipqN1JCLxnxkzfjkiOed6+y",
-	"JERNxxNIiipqm6O2ishtlX+Vpj7xXGoV2WkOWJtz+bFAD5RAl4qIv1N4LNup/q+TS7IIk9pMlzVHVGHl",
-	"9JRinMwVTjNfYFfI98bwQPPggS+uj3bVcX9CdbQ92OqH8p+9/KOY44TbZkyV08gCR9znn31+uOM1tL6X",
-	"C4nk8RemFaRD20uVN1HiRCJHBeih3YeLjDViSku3NbYFhc509+UzblqAyHRpO4zHL26H3lClNd/xVmn8",
-	"QGkXC4L7j/f/NwAA//8=",
+	"TVQaH5uEIdY5fiP5V6mhXF/+PcSzeZfxI6VX9+FHGqad4KNryIaFmTZ/SQH4Gp3x1fJOZHqVfXErblyj",
+	"jh8jkbuiG30Viym8cHG+fliuDt0MnWckrBCo5T8zBZJs9PFL1d+0M4DS1H2NDmGa9jfb5NzNAPFJqe+M",
+	"x1L1VHlStVuJ0mJKZkLeGEMrjw74eXgLnGcgYBwUF/y2rZj1+BwrxoRg5Bh4LUDrM35hYDRI8CkDOQ98",
+	"Vj5ASFXmrTk4VZ702YriEwugIAxomjbNTfy4wLw7zQ5AfvaZcaDcZJX2t+Te97Vm4a9ho69iBxekQ7SW",
+	"w3P//mjAV+UWSwvL2MWr6K2hkCOxgm/eUJYq7F/xJS1kwzbudq2mGcxzRlk0rYuuRGNT1+YQHRKgMmUg",
+	"cdsqsbfJUTqjcx+pUKTX6YURn7l6BNc+Xn4VKxvxTfzxA970rCjp/RYqqtLTtJaKWoOUivmCj6Pxv5y2",
+	"OMpnsOWmKNLvOgxhF36pn+oZJLek0aKjtU4EW15pjMWIK6qZGs5t15M/pW1E8OGKJk2DZG4VCUbuSqrJ",
+	"sLzS1Lb9IacajlI5SzXwRKUc7xuxRGPJ31qssUQB5NCyjrsCfeiD9XnEO5+99zfLrMcy57amsgTeFcxS",
+	"naO2jpNZL9bNByQWLuahawAEBVxXJmsqSCKeTdvkzH5pI3ClIhwcrOqnH2GsLnFc4gZ84shjX0EScbgz",
+	"AhVPpQ33WP4qsi9TY6cbDAmbJXKu6UhiEy3XIG9pGvEN3z/U7RC16XqLca6H9fBsliDDgaAHvlxIY/W7",
+	"TTV4fzf3CUu1ZW46LuaoiP2obBtitoR6/xNbbkoRcAOQ1DiKShslmrt8bfLajXEuec6nZyS/yV4n4oXr",
+	"vNksM0ojA7+VyKgUmf+/6OpVoPTXlCg2aE4X5zUulSqu1WepQDnGlLYqjbTEIllSmQ3rOtxRC69qco94",
+	"RZlgCGeFUiYbCoD0S2UifcMeD/BTr5PHZDYxoFVuCDw/+fn96fnJ9YeT89MfTk9eXp+8OTp9/cLQd9/a",
+	"tjbThgNv0RrudXoHVnAWUZuRtTRsrNulvG0cDP1JXvTIY3GuE5PYjMcXduFC27wNTl4PfaGdO4jrpIQ0",
+	"VcSb4maTHPYlCxy7LEWmCdMh6XW6eJqdzj7ZsFZQIoxwhjRdImTytq9vI2CqrRdrSZjuHxJMRyvPyG9X",
+	"v9H+r5gpZs76h/gqf+cCHrbUXP2KNaAMvawQqjYd2sqrwr7Qq1mQKi7hJm9U2fuOuE+1tYkv5TRuh8Ka",
+	"jMNiIi5maTFU7yah5aEvI2AivtPpOCN+yej1JmGBodH5yaTSmvh35u1vN2eReT646oDa/Jg1GQiDA3ZW",
+	"8+pomWHMCuvYMfHLw2OFSRNGPMu56U8KlZ3jNT+ULvB3uOz/Y6a4cBV/TdJ+RJelXbB7b1mlzqlxkp2N",
+	"Xm0RzAevGgIyS9rk1JieykbMpLHkB5AkLkWJv13EOMWfI0rsHLYEGWdG+niGrf6hofAxRr0ETZTXXccv",
+	"3y6prXlpGw8fENka7vTWWE9q1dRR1ulsx//r5bvjy1/PTohZgB9Bu91+6HdoFiX4xYyORiDJ+1MypSNY",
+	"KKTKv24usRnnc5Ua0XDkRAKGA/iIuB88cTRoHQt2C23yBktouChGUcc0TRuL0Nwop2+o8dwblhUn1Q9f",
+	"TxX6kVJTKQbQDLZKc+iqarN3U+BHZ6c5DdeJ0w/bJpZGQwPhVxfv3jZCzm1mvn8c+EoT6Xwp9CNKGCsj",
+	"MlcNvKqXiTeiow6hOjouy7zuwbMaK3Nqee5JsfLr0ZvXq7Bivv8yrPhjlkaQ2QscEAQ0yp4C0nltvz1U",
+	"Q2H/08DXXaQBvrI8laMRuOcYG8jtlFwYONMirH7qpiISNxXRcGScClVNTeTTD+24OivKjTegMAYxAODu",
+	"5++SNunbovF+aYZPxO2EEOqqZN1g0CWSvRg88g3lU/GSBpxZEGJfp7wFoiUdDlncLmnrL5/BW4wE+bJB",
+	"lPmsyRxlpTGb5YmTQ9cs9dhRlflKXz1uT3yQ08rT/V6DMWZrA1we+F0Su3rtwcALM10af6DEHcInLXDl",
+	"d6ogYEUNH83bT/T7CrUIgJ/PskLFZcrsMnF0kELTj/e9zCvzVLmBkGz080aiPhmA4TdFsANx05U529wK",
+	"2MJ7Xw5ISi4piSk39oQxO4zbgvm5Q+Rg63nZzIRxqIxF18TOL/HUbyBYNzGY/zAaVeWiw/ajCz3+kGKN",
+	"AgllHJSQipgMPt6Hy2R2kUzyEFgoNi88zUYd2ATkPyaC4XtF7bSL/2pE1Y/biKJp1pS38P1KpbRCWPyO",
+	"aK2qF0vIBkKPDyPePIrcZQO8r9wm1ZGH2BelisaoiAvuuk4qnOvKBhrKDPyOUEwPT+cRd+OVDwglrqC/",
+	"FN0YiaITuVyhvzEUMuL9s3cXl6ShJaC/6cqEXerB7eABLTgcllIQEVdjYzqUiT3jFm42sKgMZLw/SAfY",
+	"W5dPMQGXOikCIfgDhdW0qK3oK+V2SwlRX8MR06mK+CgD+3MWDWhymVulRQrVxsgmWWc7wd98q86BxUbz",
+	"/6IgputNLYuAP6iObx2pUf0Jhb9SfGhduWil2+KPLzbIx7JhslUe+9Ko2WwVVHl4TLXolhbV8KH9y1ew",
+	"2zwDNnNthhFHXrQNd671jhP3C0Fm4WHOv/1SaiOvEhazRpZ9zZS+8Ff4pt14xZCdJRxUm6/zX69F3Vgg",
+	"Fx9UBRDXopetzyy5X2XW+lpvN/hCLxlElLcMkyOe99iyJER9zBNIilpvm0m36tJtlX+Vpj49Xmpo2WkO",
+	"q5tz+eFFDxRql0qdv1N4LNtP/6+TS7IIk9rkmTUHaWF995RiNM+VdzNfBljohcYgRvN4hC+u4nY1fH9C",
+	"Dbc92OqH8h/n/KOY44TbllGV08gCR9znn31+uC83tB6iC9zkUSKmFaRD2/GVt3ri3CRHBehH3oeLjDVi",
+	"Sku3NTYvhc7B8EU+bqaByHRpO8waLG6HPltlgIDjrdKQhNIuFgT3H+//bwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1086,7 +1086,8 @@ type ClientInterface interface {
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one; the answer
 	// shows the account unchanged and says nothing about whether the new
-	// address is taken.
+	// address is taken. Limited per user (default 10 per minute), which caps
+	// guessing `current_password` with a stolen access token.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1101,7 +1102,8 @@ type ClientInterface interface {
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one; the answer
 	// shows the account unchanged and says nothing about whether the new
-	// address is taken.
+	// address is taken. Limited per user (default 10 per minute), which caps
+	// guessing `current_password` with a stolen access token.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1679,7 +1681,8 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one; the answer
 // shows the account unchanged and says nothing about whether the new
-// address is taken.
+// address is taken. Limited per user (default 10 per minute), which caps
+// guessing `current_password` with a stolen access token.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1704,7 +1707,8 @@ func (c *Client) UpdateMeWithBody(ctx context.Context, contentType string, body 
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one; the answer
 // shows the account unchanged and says nothing about whether the new
-// address is taken.
+// address is taken. Limited per user (default 10 per minute), which caps
+// guessing `current_password` with a stolen access token.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2833,7 +2837,8 @@ type ClientWithResponsesInterface interface {
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one; the answer
 	// shows the account unchanged and says nothing about whether the new
-	// address is taken.
+	// address is taken. Limited per user (default 10 per minute), which caps
+	// guessing `current_password` with a stolen access token.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2848,7 +2853,8 @@ type ClientWithResponsesInterface interface {
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one; the answer
 	// shows the account unchanged and says nothing about whether the new
-	// address is taken.
+	// address is taken. Limited per user (default 10 per minute), which caps
+	// guessing `current_password` with a stolen access token.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4179,6 +4185,13 @@ type UpdateMeResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// UpdateMeResponse429Headers the declared response headers of an HTTP 429 response for UpdateMe
+type UpdateMeResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
 // UpdateMeResponse503Headers the declared response headers of an HTTP 503 response for UpdateMe
 type UpdateMeResponse503Headers struct {
 	RetryAfter *int
@@ -4199,10 +4212,14 @@ type UpdateMeResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateMeResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateMeResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpdateMeResponse503Headers
 }
@@ -4235,6 +4252,11 @@ func (r UpdateMeResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r UpdateMeResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateMeResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -4886,7 +4908,8 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one; the answer
 // shows the account unchanged and says nothing about whether the new
-// address is taken.
+// address is taken. Limited per user (default 10 per minute), which caps
+// guessing `current_password` with a stolen access token.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4907,7 +4930,8 @@ func (c *ClientWithResponses) UpdateMeWithBodyWithResponse(ctx context.Context, 
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one; the answer
 // shows the account unchanged and says nothing about whether the new
-// address is taken.
+// address is taken. Limited per user (default 10 per minute), which caps
+// guessing `current_password` with a stolen access token.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6282,6 +6306,13 @@ func ParseUpdateMeResponse(rsp *http.Response) (*UpdateMeResponse, error) {
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6302,6 +6333,30 @@ func ParseUpdateMeResponse(rsp *http.Response) (*UpdateMeResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateMeResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateMeResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
