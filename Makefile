@@ -9,16 +9,28 @@ ADDR ?= :8080
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
+TS := clients/typescript
+
+# npm packages come from the committed lockfile.
+$(TS)/node_modules/.package-lock.json: $(TS)/package-lock.json
+	npm ci --prefix $(TS) --no-audit --no-fund --loglevel=error
+
 .PHONY: generate
-generate: ## Regenerate gen/api, gen/client (oapi-codegen) and gen/db (sqlc)
+generate: $(TS)/node_modules/.package-lock.json ## Regenerate gen/ (oapi-codegen, sqlc) and the TypeScript types
 	$(GO_TOOL) oapi-codegen -config gen/api/oapi-codegen.yaml openapi.yaml
 	$(GO_TOOL) oapi-codegen -config gen/client/oapi-codegen.yaml openapi.yaml
 	$(GO_TOOL) sqlc generate
+	npm --prefix $(TS) run --silent generate
 
 .PHONY: verify
-verify: generate lint ## Fail when generated code is stale or lint fails
-	@git diff --exit-code -- gen/ || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- gen/)" || { git status --porcelain -- gen/; echo "untracked generated files"; exit 1; }
+verify: generate lint lint-spec ## Fail on stale generated code, lint findings or an unversioned breaking API change
+	@git diff --exit-code -- gen/ $(TS)/src/schema.gen.ts || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- gen/ $(TS)/src/)" || { git status --porcelain -- gen/ $(TS)/src/; echo "untracked generated files"; exit 1; }
+	.ci/breaking-change-gate
+
+.PHONY: lint-spec
+lint-spec: $(TS)/node_modules/.package-lock.json ## Lint openapi.yaml with Redocly (zero errors and warnings)
+	npm --prefix $(TS) run --silent lint:spec
 
 .PHONY: lint
 lint: ## gofmt and go vet
@@ -39,9 +51,12 @@ FUZZ_TARGETS := FuzzCheck:./server/jsonguard FuzzPolicy:./server/password FuzzVe
 FUZZTIME ?= 1m
 
 .PHONY: test
-test: ## Run every test against a real PostgreSQL (starts a throwaway one if none runs), then each fuzzer for 3 s
+test: $(TS)/node_modules/.package-lock.json ## Run every test (Go, fuzzers for 3 s, breaking-change gate, TypeScript client) against a real PostgreSQL
 	.ci/with-postgres go test -race -count=1 ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+	.ci/test-breaking-change-gate
+	go build -o bin/authd ./cmd/authd
+	AUTHD_BIN=$(CURDIR)/bin/authd .ci/with-postgres npm --prefix $(TS) test
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 1m)

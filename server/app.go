@@ -10,6 +10,7 @@ import (
 	"github.com/swaggest/swgui"
 	"github.com/swaggest/swgui/v5emb"
 
+	"github.com/authd/authd"
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/server/clientip"
 )
@@ -28,7 +29,7 @@ type HTTPOptions struct {
 // the generated strict handlers, and Swagger UI's embedded assets.
 func (s *Server) Echo() (*echo.Echo, error) {
 	opts := s.HTTP
-	spec, err := api.GetSwagger()
+	spec, err := authd.LoadSpec()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}

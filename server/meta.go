@@ -9,8 +9,8 @@ import (
 	"net/http/httptest"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"go.yaml.in/yaml/v3"
 
+	"github.com/authd/authd"
 	"github.com/authd/authd/gen/api"
 )
 
@@ -27,9 +27,7 @@ func (s *Server) loadDocs(spec *openapi3.T) (err error) {
 	if s.specJSON, err = spec.MarshalJSON(); err != nil {
 		return err
 	}
-	if s.specYAML, err = jsonToYAML(s.specJSON); err != nil {
-		return err
-	}
+	s.specYAML = authd.OpenAPI
 	s.swaggerUI = newSwaggerUI()
 	// Swagger UI renders its index from a template per request; it is the
 	// same every time, so render it once through an in-memory writer.
@@ -81,30 +79,4 @@ func (r rawJSON) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(r)
 	return err
-}
-
-// jsonToYAML re-encodes JSON as block-style YAML, keeping key order.
-func jsonToYAML(data []byte) ([]byte, error) {
-	var node yaml.Node
-	if err := yaml.Unmarshal(data, &node); err != nil {
-		return nil, err
-	}
-	var unflow func(n *yaml.Node)
-	unflow = func(n *yaml.Node) {
-		n.Style &^= yaml.FlowStyle
-		if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
-			n.Style &^= yaml.DoubleQuotedStyle
-		}
-		for _, c := range n.Content {
-			unflow(c)
-		}
-	}
-	unflow(&node)
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&node); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), enc.Close()
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/authd/authd/gen/api"
+	"github.com/authd/authd"
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server/testkit"
 )
@@ -243,7 +243,7 @@ func TestRequests_LoginAndRefreshValidateToo(t *testing.T) {
 func TestRequests_EveryProtectedOperationRefusesAnonymous(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t)
-	spec, err := api.GetSwagger()
+	spec, err := authd.LoadSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

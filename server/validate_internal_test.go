@@ -7,12 +7,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/authd/authd/gen/api"
+	"github.com/authd/authd"
 )
 
 func TestRequireCaller_RefusesProtectedOperationsWithoutCaller(t *testing.T) {
 	t.Parallel()
-	spec, err := api.GetSwagger()
+	spec, err := authd.LoadSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1049,7 +1049,7 @@ type ClientInterface interface {
 
 	// GetOpenAPIYAML This contract as YAML
 	//
-	// The OpenAPI document embedded in the running binary, as YAML.
+	// The OpenAPI document embedded in the running binary, exactly as written.
 	//
 	// Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 	GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1604,7 +1604,7 @@ func (c *Client) GetOpenAPIJSON(ctx context.Context, reqEditors ...RequestEditor
 
 // GetOpenAPIYAML This contract as YAML
 //
-// The OpenAPI document embedded in the running binary, as YAML.
+// The OpenAPI document embedded in the running binary, exactly as written.
 //
 // Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 func (c *Client) GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2792,7 +2792,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetOpenAPIYAMLWithResponse This contract as YAML
 	//
-	// The OpenAPI document embedded in the running binary, as YAML.
+	// The OpenAPI document embedded in the running binary, exactly as written.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4839,7 +4839,7 @@ func (c *ClientWithResponses) GetOpenAPIJSONWithResponse(ctx context.Context, re
 
 // GetOpenAPIYAMLWithResponse This contract as YAML
 //
-// The OpenAPI document embedded in the running binary, as YAML.
+// The OpenAPI document embedded in the running binary, exactly as written.
 //
 // Returns a wrapper object for the known response body format(s).
 //

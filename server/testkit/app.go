@@ -8,14 +8,13 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	"github.com/authd/authd/gen/api"
+	"github.com/authd/authd"
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/database"
@@ -75,7 +74,7 @@ var NoLimits Option = func(d *server.Deps) { d.Limits.Enabled = false }
 
 // NewApp starts authd with production defaults (unless opts say otherwise)
 // and a client whose every response is checked against openapi.yaml.
-func NewApp(t testing.TB, opts ...Option) *App {
+func NewApp(t T, opts ...Option) *App {
 	t.Helper()
 	logs := &LogBuffer{}
 	log := slog.New(server.ContextLogHandler{Handler: slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})})
@@ -162,9 +161,9 @@ var specOnce struct {
 	err    error
 }
 
-func specRouter(t testing.TB) routers.Router {
+func specRouter(t T) routers.Router {
 	specOnce.Do(func() {
-		spec, err := api.GetSwagger()
+		spec, err := authd.LoadSpec()
 		if err != nil {
 			specOnce.err = err
 			return
@@ -181,7 +180,7 @@ func specRouter(t testing.TB) routers.Router {
 // validatingTransport fails the test when a response does not match the
 // spec: its status must be documented, its headers and body must fit.
 type validatingTransport struct {
-	t       testing.TB
+	t       T
 	router  routers.Router
 	next    http.RoundTripper
 	secrets *secretSet

@@ -60,7 +60,7 @@ func run(m *testing.M) int {
 }
 
 // Pool is the migrated database of this test binary.
-func Pool(t testing.TB) *pgxpool.Pool {
+func Pool(t T) *pgxpool.Pool {
 	t.Helper()
 	if shared.pool == nil {
 		t.Fatal("testkit.Main was not called from TestMain")
@@ -114,4 +114,14 @@ func withDatabase(base, name string) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// T is the part of testing.TB the kit needs, so that code without a
+// *testing.T (an example's TestMain) can drive an app too.
+type T interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
 }

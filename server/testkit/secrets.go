@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // secretSet remembers every password and token that crossed the test client,
@@ -47,7 +46,7 @@ func (s *secretSet) harvest(req *http.Request, reqBody, respBody []byte) {
 
 // assertAbsent fails t if logs hold a harvested secret or any stored hash.
 // Values shorter than six characters are too likely to occur by chance.
-func (s *secretSet) assertAbsent(t testing.TB, logs string) {
+func (s *secretSet) assertAbsent(t T, logs string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for v := range s.values {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"net/http"
 	"strings"
-	"testing"
 
 	"github.com/authd/authd/gen/client"
 )
@@ -27,7 +26,7 @@ func Bearer(tok string) client.RequestEditorFn {
 }
 
 // Register creates a user and fails the test unless it got a 201.
-func (a *App) Register(t testing.TB, email, password string) client.User {
+func (a *App) Register(t T, email, password string) client.User {
 	t.Helper()
 	resp, err := a.Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: email, Password: password})
 	if err != nil {
@@ -40,7 +39,7 @@ func (a *App) Register(t testing.TB, email, password string) client.User {
 }
 
 // Login logs in and fails the test unless it got a token pair.
-func (a *App) Login(t testing.TB, email, password string) client.TokenPair {
+func (a *App) Login(t T, email, password string) client.TokenPair {
 	t.Helper()
 	resp, err := a.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: email, Password: password})
 	if err != nil {
@@ -53,7 +52,7 @@ func (a *App) Login(t testing.TB, email, password string) client.TokenPair {
 }
 
 // NewUser registers a fresh user with Password and logs it in.
-func (a *App) NewUser(t testing.TB) (client.User, client.TokenPair) {
+func (a *App) NewUser(t T) (client.User, client.TokenPair) {
 	t.Helper()
 	email := UniqueEmail()
 	u := a.Register(t, email, Password)

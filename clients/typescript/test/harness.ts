@@ -1,0 +1,88 @@
+// Starts a real authd (the binary in AUTHD_BIN, built by `make test`) on a
+// free port against a throwaway database, and stops it afterwards.
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { randomBytes } from "node:crypto";
+
+export interface Authd {
+  url: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export async function startAuthd(): Promise<Authd> {
+  const bin = process.env.AUTHD_BIN ?? "../../bin/authd";
+  const base = new URL(process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable");
+  const dbName = "authd_test_ts_" + randomBytes(4).toString("hex");
+  const dbURL = new URL(base);
+  dbURL.pathname = "/" + dbName;
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc: ChildProcess = spawn(bin, ["serve"], {
+    env: {
+      ...process.env,
+      AUTHD_ENV: "development",
+      AUTHD_ADDR: `127.0.0.1:${port}`,
+      DATABASE_URL: dbURL.toString(),
+      AUTHD_ACCESS_TOKEN_TTL: "1m",
+      AUTHD_LOG_LEVEL: "error",
+      AUTHD_ARGON2_MEMORY_KIB: "8192",
+      AUTHD_ARGON2_TIME: "1",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", resolve));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const r = await fetch(url + "/readiness");
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (proc.exitCode !== null) throw new Error(`authd exited with ${proc.exitCode}`);
+    if (Date.now() > deadline) throw new Error("authd did not become ready in 30 s");
+    await new Promise((r) => setTimeout(r, 50)); // polling for start-up
+  }
+  return {
+    url,
+    async stop() {
+      proc.kill("SIGTERM");
+      await exited;
+      try {
+        const admin = new URL(base);
+        execFileSync("psql", [admin.toString(), "-q", "-c", `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`], { stdio: "ignore" });
+      } catch {
+        // psql missing: the database stays, named authd_test_ts_*
+      }
+    },
+  };
+}
+
+/** A fetch that counts requests by path. */
+export function countingFetch(): { fetch: typeof fetch; count(path: string): number } {
+  const counts = new Map<string, number>();
+  return {
+    fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+      const req = input instanceof Request ? input : new Request(input, init);
+      const path = new URL(req.url).pathname;
+      counts.set(path, (counts.get(path) ?? 0) + 1);
+      return fetch(req);
+    },
+    count: (path: string) => counts.get(path) ?? 0,
+  };
+}
+
+let n = 0;
+export function uniqueEmail(): string {
+  return `ts-${Date.now().toString(36)}-${n++}-${randomBytes(3).toString("hex")}@example.com`;
+}

@@ -1,0 +1,23 @@
+package testkit
+
+import (
+	"fmt"
+	"os"
+)
+
+// MainT is a T for code outside a test function, such as the examples of a
+// package: a failure panics, and cleanups run at Close.
+type MainT struct{ cleanups []func() }
+
+func (m *MainT) Helper()                           {}
+func (m *MainT) Errorf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+func (m *MainT) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
+func (m *MainT) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+func (m *MainT) Cleanup(f func())                  { m.cleanups = append(m.cleanups, f) }
+
+// Close runs the cleanups, last first.
+func (m *MainT) Close() {
+	for i := len(m.cleanups) - 1; i >= 0; i-- {
+		m.cleanups[i]()
+	}
+}
