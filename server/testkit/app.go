@@ -192,9 +192,23 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 		reqBody, _ = io.ReadAll(req.Body)
 		req.Body = io.NopCloser(bytes.NewReader(reqBody))
 	}
+	// Client-side request validation: a request the contract rejects must
+	// not be accepted by the server either.
+	specRejects := false
+	if route, params, err := v.router.FindRoute(req); err == nil {
+		check := req.Clone(req.Context())
+		check.Body = io.NopCloser(bytes.NewReader(reqBody))
+		specRejects = openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
+			Request: check, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		}) != nil
+	}
 	resp, err := v.next.RoundTrip(req)
 	if err != nil {
 		return resp, err
+	}
+	if specRejects && resp.StatusCode < 400 {
+		v.t.Errorf("%s %s: the server answered %d to a request openapi.yaml rejects", req.Method, req.URL.Path, resp.StatusCode)
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
