@@ -1,10 +1,11 @@
 -- name: ReplaceAccountToken :exec
--- Issues a token of a kind, invalidating every earlier one of that kind.
-WITH dropped AS (
-    DELETE FROM account_tokens WHERE user_id = sqlc.arg(user_id) AND kind = sqlc.arg(kind)
-)
+-- Issues a token of a kind; the earlier one of that kind, if any, is
+-- overwritten and so stops working.
 INSERT INTO account_tokens (user_id, kind, token_hash, new_email, expires_at)
-VALUES (sqlc.arg(user_id), sqlc.arg(kind), sqlc.arg(token_hash), sqlc.narg(new_email), sqlc.arg(expires_at));
+VALUES (sqlc.arg(user_id), sqlc.arg(kind), sqlc.arg(token_hash), sqlc.narg(new_email), sqlc.arg(expires_at))
+ON CONFLICT (user_id, kind) DO UPDATE
+SET token_hash = excluded.token_hash, new_email = excluded.new_email,
+    created_at = now(), expires_at = excluded.expires_at;
 
 -- name: ConsumeAccountToken :one
 -- Uses a live token up: it is deleted, so it works once.
@@ -13,7 +14,7 @@ WHERE token_hash = sqlc.arg(token_hash) AND kind = sqlc.arg(kind) AND expires_at
 RETURNING user_id, new_email;
 
 -- name: DeleteAccountTokens :exec
--- A password change invalidates every outstanding token of the user.
+-- A password or email change invalidates every outstanding token of the user.
 DELETE FROM account_tokens WHERE user_id = $1;
 
 -- name: MarkEmailVerified :one
@@ -33,3 +34,6 @@ RETURNING *;
 -- Whose live token this is, without using it up.
 SELECT user_id FROM account_tokens
 WHERE token_hash = sqlc.arg(token_hash) AND kind = sqlc.arg(kind) AND expires_at > sqlc.arg(now);
+
+-- name: PruneAccountTokens :exec
+DELETE FROM account_tokens WHERE expires_at < sqlc.arg(before);

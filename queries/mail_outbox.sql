@@ -18,23 +18,31 @@ WHERE id IN (
 RETURNING id, kind, recipient, subject, text_body, html_body, attempts;
 
 -- name: MarkMailSent :exec
--- Sent: the bodies, which carry live tokens, are dropped.
+-- Sent: the bodies, which carry live tokens, are dropped. Every outcome
+-- update names the lease it was claimed under, so a worker whose lease ran
+-- out (and whose row another worker took) changes nothing.
 UPDATE mail_outbox
 SET status = 'sent', sent_at = sqlc.arg(now), locked_until = NULL, text_body = NULL, html_body = NULL, last_error = NULL
-WHERE id = sqlc.arg(id);
+WHERE id = sqlc.arg(id) AND status = 'pending' AND locked_until = sqlc.arg(lease);
 
 -- name: RetryMail :exec
 UPDATE mail_outbox
 SET next_attempt_at = sqlc.arg(next_attempt_at), locked_until = NULL, last_error = sqlc.arg(last_error)
-WHERE id = sqlc.arg(id);
+WHERE id = sqlc.arg(id) AND status = 'pending' AND locked_until = sqlc.arg(lease);
 
 -- name: BuryMail :exec
 -- Gave up: parked as dead for an operator, bodies dropped.
 UPDATE mail_outbox
 SET status = 'dead', locked_until = NULL, last_error = sqlc.arg(last_error), text_body = NULL, html_body = NULL
-WHERE id = sqlc.arg(id);
+WHERE id = sqlc.arg(id) AND status = 'pending' AND locked_until = sqlc.arg(lease);
 
 -- name: MailOutboxStats :one
-SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
-       count(*) FILTER (WHERE status = 'dead')    AS dead
-FROM mail_outbox;
+-- Both counts use partial indexes, so probes stay cheap as sent mail piles up.
+SELECT (SELECT count(*) FROM mail_outbox WHERE status = 'pending') AS pending,
+       (SELECT count(*) FROM mail_outbox WHERE status = 'dead')    AS dead;
+
+-- name: PruneMailOutbox :exec
+-- Sent mail is kept a week, dead mail a month, for operators to look at.
+DELETE FROM mail_outbox
+WHERE (status = 'sent' AND sent_at < sqlc.arg(sent_before))
+   OR (status = 'dead' AND created_at < sqlc.arg(dead_before));

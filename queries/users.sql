@@ -34,3 +34,11 @@ INSERT INTO users (email, password_hash)
 VALUES ($1, $2)
 ON CONFLICT (email) DO NOTHING
 RETURNING *;
+
+-- name: CreateVerifiedUser :one
+-- The account of a redeemed pending registration; no row if the address was
+-- taken meanwhile.
+INSERT INTO users (email, password_hash, email_verified_at)
+VALUES ($1, $2, now())
+ON CONFLICT (email) DO NOTHING
+RETURNING *;

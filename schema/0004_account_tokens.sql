@@ -10,10 +10,10 @@ CREATE TABLE account_tokens (
     token_hash bytea       NOT NULL CONSTRAINT account_tokens_token_hash_key UNIQUE,
     new_email  citext,     -- email_change: the address being confirmed
     created_at timestamptz NOT NULL DEFAULT now(),
-    expires_at timestamptz NOT NULL
+    expires_at timestamptz NOT NULL,
+    -- One live token per kind: a newer one replaces it, even under concurrency.
+    CONSTRAINT account_tokens_user_kind_key UNIQUE (user_id, kind)
 );
-
-CREATE INDEX account_tokens_user_kind_idx ON account_tokens (user_id, kind);
 
 -- +goose Down
 DROP TABLE account_tokens;

@@ -21,6 +21,8 @@ CREATE TABLE mail_outbox (
 );
 
 CREATE INDEX mail_outbox_due_idx ON mail_outbox (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX mail_outbox_dead_idx ON mail_outbox (created_at) WHERE status = 'dead';
+CREATE INDEX mail_outbox_sent_idx ON mail_outbox (sent_at) WHERE status = 'sent';
 
 -- +goose Down
 DROP TABLE mail_outbox;

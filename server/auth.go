@@ -46,25 +46,79 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 	return api.Register201JSONResponse{Body: userJSON(u)}, nil
 }
 
-// registerQuietly is registration when addresses must be verified: a new
-// address gets an account and a verification mail, an existing one a notice
-// to its owner, and the caller cannot tell which (both hashed a password).
+// registerQuietly is registration when addresses must be verified. The
+// account is created only when its link is redeemed; until then a pending
+// registration answers logins with 403. An address that has an account gets
+// a "shadow" pending registration that answers logins the same way but can
+// never become an account, and its owner gets a notice. So neither the
+// answer (always 202) nor a login afterwards tells the caller whether the
+// address had an account; both paths hashed a password.
 func (s *Server) registerQuietly(ctx context.Context, email, hash string) error {
 	return s.db.InTx(ctx, func(q *db.Queries) error {
-		u, err := q.CreateUserIfNew(ctx, db.CreateUserIfNewParams{Email: email, PasswordHash: hash})
-		if err == nil {
-			infoFrom(ctx).userID = u.ID.String()
-			return s.sendVerification(ctx, q, u)
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
 		owner, err := q.GetUserByEmail(ctx, email)
-		if err != nil || !owner.IsActive {
+		exists := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		return s.queueMail(ctx, q, mail.KindAlreadyRegistered, owner.Email, mail.Data{Email: owner.Email})
+		mailed, err := s.mayMail(ctx, mail.KindVerifyEmail, email)
+		if err != nil {
+			return err
+		}
+		var tok string
+		var tokHash []byte
+		if !exists {
+			tok = token.NewOpaque()
+			tokHash = token.HashOpaque(tok)
+		}
+		_, err = q.AddPendingRegistration(ctx, db.AddPendingRegistrationParams{
+			Email: email, PasswordHash: hash, TokenHash: tokHash, Shadow: exists,
+			ExpiresAt: s.Now().Add(s.Mail.VerifyTTL), Now: s.Now(),
+		})
+		held := errors.Is(err, pgx.ErrNoRows) // a live registration keeps the address and its password
+		if err != nil && !held {
+			return err
+		}
+		switch {
+		case exists && !owner.IsActive:
+			return nil
+		case exists && owner.EmailVerifiedAt == nil: // an account from before verification was required
+			if !mailed {
+				return nil
+			}
+			return s.sendVerificationLink(ctx, q, owner)
+		case exists:
+			if ok, err := s.mayMail(ctx, mail.KindAlreadyRegistered, owner.Email); !ok || err != nil {
+				return err
+			}
+			return s.queueMail(ctx, q, mail.KindAlreadyRegistered, owner.Email, mail.Data{Email: owner.Email})
+		case held:
+			if !mailed {
+				return nil
+			}
+			return s.renewPendingLink(ctx, q, email)
+		case !mailed:
+			return nil // the link is stored; a resend after the throttle mails a new one
+		}
+		return s.queueMail(ctx, q, mail.KindVerifyEmail, email,
+			mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.Mail.VerifyTTL)})
 	})
+}
+
+// pendingLogin answers a login for an address with a pending registration
+// whose password matches: 403, as for any address not verified yet.
+func (s *Server) pendingLogin(ctx context.Context, email, pw string) (bool, error) {
+	p, err := s.db.Queries().GetPendingRegistration(ctx, db.GetPendingRegistrationParams{Email: email, Now: s.Now()})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	ok, _, err := s.Hasher.Verify(ctx, pw, p.PasswordHash)
+	if errors.Is(err, password.ErrUnknownHash) {
+		return false, nil
+	}
+	return ok, err
 }
 
 // Login implements api.StrictServerInterface. Unknown email, wrong password
@@ -88,6 +142,18 @@ func (s *Server) Login(ctx context.Context, req api.LoginRequestObject) (api.Log
 		}
 		return nil, refused.problem()
 	}
+	notVerified := api.Login403ApplicationProblemPlusJSONResponse{EmailNotVerifiedApplicationProblemPlusJSONResponse: api.EmailNotVerifiedApplicationProblemPlusJSONResponse(
+		problem(ctx, kindNotVerified, "Confirm your email address with the link we sent, or ask for a new one."))}
+	if s.Mail.RequireVerified {
+		// Not forgiven like a success: the caller only proved it knows the
+		// password it registered with.
+		if pending, err := s.pendingLogin(ctx, email, req.Body.Password); err != nil || pending {
+			if err != nil {
+				return nil, err
+			}
+			return notVerified, nil
+		}
+	}
 
 	ok, rehash := false, false
 	if known == nil {
@@ -107,8 +173,7 @@ func (s *Server) Login(ctx context.Context, req api.LoginRequestObject) (api.Log
 	s.forgiveLogin(ctx, email, ip)
 
 	if s.Mail.RequireVerified && u.EmailVerifiedAt == nil {
-		return api.Login403ApplicationProblemPlusJSONResponse{EmailNotVerifiedApplicationProblemPlusJSONResponse: api.EmailNotVerifiedApplicationProblemPlusJSONResponse(
-			problem(ctx, kindNotVerified, "Confirm your email address with the link we sent, or ask for a new one."))}, nil
+		return notVerified, nil
 	}
 	var upgraded string
 	if rehash {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -106,8 +107,9 @@ func (r *refusal) problem() *problemError {
 	return pe
 }
 
-// PruneLoginFailures deletes stale backoff rows every interval until ctx ends.
-func (s *Server) PruneLoginFailures(ctx context.Context, interval time.Duration) {
+// Prune deletes stale rows every interval until ctx ends: backoff counts,
+// expired mailed tokens, and sent (after a week) or dead (after a month) mail.
+func (s *Server) Prune(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -115,9 +117,15 @@ func (s *Server) PruneLoginFailures(ctx context.Context, interval time.Duration)
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			before := s.Now().Add(-failureWindow)
-			if err := s.db.Queries().PruneLoginFailures(ctx, before); err != nil {
-				s.log.WarnContext(ctx, "pruning login failures failed", "error", err.Error())
+			now, q := s.Now(), s.db.Queries()
+			err := errors.Join(
+				q.PruneLoginFailures(ctx, now.Add(-failureWindow)),
+				q.PruneAccountTokens(ctx, now),
+				q.PrunePendingRegistrations(ctx, now),
+				q.PruneMailOutbox(ctx, db.PruneMailOutboxParams{SentBefore: ptr(now.Add(-7 * 24 * time.Hour)), DeadBefore: now.Add(-30 * 24 * time.Hour)}),
+			)
+			if err != nil {
+				s.log.WarnContext(ctx, "pruning failed", "error", err.Error())
 			}
 		}
 	}

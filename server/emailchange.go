@@ -22,23 +22,31 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 	if strings.EqualFold(newEmail, u.Email) {
 		return nil
 	}
+	// The current address always hears of the request, unthrottled: it is
+	// the owner's alarm, and whether the new address is taken must not
+	// change what the requester's own inbox receives.
+	notice := mail.Data{Email: u.Email, NewEmail: newEmail}
+	if err := s.queueMail(ctx, q, mail.KindEmailChangeNotice, u.Email, notice); err != nil {
+		return err
+	}
 	owner, err := q.GetUserByEmail(ctx, newEmail)
 	switch {
 	case err == nil:
+		if ok, err := s.mayMail(ctx, mail.KindEmailTaken, owner.Email); !ok || err != nil {
+			return err
+		}
 		return s.queueMail(ctx, q, mail.KindEmailTaken, owner.Email, mail.Data{Email: owner.Email, NewEmail: owner.Email})
 	case !errors.Is(err, pgx.ErrNoRows):
+		return err
+	}
+	if ok, err := s.mayMail(ctx, mail.KindEmailChangeConfirm, newEmail); !ok || err != nil {
 		return err
 	}
 	link, err := s.issueToken(ctx, q, u.ID, tokenEmailChange, &newEmail)
 	if err != nil {
 		return err
 	}
-	d := mail.Data{Email: u.Email, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.Mail.ChangeTTL)}
-	if err := s.queueMail(ctx, q, mail.KindEmailChangeConfirm, newEmail, d); err != nil {
-		return err
-	}
-	d.Link = ""
-	return s.queueMail(ctx, q, mail.KindEmailChangeNotice, u.Email, d)
+	return s.queueMail(ctx, q, mail.KindEmailChangeConfirm, newEmail, mail.Data{Email: u.Email, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.Mail.ChangeTTL)})
 }
 
 // ConfirmEmailChange implements api.StrictServerInterface.
@@ -52,8 +60,12 @@ func (s *Server) ConfirmEmailChange(ctx context.Context, req api.ConfirmEmailCha
 		if row.NewEmail == nil {
 			return pgx.ErrNoRows
 		}
-		u, err = q.SetVerifiedEmail(ctx, db.SetVerifiedEmailParams{ID: row.UserID, Email: *row.NewEmail})
-		return err
+		if u, err = q.SetVerifiedEmail(ctx, db.SetVerifiedEmailParams{ID: row.UserID, Email: *row.NewEmail}); err != nil {
+			return err
+		}
+		// Links mailed to the old address (a reset, above all) must not
+		// outlive the move away from it.
+		return q.DeleteAccountTokens(ctx, u.ID)
 	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

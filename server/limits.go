@@ -21,6 +21,13 @@ type limitCheck struct {
 	limit  ratelimit.Limit
 }
 
+// perAddress reports whether the budget is keyed by an email address: what
+// is left of it could tell a caller about other people's requests, so only
+// budgets of the caller's own (IP, user) are reported in RateLimit.
+func (c limitCheck) perAddress() bool {
+	return strings.Contains(c.key, ":address:") || strings.Contains(c.key, ":ip-email:")
+}
+
 // checksFor lists the budgets an operation spends, keyed by client IP and,
 // where the body names an account, by its normalised email.
 func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck {
@@ -32,10 +39,16 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 			{"register", "register:ip:" + ip, l.Register},
 		}
 	case api.UpdateMeRequestObject:
-		// Guessing current_password with a stolen access token is capped.
+		// Guessing current_password with a stolen access token is capped,
+		// and an email change mails its new address like any mail flow.
+		var checks []limitCheck
 		if me := caller(ctx); me != nil {
-			return []limitCheck{{"update-me", "update-me:user:" + me.user.ID.String(), l.Login}}
+			checks = append(checks, limitCheck{"update-me", "update-me:user:" + me.user.ID.String(), l.Login})
 		}
+		if r.Body != nil && r.Body.Email != nil {
+			checks = append(checks, mailChecks(l, ip, *r.Body.Email)...)
+		}
+		return checks
 	case api.LoginRequestObject:
 		email := emailKey(r.Body.Email)
 		return []limitCheck{
@@ -93,18 +106,20 @@ func (s *Server) limitRequests(next api.StrictHandlerFunc, _ string) api.StrictH
 				return nil, tooManyRequests(kindRateLimited, fmt.Sprintf("Too many requests; retry in %d seconds.", wait), wait)
 			}
 		}
-		var tightest limitCheck
+		var tightest *limitCheck
 		var tightestRes ratelimit.Result
 		for i, chk := range checks {
 			res, err := s.Limits.Store.Allow(ctx, chk.key, chk.limit)
 			if err != nil {
 				return nil, err
 			}
-			if i == 0 || res.Remaining < tightestRes.Remaining {
-				tightest, tightestRes = chk, res
+			if !chk.perAddress() && (tightest == nil || res.Remaining < tightestRes.Remaining) {
+				tightest, tightestRes = &checks[i], res
 			}
 		}
-		h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", tightest.policy, tightestRes.Remaining, ceilSeconds(tightestRes.ResetAfter.Seconds())))
+		if tightest != nil {
+			h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", tightest.policy, tightestRes.Remaining, ceilSeconds(tightestRes.ResetAfter.Seconds())))
+		}
 		return next(c, req)
 	}
 }

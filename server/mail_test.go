@@ -2,12 +2,16 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server"
+	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/testkit"
 )
 
@@ -63,11 +67,21 @@ func TestMail_RegisterVerifyThenLogin(t *testing.T) {
 
 func TestMail_ResendReplacesTheLink(t *testing.T) {
 	t.Parallel()
-	app, mp := mailApp(t, requireVerified, testkit.NoLimits) // NoLimits: the per-recipient throttle would hold the resend back
+	app, mp := mailApp(t, requireVerified)
 	ctx := context.Background()
 	email := testkit.UniqueEmail()
 	app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: email, Password: testkit.Password})
 	first := testkit.LinkToken(t, mp.WaitForMail(email, 1)[0].Text)
+
+	// Within the throttle a resend mails nothing, and the link already
+	// mailed must keep working rather than be replaced by an unsent one.
+	if r, _ := app.Client.ResendVerificationWithResponse(ctx, client.EmailRequest{Email: email}); r.JSON202 == nil {
+		t.Fatalf("throttled resend: %d", r.StatusCode())
+	}
+	if got := len(mp.MailTo(email)); got != 1 {
+		t.Fatalf("a throttled resend mailed: %d mails", got)
+	}
+	app.Clock.Advance(time.Minute)
 
 	resp, _ := app.Client.ResendVerificationWithResponse(ctx, client.EmailRequest{Email: email})
 	if resp.JSON202 == nil {
@@ -88,7 +102,10 @@ func TestMail_RegisteringAnExistingAddressLooksLikeANewOne(t *testing.T) {
 	ctx := context.Background()
 	existing := testkit.UniqueEmail()
 	app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: existing, Password: testkit.Password})
-	mp.WaitForMail(existing, 1)
+	link := testkit.LinkToken(t, mp.WaitForMail(existing, 1)[0].Text)
+	if r, _ := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: link}); r.JSON200 == nil {
+		t.Fatalf("verify: %d", r.StatusCode())
+	}
 
 	again, _ := app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: strings.ToUpper(existing), Password: "Other-Horse-9"})
 	fresh, _ := app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: testkit.UniqueEmail(), Password: "Other-Horse-9"})
@@ -220,7 +237,7 @@ func TestMail_EmailChangeToATakenAddressRevealsNothing(t *testing.T) {
 	app, mp := mailApp(t)
 	ctx := context.Background()
 	taken, _ := app.NewUser(t)
-	_, pair := app.NewUser(t)
+	me, pair := app.NewUser(t)
 	free := testkit.UniqueEmail()
 	a, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &taken.Email, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
 	b, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &free, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
@@ -230,5 +247,95 @@ func TestMail_EmailChangeToATakenAddressRevealsNothing(t *testing.T) {
 	notice := mp.WaitForMail(taken.Email, 1)[0]
 	if !strings.Contains(notice.Subject, "move an account to your email") || strings.Contains(notice.Text, "token=") {
 		t.Errorf("the owner's notice: %q\n%s", notice.Subject, notice.Text)
+	}
+	// The requester's own inbox gets the same notice for both requests.
+	mine := mp.WaitForMail(me.Email, 2)
+	if !strings.Contains(mine[0].Text, taken.Email) || !strings.Contains(mine[1].Text, free) {
+		t.Errorf("notices to the requester: %q / %q", mine[0].Subject, mine[1].Subject)
+	}
+}
+
+func TestMail_ConfirmedEmailChangeKillsLinksMailedBefore(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t)
+	ctx := context.Background()
+	u, pair := app.NewUser(t)
+	forgot(t, app, u.Email)
+	reset := testkit.LinkToken(t, mp.WaitForMail(u.Email, 1)[0].Text)
+
+	newEmail := testkit.UniqueEmail()
+	app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
+	confirm := testkit.LinkToken(t, mp.WaitForMail(newEmail, 1)[0].Text)
+	if r, _ := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: confirm}); r.JSON200 == nil {
+		t.Fatalf("confirm: %d", r.StatusCode())
+	}
+	if r, _ := app.Client.ResetPasswordWithResponse(ctx, client.ResetPasswordRequest{Token: reset, NewPassword: "Brand-New-Pass9"}); r.StatusCode() != http.StatusBadRequest {
+		t.Errorf("a reset link mailed to the old address after the move: %d, want 400", r.StatusCode())
+	}
+}
+
+func TestMail_ConcurrentRequestsLeaveOneLiveToken(t *testing.T) {
+	t.Parallel()
+	app, _ := mailApp(t, testkit.NoLimits, withLimits(func(l *server.Limits) {
+		l.MailThrottle = ratelimit.Limit{Rate: 1000, Period: time.Minute} // let every request issue a token
+	}))
+	u, _ := app.NewUser(t)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			r, err := app.Client.ForgotPasswordWithResponse(context.Background(), client.EmailRequest{Email: u.Email}, testkit.From(fmt.Sprintf("198.51.100.%d", i+1)))
+			if err != nil || r.StatusCode() != http.StatusAccepted {
+				t.Errorf("forgot: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := app.LiveTokens(t, u.Id); n != 1 {
+		t.Errorf("%d live tokens of the user after concurrent requests, want 1", n)
+	}
+}
+
+func TestMail_RegisterThenLoginCannotTellAccountsApart(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t, requireVerified)
+	ctx := context.Background()
+	existing := testkit.UniqueEmail()
+	app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: existing, Password: testkit.Password})
+	link := testkit.LinkToken(t, mp.WaitForMail(existing, 1)[0].Text)
+	if r, _ := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: link}); r.JSON200 == nil {
+		t.Fatalf("verify: %d", r.StatusCode())
+	}
+
+	// The prober registers with its own password, then logs in with it.
+	probe := func(email string) string {
+		reg, _ := app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: email, Password: "Probe-Horse-3"})
+		login, _ := app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: email, Password: "Probe-Horse-3"})
+		out := fmt.Sprint(reg.StatusCode(), " ", login.StatusCode())
+		if p := login.ApplicationproblemJSON403; p != nil {
+			out += " " + p.Type + " " + p.Detail
+		}
+		return out
+	}
+	had, fresh := probe(existing), probe(testkit.UniqueEmail())
+	if had != fresh || !strings.HasPrefix(had, "202 403") {
+		t.Errorf("address with an account: %q; new address: %q", had, fresh)
+	}
+	app.Login(t, existing, testkit.Password) // the owner is unaffected
+}
+
+func TestMail_ALaterRegistrationCannotChooseThePendingPassword(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t, requireVerified)
+	ctx := context.Background()
+	email := testkit.UniqueEmail()
+	app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: email, Password: testkit.Password})
+	app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: email, Password: "Attacker-Pass-1"})
+	link := testkit.LinkToken(t, mp.WaitForMail(email, 1)[0].Text)
+	if r, _ := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: link}); r.JSON200 == nil {
+		t.Fatalf("verify: %d", r.StatusCode())
+	}
+	app.Login(t, email, testkit.Password)
+	if r, _ := app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: email, Password: "Attacker-Pass-1"}); r.StatusCode() != http.StatusUnauthorized {
+		t.Errorf("the later registration's password: %d, want 401", r.StatusCode())
 	}
 }

@@ -21,20 +21,25 @@ const (
 	tokenEmailChange   = "email_change"
 )
 
-// queueMail renders a mail and adds it to the outbox in q's transaction, so
-// it is sent exactly when the change it belongs to commits. A recipient who
-// got a mail of this kind within the throttle gets none (no mail-bombing).
-func (s *Server) queueMail(ctx context.Context, q *db.Queries, kind, to string, d mail.Data) error {
-	if s.Limits.Enabled {
-		res, err := s.Limits.Store.Allow(ctx, "mail:"+kind+":"+emailKey(to), s.Limits.MailThrottle)
-		if err != nil {
-			return err
-		}
-		if !res.Allowed {
-			s.log.InfoContext(ctx, "mail throttled for its recipient", "kind", kind)
-			return nil
-		}
+// mayMail spends the recipient's throttle for a kind of mail: at most one
+// per address and kind per AUTHD_MAIL_THROTTLE, so authd cannot be used to
+// mail-bomb anyone. Callers ask before issuing a token, so a throttled
+// request leaves the link already mailed working. It holds even with the
+// rate limits switched off, which a gateway in front cannot replace.
+func (s *Server) mayMail(ctx context.Context, kind, to string) (bool, error) {
+	res, err := s.Limits.Store.Allow(ctx, "mail:"+kind+":"+emailKey(to), s.Limits.MailThrottle)
+	if err != nil {
+		return false, err
 	}
+	if !res.Allowed {
+		s.log.InfoContext(ctx, "mail throttled for its recipient", "kind", kind)
+	}
+	return res.Allowed, nil
+}
+
+// queueMail renders a mail and adds it to the outbox in q's transaction, so
+// it is sent exactly when the change it belongs to commits.
+func (s *Server) queueMail(ctx context.Context, q *db.Queries, kind, to string, d mail.Data) error {
 	r, err := s.Mail.Renderer.Render(kind, d)
 	if err != nil {
 		return err

@@ -21,6 +21,12 @@ func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordReque
 	case err != nil:
 		return nil, err
 	case u.IsActive:
+		if ok, err := s.mayMail(ctx, mail.KindPasswordReset, u.Email); !ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			break // throttled: the link already mailed keeps working
+		}
 		err := s.db.InTx(ctx, func(q *db.Queries) error {
 			link, err := s.issueToken(ctx, q, u.ID, tokenPasswordReset, nil)
 			if err != nil {

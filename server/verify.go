@@ -24,12 +24,23 @@ func invalidToken(ctx context.Context) api.Problem {
 // VerifyEmail implements api.StrictServerInterface.
 func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObject) (api.VerifyEmailResponseObject, error) {
 	var u db.User
+	hash := token.HashOpaque(req.Body.Token)
 	err := s.db.InTx(ctx, func(q *db.Queries) error {
-		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: token.HashOpaque(req.Body.Token), Kind: tokenVerifyEmail, Now: s.Now()})
+		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.Now()})
+		if err == nil { // an account from before verification was required
+			u, err = q.MarkEmailVerified(ctx, row.UserID)
+			return err
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		// A pending registration becomes the account; no row if the address
+		// was taken meanwhile.
+		p, err := q.ConsumePendingRegistration(ctx, db.ConsumePendingRegistrationParams{TokenHash: hash, Now: s.Now()})
 		if err != nil {
 			return err
 		}
-		u, err = q.MarkEmailVerified(ctx, row.UserID)
+		u, err = q.CreateVerifiedUser(ctx, db.CreateVerifiedUserParams{Email: p.Email, PasswordHash: p.PasswordHash})
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -44,9 +55,19 @@ func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObje
 
 // ResendVerification implements api.StrictServerInterface.
 func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificationRequestObject) (api.ResendVerificationResponseObject, error) {
-	u, err := s.db.Queries().GetUserByEmail(ctx, normalizeEmail(req.Body.Email))
+	email := normalizeEmail(req.Body.Email)
+	u, err := s.db.Queries().GetUserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
+		err := s.db.InTx(ctx, func(q *db.Queries) error {
+			if ok, err := s.mayMail(ctx, mail.KindVerifyEmail, email); !ok || err != nil {
+				return err
+			}
+			return s.renewPendingLink(ctx, q, email)
+		})
+		if err != nil {
+			return nil, err
+		}
 	case err != nil:
 		return nil, err
 	case u.IsActive && u.EmailVerifiedAt == nil:
@@ -57,8 +78,29 @@ func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificat
 	return api.ResendVerification202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse(acceptedMail)}, nil
 }
 
-// sendVerification issues a verification token and queues its mail.
+// sendVerification issues a verification token to an existing account and
+// queues its mail, unless the address got one within the throttle (whose
+// link then keeps working).
 func (s *Server) sendVerification(ctx context.Context, q *db.Queries, u db.User) error {
+	if ok, err := s.mayMail(ctx, mail.KindVerifyEmail, u.Email); !ok || err != nil {
+		return err
+	}
+	return s.sendVerificationLink(ctx, q, u)
+}
+
+// renewPendingLink mails a new link for a live pending registration (not a
+// shadow); the earlier link stops working. The throttle was asked already.
+func (s *Server) renewPendingLink(ctx context.Context, q *db.Queries, email string) error {
+	tok := token.NewOpaque()
+	n, err := q.RenewPendingToken(ctx, db.RenewPendingTokenParams{Email: email, TokenHash: token.HashOpaque(tok), Now: s.Now()})
+	if err != nil || n == 0 {
+		return err
+	}
+	return s.queueMail(ctx, q, mail.KindVerifyEmail, email, mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.Mail.VerifyTTL)})
+}
+
+// sendVerificationLink issues the token and queues the mail, unthrottled.
+func (s *Server) sendVerificationLink(ctx context.Context, q *db.Queries, u db.User) error {
 	link, err := s.issueToken(ctx, q, u.ID, tokenVerifyEmail, nil)
 	if err != nil {
 		return err

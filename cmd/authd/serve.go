@@ -105,13 +105,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- httpServer.ListenAndServe() }()
-	go srv.PruneLoginFailures(ctx, 10*time.Minute)
+	go srv.Prune(ctx, 10*time.Minute)
 	sender, err := newSender(cfg, log)
 	if err != nil {
 		return err
 	}
 	worker := mail.NewWorker(srv.DB.Queries, sender, mail.WorkerOptions{
-		Poll: cfg.MailPollInterval, Batch: 20, Lease: 2 * time.Minute, MaxAttempts: cfg.MailMaxAttempts,
+		Poll: cfg.MailPollInterval, Lease: 2 * time.Minute, MaxAttempts: cfg.MailMaxAttempts,
 		RetryBase: cfg.MailRetryBase, RetryMax: cfg.MailRetryMax, Now: time.Now,
 	}, log)
 	workerDone := make(chan struct{})

@@ -955,10 +955,12 @@ type ClientInterface interface {
 	// The password must satisfy the password policy (see `NewPassword`).
 	// Limited per client IP (default 20 per hour).
 	//
-	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: a new
-	// account gets a verification mail, and an address that already has an
-	// account gets a notice instead, so the answer never tells whether an
-	// email is registered. Without it, 201 and 409 (which does tell).
+	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
+	// account is created when the mailed link is redeemed, and until then a
+	// login with the registered password answers 403. An address that already
+	// has an account gets a notice instead, and a login with the registrant's
+	// password answers the same 403, so neither tells whether an email is
+	// registered. Without verification: 201, and 409 (which does tell).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -971,10 +973,12 @@ type ClientInterface interface {
 	// The password must satisfy the password policy (see `NewPassword`).
 	// Limited per client IP (default 20 per hour).
 	//
-	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: a new
-	// account gets a verification mail, and an address that already has an
-	// account gets a notice instead, so the answer never tells whether an
-	// email is registered. Without it, 201 and 409 (which does tell).
+	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
+	// account is created when the mailed link is redeemed, and until then a
+	// login with the registered password answers 403. An address that already
+	// has an account gets a notice instead, and a login with the registrant's
+	// password answers the same 403, so neither tells whether an email is
+	// registered. Without verification: 201, and 409 (which does tell).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1420,10 +1424,12 @@ func (c *Client) RefreshToken(ctx context.Context, body RefreshTokenJSONRequestB
 // The password must satisfy the password policy (see `NewPassword`).
 // Limited per client IP (default 20 per hour).
 //
-// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: a new
-// account gets a verification mail, and an address that already has an
-// account gets a notice instead, so the answer never tells whether an
-// email is registered. Without it, 201 and 409 (which does tell).
+// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
+// account is created when the mailed link is redeemed, and until then a
+// login with the registered password answers 403. An address that already
+// has an account gets a notice instead, and a login with the registrant's
+// password answers the same 403, so neither tells whether an email is
+// registered. Without verification: 201, and 409 (which does tell).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1446,10 +1452,12 @@ func (c *Client) RegisterWithBody(ctx context.Context, contentType string, body 
 // The password must satisfy the password policy (see `NewPassword`).
 // Limited per client IP (default 20 per hour).
 //
-// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: a new
-// account gets a verification mail, and an address that already has an
-// account gets a notice instead, so the answer never tells whether an
-// email is registered. Without it, 201 and 409 (which does tell).
+// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
+// account is created when the mailed link is redeemed, and until then a
+// login with the registered password answers 403. An address that already
+// has an account gets a notice instead, and a login with the registrant's
+// password answers the same 403, so neither tells whether an email is
+// registered. Without verification: 201, and 409 (which does tell).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2692,10 +2700,12 @@ type ClientWithResponsesInterface interface {
 	// The password must satisfy the password policy (see `NewPassword`).
 	// Limited per client IP (default 20 per hour).
 	//
-	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: a new
-	// account gets a verification mail, and an address that already has an
-	// account gets a notice instead, so the answer never tells whether an
-	// email is registered. Without it, 201 and 409 (which does tell).
+	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
+	// account is created when the mailed link is redeemed, and until then a
+	// login with the registered password answers 403. An address that already
+	// has an account gets a notice instead, and a login with the registrant's
+	// password answers the same 403, so neither tells whether an email is
+	// registered. Without verification: 201, and 409 (which does tell).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2708,10 +2718,12 @@ type ClientWithResponsesInterface interface {
 	// The password must satisfy the password policy (see `NewPassword`).
 	// Limited per client IP (default 20 per hour).
 	//
-	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: a new
-	// account gets a verification mail, and an address that already has an
-	// account gets a notice instead, so the answer never tells whether an
-	// email is registered. Without it, 201 and 409 (which does tell).
+	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
+	// account is created when the mailed link is redeemed, and until then a
+	// login with the registered password answers 403. An address that already
+	// has an account gets a notice instead, and a login with the registrant's
+	// password answers the same 403, so neither tells whether an email is
+	// registered. Without verification: 201, and 409 (which does tell).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3254,6 +3266,12 @@ func (r LogoutResponse) ContentType() string {
 	return ""
 }
 
+// ForgotPasswordResponse202Headers the declared response headers of an HTTP 202 response for ForgotPassword
+type ForgotPasswordResponse202Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+}
+
 // ForgotPasswordResponse429Headers the declared response headers of an HTTP 429 response for ForgotPassword
 type ForgotPasswordResponse429Headers struct {
 	RateLimit       *string
@@ -3281,6 +3299,8 @@ type ForgotPasswordResponse struct {
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ForgotPasswordResponse202Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ForgotPasswordResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3545,6 +3565,12 @@ type RegisterResponse201Headers struct {
 	RateLimitPolicy *string
 }
 
+// RegisterResponse202Headers the declared response headers of an HTTP 202 response for Register
+type RegisterResponse202Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+}
+
 // RegisterResponse429Headers the declared response headers of an HTTP 429 response for Register
 type RegisterResponse429Headers struct {
 	RateLimit       *string
@@ -3578,6 +3604,8 @@ type RegisterResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *RegisterResponse201Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *RegisterResponse202Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RegisterResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3745,6 +3773,12 @@ func (r VerifyEmailResponse) ContentType() string {
 	return ""
 }
 
+// ResendVerificationResponse202Headers the declared response headers of an HTTP 202 response for ResendVerification
+type ResendVerificationResponse202Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+}
+
 // ResendVerificationResponse429Headers the declared response headers of an HTTP 429 response for ResendVerification
 type ResendVerificationResponse429Headers struct {
 	RateLimit       *string
@@ -3772,6 +3806,8 @@ type ResendVerificationResponse struct {
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *ResendVerificationResponse202Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ResendVerificationResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -4685,10 +4721,12 @@ func (c *ClientWithResponses) RefreshTokenWithResponse(ctx context.Context, body
 // The password must satisfy the password policy (see `NewPassword`).
 // Limited per client IP (default 20 per hour).
 //
-// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: a new
-// account gets a verification mail, and an address that already has an
-// account gets a notice instead, so the answer never tells whether an
-// email is registered. Without it, 201 and 409 (which does tell).
+// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
+// account is created when the mailed link is redeemed, and until then a
+// login with the registered password answers 403. An address that already
+// has an account gets a notice instead, and a login with the registrant's
+// password answers the same 403, so neither tells whether an email is
+// registered. Without verification: 201, and 409 (which does tell).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4707,10 +4745,12 @@ func (c *ClientWithResponses) RegisterWithBodyWithResponse(ctx context.Context, 
 // The password must satisfy the password policy (see `NewPassword`).
 // Limited per client IP (default 20 per hour).
 //
-// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: a new
-// account gets a verification mail, and an address that already has an
-// account gets a notice instead, so the answer never tells whether an
-// email is registered. Without it, 201 and 409 (which does tell).
+// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
+// account is created when the mailed link is redeemed, and until then a
+// login with the registered password answers 403. An address that already
+// has an account gets a notice instead, and a login with the registrant's
+// password answers the same 403, so neither tells whether an email is
+// registered. Without verification: 201, and 409 (which does tell).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5401,6 +5441,23 @@ func ParseForgotPasswordResponse(rsp *http.Response) (*ForgotPasswordResponse, e
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers ForgotPasswordResponse202Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 429:
 		var headers ForgotPasswordResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -5753,6 +5810,23 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 			headers.RateLimitPolicy = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 202:
+		var headers RegisterResponse202Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 429:
 		var headers RegisterResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -5949,6 +6023,23 @@ func ParseResendVerificationResponse(rsp *http.Response) (*ResendVerificationRes
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers ResendVerificationResponse202Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 429:
 		var headers ResendVerificationResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {

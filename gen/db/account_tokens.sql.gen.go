@@ -41,7 +41,7 @@ const deleteAccountTokens = `-- name: DeleteAccountTokens :exec
 DELETE FROM account_tokens WHERE user_id = $1
 `
 
-// A password change invalidates every outstanding token of the user.
+// A password or email change invalidates every outstanding token of the user.
 func (q *Queries) DeleteAccountTokens(ctx context.Context, userID uuid.UUID) error {
 	_, err := q.db.Exec(ctx, deleteAccountTokens, userID)
 	return err
@@ -87,12 +87,21 @@ func (q *Queries) PeekAccountToken(ctx context.Context, arg PeekAccountTokenPara
 	return user_id, err
 }
 
+const pruneAccountTokens = `-- name: PruneAccountTokens :exec
+DELETE FROM account_tokens WHERE expires_at < $1
+`
+
+func (q *Queries) PruneAccountTokens(ctx context.Context, before time.Time) error {
+	_, err := q.db.Exec(ctx, pruneAccountTokens, before)
+	return err
+}
+
 const replaceAccountToken = `-- name: ReplaceAccountToken :exec
-WITH dropped AS (
-    DELETE FROM account_tokens WHERE user_id = $1 AND kind = $2
-)
 INSERT INTO account_tokens (user_id, kind, token_hash, new_email, expires_at)
 VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (user_id, kind) DO UPDATE
+SET token_hash = excluded.token_hash, new_email = excluded.new_email,
+    created_at = now(), expires_at = excluded.expires_at
 `
 
 type ReplaceAccountTokenParams struct {
@@ -103,7 +112,8 @@ type ReplaceAccountTokenParams struct {
 	ExpiresAt time.Time
 }
 
-// Issues a token of a kind, invalidating every earlier one of that kind.
+// Issues a token of a kind; the earlier one of that kind, if any, is
+// overwritten and so stops working.
 func (q *Queries) ReplaceAccountToken(ctx context.Context, arg ReplaceAccountTokenParams) error {
 	_, err := q.db.Exec(ctx, replaceAccountToken,
 		arg.UserID,

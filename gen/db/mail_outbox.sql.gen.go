@@ -15,17 +15,18 @@ import (
 const buryMail = `-- name: BuryMail :exec
 UPDATE mail_outbox
 SET status = 'dead', locked_until = NULL, last_error = $1, text_body = NULL, html_body = NULL
-WHERE id = $2
+WHERE id = $2 AND status = 'pending' AND locked_until = $3
 `
 
 type BuryMailParams struct {
 	LastError *string
 	ID        uuid.UUID
+	Lease     *time.Time
 }
 
 // Gave up: parked as dead for an operator, bodies dropped.
 func (q *Queries) BuryMail(ctx context.Context, arg BuryMailParams) error {
-	_, err := q.db.Exec(ctx, buryMail, arg.LastError, arg.ID)
+	_, err := q.db.Exec(ctx, buryMail, arg.LastError, arg.ID, arg.Lease)
 	return err
 }
 
@@ -114,9 +115,8 @@ func (q *Queries) EnqueueMail(ctx context.Context, arg EnqueueMailParams) error 
 }
 
 const mailOutboxStats = `-- name: MailOutboxStats :one
-SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
-       count(*) FILTER (WHERE status = 'dead')    AS dead
-FROM mail_outbox
+SELECT (SELECT count(*) FROM mail_outbox WHERE status = 'pending') AS pending,
+       (SELECT count(*) FROM mail_outbox WHERE status = 'dead')    AS dead
 `
 
 type MailOutboxStatsRow struct {
@@ -124,6 +124,7 @@ type MailOutboxStatsRow struct {
 	Dead    int64
 }
 
+// Both counts use partial indexes, so probes stay cheap as sent mail piles up.
 func (q *Queries) MailOutboxStats(ctx context.Context) (MailOutboxStatsRow, error) {
 	row := q.db.QueryRow(ctx, mailOutboxStats)
 	var i MailOutboxStatsRow
@@ -134,33 +135,59 @@ func (q *Queries) MailOutboxStats(ctx context.Context) (MailOutboxStatsRow, erro
 const markMailSent = `-- name: MarkMailSent :exec
 UPDATE mail_outbox
 SET status = 'sent', sent_at = $1, locked_until = NULL, text_body = NULL, html_body = NULL, last_error = NULL
-WHERE id = $2
+WHERE id = $2 AND status = 'pending' AND locked_until = $3
 `
 
 type MarkMailSentParams struct {
-	Now *time.Time
-	ID  uuid.UUID
+	Now   *time.Time
+	ID    uuid.UUID
+	Lease *time.Time
 }
 
-// Sent: the bodies, which carry live tokens, are dropped.
+// Sent: the bodies, which carry live tokens, are dropped. Every outcome
+// update names the lease it was claimed under, so a worker whose lease ran
+// out (and whose row another worker took) changes nothing.
 func (q *Queries) MarkMailSent(ctx context.Context, arg MarkMailSentParams) error {
-	_, err := q.db.Exec(ctx, markMailSent, arg.Now, arg.ID)
+	_, err := q.db.Exec(ctx, markMailSent, arg.Now, arg.ID, arg.Lease)
+	return err
+}
+
+const pruneMailOutbox = `-- name: PruneMailOutbox :exec
+DELETE FROM mail_outbox
+WHERE (status = 'sent' AND sent_at < $1)
+   OR (status = 'dead' AND created_at < $2)
+`
+
+type PruneMailOutboxParams struct {
+	SentBefore *time.Time
+	DeadBefore time.Time
+}
+
+// Sent mail is kept a week, dead mail a month, for operators to look at.
+func (q *Queries) PruneMailOutbox(ctx context.Context, arg PruneMailOutboxParams) error {
+	_, err := q.db.Exec(ctx, pruneMailOutbox, arg.SentBefore, arg.DeadBefore)
 	return err
 }
 
 const retryMail = `-- name: RetryMail :exec
 UPDATE mail_outbox
 SET next_attempt_at = $1, locked_until = NULL, last_error = $2
-WHERE id = $3
+WHERE id = $3 AND status = 'pending' AND locked_until = $4
 `
 
 type RetryMailParams struct {
 	NextAttemptAt time.Time
 	LastError     *string
 	ID            uuid.UUID
+	Lease         *time.Time
 }
 
 func (q *Queries) RetryMail(ctx context.Context, arg RetryMailParams) error {
-	_, err := q.db.Exec(ctx, retryMail, arg.NextAttemptAt, arg.LastError, arg.ID)
+	_, err := q.db.Exec(ctx, retryMail,
+		arg.NextAttemptAt,
+		arg.LastError,
+		arg.ID,
+		arg.Lease,
+	)
 	return err
 }

@@ -44,6 +44,15 @@ type MailOutbox struct {
 	SentAt        *time.Time
 }
 
+type PendingRegistration struct {
+	Email        string
+	PasswordHash string
+	TokenHash    []byte
+	Shadow       bool
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+}
+
 type RefreshToken struct {
 	ID              uuid.UUID
 	SessionID       uuid.UUID

@@ -12,6 +12,9 @@ import (
 )
 
 type Querier interface {
+	// Records a registration unless a live one holds the address; an expired
+	// one is replaced. Returns whether this call wrote the row.
+	AddPendingRegistration(ctx context.Context, arg AddPendingRegistrationParams) (bool, error)
 	// Gave up: parked as dead for an operator, bodies dropped.
 	BuryMail(ctx context.Context, arg BuryMailParams) error
 	// A new password chosen by the user (a change or a reset).
@@ -24,6 +27,7 @@ type Querier interface {
 	ClaimMail(ctx context.Context, arg ClaimMailParams) ([]ClaimMailRow, error)
 	// Uses a live token up: it is deleted, so it works once.
 	ConsumeAccountToken(ctx context.Context, arg ConsumeAccountTokenParams) (ConsumeAccountTokenRow, error)
+	ConsumePendingRegistration(ctx context.Context, arg ConsumePendingRegistrationParams) (ConsumePendingRegistrationRow, error)
 	// Counts an attempt as a failure before its password is checked; a success
 	// forgives it (ForgiveLoginFailures).
 	CountLoginAttempt(ctx context.Context, arg CountLoginAttemptParams) error
@@ -33,13 +37,17 @@ type Querier interface {
 	// Like CreateUser, but an existing email yields no row instead of an error,
 	// so the transaction can go on (and mail the owner a notice).
 	CreateUserIfNew(ctx context.Context, arg CreateUserIfNewParams) (User, error)
+	// The account of a redeemed pending registration; no row if the address was
+	// taken meanwhile.
+	CreateVerifiedUser(ctx context.Context, arg CreateVerifiedUserParams) (User, error)
 	DeactivateUser(ctx context.Context, id uuid.UUID) error
-	// A password change invalidates every outstanding token of the user.
+	// A password or email change invalidates every outstanding token of the user.
 	DeleteAccountTokens(ctx context.Context, userID uuid.UUID) error
 	EnqueueMail(ctx context.Context, arg EnqueueMailParams) error
 	// A successful login forgives this client's failures for the address, and
 	// only this client's: an attacker elsewhere keeps its backoff.
 	ForgiveLoginFailures(ctx context.Context, arg ForgiveLoginFailuresParams) error
+	GetPendingRegistration(ctx context.Context, arg GetPendingRegistrationParams) (GetPendingRegistrationRow, error)
 	// The user behind an access token, when its session is still live.
 	GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
@@ -58,16 +66,26 @@ type Querier interface {
 	// Re-reads the credentials inside a transaction, holding the row, so a login
 	// or a change checked against an older hash cannot complete after it changed.
 	LockUserCredentials(ctx context.Context, id uuid.UUID) (LockUserCredentialsRow, error)
+	// Both counts use partial indexes, so probes stay cheap as sent mail piles up.
 	MailOutboxStats(ctx context.Context) (MailOutboxStatsRow, error)
 	MarkEmailVerified(ctx context.Context, id uuid.UUID) (User, error)
-	// Sent: the bodies, which carry live tokens, are dropped.
+	// Sent: the bodies, which carry live tokens, are dropped. Every outcome
+	// update names the lease it was claimed under, so a worker whose lease ran
+	// out (and whose row another worker took) changes nothing.
 	MarkMailSent(ctx context.Context, arg MarkMailSentParams) error
 	// Whose live token this is, without using it up.
 	PeekAccountToken(ctx context.Context, arg PeekAccountTokenParams) (uuid.UUID, error)
+	PruneAccountTokens(ctx context.Context, before time.Time) error
 	PruneLoginFailures(ctx context.Context, before time.Time) error
+	// Sent mail is kept a week, dead mail a month, for operators to look at.
+	PruneMailOutbox(ctx context.Context, arg PruneMailOutboxParams) error
+	PrunePendingRegistrations(ctx context.Context, before time.Time) error
 	// Whether a token has been rotated; read after the session lock is held.
 	RefreshTokenRotatedAt(ctx context.Context, id uuid.UUID) (*time.Time, error)
-	// Issues a token of a kind, invalidating every earlier one of that kind.
+	// A new link for a live, real pending registration; the old link stops working.
+	RenewPendingToken(ctx context.Context, arg RenewPendingTokenParams) (int64, error)
+	// Issues a token of a kind; the earlier one of that kind, if any, is
+	// overwritten and so stops working.
 	ReplaceAccountToken(ctx context.Context, arg ReplaceAccountTokenParams) error
 	RetryMail(ctx context.Context, arg RetryMailParams) error
 	RevokeSession(ctx context.Context, id uuid.UUID) error

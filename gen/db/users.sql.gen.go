@@ -93,6 +93,35 @@ func (q *Queries) CreateUserIfNew(ctx context.Context, arg CreateUserIfNewParams
 	return i, err
 }
 
+const createVerifiedUser = `-- name: CreateVerifiedUser :one
+INSERT INTO users (email, password_hash, email_verified_at)
+VALUES ($1, $2, now())
+ON CONFLICT (email) DO NOTHING
+RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
+`
+
+type CreateVerifiedUserParams struct {
+	Email        string
+	PasswordHash string
+}
+
+// The account of a redeemed pending registration; no row if the address was
+// taken meanwhile.
+func (q *Queries) CreateVerifiedUser(ctx context.Context, arg CreateVerifiedUserParams) (User, error) {
+	row := q.db.QueryRow(ctx, createVerifiedUser, arg.Email, arg.PasswordHash)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.PasswordHash,
+		&i.IsActive,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.EmailVerifiedAt,
+	)
+	return i, err
+}
+
 const deactivateUser = `-- name: DeactivateUser :exec
 UPDATE users SET is_active = false, updated_at = now() WHERE id = $1
 `

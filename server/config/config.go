@@ -188,6 +188,9 @@ func (c Config) validate() []error {
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		fail("AUTHD_PUBLIC_URL", "must be an absolute http(s) URL, got %q", c.PublicURL)
 	}
+	if c.Env == EnvProduction && !strings.HasPrefix(c.PublicURL, "https://") {
+		fail("AUTHD_PUBLIC_URL", "must be an https URL in production (mail links carry tokens)")
+	}
 	if !strings.Contains(c.MailLinkTemplate, "{token}") {
 		fail("AUTHD_MAIL_LINK_TEMPLATE", "must contain {token}")
 	}

@@ -50,7 +50,7 @@ func TestLoad_ProductionRequiresKeysAndSMTP(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "AUTHD_JWT_KEYS_FILE") || !strings.Contains(err.Error(), "AUTHD_SMTP_URL") {
 		t.Fatalf("err = %v, want AUTHD_JWT_KEYS_FILE and AUTHD_SMTP_URL required", err)
 	}
-	if _, err := Load(map[string]string{"AUTHD_ENV": "production", "AUTHD_JWT_KEYS_FILE": "/etc/authd/keys.json", "AUTHD_SMTP_URL": "smtp://mail.example.com:587"}); err != nil {
+	if _, err := Load(map[string]string{"AUTHD_ENV": "production", "AUTHD_JWT_KEYS_FILE": "/etc/authd/keys.json", "AUTHD_SMTP_URL": "smtp://mail.example.com:587", "AUTHD_PUBLIC_URL": "https://auth.example.com"}); err != nil {
 		t.Errorf("production with keys: %v", err)
 	}
 }

@@ -85,6 +85,9 @@ func (r *Resilient) InTx(ctx context.Context, fn func(q *db.Queries) error) erro
 	return r.do(ctx, tx.Commit)
 }
 
+// Pool is the pool underneath, unguarded: for tests and tools only.
+func (r *Resilient) Pool() *pgxpool.Pool { return r.pool }
+
 // Ping checks that a connection answers, through the breaker.
 func (r *Resilient) Ping(ctx context.Context) error { return r.do(ctx, r.pool.Ping) }
 

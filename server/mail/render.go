@@ -83,6 +83,11 @@ func NewRenderer(dir string) (*Renderer, error) {
 		if r.html[k], err = htmltemplate.New(k + ".html").Option("missingkey=error").Parse(html); err != nil {
 			return nil, err
 		}
+		// Render once now: a template naming a field that does not exist
+		// fails at start, not later for one kind of request only.
+		if _, err := r.Render(k, Data{Email: "a@example.com", NewEmail: "b@example.com", Link: "https://example.com/?token=t", ExpiresIn: "1 hour"}); err != nil {
+			return nil, fmt.Errorf("mail template %s: %w", k, err)
+		}
 	}
 	return r, nil
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/mail"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -36,17 +39,23 @@ type SMTP struct {
 }
 
 // NewSMTP reads smtp://user:pass@host:port (or smtps:// for implicit TLS).
-// Plain smtp:// uses STARTTLS when the server offers it; add ?tls=required to
-// insist on it. from is the sender address.
+// smtp:// requires STARTTLS, except to a loopback host (add ?tls=required to
+// insist there too). from is the sender address.
 func NewSMTP(rawURL, from string, timeout time.Duration) (*SMTP, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
 		return nil, fmt.Errorf("AUTHD_SMTP_URL must look like smtp://user:pass@host:587")
 	}
-	opts := []gomail.Option{gomail.WithTimeout(timeout), gomail.WithTLSPolicy(gomail.TLSOpportunistic)}
-	if u.Query().Get("tls") == "required" {
-		opts[1] = gomail.WithTLSPolicy(gomail.TLSMandatory)
+	// STARTTLS is required, so a stripped upgrade cannot expose links or
+	// credentials, except on loopback (a local relay or a test server).
+	policy := gomail.TLSMandatory
+	if ip := net.ParseIP(u.Hostname()); (ip != nil && ip.IsLoopback()) || u.Hostname() == "localhost" {
+		policy = gomail.TLSOpportunistic
 	}
+	if u.Query().Get("tls") == "required" {
+		policy = gomail.TLSMandatory
+	}
+	opts := []gomail.Option{gomail.WithTimeout(timeout), gomail.WithTLSPolicy(policy)}
 	if u.Scheme == "smtps" {
 		opts = append(opts, gomail.WithSSL())
 	}
@@ -61,10 +70,11 @@ func NewSMTP(rawURL, from string, timeout time.Duration) (*SMTP, error) {
 		pass, _ := u.User.Password()
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(u.User.Username()), gomail.WithPassword(pass))
 	}
-	domain := "authd.local"
-	if at := lastAt(from); at >= 0 {
-		domain = from[at+1:]
+	addr, err := mail.ParseAddress(from)
+	if err != nil {
+		return nil, fmt.Errorf("AUTHD_MAIL_FROM: %w", err)
 	}
+	domain := addr.Address[strings.LastIndex(addr.Address, "@")+1:]
 	return &SMTP{host: u.Hostname(), opts: opts, from: from, domain: domain}, nil
 }
 
@@ -88,15 +98,6 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return err
 	}
 	return client.DialAndSendWithContext(ctx, msg)
-}
-
-func lastAt(s string) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '@' {
-			return i
-		}
-	}
-	return -1
 }
 
 // Log "sends" by writing the message, link and all, to the log: the

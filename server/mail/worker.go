@@ -11,8 +11,7 @@ import (
 // WorkerOptions tune delivery.
 type WorkerOptions struct {
 	Poll        time.Duration // how often to look for due mail
-	Batch       int           // messages claimed at once
-	Lease       time.Duration // how long a claim lasts; longer than one send
+	Lease       time.Duration // how long a claim lasts; a send gets half of it
 	MaxAttempts int           // then the message is parked as dead
 	RetryBase   time.Duration // first retry delay, doubling, capped at RetryMax
 	RetryMax    time.Duration
@@ -20,7 +19,8 @@ type WorkerOptions struct {
 }
 
 // Worker drains the outbox. Any number may run against one database: each
-// claims rows with FOR UPDATE SKIP LOCKED and a lease.
+// claims one row at a time with FOR UPDATE SKIP LOCKED and a lease twice as
+// long as a send may take, and records the outcome only under that lease.
 type Worker struct {
 	q      func() *db.Queries
 	sender Sender
@@ -33,13 +33,13 @@ func NewWorker(queries func() *db.Queries, sender Sender, opts WorkerOptions, lo
 	return &Worker{q: queries, sender: sender, opts: opts, log: log}
 }
 
-// Run delivers until ctx ends.
+// Run delivers until ctx ends; a send under way when it ends is finished
+// and recorded, so a shutdown does not cause a resend.
 func (w *Worker) Run(ctx context.Context) {
 	t := time.NewTicker(w.opts.Poll)
 	defer t.Stop()
 	for {
-		for w.DeliverDue(ctx) == w.opts.Batch {
-			// a full batch: more may be waiting
+		for ctx.Err() == nil && w.DeliverDue(ctx) {
 		}
 		select {
 		case <-ctx.Done():
@@ -49,24 +49,25 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// DeliverDue sends one batch of due messages and returns how many it claimed.
-func (w *Worker) DeliverDue(ctx context.Context) int {
+// DeliverDue sends one due message, if there is one, and reports whether it did.
+func (w *Worker) DeliverDue(ctx context.Context) bool {
 	now := w.opts.Now()
 	lease := now.Add(w.opts.Lease)
-	rows, err := w.q().ClaimMail(ctx, db.ClaimMailParams{Now: now, LeaseUntil: &lease, MaxRows: int32(w.opts.Batch)})
+	rows, err := w.q().ClaimMail(ctx, db.ClaimMailParams{Now: now, LeaseUntil: &lease, MaxRows: 1})
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.WarnContext(ctx, "mail outbox: claim failed", "error", err.Error())
 		}
-		return 0
+		return false
 	}
 	for _, r := range rows {
-		w.deliver(ctx, r)
+		// Past this point the send and its record complete even if ctx ends.
+		w.deliver(context.WithoutCancel(ctx), r, lease)
 	}
-	return len(rows)
+	return len(rows) > 0
 }
 
-func (w *Worker) deliver(ctx context.Context, r db.ClaimMailRow) {
+func (w *Worker) deliver(ctx context.Context, r db.ClaimMailRow, lease time.Time) {
 	m := Message{ID: r.ID.String(), Kind: r.Kind, To: r.Recipient, Subject: r.Subject, Attempt: int(r.Attempts)}
 	if r.TextBody != nil {
 		m.Text = *r.TextBody
@@ -77,26 +78,46 @@ func (w *Worker) deliver(ctx context.Context, r db.ClaimMailRow) {
 	sendCtx, cancel := context.WithTimeout(ctx, w.opts.Lease/2)
 	err := w.sender.Send(sendCtx, m)
 	cancel()
-	q := w.q()
+	record := w.outcome(r, m, lease, err)
+	// A failed record (the database blipped) is retried while the lease
+	// lasts; if it never lands, the lease expires and the mail is sent
+	// again, which its Message-ID lets receivers recognise.
+	for attempt := 0; ; attempt++ {
+		err := record(ctx)
+		if err == nil {
+			return
+		}
+		if wait := time.Duration(1<<min(attempt, 6)) * 100 * time.Millisecond; w.opts.Now().Add(wait).After(lease) {
+			w.log.ErrorContext(ctx, "mail outbox: could not record the outcome", "mail_id", m.ID, "error", err.Error())
+			return
+		} else {
+			time.Sleep(wait)
+		}
+	}
+}
+
+// outcome returns the update that records a send's result under its lease.
+func (w *Worker) outcome(r db.ClaimMailRow, m Message, lease time.Time, sendErr error) func(context.Context) error {
 	now := w.opts.Now()
 	switch {
-	case err == nil:
-		err = q.MarkMailSent(ctx, db.MarkMailSentParams{ID: r.ID, Now: &now})
-		w.log.InfoContext(ctx, "mail sent", "mail_id", m.ID, "kind", m.Kind, "attempt", m.Attempt)
+	case sendErr == nil:
+		w.log.Info("mail sent", "mail_id", m.ID, "kind", m.Kind, "attempt", m.Attempt)
+		return func(ctx context.Context) error {
+			return w.q().MarkMailSent(ctx, db.MarkMailSentParams{ID: r.ID, Now: &now, Lease: &lease})
+		}
 	case m.Attempt >= w.opts.MaxAttempts:
-		msg := err.Error()
-		err = q.BuryMail(ctx, db.BuryMailParams{ID: r.ID, LastError: &msg})
-		w.log.ErrorContext(ctx, "mail dead: giving up", "mail_id", m.ID, "kind", m.Kind, "attempts", m.Attempt, "error", msg)
+		msg := sendErr.Error()
+		w.log.Error("mail dead: giving up", "mail_id", m.ID, "kind", m.Kind, "attempts", m.Attempt, "error", msg)
+		return func(ctx context.Context) error {
+			return w.q().BuryMail(ctx, db.BuryMailParams{ID: r.ID, LastError: &msg, Lease: &lease})
+		}
 	default:
-		msg := err.Error()
+		msg := sendErr.Error()
 		next := now.Add(w.retryDelay(m.Attempt))
-		err = q.RetryMail(ctx, db.RetryMailParams{ID: r.ID, NextAttemptAt: next, LastError: &msg})
-		w.log.WarnContext(ctx, "mail not sent; will retry", "mail_id", m.ID, "kind", m.Kind, "attempt", m.Attempt, "retry_at", next, "error", msg)
-	}
-	if err != nil && ctx.Err() == nil {
-		// The lease expires and another attempt follows; the send itself
-		// may have happened, which the Message-ID lets receivers spot.
-		w.log.WarnContext(ctx, "mail outbox: could not record the outcome", "mail_id", m.ID, "error", err.Error())
+		w.log.Warn("mail not sent; will retry", "mail_id", m.ID, "kind", m.Kind, "attempt", m.Attempt, "retry_at", next, "error", msg)
+		return func(ctx context.Context) error {
+			return w.q().RetryMail(ctx, db.RetryMailParams{ID: r.ID, NextAttemptAt: next, LastError: &msg, Lease: &lease})
+		}
 	}
 }
 

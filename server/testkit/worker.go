@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/mail"
@@ -20,7 +22,7 @@ func (a *App) StartMailWorker(t testing.TB, smtpURL string, tune ...func(*mail.W
 		t.Fatal(err)
 	}
 	opts := mail.WorkerOptions{
-		Poll: 20 * time.Millisecond, Batch: 10, Lease: 20 * time.Second, MaxAttempts: 100,
+		Poll: 20 * time.Millisecond, Lease: 20 * time.Second, MaxAttempts: 100,
 		RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, Now: a.Clock.Now,
 	}
 	for _, f := range tune {
@@ -57,4 +59,15 @@ func IsolatedDatabase(t testing.TB) Option {
 		d.DB = database.NewResilient(pool, database.BreakerSettings{Failures: 5, OpenFor: 10 * time.Second, Successes: 2, QueryTimeout: 3 * time.Second}, d.Log)
 		d.Migrations = mig
 	}
+}
+
+// LiveTokens counts the user's mailed tokens that still work.
+func (a *App) LiveTokens(t T, userID uuid.UUID) int {
+	t.Helper()
+	var n int
+	err := a.Server.DB.Pool().QueryRow(context.Background(), "SELECT count(*) FROM account_tokens WHERE user_id = $1 AND expires_at > now()", userID).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

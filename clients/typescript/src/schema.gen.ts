@@ -164,10 +164,12 @@ export interface paths {
          *     The password must satisfy the password policy (see `NewPassword`).
          *     Limited per client IP (default 20 per hour).
          *
-         *     With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: a new
-         *     account gets a verification mail, and an address that already has an
-         *     account gets a notice instead, so the answer never tells whether an
-         *     email is registered. Without it, 201 and 409 (which does tell).
+         *     With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
+         *     account is created when the mailed link is redeemed, and until then a
+         *     login with the registered password answers 403. An address that already
+         *     has an account gets a notice instead, and a login with the registrant's
+         *     password answers the same 403, so neither tells whether an email is
+         *     registered. Without verification: 201, and 409 (which does tell).
          */
         post: operations["register"];
         delete?: never;
@@ -912,6 +914,8 @@ export interface components {
         /** @description The request was accepted; any mail it causes is on its way. */
         Accepted: {
             headers: {
+                RateLimit: components["headers"]["RateLimit"];
+                "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                 [name: string]: unknown;
             };
             content: {
