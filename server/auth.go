@@ -31,7 +31,7 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 		if err := s.registerQuietly(ctx, email, hash); err != nil {
 			return nil, err
 		}
-		return api.Register202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse(acceptedMail)}, nil
+		return api.Register202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse{Body: acceptedMail}}, nil
 	}
 	u, err := s.db.Queries().CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash})
 	if database.IsUniqueViolation(err, "users_email_key") {

@@ -38,7 +38,7 @@ func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordReque
 			return nil, err
 		}
 	}
-	return api.ForgotPassword202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse(acceptedMail)}, nil
+	return api.ForgotPassword202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse{Body: acceptedMail}}, nil
 }
 
 // ResetPassword implements api.StrictServerInterface. The new password

@@ -75,7 +75,7 @@ func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificat
 			return nil, err
 		}
 	}
-	return api.ResendVerification202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse(acceptedMail)}, nil
+	return api.ResendVerification202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse{Body: acceptedMail}}, nil
 }
 
 // sendVerification issues a verification token to an existing account and
