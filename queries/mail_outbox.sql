@@ -46,3 +46,14 @@ SELECT (SELECT count(*) FROM mail_outbox WHERE status = 'pending') AS pending,
 DELETE FROM mail_outbox
 WHERE (status = 'sent' AND sent_at < sqlc.arg(sent_before))
    OR (status = 'dead' AND created_at < sqlc.arg(dead_before));
+
+-- name: EnqueueDecoy :one
+-- Decoy work (see decoyMail): a row written and, by DropDecoy in the same
+-- transaction, deleted again, so no one ever sees it, but the commit costs
+-- what a real one does.
+INSERT INTO mail_outbox (kind, recipient, subject, text_body, html_body, status)
+VALUES ($1, $2, $3, $4, $5, 'dead')
+RETURNING id;
+
+-- name: DropDecoy :exec
+DELETE FROM mail_outbox WHERE id = $1;

@@ -15,28 +15,31 @@ import (
 
 // ForgotPassword implements api.StrictServerInterface.
 func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordRequestObject) (api.ForgotPasswordResponseObject, error) {
-	u, err := s.db.Queries().GetUserByEmail(ctx, normalizeEmail(req.Body.Email))
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-	case err != nil:
+	email := normalizeEmail(req.Body.Email)
+	u, err := s.db.Queries().GetUserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, err
-	case u.IsActive:
-		if ok, err := s.mayMail(ctx, mail.KindPasswordReset, u.Email); !ok || err != nil {
-			if err != nil {
-				return nil, err
-			}
-			break // throttled: the link already mailed keeps working
+	}
+	mailed := false
+	if err == nil && u.IsActive {
+		if mailed, err = s.mayMail(ctx, mail.KindPasswordReset, u.Email); err != nil {
+			return nil, err
 		}
-		err := s.db.InTx(ctx, func(q *db.Queries) error {
+	}
+	if mailed {
+		err = s.db.InTx(ctx, func(q *db.Queries) error {
 			link, err := s.issueToken(ctx, q, u.ID, tokenPasswordReset, nil)
 			if err != nil {
 				return err
 			}
 			return s.queueMail(ctx, q, mail.KindPasswordReset, u.Email, mail.Data{Email: u.Email, Link: link, ExpiresIn: humanTTL(s.Mail.ResetTTL)})
 		})
-		if err != nil {
-			return nil, err
-		}
+	} else {
+		// Unknown, inactive or throttled: the same work, thrown away.
+		err = s.decoyMail(ctx, mail.KindPasswordReset, email)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return api.ForgotPassword202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse{Body: acceptedMail}}, nil
 }

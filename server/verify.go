@@ -56,24 +56,40 @@ func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObje
 // ResendVerification implements api.StrictServerInterface.
 func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificationRequestObject) (api.ResendVerificationResponseObject, error) {
 	email := normalizeEmail(req.Body.Email)
-	u, err := s.db.Queries().GetUserByEmail(ctx, email)
+	q := s.db.Queries()
+	var send func(q *db.Queries) error
+	u, err := q.GetUserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		err := s.db.InTx(ctx, func(q *db.Queries) error {
-			if ok, err := s.mayMail(ctx, mail.KindVerifyEmail, email); !ok || err != nil {
-				return err
-			}
-			return s.renewPendingLink(ctx, q, email)
-		})
-		if err != nil {
+		p, err := q.GetPendingRegistration(ctx, db.GetPendingRegistrationParams{Email: email, Now: s.Now()})
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return nil, err
+		}
+		if err == nil && !p.Shadow {
+			send = func(q *db.Queries) error { return s.renewPendingLink(ctx, q, email) }
 		}
 	case err != nil:
 		return nil, err
 	case u.IsActive && u.EmailVerifiedAt == nil:
-		if err := s.db.InTx(ctx, func(q *db.Queries) error { return s.sendVerification(ctx, q, u) }); err != nil {
+		send = func(q *db.Queries) error { return s.sendVerificationLink(ctx, q, u) }
+	}
+	if send != nil {
+		ok, err := s.mayMail(ctx, mail.KindVerifyEmail, email)
+		if err != nil {
 			return nil, err
 		}
+		if !ok {
+			send = nil
+		}
+	}
+	if send != nil {
+		err = s.db.InTx(ctx, send)
+	} else {
+		// Nothing to send: the same work, thrown away.
+		err = s.decoyMail(ctx, mail.KindVerifyEmail, email)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return api.ResendVerification202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse{Body: acceptedMail}}, nil
 }

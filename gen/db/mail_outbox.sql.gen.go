@@ -90,6 +90,45 @@ func (q *Queries) ClaimMail(ctx context.Context, arg ClaimMailParams) ([]ClaimMa
 	return items, nil
 }
 
+const dropDecoy = `-- name: DropDecoy :exec
+DELETE FROM mail_outbox WHERE id = $1
+`
+
+func (q *Queries) DropDecoy(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, dropDecoy, id)
+	return err
+}
+
+const enqueueDecoy = `-- name: EnqueueDecoy :one
+INSERT INTO mail_outbox (kind, recipient, subject, text_body, html_body, status)
+VALUES ($1, $2, $3, $4, $5, 'dead')
+RETURNING id
+`
+
+type EnqueueDecoyParams struct {
+	Kind      string
+	Recipient string
+	Subject   string
+	TextBody  *string
+	HtmlBody  *string
+}
+
+// Decoy work (see decoyMail): a row written and, by DropDecoy in the same
+// transaction, deleted again, so no one ever sees it, but the commit costs
+// what a real one does.
+func (q *Queries) EnqueueDecoy(ctx context.Context, arg EnqueueDecoyParams) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, enqueueDecoy,
+		arg.Kind,
+		arg.Recipient,
+		arg.Subject,
+		arg.TextBody,
+		arg.HtmlBody,
+	)
+	var id uuid.UUID
+	err := row.Scan(&id)
+	return id, err
+}
+
 const enqueueMail = `-- name: EnqueueMail :exec
 INSERT INTO mail_outbox (kind, recipient, subject, text_body, html_body)
 VALUES ($1, $2, $3, $4, $5)

@@ -43,6 +43,11 @@ type Querier interface {
 	DeactivateUser(ctx context.Context, id uuid.UUID) error
 	// A password or email change invalidates every outstanding token of the user.
 	DeleteAccountTokens(ctx context.Context, userID uuid.UUID) error
+	DropDecoy(ctx context.Context, id uuid.UUID) error
+	// Decoy work (see decoyMail): a row written and, by DropDecoy in the same
+	// transaction, deleted again, so no one ever sees it, but the commit costs
+	// what a real one does.
+	EnqueueDecoy(ctx context.Context, arg EnqueueDecoyParams) (uuid.UUID, error)
 	EnqueueMail(ctx context.Context, arg EnqueueMailParams) error
 	// A successful login forgives this client's failures for the address, and
 	// only this client's: an attacker elsewhere keeps its backoff.
