@@ -150,3 +150,19 @@ func TestDelivery_OneMailOfAKindPerAddressPerMinute(t *testing.T) {
 	forgot(t, app, u.Email)
 	mp.WaitForMail(u.Email, 2)
 }
+
+func TestDelivery_OutboxHoldsNoTokenInClear(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t)) // no worker: the mail stays queued
+	u, _ := app.NewUser(t)
+	forgot(t, app, u.Email)
+	var text, html string
+	err := app.Server.DB.Pool().QueryRow(context.Background(),
+		"SELECT text_body, html_body FROM mail_outbox WHERE recipient = $1 AND status = 'pending'", u.Email).Scan(&text, &html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(text+html, "token=") || !strings.HasPrefix(text, "sealed:v1:") {
+		t.Errorf("outbox body in clear: %.80s", text)
+	}
+}

@@ -44,7 +44,8 @@ func (s *Server) queueMail(ctx context.Context, q *db.Queries, kind, to string, 
 	if err != nil {
 		return err
 	}
-	return q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: kind, Recipient: to, Subject: r.Subject, TextBody: &r.Text, HtmlBody: &r.HTML})
+	text, html := s.Mail.Sealer.Seal(r.Text), s.Mail.Sealer.Seal(r.HTML)
+	return q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: kind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html})
 }
 
 // decoyMail does the work of queueing a mail and keeps nothing: the row is
@@ -57,8 +58,9 @@ func (s *Server) decoyMail(ctx context.Context, kind, to string) error {
 	if err != nil {
 		return err
 	}
+	text, html := s.Mail.Sealer.Seal(r.Text), s.Mail.Sealer.Seal(r.HTML)
 	return s.db.InTx(ctx, func(q *db.Queries) error {
-		id, err := q.EnqueueDecoy(ctx, db.EnqueueDecoyParams{Kind: kind, Recipient: to, Subject: r.Subject, TextBody: &r.Text, HtmlBody: &r.HTML})
+		id, err := q.EnqueueDecoy(ctx, db.EnqueueDecoyParams{Kind: kind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html})
 		if err != nil {
 			return err
 		}

@@ -44,6 +44,7 @@ type Deps struct {
 // MailOptions configure the account mail flows.
 type MailOptions struct {
 	Renderer *mail.Renderer
+	Sealer   *mail.Sealer // encrypts bodies in the outbox
 	// LinkTemplate builds links: {public_url}, {action} and {token} are filled in.
 	LinkTemplate string
 	PublicURL    string

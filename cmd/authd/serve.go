@@ -67,6 +67,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	sealer, err := mail.NewSealer(keys.Secrets("mail outbox"))
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Deps{
 		DB: database.NewResilient(pool, database.BreakerSettings{
 			Failures: cfg.BreakerFailures, OpenFor: cfg.BreakerOpenFor,
@@ -83,7 +87,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Policy:       password.Policy{Name: cfg.PasswordPolicy},
 		Limits:       limits,
 		Mail: server.MailOptions{
-			Renderer: renderer, LinkTemplate: cfg.MailLinkTemplate, PublicURL: cfg.PublicURL,
+			Renderer: renderer, Sealer: sealer, LinkTemplate: cfg.MailLinkTemplate, PublicURL: cfg.PublicURL,
 			RequireVerified: cfg.RequireVerified,
 			VerifyTTL:       cfg.VerifyEmailTTL, ResetTTL: cfg.PasswordResetTTL, ChangeTTL: cfg.EmailChangeTTL,
 		},
@@ -112,7 +116,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	worker := mail.NewWorker(srv.DB.Queries, sender, mail.WorkerOptions{
 		Poll: cfg.MailPollInterval, Lease: 2 * time.Minute, MaxAttempts: cfg.MailMaxAttempts,
-		RetryBase: cfg.MailRetryBase, RetryMax: cfg.MailRetryMax, Now: time.Now,
+		RetryBase: cfg.MailRetryBase, RetryMax: cfg.MailRetryMax, Now: time.Now, Sealer: sealer,
 	}, log)
 	workerDone := make(chan struct{})
 	go func() { worker.Run(ctx); close(workerDone) }()

@@ -109,3 +109,31 @@ func TestRetryDelayDoublesToTheCap(t *testing.T) {
 		}
 	}
 }
+
+func TestSealer_OpensWhatItSealedAcrossKeyRotation(t *testing.T) {
+	t.Parallel()
+	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	before, _ := NewSealer([][]byte{oldKey})
+	after, _ := NewSealer([][]byte{newKey, oldKey})
+	stranger, _ := NewSealer([][]byte{bytes.Repeat([]byte{3}, 32)})
+
+	sealed := before.Seal("open https://x.example/?token=secret")
+	if strings.Contains(sealed, "secret") {
+		t.Fatal("sealed body holds the token in clear")
+	}
+	for name, s := range map[string]*Sealer{"same key": before, "after rotation": after} {
+		if got, err := s.Open(sealed); err != nil || !strings.Contains(got, "token=secret") {
+			t.Errorf("%s: %q, %v", name, got, err)
+		}
+	}
+	if _, err := stranger.Open(sealed); err == nil {
+		t.Error("another key opened the body")
+	}
+	tampered := sealed[:len(sealed)-2] + "AA"
+	if _, err := before.Open(tampered); err == nil {
+		t.Error("a tampered body opened")
+	}
+	if _, err := before.Open("plain text"); err == nil {
+		t.Error("an unsealed body opened")
+	}
+}

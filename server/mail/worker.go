@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -16,6 +17,7 @@ type WorkerOptions struct {
 	RetryBase   time.Duration // first retry delay, doubling, capped at RetryMax
 	RetryMax    time.Duration
 	Now         func() time.Time
+	Sealer      *Sealer // opens the bodies the server sealed
 }
 
 // Worker drains the outbox. Any number may run against one database: each
@@ -69,15 +71,21 @@ func (w *Worker) DeliverDue(ctx context.Context) bool {
 
 func (w *Worker) deliver(ctx context.Context, r db.ClaimMailRow, lease time.Time) {
 	m := Message{ID: r.ID.String(), Kind: r.Kind, To: r.Recipient, Subject: r.Subject, Attempt: int(r.Attempts)}
+	var errText, errHTML error
 	if r.TextBody != nil {
-		m.Text = *r.TextBody
+		m.Text, errText = w.opts.Sealer.Open(*r.TextBody)
 	}
 	if r.HtmlBody != nil {
-		m.HTML = *r.HtmlBody
+		m.HTML, errHTML = w.opts.Sealer.Open(*r.HtmlBody)
 	}
-	sendCtx, cancel := context.WithTimeout(ctx, w.opts.Lease/2)
-	err := w.sender.Send(sendCtx, m)
-	cancel()
+	err := errors.Join(errText, errHTML)
+	if err != nil {
+		m.Attempt = w.opts.MaxAttempts // cannot get better by retrying
+	} else {
+		sendCtx, cancel := context.WithTimeout(ctx, w.opts.Lease/2)
+		err = w.sender.Send(sendCtx, m)
+		cancel()
+	}
 	record := w.outcome(r, m, lease, err)
 	// A failed record (the database blipped) is retried while the lease
 	// lasts; if it never lands, the lease expires and the mail is sent

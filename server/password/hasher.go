@@ -189,7 +189,14 @@ func (h *Hasher) bcryptStale(stored []byte) bool {
 	return h.params.Algorithm != "bcrypt" || err != nil || cost != h.params.BcryptCost
 }
 
+// maxBcryptCost bounds the work a stored hash may ask for: a corrupt
+// "$2a$31$..." would otherwise spin a login for hours (found by fuzzing).
+const maxBcryptCost = 16
+
 func bcryptMatch(pw, stored []byte) (bool, error) {
+	if cost, err := bcrypt.Cost(stored); err != nil || cost > maxBcryptCost {
+		return false, ErrUnknownHash
+	}
 	err := bcrypt.CompareHashAndPassword(stored, pw)
 	switch {
 	case err == nil:

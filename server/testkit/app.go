@@ -95,6 +95,10 @@ func NewApp(t T, opts ...Option) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sealer, err := mail.NewSealer(keys.Secrets("mail outbox"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	pool := Pool(t)
 	mig, err := database.NewMigrator(pool)
 	if err != nil {
@@ -116,7 +120,7 @@ func NewApp(t T, opts ...Option) *App {
 		Policy:       password.Policy{Name: password.PolicyDefault},
 		Limits:       DefaultLimits(ratelimit.NewMemory(clock.Now)),
 		Mail: server.MailOptions{
-			Renderer: renderer, PublicURL: "https://authd.example", LinkTemplate: "{public_url}/{action}?token={token}",
+			Renderer: renderer, Sealer: sealer, PublicURL: "https://authd.example", LinkTemplate: "{public_url}/{action}?token={token}",
 			VerifyTTL: 24 * time.Hour, ResetTTL: time.Hour, ChangeTTL: 24 * time.Hour,
 		},
 		// The test client is a trusted proxy, so X-Forwarded-For can play

@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,8 @@ type Keys struct {
 	signerAlg  jwa.SignatureAlgorithm
 	verifiers  map[string]verifier
 	publicJSON []byte
+	order      []string           // kids, the signer first
+	private    map[string]jwk.Key // for Secrets
 }
 
 type verifier struct {
@@ -41,7 +44,7 @@ func ParseKeys(data []byte) (*Keys, error) {
 	if set.Len() == 0 {
 		return nil, errors.New("JWK set has no keys")
 	}
-	ks := &Keys{verifiers: map[string]verifier{}}
+	ks := &Keys{verifiers: map[string]verifier{}, private: map[string]jwk.Key{}}
 	public := jwk.NewSet()
 	for i := range set.Len() {
 		priv, _ := set.Key(i)
@@ -72,6 +75,8 @@ func ParseKeys(data []byte) (*Keys, error) {
 			return nil, err
 		}
 		ks.verifiers[kid] = verifier{alg: alg, key: pub}
+		ks.order = append(ks.order, kid)
+		ks.private[kid] = priv
 		if i == 0 {
 			ks.signer, ks.signerAlg = priv, alg
 		}
@@ -146,4 +151,17 @@ func algorithmOf(key jwk.Key) (jwa.SignatureAlgorithm, error) {
 		}
 	}
 	return want, nil
+}
+
+// Secrets derives one 32-byte secret per key for label, the signing key's
+// first: other data that must stay private can be sealed with the first and
+// opened with any, so it survives a key rotation like the tokens do.
+func (k *Keys) Secrets(label string) [][]byte {
+	out := make([][]byte, 0, len(k.order))
+	for _, kid := range k.order {
+		raw, _ := json.Marshal(k.private[kid])
+		sum := sha256.Sum256(append([]byte("authd secret v1\x00"+label+"\x00"), raw...))
+		out = append(out, sum[:])
+	}
+	return out
 }

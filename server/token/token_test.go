@@ -223,3 +223,20 @@ func decodeSegment(t *testing.T, s string) string {
 	}
 	return string(b)
 }
+
+func TestKeys_SecretsPerKeyAndLabel(t *testing.T) {
+	t.Parallel()
+	a, b := generate(t, "EdDSA"), generate(t, "EdDSA")
+	ka, _ := ParseKeys(a)
+	kab, _ := ParseKeys(joinSets(t, b, a))
+	sa, sab := ka.Secrets("mail outbox"), kab.Secrets("mail outbox")
+	if len(sa) != 1 || len(sab) != 2 || len(sa[0]) != 32 {
+		t.Fatalf("secrets: %d and %d", len(sa), len(sab))
+	}
+	if string(sab[1]) != string(sa[0]) {
+		t.Error("the same key derived a different secret in another set")
+	}
+	if string(sab[0]) == string(sa[0]) || string(ka.Secrets("other")[0]) == string(sa[0]) {
+		t.Error("secrets collide across keys or labels")
+	}
+}
