@@ -31,15 +31,24 @@ SET next_attempt_at = sqlc.arg(next_attempt_at), locked_until = NULL, last_error
 WHERE id = sqlc.arg(id) AND status = 'pending' AND locked_until = sqlc.arg(lease);
 
 -- name: BuryMail :exec
--- Gave up: parked as dead for an operator, bodies dropped.
+-- Gave up: parked as dead for an operator (`authd mail requeue`); the bodies
+-- stay, sealed, until the row is pruned.
 UPDATE mail_outbox
-SET status = 'dead', locked_until = NULL, last_error = sqlc.arg(last_error), text_body = NULL, html_body = NULL
+SET status = 'dead', locked_until = NULL, last_error = sqlc.arg(last_error)
 WHERE id = sqlc.arg(id) AND status = 'pending' AND locked_until = sqlc.arg(lease);
 
 -- name: MailOutboxStats :one
--- Both counts use partial indexes, so probes stay cheap as sent mail piles up.
+-- Counts use partial indexes, so probes stay cheap as sent mail piles up.
 SELECT (SELECT count(*) FROM mail_outbox WHERE status = 'pending') AS pending,
-       (SELECT count(*) FROM mail_outbox WHERE status = 'dead')    AS dead;
+       (SELECT count(*) FROM mail_outbox WHERE status = 'dead')    AS dead,
+       coalesce((SELECT extract(epoch FROM sqlc.arg(now)::timestamptz - min(created_at))::bigint
+                 FROM mail_outbox WHERE status = 'pending'), 0)::bigint AS oldest_pending_seconds;
+
+-- name: RequeueDeadMail :execrows
+-- Gives dead mail another round of attempts (after an operator fixed SMTP).
+UPDATE mail_outbox
+SET status = 'pending', attempts = 0, next_attempt_at = sqlc.arg(now), locked_until = NULL
+WHERE status = 'dead' AND text_body IS NOT NULL;
 
 -- name: PruneMailOutbox :exec
 -- Sent mail is kept a week, dead mail a month, for operators to look at.

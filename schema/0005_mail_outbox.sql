@@ -2,8 +2,8 @@
 -- Mail to send, written in the transaction that makes the token it carries.
 -- Workers claim rows with FOR UPDATE SKIP LOCKED and a lease, so several
 -- instances drain it without sending a row twice. The id is the message's
--- idempotency key (and its Message-ID); bodies are cleared once sent, since
--- they hold a live token.
+-- idempotency key (and its Message-ID); bodies hold a live token, so they
+-- are sealed and cleared once sent.
 CREATE TABLE mail_outbox (
     id              uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
     kind            text        NOT NULL,

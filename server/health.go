@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/authd/authd/gen/api"
 )
@@ -94,12 +95,16 @@ func (s *Server) limiterCheck(ctx context.Context) api.Check {
 // outboxCheck counts mail waiting and mail given up on; dead mail degrades
 // the check (an operator should look) without making authd unready.
 func (s *Server) outboxCheck(ctx context.Context) api.Check {
-	st, err := s.db.Queries().MailOutboxStats(ctx)
+	st, err := s.db.Queries().MailOutboxStats(ctx, s.Now())
 	if err != nil {
 		return api.Check{Status: api.CheckStatusDegraded, Detail: ptr("could not read the outbox")}
 	}
 	detail := fmt.Sprintf("%d pending, %d dead", st.Pending, st.Dead)
-	if st.Dead > 0 {
+	if st.Pending > 0 {
+		detail += fmt.Sprintf(", oldest pending %s", time.Duration(st.OldestPendingSeconds)*time.Second)
+	}
+	// Dead mail, or mail stuck for over an hour, wants an operator.
+	if st.Dead > 0 || st.OldestPendingSeconds > 3600 {
 		return api.Check{Status: api.CheckStatusDegraded, Detail: &detail}
 	}
 	return api.Check{Status: api.CheckStatusOk, Detail: &detail}

@@ -115,10 +115,12 @@ func TestDelivery_TwoWorkersSendEachMailOnce(t *testing.T) {
 	}
 }
 
-func TestDelivery_MailThatKeepsFailingIsParkedAsDead(t *testing.T) {
+func TestDelivery_MailThatKeepsFailingIsParkedAsDeadAndCanBeRequeued(t *testing.T) {
 	t.Parallel()
+	mp := testkit.StartMailpit(t)
+	mp.Stop() // SMTP down for longer than the attempts last
 	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t))
-	app.StartMailWorker(t, "smtp://127.0.0.1:1", func(o *mail.WorkerOptions) { o.MaxAttempts = 2 })
+	app.StartMailWorker(t, mp.SMTPURL(), func(o *mail.WorkerOptions) { o.MaxAttempts = 2 })
 	u, _ := app.NewUser(t)
 	forgot(t, app, u.Email)
 	if detail := drained(t, app); detail != "0 pending, 1 dead" {
@@ -129,6 +131,16 @@ func TestDelivery_MailThatKeepsFailingIsParkedAsDead(t *testing.T) {
 	}
 	if len(app.Logs.Lines("mail dead: giving up", `"attempts":2`)) != 1 {
 		t.Errorf("dead mail not logged once:\n%s", app.Logs.String())
+	}
+
+	mp.Start() // the operator fixed SMTP and requeues (authd mail requeue)
+	n, err := app.Server.DB.Queries().RequeueDeadMail(context.Background(), time.Now())
+	if err != nil || n != 1 {
+		t.Fatalf("requeue: %d, %v", n, err)
+	}
+	msg := mp.WaitForMail(u.Email, 1)[0]
+	if !strings.Contains(msg.Text, "reset-password?token=") {
+		t.Errorf("requeued mail lost its body:\n%s", msg.Text)
 	}
 }
 

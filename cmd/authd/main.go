@@ -3,6 +3,7 @@
 //	authd [serve]               run the HTTP server (default)
 //	authd migrate up|down|status
 //	authd keys generate [alg]   print a new private JWK set for AUTHD_JWT_KEYS_FILE
+//	authd mail requeue          give dead mail another round of attempts
 package main
 
 import (
@@ -55,12 +56,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		_, err = fmt.Fprintln(stdout, string(set))
 		return err
-	case "serve", "migrate":
+	case "serve", "migrate", "mail":
 	case "-h", "--help", "help":
-		_, err := fmt.Fprintln(stdout, "usage: authd [serve] | migrate up|down|status | keys generate [EdDSA|ES256|RS256]")
+		_, err := fmt.Fprintln(stdout, "usage: authd [serve] | migrate up|down|status | keys generate [EdDSA|ES256|RS256] | mail requeue")
 		return err
 	default:
-		return fmt.Errorf("unknown command %q (try: serve, migrate, keys)", cmd)
+		return fmt.Errorf("unknown command %q (try: serve, migrate, keys, mail)", cmd)
 	}
 
 	env, err := environ()
@@ -72,8 +73,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	log := newLogger(cfg, os.Stderr)
-	if cmd == "migrate" {
+	switch cmd {
+	case "migrate":
 		return migrate(ctx, cfg, args, stdout)
+	case "mail":
+		return mailCommand(ctx, cfg, args, stdout)
 	}
 	return serve(ctx, cfg, log)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authd/authd/server/testkit"
 	"github.com/authd/authd/server/token"
 )
 
@@ -71,5 +72,25 @@ func TestRun_DotEnvIsReadAndEnvironmentWins(t *testing.T) {
 	}
 	if env["AUTHD_ENV"] != "production" || env["AUTHD_JWT_ISSUER"] != "" {
 		t.Errorf("env = %v %q", env["AUTHD_ENV"], env["AUTHD_JWT_ISSUER"])
+	}
+}
+
+func TestRun_MailRequeue(t *testing.T) {
+	url, drop, err := testkit.CreateDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	t.Setenv("DATABASE_URL", url)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate", "up"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"mail", "requeue"}, &out); err != nil || out.String() != "requeued 0 dead mail(s)\n" {
+		t.Errorf("mail requeue: %q, %v", out.String(), err)
+	}
+	if err := run(context.Background(), []string{"mail", "flush"}, &out); err == nil {
+		t.Error("unknown mail command accepted")
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/database"
 )
@@ -62,4 +64,23 @@ func migrate(ctx context.Context, cfg config.Config, args []string, out io.Write
 	default:
 		return fmt.Errorf("unknown migrate command %q (up, down, status)", args[0])
 	}
+}
+
+// mailCommand runs `authd mail requeue`: dead mail (after an SMTP outage
+// longer than the retries) goes back to the outbox for a new round.
+func mailCommand(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
+	if len(args) != 1 || args[0] != "requeue" {
+		return errors.New("usage: authd mail requeue")
+	}
+	pool, err := database.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	n, err := db.New(pool).RequeueDeadMail(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "requeued %d dead mail(s)\n", n)
+	return err
 }

@@ -14,7 +14,7 @@ import (
 
 const buryMail = `-- name: BuryMail :exec
 UPDATE mail_outbox
-SET status = 'dead', locked_until = NULL, last_error = $1, text_body = NULL, html_body = NULL
+SET status = 'dead', locked_until = NULL, last_error = $1
 WHERE id = $2 AND status = 'pending' AND locked_until = $3
 `
 
@@ -24,7 +24,8 @@ type BuryMailParams struct {
 	Lease     *time.Time
 }
 
-// Gave up: parked as dead for an operator, bodies dropped.
+// Gave up: parked as dead for an operator (`authd mail requeue`); the bodies
+// stay, sealed, until the row is pruned.
 func (q *Queries) BuryMail(ctx context.Context, arg BuryMailParams) error {
 	_, err := q.db.Exec(ctx, buryMail, arg.LastError, arg.ID, arg.Lease)
 	return err
@@ -155,19 +156,22 @@ func (q *Queries) EnqueueMail(ctx context.Context, arg EnqueueMailParams) error 
 
 const mailOutboxStats = `-- name: MailOutboxStats :one
 SELECT (SELECT count(*) FROM mail_outbox WHERE status = 'pending') AS pending,
-       (SELECT count(*) FROM mail_outbox WHERE status = 'dead')    AS dead
+       (SELECT count(*) FROM mail_outbox WHERE status = 'dead')    AS dead,
+       coalesce((SELECT extract(epoch FROM $1::timestamptz - min(created_at))::bigint
+                 FROM mail_outbox WHERE status = 'pending'), 0)::bigint AS oldest_pending_seconds
 `
 
 type MailOutboxStatsRow struct {
-	Pending int64
-	Dead    int64
+	Pending              int64
+	Dead                 int64
+	OldestPendingSeconds int64
 }
 
-// Both counts use partial indexes, so probes stay cheap as sent mail piles up.
-func (q *Queries) MailOutboxStats(ctx context.Context) (MailOutboxStatsRow, error) {
-	row := q.db.QueryRow(ctx, mailOutboxStats)
+// Counts use partial indexes, so probes stay cheap as sent mail piles up.
+func (q *Queries) MailOutboxStats(ctx context.Context, now time.Time) (MailOutboxStatsRow, error) {
+	row := q.db.QueryRow(ctx, mailOutboxStats, now)
 	var i MailOutboxStatsRow
-	err := row.Scan(&i.Pending, &i.Dead)
+	err := row.Scan(&i.Pending, &i.Dead, &i.OldestPendingSeconds)
 	return i, err
 }
 
@@ -206,6 +210,21 @@ type PruneMailOutboxParams struct {
 func (q *Queries) PruneMailOutbox(ctx context.Context, arg PruneMailOutboxParams) error {
 	_, err := q.db.Exec(ctx, pruneMailOutbox, arg.SentBefore, arg.DeadBefore)
 	return err
+}
+
+const requeueDeadMail = `-- name: RequeueDeadMail :execrows
+UPDATE mail_outbox
+SET status = 'pending', attempts = 0, next_attempt_at = $1, locked_until = NULL
+WHERE status = 'dead' AND text_body IS NOT NULL
+`
+
+// Gives dead mail another round of attempts (after an operator fixed SMTP).
+func (q *Queries) RequeueDeadMail(ctx context.Context, now time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, requeueDeadMail, now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const retryMail = `-- name: RetryMail :exec

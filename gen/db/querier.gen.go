@@ -15,7 +15,8 @@ type Querier interface {
 	// Records a registration unless a live one holds the address; an expired
 	// one is replaced. Returns whether this call wrote the row.
 	AddPendingRegistration(ctx context.Context, arg AddPendingRegistrationParams) (bool, error)
-	// Gave up: parked as dead for an operator, bodies dropped.
+	// Gave up: parked as dead for an operator (`authd mail requeue`); the bodies
+	// stay, sealed, until the row is pruned.
 	BuryMail(ctx context.Context, arg BuryMailParams) error
 	// A new password chosen by the user (a change or a reset).
 	ChangePassword(ctx context.Context, arg ChangePasswordParams) (User, error)
@@ -71,8 +72,8 @@ type Querier interface {
 	// Re-reads the credentials inside a transaction, holding the row, so a login
 	// or a change checked against an older hash cannot complete after it changed.
 	LockUserCredentials(ctx context.Context, id uuid.UUID) (LockUserCredentialsRow, error)
-	// Both counts use partial indexes, so probes stay cheap as sent mail piles up.
-	MailOutboxStats(ctx context.Context) (MailOutboxStatsRow, error)
+	// Counts use partial indexes, so probes stay cheap as sent mail piles up.
+	MailOutboxStats(ctx context.Context, now time.Time) (MailOutboxStatsRow, error)
 	MarkEmailVerified(ctx context.Context, id uuid.UUID) (User, error)
 	// Sent: the bodies, which carry live tokens, are dropped. Every outcome
 	// update names the lease it was claimed under, so a worker whose lease ran
@@ -92,6 +93,8 @@ type Querier interface {
 	// Issues a token of a kind; the earlier one of that kind, if any, is
 	// overwritten and so stops working.
 	ReplaceAccountToken(ctx context.Context, arg ReplaceAccountTokenParams) error
+	// Gives dead mail another round of attempts (after an operator fixed SMTP).
+	RequeueDeadMail(ctx context.Context, now time.Time) (int64, error)
 	RetryMail(ctx context.Context, arg RetryMailParams) error
 	RevokeSession(ctx context.Context, id uuid.UUID) error
 	// Revokes one live session of the user; 0 rows for another user's or an unknown one.

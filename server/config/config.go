@@ -78,7 +78,7 @@ type Config struct {
 	SMTPURL          string          `env:"AUTHD_SMTP_URL"`
 	MailFrom         string          `env:"AUTHD_MAIL_FROM" envDefault:"authd <no-reply@localhost>"`
 	MailTemplatesDir string          `env:"AUTHD_MAIL_TEMPLATES_DIR"`
-	MailMaxAttempts  int             `env:"AUTHD_MAIL_MAX_ATTEMPTS" envDefault:"8"`
+	MailMaxAttempts  int             `env:"AUTHD_MAIL_MAX_ATTEMPTS" envDefault:"12"`
 	MailRetryBase    time.Duration   `env:"AUTHD_MAIL_RETRY_BASE" envDefault:"30s"`
 	MailRetryMax     time.Duration   `env:"AUTHD_MAIL_RETRY_MAX" envDefault:"1h"`
 	MailPollInterval time.Duration   `env:"AUTHD_MAIL_POLL_INTERVAL" envDefault:"1s"`
