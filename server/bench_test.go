@@ -33,7 +33,7 @@ func benchClient() *http.Client {
 
 // BenchmarkGetMe: verify the JWT, one primary-key select, encode the user.
 func BenchmarkGetMe(b *testing.B) {
-	app := testkit.NewApp(b, testkit.FastHashing, discardLogs)
+	app := testkit.NewApp(b, testkit.FastHashing, testkit.NoLimits, discardLogs)
 	_, pair := app.NewUser(b)
 	c := benchClient()
 	b.ReportAllocs()
@@ -48,7 +48,7 @@ func BenchmarkGetMe(b *testing.B) {
 
 // BenchmarkRefresh rotates one chain per goroutine: lock, insert, update, commit.
 func BenchmarkRefresh(b *testing.B) {
-	app := testkit.NewApp(b, testkit.FastHashing, discardLogs)
+	app := testkit.NewApp(b, testkit.FastHashing, testkit.NoLimits, discardLogs)
 	u, _ := app.NewUser(b)
 	c := benchClient()
 	b.ReportAllocs()
@@ -69,9 +69,11 @@ func BenchmarkRefresh(b *testing.B) {
 	})
 }
 
-// BenchmarkLogin uses the production argon2id parameters (19 MiB, t=2).
+// BenchmarkLogin uses the production argon2id parameters (19 MiB, t=2),
+// with rate limits off as for any load test (one client hammering one
+// account is exactly what the limits refuse).
 func BenchmarkLogin(b *testing.B) {
-	app := testkit.NewApp(b, discardLogs)
+	app := testkit.NewApp(b, testkit.NoLimits, discardLogs)
 	u, _ := app.NewUser(b)
 	body, _ := json.Marshal(map[string]string{"email": u.Email, "password": testkit.Password})
 	c := benchClient()
