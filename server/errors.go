@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"net/http"
 	"regexp"
@@ -302,11 +301,6 @@ func joinMessages(fes []api.FieldError) string {
 		}
 	}
 	return strings.Join(parts, "; ")
-}
-
-// logUnexpected is used where a handler swallows an error it must not expose.
-func logUnexpected(ctx context.Context, log *slog.Logger, msg string, err error) {
-	log.ErrorContext(ctx, msg, "error", err.Error())
 }
 
 func ptr[T any](v T) *T { return &v }
