@@ -17,10 +17,10 @@ WHERE sessions.id = sqlc.arg(session_id)
 -- name: TouchSession :exec
 UPDATE sessions SET last_used_at = now() WHERE id = $1;
 
--- name: RevokeSession :exec
+-- name: RevokeSession :execrows
 UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL;
 
--- name: RevokeUserSessions :exec
+-- name: RevokeUserSessions :execrows
 -- Revokes every live session of a user, except the one named by keep when given.
 UPDATE sessions
 SET revoked_at = now()

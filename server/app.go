@@ -23,6 +23,8 @@ type HTTPOptions struct {
 	// ForwardedHeader is that header (X-Forwarded-For, the default, or Forwarded).
 	TrustedProxies  []string
 	ForwardedHeader string
+	// MetricsElsewhere: /metrics is served on its own address, not here.
+	MetricsElsewhere bool
 }
 
 // Echo assembles the application: middleware in the order requests meet it,
@@ -50,7 +52,7 @@ func (s *Server) Echo() (*echo.Echo, error) {
 	e.IPExtractor = ips.ClientIP
 
 	e.Use(requestContext(opts.RequestTimeout))
-	e.Use(accessLog(s.log))
+	e.Use(accessLog(s.log, s.Metrics))
 	e.Use(recoverPanics(s.log))
 	e.Use(securityHeaders)
 	if len(opts.CORSOrigins) > 0 {

@@ -18,6 +18,31 @@ import (
 // and a deactivated account cost one hash verification each and answer
 // alike; so do their limits, which are keyed by the address as typed.
 func (s *Server) Login(ctx context.Context, req api.LoginRequestObject) (api.LoginResponseObject, error) {
+	res, err := s.login(ctx, req)
+	if outcome := loginOutcome(res, err); outcome != "" {
+		s.Metrics.Logins.WithLabelValues(outcome).Inc()
+	}
+	return res, err
+}
+
+// loginOutcome names a login's result for metrics; "" for failures of ours.
+func loginOutcome(res api.LoginResponseObject, err error) string {
+	var pe *problemError
+	switch res.(type) {
+	case api.Login200JSONResponse:
+		return "success"
+	case api.Login401ApplicationProblemPlusJSONResponse:
+		return "bad_credentials"
+	case api.Login403ApplicationProblemPlusJSONResponse:
+		return "unverified"
+	}
+	if errors.As(err, &pe) && pe.kind.status == 429 {
+		return "throttled"
+	}
+	return ""
+}
+
+func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.LoginResponseObject, error) {
 	refused := api.Login401ApplicationProblemPlusJSONResponse{InvalidCredentialsApplicationProblemPlusJSONResponse: api.InvalidCredentialsApplicationProblemPlusJSONResponse(
 		problem(ctx, kindInvalidCredentials, "The email or password is incorrect."))}
 	email, ip := normalizeEmail(req.Body.Email), infoFrom(ctx).ip
@@ -143,16 +168,18 @@ func (s *Server) Logout(ctx context.Context, req api.LogoutRequestObject) (api.L
 		scope = *req.Params.Scope
 	}
 	var err error
+	count := s.countRevoked("logout")
 	switch scope {
 	case api.Others:
-		err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID})
+		err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID}))
 	case api.All:
-		err = q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID})
+		err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID}))
 	default:
-		err = q.RevokeSession(ctx, me.sessionID)
+		err = count(q.RevokeSession(ctx, me.sessionID))
 	}
 	if err != nil {
 		return nil, err
 	}
+	s.Metrics.Logouts.WithLabelValues(string(scope)).Inc()
 	return api.Logout204Response{}, nil
 }

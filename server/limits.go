@@ -101,6 +101,12 @@ func (s *Server) limitRequests(next api.StrictHandlerFunc, _ string) api.StrictH
 				return nil, err
 			}
 			if !res.Allowed {
+				switch req.(type) {
+				case api.LoginRequestObject:
+					s.Metrics.Logins.WithLabelValues("throttled").Inc()
+				case api.RefreshTokenRequestObject:
+					s.Metrics.Refreshes.WithLabelValues("throttled").Inc()
+				}
 				h.Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", chk.policy, ceilSeconds(res.ResetAfter.Seconds())))
 				wait := ceilSeconds(res.RetryAfter.Seconds())
 				return nil, tooManyRequests(kindRateLimited, fmt.Sprintf("Too many requests; retry in %d seconds.", wait), wait)

@@ -80,3 +80,17 @@ func (r rawJSON) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
 	_, err := w.Write(r)
 	return err
 }
+
+// GetMetrics implements api.StrictServerInterface: the Prometheus text
+// format, unless metrics are served on their own address.
+func (s *Server) GetMetrics(ctx context.Context, _ api.GetMetricsRequestObject) (api.GetMetricsResponseObject, error) {
+	if s.HTTP.MetricsElsewhere {
+		return api.GetMetrics404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(
+			problem(ctx, kindNotFound, "Metrics are served on another address."))}, nil
+	}
+	var buf bytes.Buffer
+	if err := s.Metrics.Write(&buf); err != nil {
+		return nil, err
+	}
+	return api.GetMetrics200TextResponse(buf.String()), nil
+}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -20,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/authd/authd/server/jsonguard"
+	"github.com/authd/authd/server/metrics"
 )
 
 // MaxBodyBytes is the largest request body authd reads (64 KiB).
@@ -46,15 +48,22 @@ func requestContext(timeout time.Duration) echo.MiddlewareFunc {
 	}
 }
 
-// accessLog writes one line per request, after the error handler has run so
-// that the status is the one the client saw.
-func accessLog(log *slog.Logger) echo.MiddlewareFunc {
+// accessLog writes one line per request and counts it in the HTTP metrics,
+// after the error handler has run so that the status is the one the client
+// saw.
+func accessLog(log *slog.Logger, m *metrics.Metrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			if err := next(c); err != nil {
 				c.Error(err)
 			}
+			route := c.Path()
+			if route == "" {
+				route = "unmatched" // not the raw path: unbounded label values
+			}
+			m.HTTPRequests.WithLabelValues(route, c.Request().Method, strconv.Itoa(c.Response().Status)).Inc()
+			m.HTTPDuration.WithLabelValues(route, c.Request().Method).Observe(time.Since(start).Seconds())
 			log.InfoContext(c.Request().Context(), "request",
 				"method", c.Request().Method,
 				"route", c.Path(),

@@ -45,7 +45,11 @@ func (s *Server) queueMail(ctx context.Context, q *db.Queries, kind, to string, 
 		return err
 	}
 	text, html := s.Mail.Sealer.Seal(r.Text), s.Mail.Sealer.Seal(r.HTML)
-	return q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: kind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html})
+	if err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: kind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html}); err != nil {
+		return err
+	}
+	s.Metrics.Mail.WithLabelValues("queued").Inc()
+	return nil
 }
 
 // decoyMail does the work of queueing a mail and keeps nothing: the row is

@@ -24,14 +24,22 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 	var row db.LockRefreshTokenRow
 	var next string
 	var replayed bool
+	outcome := "unknown" // for metrics: how the token was answered
 	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
 		if row, err = q.LockRefreshToken(ctx, token.HashOpaque(presented)); err != nil {
 			return err
 		}
 		now := s.Now()
-		if row.RevokedAt != nil || !row.ExpiresAt.After(now) || !row.IsActive {
+		switch {
+		case !row.ExpiresAt.After(now):
+			outcome = "expired"
+		case row.RevokedAt != nil || !row.IsActive:
+			outcome = "revoked"
+		}
+		if outcome != "unknown" {
 			return pgx.ErrNoRows // as good as unknown
 		}
+		outcome = "rotated"
 		if row.RotatedAt == nil {
 			next = token.NewOpaque()
 			err = q.RotateRefreshToken(ctx, db.RotateRefreshTokenParams{
@@ -50,13 +58,17 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 			}
 			if succRotated == nil {
 				if next, err = token.OpenSuccessor(presented, row.SuccessorSealed); err == nil {
+					outcome = "grace_retry"
 					return nil
 				}
 			}
 		}
-		replayed = true
-		return q.RevokeSession(ctx, row.SessionID)
+		replayed, outcome = true, "reuse_detected"
+		return s.countRevoked("refresh_reuse")(q.RevokeSession(ctx, row.SessionID))
 	})
+	if err == nil || errors.Is(err, pgx.ErrNoRows) {
+		s.Metrics.Refreshes.WithLabelValues(outcome).Inc()
+	}
 	refused := api.RefreshToken401ApplicationProblemPlusJSONResponse{InvalidRefreshTokenApplicationProblemPlusJSONResponse: api.InvalidRefreshTokenApplicationProblemPlusJSONResponse(
 		problem(ctx, kindInvalidRefresh, "The refresh token is not valid."))}
 	switch {

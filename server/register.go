@@ -29,10 +29,12 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 		if err := s.registerQuietly(ctx, email, hash); err != nil {
 			return nil, err
 		}
+		s.Metrics.Registrations.WithLabelValues("pending").Inc()
 		return api.Register202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse{Body: acceptedMail}}, nil
 	}
 	u, err := s.db.Queries().CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash})
 	if database.IsUniqueViolation(err, "users_email_key") {
+		s.Metrics.Registrations.WithLabelValues("conflict").Inc()
 		return api.Register409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: api.ConflictApplicationProblemPlusJSONResponse(
 			problem(ctx, kindEmailTaken, "An account with this email already exists."))}, nil
 	}
@@ -40,6 +42,7 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 		return nil, err
 	}
 	infoFrom(ctx).userID = u.ID.String()
+	s.Metrics.Registrations.WithLabelValues("created").Inc()
 	s.log.InfoContext(ctx, "user registered")
 	return api.Register201JSONResponse{Body: userJSON(u)}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/mail"
+	"github.com/authd/authd/server/metrics"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/token"
@@ -37,6 +38,7 @@ type Deps struct {
 	Policy       password.Policy
 	Limits       Limits
 	Mail         MailOptions
+	Metrics      *metrics.Metrics
 	HTTP         HTTPOptions
 	Now          func() time.Time
 }
@@ -80,10 +82,34 @@ type Server struct {
 	log *slog.Logger
 }
 
-// New returns a Server.
+// New returns a Server and registers the gauges that read its parts.
 func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Server{Deps: d, db: d.DB, log: d.Log}
+	if d.Metrics == nil {
+		d.Metrics = metrics.New(d.Version)
+	}
+	s := &Server{Deps: d, db: d.DB, log: d.Log}
+	m := d.Metrics
+	m.Gauge("authd_password_hash_in_use", "Password hashes running now (the bulkhead's used slots).", func() float64 { return float64(d.Hasher.InUse()) })
+	m.Gauge("authd_password_hash_waiting", "Requests waiting for a hashing slot.", func() float64 { return float64(d.Hasher.Waiting()) })
+	m.Gauge("authd_db_circuit_breaker_state", "Database circuit breaker: 0 closed, 1 half-open, 2 open.", func() float64 {
+		return map[string]float64{"closed": 0, "half-open": 1, "open": 2}[d.DB.BreakerState()]
+	})
+	m.RegisterPool(func() metrics.PoolStats { return d.DB.Pool().Stat() })
+	d.DB.OnBreakerChange(func(to string) { m.BreakerTransitions.WithLabelValues(to).Inc() })
+	d.Hasher.Observe(func(alg string, took time.Duration) { m.HashDuration.WithLabelValues(alg).Observe(took.Seconds()) })
+	return s
+}
+
+// countRevoked counts the sessions a revoking query ended, by reason, and
+// passes its error on: err = s.countRevoked("logout")(q.RevokeSession(...)).
+func (s *Server) countRevoked(reason string) func(int64, error) error {
+	return func(n int64, err error) error {
+		if err == nil {
+			s.Metrics.SessionsRevoked.WithLabelValues(reason).Add(float64(n))
+		}
+		return err
+	}
 }

@@ -68,7 +68,7 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 			if err := q.DeleteAccountTokens(ctx, me.user.ID); err != nil {
 				return err
 			}
-			if err := q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID}); err != nil {
+			if err := s.countRevoked("password_change")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID})); err != nil {
 				return err
 			}
 		}
@@ -99,7 +99,7 @@ func (s *Server) DeleteMe(ctx context.Context, _ api.DeleteMeRequestObject) (api
 		if err := q.DeactivateUser(ctx, me.user.ID); err != nil {
 			return err
 		}
-		return q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID})
+		return s.countRevoked("account_deleted")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID}))
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@
 //	authd migrate up|down|status
 //	authd keys generate [alg]   print a new private JWK set for AUTHD_JWT_KEYS_FILE
 //	authd mail requeue          give dead mail another round of attempts
+//	authd healthcheck [URL]     exit 0 when /readiness answers 200 (for container probes)
 package main
 
 import (
@@ -56,12 +57,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		_, err = fmt.Fprintln(stdout, string(set))
 		return err
-	case "serve", "migrate", "mail":
+	case "serve", "migrate", "mail", "healthcheck":
 	case "-h", "--help", "help":
-		_, err := fmt.Fprintln(stdout, "usage: authd [serve] | migrate up|down|status | keys generate [EdDSA|ES256|RS256] | mail requeue")
+		_, err := fmt.Fprintln(stdout, "usage: authd [serve] | migrate up|down|status | keys generate [EdDSA|ES256|RS256] | mail requeue | healthcheck [URL]")
 		return err
 	default:
-		return fmt.Errorf("unknown command %q (try: serve, migrate, keys, mail)", cmd)
+		return fmt.Errorf("unknown command %q (try: serve, migrate, keys, mail, healthcheck)", cmd)
 	}
 
 	env, err := environ()
@@ -78,6 +79,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return migrate(ctx, cfg, args, stdout)
 	case "mail":
 		return mailCommand(ctx, cfg, args, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, cfg, args, stdout)
 	}
 	return serve(ctx, cfg, log)
 }

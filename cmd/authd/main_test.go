@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -92,5 +95,27 @@ func TestRun_MailRequeue(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"mail", "flush"}, &out); err == nil {
 		t.Error("unknown mail command accepted")
+	}
+}
+
+func TestRun_HealthcheckFollowsReadiness(t *testing.T) {
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readiness" {
+			t.Errorf("asked %s", r.URL.Path)
+		}
+		w.WriteHeader(status)
+		fmt.Fprint(w, `{"status":"ready"}`)
+	}))
+	defer srv.Close()
+	if err := run(context.Background(), []string{"healthcheck", srv.URL}, &bytes.Buffer{}); err != nil {
+		t.Errorf("ready server: %v", err)
+	}
+	status = http.StatusServiceUnavailable
+	if err := run(context.Background(), []string{"healthcheck", srv.URL}, &bytes.Buffer{}); err == nil {
+		t.Error("an unready server passed the healthcheck")
+	}
+	if err := run(context.Background(), []string{"healthcheck", "http://127.0.0.1:1"}, &bytes.Buffer{}); err == nil {
+		t.Error("no server passed the healthcheck")
 	}
 }

@@ -9,12 +9,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/mail"
+	"github.com/authd/authd/server/metrics"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/token"
@@ -71,7 +73,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	m := metrics.New(version)
 	srv := server.New(server.Deps{
+		Metrics: m,
 		DB: database.NewResilient(pool, database.BreakerSettings{
 			Failures: cfg.BreakerFailures, OpenFor: cfg.BreakerOpenFor,
 			Successes: cfg.BreakerHalfOpenOK, QueryTimeout: cfg.DBQueryTimeout,
@@ -91,7 +95,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			RequireVerified: cfg.RequireVerified,
 			VerifyTTL:       cfg.VerifyEmailTTL, ResetTTL: cfg.PasswordResetTTL, ChangeTTL: cfg.EmailChangeTTL,
 		},
-		HTTP: server.HTTPOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies, ForwardedHeader: cfg.ForwardedHdr},
+		HTTP: server.HTTPOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies, ForwardedHeader: cfg.ForwardedHdr, MetricsElsewhere: cfg.MetricsAddr != ""},
 	})
 	e, err := srv.Echo()
 	if err != nil {
@@ -107,8 +111,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- httpServer.ListenAndServe() }()
+	if cfg.MetricsAddr != "" {
+		metricsServer := &http.Server{Addr: cfg.MetricsAddr, Handler: promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		go func() { errc <- metricsServer.ListenAndServe() }()
+		defer metricsServer.Close()
+		log.Info("metrics listening", "addr", cfg.MetricsAddr)
+	}
 	go srv.Prune(ctx, 10*time.Minute)
 	sender, err := newSender(cfg, log)
 	if err != nil {
@@ -117,6 +127,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	worker := mail.NewWorker(srv.DB.Queries, sender, mail.WorkerOptions{
 		Poll: cfg.MailPollInterval, Lease: 2 * time.Minute, MaxAttempts: cfg.MailMaxAttempts,
 		RetryBase: cfg.MailRetryBase, RetryMax: cfg.MailRetryMax, Now: time.Now, Sealer: sealer,
+		OnEvent: func(e string) { m.Mail.WithLabelValues(e).Inc() },
 	}, log)
 	workerDone := make(chan struct{})
 	go func() { worker.Run(ctx); close(workerDone) }()

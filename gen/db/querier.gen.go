@@ -96,11 +96,11 @@ type Querier interface {
 	// Gives dead mail another round of attempts (after an operator fixed SMTP).
 	RequeueDeadMail(ctx context.Context, now time.Time) (int64, error)
 	RetryMail(ctx context.Context, arg RetryMailParams) error
-	RevokeSession(ctx context.Context, id uuid.UUID) error
+	RevokeSession(ctx context.Context, id uuid.UUID) (int64, error)
 	// Revokes one live session of the user; 0 rows for another user's or an unknown one.
 	RevokeUserSession(ctx context.Context, arg RevokeUserSessionParams) (int64, error)
 	// Revokes every live session of a user, except the one named by keep when given.
-	RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) error
+	RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) (int64, error)
 	// Adds the successor token and marks the presented one as rotated, in one statement.
 	RotateRefreshToken(ctx context.Context, arg RotateRefreshTokenParams) error
 	// Replaces a hash with one of the configured algorithm; not a user-visible change.

@@ -150,13 +150,16 @@ func (q *Queries) LockLiveSession(ctx context.Context, arg LockLiveSessionParams
 	return id, err
 }
 
-const revokeSession = `-- name: RevokeSession :exec
+const revokeSession = `-- name: RevokeSession :execrows
 UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
 `
 
-func (q *Queries) RevokeSession(ctx context.Context, id uuid.UUID) error {
-	_, err := q.db.Exec(ctx, revokeSession, id)
-	return err
+func (q *Queries) RevokeSession(ctx context.Context, id uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, revokeSession, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const revokeUserSession = `-- name: RevokeUserSession :execrows
@@ -179,7 +182,7 @@ func (q *Queries) RevokeUserSession(ctx context.Context, arg RevokeUserSessionPa
 	return result.RowsAffected(), nil
 }
 
-const revokeUserSessions = `-- name: RevokeUserSessions :exec
+const revokeUserSessions = `-- name: RevokeUserSessions :execrows
 UPDATE sessions
 SET revoked_at = now()
 WHERE user_id = $1
@@ -193,9 +196,12 @@ type RevokeUserSessionsParams struct {
 }
 
 // Revokes every live session of a user, except the one named by keep when given.
-func (q *Queries) RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) error {
-	_, err := q.db.Exec(ctx, revokeUserSessions, arg.UserID, arg.Keep)
-	return err
+func (q *Queries) RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, revokeUserSessions, arg.UserID, arg.Keep)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const touchSession = `-- name: TouchSession :exec

@@ -28,6 +28,7 @@ const (
 type Config struct {
 	Env         string `env:"AUTHD_ENV" envDefault:"development"`
 	Addr        string `env:"AUTHD_ADDR" envDefault:":8080"`
+	MetricsAddr string `env:"AUTHD_METRICS_ADDR"`
 	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/authd?sslmode=disable"`
 	LogLevel    string `env:"AUTHD_LOG_LEVEL" envDefault:"info"`
 	AutoMigrate bool   `env:"AUTHD_AUTO_MIGRATE" envDefault:"true"`

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
@@ -38,14 +39,19 @@ type BreakerSettings struct {
 // executor, because a pgx.Rows outlives the call that returns it: the deadline
 // and the breaker's verdict must wait until the rows are closed.
 type Resilient struct {
-	pool    *pgxpool.Pool
-	breaker circuitbreaker.CircuitBreaker[any]
-	timeout time.Duration
+	pool     *pgxpool.Pool
+	breaker  circuitbreaker.CircuitBreaker[any]
+	timeout  time.Duration
+	onChange atomic.Pointer[func(to string)]
 }
+
+// OnBreakerChange registers fn to hear each new breaker state (for metrics).
+func (r *Resilient) OnBreakerChange(fn func(to string)) { r.onChange.Store(&fn) }
 
 // NewResilient guards pool with a breaker configured by s; state changes are logged.
 func NewResilient(pool *pgxpool.Pool, s BreakerSettings, log *slog.Logger) *Resilient {
-	cb := circuitbreaker.NewBuilder[any]().
+	r := &Resilient{pool: pool, timeout: s.QueryTimeout}
+	r.breaker = circuitbreaker.NewBuilder[any]().
 		HandleIf(func(_ any, err error) bool { return isInfraFailure(err) }).
 		WithFailureThreshold(s.Failures).
 		WithSuccessThreshold(s.Successes).
@@ -53,9 +59,12 @@ func NewResilient(pool *pgxpool.Pool, s BreakerSettings, log *slog.Logger) *Resi
 		OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
 			log.Warn("database circuit breaker changed state",
 				"from", e.OldState.String(), "to", e.NewState.String())
+			if fn := r.onChange.Load(); fn != nil {
+				(*fn)(e.NewState.String())
+			}
 		}).
 		Build()
-	return &Resilient{pool: pool, breaker: cb, timeout: s.QueryTimeout}
+	return r
 }
 
 // Queries returns the generated queries running through the guard.

@@ -18,6 +18,8 @@ type WorkerOptions struct {
 	RetryMax    time.Duration
 	Now         func() time.Time
 	Sealer      *Sealer // opens the bodies the server sealed
+	// OnEvent, when set, hears "sent", "retried" and "dead" (for metrics).
+	OnEvent func(event string)
 }
 
 // Worker drains the outbox. Any number may run against one database: each
@@ -87,6 +89,9 @@ func (w *Worker) deliver(ctx context.Context, r db.ClaimMailRow, lease time.Time
 		cancel()
 	}
 	record := w.outcome(r, m, lease, err)
+	if w.opts.OnEvent != nil {
+		w.opts.OnEvent(outcomeName(m, w.opts.MaxAttempts, err))
+	}
 	// A failed record (the database blipped) is retried while the lease
 	// lasts; if it never lands, the lease expires and the mail is sent
 	// again, which its Message-ID lets receivers recognise.
@@ -126,6 +131,17 @@ func (w *Worker) outcome(r db.ClaimMailRow, m Message, lease time.Time, sendErr 
 		return func(ctx context.Context) error {
 			return w.q().RetryMail(ctx, db.RetryMailParams{ID: r.ID, NextAttemptAt: next, LastError: &msg, Lease: &lease})
 		}
+	}
+}
+
+func outcomeName(m Message, maxAttempts int, sendErr error) string {
+	switch {
+	case sendErr == nil:
+		return "sent"
+	case m.Attempt >= maxAttempts:
+		return "dead"
+	default:
+		return "retried"
 	}
 }
 

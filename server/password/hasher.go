@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
@@ -35,10 +36,21 @@ type Params struct {
 // kind. Every hash runs behind a bulkhead, so a burst of logins queues
 // briefly and then fails with ErrBusy instead of exhausting memory.
 type Hasher struct {
-	params Params
-	dummy  string
-	slots  bulkhead.Bulkhead[any]
+	params  Params
+	dummy   string
+	slots   bulkhead.Bulkhead[any]
+	inUse   atomic.Int64
+	waiting atomic.Int64
+	observe atomic.Pointer[func(algorithm string, d time.Duration)]
 }
+
+// Observe registers fn to receive the duration of each hash or verification
+// (without the wait for a slot) and its algorithm, for metrics.
+func (h *Hasher) Observe(fn func(algorithm string, d time.Duration)) { h.observe.Store(&fn) }
+
+// InUse and Waiting count hashes running and callers queued for a slot.
+func (h *Hasher) InUse() int64   { return h.inUse.Load() }
+func (h *Hasher) Waiting() int64 { return h.waiting.Load() }
 
 var (
 	// ErrUnknownHash means a stored hash is in no format this package knows.
@@ -76,7 +88,7 @@ func NewHasher(p Params) (*Hasher, error) {
 
 // Hash returns a self-describing hash of pw with the configured parameters.
 func (h *Hasher) Hash(ctx context.Context, pw string) (enc string, err error) {
-	err = h.run(ctx, func() error {
+	err = h.run(ctx, h.params.Algorithm, func() error {
 		enc, err = h.hash(pw)
 		return err
 	})
@@ -86,7 +98,7 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (enc string, err error) {
 // Verify reports whether pw matches encoded, and whether encoded should be
 // replaced because it uses other parameters than the configured ones.
 func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok, rehash bool, err error) {
-	runErr := h.run(ctx, func() error {
+	runErr := h.run(ctx, algorithmOf(encoded), func() error {
 		ok, rehash, err = h.verify(pw, encoded)
 		return nil
 	})
@@ -105,13 +117,42 @@ func (h *Hasher) VerifyDummy(ctx context.Context, pw string) error {
 	return nil
 }
 
-// run holds a bulkhead slot while fn hashes.
-func (h *Hasher) run(ctx context.Context, fn func() error) error {
-	err := failsafe.With[any](h.slots).WithContext(ctx).Run(fn)
+// run holds a bulkhead slot while fn hashes with algorithm.
+func (h *Hasher) run(ctx context.Context, algorithm string, fn func() error) error {
+	h.waiting.Add(1)
+	started := false
+	err := failsafe.With[any](h.slots).WithContext(ctx).Run(func() error {
+		started = true
+		h.waiting.Add(-1)
+		h.inUse.Add(1)
+		defer h.inUse.Add(-1)
+		t := time.Now()
+		defer func() {
+			if fn := h.observe.Load(); fn != nil {
+				(*fn)(algorithm, time.Since(t))
+			}
+		}()
+		return fn()
+	})
+	if !started {
+		h.waiting.Add(-1)
+	}
 	if errors.Is(err, bulkhead.ErrFull) {
 		return ErrBusy
 	}
 	return err
+}
+
+// algorithmOf names the algorithm of a stored hash, for metrics.
+func algorithmOf(encoded string) string {
+	switch {
+	case strings.HasPrefix(encoded, argonPrefix):
+		return "argon2id"
+	case strings.HasPrefix(encoded, "$"):
+		return "bcrypt"
+	default:
+		return "unknown"
+	}
 }
 
 func (h *Hasher) hash(pw string) (string, error) {

@@ -208,7 +208,7 @@ func TestHasher_BulkheadRefusesWhenFull(t *testing.T) {
 	holding, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error)
 	go func() {
-		done <- h.run(ctx, func() error {
+		done <- h.run(ctx, "test", func() error {
 			close(holding)
 			<-release
 			return nil
@@ -237,7 +237,7 @@ func TestHasher_WaitEndsWithTheRequest(t *testing.T) {
 	h := newHasher(t, p)
 	holding, release := make(chan struct{}), make(chan struct{})
 	go func() {
-		_ = h.run(ctx, func() error { close(holding); <-release; return nil })
+		_ = h.run(ctx, "test", func() error { close(holding); <-release; return nil })
 	}()
 	<-holding
 	defer close(release)

@@ -24,6 +24,7 @@ func (a *App) StartMailWorker(t testing.TB, smtpURL string, tune ...func(*mail.W
 	opts := mail.WorkerOptions{
 		Poll: 20 * time.Millisecond, Lease: 20 * time.Second, MaxAttempts: 100,
 		RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, Now: a.Clock.Now, Sealer: a.Server.Mail.Sealer,
+		OnEvent: func(e string) { a.Server.Metrics.Mail.WithLabelValues(e).Inc() },
 	}
 	for _, f := range tune {
 		f(&opts)

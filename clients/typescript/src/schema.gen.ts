@@ -66,6 +66,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description Metrics in the Prometheus text format: HTTP requests and latency by
+         *     route, auth events (registrations, logins, refreshes by outcome,
+         *     logouts by scope, revoked sessions), password hashing, the database
+         *     circuit breaker and pool, the mail outbox, and `authd_build_info`.
+         *     When `AUTHD_METRICS_ADDR` is set, metrics are served there instead and
+         *     this path answers 404.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -1132,6 +1157,28 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ReadinessProblem"];
                 };
             };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example authd_logins_total{outcome="success"} 42 */
+                    "text/plain": string;
+                };
+            };
+            404: components["responses"]["NotFound"];
         };
     };
     getOpenAPIJSON: {

@@ -1,0 +1,138 @@
+// Package metrics defines authd's Prometheus metrics in one registry per
+// process (one per app in tests).
+package metrics
+
+import (
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
+)
+
+// Metrics holds every metric authd exports.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	HTTPRequests *prometheus.CounterVec   // route, method, status
+	HTTPDuration *prometheus.HistogramVec // route, method
+
+	Registrations   *prometheus.CounterVec // outcome: created, conflict, pending
+	Logins          *prometheus.CounterVec // outcome: success, bad_credentials, throttled, unverified
+	Refreshes       *prometheus.CounterVec // outcome: rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled
+	Logouts         *prometheus.CounterVec // scope: current, others, all
+	SessionsRevoked *prometheus.CounterVec // reason
+
+	HashDuration *prometheus.HistogramVec // algorithm
+
+	BreakerTransitions *prometheus.CounterVec // to: closed, open, half-open
+
+	Mail *prometheus.CounterVec // event: queued, sent, retried, dead
+}
+
+// New registers every metric, the Go runtime and process collectors and
+// authd_build_info.
+func New(version string) *Metrics {
+	r := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m := &Metrics{
+		Registry: r,
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_http_requests_total", Help: "HTTP requests by route template, method and status.",
+		}, []string{"route", "method", "status"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "authd_http_request_duration_seconds", Help: "HTTP request latency by route template and method.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method"}),
+		Registrations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_registrations_total", Help: "Registrations by outcome (created, conflict, pending verification).",
+		}, []string{"outcome"}),
+		Logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_logins_total", Help: "Logins by outcome (success, bad_credentials, throttled, unverified).",
+		}, []string{"outcome"}),
+		Refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_refreshes_total", Help: "Refresh-token presentations by outcome (rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled).",
+		}, []string{"outcome"}),
+		Logouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_logouts_total", Help: "Logouts by scope (current, others, all).",
+		}, []string{"scope"}),
+		SessionsRevoked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_sessions_revoked_total", Help: "Sessions revoked, by reason.",
+		}, []string{"reason"}),
+		HashDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "authd_password_hash_duration_seconds", Help: "Time to hash or verify a password, by algorithm, excluding the wait for a slot.",
+			Buckets: []float64{.005, .01, .02, .03, .05, .1, .25, .5, 1},
+		}, []string{"algorithm"}),
+		BreakerTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_db_circuit_breaker_transitions_total", Help: "Database circuit breaker state changes, by new state.",
+		}, []string{"to"}),
+		Mail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_mail_total", Help: "Mail outbox events (queued, sent, retried, dead).",
+		}, []string{"event"}),
+	}
+	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.Registrations, m.Logins, m.Refreshes,
+		m.Logouts, m.SessionsRevoked, m.HashDuration, m.BreakerTransitions, m.Mail} {
+		f(c)
+	}
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "authd_build_info", Help: "Always 1; the labels say which build runs.",
+	}, []string{"version", "goversion"})
+	build.WithLabelValues(version, runtime.Version()).Set(1)
+	f(build)
+	return m
+}
+
+// Gauge registers a gauge whose value is read from fn at each scrape.
+func (m *Metrics) Gauge(name, help string, fn func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
+}
+
+// Write writes every metric in the Prometheus text format.
+func (m *Metrics) Write(w io.Writer) error {
+	families, err := m.Registry.Gather()
+	if err != nil {
+		return err
+	}
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range families {
+		if err := enc.Encode(mf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ContentType is the media type Write produces.
+var ContentType = string(expfmt.NewFormat(expfmt.TypeTextPlain))
+
+// PoolStats is what RegisterPool reads from a pgx pool.
+type PoolStats interface {
+	AcquiredConns() int32
+	IdleConns() int32
+	TotalConns() int32
+	MaxConns() int32
+	AcquireCount() int64
+	EmptyAcquireCount() int64
+	AcquireDuration() time.Duration
+}
+
+// RegisterPool exports the database pool's state, read at each scrape.
+func (m *Metrics) RegisterPool(stat func() PoolStats) {
+	gauge := func(name, help string, fn func(PoolStats) float64) {
+		m.Gauge(name, help, func() float64 { return fn(stat()) })
+	}
+	counter := func(name, help string, fn func(PoolStats) float64) {
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return fn(stat()) }))
+	}
+	gauge("authd_db_pool_acquired_connections", "Connections in use.", func(s PoolStats) float64 { return float64(s.AcquiredConns()) })
+	gauge("authd_db_pool_idle_connections", "Idle connections.", func(s PoolStats) float64 { return float64(s.IdleConns()) })
+	gauge("authd_db_pool_connections", "Open connections.", func(s PoolStats) float64 { return float64(s.TotalConns()) })
+	gauge("authd_db_pool_max_connections", "The pool's size limit.", func(s PoolStats) float64 { return float64(s.MaxConns()) })
+	counter("authd_db_pool_acquires_total", "Connections handed out.", func(s PoolStats) float64 { return float64(s.AcquireCount()) })
+	counter("authd_db_pool_waits_total", "Acquires that had to wait for a connection.", func(s PoolStats) float64 { return float64(s.EmptyAcquireCount()) })
+	counter("authd_db_pool_acquire_seconds_total", "Time spent acquiring connections.", func(s PoolStats) float64 { return s.AcquireDuration().Seconds() })
+}

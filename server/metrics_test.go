@@ -1,0 +1,103 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server/testkit"
+)
+
+// scrape returns the value of one sample in /metrics, 0 when absent.
+func scrape(t *testing.T, app *testkit.App, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get(app.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
+func TestMetrics_CountTrafficAndAuthEvents(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	ctx := context.Background()
+	u, pair := app.NewUser(t)
+	app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: u.Email, Password: "Wrong-Horse-8"})
+	next := refresh(t, app, pair.RefreshToken).JSON200
+	refresh(t, app, pair.RefreshToken) // grace retry
+	refresh(t, app, "not-a-token")
+	app.Client.LogoutWithResponse(ctx, &client.LogoutParams{Scope: ptr(client.All)}, testkit.Bearer(next.AccessToken))
+
+	for sample, want := range map[string]float64{
+		`authd_registrations_total{outcome="created"}`:                                      1,
+		`authd_logins_total{outcome="success"}`:                                             1,
+		`authd_logins_total{outcome="bad_credentials"}`:                                     1,
+		`authd_refreshes_total{outcome="rotated"}`:                                          1,
+		`authd_refreshes_total{outcome="grace_retry"}`:                                      1,
+		`authd_refreshes_total{outcome="unknown"}`:                                          1,
+		`authd_logouts_total{scope="all"}`:                                                  1,
+		`authd_sessions_revoked_total{reason="logout"}`:                                     1,
+		`authd_http_requests_total{method="POST",route="/auth/refresh-token",status="401"}`: 1,
+		`authd_http_requests_total{method="POST",route="/auth/login",status="200"}`:         1,
+		`authd_db_circuit_breaker_state`:                                                    0,
+	} {
+		if got := scrape(t, app, sample); got != want {
+			t.Errorf("%s = %v, want %v", sample, got, want)
+		}
+	}
+	for _, positive := range []string{
+		`authd_password_hash_duration_seconds_count{algorithm="argon2id"}`,
+		`authd_http_request_duration_seconds_count{method="POST",route="/auth/login"}`,
+		`authd_db_pool_acquires_total`,
+		`authd_db_pool_max_connections`,
+	} {
+		if scrape(t, app, positive) <= 0 {
+			t.Errorf("%s did not move", positive)
+		}
+	}
+	resp, _ := http.Get(app.URL + "/metrics")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `authd_build_info{goversion="go`) || !strings.Contains(string(body), `version="test"`) {
+		t.Error("no authd_build_info with version and Go version")
+	}
+}
+
+func TestMetrics_ThrottledLoginsAndMailEvents(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t)
+	u, _ := app.NewUser(t)
+	forgot(t, app, u.Email)
+	mp.WaitForMail(u.Email, 1)
+	drained(t, app)
+	for range 8 { // past the per-client limit of 10/min (a burst of 5)
+		app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: u.Email, Password: "Wrong-Horse-8"}, testkit.From("203.0.113.200"))
+	}
+	if got := scrape(t, app, `authd_mail_total{event="queued"}`); got != 1 {
+		t.Errorf("queued = %v, want 1", got)
+	}
+	if got := scrape(t, app, `authd_mail_total{event="sent"}`); got != 1 {
+		t.Errorf("sent = %v, want 1", got)
+	}
+	if got := scrape(t, app, `authd_logins_total{outcome="throttled"}`); got < 1 {
+		t.Errorf("throttled logins = %v, want some", got)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
