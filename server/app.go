@@ -9,10 +9,12 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/swaggest/swgui"
 	"github.com/swaggest/swgui/v5emb"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/authd/authd"
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/server/clientip"
+	"github.com/authd/authd/server/telemetry"
 )
 
 // HTTPOptions are the HTTP-level settings of the Echo application.
@@ -71,6 +73,17 @@ func (s *Server) Echo() (*echo.Echo, error) {
 	api.RegisterHandlers(e, api.NewStrictHandler(s, []api.StrictMiddlewareFunc{s.limitRequests, s.requireCaller(spec)}))
 	e.GET("/docs/*", echo.WrapHandler(s.swaggerUI))
 	return e, nil
+}
+
+// Handler is the application with a span around each request (continuing a
+// W3C traceparent the client sent), when tracing is on.
+func (s *Server) Handler() (http.Handler, error) {
+	e, err := s.Echo()
+	if err != nil || s.Tracer == nil {
+		return e, err
+	}
+	return otelhttp.NewHandler(e, "http.request",
+		otelhttp.WithTracerProvider(s.Tracer), otelhttp.WithPropagators(telemetry.Propagator)), nil
 }
 
 func newSwaggerUI() http.Handler {

@@ -19,6 +19,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authd/authd/server/jsonguard"
 	"github.com/authd/authd/server/metrics"
@@ -62,6 +64,9 @@ func accessLog(log *slog.Logger, m *metrics.Metrics) echo.MiddlewareFunc {
 			if route == "" {
 				route = "unmatched" // not the raw path: unbounded label values
 			}
+			span := trace.SpanFromContext(c.Request().Context())
+			span.SetName(c.Request().Method + " " + route)
+			span.SetAttributes(attribute.String("http.route", route))
 			m.HTTPRequests.WithLabelValues(route, c.Request().Method, strconv.Itoa(c.Response().Status)).Inc()
 			m.HTTPDuration.WithLabelValues(route, c.Request().Method).Observe(time.Since(start).Seconds())
 			log.InfoContext(c.Request().Context(), "request",

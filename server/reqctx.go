@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authd/authd/gen/db"
 )
@@ -58,6 +59,9 @@ func (h ContextLogHandler) Handle(ctx context.Context, r slog.Record) error {
 		if info.userID != "" {
 			r.AddAttrs(slog.String("user_id", info.userID))
 		}
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

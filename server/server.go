@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/mail"
@@ -39,8 +41,10 @@ type Deps struct {
 	Limits       Limits
 	Mail         MailOptions
 	Metrics      *metrics.Metrics
-	HTTP         HTTPOptions
-	Now          func() time.Time
+	// Tracer, when set, traces requests (queries are traced by the pool).
+	Tracer trace.TracerProvider
+	HTTP   HTTPOptions
+	Now    func() time.Time
 }
 
 // MailOptions configure the account mail flows.

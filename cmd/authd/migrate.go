@@ -22,7 +22,7 @@ func migrate(ctx context.Context, cfg config.Config, args []string, out io.Write
 			return err
 		}
 	}
-	pool, err := database.Open(ctx, cfg.DatabaseURL, 2)
+	pool, err := database.Open(ctx, cfg.DatabaseURL, 2, nil)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func mailCommand(ctx context.Context, cfg config.Config, args []string, out io.W
 	if len(args) != 1 || args[0] != "requeue" {
 		return errors.New("usage: authd mail requeue")
 	}
-	pool, err := database.Open(ctx, cfg.DatabaseURL, 2)
+	pool, err := database.Open(ctx, cfg.DatabaseURL, 2, nil)
 	if err != nil {
 		return err
 	}

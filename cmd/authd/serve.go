@@ -19,6 +19,7 @@ import (
 	"github.com/authd/authd/server/metrics"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/ratelimit"
+	"github.com/authd/authd/server/telemetry"
 	"github.com/authd/authd/server/token"
 )
 
@@ -32,7 +33,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return err
 		}
 	}
-	pool, err := database.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	tracer, stopTracing, err := telemetry.Setup(ctx, cfg.TracingEnabled(), version, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(sctx) // flush the last spans
+	}()
+	pool, err := database.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns, tracer)
 	if err != nil {
 		return err
 	}
@@ -76,6 +86,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	m := metrics.New(version)
 	srv := server.New(server.Deps{
 		Metrics: m,
+		Tracer:  tracer,
 		DB: database.NewResilient(pool, database.BreakerSettings{
 			Failures: cfg.BreakerFailures, OpenFor: cfg.BreakerOpenFor,
 			Successes: cfg.BreakerHalfOpenOK, QueryTimeout: cfg.DBQueryTimeout,
@@ -97,13 +108,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		},
 		HTTP: server.HTTPOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies, ForwardedHeader: cfg.ForwardedHdr, MetricsElsewhere: cfg.MetricsAddr != ""},
 	})
-	e, err := srv.Echo()
+	handler, err := srv.Handler()
 	if err != nil {
 		return err
 	}
 	httpServer := &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           e,
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       cfg.RequestTimeout,
 		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,

@@ -29,9 +29,15 @@ type Config struct {
 	Env         string `env:"AUTHD_ENV" envDefault:"development"`
 	Addr        string `env:"AUTHD_ADDR" envDefault:":8080"`
 	MetricsAddr string `env:"AUTHD_METRICS_ADDR"`
-	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/authd?sslmode=disable"`
-	LogLevel    string `env:"AUTHD_LOG_LEVEL" envDefault:"info"`
-	AutoMigrate bool   `env:"AUTHD_AUTO_MIGRATE" envDefault:"true"`
+
+	// Standard OpenTelemetry variables that switch tracing on; the OTLP
+	// exporter reads the rest of OTEL_EXPORTER_OTLP_* itself.
+	OTelTracesExporter string `env:"OTEL_TRACES_EXPORTER"`
+	OTelEndpoint       string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTelTracesEndpoint string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	DatabaseURL        string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/authd?sslmode=disable"`
+	LogLevel           string `env:"AUTHD_LOG_LEVEL" envDefault:"info"`
+	AutoMigrate        bool   `env:"AUTHD_AUTO_MIGRATE" envDefault:"true"`
 
 	JWTKeysFile  string        `env:"AUTHD_JWT_KEYS_FILE"`
 	JWTAlgorithm string        `env:"AUTHD_JWT_ALGORITHM" envDefault:"EdDSA"`
@@ -114,6 +120,13 @@ func Load(environ map[string]string) (Config, error) {
 
 // Development reports whether authd runs with development conveniences.
 func (c Config) Development() bool { return c.Env == EnvDevelopment }
+
+// TracingEnabled reports whether the OTEL_* variables configure an exporter:
+// otlp explicitly, or an OTLP endpoint unless the exporter is none.
+func (c Config) TracingEnabled() bool {
+	return c.OTelTracesExporter == "otlp" ||
+		(c.OTelTracesExporter == "" && (c.OTelEndpoint != "" || c.OTelTracesEndpoint != ""))
+}
 
 // HashSlots is how many password hashes may run at once.
 func (c Config) HashSlots() uint {
@@ -213,6 +226,9 @@ func (c Config) validate() []error {
 	}
 	if c.MailMaxAttempts < 1 || c.MailRetryBase <= 0 || c.MailRetryMax < c.MailRetryBase || c.MailPollInterval <= 0 {
 		fail("AUTHD_MAIL_*", "need max attempts >= 1, retry base > 0, retry max >= base, poll interval > 0")
+	}
+	if e := c.OTelTracesExporter; e != "" && e != "otlp" && e != "none" {
+		fail("OTEL_TRACES_EXPORTER", "must be otlp or none, got %q", e)
 	}
 	if c.PasswordPolicy != "default" && c.PasswordPolicy != "nist" {
 		fail("AUTHD_PASSWORD_POLICY", "must be default or nist, got %q", c.PasswordPolicy)

@@ -5,18 +5,25 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// Open connects a pool to url with at most maxConns connections.
-func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+// Open connects a pool to url with at most maxConns connections; a tracer
+// provider, when given, gets a span for every query.
+func Open(ctx context.Context, url string, maxConns int32, tp trace.TracerProvider) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
 	}
 	cfg.MaxConns = maxConns
+	if tp != nil {
+		// Statements, never their arguments, go into spans.
+		cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(tp), otelpgx.WithDisableConnectionDetailsInAttributes())
+	}
 	return pgxpool.NewWithConfig(ctx, cfg)
 }
 

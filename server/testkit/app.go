@@ -132,7 +132,7 @@ func NewApp(t T, opts ...Option) *App {
 		o(&deps)
 	}
 	srv := server.New(deps)
-	e, err := srv.Echo()
+	e, err := srv.Handler()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/mail"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // StartMailWorker runs an outbox worker for the app that sends to smtpURL,
@@ -38,13 +38,25 @@ func (a *App) StartMailWorker(t testing.TB, smtpURL string, tune ...func(*mail.W
 
 // IsolatedDatabase gives the app a database of its own, for tests whose
 // outbox must not be drained by other tests' workers.
-func IsolatedDatabase(t testing.TB) Option {
+func IsolatedDatabase(t testing.TB) Option { return isolated(t, nil) }
+
+// Traced gives the app a database of its own whose queries, like its
+// requests, are traced by tp.
+func Traced(t testing.TB, tp trace.TracerProvider) Option {
+	db := isolated(t, tp)
+	return func(d *server.Deps) {
+		db(d)
+		d.Tracer = tp
+	}
+}
+
+func isolated(t testing.TB, tp trace.TracerProvider) Option {
 	ctx := context.Background()
 	url, drop, err := CreateDatabase(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := pgxpool.New(ctx, url)
+	pool, err := database.Open(ctx, url, 10, tp)
 	if err != nil {
 		t.Fatal(err)
 	}
