@@ -84,6 +84,11 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 		return nil, err
 	}
 	if !ok || !u.IsActive {
+		if known != nil { // only real accounts have a trail
+			if err := s.record(ctx, s.db.Queries(), u.ID, evLoginFailed, nil); err != nil {
+				s.log.WarnContext(ctx, "could not record a failed login", "error", err.Error())
+			}
+		}
 		return refused, nil // admitLogin counted it already
 	}
 	// The password is right: this client's failures are forgiven, whatever
@@ -142,6 +147,9 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 		if err != nil {
 			return err
 		}
+		if err := s.record(ctx, q, u.ID, evLoginSucceeded, &sess.ID); err != nil {
+			return err
+		}
 		return q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashOpaque(refresh)})
 	})
 	if err != nil {
@@ -162,21 +170,27 @@ func (s *Server) issuePair(userID, sessionID uuid.UUID, refresh string, sessionE
 // other one, or all of them.
 func (s *Server) Logout(ctx context.Context, req api.LogoutRequestObject) (api.LogoutResponseObject, error) {
 	me := caller(ctx)
-	q := s.db.Queries()
 	scope := api.Current
 	if req.Params.Scope != nil {
 		scope = *req.Params.Scope
 	}
 	var err error
 	count := s.countRevoked("logout")
-	switch scope {
-	case api.Others:
-		err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID}))
-	case api.All:
-		err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID}))
-	default:
-		err = count(q.RevokeSession(ctx, me.sessionID))
-	}
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
+		var err error
+		switch scope {
+		case api.Others:
+			err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID}))
+		case api.All:
+			err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID}))
+		default:
+			err = count(q.RevokeSession(ctx, me.sessionID))
+		}
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, q, me.user.ID, evLogout, &me.sessionID)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -107,8 +107,7 @@ func (r *refusal) problem() *problemError {
 	return pe
 }
 
-// Prune deletes stale rows every interval until ctx ends: backoff counts,
-// expired mailed tokens, and sent (after a week) or dead (after a month) mail.
+// Prune runs PruneNow every interval until ctx ends.
 func (s *Server) Prune(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -117,16 +116,23 @@ func (s *Server) Prune(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			now, q := s.Now(), s.db.Queries()
-			err := errors.Join(
-				q.PruneLoginFailures(ctx, now.Add(-failureWindow)),
-				q.PruneAccountTokens(ctx, now),
-				q.PrunePendingRegistrations(ctx, now),
-				q.PruneMailOutbox(ctx, db.PruneMailOutboxParams{SentBefore: ptr(now.Add(-7 * 24 * time.Hour)), DeadBefore: now.Add(-30 * 24 * time.Hour)}),
-			)
-			if err != nil {
+			if err := s.PruneNow(ctx); err != nil {
 				s.log.WarnContext(ctx, "pruning failed", "error", err.Error())
 			}
 		}
 	}
+}
+
+// PruneNow deletes stale rows: backoff counts, expired mailed tokens and
+// pending registrations, sent (after a week) and dead (after a month) mail,
+// and security events older than AuditRetention.
+func (s *Server) PruneNow(ctx context.Context) error {
+	now, q := s.Now(), s.db.Queries()
+	return errors.Join(
+		q.PruneLoginFailures(ctx, now.Add(-failureWindow)),
+		q.PruneAccountTokens(ctx, now),
+		q.PrunePendingRegistrations(ctx, now),
+		q.PruneEvents(ctx, now.Add(-s.AuditRetention)),
+		q.PruneMailOutbox(ctx, db.PruneMailOutboxParams{SentBefore: ptr(now.Add(-7 * 24 * time.Hour)), DeadBefore: now.Add(-30 * 24 * time.Hour)}),
+	)
 }

@@ -65,7 +65,10 @@ func (s *Server) ConfirmEmailChange(ctx context.Context, req api.ConfirmEmailCha
 		}
 		// Links mailed to the old address (a reset, above all) must not
 		// outlive the move away from it.
-		return q.DeleteAccountTokens(ctx, u.ID)
+		if err := q.DeleteAccountTokens(ctx, u.ID); err != nil {
+			return err
+		}
+		return s.record(ctx, q, u.ID, evEmailChanged, nil)
 	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

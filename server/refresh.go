@@ -64,7 +64,10 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 			}
 		}
 		replayed, outcome = true, "reuse_detected"
-		return s.countRevoked("refresh_reuse")(q.RevokeSession(ctx, row.SessionID))
+		if err := s.countRevoked("refresh_reuse")(q.RevokeSession(ctx, row.SessionID)); err != nil {
+			return err
+		}
+		return s.record(ctx, q, row.UserID, evRefreshReuse, &row.SessionID)
 	})
 	if err == nil || errors.Is(err, pgx.ErrNoRows) {
 		s.Metrics.Refreshes.WithLabelValues(outcome).Inc()

@@ -32,7 +32,13 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 		s.Metrics.Registrations.WithLabelValues("pending").Inc()
 		return api.Register202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse{Body: acceptedMail}}, nil
 	}
-	u, err := s.db.Queries().CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash})
+	var u db.User
+	err = s.db.InTx(ctx, func(q *db.Queries) (err error) {
+		if u, err = q.CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash}); err != nil {
+			return err
+		}
+		return s.record(ctx, q, u.ID, evRegistered, nil)
+	})
 	if database.IsUniqueViolation(err, "users_email_key") {
 		s.Metrics.Registrations.WithLabelValues("conflict").Inc()
 		return api.Register409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: api.ConflictApplicationProblemPlusJSONResponse(

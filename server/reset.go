@@ -92,8 +92,10 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 		if err := q.ForgiveLoginFailures(ctx, db.ForgiveLoginFailuresParams{Email: u.Email, Ip: clientip.Key(infoFrom(ctx).ip)}); err != nil {
 			return err
 		}
-		_, err = q.MarkEmailVerified(ctx, u.ID)
-		return err
+		if _, err = q.MarkEmailVerified(ctx, u.ID); err != nil {
+			return err
+		}
+		return s.record(ctx, q, u.ID, evPasswordReset, nil)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return refused, nil

@@ -43,8 +43,10 @@ type Deps struct {
 	Metrics      *metrics.Metrics
 	// Tracer, when set, traces requests (queries are traced by the pool).
 	Tracer trace.TracerProvider
-	HTTP   HTTPOptions
-	Now    func() time.Time
+	// AuditRetention is how long security events are kept.
+	AuditRetention time.Duration
+	HTTP           HTTPOptions
+	Now            func() time.Time
 }
 
 // MailOptions configure the account mail flows.
@@ -90,6 +92,9 @@ type Server struct {
 func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.AuditRetention == 0 {
+		d.AuditRetention = 90 * 24 * time.Hour
 	}
 	if d.Metrics == nil {
 		d.Metrics = metrics.New(d.Version)

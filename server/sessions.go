@@ -24,7 +24,14 @@ func (s *Server) ListSessions(ctx context.Context, _ api.ListSessionsRequestObje
 // RevokeSession implements api.StrictServerInterface. Unknown, ended and
 // other users' sessions answer the same 404.
 func (s *Server) RevokeSession(ctx context.Context, req api.RevokeSessionRequestObject) (api.RevokeSessionResponseObject, error) {
-	n, err := s.db.Queries().RevokeUserSession(ctx, db.RevokeUserSessionParams{ID: req.Id, UserID: caller(ctx).user.ID, Now: s.Now()})
+	var n int64
+	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
+		n, err = q.RevokeUserSession(ctx, db.RevokeUserSessionParams{ID: req.Id, UserID: caller(ctx).user.ID, Now: s.Now()})
+		if err != nil || n == 0 {
+			return err
+		}
+		return s.record(ctx, q, caller(ctx).user.ID, evSessionRevoked, &req.Id)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,9 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 			if err := s.countRevoked("password_change")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID})); err != nil {
 				return err
 			}
+			if err := s.record(ctx, q, me.user.ID, evPasswordChange, &me.sessionID); err != nil {
+				return err
+			}
 		}
 		if newEmail != "" {
 			return s.requestEmailChange(ctx, q, u, newEmail)
@@ -99,7 +102,10 @@ func (s *Server) DeleteMe(ctx context.Context, _ api.DeleteMeRequestObject) (api
 		if err := q.DeactivateUser(ctx, me.user.ID); err != nil {
 			return err
 		}
-		return s.countRevoked("account_deleted")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID}))
+		if err := s.countRevoked("account_deleted")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID})); err != nil {
+			return err
+		}
+		return s.record(ctx, q, me.user.ID, evDeactivated, &me.sessionID)
 	})
 	if err != nil {
 		return nil, err

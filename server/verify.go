@@ -28,8 +28,10 @@ func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObje
 	err := s.db.InTx(ctx, func(q *db.Queries) error {
 		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.Now()})
 		if err == nil { // an account from before verification was required
-			u, err = q.MarkEmailVerified(ctx, row.UserID)
-			return err
+			if u, err = q.MarkEmailVerified(ctx, row.UserID); err != nil {
+				return err
+			}
+			return s.record(ctx, q, u.ID, evEmailVerified, nil)
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
@@ -40,8 +42,13 @@ func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObje
 		if err != nil {
 			return err
 		}
-		u, err = q.CreateVerifiedUser(ctx, db.CreateVerifiedUserParams{Email: p.Email, PasswordHash: p.PasswordHash})
-		return err
+		if u, err = q.CreateVerifiedUser(ctx, db.CreateVerifiedUserParams{Email: p.Email, PasswordHash: p.PasswordHash}); err != nil {
+			return err
+		}
+		if err := s.record(ctx, q, u.ID, evRegistered, nil); err != nil {
+			return err
+		}
+		return s.record(ctx, q, u.ID, evEmailVerified, nil)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return api.VerifyEmail400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: api.BadRequestApplicationProblemPlusJSONResponse(invalidToken(ctx))}, nil

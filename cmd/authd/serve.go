@@ -85,8 +85,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	m := metrics.New(version)
 	srv := server.New(server.Deps{
-		Metrics: m,
-		Tracer:  tracer,
+		Metrics:        m,
+		Tracer:         tracer,
+		AuditRetention: cfg.AuditRetention,
 		DB: database.NewResilient(pool, database.BreakerSettings{
 			Failures: cfg.BreakerFailures, OpenFor: cfg.BreakerOpenFor,
 			Successes: cfg.BreakerHalfOpenOK, QueryTimeout: cfg.DBQueryTimeout,

@@ -63,6 +63,17 @@ type RefreshToken struct {
 	SuccessorSealed []byte
 }
 
+type SecurityEvent struct {
+	ID        int64
+	UserID    uuid.UUID
+	Kind      string
+	SessionID *uuid.UUID
+	Ip        string
+	UserAgent string
+	RequestID string
+	CreatedAt time.Time
+}
+
 type Session struct {
 	ID         uuid.UUID
 	UserID     uuid.UUID

@@ -62,6 +62,8 @@ type Querier interface {
 	// created recently. One query of the same cost whether or not the address
 	// has an account, so its timing tells nothing.
 	IsKnownClient(ctx context.Context, arg IsKnownClientParams) (bool, error)
+	// A page of the user's events, newest first, older than the cursor if given.
+	ListEvents(ctx context.Context, arg ListEventsParams) ([]ListEventsRow, error)
 	// The user's live sessions, most recently used first, at most 100.
 	ListLiveSessions(ctx context.Context, arg ListLiveSessionsParams) ([]ListLiveSessionsRow, error)
 	// Holds a live session so it cannot be revoked while a change made through it commits.
@@ -82,10 +84,12 @@ type Querier interface {
 	// Whose live token this is, without using it up.
 	PeekAccountToken(ctx context.Context, arg PeekAccountTokenParams) (uuid.UUID, error)
 	PruneAccountTokens(ctx context.Context, before time.Time) error
+	PruneEvents(ctx context.Context, before time.Time) error
 	PruneLoginFailures(ctx context.Context, before time.Time) error
 	// Sent mail is kept a week, dead mail a month, for operators to look at.
 	PruneMailOutbox(ctx context.Context, arg PruneMailOutboxParams) error
 	PrunePendingRegistrations(ctx context.Context, before time.Time) error
+	RecordEvent(ctx context.Context, arg RecordEventParams) error
 	// Whether a token has been rotated; read after the session lock is held.
 	RefreshTokenRotatedAt(ctx context.Context, id uuid.UUID) (*time.Time, error)
 	// A new link for a live, real pending registration; the old link stops working.

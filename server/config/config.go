@@ -29,6 +29,8 @@ type Config struct {
 	Env         string `env:"AUTHD_ENV" envDefault:"development"`
 	Addr        string `env:"AUTHD_ADDR" envDefault:":8080"`
 	MetricsAddr string `env:"AUTHD_METRICS_ADDR"`
+	// AuditRetention is how long security events (GET /users/me/events) are kept.
+	AuditRetention time.Duration `env:"AUTHD_AUDIT_RETENTION" envDefault:"2160h"`
 
 	// Standard OpenTelemetry variables that switch tracing on; the OTLP
 	// exporter reads the rest of OTEL_EXPORTER_OTLP_* itself.
@@ -226,6 +228,9 @@ func (c Config) validate() []error {
 	}
 	if c.MailMaxAttempts < 1 || c.MailRetryBase <= 0 || c.MailRetryMax < c.MailRetryBase || c.MailPollInterval <= 0 {
 		fail("AUTHD_MAIL_*", "need max attempts >= 1, retry base > 0, retry max >= base, poll interval > 0")
+	}
+	if c.AuditRetention < time.Hour {
+		fail("AUTHD_AUDIT_RETENTION", "must be at least 1h, got %s", c.AuditRetention)
 	}
 	if e := c.OTelTracesExporter; e != "" && e != "otlp" && e != "none" {
 		fail("OTEL_TRACES_EXPORTER", "must be otlp or none, got %q", e)

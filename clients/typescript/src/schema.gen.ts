@@ -426,6 +426,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/me/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recent security activity
+         * @description The account's security events, newest first: registration, logins and
+         *     failed logins, logouts, revoked sessions, password and email changes,
+         *     refresh-token reuse and deactivation, each with its time, session, IP,
+         *     user agent and request id. Pages are linked by an opaque cursor; events
+         *     are kept for `AUTHD_AUDIT_RETENTION` (90 days by default).
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/me/sessions": {
         parameters: {
             query?: never;
@@ -730,6 +754,40 @@ export interface components {
              * @example true
              */
             current: boolean;
+        };
+        /** @description One security event of the account. */
+        Event: {
+            /**
+             * @example login_succeeded
+             * @enum {string}
+             */
+            kind: "registered" | "email_verified" | "login_succeeded" | "login_failed" | "logout" | "session_revoked" | "refresh_reuse_detected" | "password_changed" | "password_reset" | "email_changed" | "account_deactivated";
+            /**
+             * Format: date-time
+             * @example 2026-11-28T10:00:00Z
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The session the event belongs to, when there is one.
+             * @example 5b6f3f7e-8c1a-4d2b-9e0f-1a2b3c4d5e6f
+             */
+            session_id?: string | null;
+            /** @example 198.51.100.7 */
+            ip: string;
+            /** @example Mozilla/5.0 (X11; Linux x86_64) */
+            user_agent: string;
+            /** @example 01J9ZQ4B6W8M3X2K5T7R9V1C0D */
+            request_id: string;
+        };
+        /** @description A page of events and the cursor of the next one. */
+        EventPage: {
+            events: components["schemas"]["Event"][];
+            /**
+             * @description Pass as `cursor` for older events; absent on the last page.
+             * @example 1042
+             */
+            next_cursor?: string | null;
         };
         /** @description The user's live sessions. */
         SessionList: {
@@ -1578,6 +1636,41 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The `next_cursor` of the previous page.
+                 * @example 1042
+                 */
+                cursor?: string;
+                /**
+                 * @description Events per page.
+                 * @example 20
+                 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
