@@ -62,6 +62,7 @@ test: $(TS)/node_modules/.package-lock.json ## Run every test (Go, each fuzzer b
 		go test -run '^$$' -fuzz "^$$name$$" -fuzztime $${n}x $$pkg; \
 	done
 	.ci/test-breaking-change-gate
+	go tool -modfile=tools/promtool/go.mod promtool check rules docs/alerts.yml
 	go build -o bin/authd ./cmd/authd
 	AUTHD_BIN=$(CURDIR)/bin/authd .ci/with-postgres npm --prefix $(TS) test
 
