@@ -135,6 +135,9 @@ func TestDatabaseDown_BreakerOpensInto503(t *testing.T) {
 	if len(app.Logs.Lines("circuit breaker changed state", `"to":"open"`)) == 0 {
 		t.Error("breaker opening was not logged")
 	}
+	if scrape(t, app, `authd_db_circuit_breaker_state`) != 2 || scrape(t, app, `authd_db_circuit_breaker_transitions_total{to="open"}`) != 1 {
+		t.Error("the breaker metrics do not show it open")
+	}
 }
 
 func TestOpenAPIDocuments(t *testing.T) {
