@@ -30,3 +30,8 @@ SELECT EXISTS (
     WHERE users.email = sqlc.arg(email) AND sessions.ip = sqlc.arg(ip)
       AND sessions.created_at > sqlc.arg(since) AND sessions.revoked_at IS NULL
 ) AS known;
+
+-- name: TouchLoginFailure :exec
+-- Marks the failure just counted; with the event a failed login on a real
+-- account records, it makes both kinds of failure commit the same work.
+UPDATE login_failures SET last_failed_at = sqlc.arg(now) WHERE email = sqlc.arg(email) AND ip = sqlc.arg(ip);

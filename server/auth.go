@@ -10,6 +10,7 @@ import (
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server/clientip"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/token"
 )
@@ -84,12 +85,22 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 		return nil, err
 	}
 	if !ok || !u.IsActive {
-		if known != nil { // only real accounts have a trail
-			if err := s.record(ctx, s.db.Queries(), u.ID, evLoginFailed, nil); err != nil {
-				s.log.WarnContext(ctx, "could not record a failed login", "error", err.Error())
+		// admitLogin counted the failure already. One transaction for every
+		// failure, so real accounts (which get a trail event) and unknown
+		// addresses commit the same kind of work.
+		err := s.db.InTx(ctx, func(q *db.Queries) error {
+			if err := q.TouchLoginFailure(ctx, db.TouchLoginFailureParams{Email: email, Ip: clientip.Key(ip), Now: s.Now()}); err != nil {
+				return err
 			}
+			if known == nil {
+				return nil
+			}
+			return s.record(ctx, q, u.ID, evLoginFailed, nil)
+		})
+		if err != nil {
+			s.log.WarnContext(ctx, "could not record a failed login", "error", err.Error())
 		}
-		return refused, nil // admitLogin counted it already
+		return refused, nil
 	}
 	// The password is right: this client's failures are forgiven, whatever
 	// happens next.
@@ -175,7 +186,7 @@ func (s *Server) Logout(ctx context.Context, req api.LogoutRequestObject) (api.L
 		scope = *req.Params.Scope
 	}
 	var err error
-	count := s.countRevoked("logout")
+	count := s.countRevoked(ctx, "logout")
 	err = s.db.InTx(ctx, func(q *db.Queries) error {
 		var err error
 		switch scope {

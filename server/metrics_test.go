@@ -9,10 +9,12 @@ import (
 	"testing"
 
 	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/testkit"
 )
 
-// scrape returns the value of one sample in /metrics, 0 when absent.
+// scrape returns the value of one sample in /metrics; a missing sample fails
+// the test.
 func scrape(t *testing.T, app *testkit.App, sample string) float64 {
 	t.Helper()
 	resp, err := http.Get(app.URL + "/metrics")
@@ -30,7 +32,8 @@ func scrape(t *testing.T, app *testkit.App, sample string) float64 {
 			return f
 		}
 	}
-	return 0
+	t.Errorf("no sample %s in /metrics", sample)
+	return -1
 }
 
 func TestMetrics_CountTrafficAndAuthEvents(t *testing.T) {
@@ -42,20 +45,35 @@ func TestMetrics_CountTrafficAndAuthEvents(t *testing.T) {
 	next := refresh(t, app, pair.RefreshToken).JSON200
 	refresh(t, app, pair.RefreshToken) // grace retry
 	refresh(t, app, "not-a-token")
+	other := app.Login(t, u.Email, testkit.Password)
+	third := refresh(t, app, other.RefreshToken).JSON200
+	refresh(t, app, third.RefreshToken)
+	refresh(t, app, other.RefreshToken) // reuse: revokes that session
 	app.Client.LogoutWithResponse(ctx, &client.LogoutParams{Scope: ptr(client.All)}, testkit.Bearer(next.AccessToken))
+	req, _ := http.NewRequest("FROBNICATE", app.URL+"/health", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
 
 	for sample, want := range map[string]float64{
 		`authd_registrations_total{outcome="created"}`:                                      1,
-		`authd_logins_total{outcome="success"}`:                                             1,
+		`authd_registrations_total{outcome="conflict"}`:                                     0,
+		`authd_logins_total{outcome="success"}`:                                             2,
 		`authd_logins_total{outcome="bad_credentials"}`:                                     1,
-		`authd_refreshes_total{outcome="rotated"}`:                                          1,
+		`authd_refreshes_total{outcome="rotated"}`:                                          3,
 		`authd_refreshes_total{outcome="grace_retry"}`:                                      1,
 		`authd_refreshes_total{outcome="unknown"}`:                                          1,
+		`authd_refreshes_total{outcome="reuse_detected"}`:                                   1,
 		`authd_logouts_total{scope="all"}`:                                                  1,
 		`authd_sessions_revoked_total{reason="logout"}`:                                     1,
-		`authd_http_requests_total{method="POST",route="/auth/refresh-token",status="401"}`: 1,
-		`authd_http_requests_total{method="POST",route="/auth/login",status="200"}`:         1,
+		`authd_sessions_revoked_total{reason="refresh_reuse"}`:                              1,
+		`authd_mail_total{event="dead"}`:                                                    0,
+		`authd_http_requests_total{method="POST",route="/auth/refresh-token",status="401"}`: 2,
+		`authd_http_requests_total{method="POST",route="/auth/login",status="200"}`:         2,
+		`authd_http_requests_total{method="other",route="/health",status="405"}`:            1,
 		`authd_db_circuit_breaker_state`:                                                    0,
+		`authd_password_hash_in_use`:                                                        0,
+		`authd_password_hash_waiting`:                                                       0,
 	} {
 		if got := scrape(t, app, sample); got != want {
 			t.Errorf("%s = %v, want %v", sample, got, want)
@@ -101,3 +119,15 @@ func TestMetrics_ThrottledLoginsAndMailEvents(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestMetrics_NotOnThePublicAddressWhenServedElsewhere(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, func(d *server.Deps) { d.HTTP.MetricsElsewhere = true })
+	resp, err := app.Client.GetMetricsWithResponse(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode() != http.StatusNotFound || strings.Contains(string(resp.Body), "authd_") {
+		t.Errorf("/metrics with AUTHD_METRICS_ADDR set: %d", resp.StatusCode())
+	}
+}

@@ -64,11 +64,17 @@ func accessLog(log *slog.Logger, m *metrics.Metrics) echo.MiddlewareFunc {
 			if route == "" {
 				route = "unmatched" // not the raw path: unbounded label values
 			}
+			if c.Response().Status < 500 {
+				for _, count := range infoFrom(c.Request().Context()).counts {
+					count()
+				}
+			}
+			method := knownMethod(c.Request().Method)
 			span := trace.SpanFromContext(c.Request().Context())
-			span.SetName(c.Request().Method + " " + route)
+			span.SetName(method + " " + route)
 			span.SetAttributes(attribute.String("http.route", route))
-			m.HTTPRequests.WithLabelValues(route, c.Request().Method, strconv.Itoa(c.Response().Status)).Inc()
-			m.HTTPDuration.WithLabelValues(route, c.Request().Method).Observe(time.Since(start).Seconds())
+			m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
+			m.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 			log.InfoContext(c.Request().Context(), "request",
 				"method", c.Request().Method,
 				"route", c.Path(),
@@ -79,6 +85,16 @@ func accessLog(log *slog.Logger, m *metrics.Metrics) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// knownMethod keeps metric labels bounded: net/http accepts any token as a
+// method, so anything unusual is "other".
+func knownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 // recoverPanics turns a panic into a 500; the stack goes to the log, never

@@ -48,7 +48,7 @@ func (s *Server) queueMail(ctx context.Context, q *db.Queries, kind, to string, 
 	if err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: kind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html}); err != nil {
 		return err
 	}
-	s.Metrics.Mail.WithLabelValues("queued").Inc()
+	countOnSuccess(ctx, func() { s.Metrics.Mail.WithLabelValues("queued").Inc() })
 	return nil
 }
 

@@ -64,7 +64,7 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 			}
 		}
 		replayed, outcome = true, "reuse_detected"
-		if err := s.countRevoked("refresh_reuse")(q.RevokeSession(ctx, row.SessionID)); err != nil {
+		if err := s.countRevoked(ctx, "refresh_reuse")(q.RevokeSession(ctx, row.SessionID)); err != nil {
 			return err
 		}
 		return s.record(ctx, q, row.UserID, evRefreshReuse, &row.SessionID)

@@ -20,6 +20,19 @@ type requestInfo struct {
 	userAgent string
 	userID    string // once known: authenticated, registered or logged in
 	principal *principal
+	// counts are metric updates held until the request has succeeded, so
+	// that a rolled-back transaction is not counted.
+	counts []func()
+}
+
+// countOnSuccess holds a metric update until the request succeeded (or runs
+// it at once outside a request).
+func countOnSuccess(ctx context.Context, count func()) {
+	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		info.counts = append(info.counts, count)
+		return
+	}
+	count()
 }
 
 // principal is the authenticated caller: a live session of an active user.

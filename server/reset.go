@@ -86,7 +86,7 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 		if err := q.DeleteAccountTokens(ctx, u.ID); err != nil {
 			return err
 		}
-		if err := s.countRevoked("password_reset")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: u.ID})); err != nil {
+		if err := s.countRevoked(ctx, "password_reset")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: u.ID})); err != nil {
 			return err
 		}
 		if err := q.ForgiveLoginFailures(ctx, db.ForgiveLoginFailuresParams{Email: u.Email, Ip: clientip.Key(infoFrom(ctx).ip)}); err != nil {

@@ -112,12 +112,13 @@ func New(d Deps) *Server {
 	return s
 }
 
-// countRevoked counts the sessions a revoking query ended, by reason, and
-// passes its error on: err = s.countRevoked("logout")(q.RevokeSession(...)).
-func (s *Server) countRevoked(reason string) func(int64, error) error {
+// countRevoked counts the sessions a revoking query ended, by reason, once
+// the request has succeeded, and passes its error on:
+// err = s.countRevoked(ctx, "logout")(q.RevokeSession(...)).
+func (s *Server) countRevoked(ctx context.Context, reason string) func(int64, error) error {
 	return func(n int64, err error) error {
-		if err == nil {
-			s.Metrics.SessionsRevoked.WithLabelValues(reason).Add(float64(n))
+		if err == nil && n > 0 {
+			countOnSuccess(ctx, func() { s.Metrics.SessionsRevoked.WithLabelValues(reason).Add(float64(n)) })
 		}
 		return err
 	}

@@ -68,7 +68,7 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 			if err := q.DeleteAccountTokens(ctx, me.user.ID); err != nil {
 				return err
 			}
-			if err := s.countRevoked("password_change")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID})); err != nil {
+			if err := s.countRevoked(ctx, "password_change")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID})); err != nil {
 				return err
 			}
 			if err := s.record(ctx, q, me.user.ID, evPasswordChange, &me.sessionID); err != nil {
@@ -102,7 +102,7 @@ func (s *Server) DeleteMe(ctx context.Context, _ api.DeleteMeRequestObject) (api
 		if err := q.DeactivateUser(ctx, me.user.ID); err != nil {
 			return err
 		}
-		if err := s.countRevoked("account_deleted")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID})); err != nil {
+		if err := s.countRevoked(ctx, "account_deleted")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID})); err != nil {
 			return err
 		}
 		return s.record(ctx, q, me.user.ID, evDeactivated, &me.sessionID)

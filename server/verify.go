@@ -25,7 +25,9 @@ func invalidToken(ctx context.Context) api.Problem {
 func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObject) (api.VerifyEmailResponseObject, error) {
 	var u db.User
 	hash := token.HashOpaque(req.Body.Token)
+	created := false // a pending registration became an account
 	err := s.db.InTx(ctx, func(q *db.Queries) error {
+		created = false
 		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.Now()})
 		if err == nil { // an account from before verification was required
 			if u, err = q.MarkEmailVerified(ctx, row.UserID); err != nil {
@@ -48,6 +50,7 @@ func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObje
 		if err := s.record(ctx, q, u.ID, evRegistered, nil); err != nil {
 			return err
 		}
+		created = true
 		return s.record(ctx, q, u.ID, evEmailVerified, nil)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -55,6 +58,9 @@ func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObje
 	}
 	if err != nil {
 		return nil, err
+	}
+	if created {
+		s.Metrics.Registrations.WithLabelValues("created").Inc()
 	}
 	infoFrom(ctx).userID = u.ID.String()
 	return api.VerifyEmail200JSONResponse(userJSON(u)), nil

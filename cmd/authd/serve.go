@@ -42,7 +42,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		defer cancel()
 		_ = stopTracing(sctx) // flush the last spans
 	}()
-	pool, err := database.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns, tracer)
+	pool, err := database.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns, tracer) // nil: untraced
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			RequireVerified: cfg.RequireVerified,
 			VerifyTTL:       cfg.VerifyEmailTTL, ResetTTL: cfg.PasswordResetTTL, ChangeTTL: cfg.EmailChangeTTL,
 		},
-		HTTP: server.HTTPOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies, ForwardedHeader: cfg.ForwardedHdr, MetricsElsewhere: cfg.MetricsAddr != ""},
+		HTTP: server.HTTPOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies, ForwardedHeader: cfg.ForwardedHdr, MetricsElsewhere: cfg.MetricsAddr != "" || !cfg.Development()},
 	})
 	handler, err := srv.Handler()
 	if err != nil {

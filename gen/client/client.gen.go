@@ -1140,8 +1140,8 @@ type ClientInterface interface {
 	// route, auth events (registrations, logins, refreshes by outcome,
 	// logouts by scope, revoked sessions), password hashing, the database
 	// circuit breaker and pool, the mail outbox, and `authd_build_info`.
-	// When `AUTHD_METRICS_ADDR` is set, metrics are served there instead and
-	// this path answers 404.
+	// Served here only in development without `AUTHD_METRICS_ADDR`; otherwise
+	// metrics live on that private address and this path answers 404.
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1712,8 +1712,8 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 // route, auth events (registrations, logins, refreshes by outcome,
 // logouts by scope, revoked sessions), password hashing, the database
 // circuit breaker and pool, the mail outbox, and `authd_build_info`.
-// When `AUTHD_METRICS_ADDR` is set, metrics are served there instead and
-// this path answers 404.
+// Served here only in development without `AUTHD_METRICS_ADDR`; otherwise
+// metrics live on that private address and this path answers 404.
 //
 // Corresponds with GET /metrics (the `GetMetrics` operationId).
 func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3048,8 +3048,8 @@ type ClientWithResponsesInterface interface {
 	// route, auth events (registrations, logins, refreshes by outcome,
 	// logouts by scope, revoked sessions), password hashing, the database
 	// circuit breaker and pool, the mail outbox, and `authd_build_info`.
-	// When `AUTHD_METRICS_ADDR` is set, metrics are served there instead and
-	// this path answers 404.
+	// Served here only in development without `AUTHD_METRICS_ADDR`; otherwise
+	// metrics live on that private address and this path answers 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5268,8 +5268,8 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 // route, auth events (registrations, logins, refreshes by outcome,
 // logouts by scope, revoked sessions), password hashing, the database
 // circuit breaker and pool, the mail outbox, and `authd_build_info`.
-// When `AUTHD_METRICS_ADDR` is set, metrics are served there instead and
-// this path answers 404.
+// Served here only in development without `AUTHD_METRICS_ADDR`; otherwise
+// metrics live on that private address and this path answers 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -113,3 +113,20 @@ func (q *Queries) PruneLoginFailures(ctx context.Context, before time.Time) erro
 	_, err := q.db.Exec(ctx, pruneLoginFailures, before)
 	return err
 }
+
+const touchLoginFailure = `-- name: TouchLoginFailure :exec
+UPDATE login_failures SET last_failed_at = $1 WHERE email = $2 AND ip = $3
+`
+
+type TouchLoginFailureParams struct {
+	Now   time.Time
+	Email string
+	Ip    string
+}
+
+// Marks the failure just counted; with the event a failed login on a real
+// account records, it makes both kinds of failure commit the same work.
+func (q *Queries) TouchLoginFailure(ctx context.Context, arg TouchLoginFailureParams) error {
+	_, err := q.db.Exec(ctx, touchLoginFailure, arg.Now, arg.Email, arg.Ip)
+	return err
+}

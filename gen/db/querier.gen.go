@@ -111,6 +111,9 @@ type Querier interface {
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) error
 	// Applies a confirmed email change; the address is verified by the confirmation.
 	SetVerifiedEmail(ctx context.Context, arg SetVerifiedEmailParams) (User, error)
+	// Marks the failure just counted; with the event a failed login on a real
+	// account records, it makes both kinds of failure commit the same work.
+	TouchLoginFailure(ctx context.Context, arg TouchLoginFailureParams) error
 	TouchSession(ctx context.Context, id uuid.UUID) error
 }
 

@@ -108,3 +108,29 @@ func TestEnvExample_DocumentsEveryVariableWithItsDefault(t *testing.T) {
 		t.Errorf(".env.example differs from the defaults:\n%+v\n%+v", fromExample, defaults)
 	}
 }
+
+func TestConfig_TracingOnlyWithAnExporter(t *testing.T) {
+	t.Parallel()
+	for env, want := range map[string]bool{
+		"":                                     false,
+		"OTEL_TRACES_EXPORTER=otlp":            true,
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://c": true,
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://c": true,
+		"OTEL_TRACES_EXPORTER=none":                   false,
+	} {
+		m := map[string]string{}
+		if k, v, ok := strings.Cut(env, "="); ok {
+			m[k] = v
+		}
+		cfg, err := Load(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.TracingEnabled() != want {
+			t.Errorf("%q: tracing %v, want %v", env, cfg.TracingEnabled(), want)
+		}
+	}
+	if _, err := Load(map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}); err == nil {
+		t.Error("an unsupported exporter was accepted")
+	}
+}

@@ -72,6 +72,21 @@ func New(version string) *Metrics {
 			Name: "authd_mail_total", Help: "Mail outbox events (queued, sent, retried, dead).",
 		}, []string{"event"}),
 	}
+	// Every documented label value exists from the start at 0, so that the
+	// first event after a restart is an increase an alert can see.
+	for vec, values := range map[*prometheus.CounterVec][]string{
+		m.Registrations:      {"created", "conflict", "pending"},
+		m.Logins:             {"success", "bad_credentials", "throttled", "unverified"},
+		m.Refreshes:          {"rotated", "grace_retry", "reuse_detected", "expired", "revoked", "unknown", "throttled"},
+		m.Logouts:            {"current", "others", "all"},
+		m.SessionsRevoked:    {"logout", "password_change", "password_reset", "account_deleted", "refresh_reuse", "user_revoked"},
+		m.BreakerTransitions: {"closed", "open", "half-open"},
+		m.Mail:               {"queued", "sent", "retried", "dead"},
+	} {
+		for _, v := range values {
+			vec.WithLabelValues(v)
+		}
+	}
 	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.Registrations, m.Logins, m.Refreshes,
 		m.Logouts, m.SessionsRevoked, m.HashDuration, m.BreakerTransitions, m.Mail} {
 		f(c)

@@ -79,8 +79,8 @@ export interface paths {
          *     route, auth events (registrations, logins, refreshes by outcome,
          *     logouts by scope, revoked sessions), password hashing, the database
          *     circuit breaker and pool, the mail outbox, and `authd_build_info`.
-         *     When `AUTHD_METRICS_ADDR` is set, metrics are served there instead and
-         *     this path answers 404.
+         *     Served here only in development without `AUTHD_METRICS_ADDR`; otherwise
+         *     metrics live on that private address and this path answers 404.
          */
         get: operations["getMetrics"];
         put?: never;
