@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
 	"os"
 	"strings"
@@ -145,19 +144,6 @@ func redisStore(t *testing.T, prefix string) *ratelimit.Redis {
 		t.Fatalf("Redis at %s: %v", url, err)
 	}
 	return ratelimit.NewRedis(c, prefix)
-}
-
-func TestRateLimit_TwoInstancesShareOneRedisBudget(t *testing.T) {
-	t.Parallel()
-	prefix := "authd-test:" + rand.Text() + ":"
-	three := func(l *server.Limits) { l.Register = ratelimit.Limit{Rate: 6, Period: time.Hour} } // a burst of 3
-	a := testkit.NewApp(t, testkit.FastHashing, withLimits(three), func(d *server.Deps) { d.Limits.Store = redisStore(t, prefix) })
-	b := testkit.NewApp(t, testkit.FastHashing, withLimits(three), func(d *server.Deps) { d.Limits.Store = redisStore(t, prefix) })
-	from := testkit.From("192.0.2.44")
-	got := []int{register(t, a, from).StatusCode(), register(t, b, from).StatusCode(), register(t, a, from).StatusCode(), register(t, b, from).StatusCode()}
-	if got[0] != 201 || got[1] != 201 || got[2] != 201 || got[3] != http.StatusTooManyRequests {
-		t.Errorf("statuses across two instances %v, want 201 201 201 429", got)
-	}
 }
 
 func TestRateLimit_RedisDownFallsBackAndSaysSo(t *testing.T) {

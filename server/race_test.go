@@ -12,7 +12,16 @@ import (
 
 func TestRace_ConcurrentRegistrationsOfOneEmailCreateOneUser(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, testkit.FastHashing, testkit.NoLimits) // the per-address limit would refuse most
+	raceRegistrations(t, testkit.NewApp(t, testkit.FastHashing, testkit.NoLimits)) // the per-address limit would refuse most
+}
+
+func TestRace_ConcurrentRefreshesKeepOneChain(t *testing.T) {
+	t.Parallel()
+	raceRefreshes(t, testkit.NewApp(t, testkit.FastHashing))
+}
+
+// raceRegistrations registers one email n times at once, spread over apps.
+func raceRegistrations(t *testing.T, apps ...*testkit.App) {
 	email := testkit.UniqueEmail()
 	const n = 20
 
@@ -22,7 +31,7 @@ func TestRace_ConcurrentRegistrationsOfOneEmailCreateOneUser(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			resp, err := app.Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: email, Password: testkit.Password})
+			resp, err := apps[i%len(apps)].Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: email, Password: testkit.Password})
 			if err != nil {
 				t.Error(err)
 				return
@@ -49,10 +58,9 @@ func TestRace_ConcurrentRegistrationsOfOneEmailCreateOneUser(t *testing.T) {
 	}
 }
 
-func TestRace_ConcurrentRefreshesKeepOneChain(t *testing.T) {
-	t.Parallel()
-	app := testkit.NewApp(t, testkit.FastHashing)
-	_, pair := app.NewUser(t)
+// raceRefreshes presents one refresh token n times at once, spread over apps.
+func raceRefreshes(t *testing.T, apps ...*testkit.App) {
+	_, pair := apps[0].NewUser(t)
 	const n = 10
 
 	results := make([]*client.RefreshTokenResponse, n)
@@ -61,7 +69,7 @@ func TestRace_ConcurrentRefreshesKeepOneChain(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			resp, err := app.Client.RefreshTokenWithResponse(context.Background(), client.RefreshRequest{RefreshToken: pair.RefreshToken})
+			resp, err := apps[i%len(apps)].Client.RefreshTokenWithResponse(context.Background(), client.RefreshRequest{RefreshToken: pair.RefreshToken})
 			if err != nil {
 				t.Error(err)
 				return
@@ -98,7 +106,7 @@ func TestRace_ConcurrentRefreshesKeepOneChain(t *testing.T) {
 		t.Errorf("%d live refresh tokens in the session, want 1", live)
 	}
 	for s := range successors {
-		if next := refresh(t, app, s); next.JSON200 == nil {
+		if next := refresh(t, apps[len(apps)-1], s); next.JSON200 == nil {
 			t.Errorf("the one successor does not rotate: %d", next.StatusCode())
 		}
 	}

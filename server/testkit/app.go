@@ -69,6 +69,23 @@ func DefaultLimits(store ratelimit.Store) server.Limits {
 	}
 }
 
+// SharedKeys makes the app sign, verify and seal with keyJSON, so that apps
+// given the same set act as instances of one deployment.
+func SharedKeys(keyJSON []byte) Option {
+	return func(d *server.Deps) {
+		keys, err := token.ParseKeys(keyJSON)
+		if err != nil {
+			panic(err)
+		}
+		sealer, err := mail.NewSealer(keys.Secrets("mail outbox"))
+		if err != nil {
+			panic(err)
+		}
+		d.Keys, d.Mail.Sealer = keys, sealer
+		d.Tokens = token.NewAuthority(keys, "authd", "authd", 15*time.Minute, 30*time.Second, d.Now)
+	}
+}
+
 // NoLimits switches rate limits and the login backoff off.
 var NoLimits Option = func(d *server.Deps) { d.Limits.Enabled = false }
 

@@ -1,0 +1,74 @@
+package server_test
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/server"
+	"github.com/authd/authd/server/ratelimit"
+	"github.com/authd/authd/server/testkit"
+	"github.com/authd/authd/server/token"
+)
+
+// instances starts three apps that share what a deployment shares: the
+// database, the signing keys and a Redis for rate limits. Nothing else.
+func instances(t *testing.T, opts ...testkit.Option) []*testkit.App {
+	t.Helper()
+	keys, err := token.GenerateSet("EdDSA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "authd-test:" + rand.Text() + ":"
+	shared := func(d *server.Deps) { d.Limits.Store = redisStore(t, prefix) }
+	opts = append([]testkit.Option{testkit.FastHashing, testkit.SharedKeys(keys), shared}, opts...)
+	return []*testkit.App{testkit.NewApp(t, opts...), testkit.NewApp(t, opts...), testkit.NewApp(t, opts...)}
+}
+
+func TestInstances_SessionEndedOnOneIsRefusedByTheOthers(t *testing.T) {
+	t.Parallel()
+	apps := instances(t)
+	a, b, c := apps[0], apps[1], apps[2]
+	ctx := context.Background()
+	_, pair := a.NewUser(t)
+	if me, _ := c.Client.GetMeWithResponse(ctx, testkit.Bearer(pair.AccessToken)); me.StatusCode() != http.StatusOK {
+		t.Fatalf("a token issued by one instance before logout: %d on another, want 200", me.StatusCode())
+	}
+
+	if out, _ := b.Client.LogoutWithResponse(ctx, nil, testkit.Bearer(pair.AccessToken)); out.StatusCode() != http.StatusNoContent {
+		t.Fatalf("logout on the second instance: %d", out.StatusCode())
+	}
+	for _, app := range apps {
+		if me, _ := app.Client.GetMeWithResponse(ctx, testkit.Bearer(pair.AccessToken)); me.StatusCode() != http.StatusUnauthorized {
+			t.Errorf("%s: access token after logout elsewhere: %d, want 401", app.URL, me.StatusCode())
+		}
+		if r := refresh(t, app, pair.RefreshToken); r.StatusCode() != http.StatusUnauthorized {
+			t.Errorf("%s: refresh token after logout elsewhere: %d, want 401", app.URL, r.StatusCode())
+		}
+	}
+}
+
+func TestInstances_ConcurrentRefreshesKeepOneChain(t *testing.T) {
+	t.Parallel()
+	raceRefreshes(t, instances(t)...)
+}
+
+func TestInstances_ConcurrentRegistrationsOfOneEmailCreateOneUser(t *testing.T) {
+	t.Parallel()
+	raceRegistrations(t, instances(t, testkit.NoLimits)...) // the per-address limit would refuse most
+}
+
+func TestInstances_ShareOneRateLimitBudget(t *testing.T) {
+	t.Parallel()
+	apps := instances(t, withLimits(func(l *server.Limits) { l.Register = ratelimit.Limit{Rate: 6, Period: time.Hour} })) // a burst of 3
+	from := testkit.From("192.0.2.45")
+	got := make([]int, 4)
+	for i := range got {
+		got[i] = register(t, apps[i%len(apps)], from).StatusCode()
+	}
+	if got[0] != 201 || got[1] != 201 || got[2] != 201 || got[3] != http.StatusTooManyRequests {
+		t.Errorf("statuses across three instances %v, want 201 201 201 429", got)
+	}
+}
