@@ -1,0 +1,221 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server"
+	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/testkit"
+)
+
+// throughProxy connects the app to the test database through a fault proxy.
+func throughProxy(t *testing.T, s database.BreakerSettings) (*testkit.FaultProxy, *pgxpool.Pool, testkit.Option) {
+	t.Helper()
+	u, err := url.Parse(testkit.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testkit.NewFaultProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	q := u.Query()
+	q.Set("connect_timeout", "2")
+	u.RawQuery = q.Encode()
+	pool, err := pgxpool.New(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return proxy, pool, func(d *server.Deps) { d.DB = database.NewResilient(pool, s, d.Log) }
+}
+
+func getMe(t *testing.T, app *testkit.App, access string) *client.GetMeResponse {
+	t.Helper()
+	resp, err := app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(access))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func readinessStatus(t *testing.T, app *testkit.App) int {
+	t.Helper()
+	resp, err := app.Client.GetReadinessWithResponse(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode()
+}
+
+func TestFaults_SlowDatabaseTimesOutInto503AndOpensTheBreaker(t *testing.T) {
+	t.Parallel()
+	proxy, _, viaProxy := throughProxy(t, database.BreakerSettings{Failures: 3, OpenFor: time.Minute, Successes: 1, QueryTimeout: 300 * time.Millisecond})
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.NoLimits, viaProxy)
+	_, pair := app.NewUser(t)
+
+	proxy.SetDelay(2 * time.Second)
+	for i := range 4 { // three timeouts open the breaker; the fourth is refused at once
+		resp := getMe(t, app, pair.AccessToken)
+		if resp.ApplicationproblemJSON503 == nil {
+			t.Fatalf("request %d with a 2 s database: status %d, want a 503 problem: %s", i, resp.StatusCode(), resp.Body)
+		}
+	}
+	if got := readinessStatus(t, app); got != http.StatusServiceUnavailable {
+		t.Errorf("readiness with the breaker open: %d, want 503", got)
+	}
+	if lines := app.Logs.Lines("circuit breaker", `"to":"open"`); len(lines) == 0 {
+		t.Errorf("no log line says the breaker opened:\n%s", app.Logs)
+	}
+}
+
+func TestFaults_ResetsMidTransactionLoseNothingAcknowledged(t *testing.T) {
+	t.Parallel()
+	// The breaker stays closed here so that every request meets the resets.
+	proxy, pool, viaProxy := throughProxy(t, database.BreakerSettings{Failures: 1 << 20, OpenFor: time.Second, Successes: 1, QueryTimeout: 3 * time.Second})
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.NoLimits, viaProxy)
+	ctx := context.Background()
+	const workers, rounds = 4, 12
+
+	type outcome struct {
+		registered map[string]int // email: status
+		latest     string         // the last refresh token acknowledged with 200
+		statuses   []int
+	}
+	outcomes := make([]*outcome, workers)
+	for w := range outcomes {
+		_, pair := app.NewUser(t)
+		outcomes[w] = &outcome{registered: map[string]int{}, latest: pair.RefreshToken}
+	}
+
+	stop := make(chan struct{})
+	resetterDone := make(chan struct{})
+	go func() {
+		defer close(resetterDone)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(15 * time.Millisecond): // the fault rate, not synchronisation
+				proxy.ResetAll()
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for _, o := range outcomes {
+		wg.Go(func() {
+			for range rounds {
+				email := testkit.UniqueEmail()
+				reg, err := app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: email, Password: testkit.Password})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				o.registered[email] = reg.StatusCode()
+				ref, err := app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: o.latest})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ref.JSON200 != nil {
+					o.latest = ref.JSON200.RefreshToken
+				}
+				o.statuses = append(o.statuses, reg.StatusCode(), ref.StatusCode())
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-resetterDone
+	pool.Reset() // drop connections the last resets broke, as time would
+
+	count := map[int]int{}
+	var emails []string
+	for _, o := range outcomes {
+		for _, s := range o.statuses {
+			count[s]++
+		}
+		for email := range o.registered {
+			emails = append(emails, email)
+		}
+	}
+	t.Logf("statuses under resets: %v", count)
+	for s := range count {
+		if s != http.StatusOK && s != http.StatusCreated && s != http.StatusServiceUnavailable {
+			t.Errorf("%d responses with status %d; want only 200, 201 and 503", count[s], s)
+		}
+	}
+	if count[http.StatusServiceUnavailable] == 0 {
+		t.Errorf("no request met a reset: the test injected no fault")
+	}
+
+	for _, o := range outcomes {
+		for email, status := range o.registered {
+			var users int
+			if err := testkit.Pool(t).QueryRow(ctx, "SELECT count(*) FROM users WHERE email = $1", email).Scan(&users); err != nil {
+				t.Fatal(err)
+			}
+			if status == http.StatusCreated && users != 1 {
+				t.Errorf("%s was acknowledged with 201 but has %d rows", email, users)
+			}
+		}
+		// The last acknowledged token (or its grace successor, if a refused
+		// rotation did commit) still continues the one chain.
+		if r := refresh(t, app, o.latest); r.JSON200 == nil {
+			t.Errorf("the last acknowledged refresh token no longer rotates: %d %s", r.StatusCode(), r.Body)
+		}
+	}
+	// A registration is its user and its event, or neither.
+	var halves int
+	err := testkit.Pool(t).QueryRow(ctx, `
+		SELECT count(*) FROM users u WHERE u.email = ANY($1)
+		  AND NOT EXISTS (SELECT 1 FROM security_events e WHERE e.user_id = u.id AND e.kind = 'registered')`, emails).Scan(&halves)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if halves != 0 {
+		t.Errorf("%d users without their registration event", halves)
+	}
+}
+
+func TestFaults_RecoversByItselfAfterAnOutage(t *testing.T) {
+	t.Parallel()
+	proxy, _, viaProxy := throughProxy(t, database.BreakerSettings{Failures: 3, OpenFor: 500 * time.Millisecond, Successes: 1, QueryTimeout: 2 * time.Second})
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.NoLimits, viaProxy)
+	_, pair := app.NewUser(t)
+
+	proxy.SetDown(true)
+	for i := range 3 {
+		if resp := getMe(t, app, pair.AccessToken); resp.ApplicationproblemJSON503 == nil {
+			t.Fatalf("request %d with the database unreachable: %d, want a 503 problem", i, resp.StatusCode())
+		}
+	}
+	if got := readinessStatus(t, app); got != http.StatusServiceUnavailable {
+		t.Fatalf("readiness during the outage: %d, want 503", got)
+	}
+
+	proxy.SetDown(false)
+	// The breaker waits OpenFor before it lets a probe through; poll until
+	// it has closed again, with no restart and no help.
+	deadline := time.Now().Add(30 * time.Second)
+	for readinessStatus(t, app) != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready 30 s after the database came back:\n%s", app.Logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if resp := getMe(t, app, pair.AccessToken); resp.JSON200 == nil {
+		t.Errorf("GET /users/me after recovery: %d, want 200", resp.StatusCode())
+	}
+	for _, step := range []string{`"from":"open","to":"half-open"`, `"from":"half-open","to":"closed"`} {
+		if lines := app.Logs.Lines("circuit breaker", step); len(lines) == 0 {
+			t.Errorf("no log line says the breaker went %s:\n%s", step, app.Logs)
+		}
+	}
+}
