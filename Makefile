@@ -77,3 +77,4 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 1m)
 .PHONY: bench
 bench: ## Run the benchmarks (the login flood once: each run is 200 logins)
 	.ci/with-postgres go test -run '^$$' -bench . -benchmem -count=1 ./...
+	.ci/with-postgres go run ./bench   # authd against its ceilings; writes bench/results.md

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/authd/authd/gen/client"
+)
+
+const benchPassword = "Correct-Horse-Battery-7"
+
+// createDatabase makes a throwaway database on the server TEST_DATABASE_URL (or
+// the local default) names, and a function that drops it.
+func createDatabase(ctx context.Context) (string, func(), error) {
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", nil, fmt.Errorf("connect to PostgreSQL (set TEST_DATABASE_URL): %w", err)
+	}
+	name := "authd_bench_" + strings.ToLower(rand.Text()[:8])
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close(ctx)
+		return "", nil, err
+	}
+	drop := func() {
+		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		admin.Close(context.Background())
+	}
+	cfg := admin.Config()
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name), drop, nil
+}
+
+type authd struct {
+	url  string
+	http *http.Client
+	cmd  *exec.Cmd
+	dir  string
+}
+
+// startAuthd builds the release binary and runs it with rate limits off (a
+// load test is not an attack) and everything else at its defaults.
+func startAuthd(ctx context.Context, dbURL string) (*authd, error) {
+	dir, err := os.MkdirTemp("", "authd-bench")
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, "authd")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/authd").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build authd: %w: %s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "serve")
+	cmd.Dir = dir // no .env from the checkout
+	cmd.Env = append(os.Environ(), "AUTHD_ENV=development", "AUTHD_ADDR="+addr, "DATABASE_URL="+dbURL,
+		"AUTHD_RATE_LIMIT_ENABLED=false", "AUTHD_REQUIRE_VERIFIED_EMAIL=false", "AUTHD_LOG_LEVEL=info", "REDIS_URL=")
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	a := &authd{url: "http://" + addr, cmd: cmd, dir: dir, http: &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second,
+	}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := call(a.http, "GET", a.url+"/readiness", "", nil, 200); err == nil {
+			return a, nil
+		} else if time.Now().After(deadline) {
+			a.stop()
+			return nil, fmt.Errorf("authd not ready after 30 s: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (a *authd) stop() {
+	_ = a.cmd.Process.Signal(os.Interrupt)
+	_ = a.cmd.Wait()
+	os.RemoveAll(a.dir)
+}
+
+type user struct{ id, email, access string }
+
+func body(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func uniqueEmail() string { return "bench-" + strings.ToLower(rand.Text()) + "@example.com" }
+
+// seed registers n users and logs each in once.
+func (a *authd) seed(n int) ([]user, error) {
+	users := make([]user, n)
+	for i := range users {
+		u := user{email: uniqueEmail()}
+		b, err := call(a.http, "POST", a.url+"/auth/register", "", body(client.RegisterRequest{Email: u.email, Password: benchPassword}), 201)
+		if err != nil {
+			return nil, err
+		}
+		created, err := decode[client.User](b)
+		if err != nil {
+			return nil, err
+		}
+		u.id = created.Id.String()
+		pair, err := a.login(u.email)
+		if err != nil {
+			return nil, err
+		}
+		u.access = pair.AccessToken
+		users[i] = u
+	}
+	return users, nil
+}
+
+func (a *authd) login(email string) (client.TokenPair, error) {
+	b, err := call(a.http, "POST", a.url+"/auth/login", "", body(client.LoginRequest{Email: email, Password: benchPassword}), 200)
+	if err != nil {
+		return client.TokenPair{}, err
+	}
+	return decode[client.TokenPair](b)
+}
+
+func (a *authd) register(int) error {
+	_, err := call(a.http, "POST", a.url+"/auth/register", "", body(client.RegisterRequest{Email: uniqueEmail(), Password: benchPassword}), 201)
+	return err
+}
+
+func (a *authd) loginAs(users []user) func(int) error {
+	var next atomic.Int64
+	return func(int) error {
+		_, err := a.login(users[int(next.Add(1))%len(users)].email)
+		return err
+	}
+}
+
+// refreshChains gives each worker a session of its own and rotates it.
+func (a *authd) refreshChains(users []user, workers int) (func(int) error, error) {
+	current := make([]string, workers)
+	for w := range current {
+		pair, err := a.login(users[w%len(users)].email)
+		if err != nil {
+			return nil, err
+		}
+		current[w] = pair.RefreshToken
+	}
+	return func(w int) error {
+		b, err := call(a.http, "POST", a.url+"/auth/refresh-token", "", body(client.RefreshRequest{RefreshToken: current[w]}), 200)
+		if err != nil {
+			return err
+		}
+		pair, err := decode[client.TokenPair](b)
+		if err == nil {
+			current[w] = pair.RefreshToken
+		}
+		return err
+	}, nil
+}
+
+func (a *authd) get(path, bearer string) func(int) error {
+	return func(int) error {
+		_, err := call(a.http, "GET", a.url+path, bearer, nil, 200)
+		return err
+	}
+}
+
+type floodResult struct {
+	n, ok, busy, other int
+	slots              int
+	peakMiB            float64
+}
+
+// loginFlood sends n logins at once on n connections and reads authd's
+// peak resident memory from the kernel.
+func (a *authd) loginFlood(users []user, n int) (floodResult, error) {
+	flood := &http.Client{Transport: &http.Transport{MaxConnsPerHost: n, MaxIdleConnsPerHost: n}, Timeout: time.Minute}
+	var ok, busy, other atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, err := call(flood, "POST", a.url+"/auth/login", "", body(client.LoginRequest{Email: users[i%len(users)].email, Password: benchPassword}), 200)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case strings.Contains(err.Error(), ": 503 "):
+				busy.Add(1)
+			default:
+				other.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	peak, err := peakRSS(a.cmd.Process.Pid)
+	return floodResult{n: n, ok: int(ok.Load()), busy: int(busy.Load()), other: int(other.Load()), slots: numCPU(), peakMiB: peak}, err
+}
+
+// peakRSS is VmHWM, the process's high-water resident set, in MiB.
+func peakRSS(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb float64
+			_, err := fmt.Sscanf(strings.TrimSpace(v), "%f kB", &kb)
+			return kb / 1024, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// numCPU is also authd's default number of hash slots (GOMAXPROCS).
+func numCPU() int { return runtime.NumCPU() }
+
+func goVersion() string { return runtime.Version() }

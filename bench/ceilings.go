@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/authd/authd/server/password"
+)
+
+// hashCeiling is the configured hash's rate with every core hashing: no
+// login can be faster than one verification.
+func hashCeiling(p password.Params, d time.Duration) (result, error) {
+	p.Concurrency, p.MaxWait = uint(runtime.NumCPU()), time.Minute
+	h, err := password.NewHasher(p)
+	if err != nil {
+		return result{}, err
+	}
+	return closedLoop(runtime.NumCPU(), d, func(int) error {
+		_, err := h.Hash(context.Background(), "correct horse battery staple")
+		return err
+	}), nil
+}
+
+// meCeiling serves what GET /users/me cannot do without: an Echo handler
+// that verifies the same JWT with the same library against authd's JWKS
+// and selects the user by primary key through pgx.
+func meCeiling(pool *pgxpool.Pool, jwksJSON []byte) (url string, stop func(), err error) {
+	set, err := jwk.Parse(jwksJSON)
+	if err != nil {
+		return "", nil, err
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.GET("/me", func(c echo.Context) error {
+		raw := strings.TrimPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		tok, err := jwt.ParseString(raw, jwt.WithKeySet(set))
+		if err != nil {
+			return echo.ErrUnauthorized
+		}
+		sub, _ := tok.Subject()
+		var id, email string
+		if err := pool.QueryRow(c.Request().Context(), "SELECT id::text, email FROM users WHERE id = $1", sub).Scan(&id, &email); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]string{"id": id, "email": email})
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: e}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String() + "/me", func() { _ = srv.Close() }, nil
+}
+
+// rotationCeiling runs the bare rotation transaction refresh cannot avoid:
+// lock the presented token, mark it rotated, insert its successor. Each
+// worker rotates a chain of its own in a session of userID.
+func rotationCeiling(ctx context.Context, pool *pgxpool.Pool, userID string, workers int, d time.Duration) (result, error) {
+	current := make([][]byte, workers)
+	sessions := make([]string, workers)
+	for w := range workers {
+		current[w] = randomHash()
+		err := pool.QueryRow(ctx, `INSERT INTO sessions (user_id, expires_at) VALUES ($1, now() + interval '1 day') RETURNING id::text`, userID).Scan(&sessions[w])
+		if err == nil {
+			_, err = pool.Exec(ctx, `INSERT INTO refresh_tokens (session_id, token_hash) VALUES ($1, $2)`, sessions[w], current[w])
+		}
+		if err != nil {
+			return result{}, err
+		}
+	}
+	return closedLoop(workers, d, func(w int) error {
+		next := randomHash()
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			var id string
+			if err := tx.QueryRow(ctx, `SELECT id::text FROM refresh_tokens WHERE token_hash = $1 AND rotated_at IS NULL FOR UPDATE`, current[w]).Scan(&id); err != nil {
+				return err
+			}
+			var nextID string
+			if err := tx.QueryRow(ctx, `INSERT INTO refresh_tokens (session_id, token_hash) VALUES ($1, $2) RETURNING id::text`, sessions[w], next).Scan(&nextID); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET rotated_at = now(), successor_id = $2 WHERE id = $1`, id, nextID)
+			if err == nil && tag.RowsAffected() != 1 {
+				err = errors.New("rotation updated no row")
+			}
+			return err
+		})
+		if err == nil {
+			current[w] = next
+		}
+		return err
+	}), nil
+}
+
+func randomHash() []byte {
+	h := sha256.Sum256([]byte(rand.Text()))
+	return h[:]
+}

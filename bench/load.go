@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// result is one measured load: throughput and latency percentiles.
+type result struct {
+	ops      int
+	failures int
+	elapsed  time.Duration
+	p50, p99 time.Duration
+}
+
+func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
+
+func (r result) String() string {
+	return fmt.Sprintf("%8.0f/s  p50 %7s  p99 %7s", r.rate(), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
+}
+
+// closedLoop runs op from each of workers goroutines back to back for d,
+// after a warm-up of d/5 whose results are dropped. A closed loop measures
+// capacity at a stated concurrency, which is what a ceiling ratio compares;
+// an open-loop rate would need the capacity known in advance.
+func closedLoop(workers int, d time.Duration, op func(worker int) error) result {
+	run := func(d time.Duration) result {
+		var mu sync.Mutex
+		var all []time.Duration
+		failures := 0
+		deadline := time.Now().Add(d)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				var mine []time.Duration
+				bad := 0
+				for time.Now().Before(deadline) {
+					t0 := time.Now()
+					if err := op(w); err != nil {
+						bad++
+						continue
+					}
+					mine = append(mine, time.Since(t0))
+				}
+				mu.Lock()
+				all = append(all, mine...)
+				failures += bad
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		r := result{ops: len(all), failures: failures, elapsed: time.Since(start)}
+		if len(all) > 0 {
+			slices.Sort(all)
+			r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
+		}
+		return r
+	}
+	run(d / 5)
+	return run(d)
+}
+
+// call sends one request and fails unless the status is want.
+func call(c *http.Client, method, url, bearer string, body []byte, want int) ([]byte, error) {
+	req, err := http.NewRequestWithContext(context.Background(), method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, out)
+	}
+	return out, nil
+}

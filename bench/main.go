@@ -1,0 +1,162 @@
+// Command bench measures authd against the ceilings that bound it, side by
+// side in one run: on a shared, noisy machine absolute figures drift, but
+// ratios hold. It starts a release build of authd on a throwaway database,
+// prints a table of authd / ceiling ratios and writes it to bench/results.md.
+// It exits non-zero only when the harness itself fails.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/authd/authd/server/password"
+)
+
+func main() {
+	dur := flag.Duration("duration", 5*time.Second, "measured time per scenario (a fifth more is warm-up)")
+	out := flag.String("out", "bench/results.md", "where to write the results table")
+	flag.Parse()
+	if err := run(*dur, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// The hash authd runs with: the production default.
+var hashParams = password.Params{Algorithm: "argon2id", MemoryKiB: 19456, Time: 2, Threads: 1}
+
+type row struct {
+	name, concurrency string
+	authd, ceiling    result
+	target            float64 // minimum authd/ceiling; 0: no ceiling
+	ceilingName       string
+}
+
+func run(d time.Duration, outPath string) error {
+	ctx := context.Background()
+	dbURL, drop, err := createDatabase(ctx)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	a, err := startAuthd(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer a.stop()
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	users, err := a.seed(32)
+	if err != nil {
+		return err
+	}
+	var rows []row
+	say := func(r row) { rows = append(rows, r); fmt.Fprintf(os.Stderr, "%-10s %s\n", r.name, r.authd) }
+
+	hash, err := hashCeiling(hashParams, d)
+	if err != nil {
+		return err
+	}
+	say(row{name: "register", concurrency: "4", authd: closedLoop(4, d, a.register), ceiling: hash, ceilingName: "hash on all cores"})
+	say(row{name: "login", concurrency: "4", authd: closedLoop(4, d, a.loginAs(users)), ceiling: hash, target: 0.90, ceilingName: "hash on all cores"})
+
+	refresh, err := a.refreshChains(users, 8)
+	if err != nil {
+		return err
+	}
+	rotation, err := rotationCeiling(ctx, pool, users[0].id, 8, d)
+	if err != nil {
+		return err
+	}
+	say(row{name: "refresh", concurrency: "8", authd: closedLoop(8, d, refresh), ceiling: rotation, target: 0.60, ceilingName: "bare rotation transaction (pgx)"})
+
+	jwks, err := call(a.http, "GET", a.url+"/.well-known/jwks.json", "", nil, 200)
+	if err != nil {
+		return err
+	}
+	ceilURL, stopCeiling, err := meCeiling(pool, jwks)
+	if err != nil {
+		return err
+	}
+	defer stopCeiling()
+	meAuthd := closedLoop(16, d, a.get("/users/me", users[0].access))
+	meBare := closedLoop(16, d, func(int) error { _, err := call(a.http, "GET", ceilURL, users[0].access, nil, 200); return err })
+	say(row{name: "users/me", concurrency: "16", authd: meAuthd, ceiling: meBare, target: 0.70, ceilingName: "Echo + jwx verify + one pgx PK select"})
+	say(row{name: "jwks", concurrency: "16", authd: closedLoop(16, d, a.get("/.well-known/jwks.json", ""))})
+
+	flood, err := a.loginFlood(users, 200)
+	if err != nil {
+		return err
+	}
+	table := render(rows, flood)
+	fmt.Println(table)
+	return os.WriteFile(outPath, []byte(table), 0o644)
+}
+
+func render(rows []row, f floodResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# authd benchmark results\n\n%s\n\n", machine())
+	b.WriteString("Closed loop at the stated concurrency, client and server on this machine; ratio = authd / ceiling, measured in the same run.\n\n")
+	b.WriteString("| scenario | concurrency | authd | p50 | p99 | failed | ceiling | ceiling rate | ratio | target |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		ratio, target, ceil, rate := "", "", "", ""
+		if r.ceilingName != "" {
+			ceil, rate = r.ceilingName, fmt.Sprintf("%.0f/s", r.ceiling.rate())
+			ratio = fmt.Sprintf("%.0f %%", 100*r.authd.rate()/r.ceiling.rate())
+		}
+		if r.target > 0 {
+			verdict := "met"
+			if r.authd.rate()/r.ceiling.rate() < r.target {
+				verdict = "missed"
+			}
+			target = fmt.Sprintf("≥ %.0f %% (%s)", 100*r.target, verdict)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.0f/s | %s | %s | %d | %s | %s | %s | %s |\n", r.name, r.concurrency, r.authd.rate(),
+			r.authd.p50.Round(10*time.Microsecond), r.authd.p99.Round(10*time.Microsecond), r.authd.failures, ceil, rate, ratio, target)
+	}
+	budget := 64 + float64(f.slots)*float64(hashParams.MemoryKiB)/1024
+	verdict := "met"
+	if f.peakMiB > budget {
+		verdict = "missed"
+	}
+	fmt.Fprintf(&b, "\nLogin flood: %d concurrent logins, %d served, %d refused with 503, %d other. Peak RSS of authd over the whole run (VmHWM): %.1f MiB; budget 64 MiB + %d hash slots × %.0f MiB = %.0f MiB (%s).\n",
+		f.n, f.ok, f.busy, f.other, f.peakMiB, f.slots, float64(hashParams.MemoryKiB)/1024, budget, verdict)
+	return b.String()
+}
+
+// machine describes where the figures come from.
+func machine() string {
+	model, mem := "unknown CPU", "unknown memory"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
+			mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		}
+	}
+	return fmt.Sprintf("Machine: %s, %d CPUs, %s; %s; measured %s.", model, numCPU(), mem, goVersion(), time.Now().UTC().Format("2006-01-02 15:04 MST"))
+}
+
+func decode[T any](b []byte) (T, error) {
+	var v T
+	err := json.Unmarshal(b, &v)
+	return v, err
+}
