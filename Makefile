@@ -78,3 +78,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 1m)
 bench: ## Run the benchmarks (the login flood once: each run is 200 logins)
 	.ci/with-postgres go test -run '^$$' -bench . -benchmem -count=1 ./...
 	.ci/with-postgres go run ./bench   # authd against its ceilings; writes bench/results.md
+
+.PHONY: soak
+soak: ## Five minutes of mixed traffic at 200 requests/s: 5xx count, latency and RSS over time (not in CI)
+	.ci/with-postgres go run ./bench -soak 5m -rate 200

@@ -221,19 +221,22 @@ func (a *authd) loginFlood(users []user, n int) (floodResult, error) {
 }
 
 // peakRSS is VmHWM, the process's high-water resident set, in MiB.
-func peakRSS(pid int) (float64, error) {
+func peakRSS(pid int) (float64, error) { return procStatusMiB(pid, "VmHWM:") }
+
+// procStatusMiB reads one kB field of /proc/<pid>/status, in MiB.
+func procStatusMiB(pid int, field string) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(l, field); ok {
 			var kb float64
 			_, err := fmt.Sscanf(strings.TrimSpace(v), "%f kB", &kb)
 			return kb / 1024, err
 		}
 	}
-	return 0, errors.New("no VmHWM in /proc status")
+	return 0, errors.New("no " + field + " in /proc status")
 }
 
 // numCPU is also authd's default number of hash slots (GOMAXPROCS).

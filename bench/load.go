@@ -69,9 +69,18 @@ func closedLoop(workers int, d time.Duration, op func(worker int) error) result 
 
 // call sends one request and fails unless the status is want.
 func call(c *http.Client, method, url, bearer string, body []byte, want int) ([]byte, error) {
+	status, out, err := send(c, method, url, bearer, body)
+	if err == nil && status != want {
+		err = fmt.Errorf("%s %s: %d %s", method, url, status, out)
+	}
+	return out, err
+}
+
+// send sends one request and returns its status and body.
+func send(c *http.Client, method, url, bearer string, body []byte) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(context.Background(), method, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -81,15 +90,9 @@ func call(c *http.Client, method, url, bearer string, body []byte, want int) ([]
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != want {
-		return nil, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, out)
-	}
-	return out, nil
+	return resp.StatusCode, out, err
 }

@@ -22,8 +22,16 @@ import (
 func main() {
 	dur := flag.Duration("duration", 5*time.Second, "measured time per scenario (a fifth more is warm-up)")
 	out := flag.String("out", "bench/results.md", "where to write the results table")
+	soakFor := flag.Duration("soak", 0, "instead of benchmarking, send mixed traffic for this long (make soak)")
+	rate := flag.Int("rate", 200, "requests per second during a soak")
 	flag.Parse()
-	if err := run(*dur, *out); err != nil {
+	var err error
+	if *soakFor > 0 {
+		err = runSoak(*soakFor, *rate)
+	} else {
+		err = run(*dur, *out)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -102,6 +110,25 @@ func run(d time.Duration, outPath string) error {
 	table := render(rows, flood)
 	fmt.Println(table)
 	return os.WriteFile(outPath, []byte(table), 0o644)
+}
+
+func runSoak(d time.Duration, rate int) error {
+	ctx := context.Background()
+	dbURL, drop, err := createDatabase(ctx)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	a, err := startAuthd(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer a.stop()
+	users, err := a.seed(32)
+	if err != nil {
+		return err
+	}
+	return soak(a, users, d, rate)
 }
 
 func render(rows []row, f floodResult) string {
