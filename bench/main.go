@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -179,7 +180,7 @@ func machine() string {
 			mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
 		}
 	}
-	return fmt.Sprintf("Machine: %s, %d CPUs, %s; %s; measured %s.", model, numCPU(), mem, goVersion(), time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	return fmt.Sprintf("Machine: %s, %d CPUs, %s; %s; measured %s.", model, runtime.NumCPU(), mem, runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 MST"))
 }
 
 func decode[T any](b []byte) (T, error) {
