@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -127,12 +128,18 @@ func (h *Hasher) run(ctx context.Context, algorithm string, fn func() error) err
 		h.inUse.Add(1)
 		defer h.inUse.Add(-1)
 		t := time.Now()
-		defer func() {
-			if fn := h.observe.Load(); fn != nil {
-				(*fn)(algorithm, time.Since(t))
-			}
-		}()
-		return fn()
+		err := fn()
+		if observe := h.observe.Load(); observe != nil {
+			(*observe)(algorithm, time.Since(t))
+		}
+		if algorithm == "argon2id" {
+			// x/crypto allocates each hash's memory afresh (golang/go#36634).
+			// Collecting before the slot frees lets the next hash reuse that
+			// memory; otherwise a login flood piles up garbage hashes until
+			// the heap doubles.
+			runtime.GC()
+		}
+		return err
 	})
 	if !started {
 		h.waiting.Add(-1)

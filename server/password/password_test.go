@@ -3,6 +3,7 @@ package password
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +246,34 @@ func TestHasher_WaitEndsWithTheRequest(t *testing.T) {
 	cancel()
 	if _, err := h.Hash(cctx, "pw"); !errors.Is(err, context.Canceled) {
 		t.Errorf("hash for a cancelled request: %v, want context.Canceled", err)
+	}
+}
+
+// TestHasher_ArgonMemoryIsFreedBeforeHashReturns: x/crypto cannot reuse a
+// hash's memory, so the hasher collects it before giving up the slot; the
+// next hash then reuses it instead of adding to the heap. Not parallel: it
+// reads the whole process's heap.
+func TestHasher_ArgonMemoryIsFreedBeforeHashReturns(t *testing.T) {
+	const mem = 32 << 10 // KiB
+	h := newHasher(t, Params{Algorithm: "argon2id", MemoryKiB: mem, Time: 1, Threads: 1})
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	for range 3 {
+		enc, err := h.Hash(ctx, "Correct-Horse-7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := heap(); got >= mem<<10 {
+			t.Fatalf("after Hash the heap holds %d MiB, the %d MiB of the finished hash were not freed", got>>20, mem>>10)
+		}
+		if ok, _, err := h.Verify(ctx, "Correct-Horse-7", enc); !ok || err != nil {
+			t.Fatalf("verify = %v, %v", ok, err)
+		}
+		if got := heap(); got >= mem<<10 {
+			t.Fatalf("after Verify the heap holds %d MiB, the %d MiB of the finished hash were not freed", got>>20, mem>>10)
+		}
 	}
 }
