@@ -31,13 +31,25 @@ type Authority struct {
 	issuer   string
 	audience string
 	ttl      time.Duration
-	leeway   time.Duration
 	now      func() time.Time
+	verify   []jwt.ParseOption // built once: they are the same for every token
 }
 
 // NewAuthority returns an Authority; now is the clock (time.Now in production).
 func NewAuthority(keys *Keys, issuer, audience string, ttl, leeway time.Duration, now func() time.Time) *Authority {
-	return &Authority{keys: keys, issuer: issuer, audience: audience, ttl: ttl, leeway: leeway, now: now}
+	a := &Authority{keys: keys, issuer: issuer, audience: audience, ttl: ttl, now: now}
+	a.verify = []jwt.ParseOption{
+		jwt.WithKeyProvider(jws.KeyProviderFunc(a.provideKey)),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(audience),
+		jwt.WithAcceptableSkew(leeway),
+		jwt.WithClock(jwt.ClockFunc(now)),
+		jwt.WithRequiredClaim(jwt.ExpirationKey),
+		jwt.WithRequiredClaim(jwt.IssuedAtKey),
+		jwt.WithRequiredClaim(jwt.SubjectKey),
+		jwt.WithRequiredClaim("sid"),
+	}
+	return a
 }
 
 // TTL is the lifetime of the access tokens this Authority issues.
@@ -59,7 +71,7 @@ func (a *Authority) Issue(c Claims) (string, error) {
 		return "", err
 	}
 	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.TypeKey, AccessType); err != nil {
+	if err := errors.Join(hdr.Set(jws.TypeKey, AccessType), hdr.Set(jws.KeyIDKey, a.keys.signerKid)); err != nil {
 		return "", err
 	}
 	out, err := jwt.Sign(tok, jwt.WithKey(a.keys.signerAlg, a.keys.signer, jws.WithProtectedHeaders(hdr)))
@@ -71,17 +83,7 @@ func (a *Authority) Issue(c Claims) (string, error) {
 
 // Verify checks signature, typ, kid, iss, aud, exp, nbf and iat and returns the claims.
 func (a *Authority) Verify(raw string) (Claims, error) {
-	tok, err := jwt.ParseString(raw,
-		jwt.WithKeyProvider(jws.KeyProviderFunc(a.provideKey)),
-		jwt.WithIssuer(a.issuer),
-		jwt.WithAudience(a.audience),
-		jwt.WithAcceptableSkew(a.leeway),
-		jwt.WithClock(jwt.ClockFunc(a.now)),
-		jwt.WithRequiredClaim(jwt.ExpirationKey),
-		jwt.WithRequiredClaim(jwt.IssuedAtKey),
-		jwt.WithRequiredClaim(jwt.SubjectKey),
-		jwt.WithRequiredClaim("sid"),
-	)
+	tok, err := jwt.ParseString(raw, a.verify...)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

@@ -20,8 +20,13 @@ import (
 
 // Keys holds the signing key (the first of the set) and the public keys that
 // verify, by kid. The algorithm of each key is fixed here, never read from a token.
+//
+// Signing and verifying use the keys exported from their JWKs once, here:
+// given a JWK, jwx exports it anew for every token, and for an Ed25519 key
+// that export derives the public key, which made signing twice as slow.
 type Keys struct {
-	signer     jwk.Key
+	signer     any // crypto key
+	signerKid  string
 	signerAlg  jwa.SignatureAlgorithm
 	verifiers  map[string]verifier
 	publicJSON []byte
@@ -31,7 +36,7 @@ type Keys struct {
 
 type verifier struct {
 	alg jwa.SignatureAlgorithm
-	key jwk.Key
+	key any // crypto public key
 }
 
 // ParseKeys reads a private JWK set. Every key needs a kid; a missing alg is
@@ -74,11 +79,15 @@ func ParseKeys(data []byte) (*Keys, error) {
 		if err := public.AddKey(pub); err != nil {
 			return nil, err
 		}
-		ks.verifiers[kid] = verifier{alg: alg, key: pub}
+		var rawPub, rawPriv any
+		if err := errors.Join(jwk.Export(pub, &rawPub), jwk.Export(priv, &rawPriv)); err != nil {
+			return nil, fmt.Errorf("key %q: %w", kid, err)
+		}
+		ks.verifiers[kid] = verifier{alg: alg, key: rawPub}
 		ks.order = append(ks.order, kid)
 		ks.private[kid] = priv
 		if i == 0 {
-			ks.signer, ks.signerAlg = priv, alg
+			ks.signer, ks.signerKid, ks.signerAlg = rawPriv, kid, alg
 		}
 	}
 	if ks.publicJSON, err = json.Marshal(public); err != nil {
