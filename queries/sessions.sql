@@ -14,9 +14,6 @@ WHERE sessions.id = sqlc.arg(session_id)
   AND sessions.expires_at > sqlc.arg(now)
   AND users.is_active;
 
--- name: TouchSession :exec
-UPDATE sessions SET last_used_at = now() WHERE id = $1;
-
 -- name: RevokeSession :execrows
 UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL;
 

@@ -42,14 +42,10 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 		outcome = "rotated"
 		if row.RotatedAt == nil {
 			next = token.NewOpaque()
-			err = q.RotateRefreshToken(ctx, db.RotateRefreshTokenParams{
+			return q.RotateRefreshToken(ctx, db.RotateRefreshTokenParams{
 				ID: row.ID, SessionID: row.SessionID, RotatedAt: &now,
 				SuccessorHash: token.HashOpaque(next), SuccessorSealed: token.SealSuccessor(presented, next),
 			})
-			if err != nil {
-				return err
-			}
-			return q.TouchSession(ctx, row.SessionID)
 		}
 		if now.Sub(*row.RotatedAt) <= s.RefreshGrace && row.SuccessorID != nil {
 			succRotated, err := q.RefreshTokenRotatedAt(ctx, *row.SuccessorID)

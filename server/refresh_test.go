@@ -32,7 +32,11 @@ func meStatus(t *testing.T, app *testkit.App, access string) int {
 func TestRefresh_RotatesTokenPair(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing)
-	_, pair := app.NewUser(t)
+	u, pair := app.NewUser(t)
+	pool := app.Server.DB.Pool() // shared by parallel tests: touch only this user's rows
+	if _, err := pool.Exec(context.Background(), "UPDATE sessions SET last_used_at = now() - interval '1 hour' WHERE user_id = $1", u.Id); err != nil {
+		t.Fatal(err)
+	}
 
 	resp := refresh(t, app, pair.RefreshToken)
 	next := resp.JSON200
@@ -41,6 +45,13 @@ func TestRefresh_RotatesTokenPair(t *testing.T) {
 	}
 	if next.RefreshToken == pair.RefreshToken || next.AccessToken == pair.AccessToken {
 		t.Error("refresh returned the same tokens")
+	}
+	var idle time.Duration
+	if err := pool.QueryRow(context.Background(), "SELECT now() - last_used_at FROM sessions WHERE user_id = $1", u.Id).Scan(&idle); err != nil {
+		t.Fatal(err)
+	}
+	if idle > time.Minute {
+		t.Errorf("the session was last used %s ago: the rotation did not record its use", idle)
 	}
 	if resp.HTTPResponse.Header.Get("Cache-Control") != "no-store" {
 		t.Error("refresh response lacks Cache-Control: no-store")

@@ -105,7 +105,9 @@ type Querier interface {
 	RevokeUserSession(ctx context.Context, arg RevokeUserSessionParams) (int64, error)
 	// Revokes every live session of a user, except the one named by keep when given.
 	RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) (int64, error)
-	// Adds the successor token and marks the presented one as rotated, in one statement.
+	// Adds the successor token, marks the presented one as rotated and records the
+	// session's use, in one statement: one round trip fewer per refresh. The use is
+	// recorded to the minute, so a busy session does not rewrite its row each time.
 	RotateRefreshToken(ctx context.Context, arg RotateRefreshTokenParams) error
 	// Replaces a hash with one of the configured algorithm; not a user-visible change.
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) error
@@ -114,7 +116,6 @@ type Querier interface {
 	// Marks the failure just counted; with the event a failed login on a real
 	// account records, it makes both kinds of failure commit the same work.
 	TouchLoginFailure(ctx context.Context, arg TouchLoginFailureParams) error
-	TouchSession(ctx context.Context, id uuid.UUID) error
 }
 
 var _ Querier = (*Queries)(nil)

@@ -91,6 +91,8 @@ WITH successor AS (
     INSERT INTO refresh_tokens (session_id, token_hash)
     VALUES ($4, $5)
     RETURNING id
+), used AS (
+    UPDATE sessions SET last_used_at = now() WHERE id = $4 AND last_used_at < now() - interval '1 minute'
 )
 UPDATE refresh_tokens
 SET rotated_at       = $1,
@@ -107,7 +109,9 @@ type RotateRefreshTokenParams struct {
 	SuccessorHash   []byte
 }
 
-// Adds the successor token and marks the presented one as rotated, in one statement.
+// Adds the successor token, marks the presented one as rotated and records the
+// session's use, in one statement: one round trip fewer per refresh. The use is
+// recorded to the minute, so a busy session does not rewrite its row each time.
 func (q *Queries) RotateRefreshToken(ctx context.Context, arg RotateRefreshTokenParams) error {
 	_, err := q.db.Exec(ctx, rotateRefreshToken,
 		arg.RotatedAt,

@@ -203,12 +203,3 @@ func (q *Queries) RevokeUserSessions(ctx context.Context, arg RevokeUserSessions
 	}
 	return result.RowsAffected(), nil
 }
-
-const touchSession = `-- name: TouchSession :exec
-UPDATE sessions SET last_used_at = now() WHERE id = $1
-`
-
-func (q *Queries) TouchSession(ctx context.Context, id uuid.UUID) error {
-	_, err := q.db.Exec(ctx, touchSession, id)
-	return err
-}
