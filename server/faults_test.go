@@ -190,15 +190,31 @@ func TestFaults_RecoversByItselfAfterAnOutage(t *testing.T) {
 	app := testkit.NewApp(t, testkit.FastHashing, testkit.NoLimits, viaProxy)
 	_, pair := app.NewUser(t)
 
+	// Ten seconds without a database, with a request every quarter second:
+	// each is a 503 problem, and the breaker's probes fail and reopen it.
 	proxy.SetDown(true)
-	for i := range 3 {
-		if resp := getMe(t, app, pair.AccessToken); resp.ApplicationproblemJSON503 == nil {
-			t.Fatalf("request %d with the database unreachable: %d, want a 503 problem", i, resp.StatusCode())
+	outage := time.NewTimer(10 * time.Second)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	requests := 0
+	for down := true; down; {
+		select {
+		case <-outage.C:
+			down = false
+		case <-tick.C:
+			if resp := getMe(t, app, pair.AccessToken); resp.ApplicationproblemJSON503 == nil {
+				t.Fatalf("request %d with the database unreachable: %d, want a 503 problem", requests, resp.StatusCode())
+			}
+			requests++
 		}
 	}
 	if got := readinessStatus(t, app); got != http.StatusServiceUnavailable {
 		t.Fatalf("readiness during the outage: %d, want 503", got)
 	}
+	if reopened := len(app.Logs.Lines("circuit breaker", `"from":"half-open","to":"open"`)); reopened < 2 {
+		t.Errorf("%d failed probes during a 10 s outage, want several:\n%s", reopened, app.Logs)
+	}
+	t.Logf("%d requests during the outage, all 503", requests)
 
 	proxy.SetDown(false)
 	// The breaker waits OpenFor before it lets a probe through; poll until
