@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"time"
@@ -20,28 +24,68 @@ import (
 	"github.com/authd/authd/server/password"
 )
 
-// hashCeiling is the configured hash's rate with every core hashing: no
-// login can be faster than one verification.
-func hashCeiling(p password.Params, d time.Duration) (result, error) {
+// hashCeiling is the configured hash on every core: no login can be
+// faster than one verification.
+func hashCeiling(p password.Params) (load, error) {
 	p.Concurrency, p.MaxWait = uint(runtime.NumCPU()), time.Minute
 	h, err := password.NewHasher(p)
 	if err != nil {
-		return result{}, err
+		return load{}, err
 	}
-	return closedLoop(runtime.NumCPU(), d, func(int) error {
+	return load{runtime.NumCPU(), func(int) error {
 		_, err := h.Hash(context.Background(), "correct horse battery staple")
 		return err
-	}), nil
+	}}, nil
 }
 
-// meCeiling serves what GET /users/me cannot do without: an Echo handler
-// that verifies the same JWT with the same library against authd's JWKS
-// and selects the user by primary key through pgx.
-func meCeiling(pool *pgxpool.Pool, jwksJSON []byte) (url string, stop func(), err error) {
-	set, err := jwk.Parse(jwksJSON)
+// meCeiling starts the GET /users/me ceiling as a process of its own, as
+// authd is one: in the load generator's own process the ceiling would share
+// the Go scheduler with its client and skip the switches between processes
+// that authd pays.
+func meCeiling(dbURL string, jwks []byte) (url string, stop func(), err error) {
+	exe, err := os.Executable()
 	if err != nil {
 		return "", nil, err
 	}
+	cmd := exec.Command(exe, "-serve-me-ceiling")
+	cmd.Env = append(os.Environ(), "BENCH_DATABASE_URL="+dbURL, "BENCH_JWKS="+string(jwks))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("me ceiling did not start: %w", err)
+	}
+	return "http://" + strings.TrimSpace(addr) + "/me", stop, nil
+}
+
+// serveMeCeiling is the ceiling process: an Echo handler that verifies the
+// same JWT with the same library against authd's JWKS and selects the user
+// by primary key through pgx, with authd's default pool size. It prints its
+// address and serves until killed.
+func serveMeCeiling() error {
+	ctx := context.Background()
+	set, err := jwk.Parse([]byte(os.Getenv("BENCH_JWKS")))
+	if err != nil {
+		return err
+	}
+	cfg, err := pgxpool.ParseConfig(os.Getenv("BENCH_DATABASE_URL"))
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns = 10 // AUTHD_DB_MAX_CONNS's default
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/me", func(c echo.Context) error {
@@ -59,17 +103,16 @@ func meCeiling(pool *pgxpool.Pool, jwksJSON []byte) (url string, stop func(), er
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, err
+		return err
 	}
-	srv := &http.Server{Handler: e}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String() + "/me", func() { _ = srv.Close() }, nil
+	fmt.Println(ln.Addr())
+	return http.Serve(ln, e)
 }
 
 // rotationCeiling runs the bare rotation transaction refresh cannot avoid:
 // lock the presented token, mark it rotated, insert its successor. Each
 // worker rotates a chain of its own in a session of userID.
-func rotationCeiling(ctx context.Context, pool *pgxpool.Pool, userID string, workers int, d time.Duration) (result, error) {
+func rotationCeiling(ctx context.Context, pool *pgxpool.Pool, userID string, workers int) (load, error) {
 	current := make([][]byte, workers)
 	sessions := make([]string, workers)
 	for w := range workers {
@@ -79,10 +122,10 @@ func rotationCeiling(ctx context.Context, pool *pgxpool.Pool, userID string, wor
 			_, err = pool.Exec(ctx, `INSERT INTO refresh_tokens (session_id, token_hash) VALUES ($1, $2)`, sessions[w], current[w])
 		}
 		if err != nil {
-			return result{}, err
+			return load{}, err
 		}
 	}
-	return closedLoop(workers, d, func(w int) error {
+	return load{workers, func(w int) error {
 		next := randomHash()
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			var id string
@@ -103,7 +146,7 @@ func rotationCeiling(ctx context.Context, pool *pgxpool.Pool, userID string, wor
 			current[w] = next
 		}
 		return err
-	}), nil
+	}}, nil
 }
 
 func randomHash() []byte {

@@ -13,16 +13,52 @@ import (
 
 // result is one measured load: throughput and latency percentiles.
 type result struct {
-	ops      int
-	failures int
-	elapsed  time.Duration
-	p50, p99 time.Duration
+	ops       int
+	failures  int
+	elapsed   time.Duration
+	latencies []time.Duration // sorted
 }
 
 func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
 
+func (r result) p50() time.Duration { return r.percentile(50) }
+func (r result) p99() time.Duration { return r.percentile(99) }
+
+func (r result) percentile(p int) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return r.latencies[len(r.latencies)*p/100]
+}
+
+// add is both measurements as one.
+func (r result) add(o result) result {
+	all := slices.Concat(r.latencies, o.latencies)
+	slices.Sort(all)
+	return result{ops: r.ops + o.ops, failures: r.failures + o.failures, elapsed: r.elapsed + o.elapsed, latencies: all}
+}
+
 func (r result) String() string {
-	return fmt.Sprintf("%8.0f/s  p50 %7s  p99 %7s", r.rate(), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
+	return fmt.Sprintf("%8.0f/s  p50 %7s  p99 %7s", r.rate(), r.p50().Round(10*time.Microsecond), r.p99().Round(10*time.Microsecond))
+}
+
+// load is an operation and how many workers run it at once.
+type load struct {
+	workers int
+	op      func(worker int) error
+}
+
+// interleaved measures the loads in turn, rounds times over, and adds up
+// each load's rounds. The machine's speed drifts over minutes; loads whose
+// ratio is reported are measured side by side, so the drift cancels out.
+func interleaved(rounds int, d time.Duration, loads ...load) []result {
+	out := make([]result, len(loads))
+	for range rounds {
+		for i, l := range loads {
+			out[i] = out[i].add(closedLoop(l.workers, d/time.Duration(rounds), l.op))
+		}
+	}
+	return out
 }
 
 // closedLoop runs op from each of workers goroutines back to back for d,
@@ -56,12 +92,8 @@ func closedLoop(workers int, d time.Duration, op func(worker int) error) result 
 			})
 		}
 		wg.Wait()
-		r := result{ops: len(all), failures: failures, elapsed: time.Since(start)}
-		if len(all) > 0 {
-			slices.Sort(all)
-			r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
-		}
-		return r
+		slices.Sort(all)
+		return result{ops: len(all), failures: failures, elapsed: time.Since(start), latencies: all}
 	}
 	run(d / 5)
 	return run(d)

@@ -25,11 +25,15 @@ func main() {
 	out := flag.String("out", "bench/results.md", "where to write the results table")
 	soakFor := flag.Duration("soak", 0, "instead of benchmarking, send mixed traffic for this long (make soak)")
 	rate := flag.Int("rate", 200, "requests per second during a soak")
+	meCeilingProcess := flag.Bool("serve-me-ceiling", false, "internal: be the GET /users/me ceiling process")
 	flag.Parse()
 	var err error
-	if *soakFor > 0 {
+	switch {
+	case *meCeilingProcess:
+		err = serveMeCeiling()
+	case *soakFor > 0:
 		err = runSoak(*soakFor, *rate)
-	} else {
+	default:
 		err = run(*dur, *out)
 	}
 	if err != nil {
@@ -37,6 +41,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// rounds is how many turns each side of a ratio gets (see interleaved).
+const rounds = 3
 
 // The hash authd runs with: the production default.
 var hashParams = password.Params{Algorithm: "argon2id", MemoryKiB: 19456, Time: 2, Threads: 1}
@@ -73,35 +80,37 @@ func run(d time.Duration, outPath string) error {
 	var rows []row
 	say := func(r row) { rows = append(rows, r); fmt.Fprintf(os.Stderr, "%-10s %s\n", r.name, r.authd) }
 
-	hash, err := hashCeiling(hashParams, d)
+	hash, err := hashCeiling(hashParams)
 	if err != nil {
 		return err
 	}
-	say(row{name: "register", concurrency: "4", authd: closedLoop(4, d, a.register), ceiling: hash, ceilingName: "hash on all cores"})
-	say(row{name: "login", concurrency: "4", authd: closedLoop(4, d, a.loginAs(users)), ceiling: hash, target: 0.90, ceilingName: "hash on all cores"})
+	m := interleaved(rounds, d, load{4, a.register}, load{4, a.loginAs(users)}, hash)
+	say(row{name: "register", concurrency: "4", authd: m[0], ceiling: m[2], ceilingName: "hash on all cores"})
+	say(row{name: "login", concurrency: "4", authd: m[1], ceiling: m[2], target: 0.90, ceilingName: "hash on all cores"})
 
 	refresh, err := a.refreshChains(users, 8)
 	if err != nil {
 		return err
 	}
-	rotation, err := rotationCeiling(ctx, pool, users[0].id, 8, d)
+	rotation, err := rotationCeiling(ctx, pool, users[0].id, 8)
 	if err != nil {
 		return err
 	}
-	say(row{name: "refresh", concurrency: "8", authd: closedLoop(8, d, refresh), ceiling: rotation, target: 0.60, ceilingName: "bare rotation transaction (pgx)"})
+	m = interleaved(rounds, d, load{8, refresh}, rotation)
+	say(row{name: "refresh", concurrency: "8", authd: m[0], ceiling: m[1], target: 0.60, ceilingName: "bare rotation transaction (pgx)"})
 
 	jwks, err := call(a.http, "GET", a.url+"/.well-known/jwks.json", "", nil, 200)
 	if err != nil {
 		return err
 	}
-	ceilURL, stopCeiling, err := meCeiling(pool, jwks)
+	ceilURL, stopCeiling, err := meCeiling(dbURL, jwks)
 	if err != nil {
 		return err
 	}
 	defer stopCeiling()
-	meAuthd := closedLoop(16, d, a.get("/users/me", users[0].access))
-	meBare := closedLoop(16, d, func(int) error { _, err := call(a.http, "GET", ceilURL, users[0].access, nil, 200); return err })
-	say(row{name: "users/me", concurrency: "16", authd: meAuthd, ceiling: meBare, target: 0.70, ceilingName: "Echo + jwx verify + one pgx PK select"})
+	m = interleaved(rounds, d, load{16, a.get("/users/me", users[0].access)},
+		load{16, func(int) error { _, err := call(a.http, "GET", ceilURL, users[0].access, nil, 200); return err }})
+	say(row{name: "users/me", concurrency: "16", authd: m[0], ceiling: m[1], target: 0.70, ceilingName: "Echo + jwx verify + one pgx PK select"})
 	say(row{name: "jwks", concurrency: "16", authd: closedLoop(16, d, a.get("/.well-known/jwks.json", ""))})
 
 	flood, err := a.loginFlood(users, 200)
@@ -135,7 +144,7 @@ func runSoak(d time.Duration, rate int) error {
 func render(rows []row, f floodResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# authd benchmark results\n\n%s\n\n", machine())
-	b.WriteString("Closed loop at the stated concurrency, client and server on this machine; ratio = authd / ceiling, measured in the same run.\n\n")
+	fmt.Fprintf(&b, "Closed loop at the stated concurrency, client and server on this machine; ratio = authd / ceiling, measured in the same run in %d alternating turns each.\n\n", rounds)
 	b.WriteString("| scenario | concurrency | authd | p50 | p99 | failed | ceiling | ceiling rate | ratio | target |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		ratio, target, ceil, rate := "", "", "", ""
@@ -151,14 +160,14 @@ func render(rows []row, f floodResult) string {
 			target = fmt.Sprintf("≥ %.0f %% (%s)", 100*r.target, verdict)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.0f/s | %s | %s | %d | %s | %s | %s | %s |\n", r.name, r.concurrency, r.authd.rate(),
-			r.authd.p50.Round(10*time.Microsecond), r.authd.p99.Round(10*time.Microsecond), r.authd.failures, ceil, rate, ratio, target)
+			r.authd.p50().Round(10*time.Microsecond), r.authd.p99().Round(10*time.Microsecond), r.authd.failures, ceil, rate, ratio, target)
 	}
 	budget := 64 + float64(f.slots)*float64(hashParams.MemoryKiB)/1024
 	verdict := "met"
 	if f.peakMiB > budget {
 		verdict = "missed"
 	}
-	fmt.Fprintf(&b, "\nLogin flood: %d concurrent logins, %d served, %d refused with 503, %d other. Peak RSS of authd over the whole run (VmHWM): %.1f MiB; budget 64 MiB + %d hash slots × %.0f MiB = %.0f MiB (%s).\n",
+	fmt.Fprintf(&b, "\nLogin flood: %d concurrent logins, %d served, %d refused with 503, %d other. Peak RSS of authd during the flood (VmHWM): %.1f MiB; budget 64 MiB + %d hash slots × %.0f MiB = %.0f MiB (%s).\n",
 		f.n, f.ok, f.busy, f.other, f.peakMiB, f.slots, float64(hashParams.MemoryKiB)/1024, budget, verdict)
 	return b.String()
 }
