@@ -79,6 +79,7 @@ func startAuthd(ctx context.Context, dbURL string) (*authd, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	authdPID = cmd.Process.Pid
 	a := &authd{url: "http://" + addr, cmd: cmd, dir: dir, http: &http.Client{
 		Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second,
 	}}

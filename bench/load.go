@@ -17,6 +17,7 @@ type result struct {
 	failures  int
 	elapsed   time.Duration
 	latencies []time.Duration // sorted
+	cpu       cpuTimes
 }
 
 func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
@@ -35,7 +36,7 @@ func (r result) percentile(p int) time.Duration {
 func (r result) add(o result) result {
 	all := slices.Concat(r.latencies, o.latencies)
 	slices.Sort(all)
-	return result{ops: r.ops + o.ops, failures: r.failures + o.failures, elapsed: r.elapsed + o.elapsed, latencies: all}
+	return result{ops: r.ops + o.ops, failures: r.failures + o.failures, elapsed: r.elapsed + o.elapsed, latencies: all, cpu: r.cpu.plus(o.cpu)}
 }
 
 func (r result) String() string {
@@ -71,7 +72,7 @@ func closedLoop(workers int, d time.Duration, op func(worker int) error) result 
 		var all []time.Duration
 		failures := 0
 		deadline := time.Now().Add(d)
-		start := time.Now()
+		start, cpu := time.Now(), readCPU()
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Go(func() {
@@ -92,8 +93,9 @@ func closedLoop(workers int, d time.Duration, op func(worker int) error) result 
 			})
 		}
 		wg.Wait()
+		elapsed, cpu := time.Since(start), readCPU().minus(cpu)
 		slices.Sort(all)
-		return result{ops: len(all), failures: failures, elapsed: time.Since(start), latencies: all}
+		return result{ops: len(all), failures: failures, elapsed: elapsed, latencies: all, cpu: cpu}
 	}
 	run(d / 5)
 	return run(d)
