@@ -21,14 +21,13 @@ FOR UPDATE OF refresh_tokens, sessions;
 
 -- name: RotateRefreshToken :exec
 -- Adds the successor token, marks the presented one as rotated and records the
--- session's use, in one statement: one round trip fewer per refresh. The use is
--- recorded to the minute, so a busy session does not rewrite its row each time.
+-- session's use, in one statement.
 WITH successor AS (
     INSERT INTO refresh_tokens (session_id, token_hash)
     VALUES (sqlc.arg(session_id), sqlc.arg(successor_hash))
     RETURNING id
 ), used AS (
-    UPDATE sessions SET last_used_at = now() WHERE id = sqlc.arg(session_id) AND last_used_at < now() - interval '1 minute'
+    UPDATE sessions SET last_used_at = now() WHERE id = sqlc.arg(session_id)
 )
 UPDATE refresh_tokens
 SET rotated_at       = sqlc.arg(rotated_at),

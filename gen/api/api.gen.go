@@ -485,7 +485,7 @@ type Session struct {
 	// Ip Example: 198.51.100.7
 	Ip string `json:"ip"`
 
-	// LastUsedAt The session's login or its last refresh, to the minute: a refresh less than a minute after the recorded time leaves it as it is.
+	// LastUsedAt The last login or refresh of the session.
 	//
 	// Example: 2026-11-28T10:15:00Z
 	LastUsedAt time.Time `json:"last_used_at"`

@@ -106,8 +106,7 @@ type Querier interface {
 	// Revokes every live session of a user, except the one named by keep when given.
 	RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) (int64, error)
 	// Adds the successor token, marks the presented one as rotated and records the
-	// session's use, in one statement: one round trip fewer per refresh. The use is
-	// recorded to the minute, so a busy session does not rewrite its row each time.
+	// session's use, in one statement.
 	RotateRefreshToken(ctx context.Context, arg RotateRefreshTokenParams) error
 	// Replaces a hash with one of the configured algorithm; not a user-visible change.
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) error

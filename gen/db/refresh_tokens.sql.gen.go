@@ -92,7 +92,7 @@ WITH successor AS (
     VALUES ($4, $5)
     RETURNING id
 ), used AS (
-    UPDATE sessions SET last_used_at = now() WHERE id = $4 AND last_used_at < now() - interval '1 minute'
+    UPDATE sessions SET last_used_at = now() WHERE id = $4
 )
 UPDATE refresh_tokens
 SET rotated_at       = $1,
@@ -110,8 +110,7 @@ type RotateRefreshTokenParams struct {
 }
 
 // Adds the successor token, marks the presented one as rotated and records the
-// session's use, in one statement: one round trip fewer per refresh. The use is
-// recorded to the minute, so a busy session does not rewrite its row each time.
+// session's use, in one statement.
 func (q *Queries) RotateRefreshToken(ctx context.Context, arg RotateRefreshTokenParams) error {
 	_, err := q.db.Exec(ctx, rotateRefreshToken,
 		arg.RotatedAt,

@@ -741,7 +741,7 @@ export interface components {
             created_at: string;
             /**
              * Format: date-time
-             * @description The session's login or its last refresh, to the minute: a refresh less than a minute after the recorded time leaves it as it is.
+             * @description The last login or refresh of the session.
              * @example 2026-11-28T10:15:00Z
              */
             last_used_at: string;
