@@ -44,7 +44,7 @@ run: ## Start authd on $(ADDR) against the local PostgreSQL
 
 .PHONY: build
 build: ## Build bin/authd
-	go build -trimpath -ldflags="-s -w" -o bin/authd ./cmd/authd
+	go build -trimpath -o bin/authd ./cmd/authd
 
 # Fuzz targets as Name:package:inputs. `make test` runs each for that many
 # inputs (a few seconds; a count, not a duration, because a duration can end

@@ -63,7 +63,7 @@ func startAuthd(ctx context.Context, dbURL string) (*authd, error) {
 		return nil, err
 	}
 	bin := filepath.Join(dir, "authd")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/authd").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/authd").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build authd: %w: %s", err, out)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
