@@ -132,11 +132,12 @@ func (h *Hasher) run(ctx context.Context, algorithm string, fn func() error) err
 		if observe := h.observe.Load(); observe != nil {
 			(*observe)(algorithm, time.Since(t))
 		}
-		if algorithm == "argon2id" {
+		if algorithm == "argon2id" && h.waiting.Load() > 0 {
 			// x/crypto allocates each hash's memory afresh (golang/go#36634).
-			// Collecting before the slot frees lets the next hash reuse that
-			// memory; otherwise a login flood piles up garbage hashes until
-			// the heap doubles.
+			// When another hash waits for this slot, collecting first lets it
+			// reuse that memory; under a flood the garbage of finished hashes
+			// would otherwise pile up until the heap doubles. Without waiters
+			// the collector's own pace is cheaper.
 			runtime.GC()
 		}
 		return err

@@ -249,31 +249,40 @@ func TestHasher_WaitEndsWithTheRequest(t *testing.T) {
 	}
 }
 
-// TestHasher_ArgonMemoryIsFreedBeforeHashReturns: x/crypto cannot reuse a
-// hash's memory, so the hasher collects it before giving up the slot; the
-// next hash then reuses it instead of adding to the heap. Not parallel: it
-// reads the whole process's heap.
-func TestHasher_ArgonMemoryIsFreedBeforeHashReturns(t *testing.T) {
+// TestHasher_WaitingHashReusesTheMemoryOfTheOneBefore: x/crypto cannot
+// reuse a hash's memory, so when another caller waits for the slot the
+// hasher collects the finished hash's memory before giving the slot up.
+// Not parallel: it reads the whole process's heap.
+func TestHasher_WaitingHashReusesTheMemoryOfTheOneBefore(t *testing.T) {
 	const mem = 32 << 10 // KiB
-	h := newHasher(t, Params{Algorithm: "argon2id", MemoryKiB: mem, Time: 1, Threads: 1})
-	heap := func() uint64 {
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
+	h := newHasher(t, Params{Algorithm: "argon2id", MemoryKiB: mem, Time: 1, Threads: 1, Concurrency: 1, MaxWait: time.Minute})
+	next := make(chan struct{})
+	h.Observe(func(string, time.Duration) { <-next }) // the hash is done, its slot still held
+	hashed := make(chan error)
+	go func() {
+		_, err := h.Hash(ctx, "Correct-Horse-7")
+		hashed <- err
+	}()
+	for h.InUse() == 0 {
+		runtime.Gosched() // until the hash holds the only slot
 	}
-	for range 3 {
-		enc, err := h.Hash(ctx, "Correct-Horse-7")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := heap(); got >= mem<<10 {
-			t.Fatalf("after Hash the heap holds %d MiB, the %d MiB of the finished hash were not freed", got>>20, mem>>10)
-		}
-		if ok, _, err := h.Verify(ctx, "Correct-Horse-7", enc); !ok || err != nil {
-			t.Fatalf("verify = %v, %v", ok, err)
-		}
-		if got := heap(); got >= mem<<10 {
-			t.Fatalf("after Verify the heap holds %d MiB, the %d MiB of the finished hash were not freed", got>>20, mem>>10)
-		}
+	heapAtNext := make(chan uint64, 1)
+	go func() {
+		_ = h.run(ctx, "test", func() error {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			heapAtNext <- m.HeapAlloc
+			return nil
+		})
+	}()
+	for h.Waiting() == 0 {
+		runtime.Gosched() // until the next caller waits for the slot
+	}
+	close(next)
+	if err := <-hashed; err != nil {
+		t.Fatal(err)
+	}
+	if got := <-heapAtNext; got >= mem<<10 {
+		t.Errorf("the next caller found %d MiB on the heap: the %d MiB of the finished hash were not freed", got>>20, mem>>10)
 	}
 }
