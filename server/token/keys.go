@@ -16,6 +16,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
 )
 
 // Keys holds the signing key (the first of the set) and the public keys that
@@ -83,6 +84,9 @@ func ParseKeys(data []byte) (*Keys, error) {
 		if err := errors.Join(jwk.Export(pub, &rawPub), jwk.Export(priv, &rawPriv)); err != nil {
 			return nil, fmt.Errorf("key %q: %w", kid, err)
 		}
+		if err := checkPair(alg, rawPriv, rawPub); err != nil {
+			return nil, fmt.Errorf("key %q: %w", kid, err)
+		}
 		ks.verifiers[kid] = verifier{alg: alg, key: rawPub}
 		ks.order = append(ks.order, kid)
 		ks.private[kid] = priv
@@ -133,6 +137,32 @@ func GenerateSet(alg string) ([]byte, error) {
 		return nil, err
 	}
 	return json.MarshalIndent(set, "", "  ")
+}
+
+// checkPair makes sure a key signs and its public half verifies before authd
+// serves with it: a key-agreement curve (X25519) or a private part that does
+// not match its public one would otherwise fail every login or every request.
+// RSA keys get their CRT values checked and precomputed once, here.
+func checkPair(alg jwa.SignatureAlgorithm, priv, pub any) error {
+	switch k := priv.(type) {
+	case ed25519.PrivateKey, *ecdsa.PrivateKey:
+	case *rsa.PrivateKey:
+		if err := k.Validate(); err != nil {
+			return err
+		}
+		k.Precompute()
+	default:
+		return fmt.Errorf("%T is not a signing key", priv)
+	}
+	probe := []byte("authd key check")
+	signed, err := jws.Sign(probe, jws.WithKey(alg, priv))
+	if err != nil {
+		return err
+	}
+	if _, err := jws.Verify(signed, jws.WithKey(alg, pub)); err != nil {
+		return fmt.Errorf("the public key does not verify what the private key signs: %w", err)
+	}
+	return nil
 }
 
 func algorithmOf(key jwk.Key) (jwa.SignatureAlgorithm, error) {

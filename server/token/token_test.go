@@ -144,6 +144,7 @@ func TestParseKeys_RefusesUnsafeSets(t *testing.T) {
 		b, _ := json.Marshal(map[string]any{"keys": []any{k}})
 		return b
 	}
+	otherEC := generate(t, "ES256")
 	cases := map[string][]byte{
 		"not JSON":        []byte("nope"),
 		"no keys":         []byte(`{"keys":[]}`),
@@ -152,6 +153,12 @@ func TestParseKeys_RefusesUnsafeSets(t *testing.T) {
 		"alg mismatch":    edit(func(k map[string]any) { k["alg"] = "RS256" }),
 		"duplicate kid":   joinSets(t, ed, ed),
 		"symmetric key":   []byte(`{"keys":[{"kty":"oct","kid":"k","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}]}`),
+		// Both would load, then fail every login (X25519 cannot sign) or
+		// every request (the public half verifies another key's signatures).
+		"X25519 key":                     edit(func(k map[string]any) { k["crv"] = "X25519"; delete(k, "alg") }),
+		"Ed25519 with another key's x":   withField(t, ed, "x", generate(t, "EdDSA")),
+		"P-256 with another key's x, y":  withField(t, withField(t, generate(t, "ES256"), "x", otherEC), "y", otherEC),
+		"RSA with a broken CRT exponent": withField(t, generate(t, "RS256"), "dp", generate(t, "RS256")),
 	}
 	weakRSA, err := rsa.GenerateKey(rand.Reader, 1024) // allowed by the go:debug line above
 	if err != nil {
@@ -172,6 +179,19 @@ func TestParseKeys_RefusesUnsafeSets(t *testing.T) {
 	if _, err := ParseKeys(edit(func(k map[string]any) { delete(k, "alg") })); err != nil {
 		t.Errorf("missing alg should be inferred from the key type: %v", err)
 	}
+}
+
+// withField is set with its first key's field name taken from the first key
+// of from.
+func withField(t *testing.T, set []byte, name string, from []byte) []byte {
+	t.Helper()
+	var dst, src struct{ Keys []map[string]any }
+	if err := errors.Join(json.Unmarshal(set, &dst), json.Unmarshal(from, &src)); err != nil {
+		t.Fatal(err)
+	}
+	dst.Keys[0][name] = src.Keys[0][name]
+	b, _ := json.Marshal(dst)
+	return b
 }
 
 func TestRefresh_TokensAreRandomAndHashed(t *testing.T) {
