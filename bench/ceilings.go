@@ -7,12 +7,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,6 +23,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 	"golang.org/x/crypto/argon2"
 
+	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/password"
 )
 
@@ -46,6 +49,7 @@ func meCeiling(dbURL string, jwks []byte) (url string, stop func(), err error) {
 	cmd := exec.Command(exe, "-serve-me-ceiling")
 	cmd.Env = append(os.Environ(), "BENCH_DATABASE_URL="+dbURL, "BENCH_JWKS="+string(jwks))
 	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphan if bench dies
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", nil, err
@@ -54,11 +58,13 @@ func meCeiling(dbURL string, jwks []byte) (url string, stop func(), err error) {
 		return "", nil, err
 	}
 	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	addr, err := bufio.NewReader(out).ReadString('\n')
+	r := bufio.NewReader(out)
+	addr, err := r.ReadString('\n')
 	if err != nil {
 		stop()
 		return "", nil, fmt.Errorf("me ceiling did not start: %w", err)
 	}
+	go func() { _, _ = io.Copy(io.Discard, r) }() // a full pipe would block it
 	return "http://" + strings.TrimSpace(addr) + "/me", stop, nil
 }
 
@@ -76,7 +82,11 @@ func serveMeCeiling() error {
 	if err != nil {
 		return err
 	}
-	cfg.MaxConns = 10 // AUTHD_DB_MAX_CONNS's default
+	defaults, err := config.Load(map[string]string{})
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns = defaults.DBMaxConns // as authd's pool
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return err

@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// cpuTimes is processor time used: by the whole machine, by authd and by
-// PostgreSQL's processes. Per operation, it shows where a scenario's time
-// went beside the work its ceiling does.
+// cpuTimes is processor time used: by the whole machine (whatever ran on
+// it), by authd and by PostgreSQL's processes. Per operation, it shows where
+// a scenario's time went beside the work its ceiling does.
 type cpuTimes struct{ machine, authd, postgres time.Duration }
 
 func (c cpuTimes) plus(o cpuTimes) cpuTimes {
@@ -48,15 +48,17 @@ func readCPU() cpuTimes {
 	return t
 }
 
-// processCPU is a process's user and system time from /proc/<pid>/stat.
+// processCPU is a process's user and system time, and that of its children
+// that have exited (for PostgreSQL's postmaster: backends that are gone),
+// from /proc/<pid>/stat.
 func processCPU(pid int) time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0 // it has exited
 	}
 	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // the name may hold spaces
-	return ticks(f[11]) + ticks(f[12])                       // fields 14 and 15: utime, stime
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])         // the name may hold spaces
+	return ticks(f[11]) + ticks(f[12]) + ticks(f[13]) + ticks(f[14]) // fields 14-17: utime, stime, cutime, cstime
 }
 
 // ticks converts /proc's clock ticks, always 1/100 s (USER_HZ), to a duration.

@@ -49,14 +49,19 @@ type load struct {
 	op      func(worker int) error
 }
 
-// interleaved measures the loads in turn, rounds times over, and adds up
-// each load's rounds. The machine's speed drifts over minutes; loads whose
-// ratio is reported are measured side by side, so the drift cancels out.
+// interleaved measures the loads in turn, rounds times over, in reverse
+// order every other round, and adds up each load's rounds. The machine's
+// speed drifts over minutes; loads whose ratio is reported are measured side
+// by side, so the drift cancels out.
 func interleaved(rounds int, d time.Duration, loads ...load) []result {
 	out := make([]result, len(loads))
-	for range rounds {
-		for i, l := range loads {
-			out[i] = out[i].add(closedLoop(l.workers, d/time.Duration(rounds), l.op))
+	for round := range rounds {
+		for j := range loads {
+			i := j
+			if round%2 == 1 {
+				i = len(loads) - 1 - j
+			}
+			out[i] = out[i].add(closedLoop(loads[i].workers, d/time.Duration(rounds), loads[i].op))
 		}
 	}
 	return out
@@ -71,8 +76,9 @@ func closedLoop(workers int, d time.Duration, op func(worker int) error) result 
 		var mu sync.Mutex
 		var all []time.Duration
 		failures := 0
-		deadline := time.Now().Add(d)
-		start, cpu := time.Now(), readCPU()
+		cpu := readCPU()
+		start := time.Now()
+		deadline := start.Add(d)
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Go(func() {
@@ -93,7 +99,8 @@ func closedLoop(workers int, d time.Duration, op func(worker int) error) result 
 			})
 		}
 		wg.Wait()
-		elapsed, cpu := time.Since(start), readCPU().minus(cpu)
+		elapsed := time.Since(start)
+		cpu = readCPU().minus(cpu)
 		slices.Sort(all)
 		return result{ops: len(all), failures: failures, elapsed: elapsed, latencies: all, cpu: cpu}
 	}

@@ -158,7 +158,7 @@ func render(rows []row, f floodResult) string {
 		fmt.Fprintf(&b, "| %s | %s | %.0f/s | %s | %s | %d | %s | %s | %s | %s |\n", r.name, r.concurrency, r.authd.rate(),
 			r.authd.p50().Round(10*time.Microsecond), r.authd.p99().Round(10*time.Microsecond), r.authd.failures, ceil, rate, ratio, target)
 	}
-	b.WriteString("\nProcessor time per operation in µs: busy time of the whole machine (authd or the ceiling, PostgreSQL, the load generator; not time the hypervisor gave to other machines), and the part of it spent in authd and in PostgreSQL.\n\n")
+	b.WriteString("\nProcessor time per operation in µs: busy time of the whole machine, whatever ran on it (authd or the ceiling, PostgreSQL, the load generator, and anything else; not time the hypervisor gave to other machines), and the parts of it spent in authd and in PostgreSQL.\n\n")
 	b.WriteString("| scenario | machine | authd | PostgreSQL | ceiling: machine | ceiling: PostgreSQL |\n|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.name, perOp(r.authd.cpu.machine, r.authd), perOp(r.authd.cpu.authd, r.authd),
