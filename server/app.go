@@ -54,8 +54,8 @@ func (s *Server) Echo() (*echo.Echo, error) {
 	e.IPExtractor = ips.ClientIP
 
 	e.Use(requestContext(opts.RequestTimeout))
-	e.Use(accessLog(s.log, s.Metrics))
-	e.Use(recoverPanics(s.log))
+	e.Use(accessLog(s.Log, s.Metrics))
+	e.Use(recoverPanics(s.Log))
 	e.Use(securityHeaders)
 	if len(opts.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{

@@ -47,7 +47,7 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 	refused := api.Login401ApplicationProblemPlusJSONResponse{InvalidCredentialsApplicationProblemPlusJSONResponse: api.InvalidCredentialsApplicationProblemPlusJSONResponse(
 		problem(ctx, kindInvalidCredentials, "The email or password is incorrect."))}
 	email, ip := normalizeEmail(req.Body.Email), infoFrom(ctx).ip
-	u, err := s.db.Queries().GetUserByEmail(ctx, email)
+	u, err := s.DB.Queries().GetUserByEmail(ctx, email)
 	var known *db.User
 	switch {
 	case err == nil:
@@ -78,7 +78,7 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 	if known == nil {
 		err = s.Hasher.VerifyDummy(ctx, req.Body.Password)
 	} else if ok, rehash, err = s.Hasher.Verify(ctx, req.Body.Password, u.PasswordHash); errors.Is(err, password.ErrUnknownHash) {
-		s.log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID.String())
+		s.Log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID.String())
 		err = nil
 	}
 	if err != nil {
@@ -88,7 +88,7 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 		// admitLogin counted the failure already. One transaction for every
 		// failure, so real accounts (which get a trail event) and unknown
 		// addresses commit the same kind of work.
-		err := s.db.InTx(ctx, func(q *db.Queries) error {
+		err := s.DB.InTx(ctx, func(q *db.Queries) error {
 			if err := q.TouchLoginFailure(ctx, db.TouchLoginFailureParams{Email: email, Ip: clientip.Key(ip), Now: s.Now()}); err != nil {
 				return err
 			}
@@ -98,7 +98,7 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 			return s.record(ctx, q, u.ID, evLoginFailed, nil)
 		})
 		if err != nil {
-			s.log.WarnContext(ctx, "could not record a failed login", "error", err.Error())
+			s.Log.WarnContext(ctx, "could not record a failed login", "error", err.Error())
 		}
 		return refused, nil
 	}
@@ -112,7 +112,7 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 	var upgraded string
 	if rehash {
 		if upgraded, err = s.Hasher.Hash(ctx, req.Body.Password); err != nil {
-			s.log.WarnContext(ctx, "password rehash skipped", "user_id", u.ID.String(), "error", err.Error())
+			s.Log.WarnContext(ctx, "password rehash skipped", "user_id", u.ID.String(), "error", err.Error())
 			upgraded = ""
 		}
 	}
@@ -139,7 +139,7 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 	info := infoFrom(ctx)
 	refresh := token.NewOpaque()
 	var sess db.Session
-	err := s.db.InTx(ctx, func(q *db.Queries) error {
+	err := s.DB.InTx(ctx, func(q *db.Queries) error {
 		cur, err := q.LockUserCredentials(ctx, u.ID)
 		if err != nil {
 			return err
@@ -187,7 +187,7 @@ func (s *Server) Logout(ctx context.Context, req api.LogoutRequestObject) (api.L
 	}
 	var err error
 	count := s.countRevoked(ctx, "logout")
-	err = s.db.InTx(ctx, func(q *db.Queries) error {
+	err = s.DB.InTx(ctx, func(q *db.Queries) error {
 		var err error
 		switch scope {
 		case api.Others:

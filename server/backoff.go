@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -39,7 +38,7 @@ func (s *Server) admitLogin(ctx context.Context, email, ip string) (*refusal, er
 	if !s.Limits.Enabled {
 		return nil, nil
 	}
-	q := s.db.Queries()
+	q := s.DB.Queries()
 	now := s.Now()
 	known, err := q.IsKnownClient(ctx, db.IsKnownClientParams{Email: email, Ip: ip, Since: now.Add(-knownClientWindow)})
 	if err != nil {
@@ -55,7 +54,7 @@ func (s *Server) admitLogin(ctx context.Context, email, ip string) (*refusal, er
 		}
 	}
 	var refused *refusal
-	err = s.db.InTx(ctx, func(q *db.Queries) error {
+	err = s.DB.InTx(ctx, func(q *db.Queries) error {
 		key := db.ClaimLoginSlotParams{Email: email, Ip: clientip.Key(ip), Now: now}
 		slot, err := q.ClaimLoginSlot(ctx, key)
 		if err != nil {
@@ -94,8 +93,8 @@ func (s *Server) forgiveLogin(ctx context.Context, email, ip string) {
 	if !s.Limits.Enabled {
 		return
 	}
-	if err := s.db.Queries().ForgiveLoginFailures(ctx, db.ForgiveLoginFailuresParams{Email: email, Ip: clientip.Key(ip)}); err != nil {
-		s.log.WarnContext(ctx, "could not reset login failures", "error", err.Error())
+	if err := s.DB.Queries().ForgiveLoginFailures(ctx, db.ForgiveLoginFailuresParams{Email: email, Ip: clientip.Key(ip)}); err != nil {
+		s.Log.WarnContext(ctx, "could not reset login failures", "error", err.Error())
 	}
 }
 
@@ -105,34 +104,4 @@ func (r *refusal) problem() *problemError {
 	pe := tooManyRequests(kindLoginBackoff, fmt.Sprintf("Too many failed logins; retry in %d seconds.", secs), secs)
 	pe.headers["RateLimit"] = fmt.Sprintf("%q;r=0;t=%d", r.policy, secs)
 	return pe
-}
-
-// Prune runs PruneNow every interval until ctx ends.
-func (s *Server) Prune(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.PruneNow(ctx); err != nil {
-				s.log.WarnContext(ctx, "pruning failed", "error", err.Error())
-			}
-		}
-	}
-}
-
-// PruneNow deletes stale rows: backoff counts, expired mailed tokens and
-// pending registrations, sent (after a week) and dead (after a month) mail,
-// and security events older than AuditRetention.
-func (s *Server) PruneNow(ctx context.Context) error {
-	now, q := s.Now(), s.db.Queries()
-	return errors.Join(
-		q.PruneLoginFailures(ctx, now.Add(-failureWindow)),
-		q.PruneAccountTokens(ctx, now),
-		q.PrunePendingRegistrations(ctx, now),
-		q.PruneEvents(ctx, now.Add(-s.AuditRetention)),
-		q.PruneMailOutbox(ctx, db.PruneMailOutboxParams{SentBefore: ptr(now.Add(-7 * 24 * time.Hour)), DeadBefore: now.Add(-30 * 24 * time.Hour)}),
-	)
 }

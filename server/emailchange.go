@@ -52,7 +52,7 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 // ConfirmEmailChange implements api.StrictServerInterface.
 func (s *Server) ConfirmEmailChange(ctx context.Context, req api.ConfirmEmailChangeRequestObject) (api.ConfirmEmailChangeResponseObject, error) {
 	var u db.User
-	err := s.db.InTx(ctx, func(q *db.Queries) error {
+	err := s.DB.InTx(ctx, func(q *db.Queries) error {
 		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: token.HashOpaque(req.Body.Token), Kind: tokenEmailChange, Now: s.Now()})
 		if err != nil {
 			return err

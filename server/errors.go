@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"regexp"
 	"sort"
@@ -94,10 +93,11 @@ func bearerChallenge(tokenSent bool) string {
 	return `Bearer realm="authd"`
 }
 
-// retryAfterSeconds rounds a wait up to whole seconds, at least one.
-func retryAfterSeconds(s *Server) int {
-	_, wait := s.db.BreakerOpen()
-	return max(1, int(math.Ceil(wait.Seconds())))
+// breakerRetryAfter is how many seconds remain until the breaker lets a
+// call through again, at least one.
+func (s *Server) breakerRetryAfter() int {
+	_, wait := s.DB.BreakerOpen()
+	return ceilSeconds(wait.Seconds())
 }
 
 // unavailable is the 503 problem for database trouble.
@@ -105,7 +105,7 @@ func (s *Server) unavailable(err error) *problemError {
 	return &problemError{
 		kind:    kindUnavailable,
 		detail:  "The service is temporarily unavailable; try again later.",
-		headers: map[string]string{"Retry-After": strconv.Itoa(retryAfterSeconds(s))},
+		headers: map[string]string{"Retry-After": strconv.Itoa(s.breakerRetryAfter())},
 		cause:   err,
 	}
 }
@@ -134,11 +134,11 @@ func (s *Server) HandleError(err error, c echo.Context) {
 	}
 	switch {
 	case pe.kind.status == http.StatusInternalServerError:
-		s.log.ErrorContext(ctx, "request failed", "status", pe.kind.status, "error", err.Error())
+		s.Log.ErrorContext(ctx, "request failed", "status", pe.kind.status, "error", err.Error())
 	case pe.kind.status > 500:
-		s.log.WarnContext(ctx, "request refused", "status", pe.kind.status, "error", err.Error())
+		s.Log.WarnContext(ctx, "request refused", "status", pe.kind.status, "error", err.Error())
 	case pe.cause != nil:
-		s.log.DebugContext(ctx, "request refused", "status", pe.kind.status, "error", pe.cause.Error())
+		s.Log.DebugContext(ctx, "request refused", "status", pe.kind.status, "error", pe.cause.Error())
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	if c.Request().Method == http.MethodHead {

@@ -27,9 +27,9 @@ func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObje
 		checks[name] = c
 	}
 
-	open, _ := s.db.BreakerOpen()
-	check("circuit_breaker", errIf(open, "open: the database failed repeatedly"), s.db.BreakerState())
-	dbErr := s.db.Ping(ctx)
+	open, _ := s.DB.BreakerOpen()
+	check("circuit_breaker", errIf(open, "open: the database failed repeatedly"), s.DB.BreakerState())
+	dbErr := s.DB.Ping(ctx)
 	check("database", errIf(dbErr != nil, "database unreachable"), "")
 	if dbErr != nil {
 		check("migrations", errIf(true, "not checked: database unreachable"), "")
@@ -59,7 +59,7 @@ func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObje
 			Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail,
 			RequestId: p.RequestId, Instance: ptr("/readiness"), Checks: checks,
 		},
-		Headers: api.GetReadiness503ResponseHeaders{RetryAfter: ptr(retryAfterSeconds(s))},
+		Headers: api.GetReadiness503ResponseHeaders{RetryAfter: ptr(s.breakerRetryAfter())},
 	}, nil
 }
 
@@ -95,7 +95,7 @@ func (s *Server) limiterCheck(ctx context.Context) api.Check {
 // outboxCheck counts mail waiting and mail given up on; dead mail degrades
 // the check (an operator should look) without making authd unready.
 func (s *Server) outboxCheck(ctx context.Context) api.Check {
-	st, err := s.db.Queries().MailOutboxStats(ctx, s.Now())
+	st, err := s.DB.Queries().MailOutboxStats(ctx, s.Now())
 	if err != nil {
 		return api.Check{Status: api.CheckStatusDegraded, Detail: ptr("could not read the outbox")}
 	}

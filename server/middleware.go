@@ -69,17 +69,18 @@ func accessLog(log *slog.Logger, m *metrics.Metrics) echo.MiddlewareFunc {
 					count()
 				}
 			}
+			took := time.Since(start)
 			method := knownMethod(c.Request().Method)
 			span := trace.SpanFromContext(c.Request().Context())
 			span.SetName(method + " " + route)
 			span.SetAttributes(attribute.String("http.route", route))
 			m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
-			m.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			m.HTTPDuration.WithLabelValues(route, method).Observe(took.Seconds())
 			log.InfoContext(c.Request().Context(), "request",
 				"method", c.Request().Method,
 				"route", c.Path(),
 				"status", c.Response().Status,
-				"duration_ms", float64(time.Since(start).Microseconds())/1000,
+				"duration_ms", float64(took.Microseconds())/1000,
 				"bytes_out", c.Response().Size,
 			)
 			return nil

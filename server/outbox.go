@@ -32,7 +32,7 @@ func (s *Server) mayMail(ctx context.Context, kind, to string) (bool, error) {
 		return false, err
 	}
 	if !res.Allowed {
-		s.log.InfoContext(ctx, "mail throttled for its recipient", "kind", kind)
+		s.Log.InfoContext(ctx, "mail throttled for its recipient", "kind", kind)
 	}
 	return res.Allowed, nil
 }
@@ -63,7 +63,7 @@ func (s *Server) decoyMail(ctx context.Context, kind, to string) error {
 		return err
 	}
 	text, html := s.Mail.Sealer.Seal(r.Text), s.Mail.Sealer.Seal(r.HTML)
-	return s.db.InTx(ctx, func(q *db.Queries) error {
+	return s.DB.InTx(ctx, func(q *db.Queries) error {
 		id, err := q.EnqueueDecoy(ctx, db.EnqueueDecoyParams{Kind: kind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html})
 		if err != nil {
 			return err

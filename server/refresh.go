@@ -25,7 +25,7 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 	var next string
 	var replayed bool
 	outcome := "unknown" // for metrics: how the token was answered
-	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
+	err := s.DB.InTx(ctx, func(q *db.Queries) (err error) {
 		if row, err = q.LockRefreshToken(ctx, token.HashOpaque(presented)); err != nil {
 			return err
 		}
@@ -77,7 +77,7 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 		return nil, err
 	case replayed:
 		infoFrom(ctx).userID = row.UserID.String()
-		s.log.WarnContext(ctx, "refresh token reuse detected; session revoked", "session_id", row.SessionID.String())
+		s.Log.WarnContext(ctx, "refresh token reuse detected; session revoked", "session_id", row.SessionID.String())
 		return refused, nil
 	}
 	infoFrom(ctx).userID = row.UserID.String()

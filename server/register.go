@@ -33,7 +33,7 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 		return api.Register202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse{Body: acceptedMail}}, nil
 	}
 	var u db.User
-	err = s.db.InTx(ctx, func(q *db.Queries) (err error) {
+	err = s.DB.InTx(ctx, func(q *db.Queries) (err error) {
 		if u, err = q.CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash}); err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 	}
 	infoFrom(ctx).userID = u.ID.String()
 	s.Metrics.Registrations.WithLabelValues("created").Inc()
-	s.log.InfoContext(ctx, "user registered")
+	s.Log.InfoContext(ctx, "user registered")
 	return api.Register201JSONResponse{Body: userJSON(u)}, nil
 }
 
@@ -61,7 +61,7 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 // answer (always 202) nor a login afterwards tells the caller whether the
 // address had an account; both paths hashed a password.
 func (s *Server) registerQuietly(ctx context.Context, email, hash string) error {
-	return s.db.InTx(ctx, func(q *db.Queries) error {
+	return s.DB.InTx(ctx, func(q *db.Queries) error {
 		owner, err := q.GetUserByEmail(ctx, email)
 		exists := err == nil
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -114,7 +114,7 @@ func (s *Server) registerQuietly(ctx context.Context, email, hash string) error 
 // pendingLogin answers a login for an address with a pending registration
 // whose password matches: 403, as for any address not verified yet.
 func (s *Server) pendingLogin(ctx context.Context, email, pw string) (bool, error) {
-	p, err := s.db.Queries().GetPendingRegistration(ctx, db.GetPendingRegistrationParams{Email: email, Now: s.Now()})
+	p, err := s.DB.Queries().GetPendingRegistration(ctx, db.GetPendingRegistrationParams{Email: email, Now: s.Now()})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}

@@ -16,7 +16,7 @@ import (
 // ForgotPassword implements api.StrictServerInterface.
 func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordRequestObject) (api.ForgotPasswordResponseObject, error) {
 	email := normalizeEmail(req.Body.Email)
-	u, err := s.db.Queries().GetUserByEmail(ctx, email)
+	u, err := s.DB.Queries().GetUserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, err
 	}
@@ -27,7 +27,7 @@ func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordReque
 		}
 	}
 	if mailed {
-		err = s.db.InTx(ctx, func(q *db.Queries) error {
+		err = s.DB.InTx(ctx, func(q *db.Queries) error {
 			link, err := s.issueToken(ctx, q, u.ID, tokenPasswordReset, nil)
 			if err != nil {
 				return err
@@ -50,7 +50,7 @@ func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordReque
 func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequestObject) (api.ResetPasswordResponseObject, error) {
 	refused := api.ResetPassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: api.BadRequestApplicationProblemPlusJSONResponse(invalidToken(ctx))}
 	hash := token.HashOpaque(req.Body.Token)
-	q := s.db.Queries()
+	q := s.DB.Queries()
 	// Find the user first: the policy needs the email, and hashing belongs
 	// outside the transaction.
 	userID, err := q.PeekAccountToken(ctx, db.PeekAccountTokenParams{TokenHash: hash, Kind: tokenPasswordReset, Now: s.Now()})
@@ -72,7 +72,7 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 	if err != nil {
 		return nil, err
 	}
-	err = s.db.InTx(ctx, func(q *db.Queries) error {
+	err = s.DB.InTx(ctx, func(q *db.Queries) error {
 		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenPasswordReset, Now: s.Now()})
 		if err != nil {
 			return err
@@ -80,13 +80,7 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 		if row.UserID != u.ID {
 			return pgx.ErrNoRows
 		}
-		if _, err := q.ChangePassword(ctx, db.ChangePasswordParams{ID: u.ID, PasswordHash: newHash}); err != nil {
-			return err
-		}
-		if err := q.DeleteAccountTokens(ctx, u.ID); err != nil {
-			return err
-		}
-		if err := s.countRevoked(ctx, "password_reset")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: u.ID})); err != nil {
+		if _, err := s.replacePassword(ctx, q, u.ID, newHash, nil, "password_reset"); err != nil {
 			return err
 		}
 		if err := q.ForgiveLoginFailures(ctx, db.ForgiveLoginFailuresParams{Email: u.Email, Ip: clientip.Key(infoFrom(ctx).ip)}); err != nil {
@@ -104,6 +98,6 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 		return nil, err
 	}
 	infoFrom(ctx).userID = u.ID.String()
-	s.log.InfoContext(ctx, "password reset; every session revoked")
+	s.Log.InfoContext(ctx, "password reset; every session revoked")
 	return api.ResetPassword204Response{}, nil
 }

@@ -84,8 +84,6 @@ type Limits struct {
 type Server struct {
 	Deps
 	docs
-	db  *database.Resilient
-	log *slog.Logger
 }
 
 // New returns a Server and registers the gauges that read its parts.
@@ -99,7 +97,7 @@ func New(d Deps) *Server {
 	if d.Metrics == nil {
 		d.Metrics = metrics.New(d.Version)
 	}
-	s := &Server{Deps: d, db: d.DB, log: d.Log}
+	s := &Server{Deps: d}
 	m := d.Metrics
 	m.Gauge("authd_password_hash_in_use", "Password hashes running now (the bulkhead's used slots).", func() float64 { return float64(d.Hasher.InUse()) })
 	m.Gauge("authd_password_hash_waiting", "Requests waiting for a hashing slot.", func() float64 { return float64(d.Hasher.Waiting()) })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/authd/authd/gen/api"
@@ -50,7 +51,7 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 		}
 	}
 	u := me.user
-	err = s.db.InTx(ctx, func(q *db.Queries) error {
+	err = s.DB.InTx(ctx, func(q *db.Queries) error {
 		if _, err := q.LockLiveSession(ctx, db.LockLiveSessionParams{ID: me.sessionID, Now: s.Now()}); err != nil {
 			return err // no rows: the session ended meanwhile
 		}
@@ -62,13 +63,7 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 			return errCredentialsChanged
 		}
 		if newHash != "" {
-			if u, err = q.ChangePassword(ctx, db.ChangePasswordParams{ID: me.user.ID, PasswordHash: newHash}); err != nil {
-				return err
-			}
-			if err := q.DeleteAccountTokens(ctx, me.user.ID); err != nil {
-				return err
-			}
-			if err := s.countRevoked(ctx, "password_change")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID})); err != nil {
+			if u, err = s.replacePassword(ctx, q, me.user.ID, newHash, &me.sessionID, "password_change"); err != nil {
 				return err
 			}
 			if err := s.record(ctx, q, me.user.ID, evPasswordChange, &me.sessionID); err != nil {
@@ -98,7 +93,7 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 // every session at once.
 func (s *Server) DeleteMe(ctx context.Context, _ api.DeleteMeRequestObject) (api.DeleteMeResponseObject, error) {
 	me := caller(ctx)
-	err := s.db.InTx(ctx, func(q *db.Queries) error {
+	err := s.DB.InTx(ctx, func(q *db.Queries) error {
 		if err := q.DeactivateUser(ctx, me.user.ID); err != nil {
 			return err
 		}
@@ -111,6 +106,19 @@ func (s *Server) DeleteMe(ctx context.Context, _ api.DeleteMeRequestObject) (api
 		return nil, err
 	}
 	return api.DeleteMe204Response{}, nil
+}
+
+// replacePassword stores a new password hash and ends what the old password
+// opened: every mailed link, and every session but keep (nil: all of them).
+func (s *Server) replacePassword(ctx context.Context, q *db.Queries, userID uuid.UUID, hash string, keep *uuid.UUID, reason string) (db.User, error) {
+	u, err := q.ChangePassword(ctx, db.ChangePasswordParams{ID: userID, PasswordHash: hash})
+	if err != nil {
+		return u, err
+	}
+	if err := q.DeleteAccountTokens(ctx, userID); err != nil {
+		return u, err
+	}
+	return u, s.countRevoked(ctx, reason)(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: userID, Keep: keep}))
 }
 
 // dedupe drops repeated messages, keeping the first of each.

@@ -98,7 +98,7 @@ func (s *Server) authenticate(ctx context.Context, in *openapi3filter.Authentica
 	if err != nil {
 		return s.unauthorized(true, err)
 	}
-	row, err := s.db.Queries().GetSessionUser(rctx, db.GetSessionUserParams{SessionID: claims.SessionID, UserID: claims.UserID, Now: s.Now()})
+	row, err := s.DB.Queries().GetSessionUser(rctx, db.GetSessionUserParams{SessionID: claims.SessionID, UserID: claims.UserID, Now: s.Now()})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s.unauthorized(true, errors.New("session ended or user inactive"))
 	}

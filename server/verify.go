@@ -26,7 +26,7 @@ func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObje
 	var u db.User
 	hash := token.HashOpaque(req.Body.Token)
 	created := false // a pending registration became an account
-	err := s.db.InTx(ctx, func(q *db.Queries) error {
+	err := s.DB.InTx(ctx, func(q *db.Queries) error {
 		created = false
 		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.Now()})
 		if err == nil { // an account from before verification was required
@@ -69,7 +69,7 @@ func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObje
 // ResendVerification implements api.StrictServerInterface.
 func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificationRequestObject) (api.ResendVerificationResponseObject, error) {
 	email := normalizeEmail(req.Body.Email)
-	q := s.db.Queries()
+	q := s.DB.Queries()
 	var send func(q *db.Queries) error
 	u, err := q.GetUserByEmail(ctx, email)
 	switch {
@@ -96,7 +96,7 @@ func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificat
 		}
 	}
 	if send != nil {
-		err = s.db.InTx(ctx, send)
+		err = s.DB.InTx(ctx, send)
 	} else {
 		// Nothing to send: the same work, thrown away.
 		err = s.decoyMail(ctx, mail.KindVerifyEmail, email)
@@ -105,16 +105,6 @@ func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificat
 		return nil, err
 	}
 	return api.ResendVerification202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse{Body: acceptedMail}}, nil
-}
-
-// sendVerification issues a verification token to an existing account and
-// queues its mail, unless the address got one within the throttle (whose
-// link then keeps working).
-func (s *Server) sendVerification(ctx context.Context, q *db.Queries, u db.User) error {
-	if ok, err := s.mayMail(ctx, mail.KindVerifyEmail, u.Email); !ok || err != nil {
-		return err
-	}
-	return s.sendVerificationLink(ctx, q, u)
 }
 
 // renewPendingLink mails a new link for a live pending registration (not a
