@@ -16,9 +16,10 @@ var OpenAPI []byte
 
 // LoadSpec parses OpenAPI; each call returns a fresh document.
 func LoadSpec() (*openapi3.T, error) {
-	doc, err := openapi3.NewLoader().LoadFromData(OpenAPI)
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(OpenAPI)
 	if err != nil {
 		return nil, err
 	}
-	return doc, doc.Validate(openapi3.NewLoader().Context)
+	return doc, doc.Validate(loader.Context)
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/authd/authd/server/clientip"
+	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/ratelimit"
 )
 
@@ -188,12 +190,15 @@ func (c Config) validate() []error {
 	}
 	switch c.HashAlgorithm {
 	case "argon2id":
-		if c.Argon2MemoryKiB < 8*1024 || c.Argon2MemoryKiB > 1<<20 || c.Argon2Time < 1 || c.Argon2Time > 64 || c.Argon2Threads < 1 || c.Argon2Threads > 16 {
-			fail("AUTHD_ARGON2_*", "need memory 8192-1048576 KiB, time 1-64, threads 1-16")
+		// The maxima are what the hasher will verify: a larger hash could
+		// never be checked.
+		if c.Argon2MemoryKiB < 8*1024 || c.Argon2MemoryKiB > password.MaxArgonMemoryKiB || c.Argon2Time < 1 || c.Argon2Time > password.MaxArgonTime ||
+			c.Argon2Threads < 1 || c.Argon2Threads > password.MaxArgonThreads {
+			fail("AUTHD_ARGON2_*", "need memory 8192-%d KiB, time 1-%d, threads 1-%d", password.MaxArgonMemoryKiB, password.MaxArgonTime, password.MaxArgonThreads)
 		}
 	case "bcrypt":
-		if c.BcryptCost < 10 || c.BcryptCost > 16 {
-			fail("AUTHD_BCRYPT_COST", "must be between 10 and 16, got %d", c.BcryptCost)
+		if c.BcryptCost < 10 || c.BcryptCost > password.MaxBcryptCost {
+			fail("AUTHD_BCRYPT_COST", "must be between 10 and %d, got %d", password.MaxBcryptCost, c.BcryptCost)
 		}
 	default:
 		fail("AUTHD_PASSWORD_HASH", "must be argon2id or bcrypt, got %q", c.HashAlgorithm)
@@ -235,7 +240,7 @@ func (c Config) validate() []error {
 	if e := c.OTelTracesExporter; e != "" && e != "otlp" && e != "none" {
 		fail("OTEL_TRACES_EXPORTER", "must be otlp or none, got %q", e)
 	}
-	if c.PasswordPolicy != "default" && c.PasswordPolicy != "nist" {
+	if c.PasswordPolicy != password.PolicyDefault && c.PasswordPolicy != password.PolicyNIST {
 		fail("AUTHD_PASSWORD_POLICY", "must be default or nist, got %q", c.PasswordPolicy)
 	}
 	if c.RedisURL != "" {
@@ -246,7 +251,7 @@ func (c Config) validate() []error {
 	if c.LoginBackoffAfter < 1 || c.LoginBackoffBase <= 0 || c.LoginBackoffMax < c.LoginBackoffBase {
 		fail("AUTHD_LOGIN_BACKOFF_*", "need after >= 1, base > 0 and max >= base")
 	}
-	if c.ForwardedHdr != "X-Forwarded-For" && c.ForwardedHdr != "Forwarded" {
+	if c.ForwardedHdr != clientip.HeaderXForwardedFor && c.ForwardedHdr != clientip.HeaderForwarded {
 		fail("AUTHD_FORWARDED_HEADER", "must be X-Forwarded-For or Forwarded, got %q", c.ForwardedHdr)
 	}
 	for _, p := range c.TrustedProxies {

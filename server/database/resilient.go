@@ -43,6 +43,7 @@ type Resilient struct {
 	breaker  circuitbreaker.CircuitBreaker[any]
 	timeout  time.Duration
 	onChange atomic.Pointer[func(to string)]
+	queries  *db.Queries // shared: it holds nothing but the guarded pool
 }
 
 // OnBreakerChange registers fn to hear each new breaker state (for metrics).
@@ -51,8 +52,8 @@ func (r *Resilient) OnBreakerChange(fn func(to string)) { r.onChange.Store(&fn) 
 // NewResilient guards pool with a breaker configured by s; state changes are logged.
 func NewResilient(pool *pgxpool.Pool, s BreakerSettings, log *slog.Logger) *Resilient {
 	r := &Resilient{pool: pool, timeout: s.QueryTimeout}
+	r.queries = db.New(guarded{raw: pool, r: r})
 	r.breaker = circuitbreaker.NewBuilder[any]().
-		HandleIf(func(_ any, err error) bool { return isInfraFailure(err) }).
 		WithFailureThreshold(s.Failures).
 		WithSuccessThreshold(s.Successes).
 		WithDelay(s.OpenFor).
@@ -68,7 +69,7 @@ func NewResilient(pool *pgxpool.Pool, s BreakerSettings, log *slog.Logger) *Resi
 }
 
 // Queries returns the generated queries running through the guard.
-func (r *Resilient) Queries() *db.Queries { return db.New(guarded{raw: r.pool, r: r}) }
+func (r *Resilient) Queries() *db.Queries { return r.queries }
 
 // InTx runs fn in one transaction whose statements are guarded like any other;
 // fn's error rolls it back.

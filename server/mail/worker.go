@@ -88,9 +88,9 @@ func (w *Worker) deliver(ctx context.Context, r db.ClaimMailRow, lease time.Time
 		err = w.sender.Send(sendCtx, m)
 		cancel()
 	}
-	record := w.outcome(r, m, lease, err)
+	event, record := w.outcome(r, m, lease, err)
 	if w.opts.OnEvent != nil {
-		w.opts.OnEvent(outcomeName(m, w.opts.MaxAttempts, err))
+		w.opts.OnEvent(event)
 	}
 	// A failed record (the database blipped) is retried while the lease
 	// lasts; if it never lands, the lease expires and the mail is sent
@@ -100,48 +100,38 @@ func (w *Worker) deliver(ctx context.Context, r db.ClaimMailRow, lease time.Time
 		if err == nil {
 			return
 		}
-		if wait := time.Duration(1<<min(attempt, 6)) * 100 * time.Millisecond; w.opts.Now().Add(wait).After(lease) {
+		wait := time.Duration(1<<min(attempt, 6)) * 100 * time.Millisecond
+		if w.opts.Now().Add(wait).After(lease) {
 			w.log.ErrorContext(ctx, "mail outbox: could not record the outcome", "mail_id", m.ID, "error", err.Error())
 			return
-		} else {
-			time.Sleep(wait)
 		}
+		time.Sleep(wait)
 	}
 }
 
-// outcome returns the update that records a send's result under its lease.
-func (w *Worker) outcome(r db.ClaimMailRow, m Message, lease time.Time, sendErr error) func(context.Context) error {
+// outcome names a send's result (sent, dead or retried) and returns the
+// update that records it under its lease.
+func (w *Worker) outcome(r db.ClaimMailRow, m Message, lease time.Time, sendErr error) (string, func(context.Context) error) {
 	now := w.opts.Now()
 	switch {
 	case sendErr == nil:
 		w.log.Info("mail sent", "mail_id", m.ID, "kind", m.Kind, "attempt", m.Attempt)
-		return func(ctx context.Context) error {
+		return "sent", func(ctx context.Context) error {
 			return w.q().MarkMailSent(ctx, db.MarkMailSentParams{ID: r.ID, Now: &now, Lease: &lease})
 		}
 	case m.Attempt >= w.opts.MaxAttempts:
 		msg := sendErr.Error()
 		w.log.Error("mail dead: giving up", "mail_id", m.ID, "kind", m.Kind, "attempts", m.Attempt, "error", msg)
-		return func(ctx context.Context) error {
+		return "dead", func(ctx context.Context) error {
 			return w.q().BuryMail(ctx, db.BuryMailParams{ID: r.ID, LastError: &msg, Lease: &lease})
 		}
 	default:
 		msg := sendErr.Error()
 		next := now.Add(w.retryDelay(m.Attempt))
 		w.log.Warn("mail not sent; will retry", "mail_id", m.ID, "kind", m.Kind, "attempt", m.Attempt, "retry_at", next, "error", msg)
-		return func(ctx context.Context) error {
+		return "retried", func(ctx context.Context) error {
 			return w.q().RetryMail(ctx, db.RetryMailParams{ID: r.ID, NextAttemptAt: next, LastError: &msg, Lease: &lease})
 		}
-	}
-}
-
-func outcomeName(m Message, maxAttempts int, sendErr error) string {
-	switch {
-	case sendErr == nil:
-		return "sent"
-	case m.Attempt >= maxAttempts:
-		return "dead"
-	default:
-		return "retried"
 	}
 }
 

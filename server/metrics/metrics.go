@@ -121,9 +121,6 @@ func (m *Metrics) Write(w io.Writer) error {
 	return nil
 }
 
-// ContentType is the media type Write produces.
-var ContentType = string(expfmt.NewFormat(expfmt.TypeTextPlain))
-
 // PoolStats is what RegisterPool reads from a pgx pool.
 type PoolStats interface {
 	AcquiredConns() int32

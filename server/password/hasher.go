@@ -67,9 +67,14 @@ const (
 	bcryptSHA256Prefix = "$bcrypt-sha256$"
 	argonSaltLen       = 16
 	argonKeyLen        = 32
-	maxArgonMemoryKiB  = 1 << 20 // 1 GiB
-	maxArgonTime       = 64
-	maxArgonThreads    = 16
+)
+
+// The most work a stored argon2id hash may ask for; config refuses to make
+// hashes this package would not verify.
+const (
+	MaxArgonMemoryKiB = 1 << 20 // 1 GiB
+	MaxArgonTime      = 64
+	MaxArgonThreads   = 16
 )
 
 // NewHasher returns a Hasher; it hashes one random password up front so that
@@ -219,7 +224,7 @@ func (h *Hasher) verifyArgon(pw, encoded string) (bool, bool, error) {
 	}
 	// A corrupt or hostile stored hash must not make one login allocate
 	// gigabytes or spin for minutes.
-	if mem > maxArgonMemoryKiB || t > maxArgonTime || p > maxArgonThreads {
+	if mem > MaxArgonMemoryKiB || t > MaxArgonTime || p > MaxArgonThreads {
 		return false, false, ErrUnknownHash
 	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
@@ -238,12 +243,12 @@ func (h *Hasher) bcryptStale(stored []byte) bool {
 	return h.params.Algorithm != "bcrypt" || err != nil || cost != h.params.BcryptCost
 }
 
-// maxBcryptCost bounds the work a stored hash may ask for: a corrupt
+// MaxBcryptCost bounds the work a stored hash may ask for: a corrupt
 // "$2a$31$..." would otherwise spin a login for hours (found by fuzzing).
-const maxBcryptCost = 16
+const MaxBcryptCost = 16
 
 func bcryptMatch(pw, stored []byte) (bool, error) {
-	if cost, err := bcrypt.Cost(stored); err != nil || cost > maxBcryptCost {
+	if cost, err := bcrypt.Cost(stored); err != nil || cost > MaxBcryptCost {
 		return false, ErrUnknownHash
 	}
 	err := bcrypt.CompareHashAndPassword(stored, pw)

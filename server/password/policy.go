@@ -19,9 +19,6 @@ const (
 	PolicyNIST = "nist"
 )
 
-// MaxLength is the longest password any policy accepts; openapi.yaml says the same.
-const MaxLength = 128
-
 // commonPasswords is Openwall's public-domain password.lst (3,546 entries,
 // most common first); see the README for the attribution.
 //
