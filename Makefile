@@ -54,7 +54,7 @@ FUZZ_TARGETS := FuzzCheck:./server/jsonguard:100000 FuzzPolicy:./server/password
 FUZZTIME ?= 1m
 
 .PHONY: test
-test: $(TS)/node_modules/.package-lock.json ## Run every test (Go, each fuzzer briefly, breaking-change gate, TypeScript client) against a real PostgreSQL
+test: $(TS)/node_modules/.package-lock.json build ## Run every test (Go, each fuzzer briefly, breaking-change gate, TypeScript client) against a real PostgreSQL
 	.ci/with-postgres go test -race -count=1 ./...
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		IFS=: read -r name pkg n <<< "$$t"; \
@@ -63,7 +63,6 @@ test: $(TS)/node_modules/.package-lock.json ## Run every test (Go, each fuzzer b
 	done
 	.ci/test-breaking-change-gate
 	go tool -modfile=tools/promtool/go.mod promtool check rules docs/alerts.yml
-	go build -o bin/authd ./cmd/authd
 	AUTHD_BIN=$(CURDIR)/bin/authd .ci/with-postgres npm --prefix $(TS) test
 
 .PHONY: fuzz

@@ -11,48 +11,41 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server/testkit"
 )
 
 const benchPassword = "Correct-Horse-Battery-7"
-
-// createDatabase makes a throwaway database on the server TEST_DATABASE_URL (or
-// the local default) names, and a function that drops it.
-func createDatabase(ctx context.Context) (string, func(), error) {
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", nil, fmt.Errorf("connect to PostgreSQL (set TEST_DATABASE_URL): %w", err)
-	}
-	name := "authd_bench_" + strings.ToLower(rand.Text()[:8])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close(ctx)
-		return "", nil, err
-	}
-	drop := func() {
-		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		admin.Close(context.Background())
-	}
-	cfg := admin.Config()
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name), drop, nil
-}
 
 type authd struct {
 	url  string
 	http *http.Client
 	cmd  *exec.Cmd
 	dir  string
+}
+
+// startRun makes a throwaway database, starts authd on it and seeds users;
+// stop undoes it all.
+func startRun(ctx context.Context) (a *authd, dbURL string, users []user, stop func(), err error) {
+	dbURL, drop, err := testkit.CreateDatabase(ctx)
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	if a, err = startAuthd(ctx, dbURL); err != nil {
+		drop()
+		return nil, "", nil, nil, err
+	}
+	stop = func() { a.stop(); drop() }
+	if users, err = a.seed(32); err != nil {
+		stop()
+		return nil, "", nil, nil, err
+	}
+	return a, dbURL, users, stop, nil
 }
 
 // startAuthd builds the release binary and runs it with rate limits off (a
@@ -190,7 +183,6 @@ func (a *authd) get(path, bearer string) func(int) error {
 
 type floodResult struct {
 	n, ok, busy, other int
-	slots              int
 	peakMiB            float64
 }
 
@@ -223,7 +215,7 @@ func (a *authd) loginFlood(users []user, n int) (floodResult, error) {
 	close(start)
 	wg.Wait()
 	peak, err := peakRSS(a.cmd.Process.Pid)
-	return floodResult{n: n, ok: int(ok.Load()), busy: int(busy.Load()), other: int(other.Load()), slots: runtime.NumCPU() /* authd's default hash slots */, peakMiB: peak}, err
+	return floodResult{n: n, ok: int(ok.Load()), busy: int(busy.Load()), other: int(other.Load()), peakMiB: peak}, err
 }
 
 // peakRSS is VmHWM, the process's high-water resident set, in MiB.

@@ -24,15 +24,14 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/authd/authd/server/config"
-	"github.com/authd/authd/server/password"
 )
 
 // hashCeiling is the configured argon2id hash, straight from x/crypto, on
 // every core: no login can be faster than one verification.
-func hashCeiling(p password.Params) load {
+func hashCeiling(c config.Config) load {
 	salt := make([]byte, 16)
 	return load{runtime.NumCPU(), func(int) error {
-		argon2.IDKey([]byte("correct horse battery staple"), salt, p.Time, p.MemoryKiB, p.Threads, 32)
+		argon2.IDKey([]byte("correct horse battery staple"), salt, c.Argon2Time, c.Argon2MemoryKiB, c.Argon2Threads, 32)
 		return nil
 	}}
 }

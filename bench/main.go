@@ -17,7 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/authd/authd/server/password"
+	"github.com/authd/authd/server/config"
 )
 
 func main() {
@@ -45,9 +45,6 @@ func main() {
 // rounds is how many turns each side of a ratio gets (see interleaved).
 const rounds = 3
 
-// The hash authd runs with: the production default.
-var hashParams = password.Params{Algorithm: "argon2id", MemoryKiB: 19456, Time: 2, Threads: 1}
-
 type row struct {
 	name, concurrency string
 	authd, ceiling    result
@@ -57,30 +54,25 @@ type row struct {
 
 func run(d time.Duration, outPath string) error {
 	ctx := context.Background()
-	dbURL, drop, err := createDatabase(ctx)
+	defaults, err := config.Load(map[string]string{}) // what authd runs with here
 	if err != nil {
 		return err
 	}
-	defer drop()
-	a, err := startAuthd(ctx, dbURL)
+	a, dbURL, users, stop, err := startRun(ctx)
 	if err != nil {
 		return err
 	}
-	defer a.stop()
+	defer stop()
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 
-	users, err := a.seed(32)
-	if err != nil {
-		return err
-	}
 	var rows []row
 	say := func(r row) { rows = append(rows, r); fmt.Fprintf(os.Stderr, "%-10s %s\n", r.name, r.authd) }
 
-	m := interleaved(rounds, d, load{4, a.register}, load{4, a.loginAs(users)}, hashCeiling(hashParams))
+	m := interleaved(rounds, d, load{4, a.register}, load{4, a.loginAs(users)}, hashCeiling(defaults))
 	say(row{name: "register", concurrency: "4", authd: m[0], ceiling: m[2], ceilingName: "x/crypto argon2id on all cores"})
 	say(row{name: "login", concurrency: "4", authd: m[1], ceiling: m[2], target: 0.90, ceilingName: "x/crypto argon2id on all cores"})
 
@@ -113,31 +105,21 @@ func run(d time.Duration, outPath string) error {
 	if err != nil {
 		return err
 	}
-	table := render(rows, flood)
+	table := render(rows, flood, int(defaults.HashSlots()), float64(defaults.Argon2MemoryKiB)/1024)
 	fmt.Println(table)
 	return os.WriteFile(outPath, []byte(table), 0o644)
 }
 
 func runSoak(d time.Duration, rate int) error {
-	ctx := context.Background()
-	dbURL, drop, err := createDatabase(ctx)
+	a, _, users, stop, err := startRun(context.Background())
 	if err != nil {
 		return err
 	}
-	defer drop()
-	a, err := startAuthd(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer a.stop()
-	users, err := a.seed(32)
-	if err != nil {
-		return err
-	}
+	defer stop()
 	return soak(a, users, d, rate)
 }
 
-func render(rows []row, f floodResult) string {
+func render(rows []row, f floodResult, slots int, hashMiB float64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# authd benchmark results\n\n%s\n\n", machine())
 	fmt.Fprintf(&b, "Closed loop at the stated concurrency, client and server on this machine; ratio = authd / ceiling, measured in the same run in %d alternating turns each.\n\n", rounds)
@@ -164,13 +146,13 @@ func render(rows []row, f floodResult) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.name, perOp(r.authd.cpu.machine, r.authd), perOp(r.authd.cpu.authd, r.authd),
 			perOp(r.authd.cpu.postgres, r.authd), perOp(r.ceiling.cpu.machine, r.ceiling), perOp(r.ceiling.cpu.postgres, r.ceiling))
 	}
-	budget := 64 + float64(f.slots)*float64(hashParams.MemoryKiB)/1024
+	budget := 64 + float64(slots)*hashMiB
 	verdict := "met"
 	if f.peakMiB > budget {
 		verdict = "missed"
 	}
 	fmt.Fprintf(&b, "\nLogin flood: %d concurrent logins, %d served, %d refused with 503, %d other. Peak RSS of authd during the flood (VmHWM): %.1f MiB; budget 64 MiB + %d hash slots × %.0f MiB = %.0f MiB (%s).\n",
-		f.n, f.ok, f.busy, f.other, f.peakMiB, f.slots, float64(hashParams.MemoryKiB)/1024, budget, verdict)
+		f.n, f.ok, f.busy, f.other, f.peakMiB, slots, hashMiB, budget, verdict)
 	return b.String()
 }
 

@@ -83,6 +83,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	sender, err := newSender(cfg, log)
+	if err != nil {
+		return err
+	}
 	m := metrics.New(version)
 	srv := server.New(server.Deps{
 		Metrics:        m,
@@ -132,10 +136,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		log.Info("metrics listening", "addr", cfg.MetricsAddr)
 	}
 	go srv.Prune(ctx, 10*time.Minute)
-	sender, err := newSender(cfg, log)
-	if err != nil {
-		return err
-	}
 	worker := mail.NewWorker(srv.DB.Queries, sender, mail.WorkerOptions{
 		Poll: cfg.MailPollInterval, Lease: 2 * time.Minute, MaxAttempts: cfg.MailMaxAttempts,
 		RetryBase: cfg.MailRetryBase, RetryMax: cfg.MailRetryMax, Now: time.Now, Sealer: sealer,
