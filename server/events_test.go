@@ -35,10 +35,7 @@ func TestEvents_UserSeesTheirOwnSecurityActivity(t *testing.T) {
 	app := testkit.NewApp(t, testkit.FastHashing)
 	ctx := context.Background()
 	u, first := app.NewUser(t)
-	app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: u.Email, Password: "Wrong-Horse-8"}, func(_ context.Context, r *http.Request) error {
-		r.Header.Set("User-Agent", "guesser/1.0")
-		return nil
-	}, testkit.From("203.0.113.77"))
+	app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: u.Email, Password: "Wrong-Horse-8"}, testkit.Header("User-Agent", "guesser/1.0"), testkit.From("203.0.113.77"))
 	second := refresh(t, app, first.RefreshToken).JSON200
 	refresh(t, app, second.RefreshToken)
 	refresh(t, app, first.RefreshToken) // reuse: the session is revoked

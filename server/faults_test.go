@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sync"
@@ -219,13 +220,8 @@ func TestFaults_RecoversByItselfAfterAnOutage(t *testing.T) {
 	proxy.SetDown(false)
 	// The breaker waits OpenFor before it lets a probe through; poll until
 	// it has closed again, with no restart and no help.
-	deadline := time.Now().Add(30 * time.Second)
-	for readinessStatus(t, app) != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready 30 s after the database came back:\n%s", app.Logs)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testkit.WaitUntil(t, 30*time.Second, 100*time.Millisecond, func() bool { return readinessStatus(t, app) == http.StatusOK },
+		func() string { return fmt.Sprintf("not ready 30 s after the database came back:\n%s", app.Logs) })
 	if resp := getMe(t, app, pair.AccessToken); resp.JSON200 == nil {
 		t.Errorf("GET /users/me after recovery: %d, want 200", resp.StatusCode())
 	}

@@ -95,10 +95,7 @@ func TestLogin_InvalidUserAgentIsCleanedNot500(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing)
 	u, _ := app.NewUser(t)
-	resp, err := app.Client.LoginWithResponse(context.Background(), testkit.LoginBody(u.Email), func(_ context.Context, r *http.Request) error {
-		r.Header.Set("User-Agent", "bad\xff\xfeagent "+strings.Repeat("é", 400))
-		return nil
-	})
+	resp, err := app.Client.LoginWithResponse(context.Background(), testkit.LoginBody(u.Email), testkit.Header("User-Agent", "bad\xff\xfeagent "+strings.Repeat("é", 400)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,22 +148,15 @@ func changePasswordDuring(t *testing.T, userID uuid.UUID, request func() int) in
 	status := make(chan int, 1)
 	go func() { status <- request() }()
 
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.WaitUntil(t, 20*time.Second, 10*time.Millisecond, func() bool {
 		var waiting int
 		err := testkit.Pool(t).QueryRow(ctx,
 			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if waiting > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the request never blocked on the held row")
-		}
-		time.Sleep(10 * time.Millisecond) // polling the database's own lock table
-	}
+		return waiting > 0
+	}, func() string { return "the request never blocked on the held row" })
 	if _, err := tx.Exec(ctx, "UPDATE users SET password_hash = 'changed-elsewhere' WHERE id = $1", userID); err != nil {
 		t.Fatal(err)
 	}

@@ -37,17 +37,12 @@ func outbox(t *testing.T, app *testkit.App) (string, string) {
 // drained waits until the outbox has nothing pending: every mail sent or dead.
 func drained(t *testing.T, app *testkit.App) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, detail := outbox(t, app)
-		if strings.HasPrefix(detail, "0 pending") {
-			return detail
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("outbox not drained: %s", detail)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the outbox
-	}
+	var detail string
+	testkit.WaitUntil(t, 30*time.Second, 50*time.Millisecond, func() bool {
+		_, detail = outbox(t, app)
+		return strings.HasPrefix(detail, "0 pending")
+	}, func() string { return "outbox not drained: " + detail })
+	return detail
 }
 
 func forgot(t *testing.T, app *testkit.App, email string) {

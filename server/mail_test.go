@@ -120,7 +120,7 @@ func TestMail_RegisteringAnExistingAddressLooksLikeANewOne(t *testing.T) {
 
 func TestMail_ForgotAndResendAnswerAlikeForUnknownAddresses(t *testing.T) {
 	t.Parallel()
-	app, _ := mailApp(t)
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t)) // no mail is read: no Mailpit
 	ctx := context.Background()
 	known, _ := app.NewUser(t)
 	strip := func(h http.Header, body []byte) string {
@@ -276,7 +276,7 @@ func TestMail_ConfirmedEmailChangeKillsLinksMailedBefore(t *testing.T) {
 
 func TestMail_ConcurrentRequestsLeaveOneLiveToken(t *testing.T) {
 	t.Parallel()
-	app, _ := mailApp(t, testkit.NoLimits, withLimits(func(l *server.Limits) {
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t), testkit.NoLimits, withLimits(func(l *server.Limits) {
 		l.MailThrottle = ratelimit.Limit{Rate: 1000, Period: time.Minute} // let every request issue a token
 	}))
 	u, _ := app.NewUser(t)

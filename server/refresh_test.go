@@ -22,11 +22,7 @@ func refresh(t *testing.T, app *testkit.App, tok string) *client.RefreshTokenRes
 
 func meStatus(t *testing.T, app *testkit.App, access string) int {
 	t.Helper()
-	resp, err := app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(access))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode()
+	return getMe(t, app, access).StatusCode()
 }
 
 func TestRefresh_RotatesTokenPair(t *testing.T) {

@@ -120,10 +120,7 @@ func TestRequests_RequestIDIsEchoedOrGenerated(t *testing.T) {
 func TestRequests_ProblemCarriesRequestID(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t)
-	resp, err := app.Client.GetMeWithResponse(context.Background(), func(_ context.Context, r *http.Request) error {
-		r.Header.Set("X-Request-ID", "req-42")
-		return nil
-	})
+	resp, err := app.Client.GetMeWithResponse(context.Background(), testkit.Header("X-Request-ID", "req-42"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,7 @@ func TestSessions_ListShowsLiveSessionsAndMarksCurrent(t *testing.T) {
 	app := testkit.NewApp(t, testkit.FastHashing)
 	u, first := app.NewUser(t)
 	ctx := context.Background()
-	second, err := app.Client.LoginWithResponse(ctx, testkit.LoginBody(u.Email), testkit.From("198.51.100.31"), func(_ context.Context, r *http.Request) error {
-		r.Header.Set("User-Agent", "second-device/1.0")
-		return nil
-	})
+	second, err := app.Client.LoginWithResponse(ctx, testkit.LoginBody(u.Email), testkit.From("198.51.100.31"), testkit.Header("User-Agent", "second-device/1.0"))
 	if err != nil || second.JSON200 == nil {
 		t.Fatalf("second login: %v", err)
 	}

@@ -200,10 +200,7 @@ func TestAccessToken_SchemeIsCaseInsensitiveButRequired(t *testing.T) {
 		"Basic " + pair.AccessToken:  http.StatusUnauthorized,
 		pair.AccessToken:             http.StatusUnauthorized,
 	} {
-		resp, err := app.Client.GetMeWithResponse(context.Background(), func(_ context.Context, r *http.Request) error {
-			r.Header.Set("Authorization", header)
-			return nil
-		})
+		resp, err := app.Client.GetMeWithResponse(context.Background(), testkit.Header("Authorization", header))
 		if err != nil {
 			t.Fatal(err)
 		}

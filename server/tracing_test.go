@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -25,10 +24,7 @@ func TestTracing_LoginIsARequestSpanWithQueryChildren(t *testing.T) {
 	spans.Reset()
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	resp, err := app.Client.LoginWithResponse(context.Background(), testkit.LoginBody(u.Email), func(_ context.Context, r *http.Request) error {
-		r.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
-		return nil
-	})
+	resp, err := app.Client.LoginWithResponse(context.Background(), testkit.LoginBody(u.Email), testkit.Header("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01"))
 	if err != nil || resp.JSON200 == nil {
 		t.Fatalf("login: %v", err)
 	}

@@ -39,6 +39,10 @@ type App struct {
 	secrets *secretSet
 }
 
+// defaultBreaker is the breaker of every test app, unless an option swaps
+// the database.
+var defaultBreaker = database.BreakerSettings{Failures: 5, OpenFor: 10 * time.Second, Successes: 2, QueryTimeout: 3 * time.Second}
+
 // Option changes the dependencies before the app starts.
 type Option func(*server.Deps)
 
@@ -123,9 +127,7 @@ func NewApp(t T, opts ...Option) *App {
 	}
 	t.Cleanup(func() { mig.Close() })
 	deps := server.Deps{
-		DB: database.NewResilient(pool, database.BreakerSettings{
-			Failures: 5, OpenFor: 10 * time.Second, Successes: 2, QueryTimeout: 3 * time.Second,
-		}, log),
+		DB:           database.NewResilient(pool, defaultBreaker, log),
 		Migrations:   mig,
 		Hasher:       hasher,
 		Tokens:       token.NewAuthority(keys, "authd", "authd", 15*time.Minute, 30*time.Second, clock.Now),
@@ -216,7 +218,8 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	// Client-side request validation: a request the contract rejects must
 	// not be accepted by the server either.
 	specRejects := false
-	if route, params, err := v.router.FindRoute(req); err == nil {
+	route, params, routeErr := v.router.FindRoute(req)
+	if routeErr == nil {
 		check := req.Clone(req.Context())
 		check.Body = io.NopCloser(bytes.NewReader(reqBody))
 		specRejects = openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
@@ -238,8 +241,7 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	v.secrets.harvest(req, reqBody, body)
-	route, params, err := v.router.FindRoute(req)
-	if err != nil {
+	if routeErr != nil {
 		return resp, nil // outside the spec (404s, assets): nothing to hold it to
 	}
 	in := &openapi3filter.ResponseValidationInput{

@@ -109,21 +109,18 @@ func (m *Mailpit) Start() {
 	if err := m.cmd.Start(); err != nil {
 		m.t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	WaitUntil(m.t, 30*time.Second, 20*time.Millisecond, func() bool {
 		resp, err := http.Get("http://" + m.httpAddr + "/api/v1/info")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		c, err := net.Dial("tcp", m.smtpAddr)
 		if err == nil {
-			resp.Body.Close()
-			if c, err := net.Dial("tcp", m.smtpAddr); err == nil {
-				c.Close()
-				return
-			}
+			c.Close()
 		}
-		if time.Now().After(deadline) {
-			m.t.Fatal("mailpit did not start")
-		}
-		time.Sleep(20 * time.Millisecond) // polling for start-up
-	}
+		return err == nil
+	}, func() string { return "mailpit did not start" })
 }
 
 // Stop ends the server: SMTP is down until Start.
@@ -164,17 +161,12 @@ func (m *Mailpit) MailTo(addr string) []Message {
 // WaitForMail waits until at least n messages to addr arrived and returns them.
 func (m *Mailpit) WaitForMail(addr string, n int) []Message {
 	m.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got := m.MailTo(addr)
-		if len(got) >= n {
-			return got
-		}
-		if time.Now().After(deadline) {
-			m.t.Fatalf("%d of %d mails to %s arrived in 20 s", len(got), n, addr)
-		}
-		time.Sleep(50 * time.Millisecond) // polling Mailpit for delivery
-	}
+	var got []Message
+	WaitUntil(m.t, 20*time.Second, 50*time.Millisecond, func() bool {
+		got = m.MailTo(addr)
+		return len(got) >= n
+	}, func() string { return fmt.Sprintf("%d of %d mails to %s arrived in 20 s", len(got), n, addr) })
+	return got
 }
 
 func (m *Mailpit) get(path string, into any) {

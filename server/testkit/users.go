@@ -18,9 +18,12 @@ func UniqueEmail() string {
 }
 
 // Bearer sends tok as the request's bearer token.
-func Bearer(tok string) client.RequestEditorFn {
+func Bearer(tok string) client.RequestEditorFn { return Header("Authorization", "Bearer "+tok) }
+
+// Header sets one request header.
+func Header(name, value string) client.RequestEditorFn {
 	return func(_ context.Context, req *http.Request) error {
-		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set(name, value)
 		return nil
 	}
 }
@@ -70,9 +73,4 @@ func LoginBody(email string) client.LoginRequest {
 }
 
 // From makes the request come from ip, as a trusted proxy would report it.
-func From(ip string) client.RequestEditorFn {
-	return func(_ context.Context, req *http.Request) error {
-		req.Header.Set("X-Forwarded-For", ip)
-		return nil
-	}
-}
+func From(ip string) client.RequestEditorFn { return Header("X-Forwarded-For", ip) }

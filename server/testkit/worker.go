@@ -69,7 +69,7 @@ func isolated(t testing.TB, tp trace.TracerProvider) Option {
 	}
 	t.Cleanup(func() { mig.Close(); pool.Close(); drop() })
 	return func(d *server.Deps) {
-		d.DB = database.NewResilient(pool, database.BreakerSettings{Failures: 5, OpenFor: 10 * time.Second, Successes: 2, QueryTimeout: 3 * time.Second}, d.Log)
+		d.DB = database.NewResilient(pool, defaultBreaker, d.Log)
 		d.Migrations = mig
 	}
 }
