@@ -1,8 +1,9 @@
 // A small wrapper around the generated openapi-fetch client that keeps the
-// token pair: it logs in, sends the access token, refreshes it shortly before
-// it expires or once after a 401, with a single refresh in flight however
-// many calls are waiting (two refreshes of one token would trip authd's reuse
-// detection and end the session), and logs out.
+// token pair: it logs in, sends the access token to the operations that need
+// it (and to no other), refreshes it shortly before it expires or once after a
+// 401, with a single refresh in flight however many calls are waiting (two
+// refreshes of one token would trip authd's reuse detection and end the
+// session), and logs out.
 import createClient, { type Client, type Middleware } from "openapi-fetch";
 import type { components, paths } from "./schema.gen.js";
 
@@ -10,6 +11,7 @@ export type { components, paths };
 export type Problem = components["schemas"]["Problem"];
 export type User = components["schemas"]["User"];
 export type TokenPair = components["schemas"]["TokenPair"];
+export type Accepted = components["schemas"]["Accepted"];
 export type LogoutScope = "current" | "others" | "all";
 
 /** The tokens the wrapper keeps, with the access token's expiry in epoch ms. */
@@ -19,7 +21,17 @@ export interface Tokens {
   accessExpiresAt: number;
 }
 
-/** Where tokens live between calls; in memory unless you pass your own. */
+/**
+ * Where tokens live between calls; in memory unless you pass your own.
+ *
+ * Several clients may share one store (one per browser tab over
+ * localStorage, say). Each client has its own single flight, so two tabs can
+ * present the same refresh token at once; authd answers the second with the
+ * same successor, as a retry, within its grace window (`AUTHD_REFRESH_GRACE`)
+ * while that successor is unused. A client re-reads the store before each
+ * call and refresh, and keeps an answer only if the store still holds the
+ * token it rotated: a newer pair another tab stored, or a logout, wins.
+ */
 export interface TokenStore {
   get(): Tokens | null;
   set(tokens: Tokens | null): void;
@@ -46,8 +58,23 @@ export class ProblemError extends Error {
   }
 }
 
-/** Operations that must never carry (or wait for) the access token. */
-const PUBLIC_PATHS = new Set(["/auth/login", "/auth/register", "/auth/refresh-token"]);
+/** A 201 with the new account, or a 202: the account is created when the mailed link is redeemed. */
+export type Registered = { status: 201; user: User } | { status: 202; accepted: Accepted };
+
+/**
+ * The operations openapi.yaml secures with bearerAuth; only these carry (or
+ * wait for a refresh of) the access token, so no public endpoint ever sees
+ * it. The tests check this list against the served contract.
+ */
+const SECURED = new Set([
+  "POST /auth/logout",
+  "GET /users/me",
+  "PUT /users/me",
+  "DELETE /users/me",
+  "GET /users/me/events",
+  "GET /users/me/sessions",
+  "DELETE /users/me/sessions/{id}",
+]);
 
 type Result<T> = { data?: T; error?: unknown; response: Response };
 
@@ -72,10 +99,12 @@ export class AuthdClient {
     return this.store.get();
   }
 
-  async register(email: string, password: string): Promise<User> {
+  /** Registers; with `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the outcome is always the 202. */
+  async register(email: string, password: string): Promise<Registered> {
     const { data, error, response } = await this.api.POST("/auth/register", { body: { email, password } });
-    if (response.status !== 201 || !data || !("id" in data)) throw asProblem(response, error);
-    return data;
+    if (response.status === 201 && data && "id" in data) return { status: 201, user: data };
+    if (response.status === 202 && data && "status" in data) return { status: 202, accepted: data };
+    throw asProblem(response, error);
   }
 
   async login(email: string, password: string): Promise<TokenPair> {
@@ -89,10 +118,18 @@ export class AuthdClient {
     return this.authed(() => this.api.GET("/users/me"));
   }
 
-  /** Ends the current session (or the others, or all) and forgets the tokens. */
+  /**
+   * Ends the current session (or the others, or all) and, unless the scope is
+   * "others", forgets the tokens even when the request fails: this device is
+   * logged out either way. It still throws then, because the session may live
+   * on at authd until it expires.
+   */
   async logout(scope: LogoutScope = "current"): Promise<void> {
-    await this.authed(() => this.api.POST("/auth/logout", { params: { query: { scope } } }));
-    if (scope !== "others") this.store.set(null);
+    try {
+      await this.authed(() => this.api.POST("/auth/logout", { params: { query: { scope } } }));
+    } finally {
+      if (scope !== "others") this.store.set(null);
+    }
   }
 
   /**
@@ -112,7 +149,11 @@ export class AuthdClient {
     return res.data as T;
   }
 
-  /** Rotates the token pair; concurrent callers share one request. */
+  /**
+   * Rotates the token pair; concurrent callers of this client share one
+   * request (clients sharing a store: see TokenStore). Once it resolves, the
+   * store holds a pair at least as new as the one it started from.
+   */
   refresh(): Promise<void> {
     this.refreshing ??= this.rotate().finally(() => {
       this.refreshing = null;
@@ -124,6 +165,14 @@ export class AuthdClient {
     const held = this.store.get();
     if (!held) throw new Error("not logged in");
     const { data, error, response } = await this.api.POST("/auth/refresh-token", { body: { refresh_token: held.refreshToken } });
+    // While the request was out, a logout or another client on this store
+    // (another tab that rotated first) may have changed the store; its state
+    // wins over this answer, which would bring back old or ended tokens.
+    const current = this.store.get();
+    if (current?.refreshToken !== held.refreshToken) {
+      if (!current) throw new Error("not logged in");
+      return;
+    }
     if (!data) {
       if (response.status === 401) this.store.set(null); // the session is over
       throw asProblem(response, error);
@@ -142,7 +191,7 @@ export class AuthdClient {
   /** Adds the access token, refreshing it first when it is about to expire. */
   private readonly bearer: Middleware = {
     onRequest: async ({ request, schemaPath }) => {
-      if (PUBLIC_PATHS.has(schemaPath)) return undefined;
+      if (!SECURED.has(`${request.method} ${schemaPath}`)) return undefined;
       const held = this.store.get();
       if (held && held.accessExpiresAt - this.skewMs <= this.now()) {
         await this.refresh();

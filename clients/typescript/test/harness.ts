@@ -19,7 +19,8 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startAuthd(): Promise<Authd> {
+/** Starts authd; env adds to (or overrides) the test settings. */
+export async function startAuthd(env: Record<string, string> = {}): Promise<Authd> {
   const bin = process.env.AUTHD_BIN ?? "../../bin/authd";
   const base = new URL(process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable");
   const dbName = "authd_test_ts_" + randomBytes(4).toString("hex");
@@ -37,6 +38,8 @@ export async function startAuthd(): Promise<Authd> {
       AUTHD_LOG_LEVEL: "error",
       AUTHD_ARGON2_MEMORY_KIB: "8192",
       AUTHD_ARGON2_TIME: "1",
+      AUTHD_RATE_LIMIT_REGISTER: "1000/1h", // the tests register many users from one address
+      ...env,
     },
     stdio: ["ignore", "ignore", "inherit"],
   });
@@ -68,18 +71,36 @@ export async function startAuthd(): Promise<Authd> {
   };
 }
 
-/** A fetch that counts requests by path. */
-export function countingFetch(): { fetch: typeof fetch; count(path: string): number } {
+/**
+ * A fetch that counts requests by path. An intercept may answer a request
+ * itself (or hold it, or fail it); returning undefined forwards it to authd.
+ */
+export function countingFetch(
+  intercept?: (req: Request, forward: () => Promise<Response>) => Promise<Response> | undefined,
+): { fetch: typeof fetch; count(path: string): number } {
   const counts = new Map<string, number>();
   return {
     fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
       const req = input instanceof Request ? input : new Request(input, init);
       const path = new URL(req.url).pathname;
       counts.set(path, (counts.get(path) ?? 0) + 1);
-      return fetch(req);
+      return intercept?.(req, () => fetch(req)) ?? fetch(req);
     },
     count: (path: string) => counts.get(path) ?? 0,
   };
+}
+
+/** A promise with its resolve function, to hold a request until a test says so. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** A 503 problem as authd answers it when a dependency is down. */
+export function unavailable(): Response {
+  const problem = { type: "about:blank", title: "Service Unavailable", status: 503, detail: "down", request_id: "test" };
+  return new Response(JSON.stringify(problem), { status: 503, headers: { "Content-Type": "application/problem+json" } });
 }
 
 let n = 0;
