@@ -41,7 +41,7 @@ const pruneBatch = 500
 func (s *Server) PruneNow(ctx context.Context) error {
 	now, q := s.Now(), s.DB.Queries()
 	return errors.Join(
-		q.ClearSealedSuccessors(ctx, now.Add(-s.RefreshGrace)),
+		q.ClearSealedSuccessors(ctx, now.Add(-s.RefreshRetry)),
 		s.pruneEndedSessions(ctx, q, now.Add(-endedSessionRetention)),
 		q.PruneLoginFailures(ctx, now.Add(-failureWindow)),
 		q.PruneAccountTokens(ctx, now),

@@ -49,7 +49,7 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 				SuccessorHash: token.HashOpaque(next), SuccessorSealed: token.SealSuccessor(presented, next, row.SessionID, row.ID),
 			})
 		}
-		if now.Sub(*row.RotatedAt) <= s.RefreshGrace && row.SuccessorID != nil && row.SuccessorSealed != nil {
+		if now.Sub(*row.RotatedAt) <= s.RefreshRetry && row.SuccessorID != nil && row.SuccessorSealed != nil {
 			succRotated, err := q.RefreshTokenRotatedAt(ctx, *row.SuccessorID)
 			if err != nil {
 				return err

@@ -74,7 +74,7 @@ func TestPrune_ClearsSealedSuccessorsOnceTheRetryWindowPassed(t *testing.T) {
 	if !sealedOf(t, pool, pair.RefreshToken) {
 		t.Fatal("pruning within the retry window removed the sealed successor")
 	}
-	app.Clock.Advance(app.Server.RefreshGrace + time.Second)
+	app.Clock.Advance(app.Server.RefreshRetry + time.Second)
 	if err := app.Server.PruneNow(ctx); err != nil {
 		t.Fatal(err)
 	}
