@@ -20,14 +20,19 @@ WHERE refresh_tokens.token_hash = $1
 FOR UPDATE OF refresh_tokens, sessions;
 
 -- name: RotateRefreshToken :exec
--- Adds the successor token, marks the presented one as rotated and records the
--- session's use, in one statement.
+-- Adds the successor token, marks the presented one as rotated, records the
+-- session's use and clears the sealed copy of the presented token that its
+-- predecessor held (its retry no longer applies), in one statement.
 WITH successor AS (
     INSERT INTO refresh_tokens (session_id, token_hash)
     VALUES (sqlc.arg(session_id), sqlc.arg(successor_hash))
     RETURNING id
 ), used AS (
     UPDATE sessions SET last_used_at = now() WHERE id = sqlc.arg(session_id)
+), spent AS (
+    UPDATE refresh_tokens SET successor_sealed = NULL
+    WHERE session_id = sqlc.arg(session_id) AND successor_sealed IS NOT NULL
+      AND refresh_tokens.id <> sqlc.arg(id)
 )
 UPDATE refresh_tokens
 SET rotated_at       = sqlc.arg(rotated_at),
@@ -38,3 +43,8 @@ WHERE refresh_tokens.id = sqlc.arg(id);
 -- name: RefreshTokenRotatedAt :one
 -- Whether a token has been rotated; read after the session lock is held.
 SELECT rotated_at FROM refresh_tokens WHERE id = $1;
+
+-- name: ClearSealedSuccessors :exec
+-- Clears sealed successors whose retry window has passed.
+UPDATE refresh_tokens SET successor_sealed = NULL
+WHERE successor_sealed IS NOT NULL AND rotated_at < sqlc.arg(rotated_before)::timestamptz;

@@ -43,3 +43,13 @@ LIMIT 100;
 -- Revokes one live session of the user; 0 rows for another user's or an unknown one.
 UPDATE sessions SET revoked_at = now()
 WHERE id = sqlc.arg(id) AND user_id = sqlc.arg(user_id) AND revoked_at IS NULL AND expires_at > sqlc.arg(now);
+
+-- name: PruneEndedSessions :execrows
+-- Deletes a batch of sessions that ended (revoked or expired) before the
+-- given time, with their refresh tokens (ON DELETE CASCADE).
+DELETE FROM sessions
+WHERE id IN (
+    SELECT ended.id FROM sessions AS ended
+    WHERE LEAST(ended.expires_at, ended.revoked_at) < sqlc.arg(ended_before)
+    LIMIT sqlc.arg(batch)
+);

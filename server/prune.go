@@ -24,16 +24,39 @@ func (s *Server) Prune(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// endedSessionRetention is how long a revoked or expired session is kept
+// before it is deleted with its refresh tokens: its tokens answer 401 either
+// way, and for a day the metrics still tell them from unknown ones.
+const endedSessionRetention = 24 * time.Hour
+
+// pruneBatch bounds one DELETE of sessions, whose refresh tokens go with them.
+const pruneBatch = 500
+
 // PruneNow deletes stale rows: backoff counts, expired mailed tokens and
 // pending registrations, sent (after a week) and dead (after a month) mail,
-// and security events older than AuditRetention.
+// security events older than AuditRetention, sealed refresh successors past
+// the retry window, and sessions that ended over a day ago with their refresh
+// tokens. The rotated tokens of a live session stay, so that reuse of any of
+// them is still detected.
 func (s *Server) PruneNow(ctx context.Context) error {
 	now, q := s.Now(), s.DB.Queries()
 	return errors.Join(
+		q.ClearSealedSuccessors(ctx, now.Add(-s.RefreshRetry)),
+		s.pruneEndedSessions(ctx, q, now.Add(-endedSessionRetention)),
 		q.PruneLoginFailures(ctx, now.Add(-failureWindow)),
 		q.PruneAccountTokens(ctx, now),
 		q.PrunePendingRegistrations(ctx, now),
 		q.PruneEvents(ctx, now.Add(-s.AuditRetention)),
 		q.PruneMailOutbox(ctx, db.PruneMailOutboxParams{SentBefore: ptr(now.Add(-7 * 24 * time.Hour)), DeadBefore: now.Add(-30 * 24 * time.Hour)}),
 	)
+}
+
+// pruneEndedSessions deletes, batch by batch, the sessions that ended before.
+func (s *Server) pruneEndedSessions(ctx context.Context, q *db.Queries, before time.Time) error {
+	for {
+		n, err := q.PruneEndedSessions(ctx, db.PruneEndedSessionsParams{EndedBefore: before, Batch: pruneBatch})
+		if err != nil || n < pruneBatch {
+			return err
+		}
+	}
 }

@@ -12,13 +12,15 @@ import (
 )
 
 // RefreshToken implements api.StrictServerInterface: rotation with reuse
-// detection (RFC 9700 §4.14.2) and an idempotent grace retry.
+// detection (RFC 9700 §4.14.2) and an idempotent retry.
 //
 // The presented token and its session are locked, so refreshes of one session
 // run one at a time. A current token is rotated. A rotated token is either a
-// retry of the immediate predecessor, within the grace interval and while its
+// retry of the immediate predecessor, within the retry window and while its
 // successor is unused, which gets that same successor back, or a replay,
-// which revokes the session.
+// which revokes the session. The successor is kept sealed in the
+// predecessor's row only while such a retry can apply: the next rotation
+// clears it, and so does the pruner once the window has passed.
 func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestObject) (api.RefreshTokenResponseObject, error) {
 	presented := req.Body.RefreshToken
 	var row db.LockRefreshTokenRow
@@ -44,16 +46,16 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 			next = token.NewOpaque()
 			return q.RotateRefreshToken(ctx, db.RotateRefreshTokenParams{
 				ID: row.ID, SessionID: row.SessionID, RotatedAt: &now,
-				SuccessorHash: token.HashOpaque(next), SuccessorSealed: token.SealSuccessor(presented, next),
+				SuccessorHash: token.HashOpaque(next), SuccessorSealed: token.SealSuccessor(presented, next, row.SessionID, row.ID),
 			})
 		}
-		if now.Sub(*row.RotatedAt) <= s.RefreshGrace && row.SuccessorID != nil {
+		if now.Sub(*row.RotatedAt) <= s.RefreshRetry && row.SuccessorID != nil && row.SuccessorSealed != nil {
 			succRotated, err := q.RefreshTokenRotatedAt(ctx, *row.SuccessorID)
 			if err != nil {
 				return err
 			}
 			if succRotated == nil {
-				if next, err = token.OpenSuccessor(presented, row.SuccessorSealed); err == nil {
+				if next, err = token.OpenSuccessor(presented, row.SuccessorSealed, row.SessionID, row.ID); err == nil {
 					outcome = "grace_retry"
 					return nil
 				}

@@ -108,15 +108,15 @@ func TestRefresh_ReusedTokenRevokesSession(t *testing.T) {
 	}
 }
 
-func TestRefresh_RetryAfterGraceIsReuse(t *testing.T) {
+func TestRefresh_RetryAfterTheRetryWindowIsReuse(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing)
 	_, pair := app.NewUser(t)
 
 	next := refresh(t, app, pair.RefreshToken).JSON200
-	app.Clock.Advance(11 * time.Second) // grace is 10 s
+	app.Clock.Advance(app.Server.RefreshRetry + time.Second)
 	if got := refresh(t, app, pair.RefreshToken).StatusCode(); got != http.StatusUnauthorized {
-		t.Fatalf("retry after grace: status %d, want 401", got)
+		t.Fatalf("retry after the retry window: status %d, want 401", got)
 	}
 	if got := refresh(t, app, next.RefreshToken).StatusCode(); got != http.StatusUnauthorized {
 		t.Errorf("successor after late replay: status %d, want 401 (session revoked)", got)

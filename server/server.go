@@ -35,8 +35,9 @@ type Deps struct {
 	Log        *slog.Logger
 	Version    string
 	SessionTTL time.Duration
-	// RefreshGrace is how long a just-rotated refresh token may be retried.
-	RefreshGrace time.Duration
+	// RefreshRetry is the retry window: how long a just-rotated refresh token
+	// may be retried for its successor, while that successor is unused.
+	RefreshRetry time.Duration
 	Policy       password.Policy
 	Limits       Limits
 	Mail         MailOptions

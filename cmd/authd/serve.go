@@ -103,7 +103,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Log:          log,
 		Version:      version,
 		SessionTTL:   cfg.SessionTTL,
-		RefreshGrace: cfg.RefreshGrace,
+		RefreshRetry: cfg.RefreshRetryWindow,
 		Policy:       password.Policy{Name: cfg.PasswordPolicy},
 		Limits:       limits,
 		Mail: server.MailOptions{

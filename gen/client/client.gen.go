@@ -1013,11 +1013,14 @@ type ClientInterface interface {
 	//
 	// Exchanges a refresh token for a new token pair; the presented token is used
 	// up. Presenting a token that was already rotated revokes the whole session,
-	// except a retry of the immediate predecessor within the grace interval
-	// (default 10 s) while its successor is unused: that retry returns the same
-	// successor refresh token with a fresh access token, so a client whose
-	// response was lost stays logged in. Limited per client IP (default 60
-	// per minute).
+	// except a retry of the immediate predecessor while its successor has never
+	// been used, within the retry window (default 5 minutes, at most 1 hour):
+	// that retry returns the same successor refresh token with a fresh access
+	// token, so a client whose response was lost (a 503 or a broken
+	// connection, a database outage included) stays logged in by retrying the
+	// same token. Presenting an older token, or the predecessor after its
+	// successor was used, is reuse. Limited per client IP (default 60 per
+	// minute).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1028,11 +1031,14 @@ type ClientInterface interface {
 	//
 	// Exchanges a refresh token for a new token pair; the presented token is used
 	// up. Presenting a token that was already rotated revokes the whole session,
-	// except a retry of the immediate predecessor within the grace interval
-	// (default 10 s) while its successor is unused: that retry returns the same
-	// successor refresh token with a fresh access token, so a client whose
-	// response was lost stays logged in. Limited per client IP (default 60
-	// per minute).
+	// except a retry of the immediate predecessor while its successor has never
+	// been used, within the retry window (default 5 minutes, at most 1 hour):
+	// that retry returns the same successor refresh token with a fresh access
+	// token, so a client whose response was lost (a 503 or a broken
+	// connection, a database outage included) stays logged in by retrying the
+	// same token. Presenting an older token, or the predecessor after its
+	// successor was used, is reuse. Limited per client IP (default 60 per
+	// minute).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1485,11 +1491,14 @@ func (c *Client) ResetPassword(ctx context.Context, body ResetPasswordJSONReques
 //
 // Exchanges a refresh token for a new token pair; the presented token is used
 // up. Presenting a token that was already rotated revokes the whole session,
-// except a retry of the immediate predecessor within the grace interval
-// (default 10 s) while its successor is unused: that retry returns the same
-// successor refresh token with a fresh access token, so a client whose
-// response was lost stays logged in. Limited per client IP (default 60
-// per minute).
+// except a retry of the immediate predecessor while its successor has never
+// been used, within the retry window (default 5 minutes, at most 1 hour):
+// that retry returns the same successor refresh token with a fresh access
+// token, so a client whose response was lost (a 503 or a broken
+// connection, a database outage included) stays logged in by retrying the
+// same token. Presenting an older token, or the predecessor after its
+// successor was used, is reuse. Limited per client IP (default 60 per
+// minute).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1510,11 +1519,14 @@ func (c *Client) RefreshTokenWithBody(ctx context.Context, contentType string, b
 //
 // Exchanges a refresh token for a new token pair; the presented token is used
 // up. Presenting a token that was already rotated revokes the whole session,
-// except a retry of the immediate predecessor within the grace interval
-// (default 10 s) while its successor is unused: that retry returns the same
-// successor refresh token with a fresh access token, so a client whose
-// response was lost stays logged in. Limited per client IP (default 60
-// per minute).
+// except a retry of the immediate predecessor while its successor has never
+// been used, within the retry window (default 5 minutes, at most 1 hour):
+// that retry returns the same successor refresh token with a fresh access
+// token, so a client whose response was lost (a 503 or a broken
+// connection, a database outage included) stays logged in by retrying the
+// same token. Presenting an older token, or the predecessor after its
+// successor was used, is reuse. Limited per client IP (default 60 per
+// minute).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2917,11 +2929,14 @@ type ClientWithResponsesInterface interface {
 	//
 	// Exchanges a refresh token for a new token pair; the presented token is used
 	// up. Presenting a token that was already rotated revokes the whole session,
-	// except a retry of the immediate predecessor within the grace interval
-	// (default 10 s) while its successor is unused: that retry returns the same
-	// successor refresh token with a fresh access token, so a client whose
-	// response was lost stays logged in. Limited per client IP (default 60
-	// per minute).
+	// except a retry of the immediate predecessor while its successor has never
+	// been used, within the retry window (default 5 minutes, at most 1 hour):
+	// that retry returns the same successor refresh token with a fresh access
+	// token, so a client whose response was lost (a 503 or a broken
+	// connection, a database outage included) stays logged in by retrying the
+	// same token. Presenting an older token, or the predecessor after its
+	// successor was used, is reuse. Limited per client IP (default 60 per
+	// minute).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2932,11 +2947,14 @@ type ClientWithResponsesInterface interface {
 	//
 	// Exchanges a refresh token for a new token pair; the presented token is used
 	// up. Presenting a token that was already rotated revokes the whole session,
-	// except a retry of the immediate predecessor within the grace interval
-	// (default 10 s) while its successor is unused: that retry returns the same
-	// successor refresh token with a fresh access token, so a client whose
-	// response was lost stays logged in. Limited per client IP (default 60
-	// per minute).
+	// except a retry of the immediate predecessor while its successor has never
+	// been used, within the retry window (default 5 minutes, at most 1 hour):
+	// that retry returns the same successor refresh token with a fresh access
+	// token, so a client whose response was lost (a 503 or a broken
+	// connection, a database outage included) stays logged in by retrying the
+	// same token. Presenting an older token, or the predecessor after its
+	// successor was used, is reuse. Limited per client IP (default 60 per
+	// minute).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5077,11 +5095,14 @@ func (c *ClientWithResponses) ResetPasswordWithResponse(ctx context.Context, bod
 //
 // Exchanges a refresh token for a new token pair; the presented token is used
 // up. Presenting a token that was already rotated revokes the whole session,
-// except a retry of the immediate predecessor within the grace interval
-// (default 10 s) while its successor is unused: that retry returns the same
-// successor refresh token with a fresh access token, so a client whose
-// response was lost stays logged in. Limited per client IP (default 60
-// per minute).
+// except a retry of the immediate predecessor while its successor has never
+// been used, within the retry window (default 5 minutes, at most 1 hour):
+// that retry returns the same successor refresh token with a fresh access
+// token, so a client whose response was lost (a 503 or a broken
+// connection, a database outage included) stays logged in by retrying the
+// same token. Presenting an older token, or the predecessor after its
+// successor was used, is reuse. Limited per client IP (default 60 per
+// minute).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5098,11 +5119,14 @@ func (c *ClientWithResponses) RefreshTokenWithBodyWithResponse(ctx context.Conte
 //
 // Exchanges a refresh token for a new token pair; the presented token is used
 // up. Presenting a token that was already rotated revokes the whole session,
-// except a retry of the immediate predecessor within the grace interval
-// (default 10 s) while its successor is unused: that retry returns the same
-// successor refresh token with a fresh access token, so a client whose
-// response was lost stays logged in. Limited per client IP (default 60
-// per minute).
+// except a retry of the immediate predecessor while its successor has never
+// been used, within the retry window (default 5 minutes, at most 1 hour):
+// that retry returns the same successor refresh token with a fresh access
+// token, so a client whose response was lost (a 503 or a broken
+// connection, a database outage included) stays logged in by retrying the
+// same token. Presenting an older token, or the predecessor after its
+// successor was used, is reuse. Limited per client IP (default 60 per
+// minute).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -26,6 +26,8 @@ type Querier interface {
 	// Leases up to limit due messages to one worker; rows another worker holds
 	// are skipped, never waited for.
 	ClaimMail(ctx context.Context, arg ClaimMailParams) ([]ClaimMailRow, error)
+	// Clears sealed successors whose retry window has passed.
+	ClearSealedSuccessors(ctx context.Context, rotatedBefore time.Time) error
 	// Uses a live token up: it is deleted, so it works once.
 	ConsumeAccountToken(ctx context.Context, arg ConsumeAccountTokenParams) (ConsumeAccountTokenRow, error)
 	ConsumePendingRegistration(ctx context.Context, arg ConsumePendingRegistrationParams) (ConsumePendingRegistrationRow, error)
@@ -84,6 +86,9 @@ type Querier interface {
 	// Whose live token this is, without using it up.
 	PeekAccountToken(ctx context.Context, arg PeekAccountTokenParams) (uuid.UUID, error)
 	PruneAccountTokens(ctx context.Context, before time.Time) error
+	// Deletes a batch of sessions that ended (revoked or expired) before the
+	// given time, with their refresh tokens (ON DELETE CASCADE).
+	PruneEndedSessions(ctx context.Context, arg PruneEndedSessionsParams) (int64, error)
 	PruneEvents(ctx context.Context, before time.Time) error
 	PruneLoginFailures(ctx context.Context, before time.Time) error
 	// Sent mail is kept a week, dead mail a month, for operators to look at.
@@ -105,8 +110,9 @@ type Querier interface {
 	RevokeUserSession(ctx context.Context, arg RevokeUserSessionParams) (int64, error)
 	// Revokes every live session of a user, except the one named by keep when given.
 	RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) (int64, error)
-	// Adds the successor token, marks the presented one as rotated and records the
-	// session's use, in one statement.
+	// Adds the successor token, marks the presented one as rotated, records the
+	// session's use and clears the sealed copy of the presented token that its
+	// predecessor held (its retry no longer applies), in one statement.
 	RotateRefreshToken(ctx context.Context, arg RotateRefreshTokenParams) error
 	// Replaces a hash with one of the configured algorithm; not a user-visible change.
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) error

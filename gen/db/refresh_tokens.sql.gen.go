@@ -12,6 +12,17 @@ import (
 	"github.com/google/uuid"
 )
 
+const clearSealedSuccessors = `-- name: ClearSealedSuccessors :exec
+UPDATE refresh_tokens SET successor_sealed = NULL
+WHERE successor_sealed IS NOT NULL AND rotated_at < $1::timestamptz
+`
+
+// Clears sealed successors whose retry window has passed.
+func (q *Queries) ClearSealedSuccessors(ctx context.Context, rotatedBefore time.Time) error {
+	_, err := q.db.Exec(ctx, clearSealedSuccessors, rotatedBefore)
+	return err
+}
+
 const createRefreshToken = `-- name: CreateRefreshToken :exec
 INSERT INTO refresh_tokens (session_id, token_hash) VALUES ($1, $2)
 `
@@ -93,6 +104,10 @@ WITH successor AS (
     RETURNING id
 ), used AS (
     UPDATE sessions SET last_used_at = now() WHERE id = $4
+), spent AS (
+    UPDATE refresh_tokens SET successor_sealed = NULL
+    WHERE session_id = $4 AND successor_sealed IS NOT NULL
+      AND refresh_tokens.id <> $3
 )
 UPDATE refresh_tokens
 SET rotated_at       = $1,
@@ -109,8 +124,9 @@ type RotateRefreshTokenParams struct {
 	SuccessorHash   []byte
 }
 
-// Adds the successor token, marks the presented one as rotated and records the
-// session's use, in one statement.
+// Adds the successor token, marks the presented one as rotated, records the
+// session's use and clears the sealed copy of the presented token that its
+// predecessor held (its retry no longer applies), in one statement.
 func (q *Queries) RotateRefreshToken(ctx context.Context, arg RotateRefreshTokenParams) error {
 	_, err := q.db.Exec(ctx, rotateRefreshToken,
 		arg.RotatedAt,

@@ -150,6 +150,30 @@ func (q *Queries) LockLiveSession(ctx context.Context, arg LockLiveSessionParams
 	return id, err
 }
 
+const pruneEndedSessions = `-- name: PruneEndedSessions :execrows
+DELETE FROM sessions
+WHERE id IN (
+    SELECT ended.id FROM sessions AS ended
+    WHERE LEAST(ended.expires_at, ended.revoked_at) < $1
+    LIMIT $2
+)
+`
+
+type PruneEndedSessionsParams struct {
+	EndedBefore time.Time
+	Batch       int32
+}
+
+// Deletes a batch of sessions that ended (revoked or expired) before the
+// given time, with their refresh tokens (ON DELETE CASCADE).
+func (q *Queries) PruneEndedSessions(ctx context.Context, arg PruneEndedSessionsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, pruneEndedSessions, arg.EndedBefore, arg.Batch)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const revokeSession = `-- name: RevokeSession :execrows
 UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
 `

@@ -50,7 +50,9 @@ type Config struct {
 	JWTLeeway    time.Duration `env:"AUTHD_JWT_LEEWAY" envDefault:"30s"`
 	AccessTTL    time.Duration `env:"AUTHD_ACCESS_TOKEN_TTL" envDefault:"15m"`
 	SessionTTL   time.Duration `env:"AUTHD_SESSION_TTL" envDefault:"720h"`
-	RefreshGrace time.Duration `env:"AUTHD_REFRESH_GRACE" envDefault:"10s"`
+	// RefreshRetryWindow bounds how long a client whose refresh answer was
+	// lost may retry its token and get the same, still unused, successor.
+	RefreshRetryWindow time.Duration `env:"AUTHD_REFRESH_RETRY_WINDOW" envDefault:"5m"`
 
 	HashAlgorithm   string `env:"AUTHD_PASSWORD_HASH" envDefault:"argon2id"`
 	Argon2MemoryKiB uint32 `env:"AUTHD_ARGON2_MEMORY_KIB" envDefault:"19456"`
@@ -119,6 +121,9 @@ func Load(environ map[string]string) (Config, error) {
 		}
 	}
 	errs = append(errs, cfg.validate()...)
+	if _, ok := environ["AUTHD_REFRESH_GRACE"]; ok {
+		errs = append(errs, errors.New("AUTHD_REFRESH_GRACE: replaced by AUTHD_REFRESH_RETRY_WINDOW (default 5m); rename it"))
+	}
 	return cfg, errors.Join(errs...)
 }
 
@@ -182,8 +187,8 @@ func (c Config) validate() []error {
 	if c.SessionTTL < c.AccessTTL {
 		fail("AUTHD_SESSION_TTL", "must be at least AUTHD_ACCESS_TOKEN_TTL, got %s", c.SessionTTL)
 	}
-	if c.RefreshGrace < 0 || c.RefreshGrace > time.Minute {
-		fail("AUTHD_REFRESH_GRACE", "must be between 0s and 1m, got %s", c.RefreshGrace)
+	if c.RefreshRetryWindow < 0 || c.RefreshRetryWindow > time.Hour {
+		fail("AUTHD_REFRESH_RETRY_WINDOW", "must be between 0s and 1h, got %s", c.RefreshRetryWindow)
 	}
 	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
 		fail("AUTHD_JWT_LEEWAY", "must be between 0s and 5m, got %s", c.JWTLeeway)

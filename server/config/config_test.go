@@ -16,7 +16,7 @@ func TestLoad_DefaultsAreValidForDevelopment(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Addr != ":8080" || cfg.Env != EnvDevelopment || cfg.AccessTTL != 15*time.Minute ||
-		cfg.SessionTTL != 30*24*time.Hour || cfg.RefreshGrace != 10*time.Second || !cfg.AutoMigrate ||
+		cfg.SessionTTL != 30*24*time.Hour || cfg.RefreshRetryWindow != 5*time.Minute || !cfg.AutoMigrate ||
 		cfg.HashAlgorithm != "argon2id" || cfg.Argon2MemoryKiB != 19456 || cfg.Argon2Time != 2 || cfg.BcryptCost != 12 ||
 		cfg.DatabaseURL != "postgres://postgres@127.0.0.1:5432/authd?sslmode=disable" {
 		t.Errorf("defaults = %+v", cfg)
@@ -59,7 +59,9 @@ func TestLoad_RangesAreChecked(t *testing.T) {
 	t.Parallel()
 	for name, env := range map[string]map[string]string{
 		"session shorter than access": {"AUTHD_SESSION_TTL": "1m", "AUTHD_ACCESS_TOKEN_TTL": "15m"},
-		"grace too long":              {"AUTHD_REFRESH_GRACE": "5m"},
+		"retry window too long":       {"AUTHD_REFRESH_RETRY_WINDOW": "2h"},
+		"negative retry window":       {"AUTHD_REFRESH_RETRY_WINDOW": "-1s"},
+		"the old grace variable":      {"AUTHD_REFRESH_GRACE": "10s"},
 		"weak bcrypt":                 {"AUTHD_PASSWORD_HASH": "bcrypt", "AUTHD_BCRYPT_COST": "4"},
 		"tiny argon memory":           {"AUTHD_ARGON2_MEMORY_KIB": "64"},
 		"query timeout over request":  {"AUTHD_DB_QUERY_TIMEOUT": "20s", "AUTHD_REQUEST_TIMEOUT": "10s"},

@@ -135,7 +135,7 @@ func NewApp(t T, opts ...Option) *App {
 		Log:          log,
 		Version:      "test",
 		SessionTTL:   30 * 24 * time.Hour,
-		RefreshGrace: 10 * time.Second,
+		RefreshRetry: 5 * time.Minute,
 		Policy:       password.Policy{Name: password.PolicyDefault},
 		Limits:       DefaultLimits(ratelimit.NewMemory(clock.Now)),
 		Mail: server.MailOptions{

@@ -1,13 +1,16 @@
 package testkit
 
 import (
+	"bytes"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // FaultProxy forwards TCP connections to a target (PostgreSQL in tests) and
-// injects the faults a network can: latency, resets and an outage.
+// injects the faults a network can: latency, resets, an outage and an answer
+// lost after the target acted.
 type FaultProxy struct {
 	ln     net.Listener
 	target string
@@ -15,6 +18,7 @@ type FaultProxy struct {
 	mu    sync.Mutex
 	delay time.Duration
 	down  bool
+	cut   []byte // see CutAnswerTo
 	conns map[*net.TCPConn]struct{}
 }
 
@@ -53,6 +57,15 @@ func (p *FaultProxy) SetDown(down bool) {
 	if down {
 		p.ResetAll()
 	}
+}
+
+// CutAnswerTo arms a one-time fault: the next chunk towards the target that
+// contains marker is forwarded, and the target's answer to it is dropped and
+// the connection reset, so the client never learns what the target did.
+func (p *FaultProxy) CutAnswerTo(marker []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = bytes.Clone(marker)
 }
 
 // ResetAll aborts every open connection with a TCP reset, mid-transaction if
@@ -98,8 +111,9 @@ func (p *FaultProxy) serve(client *net.TCPConn) {
 	if !p.track(client, server) {
 		return
 	}
-	go p.pipe(server, client, true)
-	p.pipe(client, server, false)
+	cut := new(atomic.Bool) // this connection's answers are to be dropped
+	go p.pipe(server, client, true, cut)
+	p.pipe(client, server, false, cut)
 }
 
 // track registers both ends unless an outage began while dialling.
@@ -118,9 +132,9 @@ func (p *FaultProxy) track(ends ...*net.TCPConn) bool {
 	return true
 }
 
-// pipe copies from src to dst, delaying chunks towards the target; either
-// side failing resets both.
-func (p *FaultProxy) pipe(dst, src *net.TCPConn, towardsTarget bool) {
+// pipe copies from src to dst, delaying chunks towards the target and
+// cutting answers as CutAnswerTo asks; either side failing resets both.
+func (p *FaultProxy) pipe(dst, src *net.TCPConn, towardsTarget bool, cut *atomic.Bool) {
 	buf := make([]byte, 32<<10)
 	defer func() {
 		p.mu.Lock()
@@ -132,10 +146,17 @@ func (p *FaultProxy) pipe(dst, src *net.TCPConn, towardsTarget bool) {
 	}()
 	for {
 		n, err := src.Read(buf)
+		if n > 0 && !towardsTarget && cut.Load() {
+			return // the answer is lost; the deferred resets end both sides
+		}
 		if n > 0 {
 			if towardsTarget {
 				p.mu.Lock()
 				d := p.delay
+				if p.cut != nil && bytes.Contains(buf[:n], p.cut) {
+					p.cut = nil
+					cut.Store(true) // before forwarding, so no answer slips through
+				}
 				p.mu.Unlock()
 				time.Sleep(d) // the injected latency itself
 			}

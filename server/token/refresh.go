@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+
+	"github.com/google/uuid"
 )
 
 // NewOpaque returns a new opaque token (refresh tokens, mailed links): 256
@@ -24,21 +26,23 @@ func HashOpaque(tok string) []byte {
 }
 
 // SealSuccessor encrypts successor with a key derived from its predecessor, so
-// only a client holding the predecessor can recover it during the grace interval.
-func SealSuccessor(predecessor, successor string) []byte {
+// only a client holding the predecessor can recover it during the retry
+// window. The session and the predecessor's row are associated data: the
+// sealed value opens only in the row it was written for.
+func SealSuccessor(predecessor, successor string, sessionID, tokenID uuid.UUID) []byte {
 	gcm := successorAEAD(predecessor)
 	nonce := make([]byte, gcm.NonceSize())
 	_, _ = rand.Read(nonce)
-	return gcm.Seal(nonce, nonce, []byte(successor), nil)
+	return gcm.Seal(nonce, nonce, []byte(successor), successorAD(sessionID, tokenID))
 }
 
 // OpenSuccessor reverses SealSuccessor.
-func OpenSuccessor(predecessor string, sealed []byte) (string, error) {
+func OpenSuccessor(predecessor string, sealed []byte, sessionID, tokenID uuid.UUID) (string, error) {
 	gcm := successorAEAD(predecessor)
 	if len(sealed) < gcm.NonceSize() {
 		return "", errors.New("sealed successor too short")
 	}
-	out, err := gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], nil)
+	out, err := gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], successorAD(sessionID, tokenID))
 	return string(out), err
 }
 
@@ -48,4 +52,8 @@ func successorAEAD(predecessor string) cipher.AEAD {
 	block, _ := aes.NewCipher(key[:]) // a 32-byte key never fails
 	gcm, _ := cipher.NewGCM(block)
 	return gcm
+}
+
+func successorAD(sessionID, tokenID uuid.UUID) []byte {
+	return append(append([]byte("authd refresh successor v2\x00"), sessionID[:]...), tokenID[:]...)
 }

@@ -216,22 +216,39 @@ func TestRefresh_TokensAreRandomAndHashed(t *testing.T) {
 func TestRefresh_SuccessorOpensOnlyWithPredecessor(t *testing.T) {
 	t.Parallel()
 	pred, succ := NewOpaque(), NewOpaque()
-	sealed := SealSuccessor(pred, succ)
+	sid, tid := uuid.New(), uuid.New()
+	sealed := SealSuccessor(pred, succ, sid, tid)
 	if strings.Contains(string(sealed), succ) {
 		t.Fatal("sealed successor holds the token in clear")
 	}
-	if got, err := OpenSuccessor(pred, sealed); err != nil || got != succ {
+	if got, err := OpenSuccessor(pred, sealed, sid, tid); err != nil || got != succ {
 		t.Errorf("open = %q, %v", got, err)
 	}
-	if _, err := OpenSuccessor(NewOpaque(), sealed); err == nil {
+	if _, err := OpenSuccessor(NewOpaque(), sealed, sid, tid); err == nil {
 		t.Error("another token opened the successor")
 	}
-	if _, err := OpenSuccessor(string(HashOpaque(pred)), sealed); err == nil {
+	if _, err := OpenSuccessor(string(HashOpaque(pred)), sealed, sid, tid); err == nil {
 		t.Error("the stored hash opened the successor")
 	}
 	sealed[len(sealed)-1] ^= 1
-	if _, err := OpenSuccessor(pred, sealed); err == nil {
+	if _, err := OpenSuccessor(pred, sealed, sid, tid); err == nil {
 		t.Error("tampered ciphertext opened")
+	}
+}
+
+func TestRefresh_SealedSuccessorOpensOnlyInItsSessionAndRow(t *testing.T) {
+	t.Parallel()
+	pred, succ := NewOpaque(), NewOpaque()
+	sid, tid := uuid.New(), uuid.New()
+	sealed := SealSuccessor(pred, succ, sid, tid)
+	if _, err := OpenSuccessor(pred, sealed, uuid.New(), tid); err == nil {
+		t.Error("the sealed successor opened in another session")
+	}
+	if _, err := OpenSuccessor(pred, sealed, sid, uuid.New()); err == nil {
+		t.Error("the sealed successor opened in another row")
+	}
+	if _, err := OpenSuccessor(pred, sealed, tid, sid); err == nil {
+		t.Error("the sealed successor opened with its session and row swapped")
 	}
 }
 
