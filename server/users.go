@@ -9,7 +9,6 @@ import (
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
-	"github.com/authd/authd/server/password"
 )
 
 // GetMe implements api.StrictServerInterface.
@@ -26,11 +25,11 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 	me := caller(ctx)
 	wrongPassword := api.UpdateMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: api.WrongPasswordApplicationProblemPlusJSONResponse(
 		problem(ctx, kindWrongPassword, "The current password is incorrect."))}
-	ok, _, err := s.Hasher.Verify(ctx, req.Body.CurrentPassword, me.user.PasswordHash)
-	if err != nil && !errors.Is(err, password.ErrUnknownHash) {
-		return nil, err
-	}
-	if !ok {
+	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
+	if err != nil || !ok {
+		if err != nil {
+			return nil, err
+		}
 		return wrongPassword, nil
 	}
 	var newEmail, newHash string

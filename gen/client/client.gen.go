@@ -1192,8 +1192,12 @@ type ClientInterface interface {
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one; the answer
 	// shows the account unchanged and says nothing about whether the new
-	// address is taken. Limited per user (default 10 per minute), which caps
-	// guessing `current_password` with a stolen access token.
+	// address is taken. Guessing `current_password` with a stolen access
+	// token is capped twice: the request is limited per user (default 10 per
+	// minute), and a wrong `current_password` counts like a failed login, in
+	// the same backoff as logins to the account from the same client (429
+	// `login-backoff` with `Retry-After`), and is recorded as a
+	// `login_failed` event with the session that sent it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1208,8 +1212,12 @@ type ClientInterface interface {
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one; the answer
 	// shows the account unchanged and says nothing about whether the new
-	// address is taken. Limited per user (default 10 per minute), which caps
-	// guessing `current_password` with a stolen access token.
+	// address is taken. Guessing `current_password` with a stolen access
+	// token is capped twice: the request is limited per user (default 10 per
+	// minute), and a wrong `current_password` counts like a failed login, in
+	// the same backoff as logins to the account from the same client (429
+	// `login-backoff` with `Retry-After`), and is recorded as a
+	// `login_failed` event with the session that sent it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1824,8 +1832,12 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one; the answer
 // shows the account unchanged and says nothing about whether the new
-// address is taken. Limited per user (default 10 per minute), which caps
-// guessing `current_password` with a stolen access token.
+// address is taken. Guessing `current_password` with a stolen access
+// token is capped twice: the request is limited per user (default 10 per
+// minute), and a wrong `current_password` counts like a failed login, in
+// the same backoff as logins to the account from the same client (429
+// `login-backoff` with `Retry-After`), and is recorded as a
+// `login_failed` event with the session that sent it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1850,8 +1862,12 @@ func (c *Client) UpdateMeWithBody(ctx context.Context, contentType string, body 
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one; the answer
 // shows the account unchanged and says nothing about whether the new
-// address is taken. Limited per user (default 10 per minute), which caps
-// guessing `current_password` with a stolen access token.
+// address is taken. Guessing `current_password` with a stolen access
+// token is capped twice: the request is limited per user (default 10 per
+// minute), and a wrong `current_password` counts like a failed login, in
+// the same backoff as logins to the account from the same client (429
+// `login-backoff` with `Retry-After`), and is recorded as a
+// `login_failed` event with the session that sent it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3112,8 +3128,12 @@ type ClientWithResponsesInterface interface {
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one; the answer
 	// shows the account unchanged and says nothing about whether the new
-	// address is taken. Limited per user (default 10 per minute), which caps
-	// guessing `current_password` with a stolen access token.
+	// address is taken. Guessing `current_password` with a stolen access
+	// token is capped twice: the request is limited per user (default 10 per
+	// minute), and a wrong `current_password` counts like a failed login, in
+	// the same backoff as logins to the account from the same client (429
+	// `login-backoff` with `Retry-After`), and is recorded as a
+	// `login_failed` event with the session that sent it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3128,8 +3148,12 @@ type ClientWithResponsesInterface interface {
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one; the answer
 	// shows the account unchanged and says nothing about whether the new
-	// address is taken. Limited per user (default 10 per minute), which caps
-	// guessing `current_password` with a stolen access token.
+	// address is taken. Guessing `current_password` with a stolen access
+	// token is capped twice: the request is limited per user (default 10 per
+	// minute), and a wrong `current_password` counts like a failed login, in
+	// the same backoff as logins to the account from the same client (429
+	// `login-backoff` with `Retry-After`), and is recorded as a
+	// `login_failed` event with the session that sent it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5368,8 +5392,12 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one; the answer
 // shows the account unchanged and says nothing about whether the new
-// address is taken. Limited per user (default 10 per minute), which caps
-// guessing `current_password` with a stolen access token.
+// address is taken. Guessing `current_password` with a stolen access
+// token is capped twice: the request is limited per user (default 10 per
+// minute), and a wrong `current_password` counts like a failed login, in
+// the same backoff as logins to the account from the same client (429
+// `login-backoff` with `Retry-After`), and is recorded as a
+// `login_failed` event with the session that sent it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5390,8 +5418,12 @@ func (c *ClientWithResponses) UpdateMeWithBodyWithResponse(ctx context.Context, 
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one; the answer
 // shows the account unchanged and says nothing about whether the new
-// address is taken. Limited per user (default 10 per minute), which caps
-// guessing `current_password` with a stolen access token.
+// address is taken. Guessing `current_password` with a stolen access
+// token is capped twice: the request is limited per user (default 10 per
+// minute), and a wrong `current_password` counts like a failed login, in
+// the same backoff as logins to the account from the same client (429
+// `login-backoff` with `Retry-After`), and is recorded as a
+// `login_failed` event with the session that sent it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

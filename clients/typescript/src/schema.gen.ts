@@ -410,8 +410,12 @@ export interface paths {
          *     pending: a confirmation link goes to the new address (for
          *     `POST /auth/email/confirm`) and a notice to the current one; the answer
          *     shows the account unchanged and says nothing about whether the new
-         *     address is taken. Limited per user (default 10 per minute), which caps
-         *     guessing `current_password` with a stolen access token.
+         *     address is taken. Guessing `current_password` with a stolen access
+         *     token is capped twice: the request is limited per user (default 10 per
+         *     minute), and a wrong `current_password` counts like a failed login, in
+         *     the same backoff as logins to the account from the same client (429
+         *     `login-backoff` with `Retry-After`), and is recorded as a
+         *     `login_failed` event with the session that sent it.
          */
         put: operations["updateMe"];
         post?: never;
