@@ -69,3 +69,45 @@ func TestUpdateMe_WrongCurrentPasswordCountsLikeAFailedLogin(t *testing.T) {
 		t.Errorf("a failure after a success: %d, want 403 (the success forgave the client)", got)
 	}
 }
+
+// deleteMe sends DELETE /users/me with current as the current password and
+// returns the response.
+func deleteMe(t *testing.T, app *testkit.App, access, current string) *client.DeleteMeResponse {
+	t.Helper()
+	resp, err := app.Client.DeleteMeWithResponse(context.Background(), client.DeleteUserRequest{CurrentPassword: current}, testkit.Bearer(access))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// TestDeleteMe_NeedsTheCurrentPasswordAndCountsFailures: a stolen access
+// token alone cannot deactivate the account; a wrong password is PUT's 403
+// and meets the login backoff like a failed login.
+func TestDeleteMe_NeedsTheCurrentPasswordAndCountsFailures(t *testing.T) {
+	t.Parallel()
+	app := backoffApp(t) // 3 free failures, then 1 s, 2 s ...
+	_, pair := app.NewUser(t)
+	for i := range 3 {
+		resp := deleteMe(t, app, pair.AccessToken, "Wrong-Horse-8")
+		p := resp.ApplicationproblemJSON403
+		if p == nil || !strings.HasSuffix(p.Type, "/wrong-password") || p.Detail != "The current password is incorrect." {
+			t.Fatalf("wrong password %d: %d %s, want PUT's 403 wrong-password", i+1, resp.StatusCode(), resp.Body)
+		}
+	}
+	resp := deleteMe(t, app, pair.AccessToken, testkit.Password)
+	if p := resp.ApplicationproblemJSON429; p == nil || !strings.HasSuffix(p.Type, "/login-backoff") {
+		t.Fatalf("after 3 failures: %d %s, want the login backoff's 429", resp.StatusCode(), resp.Body)
+	}
+	if got := meStatus(t, app, pair.AccessToken); got != http.StatusOK {
+		t.Fatalf("GET /users/me after refused deletions: %d, want 200 (still active)", got)
+	}
+	if got := kinds(events(t, app, pair.AccessToken, nil)); strings.Count(strings.Join(got, " "), "login_failed") != 3 {
+		t.Errorf("events %v, want 3 login_failed", got)
+	}
+	wait, _ := strconv.Atoi(resp.HTTPResponse.Header.Get("Retry-After"))
+	app.Clock.Advance(time.Duration(wait) * time.Second)
+	if got := deleteMe(t, app, pair.AccessToken, testkit.Password).StatusCode(); got != http.StatusNoContent {
+		t.Errorf("the right password after the wait: %d, want 204", got)
+	}
+}

@@ -41,14 +41,13 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 	case api.UpdateMeRequestObject:
 		// Guessing current_password with a stolen access token is capped,
 		// and an email change mails its new address like any mail flow.
-		var checks []limitCheck
-		if me := caller(ctx); me != nil {
-			checks = append(checks, limitCheck{"update-me", "update-me:user:" + me.user.ID.String(), l.Login})
-		}
+		checks := currentPasswordChecks(ctx, l)
 		if r.Body != nil && r.Body.Email != nil {
 			checks = append(checks, mailChecks(l, ip, *r.Body.Email)...)
 		}
 		return checks
+	case api.DeleteMeRequestObject:
+		return currentPasswordChecks(ctx, l)
 	case api.LoginRequestObject:
 		email := emailKey(r.Body.Email)
 		return []limitCheck{
@@ -63,6 +62,15 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 		return mailChecks(l, ip, r.Body.Email)
 	case api.VerifyEmailRequestObject, api.ResetPasswordRequestObject, api.ConfirmEmailChangeRequestObject:
 		return []limitCheck{{"token", "token:ip:" + ip, l.Token}}
+	}
+	return nil
+}
+
+// currentPasswordChecks is the caller's budget for guessing its password
+// with an access token, shared by every endpoint that checks it.
+func currentPasswordChecks(ctx context.Context, l Limits) []limitCheck {
+	if me := caller(ctx); me != nil {
+		return []limitCheck{{"update-me", "update-me:user:" + me.user.ID.String(), l.Login}}
 	}
 	return nil
 }

@@ -66,6 +66,8 @@ func limitedFamilies(t *testing.T, app *testkit.App) map[string]limitedCall {
 	c := app.Client
 	_, pair := app.NewUser(t)
 	me := testkit.Bearer(pair.AccessToken)
+	_, other := app.NewUser(t) // DELETE shares PUT's budget; this is another user's
+	otherMe := testkit.Bearer(other.AccessToken)
 	victim := testkit.UniqueEmail()
 	return map[string]limitedCall{
 		"register": func(ctx context.Context, _ int, from client.RequestEditorFn) (*http.Response, error) {
@@ -88,6 +90,9 @@ func limitedFamilies(t *testing.T, app *testkit.App) map[string]limitedCall {
 		},
 		"update-me": func(ctx context.Context, _ int, from client.RequestEditorFn) (*http.Response, error) {
 			return c.UpdateMe(ctx, client.UpdateUserRequest{CurrentPassword: "Wrong-Horse-8", Password: ptr("Other-Horse-9")}, me, from)
+		},
+		"delete-me": func(ctx context.Context, _ int, from client.RequestEditorFn) (*http.Response, error) {
+			return c.DeleteMe(ctx, client.DeleteUserRequest{CurrentPassword: "Wrong-Horse-8"}, otherMe, from)
 		},
 	}
 }
