@@ -172,6 +172,21 @@ func TestRedis_GCRA(t *testing.T) {
 	exercise(t, liveRedis(t))
 }
 
+// TestRedis_ReadsBudgetsStoredByEarlierVersions: a budget spent through
+// redis_rate (key "rate:" + key, TAT in seconds since 2017) still counts.
+func TestRedis_ReadsBudgetsStoredByEarlierVersions(t *testing.T) {
+	t.Parallel()
+	r := liveRedis(t)
+	const jan2017 = 1483228800
+	tat := float64(time.Now().Add(time.Hour).UnixMicro())/1e6 - jan2017 // an hour of events spent
+	if err := r.client.Set(ctx, "rate:"+r.prefix+"k", tat, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Allow(ctx, "k", Limit{Rate: 4, Period: time.Hour}); err != nil || res.Allowed {
+		t.Errorf("Allow = %+v, %v; want refused by the stored budget", res, err)
+	}
+}
+
 func TestRedis_SharedByTwoClients(t *testing.T) {
 	t.Parallel()
 	a := liveRedis(t)

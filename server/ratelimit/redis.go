@@ -20,6 +20,10 @@ type Redis struct {
 	prefix string
 }
 
+// keyPrefix comes before every key, as redis_rate wrote it: with the stored
+// form of gcra.lua, it keeps budgets spent by earlier versions counting.
+const keyPrefix = "rate:"
+
 //go:embed gcra.lua
 var gcraSource string
 
@@ -51,7 +55,7 @@ func (r *Redis) AllowAll(ctx context.Context, checks []Check) ([]Result, error) 
 	keys := make([]string, len(checks))
 	args := make([]any, 0, 2*len(checks))
 	for i, c := range checks {
-		keys[i] = r.prefix + c.Key
+		keys[i] = keyPrefix + r.prefix + c.Key
 		args = append(args, c.Limit.interval().Seconds(), (time.Duration(c.Limit.burst()) * c.Limit.interval()).Seconds())
 	}
 	reply, err := gcraScript.Run(ctx, r.client, keys, args...).Slice()
