@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,12 +54,12 @@ func slowRedis(t *testing.T) ratelimit.Store {
 	opts.Addr = proxy.Addr()
 	c := redis.NewClient(ratelimit.ClientOptions(opts))
 	t.Cleanup(func() { c.Close() })
-	return ratelimit.NewRedis(c, "authd-test:"+testkit.UniqueEmail()+":")
+	return ratelimit.NewRedis(c, "authd-test:"+rand.Text()+":")
 }
 
 // limitedCall sends one request of an endpoint family from the client
 // that from names.
-type limitedCall func(ctx context.Context, i int, from client.RequestEditorFn) (*http.Response, error)
+type limitedCall func(ctx context.Context, from client.RequestEditorFn) (*http.Response, error)
 
 // limitedFamilies are the endpoint families behind per-request limits; each
 // gets a budget with a burst of 2 in TestRateLimit_ConcurrentRequestsAdmitAtMostTheBurst.
@@ -70,28 +71,28 @@ func limitedFamilies(t *testing.T, app *testkit.App) map[string]limitedCall {
 	otherMe := testkit.Bearer(other.AccessToken)
 	victim := testkit.UniqueEmail()
 	return map[string]limitedCall{
-		"register": func(ctx context.Context, _ int, from client.RequestEditorFn) (*http.Response, error) {
+		"register": func(ctx context.Context, from client.RequestEditorFn) (*http.Response, error) {
 			return c.Register(ctx, testkit.RegisterBody(), from)
 		},
-		"login": func(ctx context.Context, _ int, from client.RequestEditorFn) (*http.Response, error) {
+		"login": func(ctx context.Context, from client.RequestEditorFn) (*http.Response, error) {
 			return c.Login(ctx, client.LoginRequest{Email: victim, Password: "Wrong-Horse-8"}, from)
 		},
-		"refresh": func(ctx context.Context, _ int, from client.RequestEditorFn) (*http.Response, error) {
+		"refresh": func(ctx context.Context, from client.RequestEditorFn) (*http.Response, error) {
 			return c.RefreshToken(ctx, client.RefreshRequest{RefreshToken: "not-a-token"}, from)
 		},
-		"forgot": func(ctx context.Context, _ int, from client.RequestEditorFn) (*http.Response, error) {
+		"forgot": func(ctx context.Context, from client.RequestEditorFn) (*http.Response, error) {
 			return c.ForgotPassword(ctx, client.EmailRequest{Email: testkit.UniqueEmail()}, from)
 		},
-		"resend": func(ctx context.Context, _ int, from client.RequestEditorFn) (*http.Response, error) {
+		"resend": func(ctx context.Context, from client.RequestEditorFn) (*http.Response, error) {
 			return c.ResendVerification(ctx, client.EmailRequest{Email: testkit.UniqueEmail()}, from)
 		},
-		"token": func(ctx context.Context, _ int, from client.RequestEditorFn) (*http.Response, error) {
+		"token": func(ctx context.Context, from client.RequestEditorFn) (*http.Response, error) {
 			return c.VerifyEmail(ctx, client.TokenRequest{Token: "not-a-token"}, from)
 		},
-		"update-me": func(ctx context.Context, _ int, from client.RequestEditorFn) (*http.Response, error) {
+		"update-me": func(ctx context.Context, from client.RequestEditorFn) (*http.Response, error) {
 			return c.UpdateMe(ctx, client.UpdateUserRequest{CurrentPassword: "Wrong-Horse-8", Password: ptr("Other-Horse-9")}, me, from)
 		},
-		"delete-me": func(ctx context.Context, _ int, from client.RequestEditorFn) (*http.Response, error) {
+		"delete-me": func(ctx context.Context, from client.RequestEditorFn) (*http.Response, error) {
 			return c.DeleteMe(ctx, client.DeleteUserRequest{CurrentPassword: "Wrong-Horse-8"}, otherMe, from)
 		},
 	}
@@ -138,10 +139,10 @@ func flood(t *testing.T, call limitedCall, from client.RequestEditorFn) int {
 	var mu sync.Mutex
 	admitted := 0
 	start := make(chan struct{})
-	for i := range floodSize {
+	for range floodSize {
 		wg.Go(func() {
 			<-start
-			resp, err := call(context.Background(), i, from)
+			resp, err := call(context.Background(), from)
 			if err != nil {
 				t.Error(err)
 				return
