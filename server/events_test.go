@@ -50,15 +50,18 @@ func TestEvents_UserSeesTheirOwnSecurityActivity(t *testing.T) {
 	_, stranger := app.NewUser(t) // another account's trail stays its own
 
 	page := events(t, app, current.AccessToken, nil)
-	want := []string{"password_changed", "login_succeeded", "refresh_reuse_detected", "login_failed", "login_succeeded", "registered"}
+	want := []string{"password_changed", "login_failed", "login_succeeded", "refresh_reuse_detected", "login_failed", "login_succeeded", "registered"}
 	if strings.Join(kinds(page), ",") != strings.Join(want, ",") {
-		t.Fatalf("events %v, want %v (newest first; a refused change records nothing)", kinds(page), want)
+		t.Fatalf("events %v, want %v (newest first; a wrong current password counts as a failed login)", kinds(page), want)
 	}
-	failed := page.Events[3]
+	if s1, s2 := page.Events[1].SessionId, page.Events[2].SessionId; s1 == nil || s2 == nil || *s1 != *s2 {
+		t.Errorf("the wrong current password's event is not on the session that sent it: %+v", page.Events[1:3])
+	}
+	failed := page.Events[4]
 	if failed.Ip != "203.0.113.77" || failed.UserAgent != "guesser/1.0" || failed.RequestId == "" || failed.SessionId != nil {
 		t.Errorf("failed login event %+v", failed)
 	}
-	if page.Events[1].SessionId == nil || page.NextCursor != nil {
+	if page.Events[2].SessionId == nil || page.NextCursor != nil {
 		t.Errorf("login event without its session, or a cursor on the only page: %+v", page)
 	}
 	if got := kinds(events(t, app, stranger.AccessToken, nil)); strings.Join(got, ",") != "login_succeeded,registered" {

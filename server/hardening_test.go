@@ -217,7 +217,7 @@ func TestBearerRoutes_RefuseWithoutToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	del, err := app.Client.DeleteMeWithResponse(ctx)
+	del, err := app.Client.DeleteMeWithResponse(ctx, client.DeleteUserRequest{CurrentPassword: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}

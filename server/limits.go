@@ -41,14 +41,13 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 	case api.UpdateMeRequestObject:
 		// Guessing current_password with a stolen access token is capped,
 		// and an email change mails its new address like any mail flow.
-		var checks []limitCheck
-		if me := caller(ctx); me != nil {
-			checks = append(checks, limitCheck{"update-me", "update-me:user:" + me.user.ID.String(), l.Login})
-		}
+		checks := currentPasswordChecks(ctx, l)
 		if r.Body != nil && r.Body.Email != nil {
 			checks = append(checks, mailChecks(l, ip, *r.Body.Email)...)
 		}
 		return checks
+	case api.DeleteMeRequestObject:
+		return currentPasswordChecks(ctx, l)
 	case api.LoginRequestObject:
 		email := emailKey(r.Body.Email)
 		return []limitCheck{
@@ -67,6 +66,15 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 	return nil
 }
 
+// currentPasswordChecks is the caller's budget for guessing its password
+// with an access token, shared by every endpoint that checks it.
+func currentPasswordChecks(ctx context.Context, l Limits) []limitCheck {
+	if me := caller(ctx); me != nil {
+		return []limitCheck{{"update-me", "update-me:user:" + me.user.ID.String(), l.Login}}
+	}
+	return nil
+}
+
 // mailChecks are the budgets of an endpoint that mails an address.
 func mailChecks(l Limits, ip, email string) []limitCheck {
 	return []limitCheck{
@@ -75,8 +83,10 @@ func mailChecks(l Limits, ip, email string) []limitCheck {
 	}
 }
 
-// limitRequests is a strict middleware: it spends the request's budgets,
-// reports them in RateLimit headers and refuses with 429 when one is empty.
+// limitRequests is a strict middleware: it spends the request's budgets in
+// one atomic step, reports them in RateLimit headers and refuses with 429
+// when one is empty. Requests that arrive together cannot all pass, and a
+// refused request is charged to none of its budgets.
 func (s *Server) limitRequests(next api.StrictHandlerFunc, _ string) api.StrictHandlerFunc {
 	return func(c echo.Context, req any) (any, error) {
 		if !s.Limits.Enabled {
@@ -87,46 +97,61 @@ func (s *Server) limitRequests(next api.StrictHandlerFunc, _ string) api.StrictH
 		if len(checks) == 0 {
 			return next(c, req)
 		}
+		spend := make([]ratelimit.Check, len(checks))
 		policies := make([]string, len(checks))
 		for i, chk := range checks {
+			spend[i] = ratelimit.Check{Key: chk.key, Limit: chk.limit}
 			policies[i] = fmt.Sprintf("%q;q=%d;w=%d", chk.policy, chk.limit.Rate, int(chk.limit.Period.Seconds()))
 		}
 		h := c.Response().Header()
 		h.Set("RateLimit-Policy", strings.Join(policies, ", "))
-		// Look at every budget first, so a request refused by one is not
-		// charged to the others; then spend them.
-		for _, chk := range checks {
-			res, err := s.Limits.Store.Peek(ctx, chk.key, chk.limit)
-			if err != nil {
-				return nil, err
-			}
-			if !res.Allowed {
-				switch req.(type) {
-				case api.LoginRequestObject:
-					s.Metrics.Logins.WithLabelValues("throttled").Inc()
-				case api.RefreshTokenRequestObject:
-					s.Metrics.Refreshes.WithLabelValues("throttled").Inc()
-				}
-				h.Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", chk.policy, ceilSeconds(res.ResetAfter.Seconds())))
-				wait := ceilSeconds(res.RetryAfter.Seconds())
-				return nil, tooManyRequests(kindRateLimited, fmt.Sprintf("Too many requests; retry in %d seconds.", wait), wait)
-			}
+		results, err := s.Limits.Store.AllowAll(ctx, spend)
+		if err != nil {
+			return nil, err
 		}
-		var tightest *limitCheck
-		var tightestRes ratelimit.Result
-		for i, chk := range checks {
-			res, err := s.Limits.Store.Allow(ctx, chk.key, chk.limit)
-			if err != nil {
-				return nil, err
-			}
-			if !chk.perAddress() && (tightest == nil || res.Remaining < tightestRes.Remaining) {
-				tightest, tightestRes = &checks[i], res
-			}
+		if i := longestWait(results); i >= 0 {
+			s.countThrottled(req)
+			h.Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", checks[i].policy, ceilSeconds(results[i].ResetAfter.Seconds())))
+			wait := ceilSeconds(results[i].RetryAfter.Seconds())
+			return nil, tooManyRequests(kindRateLimited, fmt.Sprintf("Too many requests; retry in %d seconds.", wait), wait)
 		}
-		if tightest != nil {
-			h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", tightest.policy, tightestRes.Remaining, ceilSeconds(tightestRes.ResetAfter.Seconds())))
+		if i := tightest(checks, results); i >= 0 {
+			h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", checks[i].policy, results[i].Remaining, ceilSeconds(results[i].ResetAfter.Seconds())))
 		}
 		return next(c, req)
+	}
+}
+
+// longestWait is the index of the refusing budget that refills last (the
+// request can pass only then), or -1 when every budget allowed it.
+func longestWait(results []ratelimit.Result) int {
+	worst := -1
+	for i, r := range results {
+		if !r.Allowed && (worst < 0 || r.RetryAfter > results[worst].RetryAfter) {
+			worst = i
+		}
+	}
+	return worst
+}
+
+// tightest is the index of the reportable budget with the least left, or -1.
+func tightest(checks []limitCheck, results []ratelimit.Result) int {
+	best := -1
+	for i, chk := range checks {
+		if !chk.perAddress() && (best < 0 || results[i].Remaining < results[best].Remaining) {
+			best = i
+		}
+	}
+	return best
+}
+
+// countThrottled counts a refused login or refresh in its metric.
+func (s *Server) countThrottled(req any) {
+	switch req.(type) {
+	case api.LoginRequestObject:
+		s.Metrics.Logins.WithLabelValues("throttled").Inc()
+	case api.RefreshTokenRequestObject:
+		s.Metrics.Refreshes.WithLabelValues("throttled").Inc()
 	}
 }
 

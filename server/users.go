@@ -9,7 +9,6 @@ import (
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
-	"github.com/authd/authd/server/password"
 )
 
 // GetMe implements api.StrictServerInterface.
@@ -26,11 +25,11 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 	me := caller(ctx)
 	wrongPassword := api.UpdateMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: api.WrongPasswordApplicationProblemPlusJSONResponse(
 		problem(ctx, kindWrongPassword, "The current password is incorrect."))}
-	ok, _, err := s.Hasher.Verify(ctx, req.Body.CurrentPassword, me.user.PasswordHash)
-	if err != nil && !errors.Is(err, password.ErrUnknownHash) {
-		return nil, err
-	}
-	if !ok {
+	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
+	if err != nil || !ok {
+		if err != nil {
+			return nil, err
+		}
 		return wrongPassword, nil
 	}
 	var newEmail, newHash string
@@ -90,9 +89,17 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 }
 
 // DeleteMe implements api.StrictServerInterface: a soft delete that ends
-// every session at once.
-func (s *Server) DeleteMe(ctx context.Context, _ api.DeleteMeRequestObject) (api.DeleteMeResponseObject, error) {
+// every session at once. It asks for the current password as UpdateMe does,
+// so a stolen access token cannot end the account for good.
+func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (api.DeleteMeResponseObject, error) {
 	me := caller(ctx)
+	if ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword); err != nil || !ok {
+		if err != nil {
+			return nil, err
+		}
+		return api.DeleteMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: api.WrongPasswordApplicationProblemPlusJSONResponse(
+			problem(ctx, kindWrongPassword, "The current password is incorrect."))}, nil
+	}
 	err := s.DB.InTx(ctx, func(q *db.Queries) error {
 		if err := q.DeactivateUser(ctx, me.user.ID); err != nil {
 			return err

@@ -203,6 +203,14 @@ type CheckStatus string
 // Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 type Checks map[string]Check
 
+// DeleteUserRequest Confirms deactivating the account with its password.
+type DeleteUserRequest struct {
+	// CurrentPassword The account's current password.
+	//
+	// Example: Correct-Horse-7
+	CurrentPassword string `json:"current_password"`
+}
+
 // Email An email address; surrounding white space is trimmed; compared case-insensitively.
 //
 // Example: ada@example.com
@@ -665,6 +673,9 @@ type VerifyEmailJSONRequestBody = TokenRequest
 
 // ResendVerificationJSONRequestBody defines body for ResendVerification for application/json ContentType.
 type ResendVerificationJSONRequestBody = EmailRequest
+
+// DeleteMeJSONRequestBody defines body for DeleteMe for application/json ContentType.
+type DeleteMeJSONRequestBody = DeleteUserRequest
 
 // UpdateMeJSONRequestBody defines body for UpdateMe for application/json ContentType.
 type UpdateMeJSONRequestBody = UpdateUserRequest
@@ -1175,13 +1186,37 @@ type ClientInterface interface {
 	// Corresponds with GET /readiness (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DeleteMeWithBody Deactivate the account
+	//
+	// Deactivates the account (`is_active` becomes false) and revokes every
+	// session. The account can no longer log in; its email stays reserved.
+	// `current_password` is required, so a stolen access token cannot end
+	// the account for good. A wrong one is the 403 of `PUT /users/me` and
+	// counts like a failed login in the same way (the login backoff, 429
+	// `login-backoff`, and a `login_failed` event). Limited per user with
+	// the budget of `PUT /users/me` (default 10 per minute; 429
+	// `rate-limited`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /users/me (the `DeleteMe` operationId).
+	DeleteMeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteMe Deactivate the account
 	//
 	// Deactivates the account (`is_active` becomes false) and revokes every
 	// session. The account can no longer log in; its email stays reserved.
+	// `current_password` is required, so a stolen access token cannot end
+	// the account for good. A wrong one is the 403 of `PUT /users/me` and
+	// counts like a failed login in the same way (the login backoff, 429
+	// `login-backoff`, and a `login_failed` event). Limited per user with
+	// the budget of `PUT /users/me` (default 10 per minute; 429
+	// `rate-limited`).
+	//
+	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with DELETE /users/me (the `DeleteMe` operationId).
-	DeleteMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeleteMe(ctx context.Context, body DeleteMeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMe The current user
 	//
@@ -1198,8 +1233,13 @@ type ClientInterface interface {
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one; the answer
 	// shows the account unchanged and says nothing about whether the new
-	// address is taken. Limited per user (default 10 per minute), which caps
-	// guessing `current_password` with a stolen access token.
+	// address is taken. Guessing `current_password` with a stolen access
+	// token is capped twice: the request is limited per user (default 10 per
+	// minute, a budget shared with `DELETE /users/me`), and a wrong
+	// `current_password` counts like a failed login, in the same backoff as
+	// logins to the account from the same client (429 `login-backoff` with
+	// `Retry-After`), and is recorded as a `login_failed` event with the
+	// session that sent it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1214,8 +1254,13 @@ type ClientInterface interface {
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one; the answer
 	// shows the account unchanged and says nothing about whether the new
-	// address is taken. Limited per user (default 10 per minute), which caps
-	// guessing `current_password` with a stolen access token.
+	// address is taken. Guessing `current_password` with a stolen access
+	// token is capped twice: the request is limited per user (default 10 per
+	// minute, a budget shared with `DELETE /users/me`), and a wrong
+	// `current_password` counts like a failed login, in the same backoff as
+	// logins to the account from the same client (429 `login-backoff` with
+	// `Retry-After`), and is recorded as a `login_failed` event with the
+	// session that sent it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1793,14 +1838,48 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
+// DeleteMeWithBody Deactivate the account
+//
+// Deactivates the account (`is_active` becomes false) and revokes every
+// session. The account can no longer log in; its email stays reserved.
+// `current_password` is required, so a stolen access token cannot end
+// the account for good. A wrong one is the 403 of `PUT /users/me` and
+// counts like a failed login in the same way (the login backoff, 429
+// `login-backoff`, and a `login_failed` event). Limited per user with
+// the budget of `PUT /users/me` (default 10 per minute; 429
+// `rate-limited`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /users/me (the `DeleteMe` operationId).
+func (c *Client) DeleteMeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteMeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DeleteMe Deactivate the account
 //
 // Deactivates the account (`is_active` becomes false) and revokes every
 // session. The account can no longer log in; its email stays reserved.
+// `current_password` is required, so a stolen access token cannot end
+// the account for good. A wrong one is the 403 of `PUT /users/me` and
+// counts like a failed login in the same way (the login backoff, 429
+// `login-backoff`, and a `login_failed` event). Limited per user with
+// the budget of `PUT /users/me` (default 10 per minute; 429
+// `rate-limited`).
+//
+// Takes a body of the `application/json` content type.
 //
 // Corresponds with DELETE /users/me (the `DeleteMe` operationId).
-func (c *Client) DeleteMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteMeRequest(c.Server)
+func (c *Client) DeleteMe(ctx context.Context, body DeleteMeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteMeRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1836,8 +1915,13 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one; the answer
 // shows the account unchanged and says nothing about whether the new
-// address is taken. Limited per user (default 10 per minute), which caps
-// guessing `current_password` with a stolen access token.
+// address is taken. Guessing `current_password` with a stolen access
+// token is capped twice: the request is limited per user (default 10 per
+// minute, a budget shared with `DELETE /users/me`), and a wrong
+// `current_password` counts like a failed login, in the same backoff as
+// logins to the account from the same client (429 `login-backoff` with
+// `Retry-After`), and is recorded as a `login_failed` event with the
+// session that sent it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1862,8 +1946,13 @@ func (c *Client) UpdateMeWithBody(ctx context.Context, contentType string, body 
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one; the answer
 // shows the account unchanged and says nothing about whether the new
-// address is taken. Limited per user (default 10 per minute), which caps
-// guessing `current_password` with a stolen access token.
+// address is taken. Guessing `current_password` with a stolen access
+// token is capped twice: the request is limited per user (default 10 per
+// minute, a budget shared with `DELETE /users/me`), and a wrong
+// `current_password` counts like a failed login, in the same backoff as
+// logins to the account from the same client (429 `login-backoff` with
+// `Retry-After`), and is recorded as a `login_failed` event with the
+// session that sent it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2527,8 +2616,19 @@ func NewGetReadinessRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewDeleteMeRequest constructs an http.Request for the DeleteMe method
-func NewDeleteMeRequest(server string) (*http.Request, error) {
+// NewDeleteMeRequest calls the generic DeleteMe builder with application/json body
+func NewDeleteMeRequest(server string, body DeleteMeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteMeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewDeleteMeRequestWithBody constructs an http.Request for the DeleteMe method, with any body, and a specified content type
+func NewDeleteMeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2546,10 +2646,12 @@ func NewDeleteMeRequest(server string) (*http.Request, error) {
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -3103,15 +3205,37 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /readiness (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
 
+	// DeleteMeWithBodyWithResponse Deactivate the account
+	//
+	// Deactivates the account (`is_active` becomes false) and revokes every
+	// session. The account can no longer log in; its email stays reserved.
+	// `current_password` is required, so a stolen access token cannot end
+	// the account for good. A wrong one is the 403 of `PUT /users/me` and
+	// counts like a failed login in the same way (the login backoff, 429
+	// `login-backoff`, and a `login_failed` event). Limited per user with
+	// the budget of `PUT /users/me` (default 10 per minute; 429
+	// `rate-limited`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /users/me (the `DeleteMe` operationId).
+	DeleteMeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error)
+
 	// DeleteMeWithResponse Deactivate the account
 	//
 	// Deactivates the account (`is_active` becomes false) and revokes every
 	// session. The account can no longer log in; its email stays reserved.
+	// `current_password` is required, so a stolen access token cannot end
+	// the account for good. A wrong one is the 403 of `PUT /users/me` and
+	// counts like a failed login in the same way (the login backoff, 429
+	// `login-backoff`, and a `login_failed` event). Limited per user with
+	// the budget of `PUT /users/me` (default 10 per minute; 429
+	// `rate-limited`).
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /users/me (the `DeleteMe` operationId).
-	DeleteMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error)
+	DeleteMeWithResponse(ctx context.Context, body DeleteMeJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error)
 
 	// GetMeWithResponse The current user
 	//
@@ -3130,8 +3254,13 @@ type ClientWithResponsesInterface interface {
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one; the answer
 	// shows the account unchanged and says nothing about whether the new
-	// address is taken. Limited per user (default 10 per minute), which caps
-	// guessing `current_password` with a stolen access token.
+	// address is taken. Guessing `current_password` with a stolen access
+	// token is capped twice: the request is limited per user (default 10 per
+	// minute, a budget shared with `DELETE /users/me`), and a wrong
+	// `current_password` counts like a failed login, in the same backoff as
+	// logins to the account from the same client (429 `login-backoff` with
+	// `Retry-After`), and is recorded as a `login_failed` event with the
+	// session that sent it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3146,8 +3275,13 @@ type ClientWithResponsesInterface interface {
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one; the answer
 	// shows the account unchanged and says nothing about whether the new
-	// address is taken. Limited per user (default 10 per minute), which caps
-	// guessing `current_password` with a stolen access token.
+	// address is taken. Guessing `current_password` with a stolen access
+	// token is capped twice: the request is limited per user (default 10 per
+	// minute, a budget shared with `DELETE /users/me`), and a wrong
+	// `current_password` counts like a failed login, in the same backoff as
+	// logins to the account from the same client (429 `login-backoff` with
+	// `Retry-After`), and is recorded as a `login_failed` event with the
+	// session that sent it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4425,6 +4559,13 @@ type DeleteMeResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteMeResponse429Headers the declared response headers of an HTTP 429 response for DeleteMe
+type DeleteMeResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
 // DeleteMeResponse503Headers the declared response headers of an HTTP 503 response for DeleteMe
 type DeleteMeResponse503Headers struct {
 	RetryAfter *int
@@ -4433,19 +4574,49 @@ type DeleteMeResponse503Headers struct {
 type DeleteMeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *WrongPassword
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteMeResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteMeResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeleteMeResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteMeResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r DeleteMeResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteMeResponse) GetApplicationproblemJSON403() *WrongPassword {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeleteMeResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteMeResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -5353,16 +5524,44 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 	return ParseGetReadinessResponse(rsp)
 }
 
+// DeleteMeWithBodyWithResponse Deactivate the account
+//
+// Deactivates the account (`is_active` becomes false) and revokes every
+// session. The account can no longer log in; its email stays reserved.
+// `current_password` is required, so a stolen access token cannot end
+// the account for good. A wrong one is the 403 of `PUT /users/me` and
+// counts like a failed login in the same way (the login backoff, 429
+// `login-backoff`, and a `login_failed` event). Limited per user with
+// the budget of `PUT /users/me` (default 10 per minute; 429
+// `rate-limited`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /users/me (the `DeleteMe` operationId).
+func (c *ClientWithResponses) DeleteMeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error) {
+	rsp, err := c.DeleteMeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteMeResponse(rsp)
+}
+
 // DeleteMeWithResponse Deactivate the account
 //
 // Deactivates the account (`is_active` becomes false) and revokes every
 // session. The account can no longer log in; its email stays reserved.
+// `current_password` is required, so a stolen access token cannot end
+// the account for good. A wrong one is the 403 of `PUT /users/me` and
+// counts like a failed login in the same way (the login backoff, 429
+// `login-backoff`, and a `login_failed` event). Limited per user with
+// the budget of `PUT /users/me` (default 10 per minute; 429
+// `rate-limited`).
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /users/me (the `DeleteMe` operationId).
-func (c *ClientWithResponses) DeleteMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error) {
-	rsp, err := c.DeleteMe(ctx, reqEditors...)
+func (c *ClientWithResponses) DeleteMeWithResponse(ctx context.Context, body DeleteMeJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error) {
+	rsp, err := c.DeleteMe(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5392,8 +5591,13 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one; the answer
 // shows the account unchanged and says nothing about whether the new
-// address is taken. Limited per user (default 10 per minute), which caps
-// guessing `current_password` with a stolen access token.
+// address is taken. Guessing `current_password` with a stolen access
+// token is capped twice: the request is limited per user (default 10 per
+// minute, a budget shared with `DELETE /users/me`), and a wrong
+// `current_password` counts like a failed login, in the same backoff as
+// logins to the account from the same client (429 `login-backoff` with
+// `Retry-After`), and is recorded as a `login_failed` event with the
+// session that sent it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5414,8 +5618,13 @@ func (c *ClientWithResponses) UpdateMeWithBodyWithResponse(ctx context.Context, 
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one; the answer
 // shows the account unchanged and says nothing about whether the new
-// address is taken. Limited per user (default 10 per minute), which caps
-// guessing `current_password` with a stolen access token.
+// address is taken. Guessing `current_password` with a stolen access
+// token is capped twice: the request is limited per user (default 10 per
+// minute, a budget shared with `DELETE /users/me`), and a wrong
+// `current_password` counts like a failed login, in the same backoff as
+// logins to the account from the same client (429 `login-backoff` with
+// `Retry-After`), and is recorded as a `login_failed` event with the
+// session that sent it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6725,12 +6934,40 @@ func ParseDeleteMeResponse(rsp *http.Response) (*DeleteMeResponse, error) {
 	case rsp.StatusCode == 204:
 		break // No content-type
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest WrongPassword
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -6752,6 +6989,30 @@ func ParseDeleteMeResponse(rsp *http.Response) (*DeleteMeResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteMeResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteMeResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

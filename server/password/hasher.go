@@ -104,6 +104,11 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (enc string, err error) {
 // Verify reports whether pw matches encoded, and whether encoded should be
 // replaced because it uses other parameters than the configured ones.
 func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok, rehash bool, err error) {
+	if tooLongForBcrypt(pw, encoded) {
+		// No match, at the cost of a verification: an early answer would
+		// tell that the account exists and has a legacy hash.
+		return false, false, h.VerifyDummy(ctx, pw)
+	}
 	runErr := h.run(ctx, algorithmOf(encoded), func() error {
 		ok, rehash, err = h.verify(pw, encoded)
 		return nil
@@ -195,18 +200,24 @@ func (h *Hasher) verify(pw, encoded string) (ok, rehash bool, err error) {
 		stored := []byte(strings.TrimPrefix(encoded, bcryptSHA256Prefix))
 		ok, err := bcryptMatch(prehash(pw), stored)
 		return ok, ok && h.bcryptStale(stored), err
-	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
-		// Plain bcrypt (imported hashes) only sees 72 bytes; a longer password
-		// cannot be checked honestly, so it does not match.
-		if len(pw) > 72 {
-			return false, false, nil
-		}
+	case isPlainBcrypt(encoded): // Verify refuses passwords it would truncate
 		ok, err := bcryptMatch([]byte(pw), []byte(encoded))
 		return ok, ok, err // always upgrade to the pre-hashed form
 	default:
 		return false, false, ErrUnknownHash
 	}
 }
+
+// isPlainBcrypt reports whether encoded is bcrypt over the password itself
+// (imported hashes), not over its SHA-256.
+func isPlainBcrypt(encoded string) bool {
+	return strings.HasPrefix(encoded, "$2a$") || strings.HasPrefix(encoded, "$2b$") || strings.HasPrefix(encoded, "$2y$")
+}
+
+// tooLongForBcrypt reports whether pw is longer than the 72 bytes a plain
+// bcrypt hash sees: such a password cannot be checked honestly, so it does
+// not match.
+func tooLongForBcrypt(pw, encoded string) bool { return isPlainBcrypt(encoded) && len(pw) > 72 }
 
 func (h *Hasher) verifyArgon(pw, encoded string) (bool, bool, error) {
 	var version int

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,6 +86,34 @@ func TestHasher_PlainBcryptImportsVerifyAndUpgrade(t *testing.T) {
 	plainLong, _ := bcrypt.GenerateFromPassword([]byte(long), bcrypt.MinCost)
 	if ok, _, _ := h.Verify(ctx, long+"extra", string(plainLong)); ok {
 		t.Error("plain bcrypt accepted a password longer than 72 bytes")
+	}
+}
+
+// TestHasher_PlainBcryptLongPasswordSpendsADummyVerification: refusing a
+// password over bcrypt's 72 bytes must cost a verification like any wrong
+// password, or its speed tells that the account exists and has a legacy
+// hash. The work is counted through Observe, by algorithm: the stored hash
+// is bcrypt, so argon2id work can only be the dummy's.
+func TestHasher_PlainBcryptLongPasswordSpendsADummyVerification(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("b", 72)
+	plainLong, _ := bcrypt.GenerateFromPassword([]byte(long), bcrypt.MinCost)
+	h := newHasher(t, fastArgon)
+	var mu sync.Mutex
+	var work []string
+	h.Observe(func(algorithm string, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		work = append(work, algorithm)
+	})
+	ok, rehash, err := h.Verify(ctx, long+"extra", string(plainLong))
+	if ok || rehash || err != nil {
+		t.Errorf("verify = %v %v %v, want a plain mismatch", ok, rehash, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(work, ",") != "argon2id" {
+		t.Errorf("hashing work done: %v, want one dummy verification (argon2id)", work)
 	}
 }
 

@@ -39,18 +39,15 @@ func NewFallback(shared, local Store, timeout, retryAfter time.Duration, log *sl
 
 // Allow implements Store.
 func (f *Fallback) Allow(ctx context.Context, key string, l Limit) (Result, error) {
-	return f.use(ctx, key, l, Store.Allow)
+	return allowOne(ctx, f.AllowAll, key, l)
 }
 
-// Peek implements Store.
-func (f *Fallback) Peek(ctx context.Context, key string, l Limit) (Result, error) {
-	return f.use(ctx, key, l, Store.Peek)
-}
-
-func (f *Fallback) use(ctx context.Context, key string, l Limit, check func(Store, context.Context, string, Limit) (Result, error)) (Result, error) {
+// AllowAll implements Store: all the checks go to one store, so they stay
+// atomic whichever answers.
+func (f *Fallback) AllowAll(ctx context.Context, checks []Check) ([]Result, error) {
 	if f.breaker.TryAcquirePermit() {
 		sctx, cancel := context.WithTimeout(ctx, f.timeout)
-		res, err := check(f.shared, sctx, key, l)
+		res, err := f.shared.AllowAll(sctx, checks)
 		cancel()
 		if err == nil {
 			f.breaker.RecordSuccess()
@@ -58,12 +55,12 @@ func (f *Fallback) use(ctx context.Context, key string, l Limit, check func(Stor
 		}
 		if ctx.Err() != nil { // the caller gave up first; no verdict on the store
 			f.breaker.RecordSuccess()
-			return Result{}, ctx.Err()
+			return nil, ctx.Err()
 		}
 		f.breaker.RecordFailure() // an error, or the store's own deadline
 		f.log.DebugContext(ctx, "rate limiter: shared store failed", "error", err.Error())
 	}
-	return check(f.local, ctx, key, l)
+	return f.local.AllowAll(ctx, checks)
 }
 
 // Degraded reports whether limits are currently enforced per instance.
@@ -73,5 +70,5 @@ func (f *Fallback) Degraded() bool { return !f.breaker.IsClosed() }
 // the outcome to the breaker, so an outage shows before traffic finds it and
 // a recovery is noticed without waiting for a request.
 func (f *Fallback) Probe(ctx context.Context) {
-	_, _ = f.Peek(ctx, "probe", Limit{Rate: 1, Period: time.Second})
+	_, _ = f.Allow(ctx, "probe", Limit{Rate: 1, Period: time.Second}) // its verdict does not matter
 }

@@ -41,7 +41,8 @@ func (l Limit) String() string { return strconv.Itoa(l.Rate) + "/" + l.Period.St
 // In a window of Period at most burst + refills - 1 = Rate events fit.
 func (l Limit) interval() time.Duration { return l.Period / time.Duration(l.refills()) }
 
-// Result is the outcome of one check.
+// Result is the outcome of one check. When AllowAll refuses a request, the
+// budgets that had an event left report Allowed with what they would keep.
 type Result struct {
 	Allowed    bool
 	Remaining  int           // events still allowed right now
@@ -49,11 +50,42 @@ type Result struct {
 	ResetAfter time.Duration // until the whole budget is back
 }
 
-// Store keeps limit state. Allow spends one event when the budget has one;
-// Peek only reports whether it has.
+// Check names one budget: a key and its limit.
+type Check struct {
+	Key   string
+	Limit Limit
+}
+
+// Store keeps limit state.
 type Store interface {
+	// AllowAll decides every check at one instant, as one atomic step: it
+	// spends one event of each budget when all of them have one, and nothing
+	// otherwise, so that requests arriving together cannot all pass and a
+	// refused request is charged to none of its budgets. The results come in
+	// the order of checks; see Allowed.
+	AllowAll(ctx context.Context, checks []Check) ([]Result, error)
+	// Allow is AllowAll with one check.
 	Allow(ctx context.Context, key string, l Limit) (Result, error)
-	Peek(ctx context.Context, key string, l Limit) (Result, error)
+}
+
+// Allowed reports whether every result allowed its event, that is, whether
+// AllowAll spent them.
+func Allowed(results []Result) bool {
+	for _, r := range results {
+		if !r.Allowed {
+			return false
+		}
+	}
+	return true
+}
+
+// allowOne is Allow in terms of a store's AllowAll.
+func allowOne(ctx context.Context, allowAll func(context.Context, []Check) ([]Result, error), key string, l Limit) (Result, error) {
+	res, err := allowAll(ctx, []Check{{Key: key, Limit: l}})
+	if err != nil {
+		return Result{}, err
+	}
+	return res[0], nil
 }
 
 // UnmarshalText lets configuration parse a Limit from "N/duration".

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,9 +62,6 @@ func exercise(t *testing.T, s Store) {
 	t.Helper()
 	l := Limit{Rate: 4, Period: time.Minute}
 	for i := range 2 {
-		if p, _ := s.Peek(ctx, "k", l); !p.Allowed {
-			t.Fatalf("peek before event %d refused", i)
-		}
 		res, err := s.Allow(ctx, "k", l)
 		if err != nil {
 			t.Fatal(err)
@@ -71,17 +70,42 @@ func exercise(t *testing.T, s Store) {
 			t.Fatalf("event %d: %+v, want allowed with %d left", i, res, 1-i)
 		}
 	}
-	for _, check := range []func(context.Context, string, Limit) (Result, error){s.Allow, s.Peek} {
-		res, err := check(ctx, "k", l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Allowed || res.RetryAfter <= 0 || res.RetryAfter > 20*time.Second {
-			t.Errorf("over the burst: %+v, want refused with a retry within one interval (20s)", res)
-		}
+	res, err := s.Allow(ctx, "k", l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Allowed || res.RetryAfter <= 0 || res.RetryAfter > 20*time.Second {
+		t.Errorf("over the burst: %+v, want refused with a retry within one interval (20s)", res)
 	}
 	if res, _ := s.Allow(ctx, "other", l); !res.Allowed {
 		t.Error("another key shares the budget")
+	}
+	exerciseAll(t, s)
+}
+
+// exerciseAll checks that AllowAll spends every budget of a request or none.
+func exerciseAll(t *testing.T, s Store) {
+	t.Helper()
+	one, two := Limit{Rate: 1, Period: time.Hour}, Limit{Rate: 4, Period: time.Hour} // bursts of 1 and 2
+	checks := []Check{{Key: "a", Limit: one}, {Key: "b", Limit: two}}
+	res, err := s.AllowAll(ctx, checks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Allowed(res) || res[0].Remaining != 0 || res[1].Remaining != 1 {
+		t.Fatalf("first request: %+v, want both allowed with 0 and 1 left", res)
+	}
+	res, err = s.AllowAll(ctx, checks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Allowed(res) || res[0].Allowed || res[0].RetryAfter <= 0 || !res[1].Allowed {
+		t.Fatalf("second request: %+v, want refused by a only", res)
+	}
+	for i, want := range []bool{true, false} {
+		if res, _ := s.Allow(ctx, "b", two); res.Allowed != want {
+			t.Fatalf("b alone, event %d: %+v; the refused request was charged to b", i, res)
+		}
 	}
 }
 
@@ -146,6 +170,21 @@ func TestMemory_AtMostRateInAnyWindow(t *testing.T) {
 func TestRedis_GCRA(t *testing.T) {
 	t.Parallel()
 	exercise(t, liveRedis(t))
+}
+
+// TestRedis_ReadsBudgetsStoredByEarlierVersions: a budget spent through
+// redis_rate (key "rate:" + key, TAT in seconds since 2017) still counts.
+func TestRedis_ReadsBudgetsStoredByEarlierVersions(t *testing.T) {
+	t.Parallel()
+	r := liveRedis(t)
+	const jan2017 = 1483228800
+	tat := float64(time.Now().Add(time.Hour).UnixMicro())/1e6 - jan2017 // an hour of events spent
+	if err := r.client.Set(ctx, "rate:"+r.prefix+"k", tat, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Allow(ctx, "k", Limit{Rate: 4, Period: time.Hour}); err != nil || res.Allowed {
+		t.Errorf("Allow = %+v, %v; want refused by the stored budget", res, err)
+	}
 }
 
 func TestRedis_SharedByTwoClients(t *testing.T) {
@@ -235,5 +274,31 @@ func TestFallback_SharedWhileHealthy(t *testing.T) {
 	}
 	if f.Degraded() {
 		t.Error("degraded with Redis up")
+	}
+}
+
+// TestAllowAll_ConcurrentRequestsSpendAtMostTheBurst: many requests at once
+// over two shared budgets; no more pass than the smaller burst.
+func TestAllowAll_ConcurrentRequestsSpendAtMostTheBurst(t *testing.T) {
+	t.Parallel()
+	for name, s := range map[string]Store{"memory": NewMemory(time.Now), "redis": liveRedis(t)} {
+		checks := []Check{{Key: "ip", Limit: Limit{Rate: 6, Period: time.Hour}}, {Key: "user", Limit: Limit{Rate: 4, Period: time.Hour}}}
+		var wg sync.WaitGroup
+		var passed atomic.Int32
+		for range 50 {
+			wg.Go(func() {
+				res, err := s.AllowAll(ctx, checks)
+				if err != nil {
+					t.Error(err)
+				}
+				if Allowed(res) {
+					passed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if got := passed.Load(); got != 2 {
+			t.Errorf("%s: %d of 50 concurrent requests passed, want the burst of 2", name, got)
+		}
 	}
 }

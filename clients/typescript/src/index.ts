@@ -27,8 +27,8 @@ export interface Tokens {
  * Several clients may share one store (one per browser tab over
  * localStorage, say). Each client has its own single flight, so two tabs can
  * present the same refresh token at once; authd answers the second with the
- * same successor, as a retry, within its grace window (`AUTHD_REFRESH_GRACE`)
- * while that successor is unused. A client re-reads the store before each
+ * same successor, as a retry, within its retry window
+ * (`AUTHD_REFRESH_RETRY_WINDOW`) while that successor is unused. A client re-reads the store before each
  * call and refresh, and keeps an answer only if the store still holds the
  * token it rotated: a newer pair another tab stored, or a logout, wins.
  */

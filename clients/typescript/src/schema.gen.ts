@@ -413,8 +413,13 @@ export interface paths {
          *     pending: a confirmation link goes to the new address (for
          *     `POST /auth/email/confirm`) and a notice to the current one; the answer
          *     shows the account unchanged and says nothing about whether the new
-         *     address is taken. Limited per user (default 10 per minute), which caps
-         *     guessing `current_password` with a stolen access token.
+         *     address is taken. Guessing `current_password` with a stolen access
+         *     token is capped twice: the request is limited per user (default 10 per
+         *     minute, a budget shared with `DELETE /users/me`), and a wrong
+         *     `current_password` counts like a failed login, in the same backoff as
+         *     logins to the account from the same client (429 `login-backoff` with
+         *     `Retry-After`), and is recorded as a `login_failed` event with the
+         *     session that sent it.
          */
         put: operations["updateMe"];
         post?: never;
@@ -422,6 +427,12 @@ export interface paths {
          * Deactivate the account
          * @description Deactivates the account (`is_active` becomes false) and revokes every
          *     session. The account can no longer log in; its email stays reserved.
+         *     `current_password` is required, so a stolen access token cannot end
+         *     the account for good. A wrong one is the 403 of `PUT /users/me` and
+         *     counts like a failed login in the same way (the login backoff, 429
+         *     `login-backoff`, and a `login_failed` event). Limited per user with
+         *     the budget of `PUT /users/me` (default 10 per minute; 429
+         *     `rate-limited`).
          */
         delete: operations["deleteMe"];
         options?: never;
@@ -662,6 +673,14 @@ export interface components {
         UpdateUserRequest: {
             email?: components["schemas"]["Email"];
             password?: components["schemas"]["NewPassword"];
+            /**
+             * @description The account's current password.
+             * @example Correct-Horse-7
+             */
+            current_password: string;
+        };
+        /** @description Confirms deactivating the account with its password. */
+        DeleteUserRequest: {
             /**
              * @description The account's current password.
              * @example Correct-Horse-7
@@ -1115,6 +1134,8 @@ export interface components {
         RateLimit: string;
         /**
          * @description The limits that apply to this request: `q` requests per `w` seconds.
+         *     A request passes only if every one of them has room, and then spends
+         *     one of each; a refused request spends none.
          * @example "login";q=10;w=60, "login-ip";q=100;w=60
          */
         RateLimitPolicy: string;
@@ -1629,7 +1650,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteUserRequest"];
+            };
+        };
         responses: {
             /** @description The account was deactivated. */
             204: {
@@ -1638,7 +1663,11 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["WrongPassword"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
