@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,12 +51,14 @@ func keyStep(t *testing.T, step func([]byte, string) ([]byte, error), file []byt
 // are one clock, so that waiting out a step moves both.
 type fleet struct {
 	t       *testing.T
+	mu      sync.Mutex // guards apps against the background client
 	shared  []testkit.Option
 	clock   *testkit.Clock
 	mp      *testkit.Mailpit
 	apps    [2]*testkit.App
 	workers [2]*mail.Worker
 	tokens  []issued // access tokens a client still holds
+	ticks   <-chan struct{}
 	seq     int
 }
 
@@ -85,11 +88,53 @@ func (f *fleet) restart(i int, keyFile []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.mu.Lock()
 	f.apps[i] = app
+	f.mu.Unlock()
 	f.workers[i] = mail.NewWorker(app.Server.DB.Queries, sender, mail.WorkerOptions{
 		Poll: time.Hour, Lease: 20 * time.Second, MaxAttempts: 12, RetryBase: time.Minute, RetryMax: time.Hour,
 		Now: f.clock.Now, Sealer: app.Server.Mail.Sealer,
 	}, app.Server.Log)
+}
+
+func (f *fleet) current() [2]*testkit.App {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.apps
+}
+
+// keepCalling starts a client that, until the returned stop is called,
+// refreshes its session on one instance and uses the new access token on
+// the other, turn by turn; after each turn it offers a tick to whoever
+// waits on ticks.
+func (f *fleet) keepCalling() (ticks <-chan struct{}, stop func()) {
+	t := f.t
+	_, pair := f.apps[0].NewUser(t)
+	tick, done, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		ctx, rt := context.Background(), pair.RefreshToken
+		for n := 0; ; n++ {
+			apps := f.current()
+			r, err := apps[n%2].Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: rt})
+			if err != nil || r.JSON200 == nil {
+				t.Errorf("background client: refresh on instance %d: %v %d %s", n%2, err, r.StatusCode(), r.Body)
+				return
+			}
+			rt = r.JSON200.RefreshToken
+			me, err := apps[1-n%2].Client.GetMeWithResponse(ctx, testkit.Bearer(r.JSON200.AccessToken))
+			if err != nil || me.StatusCode() != http.StatusOK {
+				t.Errorf("background client: a token from instance %d on instance %d: %v %d", n%2, 1-n%2, err, me.StatusCode())
+			}
+			select {
+			case <-done:
+				return
+			case tick <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return tick, func() { close(done); <-finished }
 }
 
 // rollOut restarts both instances with keyFile, one after the other, and
@@ -111,6 +156,10 @@ func (f *fleet) check(when string) {
 	t := f.t
 	t.Helper()
 	ctx := context.Background()
+	if f.ticks != nil { // two whole turns of the background client on this pair of instances
+		<-f.ticks
+		<-f.ticks
+	}
 	for i, app := range f.apps {
 		_, pair := app.NewUser(t)
 		f.tokens = append(f.tokens, issued{token: pair.AccessToken, at: f.clock.Now(), by: fmt.Sprintf("%s: instance %d", when, i)})
@@ -181,6 +230,9 @@ func TestKeyRotation_RollingThroughEveryStepLosesNoSessionAndNoMail(t *testing.T
 	}
 	oldKid := kidsOf(t, file)[0]
 	f := newFleet(t, file)
+	ticks, stop := f.keepCalling()
+	defer stop()
+	f.ticks = ticks
 	f.check("before the rotation")
 
 	file, newKid := rotation.publish(t, file)
