@@ -25,7 +25,7 @@ const keysUsage = `usage: authd keys COMMAND [-file FILE] [ARG]   (flags first; 
   promote KID      rotation step 2: KID signs; the key that signed stays accepted
   retire KID       rotation step 3: KID is no longer published or accepted; it still opens mail
   remove KID       rotation step 4: delete a retired key, refused while the outbox holds mail
-                   sealed with it (-force removes it anyway)`
+                   sealed with it (-force removes it without looking)`
 
 // keysCommand runs `authd keys ...`: each step of a key rotation as an edit
 // of the key file, so that nobody merges JSON by hand.
@@ -42,7 +42,7 @@ func keysCommand(ctx context.Context, cfg config.Config, args []string, out io.W
 		return fmt.Errorf("%w\n%s", err, keysUsage)
 	}
 	arg, extra := fs.Arg(0), fs.NArg() > 1
-	if *file == "" || extra || (*force && cmd != "remove") {
+	if *file == "" || extra || (*force && cmd != "remove") || (cmd == "list" && arg != "") {
 		return errors.New(keysUsage)
 	}
 	needKid := cmd == "promote" || cmd == "retire" || cmd == "remove"
@@ -73,17 +73,22 @@ func keysCommand(ctx context.Context, cfg config.Config, args []string, out io.W
 			"Next: restart every instance, wait at least %s after the last restart (the JWKS max-age), then: authd keys promote %s",
 			kid, arg, server.JWKSMaxAge, kid)
 	case "promote":
-		next, err = token.PromoteKey(data, arg)
-		say = fmt.Sprintf("%s signs now; the key that signed stays accepted.\n"+
-			"Next: restart every instance, wait at least the access-token lifetime plus the leeway (%s + %s) after the last restart, then retire the old key: authd keys retire KID",
-			arg, cfg.AccessTTL, cfg.JWTLeeway)
+		var before *token.Keys
+		if before, err = token.ParseKeys(data); err == nil {
+			next, err = token.PromoteKey(data, arg)
+		}
+		if err == nil {
+			say = fmt.Sprintf("%s signs now; %s, which signed, stays accepted.\n"+
+				"Next: restart every instance, wait at least the access-token lifetime plus the leeway (%s + %s) after the last restart, then: authd keys retire %s",
+				arg, before.Signer(), cfg.AccessTTL, cfg.JWTLeeway, before.Signer())
+		}
 	case "retire":
 		next, err = token.RetireKey(data, arg)
 		say = fmt.Sprintf("retired %s: no longer published or accepted; it still opens mail sealed with it.\n"+
 			"Next: restart every instance; once the outbox holds no mail sealed with it: authd keys remove %s", arg, arg)
 	case "remove":
-		if next, err = token.RemoveKey(data, arg); err == nil {
-			err = checkNoMailSealedWith(ctx, cfg, data, arg, *force)
+		if next, err = token.RemoveKey(data, arg); err == nil && !*force {
+			err = checkNoMailSealedWith(ctx, cfg, data, arg)
 		}
 		say = fmt.Sprintf("removed %s. Restart every instance.", arg)
 	default:
@@ -131,7 +136,7 @@ func listKeys(data []byte, out io.Writer) error {
 // checkNoMailSealedWith refuses while mail not yet sent (pending, or dead
 // until requeued or pruned) was sealed with kid: without the key it could
 // never be sent.
-func checkNoMailSealedWith(ctx context.Context, cfg config.Config, file []byte, kid string, force bool) error {
+func checkNoMailSealedWith(ctx context.Context, cfg config.Config, file []byte, kid string) error {
 	keys, err := token.ParseKeys(file)
 	if err != nil {
 		return err
@@ -149,7 +154,7 @@ func checkNoMailSealedWith(ctx context.Context, cfg config.Config, file []byte, 
 	if err != nil {
 		return fmt.Errorf("look for mail sealed with %s: %w", kid, err)
 	}
-	if n > 0 && !force {
+	if n > 0 {
 		return fmt.Errorf("%d mail(s) in the outbox were sealed with %s and would never be sent without it: "+
 			"keep the key until they are sent (dead mail: authd mail requeue, or wait for the prune), or remove it anyway with -force", n, kid)
 	}
