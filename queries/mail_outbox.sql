@@ -66,3 +66,9 @@ RETURNING id;
 
 -- name: DropDecoy :exec
 DELETE FROM mail_outbox WHERE id = $1;
+
+-- name: UnsentMailBodies :many
+-- The sealed bodies of mail not sent yet (pending, or dead until requeued or
+-- pruned), for `authd keys remove` to tell whether a key still opens some.
+SELECT text_body FROM mail_outbox
+WHERE status IN ('pending', 'dead') AND text_body IS NOT NULL;

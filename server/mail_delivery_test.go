@@ -11,6 +11,7 @@ import (
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/testkit"
+	"github.com/authd/authd/server/token"
 )
 
 // outbox returns the mail_outbox readiness detail, e.g. "0 pending, 0 dead".
@@ -184,7 +185,53 @@ func TestDelivery_OutboxHoldsNoTokenInClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(text+html, "token=") || !strings.HasPrefix(text, "sealed:v1:") {
+	if strings.Contains(text+html, "token=") || !strings.HasPrefix(text, "sealed:v2:") {
 		t.Errorf("outbox body in clear: %.80s", text)
 	}
+}
+
+func TestDelivery_MailNoKeyOpensIsRetriedNotBuried(t *testing.T) {
+	t.Parallel()
+	mp := testkit.StartMailpit(t)
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t))
+	ctx := context.Background()
+	u, _ := app.NewUser(t)
+	forgot(t, app, u.Email)
+
+	// An instance that does not hold the sealing key (it runs another key
+	// file, as one not yet restarted in a rotation does) claims it first.
+	otherFile, err := token.GenerateSet("EdDSA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKeys, err := token.ParseKeys(otherFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := mail.NewSealer(otherKeys.Secrets(mail.SecretLabel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := mail.NewSMTP(mp.SMTPURL(), "authd <no-reply@authd.example>", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := mail.NewWorker(app.Server.DB.Queries, sender, mail.WorkerOptions{
+		Poll: time.Hour, Lease: 20 * time.Second, MaxAttempts: 12, RetryBase: time.Minute, RetryMax: time.Hour,
+		Now: app.Clock.Now, Sealer: stranger,
+	}, app.Server.Log)
+	if !w.DeliverDue(ctx) {
+		t.Fatal("the worker without the key claimed nothing")
+	}
+	s, err := app.Server.DB.Queries().MailOutboxStats(ctx, app.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Pending != 1 || s.Dead != 0 {
+		t.Fatalf("after a worker without the key: %d pending, %d dead; want it pending for a retry", s.Pending, s.Dead)
+	}
+
+	app.Clock.Advance(time.Minute) // due again, for an instance that holds the key
+	app.StartMailWorker(t, mp.SMTPURL())
+	mp.WaitForMail(u.Email, 1)
 }

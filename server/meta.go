@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -50,9 +51,15 @@ func (s *Server) GetHealth(context.Context, api.GetHealthRequestObject) (api.Get
 	return api.GetHealth200JSONResponse{Status: api.HealthStatusOk}, nil
 }
 
+// JWKSMaxAge is how long relying parties may cache the JWKS, and so the least
+// time between publishing a new key and promoting it to sign.
+const JWKSMaxAge = 5 * time.Minute
+
+var jwksCacheControl = fmt.Sprintf("public, max-age=%d", int(JWKSMaxAge.Seconds()))
+
 // GetJWKS implements api.StrictServerInterface.
 func (s *Server) GetJWKS(context.Context, api.GetJWKSRequestObject) (api.GetJWKSResponseObject, error) {
-	return api.GetJWKS200JSONResponse(s.jwks), nil
+	return api.GetJWKS200JSONResponse{Body: s.jwks, Headers: api.GetJWKS200ResponseHeaders{CacheControl: &jwksCacheControl}}, nil
 }
 
 // GetOpenAPIJSON implements api.StrictServerInterface.

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -208,6 +209,10 @@ func TestJWKS_PublishesTheKeyThatSigns(t *testing.T) {
 	}
 	if strings.Contains(string(resp.Body), `"d"`) {
 		t.Fatal("JWKS contains private key material")
+	}
+	// Rotation waits this long between publishing a key and signing with it.
+	if got, want := resp.HTTPResponse.Header.Get("Cache-Control"), fmt.Sprintf("public, max-age=%.0f", server.JWKSMaxAge.Seconds()); got != want {
+		t.Errorf("Cache-Control %q, want %q", got, want)
 	}
 	// A relying party that knows only the JWKS can verify authd's tokens.
 	set, err := jwk.Parse(resp.Body)

@@ -2,7 +2,7 @@
 //
 //	authd [serve]               run the HTTP server (default)
 //	authd migrate up|down|status
-//	authd keys generate [alg]   print a new private JWK set for AUTHD_JWT_KEYS_FILE
+//	authd keys generate|list|add|promote|retire|remove   the key file and its rotation (keys.go)
 //	authd mail requeue          give dead mail another round of attempts
 //	authd healthcheck [URL]     exit 0 when /readiness answers 200 (for container probes)
 package main
@@ -22,7 +22,6 @@ import (
 	"github.com/joho/godotenv"
 
 	"github.com/authd/authd/server/config"
-	"github.com/authd/authd/server/token"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -43,23 +42,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "keys":
-		if len(args) == 0 || args[0] != "generate" {
-			return errors.New("usage: authd keys generate [EdDSA|ES256|RS256]")
-		}
-		alg := "EdDSA"
-		if len(args) > 1 {
-			alg = args[1]
-		}
-		set, err := token.GenerateSet(alg)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(stdout, string(set))
-		return err
-	case "serve", "migrate", "mail", "healthcheck":
+	case "serve", "migrate", "keys", "mail", "healthcheck":
 	case "-h", "--help", "help":
-		_, err := fmt.Fprintln(stdout, "usage: authd [serve] | migrate up|down|status | keys generate [EdDSA|ES256|RS256] | mail requeue | healthcheck [URL]")
+		_, err := fmt.Fprintln(stdout, "usage: authd [serve] | migrate up|down|status | keys generate|list|add|promote|retire|remove | mail requeue | healthcheck [URL]")
 		return err
 	default:
 		return fmt.Errorf("unknown command %q (try: serve, migrate, keys, mail, healthcheck)", cmd)
@@ -77,6 +62,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	switch cmd {
 	case "migrate":
 		return migrate(ctx, cfg, args, stdout)
+	case "keys":
+		return keysCommand(ctx, cfg, args, stdout)
 	case "mail":
 		return mailCommand(ctx, cfg, args, stdout)
 	case "healthcheck":

@@ -7,26 +7,135 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/testkit"
 	"github.com/authd/authd/server/token"
 )
 
-func TestRun_KeysGeneratePrintsUsableSet(t *testing.T) {
+func TestRun_KeysGenerateWritesAFileOnlyItsOwnerReads(t *testing.T) {
+	dir := t.TempDir()
 	for _, alg := range []string{"", "ES256", "RS256"} {
-		var out bytes.Buffer
-		args := []string{"keys", "generate"}
+		path := filepath.Join(dir, "keys-"+alg+".json")
+		args := []string{"keys", "generate", "-file", path}
 		if alg != "" {
 			args = append(args, alg)
 		}
-		if err := run(context.Background(), args, &out); err != nil {
+		if err := run(context.Background(), args, &bytes.Buffer{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := token.ParseKeys(out.Bytes()); err != nil {
-			t.Errorf("%v: printed set does not load: %v", args, err)
+		data := readPrivate(t, path)
+		if _, err := token.ParseKeys(data); err != nil {
+			t.Errorf("%v: written set does not load: %v", args, err)
 		}
+		if err := run(context.Background(), args, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v: overwrote an existing key file", args)
+		}
+	}
+	t.Setenv("AUTHD_JWT_KEYS_FILE", filepath.Join(dir, "from-env.json"))
+	if err := run(context.Background(), []string{"keys", "generate"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	readPrivate(t, filepath.Join(dir, "from-env.json"))
+}
+
+// readPrivate reads a key file and fails the test unless its mode is 0600.
+func readPrivate(t *testing.T, path string) []byte {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", path, info.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestRun_KeysRotationStepsEditTheFile(t *testing.T) {
+	ctx := context.Background()
+	url, drop, err := testkit.CreateDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	t.Setenv("DATABASE_URL", url)
+	if err := run(ctx, []string{"migrate", "up"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "keys.json")
+	t.Setenv("AUTHD_JWT_KEYS_FILE", path)
+	keys := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(ctx, append([]string{"keys"}, args...), &out); err != nil {
+			t.Fatalf("keys %v: %v", args, err)
+		}
+		return out.String()
+	}
+	keys("generate")
+	oldKid := loadFile(t, path).Signer()
+	if err := os.Chmod(path, 0o644); err != nil { // as a hand-made file might be
+		t.Fatal(err)
+	}
+	// Mail queued before the rotation, still pending when the old key retires.
+	before, _ := mail.NewSealer(loadFile(t, path).Secrets(mail.SecretLabel))
+	queueMail(t, url, before.Seal("queued before the rotation"))
+
+	added := keys("add")
+	newKid := loadFile(t, path).List()[1].Kid
+	if !strings.Contains(added, "authd keys promote "+newKid) {
+		t.Errorf("add does not tell the next step: %s", added)
+	}
+	readPrivate(t, path)
+	keys("promote", newKid)
+	keys("retire", oldKid)
+	if got := keys("list"); !strings.Contains(got, newKid) || !strings.Contains(got, "signing") || !strings.Contains(got, "retired") {
+		t.Errorf("list after retiring:\n%s", got)
+	}
+	err = run(ctx, []string{"keys", "remove", oldKid}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "1 mail(s)") {
+		t.Errorf("remove while mail sealed with the key waits: %v, want a refusal that counts it", err)
+	}
+	keys("remove", "-force", oldKid)
+	readPrivate(t, path)
+	if list := loadFile(t, path).List(); len(list) != 1 || list[0].Kid != newKid || list[0].Status != token.StatusSigning {
+		t.Errorf("after the rotation: %+v", list)
+	}
+}
+
+func loadFile(t *testing.T, path string) *token.Keys {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := token.ParseKeys(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func queueMail(t *testing.T, url, body string) {
+	t.Helper()
+	pool, err := database.Open(context.Background(), url, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	err = db.New(pool).EnqueueMail(context.Background(), db.EnqueueMailParams{Kind: "password_reset", Recipient: "a@example.com", Subject: "s", TextBody: &body, HtmlBody: &body})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -79,7 +79,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	sealer, err := mail.NewSealer(keys.Secrets("mail outbox"))
+	sealer, err := mail.NewSealer(keys.Secrets(mail.SecretLabel))
 	if err != nil {
 		return err
 	}
@@ -197,24 +197,26 @@ func newSender(cfg config.Config, log *slog.Logger) (mail.Sender, error) {
 
 // loadKeys reads the signing keys; development without a file gets a fresh
 // in-memory key (tokens die with the process), production refuses (config).
+// It logs which key signs: what a rolling key rotation must agree on.
 func loadKeys(cfg config.Config, log *slog.Logger) (*token.Keys, error) {
+	var data []byte
+	var err error
 	if cfg.JWTKeysFile != "" {
-		data, err := os.ReadFile(cfg.JWTKeysFile)
-		if err != nil {
+		if data, err = os.ReadFile(cfg.JWTKeysFile); err != nil {
 			return nil, fmt.Errorf("read AUTHD_JWT_KEYS_FILE: %w", err)
 		}
-		keys, err := token.ParseKeys(data)
-		if err != nil {
-			return nil, fmt.Errorf("AUTHD_JWT_KEYS_FILE: %w", err)
+	} else {
+		log.Warn("no AUTHD_JWT_KEYS_FILE: generated an in-memory signing key; tokens will not survive a restart")
+		if data, err = token.GenerateSet(cfg.JWTAlgorithm); err != nil {
+			return nil, err
 		}
-		return keys, nil
 	}
-	log.Warn("no AUTHD_JWT_KEYS_FILE: generated an in-memory signing key; tokens will not survive a restart")
-	data, err := token.GenerateSet(cfg.JWTAlgorithm)
+	keys, err := token.ParseKeys(data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("AUTHD_JWT_KEYS_FILE: %w", err)
 	}
-	return token.ParseKeys(data)
+	log.Info("keys loaded", "signing_kid", keys.Signer(), "keys", keys.List())
+	return keys, nil
 }
 
 func displayAddr(addr string) string {

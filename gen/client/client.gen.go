@@ -902,9 +902,13 @@ type ClientInterface interface {
 
 	// GetJWKS Public signing keys
 	//
-	// The public JSON Web Key Set used to verify access tokens. Every configured
-	// key is published; the first one signs. Keys rotate by adding a new key in
-	// front and removing the old one after the access token lifetime.
+	// The public JSON Web Key Set used to verify access tokens: the key that
+	// signs, keys still accepted from before a rotation, and a new key that is
+	// published ahead of signing (retired keys are not published). A token's
+	// `kid` names its key. Keys rotate in steps (README "Keys and rotation"): a
+	// new key is published for at least the `max-age` of this answer before it
+	// signs, so a relying party that caches the set for that long never meets
+	// a token whose key it does not have.
 	//
 	// Corresponds with GET /.well-known/jwks.json (the `GetJWKS` operationId).
 	GetJWKS(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1314,9 +1318,13 @@ func (c *Client) GetServiceInfo(ctx context.Context, reqEditors ...RequestEditor
 
 // GetJWKS Public signing keys
 //
-// The public JSON Web Key Set used to verify access tokens. Every configured
-// key is published; the first one signs. Keys rotate by adding a new key in
-// front and removing the old one after the access token lifetime.
+// The public JSON Web Key Set used to verify access tokens: the key that
+// signs, keys still accepted from before a rotation, and a new key that is
+// published ahead of signing (retired keys are not published). A token's
+// `kid` names its key. Keys rotate in steps (README "Keys and rotation"): a
+// new key is published for at least the `max-age` of this answer before it
+// signs, so a relying party that caches the set for that long never meets
+// a token whose key it does not have.
 //
 // Corresponds with GET /.well-known/jwks.json (the `GetJWKS` operationId).
 func (c *Client) GetJWKS(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2905,9 +2913,13 @@ type ClientWithResponsesInterface interface {
 
 	// GetJWKSWithResponse Public signing keys
 	//
-	// The public JSON Web Key Set used to verify access tokens. Every configured
-	// key is published; the first one signs. Keys rotate by adding a new key in
-	// front and removing the old one after the access token lifetime.
+	// The public JSON Web Key Set used to verify access tokens: the key that
+	// signs, keys still accepted from before a rotation, and a new key that is
+	// published ahead of signing (retired keys are not published). A token's
+	// `kid` names its key. Keys rotate in steps (README "Keys and rotation"): a
+	// new key is published for at least the `max-age` of this answer before it
+	// signs, so a relying party that caches the set for that long never meets
+	// a token whose key it does not have.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3363,11 +3375,18 @@ func (r GetServiceInfoResponse) ContentType() string {
 	return ""
 }
 
+// GetJWKSResponse200Headers the declared response headers of an HTTP 200 response for GetJWKS
+type GetJWKSResponse200Headers struct {
+	CacheControl *string
+}
+
 type GetJWKSResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *JWKS
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetJWKSResponse200Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5080,9 +5099,13 @@ func (c *ClientWithResponses) GetServiceInfoWithResponse(ctx context.Context, re
 
 // GetJWKSWithResponse Public signing keys
 //
-// The public JSON Web Key Set used to verify access tokens. Every configured
-// key is published; the first one signs. Keys rotate by adding a new key in
-// front and removing the old one after the access token lifetime.
+// The public JSON Web Key Set used to verify access tokens: the key that
+// signs, keys still accepted from before a rotation, and a new key that is
+// published ahead of signing (retired keys are not published). A token's
+// `kid` names its key. Keys rotate in steps (README "Keys and rotation"): a
+// new key is published for at least the `max-age` of this answer before it
+// signs, so a relying party that caches the set for that long never meets
+// a token whose key it does not have.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5735,6 +5758,19 @@ func ParseGetJWKSResponse(rsp *http.Response) (*GetJWKSResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetJWKSResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil

@@ -249,3 +249,30 @@ func (q *Queries) RetryMail(ctx context.Context, arg RetryMailParams) error {
 	)
 	return err
 }
+
+const unsentMailBodies = `-- name: UnsentMailBodies :many
+SELECT text_body FROM mail_outbox
+WHERE status IN ('pending', 'dead') AND text_body IS NOT NULL
+`
+
+// The sealed bodies of mail not sent yet (pending, or dead until requeued or
+// pruned), for `authd keys remove` to tell whether a key still opens some.
+func (q *Queries) UnsentMailBodies(ctx context.Context) ([]*string, error) {
+	rows, err := q.db.Query(ctx, unsentMailBodies)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*string
+	for rows.Next() {
+		var text_body *string
+		if err := rows.Scan(&text_body); err != nil {
+			return nil, err
+		}
+		items = append(items, text_body)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

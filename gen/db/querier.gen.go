@@ -121,6 +121,9 @@ type Querier interface {
 	// Marks the failure just counted; with the event a failed login on a real
 	// account records, it makes both kinds of failure commit the same work.
 	TouchLoginFailure(ctx context.Context, arg TouchLoginFailureParams) error
+	// The sealed bodies of mail not sent yet (pending, or dead until requeued or
+	// pruned), for `authd keys remove` to tell whether a key still opens some.
+	UnsentMailBodies(ctx context.Context) ([]*string, error)
 }
 
 var _ Querier = (*Queries)(nil)

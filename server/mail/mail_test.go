@@ -3,11 +3,14 @@ package mail
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/authd/authd/server/token"
 )
 
 func TestRenderer_EveryKindRendersWithoutTemplateErrors(t *testing.T) {
@@ -110,30 +113,111 @@ func TestRetryDelayDoublesToTheCap(t *testing.T) {
 	}
 }
 
+// sealerFor is the sealer of an instance running keyFile.
+func sealerFor(t *testing.T, keyFile []byte) *Sealer {
+	t.Helper()
+	keys, err := token.ParseKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSealer(keys.Secrets(SecretLabel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func signerOf(t *testing.T, keyFile []byte) string {
+	t.Helper()
+	keys, err := token.ParseKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys.Signer()
+}
+
+func newKeyFile(t *testing.T) []byte {
+	t.Helper()
+	f, err := token.GenerateSet("EdDSA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func TestSealer_OpensWhatItSealedAcrossKeyRotation(t *testing.T) {
 	t.Parallel()
-	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
-	before, _ := NewSealer([][]byte{oldKey})
-	after, _ := NewSealer([][]byte{newKey, oldKey})
-	stranger, _ := NewSealer([][]byte{bytes.Repeat([]byte{3}, 32)})
+	oldFile := newKeyFile(t)
+	published, newKid, err := token.AddKey(oldFile, "EdDSA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	promoted, _ := token.PromoteKey(published, newKid)
+	oldKid := signerOf(t, oldFile)
+	retired, _ := token.RetireKey(promoted, oldKid)
+	before, after := sealerFor(t, oldFile), sealerFor(t, retired)
+	stranger := sealerFor(t, newKeyFile(t))
 
 	sealed := before.Seal("open https://x.example/?token=secret")
-	if strings.Contains(sealed, "secret") {
-		t.Fatal("sealed body holds the token in clear")
+	if strings.Contains(sealed, "secret") || !strings.HasPrefix(sealed, "sealed:v2:"+oldKid+":") {
+		t.Fatalf("sealed body: %s", sealed)
 	}
-	for name, s := range map[string]*Sealer{"same key": before, "after rotation": after} {
+	for name, s := range map[string]*Sealer{"same key": before, "the old key retired": after} {
 		if got, err := s.Open(sealed); err != nil || !strings.Contains(got, "token=secret") {
 			t.Errorf("%s: %q, %v", name, got, err)
 		}
+		if got := s.SealedWith(sealed); got != oldKid {
+			t.Errorf("%s: sealed with %q, want %q", name, got, oldKid)
+		}
 	}
-	if _, err := stranger.Open(sealed); err == nil {
-		t.Error("another key opened the body")
+	if !strings.HasPrefix(after.Seal("x"), "sealed:v2:"+newKid+":") {
+		t.Error("after the promotion, mail is not sealed with the new key")
+	}
+	if _, err := stranger.Open(sealed); !errors.Is(err, ErrNoKey) {
+		t.Errorf("another key file: %v, want ErrNoKey", err)
 	}
 	tampered := sealed[:len(sealed)-2] + "AA"
 	if _, err := before.Open(tampered); err == nil {
 		t.Error("a tampered body opened")
 	}
+	relabelled := strings.Replace(sealed, oldKid, newKid, 1) // the kid is bound to the body
+	if _, err := after.Open(relabelled); err == nil {
+		t.Error("a body opened under another kid")
+	}
 	if _, err := before.Open("plain text"); err == nil {
 		t.Error("an unsealed body opened")
+	}
+}
+
+// testdata holds a key file and a body sealed with it by authd before the
+// HKDF derivation (sealed:v1), made by that version's Sealer.
+func TestSealer_OpensMailSealedBeforeTheHKDFUpgrade(t *testing.T) {
+	t.Parallel()
+	keyFile, err1 := os.ReadFile("testdata/keys-before-v2.json")
+	old, err2 := os.ReadFile("testdata/sealed-before-v2.txt")
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	kid := signerOf(t, keyFile)
+	// The upgraded deployment rotates on: the key is retired, and its file
+	// is written anew, with members authd did not write.
+	next, newKid, err := token.AddKey(keyFile, "EdDSA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _ = token.PromoteKey(next, newKid)
+	next, _ = token.RetireKey(next, kid)
+	for name, file := range map[string][]byte{"the same file": keyFile, "after a rotation": next} {
+		s := sealerFor(t, file)
+		got, err := s.Open(string(old))
+		if err != nil || got != "open https://x.example/reset-password?token=from-before-v2" {
+			t.Errorf("%s: %q, %v", name, got, err)
+		}
+		if s.SealedWith(string(old)) != kid {
+			t.Errorf("%s: sealed with %q, want %q", name, s.SealedWith(string(old)), kid)
+		}
+	}
+	if sealed := sealerFor(t, keyFile).Seal("x"); !strings.HasPrefix(sealed, "sealed:v2:"+kid+":") {
+		t.Errorf("new mail is not sealed with v2: %.30s", sealed)
 	}
 }

@@ -80,10 +80,11 @@ func (w *Worker) deliver(ctx context.Context, r db.ClaimMailRow, lease time.Time
 	if r.HtmlBody != nil {
 		m.HTML, errHTML = w.opts.Sealer.Open(*r.HtmlBody)
 	}
+	// A body no key opens is retried like a failed send, not buried: during
+	// a rolling key rotation another instance, or this one restarted with
+	// the new key file, may hold the key.
 	err := errors.Join(errText, errHTML)
-	if err != nil {
-		m.Attempt = w.opts.MaxAttempts // cannot get better by retrying
-	} else {
+	if err == nil {
 		sendCtx, cancel := context.WithTimeout(ctx, w.opts.Lease/2)
 		err = w.sender.Send(sendCtx, m)
 		cancel()

@@ -81,7 +81,7 @@ func SharedKeys(keyJSON []byte) Option {
 		if err != nil {
 			panic(err)
 		}
-		sealer, err := mail.NewSealer(keys.Secrets("mail outbox"))
+		sealer, err := mail.NewSealer(keys.Secrets(mail.SecretLabel))
 		if err != nil {
 			panic(err)
 		}
@@ -116,7 +116,7 @@ func NewApp(t T, opts ...Option) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealer, err := mail.NewSealer(keys.Secrets("mail outbox"))
+	sealer, err := mail.NewSealer(keys.Secrets(mail.SecretLabel))
 	if err != nil {
 		t.Fatal(err)
 	}

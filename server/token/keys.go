@@ -6,12 +6,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -19,8 +21,9 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 )
 
-// Keys holds the signing key (the first of the set) and the public keys that
-// verify, by kid. The algorithm of each key is fixed here, never read from a token.
+// Keys holds the signing key, the public keys that verify, by kid, and every
+// key that may still open sealed data. The algorithm of each key is fixed
+// here, never read from a token.
 //
 // Signing and verifying use the keys exported from their JWKs once, here:
 // given a JWK, jwx exports it anew for every token, and for an Ed25519 key
@@ -31,8 +34,10 @@ type Keys struct {
 	signerAlg  jwa.SignatureAlgorithm
 	verifiers  map[string]verifier
 	publicJSON []byte
-	order      []string           // kids, the signer first
+	list       []KeyInfo          // in file order, for start-up logs and `authd keys list`
+	order      []string           // kids for Secrets, the signer first
 	private    map[string]jwk.Key // for Secrets
+	raw        map[string]any     // crypto private keys, for Secrets
 }
 
 type verifier struct {
@@ -40,8 +45,28 @@ type verifier struct {
 	key any // crypto public key
 }
 
+// StatusMember is the JWK member of the key file that says what a key may
+// do; a key without it is active. It is authd's own and never published.
+const StatusMember = "authd_status"
+
+// The states a key can be in (see README "Keys and rotation").
+const (
+	StatusSigning    = "signing"     // the first active key: signs, verifies, seals mail
+	StatusActive     = "active"      // another key without a status: verifies, opens mail
+	StatusVerifyOnly = "verify-only" // published and verifies, opens mail, never signs (rotation step 1)
+	StatusRetired    = "retired"     // not published, verifies nothing, only opens mail sealed with it
+)
+
+// KeyInfo describes one key of the file.
+type KeyInfo struct {
+	Kid    string `json:"kid"`
+	Alg    string `json:"alg"`
+	Status string `json:"status"`
+}
+
 // ParseKeys reads a private JWK set. Every key needs a kid; a missing alg is
-// taken from the key type (OKP: EdDSA, EC P-256: ES256, RSA: RS256).
+// taken from the key type (OKP: EdDSA, EC P-256: ES256, RSA: RS256). The
+// first active key signs; see StatusMember for the others.
 func ParseKeys(data []byte) (*Keys, error) {
 	set, err := jwk.Parse(data)
 	if err != nil {
@@ -50,7 +75,7 @@ func ParseKeys(data []byte) (*Keys, error) {
 	if set.Len() == 0 {
 		return nil, errors.New("JWK set has no keys")
 	}
-	ks := &Keys{verifiers: map[string]verifier{}, private: map[string]jwk.Key{}}
+	ks := &Keys{verifiers: map[string]verifier{}, private: map[string]jwk.Key{}, raw: map[string]any{}}
 	public := jwk.NewSet()
 	for i := range set.Len() {
 		priv, _ := set.Key(i)
@@ -61,8 +86,12 @@ func ParseKeys(data []byte) (*Keys, error) {
 		if !ok || kid == "" {
 			return nil, fmt.Errorf("key %d has no kid", i)
 		}
-		if _, dup := ks.verifiers[kid]; dup {
+		if _, dup := ks.private[kid]; dup {
 			return nil, fmt.Errorf("kid %q appears twice", kid)
+		}
+		status, err := takeStatus(priv)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", kid, err)
 		}
 		alg, err := algorithmOf(priv)
 		if err != nil {
@@ -77,9 +106,6 @@ func ParseKeys(data []byte) (*Keys, error) {
 				return nil, err
 			}
 		}
-		if err := public.AddKey(pub); err != nil {
-			return nil, err
-		}
 		var rawPub, rawPriv any
 		if err := errors.Join(jwk.Export(pub, &rawPub), jwk.Export(priv, &rawPriv)); err != nil {
 			return nil, fmt.Errorf("key %q: %w", kid, err)
@@ -87,18 +113,52 @@ func ParseKeys(data []byte) (*Keys, error) {
 		if err := checkPair(alg, rawPriv, rawPub); err != nil {
 			return nil, fmt.Errorf("key %q: %w", kid, err)
 		}
-		ks.verifiers[kid] = verifier{alg: alg, key: rawPub}
-		ks.order = append(ks.order, kid)
-		ks.private[kid] = priv
-		if i == 0 {
+		if status == StatusActive && ks.signer == nil {
+			status = StatusSigning
 			ks.signer, ks.signerKid, ks.signerAlg = rawPriv, kid, alg
+			ks.order = append([]string{kid}, ks.order...)
+		} else {
+			ks.order = append(ks.order, kid)
 		}
+		if status != StatusRetired {
+			if err := public.AddKey(pub); err != nil {
+				return nil, err
+			}
+			ks.verifiers[kid] = verifier{alg: alg, key: rawPub}
+		}
+		ks.list = append(ks.list, KeyInfo{Kid: kid, Alg: alg.String(), Status: status})
+		ks.private[kid], ks.raw[kid] = priv, rawPriv
+	}
+	if ks.signer == nil {
+		return nil, fmt.Errorf("JWK set has no active key to sign with (every key has %s)", StatusMember)
 	}
 	if ks.publicJSON, err = json.Marshal(public); err != nil {
 		return nil, err
 	}
 	return ks, nil
 }
+
+// takeStatus reads a key's StatusMember and removes it from the key, so that
+// neither the published key nor the legacy mail secret ever holds it.
+func takeStatus(priv jwk.Key) (string, error) {
+	if !priv.Has(StatusMember) {
+		return StatusActive, nil
+	}
+	var status string
+	if err := priv.Get(StatusMember, &status); err != nil {
+		return "", fmt.Errorf("%s: %w", StatusMember, err)
+	}
+	if status != StatusVerifyOnly && status != StatusRetired {
+		return "", fmt.Errorf("%s %q: want %q or %q (or no %s for an active key)", StatusMember, status, StatusVerifyOnly, StatusRetired, StatusMember)
+	}
+	return status, priv.Remove(StatusMember)
+}
+
+// Signer is the kid of the key that signs.
+func (k *Keys) Signer() string { return k.signerKid }
+
+// List describes every key, in file order.
+func (k *Keys) List() []KeyInfo { return slices.Clone(k.list) }
 
 // PublicJSON is the public JWK set, for /.well-known/jwks.json.
 func (k *Keys) PublicJSON() []byte { return k.publicJSON }
@@ -192,15 +252,44 @@ func algorithmOf(key jwk.Key) (jwa.SignatureAlgorithm, error) {
 	return want, nil
 }
 
+// Secret is what one key gives for sealing data at rest.
+type Secret struct {
+	Kid string
+	Key []byte // HKDF-SHA256 over the raw private key: unchanged by how the key file is written
+	// Legacy is the derivation before that (SHA-256 over the key's JSON),
+	// kept only to open what it sealed before the upgrade.
+	Legacy []byte
+}
+
 // Secrets derives one 32-byte secret per key for label, the signing key's
-// first: other data that must stay private can be sealed with the first and
-// opened with any, so it survives a key rotation like the tokens do.
-func (k *Keys) Secrets(label string) [][]byte {
-	out := make([][]byte, 0, len(k.order))
+// first, then the others, retired ones included: other data that must stay
+// private can be sealed with the first and opened with any, so it survives
+// a key rotation like the tokens do.
+func (k *Keys) Secrets(label string) []Secret {
+	out := make([]Secret, 0, len(k.order))
 	for _, kid := range k.order {
 		raw, _ := json.Marshal(k.private[kid])
-		sum := sha256.Sum256(append([]byte("authd secret v1\x00"+label+"\x00"), raw...))
-		out = append(out, sum[:])
+		legacy := sha256.Sum256(append([]byte("authd secret v1\x00"+label+"\x00"), raw...))
+		key, err := hkdf.Key(sha256.New, rawBytes(k.raw[kid]), nil, "authd secret v2\x00"+label, 32)
+		if err != nil {
+			panic(err) // only for a length SHA-256 cannot give
+		}
+		out = append(out, Secret{Kid: kid, Key: key, Legacy: legacy[:]})
 	}
 	return out
+}
+
+// rawBytes is the secret part of a private key as bytes: the Ed25519 seed,
+// the ECDSA scalar, the RSA private exponent.
+func rawBytes(priv any) []byte {
+	switch k := priv.(type) {
+	case ed25519.PrivateKey:
+		return k.Seed()
+	case *ecdsa.PrivateKey:
+		b, _ := k.Bytes() // a P-256 key checkPair accepted always encodes
+		return b
+	case *rsa.PrivateKey:
+		return k.D.Bytes()
+	}
+	panic(fmt.Sprintf("token: no raw bytes for %T", priv)) // checkPair admits no other type
 }

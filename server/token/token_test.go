@@ -267,13 +267,57 @@ func TestKeys_SecretsPerKeyAndLabel(t *testing.T) {
 	ka, _ := ParseKeys(a)
 	kab, _ := ParseKeys(joinSets(t, b, a))
 	sa, sab := ka.Secrets("mail outbox"), kab.Secrets("mail outbox")
-	if len(sa) != 1 || len(sab) != 2 || len(sa[0]) != 32 {
+	if len(sa) != 1 || len(sab) != 2 || len(sa[0].Key) != 32 || len(sa[0].Legacy) != 32 {
 		t.Fatalf("secrets: %d and %d", len(sa), len(sab))
 	}
-	if string(sab[1]) != string(sa[0]) {
+	if string(sab[1].Key) != string(sa[0].Key) || sab[1].Kid != sa[0].Kid {
 		t.Error("the same key derived a different secret in another set")
 	}
-	if string(sab[0]) == string(sa[0]) || string(ka.Secrets("other")[0]) == string(sa[0]) {
+	if string(sab[0].Key) == string(sa[0].Key) || string(ka.Secrets("other")[0].Key) == string(sa[0].Key) {
 		t.Error("secrets collide across keys or labels")
 	}
+	if string(sa[0].Key) == string(sa[0].Legacy) {
+		t.Error("the HKDF secret is the legacy one")
+	}
+}
+
+func TestKeys_MailSecretIgnoresHowTheKeyFileIsWritten(t *testing.T) {
+	t.Parallel()
+	for _, alg := range []string{"EdDSA", "ES256", "RS256"} {
+		file := generate(t, alg)
+		var set map[string][]map[string]any
+		if err := json.Unmarshal(file, &set); err != nil {
+			t.Fatal(err)
+		}
+		set["keys"][0]["use"] = "sig"
+		rewritten, _ := json.Marshal(set) // other member order and spacing, one more member
+		kid := set["keys"][0]["kid"].(string)
+		published, newKid, err := AddKey(file, "EdDSA")
+		if err != nil {
+			t.Fatal(err)
+		}
+		promoted, _ := PromoteKey(published, newKid)
+		retired, _ := RetireKey(promoted, kid) // the key now carries authd_status
+		want := mailSecret(t, file, kid)
+		for name, f := range map[string][]byte{"rewritten": rewritten, "retired": retired} {
+			if got := mailSecret(t, f, kid); string(got) != string(want) {
+				t.Errorf("%s: %s: the same key derived another mail secret", alg, name)
+			}
+		}
+	}
+}
+
+func mailSecret(t *testing.T, file []byte, kid string) []byte {
+	t.Helper()
+	keys, err := ParseKeys(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range keys.Secrets("mail outbox") {
+		if s.Kid == kid {
+			return s.Key
+		}
+	}
+	t.Fatalf("no secret for %s", kid)
+	return nil
 }

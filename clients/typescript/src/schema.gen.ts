@@ -161,9 +161,13 @@ export interface paths {
         };
         /**
          * Public signing keys
-         * @description The public JSON Web Key Set used to verify access tokens. Every configured
-         *     key is published; the first one signs. Keys rotate by adding a new key in
-         *     front and removing the old one after the access token lifetime.
+         * @description The public JSON Web Key Set used to verify access tokens: the key that
+         *     signs, keys still accepted from before a rotation, and a new key that is
+         *     published ahead of signing (retired keys are not published). A token's
+         *     `kid` names its key. Keys rotate in steps (README "Keys and rotation"): a
+         *     new key is published for at least the `max-age` of this answer before it
+         *     signs, so a relying party that caches the set for that long never meets
+         *     a token whose key it does not have.
          */
         get: operations["getJWKS"];
         put?: never;
@@ -1348,6 +1352,13 @@ export interface operations {
             /** @description The public key set. */
             200: {
                 headers: {
+                    /**
+                     * @description How long the set may be cached: `public, max-age=300`. Rotation
+                     *     waits at least this long between publishing a key and signing
+                     *     with it.
+                     * @example public, max-age=300
+                     */
+                    "Cache-Control"?: string;
                     [name: string]: unknown;
                 };
                 content: {
