@@ -42,6 +42,12 @@ func TestPending_AnEarlierRegistrationCannotSetTheOwnersPassword(t *testing.T) {
 
 	app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: victim, Password: victimPassword})
 	victimsLink := testkit.LinkToken(t, mp.WaitForMail(victim, 2)[1].Text)
+	if r, _ := app.Client.VerifyEmailWithResponse(ctx, client.VerifyEmailRequest{Token: attackersLink, Password: victimPassword}); r.StatusCode() != http.StatusBadRequest {
+		t.Errorf("the link mailed for the attacker's registration: %d, want 400", r.StatusCode())
+	}
+	if got := loginStatus(t, app, victim, victimPassword); got != http.StatusForbidden {
+		t.Errorf("login before the victim redeems: %d, want 403 (no account yet)", got)
+	}
 	if r, _ := app.Client.VerifyEmailWithResponse(ctx, client.VerifyEmailRequest{Token: victimsLink, Password: victimPassword}); r.JSON200 == nil {
 		t.Fatalf("the victim redeems the newest link: %d %s", r.StatusCode(), r.Body)
 	}
@@ -50,9 +56,6 @@ func TestPending_AnEarlierRegistrationCannotSetTheOwnersPassword(t *testing.T) {
 	}
 	if got := loginStatus(t, app, victim, attackerPassword); got != http.StatusUnauthorized {
 		t.Errorf("login with the attacker's password: %d, want 401", got)
-	}
-	if r, _ := app.Client.VerifyEmailWithResponse(ctx, client.VerifyEmailRequest{Token: attackersLink, Password: victimPassword}); r.StatusCode() != http.StatusBadRequest {
-		t.Errorf("the link mailed for the attacker's registration: %d, want 400", r.StatusCode())
 	}
 	if n := app.PendingRegistrations(t, victim); n != 0 {
 		t.Errorf("%d pending registrations left after redemption, want 0", n)
@@ -177,6 +180,29 @@ func TestPending_AnAddressKeepsOnlyItsNewestRegistrations(t *testing.T) {
 	if got := loginStatus(t, app, email, "Flood-Pass-0"); got != http.StatusUnauthorized {
 		t.Errorf("login with an evicted registration's password: %d, want 401", got)
 	}
+	before := hashesDone(t, app)
+	loginStatus(t, app, email, "Wrong-Pass-9")
+	if n := hashesDone(t, app) - before; n > server.PendingPerAddress+1 {
+		t.Errorf("a login checked %v password hashes, want at most %d", n, server.PendingPerAddress+1)
+	}
+}
+
+// hashesDone is how many password hashes the app computed or verified.
+func hashesDone(t *testing.T, app *testkit.App) uint64 {
+	t.Helper()
+	families, err := app.Server.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, f := range families {
+		if f.GetName() == "authd_password_hash_duration_seconds" {
+			for _, m := range f.GetMetric() {
+				n += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return n
 }
 
 func TestPending_AnOlderAccountVerifiesWithItsOwnPassword(t *testing.T) {
@@ -200,4 +226,38 @@ func TestPending_AnOlderAccountVerifiesWithItsOwnPassword(t *testing.T) {
 		t.Fatalf("the link with the account's password: %d %s", ok.StatusCode(), ok.Body)
 	}
 	app.Login(t, u.Email, testkit.Password)
+}
+
+func TestPending_ConcurrentRedemptionsCreateOneAccount(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t, requireVerified)
+	email := testkit.UniqueEmail()
+	app.Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: email, Password: victimPassword})
+	link := testkit.LinkToken(t, mp.WaitForMail(email, 1)[0].Text)
+	var wg sync.WaitGroup
+	statuses := make([]int, 10)
+	for i := range statuses {
+		wg.Go(func() {
+			r, err := app.Client.VerifyEmailWithResponse(context.Background(), client.VerifyEmailRequest{Token: link, Password: victimPassword}, testkit.From(fmt.Sprintf("198.51.100.%d", i+1)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			statuses[i] = r.StatusCode()
+		})
+	}
+	wg.Wait()
+	created := 0
+	for _, s := range statuses {
+		switch s {
+		case http.StatusOK:
+			created++
+		case http.StatusBadRequest:
+		default:
+			t.Errorf("a concurrent redemption answered %d", s)
+		}
+	}
+	if created != 1 {
+		t.Errorf("%d redemptions created the account, want 1", created)
+	}
 }

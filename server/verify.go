@@ -91,6 +91,11 @@ func (s *Server) verifyAccount(ctx context.Context, userID uuid.UUID, hash []byt
 // link (hash) must still be live; ok is false when no registration has pw.
 func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, pw string) (u db.User, ok bool, err error) {
 	chosen, ok, err := s.pendingPassword(ctx, email, pw, true)
+	if err == nil && !ok {
+		// A concurrent redemption may have ended the rows meanwhile: then
+		// the link is used up (400), not the password wrong.
+		_, err = s.DB.Queries().PeekPendingToken(ctx, db.PeekPendingTokenParams{TokenHash: hash, Now: s.Now()})
+	}
 	if err != nil || !ok {
 		return u, false, err
 	}
