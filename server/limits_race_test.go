@@ -87,7 +87,7 @@ func limitedFamilies(t *testing.T, app *testkit.App) map[string]limitedCall {
 			return c.ResendVerification(ctx, client.EmailRequest{Email: testkit.UniqueEmail()}, from)
 		},
 		"token": func(ctx context.Context, from client.RequestEditorFn) (*http.Response, error) {
-			return c.VerifyEmail(ctx, client.TokenRequest{Token: "not-a-token"}, from)
+			return c.VerifyEmail(ctx, client.VerifyEmailRequest{Token: "not-a-token", Password: "Wrong-Horse-8"}, from)
 		},
 		"update-me": func(ctx context.Context, from client.RequestEditorFn) (*http.Response, error) {
 			return c.UpdateMe(ctx, client.UpdateUserRequest{CurrentPassword: "Wrong-Horse-8", Password: ptr("Other-Horse-9")}, me, from)

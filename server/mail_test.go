@@ -50,7 +50,7 @@ func TestMail_RegisterVerifyThenLogin(t *testing.T) {
 		t.Errorf("verification mail: %q\n%s", msg.Subject, msg.HTML)
 	}
 	tok := testkit.LinkToken(t, msg.Text)
-	verified, err := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: tok})
+	verified, err := app.Client.VerifyEmailWithResponse(ctx, client.VerifyEmailRequest{Token: tok, Password: testkit.Password})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestMail_RegisterVerifyThenLogin(t *testing.T) {
 	}
 	app.Login(t, email, testkit.Password)
 
-	again, _ := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: tok})
+	again, _ := app.Client.VerifyEmailWithResponse(ctx, client.VerifyEmailRequest{Token: tok, Password: testkit.Password})
 	if again.ApplicationproblemJSON400 == nil || !strings.HasSuffix(again.ApplicationproblemJSON400.Type, "/invalid-token") {
 		t.Errorf("a used token: %d %s", again.StatusCode(), again.Body)
 	}
@@ -88,10 +88,10 @@ func TestMail_ResendReplacesTheLink(t *testing.T) {
 		t.Fatalf("resend: %d", resp.StatusCode())
 	}
 	second := testkit.LinkToken(t, mp.WaitForMail(email, 2)[1].Text)
-	if old, _ := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: first}); old.StatusCode() != http.StatusBadRequest {
+	if old, _ := app.Client.VerifyEmailWithResponse(ctx, client.VerifyEmailRequest{Token: first, Password: testkit.Password}); old.StatusCode() != http.StatusBadRequest {
 		t.Errorf("the replaced link still works: %d", old.StatusCode())
 	}
-	if ok, _ := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: second}); ok.StatusCode() != http.StatusOK {
+	if ok, _ := app.Client.VerifyEmailWithResponse(ctx, client.VerifyEmailRequest{Token: second, Password: testkit.Password}); ok.StatusCode() != http.StatusOK {
 		t.Errorf("the new link: %d", ok.StatusCode())
 	}
 }
@@ -103,7 +103,7 @@ func TestMail_RegisteringAnExistingAddressLooksLikeANewOne(t *testing.T) {
 	existing := testkit.UniqueEmail()
 	app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: existing, Password: testkit.Password})
 	link := testkit.LinkToken(t, mp.WaitForMail(existing, 1)[0].Text)
-	if r, _ := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: link}); r.JSON200 == nil {
+	if r, _ := app.Client.VerifyEmailWithResponse(ctx, client.VerifyEmailRequest{Token: link, Password: testkit.Password}); r.JSON200 == nil {
 		t.Fatalf("verify: %d", r.StatusCode())
 	}
 
@@ -302,7 +302,7 @@ func TestMail_RegisterThenLoginCannotTellAccountsApart(t *testing.T) {
 	existing := testkit.UniqueEmail()
 	app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: existing, Password: testkit.Password})
 	link := testkit.LinkToken(t, mp.WaitForMail(existing, 1)[0].Text)
-	if r, _ := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: link}); r.JSON200 == nil {
+	if r, _ := app.Client.VerifyEmailWithResponse(ctx, client.VerifyEmailRequest{Token: link, Password: testkit.Password}); r.JSON200 == nil {
 		t.Fatalf("verify: %d", r.StatusCode())
 	}
 
@@ -331,7 +331,7 @@ func TestMail_ALaterRegistrationCannotChooseThePendingPassword(t *testing.T) {
 	app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: email, Password: testkit.Password})
 	app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: email, Password: "Attacker-Pass-1"})
 	link := testkit.LinkToken(t, mp.WaitForMail(email, 1)[0].Text)
-	if r, _ := app.Client.VerifyEmailWithResponse(ctx, client.TokenRequest{Token: link}); r.JSON200 == nil {
+	if r, _ := app.Client.VerifyEmailWithResponse(ctx, client.VerifyEmailRequest{Token: link, Password: testkit.Password}); r.JSON200 == nil {
 		t.Fatalf("verify: %d", r.StatusCode())
 	}
 	app.Login(t, email, testkit.Password)

@@ -593,6 +593,21 @@ type User struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// VerifyEmailRequest A token from a verification mail and the password the account is to have.
+type VerifyEmailRequest struct {
+	// Password The password given at registration (for an account created before
+	// verification was required: the account's password).
+	//
+	//
+	// Example: Correct-Horse-7
+	Password string `json:"password"`
+
+	// Token The `token` parameter of the link.
+	//
+	// Example: 5vXzL2n8Qm0cJH1YwRkq7t3eA9bNf4uD6sGiPoVxThw
+	Token string `json:"token"`
+}
+
 // BadRequest An RFC 9457 problem detail.
 type BadRequest = Problem
 
@@ -666,7 +681,7 @@ type RefreshTokenJSONRequestBody = RefreshRequest
 type RegisterJSONRequestBody = RegisterRequest
 
 // VerifyEmailJSONRequestBody defines body for VerifyEmail for application/json ContentType.
-type VerifyEmailJSONRequestBody = TokenRequest
+type VerifyEmailJSONRequestBody = VerifyEmailRequest
 
 // ResendVerificationJSONRequestBody defines body for ResendVerification for application/json ContentType.
 type ResendVerificationJSONRequestBody = EmailRequest
@@ -2262,6 +2277,20 @@ func (response VerifyEmail400ApplicationProblemPlusJSONResponse) VisitVerifyEmai
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEmail403ApplicationProblemPlusJSONResponse Problem
+
+func (response VerifyEmail403ApplicationProblemPlusJSONResponse) VisitVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }

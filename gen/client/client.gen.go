@@ -596,6 +596,21 @@ type User struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// VerifyEmailRequest A token from a verification mail and the password the account is to have.
+type VerifyEmailRequest struct {
+	// Password The password given at registration (for an account created before
+	// verification was required: the account's password).
+	//
+	//
+	// Example: Correct-Horse-7
+	Password string `json:"password"`
+
+	// Token The `token` parameter of the link.
+	//
+	// Example: 5vXzL2n8Qm0cJH1YwRkq7t3eA9bNf4uD6sGiPoVxThw
+	Token string `json:"token"`
+}
+
 // BadRequest An RFC 9457 problem detail.
 type BadRequest = Problem
 
@@ -669,7 +684,7 @@ type RefreshTokenJSONRequestBody = RefreshRequest
 type RegisterJSONRequestBody = RegisterRequest
 
 // VerifyEmailJSONRequestBody defines body for VerifyEmail for application/json ContentType.
-type VerifyEmailJSONRequestBody = TokenRequest
+type VerifyEmailJSONRequestBody = VerifyEmailRequest
 
 // ResendVerificationJSONRequestBody defines body for ResendVerification for application/json ContentType.
 type ResendVerificationJSONRequestBody = EmailRequest
@@ -1071,7 +1086,10 @@ type ClientInterface interface {
 	// login with the registered password answers 403. An address that already
 	// has an account gets a notice instead, and a login with the registrant's
 	// password answers the same 403, so neither tells whether an email is
-	// registered. Without verification: 201, and 409 (which does tell).
+	// registered. Every registration is pending on its own, with its own
+	// password, until one is redeemed (`/auth/verify-email` asks for its
+	// password); an address keeps at most its 3 newest pending
+	// registrations. Without verification: 201, and 409 (which does tell).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1089,7 +1107,10 @@ type ClientInterface interface {
 	// login with the registered password answers 403. An address that already
 	// has an account gets a notice instead, and a login with the registrant's
 	// password answers the same 403, so neither tells whether an email is
-	// registered. Without verification: 201, and 409 (which does tell).
+	// registered. Every registration is pending on its own, with its own
+	// password, until one is redeemed (`/auth/verify-email` asks for its
+	// password); an address keeps at most its 3 newest pending
+	// registrations. Without verification: 201, and 409 (which does tell).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1098,9 +1119,22 @@ type ClientInterface interface {
 
 	// VerifyEmailWithBody Verify an email address
 	//
-	// Redeems the token from a verification mail and marks the address
-	// verified. A token works once; unknown, used and expired tokens answer
-	// 400 with type `.../invalid-token`.
+	// Redeems the token from a verification mail, with the password the
+	// account is to have, and marks the address verified.
+	//
+	// The link proves that the caller reads the mailbox; the password says
+	// which registration of the address becomes the account, so an account
+	// never gets a password that the person redeeming the link did not
+	// type. For a pending registration, `password` must be the password of
+	// one of the address's live registrations (someone else may have
+	// registered the address first, with a password of their own); the
+	// account is created with it and every other pending registration of
+	// the address ends. For an account created before verification was
+	// required, `password` must be the account's password.
+	//
+	// A token works once; unknown, used and expired tokens answer 400 with
+	// type `.../invalid-token`. A wrong password answers 403 with type
+	// `.../wrong-password` and leaves the link working.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1109,9 +1143,22 @@ type ClientInterface interface {
 
 	// VerifyEmail Verify an email address
 	//
-	// Redeems the token from a verification mail and marks the address
-	// verified. A token works once; unknown, used and expired tokens answer
-	// 400 with type `.../invalid-token`.
+	// Redeems the token from a verification mail, with the password the
+	// account is to have, and marks the address verified.
+	//
+	// The link proves that the caller reads the mailbox; the password says
+	// which registration of the address becomes the account, so an account
+	// never gets a password that the person redeeming the link did not
+	// type. For a pending registration, `password` must be the password of
+	// one of the address's live registrations (someone else may have
+	// registered the address first, with a password of their own); the
+	// account is created with it and every other pending registration of
+	// the address ends. For an account created before verification was
+	// required, `password` must be the account's password.
+	//
+	// A token works once; unknown, used and expired tokens answer 400 with
+	// type `.../invalid-token`. A wrong password answers 403 with type
+	// `.../wrong-password` and leaves the link working.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1121,8 +1168,10 @@ type ClientInterface interface {
 	// ResendVerificationWithBody Send the verification mail again
 	//
 	// Mails a new verification link when the address belongs to an active,
-	// unverified account; earlier links stop working. Always answers 202,
-	// whether or not the address is registered.
+	// unverified account or has a pending registration; earlier links stop
+	// working. The link goes to the address only, and redeeming it asks for
+	// the password of a registration. Always answers 202, whether or not the
+	// address is registered.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1132,8 +1181,10 @@ type ClientInterface interface {
 	// ResendVerification Send the verification mail again
 	//
 	// Mails a new verification link when the address belongs to an active,
-	// unverified account; earlier links stop working. Always answers 202,
-	// whether or not the address is registered.
+	// unverified account or has a pending registration; earlier links stop
+	// working. The link goes to the address only, and redeeming it asks for
+	// the password of a registration. Always answers 202, whether or not the
+	// address is registered.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1607,7 +1658,10 @@ func (c *Client) RefreshToken(ctx context.Context, body RefreshTokenJSONRequestB
 // login with the registered password answers 403. An address that already
 // has an account gets a notice instead, and a login with the registrant's
 // password answers the same 403, so neither tells whether an email is
-// registered. Without verification: 201, and 409 (which does tell).
+// registered. Every registration is pending on its own, with its own
+// password, until one is redeemed (`/auth/verify-email` asks for its
+// password); an address keeps at most its 3 newest pending
+// registrations. Without verification: 201, and 409 (which does tell).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1635,7 +1689,10 @@ func (c *Client) RegisterWithBody(ctx context.Context, contentType string, body 
 // login with the registered password answers 403. An address that already
 // has an account gets a notice instead, and a login with the registrant's
 // password answers the same 403, so neither tells whether an email is
-// registered. Without verification: 201, and 409 (which does tell).
+// registered. Every registration is pending on its own, with its own
+// password, until one is redeemed (`/auth/verify-email` asks for its
+// password); an address keeps at most its 3 newest pending
+// registrations. Without verification: 201, and 409 (which does tell).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1654,9 +1711,22 @@ func (c *Client) Register(ctx context.Context, body RegisterJSONRequestBody, req
 
 // VerifyEmailWithBody Verify an email address
 //
-// Redeems the token from a verification mail and marks the address
-// verified. A token works once; unknown, used and expired tokens answer
-// 400 with type `.../invalid-token`.
+// Redeems the token from a verification mail, with the password the
+// account is to have, and marks the address verified.
+//
+// The link proves that the caller reads the mailbox; the password says
+// which registration of the address becomes the account, so an account
+// never gets a password that the person redeeming the link did not
+// type. For a pending registration, `password` must be the password of
+// one of the address's live registrations (someone else may have
+// registered the address first, with a password of their own); the
+// account is created with it and every other pending registration of
+// the address ends. For an account created before verification was
+// required, `password` must be the account's password.
+//
+// A token works once; unknown, used and expired tokens answer 400 with
+// type `.../invalid-token`. A wrong password answers 403 with type
+// `.../wrong-password` and leaves the link working.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1675,9 +1745,22 @@ func (c *Client) VerifyEmailWithBody(ctx context.Context, contentType string, bo
 
 // VerifyEmail Verify an email address
 //
-// Redeems the token from a verification mail and marks the address
-// verified. A token works once; unknown, used and expired tokens answer
-// 400 with type `.../invalid-token`.
+// Redeems the token from a verification mail, with the password the
+// account is to have, and marks the address verified.
+//
+// The link proves that the caller reads the mailbox; the password says
+// which registration of the address becomes the account, so an account
+// never gets a password that the person redeeming the link did not
+// type. For a pending registration, `password` must be the password of
+// one of the address's live registrations (someone else may have
+// registered the address first, with a password of their own); the
+// account is created with it and every other pending registration of
+// the address ends. For an account created before verification was
+// required, `password` must be the account's password.
+//
+// A token works once; unknown, used and expired tokens answer 400 with
+// type `.../invalid-token`. A wrong password answers 403 with type
+// `.../wrong-password` and leaves the link working.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1697,8 +1780,10 @@ func (c *Client) VerifyEmail(ctx context.Context, body VerifyEmailJSONRequestBod
 // ResendVerificationWithBody Send the verification mail again
 //
 // Mails a new verification link when the address belongs to an active,
-// unverified account; earlier links stop working. Always answers 202,
-// whether or not the address is registered.
+// unverified account or has a pending registration; earlier links stop
+// working. The link goes to the address only, and redeeming it asks for
+// the password of a registration. Always answers 202, whether or not the
+// address is registered.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1718,8 +1803,10 @@ func (c *Client) ResendVerificationWithBody(ctx context.Context, contentType str
 // ResendVerification Send the verification mail again
 //
 // Mails a new verification link when the address belongs to an active,
-// unverified account; earlier links stop working. Always answers 202,
-// whether or not the address is registered.
+// unverified account or has a pending registration; earlier links stop
+// working. The link goes to the address only, and redeeming it asks for
+// the password of a registration. Always answers 202, whether or not the
+// address is registered.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3086,7 +3173,10 @@ type ClientWithResponsesInterface interface {
 	// login with the registered password answers 403. An address that already
 	// has an account gets a notice instead, and a login with the registrant's
 	// password answers the same 403, so neither tells whether an email is
-	// registered. Without verification: 201, and 409 (which does tell).
+	// registered. Every registration is pending on its own, with its own
+	// password, until one is redeemed (`/auth/verify-email` asks for its
+	// password); an address keeps at most its 3 newest pending
+	// registrations. Without verification: 201, and 409 (which does tell).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3104,7 +3194,10 @@ type ClientWithResponsesInterface interface {
 	// login with the registered password answers 403. An address that already
 	// has an account gets a notice instead, and a login with the registrant's
 	// password answers the same 403, so neither tells whether an email is
-	// registered. Without verification: 201, and 409 (which does tell).
+	// registered. Every registration is pending on its own, with its own
+	// password, until one is redeemed (`/auth/verify-email` asks for its
+	// password); an address keeps at most its 3 newest pending
+	// registrations. Without verification: 201, and 409 (which does tell).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3113,9 +3206,22 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyEmailWithBodyWithResponse Verify an email address
 	//
-	// Redeems the token from a verification mail and marks the address
-	// verified. A token works once; unknown, used and expired tokens answer
-	// 400 with type `.../invalid-token`.
+	// Redeems the token from a verification mail, with the password the
+	// account is to have, and marks the address verified.
+	//
+	// The link proves that the caller reads the mailbox; the password says
+	// which registration of the address becomes the account, so an account
+	// never gets a password that the person redeeming the link did not
+	// type. For a pending registration, `password` must be the password of
+	// one of the address's live registrations (someone else may have
+	// registered the address first, with a password of their own); the
+	// account is created with it and every other pending registration of
+	// the address ends. For an account created before verification was
+	// required, `password` must be the account's password.
+	//
+	// A token works once; unknown, used and expired tokens answer 400 with
+	// type `.../invalid-token`. A wrong password answers 403 with type
+	// `.../wrong-password` and leaves the link working.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3124,9 +3230,22 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyEmailWithResponse Verify an email address
 	//
-	// Redeems the token from a verification mail and marks the address
-	// verified. A token works once; unknown, used and expired tokens answer
-	// 400 with type `.../invalid-token`.
+	// Redeems the token from a verification mail, with the password the
+	// account is to have, and marks the address verified.
+	//
+	// The link proves that the caller reads the mailbox; the password says
+	// which registration of the address becomes the account, so an account
+	// never gets a password that the person redeeming the link did not
+	// type. For a pending registration, `password` must be the password of
+	// one of the address's live registrations (someone else may have
+	// registered the address first, with a password of their own); the
+	// account is created with it and every other pending registration of
+	// the address ends. For an account created before verification was
+	// required, `password` must be the account's password.
+	//
+	// A token works once; unknown, used and expired tokens answer 400 with
+	// type `.../invalid-token`. A wrong password answers 403 with type
+	// `.../wrong-password` and leaves the link working.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3136,8 +3255,10 @@ type ClientWithResponsesInterface interface {
 	// ResendVerificationWithBodyWithResponse Send the verification mail again
 	//
 	// Mails a new verification link when the address belongs to an active,
-	// unverified account; earlier links stop working. Always answers 202,
-	// whether or not the address is registered.
+	// unverified account or has a pending registration; earlier links stop
+	// working. The link goes to the address only, and redeeming it asks for
+	// the password of a registration. Always answers 202, whether or not the
+	// address is registered.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3147,8 +3268,10 @@ type ClientWithResponsesInterface interface {
 	// ResendVerificationWithResponse Send the verification mail again
 	//
 	// Mails a new verification link when the address belongs to an active,
-	// unverified account; earlier links stop working. Always answers 202,
-	// whether or not the address is registered.
+	// unverified account or has a pending registration; earlier links stop
+	// working. The link goes to the address only, and redeeming it asks for
+	// the password of a registration. Always answers 202, whether or not the
+	// address is registered.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4147,6 +4270,8 @@ type VerifyEmailResponse struct {
 	JSON200 *User
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -4169,6 +4294,11 @@ func (r VerifyEmailResponse) GetJSON200() *User {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r VerifyEmailResponse) GetApplicationproblemJSON400() *BadRequest {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r VerifyEmailResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -5344,7 +5474,10 @@ func (c *ClientWithResponses) RefreshTokenWithResponse(ctx context.Context, body
 // login with the registered password answers 403. An address that already
 // has an account gets a notice instead, and a login with the registrant's
 // password answers the same 403, so neither tells whether an email is
-// registered. Without verification: 201, and 409 (which does tell).
+// registered. Every registration is pending on its own, with its own
+// password, until one is redeemed (`/auth/verify-email` asks for its
+// password); an address keeps at most its 3 newest pending
+// registrations. Without verification: 201, and 409 (which does tell).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5368,7 +5501,10 @@ func (c *ClientWithResponses) RegisterWithBodyWithResponse(ctx context.Context, 
 // login with the registered password answers 403. An address that already
 // has an account gets a notice instead, and a login with the registrant's
 // password answers the same 403, so neither tells whether an email is
-// registered. Without verification: 201, and 409 (which does tell).
+// registered. Every registration is pending on its own, with its own
+// password, until one is redeemed (`/auth/verify-email` asks for its
+// password); an address keeps at most its 3 newest pending
+// registrations. Without verification: 201, and 409 (which does tell).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5383,9 +5519,22 @@ func (c *ClientWithResponses) RegisterWithResponse(ctx context.Context, body Reg
 
 // VerifyEmailWithBodyWithResponse Verify an email address
 //
-// Redeems the token from a verification mail and marks the address
-// verified. A token works once; unknown, used and expired tokens answer
-// 400 with type `.../invalid-token`.
+// Redeems the token from a verification mail, with the password the
+// account is to have, and marks the address verified.
+//
+// The link proves that the caller reads the mailbox; the password says
+// which registration of the address becomes the account, so an account
+// never gets a password that the person redeeming the link did not
+// type. For a pending registration, `password` must be the password of
+// one of the address's live registrations (someone else may have
+// registered the address first, with a password of their own); the
+// account is created with it and every other pending registration of
+// the address ends. For an account created before verification was
+// required, `password` must be the account's password.
+//
+// A token works once; unknown, used and expired tokens answer 400 with
+// type `.../invalid-token`. A wrong password answers 403 with type
+// `.../wrong-password` and leaves the link working.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5400,9 +5549,22 @@ func (c *ClientWithResponses) VerifyEmailWithBodyWithResponse(ctx context.Contex
 
 // VerifyEmailWithResponse Verify an email address
 //
-// Redeems the token from a verification mail and marks the address
-// verified. A token works once; unknown, used and expired tokens answer
-// 400 with type `.../invalid-token`.
+// Redeems the token from a verification mail, with the password the
+// account is to have, and marks the address verified.
+//
+// The link proves that the caller reads the mailbox; the password says
+// which registration of the address becomes the account, so an account
+// never gets a password that the person redeeming the link did not
+// type. For a pending registration, `password` must be the password of
+// one of the address's live registrations (someone else may have
+// registered the address first, with a password of their own); the
+// account is created with it and every other pending registration of
+// the address ends. For an account created before verification was
+// required, `password` must be the account's password.
+//
+// A token works once; unknown, used and expired tokens answer 400 with
+// type `.../invalid-token`. A wrong password answers 403 with type
+// `.../wrong-password` and leaves the link working.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5418,8 +5580,10 @@ func (c *ClientWithResponses) VerifyEmailWithResponse(ctx context.Context, body 
 // ResendVerificationWithBodyWithResponse Send the verification mail again
 //
 // Mails a new verification link when the address belongs to an active,
-// unverified account; earlier links stop working. Always answers 202,
-// whether or not the address is registered.
+// unverified account or has a pending registration; earlier links stop
+// working. The link goes to the address only, and redeeming it asks for
+// the password of a registration. Always answers 202, whether or not the
+// address is registered.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5435,8 +5599,10 @@ func (c *ClientWithResponses) ResendVerificationWithBodyWithResponse(ctx context
 // ResendVerificationWithResponse Send the verification mail again
 //
 // Mails a new verification link when the address belongs to an active,
-// unverified account; earlier links stop working. Always answers 202,
-// whether or not the address is registered.
+// unverified account or has a pending registration; earlier links stop
+// working. The link goes to the address only, and redeeming it asks for
+// the password of a registration. Always answers 202, whether or not the
+// address is registered.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6601,6 +6767,13 @@ func ParseVerifyEmailResponse(rsp *http.Response) (*VerifyEmailResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge

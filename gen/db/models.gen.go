@@ -51,6 +51,7 @@ type PendingRegistration struct {
 	Shadow       bool
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
+	ID           int64
 }
 
 type RefreshToken struct {

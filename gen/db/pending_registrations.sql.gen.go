@@ -10,14 +10,9 @@ import (
 	"time"
 )
 
-const addPendingRegistration = `-- name: AddPendingRegistration :one
-INSERT INTO pending_registrations AS p (email, password_hash, token_hash, shadow, expires_at)
+const addPendingRegistration = `-- name: AddPendingRegistration :exec
+INSERT INTO pending_registrations (email, password_hash, token_hash, shadow, expires_at)
 VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (email) DO UPDATE
-SET password_hash = excluded.password_hash, token_hash = excluded.token_hash, shadow = excluded.shadow,
-    created_at = now(), expires_at = excluded.expires_at
-WHERE p.expires_at <= $6
-RETURNING true AS written
 `
 
 type AddPendingRegistrationParams struct {
@@ -26,68 +21,165 @@ type AddPendingRegistrationParams struct {
 	TokenHash    []byte
 	Shadow       bool
 	ExpiresAt    time.Time
-	Now          time.Time
 }
 
-// Records a registration unless a live one holds the address; an expired
-// one is replaced. Returns whether this call wrote the row.
-func (q *Queries) AddPendingRegistration(ctx context.Context, arg AddPendingRegistrationParams) (bool, error) {
-	row := q.db.QueryRow(ctx, addPendingRegistration,
+func (q *Queries) AddPendingRegistration(ctx context.Context, arg AddPendingRegistrationParams) error {
+	_, err := q.db.Exec(ctx, addPendingRegistration,
 		arg.Email,
 		arg.PasswordHash,
 		arg.TokenHash,
 		arg.Shadow,
 		arg.ExpiresAt,
-		arg.Now,
 	)
-	var written bool
-	err := row.Scan(&written)
-	return written, err
+	return err
 }
 
-const consumePendingRegistration = `-- name: ConsumePendingRegistration :one
-DELETE FROM pending_registrations
-WHERE token_hash = $1 AND NOT shadow AND expires_at > $2
-RETURNING email, password_hash
+const clearPendingTokens = `-- name: ClearPendingTokens :exec
+UPDATE pending_registrations SET token_hash = NULL
+WHERE email = $1 AND token_hash IS NOT NULL
 `
 
-type ConsumePendingRegistrationParams struct {
-	TokenHash []byte
-	Now       time.Time
+// A new link for an address is its only live one: earlier links stop working.
+func (q *Queries) ClearPendingTokens(ctx context.Context, email string) error {
+	_, err := q.db.Exec(ctx, clearPendingTokens, email)
+	return err
 }
 
-type ConsumePendingRegistrationRow struct {
+const endPendingRegistrations = `-- name: EndPendingRegistrations :many
+DELETE FROM pending_registrations WHERE email = $1
+RETURNING id, email, password_hash, token_hash, shadow, expires_at
+`
+
+type EndPendingRegistrationsRow struct {
+	ID           int64
 	Email        string
 	PasswordHash string
+	TokenHash    []byte
+	Shadow       bool
+	ExpiresAt    time.Time
 }
 
-func (q *Queries) ConsumePendingRegistration(ctx context.Context, arg ConsumePendingRegistrationParams) (ConsumePendingRegistrationRow, error) {
-	row := q.db.QueryRow(ctx, consumePendingRegistration, arg.TokenHash, arg.Now)
-	var i ConsumePendingRegistrationRow
-	err := row.Scan(&i.Email, &i.PasswordHash)
-	return i, err
+// Redeeming a link ends every registration of its address; the caller
+// checks that the link and the chosen registration were among them.
+func (q *Queries) EndPendingRegistrations(ctx context.Context, email string) ([]EndPendingRegistrationsRow, error) {
+	rows, err := q.db.Query(ctx, endPendingRegistrations, email)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []EndPendingRegistrationsRow
+	for rows.Next() {
+		var i EndPendingRegistrationsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.PasswordHash,
+			&i.TokenHash,
+			&i.Shadow,
+			&i.ExpiresAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const getPendingRegistration = `-- name: GetPendingRegistration :one
-SELECT password_hash, shadow FROM pending_registrations
-WHERE email = $1 AND expires_at > $2
+const hasPendingRegistration = `-- name: HasPendingRegistration :one
+SELECT EXISTS (
+    SELECT 1 FROM pending_registrations
+    WHERE email = $1 AND NOT shadow AND expires_at > $2
+)
 `
 
-type GetPendingRegistrationParams struct {
+type HasPendingRegistrationParams struct {
 	Email string
 	Now   time.Time
 }
 
-type GetPendingRegistrationRow struct {
+// Whether a live registration of the address (not a shadow) can be verified.
+func (q *Queries) HasPendingRegistration(ctx context.Context, arg HasPendingRegistrationParams) (bool, error) {
+	row := q.db.QueryRow(ctx, hasPendingRegistration, arg.Email, arg.Now)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}
+
+const listPendingRegistrations = `-- name: ListPendingRegistrations :many
+SELECT id, email, password_hash, shadow FROM pending_registrations
+WHERE email = $1 AND expires_at > $2
+ORDER BY id DESC LIMIT $3::int
+`
+
+type ListPendingRegistrationsParams struct {
+	Email string
+	Now   time.Time
+	Keep  int32
+}
+
+type ListPendingRegistrationsRow struct {
+	ID           int64
+	Email        string
 	PasswordHash string
 	Shadow       bool
 }
 
-func (q *Queries) GetPendingRegistration(ctx context.Context, arg GetPendingRegistrationParams) (GetPendingRegistrationRow, error) {
-	row := q.db.QueryRow(ctx, getPendingRegistration, arg.Email, arg.Now)
-	var i GetPendingRegistrationRow
-	err := row.Scan(&i.PasswordHash, &i.Shadow)
-	return i, err
+// The live registrations of an address, newest first, shadows included.
+func (q *Queries) ListPendingRegistrations(ctx context.Context, arg ListPendingRegistrationsParams) ([]ListPendingRegistrationsRow, error) {
+	rows, err := q.db.Query(ctx, listPendingRegistrations, arg.Email, arg.Now, arg.Keep)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListPendingRegistrationsRow
+	for rows.Next() {
+		var i ListPendingRegistrationsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.PasswordHash,
+			&i.Shadow,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockPendingAddress = `-- name: LockPendingAddress :exec
+SELECT pg_advisory_xact_lock(hashtextextended('pending_registrations:' || lower($1::text), 0))
+`
+
+// Serialises the registrations and redemptions of one address until the
+// transaction ends, so the cap on its rows holds under concurrent requests.
+func (q *Queries) LockPendingAddress(ctx context.Context, email string) error {
+	_, err := q.db.Exec(ctx, lockPendingAddress, email)
+	return err
+}
+
+const peekPendingToken = `-- name: PeekPendingToken :one
+SELECT email FROM pending_registrations
+WHERE token_hash = $1 AND NOT shadow AND expires_at > $2
+`
+
+type PeekPendingTokenParams struct {
+	TokenHash []byte
+	Now       time.Time
+}
+
+// The address a live link belongs to, without using it up.
+func (q *Queries) PeekPendingToken(ctx context.Context, arg PeekPendingTokenParams) (string, error) {
+	row := q.db.QueryRow(ctx, peekPendingToken, arg.TokenHash, arg.Now)
+	var email string
+	err := row.Scan(&email)
+	return email, err
 }
 
 const prunePendingRegistrations = `-- name: PrunePendingRegistrations :exec
@@ -100,8 +192,14 @@ func (q *Queries) PrunePendingRegistrations(ctx context.Context, before time.Tim
 }
 
 const renewPendingToken = `-- name: RenewPendingToken :execrows
-UPDATE pending_registrations SET token_hash = $1
-WHERE email = $2 AND NOT shadow AND expires_at > $3
+UPDATE pending_registrations p
+SET token_hash = CASE WHEN p.id = newest.id THEN $1::bytea END
+FROM (
+    SELECT n.id FROM pending_registrations n
+    WHERE n.email = $2 AND NOT n.shadow AND n.expires_at > $3
+    ORDER BY n.id DESC LIMIT 1
+) newest
+WHERE p.email = $2
 `
 
 type RenewPendingTokenParams struct {
@@ -110,11 +208,34 @@ type RenewPendingTokenParams struct {
 	Now       time.Time
 }
 
-// A new link for a live, real pending registration; the old link stops working.
+// A new link for an address with a live, real pending registration: it goes
+// on the newest one and every earlier link stops working.
 func (q *Queries) RenewPendingToken(ctx context.Context, arg RenewPendingTokenParams) (int64, error) {
 	result, err := q.db.Exec(ctx, renewPendingToken, arg.TokenHash, arg.Email, arg.Now)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const trimPendingRegistrations = `-- name: TrimPendingRegistrations :exec
+DELETE FROM pending_registrations p
+WHERE p.email = $1 AND p.id NOT IN (
+    SELECT k.id FROM pending_registrations k
+    WHERE k.email = $1 AND k.expires_at > $2
+    ORDER BY k.id DESC LIMIT $3::int
+)
+`
+
+type TrimPendingRegistrationsParams struct {
+	Email string
+	Now   time.Time
+	Keep  int32
+}
+
+// Keeps the newest live registrations of an address; older and expired ones
+// go, with their links.
+func (q *Queries) TrimPendingRegistrations(ctx context.Context, arg TrimPendingRegistrationsParams) error {
+	_, err := q.db.Exec(ctx, trimPendingRegistrations, arg.Email, arg.Now, arg.Keep)
+	return err
 }

@@ -12,9 +12,7 @@ import (
 )
 
 type Querier interface {
-	// Records a registration unless a live one holds the address; an expired
-	// one is replaced. Returns whether this call wrote the row.
-	AddPendingRegistration(ctx context.Context, arg AddPendingRegistrationParams) (bool, error)
+	AddPendingRegistration(ctx context.Context, arg AddPendingRegistrationParams) error
 	// Gave up: parked as dead for an operator (`authd mail requeue`); the bodies
 	// stay, sealed, until the row is pruned.
 	BuryMail(ctx context.Context, arg BuryMailParams) error
@@ -26,11 +24,12 @@ type Querier interface {
 	// Leases up to limit due messages to one worker; rows another worker holds
 	// are skipped, never waited for.
 	ClaimMail(ctx context.Context, arg ClaimMailParams) ([]ClaimMailRow, error)
+	// A new link for an address is its only live one: earlier links stop working.
+	ClearPendingTokens(ctx context.Context, email string) error
 	// Clears sealed successors whose retry window has passed.
 	ClearSealedSuccessors(ctx context.Context, rotatedBefore time.Time) error
 	// Uses a live token up: it is deleted, so it works once.
 	ConsumeAccountToken(ctx context.Context, arg ConsumeAccountTokenParams) (ConsumeAccountTokenRow, error)
-	ConsumePendingRegistration(ctx context.Context, arg ConsumePendingRegistrationParams) (ConsumePendingRegistrationRow, error)
 	// Counts an attempt as a failure before its password is checked; a success
 	// forgives it (ForgiveLoginFailures).
 	CountLoginAttempt(ctx context.Context, arg CountLoginAttemptParams) error
@@ -47,6 +46,9 @@ type Querier interface {
 	// A password or email change invalidates every outstanding token of the user.
 	DeleteAccountTokens(ctx context.Context, userID uuid.UUID) error
 	DropDecoy(ctx context.Context, id uuid.UUID) error
+	// Redeeming a link ends every registration of its address; the caller
+	// checks that the link and the chosen registration were among them.
+	EndPendingRegistrations(ctx context.Context, email string) ([]EndPendingRegistrationsRow, error)
 	// Decoy work (see decoyMail): a row written and, by DropDecoy in the same
 	// transaction, deleted again, so no one ever sees it, but the commit costs
 	// what a real one does.
@@ -55,11 +57,12 @@ type Querier interface {
 	// A successful login forgives this client's failures for the address, and
 	// only this client's: an attacker elsewhere keeps its backoff.
 	ForgiveLoginFailures(ctx context.Context, arg ForgiveLoginFailuresParams) error
-	GetPendingRegistration(ctx context.Context, arg GetPendingRegistrationParams) (GetPendingRegistrationRow, error)
 	// The user behind an access token, when its session is still live.
 	GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
+	// Whether a live registration of the address (not a shadow) can be verified.
+	HasPendingRegistration(ctx context.Context, arg HasPendingRegistrationParams) (bool, error)
 	// Whether this client has a live session on the account of this address,
 	// created recently. One query of the same cost whether or not the address
 	// has an account, so its timing tells nothing.
@@ -68,8 +71,13 @@ type Querier interface {
 	ListEvents(ctx context.Context, arg ListEventsParams) ([]ListEventsRow, error)
 	// The user's live sessions, most recently used first, at most 100.
 	ListLiveSessions(ctx context.Context, arg ListLiveSessionsParams) ([]ListLiveSessionsRow, error)
+	// The live registrations of an address, newest first, shadows included.
+	ListPendingRegistrations(ctx context.Context, arg ListPendingRegistrationsParams) ([]ListPendingRegistrationsRow, error)
 	// Holds a live session so it cannot be revoked while a change made through it commits.
 	LockLiveSession(ctx context.Context, arg LockLiveSessionParams) (uuid.UUID, error)
+	// Serialises the registrations and redemptions of one address until the
+	// transaction ends, so the cap on its rows holds under concurrent requests.
+	LockPendingAddress(ctx context.Context, email string) error
 	// Locks the token and its session, so refreshes of one session run one at a time
 	// and each sees the outcome of the one before it.
 	LockRefreshToken(ctx context.Context, tokenHash []byte) (LockRefreshTokenRow, error)
@@ -85,6 +93,8 @@ type Querier interface {
 	MarkMailSent(ctx context.Context, arg MarkMailSentParams) error
 	// Whose live token this is, without using it up.
 	PeekAccountToken(ctx context.Context, arg PeekAccountTokenParams) (uuid.UUID, error)
+	// The address a live link belongs to, without using it up.
+	PeekPendingToken(ctx context.Context, arg PeekPendingTokenParams) (string, error)
 	PruneAccountTokens(ctx context.Context, before time.Time) error
 	// Deletes a batch of sessions that ended (revoked or expired) before the
 	// given time, with their refresh tokens (ON DELETE CASCADE).
@@ -97,7 +107,8 @@ type Querier interface {
 	RecordEvent(ctx context.Context, arg RecordEventParams) error
 	// Whether a token has been rotated; read after the session lock is held.
 	RefreshTokenRotatedAt(ctx context.Context, id uuid.UUID) (*time.Time, error)
-	// A new link for a live, real pending registration; the old link stops working.
+	// A new link for an address with a live, real pending registration: it goes
+	// on the newest one and every earlier link stops working.
 	RenewPendingToken(ctx context.Context, arg RenewPendingTokenParams) (int64, error)
 	// Issues a token of a kind; the earlier one of that kind, if any, is
 	// overwritten and so stops working.
@@ -121,6 +132,9 @@ type Querier interface {
 	// Marks the failure just counted; with the event a failed login on a real
 	// account records, it makes both kinds of failure commit the same work.
 	TouchLoginFailure(ctx context.Context, arg TouchLoginFailureParams) error
+	// Keeps the newest live registrations of an address; older and expired ones
+	// go, with their links.
+	TrimPendingRegistrations(ctx context.Context, arg TrimPendingRegistrationsParams) error
 	// The sealed bodies of mail not sent yet (pending, or dead until requeued or
 	// pruned), for `authd keys remove` to tell whether a key still opens some.
 	UnsentMailBodies(ctx context.Context) ([]*string, error)

@@ -198,7 +198,10 @@ export interface paths {
          *     login with the registered password answers 403. An address that already
          *     has an account gets a notice instead, and a login with the registrant's
          *     password answers the same 403, so neither tells whether an email is
-         *     registered. Without verification: 201, and 409 (which does tell).
+         *     registered. Every registration is pending on its own, with its own
+         *     password, until one is redeemed (`/auth/verify-email` asks for its
+         *     password); an address keeps at most its 3 newest pending
+         *     registrations. Without verification: 201, and 409 (which does tell).
          */
         post: operations["register"];
         delete?: never;
@@ -276,9 +279,22 @@ export interface paths {
         put?: never;
         /**
          * Verify an email address
-         * @description Redeems the token from a verification mail and marks the address
-         *     verified. A token works once; unknown, used and expired tokens answer
-         *     400 with type `.../invalid-token`.
+         * @description Redeems the token from a verification mail, with the password the
+         *     account is to have, and marks the address verified.
+         *
+         *     The link proves that the caller reads the mailbox; the password says
+         *     which registration of the address becomes the account, so an account
+         *     never gets a password that the person redeeming the link did not
+         *     type. For a pending registration, `password` must be the password of
+         *     one of the address's live registrations (someone else may have
+         *     registered the address first, with a password of their own); the
+         *     account is created with it and every other pending registration of
+         *     the address ends. For an account created before verification was
+         *     required, `password` must be the account's password.
+         *
+         *     A token works once; unknown, used and expired tokens answer 400 with
+         *     type `.../invalid-token`. A wrong password answers 403 with type
+         *     `.../wrong-password` and leaves the link working.
          */
         post: operations["verifyEmail"];
         delete?: never;
@@ -299,8 +315,10 @@ export interface paths {
         /**
          * Send the verification mail again
          * @description Mails a new verification link when the address belongs to an active,
-         *     unverified account; earlier links stop working. Always answers 202,
-         *     whether or not the address is registered.
+         *     unverified account or has a pending registration; earlier links stop
+         *     working. The link goes to the address only, and redeeming it asks for
+         *     the password of a registration. Always answers 202, whether or not the
+         *     address is registered.
          */
         post: operations["resendVerification"];
         delete?: never;
@@ -743,6 +761,20 @@ export interface components {
              * @example 5vXzL2n8Qm0cJH1YwRkq7t3eA9bNf4uD6sGiPoVxThw
              */
             token: string;
+        };
+        /** @description A token from a verification mail and the password the account is to have. */
+        VerifyEmailRequest: {
+            /**
+             * @description The `token` parameter of the link.
+             * @example 5vXzL2n8Qm0cJH1YwRkq7t3eA9bNf4uD6sGiPoVxThw
+             */
+            token: string;
+            /**
+             * @description The password given at registration (for an account created before
+             *     verification was required: the account's password).
+             * @example Correct-Horse-7
+             */
+            password: string;
         };
         /** @description A reset token and the new password. */
         ResetPasswordRequest: {
@@ -1454,7 +1486,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["TokenRequest"];
+                "application/json": components["schemas"]["VerifyEmailRequest"];
             };
         };
         responses: {
@@ -1468,6 +1500,28 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            /**
+             * @description `password` is not the password of a registration of the link's
+             *     address (nor, for an older account, the account's password). The
+             *     link still works.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://authd.dev/problems/wrong-password",
+                     *       "title": "Wrong password",
+                     *       "status": 403,
+                     *       "detail": "The password is not the one this address was registered with.",
+                     *       "request_id": "01J9ZQ4B6W8M3X2K5T7R9V1C0D"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
