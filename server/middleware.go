@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"regexp"
 	"runtime/debug"
@@ -162,13 +161,23 @@ func guardBody(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		req.Body = io.NopCloser(bytes.NewReader(data))
 		req.ContentLength = int64(len(data))
-		if mt, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType)); len(data) > 0 && mt == echo.MIMEApplicationJSON {
+		if len(data) > 0 && mayReadAsJSON(req.Header.Get(echo.HeaderContentType)) {
 			if err := jsonguard.Check(data); err != nil {
 				return &problemError{kind: kindBadRequest, detail: "The body is not valid JSON: " + err.Error()}
 			}
 		}
 		return next(c)
 	}
+}
+
+// mayReadAsJSON reports whether some reader on the way (Echo's binder reads
+// any Content-Type that starts with application/json, the validator cuts at
+// the first ';') could decode a body of this Content-Type as JSON. It does
+// not parse parameters: a header that mime.ParseMediaType refuses must not
+// skip the guard.
+func mayReadAsJSON(contentType string) bool {
+	media, _, _ := strings.Cut(contentType, ";")
+	return strings.TrimSpace(media) == "" || strings.Contains(strings.ToLower(media), "json")
 }
 
 // cleanHeader makes a header value safe to store: valid UTF-8, no control
