@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -131,6 +133,29 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		}
 		return next(c)
+	}
+}
+
+// noStore marks every answer of the operations that deal with accounts
+// (tagged auth or users in the spec) Cache-Control: no-store, problems
+// included: they carry tokens, addresses, sessions and events that no cache
+// on the way may keep.
+func noStore(spec *openapi3.T) echo.MiddlewareFunc {
+	routes := map[string]bool{}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			if slices.Contains(op.Tags, "auth") || slices.Contains(op.Tags, "users") {
+				routes[method+" "+echoPath(path)] = true
+			}
+		}
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if routes[c.Request().Method+" "+c.Path()] {
+				c.Response().Header().Set("Cache-Control", "no-store")
+			}
+			return next(c)
+		}
 	}
 }
 

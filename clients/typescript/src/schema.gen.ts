@@ -1116,7 +1116,7 @@ export interface components {
          */
         RateLimitPolicy: string;
         /**
-         * @description Token responses must not be stored.
+         * @description Token responses, like every answer about an account, must not be stored.
          * @example no-store
          */
         CacheControl: "no-store";
