@@ -10,7 +10,6 @@ import (
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
-	"github.com/authd/authd/server/clientip"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/token"
 )
@@ -85,15 +84,12 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 		return nil, err
 	}
 	if !ok || !u.IsActive {
-		// admitLogin counted the failure already. One transaction for every
-		// failure, so real accounts (which get a trail event) and unknown
-		// addresses commit the same kind of work.
+		// admitLogin counted the failure already. One durable commit for
+		// every failure: a real account records its trail event, an unknown
+		// address a decoy that keeps nothing, so timing tells them not apart.
 		err := s.DB.InTx(ctx, func(q *db.Queries) error {
-			if err := q.TouchLoginFailure(ctx, db.TouchLoginFailureParams{Email: email, Ip: clientip.Key(ip), Now: s.Now()}); err != nil {
-				return err
-			}
 			if known == nil {
-				return nil
+				return q.DecoyEvent(ctx)
 			}
 			return s.record(ctx, q, u.ID, evLoginFailed, nil)
 		})

@@ -24,13 +24,12 @@ func (s *Server) Prune(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// PruneNow deletes stale rows: backoff counts, expired mailed tokens and
+// PruneNow deletes stale rows: expired mailed tokens and
 // pending registrations, sent (after a week) and dead (after a month) mail,
 // and security events older than AuditRetention.
 func (s *Server) PruneNow(ctx context.Context) error {
 	now, q := s.Now(), s.DB.Queries()
 	return errors.Join(
-		q.PruneLoginFailures(ctx, now.Add(-failureWindow)),
 		q.PruneAccountTokens(ctx, now),
 		q.PrunePendingRegistrations(ctx, now),
 		q.PruneEvents(ctx, now.Add(-s.AuditRetention)),

@@ -78,6 +78,9 @@ type Limits struct {
 	BackoffAfter int
 	BackoffBase  time.Duration
 	BackoffMax   time.Duration
+	// BackoffStore keeps those failure counts; nil means a MemoryBackoff
+	// of ratelimit.DefaultBackoffLimit counts.
+	BackoffStore ratelimit.Backoff
 }
 
 // Server implements api.StrictServerInterface.
@@ -93,6 +96,9 @@ func New(d Deps) *Server {
 	}
 	if d.AuditRetention == 0 {
 		d.AuditRetention = 90 * 24 * time.Hour
+	}
+	if d.Limits.BackoffStore == nil {
+		d.Limits.BackoffStore = ratelimit.NewMemoryBackoff(ratelimit.DefaultBackoffLimit)
 	}
 	if d.Metrics == nil {
 		d.Metrics = metrics.New(d.Version)
