@@ -148,6 +148,9 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 				return err
 			}
 		}
+		if err := s.makeRoomForSession(ctx, q, u.ID); err != nil {
+			return err
+		}
 		sess, err = q.CreateSession(ctx, db.CreateSessionParams{
 			UserID: u.ID, ExpiresAt: s.Now().Add(s.SessionTTL), UserAgent: info.userAgent, Ip: info.ip,
 		})
@@ -163,6 +166,22 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 		return api.TokenPairJSONResponse{}, err
 	}
 	return s.issuePair(sess.UserID, sess.ID, refresh, sess.ExpiresAt)
+}
+
+// makeRoomForSession ends the user's oldest live sessions so that one more
+// fits under MaxSessionsPerUser, each with a session_revoked event. The
+// caller holds the user row, so racing logins cannot both see room.
+func (s *Server) makeRoomForSession(ctx context.Context, q *db.Queries, userID uuid.UUID) error {
+	ended, err := q.RevokeSessionsOverCap(ctx, db.RevokeSessionsOverCapParams{UserID: userID, Now: s.Now(), Keep: int32(s.MaxSessionsPerUser - 1)})
+	if err != nil {
+		return err
+	}
+	for _, id := range ended {
+		if err := s.record(ctx, q, userID, evSessionRevoked, &id); err != nil {
+			return err
+		}
+	}
+	return s.countRevoked(ctx, "session_cap")(int64(len(ended)), nil)
 }
 
 func (s *Server) issuePair(userID, sessionID uuid.UUID, refresh string, sessionExpiry time.Time) (api.TokenPairJSONResponse, error) {

@@ -37,10 +37,13 @@ type Deps struct {
 	SessionTTL time.Duration
 	// RefreshGrace is how long a just-rotated refresh token may be retried.
 	RefreshGrace time.Duration
-	Policy       password.Policy
-	Limits       Limits
-	Mail         MailOptions
-	Metrics      *metrics.Metrics
+	// MaxSessionsPerUser caps a user's live sessions: a login beyond it ends
+	// the oldest. 0 means 100.
+	MaxSessionsPerUser int
+	Policy             password.Policy
+	Limits             Limits
+	Mail               MailOptions
+	Metrics            *metrics.Metrics
 	// Tracer, when set, traces requests (queries are traced by the pool).
 	Tracer trace.TracerProvider
 	// AuditRetention is how long security events are kept.
@@ -96,6 +99,9 @@ func New(d Deps) *Server {
 	}
 	if d.AuditRetention == 0 {
 		d.AuditRetention = 90 * 24 * time.Hour
+	}
+	if d.MaxSessionsPerUser == 0 {
+		d.MaxSessionsPerUser = 100
 	}
 	if d.Limits.BackoffStore == nil {
 		d.Limits.BackoffStore = ratelimit.NewMemoryBackoff(ratelimit.DefaultBackoffLimit)

@@ -224,7 +224,11 @@ type Event struct {
 	// Ip Example: 198.51.100.7
 	Ip string `json:"ip"`
 
-	// Kind Example: login_succeeded
+	// Kind What happened. `session_revoked` is one session ended by the user,
+	// or the oldest ended by a login over the session cap.
+	//
+	//
+	// Example: login_succeeded
 	Kind EventKind `json:"kind"`
 
 	// RequestId Example: 01J9ZQ4B6W8M3X2K5T7R9V1C0D
@@ -239,7 +243,10 @@ type Event struct {
 	UserAgent string `json:"user_agent"`
 }
 
-// EventKind Example: login_succeeded
+// EventKind What happened. `session_revoked` is one session ended by the user,
+// or the oldest ended by a login over the session cap.
+//
+// Example: login_succeeded
 type EventKind string
 
 // EventPage A page of events and the cursor of the next one.
@@ -933,6 +940,11 @@ type ClientInterface interface {
 	// failures per email per hour from clients that have not logged in to the
 	// account recently. Over any limit: 429 with `Retry-After`.
 	//
+	// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+	// default) live sessions. A login that would exceed it ends the user's
+	// oldest session, which the account's events record as
+	// `session_revoked` with that session's id.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /auth/login (the `Login` operationId).
@@ -950,6 +962,11 @@ type ClientInterface interface {
 	// successful login resets it); other clients are unaffected. At most 100
 	// failures per email per hour from clients that have not logged in to the
 	// account recently. Over any limit: 429 with `Retry-After`.
+	//
+	// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+	// default) live sessions. A login that would exceed it ends the user's
+	// oldest session, which the account's events record as
+	// `session_revoked` with that session's id.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1229,8 +1246,9 @@ type ClientInterface interface {
 
 	// ListSessions The user's active sessions
 	//
-	// Every live session of the user (at most 100, most recently used first),
-	// with where and when it was used; `current` marks the caller's own.
+	// Every live session of the user (at most 100, the most a user can have;
+	// most recently used first), with where and when it was used; `current`
+	// marks the caller's own.
 	//
 	// Corresponds with GET /users/me/sessions (the `ListSessions` operationId).
 	ListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1335,6 +1353,11 @@ func (c *Client) ConfirmEmailChange(ctx context.Context, body ConfirmEmailChange
 // failures per email per hour from clients that have not logged in to the
 // account recently. Over any limit: 429 with `Retry-After`.
 //
+// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+// default) live sessions. A login that would exceed it ends the user's
+// oldest session, which the account's events record as
+// `session_revoked` with that session's id.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /auth/login (the `Login` operationId).
@@ -1362,6 +1385,11 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 // successful login resets it); other clients are unaffected. At most 100
 // failures per email per hour from clients that have not logged in to the
 // account recently. Over any limit: 429 with `Retry-After`.
+//
+// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+// default) live sessions. A login that would exceed it ends the user's
+// oldest session, which the account's events record as
+// `session_revoked` with that session's id.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1891,8 +1919,9 @@ func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEd
 
 // ListSessions The user's active sessions
 //
-// Every live session of the user (at most 100, most recently used first),
-// with where and when it was used; `current` marks the caller's own.
+// Every live session of the user (at most 100, the most a user can have;
+// most recently used first), with where and when it was used; `current`
+// marks the caller's own.
 //
 // Corresponds with GET /users/me/sessions (the `ListSessions` operationId).
 func (c *Client) ListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2835,6 +2864,11 @@ type ClientWithResponsesInterface interface {
 	// failures per email per hour from clients that have not logged in to the
 	// account recently. Over any limit: 429 with `Retry-After`.
 	//
+	// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+	// default) live sessions. A login that would exceed it ends the user's
+	// oldest session, which the account's events record as
+	// `session_revoked` with that session's id.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/login (the `Login` operationId).
@@ -2852,6 +2886,11 @@ type ClientWithResponsesInterface interface {
 	// successful login resets it); other clients are unaffected. At most 100
 	// failures per email per hour from clients that have not logged in to the
 	// account recently. Over any limit: 429 with `Retry-After`.
+	//
+	// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+	// default) live sessions. A login that would exceed it ends the user's
+	// oldest session, which the account's events record as
+	// `session_revoked` with that session's id.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3151,8 +3190,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListSessionsWithResponse The user's active sessions
 	//
-	// Every live session of the user (at most 100, most recently used first),
-	// with where and when it was used; `current` marks the caller's own.
+	// Every live session of the user (at most 100, the most a user can have;
+	// most recently used first), with where and when it was used; `current`
+	// marks the caller's own.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4953,6 +4993,11 @@ func (c *ClientWithResponses) ConfirmEmailChangeWithResponse(ctx context.Context
 // failures per email per hour from clients that have not logged in to the
 // account recently. Over any limit: 429 with `Retry-After`.
 //
+// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+// default) live sessions. A login that would exceed it ends the user's
+// oldest session, which the account's events record as
+// `session_revoked` with that session's id.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/login (the `Login` operationId).
@@ -4976,6 +5021,11 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // successful login resets it); other clients are unaffected. At most 100
 // failures per email per hour from clients that have not logged in to the
 // account recently. Over any limit: 429 with `Retry-After`.
+//
+// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+// default) live sessions. A login that would exceed it ends the user's
+// oldest session, which the account's events record as
+// `session_revoked` with that session's id.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5425,8 +5475,9 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params
 
 // ListSessionsWithResponse The user's active sessions
 //
-// Every live session of the user (at most 100, most recently used first),
-// with where and when it was used; `current` marks the caller's own.
+// Every live session of the user (at most 100, the most a user can have;
+// most recently used first), with where and when it was used; `current`
+// marks the caller's own.
 //
 // Returns a wrapper object for the known response body format(s).
 //

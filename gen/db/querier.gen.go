@@ -95,6 +95,10 @@ type Querier interface {
 	RequeueDeadMail(ctx context.Context, now time.Time) (int64, error)
 	RetryMail(ctx context.Context, arg RetryMailParams) error
 	RevokeSession(ctx context.Context, id uuid.UUID) (int64, error)
+	// Ends the user's oldest live sessions so that at most keep stay live. Run
+	// while holding the user row (LockUserCredentials), so that concurrent
+	// logins are counted one by one.
+	RevokeSessionsOverCap(ctx context.Context, arg RevokeSessionsOverCapParams) ([]uuid.UUID, error)
 	// Revokes one live session of the user; 0 rows for another user's or an unknown one.
 	RevokeUserSession(ctx context.Context, arg RevokeUserSessionParams) (int64, error)
 	// Revokes every live session of a user, except the one named by keep when given.

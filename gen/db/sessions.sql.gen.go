@@ -186,6 +186,46 @@ func (q *Queries) RevokeSession(ctx context.Context, id uuid.UUID) (int64, error
 	return result.RowsAffected(), nil
 }
 
+const revokeSessionsOverCap = `-- name: RevokeSessionsOverCap :many
+UPDATE sessions SET revoked_at = now()
+WHERE id IN (
+    SELECT live.id FROM sessions AS live
+    WHERE live.user_id = $1 AND live.revoked_at IS NULL AND live.expires_at > $2
+    ORDER BY live.created_at DESC, live.id DESC
+    OFFSET $3
+)
+RETURNING id
+`
+
+type RevokeSessionsOverCapParams struct {
+	UserID uuid.UUID
+	Now    time.Time
+	Keep   int32
+}
+
+// Ends the user's oldest live sessions so that at most keep stay live. Run
+// while holding the user row (LockUserCredentials), so that concurrent
+// logins are counted one by one.
+func (q *Queries) RevokeSessionsOverCap(ctx context.Context, arg RevokeSessionsOverCapParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, revokeSessionsOverCap, arg.UserID, arg.Now, arg.Keep)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const revokeUserSession = `-- name: RevokeUserSession :execrows
 UPDATE sessions SET revoked_at = now()
 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3
