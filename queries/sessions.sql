@@ -14,6 +14,29 @@ WHERE sessions.id = sqlc.arg(session_id)
   AND sessions.expires_at > sqlc.arg(now)
   AND users.is_active;
 
+-- name: IsKnownClient :one
+-- Whether this client has a live session on the account of this address,
+-- created recently. One query of the same cost whether or not the address
+-- has an account, so its timing tells nothing.
+SELECT EXISTS (
+    SELECT 1 FROM sessions JOIN users ON users.id = sessions.user_id
+    WHERE users.email = sqlc.arg(email) AND sessions.ip = sqlc.arg(ip)
+      AND sessions.created_at > sqlc.arg(since) AND sessions.revoked_at IS NULL
+) AS known;
+
+-- name: RevokeSessionsOverCap :many
+-- Ends the user's oldest live sessions so that at most keep stay live. Run
+-- while holding the user row (LockUserCredentials), so that concurrent
+-- logins are counted one by one.
+UPDATE sessions SET revoked_at = now()
+WHERE id IN (
+    SELECT live.id FROM sessions AS live
+    WHERE live.user_id = sqlc.arg(user_id) AND live.revoked_at IS NULL AND live.expires_at > sqlc.arg(now)
+    ORDER BY live.created_at DESC, live.id DESC
+    OFFSET sqlc.arg(keep)
+)
+RETURNING id;
+
 -- name: RevokeSession :execrows
 UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL;
 

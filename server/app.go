@@ -57,6 +57,7 @@ func (s *Server) Echo() (*echo.Echo, error) {
 	e.Use(accessLog(s.Log, s.Metrics))
 	e.Use(recoverPanics(s.Log))
 	e.Use(securityHeaders)
+	e.Use(noStore(spec))
 	if len(opts.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  opts.CORSOrigins,

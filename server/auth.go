@@ -10,7 +10,6 @@ import (
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
-	"github.com/authd/authd/server/clientip"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/token"
 )
@@ -85,15 +84,12 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 		return nil, err
 	}
 	if !ok || !u.IsActive {
-		// admitLogin counted the failure already. One transaction for every
-		// failure, so real accounts (which get a trail event) and unknown
-		// addresses commit the same kind of work.
+		// admitLogin counted the failure already. One durable commit for
+		// every failure: a real account records its trail event, an unknown
+		// address a decoy that keeps nothing, so timing tells them not apart.
 		err := s.DB.InTx(ctx, func(q *db.Queries) error {
-			if err := q.TouchLoginFailure(ctx, db.TouchLoginFailureParams{Email: email, Ip: clientip.Key(ip), Now: s.Now()}); err != nil {
-				return err
-			}
 			if known == nil {
-				return nil
+				return q.DecoyEvent(ctx)
 			}
 			return s.record(ctx, q, u.ID, evLoginFailed, nil)
 		})
@@ -152,6 +148,9 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 				return err
 			}
 		}
+		if err := s.makeRoomForSession(ctx, q, u.ID); err != nil {
+			return err
+		}
 		sess, err = q.CreateSession(ctx, db.CreateSessionParams{
 			UserID: u.ID, ExpiresAt: s.Now().Add(s.SessionTTL), UserAgent: info.userAgent, Ip: info.ip,
 		})
@@ -167,6 +166,22 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 		return api.TokenPairJSONResponse{}, err
 	}
 	return s.issuePair(sess.UserID, sess.ID, refresh, sess.ExpiresAt)
+}
+
+// makeRoomForSession ends the user's oldest live sessions so that one more
+// fits under MaxSessionsPerUser, each with a session_revoked event. The
+// caller holds the user row, so racing logins cannot both see room.
+func (s *Server) makeRoomForSession(ctx context.Context, q *db.Queries, userID uuid.UUID) error {
+	ended, err := q.RevokeSessionsOverCap(ctx, db.RevokeSessionsOverCapParams{UserID: userID, Now: s.Now(), Keep: int32(s.MaxSessionsPerUser - 1)})
+	if err != nil {
+		return err
+	}
+	for _, id := range ended {
+		if err := s.record(ctx, q, userID, evSessionRevoked, &id); err != nil {
+			return err
+		}
+	}
+	return s.countRevoked(ctx, "session_cap")(int64(len(ended)), nil)
 }
 
 func (s *Server) issuePair(userID, sessionID uuid.UUID, refresh string, sessionExpiry time.Time) (api.TokenPairJSONResponse, error) {

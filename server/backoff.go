@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/clientip"
+	"github.com/authd/authd/server/ratelimit"
 )
 
 // knownClientWindow is how recently a client must have logged in to an
@@ -29,18 +32,22 @@ type refusal struct {
 //
 //  1. A client that is not known to the account spends one unit of the
 //     account-wide budget (AUTHD_RATE_LIMIT_FAILED_LOGINS).
-//  2. The (address, client) backoff row is locked; if it blocks, the attempt
-//     waits; otherwise it counts as a failure and, from the BackoffAfter-th
-//     on, blocks the next attempt for a doubling delay.
+//  2. The (address, client) count in the backoff store is checked and
+//     counted in one atomic step: if it blocks, the attempt waits; otherwise
+//     it counts as a failure and, from the BackoffAfter-th on, blocks the
+//     next attempt for a doubling delay.
 //
-// A successful login forgives this client's count (forgiveLogin).
+// The count lives in Limits.BackoffStore (memory with a fixed number of
+// counts, or Redis with a TTL), never in the database, and expires
+// failureWindow after its last attempt: what a flood of random addresses
+// leaves behind is bounded. A successful login forgives this client's count
+// (forgiveLogin).
 func (s *Server) admitLogin(ctx context.Context, email, ip string) (*refusal, error) {
 	if !s.Limits.Enabled {
 		return nil, nil
 	}
-	q := s.DB.Queries()
 	now := s.Now()
-	known, err := q.IsKnownClient(ctx, db.IsKnownClientParams{Email: email, Ip: ip, Since: now.Add(-knownClientWindow)})
+	known, err := s.DB.Queries().IsKnownClient(ctx, db.IsKnownClientParams{Email: email, Ip: ip, Since: now.Add(-knownClientWindow)})
 	if err != nil {
 		return nil, err
 	}
@@ -53,39 +60,24 @@ func (s *Server) admitLogin(ctx context.Context, email, ip string) (*refusal, er
 			return &refusal{wait: res.RetryAfter, policy: "login-account"}, nil
 		}
 	}
-	var refused *refusal
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
-		key := db.ClaimLoginSlotParams{Email: email, Ip: clientip.Key(ip), Now: now}
-		slot, err := q.ClaimLoginSlot(ctx, key)
-		if err != nil {
-			return err
-		}
-		if wait := slot.BlockedUntil.Sub(now); wait > 0 {
-			refused = &refusal{wait: wait, policy: "login-backoff"}
-			return nil
-		}
-		n := slot.Failures + 1
-		if slot.LastFailedAt.Before(now.Add(-failureWindow)) {
-			n = 1
-		}
-		return q.CountLoginAttempt(ctx, db.CountLoginAttemptParams{
-			Email: email, Ip: key.Ip, Now: now, Failures: n, BlockedUntil: now.Add(s.backoffAfter(int(n))),
-		})
-	})
-	return refused, err
+	wait, err := s.Limits.BackoffStore.Attempt(ctx, backoffKey(email, ip), now, s.backoffPolicy())
+	if err != nil || wait <= 0 {
+		return nil, err
+	}
+	return &refusal{wait: wait, policy: "login-backoff"}, nil
 }
 
-// backoffAfter is how long the next attempt waits after n failures: nothing
-// for the free ones, then BackoffBase doubling up to BackoffMax.
-func (s *Server) backoffAfter(n int) time.Duration {
-	if n < s.Limits.BackoffAfter {
-		return 0
-	}
-	wait := s.Limits.BackoffBase
-	for i := s.Limits.BackoffAfter; i < n && wait < s.Limits.BackoffMax; i++ {
-		wait *= 2
-	}
-	return min(wait, s.Limits.BackoffMax)
+// backoffKey names the count of an (address, client) pair: a hash, so every
+// count has the same small size and the store holds no address in clear.
+func backoffKey(email, ip string) string {
+	sum := sha256.Sum256([]byte(emailKey(email) + "\n" + clientip.Key(ip)))
+	return "login:backoff:" + hex.EncodeToString(sum[:16])
+}
+
+// backoffPolicy: BackoffAfter free failures, then BackoffBase doubling up
+// to BackoffMax, counted over failureWindow.
+func (s *Server) backoffPolicy() ratelimit.BackoffPolicy {
+	return ratelimit.BackoffPolicy{After: s.Limits.BackoffAfter, Base: s.Limits.BackoffBase, Max: s.Limits.BackoffMax, Window: failureWindow}
 }
 
 // forgiveLogin clears this client's count after a successful login.
@@ -93,7 +85,7 @@ func (s *Server) forgiveLogin(ctx context.Context, email, ip string) {
 	if !s.Limits.Enabled {
 		return
 	}
-	if err := s.DB.Queries().ForgiveLoginFailures(ctx, db.ForgiveLoginFailuresParams{Email: email, Ip: clientip.Key(ip)}); err != nil {
+	if err := s.Limits.BackoffStore.Forgive(ctx, backoffKey(email, ip)); err != nil {
 		s.Log.WarnContext(ctx, "could not reset login failures", "error", err.Error())
 	}
 }

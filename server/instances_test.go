@@ -22,7 +22,10 @@ func instances(t *testing.T, opts ...testkit.Option) []*testkit.App {
 		t.Fatal(err)
 	}
 	prefix := "authd-test:" + rand.Text() + ":"
-	shared := func(d *server.Deps) { d.Limits.Store = redisStore(t, prefix) }
+	shared := func(d *server.Deps) {
+		d.Limits.Store = redisStore(t, prefix)
+		d.Limits.BackoffStore = redisBackoff(t, prefix)
+	}
 	opts = append([]testkit.Option{testkit.FastHashing, testkit.SharedKeys(keys), shared}, opts...)
 	return []*testkit.App{testkit.NewApp(t, opts...), testkit.NewApp(t, opts...), testkit.NewApp(t, opts...)}
 }
@@ -70,5 +73,27 @@ func TestInstances_ShareOneRateLimitBudget(t *testing.T) {
 	}
 	if got[0] != 201 || got[1] != 201 || got[2] != 201 || got[3] != http.StatusTooManyRequests {
 		t.Errorf("statuses across three instances %v, want 201 201 201 429", got)
+	}
+}
+
+// TestInstances_ShareOneLoginBackoff: failures spread over three instances
+// count towards one backoff, whichever instance answers.
+func TestInstances_ShareOneLoginBackoff(t *testing.T) {
+	t.Parallel()
+	apps := instances(t, withLimits(func(l *server.Limits) {
+		l.BackoffAfter, l.BackoffBase, l.BackoffMax = 3, time.Minute, time.Hour
+		l.Login = ratelimit.Limit{Rate: 1000, Period: time.Minute} // out of the way
+	}))
+	u, _ := apps[0].NewUser(t)
+	const ip = "198.51.100.61"
+	for i := range 3 {
+		if status, _ := attempt(t, apps[i], u.Email, "Wrong-Horse-8", ip); status != http.StatusUnauthorized {
+			t.Fatalf("free failure %d on instance %d: %d", i+1, i, status)
+		}
+	}
+	for i, app := range apps {
+		if status, _ := attempt(t, app, u.Email, testkit.Password, ip); status != http.StatusTooManyRequests {
+			t.Errorf("instance %d after three failures elsewhere: %d, want 429", i, status)
+		}
 	}
 }

@@ -8,16 +8,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -135,6 +136,29 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// noStore marks every answer of the operations that deal with accounts
+// (tagged auth or users in the spec) Cache-Control: no-store, problems
+// included: they carry tokens, addresses, sessions and events that no cache
+// on the way may keep.
+func noStore(spec *openapi3.T) echo.MiddlewareFunc {
+	routes := map[string]bool{}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			if slices.Contains(op.Tags, "auth") || slices.Contains(op.Tags, "users") {
+				routes[method+" "+echoPath(path)] = true
+			}
+		}
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if routes[c.Request().Method+" "+c.Path()] {
+				c.Response().Header().Set("Cache-Control", "no-store")
+			}
+			return next(c)
+		}
+	}
+}
+
 // guardBody caps the body at MaxBodyBytes and refuses JSON that is malformed
 // or repeats a key, before the request validator (which would silently keep
 // the last duplicate) sees it.
@@ -162,13 +186,23 @@ func guardBody(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		req.Body = io.NopCloser(bytes.NewReader(data))
 		req.ContentLength = int64(len(data))
-		if mt, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType)); len(data) > 0 && mt == echo.MIMEApplicationJSON {
+		if len(data) > 0 && mayReadAsJSON(req.Header.Get(echo.HeaderContentType)) {
 			if err := jsonguard.Check(data); err != nil {
 				return &problemError{kind: kindBadRequest, detail: "The body is not valid JSON: " + err.Error()}
 			}
 		}
 		return next(c)
 	}
+}
+
+// mayReadAsJSON reports whether some reader on the way (Echo's binder reads
+// any Content-Type that starts with application/json, the validator cuts at
+// the first ';') could decode a body of this Content-Type as JSON. It does
+// not parse parameters: a header that mime.ParseMediaType refuses must not
+// skip the guard.
+func mayReadAsJSON(contentType string) bool {
+	media, _, _ := strings.Cut(contentType, ";")
+	return strings.TrimSpace(media) == "" || strings.Contains(strings.ToLower(media), "json")
 }
 
 // cleanHeader makes a header value safe to store: valid UTF-8, no control

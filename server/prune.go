@@ -32,7 +32,7 @@ const endedSessionRetention = 24 * time.Hour
 // pruneBatch bounds one DELETE of sessions, whose refresh tokens go with them.
 const pruneBatch = 500
 
-// PruneNow deletes stale rows: backoff counts, expired mailed tokens and
+// PruneNow deletes stale rows: expired mailed tokens and
 // pending registrations, sent (after a week) and dead (after a month) mail,
 // security events older than AuditRetention, sealed refresh successors past
 // the retry window, and sessions that ended over a day ago with their refresh
@@ -43,7 +43,6 @@ func (s *Server) PruneNow(ctx context.Context) error {
 	return errors.Join(
 		q.ClearSealedSuccessors(ctx, now.Add(-s.RefreshRetry)),
 		s.pruneEndedSessions(ctx, q, now.Add(-endedSessionRetention)),
-		q.PruneLoginFailures(ctx, now.Add(-failureWindow)),
 		q.PruneAccountTokens(ctx, now),
 		q.PrunePendingRegistrations(ctx, now),
 		q.PruneEvents(ctx, now.Add(-s.AuditRetention)),

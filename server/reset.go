@@ -8,7 +8,6 @@ import (
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
-	"github.com/authd/authd/server/clientip"
 	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/token"
 )
@@ -83,9 +82,6 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 		if _, err := s.replacePassword(ctx, q, u.ID, newHash, nil, "password_reset"); err != nil {
 			return err
 		}
-		if err := q.ForgiveLoginFailures(ctx, db.ForgiveLoginFailuresParams{Email: u.Email, Ip: clientip.Key(infoFrom(ctx).ip)}); err != nil {
-			return err
-		}
 		if _, err = q.MarkEmailVerified(ctx, u.ID); err != nil {
 			return err
 		}
@@ -97,6 +93,7 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 	if err != nil {
 		return nil, err
 	}
+	s.forgiveLogin(ctx, u.Email, infoFrom(ctx).ip)
 	infoFrom(ctx).userID = u.ID.String()
 	s.Log.InfoContext(ctx, "password reset; every session revoked")
 	return api.ResetPassword204Response{}, nil

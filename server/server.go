@@ -38,10 +38,13 @@ type Deps struct {
 	// RefreshRetry is the retry window: how long a just-rotated refresh token
 	// may be retried for its successor, while that successor is unused.
 	RefreshRetry time.Duration
-	Policy       password.Policy
-	Limits       Limits
-	Mail         MailOptions
-	Metrics      *metrics.Metrics
+	// MaxSessionsPerUser caps a user's live sessions: a login beyond it ends
+	// the oldest. 0 means 100.
+	MaxSessionsPerUser int
+	Policy             password.Policy
+	Limits             Limits
+	Mail               MailOptions
+	Metrics            *metrics.Metrics
 	// Tracer, when set, traces requests (queries are traced by the pool).
 	Tracer trace.TracerProvider
 	// AuditRetention is how long security events are kept.
@@ -79,6 +82,9 @@ type Limits struct {
 	BackoffAfter int
 	BackoffBase  time.Duration
 	BackoffMax   time.Duration
+	// BackoffStore keeps those failure counts; nil means a MemoryBackoff
+	// of ratelimit.DefaultBackoffLimit counts.
+	BackoffStore ratelimit.Backoff
 }
 
 // Server implements api.StrictServerInterface.
@@ -94,6 +100,12 @@ func New(d Deps) *Server {
 	}
 	if d.AuditRetention == 0 {
 		d.AuditRetention = 90 * 24 * time.Hour
+	}
+	if d.MaxSessionsPerUser == 0 {
+		d.MaxSessionsPerUser = 100
+	}
+	if d.Limits.BackoffStore == nil {
+		d.Limits.BackoffStore = ratelimit.NewMemoryBackoff(ratelimit.DefaultBackoffLimit)
 	}
 	if d.Metrics == nil {
 		d.Metrics = metrics.New(d.Version)

@@ -96,16 +96,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			Failures: cfg.BreakerFailures, OpenFor: cfg.BreakerOpenFor,
 			Successes: cfg.BreakerHalfOpenOK, QueryTimeout: cfg.DBQueryTimeout,
 		}, log),
-		Migrations:   migrator,
-		Hasher:       hasher,
-		Tokens:       token.NewAuthority(keys, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTTL, cfg.JWTLeeway, time.Now),
-		Keys:         keys,
-		Log:          log,
-		Version:      version,
-		SessionTTL:   cfg.SessionTTL,
-		RefreshRetry: cfg.RefreshRetryWindow,
-		Policy:       password.Policy{Name: cfg.PasswordPolicy},
-		Limits:       limits,
+		Migrations:         migrator,
+		Hasher:             hasher,
+		Tokens:             token.NewAuthority(keys, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTTL, cfg.JWTLeeway, time.Now),
+		Keys:               keys,
+		Log:                log,
+		Version:            version,
+		SessionTTL:         cfg.SessionTTL,
+		RefreshRetry:       cfg.RefreshRetryWindow,
+		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+		Policy:             password.Policy{Name: cfg.PasswordPolicy},
+		Limits:             limits,
 		Mail: server.MailOptions{
 			Renderer: renderer, Sealer: sealer, LinkTemplate: cfg.MailLinkTemplate, PublicURL: cfg.PublicURL,
 			RequireVerified: cfg.RequireVerified,
@@ -161,23 +162,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return nil
 }
 
-// newLimits builds the rate limits: in memory, or in Redis with memory as
-// the stand-in while Redis is unreachable.
+// newLimits builds the rate limits and the login backoff's counts: in
+// memory, or in Redis with memory as the stand-in while Redis is unreachable.
 func newLimits(cfg config.Config, log *slog.Logger) (server.Limits, error) {
 	var store ratelimit.Store = ratelimit.NewMemory(time.Now)
+	var backoff ratelimit.Backoff = ratelimit.NewMemoryBackoff(ratelimit.DefaultBackoffLimit)
 	if cfg.RedisURL != "" {
 		ratelimit.LogRedisTo(log)
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
 			return server.Limits{}, fmt.Errorf("REDIS_URL: %w", err)
 		}
-		shared := ratelimit.NewRedis(redis.NewClient(ratelimit.ClientOptions(opts)), "authd:rl:")
+		client := redis.NewClient(ratelimit.ClientOptions(opts))
+		shared := ratelimit.NewRedis(client, "authd:rl:")
 		fallback := ratelimit.NewFallback(shared, store, 500*time.Millisecond, 10*time.Second, log)
 		fallback.Probe(context.Background()) // an outage is logged at start, not at the first login
 		store = fallback
+		// The limits' breaker tells the backoff too when Redis is away.
+		backoff = ratelimit.NewFallbackBackoff(ratelimit.NewRedisBackoff(client, "authd:bo:"), backoff, fallback.Degraded, 500*time.Millisecond, log)
 	}
 	return server.Limits{
-		Enabled: cfg.RateLimitEnabled, Store: store,
+		Enabled: cfg.RateLimitEnabled, Store: store, BackoffStore: backoff,
 		Register: cfg.LimitRegister, Login: cfg.LimitLogin, LoginIP: cfg.LimitLoginIP,
 		Refresh: cfg.LimitRefresh, FailedLogins: cfg.LimitFailedLogins,
 		MailIP: cfg.LimitMailIP, MailAddress: cfg.LimitMailAddress, Token: cfg.LimitToken, MailThrottle: cfg.MailThrottle,

@@ -229,7 +229,11 @@ type Event struct {
 	// Ip Example: 198.51.100.7
 	Ip string `json:"ip"`
 
-	// Kind Example: login_succeeded
+	// Kind What happened. `session_revoked` is one session ended by the user,
+	// or the oldest ended by a login over the session cap.
+	//
+	//
+	// Example: login_succeeded
 	Kind EventKind `json:"kind"`
 
 	// RequestId Example: 01J9ZQ4B6W8M3X2K5T7R9V1C0D
@@ -244,7 +248,10 @@ type Event struct {
 	UserAgent string `json:"user_agent"`
 }
 
-// EventKind Example: login_succeeded
+// EventKind What happened. `session_revoked` is one session ended by the user,
+// or the oldest ended by a login over the session cap.
+//
+// Example: login_succeeded
 type EventKind string
 
 // EventPage A page of events and the cursor of the next one.

@@ -232,7 +232,11 @@ type Event struct {
 	// Ip Example: 198.51.100.7
 	Ip string `json:"ip"`
 
-	// Kind Example: login_succeeded
+	// Kind What happened. `session_revoked` is one session ended by the user,
+	// or the oldest ended by a login over the session cap.
+	//
+	//
+	// Example: login_succeeded
 	Kind EventKind `json:"kind"`
 
 	// RequestId Example: 01J9ZQ4B6W8M3X2K5T7R9V1C0D
@@ -247,7 +251,10 @@ type Event struct {
 	UserAgent string `json:"user_agent"`
 }
 
-// EventKind Example: login_succeeded
+// EventKind What happened. `session_revoked` is one session ended by the user,
+// or the oldest ended by a login over the session cap.
+//
+// Example: login_succeeded
 type EventKind string
 
 // EventPage A page of events and the cursor of the next one.
@@ -963,6 +970,11 @@ type ClientInterface interface {
 	// failures per email per hour from clients that have not logged in to the
 	// account recently. Over any limit: 429 with `Retry-After`.
 	//
+	// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+	// default) live sessions. A login that would exceed it ends the user's
+	// oldest session, which the account's events record as
+	// `session_revoked` with that session's id.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /auth/login (the `Login` operationId).
@@ -980,6 +992,11 @@ type ClientInterface interface {
 	// successful login resets it); other clients are unaffected. At most 100
 	// failures per email per hour from clients that have not logged in to the
 	// account recently. Over any limit: 429 with `Retry-After`.
+	//
+	// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+	// default) live sessions. A login that would exceed it ends the user's
+	// oldest session, which the account's events record as
+	// `session_revoked` with that session's id.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1335,8 +1352,9 @@ type ClientInterface interface {
 
 	// ListSessions The user's active sessions
 	//
-	// Every live session of the user (at most 100, most recently used first),
-	// with where and when it was used; `current` marks the caller's own.
+	// Every live session of the user (at most 100, the most a user can have;
+	// most recently used first), with where and when it was used; `current`
+	// marks the caller's own.
 	//
 	// Corresponds with GET /users/me/sessions (the `ListSessions` operationId).
 	ListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1445,6 +1463,11 @@ func (c *Client) ConfirmEmailChange(ctx context.Context, body ConfirmEmailChange
 // failures per email per hour from clients that have not logged in to the
 // account recently. Over any limit: 429 with `Retry-After`.
 //
+// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+// default) live sessions. A login that would exceed it ends the user's
+// oldest session, which the account's events record as
+// `session_revoked` with that session's id.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /auth/login (the `Login` operationId).
@@ -1472,6 +1495,11 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 // successful login resets it); other clients are unaffected. At most 100
 // failures per email per hour from clients that have not logged in to the
 // account recently. Over any limit: 429 with `Retry-After`.
+//
+// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+// default) live sessions. A login that would exceed it ends the user's
+// oldest session, which the account's events record as
+// `session_revoked` with that session's id.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2087,8 +2115,9 @@ func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEd
 
 // ListSessions The user's active sessions
 //
-// Every live session of the user (at most 100, most recently used first),
-// with where and when it was used; `current` marks the caller's own.
+// Every live session of the user (at most 100, the most a user can have;
+// most recently used first), with where and when it was used; `current`
+// marks the caller's own.
 //
 // Corresponds with GET /users/me/sessions (the `ListSessions` operationId).
 func (c *Client) ListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3048,6 +3077,11 @@ type ClientWithResponsesInterface interface {
 	// failures per email per hour from clients that have not logged in to the
 	// account recently. Over any limit: 429 with `Retry-After`.
 	//
+	// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+	// default) live sessions. A login that would exceed it ends the user's
+	// oldest session, which the account's events record as
+	// `session_revoked` with that session's id.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/login (the `Login` operationId).
@@ -3065,6 +3099,11 @@ type ClientWithResponsesInterface interface {
 	// successful login resets it); other clients are unaffected. At most 100
 	// failures per email per hour from clients that have not logged in to the
 	// account recently. Over any limit: 429 with `Retry-After`.
+	//
+	// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+	// default) live sessions. A login that would exceed it ends the user's
+	// oldest session, which the account's events record as
+	// `session_revoked` with that session's id.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3438,8 +3477,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListSessionsWithResponse The user's active sessions
 	//
-	// Every live session of the user (at most 100, most recently used first),
-	// with where and when it was used; `current` marks the caller's own.
+	// Every live session of the user (at most 100, the most a user can have;
+	// most recently used first), with where and when it was used; `current`
+	// marks the caller's own.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5295,6 +5335,11 @@ func (c *ClientWithResponses) ConfirmEmailChangeWithResponse(ctx context.Context
 // failures per email per hour from clients that have not logged in to the
 // account recently. Over any limit: 429 with `Retry-After`.
 //
+// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+// default) live sessions. A login that would exceed it ends the user's
+// oldest session, which the account's events record as
+// `session_revoked` with that session's id.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/login (the `Login` operationId).
@@ -5318,6 +5363,11 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // successful login resets it); other clients are unaffected. At most 100
 // failures per email per hour from clients that have not logged in to the
 // account recently. Over any limit: 429 with `Retry-After`.
+//
+// Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+// default) live sessions. A login that would exceed it ends the user's
+// oldest session, which the account's events record as
+// `session_revoked` with that session's id.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5847,8 +5897,9 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params
 
 // ListSessionsWithResponse The user's active sessions
 //
-// Every live session of the user (at most 100, most recently used first),
-// with where and when it was used; `current` marks the caller's own.
+// Every live session of the user (at most 100, the most a user can have;
+// most recently used first), with where and when it was used; `current`
+// marks the caller's own.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -20,14 +20,6 @@ type AccountToken struct {
 	ExpiresAt time.Time
 }
 
-type LoginFailure struct {
-	Email        string
-	Ip           string
-	Failures     int32
-	LastFailedAt time.Time
-	BlockedUntil time.Time
-}
-
 type MailOutbox struct {
 	ID            uuid.UUID
 	Kind          string

@@ -18,9 +18,6 @@ type Querier interface {
 	BuryMail(ctx context.Context, arg BuryMailParams) error
 	// A new password chosen by the user (a change or a reset).
 	ChangePassword(ctx context.Context, arg ChangePasswordParams) (User, error)
-	// Locks (creating if needed) the backoff row of this address and client for
-	// the rest of the transaction, so concurrent attempts are decided one by one.
-	ClaimLoginSlot(ctx context.Context, arg ClaimLoginSlotParams) (ClaimLoginSlotRow, error)
 	// Leases up to limit due messages to one worker; rows another worker holds
 	// are skipped, never waited for.
 	ClaimMail(ctx context.Context, arg ClaimMailParams) ([]ClaimMailRow, error)
@@ -30,9 +27,6 @@ type Querier interface {
 	ClearSealedSuccessors(ctx context.Context, rotatedBefore time.Time) error
 	// Uses a live token up: it is deleted, so it works once.
 	ConsumeAccountToken(ctx context.Context, arg ConsumeAccountTokenParams) (ConsumeAccountTokenRow, error)
-	// Counts an attempt as a failure before its password is checked; a success
-	// forgives it (ForgiveLoginFailures).
-	CountLoginAttempt(ctx context.Context, arg CountLoginAttemptParams) error
 	CreateRefreshToken(ctx context.Context, arg CreateRefreshTokenParams) error
 	CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error)
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
@@ -43,6 +37,10 @@ type Querier interface {
 	// taken meanwhile.
 	CreateVerifiedUser(ctx context.Context, arg CreateVerifiedUserParams) (User, error)
 	DeactivateUser(ctx context.Context, id uuid.UUID) error
+	// Stands in for RecordEvent where there is nothing to record (a failed
+	// login for an unknown address): taking a transaction id makes the commit
+	// write and flush WAL like a real one, and nothing is kept.
+	DecoyEvent(ctx context.Context) error
 	// A password or email change invalidates every outstanding token of the user.
 	DeleteAccountTokens(ctx context.Context, userID uuid.UUID) error
 	DropDecoy(ctx context.Context, id uuid.UUID) error
@@ -54,9 +52,6 @@ type Querier interface {
 	// what a real one does.
 	EnqueueDecoy(ctx context.Context, arg EnqueueDecoyParams) (uuid.UUID, error)
 	EnqueueMail(ctx context.Context, arg EnqueueMailParams) error
-	// A successful login forgives this client's failures for the address, and
-	// only this client's: an attacker elsewhere keeps its backoff.
-	ForgiveLoginFailures(ctx context.Context, arg ForgiveLoginFailuresParams) error
 	// The user behind an access token, when its session is still live.
 	GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
@@ -100,7 +95,6 @@ type Querier interface {
 	// given time, with their refresh tokens (ON DELETE CASCADE).
 	PruneEndedSessions(ctx context.Context, arg PruneEndedSessionsParams) (int64, error)
 	PruneEvents(ctx context.Context, before time.Time) error
-	PruneLoginFailures(ctx context.Context, before time.Time) error
 	// Sent mail is kept a week, dead mail a month, for operators to look at.
 	PruneMailOutbox(ctx context.Context, arg PruneMailOutboxParams) error
 	PrunePendingRegistrations(ctx context.Context, before time.Time) error
@@ -117,6 +111,10 @@ type Querier interface {
 	RequeueDeadMail(ctx context.Context, now time.Time) (int64, error)
 	RetryMail(ctx context.Context, arg RetryMailParams) error
 	RevokeSession(ctx context.Context, id uuid.UUID) (int64, error)
+	// Ends the user's oldest live sessions so that at most keep stay live. Run
+	// while holding the user row (LockUserCredentials), so that concurrent
+	// logins are counted one by one.
+	RevokeSessionsOverCap(ctx context.Context, arg RevokeSessionsOverCapParams) ([]uuid.UUID, error)
 	// Revokes one live session of the user; 0 rows for another user's or an unknown one.
 	RevokeUserSession(ctx context.Context, arg RevokeUserSessionParams) (int64, error)
 	// Revokes every live session of a user, except the one named by keep when given.
@@ -129,9 +127,6 @@ type Querier interface {
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) error
 	// Applies a confirmed email change; the address is verified by the confirmation.
 	SetVerifiedEmail(ctx context.Context, arg SetVerifiedEmailParams) (User, error)
-	// Marks the failure just counted; with the event a failed login on a real
-	// account records, it makes both kinds of failure commit the same work.
-	TouchLoginFailure(ctx context.Context, arg TouchLoginFailureParams) error
 	// Keeps the newest live registrations of an address; older and expired ones
 	// go, with their links.
 	TrimPendingRegistrations(ctx context.Context, arg TrimPendingRegistrationsParams) error

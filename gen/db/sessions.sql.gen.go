@@ -83,6 +83,30 @@ func (q *Queries) GetSessionUser(ctx context.Context, arg GetSessionUserParams) 
 	return i, err
 }
 
+const isKnownClient = `-- name: IsKnownClient :one
+SELECT EXISTS (
+    SELECT 1 FROM sessions JOIN users ON users.id = sessions.user_id
+    WHERE users.email = $1 AND sessions.ip = $2
+      AND sessions.created_at > $3 AND sessions.revoked_at IS NULL
+) AS known
+`
+
+type IsKnownClientParams struct {
+	Email string
+	Ip    string
+	Since time.Time
+}
+
+// Whether this client has a live session on the account of this address,
+// created recently. One query of the same cost whether or not the address
+// has an account, so its timing tells nothing.
+func (q *Queries) IsKnownClient(ctx context.Context, arg IsKnownClientParams) (bool, error) {
+	row := q.db.QueryRow(ctx, isKnownClient, arg.Email, arg.Ip, arg.Since)
+	var known bool
+	err := row.Scan(&known)
+	return known, err
+}
+
 const listLiveSessions = `-- name: ListLiveSessions :many
 SELECT id, created_at, last_used_at, user_agent, ip
 FROM sessions
@@ -184,6 +208,46 @@ func (q *Queries) RevokeSession(ctx context.Context, id uuid.UUID) (int64, error
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const revokeSessionsOverCap = `-- name: RevokeSessionsOverCap :many
+UPDATE sessions SET revoked_at = now()
+WHERE id IN (
+    SELECT live.id FROM sessions AS live
+    WHERE live.user_id = $1 AND live.revoked_at IS NULL AND live.expires_at > $2
+    ORDER BY live.created_at DESC, live.id DESC
+    OFFSET $3
+)
+RETURNING id
+`
+
+type RevokeSessionsOverCapParams struct {
+	UserID uuid.UUID
+	Now    time.Time
+	Keep   int32
+}
+
+// Ends the user's oldest live sessions so that at most keep stay live. Run
+// while holding the user row (LockUserCredentials), so that concurrent
+// logins are counted one by one.
+func (q *Queries) RevokeSessionsOverCap(ctx context.Context, arg RevokeSessionsOverCapParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, revokeSessionsOverCap, arg.UserID, arg.Now, arg.Keep)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const revokeUserSession = `-- name: RevokeUserSession :execrows

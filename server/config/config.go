@@ -53,6 +53,8 @@ type Config struct {
 	// RefreshRetryWindow bounds how long a client whose refresh answer was
 	// lost may retry its token and get the same, still unused, successor.
 	RefreshRetryWindow time.Duration `env:"AUTHD_REFRESH_RETRY_WINDOW" envDefault:"5m"`
+	// MaxSessionsPerUser caps live sessions; a login beyond it ends the oldest.
+	MaxSessionsPerUser int `env:"AUTHD_MAX_SESSIONS_PER_USER" envDefault:"100"`
 
 	HashAlgorithm   string `env:"AUTHD_PASSWORD_HASH" envDefault:"argon2id"`
 	Argon2MemoryKiB uint32 `env:"AUTHD_ARGON2_MEMORY_KIB" envDefault:"19456"`
@@ -190,6 +192,9 @@ func (c Config) validate() []error {
 	if c.RefreshRetryWindow < 0 || c.RefreshRetryWindow > time.Hour {
 		fail("AUTHD_REFRESH_RETRY_WINDOW", "must be between 0s and 1h, got %s", c.RefreshRetryWindow)
 	}
+	if c.MaxSessionsPerUser < 1 || c.MaxSessionsPerUser > 100 {
+		fail("AUTHD_MAX_SESSIONS_PER_USER", "must be between 1 and 100 (GET /users/me/sessions lists 100), got %d", c.MaxSessionsPerUser)
+	}
 	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
 		fail("AUTHD_JWT_LEEWAY", "must be between 0s and 5m, got %s", c.JWTLeeway)
 	}
@@ -253,8 +258,8 @@ func (c Config) validate() []error {
 			fail("REDIS_URL", "must be a redis:// or rediss:// URL")
 		}
 	}
-	if c.LoginBackoffAfter < 1 || c.LoginBackoffBase <= 0 || c.LoginBackoffMax < c.LoginBackoffBase {
-		fail("AUTHD_LOGIN_BACKOFF_*", "need after >= 1, base > 0 and max >= base")
+	if c.LoginBackoffAfter < 1 || c.LoginBackoffBase < time.Millisecond || c.LoginBackoffMax < c.LoginBackoffBase {
+		fail("AUTHD_LOGIN_BACKOFF_*", "need after >= 1, base >= 1ms and max >= base")
 	}
 	if c.ForwardedHdr != clientip.HeaderXForwardedFor && c.ForwardedHdr != clientip.HeaderForwarded {
 		fail("AUTHD_FORWARDED_HEADER", "must be X-Forwarded-For or Forwarded, got %q", c.ForwardedHdr)

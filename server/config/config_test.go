@@ -18,7 +18,7 @@ func TestLoad_DefaultsAreValidForDevelopment(t *testing.T) {
 	if cfg.Addr != ":8080" || cfg.Env != EnvDevelopment || cfg.AccessTTL != 15*time.Minute ||
 		cfg.SessionTTL != 30*24*time.Hour || cfg.RefreshRetryWindow != 5*time.Minute || !cfg.AutoMigrate ||
 		cfg.HashAlgorithm != "argon2id" || cfg.Argon2MemoryKiB != 19456 || cfg.Argon2Time != 2 || cfg.BcryptCost != 12 ||
-		cfg.DatabaseURL != "postgres://postgres@127.0.0.1:5432/authd?sslmode=disable" {
+		cfg.DatabaseURL != "postgres://postgres@127.0.0.1:5432/authd?sslmode=disable" || cfg.MaxSessionsPerUser != 100 {
 		t.Errorf("defaults = %+v", cfg)
 	}
 }
@@ -68,6 +68,9 @@ func TestLoad_RangesAreChecked(t *testing.T) {
 		"no pool":                     {"AUTHD_DB_MAX_CONNS": "0"},
 		"breaker never opens":         {"AUTHD_BREAKER_FAILURES": "0"},
 		"empty issuer":                {"AUTHD_JWT_ISSUER": " "},
+		"no session allowed":          {"AUTHD_MAX_SESSIONS_PER_USER": "0"},
+		"sessions beyond the list":    {"AUTHD_MAX_SESSIONS_PER_USER": "101"},
+		"sub-millisecond backoff":     {"AUTHD_LOGIN_BACKOFF_BASE": "100us"},
 	} {
 		if _, err := Load(env); err == nil {
 			t.Errorf("%s: accepted", name)

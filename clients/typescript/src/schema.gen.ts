@@ -231,6 +231,11 @@ export interface paths {
          *     successful login resets it); other clients are unaffected. At most 100
          *     failures per email per hour from clients that have not logged in to the
          *     account recently. Over any limit: 429 with `Retry-After`.
+         *
+         *     Sessions: a user has at most `AUTHD_MAX_SESSIONS_PER_USER` (100 by
+         *     default) live sessions. A login that would exceed it ends the user's
+         *     oldest session, which the account's events record as
+         *     `session_revoked` with that session's id.
          */
         post: operations["login"];
         delete?: never;
@@ -495,8 +500,9 @@ export interface paths {
         };
         /**
          * The user's active sessions
-         * @description Every live session of the user (at most 100, most recently used first),
-         *     with where and when it was used; `current` marks the caller's own.
+         * @description Every live session of the user (at most 100, the most a user can have;
+         *     most recently used first), with where and when it was used; `current`
+         *     marks the caller's own.
          */
         get: operations["listSessions"];
         put?: never;
@@ -816,6 +822,8 @@ export interface components {
         /** @description One security event of the account. */
         Event: {
             /**
+             * @description What happened. `session_revoked` is one session ended by the user,
+             *     or the oldest ended by a login over the session cap.
              * @example login_succeeded
              * @enum {string}
              */
@@ -1176,7 +1184,7 @@ export interface components {
          */
         RateLimitPolicy: string;
         /**
-         * @description Token responses must not be stored.
+         * @description Token responses, like every answer about an account, must not be stored.
          * @example no-store
          */
         CacheControl: "no-store";
