@@ -22,12 +22,17 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 	if strings.EqualFold(newEmail, u.Email) {
 		return nil
 	}
-	// The current address always hears of the request, unthrottled: it is
-	// the owner's alarm, and whether the new address is taken must not
-	// change what the requester's own inbox receives.
-	notice := mail.Data{Email: u.Email, NewEmail: newEmail}
-	if err := s.queueMail(ctx, q, mail.KindEmailChangeNotice, u.Email, notice); err != nil {
+	// The current address hears of the request, throttled like every mail
+	// (at most one notice a minute covers every request in that minute), so
+	// PUTs cannot turn it into a mail cannon. The throttle depends only on
+	// this address, so whether the new address is taken changes nothing the
+	// requester's own inbox receives.
+	if ok, err := s.mayMail(ctx, mail.KindEmailChangeNotice, u.Email); err != nil {
 		return err
+	} else if ok {
+		if err := s.queueMail(ctx, q, mail.KindEmailChangeNotice, u.Email, mail.Data{Email: u.Email, NewEmail: newEmail}); err != nil {
+			return err
+		}
 	}
 	owner, err := q.GetUserByEmail(ctx, newEmail)
 	switch {

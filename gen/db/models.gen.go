@@ -18,6 +18,7 @@ type AccountToken struct {
 	NewEmail  *string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	SessionID *uuid.UUID
 }
 
 type LoginFailure struct {
@@ -42,6 +43,7 @@ type MailOutbox struct {
 	LastError     *string
 	CreatedAt     time.Time
 	SentAt        *time.Time
+	Mailbox       string
 }
 
 type PendingRegistration struct {

@@ -1,0 +1,83 @@
+package server_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server/testkit"
+)
+
+// pendingMail counts the app's outbox rows not yet sent or buried.
+func pendingMail(t *testing.T, app *testkit.App) int {
+	t.Helper()
+	var n int
+	if err := app.Server.DB.Pool().QueryRow(context.Background(), "SELECT count(*) FROM mail_outbox WHERE status = 'pending'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// delivered lists the mails Mailpit holds for exactly these addresses.
+func delivered(mp *testkit.Mailpit, addrs ...string) []testkit.Message {
+	var out []testkit.Message
+	for _, a := range addrs {
+		for _, m := range mp.MailTo(a) {
+			for _, to := range m.To {
+				if strings.EqualFold(to.Address, a) {
+					out = append(out, m)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestMail_EmailChangeNoticeIsThrottledPerMailbox(t *testing.T) {
+	t.Parallel()
+	// Limits off, as the README promises the throttle holds even then.
+	app, mp := mailApp(t, testkit.NoLimits)
+	ctx := context.Background()
+	// One victim mailbox, registered three times through +tag and case
+	// variants (verification is off, so anyone can).
+	local, domain := "v-"+strings.ToLower(rand.Text()[:10]), "example.com"
+	variants := []string{local + "@" + domain, local + "+a@" + domain, strings.ToUpper(local) + "+b@" + domain}
+	pairs := make([]client.TokenPair, len(variants))
+	for i, v := range variants {
+		app.Register(t, v, testkit.Password)
+		pairs[i] = app.Login(t, v, testkit.Password)
+	}
+	var newAddrs []string
+	for i := range 30 {
+		newEmail := testkit.UniqueEmail()
+		newAddrs = append(newAddrs, newEmail)
+		r, err := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(pairs[i%len(pairs)].AccessToken))
+		if err != nil || r.StatusCode() != http.StatusOK {
+			t.Fatalf("PUT %d: %v %d %s", i, err, r.StatusCode(), r.Body)
+		}
+	}
+	testkit.WaitUntil(t, 30*time.Second, 50*time.Millisecond, func() bool { return pendingMail(t, app) == 0 },
+		func() string { return fmt.Sprintf("%d mails still pending", pendingMail(t, app)) })
+	// Every new address got its confirmation; the victim got one notice.
+	if got := len(delivered(mp, newAddrs...)); got != len(newAddrs) {
+		t.Errorf("%d confirmations delivered, want %d", got, len(newAddrs))
+	}
+	if got := delivered(mp, variants...); len(got) != 1 {
+		t.Fatalf("%d notices reached the victim's mailbox within a minute, want 1", len(got))
+	}
+
+	// A minute later the next request is noticed again.
+	app.Clock.Advance(time.Minute)
+	newEmail := testkit.UniqueEmail()
+	if r, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(pairs[1].AccessToken)); r.StatusCode() != http.StatusOK {
+		t.Fatalf("PUT after a minute: %d", r.StatusCode())
+	}
+	mp.WaitForMail(newEmail, 1)
+	testkit.WaitUntil(t, 30*time.Second, 50*time.Millisecond, func() bool { return len(delivered(mp, variants...)) == 2 },
+		func() string { return "no second notice a minute later" })
+}
