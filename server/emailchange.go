@@ -68,9 +68,10 @@ func (s *Server) ConfirmEmailChange(ctx context.Context, req api.ConfirmEmailCha
 		if u, err = q.SetVerifiedEmail(ctx, db.SetVerifiedEmailParams{ID: row.UserID, Email: *row.NewEmail}); err != nil {
 			return err
 		}
-		// Links mailed to the old address (a reset, above all) must not
-		// outlive the move away from it.
-		if err := q.DeleteAccountTokens(ctx, u.ID); err != nil {
+		// As a password change does: links mailed to the old address (a
+		// reset, above all) must not outlive the move away from it, and
+		// every session but the one that asked for the change ends.
+		if err := s.endAccess(ctx, q, u.ID, row.SessionID, "email_change"); err != nil {
 			return err
 		}
 		return s.record(ctx, q, u.ID, evEmailChanged, nil)

@@ -81,3 +81,26 @@ func TestMail_EmailChangeNoticeIsThrottledPerMailbox(t *testing.T) {
 	testkit.WaitUntil(t, 30*time.Second, 50*time.Millisecond, func() bool { return len(delivered(mp, variants...)) == 2 },
 		func() string { return "no second notice a minute later" })
 }
+
+func TestMail_ConfirmedEmailChangeEndsOtherSessions(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t)
+	ctx := context.Background()
+	u, asker := app.NewUser(t)
+	other := app.Login(t, u.Email, testkit.Password)
+
+	newEmail := testkit.UniqueEmail()
+	if r, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(asker.AccessToken)); r.StatusCode() != http.StatusOK {
+		t.Fatalf("PUT: %d", r.StatusCode())
+	}
+	confirm := testkit.LinkToken(t, mp.WaitForMail(newEmail, 1)[0].Text)
+	if r, _ := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: confirm}); r.JSON200 == nil {
+		t.Fatalf("confirm: %d", r.StatusCode())
+	}
+	if meStatus(t, app, other.AccessToken) != http.StatusUnauthorized || refresh(t, app, other.RefreshToken).StatusCode() != http.StatusUnauthorized {
+		t.Error("another session survived the confirmed email change")
+	}
+	if got := meStatus(t, app, asker.AccessToken); got != http.StatusOK {
+		t.Errorf("the session that asked for the change: %d, want 200", got)
+	}
+}

@@ -74,11 +74,16 @@ func (s *Server) decoyMail(ctx context.Context, kind, to string) error {
 }
 
 // issueToken stores a new mailed token of kind for a user, invalidating the
-// earlier ones, and returns its link.
+// earlier ones, and returns its link. An authenticated request's session is
+// stored with it: confirming an email change keeps that session alone.
 func (s *Server) issueToken(ctx context.Context, q *db.Queries, userID uuid.UUID, kind string, newEmail *string) (string, error) {
 	tok := token.NewOpaque()
+	var session *uuid.UUID
+	if me := caller(ctx); me != nil {
+		session = &me.sessionID
+	}
 	err := q.ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
-		UserID: userID, Kind: kind, TokenHash: token.HashOpaque(tok), NewEmail: newEmail, ExpiresAt: s.Now().Add(s.tokenTTL(kind)),
+		UserID: userID, Kind: kind, TokenHash: token.HashOpaque(tok), NewEmail: newEmail, SessionID: session, ExpiresAt: s.Now().Add(s.tokenTTL(kind)),
 	})
 	return s.link(kind, tok), err
 }

@@ -901,7 +901,9 @@ type ClientInterface interface {
 	// ConfirmEmailChangeWithBody Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
-	// account's (verified) email. 409 when the address was registered by
+	// account's (verified) email. As a password change does, it ends every
+	// session of the account except the one that asked for the change, and
+	// voids every link mailed before. 409 when the address was registered by
 	// another account meanwhile.
 	//
 	// Takes any type of body and a specified content type.
@@ -912,7 +914,9 @@ type ClientInterface interface {
 	// ConfirmEmailChange Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
-	// account's (verified) email. 409 when the address was registered by
+	// account's (verified) email. As a password change does, it ends every
+	// session of the account except the one that asked for the change, and
+	// voids every link mailed before. 409 when the address was registered by
 	// another account meanwhile.
 	//
 	// Takes a body of the `application/json` content type.
@@ -1190,7 +1194,8 @@ type ClientInterface interface {
 	// `current_password` is always required. A new password takes effect at
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
-	// `POST /auth/email/confirm`) and a notice to the current one; the answer
+	// `POST /auth/email/confirm`) and a notice to the current one (at most one
+	// notice a minute, which covers every request of that minute); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Limited per user (default 10 per minute), which caps
 	// guessing `current_password` with a stolen access token.
@@ -1206,7 +1211,8 @@ type ClientInterface interface {
 	// `current_password` is always required. A new password takes effect at
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
-	// `POST /auth/email/confirm`) and a notice to the current one; the answer
+	// `POST /auth/email/confirm`) and a notice to the current one (at most one
+	// notice a minute, which covers every request of that minute); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Limited per user (default 10 per minute), which caps
 	// guessing `current_password` with a stolen access token.
@@ -1283,7 +1289,9 @@ func (c *Client) GetJWKS(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // ConfirmEmailChangeWithBody Confirm an email change
 //
 // Redeems the token from the mail sent to the new address and makes it the
-// account's (verified) email. 409 when the address was registered by
+// account's (verified) email. As a password change does, it ends every
+// session of the account except the one that asked for the change, and
+// voids every link mailed before. 409 when the address was registered by
 // another account meanwhile.
 //
 // Takes any type of body and a specified content type.
@@ -1304,7 +1312,9 @@ func (c *Client) ConfirmEmailChangeWithBody(ctx context.Context, contentType str
 // ConfirmEmailChange Confirm an email change
 //
 // Redeems the token from the mail sent to the new address and makes it the
-// account's (verified) email. 409 when the address was registered by
+// account's (verified) email. As a password change does, it ends every
+// session of the account except the one that asked for the change, and
+// voids every link mailed before. 409 when the address was registered by
 // another account meanwhile.
 //
 // Takes a body of the `application/json` content type.
@@ -1822,7 +1832,8 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 // `current_password` is always required. A new password takes effect at
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
-// `POST /auth/email/confirm`) and a notice to the current one; the answer
+// `POST /auth/email/confirm`) and a notice to the current one (at most one
+// notice a minute, which covers every request of that minute); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Limited per user (default 10 per minute), which caps
 // guessing `current_password` with a stolen access token.
@@ -1848,7 +1859,8 @@ func (c *Client) UpdateMeWithBody(ctx context.Context, contentType string, body 
 // `current_password` is always required. A new password takes effect at
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
-// `POST /auth/email/confirm`) and a notice to the current one; the answer
+// `POST /auth/email/confirm`) and a notice to the current one (at most one
+// notice a minute, which covers every request of that minute); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Limited per user (default 10 per minute), which caps
 // guessing `current_password` with a stolen access token.
@@ -2803,7 +2815,9 @@ type ClientWithResponsesInterface interface {
 	// ConfirmEmailChangeWithBodyWithResponse Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
-	// account's (verified) email. 409 when the address was registered by
+	// account's (verified) email. As a password change does, it ends every
+	// session of the account except the one that asked for the change, and
+	// voids every link mailed before. 409 when the address was registered by
 	// another account meanwhile.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -2814,7 +2828,9 @@ type ClientWithResponsesInterface interface {
 	// ConfirmEmailChangeWithResponse Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
-	// account's (verified) email. 409 when the address was registered by
+	// account's (verified) email. As a password change does, it ends every
+	// session of the account except the one that asked for the change, and
+	// voids every link mailed before. 409 when the address was registered by
 	// another account meanwhile.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -3110,7 +3126,8 @@ type ClientWithResponsesInterface interface {
 	// `current_password` is always required. A new password takes effect at
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
-	// `POST /auth/email/confirm`) and a notice to the current one; the answer
+	// `POST /auth/email/confirm`) and a notice to the current one (at most one
+	// notice a minute, which covers every request of that minute); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Limited per user (default 10 per minute), which caps
 	// guessing `current_password` with a stolen access token.
@@ -3126,7 +3143,8 @@ type ClientWithResponsesInterface interface {
 	// `current_password` is always required. A new password takes effect at
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
-	// `POST /auth/email/confirm`) and a notice to the current one; the answer
+	// `POST /auth/email/confirm`) and a notice to the current one (at most one
+	// notice a minute, which covers every request of that minute); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Limited per user (default 10 per minute), which caps
 	// guessing `current_password` with a stolen access token.
@@ -4909,7 +4927,9 @@ func (c *ClientWithResponses) GetJWKSWithResponse(ctx context.Context, reqEditor
 // ConfirmEmailChangeWithBodyWithResponse Confirm an email change
 //
 // Redeems the token from the mail sent to the new address and makes it the
-// account's (verified) email. 409 when the address was registered by
+// account's (verified) email. As a password change does, it ends every
+// session of the account except the one that asked for the change, and
+// voids every link mailed before. 409 when the address was registered by
 // another account meanwhile.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -4926,7 +4946,9 @@ func (c *ClientWithResponses) ConfirmEmailChangeWithBodyWithResponse(ctx context
 // ConfirmEmailChangeWithResponse Confirm an email change
 //
 // Redeems the token from the mail sent to the new address and makes it the
-// account's (verified) email. 409 when the address was registered by
+// account's (verified) email. As a password change does, it ends every
+// session of the account except the one that asked for the change, and
+// voids every link mailed before. 409 when the address was registered by
 // another account meanwhile.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -5366,7 +5388,8 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 // `current_password` is always required. A new password takes effect at
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
-// `POST /auth/email/confirm`) and a notice to the current one; the answer
+// `POST /auth/email/confirm`) and a notice to the current one (at most one
+// notice a minute, which covers every request of that minute); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Limited per user (default 10 per minute), which caps
 // guessing `current_password` with a stolen access token.
@@ -5388,7 +5411,8 @@ func (c *ClientWithResponses) UpdateMeWithBodyWithResponse(ctx context.Context, 
 // `current_password` is always required. A new password takes effect at
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
-// `POST /auth/email/confirm`) and a notice to the current one; the answer
+// `POST /auth/email/confirm`) and a notice to the current one (at most one
+// notice a minute, which covers every request of that minute); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Limited per user (default 10 per minute), which caps
 // guessing `current_password` with a stolen access token.

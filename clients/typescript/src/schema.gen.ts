@@ -358,7 +358,9 @@ export interface paths {
         /**
          * Confirm an email change
          * @description Redeems the token from the mail sent to the new address and makes it the
-         *     account's (verified) email. 409 when the address was registered by
+         *     account's (verified) email. As a password change does, it ends every
+         *     session of the account except the one that asked for the change, and
+         *     voids every link mailed before. 409 when the address was registered by
          *     another account meanwhile.
          */
         post: operations["confirmEmailChange"];
@@ -408,7 +410,8 @@ export interface paths {
          *     `current_password` is always required. A new password takes effect at
          *     once and revokes every other session of the user. A new email is only
          *     pending: a confirmation link goes to the new address (for
-         *     `POST /auth/email/confirm`) and a notice to the current one; the answer
+         *     `POST /auth/email/confirm`) and a notice to the current one (at most one
+         *     notice a minute, which covers every request of that minute); the answer
          *     shows the account unchanged and says nothing about whether the new
          *     address is taken. Limited per user (default 10 per minute), which caps
          *     guessing `current_password` with a stolen access token.
