@@ -15,7 +15,8 @@ import (
 )
 
 // requestEmailChange makes newEmail pending for the user: a confirmation to
-// the new address and a notice to the current one. If the new address has an
+// the new address and a notice to the current one. Neither names the other
+// address: each was typed by someone the recipient may not be. If the new address has an
 // account already, its owner gets a notice instead, and the caller learns
 // nothing either way.
 func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.User, newEmail string) error {
@@ -30,7 +31,7 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 	if ok, err := s.mayMail(ctx, mail.KindEmailChangeNotice, u.Email); err != nil {
 		return err
 	} else if ok {
-		if err := s.queueMail(ctx, q, mail.KindEmailChangeNotice, u.Email, mail.Data{Email: u.Email, NewEmail: newEmail}); err != nil {
+		if err := s.queueMail(ctx, q, mail.KindEmailChangeNotice, u.Email, mail.Data{Email: u.Email}); err != nil {
 			return err
 		}
 	}
@@ -51,7 +52,7 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 	if err != nil {
 		return err
 	}
-	return s.queueMail(ctx, q, mail.KindEmailChangeConfirm, newEmail, mail.Data{Email: u.Email, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.Mail.ChangeTTL)})
+	return s.queueMail(ctx, q, mail.KindEmailChangeConfirm, newEmail, mail.Data{Email: newEmail, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.Mail.ChangeTTL)})
 }
 
 // ConfirmEmailChange implements api.StrictServerInterface.

@@ -224,7 +224,9 @@ type Event struct {
 	// Kind Example: login_succeeded
 	Kind EventKind `json:"kind"`
 
-	// RequestId Example: 01J9ZQ4B6W8M3X2K5T7R9V1C0D
+	// RequestId authd's own id of the request, as in its logs; never one a client sent.
+	//
+	// Example: 01J9ZQ4B6W8M3X2K5T7R9V1C0D
 	RequestId string `json:"request_id"`
 
 	// SessionId The session the event belongs to, when there is one.
@@ -232,7 +234,11 @@ type Event struct {
 	// Example: 5b6f3f7e-8c1a-4d2b-9e0f-1a2b3c4d5e6f
 	SessionId *openapi_types.UUID `json:"session_id,omitempty"`
 
-	// UserAgent Example: Mozilla/5.0 (X11; Linux x86_64)
+	// UserAgent The client's User-Agent as sent, without control and format
+	// characters (bidi overrides, zero-width characters), at most 512 bytes.
+	//
+	//
+	// Example: Mozilla/5.0 (X11; Linux x86_64)
 	UserAgent string `json:"user_agent"`
 }
 
@@ -490,7 +496,11 @@ type Session struct {
 	// Example: 2026-11-28T10:15:00Z
 	LastUsedAt time.Time `json:"last_used_at"`
 
-	// UserAgent Example: Mozilla/5.0 (X11; Linux x86_64)
+	// UserAgent The client's User-Agent as sent, without control and format
+	// characters (bidi overrides, zero-width characters), at most 512 bytes.
+	//
+	//
+	// Example: Mozilla/5.0 (X11; Linux x86_64)
 	UserAgent string `json:"user_agent"`
 }
 

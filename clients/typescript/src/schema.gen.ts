@@ -748,7 +748,11 @@ export interface components {
              * @example 2026-11-28T10:15:00Z
              */
             last_used_at: string;
-            /** @example Mozilla/5.0 (X11; Linux x86_64) */
+            /**
+             * @description The client's User-Agent as sent, without control and format
+             *     characters (bidi overrides, zero-width characters), at most 512 bytes.
+             * @example Mozilla/5.0 (X11; Linux x86_64)
+             */
             user_agent: string;
             /** @example 198.51.100.7 */
             ip: string;
@@ -778,9 +782,16 @@ export interface components {
             session_id?: string | null;
             /** @example 198.51.100.7 */
             ip: string;
-            /** @example Mozilla/5.0 (X11; Linux x86_64) */
+            /**
+             * @description The client's User-Agent as sent, without control and format
+             *     characters (bidi overrides, zero-width characters), at most 512 bytes.
+             * @example Mozilla/5.0 (X11; Linux x86_64)
+             */
             user_agent: string;
-            /** @example 01J9ZQ4B6W8M3X2K5T7R9V1C0D */
+            /**
+             * @description authd's own id of the request, as in its logs; never one a client sent.
+             * @example 01J9ZQ4B6W8M3X2K5T7R9V1C0D
+             */
             request_id: string;
         };
         /** @description A page of events and the cursor of the next one. */
