@@ -200,14 +200,45 @@ type CheckStatus string
 // Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 type Checks map[string]Check
 
-// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+// Email An email address, in authd's one definition. Surrounding white space is
+// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+// invisible characters (format characters such as zero-width spaces and
+// bidi controls, other default-ignorable code points, variation
+// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+// digits and “!#$%&'*+/=?^_`{|}~-“, single dots between them, no quotes)
+// of at most 64 characters; the domain is a host name of two or more
+// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+// all digits. Internationalised domains are accepted and stored in one
+// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+// that form. Compared case-insensitively. Every address authd stores and
+// returns passes the `format: email` checks of common validators such
+// as ajv-formats.
 //
 // Example: ada@example.com
 type Email = string
 
 // EmailRequest An email address to mail.
 type EmailRequest struct {
-	// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
 	//
 	// Example: ada@example.com
 	Email Email `json:"email"`
@@ -304,7 +335,23 @@ type JWKS struct {
 
 // LoginRequest Credentials of an existing account.
 type LoginRequest struct {
-	// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
 	//
 	// Example: ada@example.com
 	Email Email `json:"email"`
@@ -420,7 +467,23 @@ type RefreshRequest struct {
 
 // RegisterRequest A new account.
 type RegisterRequest struct {
-	// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
 	//
 	// Example: ada@example.com
 	Email Email `json:"email"`
@@ -553,7 +616,23 @@ type UpdateUserRequest struct {
 	// Example: Correct-Horse-7
 	CurrentPassword string `json:"current_password"`
 
-	// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
 	//
 	// Example: ada@example.com
 	Email *Email `json:"email,omitempty"`
@@ -577,7 +656,9 @@ type User struct {
 	// CreatedAt Example: 2026-11-28T10:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
-	// Email Example: ada@example.com
+	// Email The address in authd's stored form (see `Email`), domain in lower-case ASCII.
+	//
+	// Example: ada@example.com
 	Email string `json:"email"`
 
 	// EmailVerifiedAt When the address was verified; null until then.

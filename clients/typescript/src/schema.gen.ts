@@ -619,7 +619,22 @@ export interface components {
         };
         /**
          * Format: email
-         * @description An email address; surrounding white space is trimmed; compared case-insensitively.
+         * @description An email address, in authd's one definition. Surrounding white space is
+         *     trimmed and the rest NFC-normalised. Refused (422 naming the field):
+         *     control characters, U+FFFD (which a JSON lone surrogate decodes to),
+         *     invisible characters (format characters such as zero-width spaces and
+         *     bidi controls, other default-ignorable code points, variation
+         *     selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+         *     addresses. The part before the last `@` is an ASCII dot-atom (letters,
+         *     digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+         *     of at most 64 characters; the domain is a host name of two or more
+         *     labels, each 1 to 63 letters, digits and inner hyphens, the last not
+         *     all digits. Internationalised domains are accepted and stored in one
+         *     form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+         *     stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+         *     that form. Compared case-insensitively. Every address authd stores and
+         *     returns passes the `format: email` checks of common validators such
+         *     as ajv-formats.
          * @example ada@example.com
          */
         Email: string;
@@ -677,6 +692,7 @@ export interface components {
             id: string;
             /**
              * Format: email
+             * @description The address in authd's stored form (see `Email`), domain in lower-case ASCII.
              * @example ada@example.com
              */
             email: string;
