@@ -74,3 +74,27 @@ func TestMail_ThirdPartyMailCarriesNoAddressTheRequesterTyped(t *testing.T) {
 		t.Errorf("the notice to the account's owner:\n%s", notice.Text)
 	}
 }
+
+func TestSessions_RowsStoredBeforeTheCleaningAreListedClean(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	ctx := context.Background()
+	u, pair := app.NewUser(t)
+	for _, table := range []string{"sessions", "security_events"} {
+		if _, err := app.Server.DB.Pool().Exec(ctx, "UPDATE "+table+" SET user_agent = $1 WHERE user_id = $2", "curl/8 \u202egnp.exe", u.Id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := app.Client.ListSessionsWithResponse(ctx, testkit.Bearer(pair.AccessToken))
+	if err != nil || resp.JSON200 == nil || len(resp.JSON200.Sessions) != 1 {
+		t.Fatalf("sessions: %v", err)
+	}
+	if got := resp.JSON200.Sessions[0].UserAgent; got != "curl/8 gnp.exe" {
+		t.Errorf("listed session's user agent: %+q", got)
+	}
+	for _, ev := range events(t, app, pair.AccessToken, nil).Events {
+		if ev.UserAgent != "curl/8 gnp.exe" {
+			t.Errorf("listed %s event's user agent: %+q", ev.Kind, ev.UserAgent)
+		}
+	}
+}
