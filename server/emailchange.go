@@ -16,9 +16,9 @@ import (
 
 // requestEmailChange makes newEmail pending for the user: a confirmation to
 // the new address and a notice to the current one. Neither names the other
-// address: each was typed by someone the recipient may not be. If the new address has an
-// account already, its owner gets a notice instead, and the caller learns
-// nothing either way.
+// address: each was typed by someone the recipient may not be. If the new
+// address has an account already, its owner gets a notice instead, and the
+// caller learns nothing either way.
 func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.User, newEmail string) error {
 	if strings.EqualFold(newEmail, u.Email) {
 		return nil

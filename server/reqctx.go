@@ -14,17 +14,18 @@ import (
 // handlers and log lines share. One pointer is put in the request context by
 // the first middleware and filled in as the request goes on.
 type requestInfo struct {
-	id string // authd's own, never the client's
-	// clientRequestID is the client's X-Request-ID when sane, for the logs.
-	clientRequestID string
-	path            string
-	ip              string
-	userAgent       string
-	userID          string // once known: authenticated, registered or logged in
-	principal       *principal
+	id        string // authd's own, never the client's
+	path      string
+	ip        string
+	userAgent string
+	userID    string // once known: authenticated, registered or logged in
+	principal *principal
 	// counts are metric updates held until the request has succeeded, so
 	// that a rolled-back transaction is not counted.
 	counts []func()
+	// clientRequestID is the client's X-Request-ID when sane: logged beside
+	// id, never stored or echoed.
+	clientRequestID string
 }
 
 // countOnSuccess holds a metric update until the request succeeded (or runs
