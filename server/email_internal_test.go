@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
@@ -91,5 +92,47 @@ func TestEmailKey_FoldsTagsAndCaseNotDots(t *testing.T) {
 	}
 	if got := emailKey("+x@example.com"); got != "+x@example.com" {
 		t.Errorf("a local part that starts with + keeps it: %q", got)
+	}
+}
+
+// Random addresses mixing the characters that trip address parsers:
+// whatever canonicalEmail accepts must pass the common format: email rule
+// and be its own canonical form.
+func TestCanonicalEmail_EveryAcceptedAddressPassesCommonValidators(t *testing.T) {
+	t.Parallel()
+	odd := []string{".", "+", "-", "_", "'", "@", " ", "\"", "[", "]", "\u200b", "\u00ad", "\u202e", "\ufe0f", "\ufffd", "\x00", "\u0085", "\u3002", "xn--"}
+	letters := []string{"a", "Z", "0", "9", "ex", "com", "ü", "u\u0308", "ß", "İ", "é", "ﬀ", "Ⅸ", "\u0627", "ab", "q"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	part := func(n int) string {
+		var b strings.Builder
+		for range 1 + rng.IntN(n) {
+			if rng.IntN(5) == 0 {
+				b.WriteString(odd[rng.IntN(len(odd))])
+			} else {
+				b.WriteString(letters[rng.IntN(len(letters))])
+			}
+		}
+		return b.String()
+	}
+	accepted := 0
+	for range 50_000 {
+		in := part(4) + "@" + part(3) + "." + part(2)
+		if rng.IntN(2) == 0 {
+			in += "." + part(2)
+		}
+		got, err := canonicalEmail(in)
+		if err != nil {
+			continue
+		}
+		accepted++
+		if !ajvEmail.MatchString(got) {
+			t.Errorf("canonicalEmail(%+q) = %q fails the common format: email rule", in, got)
+		}
+		if again, err := canonicalEmail(got); err != nil || again != got {
+			t.Errorf("canonicalEmail(%q) = %q, %v: not its own canonical form", got, again, err)
+		}
+	}
+	if accepted < 1000 {
+		t.Errorf("only %d random inputs were accepted: the generator tests too little", accepted)
 	}
 }
