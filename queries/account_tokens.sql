@@ -1,17 +1,17 @@
 -- name: ReplaceAccountToken :exec
 -- Issues a token of a kind; the earlier one of that kind, if any, is
 -- overwritten and so stops working.
-INSERT INTO account_tokens (user_id, kind, token_hash, new_email, expires_at)
-VALUES (sqlc.arg(user_id), sqlc.arg(kind), sqlc.arg(token_hash), sqlc.narg(new_email), sqlc.arg(expires_at))
+INSERT INTO account_tokens (user_id, kind, token_hash, new_email, session_id, expires_at)
+VALUES (sqlc.arg(user_id), sqlc.arg(kind), sqlc.arg(token_hash), sqlc.narg(new_email), sqlc.narg(session_id), sqlc.arg(expires_at))
 ON CONFLICT (user_id, kind) DO UPDATE
-SET token_hash = excluded.token_hash, new_email = excluded.new_email,
+SET token_hash = excluded.token_hash, new_email = excluded.new_email, session_id = excluded.session_id,
     created_at = now(), expires_at = excluded.expires_at;
 
 -- name: ConsumeAccountToken :one
 -- Uses a live token up: it is deleted, so it works once.
 DELETE FROM account_tokens
 WHERE token_hash = sqlc.arg(token_hash) AND kind = sqlc.arg(kind) AND expires_at > sqlc.arg(now)
-RETURNING user_id, new_email;
+RETURNING user_id, new_email, session_id;
 
 -- name: DeleteAccountTokens :exec
 -- A password or email change invalidates every outstanding token of the user.

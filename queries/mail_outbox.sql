@@ -1,6 +1,6 @@
 -- name: EnqueueMail :exec
-INSERT INTO mail_outbox (kind, recipient, subject, text_body, html_body)
-VALUES ($1, $2, $3, $4, $5);
+INSERT INTO mail_outbox (kind, recipient, mailbox, subject, text_body, html_body)
+VALUES ($1, $2, $3, $4, $5, $6);
 
 -- name: ClaimMail :many
 -- Leases up to limit due messages to one worker; rows another worker holds
@@ -45,9 +45,32 @@ SELECT (SELECT count(*) FROM mail_outbox WHERE status = 'pending') AS pending,
                  FROM mail_outbox WHERE status = 'pending'), 0)::bigint AS oldest_pending_seconds;
 
 -- name: RequeueDeadMail :execrows
--- Gives dead mail another round of attempts (after an operator fixed SMTP).
-UPDATE mail_outbox
+-- Gives dead mail another round (after an operator fixed SMTP), but like the
+-- throttle at most one mail of a kind per mailbox: the newest dead one, and
+-- only if no newer mail of its kind was queued to that mailbox since.
+-- SupersedeDeadMail then retires the rest.
+WITH newest AS (
+    SELECT DISTINCT ON (kind, mailbox) id, kind, mailbox, created_at
+    FROM mail_outbox
+    WHERE status = 'dead' AND text_body IS NOT NULL
+    ORDER BY kind, mailbox, created_at DESC
+)
+UPDATE mail_outbox AS m
 SET status = 'pending', attempts = 0, next_attempt_at = sqlc.arg(now), locked_until = NULL
+FROM newest
+WHERE m.id = newest.id
+  AND NOT EXISTS (
+    SELECT 1 FROM mail_outbox AS later
+    WHERE later.kind = newest.kind AND later.mailbox = newest.mailbox
+      AND later.status <> 'dead' AND later.created_at > newest.created_at
+  );
+
+-- name: SupersedeDeadMail :execrows
+-- After RequeueDeadMail, dead mail that still has bodies is older than a
+-- mail of its kind to the same mailbox (whose link replaced its link): it
+-- is never sent, and its sealed bodies go.
+UPDATE mail_outbox
+SET text_body = NULL, html_body = NULL, last_error = 'superseded by a newer mail of its kind to the same mailbox'
 WHERE status = 'dead' AND text_body IS NOT NULL;
 
 -- name: PruneMailOutbox :exec

@@ -39,7 +39,7 @@ func sessionJSON(r db.ListLiveSessionsRow, current bool) api.Session {
 		Id:         r.ID,
 		CreatedAt:  r.CreatedAt.UTC(),
 		LastUsedAt: r.LastUsedAt.UTC(),
-		UserAgent:  r.UserAgent,
+		UserAgent:  cleanHeader(r.UserAgent, 512), // rows stored before cleaning dropped format characters
 		Ip:         r.Ip,
 		Current:    current,
 	}

@@ -15,19 +15,25 @@ import (
 )
 
 // requestEmailChange makes newEmail pending for the user: a confirmation to
-// the new address and a notice to the current one. If the new address has an
-// account already, its owner gets a notice instead, and the caller learns
-// nothing either way.
+// the new address and a notice to the current one. Neither names the other
+// address: each was typed by someone the recipient may not be. If the new
+// address has an account already, its owner gets a notice instead, and the
+// caller learns nothing either way.
 func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.User, newEmail string) error {
 	if strings.EqualFold(newEmail, u.Email) {
 		return nil
 	}
-	// The current address always hears of the request, unthrottled: it is
-	// the owner's alarm, and whether the new address is taken must not
-	// change what the requester's own inbox receives.
-	notice := mail.Data{Email: u.Email, NewEmail: newEmail}
-	if err := s.queueMail(ctx, q, mail.KindEmailChangeNotice, u.Email, notice); err != nil {
+	// The current address hears of the request, throttled like every mail
+	// (at most one notice a minute covers every request in that minute), so
+	// PUTs cannot turn it into a mail cannon. The throttle depends only on
+	// this address, so whether the new address is taken changes nothing the
+	// requester's own inbox receives.
+	if ok, err := s.mayMail(ctx, mail.KindEmailChangeNotice, u.Email); err != nil {
 		return err
+	} else if ok {
+		if err := s.queueMail(ctx, q, mail.KindEmailChangeNotice, u.Email, mail.Data{Email: u.Email}); err != nil {
+			return err
+		}
 	}
 	owner, err := q.GetUserByEmail(ctx, newEmail)
 	switch {
@@ -46,7 +52,7 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 	if err != nil {
 		return err
 	}
-	return s.queueMail(ctx, q, mail.KindEmailChangeConfirm, newEmail, mail.Data{Email: u.Email, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.Mail.ChangeTTL)})
+	return s.queueMail(ctx, q, mail.KindEmailChangeConfirm, newEmail, mail.Data{Email: newEmail, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.Mail.ChangeTTL)})
 }
 
 // ConfirmEmailChange implements api.StrictServerInterface.
@@ -63,9 +69,10 @@ func (s *Server) ConfirmEmailChange(ctx context.Context, req api.ConfirmEmailCha
 		if u, err = q.SetVerifiedEmail(ctx, db.SetVerifiedEmailParams{ID: row.UserID, Email: *row.NewEmail}); err != nil {
 			return err
 		}
-		// Links mailed to the old address (a reset, above all) must not
-		// outlive the move away from it.
-		if err := q.DeleteAccountTokens(ctx, u.ID); err != nil {
+		// As a password change does: links mailed to the old address (a
+		// reset, above all) must not outlive the move away from it, and
+		// every session but the one that asked for the change ends.
+		if err := s.endAccess(ctx, q, u.ID, row.SessionID, "email_change"); err != nil {
 			return err
 		}
 		return s.record(ctx, q, u.ID, evEmailChanged, nil)

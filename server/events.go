@@ -62,7 +62,7 @@ func (s *Server) ListEvents(ctx context.Context, req api.ListEventsRequestObject
 		}
 		page.Events = append(page.Events, api.Event{
 			Kind: api.EventKind(r.Kind), CreatedAt: r.CreatedAt.UTC(), SessionId: r.SessionID,
-			Ip: r.Ip, UserAgent: r.UserAgent, RequestId: r.RequestID,
+			Ip: r.Ip, UserAgent: cleanHeader(r.UserAgent, 512), RequestId: r.RequestID, // see sessionJSON
 		})
 	}
 	return api.ListEvents200JSONResponse(page), nil

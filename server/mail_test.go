@@ -219,7 +219,7 @@ func TestMail_EmailChangeIsPendingUntilConfirmed(t *testing.T) {
 	}
 	confirm := mp.WaitForMail(newEmail, 1)[0]
 	notice := mp.WaitForMail(u.Email, 1)[0]
-	if !strings.Contains(notice.Text, newEmail) || strings.Contains(notice.Text, "token=") {
+	if strings.Contains(notice.Text, newEmail) || strings.Contains(notice.Text, "token=") {
 		t.Errorf("notice to the old address:\n%s", notice.Text)
 	}
 	resp, err := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: testkit.LinkToken(t, confirm.Text)})
@@ -240,6 +240,7 @@ func TestMail_EmailChangeToATakenAddressRevealsNothing(t *testing.T) {
 	me, pair := app.NewUser(t)
 	free := testkit.UniqueEmail()
 	a, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &taken.Email, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
+	app.Clock.Advance(time.Minute) // past the requester's notice throttle
 	b, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &free, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
 	if a.StatusCode() != http.StatusOK || b.StatusCode() != http.StatusOK {
 		t.Fatalf("taken %d, free %d: want 200 for both", a.StatusCode(), b.StatusCode())
@@ -250,8 +251,8 @@ func TestMail_EmailChangeToATakenAddressRevealsNothing(t *testing.T) {
 	}
 	// The requester's own inbox gets the same notice for both requests.
 	mine := mp.WaitForMail(me.Email, 2)
-	if !strings.Contains(mine[0].Text, taken.Email) || !strings.Contains(mine[1].Text, free) {
-		t.Errorf("notices to the requester: %q / %q", mine[0].Subject, mine[1].Subject)
+	if mine[0].Subject != mine[1].Subject || mine[0].Text != mine[1].Text || mine[0].HTML != mine[1].HTML {
+		t.Errorf("notices to the requester differ: %q\n%s\n/ %q\n%s", mine[0].Subject, mine[0].Text, mine[1].Subject, mine[1].Text)
 	}
 }
 

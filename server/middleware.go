@@ -32,17 +32,19 @@ const MaxBodyBytes = 64 << 10
 
 var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 
-// requestContext gives each request its id (the client's when sane), its
-// shared requestInfo and its deadline.
+// requestContext gives each request its id, its shared requestInfo and its
+// deadline. The id is always authd's own, so the one stored in the audit
+// trail cannot be chosen by a client; a sane X-Request-ID of the client's is
+// kept beside it for the logs.
 func requestContext(timeout time.Duration) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			id := c.Request().Header.Get(echo.HeaderXRequestID)
-			if !saneRequestID.MatchString(id) {
-				id = rand.Text()
-			}
+			id := rand.Text()
 			c.Response().Header().Set(echo.HeaderXRequestID, id)
 			info := &requestInfo{id: id, path: c.Request().URL.Path, ip: c.RealIP(), userAgent: cleanHeader(c.Request().UserAgent(), 512)}
+			if theirs := c.Request().Header.Get(echo.HeaderXRequestID); saneRequestID.MatchString(theirs) {
+				info.clientRequestID = theirs
+			}
 			ctx, cancel := context.WithTimeout(withInfo(c.Request().Context(), info), timeout)
 			defer cancel()
 			c.SetRequest(c.Request().WithContext(ctx))
@@ -205,11 +207,13 @@ func mayReadAsJSON(contentType string) bool {
 	return strings.TrimSpace(media) == "" || strings.Contains(strings.ToLower(media), "json")
 }
 
-// cleanHeader makes a header value safe to store: valid UTF-8, no control
-// characters, at most n bytes cut at a character boundary.
+// cleanHeader makes a header value safe to store and to show: valid UTF-8,
+// no control characters and no format characters (bidi overrides and
+// zero-width characters, which can make a listed user agent read as
+// something else), at most n bytes cut at a character boundary.
 func cleanHeader(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == utf8.RuneError {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
 			return -1
 		}
 		return r

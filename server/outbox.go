@@ -22,10 +22,11 @@ const (
 )
 
 // mayMail spends the recipient's throttle for a kind of mail: at most one
-// per address and kind per AUTHD_MAIL_THROTTLE, so authd cannot be used to
-// mail-bomb anyone. Callers ask before issuing a token, so a throttled
-// request leaves the link already mailed working. It holds even with the
-// rate limits switched off, which a gateway in front cannot replace.
+// per mailbox (emailKey: +tag variants are one mailbox) and kind per
+// AUTHD_MAIL_THROTTLE, so authd cannot be used to mail-bomb anyone. Every
+// mail authd sends asks it first. Callers ask before issuing a token, so a
+// throttled request leaves the link already mailed working. It holds even
+// with the rate limits switched off, which a gateway in front cannot replace.
 func (s *Server) mayMail(ctx context.Context, kind, to string) (bool, error) {
 	res, err := s.Limits.Store.Allow(ctx, "mail:"+kind+":"+emailKey(to), s.Limits.MailThrottle)
 	if err != nil {
@@ -45,7 +46,7 @@ func (s *Server) queueMail(ctx context.Context, q *db.Queries, kind, to string, 
 		return err
 	}
 	text, html := s.Mail.Sealer.Seal(r.Text), s.Mail.Sealer.Seal(r.HTML)
-	if err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: kind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html}); err != nil {
+	if err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: kind, Recipient: to, Mailbox: emailKey(to), Subject: r.Subject, TextBody: &text, HtmlBody: &html}); err != nil {
 		return err
 	}
 	countOnSuccess(ctx, func() { s.Metrics.Mail.WithLabelValues("queued").Inc() })
@@ -73,11 +74,16 @@ func (s *Server) decoyMail(ctx context.Context, kind, to string) error {
 }
 
 // issueToken stores a new mailed token of kind for a user, invalidating the
-// earlier ones, and returns its link.
+// earlier ones, and returns its link. An authenticated request's session is
+// stored with it: confirming an email change keeps that session alone.
 func (s *Server) issueToken(ctx context.Context, q *db.Queries, userID uuid.UUID, kind string, newEmail *string) (string, error) {
 	tok := token.NewOpaque()
+	var session *uuid.UUID
+	if me := caller(ctx); me != nil {
+		session = &me.sessionID
+	}
 	err := q.ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
-		UserID: userID, Kind: kind, TokenHash: token.HashOpaque(tok), NewEmail: newEmail, ExpiresAt: s.Now().Add(s.tokenTTL(kind)),
+		UserID: userID, Kind: kind, TokenHash: token.HashOpaque(tok), NewEmail: newEmail, SessionID: session, ExpiresAt: s.Now().Add(s.tokenTTL(kind)),
 	})
 	return s.link(kind, tok), err
 }

@@ -14,7 +14,7 @@ import (
 // handlers and log lines share. One pointer is put in the request context by
 // the first middleware and filled in as the request goes on.
 type requestInfo struct {
-	id        string
+	id        string // authd's own, never the client's
 	path      string
 	ip        string
 	userAgent string
@@ -23,6 +23,9 @@ type requestInfo struct {
 	// counts are metric updates held until the request has succeeded, so
 	// that a rolled-back transaction is not counted.
 	counts []func()
+	// clientRequestID is the client's X-Request-ID when sane: logged beside
+	// id, never stored or echoed.
+	clientRequestID string
 }
 
 // countOnSuccess holds a metric update until the request succeeded (or runs
@@ -69,6 +72,9 @@ type ContextLogHandler struct{ slog.Handler }
 func (h ContextLogHandler) Handle(ctx context.Context, r slog.Record) error {
 	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
 		r.AddAttrs(slog.String("request_id", info.id))
+		if info.clientRequestID != "" {
+			r.AddAttrs(slog.String("client_request_id", info.clientRequestID))
+		}
 		if info.userID != "" {
 			r.AddAttrs(slog.String("user_id", info.userID))
 		}

@@ -116,16 +116,22 @@ func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (a
 }
 
 // replacePassword stores a new password hash and ends what the old password
-// opened: every mailed link, and every session but keep (nil: all of them).
+// opened (see endAccess).
 func (s *Server) replacePassword(ctx context.Context, q *db.Queries, userID uuid.UUID, hash string, keep *uuid.UUID, reason string) (db.User, error) {
 	u, err := q.ChangePassword(ctx, db.ChangePasswordParams{ID: userID, PasswordHash: hash})
 	if err != nil {
 		return u, err
 	}
+	return u, s.endAccess(ctx, q, userID, keep, reason)
+}
+
+// endAccess is what a change of the account's password or email ends:
+// every mailed link, and every session but keep (nil: all of them).
+func (s *Server) endAccess(ctx context.Context, q *db.Queries, userID uuid.UUID, keep *uuid.UUID, reason string) error {
 	if err := q.DeleteAccountTokens(ctx, userID); err != nil {
-		return u, err
+		return err
 	}
-	return u, s.countRevoked(ctx, reason)(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: userID, Keep: keep}))
+	return s.countRevoked(ctx, reason)(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: userID, Keep: keep}))
 }
 
 // dedupe drops repeated messages, keeping the first of each.

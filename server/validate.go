@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"net/mail"
 	"regexp"
 	"strings"
 
@@ -123,16 +122,6 @@ func (s *Server) unauthorized(tokenSent bool, cause error) *echo.HTTPError {
 	}}
 }
 
-// validateEmail accepts a bare address (no display name) after trimming.
-func validateEmail(v string) error {
-	v = strings.TrimSpace(v)
-	addr, err := mail.ParseAddress(v)
-	if err != nil || addr.Address != v || addr.Name != "" || !strings.Contains(v[strings.LastIndex(v, "@"):], ".") {
-		return errors.New("must be a valid email address")
-	}
-	return nil
-}
-
 // validateNewPassword applies the policy rules that need no other field;
 // handlers add the one that needs the email.
 func (s *Server) validateNewPassword(v string) error {
@@ -148,6 +137,3 @@ func policyProblem(ctx context.Context, msgs []string, field string) api.Problem
 	p.Errors = &[]api.FieldError{{Field: field, Message: strings.Join(msgs, "; ")}}
 	return p
 }
-
-// normalizeEmail is the form in which emails are stored and looked up.
-func normalizeEmail(e api.Email) string { return strings.TrimSpace(e) }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/database"
@@ -67,7 +69,10 @@ func migrate(ctx context.Context, cfg config.Config, args []string, out io.Write
 }
 
 // mailCommand runs `authd mail requeue`: dead mail (after an SMTP outage
-// longer than the retries) goes back to the outbox for a new round.
+// longer than the retries) goes back to the outbox for a new round, but, as
+// the throttle would, at most the newest mail of a kind per mailbox, and
+// none where a newer one of its kind followed; the bodies of the rest are
+// dropped, so a month of dead mail does not go out in one burst.
 func mailCommand(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
 	if len(args) != 1 || args[0] != "requeue" {
 		return errors.New("usage: authd mail requeue")
@@ -77,10 +82,21 @@ func mailCommand(ctx context.Context, cfg config.Config, args []string, out io.W
 		return err
 	}
 	defer pool.Close()
-	n, err := db.New(pool).RequeueDeadMail(ctx, time.Now())
+	var requeued, superseded int64
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		if requeued, err = q.RequeueDeadMail(ctx, time.Now()); err != nil {
+			return err
+		}
+		superseded, err = q.SupersedeDeadMail(ctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(out, "requeued %d dead mail(s)\n", n)
+	_, err = fmt.Fprintf(out, "requeued %d dead mail(s)\n", requeued)
+	if err == nil && superseded > 0 {
+		_, err = fmt.Fprintf(out, "dropped %d superseded dead mail(s)\n", superseded)
+	}
 	return err
 }

@@ -208,14 +208,45 @@ type DeleteUserRequest struct {
 	CurrentPassword string `json:"current_password"`
 }
 
-// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+// Email An email address, in authd's one definition. Surrounding white space is
+// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+// invisible characters (format characters such as zero-width spaces and
+// bidi controls, other default-ignorable code points, variation
+// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+// digits and “!#$%&'*+/=?^_`{|}~-“, single dots between them, no quotes)
+// of at most 64 characters; the domain is a host name of two or more
+// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+// all digits. Internationalised domains are accepted and stored in one
+// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+// that form. Compared case-insensitively. Every address authd stores and
+// returns passes the `format: email` checks of common validators such
+// as ajv-formats.
 //
 // Example: ada@example.com
 type Email = string
 
 // EmailRequest An email address to mail.
 type EmailRequest struct {
-	// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
 	//
 	// Example: ada@example.com
 	Email Email `json:"email"`
@@ -236,7 +267,9 @@ type Event struct {
 	// Example: login_succeeded
 	Kind EventKind `json:"kind"`
 
-	// RequestId Example: 01J9ZQ4B6W8M3X2K5T7R9V1C0D
+	// RequestId authd's own id of the request, as in its logs; never one a client sent.
+	//
+	// Example: 01J9ZQ4B6W8M3X2K5T7R9V1C0D
 	RequestId string `json:"request_id"`
 
 	// SessionId The session the event belongs to, when there is one.
@@ -244,7 +277,11 @@ type Event struct {
 	// Example: 5b6f3f7e-8c1a-4d2b-9e0f-1a2b3c4d5e6f
 	SessionId *openapi_types.UUID `json:"session_id,omitempty"`
 
-	// UserAgent Example: Mozilla/5.0 (X11; Linux x86_64)
+	// UserAgent The client's User-Agent as sent, without control and format
+	// characters (bidi overrides, zero-width characters), at most 512 bytes.
+	//
+	//
+	// Example: Mozilla/5.0 (X11; Linux x86_64)
 	UserAgent string `json:"user_agent"`
 }
 
@@ -313,7 +350,23 @@ type JWKS struct {
 
 // LoginRequest Credentials of an existing account.
 type LoginRequest struct {
-	// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
 	//
 	// Example: ada@example.com
 	Email Email `json:"email"`
@@ -429,7 +482,23 @@ type RefreshRequest struct {
 
 // RegisterRequest A new account.
 type RegisterRequest struct {
-	// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
 	//
 	// Example: ada@example.com
 	Email Email `json:"email"`
@@ -505,7 +574,11 @@ type Session struct {
 	// Example: 2026-11-28T10:15:00Z
 	LastUsedAt time.Time `json:"last_used_at"`
 
-	// UserAgent Example: Mozilla/5.0 (X11; Linux x86_64)
+	// UserAgent The client's User-Agent as sent, without control and format
+	// characters (bidi overrides, zero-width characters), at most 512 bytes.
+	//
+	//
+	// Example: Mozilla/5.0 (X11; Linux x86_64)
 	UserAgent string `json:"user_agent"`
 }
 
@@ -558,7 +631,23 @@ type UpdateUserRequest struct {
 	// Example: Correct-Horse-7
 	CurrentPassword string `json:"current_password"`
 
-	// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
 	//
 	// Example: ada@example.com
 	Email *Email `json:"email,omitempty"`
@@ -582,7 +671,9 @@ type User struct {
 	// CreatedAt Example: 2026-11-28T10:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
-	// Email Example: ada@example.com
+	// Email The address in authd's stored form (see `Email`), domain in lower-case ASCII.
+	//
+	// Example: ada@example.com
 	Email string `json:"email"`
 
 	// EmailVerifiedAt When the address was verified; null until then.

@@ -211,14 +211,45 @@ type DeleteUserRequest struct {
 	CurrentPassword string `json:"current_password"`
 }
 
-// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+// Email An email address, in authd's one definition. Surrounding white space is
+// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+// invisible characters (format characters such as zero-width spaces and
+// bidi controls, other default-ignorable code points, variation
+// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+// digits and “!#$%&'*+/=?^_`{|}~-“, single dots between them, no quotes)
+// of at most 64 characters; the domain is a host name of two or more
+// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+// all digits. Internationalised domains are accepted and stored in one
+// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+// that form. Compared case-insensitively. Every address authd stores and
+// returns passes the `format: email` checks of common validators such
+// as ajv-formats.
 //
 // Example: ada@example.com
 type Email = string
 
 // EmailRequest An email address to mail.
 type EmailRequest struct {
-	// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
 	//
 	// Example: ada@example.com
 	Email Email `json:"email"`
@@ -239,7 +270,9 @@ type Event struct {
 	// Example: login_succeeded
 	Kind EventKind `json:"kind"`
 
-	// RequestId Example: 01J9ZQ4B6W8M3X2K5T7R9V1C0D
+	// RequestId authd's own id of the request, as in its logs; never one a client sent.
+	//
+	// Example: 01J9ZQ4B6W8M3X2K5T7R9V1C0D
 	RequestId string `json:"request_id"`
 
 	// SessionId The session the event belongs to, when there is one.
@@ -247,7 +280,11 @@ type Event struct {
 	// Example: 5b6f3f7e-8c1a-4d2b-9e0f-1a2b3c4d5e6f
 	SessionId *openapi_types.UUID `json:"session_id,omitempty"`
 
-	// UserAgent Example: Mozilla/5.0 (X11; Linux x86_64)
+	// UserAgent The client's User-Agent as sent, without control and format
+	// characters (bidi overrides, zero-width characters), at most 512 bytes.
+	//
+	//
+	// Example: Mozilla/5.0 (X11; Linux x86_64)
 	UserAgent string `json:"user_agent"`
 }
 
@@ -316,7 +353,23 @@ type JWKS struct {
 
 // LoginRequest Credentials of an existing account.
 type LoginRequest struct {
-	// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
 	//
 	// Example: ada@example.com
 	Email Email `json:"email"`
@@ -432,7 +485,23 @@ type RefreshRequest struct {
 
 // RegisterRequest A new account.
 type RegisterRequest struct {
-	// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
 	//
 	// Example: ada@example.com
 	Email Email `json:"email"`
@@ -508,7 +577,11 @@ type Session struct {
 	// Example: 2026-11-28T10:15:00Z
 	LastUsedAt time.Time `json:"last_used_at"`
 
-	// UserAgent Example: Mozilla/5.0 (X11; Linux x86_64)
+	// UserAgent The client's User-Agent as sent, without control and format
+	// characters (bidi overrides, zero-width characters), at most 512 bytes.
+	//
+	//
+	// Example: Mozilla/5.0 (X11; Linux x86_64)
 	UserAgent string `json:"user_agent"`
 }
 
@@ -561,7 +634,23 @@ type UpdateUserRequest struct {
 	// Example: Correct-Horse-7
 	CurrentPassword string `json:"current_password"`
 
-	// Email An email address; surrounding white space is trimmed; compared case-insensitively.
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
 	//
 	// Example: ada@example.com
 	Email *Email `json:"email,omitempty"`
@@ -585,7 +674,9 @@ type User struct {
 	// CreatedAt Example: 2026-11-28T10:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
-	// Email Example: ada@example.com
+	// Email The address in authd's stored form (see `Email`), domain in lower-case ASCII.
+	//
+	// Example: ada@example.com
 	Email string `json:"email"`
 
 	// EmailVerifiedAt When the address was verified; null until then.
@@ -938,7 +1029,9 @@ type ClientInterface interface {
 	// ConfirmEmailChangeWithBody Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
-	// account's (verified) email. 409 when the address was registered by
+	// account's (verified) email. As a password change does, it ends every
+	// session of the account except the one that asked for the change, and
+	// voids every link mailed before. 409 when the address was registered by
 	// another account meanwhile.
 	//
 	// Takes any type of body and a specified content type.
@@ -949,7 +1042,9 @@ type ClientInterface interface {
 	// ConfirmEmailChange Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
-	// account's (verified) email. 409 when the address was registered by
+	// account's (verified) email. As a password change does, it ends every
+	// session of the account except the one that asked for the change, and
+	// voids every link mailed before. 409 when the address was registered by
 	// another account meanwhile.
 	//
 	// Takes a body of the `application/json` content type.
@@ -1303,7 +1398,8 @@ type ClientInterface interface {
 	// `current_password` is always required. A new password takes effect at
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
-	// `POST /auth/email/confirm`) and a notice to the current one; the answer
+	// `POST /auth/email/confirm`) and a notice to the current one (at most one
+	// notice a minute, which covers every request of that minute); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Guessing `current_password` with a stolen access
 	// token is capped twice: the request is limited per user (default 10 per
@@ -1324,7 +1420,8 @@ type ClientInterface interface {
 	// `current_password` is always required. A new password takes effect at
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
-	// `POST /auth/email/confirm`) and a notice to the current one; the answer
+	// `POST /auth/email/confirm`) and a notice to the current one (at most one
+	// notice a minute, which covers every request of that minute); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Guessing `current_password` with a stolen access
 	// token is capped twice: the request is limited per user (default 10 per
@@ -1411,7 +1508,9 @@ func (c *Client) GetJWKS(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // ConfirmEmailChangeWithBody Confirm an email change
 //
 // Redeems the token from the mail sent to the new address and makes it the
-// account's (verified) email. 409 when the address was registered by
+// account's (verified) email. As a password change does, it ends every
+// session of the account except the one that asked for the change, and
+// voids every link mailed before. 409 when the address was registered by
 // another account meanwhile.
 //
 // Takes any type of body and a specified content type.
@@ -1432,7 +1531,9 @@ func (c *Client) ConfirmEmailChangeWithBody(ctx context.Context, contentType str
 // ConfirmEmailChange Confirm an email change
 //
 // Redeems the token from the mail sent to the new address and makes it the
-// account's (verified) email. 409 when the address was registered by
+// account's (verified) email. As a password change does, it ends every
+// session of the account except the one that asked for the change, and
+// voids every link mailed before. 409 when the address was registered by
 // another account meanwhile.
 //
 // Takes a body of the `application/json` content type.
@@ -2036,7 +2137,8 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 // `current_password` is always required. A new password takes effect at
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
-// `POST /auth/email/confirm`) and a notice to the current one; the answer
+// `POST /auth/email/confirm`) and a notice to the current one (at most one
+// notice a minute, which covers every request of that minute); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Guessing `current_password` with a stolen access
 // token is capped twice: the request is limited per user (default 10 per
@@ -2067,7 +2169,8 @@ func (c *Client) UpdateMeWithBody(ctx context.Context, contentType string, body 
 // `current_password` is always required. A new password takes effect at
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
-// `POST /auth/email/confirm`) and a notice to the current one; the answer
+// `POST /auth/email/confirm`) and a notice to the current one (at most one
+// notice a minute, which covers every request of that minute); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Guessing `current_password` with a stolen access
 // token is capped twice: the request is limited per user (default 10 per
@@ -3045,7 +3148,9 @@ type ClientWithResponsesInterface interface {
 	// ConfirmEmailChangeWithBodyWithResponse Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
-	// account's (verified) email. 409 when the address was registered by
+	// account's (verified) email. As a password change does, it ends every
+	// session of the account except the one that asked for the change, and
+	// voids every link mailed before. 409 when the address was registered by
 	// another account meanwhile.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -3056,7 +3161,9 @@ type ClientWithResponsesInterface interface {
 	// ConfirmEmailChangeWithResponse Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
-	// account's (verified) email. 409 when the address was registered by
+	// account's (verified) email. As a password change does, it ends every
+	// session of the account except the one that asked for the change, and
+	// voids every link mailed before. 409 when the address was registered by
 	// another account meanwhile.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -3426,7 +3533,8 @@ type ClientWithResponsesInterface interface {
 	// `current_password` is always required. A new password takes effect at
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
-	// `POST /auth/email/confirm`) and a notice to the current one; the answer
+	// `POST /auth/email/confirm`) and a notice to the current one (at most one
+	// notice a minute, which covers every request of that minute); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Guessing `current_password` with a stolen access
 	// token is capped twice: the request is limited per user (default 10 per
@@ -3447,7 +3555,8 @@ type ClientWithResponsesInterface interface {
 	// `current_password` is always required. A new password takes effect at
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
-	// `POST /auth/email/confirm`) and a notice to the current one; the answer
+	// `POST /auth/email/confirm`) and a notice to the current one (at most one
+	// notice a minute, which covers every request of that minute); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Guessing `current_password` with a stolen access
 	// token is capped twice: the request is limited per user (default 10 per
@@ -5291,7 +5400,9 @@ func (c *ClientWithResponses) GetJWKSWithResponse(ctx context.Context, reqEditor
 // ConfirmEmailChangeWithBodyWithResponse Confirm an email change
 //
 // Redeems the token from the mail sent to the new address and makes it the
-// account's (verified) email. 409 when the address was registered by
+// account's (verified) email. As a password change does, it ends every
+// session of the account except the one that asked for the change, and
+// voids every link mailed before. 409 when the address was registered by
 // another account meanwhile.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -5308,7 +5419,9 @@ func (c *ClientWithResponses) ConfirmEmailChangeWithBodyWithResponse(ctx context
 // ConfirmEmailChangeWithResponse Confirm an email change
 //
 // Redeems the token from the mail sent to the new address and makes it the
-// account's (verified) email. 409 when the address was registered by
+// account's (verified) email. As a password change does, it ends every
+// session of the account except the one that asked for the change, and
+// voids every link mailed before. 409 when the address was registered by
 // another account meanwhile.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -5828,7 +5941,8 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 // `current_password` is always required. A new password takes effect at
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
-// `POST /auth/email/confirm`) and a notice to the current one; the answer
+// `POST /auth/email/confirm`) and a notice to the current one (at most one
+// notice a minute, which covers every request of that minute); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Guessing `current_password` with a stolen access
 // token is capped twice: the request is limited per user (default 10 per
@@ -5855,7 +5969,8 @@ func (c *ClientWithResponses) UpdateMeWithBodyWithResponse(ctx context.Context, 
 // `current_password` is always required. A new password takes effect at
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
-// `POST /auth/email/confirm`) and a notice to the current one; the answer
+// `POST /auth/email/confirm`) and a notice to the current one (at most one
+// notice a minute, which covers every request of that minute); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Guessing `current_password` with a stolen access
 // token is capped twice: the request is limited per user (default 10 per

@@ -15,7 +15,7 @@ import (
 const consumeAccountToken = `-- name: ConsumeAccountToken :one
 DELETE FROM account_tokens
 WHERE token_hash = $1 AND kind = $2 AND expires_at > $3
-RETURNING user_id, new_email
+RETURNING user_id, new_email, session_id
 `
 
 type ConsumeAccountTokenParams struct {
@@ -25,15 +25,16 @@ type ConsumeAccountTokenParams struct {
 }
 
 type ConsumeAccountTokenRow struct {
-	UserID   uuid.UUID
-	NewEmail *string
+	UserID    uuid.UUID
+	NewEmail  *string
+	SessionID *uuid.UUID
 }
 
 // Uses a live token up: it is deleted, so it works once.
 func (q *Queries) ConsumeAccountToken(ctx context.Context, arg ConsumeAccountTokenParams) (ConsumeAccountTokenRow, error) {
 	row := q.db.QueryRow(ctx, consumeAccountToken, arg.TokenHash, arg.Kind, arg.Now)
 	var i ConsumeAccountTokenRow
-	err := row.Scan(&i.UserID, &i.NewEmail)
+	err := row.Scan(&i.UserID, &i.NewEmail, &i.SessionID)
 	return i, err
 }
 
@@ -97,10 +98,10 @@ func (q *Queries) PruneAccountTokens(ctx context.Context, before time.Time) erro
 }
 
 const replaceAccountToken = `-- name: ReplaceAccountToken :exec
-INSERT INTO account_tokens (user_id, kind, token_hash, new_email, expires_at)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO account_tokens (user_id, kind, token_hash, new_email, session_id, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (user_id, kind) DO UPDATE
-SET token_hash = excluded.token_hash, new_email = excluded.new_email,
+SET token_hash = excluded.token_hash, new_email = excluded.new_email, session_id = excluded.session_id,
     created_at = now(), expires_at = excluded.expires_at
 `
 
@@ -109,6 +110,7 @@ type ReplaceAccountTokenParams struct {
 	Kind      string
 	TokenHash []byte
 	NewEmail  *string
+	SessionID *uuid.UUID
 	ExpiresAt time.Time
 }
 
@@ -120,6 +122,7 @@ func (q *Queries) ReplaceAccountToken(ctx context.Context, arg ReplaceAccountTok
 		arg.Kind,
 		arg.TokenHash,
 		arg.NewEmail,
+		arg.SessionID,
 		arg.ExpiresAt,
 	)
 	return err

@@ -131,13 +131,14 @@ func (q *Queries) EnqueueDecoy(ctx context.Context, arg EnqueueDecoyParams) (uui
 }
 
 const enqueueMail = `-- name: EnqueueMail :exec
-INSERT INTO mail_outbox (kind, recipient, subject, text_body, html_body)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO mail_outbox (kind, recipient, mailbox, subject, text_body, html_body)
+VALUES ($1, $2, $3, $4, $5, $6)
 `
 
 type EnqueueMailParams struct {
 	Kind      string
 	Recipient string
+	Mailbox   string
 	Subject   string
 	TextBody  *string
 	HtmlBody  *string
@@ -147,6 +148,7 @@ func (q *Queries) EnqueueMail(ctx context.Context, arg EnqueueMailParams) error 
 	_, err := q.db.Exec(ctx, enqueueMail,
 		arg.Kind,
 		arg.Recipient,
+		arg.Mailbox,
 		arg.Subject,
 		arg.TextBody,
 		arg.HtmlBody,
@@ -213,12 +215,27 @@ func (q *Queries) PruneMailOutbox(ctx context.Context, arg PruneMailOutboxParams
 }
 
 const requeueDeadMail = `-- name: RequeueDeadMail :execrows
-UPDATE mail_outbox
+WITH newest AS (
+    SELECT DISTINCT ON (kind, mailbox) id, kind, mailbox, created_at
+    FROM mail_outbox
+    WHERE status = 'dead' AND text_body IS NOT NULL
+    ORDER BY kind, mailbox, created_at DESC
+)
+UPDATE mail_outbox AS m
 SET status = 'pending', attempts = 0, next_attempt_at = $1, locked_until = NULL
-WHERE status = 'dead' AND text_body IS NOT NULL
+FROM newest
+WHERE m.id = newest.id
+  AND NOT EXISTS (
+    SELECT 1 FROM mail_outbox AS later
+    WHERE later.kind = newest.kind AND later.mailbox = newest.mailbox
+      AND later.status <> 'dead' AND later.created_at > newest.created_at
+  )
 `
 
-// Gives dead mail another round of attempts (after an operator fixed SMTP).
+// Gives dead mail another round (after an operator fixed SMTP), but like the
+// throttle at most one mail of a kind per mailbox: the newest dead one, and
+// only if no newer mail of its kind was queued to that mailbox since.
+// SupersedeDeadMail then retires the rest.
 func (q *Queries) RequeueDeadMail(ctx context.Context, now time.Time) (int64, error) {
 	result, err := q.db.Exec(ctx, requeueDeadMail, now)
 	if err != nil {
@@ -248,6 +265,23 @@ func (q *Queries) RetryMail(ctx context.Context, arg RetryMailParams) error {
 		arg.Lease,
 	)
 	return err
+}
+
+const supersedeDeadMail = `-- name: SupersedeDeadMail :execrows
+UPDATE mail_outbox
+SET text_body = NULL, html_body = NULL, last_error = 'superseded by a newer mail of its kind to the same mailbox'
+WHERE status = 'dead' AND text_body IS NOT NULL
+`
+
+// After RequeueDeadMail, dead mail that still has bodies is older than a
+// mail of its kind to the same mailbox (whose link replaced its link): it
+// is never sent, and its sealed bodies go.
+func (q *Queries) SupersedeDeadMail(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, supersedeDeadMail)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const unsentMailBodies = `-- name: UnsentMailBodies :many

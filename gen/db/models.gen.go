@@ -18,6 +18,7 @@ type AccountToken struct {
 	NewEmail  *string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	SessionID *uuid.UUID
 }
 
 type MailOutbox struct {
@@ -34,6 +35,7 @@ type MailOutbox struct {
 	LastError     *string
 	CreatedAt     time.Time
 	SentAt        *time.Time
+	Mailbox       string
 }
 
 type PendingRegistration struct {

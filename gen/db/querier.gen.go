@@ -107,7 +107,10 @@ type Querier interface {
 	// Issues a token of a kind; the earlier one of that kind, if any, is
 	// overwritten and so stops working.
 	ReplaceAccountToken(ctx context.Context, arg ReplaceAccountTokenParams) error
-	// Gives dead mail another round of attempts (after an operator fixed SMTP).
+	// Gives dead mail another round (after an operator fixed SMTP), but like the
+	// throttle at most one mail of a kind per mailbox: the newest dead one, and
+	// only if no newer mail of its kind was queued to that mailbox since.
+	// SupersedeDeadMail then retires the rest.
 	RequeueDeadMail(ctx context.Context, now time.Time) (int64, error)
 	RetryMail(ctx context.Context, arg RetryMailParams) error
 	RevokeSession(ctx context.Context, id uuid.UUID) (int64, error)
@@ -127,6 +130,10 @@ type Querier interface {
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) error
 	// Applies a confirmed email change; the address is verified by the confirmation.
 	SetVerifiedEmail(ctx context.Context, arg SetVerifiedEmailParams) (User, error)
+	// After RequeueDeadMail, dead mail that still has bodies is older than a
+	// mail of its kind to the same mailbox (whose link replaced its link): it
+	// is never sent, and its sealed bodies go.
+	SupersedeDeadMail(ctx context.Context) (int64, error)
 	// Keeps the newest live registrations of an address; older and expired ones
 	// go, with their links.
 	TrimPendingRegistrations(ctx context.Context, arg TrimPendingRegistrationsParams) error

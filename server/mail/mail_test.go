@@ -36,7 +36,7 @@ func TestRenderer_EveryKindRendersWithoutTemplateErrors(t *testing.T) {
 func TestRenderer_HTMLEscapesUserInput(t *testing.T) {
 	t.Parallel()
 	r, _ := NewRenderer("")
-	got, err := r.Render(KindEmailChangeNotice, Data{Email: "a@b.example", NewEmail: `<script>x</script>@evil.example`})
+	got, err := r.Render(KindEmailChangeConfirm, Data{NewEmail: `<script>x</script>@evil.example`, Link: "L", ExpiresIn: "1 hour"})
 	if err != nil {
 		t.Fatal(err)
 	}

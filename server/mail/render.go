@@ -29,10 +29,12 @@ var kinds = []string{KindVerifyEmail, KindAlreadyRegistered, KindPasswordReset, 
 //go:embed templates
 var defaultTemplates embed.FS
 
-// Data fills a template.
+// Data fills a template. A mail carries only its recipient's own address
+// (Email, or NewEmail in the confirmation sent to it), never one that
+// someone else typed: that text would read as if authd said it.
 type Data struct {
-	Email     string // the account's address
-	NewEmail  string // for email changes
+	Email     string // the recipient's address, as the account holds it
+	NewEmail  string // email_change_confirm and email_taken: the recipient's address
 	Link      string // the action link, with its token
 	ExpiresIn string // how long the link works, e.g. "24 hours"
 }

@@ -79,7 +79,7 @@ func New(version string) *Metrics {
 		m.Logins:             {"success", "bad_credentials", "throttled", "unverified"},
 		m.Refreshes:          {"rotated", "grace_retry", "reuse_detected", "expired", "revoked", "unknown", "throttled"},
 		m.Logouts:            {"current", "others", "all"},
-		m.SessionsRevoked:    {"logout", "password_change", "password_reset", "account_deleted", "refresh_reuse", "user_revoked", "session_cap"},
+		m.SessionsRevoked:    {"logout", "password_change", "password_reset", "email_change", "account_deleted", "refresh_reuse", "user_revoked", "session_cap"},
 		m.BreakerTransitions: {"closed", "open", "half-open"},
 		m.Mail:               {"queued", "sent", "retried", "dead"},
 	} {

@@ -388,7 +388,9 @@ export interface paths {
         /**
          * Confirm an email change
          * @description Redeems the token from the mail sent to the new address and makes it the
-         *     account's (verified) email. 409 when the address was registered by
+         *     account's (verified) email. As a password change does, it ends every
+         *     session of the account except the one that asked for the change, and
+         *     voids every link mailed before. 409 when the address was registered by
          *     another account meanwhile.
          */
         post: operations["confirmEmailChange"];
@@ -438,7 +440,8 @@ export interface paths {
          *     `current_password` is always required. A new password takes effect at
          *     once and revokes every other session of the user. A new email is only
          *     pending: a confirmation link goes to the new address (for
-         *     `POST /auth/email/confirm`) and a notice to the current one; the answer
+         *     `POST /auth/email/confirm`) and a notice to the current one (at most one
+         *     notice a minute, which covers every request of that minute); the answer
          *     shows the account unchanged and says nothing about whether the new
          *     address is taken. Guessing `current_password` with a stolen access
          *     token is capped twice: the request is limited per user (default 10 per
@@ -658,7 +661,22 @@ export interface components {
         };
         /**
          * Format: email
-         * @description An email address; surrounding white space is trimmed; compared case-insensitively.
+         * @description An email address, in authd's one definition. Surrounding white space is
+         *     trimmed and the rest NFC-normalised. Refused (422 naming the field):
+         *     control characters, U+FFFD (which a JSON lone surrogate decodes to),
+         *     invisible characters (format characters such as zero-width spaces and
+         *     bidi controls, other default-ignorable code points, variation
+         *     selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+         *     addresses. The part before the last `@` is an ASCII dot-atom (letters,
+         *     digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+         *     of at most 64 characters; the domain is a host name of two or more
+         *     labels, each 1 to 63 letters, digits and inner hyphens, the last not
+         *     all digits. Internationalised domains are accepted and stored in one
+         *     form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+         *     stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+         *     that form. Compared case-insensitively. Every address authd stores and
+         *     returns passes the `format: email` checks of common validators such
+         *     as ajv-formats.
          * @example ada@example.com
          */
         Email: string;
@@ -724,6 +742,7 @@ export interface components {
             id: string;
             /**
              * Format: email
+             * @description The address in authd's stored form (see `Email`), domain in lower-case ASCII.
              * @example ada@example.com
              */
             email: string;
@@ -809,7 +828,11 @@ export interface components {
              * @example 2026-11-28T10:15:00Z
              */
             last_used_at: string;
-            /** @example Mozilla/5.0 (X11; Linux x86_64) */
+            /**
+             * @description The client's User-Agent as sent, without control and format
+             *     characters (bidi overrides, zero-width characters), at most 512 bytes.
+             * @example Mozilla/5.0 (X11; Linux x86_64)
+             */
             user_agent: string;
             /** @example 198.51.100.7 */
             ip: string;
@@ -841,9 +864,16 @@ export interface components {
             session_id?: string | null;
             /** @example 198.51.100.7 */
             ip: string;
-            /** @example Mozilla/5.0 (X11; Linux x86_64) */
+            /**
+             * @description The client's User-Agent as sent, without control and format
+             *     characters (bidi overrides, zero-width characters), at most 512 bytes.
+             * @example Mozilla/5.0 (X11; Linux x86_64)
+             */
             user_agent: string;
-            /** @example 01J9ZQ4B6W8M3X2K5T7R9V1C0D */
+            /**
+             * @description authd's own id of the request, as in its logs; never one a client sent.
+             * @example 01J9ZQ4B6W8M3X2K5T7R9V1C0D
+             */
             request_id: string;
         };
         /** @description A page of events and the cursor of the next one. */

@@ -1,0 +1,112 @@
+package server_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server/testkit"
+)
+
+// pendingMail counts the app's outbox rows not yet sent or buried.
+func pendingMail(t *testing.T, app *testkit.App) int {
+	t.Helper()
+	var n int
+	if err := app.Server.DB.Pool().QueryRow(context.Background(), "SELECT count(*) FROM mail_outbox WHERE status = 'pending'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// delivered lists the mails Mailpit holds for exactly these addresses.
+func delivered(mp *testkit.Mailpit, addrs ...string) []testkit.Message {
+	var out []testkit.Message
+	for _, a := range addrs {
+		for _, m := range mp.MailTo(a) {
+			for _, to := range m.To {
+				if strings.EqualFold(to.Address, a) {
+					out = append(out, m)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestMail_EmailChangeNoticeIsThrottledPerMailbox(t *testing.T) {
+	t.Parallel()
+	// Limits off, as the README promises the throttle holds even then.
+	app, mp := mailApp(t, testkit.NoLimits)
+	ctx := context.Background()
+	// One victim mailbox, registered three times through +tag and case
+	// variants (verification is off, so anyone can).
+	local, domain := "v-"+strings.ToLower(rand.Text()[:10]), "example.com"
+	variants := []string{local + "@" + domain, local + "+a@" + domain, strings.ToUpper(local) + "+b@" + domain}
+	pairs := make([]client.TokenPair, len(variants))
+	for i, v := range variants {
+		app.Register(t, v, testkit.Password)
+		pairs[i] = app.Login(t, v, testkit.Password)
+	}
+	var newAddrs []string
+	for i := range 30 {
+		newEmail := testkit.UniqueEmail()
+		newAddrs = append(newAddrs, newEmail)
+		r, err := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(pairs[i%len(pairs)].AccessToken))
+		if err != nil || r.StatusCode() != http.StatusOK {
+			t.Fatalf("PUT %d: %v %d %s", i, err, r.StatusCode(), r.Body)
+		}
+	}
+	// Once the outbox is empty and every new address has its confirmation,
+	// every notice queued has been delivered too.
+	confirmed := 0
+	testkit.WaitUntil(t, 60*time.Second, 100*time.Millisecond, func() bool {
+		if pendingMail(t, app) > 0 {
+			return false
+		}
+		confirmed = len(delivered(mp, newAddrs...))
+		return confirmed == len(newAddrs)
+	}, func() string {
+		return fmt.Sprintf("%d mails pending, %d of %d confirmations delivered", pendingMail(t, app), confirmed, len(newAddrs))
+	})
+	if got := delivered(mp, variants...); len(got) != 1 {
+		t.Fatalf("%d notices reached the victim's mailbox within a minute, want 1", len(got))
+	}
+
+	// A minute later the next request is noticed again.
+	app.Clock.Advance(time.Minute)
+	newEmail := testkit.UniqueEmail()
+	if r, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(pairs[1].AccessToken)); r.StatusCode() != http.StatusOK {
+		t.Fatalf("PUT after a minute: %d", r.StatusCode())
+	}
+	mp.WaitForMail(newEmail, 1)
+	testkit.WaitUntil(t, 30*time.Second, 50*time.Millisecond, func() bool { return len(delivered(mp, variants...)) == 2 },
+		func() string { return "no second notice a minute later" })
+}
+
+func TestMail_ConfirmedEmailChangeEndsOtherSessions(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t)
+	ctx := context.Background()
+	u, asker := app.NewUser(t)
+	other := app.Login(t, u.Email, testkit.Password)
+
+	newEmail := testkit.UniqueEmail()
+	if r, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(asker.AccessToken)); r.StatusCode() != http.StatusOK {
+		t.Fatalf("PUT: %d", r.StatusCode())
+	}
+	confirm := testkit.LinkToken(t, mp.WaitForMail(newEmail, 1)[0].Text)
+	if r, _ := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: confirm}); r.JSON200 == nil {
+		t.Fatalf("confirm: %d", r.StatusCode())
+	}
+	if meStatus(t, app, other.AccessToken) != http.StatusUnauthorized || refresh(t, app, other.RefreshToken).StatusCode() != http.StatusUnauthorized {
+		t.Error("another session survived the confirmed email change")
+	}
+	if got := meStatus(t, app, asker.AccessToken); got != http.StatusOK {
+		t.Errorf("the session that asked for the change: %d, want 200", got)
+	}
+}
