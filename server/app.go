@@ -25,8 +25,11 @@ type HTTPOptions struct {
 	// ForwardedHeader is that header (X-Forwarded-For, the default, or Forwarded).
 	TrustedProxies  []string
 	ForwardedHeader string
-	// MetricsElsewhere: /metrics is served on its own address, not here.
-	MetricsElsewhere bool
+	// PublicMetrics serves /metrics here too; off, only the private
+	// listener serves them (some counters move only for real accounts).
+	PublicMetrics bool
+	// ReadinessDetails adds every check's detail to /readiness (development).
+	ReadinessDetails bool
 }
 
 // Echo assembles the application: middleware in the order requests meet it,

@@ -31,6 +31,8 @@ type Config struct {
 	Env         string `env:"AUTHD_ENV" envDefault:"development"`
 	Addr        string `env:"AUTHD_ADDR" envDefault:":8080"`
 	MetricsAddr string `env:"AUTHD_METRICS_ADDR"`
+	// PublicMetrics also serves /metrics on AUTHD_ADDR, in development too.
+	PublicMetrics bool `env:"AUTHD_PUBLIC_METRICS" envDefault:"false"`
 	// AuditRetention is how long security events (GET /users/me/events) are kept.
 	AuditRetention time.Duration `env:"AUTHD_AUDIT_RETENTION" envDefault:"2160h"`
 
