@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -59,7 +60,7 @@ func (s *Server) Echo() (*echo.Echo, error) {
 	e.Use(requestContext(opts.RequestTimeout))
 	e.Use(accessLog(s.Log, s.Metrics))
 	e.Use(recoverPanics(s.Log))
-	e.Use(securityHeaders)
+	e.Use(securityHeaders(strings.HasPrefix(s.Mail.PublicURL, "https://")))
 	if len(opts.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  opts.CORSOrigins,
