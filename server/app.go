@@ -47,13 +47,9 @@ func (s *Server) Echo() (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.HandleError
-	header := opts.ForwardedHeader
-	if header == "" {
-		header = clientip.HeaderXForwardedFor
-	}
-	ips, err := clientip.New(opts.TrustedProxies, header)
+	ips, err := opts.clientIPs()
 	if err != nil {
-		return nil, fmt.Errorf("trusted proxies: %w", err)
+		return nil, err
 	}
 	e.IPExtractor = ips.ClientIP
 
@@ -79,15 +75,35 @@ func (s *Server) Echo() (*echo.Echo, error) {
 	return e, nil
 }
 
-// Handler is the application with a span around each request (continuing a
-// W3C traceparent the client sent), when tracing is on.
+// clientIPs finds clients behind the trusted proxies.
+func (o HTTPOptions) clientIPs() (*clientip.Extractor, error) {
+	header := o.ForwardedHeader
+	if header == "" {
+		header = clientip.HeaderXForwardedFor
+	}
+	ips, err := clientip.New(o.TrustedProxies, header)
+	if err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
+	return ips, nil
+}
+
+// Handler is the application with a span around each request, when tracing
+// is on. A W3C traceparent is continued only from a trusted proxy; from
+// anyone else it is a link of a new trace, so a client can neither join
+// authd's spans to a trace of its choosing nor switch their sampling off.
 func (s *Server) Handler() (http.Handler, error) {
 	e, err := s.Echo()
 	if err != nil || s.Tracer == nil {
 		return e, err
 	}
+	ips, err := s.HTTP.clientIPs()
+	if err != nil {
+		return nil, err
+	}
 	return otelhttp.NewHandler(e, "http.request",
-		otelhttp.WithTracerProvider(s.Tracer), otelhttp.WithPropagators(telemetry.Propagator)), nil
+		otelhttp.WithTracerProvider(s.Tracer), otelhttp.WithPropagators(telemetry.Propagator),
+		otelhttp.WithPublicEndpointFn(func(r *http.Request) bool { return !ips.PeerTrusted(r) })), nil
 }
 
 func newSwaggerUI() http.Handler {

@@ -42,6 +42,9 @@ func requestContext(timeout time.Duration) echo.MiddlewareFunc {
 			}
 			c.Response().Header().Set(echo.HeaderXRequestID, id)
 			info := &requestInfo{id: id, path: c.Request().URL.Path, ip: c.RealIP(), userAgent: cleanHeader(c.Request().UserAgent(), 512)}
+			// The span's client is the one limits and logs see, not the
+			// first X-Forwarded-For entry any client can write.
+			trace.SpanFromContext(c.Request().Context()).SetAttributes(attribute.String("client.address", info.ip))
 			ctx, cancel := context.WithTimeout(withInfo(c.Request().Context(), info), timeout)
 			defer cancel()
 			c.SetRequest(c.Request().WithContext(ctx))
