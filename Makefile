@@ -38,9 +38,9 @@ lint: ## gofmt and go vet
 	go vet ./...
 
 .PHONY: run
-run: ## Start authd on $(ADDR) against the local PostgreSQL
+run: ## Start authd in development on $(ADDR) against the local PostgreSQL
 	@echo "authd: docs at http://localhost$(ADDR)/docs"
-	AUTHD_ADDR=$(ADDR) go run ./cmd/authd serve
+	AUTHD_ENV=development AUTHD_ADDR=$(ADDR) go run ./cmd/authd serve
 
 .PHONY: build
 build: ## Build bin/authd

@@ -81,7 +81,7 @@ func serveMeCeiling() error {
 	if err != nil {
 		return err
 	}
-	defaults, err := config.Load(map[string]string{})
+	defaults, err := config.Load(map[string]string{"AUTHD_ENV": config.EnvDevelopment})
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ type row struct {
 
 func run(d time.Duration, outPath string) error {
 	ctx := context.Background()
-	defaults, err := config.Load(map[string]string{}) // what authd runs with here
+	defaults, err := config.Load(map[string]string{"AUTHD_ENV": config.EnvDevelopment}) // what authd runs with here
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -25,8 +26,11 @@ type HTTPOptions struct {
 	// ForwardedHeader is that header (X-Forwarded-For, the default, or Forwarded).
 	TrustedProxies  []string
 	ForwardedHeader string
-	// MetricsElsewhere: /metrics is served on its own address, not here.
-	MetricsElsewhere bool
+	// PublicMetrics serves /metrics here too; off, only the private
+	// listener serves them (some counters move only for real accounts).
+	PublicMetrics bool
+	// ReadinessDetails adds every check's detail to /readiness (development).
+	ReadinessDetails bool
 }
 
 // Echo assembles the application: middleware in the order requests meet it,
@@ -43,20 +47,16 @@ func (s *Server) Echo() (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.HandleError
-	header := opts.ForwardedHeader
-	if header == "" {
-		header = clientip.HeaderXForwardedFor
-	}
-	ips, err := clientip.New(opts.TrustedProxies, header)
+	ips, err := opts.clientIPs()
 	if err != nil {
-		return nil, fmt.Errorf("trusted proxies: %w", err)
+		return nil, err
 	}
 	e.IPExtractor = ips.ClientIP
 
 	e.Use(requestContext(opts.RequestTimeout))
 	e.Use(accessLog(s.Log, s.Metrics))
 	e.Use(recoverPanics(s.Log))
-	e.Use(securityHeaders)
+	e.Use(securityHeaders(strings.HasPrefix(s.Mail.PublicURL, "https://")))
 	e.Use(noStore(spec))
 	if len(opts.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
@@ -76,15 +76,35 @@ func (s *Server) Echo() (*echo.Echo, error) {
 	return e, nil
 }
 
-// Handler is the application with a span around each request (continuing a
-// W3C traceparent the client sent), when tracing is on.
+// clientIPs finds clients behind the trusted proxies.
+func (o HTTPOptions) clientIPs() (*clientip.Extractor, error) {
+	header := o.ForwardedHeader
+	if header == "" {
+		header = clientip.HeaderXForwardedFor
+	}
+	ips, err := clientip.New(o.TrustedProxies, header)
+	if err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
+	return ips, nil
+}
+
+// Handler is the application with a span around each request, when tracing
+// is on. A W3C traceparent is continued only from a trusted proxy; from
+// anyone else it is a link of a new trace, so a client can neither join
+// authd's spans to a trace of its choosing nor switch their sampling off.
 func (s *Server) Handler() (http.Handler, error) {
 	e, err := s.Echo()
 	if err != nil || s.Tracer == nil {
 		return e, err
 	}
+	ips, err := s.HTTP.clientIPs()
+	if err != nil {
+		return nil, err
+	}
 	return otelhttp.NewHandler(e, "http.request",
-		otelhttp.WithTracerProvider(s.Tracer), otelhttp.WithPropagators(telemetry.Propagator)), nil
+		otelhttp.WithTracerProvider(s.Tracer), otelhttp.WithPropagators(telemetry.Propagator),
+		otelhttp.WithPublicEndpointFn(func(r *http.Request) bool { return !ips.PeerTrusted(r) })), nil
 }
 
 func newSwaggerUI() http.Handler {

@@ -2,29 +2,104 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/authd/authd/gen/api"
 )
 
-// GetReadiness implements api.StrictServerInterface: ready when the database
-// answers, the breaker is closed and the schema is current.
+// readinessTTL is how long one run of the checks answers every probe: a
+// flood of probes costs one run a second.
+const readinessTTL = time.Second
+
+// readinessTimeout bounds one run of the checks. The run does not stop when
+// the probe that started it gives up, or a client hanging up at once would
+// make every probe of that second report the database as failing.
+const readinessTimeout = 5 * time.Second
+
+// readiness is the outcome of one run of the checks.
+type readiness struct {
+	checks  api.Checks
+	failing []string
+}
+
+// readinessCache keeps the last run; the mutex also makes concurrent probes
+// wait for the one run in progress instead of starting their own.
+type readinessCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	last readiness
+}
+
+// GetReadiness implements api.StrictServerInterface. The public answer
+// names failing checks only: details such as mail outbox counts would tell
+// which addresses have accounts. Development adds the details.
 func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObject) (api.GetReadinessResponseObject, error) {
-	checks := api.Checks{}
-	var failing []string
+	return s.readinessResponse(ctx, s.cachedReadiness(ctx), s.HTTP.ReadinessDetails), nil
+}
+
+// readinessDetails serves the detailed, uncached readiness for the private
+// metrics listener.
+func (s *Server) readinessDetails() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := &requestInfo{id: rand.Text(), path: r.URL.Path}
+		ctx := withInfo(r.Context(), info)
+		w.Header().Set("Cache-Control", "no-store")
+		if err := s.readinessResponse(ctx, s.checkReadiness(ctx), true).VisitGetReadinessResponse(w); err != nil {
+			s.Log.WarnContext(ctx, "write readiness", "error", err)
+		}
+	})
+}
+
+func (s *Server) cachedReadiness(ctx context.Context) readiness {
+	c := &s.ready
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := s.Now(); c.at.IsZero() || now.Sub(c.at) >= readinessTTL || now.Before(c.at) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readinessTimeout)
+		defer cancel()
+		c.last, c.at = s.checkReadiness(ctx), now
+	}
+	return c.last
+}
+
+func (s *Server) readinessResponse(ctx context.Context, r readiness, details bool) api.GetReadinessResponseObject {
+	var checks *api.Checks
+	if details {
+		checks = &r.checks
+	}
+	if len(r.failing) == 0 {
+		return api.GetReadiness200JSONResponse{Status: api.Ready, Checks: checks}
+	}
+	p := problem(ctx, kindNotReady, "failing checks: "+strings.Join(r.failing, ", "))
+	return api.GetReadiness503ApplicationProblemPlusJSONResponse{
+		Body: api.ReadinessProblem{
+			Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail,
+			RequestId: p.RequestId, Instance: ptr("/readiness"), Failing: r.failing, Checks: checks,
+		},
+		Headers: api.GetReadiness503ResponseHeaders{RetryAfter: ptr(s.breakerRetryAfter())},
+	}
+}
+
+// checkReadiness runs every check: ready when the database answers, the
+// breaker is closed and the schema is current.
+func (s *Server) checkReadiness(ctx context.Context) readiness {
+	r := readiness{checks: api.Checks{}}
 	check := func(name string, err error, okDetail string) {
 		if err != nil {
-			checks[name] = api.Check{Status: api.CheckStatusFail, Detail: ptr(err.Error())}
-			failing = append(failing, name)
+			r.checks[name] = api.Check{Status: api.CheckStatusFail, Detail: ptr(err.Error())}
+			r.failing = append(r.failing, name)
 			return
 		}
 		c := api.Check{Status: api.CheckStatusOk}
 		if okDetail != "" {
 			c.Detail = ptr(okDetail)
 		}
-		checks[name] = c
+		r.checks[name] = c
 	}
 
 	open, _ := s.DB.BreakerOpen()
@@ -45,22 +120,11 @@ func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObje
 		}
 	}
 
-	checks["rate_limiter"] = s.limiterCheck(ctx)
+	r.checks["rate_limiter"] = s.limiterCheck(ctx)
 	if dbErr == nil {
-		checks["mail_outbox"] = s.outboxCheck(ctx)
+		r.checks["mail_outbox"] = s.outboxCheck(ctx)
 	}
-
-	if len(failing) == 0 {
-		return api.GetReadiness200JSONResponse{Status: api.Ready, Checks: checks}, nil
-	}
-	p := problem(ctx, kindNotReady, "failing checks: "+strings.Join(failing, ", "))
-	return api.GetReadiness503ApplicationProblemPlusJSONResponse{
-		Body: api.ReadinessProblem{
-			Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail,
-			RequestId: p.RequestId, Instance: ptr("/readiness"), Checks: checks,
-		},
-		Headers: api.GetReadiness503ResponseHeaders{RetryAfter: ptr(s.breakerRetryAfter())},
-	}, nil
+	return r
 }
 
 func errIf(cond bool, msg string) error {

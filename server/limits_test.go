@@ -122,8 +122,7 @@ func TestRateLimit_DisabledSwitchesEveryLimitOff(t *testing.T) {
 			t.Fatalf("wrong password with limits off: %d, want 401 every time", resp.StatusCode())
 		}
 	}
-	ready, _ := app.Client.GetReadinessWithResponse(context.Background())
-	if c := ready.JSON200.Checks["rate_limiter"]; c.Detail == nil || *c.Detail != "disabled" {
+	if c := app.DetailedReadiness(t).Checks["rate_limiter"]; c.Detail == nil || *c.Detail != "disabled" {
 		t.Errorf("rate_limiter check = %+v", c)
 	}
 }
@@ -166,7 +165,7 @@ func TestRateLimit_RedisDownFallsBackAndSaysSo(t *testing.T) {
 	if ready.JSON200 == nil {
 		t.Fatalf("readiness %d: a Redis outage must not make authd unready", ready.StatusCode())
 	}
-	if c := ready.JSON200.Checks["rate_limiter"]; c.Status != "degraded" {
+	if c := app.DetailedReadiness(t).Checks["rate_limiter"]; c.Status != "degraded" {
 		t.Errorf("rate_limiter check = %+v, want degraded", c)
 	}
 	if len(app.Logs.Lines("shared store unreachable")) != 1 {

@@ -14,23 +14,13 @@ import (
 	"github.com/authd/authd/server/token"
 )
 
-// outbox returns the mail_outbox readiness detail, e.g. "0 pending, 0 dead".
+// outbox returns the mail_outbox readiness detail, e.g. "0 pending, 0 dead",
+// from the private listener's detailed readiness.
 func outbox(t *testing.T, app *testkit.App) (string, string) {
 	t.Helper()
-	resp, err := app.Client.GetReadinessWithResponse(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var checks map[string]client.Check
-	switch {
-	case resp.JSON200 != nil:
-		checks = resp.JSON200.Checks
-	case resp.ApplicationproblemJSON503 != nil:
-		checks = resp.ApplicationproblemJSON503.Checks
-	}
-	c := checks["mail_outbox"]
+	c := app.DetailedReadiness(t).Checks["mail_outbox"]
 	if c.Detail == nil {
-		t.Fatalf("no mail_outbox check: %s", resp.Body)
+		t.Fatalf("no mail_outbox check")
 	}
 	return string(c.Status), *c.Detail
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/authd/authd"
 	"github.com/authd/authd/gen/api"
@@ -89,9 +90,9 @@ func (r rawJSON) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
 }
 
 // GetMetrics implements api.StrictServerInterface: the Prometheus text
-// format, unless metrics are served on their own address.
+// format, only when asked for (some counters move only for real accounts).
 func (s *Server) GetMetrics(ctx context.Context, _ api.GetMetricsRequestObject) (api.GetMetricsResponseObject, error) {
-	if s.HTTP.MetricsElsewhere {
+	if !s.HTTP.PublicMetrics {
 		return api.GetMetrics404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(
 			problem(ctx, kindNotFound, "Metrics are served on another address."))}, nil
 	}
@@ -100,4 +101,13 @@ func (s *Server) GetMetrics(ctx context.Context, _ api.GetMetricsRequestObject) 
 		return nil, err
 	}
 	return api.GetMetrics200TextResponse(buf.String()), nil
+}
+
+// PrivateHandler serves the private metrics listener (AUTHD_METRICS_ADDR):
+// /metrics, and /readiness with every check's detail, uncached.
+func (s *Server) PrivateHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /readiness", s.readinessDetails())
+	return mux
 }

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,13 +53,39 @@ func TestReadiness_ReadyWithCurrentSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.JSON200 == nil {
+	if resp.JSON200 == nil || resp.JSON200.Status != "ready" {
 		t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body)
 	}
+	detailed := app.DetailedReadiness(t)
 	for _, name := range []string{"database", "circuit_breaker", "migrations"} {
-		if c, ok := resp.JSON200.Checks[name]; !ok || c.Status != "ok" {
+		if c, ok := detailed.Checks[name]; !ok || c.Status != "ok" {
 			t.Errorf("check %s = %+v", name, c)
 		}
+	}
+}
+
+// TestReadiness_PublicAnswerTellsNoMailCounts: a password reset request
+// queues mail only for a real account, so outbox counts in the public
+// answer would tell which addresses have accounts. They are on the private
+// listener only.
+func TestReadiness_PublicAnswerTellsNoMailCounts(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t))
+	u, _ := app.NewUser(t)
+	forgot(t, app, u.Email)
+	resp, err := app.Client.GetReadinessWithResponse(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(resp.Body, &body); err != nil || resp.StatusCode() != http.StatusOK {
+		t.Fatalf("readiness %d: %s", resp.StatusCode(), resp.Body)
+	}
+	if len(body) != 1 || body["status"] != "ready" {
+		t.Errorf("public readiness = %s, want status only", resp.Body)
+	}
+	if _, detail := outbox(t, app); !strings.HasPrefix(detail, "1 pending") {
+		t.Errorf("private mail_outbox detail = %q, want the queued mail counted", detail)
 	}
 }
 
@@ -64,7 +93,7 @@ type behindMigrations struct{}
 
 func (behindMigrations) Versions(context.Context) (int64, int64, error) { return 1, 2, nil }
 
-func TestReadiness_MigrationsBehind(t *testing.T) {
+func TestReadiness_NotReadyNamesTheFailingCheckOnly(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, func(d *server.Deps) { d.Migrations = behindMigrations{} })
 	resp, err := app.Client.GetReadinessWithResponse(context.Background())
@@ -75,8 +104,81 @@ func TestReadiness_MigrationsBehind(t *testing.T) {
 	if p == nil {
 		t.Fatalf("status %d, want 503: %s", resp.StatusCode(), resp.Body)
 	}
-	if c := p.Checks["migrations"]; c.Status != "fail" || c.Detail == nil || !strings.Contains(*c.Detail, "1 of 2") {
-		t.Errorf("migrations check = %+v", c)
+	if len(p.Failing) != 1 || p.Failing[0] != "migrations" || p.Checks != nil || strings.Contains(string(resp.Body), "1 of 2") {
+		t.Errorf("public 503 = %s, want failing [migrations] and no details", resp.Body)
+	}
+	detailed := app.DetailedReadiness(t)
+	if c := detailed.Checks["migrations"]; detailed.Status != http.StatusServiceUnavailable || c.Status != "fail" || c.Detail == nil || !strings.Contains(*c.Detail, "1 of 2") {
+		t.Errorf("private readiness %d, migrations check = %+v", detailed.Status, c)
+	}
+}
+
+func TestReadiness_DetailedInDevelopment(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.ReadinessDetails)
+	resp, err := app.Client.GetReadinessWithResponse(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.JSON200 == nil || resp.JSON200.Checks == nil || (*resp.JSON200.Checks)["mail_outbox"].Detail == nil {
+		t.Fatalf("development readiness %d: %s, want every check's detail", resp.StatusCode(), resp.Body)
+	}
+}
+
+// countingMigrations counts readiness runs: each asks for the schema version once.
+type countingMigrations struct {
+	next server.Migrations
+	n    atomic.Int64
+}
+
+func (c *countingMigrations) Versions(ctx context.Context) (int64, int64, error) {
+	c.n.Add(1)
+	return c.next.Versions(ctx)
+}
+
+// stoppedClock is a clock that moves only when told.
+type stoppedClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *stoppedClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *stoppedClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestReadiness_AFloodOfProbesRunsTheChecksOncePerSecond(t *testing.T) {
+	t.Parallel()
+	counter := &countingMigrations{}
+	clock := &stoppedClock{now: time.Now()}
+	app := testkit.NewApp(t, func(d *server.Deps) {
+		counter.next, d.Migrations, d.Now = d.Migrations, counter, clock.Now
+	})
+	probe := func() {
+		resp, err := app.Client.GetReadinessWithResponse(context.Background())
+		if err != nil || resp.JSON200 == nil {
+			t.Errorf("readiness: %v", err)
+		}
+	}
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(probe)
+	}
+	wg.Wait()
+	if got := counter.n.Load(); got != 1 {
+		t.Fatalf("50 probes within one second ran the checks %d times, want 1", got)
+	}
+	clock.Advance(time.Second)
+	probe()
+	probe()
+	if got := counter.n.Load(); got != 2 {
+		t.Errorf("a second later: %d runs, want 2", got)
+	}
+	app.DetailedReadiness(t) // the private listener is not cached
+	if got := counter.n.Load(); got != 3 {
+		t.Errorf("after a private read: %d runs, want 3", got)
 	}
 }
 
@@ -130,8 +232,8 @@ func TestDatabaseDown_BreakerOpensInto503(t *testing.T) {
 	if p == nil {
 		t.Fatalf("readiness status %d, want 503", ready.StatusCode())
 	}
-	if p.Checks["circuit_breaker"].Status != "fail" || p.Checks["database"].Status != "fail" {
-		t.Errorf("checks = %+v", p.Checks)
+	if !slices.Contains(p.Failing, "circuit_breaker") || !slices.Contains(p.Failing, "database") {
+		t.Errorf("failing = %v, want circuit_breaker and database", p.Failing)
 	}
 	if len(app.Logs.Lines("circuit breaker changed state", `"to":"open"`)) == 0 {
 		t.Error("breaker opening was not logged")

@@ -2,28 +2,21 @@ package server_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/authd/authd/gen/client"
-	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/testkit"
 )
 
-// scrape returns the value of one sample in /metrics; a missing sample fails
-// the test.
+// scrape returns the value of one sample in /metrics on the private
+// listener; a missing sample fails the test.
 func scrape(t *testing.T, app *testkit.App, sample string) float64 {
 	t.Helper()
-	resp, err := http.Get(app.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
+	body := app.Private("/metrics").Body.String()
+	for _, line := range strings.Split(body, "\n") {
 		if v, ok := strings.CutPrefix(line, sample+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
@@ -89,10 +82,8 @@ func TestMetrics_CountTrafficAndAuthEvents(t *testing.T) {
 			t.Errorf("%s did not move", positive)
 		}
 	}
-	resp, _ := http.Get(app.URL + "/metrics")
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), `authd_build_info{goversion="go`) || !strings.Contains(string(body), `version="test"`) {
+	body := app.Private("/metrics").Body.String()
+	if !strings.Contains(body, `authd_build_info{goversion="go`) || !strings.Contains(string(body), `version="test"`) {
 		t.Error("no authd_build_info with version and Go version")
 	}
 }
@@ -120,14 +111,29 @@ func TestMetrics_ThrottledLoginsAndMailEvents(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-func TestMetrics_NotOnThePublicAddressWhenServedElsewhere(t *testing.T) {
+// TestMetrics_NotOnThePublicAddressUnlessAsked: a mail counter rising after
+// a password reset request tells that the address has an account, so the
+// public address serves /metrics only with AUTHD_PUBLIC_METRICS.
+func TestMetrics_NotOnThePublicAddressUnlessAsked(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, func(d *server.Deps) { d.HTTP.MetricsElsewhere = true })
+	app := testkit.NewApp(t)
 	resp, err := app.Client.GetMetricsWithResponse(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode() != http.StatusNotFound || strings.Contains(string(resp.Body), "authd_") {
-		t.Errorf("/metrics with AUTHD_METRICS_ADDR set: %d", resp.StatusCode())
+		t.Errorf("public /metrics by default: %d %.80s, want 404", resp.StatusCode(), resp.Body)
+	}
+	if rec := app.Private("/metrics"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "authd_build_info") {
+		t.Errorf("private /metrics: %d", rec.Code)
+	}
+
+	asked := testkit.NewApp(t, testkit.PublicMetrics)
+	resp, err = asked.Client.GetMetricsWithResponse(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode() != http.StatusOK || !strings.Contains(string(resp.Body), "authd_build_info") {
+		t.Errorf("public /metrics with AUTHD_PUBLIC_METRICS: %d", resp.StatusCode())
 	}
 }

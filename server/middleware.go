@@ -45,6 +45,9 @@ func requestContext(timeout time.Duration) echo.MiddlewareFunc {
 			if theirs := c.Request().Header.Get(echo.HeaderXRequestID); saneRequestID.MatchString(theirs) {
 				info.clientRequestID = theirs
 			}
+			// The span's client is the one limits and logs see, not the
+			// first X-Forwarded-For entry any client can write.
+			trace.SpanFromContext(c.Request().Context()).SetAttributes(attribute.String("client.address", info.ip))
 			ctx, cancel := context.WithTimeout(withInfo(c.Request().Context(), info), timeout)
 			defer cancel()
 			c.SetRequest(c.Request().WithContext(ctx))
@@ -122,19 +125,25 @@ func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {
 
 // securityHeaders sets headers that keep browsers from misusing responses.
 // Swagger UI needs its own scripts and inline styles; the API needs nothing.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if c.Path() == "/docs" || strings.HasPrefix(c.Path(), "/docs/") {
-			h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
-		} else {
-			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+// hsts: the public URL is https, so browsers must never try plain http.
+func securityHeaders(hsts bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Response().Header()
+			if hsts {
+				h.Set("Strict-Transport-Security", "max-age=31536000")
+			}
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("Referrer-Policy", "no-referrer")
+			h.Set("Cross-Origin-Resource-Policy", "same-origin")
+			if c.Path() == "/docs" || strings.HasPrefix(c.Path(), "/docs/") {
+				h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+			} else {
+				h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+			}
+			return next(c)
 		}
-		return next(c)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/authd/authd"
 	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/testkit"
 )
 
@@ -190,6 +191,29 @@ func TestRequests_SecurityHeadersAndCORS(t *testing.T) {
 	}
 	if got := preflight("https://evil.example.net").Header.Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("foreign origin allowed: %q", got)
+	}
+}
+
+// TestRequests_HSTSWhenThePublicURLIsHTTPS: behind an https public URL,
+// browsers are told never to try plain http, on every response.
+func TestRequests_HSTSWhenThePublicURLIsHTTPS(t *testing.T) {
+	t.Parallel()
+	hsts := func(publicURL, path string) string {
+		app := testkit.NewApp(t, func(d *server.Deps) { d.Mail.PublicURL = publicURL })
+		resp, err := http.Get(app.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Strict-Transport-Security")
+	}
+	for _, path := range []string{"/health", "/nowhere", "/docs/"} {
+		if got := hsts("https://auth.example.com", path); got != "max-age=31536000" {
+			t.Errorf("https public URL, %s: Strict-Transport-Security = %q", path, got)
+		}
+	}
+	if got := hsts("http://localhost:8080", "/health"); got != "" {
+		t.Errorf("http public URL: Strict-Transport-Security = %q, want none", got)
 	}
 }
 

@@ -91,6 +91,7 @@ type Limits struct {
 type Server struct {
 	Deps
 	docs
+	ready readinessCache
 }
 
 // New returns a Server and registers the gauges that read its parts.

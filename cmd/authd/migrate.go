@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -16,8 +17,13 @@ import (
 
 // migrate runs `authd migrate up|down|status`.
 func migrate(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("usage: authd migrate up|down|status")
+	const usage = "usage: authd migrate up | down [--to VERSION] [--confirm] | status"
+	if len(args) < 1 || (args[0] != "down" && len(args) != 1) {
+		return errors.New(usage)
+	}
+	down, err := parseDown(cfg, args[1:])
+	if args[0] == "down" && err != nil {
+		return fmt.Errorf("%w\n%s", err, usage)
 	}
 	if args[0] == "up" && cfg.Development() {
 		if err := database.EnsureExists(ctx, cfg.DatabaseURL); err != nil {
@@ -43,10 +49,24 @@ func migrate(ctx context.Context, cfg config.Config, args []string, out io.Write
 		_, err = fmt.Fprintf(out, "applied %d migration(s)\n", n)
 		return err
 	case "down":
-		if err := m.Down(ctx); err != nil {
+		if down.to < 0 {
+			if err := m.Down(ctx); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(out, "rolled back the latest migration")
 			return err
 		}
-		_, err = fmt.Fprintln(out, "rolled back the latest migration")
+		from, _, err := m.Versions(ctx)
+		if err != nil {
+			return err
+		}
+		if down.to >= from {
+			return fmt.Errorf("the schema is at version %d: nothing to roll back to version %d", from, down.to)
+		}
+		if err := m.DownTo(ctx, down.to); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "rolled back from version %d to version %d\n", from, down.to)
 		return err
 	case "status":
 		list, err := m.Status(ctx)
@@ -66,6 +86,38 @@ func migrate(ctx context.Context, cfg config.Config, args []string, out io.Write
 	default:
 		return fmt.Errorf("unknown migrate command %q (up, down, status)", args[0])
 	}
+}
+
+// downArgs are the options of `authd migrate down`.
+type downArgs struct {
+	to      int64 // -1: the latest migration only
+	confirm bool
+}
+
+// parseDown reads `--to VERSION` and `--confirm`. Rolling back drops tables
+// and their data (security_events, the audit trail, among them), so
+// production insists on both: no default target, no accident.
+func parseDown(cfg config.Config, args []string) (downArgs, error) {
+	fs := flag.NewFlagSet("migrate down", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	d := downArgs{}
+	fs.Int64Var(&d.to, "to", -1, "roll back to this version (0: every migration)")
+	fs.BoolVar(&d.confirm, "confirm", false, "yes, drop what the rolled-back migrations created")
+	if err := fs.Parse(args); err != nil {
+		return d, err
+	}
+	if fs.NArg() > 0 {
+		return d, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	toGiven := false
+	fs.Visit(func(f *flag.Flag) { toGiven = toGiven || f.Name == "to" })
+	if toGiven && d.to < 0 {
+		return d, errors.New("--to needs a version >= 0")
+	}
+	if !cfg.Development() && (d.to < 0 || !d.confirm) {
+		return d, errors.New("in production, migrate down drops tables and their data (the audit trail among them): give the target version with --to VERSION and --confirm")
+	}
+	return d, nil
 }
 
 // mailCommand runs `authd mail requeue`: dead mail (after an SMTP outage

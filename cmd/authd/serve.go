@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authd/authd/server"
@@ -112,7 +111,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			RequireVerified: cfg.RequireVerified,
 			VerifyTTL:       cfg.VerifyEmailTTL, ResetTTL: cfg.PasswordResetTTL, ChangeTTL: cfg.EmailChangeTTL,
 		},
-		HTTP: server.HTTPOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies, ForwardedHeader: cfg.ForwardedHdr, MetricsElsewhere: cfg.MetricsAddr != "" || !cfg.Development()},
+		HTTP: server.HTTPOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies, ForwardedHeader: cfg.ForwardedHdr,
+			PublicMetrics: cfg.PublicMetrics, ReadinessDetails: cfg.Development()},
 	})
 	handler, err := srv.Handler()
 	if err != nil {
@@ -131,10 +131,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	errc := make(chan error, 2)
 	go func() { errc <- httpServer.ListenAndServe() }()
 	if cfg.MetricsAddr != "" {
-		metricsServer := &http.Server{Addr: cfg.MetricsAddr, Handler: promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		metricsServer := &http.Server{Addr: cfg.MetricsAddr, Handler: srv.PrivateHandler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { errc <- metricsServer.ListenAndServe() }()
 		defer metricsServer.Close()
-		log.Info("metrics listening", "addr", cfg.MetricsAddr)
+		log.Info("private listener (metrics, detailed readiness)", "addr", cfg.MetricsAddr)
 	}
 	go srv.Prune(ctx, 10*time.Minute)
 	worker := mail.NewWorker(srv.DB.Queries, sender, mail.WorkerOptions{

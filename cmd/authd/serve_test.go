@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -42,14 +43,11 @@ func TestServe_CreatesMigratesServesAndStops(t *testing.T) {
 		}
 	})
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr, privateAddr := freeAddr(t), freeAddr(t)
+	t.Setenv("AUTHD_ENV", "development")
 	t.Setenv("DATABASE_URL", u.String())
 	t.Setenv("AUTHD_ADDR", addr)
+	t.Setenv("AUTHD_METRICS_ADDR", privateAddr)
 	t.Setenv("AUTHD_LOG_LEVEL", "error")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -78,6 +76,27 @@ func TestServe_CreatesMigratesServesAndStops(t *testing.T) {
 	}
 	if ready.Status != "ready" {
 		t.Errorf("readiness = %+v", ready)
+	}
+	// Development shows the details publicly, but not /metrics unless asked;
+	// the private listener serves both.
+	for _, c := range []struct {
+		url, want string
+		status    int
+	}{
+		{"http://" + addr + "/readiness", `"mail_outbox"`, 200},
+		{"http://" + addr + "/metrics", "", 404},
+		{"http://" + privateAddr + "/metrics", "authd_build_info", 200},
+		{"http://" + privateAddr + "/readiness", `"mail_outbox"`, 200},
+	} {
+		resp, err := http.Get(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || !strings.Contains(string(body), c.want) {
+			t.Errorf("GET %s: %d %.100s, want %d with %s", c.url, resp.StatusCode, body, c.status, c.want)
+		}
 	}
 
 	// A request whose body is still arriving when shutdown begins must be
@@ -131,4 +150,14 @@ func TestServe_CreatesMigratesServesAndStops(t *testing.T) {
 	if _, err := http.Get("http://" + addr + "/health"); err == nil {
 		t.Error("still serving after shutdown")
 	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

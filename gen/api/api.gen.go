@@ -195,7 +195,8 @@ type CheckStatus string
 // Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 // `rate_limiter` (degraded while Redis is unreachable and limits are
 // enforced per instance) and `mail_outbox` (pending and dead mail;
-// degraded while dead mail waits for an operator).
+// degraded while dead mail waits for an operator). Only in the detailed
+// answer (development, or the private metrics listener).
 //
 // Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 type Checks map[string]Check
@@ -300,6 +301,11 @@ type EventPage struct {
 	// Example: 1042
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
+
+// FailingChecks The readiness checks that failed.
+//
+// Example: ["database"]
+type FailingChecks = []string
 
 // FieldError One failing field of a request body.
 type FieldError struct {
@@ -417,16 +423,18 @@ type Problem struct {
 	Type string `json:"type"`
 }
 
-// Readiness Every readiness check passed.
+// Readiness Every readiness check passed. `checks` is present only in the detailed
+// answer (development, or the private metrics listener).
 type Readiness struct {
 	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
 	// enforced per instance) and `mail_outbox` (pending and dead mail;
-	// degraded while dead mail waits for an operator).
+	// degraded while dead mail waits for an operator). Only in the detailed
+	// answer (development, or the private metrics listener).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
-	Checks Checks `json:"checks"`
+	Checks *Checks `json:"checks,omitempty"`
 
 	// Status Example: ready
 	Status ReadinessStatus `json:"status"`
@@ -435,22 +443,30 @@ type Readiness struct {
 // ReadinessStatus Example: ready
 type ReadinessStatus string
 
-// ReadinessProblem A problem explaining which readiness checks failed.
+// ReadinessProblem A problem naming the readiness checks that failed. `checks` is present
+// only in the detailed answer (development, or the private metrics
+// listener).
 type ReadinessProblem struct {
 	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
 	// enforced per instance) and `mail_outbox` (pending and dead mail;
-	// degraded while dead mail waits for an operator).
+	// degraded while dead mail waits for an operator). Only in the detailed
+	// answer (development, or the private metrics listener).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
-	Checks Checks `json:"checks"`
+	Checks *Checks `json:"checks,omitempty"`
 
 	// Detail Example: 1 field is invalid.
 	Detail string `json:"detail"`
 
 	// Errors Every failing field, for validation problems.
 	Errors *[]FieldError `json:"errors,omitempty"`
+
+	// Failing The readiness checks that failed.
+	//
+	// Example: ["database"]
+	Failing FailingChecks `json:"failing"`
 
 	// Instance The request path.
 	//

@@ -198,7 +198,8 @@ type CheckStatus string
 // Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 // `rate_limiter` (degraded while Redis is unreachable and limits are
 // enforced per instance) and `mail_outbox` (pending and dead mail;
-// degraded while dead mail waits for an operator).
+// degraded while dead mail waits for an operator). Only in the detailed
+// answer (development, or the private metrics listener).
 //
 // Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 type Checks map[string]Check
@@ -303,6 +304,11 @@ type EventPage struct {
 	// Example: 1042
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
+
+// FailingChecks The readiness checks that failed.
+//
+// Example: ["database"]
+type FailingChecks = []string
 
 // FieldError One failing field of a request body.
 type FieldError struct {
@@ -420,16 +426,18 @@ type Problem struct {
 	Type string `json:"type"`
 }
 
-// Readiness Every readiness check passed.
+// Readiness Every readiness check passed. `checks` is present only in the detailed
+// answer (development, or the private metrics listener).
 type Readiness struct {
 	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
 	// enforced per instance) and `mail_outbox` (pending and dead mail;
-	// degraded while dead mail waits for an operator).
+	// degraded while dead mail waits for an operator). Only in the detailed
+	// answer (development, or the private metrics listener).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
-	Checks Checks `json:"checks"`
+	Checks *Checks `json:"checks,omitempty"`
 
 	// Status Example: ready
 	Status ReadinessStatus `json:"status"`
@@ -438,22 +446,30 @@ type Readiness struct {
 // ReadinessStatus Example: ready
 type ReadinessStatus string
 
-// ReadinessProblem A problem explaining which readiness checks failed.
+// ReadinessProblem A problem naming the readiness checks that failed. `checks` is present
+// only in the detailed answer (development, or the private metrics
+// listener).
 type ReadinessProblem struct {
 	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
 	// enforced per instance) and `mail_outbox` (pending and dead mail;
-	// degraded while dead mail waits for an operator).
+	// degraded while dead mail waits for an operator). Only in the detailed
+	// answer (development, or the private metrics listener).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
-	Checks Checks `json:"checks"`
+	Checks *Checks `json:"checks,omitempty"`
 
 	// Detail Example: 1 field is invalid.
 	Detail string `json:"detail"`
 
 	// Errors Every failing field, for validation problems.
 	Errors *[]FieldError `json:"errors,omitempty"`
+
+	// Failing The readiness checks that failed.
+	//
+	// Example: ["database"]
+	Failing FailingChecks `json:"failing"`
 
 	// Instance The request path.
 	//
@@ -1324,8 +1340,10 @@ type ClientInterface interface {
 	// route, auth events (registrations, logins, refreshes by outcome,
 	// logouts by scope, revoked sessions), password hashing, the database
 	// circuit breaker and pool, the mail outbox, and `authd_build_info`.
-	// Served here only in development without `AUTHD_METRICS_ADDR`; otherwise
-	// metrics live on that private address and this path answers 404.
+	// Some counters move only for real accounts (mail queued after a
+	// password reset request), so this path answers 404 unless
+	// `AUTHD_PUBLIC_METRICS=true`, in development too; metrics live on the
+	// private address `AUTHD_METRICS_ADDR`.
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1347,8 +1365,16 @@ type ClientInterface interface {
 	// GetReadiness Readiness probe
 	//
 	// Ready when the database answers, the database circuit breaker is closed and
-	// every migration the binary knows has been applied. `checks` names each
-	// check and its outcome.
+	// every migration the binary knows has been applied.
+	//
+	// The public answer says only ready or not ready and, when not ready, which
+	// of `database`, `circuit_breaker` and `migrations` failed: no counts, ages
+	// or error texts, since mail outbox counts would tell which addresses have
+	// accounts. The detailed `checks` (each check's outcome and detail, the rate
+	// limiter and the mail outbox included) are served at `/readiness` on the
+	// private metrics listener (`AUTHD_METRICS_ADDR`), and here only in
+	// development. The result is computed at most once a second and shared by
+	// every probe in that second.
 	//
 	// Corresponds with GET /readiness (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1993,8 +2019,10 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 // route, auth events (registrations, logins, refreshes by outcome,
 // logouts by scope, revoked sessions), password hashing, the database
 // circuit breaker and pool, the mail outbox, and `authd_build_info`.
-// Served here only in development without `AUTHD_METRICS_ADDR`; otherwise
-// metrics live on that private address and this path answers 404.
+// Some counters move only for real accounts (mail queued after a
+// password reset request), so this path answers 404 unless
+// `AUTHD_PUBLIC_METRICS=true`, in development too; metrics live on the
+// private address `AUTHD_METRICS_ADDR`.
 //
 // Corresponds with GET /metrics (the `GetMetrics` operationId).
 func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2046,8 +2074,16 @@ func (c *Client) GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditor
 // GetReadiness Readiness probe
 //
 // Ready when the database answers, the database circuit breaker is closed and
-// every migration the binary knows has been applied. `checks` names each
-// check and its outcome.
+// every migration the binary knows has been applied.
+//
+// The public answer says only ready or not ready and, when not ready, which
+// of `database`, `circuit_breaker` and `migrations` failed: no counts, ages
+// or error texts, since mail outbox counts would tell which addresses have
+// accounts. The detailed `checks` (each check's outcome and detail, the rate
+// limiter and the mail outbox included) are served at `/readiness` on the
+// private metrics listener (`AUTHD_METRICS_ADDR`), and here only in
+// development. The result is computed at most once a second and shared by
+// every probe in that second.
 //
 // Corresponds with GET /readiness (the `GetReadiness` operationId).
 func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3449,8 +3485,10 @@ type ClientWithResponsesInterface interface {
 	// route, auth events (registrations, logins, refreshes by outcome,
 	// logouts by scope, revoked sessions), password hashing, the database
 	// circuit breaker and pool, the mail outbox, and `authd_build_info`.
-	// Served here only in development without `AUTHD_METRICS_ADDR`; otherwise
-	// metrics live on that private address and this path answers 404.
+	// Some counters move only for real accounts (mail queued after a
+	// password reset request), so this path answers 404 unless
+	// `AUTHD_PUBLIC_METRICS=true`, in development too; metrics live on the
+	// private address `AUTHD_METRICS_ADDR`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3478,8 +3516,16 @@ type ClientWithResponsesInterface interface {
 	// GetReadinessWithResponse Readiness probe
 	//
 	// Ready when the database answers, the database circuit breaker is closed and
-	// every migration the binary knows has been applied. `checks` names each
-	// check and its outcome.
+	// every migration the binary knows has been applied.
+	//
+	// The public answer says only ready or not ready and, when not ready, which
+	// of `database`, `circuit_breaker` and `migrations` failed: no counts, ages
+	// or error texts, since mail outbox counts would tell which addresses have
+	// accounts. The detailed `checks` (each check's outcome and detail, the rate
+	// limiter and the mail outbox included) are served at `/readiness` on the
+	// private metrics listener (`AUTHD_METRICS_ADDR`), and here only in
+	// development. The result is computed at most once a second and shared by
+	// every probe in that second.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5815,8 +5861,10 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 // route, auth events (registrations, logins, refreshes by outcome,
 // logouts by scope, revoked sessions), password hashing, the database
 // circuit breaker and pool, the mail outbox, and `authd_build_info`.
-// Served here only in development without `AUTHD_METRICS_ADDR`; otherwise
-// metrics live on that private address and this path answers 404.
+// Some counters move only for real accounts (mail queued after a
+// password reset request), so this path answers 404 unless
+// `AUTHD_PUBLIC_METRICS=true`, in development too; metrics live on the
+// private address `AUTHD_METRICS_ADDR`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5862,8 +5910,16 @@ func (c *ClientWithResponses) GetOpenAPIYAMLWithResponse(ctx context.Context, re
 // GetReadinessWithResponse Readiness probe
 //
 // Ready when the database answers, the database circuit breaker is closed and
-// every migration the binary knows has been applied. `checks` names each
-// check and its outcome.
+// every migration the binary knows has been applied.
+//
+// The public answer says only ready or not ready and, when not ready, which
+// of `database`, `circuit_breaker` and `migrations` failed: no counts, ages
+// or error texts, since mail outbox counts would tell which addresses have
+// accounts. The detailed `checks` (each check's outcome and detail, the rate
+// limiter and the mail outbox included) are served at `/readiness` on the
+// private metrics listener (`AUTHD_METRICS_ADDR`), and here only in
+// development. The result is computed at most once a second and shared by
+// every probe in that second.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -67,6 +67,12 @@ func (e *Extractor) ClientIP(r *http.Request) string {
 	return peer.String()
 }
 
+// PeerTrusted reports whether the socket peer of r is a trusted proxy.
+func (e *Extractor) PeerTrusted(r *http.Request) bool {
+	peer, ok := parseAddr(r.RemoteAddr)
+	return ok && e.isTrusted(peer)
+}
+
 func (e *Extractor) isTrusted(a netip.Addr) bool {
 	for _, p := range e.trusted {
 		if p.Contains(a) {

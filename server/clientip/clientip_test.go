@@ -70,3 +70,17 @@ func TestKey_IPv6CountsPerSlash64(t *testing.T) {
 		t.Error("IPv4 keys changed")
 	}
 }
+
+func TestPeerTrusted_OnlyTheSocketPeerCounts(t *testing.T) {
+	t.Parallel()
+	e, err := New([]string{"10.0.0.0/8"}, HeaderXForwardedFor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for remote, want := range map[string]bool{"10.1.2.3:443": true, "[::ffff:10.1.2.3]:443": true, "192.0.2.1:443": false, "garbage": false} {
+		r := &http.Request{RemoteAddr: remote, Header: http.Header{"X-Forwarded-For": {"10.9.9.9"}}}
+		if got := e.PeerTrusted(r); got != want {
+			t.Errorf("%s: trusted %v, want %v", remote, got, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -28,9 +29,12 @@ const (
 // Config is every setting of authd. Each field's env tag names its variable;
 // .env.example documents them all.
 type Config struct {
-	Env         string `env:"AUTHD_ENV" envDefault:"development"`
+	// Env is production unless development is asked for explicitly.
+	Env         string `env:"AUTHD_ENV" envDefault:"production"`
 	Addr        string `env:"AUTHD_ADDR" envDefault:":8080"`
 	MetricsAddr string `env:"AUTHD_METRICS_ADDR"`
+	// PublicMetrics also serves /metrics on AUTHD_ADDR, in development too.
+	PublicMetrics bool `env:"AUTHD_PUBLIC_METRICS" envDefault:"false"`
 	// AuditRetention is how long security events (GET /users/me/events) are kept.
 	AuditRetention time.Duration `env:"AUTHD_AUDIT_RETENTION" envDefault:"2160h"`
 
@@ -177,6 +181,14 @@ func (c Config) validate() []error {
 	if c.Env == EnvProduction && c.JWTKeysFile == "" {
 		fail("AUTHD_JWT_KEYS_FILE", "is required in production (generate one with `authd keys generate`)")
 	}
+	if c.Env == EnvProduction && c.JWTKeysFile != "" {
+		// The private keys sign every token: other local users must not read them.
+		if fi, err := os.Stat(c.JWTKeysFile); err != nil {
+			fail("AUTHD_JWT_KEYS_FILE", "cannot be read: %v", err)
+		} else if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			fail("AUTHD_JWT_KEYS_FILE", "%s is readable or writable by group or others (mode %04o); run chmod 600 on it", c.JWTKeysFile, perm)
+		}
+	}
 	if strings.TrimSpace(c.JWTIssuer) == "" {
 		fail("AUTHD_JWT_ISSUER", "must not be empty")
 	}
@@ -224,6 +236,14 @@ func (c Config) validate() []error {
 	}
 	if !strings.Contains(c.MailLinkTemplate, "{token}") {
 		fail("AUTHD_MAIL_LINK_TEMPLATE", "must contain {token}")
+	}
+	// The links carry tokens: judge the template as filled in, whatever its
+	// placeholders.
+	link := strings.NewReplacer("{public_url}", strings.TrimRight(c.PublicURL, "/"), "{action}", "verify-email", "{token}", "t").Replace(c.MailLinkTemplate)
+	if u, err := url.Parse(link); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		fail("AUTHD_MAIL_LINK_TEMPLATE", "must give an absolute http(s) URL, got %q", c.MailLinkTemplate)
+	} else if c.Env == EnvProduction && u.Scheme != "https" {
+		fail("AUTHD_MAIL_LINK_TEMPLATE", "must give an https URL in production (mail links carry tokens), got %q", c.MailLinkTemplate)
 	}
 	for name, ttl := range map[string]time.Duration{"AUTHD_VERIFY_EMAIL_TTL": c.VerifyEmailTTL, "AUTHD_PASSWORD_RESET_TTL": c.PasswordResetTTL, "AUTHD_EMAIL_CHANGE_TTL": c.EmailChangeTTL} {
 		if ttl < time.Minute || ttl > 30*24*time.Hour {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,9 +11,19 @@ import (
 	"github.com/joho/godotenv"
 )
 
+// dev is env with development asked for, as make run, the tests and
+// .env.example do.
+func dev(env map[string]string) map[string]string {
+	out := map[string]string{"AUTHD_ENV": EnvDevelopment}
+	for k, v := range env {
+		out[k] = v
+	}
+	return out
+}
+
 func TestLoad_DefaultsAreValidForDevelopment(t *testing.T) {
 	t.Parallel()
-	cfg, err := Load(map[string]string{})
+	cfg, err := Load(dev(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,13 +56,110 @@ func TestLoad_ReportsEveryErrorAtOnce(t *testing.T) {
 	}
 }
 
+// TestLoad_ProductionIsTheDefault: without AUTHD_ENV, authd refuses to
+// start without keys, SMTP and an https public URL, naming all three.
+func TestLoad_ProductionIsTheDefault(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(map[string]string{})
+	if err == nil || cfg.Env != EnvProduction {
+		t.Fatalf("no AUTHD_ENV: env %q, err %v; want production refusing the defaults", cfg.Env, err)
+	}
+	for _, name := range []string{"AUTHD_JWT_KEYS_FILE", "AUTHD_SMTP_URL", "AUTHD_PUBLIC_URL"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+}
+
+// keysFile writes a key file (its content does not matter to config) with perm.
+func keysFile(t *testing.T, perm os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(path, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, perm); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// production is a valid production environment plus env.
+func production(t *testing.T, env map[string]string) map[string]string {
+	out := map[string]string{"AUTHD_ENV": "production", "AUTHD_JWT_KEYS_FILE": keysFile(t, 0o600), "AUTHD_SMTP_URL": "smtp://mail.example.com:587", "AUTHD_PUBLIC_URL": "https://auth.example.com"}
+	for k, v := range env {
+		out[k] = v
+	}
+	return out
+}
+
+func TestLoad_ProductionRefusesAKeysFileOthersCanRead(t *testing.T) {
+	t.Parallel()
+	for _, perm := range []os.FileMode{0o644, 0o640, 0o604, 0o620} {
+		_, err := Load(production(t, map[string]string{"AUTHD_JWT_KEYS_FILE": keysFile(t, perm)}))
+		if err == nil || !strings.Contains(err.Error(), "AUTHD_JWT_KEYS_FILE") || !strings.Contains(err.Error(), "group or others") {
+			t.Errorf("mode %04o in production: err = %v, want a refusal", perm, err)
+		}
+	}
+	for _, perm := range []os.FileMode{0o600, 0o400} {
+		if _, err := Load(production(t, map[string]string{"AUTHD_JWT_KEYS_FILE": keysFile(t, perm)})); err != nil {
+			t.Errorf("mode %04o in production: %v", perm, err)
+		}
+	}
+	_, err := Load(production(t, map[string]string{"AUTHD_JWT_KEYS_FILE": filepath.Join(t.TempDir(), "missing.json")}))
+	if err == nil || !strings.Contains(err.Error(), "AUTHD_JWT_KEYS_FILE") {
+		t.Errorf("missing key file in production: err = %v", err)
+	}
+	if _, err := Load(dev(map[string]string{"AUTHD_JWT_KEYS_FILE": keysFile(t, 0o644)})); err != nil {
+		t.Errorf("development with a 0644 key file: %v", err)
+	}
+}
+
+func TestLoad_LinksAreHTTPSInProduction(t *testing.T) {
+	t.Parallel()
+	for _, tmpl := range []string{"http://app.example.com/{action}?token={token}", "{public_url}/{action}?token={token}&next=x"} {
+		env := production(t, map[string]string{"AUTHD_MAIL_LINK_TEMPLATE": tmpl})
+		if tmpl[0] == '{' {
+			env["AUTHD_PUBLIC_URL"] = "http://auth.example.com"
+		}
+		if _, err := Load(env); err == nil || !strings.Contains(err.Error(), "AUTHD_MAIL_LINK_TEMPLATE") {
+			t.Errorf("%q in production: err = %v, want AUTHD_MAIL_LINK_TEMPLATE refused", tmpl, err)
+		}
+	}
+	if _, err := Load(production(t, map[string]string{"AUTHD_MAIL_LINK_TEMPLATE": "https://app.example.com/{action}#token={token}"})); err != nil {
+		t.Errorf("an https template in production: %v", err)
+	}
+	if _, err := Load(dev(map[string]string{"AUTHD_MAIL_LINK_TEMPLATE": "http://localhost:3000/{action}?token={token}"})); err != nil {
+		t.Errorf("an http template in development: %v", err)
+	}
+	for _, tmpl := range []string{"javascript:alert({token})", "/{action}?token={token}"} {
+		if _, err := Load(dev(map[string]string{"AUTHD_MAIL_LINK_TEMPLATE": tmpl})); err == nil {
+			t.Errorf("%q: accepted, want an absolute http(s) URL", tmpl)
+		}
+	}
+}
+
+func TestLoad_PublicMetricsOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
+	for env, want := range map[string]bool{"": false, "true": true, "false": false} {
+		m := dev(nil)
+		if env != "" {
+			m["AUTHD_PUBLIC_METRICS"] = env
+		}
+		cfg, err := Load(m)
+		if err != nil || cfg.PublicMetrics != want {
+			t.Errorf("AUTHD_PUBLIC_METRICS=%q in development: %v, %v; want %v", env, cfg.PublicMetrics, err, want)
+		}
+	}
+}
+
 func TestLoad_ProductionRequiresKeysAndSMTP(t *testing.T) {
 	t.Parallel()
 	_, err := Load(map[string]string{"AUTHD_ENV": "production"})
 	if err == nil || !strings.Contains(err.Error(), "AUTHD_JWT_KEYS_FILE") || !strings.Contains(err.Error(), "AUTHD_SMTP_URL") {
 		t.Fatalf("err = %v, want AUTHD_JWT_KEYS_FILE and AUTHD_SMTP_URL required", err)
 	}
-	if _, err := Load(map[string]string{"AUTHD_ENV": "production", "AUTHD_JWT_KEYS_FILE": "/etc/authd/keys.json", "AUTHD_SMTP_URL": "smtp://mail.example.com:587", "AUTHD_PUBLIC_URL": "https://auth.example.com"}); err != nil {
+	if _, err := Load(production(t, nil)); err != nil {
 		t.Errorf("production with keys: %v", err)
 	}
 }
@@ -72,7 +181,7 @@ func TestLoad_RangesAreChecked(t *testing.T) {
 		"sessions beyond the list":    {"AUTHD_MAX_SESSIONS_PER_USER": "101"},
 		"sub-millisecond backoff":     {"AUTHD_LOGIN_BACKOFF_BASE": "100us"},
 	} {
-		if _, err := Load(env); err == nil {
+		if _, err := Load(dev(env)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -80,7 +189,7 @@ func TestLoad_RangesAreChecked(t *testing.T) {
 
 func TestLoad_ParsesListsAndLevels(t *testing.T) {
 	t.Parallel()
-	cfg, err := Load(map[string]string{"AUTHD_CORS_ORIGINS": "https://a.example,https://b.example", "AUTHD_LOG_LEVEL": "debug"})
+	cfg, err := Load(dev(map[string]string{"AUTHD_CORS_ORIGINS": "https://a.example,https://b.example", "AUTHD_LOG_LEVEL": "debug"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +217,11 @@ func TestEnvExample_DocumentsEveryVariableWithItsDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defaults, _ := Load(map[string]string{})
+	// The example asks for development; everything else is the default.
+	if fromExample.Env != EnvDevelopment {
+		t.Errorf(".env.example sets AUTHD_ENV=%s, want development (production is the default)", fromExample.Env)
+	}
+	defaults, _ := Load(dev(nil))
 	if !reflect.DeepEqual(fromExample, defaults) {
 		t.Errorf(".env.example differs from the defaults:\n%+v\n%+v", fromExample, defaults)
 	}
@@ -123,7 +236,7 @@ func TestConfig_TracingOnlyWithAnExporter(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://c": true,
 		"OTEL_TRACES_EXPORTER=none":                   false,
 	} {
-		m := map[string]string{}
+		m := dev(nil)
 		if k, v, ok := strings.Cut(env, "="); ok {
 			m[k] = v
 		}
@@ -135,7 +248,7 @@ func TestConfig_TracingOnlyWithAnExporter(t *testing.T) {
 			t.Errorf("%q: tracing %v, want %v", env, cfg.TracingEnabled(), want)
 		}
 	}
-	if _, err := Load(map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}); err == nil {
+	if _, err := Load(dev(map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"})); err == nil {
 		t.Error("an unsupported exporter was accepted")
 	}
 }

@@ -50,6 +50,12 @@ func (m *Migrator) Down(ctx context.Context) error {
 	return err
 }
 
+// DownTo rolls back every migration above version.
+func (m *Migrator) DownTo(ctx context.Context, version int64) error {
+	_, err := m.provider.DownTo(ctx, version)
+	return err
+}
+
 // Reset rolls back every migration.
 func (m *Migrator) Reset(ctx context.Context) error {
 	_, err := m.provider.DownTo(ctx, 0)

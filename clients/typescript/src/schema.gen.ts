@@ -54,8 +54,16 @@ export interface paths {
         /**
          * Readiness probe
          * @description Ready when the database answers, the database circuit breaker is closed and
-         *     every migration the binary knows has been applied. `checks` names each
-         *     check and its outcome.
+         *     every migration the binary knows has been applied.
+         *
+         *     The public answer says only ready or not ready and, when not ready, which
+         *     of `database`, `circuit_breaker` and `migrations` failed: no counts, ages
+         *     or error texts, since mail outbox counts would tell which addresses have
+         *     accounts. The detailed `checks` (each check's outcome and detail, the rate
+         *     limiter and the mail outbox included) are served at `/readiness` on the
+         *     private metrics listener (`AUTHD_METRICS_ADDR`), and here only in
+         *     development. The result is computed at most once a second and shared by
+         *     every probe in that second.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -79,8 +87,10 @@ export interface paths {
          *     route, auth events (registrations, logins, refreshes by outcome,
          *     logouts by scope, revoked sessions), password hashing, the database
          *     circuit breaker and pool, the mail outbox, and `authd_build_info`.
-         *     Served here only in development without `AUTHD_METRICS_ADDR`; otherwise
-         *     metrics live on that private address and this path answers 404.
+         *     Some counters move only for real accounts (mail queued after a
+         *     password reset request), so this path answers 404 unless
+         *     `AUTHD_PUBLIC_METRICS=true`, in development too; metrics live on the
+         *     private address `AUTHD_METRICS_ADDR`.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -575,7 +585,8 @@ export interface components {
          * @description Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
          *     `rate_limiter` (degraded while Redis is unreachable and limits are
          *     enforced per instance) and `mail_outbox` (pending and dead mail;
-         *     degraded while dead mail waits for an operator).
+         *     degraded while dead mail waits for an operator). Only in the detailed
+         *     answer (development, or the private metrics listener).
          * @example {
          *       "database": {
          *         "status": "ok"
@@ -592,14 +603,24 @@ export interface components {
         Checks: {
             [key: string]: components["schemas"]["Check"];
         };
-        /** @description Every readiness check passed. */
+        /**
+         * @description The readiness checks that failed.
+         * @example [
+         *       "database"
+         *     ]
+         */
+        FailingChecks: ("database" | "circuit_breaker" | "migrations")[];
+        /**
+         * @description Every readiness check passed. `checks` is present only in the detailed
+         *     answer (development, or the private metrics listener).
+         */
         Readiness: {
             /**
              * @example ready
              * @enum {string}
              */
             status: "ready";
-            checks: components["schemas"]["Checks"];
+            checks?: components["schemas"]["Checks"];
         };
         /** @description One failing field of a request body. */
         FieldError: {
@@ -634,9 +655,14 @@ export interface components {
             /** @description Every failing field, for validation problems. */
             errors?: components["schemas"]["FieldError"][];
         };
-        /** @description A problem explaining which readiness checks failed. */
+        /**
+         * @description A problem naming the readiness checks that failed. `checks` is present
+         *     only in the detailed answer (development, or the private metrics
+         *     listener).
+         */
         ReadinessProblem: components["schemas"]["Problem"] & {
-            checks: components["schemas"]["Checks"];
+            failing: components["schemas"]["FailingChecks"];
+            checks?: components["schemas"]["Checks"];
         };
         /** @description A public JSON Web Key (RFC 7517). */
         JWK: {
@@ -1281,35 +1307,13 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description Not ready; the problem's `checks` say why. */
+            /** @description Not ready; the problem's `failing` says which checks failed. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "type": "https://authd.dev/problems/not-ready",
-                     *       "title": "Service not ready",
-                     *       "status": 503,
-                     *       "detail": "failing checks: database",
-                     *       "request_id": "01J9ZQ4B6W8M3X2K5T7R9V1C0D",
-                     *       "checks": {
-                     *         "database": {
-                     *           "status": "fail",
-                     *           "detail": "database unreachable"
-                     *         },
-                     *         "circuit_breaker": {
-                     *           "status": "ok"
-                     *         },
-                     *         "migrations": {
-                     *           "status": "ok",
-                     *           "detail": "version 2 of 2"
-                     *         }
-                     *       }
-                     *     }
-                     */
                     "application/problem+json": components["schemas"]["ReadinessProblem"];
                 };
             };
