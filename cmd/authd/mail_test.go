@@ -20,6 +20,7 @@ func TestRun_MailRequeueSendsOneMailOfAKindPerMailbox(t *testing.T) {
 	}
 	t.Cleanup(drop)
 	t.Setenv("DATABASE_URL", url)
+	t.Setenv("AUTHD_ENV", "development")
 	if err := run(ctx, []string{"migrate", "up"}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}

@@ -55,10 +55,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	cfg, err := config.Load(env)
-	if cmd == "healthcheck" {
+	switch cmd {
+	case "healthcheck":
 		// The probe needs only AUTHD_ADDR: a probe environment without the
 		// production secrets must not make a healthy authd look dead.
 		return healthcheck(ctx, cfg, args, stdout)
+	case "keys":
+		// Key files come before a valid production configuration (which
+		// requires one), so the key steps use only the key file, the
+		// algorithm and, to look for sealed mail, DATABASE_URL.
+		return keysCommand(ctx, cfg, args, stdout)
 	}
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
@@ -67,8 +73,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	switch cmd {
 	case "migrate":
 		return migrate(ctx, cfg, args, stdout)
-	case "keys":
-		return keysCommand(ctx, cfg, args, stdout)
 	case "mail":
 		return mailCommand(ctx, cfg, args, stdout)
 	}

@@ -69,6 +69,7 @@ func TestRun_KeysRotationStepsEditTheFile(t *testing.T) {
 	}
 	t.Cleanup(drop)
 	t.Setenv("DATABASE_URL", url)
+	t.Setenv("AUTHD_ENV", "development") // migrate needs a whole config; keys does not
 	if err := run(ctx, []string{"migrate", "up"}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
