@@ -50,9 +50,10 @@ func (s *countingStore) during(do func()) string {
 	return strings.Join(s.calls, " ")
 }
 
-// TestForgot_SpendsTheSameLimiterCallsForEveryAddress: a limiter round trip
-// made only for real accounts would time apart the addresses that have one.
-func TestForgot_SpendsTheSameLimiterCallsForEveryAddress(t *testing.T) {
+// TestMailFlows_SpendTheSameLimiterCallsForEveryAddress: a limiter round
+// trip made only for real accounts (or pending registrations) would time
+// apart the addresses that have one.
+func TestMailFlows_SpendTheSameLimiterCallsForEveryAddress(t *testing.T) {
 	t.Parallel()
 	store := &countingStore{Store: ratelimit.NewMemory(time.Now)}
 	app := testkit.NewApp(t, testkit.FastHashing, func(d *server.Deps) { d.Limits.Store = store })
@@ -61,16 +62,27 @@ func TestForgot_SpendsTheSameLimiterCallsForEveryAddress(t *testing.T) {
 	if r, err := app.Client.DeleteMeWithResponse(context.Background(), client.DeleteUserRequest{CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken)); err != nil || r.StatusCode() != http.StatusNoContent {
 		t.Fatalf("deactivate: %v %v", r, err)
 	}
-	calls := map[string]string{}
-	for name, email := range map[string]string{"active": active.Email, "inactive": inactive.Email, "unknown": testkit.UniqueEmail()} {
-		calls[name] = store.during(func() {
-			resp, err := app.Client.ForgotPasswordWithResponse(context.Background(), client.EmailRequest{Email: email})
-			if err != nil || resp.StatusCode() != http.StatusAccepted {
-				t.Fatalf("forgot for the %s account: %v %v", name, resp, err)
-			}
-		})
+	flows := map[string]func(email string) (*http.Response, error){
+		"forgot": func(email string) (*http.Response, error) {
+			return app.Client.ForgotPassword(context.Background(), client.EmailRequest{Email: email})
+		},
+		"resend": func(email string) (*http.Response, error) {
+			return app.Client.ResendVerification(context.Background(), client.EmailRequest{Email: email})
+		},
 	}
-	if calls["active"] != calls["unknown"] || calls["inactive"] != calls["unknown"] {
-		t.Errorf("limiter calls differ: %v", calls)
+	for flow, send := range flows {
+		calls := map[string]string{}
+		for name, email := range map[string]string{"active": active.Email, "inactive": inactive.Email, "unknown": testkit.UniqueEmail()} {
+			calls[name] = store.during(func() {
+				resp, err := send(email)
+				if err != nil || resp.StatusCode != http.StatusAccepted {
+					t.Fatalf("%s for the %s account: %v %v", flow, name, resp, err)
+				}
+				resp.Body.Close()
+			})
+		}
+		if calls["active"] != calls["unknown"] || calls["inactive"] != calls["unknown"] {
+			t.Errorf("%s: limiter calls differ: %v", flow, calls)
+		}
 	}
 }

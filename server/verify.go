@@ -139,6 +139,12 @@ func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, p
 // ResendVerification implements api.StrictServerInterface.
 func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificationRequestObject) (api.ResendVerificationResponseObject, error) {
 	email := normalizeEmail(req.Body.Email)
+	// Every address spends its throttle, account or not, so that the
+	// limiter's round trip does not tell them apart.
+	allowed, err := s.mayMail(ctx, mail.KindVerifyEmail, email)
+	if err != nil {
+		return nil, err
+	}
 	q := s.DB.Queries()
 	var send func(q *db.Queries) error
 	u, err := q.GetUserByEmail(ctx, email)
@@ -156,16 +162,7 @@ func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificat
 	case u.IsActive && u.EmailVerifiedAt == nil:
 		send = func(q *db.Queries) error { return s.sendVerificationLink(ctx, q, u) }
 	}
-	if send != nil {
-		ok, err := s.mayMail(ctx, mail.KindVerifyEmail, email)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			send = nil
-		}
-	}
-	if send != nil {
+	if send != nil && allowed {
 		err = s.DB.InTx(ctx, send)
 	} else {
 		// Nothing to send: the same work, thrown away.
