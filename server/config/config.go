@@ -285,9 +285,20 @@ func (c Config) validate() []error {
 		fail("AUTHD_FORWARDED_HEADER", "must be X-Forwarded-For or Forwarded, got %q", c.ForwardedHdr)
 	}
 	for _, p := range c.TrustedProxies {
-		if _, err := netip.ParsePrefix(strings.TrimSpace(p)); err != nil {
+		prefix, err := netip.ParsePrefix(strings.TrimSpace(p))
+		switch {
+		case err != nil:
 			fail("AUTHD_TRUSTED_PROXIES", "%q is not a CIDR like 10.0.0.0/8", p)
+		case prefix.Bits() == 0 && c.Env == EnvProduction:
+			// Trusting every peer lets any client name its own IP for every
+			// per-client limit and the login backoff.
+			fail("AUTHD_TRUSTED_PROXIES", "%q trusts every address; name your proxies' networks in production", p)
 		}
+	}
+	if !c.RateLimitEnabled && c.Env == EnvProduction {
+		// The switch also turns off the login backoff and the per-address
+		// mail budgets, which no gateway in front can replace.
+		fail("AUTHD_RATE_LIMIT_ENABLED", "must be true in production (it also guards passwords with the login backoff)")
 	}
 	for _, o := range c.CORSOrigins {
 		if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "") {

@@ -252,3 +252,26 @@ func TestConfig_TracingOnlyWithAnExporter(t *testing.T) {
 		t.Error("an unsupported exporter was accepted")
 	}
 }
+
+// TestLoad_ProductionRefusesSwitchingOffTheGuards: limits off also turn off
+// the login backoff, and trusting every peer lets any client name its own
+// IP for every per-client budget.
+func TestLoad_ProductionRefusesSwitchingOffTheGuards(t *testing.T) {
+	t.Parallel()
+	for name, env := range map[string]map[string]string{
+		"AUTHD_RATE_LIMIT_ENABLED": {"AUTHD_RATE_LIMIT_ENABLED": "false"},
+		"AUTHD_TRUSTED_PROXIES":    {"AUTHD_TRUSTED_PROXIES": "10.0.0.0/8,0.0.0.0/0"},
+		"AUTHD_TRUSTED_PROXIES v6": {"AUTHD_TRUSTED_PROXIES": "::/0"},
+	} {
+		_, err := Load(production(t, env))
+		if err == nil || !strings.Contains(err.Error(), strings.Fields(name)[0]) {
+			t.Errorf("%v in production: err = %v, want a refusal naming it", env, err)
+		}
+		if _, err := Load(dev(env)); err != nil {
+			t.Errorf("%v in development: %v", env, err)
+		}
+	}
+	if _, err := Load(production(t, map[string]string{"AUTHD_TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8"})); err != nil {
+		t.Errorf("named proxy networks in production: %v", err)
+	}
+}
