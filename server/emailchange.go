@@ -36,21 +36,23 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 		}
 	}
 	owner, err := q.GetUserByEmail(ctx, newEmail)
-	switch {
-	case err == nil:
-		if ok, err := s.mayMail(ctx, mail.KindEmailTaken, owner.Email); !ok || err != nil {
-			return err
-		}
-		return s.queueMail(ctx, q, mail.KindEmailTaken, owner.Email, mail.Data{Email: owner.Email, NewEmail: owner.Email})
-	case !errors.Is(err, pgx.ErrNoRows):
+	taken := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
+	// Free or taken, the new address takes one throttle and the requester's
+	// link is replaced the same way: a link that survived only for taken
+	// addresses would tell the requester which ones have accounts. The link
+	// for a taken address is never mailed, so it can never be confirmed.
 	if ok, err := s.mayMail(ctx, mail.KindEmailChangeConfirm, newEmail); !ok || err != nil {
 		return err
 	}
 	link, err := s.issueToken(ctx, q, u.ID, tokenEmailChange, &newEmail)
 	if err != nil {
 		return err
+	}
+	if taken {
+		return s.queueMail(ctx, q, mail.KindEmailTaken, owner.Email, mail.Data{Email: owner.Email, NewEmail: owner.Email})
 	}
 	return s.queueMail(ctx, q, mail.KindEmailChangeConfirm, newEmail, mail.Data{Email: newEmail, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.Mail.ChangeTTL)})
 }

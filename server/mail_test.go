@@ -340,3 +340,28 @@ func TestMail_ALaterRegistrationCannotChooseThePendingPassword(t *testing.T) {
 		t.Errorf("the later registration's password: %d, want 401", r.StatusCode())
 	}
 }
+
+// TestMail_EmailChangeLinkDoesNotTellWhetherTheNextAddressIsTaken: a
+// requester who holds a link to a mailbox of their own, then asks for
+// another address, must not learn from whether the first link still works
+// that the second address has an account.
+func TestMail_EmailChangeLinkDoesNotTellWhetherTheNextAddressIsTaken(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t)
+	ctx := context.Background()
+	taken, _ := app.NewUser(t)
+	for name, next := range map[string]string{"taken": taken.Email, "free": testkit.UniqueEmail()} {
+		_, pair := app.NewUser(t)
+		mine := testkit.UniqueEmail()
+		for _, addr := range []string{mine, next} {
+			r, err := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &addr, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
+			if err != nil || r.StatusCode() != http.StatusOK {
+				t.Fatalf("%s: change to %s: %v %v", name, addr, r, err)
+			}
+		}
+		link := testkit.LinkToken(t, mp.WaitForMail(mine, 1)[0].Text)
+		if r, _ := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: link}); r.StatusCode() != http.StatusBadRequest {
+			t.Errorf("%s: the link to the requester's own mailbox after asking for a %s address: %d, want 400 (replaced)", name, name, r.StatusCode())
+		}
+	}
+}
