@@ -40,10 +40,14 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 		}
 	case api.UpdateMeRequestObject:
 		// Guessing current_password with a stolen access token is capped,
-		// and an email change mails its new address like any mail flow.
+		// and an email change mails its new address like any mail flow, and
+		// the current one a notice within that address's own budget.
 		checks := currentPasswordChecks(ctx, l)
 		if r.Body != nil && r.Body.Email != nil {
 			checks = append(checks, mailChecks(l, ip, *r.Body.Email)...)
+			if me := caller(ctx); me != nil {
+				checks = append(checks, limitCheck{"notice-address", "notice:address:" + emailKey(me.user.Email), l.MailAddress})
+			}
 		}
 		return checks
 	case api.DeleteMeRequestObject:

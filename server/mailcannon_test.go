@@ -110,3 +110,29 @@ func TestMail_ConfirmedEmailChangeEndsOtherSessions(t *testing.T) {
 		t.Errorf("the session that asked for the change: %d, want 200", got)
 	}
 }
+
+// TestMail_EmailChangeNoticesToOneAddressHaveAnHourlyBudget: a minute apart
+// and from many clients, requests to move an account still notify its
+// current address no more often than any other mail to one address.
+func TestMail_EmailChangeNoticesToOneAddressHaveAnHourlyBudget(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t))
+	ctx := context.Background()
+	me, pair := app.NewUser(t)
+	for i := range 12 {
+		app.Clock.Advance(time.Minute) // past the per-minute throttle
+		newEmail := testkit.UniqueEmail()
+		r, err := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password},
+			testkit.Bearer(pair.AccessToken), testkit.From(fmt.Sprintf("198.51.100.%d", i+1)))
+		if err != nil || (r.StatusCode() != http.StatusOK && r.StatusCode() != http.StatusTooManyRequests) {
+			t.Fatalf("PUT %d: %v %v", i, r, err)
+		}
+	}
+	var notices int
+	if err := app.Server.DB.Pool().QueryRow(ctx, "SELECT count(*) FROM mail_outbox WHERE kind = 'email_change_notice' AND recipient = $1", me.Email).Scan(&notices); err != nil {
+		t.Fatal(err)
+	}
+	if limit := app.Server.Limits.MailAddress.Rate; notices > limit {
+		t.Errorf("%d notices to one address within 12 minutes, want at most %d (its hourly budget)", notices, limit)
+	}
+}

@@ -1425,7 +1425,9 @@ type ClientInterface interface {
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one (at most one
-	// notice a minute, which covers every request of that minute); the answer
+	// notice a minute, which covers every request of that minute, and within
+	// the current address's hourly mail budget, beyond which the request is
+	// a 429); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Guessing `current_password` with a stolen access
 	// token is capped twice: the request is limited per user (default 10 per
@@ -1447,7 +1449,9 @@ type ClientInterface interface {
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one (at most one
-	// notice a minute, which covers every request of that minute); the answer
+	// notice a minute, which covers every request of that minute, and within
+	// the current address's hourly mail budget, beyond which the request is
+	// a 429); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Guessing `current_password` with a stolen access
 	// token is capped twice: the request is limited per user (default 10 per
@@ -2174,7 +2178,9 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one (at most one
-// notice a minute, which covers every request of that minute); the answer
+// notice a minute, which covers every request of that minute, and within
+// the current address's hourly mail budget, beyond which the request is
+// a 429); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Guessing `current_password` with a stolen access
 // token is capped twice: the request is limited per user (default 10 per
@@ -2206,7 +2212,9 @@ func (c *Client) UpdateMeWithBody(ctx context.Context, contentType string, body 
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one (at most one
-// notice a minute, which covers every request of that minute); the answer
+// notice a minute, which covers every request of that minute, and within
+// the current address's hourly mail budget, beyond which the request is
+// a 429); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Guessing `current_password` with a stolen access
 // token is capped twice: the request is limited per user (default 10 per
@@ -3580,7 +3588,9 @@ type ClientWithResponsesInterface interface {
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one (at most one
-	// notice a minute, which covers every request of that minute); the answer
+	// notice a minute, which covers every request of that minute, and within
+	// the current address's hourly mail budget, beyond which the request is
+	// a 429); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Guessing `current_password` with a stolen access
 	// token is capped twice: the request is limited per user (default 10 per
@@ -3602,7 +3612,9 @@ type ClientWithResponsesInterface interface {
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one (at most one
-	// notice a minute, which covers every request of that minute); the answer
+	// notice a minute, which covers every request of that minute, and within
+	// the current address's hourly mail budget, beyond which the request is
+	// a 429); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Guessing `current_password` with a stolen access
 	// token is capped twice: the request is limited per user (default 10 per
@@ -5998,7 +6010,9 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one (at most one
-// notice a minute, which covers every request of that minute); the answer
+// notice a minute, which covers every request of that minute, and within
+// the current address's hourly mail budget, beyond which the request is
+// a 429); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Guessing `current_password` with a stolen access
 // token is capped twice: the request is limited per user (default 10 per
@@ -6026,7 +6040,9 @@ func (c *ClientWithResponses) UpdateMeWithBodyWithResponse(ctx context.Context, 
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one (at most one
-// notice a minute, which covers every request of that minute); the answer
+// notice a minute, which covers every request of that minute, and within
+// the current address's hourly mail budget, beyond which the request is
+// a 429); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Guessing `current_password` with a stolen access
 // token is capped twice: the request is limited per user (default 10 per
