@@ -45,7 +45,8 @@ func (p BackoffPolicy) Wait(n int) time.Duration {
 const DefaultBackoffLimit = 50_000
 
 // MemoryBackoff is a Backoff for one instance that holds at most a fixed
-// number of counts: when full, the count updated longest ago makes room.
+// number of counts: when full, the count updated longest ago that blocks
+// nothing makes room.
 // Counts also go once expired, so a quiet instance holds few.
 type MemoryBackoff struct {
 	mu    sync.Mutex
@@ -73,7 +74,7 @@ func (m *MemoryBackoff) Attempt(_ context.Context, key string, now time.Time, p 
 	el, ok := m.byKey[key]
 	if !ok {
 		for m.order.Len() >= m.limit {
-			m.remove(m.order.Back())
+			m.remove(m.evictable(now))
 		}
 		el = m.order.PushFront(&backoffCount{key: key})
 		m.byKey[key] = el
@@ -117,6 +118,23 @@ func (m *MemoryBackoff) expire(now time.Time, window time.Duration) {
 		}
 		m.remove(el)
 	}
+}
+
+// evictScan bounds how far evictable looks for a count that blocks nothing.
+const evictScan = 64
+
+// evictable is the count to drop for a new one: the least recently updated
+// that blocks nothing now, so a guesser cannot clear its own block by
+// flooding the store with fresh counts; the least recently updated of all
+// if the oldest evictScan all block.
+func (m *MemoryBackoff) evictable(now time.Time) *list.Element {
+	el := m.order.Back()
+	for i := 0; el != nil && i < evictScan; i, el = i+1, el.Prev() {
+		if !el.Value.(*backoffCount).until.After(now) {
+			return el
+		}
+	}
+	return m.order.Back()
 }
 
 func (m *MemoryBackoff) remove(el *list.Element) {

@@ -208,3 +208,22 @@ func TestFallbackBackoff_CountsLocallyWhileSharedIsDown(t *testing.T) {
 		t.Error("not counted in the shared store once it is back")
 	}
 }
+
+// TestMemoryBackoff_AFloodDoesNotPushOutABlockedCount: a guesser who is
+// blocked must not clear the block by filling the store with fresh counts.
+func TestMemoryBackoff_AFloodDoesNotPushOutABlockedCount(t *testing.T) {
+	t.Parallel()
+	b := NewMemoryBackoff(100)
+	now := time.Now()
+	for range testPolicy.After {
+		b.Attempt(ctx, "guesser", now, testPolicy)
+	}
+	for range 1000 {
+		if _, err := b.Attempt(ctx, rand.Text(), now, testPolicy); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if wait, err := b.Attempt(ctx, "guesser", now, testPolicy); err != nil || wait <= 0 {
+		t.Errorf("after a flood of fresh counts the guesser waits %v (%v), want its block kept", wait, err)
+	}
+}
