@@ -8,6 +8,7 @@ import (
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server/clientip"
 	"github.com/authd/authd/server/token"
 )
 
@@ -16,13 +17,15 @@ import (
 //
 // The presented token and its session are locked, so refreshes of one session
 // run one at a time. A current token is rotated. A rotated token is either a
-// retry of the immediate predecessor, within the retry window and while its
-// successor is unused, which gets that same successor back, or a replay,
+// retry of the immediate predecessor by the client that rotated it, within
+// the retry window and while its successor is unused, which gets that same
+// successor back, or a replay,
 // which revokes the session. The successor is kept sealed in the
 // predecessor's row only while such a retry can apply: the next rotation
 // clears it, and so does the pruner once the window has passed.
 func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestObject) (api.RefreshTokenResponseObject, error) {
 	presented := req.Body.RefreshToken
+	client := clientip.Key(infoFrom(ctx).ip) // a retry must come from the client that rotated
 	var row db.LockRefreshTokenRow
 	var next string
 	var replayed bool
@@ -46,7 +49,7 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 			next = token.NewOpaque()
 			return q.RotateRefreshToken(ctx, db.RotateRefreshTokenParams{
 				ID: row.ID, SessionID: row.SessionID, RotatedAt: &now,
-				SuccessorHash: token.HashOpaque(next), SuccessorSealed: token.SealSuccessor(presented, next, row.SessionID, row.ID),
+				SuccessorHash: token.HashOpaque(next), SuccessorSealed: token.SealSuccessor(presented, next, row.SessionID, row.ID, client),
 			})
 		}
 		if now.Sub(*row.RotatedAt) <= s.RefreshRetry && row.SuccessorID != nil && row.SuccessorSealed != nil {
@@ -55,7 +58,7 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 				return err
 			}
 			if succRotated == nil {
-				if next, err = token.OpenSuccessor(presented, row.SuccessorSealed, row.SessionID, row.ID); err == nil {
+				if next, err = token.OpenSuccessor(presented, row.SuccessorSealed, row.SessionID, row.ID, client); err == nil {
 					outcome = "grace_retry"
 					return nil
 				}

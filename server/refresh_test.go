@@ -82,6 +82,31 @@ func TestRefresh_GraceRetryReturnsSameSuccessor(t *testing.T) {
 	}
 }
 
+// TestRefresh_RetryFromAnotherClientIsReuse: the retry is for a client whose
+// answer was lost. Someone else holding a just-rotated token (the thief who
+// rotated first, or the owner after a thief did) is reuse, so the two cannot
+// alternate inside the window unnoticed.
+func TestRefresh_RetryFromAnotherClientIsReuse(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	_, pair := app.NewUser(t)
+	ctx := context.Background()
+	thief, owner := testkit.From("203.0.113.7"), testkit.From("198.51.100.20")
+
+	stolen, err := app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: pair.RefreshToken}, thief)
+	if err != nil || stolen.JSON200 == nil {
+		t.Fatalf("the thief's rotation: %v %v", stolen, err)
+	}
+	app.Clock.Advance(time.Minute) // well inside the retry window
+	late, err := app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: pair.RefreshToken}, owner)
+	if err != nil || late.StatusCode() != http.StatusUnauthorized {
+		t.Fatalf("the owner's later refresh of the rotated token from another client: %v %v, want 401", late.StatusCode(), err)
+	}
+	if got := refresh(t, app, stolen.JSON200.RefreshToken).StatusCode(); got != http.StatusUnauthorized {
+		t.Errorf("the thief's successor after the reuse: %d, want 401 (session revoked)", got)
+	}
+}
+
 func TestRefresh_ReusedTokenRevokesSession(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing)

@@ -1171,13 +1171,14 @@ type ClientInterface interface {
 	//
 	// Exchanges a refresh token for a new token pair; the presented token is used
 	// up. Presenting a token that was already rotated revokes the whole session,
-	// except a retry of the immediate predecessor while its successor has never
-	// been used, within the retry window (default 5 minutes, at most 1 hour):
-	// that retry returns the same successor refresh token with a fresh access
+	// except a retry of the immediate predecessor, from the client (IP
+	// address, or its /64 in IPv6) that rotated it, while its successor has
+	// never been used, within the retry window (default 5 minutes, at most 1
+	// hour): that retry returns the same successor refresh token with a fresh access
 	// token, so a client whose response was lost (a 503 or a broken
 	// connection, a database outage included) stays logged in by retrying the
-	// same token. Presenting an older token, or the predecessor after its
-	// successor was used, is reuse. Limited per client IP (default 60 per
+	// same token. Presenting an older token, the predecessor after its
+	// successor was used, or the predecessor from another client is reuse. Limited per client IP (default 60 per
 	// minute).
 	//
 	// Takes any type of body and a specified content type.
@@ -1189,13 +1190,14 @@ type ClientInterface interface {
 	//
 	// Exchanges a refresh token for a new token pair; the presented token is used
 	// up. Presenting a token that was already rotated revokes the whole session,
-	// except a retry of the immediate predecessor while its successor has never
-	// been used, within the retry window (default 5 minutes, at most 1 hour):
-	// that retry returns the same successor refresh token with a fresh access
+	// except a retry of the immediate predecessor, from the client (IP
+	// address, or its /64 in IPv6) that rotated it, while its successor has
+	// never been used, within the retry window (default 5 minutes, at most 1
+	// hour): that retry returns the same successor refresh token with a fresh access
 	// token, so a client whose response was lost (a 503 or a broken
 	// connection, a database outage included) stays logged in by retrying the
-	// same token. Presenting an older token, or the predecessor after its
-	// successor was used, is reuse. Limited per client IP (default 60 per
+	// same token. Presenting an older token, the predecessor after its
+	// successor was used, or the predecessor from another client is reuse. Limited per client IP (default 60 per
 	// minute).
 	//
 	// Takes a body of the `application/json` content type.
@@ -1754,13 +1756,14 @@ func (c *Client) ResetPassword(ctx context.Context, body ResetPasswordJSONReques
 //
 // Exchanges a refresh token for a new token pair; the presented token is used
 // up. Presenting a token that was already rotated revokes the whole session,
-// except a retry of the immediate predecessor while its successor has never
-// been used, within the retry window (default 5 minutes, at most 1 hour):
-// that retry returns the same successor refresh token with a fresh access
+// except a retry of the immediate predecessor, from the client (IP
+// address, or its /64 in IPv6) that rotated it, while its successor has
+// never been used, within the retry window (default 5 minutes, at most 1
+// hour): that retry returns the same successor refresh token with a fresh access
 // token, so a client whose response was lost (a 503 or a broken
 // connection, a database outage included) stays logged in by retrying the
-// same token. Presenting an older token, or the predecessor after its
-// successor was used, is reuse. Limited per client IP (default 60 per
+// same token. Presenting an older token, the predecessor after its
+// successor was used, or the predecessor from another client is reuse. Limited per client IP (default 60 per
 // minute).
 //
 // Takes any type of body and a specified content type.
@@ -1782,13 +1785,14 @@ func (c *Client) RefreshTokenWithBody(ctx context.Context, contentType string, b
 //
 // Exchanges a refresh token for a new token pair; the presented token is used
 // up. Presenting a token that was already rotated revokes the whole session,
-// except a retry of the immediate predecessor while its successor has never
-// been used, within the retry window (default 5 minutes, at most 1 hour):
-// that retry returns the same successor refresh token with a fresh access
+// except a retry of the immediate predecessor, from the client (IP
+// address, or its /64 in IPv6) that rotated it, while its successor has
+// never been used, within the retry window (default 5 minutes, at most 1
+// hour): that retry returns the same successor refresh token with a fresh access
 // token, so a client whose response was lost (a 503 or a broken
 // connection, a database outage included) stays logged in by retrying the
-// same token. Presenting an older token, or the predecessor after its
-// successor was used, is reuse. Limited per client IP (default 60 per
+// same token. Presenting an older token, the predecessor after its
+// successor was used, or the predecessor from another client is reuse. Limited per client IP (default 60 per
 // minute).
 //
 // Takes a body of the `application/json` content type.
@@ -3320,13 +3324,14 @@ type ClientWithResponsesInterface interface {
 	//
 	// Exchanges a refresh token for a new token pair; the presented token is used
 	// up. Presenting a token that was already rotated revokes the whole session,
-	// except a retry of the immediate predecessor while its successor has never
-	// been used, within the retry window (default 5 minutes, at most 1 hour):
-	// that retry returns the same successor refresh token with a fresh access
+	// except a retry of the immediate predecessor, from the client (IP
+	// address, or its /64 in IPv6) that rotated it, while its successor has
+	// never been used, within the retry window (default 5 minutes, at most 1
+	// hour): that retry returns the same successor refresh token with a fresh access
 	// token, so a client whose response was lost (a 503 or a broken
 	// connection, a database outage included) stays logged in by retrying the
-	// same token. Presenting an older token, or the predecessor after its
-	// successor was used, is reuse. Limited per client IP (default 60 per
+	// same token. Presenting an older token, the predecessor after its
+	// successor was used, or the predecessor from another client is reuse. Limited per client IP (default 60 per
 	// minute).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -3338,13 +3343,14 @@ type ClientWithResponsesInterface interface {
 	//
 	// Exchanges a refresh token for a new token pair; the presented token is used
 	// up. Presenting a token that was already rotated revokes the whole session,
-	// except a retry of the immediate predecessor while its successor has never
-	// been used, within the retry window (default 5 minutes, at most 1 hour):
-	// that retry returns the same successor refresh token with a fresh access
+	// except a retry of the immediate predecessor, from the client (IP
+	// address, or its /64 in IPv6) that rotated it, while its successor has
+	// never been used, within the retry window (default 5 minutes, at most 1
+	// hour): that retry returns the same successor refresh token with a fresh access
 	// token, so a client whose response was lost (a 503 or a broken
 	// connection, a database outage included) stays logged in by retrying the
-	// same token. Presenting an older token, or the predecessor after its
-	// successor was used, is reuse. Limited per client IP (default 60 per
+	// same token. Presenting an older token, the predecessor after its
+	// successor was used, or the predecessor from another client is reuse. Limited per client IP (default 60 per
 	// minute).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -5640,13 +5646,14 @@ func (c *ClientWithResponses) ResetPasswordWithResponse(ctx context.Context, bod
 //
 // Exchanges a refresh token for a new token pair; the presented token is used
 // up. Presenting a token that was already rotated revokes the whole session,
-// except a retry of the immediate predecessor while its successor has never
-// been used, within the retry window (default 5 minutes, at most 1 hour):
-// that retry returns the same successor refresh token with a fresh access
+// except a retry of the immediate predecessor, from the client (IP
+// address, or its /64 in IPv6) that rotated it, while its successor has
+// never been used, within the retry window (default 5 minutes, at most 1
+// hour): that retry returns the same successor refresh token with a fresh access
 // token, so a client whose response was lost (a 503 or a broken
 // connection, a database outage included) stays logged in by retrying the
-// same token. Presenting an older token, or the predecessor after its
-// successor was used, is reuse. Limited per client IP (default 60 per
+// same token. Presenting an older token, the predecessor after its
+// successor was used, or the predecessor from another client is reuse. Limited per client IP (default 60 per
 // minute).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -5664,13 +5671,14 @@ func (c *ClientWithResponses) RefreshTokenWithBodyWithResponse(ctx context.Conte
 //
 // Exchanges a refresh token for a new token pair; the presented token is used
 // up. Presenting a token that was already rotated revokes the whole session,
-// except a retry of the immediate predecessor while its successor has never
-// been used, within the retry window (default 5 minutes, at most 1 hour):
-// that retry returns the same successor refresh token with a fresh access
+// except a retry of the immediate predecessor, from the client (IP
+// address, or its /64 in IPv6) that rotated it, while its successor has
+// never been used, within the retry window (default 5 minutes, at most 1
+// hour): that retry returns the same successor refresh token with a fresh access
 // token, so a client whose response was lost (a 503 or a broken
 // connection, a database outage included) stays logged in by retrying the
-// same token. Presenting an older token, or the predecessor after its
-// successor was used, is reuse. Limited per client IP (default 60 per
+// same token. Presenting an older token, the predecessor after its
+// successor was used, or the predecessor from another client is reuse. Limited per client IP (default 60 per
 // minute).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).

@@ -27,22 +27,24 @@ func HashOpaque(tok string) []byte {
 
 // SealSuccessor encrypts successor with a key derived from its predecessor, so
 // only a client holding the predecessor can recover it during the retry
-// window. The session and the predecessor's row are associated data: the
-// sealed value opens only in the row it was written for.
-func SealSuccessor(predecessor, successor string, sessionID, tokenID uuid.UUID) []byte {
+// window. The session, the predecessor's row and the client that rotated
+// (clientip.Key) are associated data: the sealed value opens only in the row
+// it was written for, and only for that client, so a retry is the lost
+// answer's client asking again, never another holder of the token.
+func SealSuccessor(predecessor, successor string, sessionID, tokenID uuid.UUID, client string) []byte {
 	gcm := successorAEAD(predecessor)
 	nonce := make([]byte, gcm.NonceSize())
 	_, _ = rand.Read(nonce)
-	return gcm.Seal(nonce, nonce, []byte(successor), successorAD(sessionID, tokenID))
+	return gcm.Seal(nonce, nonce, []byte(successor), successorAD(sessionID, tokenID, client))
 }
 
 // OpenSuccessor reverses SealSuccessor.
-func OpenSuccessor(predecessor string, sealed []byte, sessionID, tokenID uuid.UUID) (string, error) {
+func OpenSuccessor(predecessor string, sealed []byte, sessionID, tokenID uuid.UUID, client string) (string, error) {
 	gcm := successorAEAD(predecessor)
 	if len(sealed) < gcm.NonceSize() {
 		return "", errors.New("sealed successor too short")
 	}
-	out, err := gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], successorAD(sessionID, tokenID))
+	out, err := gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], successorAD(sessionID, tokenID, client))
 	return string(out), err
 }
 
@@ -54,6 +56,7 @@ func successorAEAD(predecessor string) cipher.AEAD {
 	return gcm
 }
 
-func successorAD(sessionID, tokenID uuid.UUID) []byte {
-	return append(append([]byte("authd refresh successor v2\x00"), sessionID[:]...), tokenID[:]...)
+func successorAD(sessionID, tokenID uuid.UUID, client string) []byte {
+	ad := append(append([]byte("authd refresh successor v2\x00"), sessionID[:]...), tokenID[:]...)
+	return append(ad, client...)
 }

@@ -217,21 +217,21 @@ func TestRefresh_SuccessorOpensOnlyWithPredecessor(t *testing.T) {
 	t.Parallel()
 	pred, succ := NewOpaque(), NewOpaque()
 	sid, tid := uuid.New(), uuid.New()
-	sealed := SealSuccessor(pred, succ, sid, tid)
+	sealed := SealSuccessor(pred, succ, sid, tid, "198.51.100.1")
 	if strings.Contains(string(sealed), succ) {
 		t.Fatal("sealed successor holds the token in clear")
 	}
-	if got, err := OpenSuccessor(pred, sealed, sid, tid); err != nil || got != succ {
+	if got, err := OpenSuccessor(pred, sealed, sid, tid, "198.51.100.1"); err != nil || got != succ {
 		t.Errorf("open = %q, %v", got, err)
 	}
-	if _, err := OpenSuccessor(NewOpaque(), sealed, sid, tid); err == nil {
+	if _, err := OpenSuccessor(NewOpaque(), sealed, sid, tid, "198.51.100.1"); err == nil {
 		t.Error("another token opened the successor")
 	}
-	if _, err := OpenSuccessor(string(HashOpaque(pred)), sealed, sid, tid); err == nil {
+	if _, err := OpenSuccessor(string(HashOpaque(pred)), sealed, sid, tid, "198.51.100.1"); err == nil {
 		t.Error("the stored hash opened the successor")
 	}
 	sealed[len(sealed)-1] ^= 1
-	if _, err := OpenSuccessor(pred, sealed, sid, tid); err == nil {
+	if _, err := OpenSuccessor(pred, sealed, sid, tid, "198.51.100.1"); err == nil {
 		t.Error("tampered ciphertext opened")
 	}
 }
@@ -240,15 +240,18 @@ func TestRefresh_SealedSuccessorOpensOnlyInItsSessionAndRow(t *testing.T) {
 	t.Parallel()
 	pred, succ := NewOpaque(), NewOpaque()
 	sid, tid := uuid.New(), uuid.New()
-	sealed := SealSuccessor(pred, succ, sid, tid)
-	if _, err := OpenSuccessor(pred, sealed, uuid.New(), tid); err == nil {
+	sealed := SealSuccessor(pred, succ, sid, tid, "198.51.100.1")
+	if _, err := OpenSuccessor(pred, sealed, uuid.New(), tid, "198.51.100.1"); err == nil {
 		t.Error("the sealed successor opened in another session")
 	}
-	if _, err := OpenSuccessor(pred, sealed, sid, uuid.New()); err == nil {
+	if _, err := OpenSuccessor(pred, sealed, sid, uuid.New(), "198.51.100.1"); err == nil {
 		t.Error("the sealed successor opened in another row")
 	}
-	if _, err := OpenSuccessor(pred, sealed, tid, sid); err == nil {
+	if _, err := OpenSuccessor(pred, sealed, tid, sid, "198.51.100.1"); err == nil {
 		t.Error("the sealed successor opened with its session and row swapped")
+	}
+	if _, err := OpenSuccessor(pred, sealed, sid, tid, "203.0.113.7"); err == nil {
+		t.Error("the sealed successor opened for another client")
 	}
 }
 

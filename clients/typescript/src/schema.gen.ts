@@ -267,13 +267,14 @@ export interface paths {
          * Rotate a refresh token
          * @description Exchanges a refresh token for a new token pair; the presented token is used
          *     up. Presenting a token that was already rotated revokes the whole session,
-         *     except a retry of the immediate predecessor while its successor has never
-         *     been used, within the retry window (default 5 minutes, at most 1 hour):
-         *     that retry returns the same successor refresh token with a fresh access
+         *     except a retry of the immediate predecessor, from the client (IP
+         *     address, or its /64 in IPv6) that rotated it, while its successor has
+         *     never been used, within the retry window (default 5 minutes, at most 1
+         *     hour): that retry returns the same successor refresh token with a fresh access
          *     token, so a client whose response was lost (a 503 or a broken
          *     connection, a database outage included) stays logged in by retrying the
-         *     same token. Presenting an older token, or the predecessor after its
-         *     successor was used, is reuse. Limited per client IP (default 60 per
+         *     same token. Presenting an older token, the predecessor after its
+         *     successor was used, or the predecessor from another client is reuse. Limited per client IP (default 60 per
          *     minute).
          */
         post: operations["refreshToken"];
