@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/ratelimit"
@@ -20,17 +17,7 @@ import (
 // redisBackoff is a login backoff in the test Redis under prefix.
 func redisBackoff(t *testing.T, prefix string) *ratelimit.RedisBackoff {
 	t.Helper()
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { c.Close() })
-	return ratelimit.NewRedisBackoff(c, prefix+"bo:")
+	return ratelimit.NewRedisBackoff(testRedisClient(t, testRedisOptions(t)), prefix+"bo:")
 }
 
 // rowCounts counts the rows of every table of the test database.

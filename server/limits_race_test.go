@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server"
@@ -41,20 +38,11 @@ func (s slowStore) AllowAll(ctx context.Context, checks []ratelimit.Check) ([]ra
 // slowRedis is a Redis store reached through a TCP proxy that delays every
 // command.
 func slowRedis(t *testing.T) ratelimit.Store {
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := testRedisOptions(t)
 	proxy := testkit.NewFaultProxy(t, opts.Addr)
 	proxy.SetDelay(latency)
 	opts.Addr = proxy.Addr()
-	c := redis.NewClient(ratelimit.ClientOptions(opts))
-	t.Cleanup(func() { c.Close() })
-	return ratelimit.NewRedis(c, "authd-test:"+rand.Text()+":")
+	return ratelimit.NewRedis(testRedisClient(t, ratelimit.ClientOptions(opts)), "authd-test:"+rand.Text()+":")
 }
 
 // limitedCall sends one request of an endpoint family from the client

@@ -127,7 +127,9 @@ func TestRateLimit_DisabledSwitchesEveryLimitOff(t *testing.T) {
 	}
 }
 
-func redisStore(t *testing.T, prefix string) *ratelimit.Redis {
+// testRedisOptions are the client options of the test Redis
+// (TEST_REDIS_URL, else the local server).
+func testRedisOptions(t *testing.T) *redis.Options {
 	t.Helper()
 	url := os.Getenv("TEST_REDIS_URL")
 	if url == "" {
@@ -137,12 +139,23 @@ func redisStore(t *testing.T, prefix string) *ratelimit.Redis {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return opts
+}
+
+// testRedisClient is a client of the test Redis, closed after the test.
+func testRedisClient(t *testing.T, opts *redis.Options) *redis.Client {
+	t.Helper()
 	c := redis.NewClient(opts)
 	t.Cleanup(func() { c.Close() })
 	if err := c.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("Redis at %s: %v", url, err)
+		t.Fatalf("Redis at %s: %v", opts.Addr, err)
 	}
-	return ratelimit.NewRedis(c, prefix)
+	return c
+}
+
+func redisStore(t *testing.T, prefix string) *ratelimit.Redis {
+	t.Helper()
+	return ratelimit.NewRedis(testRedisClient(t, testRedisOptions(t)), prefix)
 }
 
 func TestRateLimit_RedisDownFallsBackAndSaysSo(t *testing.T) {
