@@ -58,10 +58,11 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 // the owner's, and a registration never changes how an account logs in. An
 // address that has an account gets a notice instead of a link. Every address
 // costs the same: one user lookup, one throttle, no hashing, one write to its
-// pending row (a row of an address with an account never gets a link, so it
-// can never become an account) and one mail queued or its decoy, so neither
-// the answer (always 202) nor its timing tells whether the address had an
-// account.
+// pending row and one mail queued or its decoy, so neither the answer (always
+// 202) nor its timing tells whether the address had an account. The row of
+// an address with an account can never become an account: redemption asks
+// users first (a verified account gets no link, an older unverified one
+// verifies with its own password).
 func (s *Server) registerQuietly(ctx context.Context, email string) error {
 	owner, err := s.DB.Queries().GetUserByEmail(ctx, email)
 	exists := err == nil
@@ -82,9 +83,9 @@ func (s *Server) registerQuietly(ctx context.Context, email string) error {
 	// a link too; redeeming it asks for the account's password.
 	link := mailed && (!exists || (owner.IsActive && owner.EmailVerifiedAt == nil))
 	tok := token.NewOpaque()
-	var tokHash []byte
-	if link {
-		tokHash = token.HashOpaque(tok)
+	tokHash := token.HashOpaque(tok)
+	if !link {
+		tokHash = nil
 	}
 	return s.DB.InTx(ctx, func(q *db.Queries) error {
 		err := q.PutPendingRegistration(ctx, db.PutPendingRegistrationParams{
