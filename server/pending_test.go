@@ -11,6 +11,7 @@ import (
 
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/testkit"
 	"github.com/authd/authd/server/token"
 )
@@ -297,4 +298,48 @@ func TestPending_ConcurrentRedemptionsCreateOneAccount(t *testing.T) {
 		t.Fatalf("%d redemptions created the account, want 1", len(winners))
 	}
 	app.Login(t, email, fmt.Sprintf("Racer-Pass-%d", winners[0]))
+}
+
+// Upgrading to migration 0008 keeps the links already mailed; the password a
+// registration named before the upgrade is gone, and the redeemer's counts.
+func TestPending_ALinkMailedBeforeTheUpgradeTakesTheRedeemersPassword(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t), requireVerified)
+	pool := app.Server.DB.Pool()
+	mig, err := database.NewMigrator(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mig.Close() })
+	if err := mig.DownTo(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	victim, owner := testkit.UniqueEmail(), testkit.UniqueEmail()
+	link := token.NewOpaque()
+	attackersHash, err := app.Server.Hasher.Hash(ctx, attackerPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before 0008: the first registrant's row held the address with their
+	// password, and a shadow row stood for a registration of an account's address.
+	_, err = pool.Exec(ctx, `INSERT INTO pending_registrations (email, password_hash, token_hash, shadow, expires_at)
+		VALUES ($1, $2, $3, false, $5), ($4, $2, NULL, true, $5)`, victim, attackersHash, token.HashOpaque(link), owner, app.Clock.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mig.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	if r := redeem(t, app, link, victimPassword); r.JSON200 == nil {
+		t.Fatalf("a link mailed before the upgrade: %d %s", r.StatusCode(), r.Body)
+	}
+	app.Login(t, victim, victimPassword)
+	if got := loginStatus(t, app, victim, attackerPassword); got != http.StatusUnauthorized {
+		t.Errorf("login with the password stored before the upgrade: %d, want 401", got)
+	}
+	if n := app.PendingRegistrations(t, owner); n != 0 {
+		t.Errorf("%d shadow rows left after the upgrade, want 0", n)
+	}
 }
