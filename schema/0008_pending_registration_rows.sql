@@ -1,17 +1,18 @@
 -- +goose Up
--- Every registration of an address is a row of its own, with the password
--- its registrant chose (issue 11): holding the address for the first
--- registrant let that registrant choose the owner's password. A link proves
--- the mailbox; redeeming it names the password, which picks the row. The
--- application keeps at most a few rows per address (server.PendingPerAddress).
-ALTER TABLE pending_registrations DROP CONSTRAINT pending_registrations_pkey;
-ALTER TABLE pending_registrations ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
-CREATE INDEX pending_registrations_email_idx ON pending_registrations (email, id DESC);
+-- A pending registration keeps no password (issue 11): the first registrant
+-- of an address chose the owner's password when the row held it. The row is
+-- the address's newest mailed link and its expiry; the link proves the
+-- mailbox, and the password is chosen when it is redeemed. Whether an
+-- account exists is asked of users at redemption, so "shadow" rows go too.
+-- Links mailed before the upgrade keep working and take the password typed
+-- at redemption.
+DELETE FROM pending_registrations WHERE shadow;
+ALTER TABLE pending_registrations DROP COLUMN password_hash, DROP COLUMN shadow;
 
 -- +goose Down
--- One row per address again: the newest of each stays.
-DELETE FROM pending_registrations p
-WHERE EXISTS (SELECT 1 FROM pending_registrations n WHERE n.email = p.email AND n.id > p.id);
-DROP INDEX pending_registrations_email_idx;
-ALTER TABLE pending_registrations DROP COLUMN id;
-ALTER TABLE pending_registrations ADD PRIMARY KEY (email);
+-- The old code needs a password per row: pending registrations are dropped
+-- and their registrants register again.
+DELETE FROM pending_registrations;
+ALTER TABLE pending_registrations
+    ADD COLUMN password_hash text NOT NULL,
+    ADD COLUMN shadow boolean NOT NULL;

@@ -60,19 +60,6 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 		}
 		return nil, refused.problem()
 	}
-	notVerified := api.Login403ApplicationProblemPlusJSONResponse{EmailNotVerifiedApplicationProblemPlusJSONResponse: api.EmailNotVerifiedApplicationProblemPlusJSONResponse(
-		problem(ctx, kindNotVerified, "Confirm your email address with the link we sent, or ask for a new one."))}
-	if s.Mail.RequireVerified {
-		// Not forgiven like a success: the caller only proved it knows the
-		// password it registered with.
-		if pending, err := s.pendingLogin(ctx, email, req.Body.Password); err != nil || pending {
-			if err != nil {
-				return nil, err
-			}
-			return notVerified, nil
-		}
-	}
-
 	ok, rehash := false, false
 	if known == nil {
 		err = s.Hasher.VerifyDummy(ctx, req.Body.Password)
@@ -102,8 +89,12 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 	// happens next.
 	s.forgiveLogin(ctx, email, ip)
 
+	// Only an account from before verification was required gets here
+	// unverified: a pending registration has no account, and its address
+	// answered 401 above like an unknown one.
 	if s.Mail.RequireVerified && u.EmailVerifiedAt == nil {
-		return notVerified, nil
+		return api.Login403ApplicationProblemPlusJSONResponse{EmailNotVerifiedApplicationProblemPlusJSONResponse: api.EmailNotVerifiedApplicationProblemPlusJSONResponse(
+			problem(ctx, kindNotVerified, "Confirm your email address with the link we sent, or ask for a new one."))}, nil
 	}
 	var upgraded string
 	if rehash {

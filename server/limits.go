@@ -34,8 +34,11 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 	l := s.Limits
 	switch r := req.(type) {
 	case api.RegisterRequestObject:
+		// The address's budget is per client: strangers registering it
+		// cannot spend its owner's. Mail to it is throttled per mailbox
+		// all the same (mayMail).
 		return []limitCheck{
-			{"register-address", "register:address:" + emailKey(r.Body.Email), l.MailAddress},
+			{"register-address", "register:ip-email:" + ip + ":" + emailKey(r.Body.Email), l.MailAddress},
 			{"register", "register:ip:" + ip, l.Register},
 		}
 	case api.UpdateMeRequestObject:

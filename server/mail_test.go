@@ -40,8 +40,10 @@ func TestMail_RegisterVerifyThenLogin(t *testing.T) {
 	if reg.JSON202 == nil {
 		t.Fatalf("register with verification on: %d, want 202", reg.StatusCode())
 	}
+	// No account before the link is redeemed: a login answers as for an
+	// unknown address.
 	login, _ := app.Client.LoginWithResponse(ctx, testkit.LoginBody(email))
-	if login.ApplicationproblemJSON403 == nil || !strings.HasSuffix(login.ApplicationproblemJSON403.Type, "/email-not-verified") {
+	if login.ApplicationproblemJSON401 == nil || !strings.HasSuffix(login.ApplicationproblemJSON401.Type, "/invalid-credentials") {
 		t.Fatalf("login before verifying: %d %s", login.StatusCode(), login.Body)
 	}
 
@@ -312,13 +314,13 @@ func TestMail_RegisterThenLoginCannotTellAccountsApart(t *testing.T) {
 		reg, _ := app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: email, Password: "Probe-Horse-3"})
 		login, _ := app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: email, Password: "Probe-Horse-3"})
 		out := fmt.Sprint(reg.StatusCode(), " ", login.StatusCode())
-		if p := login.ApplicationproblemJSON403; p != nil {
+		if p := login.ApplicationproblemJSON401; p != nil {
 			out += " " + p.Type + " " + p.Detail
 		}
 		return out
 	}
 	had, fresh := probe(existing), probe(testkit.UniqueEmail())
-	if had != fresh || !strings.HasPrefix(had, "202 403") {
+	if had != fresh || !strings.HasPrefix(had, "202 401") {
 		t.Errorf("address with an account: %q; new address: %q", had, fresh)
 	}
 	app.Login(t, existing, testkit.Password) // the owner is unaffected

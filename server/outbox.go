@@ -59,18 +59,22 @@ func (s *Server) queueMail(ctx context.Context, q *db.Queries, kind, to string, 
 // mail call it when they do not, so that their timing does not tell whether
 // an address has an account.
 func (s *Server) decoyMail(ctx context.Context, kind, to string) error {
+	return s.DB.InTx(ctx, func(q *db.Queries) error { return s.decoyMailIn(ctx, q, kind, to) })
+}
+
+// decoyMailIn is decoyMail in q's transaction, for a path whose real twin
+// queues its mail in a transaction with other writes.
+func (s *Server) decoyMailIn(ctx context.Context, q *db.Queries, kind, to string) error {
 	r, err := s.Mail.Renderer.Render(kind, mail.Data{Email: to, NewEmail: to, Link: s.link(tokenVerifyEmail, token.NewOpaque()), ExpiresIn: "1 hour"})
 	if err != nil {
 		return err
 	}
 	text, html := s.Mail.Sealer.Seal(r.Text), s.Mail.Sealer.Seal(r.HTML)
-	return s.DB.InTx(ctx, func(q *db.Queries) error {
-		id, err := q.EnqueueDecoy(ctx, db.EnqueueDecoyParams{Kind: kind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html})
-		if err != nil {
-			return err
-		}
-		return q.DropDecoy(ctx, id)
-	})
+	id, err := q.EnqueueDecoy(ctx, db.EnqueueDecoyParams{Kind: kind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html})
+	if err != nil {
+		return err
+	}
+	return q.DropDecoy(ctx, id)
 }
 
 // issueToken stores a new mailed token of kind for a user, invalidating the

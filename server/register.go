@@ -10,14 +10,8 @@ import (
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/mail"
-	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/token"
 )
-
-// PendingPerAddress is how many pending registrations an address keeps: a
-// new one beyond it ends the oldest. It bounds what unauthenticated callers
-// can store per address and the hash checks of a login or a redemption.
-const PendingPerAddress = 3
 
 // Register implements api.StrictServerInterface.
 func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (api.RegisterResponseObject, error) {
@@ -26,16 +20,16 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 		return api.Register422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: api.UnprocessableEntityApplicationProblemPlusJSONResponse(
 			policyProblem(ctx, msgs, "password"))}, nil
 	}
-	hash, err := s.Hasher.Hash(ctx, req.Body.Password)
-	if err != nil {
-		return nil, err
-	}
 	if s.Mail.RequireVerified {
-		if err := s.registerQuietly(ctx, email, hash); err != nil {
+		if err := s.registerQuietly(ctx, email); err != nil {
 			return nil, err
 		}
 		s.Metrics.Registrations.WithLabelValues("pending").Inc()
-		return api.Register202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse{Body: acceptedMail}}, nil
+		return api.Register202JSONResponse{Body: acceptedMail}, nil
+	}
+	hash, err := s.Hasher.Hash(ctx, req.Body.Password)
+	if err != nil {
+		return nil, err
 	}
 	var u db.User
 	err = s.DB.InTx(ctx, func(q *db.Queries) (err error) {
@@ -58,99 +52,54 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 	return api.Register201JSONResponse{Body: userJSON(u)}, nil
 }
 
-// registerQuietly is registration when addresses must be verified. The
-// account is created only when a link is redeemed; until then a pending
-// registration answers logins with 403. Every registration is a row of its
-// own with its registrant's password, so an earlier registrant cannot choose
-// the password of the one who redeems the link. An address that has an
-// account gets a "shadow" row that answers logins the same way but can never
-// become an account, and its owner gets a notice. So neither the answer
-// (always 202) nor a login afterwards tells the caller whether the address
-// had an account; both paths hashed a password and write the same rows.
-func (s *Server) registerQuietly(ctx context.Context, email, hash string) error {
-	return s.DB.InTx(ctx, func(q *db.Queries) error {
-		if err := q.LockPendingAddress(ctx, email); err != nil {
-			return err
-		}
-		owner, err := q.GetUserByEmail(ctx, email)
-		exists := err == nil
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		mailed, err := s.mayMail(ctx, mail.KindVerifyEmail, email)
-		if err != nil {
-			return err
-		}
-		// A mailed link is the address's only live one; a throttled
-		// registration issues none, so the link already mailed keeps working
-		// (and, naming this registration's password, redeems it).
-		var tok string
-		var tokHash []byte
-		if mailed {
-			if err := q.ClearPendingTokens(ctx, email); err != nil {
-				return err
-			}
-			if !exists {
-				tok = token.NewOpaque()
-				tokHash = token.HashOpaque(tok)
-			}
-		}
-		err = q.AddPendingRegistration(ctx, db.AddPendingRegistrationParams{
-			Email: email, PasswordHash: hash, TokenHash: tokHash, Shadow: exists, ExpiresAt: s.Now().Add(s.Mail.VerifyTTL),
-		})
-		if err != nil {
-			return err
-		}
-		if err := q.TrimPendingRegistrations(ctx, db.TrimPendingRegistrationsParams{Email: email, Now: s.Now(), Keep: PendingPerAddress}); err != nil {
-			return err
-		}
-		switch {
-		case exists && !owner.IsActive:
-			return nil
-		case exists && owner.EmailVerifiedAt == nil: // an account from before verification was required
-			if !mailed {
-				return nil
-			}
-			return s.sendVerificationLink(ctx, q, owner)
-		case exists:
-			if ok, err := s.mayMail(ctx, mail.KindAlreadyRegistered, owner.Email); !ok || err != nil {
-				return err
-			}
-			return s.queueMail(ctx, q, mail.KindAlreadyRegistered, owner.Email, mail.Data{Email: owner.Email})
-		case !mailed:
-			return nil
-		}
-		return s.queueMail(ctx, q, mail.KindVerifyEmail, email,
-			mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.Mail.VerifyTTL)})
-	})
-}
-
-// pendingPassword finds the newest live pending registration of an address
-// whose password is pw; ok is false when none matches. It checks at most
-// PendingPerAddress hashes. Shadows count unless realOnly.
-func (s *Server) pendingPassword(ctx context.Context, email, pw string, realOnly bool) (row db.ListPendingRegistrationsRow, ok bool, err error) {
-	rows, err := s.DB.Queries().ListPendingRegistrations(ctx, db.ListPendingRegistrationsParams{Email: email, Now: s.Now(), Keep: PendingPerAddress})
+// registerQuietly is registration when addresses must be verified. It keeps
+// no password: the mailed link proves the address, and the password is
+// chosen when the link is redeemed, so whoever registers first cannot choose
+// the owner's, and a registration never changes how an account logs in. An
+// address that has an account gets a notice instead of a link. Every address
+// costs the same: one user lookup, one throttle, no hashing, one write to its
+// pending row and one mail queued or its decoy, so neither the answer (always
+// 202) nor its timing tells whether the address had an account. The row of
+// an address with an account can never become an account: redemption asks
+// users first (a verified account gets no link, an older unverified one
+// verifies with its own password).
+func (s *Server) registerQuietly(ctx context.Context, email string) error {
+	owner, err := s.DB.Queries().GetUserByEmail(ctx, email)
+	exists := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	verified := exists && owner.IsActive && owner.EmailVerifiedAt != nil
+	kind := mail.KindVerifyEmail
+	if verified {
+		kind = mail.KindAlreadyRegistered
+	}
+	mailed, err := s.mayMail(ctx, kind, email)
 	if err != nil {
-		return row, false, err
+		return err
 	}
-	for _, r := range rows {
-		if realOnly && r.Shadow {
-			continue
-		}
-		ok, _, err := s.Hasher.Verify(ctx, pw, r.PasswordHash)
-		if errors.Is(err, password.ErrUnknownHash) {
-			continue
-		}
-		if err != nil || ok {
-			return r, ok, err
-		}
+	// A throttled registration mails nothing and leaves the link already
+	// mailed working. An account from before verification was required gets
+	// a link too; redeeming it asks for the account's password.
+	link := mailed && (!exists || (owner.IsActive && owner.EmailVerifiedAt == nil))
+	tok := token.NewOpaque()
+	tokHash := token.HashOpaque(tok)
+	if !link {
+		tokHash = nil
 	}
-	return row, false, nil
-}
-
-// pendingLogin answers a login for an address with a pending registration
-// whose password matches: 403, as for any address not verified yet.
-func (s *Server) pendingLogin(ctx context.Context, email, pw string) (bool, error) {
-	_, ok, err := s.pendingPassword(ctx, email, pw, false)
-	return ok, err
+	return s.DB.InTx(ctx, func(q *db.Queries) error {
+		err := q.PutPendingRegistration(ctx, db.PutPendingRegistrationParams{
+			Email: email, TokenHash: tokHash, ExpiresAt: s.Now().Add(s.Mail.VerifyTTL), Now: s.Now(),
+		})
+		switch {
+		case err != nil:
+			return err
+		case link:
+			return s.queueMail(ctx, q, mail.KindVerifyEmail, email,
+				mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.Mail.VerifyTTL)})
+		case mailed && verified:
+			return s.queueMail(ctx, q, mail.KindAlreadyRegistered, owner.Email, mail.Data{Email: owner.Email})
+		}
+		return s.decoyMailIn(ctx, q, kind, email)
+	})
 }

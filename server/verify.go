@@ -1,11 +1,9 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/authd/authd/gen/api"
@@ -25,21 +23,32 @@ func invalidToken(ctx context.Context) api.Problem {
 }
 
 // VerifyEmail implements api.StrictServerInterface. The link proves the
-// mailbox; the password says which registration becomes the account, so an
-// account never gets a password its redeemer did not type. A wrong password
-// leaves the link working: the mailbox owner may still use it.
+// mailbox and nothing else: a pending registration becomes an account with
+// the password typed here, so no account ever gets a password its redeemer
+// did not supply. An account from before verification was required must
+// name its own password. A refused password leaves the link working.
 func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObject) (api.VerifyEmailResponseObject, error) {
-	hash, q := token.HashOpaque(req.Body.Token), s.DB.Queries()
-	userID, err := q.PeekAccountToken(ctx, db.PeekAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.Now()})
+	hash, q, pw := token.HashOpaque(req.Body.Token), s.DB.Queries(), req.Body.Password
 	var u db.User
-	var ok bool
-	switch {
-	case err == nil: // an account from before verification was required
-		u, ok, err = s.verifyAccount(ctx, userID, hash, req.Body.Password)
-	case errors.Is(err, pgx.ErrNoRows):
+	var weak []string
+	ok := true
+	// A link mailed before the upgrade is an account token; links mailed
+	// since are on the address's pending row, for new and older accounts.
+	userID, err := q.PeekAccountToken(ctx, db.PeekAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.Now()})
+	if err == nil {
+		if u, err = q.GetUserByID(ctx, userID); err == nil {
+			u, ok, err = s.verifyAccount(ctx, u, pw, func(q *db.Queries) error {
+				row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.Now()})
+				if err == nil && row.UserID != userID {
+					err = pgx.ErrNoRows
+				}
+				return err
+			})
+		}
+	} else if errors.Is(err, pgx.ErrNoRows) {
 		var email string
 		if email, err = q.PeekPendingToken(ctx, db.PeekPendingTokenParams{TokenHash: hash, Now: s.Now()}); err == nil {
-			u, ok, err = s.redeemPending(ctx, email, hash, req.Body.Password)
+			u, ok, weak, err = s.redeemPending(ctx, email, hash, pw)
 		}
 	}
 	switch {
@@ -47,20 +56,24 @@ func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObje
 		return api.VerifyEmail400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: api.BadRequestApplicationProblemPlusJSONResponse(invalidToken(ctx))}, nil
 	case err != nil:
 		return nil, err
+	case len(weak) > 0:
+		return api.VerifyEmail422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: api.UnprocessableEntityApplicationProblemPlusJSONResponse(
+			policyProblem(ctx, weak, "password"))}, nil
 	case !ok:
-		return api.VerifyEmail403ApplicationProblemPlusJSONResponse(problem(ctx, kindWrongPassword, "The password is not the one this address was registered with.")), nil
+		return api.VerifyEmail403ApplicationProblemPlusJSONResponse(problem(ctx, kindWrongPassword, "The password is not this account's password.")), nil
 	}
 	infoFrom(ctx).userID = u.ID.String()
 	return api.VerifyEmail200JSONResponse(userJSON(u)), nil
 }
 
-// verifyAccount redeems the link of an account from before verification was
-// required; pw must be the account's password. ok is false for a wrong one.
-func (s *Server) verifyAccount(ctx context.Context, userID uuid.UUID, hash []byte, pw string) (u db.User, ok bool, err error) {
-	if u, err = s.DB.Queries().GetUserByID(ctx, userID); err != nil {
-		return u, false, err
+// verifyAccount verifies the address of an account from before verification
+// was required; pw must be the account's password (ok is false for a wrong
+// one). consume uses the link up in the transaction that marks the address.
+func (s *Server) verifyAccount(ctx context.Context, u db.User, pw string, consume func(q *db.Queries) error) (db.User, bool, error) {
+	if !u.IsActive || u.EmailVerifiedAt != nil {
+		return u, false, pgx.ErrNoRows // nothing left to verify: the link is void
 	}
-	ok, _, err = s.Hasher.Verify(ctx, pw, u.PasswordHash)
+	ok, _, err := s.Hasher.Verify(ctx, pw, u.PasswordHash)
 	if errors.Is(err, password.ErrUnknownHash) {
 		s.Log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID.String())
 		return u, false, nil
@@ -68,60 +81,61 @@ func (s *Server) verifyAccount(ctx context.Context, userID uuid.UUID, hash []byt
 	if err != nil || !ok {
 		return u, false, err
 	}
-	// A password change since deletes the token, so using it up here
-	// also proves the checked password is still the account's.
 	err = s.DB.InTx(ctx, func(q *db.Queries) error {
-		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.Now()})
+		if err := consume(q); err != nil {
+			return err
+		}
+		// The checked password must still be the account's.
+		cur, err := q.LockUserCredentials(ctx, u.ID)
 		if err != nil {
 			return err
 		}
-		if row.UserID != userID {
-			return pgx.ErrNoRows
+		if cur.PasswordHash != u.PasswordHash || !cur.IsActive {
+			return errCredentialsChanged
 		}
-		if u, err = q.MarkEmailVerified(ctx, userID); err != nil {
+		if u, err = q.MarkEmailVerified(ctx, u.ID); err != nil {
 			return err
 		}
 		return s.record(ctx, q, u.ID, evEmailVerified, nil)
 	})
+	if errors.Is(err, errCredentialsChanged) {
+		return u, false, nil
+	}
 	return u, err == nil, err
 }
 
-// redeemPending turns the pending registration of email whose password is
-// pw into the account and ends every other registration of the address. The
-// link (hash) must still be live; ok is false when no registration has pw.
-func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, pw string) (u db.User, ok bool, err error) {
-	chosen, ok, err := s.pendingPassword(ctx, email, pw, true)
-	if err == nil && !ok {
-		// A concurrent redemption may have ended the rows meanwhile: then
-		// the link is used up (400), not the password wrong.
-		_, err = s.DB.Queries().PeekPendingToken(ctx, db.PeekPendingTokenParams{TokenHash: hash, Now: s.Now()})
+// redeemPending redeems a live link (hash) of email's pending registration.
+// Without an account, pw must pass the policy (weak lists why not, and the
+// link stays) and becomes the password of the account created here. An
+// account from before verification was required verifies with its own
+// password. Of concurrent redemptions, one uses the link up; the others get
+// pgx.ErrNoRows (a used link).
+func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, pw string) (u db.User, ok bool, weak []string, err error) {
+	consume := func(q *db.Queries) error {
+		_, err := q.ConsumePendingToken(ctx, db.ConsumePendingTokenParams{TokenHash: hash, Now: s.Now()})
+		return err
 	}
-	if err != nil || !ok {
-		return u, false, err
+	owner, err := s.DB.Queries().GetUserByEmail(ctx, email)
+	if err == nil {
+		u, ok, err = s.verifyAccount(ctx, owner, pw, consume)
+		return u, ok, nil, err
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return u, false, nil, err
+	}
+	if weak = s.Policy.Violations(pw, email); len(weak) > 0 {
+		return u, false, weak, nil
+	}
+	pwHash, err := s.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return u, false, nil, err
 	}
 	err = s.DB.InTx(ctx, func(q *db.Queries) error {
-		if err := q.LockPendingAddress(ctx, email); err != nil {
+		if err := consume(q); err != nil {
 			return err
 		}
-		ended, err := q.EndPendingRegistrations(ctx, email)
-		if err != nil {
-			return err
-		}
-		// The hashes were checked outside the transaction: a concurrent
-		// redemption, resend or newer registration may have changed the rows.
-		linkLive, chosenLive := false, false
-		for _, p := range ended {
-			if p.Shadow || !p.ExpiresAt.After(s.Now()) {
-				continue
-			}
-			linkLive = linkLive || bytes.Equal(p.TokenHash, hash)
-			chosenLive = chosenLive || (p.ID == chosen.ID && p.PasswordHash == chosen.PasswordHash)
-		}
-		if !linkLive || !chosenLive {
-			return pgx.ErrNoRows
-		}
-		// No row if the address was taken meanwhile.
-		if u, err = q.CreateVerifiedUser(ctx, db.CreateVerifiedUserParams{Email: chosen.Email, PasswordHash: chosen.PasswordHash}); err != nil {
+		// No row if the address was taken meanwhile: the link is void.
+		if u, err = q.CreateVerifiedUser(ctx, db.CreateVerifiedUserParams{Email: email, PasswordHash: pwHash}); err != nil {
 			return err
 		}
 		if err := s.record(ctx, q, u.ID, evRegistered, nil); err != nil {
@@ -130,68 +144,45 @@ func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, p
 		return s.record(ctx, q, u.ID, evEmailVerified, nil)
 	})
 	if err != nil {
-		return u, false, err
+		return u, false, nil, err
 	}
 	s.Metrics.Registrations.WithLabelValues("created").Inc()
-	return u, true, nil
+	return u, true, nil, nil
 }
 
-// ResendVerification implements api.StrictServerInterface.
+// ResendVerification implements api.StrictServerInterface. Every address
+// costs the same: one throttle, one user lookup, one write statement to the
+// pending rows (which changes nothing when there is nothing to renew) and
+// one mail queued or its decoy.
 func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificationRequestObject) (api.ResendVerificationResponseObject, error) {
 	email := normalizeEmail(req.Body.Email)
-	// Every address spends its throttle, account or not, so that the
-	// limiter's round trip does not tell them apart.
 	allowed, err := s.mayMail(ctx, mail.KindVerifyEmail, email)
 	if err != nil {
 		return nil, err
 	}
-	q := s.DB.Queries()
-	var send func(q *db.Queries) error
-	u, err := q.GetUserByEmail(ctx, email)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		pending, err := q.HasPendingRegistration(ctx, db.HasPendingRegistrationParams{Email: email, Now: s.Now()})
+	tok := token.NewOpaque()
+	err = s.DB.InTx(ctx, func(q *db.Queries) error {
+		u, err := q.GetUserByEmail(ctx, email)
+		exists := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		n, err := q.RenewPendingLink(ctx, db.RenewPendingLinkParams{
+			Email: email, TokenHash: token.HashOpaque(tok), ExpiresAt: s.Now().Add(s.Mail.VerifyTTL), Now: s.Now(),
+			Renew:     allowed && !exists,
+			CreateRow: allowed && exists && u.IsActive && u.EmailVerifiedAt == nil, // an account from before verification was required
+		})
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if pending {
-			send = func(q *db.Queries) error { return s.renewPendingLink(ctx, q, email) }
+		if n == 0 {
+			// Nothing to send: the same work, thrown away.
+			return s.decoyMailIn(ctx, q, mail.KindVerifyEmail, email)
 		}
-	case err != nil:
-		return nil, err
-	case u.IsActive && u.EmailVerifiedAt == nil:
-		send = func(q *db.Queries) error { return s.sendVerificationLink(ctx, q, u) }
-	}
-	if send != nil && allowed {
-		err = s.DB.InTx(ctx, send)
-	} else {
-		// Nothing to send: the same work, thrown away.
-		err = s.decoyMail(ctx, mail.KindVerifyEmail, email)
-	}
+		return s.queueMail(ctx, q, mail.KindVerifyEmail, email, mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.Mail.VerifyTTL)})
+	})
 	if err != nil {
 		return nil, err
 	}
 	return api.ResendVerification202JSONResponse{AcceptedJSONResponse: api.AcceptedJSONResponse{Body: acceptedMail}}, nil
-}
-
-// renewPendingLink mails a new link for an address with a live pending
-// registration (not a shadow); every earlier link of the address stops
-// working. Any registration of the address can be redeemed with it, by its
-// password. The throttle was asked already.
-func (s *Server) renewPendingLink(ctx context.Context, q *db.Queries, email string) error {
-	tok := token.NewOpaque()
-	n, err := q.RenewPendingToken(ctx, db.RenewPendingTokenParams{Email: email, TokenHash: token.HashOpaque(tok), Now: s.Now()})
-	if err != nil || n == 0 {
-		return err
-	}
-	return s.queueMail(ctx, q, mail.KindVerifyEmail, email, mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.Mail.VerifyTTL)})
-}
-
-// sendVerificationLink issues the token and queues the mail, unthrottled.
-func (s *Server) sendVerificationLink(ctx context.Context, q *db.Queries, u db.User) error {
-	link, err := s.issueToken(ctx, q, u.ID, tokenVerifyEmail, nil)
-	if err != nil {
-		return err
-	}
-	return s.queueMail(ctx, q, mail.KindVerifyEmail, u.Email, mail.Data{Email: u.Email, Link: link, ExpiresIn: humanTTL(s.Mail.VerifyTTL)})
 }

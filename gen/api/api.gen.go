@@ -709,8 +709,9 @@ type User struct {
 
 // VerifyEmailRequest A token from a verification mail and the password the account is to have.
 type VerifyEmailRequest struct {
-	// Password The password given at registration (for an account created before
-	// verification was required: the account's password).
+	// Password The password of the new account, checked against the password
+	// policy like `NewPassword` (for an account created before
+	// verification was required: the account's own password).
 	//
 	//
 	// Example: Correct-Horse-7
@@ -2229,7 +2230,15 @@ func (response Register201JSONResponse) VisitRegisterResponse(w http.ResponseWri
 	return err
 }
 
-type Register202JSONResponse struct{ AcceptedJSONResponse }
+type Register202ResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+}
+
+type Register202JSONResponse struct {
+	Body    Accepted
+	Headers Register202ResponseHeaders
+}
 
 func (response Register202JSONResponse) VisitRegisterResponse(w http.ResponseWriter) error {
 

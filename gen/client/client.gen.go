@@ -712,8 +712,9 @@ type User struct {
 
 // VerifyEmailRequest A token from a verification mail and the password the account is to have.
 type VerifyEmailRequest struct {
-	// Password The password given at registration (for an account created before
-	// verification was required: the account's password).
+	// Password The password of the new account, checked against the password
+	// policy like `NewPassword` (for an account created before
+	// verification was required: the account's own password).
 	//
 	//
 	// Example: Correct-Horse-7
@@ -1072,7 +1073,10 @@ type ClientInterface interface {
 	//
 	// Exchanges an email and password for a token pair and starts a session.
 	// Unknown email, wrong password and a deactivated account get the same 401,
-	// in the same time.
+	// in the same time. So does an address whose registration is still
+	// waiting for its link to be redeemed: it has no account and no password
+	// yet. 403 is only for an account created before verification was
+	// required, with its right password, whose address is not verified yet.
 	//
 	// Limits: 10 attempts per minute per client and email, 100 per minute per
 	// client. After 5 failures for an email from one client, each further
@@ -1095,7 +1099,10 @@ type ClientInterface interface {
 	//
 	// Exchanges an email and password for a token pair and starts a session.
 	// Unknown email, wrong password and a deactivated account get the same 401,
-	// in the same time.
+	// in the same time. So does an address whose registration is still
+	// waiting for its link to be redeemed: it has no account and no password
+	// yet. 403 is only for an account created before verification was
+	// required, with its right password, whose address is not verified yet.
 	//
 	// Limits: 10 attempts per minute per client and email, 100 per minute per
 	// client. After 5 failures for an email from one client, each further
@@ -1211,15 +1218,15 @@ type ClientInterface interface {
 	// The password must satisfy the password policy (see `NewPassword`).
 	// Limited per client IP (default 20 per hour).
 	//
-	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
-	// account is created when the mailed link is redeemed, and until then a
-	// login with the registered password answers 403. An address that already
-	// has an account gets a notice instead, and a login with the registrant's
-	// password answers the same 403, so neither tells whether an email is
-	// registered. Every registration is pending on its own, with its own
-	// password, until one is redeemed (`/auth/verify-email` asks for its
-	// password); an address keeps at most its 3 newest pending
-	// registrations. Without verification: 201, and 409 (which does tell).
+	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202 (see
+	// its description) and the password is checked against the policy (422)
+	// but not kept: the mailed link proves the address, and the password is
+	// chosen when the link is redeemed (`/auth/verify-email`). So whoever
+	// registers an address first cannot choose its owner's password, and a
+	// registration never changes how an existing account logs in. Limited
+	// per client IP and per client and address, so strangers cannot spend
+	// an owner's budget; mail to one address is throttled (one link a
+	// minute). Without verification: 201, and 409 (which does tell).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1232,15 +1239,15 @@ type ClientInterface interface {
 	// The password must satisfy the password policy (see `NewPassword`).
 	// Limited per client IP (default 20 per hour).
 	//
-	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
-	// account is created when the mailed link is redeemed, and until then a
-	// login with the registered password answers 403. An address that already
-	// has an account gets a notice instead, and a login with the registrant's
-	// password answers the same 403, so neither tells whether an email is
-	// registered. Every registration is pending on its own, with its own
-	// password, until one is redeemed (`/auth/verify-email` asks for its
-	// password); an address keeps at most its 3 newest pending
-	// registrations. Without verification: 201, and 409 (which does tell).
+	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202 (see
+	// its description) and the password is checked against the policy (422)
+	// but not kept: the mailed link proves the address, and the password is
+	// chosen when the link is redeemed (`/auth/verify-email`). So whoever
+	// registers an address first cannot choose its owner's password, and a
+	// registration never changes how an existing account logs in. Limited
+	// per client IP and per client and address, so strangers cannot spend
+	// an owner's budget; mail to one address is throttled (one link a
+	// minute). Without verification: 201, and 409 (which does tell).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1249,22 +1256,22 @@ type ClientInterface interface {
 
 	// VerifyEmailWithBody Verify an email address
 	//
-	// Redeems the token from a verification mail, with the password the
-	// account is to have, and marks the address verified.
+	// Redeems the token from a verification mail and marks the address
+	// verified.
 	//
-	// The link proves that the caller reads the mailbox; the password says
-	// which registration of the address becomes the account, so an account
-	// never gets a password that the person redeeming the link did not
-	// type. For a pending registration, `password` must be the password of
-	// one of the address's live registrations (someone else may have
-	// registered the address first, with a password of their own); the
-	// account is created with it and every other pending registration of
-	// the address ends. For an account created before verification was
-	// required, `password` must be the account's password.
+	// The link proves that the caller reads the mailbox, and nothing else:
+	// for a pending registration, `password` becomes the account's password
+	// (whatever password any registration of the address named), the
+	// account is created verified, and the registration ends. The password
+	// must satisfy the password policy (see `NewPassword`); a weak one
+	// answers 422 and leaves the link working. For an account created
+	// before verification was required, `password` must be the account's
+	// own password (403 otherwise, and the link still works).
 	//
-	// A token works once; unknown, used and expired tokens answer 400 with
-	// type `.../invalid-token`. A wrong password answers 403 with type
-	// `.../wrong-password` and leaves the link working.
+	// A token works once, and only the newest link mailed for an address
+	// works; unknown, used, replaced and expired tokens answer 400 with
+	// type `.../invalid-token`. Of concurrent redemptions of one link, one
+	// succeeds.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1273,22 +1280,22 @@ type ClientInterface interface {
 
 	// VerifyEmail Verify an email address
 	//
-	// Redeems the token from a verification mail, with the password the
-	// account is to have, and marks the address verified.
+	// Redeems the token from a verification mail and marks the address
+	// verified.
 	//
-	// The link proves that the caller reads the mailbox; the password says
-	// which registration of the address becomes the account, so an account
-	// never gets a password that the person redeeming the link did not
-	// type. For a pending registration, `password` must be the password of
-	// one of the address's live registrations (someone else may have
-	// registered the address first, with a password of their own); the
-	// account is created with it and every other pending registration of
-	// the address ends. For an account created before verification was
-	// required, `password` must be the account's password.
+	// The link proves that the caller reads the mailbox, and nothing else:
+	// for a pending registration, `password` becomes the account's password
+	// (whatever password any registration of the address named), the
+	// account is created verified, and the registration ends. The password
+	// must satisfy the password policy (see `NewPassword`); a weak one
+	// answers 422 and leaves the link working. For an account created
+	// before verification was required, `password` must be the account's
+	// own password (403 otherwise, and the link still works).
 	//
-	// A token works once; unknown, used and expired tokens answer 400 with
-	// type `.../invalid-token`. A wrong password answers 403 with type
-	// `.../wrong-password` and leaves the link working.
+	// A token works once, and only the newest link mailed for an address
+	// works; unknown, used, replaced and expired tokens answer 400 with
+	// type `.../invalid-token`. Of concurrent redemptions of one link, one
+	// succeeds.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1299,8 +1306,9 @@ type ClientInterface interface {
 	//
 	// Mails a new verification link when the address belongs to an active,
 	// unverified account or has a pending registration; earlier links stop
-	// working. The link goes to the address only, and redeeming it asks for
-	// the password of a registration. Always answers 202, whether or not the
+	// working. The link goes to the address only; redeeming it chooses the
+	// new account's password (or, for an older account, asks for its
+	// password). Always answers 202, in the same time, whether or not the
 	// address is registered.
 	//
 	// Takes any type of body and a specified content type.
@@ -1312,8 +1320,9 @@ type ClientInterface interface {
 	//
 	// Mails a new verification link when the address belongs to an active,
 	// unverified account or has a pending registration; earlier links stop
-	// working. The link goes to the address only, and redeeming it asks for
-	// the password of a registration. Always answers 202, whether or not the
+	// working. The link goes to the address only; redeeming it chooses the
+	// new account's password (or, for an older account, asks for its
+	// password). Always answers 202, in the same time, whether or not the
 	// address is registered.
 	//
 	// Takes a body of the `application/json` content type.
@@ -1587,7 +1596,10 @@ func (c *Client) ConfirmEmailChange(ctx context.Context, body ConfirmEmailChange
 //
 // Exchanges an email and password for a token pair and starts a session.
 // Unknown email, wrong password and a deactivated account get the same 401,
-// in the same time.
+// in the same time. So does an address whose registration is still
+// waiting for its link to be redeemed: it has no account and no password
+// yet. 403 is only for an account created before verification was
+// required, with its right password, whose address is not verified yet.
 //
 // Limits: 10 attempts per minute per client and email, 100 per minute per
 // client. After 5 failures for an email from one client, each further
@@ -1620,7 +1632,10 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 //
 // Exchanges an email and password for a token pair and starts a session.
 // Unknown email, wrong password and a deactivated account get the same 401,
-// in the same time.
+// in the same time. So does an address whose registration is still
+// waiting for its link to be redeemed: it has no account and no password
+// yet. 403 is only for an account created before verification was
+// required, with its right password, whose address is not verified yet.
 //
 // Limits: 10 attempts per minute per client and email, 100 per minute per
 // client. After 5 failures for an email from one client, each further
@@ -1816,15 +1831,15 @@ func (c *Client) RefreshToken(ctx context.Context, body RefreshTokenJSONRequestB
 // The password must satisfy the password policy (see `NewPassword`).
 // Limited per client IP (default 20 per hour).
 //
-// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
-// account is created when the mailed link is redeemed, and until then a
-// login with the registered password answers 403. An address that already
-// has an account gets a notice instead, and a login with the registrant's
-// password answers the same 403, so neither tells whether an email is
-// registered. Every registration is pending on its own, with its own
-// password, until one is redeemed (`/auth/verify-email` asks for its
-// password); an address keeps at most its 3 newest pending
-// registrations. Without verification: 201, and 409 (which does tell).
+// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202 (see
+// its description) and the password is checked against the policy (422)
+// but not kept: the mailed link proves the address, and the password is
+// chosen when the link is redeemed (`/auth/verify-email`). So whoever
+// registers an address first cannot choose its owner's password, and a
+// registration never changes how an existing account logs in. Limited
+// per client IP and per client and address, so strangers cannot spend
+// an owner's budget; mail to one address is throttled (one link a
+// minute). Without verification: 201, and 409 (which does tell).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1847,15 +1862,15 @@ func (c *Client) RegisterWithBody(ctx context.Context, contentType string, body 
 // The password must satisfy the password policy (see `NewPassword`).
 // Limited per client IP (default 20 per hour).
 //
-// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
-// account is created when the mailed link is redeemed, and until then a
-// login with the registered password answers 403. An address that already
-// has an account gets a notice instead, and a login with the registrant's
-// password answers the same 403, so neither tells whether an email is
-// registered. Every registration is pending on its own, with its own
-// password, until one is redeemed (`/auth/verify-email` asks for its
-// password); an address keeps at most its 3 newest pending
-// registrations. Without verification: 201, and 409 (which does tell).
+// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202 (see
+// its description) and the password is checked against the policy (422)
+// but not kept: the mailed link proves the address, and the password is
+// chosen when the link is redeemed (`/auth/verify-email`). So whoever
+// registers an address first cannot choose its owner's password, and a
+// registration never changes how an existing account logs in. Limited
+// per client IP and per client and address, so strangers cannot spend
+// an owner's budget; mail to one address is throttled (one link a
+// minute). Without verification: 201, and 409 (which does tell).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1874,22 +1889,22 @@ func (c *Client) Register(ctx context.Context, body RegisterJSONRequestBody, req
 
 // VerifyEmailWithBody Verify an email address
 //
-// Redeems the token from a verification mail, with the password the
-// account is to have, and marks the address verified.
+// Redeems the token from a verification mail and marks the address
+// verified.
 //
-// The link proves that the caller reads the mailbox; the password says
-// which registration of the address becomes the account, so an account
-// never gets a password that the person redeeming the link did not
-// type. For a pending registration, `password` must be the password of
-// one of the address's live registrations (someone else may have
-// registered the address first, with a password of their own); the
-// account is created with it and every other pending registration of
-// the address ends. For an account created before verification was
-// required, `password` must be the account's password.
+// The link proves that the caller reads the mailbox, and nothing else:
+// for a pending registration, `password` becomes the account's password
+// (whatever password any registration of the address named), the
+// account is created verified, and the registration ends. The password
+// must satisfy the password policy (see `NewPassword`); a weak one
+// answers 422 and leaves the link working. For an account created
+// before verification was required, `password` must be the account's
+// own password (403 otherwise, and the link still works).
 //
-// A token works once; unknown, used and expired tokens answer 400 with
-// type `.../invalid-token`. A wrong password answers 403 with type
-// `.../wrong-password` and leaves the link working.
+// A token works once, and only the newest link mailed for an address
+// works; unknown, used, replaced and expired tokens answer 400 with
+// type `.../invalid-token`. Of concurrent redemptions of one link, one
+// succeeds.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1908,22 +1923,22 @@ func (c *Client) VerifyEmailWithBody(ctx context.Context, contentType string, bo
 
 // VerifyEmail Verify an email address
 //
-// Redeems the token from a verification mail, with the password the
-// account is to have, and marks the address verified.
+// Redeems the token from a verification mail and marks the address
+// verified.
 //
-// The link proves that the caller reads the mailbox; the password says
-// which registration of the address becomes the account, so an account
-// never gets a password that the person redeeming the link did not
-// type. For a pending registration, `password` must be the password of
-// one of the address's live registrations (someone else may have
-// registered the address first, with a password of their own); the
-// account is created with it and every other pending registration of
-// the address ends. For an account created before verification was
-// required, `password` must be the account's password.
+// The link proves that the caller reads the mailbox, and nothing else:
+// for a pending registration, `password` becomes the account's password
+// (whatever password any registration of the address named), the
+// account is created verified, and the registration ends. The password
+// must satisfy the password policy (see `NewPassword`); a weak one
+// answers 422 and leaves the link working. For an account created
+// before verification was required, `password` must be the account's
+// own password (403 otherwise, and the link still works).
 //
-// A token works once; unknown, used and expired tokens answer 400 with
-// type `.../invalid-token`. A wrong password answers 403 with type
-// `.../wrong-password` and leaves the link working.
+// A token works once, and only the newest link mailed for an address
+// works; unknown, used, replaced and expired tokens answer 400 with
+// type `.../invalid-token`. Of concurrent redemptions of one link, one
+// succeeds.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1944,8 +1959,9 @@ func (c *Client) VerifyEmail(ctx context.Context, body VerifyEmailJSONRequestBod
 //
 // Mails a new verification link when the address belongs to an active,
 // unverified account or has a pending registration; earlier links stop
-// working. The link goes to the address only, and redeeming it asks for
-// the password of a registration. Always answers 202, whether or not the
+// working. The link goes to the address only; redeeming it chooses the
+// new account's password (or, for an older account, asks for its
+// password). Always answers 202, in the same time, whether or not the
 // address is registered.
 //
 // Takes any type of body and a specified content type.
@@ -1967,8 +1983,9 @@ func (c *Client) ResendVerificationWithBody(ctx context.Context, contentType str
 //
 // Mails a new verification link when the address belongs to an active,
 // unverified account or has a pending registration; earlier links stop
-// working. The link goes to the address only, and redeeming it asks for
-// the password of a registration. Always answers 202, whether or not the
+// working. The link goes to the address only; redeeming it chooses the
+// new account's password (or, for an older account, asks for its
+// password). Always answers 202, in the same time, whether or not the
 // address is registered.
 //
 // Takes a body of the `application/json` content type.
@@ -3223,7 +3240,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Exchanges an email and password for a token pair and starts a session.
 	// Unknown email, wrong password and a deactivated account get the same 401,
-	// in the same time.
+	// in the same time. So does an address whose registration is still
+	// waiting for its link to be redeemed: it has no account and no password
+	// yet. 403 is only for an account created before verification was
+	// required, with its right password, whose address is not verified yet.
 	//
 	// Limits: 10 attempts per minute per client and email, 100 per minute per
 	// client. After 5 failures for an email from one client, each further
@@ -3246,7 +3266,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Exchanges an email and password for a token pair and starts a session.
 	// Unknown email, wrong password and a deactivated account get the same 401,
-	// in the same time.
+	// in the same time. So does an address whose registration is still
+	// waiting for its link to be redeemed: it has no account and no password
+	// yet. 403 is only for an account created before verification was
+	// required, with its right password, whose address is not verified yet.
 	//
 	// Limits: 10 attempts per minute per client and email, 100 per minute per
 	// client. After 5 failures for an email from one client, each further
@@ -3364,15 +3387,15 @@ type ClientWithResponsesInterface interface {
 	// The password must satisfy the password policy (see `NewPassword`).
 	// Limited per client IP (default 20 per hour).
 	//
-	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
-	// account is created when the mailed link is redeemed, and until then a
-	// login with the registered password answers 403. An address that already
-	// has an account gets a notice instead, and a login with the registrant's
-	// password answers the same 403, so neither tells whether an email is
-	// registered. Every registration is pending on its own, with its own
-	// password, until one is redeemed (`/auth/verify-email` asks for its
-	// password); an address keeps at most its 3 newest pending
-	// registrations. Without verification: 201, and 409 (which does tell).
+	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202 (see
+	// its description) and the password is checked against the policy (422)
+	// but not kept: the mailed link proves the address, and the password is
+	// chosen when the link is redeemed (`/auth/verify-email`). So whoever
+	// registers an address first cannot choose its owner's password, and a
+	// registration never changes how an existing account logs in. Limited
+	// per client IP and per client and address, so strangers cannot spend
+	// an owner's budget; mail to one address is throttled (one link a
+	// minute). Without verification: 201, and 409 (which does tell).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3385,15 +3408,15 @@ type ClientWithResponsesInterface interface {
 	// The password must satisfy the password policy (see `NewPassword`).
 	// Limited per client IP (default 20 per hour).
 	//
-	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
-	// account is created when the mailed link is redeemed, and until then a
-	// login with the registered password answers 403. An address that already
-	// has an account gets a notice instead, and a login with the registrant's
-	// password answers the same 403, so neither tells whether an email is
-	// registered. Every registration is pending on its own, with its own
-	// password, until one is redeemed (`/auth/verify-email` asks for its
-	// password); an address keeps at most its 3 newest pending
-	// registrations. Without verification: 201, and 409 (which does tell).
+	// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202 (see
+	// its description) and the password is checked against the policy (422)
+	// but not kept: the mailed link proves the address, and the password is
+	// chosen when the link is redeemed (`/auth/verify-email`). So whoever
+	// registers an address first cannot choose its owner's password, and a
+	// registration never changes how an existing account logs in. Limited
+	// per client IP and per client and address, so strangers cannot spend
+	// an owner's budget; mail to one address is throttled (one link a
+	// minute). Without verification: 201, and 409 (which does tell).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3402,22 +3425,22 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyEmailWithBodyWithResponse Verify an email address
 	//
-	// Redeems the token from a verification mail, with the password the
-	// account is to have, and marks the address verified.
+	// Redeems the token from a verification mail and marks the address
+	// verified.
 	//
-	// The link proves that the caller reads the mailbox; the password says
-	// which registration of the address becomes the account, so an account
-	// never gets a password that the person redeeming the link did not
-	// type. For a pending registration, `password` must be the password of
-	// one of the address's live registrations (someone else may have
-	// registered the address first, with a password of their own); the
-	// account is created with it and every other pending registration of
-	// the address ends. For an account created before verification was
-	// required, `password` must be the account's password.
+	// The link proves that the caller reads the mailbox, and nothing else:
+	// for a pending registration, `password` becomes the account's password
+	// (whatever password any registration of the address named), the
+	// account is created verified, and the registration ends. The password
+	// must satisfy the password policy (see `NewPassword`); a weak one
+	// answers 422 and leaves the link working. For an account created
+	// before verification was required, `password` must be the account's
+	// own password (403 otherwise, and the link still works).
 	//
-	// A token works once; unknown, used and expired tokens answer 400 with
-	// type `.../invalid-token`. A wrong password answers 403 with type
-	// `.../wrong-password` and leaves the link working.
+	// A token works once, and only the newest link mailed for an address
+	// works; unknown, used, replaced and expired tokens answer 400 with
+	// type `.../invalid-token`. Of concurrent redemptions of one link, one
+	// succeeds.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3426,22 +3449,22 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyEmailWithResponse Verify an email address
 	//
-	// Redeems the token from a verification mail, with the password the
-	// account is to have, and marks the address verified.
+	// Redeems the token from a verification mail and marks the address
+	// verified.
 	//
-	// The link proves that the caller reads the mailbox; the password says
-	// which registration of the address becomes the account, so an account
-	// never gets a password that the person redeeming the link did not
-	// type. For a pending registration, `password` must be the password of
-	// one of the address's live registrations (someone else may have
-	// registered the address first, with a password of their own); the
-	// account is created with it and every other pending registration of
-	// the address ends. For an account created before verification was
-	// required, `password` must be the account's password.
+	// The link proves that the caller reads the mailbox, and nothing else:
+	// for a pending registration, `password` becomes the account's password
+	// (whatever password any registration of the address named), the
+	// account is created verified, and the registration ends. The password
+	// must satisfy the password policy (see `NewPassword`); a weak one
+	// answers 422 and leaves the link working. For an account created
+	// before verification was required, `password` must be the account's
+	// own password (403 otherwise, and the link still works).
 	//
-	// A token works once; unknown, used and expired tokens answer 400 with
-	// type `.../invalid-token`. A wrong password answers 403 with type
-	// `.../wrong-password` and leaves the link working.
+	// A token works once, and only the newest link mailed for an address
+	// works; unknown, used, replaced and expired tokens answer 400 with
+	// type `.../invalid-token`. Of concurrent redemptions of one link, one
+	// succeeds.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3452,8 +3475,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Mails a new verification link when the address belongs to an active,
 	// unverified account or has a pending registration; earlier links stop
-	// working. The link goes to the address only, and redeeming it asks for
-	// the password of a registration. Always answers 202, whether or not the
+	// working. The link goes to the address only; redeeming it chooses the
+	// new account's password (or, for an older account, asks for its
+	// password). Always answers 202, in the same time, whether or not the
 	// address is registered.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -3465,8 +3489,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Mails a new verification link when the address belongs to an active,
 	// unverified account or has a pending registration; earlier links stop
-	// working. The link goes to the address only, and redeeming it asks for
-	// the password of a registration. Always answers 202, whether or not the
+	// working. The link goes to the address only; redeeming it chooses the
+	// new account's password (or, for an older account, asks for its
+	// password). Always answers 202, in the same time, whether or not the
 	// address is registered.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -5503,7 +5528,10 @@ func (c *ClientWithResponses) ConfirmEmailChangeWithResponse(ctx context.Context
 //
 // Exchanges an email and password for a token pair and starts a session.
 // Unknown email, wrong password and a deactivated account get the same 401,
-// in the same time.
+// in the same time. So does an address whose registration is still
+// waiting for its link to be redeemed: it has no account and no password
+// yet. 403 is only for an account created before verification was
+// required, with its right password, whose address is not verified yet.
 //
 // Limits: 10 attempts per minute per client and email, 100 per minute per
 // client. After 5 failures for an email from one client, each further
@@ -5532,7 +5560,10 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 //
 // Exchanges an email and password for a token pair and starts a session.
 // Unknown email, wrong password and a deactivated account get the same 401,
-// in the same time.
+// in the same time. So does an address whose registration is still
+// waiting for its link to be redeemed: it has no account and no password
+// yet. 403 is only for an account created before verification was
+// required, with its right password, whose address is not verified yet.
 //
 // Limits: 10 attempts per minute per client and email, 100 per minute per
 // client. After 5 failures for an email from one client, each further
@@ -5698,15 +5729,15 @@ func (c *ClientWithResponses) RefreshTokenWithResponse(ctx context.Context, body
 // The password must satisfy the password policy (see `NewPassword`).
 // Limited per client IP (default 20 per hour).
 //
-// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
-// account is created when the mailed link is redeemed, and until then a
-// login with the registered password answers 403. An address that already
-// has an account gets a notice instead, and a login with the registrant's
-// password answers the same 403, so neither tells whether an email is
-// registered. Every registration is pending on its own, with its own
-// password, until one is redeemed (`/auth/verify-email` asks for its
-// password); an address keeps at most its 3 newest pending
-// registrations. Without verification: 201, and 409 (which does tell).
+// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202 (see
+// its description) and the password is checked against the policy (422)
+// but not kept: the mailed link proves the address, and the password is
+// chosen when the link is redeemed (`/auth/verify-email`). So whoever
+// registers an address first cannot choose its owner's password, and a
+// registration never changes how an existing account logs in. Limited
+// per client IP and per client and address, so strangers cannot spend
+// an owner's budget; mail to one address is throttled (one link a
+// minute). Without verification: 201, and 409 (which does tell).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5725,15 +5756,15 @@ func (c *ClientWithResponses) RegisterWithBodyWithResponse(ctx context.Context, 
 // The password must satisfy the password policy (see `NewPassword`).
 // Limited per client IP (default 20 per hour).
 //
-// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
-// account is created when the mailed link is redeemed, and until then a
-// login with the registered password answers 403. An address that already
-// has an account gets a notice instead, and a login with the registrant's
-// password answers the same 403, so neither tells whether an email is
-// registered. Every registration is pending on its own, with its own
-// password, until one is redeemed (`/auth/verify-email` asks for its
-// password); an address keeps at most its 3 newest pending
-// registrations. Without verification: 201, and 409 (which does tell).
+// With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202 (see
+// its description) and the password is checked against the policy (422)
+// but not kept: the mailed link proves the address, and the password is
+// chosen when the link is redeemed (`/auth/verify-email`). So whoever
+// registers an address first cannot choose its owner's password, and a
+// registration never changes how an existing account logs in. Limited
+// per client IP and per client and address, so strangers cannot spend
+// an owner's budget; mail to one address is throttled (one link a
+// minute). Without verification: 201, and 409 (which does tell).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5748,22 +5779,22 @@ func (c *ClientWithResponses) RegisterWithResponse(ctx context.Context, body Reg
 
 // VerifyEmailWithBodyWithResponse Verify an email address
 //
-// Redeems the token from a verification mail, with the password the
-// account is to have, and marks the address verified.
+// Redeems the token from a verification mail and marks the address
+// verified.
 //
-// The link proves that the caller reads the mailbox; the password says
-// which registration of the address becomes the account, so an account
-// never gets a password that the person redeeming the link did not
-// type. For a pending registration, `password` must be the password of
-// one of the address's live registrations (someone else may have
-// registered the address first, with a password of their own); the
-// account is created with it and every other pending registration of
-// the address ends. For an account created before verification was
-// required, `password` must be the account's password.
+// The link proves that the caller reads the mailbox, and nothing else:
+// for a pending registration, `password` becomes the account's password
+// (whatever password any registration of the address named), the
+// account is created verified, and the registration ends. The password
+// must satisfy the password policy (see `NewPassword`); a weak one
+// answers 422 and leaves the link working. For an account created
+// before verification was required, `password` must be the account's
+// own password (403 otherwise, and the link still works).
 //
-// A token works once; unknown, used and expired tokens answer 400 with
-// type `.../invalid-token`. A wrong password answers 403 with type
-// `.../wrong-password` and leaves the link working.
+// A token works once, and only the newest link mailed for an address
+// works; unknown, used, replaced and expired tokens answer 400 with
+// type `.../invalid-token`. Of concurrent redemptions of one link, one
+// succeeds.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5778,22 +5809,22 @@ func (c *ClientWithResponses) VerifyEmailWithBodyWithResponse(ctx context.Contex
 
 // VerifyEmailWithResponse Verify an email address
 //
-// Redeems the token from a verification mail, with the password the
-// account is to have, and marks the address verified.
+// Redeems the token from a verification mail and marks the address
+// verified.
 //
-// The link proves that the caller reads the mailbox; the password says
-// which registration of the address becomes the account, so an account
-// never gets a password that the person redeeming the link did not
-// type. For a pending registration, `password` must be the password of
-// one of the address's live registrations (someone else may have
-// registered the address first, with a password of their own); the
-// account is created with it and every other pending registration of
-// the address ends. For an account created before verification was
-// required, `password` must be the account's password.
+// The link proves that the caller reads the mailbox, and nothing else:
+// for a pending registration, `password` becomes the account's password
+// (whatever password any registration of the address named), the
+// account is created verified, and the registration ends. The password
+// must satisfy the password policy (see `NewPassword`); a weak one
+// answers 422 and leaves the link working. For an account created
+// before verification was required, `password` must be the account's
+// own password (403 otherwise, and the link still works).
 //
-// A token works once; unknown, used and expired tokens answer 400 with
-// type `.../invalid-token`. A wrong password answers 403 with type
-// `.../wrong-password` and leaves the link working.
+// A token works once, and only the newest link mailed for an address
+// works; unknown, used, replaced and expired tokens answer 400 with
+// type `.../invalid-token`. Of concurrent redemptions of one link, one
+// succeeds.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5810,8 +5841,9 @@ func (c *ClientWithResponses) VerifyEmailWithResponse(ctx context.Context, body 
 //
 // Mails a new verification link when the address belongs to an active,
 // unverified account or has a pending registration; earlier links stop
-// working. The link goes to the address only, and redeeming it asks for
-// the password of a registration. Always answers 202, whether or not the
+// working. The link goes to the address only; redeeming it chooses the
+// new account's password (or, for an older account, asks for its
+// password). Always answers 202, in the same time, whether or not the
 // address is registered.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -5829,8 +5861,9 @@ func (c *ClientWithResponses) ResendVerificationWithBodyWithResponse(ctx context
 //
 // Mails a new verification link when the address belongs to an active,
 // unverified account or has a pending registration; earlier links stop
-// working. The link goes to the address only, and redeeming it asks for
-// the password of a registration. Always answers 202, whether or not the
+// working. The link goes to the address only; redeeming it chooses the
+// new account's password (or, for an older account, asks for its
+// password). Always answers 202, in the same time, whether or not the
 // address is registered.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).

@@ -39,13 +39,10 @@ type MailOutbox struct {
 }
 
 type PendingRegistration struct {
-	Email        string
-	PasswordHash string
-	TokenHash    []byte
-	Shadow       bool
-	CreatedAt    time.Time
-	ExpiresAt    time.Time
-	ID           int64
+	Email     string
+	TokenHash []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 type RefreshToken struct {

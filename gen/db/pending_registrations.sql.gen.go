@@ -10,163 +10,28 @@ import (
 	"time"
 )
 
-const addPendingRegistration = `-- name: AddPendingRegistration :exec
-INSERT INTO pending_registrations (email, password_hash, token_hash, shadow, expires_at)
-VALUES ($1, $2, $3, $4, $5)
+const consumePendingToken = `-- name: ConsumePendingToken :one
+DELETE FROM pending_registrations
+WHERE token_hash = $1 AND expires_at > $2
+RETURNING email
 `
 
-type AddPendingRegistrationParams struct {
-	Email        string
-	PasswordHash string
-	TokenHash    []byte
-	Shadow       bool
-	ExpiresAt    time.Time
+type ConsumePendingTokenParams struct {
+	TokenHash []byte
+	Now       time.Time
 }
 
-func (q *Queries) AddPendingRegistration(ctx context.Context, arg AddPendingRegistrationParams) error {
-	_, err := q.db.Exec(ctx, addPendingRegistration,
-		arg.Email,
-		arg.PasswordHash,
-		arg.TokenHash,
-		arg.Shadow,
-		arg.ExpiresAt,
-	)
-	return err
-}
-
-const clearPendingTokens = `-- name: ClearPendingTokens :exec
-UPDATE pending_registrations SET token_hash = NULL
-WHERE email = $1 AND token_hash IS NOT NULL
-`
-
-// A new link for an address is its only live one: earlier links stop working.
-func (q *Queries) ClearPendingTokens(ctx context.Context, email string) error {
-	_, err := q.db.Exec(ctx, clearPendingTokens, email)
-	return err
-}
-
-const endPendingRegistrations = `-- name: EndPendingRegistrations :many
-DELETE FROM pending_registrations WHERE email = $1
-RETURNING id, email, password_hash, token_hash, shadow, expires_at
-`
-
-type EndPendingRegistrationsRow struct {
-	ID           int64
-	Email        string
-	PasswordHash string
-	TokenHash    []byte
-	Shadow       bool
-	ExpiresAt    time.Time
-}
-
-// Redeeming a link ends every registration of its address; the caller
-// checks that the link and the chosen registration were among them.
-func (q *Queries) EndPendingRegistrations(ctx context.Context, email string) ([]EndPendingRegistrationsRow, error) {
-	rows, err := q.db.Query(ctx, endPendingRegistrations, email)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []EndPendingRegistrationsRow
-	for rows.Next() {
-		var i EndPendingRegistrationsRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.Email,
-			&i.PasswordHash,
-			&i.TokenHash,
-			&i.Shadow,
-			&i.ExpiresAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const hasPendingRegistration = `-- name: HasPendingRegistration :one
-SELECT EXISTS (
-    SELECT 1 FROM pending_registrations
-    WHERE email = $1 AND NOT shadow AND expires_at > $2
-)
-`
-
-type HasPendingRegistrationParams struct {
-	Email string
-	Now   time.Time
-}
-
-// Whether a live registration of the address (not a shadow) can be verified.
-func (q *Queries) HasPendingRegistration(ctx context.Context, arg HasPendingRegistrationParams) (bool, error) {
-	row := q.db.QueryRow(ctx, hasPendingRegistration, arg.Email, arg.Now)
-	var exists bool
-	err := row.Scan(&exists)
-	return exists, err
-}
-
-const listPendingRegistrations = `-- name: ListPendingRegistrations :many
-SELECT id, email, password_hash, shadow FROM pending_registrations
-WHERE email = $1 AND expires_at > $2
-ORDER BY id DESC LIMIT $3::int
-`
-
-type ListPendingRegistrationsParams struct {
-	Email string
-	Now   time.Time
-	Keep  int32
-}
-
-type ListPendingRegistrationsRow struct {
-	ID           int64
-	Email        string
-	PasswordHash string
-	Shadow       bool
-}
-
-// The live registrations of an address, newest first, shadows included.
-func (q *Queries) ListPendingRegistrations(ctx context.Context, arg ListPendingRegistrationsParams) ([]ListPendingRegistrationsRow, error) {
-	rows, err := q.db.Query(ctx, listPendingRegistrations, arg.Email, arg.Now, arg.Keep)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []ListPendingRegistrationsRow
-	for rows.Next() {
-		var i ListPendingRegistrationsRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.Email,
-			&i.PasswordHash,
-			&i.Shadow,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const lockPendingAddress = `-- name: LockPendingAddress :exec
-SELECT pg_advisory_xact_lock(hashtextextended('pending_registrations:' || lower($1::text), 0))
-`
-
-// Serialises the registrations and redemptions of one address until the
-// transaction ends, so the cap on its rows holds under concurrent requests.
-func (q *Queries) LockPendingAddress(ctx context.Context, email string) error {
-	_, err := q.db.Exec(ctx, lockPendingAddress, email)
-	return err
+// Uses a live link up: its row goes, so the link works once.
+func (q *Queries) ConsumePendingToken(ctx context.Context, arg ConsumePendingTokenParams) (string, error) {
+	row := q.db.QueryRow(ctx, consumePendingToken, arg.TokenHash, arg.Now)
+	var email string
+	err := row.Scan(&email)
+	return email, err
 }
 
 const peekPendingToken = `-- name: PeekPendingToken :one
 SELECT email FROM pending_registrations
-WHERE token_hash = $1 AND NOT shadow AND expires_at > $2
+WHERE token_hash = $1 AND expires_at > $2
 `
 
 type PeekPendingTokenParams struct {
@@ -191,51 +56,69 @@ func (q *Queries) PrunePendingRegistrations(ctx context.Context, before time.Tim
 	return err
 }
 
-const renewPendingToken = `-- name: RenewPendingToken :execrows
-UPDATE pending_registrations p
-SET token_hash = CASE WHEN p.id = newest.id THEN $1::bytea END
-FROM (
-    SELECT n.id FROM pending_registrations n
-    WHERE n.email = $2 AND NOT n.shadow AND n.expires_at > $3
-    ORDER BY n.id DESC LIMIT 1
-) newest
-WHERE p.email = $2
+const putPendingRegistration = `-- name: PutPendingRegistration :exec
+INSERT INTO pending_registrations AS p (email, token_hash, expires_at)
+VALUES ($1, $2, $3)
+ON CONFLICT (email) DO UPDATE
+SET token_hash = excluded.token_hash, created_at = now(), expires_at = excluded.expires_at
+WHERE excluded.token_hash IS NOT NULL OR p.expires_at <= $4
 `
 
-type RenewPendingTokenParams struct {
-	TokenHash []byte
+type PutPendingRegistrationParams struct {
 	Email     string
+	TokenHash []byte
+	ExpiresAt time.Time
 	Now       time.Time
 }
 
-// A new link for an address with a live, real pending registration: it goes
-// on the newest one and every earlier link stops working.
-func (q *Queries) RenewPendingToken(ctx context.Context, arg RenewPendingTokenParams) (int64, error) {
-	result, err := q.db.Exec(ctx, renewPendingToken, arg.TokenHash, arg.Email, arg.Now)
+// The address's one pending registration: no password, only its newest
+// mailed link. A registration that mails a link (token_hash set) replaces
+// the row, so earlier links stop working; one that mails none (throttled,
+// or the address has an account) keeps a live row as it is.
+func (q *Queries) PutPendingRegistration(ctx context.Context, arg PutPendingRegistrationParams) error {
+	_, err := q.db.Exec(ctx, putPendingRegistration,
+		arg.Email,
+		arg.TokenHash,
+		arg.ExpiresAt,
+		arg.Now,
+	)
+	return err
+}
+
+const renewPendingLink = `-- name: RenewPendingLink :execrows
+INSERT INTO pending_registrations AS p (email, token_hash, expires_at)
+SELECT $1::text, $2::bytea, $3::timestamptz
+WHERE $4::boolean OR ($5::boolean AND EXISTS (
+    SELECT 1 FROM pending_registrations l WHERE l.email = $1::text AND l.expires_at > $6::timestamptz
+))
+ON CONFLICT (email) DO UPDATE
+SET token_hash = excluded.token_hash, created_at = now(), expires_at = excluded.expires_at
+`
+
+type RenewPendingLinkParams struct {
+	Email     string
+	TokenHash []byte
+	ExpiresAt time.Time
+	CreateRow bool
+	Renew     bool
+	Now       time.Time
+}
+
+// A new link for an address, replacing the one before: on its live pending
+// registration when renew, on a row of its own when create_row (an account
+// from before verification was required); otherwise nothing changes. One
+// statement for every address, so that a resend does the same work for all.
+func (q *Queries) RenewPendingLink(ctx context.Context, arg RenewPendingLinkParams) (int64, error) {
+	result, err := q.db.Exec(ctx, renewPendingLink,
+		arg.Email,
+		arg.TokenHash,
+		arg.ExpiresAt,
+		arg.CreateRow,
+		arg.Renew,
+		arg.Now,
+	)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const trimPendingRegistrations = `-- name: TrimPendingRegistrations :exec
-DELETE FROM pending_registrations p
-WHERE p.email = $1 AND p.id NOT IN (
-    SELECT k.id FROM pending_registrations k
-    WHERE k.email = $1 AND k.expires_at > $2
-    ORDER BY k.id DESC LIMIT $3::int
-)
-`
-
-type TrimPendingRegistrationsParams struct {
-	Email string
-	Now   time.Time
-	Keep  int32
-}
-
-// Keeps the newest live registrations of an address; older and expired ones
-// go, with their links.
-func (q *Queries) TrimPendingRegistrations(ctx context.Context, arg TrimPendingRegistrationsParams) error {
-	_, err := q.db.Exec(ctx, trimPendingRegistrations, arg.Email, arg.Now, arg.Keep)
-	return err
 }

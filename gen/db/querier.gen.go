@@ -12,7 +12,6 @@ import (
 )
 
 type Querier interface {
-	AddPendingRegistration(ctx context.Context, arg AddPendingRegistrationParams) error
 	// Gave up: parked as dead for an operator (`authd mail requeue`); the bodies
 	// stay, sealed, until the row is pruned.
 	BuryMail(ctx context.Context, arg BuryMailParams) error
@@ -21,12 +20,12 @@ type Querier interface {
 	// Leases up to limit due messages to one worker; rows another worker holds
 	// are skipped, never waited for.
 	ClaimMail(ctx context.Context, arg ClaimMailParams) ([]ClaimMailRow, error)
-	// A new link for an address is its only live one: earlier links stop working.
-	ClearPendingTokens(ctx context.Context, email string) error
 	// Clears sealed successors whose retry window has passed.
 	ClearSealedSuccessors(ctx context.Context, rotatedBefore time.Time) error
 	// Uses a live token up: it is deleted, so it works once.
 	ConsumeAccountToken(ctx context.Context, arg ConsumeAccountTokenParams) (ConsumeAccountTokenRow, error)
+	// Uses a live link up: its row goes, so the link works once.
+	ConsumePendingToken(ctx context.Context, arg ConsumePendingTokenParams) (string, error)
 	CreateRefreshToken(ctx context.Context, arg CreateRefreshTokenParams) error
 	CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error)
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
@@ -44,9 +43,6 @@ type Querier interface {
 	// A password or email change invalidates every outstanding token of the user.
 	DeleteAccountTokens(ctx context.Context, userID uuid.UUID) error
 	DropDecoy(ctx context.Context, id uuid.UUID) error
-	// Redeeming a link ends every registration of its address; the caller
-	// checks that the link and the chosen registration were among them.
-	EndPendingRegistrations(ctx context.Context, email string) ([]EndPendingRegistrationsRow, error)
 	// Decoy work (see decoyMail): a row written and, by DropDecoy in the same
 	// transaction, deleted again, so no one ever sees it, but the commit costs
 	// what a real one does.
@@ -56,8 +52,6 @@ type Querier interface {
 	GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
-	// Whether a live registration of the address (not a shadow) can be verified.
-	HasPendingRegistration(ctx context.Context, arg HasPendingRegistrationParams) (bool, error)
 	// Whether this client has a live session on the account of this address,
 	// created recently. One query of the same cost whether or not the address
 	// has an account, so its timing tells nothing.
@@ -66,13 +60,8 @@ type Querier interface {
 	ListEvents(ctx context.Context, arg ListEventsParams) ([]ListEventsRow, error)
 	// The user's live sessions, most recently used first, at most 100.
 	ListLiveSessions(ctx context.Context, arg ListLiveSessionsParams) ([]ListLiveSessionsRow, error)
-	// The live registrations of an address, newest first, shadows included.
-	ListPendingRegistrations(ctx context.Context, arg ListPendingRegistrationsParams) ([]ListPendingRegistrationsRow, error)
 	// Holds a live session so it cannot be revoked while a change made through it commits.
 	LockLiveSession(ctx context.Context, arg LockLiveSessionParams) (uuid.UUID, error)
-	// Serialises the registrations and redemptions of one address until the
-	// transaction ends, so the cap on its rows holds under concurrent requests.
-	LockPendingAddress(ctx context.Context, email string) error
 	// Locks the token and its session, so refreshes of one session run one at a time
 	// and each sees the outcome of the one before it.
 	LockRefreshToken(ctx context.Context, tokenHash []byte) (LockRefreshTokenRow, error)
@@ -98,12 +87,19 @@ type Querier interface {
 	// Sent mail is kept a week, dead mail a month, for operators to look at.
 	PruneMailOutbox(ctx context.Context, arg PruneMailOutboxParams) error
 	PrunePendingRegistrations(ctx context.Context, before time.Time) error
+	// The address's one pending registration: no password, only its newest
+	// mailed link. A registration that mails a link (token_hash set) replaces
+	// the row, so earlier links stop working; one that mails none (throttled,
+	// or the address has an account) keeps a live row as it is.
+	PutPendingRegistration(ctx context.Context, arg PutPendingRegistrationParams) error
 	RecordEvent(ctx context.Context, arg RecordEventParams) error
 	// Whether a token has been rotated; read after the session lock is held.
 	RefreshTokenRotatedAt(ctx context.Context, id uuid.UUID) (*time.Time, error)
-	// A new link for an address with a live, real pending registration: it goes
-	// on the newest one and every earlier link stops working.
-	RenewPendingToken(ctx context.Context, arg RenewPendingTokenParams) (int64, error)
+	// A new link for an address, replacing the one before: on its live pending
+	// registration when renew, on a row of its own when create_row (an account
+	// from before verification was required); otherwise nothing changes. One
+	// statement for every address, so that a resend does the same work for all.
+	RenewPendingLink(ctx context.Context, arg RenewPendingLinkParams) (int64, error)
 	// Issues a token of a kind; the earlier one of that kind, if any, is
 	// overwritten and so stops working.
 	ReplaceAccountToken(ctx context.Context, arg ReplaceAccountTokenParams) error
@@ -134,9 +130,6 @@ type Querier interface {
 	// mail of its kind to the same mailbox (whose link replaced its link): it
 	// is never sent, and its sealed bodies go.
 	SupersedeDeadMail(ctx context.Context) (int64, error)
-	// Keeps the newest live registrations of an address; older and expired ones
-	// go, with their links.
-	TrimPendingRegistrations(ctx context.Context, arg TrimPendingRegistrationsParams) error
 	// The sealed bodies of mail not sent yet (pending, or dead until requeued or
 	// pruned), for `authd keys remove` to tell whether a key still opens some.
 	UnsentMailBodies(ctx context.Context) ([]*string, error)

@@ -203,15 +203,15 @@ export interface paths {
          *     The password must satisfy the password policy (see `NewPassword`).
          *     Limited per client IP (default 20 per hour).
          *
-         *     With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202: the
-         *     account is created when the mailed link is redeemed, and until then a
-         *     login with the registered password answers 403. An address that already
-         *     has an account gets a notice instead, and a login with the registrant's
-         *     password answers the same 403, so neither tells whether an email is
-         *     registered. Every registration is pending on its own, with its own
-         *     password, until one is redeemed (`/auth/verify-email` asks for its
-         *     password); an address keeps at most its 3 newest pending
-         *     registrations. Without verification: 201, and 409 (which does tell).
+         *     With `AUTHD_REQUIRE_VERIFIED_EMAIL=true` the answer is always 202 (see
+         *     its description) and the password is checked against the policy (422)
+         *     but not kept: the mailed link proves the address, and the password is
+         *     chosen when the link is redeemed (`/auth/verify-email`). So whoever
+         *     registers an address first cannot choose its owner's password, and a
+         *     registration never changes how an existing account logs in. Limited
+         *     per client IP and per client and address, so strangers cannot spend
+         *     an owner's budget; mail to one address is throttled (one link a
+         *     minute). Without verification: 201, and 409 (which does tell).
          */
         post: operations["register"];
         delete?: never;
@@ -233,7 +233,10 @@ export interface paths {
          * Log in
          * @description Exchanges an email and password for a token pair and starts a session.
          *     Unknown email, wrong password and a deactivated account get the same 401,
-         *     in the same time.
+         *     in the same time. So does an address whose registration is still
+         *     waiting for its link to be redeemed: it has no account and no password
+         *     yet. 403 is only for an account created before verification was
+         *     required, with its right password, whose address is not verified yet.
          *
          *     Limits: 10 attempts per minute per client and email, 100 per minute per
          *     client. After 5 failures for an email from one client, each further
@@ -295,22 +298,22 @@ export interface paths {
         put?: never;
         /**
          * Verify an email address
-         * @description Redeems the token from a verification mail, with the password the
-         *     account is to have, and marks the address verified.
+         * @description Redeems the token from a verification mail and marks the address
+         *     verified.
          *
-         *     The link proves that the caller reads the mailbox; the password says
-         *     which registration of the address becomes the account, so an account
-         *     never gets a password that the person redeeming the link did not
-         *     type. For a pending registration, `password` must be the password of
-         *     one of the address's live registrations (someone else may have
-         *     registered the address first, with a password of their own); the
-         *     account is created with it and every other pending registration of
-         *     the address ends. For an account created before verification was
-         *     required, `password` must be the account's password.
+         *     The link proves that the caller reads the mailbox, and nothing else:
+         *     for a pending registration, `password` becomes the account's password
+         *     (whatever password any registration of the address named), the
+         *     account is created verified, and the registration ends. The password
+         *     must satisfy the password policy (see `NewPassword`); a weak one
+         *     answers 422 and leaves the link working. For an account created
+         *     before verification was required, `password` must be the account's
+         *     own password (403 otherwise, and the link still works).
          *
-         *     A token works once; unknown, used and expired tokens answer 400 with
-         *     type `.../invalid-token`. A wrong password answers 403 with type
-         *     `.../wrong-password` and leaves the link working.
+         *     A token works once, and only the newest link mailed for an address
+         *     works; unknown, used, replaced and expired tokens answer 400 with
+         *     type `.../invalid-token`. Of concurrent redemptions of one link, one
+         *     succeeds.
          */
         post: operations["verifyEmail"];
         delete?: never;
@@ -332,8 +335,9 @@ export interface paths {
          * Send the verification mail again
          * @description Mails a new verification link when the address belongs to an active,
          *     unverified account or has a pending registration; earlier links stop
-         *     working. The link goes to the address only, and redeeming it asks for
-         *     the password of a registration. Always answers 202, whether or not the
+         *     working. The link goes to the address only; redeeming it chooses the
+         *     new account's password (or, for an older account, asks for its
+         *     password). Always answers 202, in the same time, whether or not the
          *     address is registered.
          */
         post: operations["resendVerification"];
@@ -824,8 +828,9 @@ export interface components {
              */
             token: string;
             /**
-             * @description The password given at registration (for an account created before
-             *     verification was required: the account's password).
+             * @description The password of the new account, checked against the password
+             *     policy like `NewPassword` (for an account created before
+             *     verification was required: the account's own password).
              * @example Correct-Horse-7
              */
             password: string;
@@ -1468,7 +1473,25 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            202: components["responses"]["Accepted"];
+            /**
+             * @description Verification is required: nothing is stored but the address and its
+             *     link. A new address gets a verification link, which replaces any
+             *     link mailed before (each registration or resend that mails one
+             *     does); an address that has an account gets a notice instead. A
+             *     login afterwards answers 401 until the link is redeemed, as for an
+             *     unknown address, so neither answer tells whether the address is
+             *     registered.
+             */
+            202: {
+                headers: {
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
             400: components["responses"]["BadRequest"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
@@ -1546,9 +1569,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             /**
-             * @description `password` is not the password of a registration of the link's
-             *     address (nor, for an older account, the account's password). The
-             *     link still works.
+             * @description The link belongs to an account created before verification was
+             *     required, and `password` is not the account's password. The link
+             *     still works.
              */
             403: {
                 headers: {
@@ -1560,7 +1583,7 @@ export interface operations {
                      *       "type": "https://authd.dev/problems/wrong-password",
                      *       "title": "Wrong password",
                      *       "status": 403,
-                     *       "detail": "The password is not the one this address was registered with.",
+                     *       "detail": "The password is not this account's password.",
                      *       "request_id": "01J9ZQ4B6W8M3X2K5T7R9V1C0D"
                      *     }
                      */

@@ -20,7 +20,8 @@ test("register answers the 202 outcome when verification is required", async () 
   assert.equal(registered.status, 202);
   assert.equal(registered.accepted.status, "accepted");
   assert.ok(registered.accepted.detail.length > 0);
-  // Until the mailed link is redeemed there is no account to log in to.
-  await assert.rejects(client.login(email, PASSWORD), (err: unknown) => err instanceof ProblemError && err.status === 403);
+  // Until the mailed link is redeemed there is no account to log in to: a
+  // login answers as for an unknown address.
+  await assert.rejects(client.login(email, PASSWORD), (err: unknown) => err instanceof ProblemError && err.status === 401);
   assert.equal(client.tokens, null);
 });
