@@ -125,16 +125,22 @@ const evictScan = 64
 
 // evictable is the count to drop for a new one: the least recently updated
 // that blocks nothing now, so a guesser cannot clear its own block by
-// flooding the store with fresh counts; the least recently updated of all
-// if the oldest evictScan all block.
+// flooding the store with fresh counts; if the oldest evictScan all block,
+// the one of them whose block ends first, so decoy blocks kept in front of
+// a guesser's own do not make its block the one to go.
 func (m *MemoryBackoff) evictable(now time.Time) *list.Element {
-	el := m.order.Back()
+	victim := m.order.Back()
+	el := victim
 	for i := 0; el != nil && i < evictScan; i, el = i+1, el.Prev() {
-		if !el.Value.(*backoffCount).until.After(now) {
+		c := el.Value.(*backoffCount)
+		if !c.until.After(now) {
 			return el
 		}
+		if c.until.Before(victim.Value.(*backoffCount).until) {
+			victim = el
+		}
 	}
-	return m.order.Back()
+	return victim
 }
 
 func (m *MemoryBackoff) remove(el *list.Element) {

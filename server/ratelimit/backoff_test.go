@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -225,5 +226,30 @@ func TestMemoryBackoff_AFloodDoesNotPushOutABlockedCount(t *testing.T) {
 	}
 	if wait, err := b.Attempt(ctx, "guesser", now, testPolicy); err != nil || wait <= 0 {
 		t.Errorf("after a flood of fresh counts the guesser waits %v (%v), want its block kept", wait, err)
+	}
+}
+
+// TestMemoryBackoff_DecoyBlocksDoNotPushOutALongerBlock: blocks kept in
+// front of a guesser's own, so that every count the store looks at blocks,
+// still do not make the guesser's longer block the one to go.
+func TestMemoryBackoff_DecoyBlocksDoNotPushOutALongerBlock(t *testing.T) {
+	t.Parallel()
+	b := NewMemoryBackoff(200)
+	start := time.Now()
+	for range testPolicy.After {
+		b.Attempt(ctx, "guesser", start, testPolicy)
+	}
+	now := start.Add(2 * time.Second) // past the first block: one more failure doubles it
+	b.Attempt(ctx, "guesser", now, testPolicy)
+	for i := range evictScan {
+		for range testPolicy.After {
+			b.Attempt(ctx, fmt.Sprintf("decoy-%d", i), now, testPolicy)
+		}
+	}
+	for range 1000 {
+		b.Attempt(ctx, rand.Text(), now, testPolicy)
+	}
+	if wait, err := b.Attempt(ctx, "guesser", now, testPolicy); err != nil || wait <= 0 {
+		t.Errorf("after decoys and a flood the guesser waits %v (%v), want its block kept", wait, err)
 	}
 }
