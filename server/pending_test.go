@@ -11,7 +11,9 @@ import (
 
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/testkit"
 	"github.com/authd/authd/server/token"
 )
@@ -341,5 +343,42 @@ func TestPending_ALinkMailedBeforeTheUpgradeTakesTheRedeemersPassword(t *testing
 	}
 	if n := app.PendingRegistrations(t, owner); n != 0 {
 		t.Errorf("%d shadow rows left after the upgrade, want 0", n)
+	}
+}
+
+// TestPending_AnOlderAccountsPasswordAtTheLinkCountsLikeALogin: whoever
+// holds a verification link of an account from before verification was
+// required must not be able to guess its password there without the login
+// backoff and without a trace in its events.
+func TestPending_AnOlderAccountsPasswordAtTheLinkCountsLikeALogin(t *testing.T) {
+	t.Parallel()
+	database := testkit.IsolatedDatabase(t)
+	before := testkit.NewApp(t, testkit.FastHashing, database)
+	app := testkit.NewApp(t, testkit.FastHashing, database, requireVerified, withLimits(func(l *server.Limits) {
+		l.BackoffAfter, l.BackoffBase, l.BackoffMax = 3, time.Second, 8*time.Second
+		l.Token = ratelimit.Limit{Rate: 1000, Period: time.Minute} // out of the way
+	}))
+	ctx := context.Background()
+	u := before.Register(t, testkit.UniqueEmail(), testkit.Password)
+	tok := token.NewOpaque()
+	if err := app.Server.DB.Queries().ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
+		UserID: u.Id, Kind: "verify_email", TokenHash: token.HashOpaque(tok), ExpiresAt: app.Clock.Now().Add(time.Hour),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if r := redeem(t, app, tok, fmt.Sprintf("Guess-Number-%d", i)); r.StatusCode() != http.StatusForbidden {
+			t.Fatalf("guess %d: %d, want 403", i+1, r.StatusCode())
+		}
+	}
+	if r := redeem(t, app, tok, testkit.Password); r.StatusCode() != http.StatusTooManyRequests {
+		t.Errorf("after 3 wrong guesses: %d, want 429 (the login backoff), even with the right password", r.StatusCode())
+	}
+	var failed int
+	if err := app.Server.DB.Pool().QueryRow(ctx, "SELECT count(*) FROM security_events WHERE user_id = $1 AND kind = 'login_failed'", u.Id).Scan(&failed); err != nil {
+		t.Fatal(err)
+	}
+	if failed != 3 {
+		t.Errorf("%d login_failed events after 3 wrong guesses, want 3", failed)
 	}
 }
