@@ -43,14 +43,10 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 		}
 	case api.UpdateMeRequestObject:
 		// Guessing current_password with a stolen access token is capped,
-		// and an email change mails its new address like any mail flow, and
-		// the current one a notice within that address's own budget.
+		// and an email change mails its new address like any mail flow.
 		checks := currentPasswordChecks(ctx, l)
 		if r.Body != nil && r.Body.Email != nil {
 			checks = append(checks, mailChecks(l, ip, *r.Body.Email)...)
-			if me := caller(ctx); me != nil {
-				checks = append(checks, limitCheck{"notice-address", "notice:address:" + emailKey(me.user.Email), l.MailAddress})
-			}
 		}
 		return checks
 	case api.DeleteMeRequestObject:
@@ -82,10 +78,12 @@ func currentPasswordChecks(ctx context.Context, l Limits) []limitCheck {
 	return nil
 }
 
-// mailChecks are the budgets of an endpoint that mails an address.
+// mailChecks are the budgets of an endpoint that mails an address. The
+// per-address one is per client too: strangers must not be able to spend
+// the owner's; mayMail caps what reaches the mailbox whoever asks.
 func mailChecks(l Limits, ip, email string) []limitCheck {
 	return []limitCheck{
-		{"mail-address", "mail:address:" + emailKey(email), l.MailAddress},
+		{"mail-address", "mail:ip-email:" + ip + ":" + emailKey(email), l.MailAddress},
 		{"mail-ip", "mail:ip:" + ip, l.MailIP},
 	}
 }

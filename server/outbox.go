@@ -11,6 +11,7 @@ import (
 
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/mail"
+	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/token"
 )
 
@@ -23,19 +24,28 @@ const (
 
 // mayMail spends the recipient's throttle for a kind of mail: at most one
 // per mailbox (emailKey: +tag variants are one mailbox) and kind per
-// AUTHD_MAIL_THROTTLE, so authd cannot be used to mail-bomb anyone. Every
-// mail authd sends asks it first. Callers ask before issuing a token, so a
-// throttled request leaves the link already mailed working. It holds even
-// with the rate limits switched off, which a gateway in front cannot replace.
+// AUTHD_MAIL_THROTTLE, and no more in an hour than the per-address budget
+// (AUTHD_RATE_LIMIT_MAIL_ADDRESS), so authd cannot be used to mail-bomb
+// anyone, however many clients ask. A throttled mail is silently not sent:
+// the caller's answer is the same, so strangers cannot use up a budget the
+// owner would see. Every mail authd sends asks it first. Callers ask before
+// issuing a token, so a throttled request leaves the link already mailed
+// working. It holds even with the rate limits switched off, which a gateway
+// in front cannot replace.
 func (s *Server) mayMail(ctx context.Context, kind, to string) (bool, error) {
-	res, err := s.Limits.Store.Allow(ctx, "mail:"+kind+":"+emailKey(to), s.Limits.MailThrottle)
+	mailbox := emailKey(to)
+	res, err := s.Limits.Store.AllowAll(ctx, []ratelimit.Check{
+		{Key: "mail:" + kind + ":" + mailbox, Limit: s.Limits.MailThrottle},
+		{Key: "mail-hour:" + kind + ":" + mailbox, Limit: s.Limits.MailAddress},
+	})
 	if err != nil {
 		return false, err
 	}
-	if !res.Allowed {
+	allowed := ratelimit.Allowed(res)
+	if !allowed {
 		s.Log.InfoContext(ctx, "mail throttled for its recipient", "kind", kind)
 	}
-	return res.Allowed, nil
+	return allowed, nil
 }
 
 // queueMail renders a mail and adds it to the outbox in q's transaction, so

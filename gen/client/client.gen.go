@@ -1436,9 +1436,8 @@ type ClientInterface interface {
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one (at most one
-	// notice a minute, which covers every request of that minute, and within
-	// the current address's hourly mail budget, beyond which the request is
-	// a 429); the answer
+	// notice a minute, which covers every request of that minute, and no
+	// more in an hour than the per-address mail budget); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Guessing `current_password` with a stolen access
 	// token is capped twice: the request is limited per user (default 10 per
@@ -1460,9 +1459,8 @@ type ClientInterface interface {
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one (at most one
-	// notice a minute, which covers every request of that minute, and within
-	// the current address's hourly mail budget, beyond which the request is
-	// a 429); the answer
+	// notice a minute, which covers every request of that minute, and no
+	// more in an hour than the per-address mail budget); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Guessing `current_password` with a stolen access
 	// token is capped twice: the request is limited per user (default 10 per
@@ -2199,9 +2197,8 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one (at most one
-// notice a minute, which covers every request of that minute, and within
-// the current address's hourly mail budget, beyond which the request is
-// a 429); the answer
+// notice a minute, which covers every request of that minute, and no
+// more in an hour than the per-address mail budget); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Guessing `current_password` with a stolen access
 // token is capped twice: the request is limited per user (default 10 per
@@ -2233,9 +2230,8 @@ func (c *Client) UpdateMeWithBody(ctx context.Context, contentType string, body 
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one (at most one
-// notice a minute, which covers every request of that minute, and within
-// the current address's hourly mail budget, beyond which the request is
-// a 429); the answer
+// notice a minute, which covers every request of that minute, and no
+// more in an hour than the per-address mail budget); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Guessing `current_password` with a stolen access
 // token is capped twice: the request is limited per user (default 10 per
@@ -3619,9 +3615,8 @@ type ClientWithResponsesInterface interface {
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one (at most one
-	// notice a minute, which covers every request of that minute, and within
-	// the current address's hourly mail budget, beyond which the request is
-	// a 429); the answer
+	// notice a minute, which covers every request of that minute, and no
+	// more in an hour than the per-address mail budget); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Guessing `current_password` with a stolen access
 	// token is capped twice: the request is limited per user (default 10 per
@@ -3643,9 +3638,8 @@ type ClientWithResponsesInterface interface {
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one (at most one
-	// notice a minute, which covers every request of that minute, and within
-	// the current address's hourly mail budget, beyond which the request is
-	// a 429); the answer
+	// notice a minute, which covers every request of that minute, and no
+	// more in an hour than the per-address mail budget); the answer
 	// shows the account unchanged and says nothing about whether the new
 	// address is taken. Guessing `current_password` with a stolen access
 	// token is capped twice: the request is limited per user (default 10 per
@@ -6051,9 +6045,8 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one (at most one
-// notice a minute, which covers every request of that minute, and within
-// the current address's hourly mail budget, beyond which the request is
-// a 429); the answer
+// notice a minute, which covers every request of that minute, and no
+// more in an hour than the per-address mail budget); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Guessing `current_password` with a stolen access
 // token is capped twice: the request is limited per user (default 10 per
@@ -6081,9 +6074,8 @@ func (c *ClientWithResponses) UpdateMeWithBodyWithResponse(ctx context.Context, 
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one (at most one
-// notice a minute, which covers every request of that minute, and within
-// the current address's hourly mail budget, beyond which the request is
-// a 429); the answer
+// notice a minute, which covers every request of that minute, and no
+// more in an hour than the per-address mail budget); the answer
 // shows the account unchanged and says nothing about whether the new
 // address is taken. Guessing `current_password` with a stolen access
 // token is capped twice: the request is limited per user (default 10 per

@@ -289,10 +289,10 @@ func (c Config) validate() []error {
 		switch {
 		case err != nil:
 			fail("AUTHD_TRUSTED_PROXIES", "%q is not a CIDR like 10.0.0.0/8", p)
-		case prefix.Bits() == 0 && c.Env == EnvProduction:
-			// Trusting every peer lets any client name its own IP for every
-			// per-client limit and the login backoff.
-			fail("AUTHD_TRUSTED_PROXIES", "%q trusts every address; name your proxies' networks in production", p)
+		case c.Env == EnvProduction && prefix.Bits() < minTrustedBits(prefix):
+			// Trusting (nearly) every peer lets any client name its own IP
+			// for every per-client limit and the login backoff.
+			fail("AUTHD_TRUSTED_PROXIES", "%q covers too much of the internet (at most /8 for IPv4, /7 for IPv6); name your proxies' networks in production", p)
 		}
 	}
 	if !c.RateLimitEnabled && c.Env == EnvProduction {
@@ -318,4 +318,13 @@ func (c Config) validate() []error {
 		fail("AUTHD_BREAKER_*", "failures and successes must be at least 1, open-for positive")
 	}
 	return errs
+}
+
+// minTrustedBits is the widest proxy network production accepts: 10.0.0.0/8
+// and the unique-local fc00::/7 are the widest private ones.
+func minTrustedBits(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return 8
+	}
+	return 7
 }

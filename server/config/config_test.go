@@ -259,9 +259,11 @@ func TestConfig_TracingOnlyWithAnExporter(t *testing.T) {
 func TestLoad_ProductionRefusesSwitchingOffTheGuards(t *testing.T) {
 	t.Parallel()
 	for name, env := range map[string]map[string]string{
-		"AUTHD_RATE_LIMIT_ENABLED": {"AUTHD_RATE_LIMIT_ENABLED": "false"},
-		"AUTHD_TRUSTED_PROXIES":    {"AUTHD_TRUSTED_PROXIES": "10.0.0.0/8,0.0.0.0/0"},
-		"AUTHD_TRUSTED_PROXIES v6": {"AUTHD_TRUSTED_PROXIES": "::/0"},
+		"AUTHD_RATE_LIMIT_ENABLED":     {"AUTHD_RATE_LIMIT_ENABLED": "false"},
+		"AUTHD_TRUSTED_PROXIES":        {"AUTHD_TRUSTED_PROXIES": "10.0.0.0/8,0.0.0.0/0"},
+		"AUTHD_TRUSTED_PROXIES v6":     {"AUTHD_TRUSTED_PROXIES": "::/0"},
+		"AUTHD_TRUSTED_PROXIES halves": {"AUTHD_TRUSTED_PROXIES": "0.0.0.0/1,128.0.0.0/1"},
+		"AUTHD_TRUSTED_PROXIES global": {"AUTHD_TRUSTED_PROXIES": "2000::/3"},
 	} {
 		_, err := Load(production(t, env))
 		if err == nil || !strings.Contains(err.Error(), strings.Fields(name)[0]) {
@@ -271,7 +273,7 @@ func TestLoad_ProductionRefusesSwitchingOffTheGuards(t *testing.T) {
 			t.Errorf("%v in development: %v", env, err)
 		}
 	}
-	if _, err := Load(production(t, map[string]string{"AUTHD_TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8"})); err != nil {
+	if _, err := Load(production(t, map[string]string{"AUTHD_TRUSTED_PROXIES": "10.0.0.0/8,fc00::/7,192.168.0.0/16"})); err != nil {
 		t.Errorf("named proxy networks in production: %v", err)
 	}
 }

@@ -456,9 +456,8 @@ export interface paths {
          *     once and revokes every other session of the user. A new email is only
          *     pending: a confirmation link goes to the new address (for
          *     `POST /auth/email/confirm`) and a notice to the current one (at most one
-         *     notice a minute, which covers every request of that minute, and within
-         *     the current address's hourly mail budget, beyond which the request is
-         *     a 429); the answer
+         *     notice a minute, which covers every request of that minute, and no
+         *     more in an hour than the per-address mail budget); the answer
          *     shows the account unchanged and says nothing about whether the new
          *     address is taken. Guessing `current_password` with a stolen access
          *     token is capped twice: the request is limited per user (default 10 per
