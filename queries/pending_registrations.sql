@@ -22,6 +22,13 @@ WHERE sqlc.arg(create_row)::boolean OR (sqlc.arg(renew)::boolean AND EXISTS (
 ON CONFLICT (email) DO UPDATE
 SET token_hash = excluded.token_hash, created_at = now(), expires_at = excluded.expires_at;
 
+-- name: HasLivePendingRegistration :one
+-- Whether the address has a live pending registration (resend renews it).
+SELECT EXISTS (
+    SELECT 1 FROM pending_registrations
+    WHERE email = sqlc.arg(email) AND expires_at > sqlc.arg(now)
+) AS live;
+
 -- name: PeekPendingToken :one
 -- The address a live link belongs to, without using it up.
 SELECT email FROM pending_registrations

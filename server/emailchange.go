@@ -28,7 +28,7 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 	// PUTs cannot turn it into a mail cannon. The throttle depends only on
 	// this address, so whether the new address is taken changes nothing the
 	// requester's own inbox receives.
-	if ok, err := s.mayMail(ctx, mail.KindEmailChangeNotice, u.Email); err != nil {
+	if ok, err := s.mayMail(ctx, mail.KindEmailChangeNotice, u.Email, true); err != nil {
 		return err
 	} else if ok {
 		if err := s.queueMail(ctx, q, mail.KindEmailChangeNotice, u.Email, mail.Data{Email: u.Email}); err != nil {
@@ -44,7 +44,7 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 	// link is replaced the same way: a link that survived only for taken
 	// addresses would tell the requester which ones have accounts. The link
 	// for a taken address is never mailed, so it can never be confirmed.
-	if ok, err := s.mayMail(ctx, mail.KindEmailChangeConfirm, newEmail); !ok || err != nil {
+	if ok, err := s.mayMail(ctx, mail.KindEmailChangeConfirm, newEmail, true); !ok || err != nil {
 		return err
 	}
 	link, err := s.issueToken(ctx, q, u.ID, tokenEmailChange, &newEmail)

@@ -136,3 +136,26 @@ func TestMail_EmailChangeNoticesToOneAddressHaveAnHourlyBudget(t *testing.T) {
 		t.Errorf("%d notices to one address within 12 minutes, want at most %d (its hourly budget)", notices, limit)
 	}
 }
+
+// TestMail_RequestsThatMailNothingDoNotSpendTheMailboxBudget: asking for a
+// reset or a new link for +tag variants of someone's address, which have no
+// account, mails nothing and must not use up the budget of the mailbox, or
+// the owner's own request would then mail nothing either.
+func TestMail_RequestsThatMailNothingDoNotSpendTheMailboxBudget(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t)
+	ctx := context.Background()
+	owner, _ := app.NewUser(t)
+	local, domain, _ := strings.Cut(owner.Email, "@")
+	for i := range 6 {
+		variant := fmt.Sprintf("%s+%d@%s", local, i, domain)
+		from := testkit.From(fmt.Sprintf("203.0.113.%d", i+1))
+		app.Client.ForgotPasswordWithResponse(ctx, client.EmailRequest{Email: variant}, from)
+		app.Client.ResendVerificationWithResponse(ctx, client.EmailRequest{Email: variant}, from)
+		app.Clock.Advance(time.Minute) // past the per-minute throttle
+	}
+	forgot(t, app, owner.Email)
+	if got := len(mp.WaitForMail(owner.Email, 1)); got != 1 {
+		t.Errorf("the owner's own reset after strangers asked for +tag variants: %d mails, want 1", got)
+	}
+}

@@ -32,8 +32,17 @@ const (
 // issuing a token, so a throttled request leaves the link already mailed
 // working. It holds even with the rate limits switched off, which a gateway
 // in front cannot replace.
-func (s *Server) mayMail(ctx context.Context, kind, to string) (bool, error) {
+//
+// real says whether a mail would go out if allowed. A request that mails
+// nothing (an address without an account, say) must not spend the
+// mailbox's budget, or strangers asking for +tag variants that have no
+// account could use it up and the owner would get nothing; it makes the
+// same call on budgets of its own, so the limiter's round trip is the same.
+func (s *Server) mayMail(ctx context.Context, kind, to string, real bool) (bool, error) {
 	mailbox := emailKey(to)
+	if !real {
+		mailbox = "decoy"
+	}
 	res, err := s.Limits.Store.AllowAll(ctx, []ratelimit.Check{
 		{Key: "mail:" + kind + ":" + mailbox, Limit: s.Limits.MailThrottle},
 		{Key: "mail-hour:" + kind + ":" + mailbox, Limit: s.Limits.MailAddress},

@@ -74,7 +74,9 @@ func (s *Server) registerQuietly(ctx context.Context, email string) error {
 	if verified {
 		kind = mail.KindAlreadyRegistered
 	}
-	mailed, err := s.mayMail(ctx, kind, email)
+	// Every address mails something (a link, or the "already registered"
+	// notice) but a deactivated account's.
+	mailed, err := s.mayMail(ctx, kind, email, !exists || owner.IsActive)
 	if err != nil {
 		return err
 	}

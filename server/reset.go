@@ -15,17 +15,18 @@ import (
 // ForgotPassword implements api.StrictServerInterface.
 func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordRequestObject) (api.ForgotPasswordResponseObject, error) {
 	email := normalizeEmail(req.Body.Email)
-	// Every address spends its throttle, account or not, so that the
-	// limiter's round trip does not tell them apart.
-	allowed, err := s.mayMail(ctx, mail.KindPasswordReset, email)
-	if err != nil {
-		return nil, err
-	}
 	u, err := s.DB.Queries().GetUserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, err
 	}
-	if allowed && err == nil && u.IsActive {
+	active := err == nil && u.IsActive
+	// Every address asks the throttle, account or not, so that the
+	// limiter's round trip does not tell them apart.
+	allowed, err := s.mayMail(ctx, mail.KindPasswordReset, email, active)
+	if err != nil {
+		return nil, err
+	}
+	if allowed && active {
 		err = s.DB.InTx(ctx, func(q *db.Queries) error {
 			link, err := s.issueToken(ctx, q, u.ID, tokenPasswordReset, nil)
 			if err != nil {

@@ -153,21 +153,27 @@ func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, p
 // one mail queued or its decoy.
 func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificationRequestObject) (api.ResendVerificationResponseObject, error) {
 	email := normalizeEmail(req.Body.Email)
-	allowed, err := s.mayMail(ctx, mail.KindVerifyEmail, email)
+	q := s.DB.Queries()
+	u, err := q.GetUserByEmail(ctx, email)
+	exists := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
+	}
+	pending, err := q.HasLivePendingRegistration(ctx, db.HasLivePendingRegistrationParams{Email: email, Now: s.Now()})
+	if err != nil {
+		return nil, err
+	}
+	older := exists && u.IsActive && u.EmailVerifiedAt == nil // an account from before verification was required
+	allowed, err := s.mayMail(ctx, mail.KindVerifyEmail, email, older || (!exists && pending))
 	if err != nil {
 		return nil, err
 	}
 	tok := token.NewOpaque()
 	err = s.DB.InTx(ctx, func(q *db.Queries) error {
-		u, err := q.GetUserByEmail(ctx, email)
-		exists := err == nil
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
 		n, err := q.RenewPendingLink(ctx, db.RenewPendingLinkParams{
 			Email: email, TokenHash: token.HashOpaque(tok), ExpiresAt: s.Now().Add(s.Mail.VerifyTTL), Now: s.Now(),
 			Renew:     allowed && !exists,
-			CreateRow: allowed && exists && u.IsActive && u.EmailVerifiedAt == nil, // an account from before verification was required
+			CreateRow: allowed && older,
 		})
 		if err != nil {
 			return err

@@ -29,6 +29,26 @@ func (q *Queries) ConsumePendingToken(ctx context.Context, arg ConsumePendingTok
 	return email, err
 }
 
+const hasLivePendingRegistration = `-- name: HasLivePendingRegistration :one
+SELECT EXISTS (
+    SELECT 1 FROM pending_registrations
+    WHERE email = $1 AND expires_at > $2
+) AS live
+`
+
+type HasLivePendingRegistrationParams struct {
+	Email string
+	Now   time.Time
+}
+
+// Whether the address has a live pending registration (resend renews it).
+func (q *Queries) HasLivePendingRegistration(ctx context.Context, arg HasLivePendingRegistrationParams) (bool, error) {
+	row := q.db.QueryRow(ctx, hasLivePendingRegistration, arg.Email, arg.Now)
+	var live bool
+	err := row.Scan(&live)
+	return live, err
+}
+
 const peekPendingToken = `-- name: PeekPendingToken :one
 SELECT email FROM pending_registrations
 WHERE token_hash = $1 AND expires_at > $2

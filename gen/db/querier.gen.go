@@ -52,6 +52,8 @@ type Querier interface {
 	GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
+	// Whether the address has a live pending registration (resend renews it).
+	HasLivePendingRegistration(ctx context.Context, arg HasLivePendingRegistrationParams) (bool, error)
 	// Whether this client has a live session on the account of this address,
 	// created recently. One query of the same cost whether or not the address
 	// has an account, so its timing tells nothing.
