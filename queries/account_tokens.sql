@@ -13,6 +13,13 @@ DELETE FROM account_tokens
 WHERE token_hash = sqlc.arg(token_hash) AND kind = sqlc.arg(kind) AND expires_at > sqlc.arg(now)
 RETURNING user_id, new_email, session_id;
 
+-- name: ConsumeOwnAccountToken :one
+-- Uses a live token of the given user up. A token of another user is left
+-- alone (no row), so the user it belongs to can still use it.
+DELETE FROM account_tokens
+WHERE token_hash = sqlc.arg(token_hash) AND kind = sqlc.arg(kind) AND user_id = sqlc.arg(user_id) AND expires_at > sqlc.arg(now)
+RETURNING user_id, new_email, session_id;
+
 -- name: DeleteAccountTokens :exec
 -- A password or email change invalidates every outstanding token of the user.
 DELETE FROM account_tokens WHERE user_id = $1;

@@ -59,9 +59,14 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 
 // ConfirmEmailChange implements api.StrictServerInterface.
 func (s *Server) ConfirmEmailChange(ctx context.Context, req api.ConfirmEmailChangeRequestObject) (api.ConfirmEmailChangeResponseObject, error) {
+	// The mail does not say which account asked, so its link confirms only
+	// for that account: otherwise whoever owns the new address could be
+	// led to hand it to a stranger's account. Another account's link is an
+	// invalid link like any unknown one, and is not used up by the try.
+	me := caller(ctx)
 	var u db.User
 	err := s.DB.InTx(ctx, func(q *db.Queries) error {
-		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: token.HashOpaque(req.Body.Token), Kind: tokenEmailChange, Now: s.Now()})
+		row, err := q.ConsumeOwnAccountToken(ctx, db.ConsumeOwnAccountTokenParams{TokenHash: token.HashOpaque(req.Body.Token), Kind: tokenEmailChange, UserID: me.user.ID, Now: s.Now()})
 		if err != nil {
 			return err
 		}

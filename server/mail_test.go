@@ -224,7 +224,7 @@ func TestMail_EmailChangeIsPendingUntilConfirmed(t *testing.T) {
 	if strings.Contains(notice.Text, newEmail) || strings.Contains(notice.Text, "token=") {
 		t.Errorf("notice to the old address:\n%s", notice.Text)
 	}
-	resp, err := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: testkit.LinkToken(t, confirm.Text)})
+	resp, err := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: testkit.LinkToken(t, confirm.Text)}, testkit.Bearer(pair.AccessToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestMail_ConfirmedEmailChangeKillsLinksMailedBefore(t *testing.T) {
 	newEmail := testkit.UniqueEmail()
 	app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
 	confirm := testkit.LinkToken(t, mp.WaitForMail(newEmail, 1)[0].Text)
-	if r, _ := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: confirm}); r.JSON200 == nil {
+	if r, _ := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: confirm}, testkit.Bearer(pair.AccessToken)); r.JSON200 == nil {
 		t.Fatalf("confirm: %d", r.StatusCode())
 	}
 	if r, _ := app.Client.ResetPasswordWithResponse(ctx, client.ResetPasswordRequest{Token: reset, NewPassword: "Brand-New-Pass9"}); r.StatusCode() != http.StatusBadRequest {
@@ -362,8 +362,43 @@ func TestMail_EmailChangeLinkDoesNotTellWhetherTheNextAddressIsTaken(t *testing.
 			}
 		}
 		link := testkit.LinkToken(t, mp.WaitForMail(mine, 1)[0].Text)
-		if r, _ := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: link}); r.StatusCode() != http.StatusBadRequest {
+		if r, _ := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: link}, testkit.Bearer(pair.AccessToken)); r.StatusCode() != http.StatusBadRequest {
 			t.Errorf("%s: the link to the requester's own mailbox after asking for a %s address: %d, want 400 (replaced)", name, name, r.StatusCode())
 		}
+	}
+}
+
+// TestMail_EmailChangeLinkConfirmsOnlyForTheAccountThatAsked: the mail to the
+// new address does not say which account asked, so a link clicked by the
+// address's owner must not hand the address to an attacker's account. Only
+// the account that asked, logged in, confirms; another account's try neither
+// works nor uses the link up.
+func TestMail_EmailChangeLinkConfirmsOnlyForTheAccountThatAsked(t *testing.T) {
+	t.Parallel()
+	app, mp := mailApp(t)
+	ctx := context.Background()
+	attacker, aPair := app.NewUser(t)
+	_, vPair := app.NewUser(t)
+	target := testkit.UniqueEmail()
+	if r, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &target, CurrentPassword: testkit.Password}, testkit.Bearer(aPair.AccessToken)); r.StatusCode() != http.StatusOK {
+		t.Fatalf("PUT: %d", r.StatusCode())
+	}
+	link := testkit.LinkToken(t, mp.WaitForMail(target, 1)[0].Text)
+
+	r, err := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: link}, testkit.Bearer(vPair.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.StatusCode() != http.StatusBadRequest {
+		t.Fatalf("the attacker's link confirmed by the victim's account: %d %s, want 400", r.StatusCode(), r.Body)
+	}
+	if me, _ := app.Client.GetMeWithResponse(ctx, testkit.Bearer(aPair.AccessToken)); me.JSON200 == nil || me.JSON200.Email != attacker.Email {
+		t.Fatalf("the attacker's account after the victim's click: %d %s, want the old address", me.StatusCode(), me.Body)
+	}
+	if r, _ := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: link}); r.StatusCode() != http.StatusUnauthorized {
+		t.Errorf("confirm without a bearer token: %d, want 401", r.StatusCode())
+	}
+	if r, _ := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: link}, testkit.Bearer(aPair.AccessToken)); r.JSON200 == nil || r.JSON200.Email != target {
+		t.Errorf("the asking account with its own link after another account's try: %d %s, want 200 with the new address", r.StatusCode(), r.Body)
 	}
 }

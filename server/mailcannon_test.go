@@ -100,7 +100,7 @@ func TestMail_ConfirmedEmailChangeEndsOtherSessions(t *testing.T) {
 		t.Fatalf("PUT: %d", r.StatusCode())
 	}
 	confirm := testkit.LinkToken(t, mp.WaitForMail(newEmail, 1)[0].Text)
-	if r, _ := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: confirm}); r.JSON200 == nil {
+	if r, _ := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: confirm}, testkit.Bearer(asker.AccessToken)); r.JSON200 == nil {
 		t.Fatalf("confirm: %d", r.StatusCode())
 	}
 	if meStatus(t, app, other.AccessToken) != http.StatusUnauthorized || refresh(t, app, other.RefreshToken).StatusCode() != http.StatusUnauthorized {

@@ -1046,10 +1046,14 @@ type ClientInterface interface {
 	// ConfirmEmailChangeWithBody Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
-	// account's (verified) email. As a password change does, it ends every
-	// session of the account except the one that asked for the change, and
-	// voids every link mailed before. 409 when the address was registered by
-	// another account meanwhile.
+	// account's (verified) email. The mail does not say which account asked,
+	// so the link only works for that account: open it while logged in to the
+	// account that asked for the change; the frontend sends its access token.
+	// A link of another account is the same 400 as an unknown one and stays
+	// usable by the account that asked. 401 without a valid access token.
+	// As a password change does, it ends every session of the account except
+	// the one that asked for the change, and voids every link mailed before.
+	// 409 when the address was registered by another account meanwhile.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1059,10 +1063,14 @@ type ClientInterface interface {
 	// ConfirmEmailChange Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
-	// account's (verified) email. As a password change does, it ends every
-	// session of the account except the one that asked for the change, and
-	// voids every link mailed before. 409 when the address was registered by
-	// another account meanwhile.
+	// account's (verified) email. The mail does not say which account asked,
+	// so the link only works for that account: open it while logged in to the
+	// account that asked for the change; the frontend sends its access token.
+	// A link of another account is the same 400 as an unknown one and stays
+	// usable by the account that asked. 401 without a valid access token.
+	// As a password change does, it ends every session of the account except
+	// the one that asked for the change, and voids every link mailed before.
+	// 409 when the address was registered by another account meanwhile.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1547,10 +1555,14 @@ func (c *Client) GetJWKS(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // ConfirmEmailChangeWithBody Confirm an email change
 //
 // Redeems the token from the mail sent to the new address and makes it the
-// account's (verified) email. As a password change does, it ends every
-// session of the account except the one that asked for the change, and
-// voids every link mailed before. 409 when the address was registered by
-// another account meanwhile.
+// account's (verified) email. The mail does not say which account asked,
+// so the link only works for that account: open it while logged in to the
+// account that asked for the change; the frontend sends its access token.
+// A link of another account is the same 400 as an unknown one and stays
+// usable by the account that asked. 401 without a valid access token.
+// As a password change does, it ends every session of the account except
+// the one that asked for the change, and voids every link mailed before.
+// 409 when the address was registered by another account meanwhile.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1570,10 +1582,14 @@ func (c *Client) ConfirmEmailChangeWithBody(ctx context.Context, contentType str
 // ConfirmEmailChange Confirm an email change
 //
 // Redeems the token from the mail sent to the new address and makes it the
-// account's (verified) email. As a password change does, it ends every
-// session of the account except the one that asked for the change, and
-// voids every link mailed before. 409 when the address was registered by
-// another account meanwhile.
+// account's (verified) email. The mail does not say which account asked,
+// so the link only works for that account: open it while logged in to the
+// account that asked for the change; the frontend sends its access token.
+// A link of another account is the same 400 as an unknown one and stays
+// usable by the account that asked. 401 without a valid access token.
+// As a password change does, it ends every session of the account except
+// the one that asked for the change, and voids every link mailed before.
+// 409 when the address was registered by another account meanwhile.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3209,10 +3225,14 @@ type ClientWithResponsesInterface interface {
 	// ConfirmEmailChangeWithBodyWithResponse Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
-	// account's (verified) email. As a password change does, it ends every
-	// session of the account except the one that asked for the change, and
-	// voids every link mailed before. 409 when the address was registered by
-	// another account meanwhile.
+	// account's (verified) email. The mail does not say which account asked,
+	// so the link only works for that account: open it while logged in to the
+	// account that asked for the change; the frontend sends its access token.
+	// A link of another account is the same 400 as an unknown one and stays
+	// usable by the account that asked. 401 without a valid access token.
+	// As a password change does, it ends every session of the account except
+	// the one that asked for the change, and voids every link mailed before.
+	// 409 when the address was registered by another account meanwhile.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3222,10 +3242,14 @@ type ClientWithResponsesInterface interface {
 	// ConfirmEmailChangeWithResponse Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
-	// account's (verified) email. As a password change does, it ends every
-	// session of the account except the one that asked for the change, and
-	// voids every link mailed before. 409 when the address was registered by
-	// another account meanwhile.
+	// account's (verified) email. The mail does not say which account asked,
+	// so the link only works for that account: open it while logged in to the
+	// account that asked for the change; the frontend sends its access token.
+	// A link of another account is the same 400 as an unknown one and stays
+	// usable by the account that asked. 401 without a valid access token.
+	// As a password change does, it ends every session of the account except
+	// the one that asked for the change, and voids every link mailed before.
+	// 409 when the address was registered by another account meanwhile.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3778,6 +3802,11 @@ func (r GetJWKSResponse) ContentType() string {
 	return ""
 }
 
+// ConfirmEmailChangeResponse401Headers the declared response headers of an HTTP 401 response for ConfirmEmailChange
+type ConfirmEmailChangeResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 // ConfirmEmailChangeResponse429Headers the declared response headers of an HTTP 429 response for ConfirmEmailChange
 type ConfirmEmailChangeResponse429Headers struct {
 	RateLimit       *string
@@ -3797,6 +3826,8 @@ type ConfirmEmailChangeResponse struct {
 	JSON200 *User
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -3807,6 +3838,8 @@ type ConfirmEmailChangeResponse struct {
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ConfirmEmailChangeResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ConfirmEmailChangeResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3821,6 +3854,11 @@ func (r ConfirmEmailChangeResponse) GetJSON200() *User {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r ConfirmEmailChangeResponse) GetApplicationproblemJSON400() *BadRequest {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ConfirmEmailChangeResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
@@ -5483,10 +5521,14 @@ func (c *ClientWithResponses) GetJWKSWithResponse(ctx context.Context, reqEditor
 // ConfirmEmailChangeWithBodyWithResponse Confirm an email change
 //
 // Redeems the token from the mail sent to the new address and makes it the
-// account's (verified) email. As a password change does, it ends every
-// session of the account except the one that asked for the change, and
-// voids every link mailed before. 409 when the address was registered by
-// another account meanwhile.
+// account's (verified) email. The mail does not say which account asked,
+// so the link only works for that account: open it while logged in to the
+// account that asked for the change; the frontend sends its access token.
+// A link of another account is the same 400 as an unknown one and stays
+// usable by the account that asked. 401 without a valid access token.
+// As a password change does, it ends every session of the account except
+// the one that asked for the change, and voids every link mailed before.
+// 409 when the address was registered by another account meanwhile.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5502,10 +5544,14 @@ func (c *ClientWithResponses) ConfirmEmailChangeWithBodyWithResponse(ctx context
 // ConfirmEmailChangeWithResponse Confirm an email change
 //
 // Redeems the token from the mail sent to the new address and makes it the
-// account's (verified) email. As a password change does, it ends every
-// session of the account except the one that asked for the change, and
-// voids every link mailed before. 409 when the address was registered by
-// another account meanwhile.
+// account's (verified) email. The mail does not say which account asked,
+// so the link only works for that account: open it while logged in to the
+// account that asked for the change; the frontend sends its access token.
+// A link of another account is the same 400 as an unknown one and stays
+// usable by the account that asked. 401 without a valid access token.
+// As a password change does, it ends every session of the account except
+// the one that asked for the change, and voids every link mailed before.
+// 409 when the address was registered by another account meanwhile.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6241,6 +6287,13 @@ func ParseConfirmEmailChangeResponse(rsp *http.Response) (*ConfirmEmailChangeRes
 		}
 		response.ApplicationproblemJSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6279,6 +6332,16 @@ func ParseConfirmEmailChangeResponse(rsp *http.Response) (*ConfirmEmailChangeRes
 	}
 
 	switch {
+	case rsp.StatusCode == 401:
+		var headers ConfirmEmailChangeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers ConfirmEmailChangeResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {

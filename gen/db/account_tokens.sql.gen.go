@@ -38,6 +38,39 @@ func (q *Queries) ConsumeAccountToken(ctx context.Context, arg ConsumeAccountTok
 	return i, err
 }
 
+const consumeOwnAccountToken = `-- name: ConsumeOwnAccountToken :one
+DELETE FROM account_tokens
+WHERE token_hash = $1 AND kind = $2 AND user_id = $3 AND expires_at > $4
+RETURNING user_id, new_email, session_id
+`
+
+type ConsumeOwnAccountTokenParams struct {
+	TokenHash []byte
+	Kind      string
+	UserID    uuid.UUID
+	Now       time.Time
+}
+
+type ConsumeOwnAccountTokenRow struct {
+	UserID    uuid.UUID
+	NewEmail  *string
+	SessionID *uuid.UUID
+}
+
+// Uses a live token of the given user up. A token of another user is left
+// alone (no row), so the user it belongs to can still use it.
+func (q *Queries) ConsumeOwnAccountToken(ctx context.Context, arg ConsumeOwnAccountTokenParams) (ConsumeOwnAccountTokenRow, error) {
+	row := q.db.QueryRow(ctx, consumeOwnAccountToken,
+		arg.TokenHash,
+		arg.Kind,
+		arg.UserID,
+		arg.Now,
+	)
+	var i ConsumeOwnAccountTokenRow
+	err := row.Scan(&i.UserID, &i.NewEmail, &i.SessionID)
+	return i, err
+}
+
 const deleteAccountTokens = `-- name: DeleteAccountTokens :exec
 DELETE FROM account_tokens WHERE user_id = $1
 `

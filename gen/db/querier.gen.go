@@ -24,6 +24,9 @@ type Querier interface {
 	ClearSealedSuccessors(ctx context.Context, rotatedBefore time.Time) error
 	// Uses a live token up: it is deleted, so it works once.
 	ConsumeAccountToken(ctx context.Context, arg ConsumeAccountTokenParams) (ConsumeAccountTokenRow, error)
+	// Uses a live token of the given user up. A token of another user is left
+	// alone (no row), so the user it belongs to can still use it.
+	ConsumeOwnAccountToken(ctx context.Context, arg ConsumeOwnAccountTokenParams) (ConsumeOwnAccountTokenRow, error)
 	// Uses a live link up: its row goes, so the link works once.
 	ConsumePendingToken(ctx context.Context, arg ConsumePendingTokenParams) (string, error)
 	CreateRefreshToken(ctx context.Context, arg CreateRefreshTokenParams) error

@@ -67,6 +67,7 @@ export type Registered = { status: 201; user: User } | { status: 202; accepted: 
  * it. The tests check this list against the served contract.
  */
 const SECURED = new Set([
+  "POST /auth/email/confirm",
   "POST /auth/logout",
   "GET /users/me",
   "PUT /users/me",

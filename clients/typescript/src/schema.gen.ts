@@ -403,10 +403,14 @@ export interface paths {
         /**
          * Confirm an email change
          * @description Redeems the token from the mail sent to the new address and makes it the
-         *     account's (verified) email. As a password change does, it ends every
-         *     session of the account except the one that asked for the change, and
-         *     voids every link mailed before. 409 when the address was registered by
-         *     another account meanwhile.
+         *     account's (verified) email. The mail does not say which account asked,
+         *     so the link only works for that account: open it while logged in to the
+         *     account that asked for the change; the frontend sends its access token.
+         *     A link of another account is the same 400 as an unknown one and stays
+         *     usable by the account that asked. 401 without a valid access token.
+         *     As a password change does, it ends every session of the account except
+         *     the one that asked for the change, and voids every link mailed before.
+         *     409 when the address was registered by another account meanwhile.
          */
         post: operations["confirmEmailChange"];
         delete?: never;
@@ -1687,6 +1691,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
