@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/password"
 )
@@ -16,6 +17,12 @@ import (
 func (s *Server) checkCurrentPassword(ctx context.Context, pw string) (bool, error) {
 	me := caller(ctx)
 	return s.checkPasswordLikeLogin(ctx, me.user, pw, &me.sessionID)
+}
+
+// wrongCurrentPassword is the 403 of every endpoint that checks
+// current_password.
+func wrongCurrentPassword(ctx context.Context) api.WrongPasswordApplicationProblemPlusJSONResponse {
+	return api.WrongPasswordApplicationProblemPlusJSONResponse(problem(ctx, kindWrongPassword, "The current password is incorrect."))
 }
 
 // checkPasswordLikeLogin verifies pw against u's password outside a login

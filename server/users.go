@@ -23,8 +23,7 @@ func (s *Server) GetMe(ctx context.Context, _ api.GetMeRequestObject) (api.GetMe
 // (see requestEmailChange).
 func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (api.UpdateMeResponseObject, error) {
 	me := caller(ctx)
-	wrongPassword := api.UpdateMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: api.WrongPasswordApplicationProblemPlusJSONResponse(
-		problem(ctx, kindWrongPassword, "The current password is incorrect."))}
+	wrongPassword := api.UpdateMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: wrongCurrentPassword(ctx)}
 	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
 	if err != nil || !ok {
 		if err != nil {
@@ -97,8 +96,7 @@ func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (a
 		if err != nil {
 			return nil, err
 		}
-		return api.DeleteMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: api.WrongPasswordApplicationProblemPlusJSONResponse(
-			problem(ctx, kindWrongPassword, "The current password is incorrect."))}, nil
+		return api.DeleteMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: wrongCurrentPassword(ctx)}, nil
 	}
 	err := s.DB.InTx(ctx, func(q *db.Queries) error {
 		if err := q.DeactivateUser(ctx, me.user.ID); err != nil {
