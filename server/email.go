@@ -136,3 +136,7 @@ func mailboxKey(addr string) string {
 	}
 	return addr
 }
+
+// emailKey is the form of an email in limit and throttle keys: the mailbox
+// the normalised address names (see mailboxKey).
+func emailKey(e string) string { return mailboxKey(normalizeEmail(e)) }

@@ -166,7 +166,3 @@ func tooManyRequests(k kind, detail string, retryAfter int) *problemError {
 }
 
 func ceilSeconds(s float64) int { return max(1, int(math.Ceil(s))) }
-
-// emailKey is the form of an email in limit and throttle keys: the mailbox
-// the normalised address names (see mailboxKey).
-func emailKey(e string) string { return mailboxKey(normalizeEmail(e)) }
