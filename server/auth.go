@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/token"
 )
@@ -19,15 +19,15 @@ import (
 // alike; so do their limits, which are keyed by the address as typed.
 func (s *Server) Login(ctx context.Context, req api.LoginRequestObject) (api.LoginResponseObject, error) {
 	res, err := s.login(ctx, req)
-	if outcome := loginOutcome(res, err); outcome != "" {
+	if outcome := loginOutcome(res); outcome != "" {
 		s.Metrics.Logins.WithLabelValues(outcome).Inc()
 	}
 	return res, err
 }
 
 // loginOutcome names a login's result for metrics; "" for failures of ours.
-func loginOutcome(res api.LoginResponseObject, err error) string {
-	var pe *problemError
+// The rate limits count the logins they refuse themselves (countThrottled).
+func loginOutcome(res api.LoginResponseObject) string {
 	switch res.(type) {
 	case api.Login200JSONResponse:
 		return "success"
@@ -35,30 +35,28 @@ func loginOutcome(res api.LoginResponseObject, err error) string {
 		return "bad_credentials"
 	case api.Login403ApplicationProblemPlusJSONResponse:
 		return "unverified"
-	}
-	if errors.As(err, &pe) && pe.kind.status == 429 {
+	case api.Login429ApplicationProblemPlusJSONResponse:
 		return "throttled"
 	}
 	return ""
 }
 
 func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.LoginResponseObject, error) {
-	refused := api.Login401ApplicationProblemPlusJSONResponse{InvalidCredentialsApplicationProblemPlusJSONResponse: api.InvalidCredentialsApplicationProblemPlusJSONResponse(
-		problem(ctx, kindInvalidCredentials, "The email or password is incorrect."))}
+	refused := api.Login401ApplicationProblemPlusJSONResponse{InvalidCredentialsApplicationProblemPlusJSONResponse: invalidCredentials(ctx)}
 	email, ip := normalizeEmail(req.Body.Email), infoFrom(ctx).ip
 	u, err := s.DB.Queries().GetUserByEmail(ctx, email)
 	var known *db.User
 	switch {
 	case err == nil:
 		known = &u
-	case !errors.Is(err, pgx.ErrNoRows):
+	case !errors.Is(err, database.ErrNotFound):
 		return nil, err
 	}
-	if refused, err := s.admitLogin(ctx, email, ip); err != nil || refused != nil {
+	if wait, err := s.admitLogin(ctx, email, ip); err != nil || wait != nil {
 		if err != nil {
 			return nil, err
 		}
-		return nil, refused.problem()
+		return api.Login429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
 	}
 	ok, rehash := false, false
 	if known == nil {
@@ -78,7 +76,7 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 			if known == nil {
 				return q.DecoyEvent(ctx)
 			}
-			return s.record(ctx, q, u.ID, evLoginFailed, nil)
+			return s.recordSecurityEvent(ctx, q, u.ID, evLoginFailed, nil)
 		})
 		if err != nil {
 			s.Log.WarnContext(ctx, "could not record a failed login", "error", err.Error())
@@ -93,8 +91,7 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 	// unverified: a pending registration has no account, and its address
 	// answered 401 above like an unknown one.
 	if s.Mail.RequireVerified && u.EmailVerifiedAt == nil {
-		return api.Login403ApplicationProblemPlusJSONResponse{EmailNotVerifiedApplicationProblemPlusJSONResponse: api.EmailNotVerifiedApplicationProblemPlusJSONResponse(
-			problem(ctx, kindNotVerified, "Confirm your email address with the link we sent, or ask for a new one."))}, nil
+		return api.Login403ApplicationProblemPlusJSONResponse{EmailNotVerifiedApplicationProblemPlusJSONResponse: emailNotVerified(ctx)}, nil
 	}
 	var upgraded string
 	if rehash {
@@ -148,7 +145,7 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 		if err != nil {
 			return err
 		}
-		if err := s.record(ctx, q, u.ID, evLoginSucceeded, &sess.ID); err != nil {
+		if err := s.recordSecurityEvent(ctx, q, u.ID, evLoginSucceeded, &sess.ID); err != nil {
 			return err
 		}
 		return q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashOpaque(refresh)})
@@ -168,7 +165,7 @@ func (s *Server) makeRoomForSession(ctx context.Context, q *db.Queries, userID u
 		return err
 	}
 	for _, id := range ended {
-		if err := s.record(ctx, q, userID, evSessionRevoked, &id); err != nil {
+		if err := s.recordSecurityEvent(ctx, q, userID, evSessionRevoked, &id); err != nil {
 			return err
 		}
 	}
@@ -206,7 +203,7 @@ func (s *Server) Logout(ctx context.Context, req api.LogoutRequestObject) (api.L
 		if err != nil {
 			return err
 		}
-		return s.record(ctx, q, me.user.ID, evLogout, &me.sessionID)
+		return s.recordSecurityEvent(ctx, q, me.user.ID, evLogout, &me.sessionID)
 	})
 	if err != nil {
 		return nil, err

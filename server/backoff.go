@@ -19,11 +19,15 @@ const knownClientWindow = 30 * 24 * time.Hour
 // failureWindow is how long failures count towards the backoff.
 const failureWindow = 24 * time.Hour
 
-// refusal says why and for how long an attempt must wait.
+// refusal says why and for how long an attempt must wait. A password check
+// outside a login returns it as its error, so that it passes up unchanged to
+// the handler, which answers its own 429 (loginBackoff).
 type refusal struct {
 	wait   time.Duration
 	policy string // for the RateLimit header
 }
+
+func (r *refusal) Error() string { return fmt.Sprintf("%s: wait %s", r.policy, r.wait) }
 
 // admitLogin decides whether this attempt may check a password, and counts
 // it before the hash, so that concurrent guesses cannot slip past a check
@@ -88,12 +92,4 @@ func (s *Server) forgiveLogin(ctx context.Context, email, ip string) {
 	if err := s.Limits.BackoffStore.Forgive(ctx, backoffKey(email, ip)); err != nil {
 		s.Log.WarnContext(ctx, "could not reset login failures", "error", err.Error())
 	}
-}
-
-// problem is the 429 for an attempt that must wait.
-func (r *refusal) problem() *problemError {
-	secs := ceilSeconds(r.wait.Seconds())
-	pe := tooManyRequests(kindLoginBackoff, fmt.Sprintf("Too many failed logins; retry in %d seconds.", secs), secs)
-	pe.headers["RateLimit"] = fmt.Sprintf("%q;r=0;t=%d", r.policy, secs)
-	return pe
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -75,12 +74,8 @@ func (s *Server) readinessResponse(ctx context.Context, r readiness, details boo
 	if len(r.failing) == 0 {
 		return api.GetReadiness200JSONResponse{Status: api.Ready, Checks: checks}
 	}
-	p := problem(ctx, kindNotReady, "failing checks: "+strings.Join(r.failing, ", "))
 	return api.GetReadiness503ApplicationProblemPlusJSONResponse{
-		Body: api.ReadinessProblem{
-			Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail,
-			RequestId: p.RequestId, Instance: ptr("/readiness"), Failing: r.failing, Checks: checks,
-		},
+		Body:    readinessProblemJSON(notReady(ctx, r.failing), r.failing, checks),
 		Headers: api.GetReadiness503ResponseHeaders{RetryAfter: ptr(s.breakerRetryAfter())},
 	}
 }

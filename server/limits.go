@@ -118,7 +118,7 @@ func (s *Server) limitRequests(next api.StrictHandlerFunc, _ string) api.StrictH
 			s.countThrottled(req)
 			h.Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", checks[i].policy, ceilSeconds(results[i].ResetAfter.Seconds())))
 			wait := ceilSeconds(results[i].RetryAfter.Seconds())
-			return nil, tooManyRequests(kindRateLimited, fmt.Sprintf("Too many requests; retry in %d seconds.", wait), wait)
+			return nil, tooManyRequests(typeRateLimited, fmt.Sprintf("Too many requests; retry in %d seconds.", wait), wait)
 		}
 		if i := tightest(checks, results); i >= 0 {
 			h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", checks[i].policy, results[i].Remaining, ceilSeconds(results[i].ResetAfter.Seconds())))
@@ -161,8 +161,8 @@ func (s *Server) countThrottled(req any) {
 }
 
 // tooManyRequests is the 429 problem with its Retry-After.
-func tooManyRequests(k kind, detail string, retryAfter int) *problemError {
-	return &problemError{kind: k, detail: detail, headers: map[string]string{"Retry-After": strconv.Itoa(retryAfter)}}
+func tooManyRequests(t problemType, detail string, retryAfter int) *problemError {
+	return &problemError{typ: t, detail: detail, headers: map[string]string{"Retry-After": strconv.Itoa(retryAfter)}}
 }
 
 func ceilSeconds(s float64) int { return max(1, int(math.Ceil(s))) }

@@ -93,8 +93,7 @@ func (r rawJSON) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
 // format, only when asked for (some counters move only for real accounts).
 func (s *Server) GetMetrics(ctx context.Context, _ api.GetMetricsRequestObject) (api.GetMetricsResponseObject, error) {
 	if !s.HTTP.PublicMetrics {
-		return api.GetMetrics404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(
-			problem(ctx, kindNotFound, "Metrics are served on another address."))}, nil
+		return api.GetMetrics404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx, "Metrics are served on another address.")}, nil
 	}
 	var buf bytes.Buffer
 	if err := s.Metrics.Write(&buf); err != nil {

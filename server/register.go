@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/database"
@@ -17,8 +15,7 @@ import (
 func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (api.RegisterResponseObject, error) {
 	email := normalizeEmail(req.Body.Email)
 	if msgs := s.Policy.Violations(req.Body.Password, email); len(msgs) > 0 {
-		return api.Register422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: api.UnprocessableEntityApplicationProblemPlusJSONResponse(
-			policyProblem(ctx, msgs, "password"))}, nil
+		return api.Register422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: weakPassword(ctx, msgs, "password")}, nil
 	}
 	if s.Mail.RequireVerified {
 		if err := s.registerQuietly(ctx, email); err != nil {
@@ -36,12 +33,11 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 		if u, err = q.CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash}); err != nil {
 			return err
 		}
-		return s.record(ctx, q, u.ID, evRegistered, nil)
+		return s.recordSecurityEvent(ctx, q, u.ID, evRegistered, nil)
 	})
 	if database.IsUniqueViolation(err, "users_email_key") {
 		s.Metrics.Registrations.WithLabelValues("conflict").Inc()
-		return api.Register409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: api.ConflictApplicationProblemPlusJSONResponse(
-			problem(ctx, kindEmailTaken, "An account with this email already exists."))}, nil
+		return api.Register409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: emailTaken(ctx, "An account with this email already exists.")}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -66,17 +62,17 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 func (s *Server) registerQuietly(ctx context.Context, email string) error {
 	owner, err := s.DB.Queries().GetUserByEmail(ctx, email)
 	exists := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil && !errors.Is(err, database.ErrNotFound) {
 		return err
 	}
 	verified := exists && owner.IsActive && owner.EmailVerifiedAt != nil
-	kind := mail.KindVerifyEmail
+	mailKind := mail.KindVerifyEmail
 	if verified {
-		kind = mail.KindAlreadyRegistered
+		mailKind = mail.KindAlreadyRegistered
 	}
 	// Every address mails something (a link, or the "already registered"
 	// notice) but a deactivated account's.
-	mailed, err := s.mayMail(ctx, kind, email, !exists || owner.IsActive)
+	mailed, err := s.mayMail(ctx, mailKind, email, !exists || owner.IsActive)
 	if err != nil {
 		return err
 	}
@@ -102,6 +98,6 @@ func (s *Server) registerQuietly(ctx context.Context, email string) error {
 		case mailed && verified:
 			return s.queueMail(ctx, q, mail.KindAlreadyRegistered, owner.Email, mail.Data{Email: owner.Email})
 		}
-		return s.decoyMailIn(ctx, q, kind, email)
+		return s.decoyMailIn(ctx, q, mailKind, email)
 	})
 }

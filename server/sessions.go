@@ -30,15 +30,14 @@ func (s *Server) RevokeSession(ctx context.Context, req api.RevokeSessionRequest
 		if err != nil || n == 0 {
 			return err
 		}
-		return s.record(ctx, q, caller(ctx).user.ID, evSessionRevoked, &req.Id)
+		return s.recordSecurityEvent(ctx, q, caller(ctx).user.ID, evSessionRevoked, &req.Id)
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.countRevoked(ctx, "user_revoked")(n, nil)
 	if n == 0 {
-		return api.RevokeSession404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(
-			problem(ctx, kindNotFound, "No such session."))}, nil
+		return api.RevokeSession404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx, "No such session.")}, nil
 	}
 	return api.RevokeSession204Response{}, nil
 }

@@ -8,12 +8,12 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 	oapimw "github.com/oapi-codegen/echo-middleware"
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server/database"
 )
 
 // requestValidator checks every request against openapi.yaml and
@@ -98,12 +98,12 @@ func (s *Server) authenticate(ctx context.Context, in *openapi3filter.Authentica
 		return s.unauthorized(true, err)
 	}
 	row, err := s.DB.Queries().GetSessionUser(rctx, db.GetSessionUserParams{SessionID: claims.SessionID, UserID: claims.UserID, Now: s.Now()})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, database.ErrNotFound) {
 		return s.unauthorized(true, errors.New("session ended or user inactive"))
 	}
 	if err != nil {
 		pe := s.classify(err)
-		return &echo.HTTPError{Code: pe.kind.status, Internal: pe}
+		return &echo.HTTPError{Code: pe.typ.status, Internal: pe}
 	}
 	info := infoFrom(rctx)
 	info.principal = &principal{user: row.User, sessionID: claims.SessionID}
@@ -115,7 +115,7 @@ func (s *Server) authenticate(ctx context.Context, in *openapi3filter.Authentica
 // passes *echo.HTTPError through, so the problem rides inside one.
 func (s *Server) unauthorized(tokenSent bool, cause error) *echo.HTTPError {
 	return &echo.HTTPError{Code: 401, Internal: &problemError{
-		kind:    kindUnauthorized,
+		typ:     typeUnauthorized,
 		detail:  "The access token is missing or not valid.",
 		headers: map[string]string{"WWW-Authenticate": bearerChallenge(tokenSent)},
 		cause:   cause,
@@ -133,7 +133,7 @@ func (s *Server) validateNewPassword(v string) error {
 
 // policyProblem is the 422 for a password that breaks the policy.
 func policyProblem(ctx context.Context, msgs []string, field string) api.Problem {
-	p := problem(ctx, kindValidation, "1 field is invalid.")
+	p := problem(ctx, typeValidation, "1 field is invalid.")
 	p.Errors = &[]api.FieldError{{Field: field, Message: strings.Join(msgs, "; ")}}
 	return p
 }
