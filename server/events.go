@@ -30,7 +30,7 @@ const (
 func (s *Server) record(ctx context.Context, q *db.Queries, userID uuid.UUID, kind string, sessionID *uuid.UUID) error {
 	info := infoFrom(ctx)
 	return q.RecordEvent(ctx, db.RecordEventParams{
-		UserID: userID, Kind: kind, SessionID: sessionID, Ip: info.ip, UserAgent: info.userAgent, RequestID: info.id,
+		UserID: userID, Kind: kind, SessionID: sessionID, Ip: info.ip, UserAgent: info.userAgent, RequestID: info.id, Now: s.Now(),
 	})
 }
 

@@ -83,7 +83,7 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 		if _, err := s.replacePassword(ctx, q, u.ID, newHash, nil, "password_reset"); err != nil {
 			return err
 		}
-		if _, err = q.MarkEmailVerified(ctx, u.ID); err != nil {
+		if _, err = q.MarkEmailVerified(ctx, db.MarkEmailVerifiedParams{ID: u.ID, Now: s.Now()}); err != nil {
 			return err
 		}
 		return s.record(ctx, q, u.ID, evPasswordReset, nil)
