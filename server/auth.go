@@ -140,7 +140,7 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 			return err
 		}
 		sess, err = q.CreateSession(ctx, db.CreateSessionParams{
-			UserID: u.ID, ExpiresAt: s.Now().Add(s.SessionTTL), UserAgent: info.userAgent, Ip: info.ip,
+			UserID: u.ID, ExpiresAt: s.Now().Add(s.SessionTTL), UserAgent: info.userAgent, Ip: info.ip, Now: s.Now(),
 		})
 		if err != nil {
 			return err
@@ -148,7 +148,7 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 		if err := s.recordSecurityEvent(ctx, q, u.ID, evLoginSucceeded, &sess.ID); err != nil {
 			return err
 		}
-		return q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashOpaque(refresh)})
+		return q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashOpaque(refresh), Now: s.Now()})
 	})
 	if err != nil {
 		return api.TokenPairJSONResponse{}, err
@@ -194,11 +194,11 @@ func (s *Server) Logout(ctx context.Context, req api.LogoutRequestObject) (api.L
 		var err error
 		switch scope {
 		case api.Others:
-			err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID}))
+			err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID, Now: s.Now()}))
 		case api.All:
-			err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID}))
+			err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Now: s.Now()}))
 		default:
-			err = count(q.RevokeSession(ctx, me.sessionID))
+			err = count(q.RevokeSession(ctx, db.RevokeSessionParams{ID: me.sessionID, Now: s.Now()}))
 		}
 		if err != nil {
 			return err

@@ -71,7 +71,7 @@ func (s *Server) ConfirmEmailChange(ctx context.Context, req api.ConfirmEmailCha
 		if row.NewEmail == nil {
 			return errLinkVoid
 		}
-		if u, err = q.SetVerifiedEmail(ctx, db.SetVerifiedEmailParams{ID: row.UserID, Email: *row.NewEmail}); err != nil {
+		if u, err = q.SetVerifiedEmail(ctx, db.SetVerifiedEmailParams{ID: row.UserID, Email: *row.NewEmail, Now: s.Now()}); err != nil {
 			return notFoundMeans(err, errLinkVoid) // the account was deactivated
 		}
 		// As a password change does: links mailed to the old address (a

@@ -35,7 +35,7 @@ const (
 func (s *Server) recordSecurityEvent(ctx context.Context, q *db.Queries, userID uuid.UUID, event securityEvent, sessionID *uuid.UUID) error {
 	info := infoFrom(ctx)
 	return q.RecordEvent(ctx, db.RecordEventParams{
-		UserID: userID, Kind: string(event), SessionID: sessionID, Ip: info.ip, UserAgent: info.userAgent, RequestID: info.id,
+		UserID: userID, Kind: string(event), SessionID: sessionID, Ip: info.ip, UserAgent: info.userAgent, RequestID: info.id, Now: s.Now(),
 	})
 }
 

@@ -65,7 +65,7 @@ func (s *Server) queueMail(ctx context.Context, q *db.Queries, mailKind, to stri
 		return err
 	}
 	text, html := s.Mail.Sealer.Seal(r.Text), s.Mail.Sealer.Seal(r.HTML)
-	if err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: mailKind, Recipient: to, Mailbox: emailKey(to), Subject: r.Subject, TextBody: &text, HtmlBody: &html}); err != nil {
+	if err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: mailKind, Recipient: to, Mailbox: emailKey(to), Subject: r.Subject, TextBody: &text, HtmlBody: &html, Now: s.Now()}); err != nil {
 		return err
 	}
 	countOnSuccess(ctx, func() { s.Metrics.Mail.WithLabelValues("queued").Inc() })
@@ -89,7 +89,7 @@ func (s *Server) decoyMailIn(ctx context.Context, q *db.Queries, mailKind, to st
 		return err
 	}
 	text, html := s.Mail.Sealer.Seal(r.Text), s.Mail.Sealer.Seal(r.HTML)
-	id, err := q.EnqueueDecoy(ctx, db.EnqueueDecoyParams{Kind: mailKind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html})
+	id, err := q.EnqueueDecoy(ctx, db.EnqueueDecoyParams{Kind: mailKind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html, Now: s.Now()})
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (s *Server) issueToken(ctx context.Context, q *db.Queries, userID uuid.UUID
 		session = &me.sessionID
 	}
 	err := q.ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
-		UserID: userID, Kind: purpose, TokenHash: token.HashOpaque(tok), NewEmail: newEmail, SessionID: session, ExpiresAt: s.Now().Add(s.tokenTTL(purpose)),
+		UserID: userID, Kind: purpose, TokenHash: token.HashOpaque(tok), NewEmail: newEmail, SessionID: session, ExpiresAt: s.Now().Add(s.tokenTTL(purpose)), Now: s.Now(),
 	})
 	return s.link(purpose, tok), err
 }

@@ -233,7 +233,7 @@ func TestPending_AnOlderAccountVerifiesWithItsOwnPassword(t *testing.T) {
 			}
 			tok := token.NewOpaque()
 			err = app.Server.DB.Queries().ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
-				UserID: u.ID, Kind: "verify_email", TokenHash: token.HashOpaque(tok), ExpiresAt: app.Clock.Now().Add(time.Hour),
+				UserID: u.ID, Kind: "verify_email", TokenHash: token.HashOpaque(tok), ExpiresAt: app.Clock.Now().Add(time.Hour), Now: app.Clock.Now(),
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -369,7 +369,7 @@ func TestPending_AnOlderAccountsPasswordAtTheLinkCountsLikeALogin(t *testing.T) 
 	u := before.Register(t, testkit.UniqueEmail(), testkit.Password)
 	tok := token.NewOpaque()
 	if err := app.Server.DB.Queries().ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
-		UserID: u.Id, Kind: "verify_email", TokenHash: token.HashOpaque(tok), ExpiresAt: app.Clock.Now().Add(time.Hour),
+		UserID: u.Id, Kind: "verify_email", TokenHash: token.HashOpaque(tok), ExpiresAt: app.Clock.Now().Add(time.Hour), Now: app.Clock.Now(),
 	}); err != nil {
 		t.Fatal(err)
 	}

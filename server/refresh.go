@@ -52,7 +52,7 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 		if row.RotatedAt == nil {
 			outcome, next = "rotated", token.NewOpaque()
 			return q.RotateRefreshToken(ctx, db.RotateRefreshTokenParams{
-				ID: row.ID, SessionID: row.SessionID, RotatedAt: &now,
+				ID: row.ID, SessionID: row.SessionID, Now: now,
 				SuccessorHash: token.HashOpaque(next), SuccessorSealed: token.SealSuccessor(presented, next, row.SessionID, row.ID, client),
 			})
 		}
@@ -69,7 +69,7 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 			}
 		}
 		replayed, outcome = true, "reuse_detected"
-		if err := s.countRevoked(ctx, "refresh_reuse")(q.RevokeSession(ctx, row.SessionID)); err != nil {
+		if err := s.countRevoked(ctx, "refresh_reuse")(q.RevokeSession(ctx, db.RevokeSessionParams{ID: row.SessionID, Now: now})); err != nil {
 			return err
 		}
 		return s.recordSecurityEvent(ctx, q, row.UserID, evRefreshReuse, &row.SessionID)

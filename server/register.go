@@ -30,7 +30,7 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 	}
 	var u db.User
 	err = s.DB.InTx(ctx, func(q *db.Queries) (err error) {
-		if u, err = q.CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash}); err != nil {
+		if u, err = q.CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash, Now: s.Now()}); err != nil {
 			return err
 		}
 		return s.recordSecurityEvent(ctx, q, u.ID, evRegistered, nil)

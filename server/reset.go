@@ -81,7 +81,7 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 		if _, err := s.replacePassword(ctx, q, u.ID, newHash, nil, "password_reset"); err != nil {
 			return notFoundMeans(err, errLinkVoid) // the account was deactivated
 		}
-		if _, err = q.MarkEmailVerified(ctx, u.ID); err != nil {
+		if _, err = q.MarkEmailVerified(ctx, db.MarkEmailVerifiedParams{ID: u.ID, Now: s.Now()}); err != nil {
 			return err
 		}
 		return s.recordSecurityEvent(ctx, q, u.ID, evPasswordReset, nil)

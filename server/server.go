@@ -50,7 +50,9 @@ type Deps struct {
 	// AuditRetention is how long security events are kept.
 	AuditRetention time.Duration
 	HTTP           HTTPOptions
-	Now            func() time.Time
+	// Now is the one clock: every time authd writes to or compares in the
+	// database is read from it, never from PostgreSQL's now(). time.Now when nil.
+	Now func() time.Time
 }
 
 // MailOptions configure the account mail flows.

@@ -104,10 +104,10 @@ func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (a
 		return api.DeleteMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: wrongCurrentPassword(ctx)}, nil
 	}
 	err = s.DB.InTx(ctx, func(q *db.Queries) error {
-		if err := q.DeactivateUser(ctx, me.user.ID); err != nil {
+		if err := q.DeactivateUser(ctx, db.DeactivateUserParams{ID: me.user.ID, Now: s.Now()}); err != nil {
 			return err
 		}
-		if err := s.countRevoked(ctx, "account_deleted")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID})); err != nil {
+		if err := s.countRevoked(ctx, "account_deleted")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Now: s.Now()})); err != nil {
 			return err
 		}
 		return s.recordSecurityEvent(ctx, q, me.user.ID, evDeactivated, &me.sessionID)
@@ -121,7 +121,7 @@ func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (a
 // replacePassword stores a new password hash and ends what the old password
 // opened (see endAccess).
 func (s *Server) replacePassword(ctx context.Context, q *db.Queries, userID uuid.UUID, hash string, keep *uuid.UUID, reason string) (db.User, error) {
-	u, err := q.ChangePassword(ctx, db.ChangePasswordParams{ID: userID, PasswordHash: hash})
+	u, err := q.ChangePassword(ctx, db.ChangePasswordParams{ID: userID, PasswordHash: hash, Now: s.Now()})
 	if err != nil {
 		return u, err
 	}
@@ -134,7 +134,7 @@ func (s *Server) endAccess(ctx context.Context, q *db.Queries, userID uuid.UUID,
 	if err := q.DeleteAccountTokens(ctx, userID); err != nil {
 		return err
 	}
-	return s.countRevoked(ctx, reason)(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: userID, Keep: keep}))
+	return s.countRevoked(ctx, reason)(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: userID, Keep: keep, Now: s.Now()}))
 }
 
 // dedupe drops repeated messages, keeping the first of each.

@@ -94,7 +94,7 @@ func (s *Server) verifyAccount(ctx context.Context, u db.User, pw string, consum
 		if cur.PasswordHash != u.PasswordHash || !cur.IsActive {
 			return errCredentialsChanged
 		}
-		if u, err = q.MarkEmailVerified(ctx, u.ID); err != nil {
+		if u, err = q.MarkEmailVerified(ctx, db.MarkEmailVerifiedParams{ID: u.ID, Now: s.Now()}); err != nil {
 			return err
 		}
 		return s.recordSecurityEvent(ctx, q, u.ID, evEmailVerified, nil)
@@ -136,7 +136,7 @@ func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, p
 			return err
 		}
 		// No row if the address was taken meanwhile: the link is void.
-		if u, err = q.CreateVerifiedUser(ctx, db.CreateVerifiedUserParams{Email: email, PasswordHash: pwHash}); err != nil {
+		if u, err = q.CreateVerifiedUser(ctx, db.CreateVerifiedUserParams{Email: email, PasswordHash: pwHash, Now: s.Now()}); err != nil {
 			return notFoundMeans(err, errLinkVoid)
 		}
 		if err := s.recordSecurityEvent(ctx, q, u.ID, evRegistered, nil); err != nil {

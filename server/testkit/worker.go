@@ -74,11 +74,11 @@ func isolated(t testing.TB, tp trace.TracerProvider) Option {
 	}
 }
 
-// LiveTokens counts the user's mailed tokens that still work.
+// LiveTokens counts the user's mailed tokens that still work by the app's clock.
 func (a *App) LiveTokens(t T, userID uuid.UUID) int {
 	t.Helper()
 	var n int
-	err := a.Server.DB.Pool().QueryRow(context.Background(), "SELECT count(*) FROM account_tokens WHERE user_id = $1 AND expires_at > now()", userID).Scan(&n)
+	err := a.Server.DB.Pool().QueryRow(context.Background(), "SELECT count(*) FROM account_tokens WHERE user_id = $1 AND expires_at > $2", userID, a.Clock.Now()).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
 	}
