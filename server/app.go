@@ -44,6 +44,10 @@ func (s *Server) Echo() (*echo.Echo, error) {
 	if err := s.loadDocs(spec); err != nil {
 		return nil, err
 	}
+	authenticate, err := s.authenticate(spec)
+	if err != nil {
+		return nil, err
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.HandleError
@@ -68,10 +72,10 @@ func (s *Server) Echo() (*echo.Echo, error) {
 		}))
 	}
 	e.Use(guardBody)
+	e.Use(authenticate)
 	e.Use(s.requestValidator(spec))
 
-	// Strict middlewares wrap in reverse: requireCaller runs first.
-	api.RegisterHandlers(e, api.NewStrictHandler(s, []api.StrictMiddlewareFunc{s.limitRequests, s.requireCaller(spec)}))
+	api.RegisterHandlers(e, api.NewStrictHandler(s, []api.StrictMiddlewareFunc{s.limitRequests}))
 	e.GET("/docs/*", echo.WrapHandler(s.swaggerUI))
 	return e, nil
 }

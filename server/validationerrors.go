@@ -14,20 +14,11 @@ import (
 )
 
 // validationProblem turns the request validator's findings into one problem.
-// Authentication failures win, then shape errors (400), then rule errors (422).
+// Shape errors (400) win over rule errors (422); authentication failures
+// never get here, authenticate answered them before validation.
 func (s *Server) validationProblem(me openapi3.MultiError) *problemError {
 	var shape, rules []api.FieldError
 	for _, err := range me {
-		var sec *openapi3filter.SecurityRequirementsError
-		if errors.As(err, &sec) {
-			for _, e := range sec.Errors {
-				var pe *problemError
-				if errors.As(e, &pe) {
-					return pe
-				}
-			}
-			return s.classify(errors.Join(sec.Errors...))
-		}
 		var re *openapi3filter.RequestError
 		if !errors.As(err, &re) {
 			return &problemError{typ: typeInternal, detail: "An unexpected error occurred.", cause: err}
