@@ -63,7 +63,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	hasher, err := password.NewHasher(password.Params{
-		Algorithm: cfg.HashAlgorithm, MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time,
+		Algorithm: cfg.PasswordHash, MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time,
 		Threads: cfg.Argon2Threads, BcryptCost: cfg.BcryptCost,
 		Concurrency: cfg.HashSlots(), MaxWait: cfg.HashMaxWait,
 	})
@@ -93,11 +93,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		AuditRetention: cfg.AuditRetention,
 		DB: database.NewResilient(pool, database.BreakerSettings{
 			Failures: cfg.BreakerFailures, OpenFor: cfg.BreakerOpenFor,
-			Successes: cfg.BreakerHalfOpenOK, QueryTimeout: cfg.DBQueryTimeout,
+			Successes: cfg.BreakerSuccesses, QueryTimeout: cfg.DBQueryTimeout,
 		}, log),
 		Migrations:         migrator,
 		Hasher:             hasher,
-		Tokens:             token.NewAuthority(keys, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTTL, cfg.JWTLeeway, time.Now),
+		Tokens:             token.NewAuthority(keys, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL, cfg.JWTLeeway, time.Now),
 		Keys:               keys,
 		Log:                log,
 		Version:            version,
@@ -108,10 +108,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Limits:             limits,
 		Mail: server.MailOptions{
 			Renderer: renderer, Sealer: sealer, LinkTemplate: cfg.MailLinkTemplate, PublicURL: cfg.PublicURL,
-			RequireVerified: cfg.RequireVerified,
+			RequireVerified: cfg.RequireVerifiedEmail,
 			VerifyTTL:       cfg.VerifyEmailTTL, ResetTTL: cfg.PasswordResetTTL, ChangeTTL: cfg.EmailChangeTTL,
 		},
-		HTTP: server.HTTPOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies, ForwardedHeader: cfg.ForwardedHdr,
+		HTTP: server.HTTPOptions{CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout, TrustedProxies: cfg.TrustedProxies, ForwardedHeader: cfg.ForwardedHeader,
 			PublicMetrics: cfg.PublicMetrics, ReadinessDetails: cfg.Development()},
 	})
 	handler, err := srv.Handler()
@@ -152,8 +152,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownGrace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	log.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := httpServer.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -183,9 +183,9 @@ func newLimits(cfg config.Config, log *slog.Logger) (server.Limits, error) {
 	}
 	return server.Limits{
 		Enabled: cfg.RateLimitEnabled, Store: store, BackoffStore: backoff,
-		Register: cfg.LimitRegister, Login: cfg.LimitLogin, LoginIP: cfg.LimitLoginIP,
-		Refresh: cfg.LimitRefresh, FailedLogins: cfg.LimitFailedLogins,
-		MailIP: cfg.LimitMailIP, MailAddress: cfg.LimitMailAddress, Token: cfg.LimitToken, MailThrottle: cfg.MailThrottle,
+		Register: cfg.RateLimitRegister, Login: cfg.RateLimitLogin, LoginIP: cfg.RateLimitLoginIP,
+		Refresh: cfg.RateLimitRefresh, FailedLogins: cfg.RateLimitFailedLogins,
+		MailIP: cfg.RateLimitMailIP, MailAddress: cfg.RateLimitMailAddress, Token: cfg.RateLimitToken, MailThrottle: cfg.MailThrottle,
 		BackoffAfter: cfg.LoginBackoffAfter, BackoffBase: cfg.LoginBackoffBase, BackoffMax: cfg.LoginBackoffMax,
 	}, nil
 }
