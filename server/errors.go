@@ -96,7 +96,7 @@ func bearerChallenge(tokenSent bool) string {
 // breakerRetryAfter is how many seconds remain until the breaker lets a
 // call through again, at least one.
 func (s *Server) breakerRetryAfter() int {
-	_, wait := s.DB.BreakerOpen()
+	_, wait := s.db.BreakerOpen()
 	return ceilSeconds(wait.Seconds())
 }
 
@@ -134,11 +134,11 @@ func (s *Server) HandleError(err error, c echo.Context) {
 	}
 	switch {
 	case pe.kind.status == http.StatusInternalServerError:
-		s.Log.ErrorContext(ctx, "request failed", "status", pe.kind.status, "error", err.Error())
+		s.log.ErrorContext(ctx, "request failed", "status", pe.kind.status, "error", err.Error())
 	case pe.kind.status > 500:
-		s.Log.WarnContext(ctx, "request refused", "status", pe.kind.status, "error", err.Error())
+		s.log.WarnContext(ctx, "request refused", "status", pe.kind.status, "error", err.Error())
 	case pe.cause != nil:
-		s.Log.DebugContext(ctx, "request refused", "status", pe.kind.status, "error", pe.cause.Error())
+		s.log.DebugContext(ctx, "request refused", "status", pe.kind.status, "error", pe.cause.Error())
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	if c.Request().Method == http.MethodHead {

@@ -50,7 +50,7 @@ func (s *Server) ListEvents(ctx context.Context, req api.ListEventsRequestObject
 		before = &id
 	}
 	// One more than asked tells whether another page follows.
-	rows, err := s.DB.Queries().ListEvents(ctx, db.ListEventsParams{UserID: caller(ctx).user.ID, Before: before, MaxRows: int32(limit + 1)})
+	rows, err := s.db.Queries().ListEvents(ctx, db.ListEventsParams{UserID: caller(ctx).user.ID, Before: before, MaxRows: int32(limit + 1)})
 	if err != nil {
 		return nil, err
 	}

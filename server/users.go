@@ -36,21 +36,21 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 		newEmail = normalizeEmail(*req.Body.Email)
 	}
 	if req.Body.Password != nil {
-		msgs := s.Policy.Violations(*req.Body.Password, me.user.Email)
+		msgs := s.policy.Violations(*req.Body.Password, me.user.Email)
 		if newEmail != "" {
-			msgs = append(msgs, s.Policy.Violations(*req.Body.Password, newEmail)...)
+			msgs = append(msgs, s.policy.Violations(*req.Body.Password, newEmail)...)
 		}
 		if len(msgs) > 0 {
 			return api.UpdateMe422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: api.UnprocessableEntityApplicationProblemPlusJSONResponse(
 				policyProblem(ctx, dedupe(msgs), "password"))}, nil
 		}
-		if newHash, err = s.Hasher.Hash(ctx, *req.Body.Password); err != nil {
+		if newHash, err = s.hasher.Hash(ctx, *req.Body.Password); err != nil {
 			return nil, err
 		}
 	}
 	u := me.user
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
-		if _, err := q.LockLiveSession(ctx, db.LockLiveSessionParams{ID: me.sessionID, Now: s.Now()}); err != nil {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
+		if _, err := q.LockLiveSession(ctx, db.LockLiveSessionParams{ID: me.sessionID, Now: s.now()}); err != nil {
 			return err // no rows: the session ended meanwhile
 		}
 		cur, err := q.LockUserCredentials(ctx, me.user.ID)
@@ -98,7 +98,7 @@ func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (a
 		}
 		return api.DeleteMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: wrongCurrentPassword(ctx)}, nil
 	}
-	err := s.DB.InTx(ctx, func(q *db.Queries) error {
+	err := s.db.InTx(ctx, func(q *db.Queries) error {
 		if err := q.DeactivateUser(ctx, me.user.ID); err != nil {
 			return err
 		}

@@ -93,11 +93,11 @@ func (s *Server) authenticate(ctx context.Context, in *openapi3filter.Authentica
 	if header == "" || !found || !strings.EqualFold(scheme, "Bearer") || raw == "" {
 		return s.unauthorized(header != "", errors.New("missing bearer token"))
 	}
-	claims, err := s.Tokens.Verify(strings.TrimSpace(raw))
+	claims, err := s.tokens.Verify(strings.TrimSpace(raw))
 	if err != nil {
 		return s.unauthorized(true, err)
 	}
-	row, err := s.DB.Queries().GetSessionUser(rctx, db.GetSessionUserParams{SessionID: claims.SessionID, UserID: claims.UserID, Now: s.Now()})
+	row, err := s.db.Queries().GetSessionUser(rctx, db.GetSessionUserParams{SessionID: claims.SessionID, UserID: claims.UserID, Now: s.now()})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s.unauthorized(true, errors.New("session ended or user inactive"))
 	}
@@ -125,7 +125,7 @@ func (s *Server) unauthorized(tokenSent bool, cause error) *echo.HTTPError {
 // validateNewPassword applies the policy rules that need no other field;
 // handlers add the one that needs the email.
 func (s *Server) validateNewPassword(v string) error {
-	if msgs := s.Policy.Violations(v, ""); len(msgs) > 0 {
+	if msgs := s.policy.Violations(v, ""); len(msgs) > 0 {
 		return errors.New(strings.Join(msgs, "; "))
 	}
 	return nil

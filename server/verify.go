@@ -27,17 +27,17 @@ func invalidToken(ctx context.Context) api.Problem {
 // did not supply. An account from before verification was required must
 // name its own password. A refused password leaves the link working.
 func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObject) (api.VerifyEmailResponseObject, error) {
-	hash, q, pw := token.HashOpaque(req.Body.Token), s.DB.Queries(), req.Body.Password
+	hash, q, pw := token.HashOpaque(req.Body.Token), s.db.Queries(), req.Body.Password
 	var u db.User
 	var weak []string
 	ok := true
 	// A link mailed before the upgrade is an account token; links mailed
 	// since are on the address's pending row, for new and older accounts.
-	userID, err := q.PeekAccountToken(ctx, db.PeekAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.Now()})
+	userID, err := q.PeekAccountToken(ctx, db.PeekAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.now()})
 	if err == nil {
 		if u, err = q.GetUserByID(ctx, userID); err == nil {
 			u, ok, err = s.verifyAccount(ctx, u, pw, func(q *db.Queries) error {
-				row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.Now()})
+				row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.now()})
 				if err == nil && row.UserID != userID {
 					err = pgx.ErrNoRows
 				}
@@ -46,7 +46,7 @@ func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObje
 		}
 	} else if errors.Is(err, pgx.ErrNoRows) {
 		var email string
-		if email, err = q.PeekPendingToken(ctx, db.PeekPendingTokenParams{TokenHash: hash, Now: s.Now()}); err == nil {
+		if email, err = q.PeekPendingToken(ctx, db.PeekPendingTokenParams{TokenHash: hash, Now: s.now()}); err == nil {
 			u, ok, weak, err = s.redeemPending(ctx, email, hash, pw)
 		}
 	}
@@ -78,7 +78,7 @@ func (s *Server) verifyAccount(ctx context.Context, u db.User, pw string, consum
 	if err != nil || !ok {
 		return u, false, err
 	}
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
 		if err := consume(q); err != nil {
 			return err
 		}
@@ -109,10 +109,10 @@ func (s *Server) verifyAccount(ctx context.Context, u db.User, pw string, consum
 // pgx.ErrNoRows (a used link).
 func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, pw string) (u db.User, ok bool, weak []string, err error) {
 	consume := func(q *db.Queries) error {
-		_, err := q.ConsumePendingToken(ctx, db.ConsumePendingTokenParams{TokenHash: hash, Now: s.Now()})
+		_, err := q.ConsumePendingToken(ctx, db.ConsumePendingTokenParams{TokenHash: hash, Now: s.now()})
 		return err
 	}
-	owner, err := s.DB.Queries().GetUserByEmail(ctx, email)
+	owner, err := s.db.Queries().GetUserByEmail(ctx, email)
 	if err == nil {
 		u, ok, err = s.verifyAccount(ctx, owner, pw, consume)
 		return u, ok, nil, err
@@ -120,14 +120,14 @@ func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, p
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return u, false, nil, err
 	}
-	if weak = s.Policy.Violations(pw, email); len(weak) > 0 {
+	if weak = s.policy.Violations(pw, email); len(weak) > 0 {
 		return u, false, weak, nil
 	}
-	pwHash, err := s.Hasher.Hash(ctx, pw)
+	pwHash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
 		return u, false, nil, err
 	}
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
 		if err := consume(q); err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, p
 	if err != nil {
 		return u, false, nil, err
 	}
-	s.Metrics.Registrations.WithLabelValues("created").Inc()
+	s.metrics.Registrations.WithLabelValues("created").Inc()
 	return u, true, nil, nil
 }
 
@@ -153,13 +153,13 @@ func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, p
 // one mail queued or its decoy.
 func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificationRequestObject) (api.ResendVerificationResponseObject, error) {
 	email := normalizeEmail(req.Body.Email)
-	q := s.DB.Queries()
+	q := s.db.Queries()
 	u, err := q.GetUserByEmail(ctx, email)
 	exists := err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, err
 	}
-	pending, err := q.HasLivePendingRegistration(ctx, db.HasLivePendingRegistrationParams{Email: email, Now: s.Now()})
+	pending, err := q.HasLivePendingRegistration(ctx, db.HasLivePendingRegistrationParams{Email: email, Now: s.now()})
 	if err != nil {
 		return nil, err
 	}
@@ -169,9 +169,9 @@ func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificat
 		return nil, err
 	}
 	tok := token.NewOpaque()
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
 		n, err := q.RenewPendingLink(ctx, db.RenewPendingLinkParams{
-			Email: email, TokenHash: token.HashOpaque(tok), ExpiresAt: s.Now().Add(s.Mail.VerifyTTL), Now: s.Now(),
+			Email: email, TokenHash: token.HashOpaque(tok), ExpiresAt: s.now().Add(s.mail.VerifyTTL), Now: s.now(),
 			Renew:     allowed && !exists,
 			CreateRow: allowed && older,
 		})
@@ -182,7 +182,7 @@ func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificat
 			// Nothing to send: the same work, thrown away.
 			return s.decoyMailIn(ctx, q, mail.KindVerifyEmail, email)
 		}
-		return s.queueMail(ctx, q, mail.KindVerifyEmail, email, mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.Mail.VerifyTTL)})
+		return s.queueMail(ctx, q, mail.KindVerifyEmail, email, mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.mail.VerifyTTL)})
 	})
 	if err != nil {
 		return nil, err
