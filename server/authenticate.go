@@ -85,11 +85,11 @@ func (s *Server) admit(r *http.Request) error {
 	if !ok {
 		return unauthorized(header != "", errors.New("missing bearer token"))
 	}
-	claims, err := s.Tokens.Verify(token)
+	claims, err := s.tokens.Verify(token)
 	if err != nil {
 		return unauthorized(true, err)
 	}
-	row, err := s.DB.Queries().GetSessionUser(ctx, db.GetSessionUserParams{SessionID: claims.SessionID, UserID: claims.UserID, Now: s.Now()})
+	row, err := s.db.Queries().GetSessionUser(ctx, db.GetSessionUserParams{SessionID: claims.SessionID, UserID: claims.UserID, Now: s.now()})
 	if errors.Is(err, database.ErrNotFound) {
 		return unauthorized(true, errors.New("session ended or user inactive"))
 	}

@@ -19,7 +19,7 @@ const appClockLead = 48 * time.Hour
 // timesOf reads the (label, time) rows of query, leaving out NULL times.
 func timesOf(t *testing.T, app *testkit.App, query string, args ...any) map[string][]time.Time {
 	t.Helper()
-	rows, err := app.Server.DB.Pool().Query(context.Background(), query, args...)
+	rows, err := app.Deps.DB.Pool().Query(context.Background(), query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestClock_EveryWrittenTimeIsTheAppClocks(t *testing.T) {
 	// Every mail sent, so that the sweep sees each outbox time.
 	testkit.WaitUntil(t, 10*time.Second, 20*time.Millisecond, func() bool {
 		var unsent int
-		err := app.Server.DB.Pool().QueryRow(ctx, `SELECT count(*) FROM mail_outbox WHERE recipient = $1 AND status <> 'sent'`, email).Scan(&unsent)
+		err := app.Deps.DB.Pool().QueryRow(ctx, `SELECT count(*) FROM mail_outbox WHERE recipient = $1 AND status <> 'sent'`, email).Scan(&unsent)
 		return err == nil && unsent == 0
 	}, func() string { return "the outbox did not send every mail" })
 	requireAppTimes(t, app, start, []string{

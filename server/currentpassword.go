@@ -40,16 +40,16 @@ func (s *Server) checkPasswordLikeLogin(ctx context.Context, u db.User, pw strin
 		}
 		return false, wait
 	}
-	ok, _, err := s.Hasher.Verify(ctx, pw, u.PasswordHash)
+	ok, _, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
 	if errors.Is(err, password.ErrUnknownHash) {
-		s.Log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID.String())
+		s.log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID.String())
 	} else if err != nil {
 		return false, err
 	}
 	if !ok {
-		err := s.DB.InTx(ctx, func(q *db.Queries) error { return s.recordSecurityEvent(ctx, q, u.ID, evLoginFailed, session) })
+		err := s.db.InTx(ctx, func(q *db.Queries) error { return s.recordSecurityEvent(ctx, q, u.ID, evLoginFailed, session) })
 		if err != nil {
-			s.Log.WarnContext(ctx, "could not record a failed password check", "error", err.Error())
+			s.log.WarnContext(ctx, "could not record a failed password check", "error", err.Error())
 		}
 		return false, nil
 	}

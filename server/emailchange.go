@@ -52,7 +52,7 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 	if taken {
 		return s.queueMail(ctx, q, mail.KindEmailTaken, owner.Email, mail.Data{Email: owner.Email, NewEmail: owner.Email})
 	}
-	return s.queueMail(ctx, q, mail.KindEmailChangeConfirm, newEmail, mail.Data{Email: newEmail, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.Mail.ChangeTTL)})
+	return s.queueMail(ctx, q, mail.KindEmailChangeConfirm, newEmail, mail.Data{Email: newEmail, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.mail.ChangeTTL)})
 }
 
 // ConfirmEmailChange implements api.StrictServerInterface.
@@ -63,15 +63,15 @@ func (s *Server) ConfirmEmailChange(ctx context.Context, req api.ConfirmEmailCha
 	// invalid link like any unknown one, and is not used up by the try.
 	me := caller(ctx)
 	var u db.User
-	err := s.DB.InTx(ctx, func(q *db.Queries) error {
-		row, err := q.ConsumeOwnAccountToken(ctx, db.ConsumeOwnAccountTokenParams{TokenHash: token.HashOpaque(req.Body.Token), Kind: tokenEmailChange, UserID: me.user.ID, Now: s.Now()})
+	err := s.db.InTx(ctx, func(q *db.Queries) error {
+		row, err := q.ConsumeOwnAccountToken(ctx, db.ConsumeOwnAccountTokenParams{TokenHash: token.HashOpaque(req.Body.Token), Kind: tokenEmailChange, UserID: me.user.ID, Now: s.now()})
 		if err != nil {
 			return notFoundMeans(err, errLinkVoid) // unknown, used, expired or another account's
 		}
 		if row.NewEmail == nil {
 			return errLinkVoid
 		}
-		if u, err = q.SetVerifiedEmail(ctx, db.SetVerifiedEmailParams{ID: row.UserID, Email: *row.NewEmail, Now: s.Now()}); err != nil {
+		if u, err = q.SetVerifiedEmail(ctx, db.SetVerifiedEmailParams{ID: row.UserID, Email: *row.NewEmail, Now: s.now()}); err != nil {
 			return notFoundMeans(err, errLinkVoid) // the account was deactivated
 		}
 		// As a password change does: links mailed to the old address (a

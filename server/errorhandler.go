@@ -34,11 +34,11 @@ func (s *Server) HandleError(err error, c echo.Context) {
 	}
 	switch {
 	case pe.typ.status == http.StatusInternalServerError:
-		s.Log.ErrorContext(ctx, "request failed", "status", pe.typ.status, "error", err.Error())
+		s.log.ErrorContext(ctx, "request failed", "status", pe.typ.status, "error", err.Error())
 	case pe.typ.status > 500:
-		s.Log.WarnContext(ctx, "request refused", "status", pe.typ.status, "error", err.Error())
+		s.log.WarnContext(ctx, "request refused", "status", pe.typ.status, "error", err.Error())
 	case pe.cause != nil:
-		s.Log.DebugContext(ctx, "request refused", "status", pe.typ.status, "error", pe.cause.Error())
+		s.log.DebugContext(ctx, "request refused", "status", pe.typ.status, "error", pe.cause.Error())
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	if c.Request().Method == http.MethodHead {
@@ -92,7 +92,7 @@ func notFoundMeans(err, outcome error) error {
 // breakerRetryAfter is how many seconds remain until the breaker lets a
 // call through again, at least one.
 func (s *Server) breakerRetryAfter() int {
-	_, wait := s.DB.BreakerOpen()
+	_, wait := s.db.BreakerOpen()
 	return ceilSeconds(wait.Seconds())
 }
 

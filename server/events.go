@@ -35,7 +35,7 @@ const (
 func (s *Server) recordSecurityEvent(ctx context.Context, q *db.Queries, userID uuid.UUID, event securityEvent, sessionID *uuid.UUID) error {
 	info := infoFrom(ctx)
 	return q.RecordEvent(ctx, db.RecordEventParams{
-		UserID: userID, Kind: string(event), SessionID: sessionID, Ip: info.ip, UserAgent: info.userAgent, RequestID: info.id, Now: s.Now(),
+		UserID: userID, Kind: string(event), SessionID: sessionID, Ip: info.ip, UserAgent: info.userAgent, RequestID: info.id, Now: s.now(),
 	})
 }
 
@@ -55,7 +55,7 @@ func (s *Server) ListEvents(ctx context.Context, req api.ListEventsRequestObject
 		before = &id
 	}
 	// One more than asked tells whether another page follows.
-	rows, err := s.DB.Queries().ListEvents(ctx, db.ListEventsParams{UserID: caller(ctx).user.ID, Before: before, MaxRows: int32(limit + 1)})
+	rows, err := s.db.Queries().ListEvents(ctx, db.ListEventsParams{UserID: caller(ctx).user.ID, Before: before, MaxRows: int32(limit + 1)})
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func addressCheck(policy, flow, ip, email string, limit ratelimit.Limit) limitCh
 // checksFor lists the budgets an operation spends, keyed by client IP and,
 // where the body names an account, by its normalised email.
 func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck {
-	l := s.Limits
+	l := s.limits
 	switch r := req.(type) {
 	case api.RegisterRequestObject:
 		// The address's budget is per client: strangers registering it
@@ -108,7 +108,7 @@ func mailChecks(l Limits, ip, email string) []limitCheck {
 // refused request is charged to none of its budgets.
 func (s *Server) limitRequests(next api.StrictHandlerFunc, _ string) api.StrictHandlerFunc {
 	return func(c echo.Context, req any) (any, error) {
-		if !s.Limits.Enabled {
+		if !s.limits.Enabled {
 			return next(c, req)
 		}
 		ctx := c.Request().Context()
@@ -124,7 +124,7 @@ func (s *Server) limitRequests(next api.StrictHandlerFunc, _ string) api.StrictH
 		}
 		h := c.Response().Header()
 		h.Set("RateLimit-Policy", strings.Join(policies, ", "))
-		results, err := s.Limits.Store.AllowAll(ctx, spend)
+		results, err := s.limits.Store.AllowAll(ctx, spend)
 		if err != nil {
 			return nil, err
 		}
@@ -168,9 +168,9 @@ func tightest(checks []limitCheck, results []ratelimit.Result) int {
 func (s *Server) countThrottled(req any) {
 	switch req.(type) {
 	case api.LoginRequestObject:
-		s.Metrics.Logins.WithLabelValues("throttled").Inc()
+		s.metrics.Logins.WithLabelValues("throttled").Inc()
 	case api.RefreshTokenRequestObject:
-		s.Metrics.Refreshes.WithLabelValues("throttled").Inc()
+		s.metrics.Refreshes.WithLabelValues("throttled").Inc()
 	}
 }
 

@@ -43,16 +43,16 @@ func (s *Server) mayMail(ctx context.Context, mailKind, to string, real bool) (b
 	if !real {
 		mailbox = "decoy"
 	}
-	res, err := s.Limits.Store.AllowAll(ctx, []ratelimit.Check{
-		{Key: "mail:" + mailKind + ":" + mailbox, Limit: s.Limits.MailThrottle},
-		{Key: "mail-hour:" + mailKind + ":" + mailbox, Limit: s.Limits.MailAddress},
+	res, err := s.limits.Store.AllowAll(ctx, []ratelimit.Check{
+		{Key: "mail:" + mailKind + ":" + mailbox, Limit: s.limits.MailThrottle},
+		{Key: "mail-hour:" + mailKind + ":" + mailbox, Limit: s.limits.MailAddress},
 	})
 	if err != nil {
 		return false, err
 	}
 	allowed := ratelimit.Allowed(res)
 	if !allowed {
-		s.Log.InfoContext(ctx, "mail throttled for its recipient", "kind", mailKind)
+		s.log.InfoContext(ctx, "mail throttled for its recipient", "kind", mailKind)
 	}
 	return allowed, nil
 }
@@ -60,15 +60,15 @@ func (s *Server) mayMail(ctx context.Context, mailKind, to string, real bool) (b
 // queueMail renders a mail and adds it to the outbox in q's transaction, so
 // it is sent exactly when the change it belongs to commits.
 func (s *Server) queueMail(ctx context.Context, q *db.Queries, mailKind, to string, d mail.Data) error {
-	r, err := s.Mail.Renderer.Render(mailKind, d)
+	r, err := s.mail.Renderer.Render(mailKind, d)
 	if err != nil {
 		return err
 	}
-	text, html := s.Mail.Sealer.Seal(r.Text), s.Mail.Sealer.Seal(r.HTML)
-	if err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: mailKind, Recipient: to, Mailbox: emailKey(to), Subject: r.Subject, TextBody: &text, HtmlBody: &html, Now: s.Now()}); err != nil {
+	text, html := s.sealer.Seal(r.Text), s.sealer.Seal(r.HTML)
+	if err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: mailKind, Recipient: to, Mailbox: emailKey(to), Subject: r.Subject, TextBody: &text, HtmlBody: &html, Now: s.now()}); err != nil {
 		return err
 	}
-	countOnSuccess(ctx, func() { s.Metrics.Mail.WithLabelValues("queued").Inc() })
+	countOnSuccess(ctx, func() { s.metrics.Mail.WithLabelValues("queued").Inc() })
 	return nil
 }
 
@@ -78,18 +78,18 @@ func (s *Server) queueMail(ctx context.Context, q *db.Queries, mailKind, to stri
 // mail call it when they do not, so that their timing does not tell whether
 // an address has an account.
 func (s *Server) decoyMail(ctx context.Context, mailKind, to string) error {
-	return s.DB.InTx(ctx, func(q *db.Queries) error { return s.decoyMailIn(ctx, q, mailKind, to) })
+	return s.db.InTx(ctx, func(q *db.Queries) error { return s.decoyMailIn(ctx, q, mailKind, to) })
 }
 
 // decoyMailIn is decoyMail in q's transaction, for a path whose real twin
 // queues its mail in a transaction with other writes.
 func (s *Server) decoyMailIn(ctx context.Context, q *db.Queries, mailKind, to string) error {
-	r, err := s.Mail.Renderer.Render(mailKind, mail.Data{Email: to, NewEmail: to, Link: s.link(tokenVerifyEmail, token.NewOpaque()), ExpiresIn: "1 hour"})
+	r, err := s.mail.Renderer.Render(mailKind, mail.Data{Email: to, NewEmail: to, Link: s.link(tokenVerifyEmail, token.NewOpaque()), ExpiresIn: "1 hour"})
 	if err != nil {
 		return err
 	}
-	text, html := s.Mail.Sealer.Seal(r.Text), s.Mail.Sealer.Seal(r.HTML)
-	id, err := q.EnqueueDecoy(ctx, db.EnqueueDecoyParams{Kind: mailKind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html, Now: s.Now()})
+	text, html := s.sealer.Seal(r.Text), s.sealer.Seal(r.HTML)
+	id, err := q.EnqueueDecoy(ctx, db.EnqueueDecoyParams{Kind: mailKind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html, Now: s.now()})
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (s *Server) issueToken(ctx context.Context, q *db.Queries, userID uuid.UUID
 		session = &me.sessionID
 	}
 	err := q.ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
-		UserID: userID, Kind: purpose, TokenHash: token.HashOpaque(tok), NewEmail: newEmail, SessionID: session, ExpiresAt: s.Now().Add(s.tokenTTL(purpose)), Now: s.Now(),
+		UserID: userID, Kind: purpose, TokenHash: token.HashOpaque(tok), NewEmail: newEmail, SessionID: session, ExpiresAt: s.now().Add(s.tokenTTL(purpose)), Now: s.now(),
 	})
 	return s.link(purpose, tok), err
 }
@@ -114,11 +114,11 @@ func (s *Server) issueToken(ctx context.Context, q *db.Queries, userID uuid.UUID
 func (s *Server) tokenTTL(purpose string) time.Duration {
 	switch purpose {
 	case tokenPasswordReset:
-		return s.Mail.ResetTTL
+		return s.mail.ResetTTL
 	case tokenEmailChange:
-		return s.Mail.ChangeTTL
+		return s.mail.ChangeTTL
 	default:
-		return s.Mail.VerifyTTL
+		return s.mail.VerifyTTL
 	}
 }
 
@@ -126,10 +126,10 @@ func (s *Server) tokenTTL(purpose string) time.Duration {
 func (s *Server) link(purpose, tok string) string {
 	action := map[string]string{tokenVerifyEmail: "verify-email", tokenPasswordReset: "reset-password", tokenEmailChange: "confirm-email"}[purpose]
 	return strings.NewReplacer(
-		"{public_url}", strings.TrimRight(s.Mail.PublicURL, "/"),
+		"{public_url}", strings.TrimRight(s.mail.PublicURL, "/"),
 		"{action}", action,
 		"{token}", url.QueryEscape(tok),
-	).Replace(s.Mail.LinkTemplate)
+	).Replace(s.mail.LinkTemplate)
 }
 
 // humanTTL words a lifetime for a mail: "1 hour", "24 hours", "30 minutes".

@@ -33,14 +33,14 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 	var next string
 	var replayed bool
 	var outcome string // the metric's label: how the token was answered
-	err := s.DB.InTx(ctx, func(q *db.Queries) (err error) {
+	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
 		if row, err = q.LockRefreshToken(ctx, token.HashOpaque(presented)); err != nil {
 			if errors.Is(err, database.ErrNotFound) {
 				outcome, err = "unknown", errRefreshRefused
 			}
 			return err
 		}
-		now := s.Now()
+		now := s.now()
 		switch {
 		case !row.ExpiresAt.After(now):
 			outcome = "expired"
@@ -56,7 +56,7 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 				SuccessorHash: token.HashOpaque(next), SuccessorSealed: token.SealSuccessor(presented, next, row.SessionID, row.ID, client),
 			})
 		}
-		if now.Sub(*row.RotatedAt) <= s.RefreshRetry && row.SuccessorID != nil && row.SuccessorSealed != nil {
+		if now.Sub(*row.RotatedAt) <= s.refreshRetry && row.SuccessorID != nil && row.SuccessorSealed != nil {
 			succRotated, err := q.RefreshTokenRotatedAt(ctx, *row.SuccessorID)
 			if err != nil {
 				return err
@@ -75,7 +75,7 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 		return s.recordSecurityEvent(ctx, q, row.UserID, evRefreshReuse, &row.SessionID)
 	})
 	if err == nil || errors.Is(err, errRefreshRefused) {
-		s.Metrics.Refreshes.WithLabelValues(outcome).Inc()
+		s.metrics.Refreshes.WithLabelValues(outcome).Inc()
 	}
 	refused := api.RefreshToken401ApplicationProblemPlusJSONResponse{InvalidRefreshTokenApplicationProblemPlusJSONResponse: invalidRefreshToken(ctx)}
 	switch {
@@ -85,7 +85,7 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 		return nil, err
 	case replayed:
 		infoFrom(ctx).userID = row.UserID.String()
-		s.Log.WarnContext(ctx, "refresh token reuse detected; session revoked", "session_id", row.SessionID.String())
+		s.log.WarnContext(ctx, "refresh token reuse detected; session revoked", "session_id", row.SessionID.String())
 		return refused, nil
 	}
 	infoFrom(ctx).userID = row.UserID.String()

@@ -14,7 +14,7 @@ import (
 // ForgotPassword implements api.StrictServerInterface.
 func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordRequestObject) (api.ForgotPasswordResponseObject, error) {
 	email := normalizeEmail(req.Body.Email)
-	u, err := s.DB.Queries().GetUserByEmail(ctx, email)
+	u, err := s.db.Queries().GetUserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, database.ErrNotFound) {
 		return nil, err
 	}
@@ -26,12 +26,12 @@ func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordReque
 		return nil, err
 	}
 	if allowed && active {
-		err = s.DB.InTx(ctx, func(q *db.Queries) error {
+		err = s.db.InTx(ctx, func(q *db.Queries) error {
 			link, err := s.issueToken(ctx, q, u.ID, tokenPasswordReset, nil)
 			if err != nil {
 				return err
 			}
-			return s.queueMail(ctx, q, mail.KindPasswordReset, u.Email, mail.Data{Email: u.Email, Link: link, ExpiresIn: humanTTL(s.Mail.ResetTTL)})
+			return s.queueMail(ctx, q, mail.KindPasswordReset, u.Email, mail.Data{Email: u.Email, Link: link, ExpiresIn: humanTTL(s.mail.ResetTTL)})
 		})
 	} else {
 		// Unknown, inactive or throttled: the same work, thrown away.
@@ -49,10 +49,10 @@ func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordReque
 func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequestObject) (api.ResetPasswordResponseObject, error) {
 	refused := api.ResetPassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: invalidToken(ctx)}
 	hash := token.HashOpaque(req.Body.Token)
-	q := s.DB.Queries()
+	q := s.db.Queries()
 	// Find the user first: the policy needs the email, and hashing belongs
 	// outside the transaction.
-	userID, err := q.PeekAccountToken(ctx, db.PeekAccountTokenParams{TokenHash: hash, Kind: tokenPasswordReset, Now: s.Now()})
+	userID, err := q.PeekAccountToken(ctx, db.PeekAccountTokenParams{TokenHash: hash, Kind: tokenPasswordReset, Now: s.now()})
 	if errors.Is(err, database.ErrNotFound) {
 		return refused, nil
 	}
@@ -63,15 +63,15 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 	if err != nil {
 		return nil, err
 	}
-	if msgs := s.Policy.Violations(req.Body.NewPassword, u.Email); len(msgs) > 0 {
+	if msgs := s.policy.Violations(req.Body.NewPassword, u.Email); len(msgs) > 0 {
 		return api.ResetPassword422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: weakPassword(ctx, msgs, "new_password")}, nil
 	}
-	newHash, err := s.Hasher.Hash(ctx, req.Body.NewPassword)
+	newHash, err := s.hasher.Hash(ctx, req.Body.NewPassword)
 	if err != nil {
 		return nil, err
 	}
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
-		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenPasswordReset, Now: s.Now()})
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
+		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenPasswordReset, Now: s.now()})
 		if err != nil {
 			return notFoundMeans(err, errLinkVoid) // used up meanwhile
 		}
@@ -81,7 +81,7 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 		if _, err := s.replacePassword(ctx, q, u.ID, newHash, nil, "password_reset"); err != nil {
 			return notFoundMeans(err, errLinkVoid) // the account was deactivated
 		}
-		if _, err = q.MarkEmailVerified(ctx, db.MarkEmailVerifiedParams{ID: u.ID, Now: s.Now()}); err != nil {
+		if _, err = q.MarkEmailVerified(ctx, db.MarkEmailVerifiedParams{ID: u.ID, Now: s.now()}); err != nil {
 			return err
 		}
 		return s.recordSecurityEvent(ctx, q, u.ID, evPasswordReset, nil)
@@ -94,6 +94,6 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 	}
 	s.forgiveLogin(ctx, u.Email, infoFrom(ctx).ip)
 	infoFrom(ctx).userID = u.ID.String()
-	s.Log.InfoContext(ctx, "password reset; every session revoked")
+	s.log.InfoContext(ctx, "password reset; every session revoked")
 	return api.ResetPassword204Response{}, nil
 }

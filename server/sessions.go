@@ -10,7 +10,7 @@ import (
 // ListSessions implements api.StrictServerInterface.
 func (s *Server) ListSessions(ctx context.Context, _ api.ListSessionsRequestObject) (api.ListSessionsResponseObject, error) {
 	me := caller(ctx)
-	rows, err := s.DB.Queries().ListLiveSessions(ctx, db.ListLiveSessionsParams{UserID: me.user.ID, Now: s.Now()})
+	rows, err := s.db.Queries().ListLiveSessions(ctx, db.ListLiveSessionsParams{UserID: me.user.ID, Now: s.now()})
 	if err != nil {
 		return nil, err
 	}
@@ -25,8 +25,8 @@ func (s *Server) ListSessions(ctx context.Context, _ api.ListSessionsRequestObje
 // other users' sessions answer the same 404.
 func (s *Server) RevokeSession(ctx context.Context, req api.RevokeSessionRequestObject) (api.RevokeSessionResponseObject, error) {
 	var n int64
-	err := s.DB.InTx(ctx, func(q *db.Queries) (err error) {
-		n, err = q.RevokeUserSession(ctx, db.RevokeUserSessionParams{ID: req.Id, UserID: caller(ctx).user.ID, Now: s.Now()})
+	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
+		n, err = q.RevokeUserSession(ctx, db.RevokeUserSessionParams{ID: req.Id, UserID: caller(ctx).user.ID, Now: s.now()})
 		if err != nil || n == 0 {
 			return err
 		}

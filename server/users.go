@@ -38,20 +38,20 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 		newEmail = normalizeEmail(*req.Body.Email)
 	}
 	if req.Body.Password != nil {
-		msgs := s.Policy.Violations(*req.Body.Password, me.user.Email)
+		msgs := s.policy.Violations(*req.Body.Password, me.user.Email)
 		if newEmail != "" {
-			msgs = append(msgs, s.Policy.Violations(*req.Body.Password, newEmail)...)
+			msgs = append(msgs, s.policy.Violations(*req.Body.Password, newEmail)...)
 		}
 		if len(msgs) > 0 {
 			return api.UpdateMe422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: weakPassword(ctx, dedupe(msgs), "password")}, nil
 		}
-		if newHash, err = s.Hasher.Hash(ctx, *req.Body.Password); err != nil {
+		if newHash, err = s.hasher.Hash(ctx, *req.Body.Password); err != nil {
 			return nil, err
 		}
 	}
 	u := me.user
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
-		if _, err := q.LockLiveSession(ctx, db.LockLiveSessionParams{ID: me.sessionID, Now: s.Now()}); err != nil {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
+		if _, err := q.LockLiveSession(ctx, db.LockLiveSessionParams{ID: me.sessionID, Now: s.now()}); err != nil {
 			return notFoundMeans(err, errSessionEnded)
 		}
 		cur, err := q.LockUserCredentials(ctx, me.user.ID)
@@ -103,11 +103,11 @@ func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (a
 	case !ok:
 		return api.DeleteMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: wrongCurrentPassword(ctx)}, nil
 	}
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
-		if err := q.DeactivateUser(ctx, db.DeactivateUserParams{ID: me.user.ID, Now: s.Now()}); err != nil {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
+		if err := q.DeactivateUser(ctx, db.DeactivateUserParams{ID: me.user.ID, Now: s.now()}); err != nil {
 			return err
 		}
-		if err := s.countRevoked(ctx, "account_deleted")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Now: s.Now()})); err != nil {
+		if err := s.countRevoked(ctx, "account_deleted")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Now: s.now()})); err != nil {
 			return err
 		}
 		return s.recordSecurityEvent(ctx, q, me.user.ID, evDeactivated, &me.sessionID)
@@ -121,7 +121,7 @@ func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (a
 // replacePassword stores a new password hash and ends what the old password
 // opened (see endAccess).
 func (s *Server) replacePassword(ctx context.Context, q *db.Queries, userID uuid.UUID, hash string, keep *uuid.UUID, reason string) (db.User, error) {
-	u, err := q.ChangePassword(ctx, db.ChangePasswordParams{ID: userID, PasswordHash: hash, Now: s.Now()})
+	u, err := q.ChangePassword(ctx, db.ChangePasswordParams{ID: userID, PasswordHash: hash, Now: s.now()})
 	if err != nil {
 		return u, err
 	}
@@ -134,7 +134,7 @@ func (s *Server) endAccess(ctx context.Context, q *db.Queries, userID uuid.UUID,
 	if err := q.DeleteAccountTokens(ctx, userID); err != nil {
 		return err
 	}
-	return s.countRevoked(ctx, reason)(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: userID, Keep: keep, Now: s.Now()}))
+	return s.countRevoked(ctx, reason)(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: userID, Keep: keep, Now: s.now()}))
 }
 
 // dedupe drops repeated messages, keeping the first of each.

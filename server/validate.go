@@ -76,7 +76,7 @@ var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 // validateNewPassword applies the policy rules that need no other field;
 // handlers add the one that needs the email.
 func (s *Server) validateNewPassword(v string) error {
-	if msgs := s.Policy.Violations(v, ""); len(msgs) > 0 {
+	if msgs := s.policy.Violations(v, ""); len(msgs) > 0 {
 		return errors.New(strings.Join(msgs, "; "))
 	}
 	return nil

@@ -26,17 +26,17 @@ var errLinkVoid = errors.New("mailed link is void")
 // did not supply. An account from before verification was required must
 // name its own password. A refused password leaves the link working.
 func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObject) (api.VerifyEmailResponseObject, error) {
-	hash, q, pw := token.HashOpaque(req.Body.Token), s.DB.Queries(), req.Body.Password
+	hash, q, pw := token.HashOpaque(req.Body.Token), s.db.Queries(), req.Body.Password
 	var u db.User
 	var weak []string
 	ok := true
 	// A link mailed before the upgrade is an account token; links mailed
 	// since are on the address's pending row, for new and older accounts.
-	userID, err := q.PeekAccountToken(ctx, db.PeekAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.Now()})
+	userID, err := q.PeekAccountToken(ctx, db.PeekAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.now()})
 	if err == nil {
 		if u, err = q.GetUserByID(ctx, userID); err == nil {
 			u, ok, err = s.verifyAccount(ctx, u, pw, func(q *db.Queries) error {
-				row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.Now()})
+				row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenVerifyEmail, Now: s.now()})
 				if err == nil && row.UserID != userID {
 					err = errLinkVoid
 				}
@@ -45,7 +45,7 @@ func (s *Server) VerifyEmail(ctx context.Context, req api.VerifyEmailRequestObje
 		}
 	} else if errors.Is(err, database.ErrNotFound) {
 		var email string
-		if email, err = q.PeekPendingToken(ctx, db.PeekPendingTokenParams{TokenHash: hash, Now: s.Now()}); err == nil {
+		if email, err = q.PeekPendingToken(ctx, db.PeekPendingTokenParams{TokenHash: hash, Now: s.now()}); err == nil {
 			u, ok, weak, err = s.redeemPending(ctx, email, hash, pw)
 		} else {
 			err = notFoundMeans(err, errLinkVoid)
@@ -82,7 +82,7 @@ func (s *Server) verifyAccount(ctx context.Context, u db.User, pw string, consum
 	if err != nil || !ok {
 		return u, false, err
 	}
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
 		if err := consume(q); err != nil {
 			return err
 		}
@@ -94,7 +94,7 @@ func (s *Server) verifyAccount(ctx context.Context, u db.User, pw string, consum
 		if cur.PasswordHash != u.PasswordHash || !cur.IsActive {
 			return errCredentialsChanged
 		}
-		if u, err = q.MarkEmailVerified(ctx, db.MarkEmailVerifiedParams{ID: u.ID, Now: s.Now()}); err != nil {
+		if u, err = q.MarkEmailVerified(ctx, db.MarkEmailVerifiedParams{ID: u.ID, Now: s.now()}); err != nil {
 			return err
 		}
 		return s.recordSecurityEvent(ctx, q, u.ID, evEmailVerified, nil)
@@ -113,10 +113,10 @@ func (s *Server) verifyAccount(ctx context.Context, u db.User, pw string, consum
 // errLinkVoid.
 func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, pw string) (u db.User, ok bool, weak []string, err error) {
 	consume := func(q *db.Queries) error {
-		_, err := q.ConsumePendingToken(ctx, db.ConsumePendingTokenParams{TokenHash: hash, Now: s.Now()})
+		_, err := q.ConsumePendingToken(ctx, db.ConsumePendingTokenParams{TokenHash: hash, Now: s.now()})
 		return notFoundMeans(err, errLinkVoid)
 	}
-	owner, err := s.DB.Queries().GetUserByEmail(ctx, email)
+	owner, err := s.db.Queries().GetUserByEmail(ctx, email)
 	if err == nil {
 		u, ok, err = s.verifyAccount(ctx, owner, pw, consume)
 		return u, ok, nil, err
@@ -124,19 +124,19 @@ func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, p
 	if !errors.Is(err, database.ErrNotFound) {
 		return u, false, nil, err
 	}
-	if weak = s.Policy.Violations(pw, email); len(weak) > 0 {
+	if weak = s.policy.Violations(pw, email); len(weak) > 0 {
 		return u, false, weak, nil
 	}
-	pwHash, err := s.Hasher.Hash(ctx, pw)
+	pwHash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
 		return u, false, nil, err
 	}
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
 		if err := consume(q); err != nil {
 			return err
 		}
 		// No row if the address was taken meanwhile: the link is void.
-		if u, err = q.CreateVerifiedUser(ctx, db.CreateVerifiedUserParams{Email: email, PasswordHash: pwHash, Now: s.Now()}); err != nil {
+		if u, err = q.CreateVerifiedUser(ctx, db.CreateVerifiedUserParams{Email: email, PasswordHash: pwHash, Now: s.now()}); err != nil {
 			return notFoundMeans(err, errLinkVoid)
 		}
 		if err := s.recordSecurityEvent(ctx, q, u.ID, evRegistered, nil); err != nil {
@@ -147,7 +147,7 @@ func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, p
 	if err != nil {
 		return u, false, nil, err
 	}
-	s.Metrics.Registrations.WithLabelValues("created").Inc()
+	s.metrics.Registrations.WithLabelValues("created").Inc()
 	return u, true, nil, nil
 }
 
@@ -157,13 +157,13 @@ func (s *Server) redeemPending(ctx context.Context, email string, hash []byte, p
 // one mail queued or its decoy.
 func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificationRequestObject) (api.ResendVerificationResponseObject, error) {
 	email := normalizeEmail(req.Body.Email)
-	q := s.DB.Queries()
+	q := s.db.Queries()
 	u, err := q.GetUserByEmail(ctx, email)
 	exists := err == nil
 	if err != nil && !errors.Is(err, database.ErrNotFound) {
 		return nil, err
 	}
-	pending, err := q.HasLivePendingRegistration(ctx, db.HasLivePendingRegistrationParams{Email: email, Now: s.Now()})
+	pending, err := q.HasLivePendingRegistration(ctx, db.HasLivePendingRegistrationParams{Email: email, Now: s.now()})
 	if err != nil {
 		return nil, err
 	}
@@ -173,9 +173,9 @@ func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificat
 		return nil, err
 	}
 	tok := token.NewOpaque()
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
 		n, err := q.RenewPendingLink(ctx, db.RenewPendingLinkParams{
-			Email: email, TokenHash: token.HashOpaque(tok), ExpiresAt: s.Now().Add(s.Mail.VerifyTTL), Now: s.Now(),
+			Email: email, TokenHash: token.HashOpaque(tok), ExpiresAt: s.now().Add(s.mail.VerifyTTL), Now: s.now(),
 			Renew:     allowed && !exists,
 			CreateRow: allowed && older,
 		})
@@ -186,7 +186,7 @@ func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificat
 			// Nothing to send: the same work, thrown away.
 			return s.decoyMailIn(ctx, q, mail.KindVerifyEmail, email)
 		}
-		return s.queueMail(ctx, q, mail.KindVerifyEmail, email, mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.Mail.VerifyTTL)})
+		return s.queueMail(ctx, q, mail.KindVerifyEmail, email, mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.mail.VerifyTTL)})
 	})
 	if err != nil {
 		return nil, err
