@@ -48,8 +48,7 @@ func meCeiling(dbURL string, jwks []byte) (url string, stop func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(exe, "-serve-me-ceiling")
-	cmd.Env = append(os.Environ(), "BENCH_DATABASE_URL="+dbURL, "BENCH_JWKS="+string(jwks))
+	cmd := exec.Command(exe, "-serve-me-ceiling", "-ceiling-db", dbURL, "-ceiling-jwks", string(jwks))
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphan if bench dies
 	out, err := cmd.StdoutPipe()
@@ -75,13 +74,13 @@ func meCeiling(dbURL string, jwks []byte) (url string, stop func(), err error) {
 // by primary key through pgx (the generated GetUserByID), with authd's
 // default pool size. It prints its
 // address and serves until killed.
-func serveMeCeiling() error {
+func serveMeCeiling(dbURL, jwks string) error {
 	ctx := context.Background()
-	set, err := jwk.Parse([]byte(os.Getenv("BENCH_JWKS")))
+	set, err := jwk.Parse([]byte(jwks))
 	if err != nil {
 		return err
 	}
-	cfg, err := pgxpool.ParseConfig(os.Getenv("BENCH_DATABASE_URL"))
+	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		return err
 	}

@@ -26,11 +26,13 @@ func main() {
 	soakFor := flag.Duration("soak", 0, "instead of benchmarking, send mixed traffic for this long (make soak)")
 	rate := flag.Int("rate", 200, "requests per second during a soak")
 	meCeilingProcess := flag.Bool("serve-me-ceiling", false, "internal: be the GET /users/me ceiling process")
+	ceilingDB := flag.String("ceiling-db", "", "internal: the ceiling process's database URL")
+	ceilingJWKS := flag.String("ceiling-jwks", "", "internal: the public keys the ceiling process verifies with")
 	flag.Parse()
 	var err error
 	switch {
 	case *meCeilingProcess:
-		err = serveMeCeiling()
+		err = serveMeCeiling(*ceilingDB, *ceilingJWKS)
 	case *soakFor > 0:
 		err = runSoak(*soakFor, *rate)
 	default:
