@@ -68,7 +68,7 @@ func startAuthd(ctx context.Context, dbURL string) (*authd, error) {
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir // no .env from the checkout
 	// Only these settings: the caller's AUTHD_* variables do not change what is measured.
-	cmd.Env = []string{"AUTHD_ENV=development", "AUTHD_ADDR="+addr, "DATABASE_URL="+dbURL,
+	cmd.Env = []string{"AUTHD_ENV=development", "AUTHD_ADDR=" + addr, "DATABASE_URL=" + dbURL,
 		"AUTHD_RATE_LIMIT_ENABLED=false", "AUTHD_REQUIRE_VERIFIED_EMAIL=false", "AUTHD_LOG_LEVEL=info", "REDIS_URL="}
 	if err := cmd.Start(); err != nil {
 		return nil, err
