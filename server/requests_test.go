@@ -295,3 +295,47 @@ func TestRequests_EveryProtectedOperationRefusesAnonymous(t *testing.T) {
 		t.Errorf("only %d protected operations found", checked)
 	}
 }
+
+func TestBearerRoutes_RefuseWithoutToken(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	ctx := context.Background()
+	email := "x@example.com"
+	put, err := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &email, CurrentPassword: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	del, err := app.Client.DeleteMeWithResponse(ctx, client.DeleteUserRequest{CurrentPassword: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := app.Client.LogoutWithResponse(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, status := range map[string]int{"PUT /users/me": put.StatusCode(), "DELETE /users/me": del.StatusCode(), "POST /auth/logout": out.StatusCode()} {
+		if status != http.StatusUnauthorized {
+			t.Errorf("%s without a token: %d, want 401", name, status)
+		}
+	}
+}
+
+func TestUpdateMe_MalformedAndOversizedBodies(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	_, pair := app.NewUser(t)
+	for body, want := range map[string]int{
+		`{"email":`: http.StatusBadRequest,
+		`{"current_password":"` + testkit.Password + `","email":"a@b.co","email":"c@d.co"}`: http.StatusBadRequest,
+		`{"current_password":"` + strings.Repeat("x", 70_000) + `"}`:                        http.StatusRequestEntityTooLarge,
+		strings.Repeat("[", 1000): http.StatusBadRequest,
+	} {
+		resp, err := app.Client.UpdateMeWithBodyWithResponse(context.Background(), "application/json", strings.NewReader(body), testkit.Bearer(pair.AccessToken))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode() != want {
+			t.Errorf("%.40s: %d, want %d", body, resp.StatusCode(), want)
+		}
+	}
+}
