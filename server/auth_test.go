@@ -178,15 +178,15 @@ func TestLogout_RevokesSessionAtOnce(t *testing.T) {
 	if resp.StatusCode() != http.StatusNoContent {
 		t.Fatalf("logout status %d: %s", resp.StatusCode(), resp.Body)
 	}
-	me, _ := app.Client.GetMeWithResponse(ctx, testkit.Bearer(pair.AccessToken))
+	me := testkit.Must(app.Client.GetMeWithResponse(ctx, testkit.Bearer(pair.AccessToken)))(t)
 	if me.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("access token after logout: status %d, want 401", me.StatusCode())
 	}
-	ref, _ := app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: pair.RefreshToken})
+	ref := testkit.Must(app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: pair.RefreshToken}))(t)
 	if ref.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("refresh token after logout: status %d, want 401", ref.StatusCode())
 	}
-	again, _ := app.Client.LogoutWithResponse(ctx, nil, testkit.Bearer(pair.AccessToken))
+	again := testkit.Must(app.Client.LogoutWithResponse(ctx, nil, testkit.Bearer(pair.AccessToken)))(t)
 	if again.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("second logout: status %d, want 401", again.StatusCode())
 	}
@@ -201,7 +201,7 @@ func TestLogout_LeavesOtherSessionsAlone(t *testing.T) {
 	if _, err := app.Client.LogoutWithResponse(context.Background(), nil, testkit.Bearer(first.AccessToken)); err != nil {
 		t.Fatal(err)
 	}
-	me, _ := app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(second.AccessToken))
+	me := testkit.Must(app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(second.AccessToken)))(t)
 	if me.StatusCode() != http.StatusOK {
 		t.Errorf("other session after logout: status %d, want 200", me.StatusCode())
 	}
@@ -313,7 +313,9 @@ func TestLogin_RacingAPasswordChangeIsRefused(t *testing.T) {
 		t.Errorf("login checked against the old hash: %d, want 401", status)
 	}
 	var sessions int
-	_ = testkit.Pool(t).QueryRow(context.Background(), "SELECT count(*) FROM sessions WHERE user_id = $1 AND revoked_at IS NULL", u.Id).Scan(&sessions)
+	if err := testkit.Pool(t).QueryRow(context.Background(), "SELECT count(*) FROM sessions WHERE user_id = $1 AND revoked_at IS NULL", u.Id).Scan(&sessions); err != nil {
+		t.Fatal(err)
+	}
 	if sessions != 1 { // only NewUser's own login
 		t.Errorf("%d live sessions, want 1", sessions)
 	}

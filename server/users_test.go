@@ -52,7 +52,7 @@ func TestUpdateMe_PasswordChangeRevokesOtherSessions(t *testing.T) {
 		t.Errorf("the changing session: status %d, want 200", got)
 	}
 	app.Login(t, u.Email, newPassword)
-	if r, _ := app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: u.Email, Password: testkit.Password}); r.StatusCode() != 401 {
+	if r := testkit.Must(app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: u.Email, Password: testkit.Password}))(t); r.StatusCode() != 401 {
 		t.Errorf("old password still logs in: %d", r.StatusCode())
 	}
 }
@@ -71,7 +71,7 @@ func TestUpdateMe_WrongCurrentPasswordForbidden(t *testing.T) {
 	if resp.ApplicationproblemJSON403 == nil {
 		t.Fatalf("status %d, want 403: %s", resp.StatusCode(), resp.Body)
 	}
-	me, _ := app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(pair.AccessToken))
+	me := testkit.Must(app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(pair.AccessToken)))(t)
 	if me.JSON200.Email != u.Email {
 		t.Error("email changed despite the wrong password")
 	}
@@ -123,7 +123,7 @@ func TestDeleteMe_DeactivatesAndEndsEverySession(t *testing.T) {
 	if active {
 		t.Error("user row still active; want a soft delete")
 	}
-	again, _ := app.Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: u.Email, Password: testkit.Password})
+	again := testkit.Must(app.Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: u.Email, Password: testkit.Password}))(t)
 	if again.StatusCode() != http.StatusConflict {
 		t.Errorf("re-registering a deactivated email: %d, want 409", again.StatusCode())
 	}

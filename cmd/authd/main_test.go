@@ -89,7 +89,7 @@ func TestRun_KeysRotationStepsEditTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Mail queued before the rotation, still pending when the old key retires.
-	before, _ := mail.NewSealer(loadFile(t, path).Secrets(mail.SecretLabel))
+	before := testkit.Must(mail.NewSealer(loadFile(t, path).Secrets(mail.SecretLabel)))(t)
 	queueMail(t, url, before.Seal("queued before the rotation"))
 
 	added := keys("add")
