@@ -64,7 +64,7 @@ func startAuthd(ctx context.Context, dbURL string) (*authd, error) {
 		return nil, err
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close() // only its free port was wanted
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir // no .env from the checkout
 	cmd.Env = append(os.Environ(), "AUTHD_ENV=development", "AUTHD_ADDR="+addr, "DATABASE_URL="+dbURL,
@@ -91,7 +91,7 @@ func startAuthd(ctx context.Context, dbURL string) (*authd, error) {
 func (a *authd) stop() {
 	_ = a.cmd.Process.Signal(os.Interrupt)
 	_ = a.cmd.Wait()
-	os.RemoveAll(a.dir)
+	_ = os.RemoveAll(a.dir)
 }
 
 type user struct{ id, email, access string }

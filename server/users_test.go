@@ -140,7 +140,7 @@ func changePasswordDuring(t *testing.T, userID uuid.UUID, request func() int) in
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx)
+	defer func() { _ = tx.Rollback(ctx) }() // a no-op once committed
 	if _, err := tx.Exec(ctx, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", userID); err != nil {
 		t.Fatal(err)
 	}

@@ -167,7 +167,9 @@ func TestRun_InvalidConfigurationListsEveryProblem(t *testing.T) {
 func TestRun_ServeRefusesProductionDefaults(t *testing.T) {
 	t.Chdir(t.TempDir()) // no .env
 	t.Setenv("AUTHD_ENV", "")
-	os.Unsetenv("AUTHD_ENV")
+	if err := os.Unsetenv("AUTHD_ENV"); err != nil {
+		t.Fatal(err)
+	}
 	// Should it start anyway, a cancelled context stops it at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -236,7 +238,7 @@ func TestRun_HealthcheckFollowsReadiness(t *testing.T) {
 			t.Errorf("asked %s", r.URL.Path)
 		}
 		w.WriteHeader(status)
-		fmt.Fprint(w, `{"status":"ready"}`)
+		_, _ = fmt.Fprint(w, `{"status":"ready"}`)
 	}))
 	defer srv.Close()
 	if err := run(context.Background(), []string{"healthcheck", srv.URL}, &bytes.Buffer{}); err != nil {

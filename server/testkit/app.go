@@ -125,7 +125,7 @@ func NewApp(t T, opts ...Option) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { mig.Close() })
+	t.Cleanup(func() { _ = mig.Close() })
 	deps := server.Deps{
 		DB:           database.NewResilient(pool, defaultBreaker, log),
 		Migrations:   mig,
