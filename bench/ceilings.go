@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +13,9 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
@@ -23,7 +23,10 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 	"golang.org/x/crypto/argon2"
 
+	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server/clientip"
 	"github.com/authd/authd/server/config"
+	"github.com/authd/authd/server/token"
 )
 
 // hashCeiling is the configured argon2id hash, straight from x/crypto, on
@@ -69,7 +72,8 @@ func meCeiling(dbURL string, jwks []byte) (url string, stop func(), err error) {
 
 // serveMeCeiling is the ceiling process: an Echo handler that verifies the
 // same JWT with the same library against authd's JWKS and selects the user
-// by primary key through pgx, with authd's default pool size. It prints its
+// by primary key through pgx (the generated GetUserByID), with authd's
+// default pool size. It prints its
 // address and serves until killed.
 func serveMeCeiling() error {
 	ctx := context.Background()
@@ -91,6 +95,7 @@ func serveMeCeiling() error {
 		return err
 	}
 	defer pool.Close()
+	q := db.New(pool)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/me", func(c echo.Context) error {
@@ -100,11 +105,15 @@ func serveMeCeiling() error {
 			return echo.ErrUnauthorized
 		}
 		sub, _ := tok.Subject()
-		var id, email string
-		if err := pool.QueryRow(c.Request().Context(), "SELECT id::text, email FROM users WHERE id = $1", sub).Scan(&id, &email); err != nil {
+		id, err := uuid.Parse(sub)
+		if err != nil {
+			return echo.ErrUnauthorized
+		}
+		u, err := q.GetUserByID(c.Request().Context(), id)
+		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, map[string]string{"id": id, "email": email})
+		return c.JSON(http.StatusOK, map[string]string{"id": u.ID.String(), "email": u.Email})
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -114,38 +123,45 @@ func serveMeCeiling() error {
 	return http.Serve(ln, e)
 }
 
-// rotationCeiling runs the bare rotation transaction refresh cannot avoid:
-// lock the presented token, mark it rotated, insert its successor. Each
-// worker rotates a chain of its own in a session of userID.
+// rotationCeiling runs what a refresh asks of PostgreSQL and nothing more:
+// the refresh handler's transaction, with the same generated queries
+// (queries/refresh_tokens.sql) in the same order, lock the presented token
+// and its session, then rotate it, but without HTTP, middleware or token
+// signing. Each worker rotates a chain of its own in a session of userID.
 func rotationCeiling(ctx context.Context, pool *pgxpool.Pool, userID string, workers int) (load, error) {
-	current := make([][]byte, workers)
-	sessions := make([]string, workers)
+	uid, err := uuid.Parse(userID)
+	if err != nil {
+		return load{}, err
+	}
+	current := make([]string, workers)
 	for w := range workers {
-		current[w] = randomHash()
-		err := pool.QueryRow(ctx, `INSERT INTO sessions (user_id, expires_at) VALUES ($1, now() + interval '1 day') RETURNING id::text`, userID).Scan(&sessions[w])
+		current[w] = token.NewOpaque()
+		q := db.New(pool)
+		sess, err := q.CreateSession(ctx, db.CreateSessionParams{UserID: uid, ExpiresAt: time.Now().Add(24 * time.Hour), UserAgent: "bench", Ip: benchClient, Now: time.Now()})
 		if err == nil {
-			_, err = pool.Exec(ctx, `INSERT INTO refresh_tokens (session_id, token_hash) VALUES ($1, $2)`, sessions[w], current[w])
+			err = q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashOpaque(current[w]), Now: time.Now()})
 		}
 		if err != nil {
 			return load{}, err
 		}
 	}
+	client := clientip.Key(benchClient)
 	return load{workers, func(w int) error {
-		next := randomHash()
+		presented, next := current[w], token.NewOpaque()
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			var id string
-			if err := tx.QueryRow(ctx, `SELECT id::text FROM refresh_tokens WHERE token_hash = $1 AND rotated_at IS NULL FOR UPDATE`, current[w]).Scan(&id); err != nil {
+			q := db.New(tx)
+			row, err := q.LockRefreshToken(ctx, token.HashOpaque(presented))
+			if err != nil {
 				return err
 			}
-			var nextID string
-			if err := tx.QueryRow(ctx, `INSERT INTO refresh_tokens (session_id, token_hash) VALUES ($1, $2) RETURNING id::text`, sessions[w], next).Scan(&nextID); err != nil {
-				return err
+			now := time.Now()
+			if !row.ExpiresAt.After(now) || row.RevokedAt != nil || !row.IsActive || row.RotatedAt != nil {
+				return errors.New("rotation ceiling: the chain's token is not current")
 			}
-			tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET rotated_at = now(), successor_id = $2 WHERE id = $1`, id, nextID)
-			if err == nil && tag.RowsAffected() != 1 {
-				err = errors.New("rotation updated no row")
-			}
-			return err
+			return q.RotateRefreshToken(ctx, db.RotateRefreshTokenParams{
+				ID: row.ID, SessionID: row.SessionID, Now: now,
+				SuccessorHash: token.HashOpaque(next), SuccessorSealed: token.SealSuccessor(presented, next, row.SessionID, row.ID, client),
+			})
 		})
 		if err == nil {
 			current[w] = next
@@ -154,7 +170,6 @@ func rotationCeiling(ctx context.Context, pool *pgxpool.Pool, userID string, wor
 	}}, nil
 }
 
-func randomHash() []byte {
-	h := sha256.Sum256([]byte(rand.Text()))
-	return h[:]
-}
+// benchClient is the address the ceiling's sessions are bound to, as
+// authd's are to the client's.
+const benchClient = "127.0.0.1"

@@ -85,7 +85,7 @@ func run(d time.Duration, outPath string) error {
 		return err
 	}
 	m = interleaved(rounds, d, load{8, refresh}, rotation)
-	say(row{name: "refresh", concurrency: "8", authd: m[0], ceiling: m[1], target: 0.60, ceilingName: "bare rotation transaction (pgx)"})
+	say(row{name: "refresh", concurrency: "8", authd: m[0], ceiling: m[1], target: 0.60, ceilingName: "rotation transaction: the same sqlc queries (pgx)"})
 
 	jwks, err := call(a.http, "GET", a.url+"/.well-known/jwks.json", "", nil, 200)
 	if err != nil {

@@ -1,11 +1,11 @@
 -- name: ReplaceAccountToken :exec
 -- Issues a token of a kind; the earlier one of that kind, if any, is
 -- overwritten and so stops working.
-INSERT INTO account_tokens (user_id, kind, token_hash, new_email, session_id, expires_at)
-VALUES (sqlc.arg(user_id), sqlc.arg(kind), sqlc.arg(token_hash), sqlc.narg(new_email), sqlc.narg(session_id), sqlc.arg(expires_at))
+INSERT INTO account_tokens (user_id, kind, token_hash, new_email, session_id, created_at, expires_at)
+VALUES (sqlc.arg(user_id), sqlc.arg(kind), sqlc.arg(token_hash), sqlc.narg(new_email), sqlc.narg(session_id), sqlc.arg(now), sqlc.arg(expires_at))
 ON CONFLICT (user_id, kind) DO UPDATE
 SET token_hash = excluded.token_hash, new_email = excluded.new_email, session_id = excluded.session_id,
-    created_at = now(), expires_at = excluded.expires_at;
+    created_at = excluded.created_at, expires_at = excluded.expires_at;
 
 -- name: ConsumeAccountToken :one
 -- Uses a live token up: it is deleted, so it works once.
@@ -25,13 +25,13 @@ RETURNING user_id, new_email, session_id;
 DELETE FROM account_tokens WHERE user_id = $1;
 
 -- name: MarkEmailVerified :one
-UPDATE users SET email_verified_at = coalesce(email_verified_at, now()), updated_at = now()
-WHERE id = $1 AND is_active
+UPDATE users SET updated_at = sqlc.arg(now), email_verified_at = coalesce(email_verified_at, sqlc.arg(now))
+WHERE id = sqlc.arg(id) AND is_active
 RETURNING *;
 
 -- name: SetVerifiedEmail :one
 -- Applies a confirmed email change; the address is verified by the confirmation.
-UPDATE users SET email = sqlc.arg(email), email_verified_at = now(), updated_at = now()
+UPDATE users SET email = sqlc.arg(email), updated_at = sqlc.arg(now), email_verified_at = sqlc.arg(now)
 WHERE id = sqlc.arg(id) AND is_active
 RETURNING *;
 

@@ -1,6 +1,6 @@
 -- name: EnqueueMail :exec
-INSERT INTO mail_outbox (kind, recipient, mailbox, subject, text_body, html_body)
-VALUES ($1, $2, $3, $4, $5, $6);
+INSERT INTO mail_outbox (kind, recipient, mailbox, subject, text_body, html_body, created_at, next_attempt_at)
+VALUES (sqlc.arg(kind), sqlc.arg(recipient), sqlc.arg(mailbox), sqlc.arg(subject), sqlc.arg(text_body), sqlc.arg(html_body), sqlc.arg(now), sqlc.arg(now));
 
 -- name: ClaimMail :many
 -- Leases up to limit due messages to one worker; rows another worker holds
@@ -83,8 +83,8 @@ WHERE (status = 'sent' AND sent_at < sqlc.arg(sent_before))
 -- Decoy work (see decoyMail): a row written and, by DropDecoy in the same
 -- transaction, deleted again, so no one ever sees it, but the commit costs
 -- what a real one does.
-INSERT INTO mail_outbox (kind, recipient, subject, text_body, html_body, status)
-VALUES ($1, $2, $3, $4, $5, 'dead')
+INSERT INTO mail_outbox (kind, recipient, subject, text_body, html_body, created_at, next_attempt_at, status)
+VALUES (sqlc.arg(kind), sqlc.arg(recipient), sqlc.arg(subject), sqlc.arg(text_body), sqlc.arg(html_body), sqlc.arg(now), sqlc.arg(now), 'dead')
 RETURNING id;
 
 -- name: DropDecoy :exec

@@ -3,10 +3,10 @@
 -- mailed link. A registration that mails a link (token_hash set) replaces
 -- the row, so earlier links stop working; one that mails none (throttled,
 -- or the address has an account) keeps a live row as it is.
-INSERT INTO pending_registrations AS p (email, token_hash, expires_at)
-VALUES (sqlc.arg(email), sqlc.narg(token_hash), sqlc.arg(expires_at))
+INSERT INTO pending_registrations AS p (email, token_hash, created_at, expires_at)
+VALUES (sqlc.arg(email), sqlc.narg(token_hash), sqlc.arg(now), sqlc.arg(expires_at))
 ON CONFLICT (email) DO UPDATE
-SET token_hash = excluded.token_hash, created_at = now(), expires_at = excluded.expires_at
+SET token_hash = excluded.token_hash, created_at = excluded.created_at, expires_at = excluded.expires_at
 WHERE excluded.token_hash IS NOT NULL OR p.expires_at <= sqlc.arg(now);
 
 -- name: RenewPendingLink :execrows
@@ -14,13 +14,13 @@ WHERE excluded.token_hash IS NOT NULL OR p.expires_at <= sqlc.arg(now);
 -- registration when renew, on a row of its own when create_row (an account
 -- from before verification was required); otherwise nothing changes. One
 -- statement for every address, so that a resend does the same work for all.
-INSERT INTO pending_registrations AS p (email, token_hash, expires_at)
-SELECT sqlc.arg(email)::text, sqlc.arg(token_hash)::bytea, sqlc.arg(expires_at)::timestamptz
+INSERT INTO pending_registrations AS p (email, token_hash, created_at, expires_at)
+SELECT sqlc.arg(email)::text, sqlc.arg(token_hash)::bytea, sqlc.arg(now)::timestamptz, sqlc.arg(expires_at)::timestamptz
 WHERE sqlc.arg(create_row)::boolean OR (sqlc.arg(renew)::boolean AND EXISTS (
     SELECT 1 FROM pending_registrations l WHERE l.email = sqlc.arg(email)::text AND l.expires_at > sqlc.arg(now)::timestamptz
 ))
 ON CONFLICT (email) DO UPDATE
-SET token_hash = excluded.token_hash, created_at = now(), expires_at = excluded.expires_at;
+SET token_hash = excluded.token_hash, created_at = excluded.created_at, expires_at = excluded.expires_at;
 
 -- name: HasLivePendingRegistration :one
 -- Whether the address has a live pending registration (resend renews it).

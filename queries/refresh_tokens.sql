@@ -1,5 +1,6 @@
 -- name: CreateRefreshToken :exec
-INSERT INTO refresh_tokens (session_id, token_hash) VALUES ($1, $2);
+INSERT INTO refresh_tokens (session_id, token_hash, created_at)
+VALUES (sqlc.arg(session_id), sqlc.arg(token_hash), sqlc.arg(now));
 
 -- name: LockRefreshToken :one
 -- Locks the token and its session, so refreshes of one session run one at a time
@@ -24,18 +25,18 @@ FOR UPDATE OF refresh_tokens, sessions;
 -- session's use and clears the sealed copy of the presented token that its
 -- predecessor held (its retry no longer applies), in one statement.
 WITH successor AS (
-    INSERT INTO refresh_tokens (session_id, token_hash)
-    VALUES (sqlc.arg(session_id), sqlc.arg(successor_hash))
+    INSERT INTO refresh_tokens (session_id, token_hash, created_at)
+    VALUES (sqlc.arg(session_id), sqlc.arg(successor_hash), sqlc.arg(now))
     RETURNING id
 ), used AS (
-    UPDATE sessions SET last_used_at = now() WHERE id = sqlc.arg(session_id)
+    UPDATE sessions SET last_used_at = sqlc.arg(now) WHERE id = sqlc.arg(session_id)
 ), spent AS (
     UPDATE refresh_tokens SET successor_sealed = NULL
     WHERE session_id = sqlc.arg(session_id) AND successor_sealed IS NOT NULL
       AND refresh_tokens.id <> sqlc.arg(id)
 )
 UPDATE refresh_tokens
-SET rotated_at       = sqlc.arg(rotated_at),
+SET rotated_at       = sqlc.arg(now)::timestamptz,
     successor_id     = (SELECT id FROM successor),
     successor_sealed = sqlc.arg(successor_sealed)
 WHERE refresh_tokens.id = sqlc.arg(id);

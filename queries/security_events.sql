@@ -1,6 +1,6 @@
 -- name: RecordEvent :exec
-INSERT INTO security_events (user_id, kind, session_id, ip, user_agent, request_id)
-VALUES (sqlc.arg(user_id), sqlc.arg(kind), sqlc.narg(session_id), sqlc.arg(ip), sqlc.arg(user_agent), sqlc.arg(request_id));
+INSERT INTO security_events (user_id, kind, session_id, ip, user_agent, request_id, created_at)
+VALUES (sqlc.arg(user_id), sqlc.arg(kind), sqlc.narg(session_id), sqlc.arg(ip), sqlc.arg(user_agent), sqlc.arg(request_id), sqlc.arg(now));
 
 -- name: DecoyEvent :exec
 -- Stands in for RecordEvent where there is nothing to record (a failed

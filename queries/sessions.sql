@@ -1,6 +1,6 @@
 -- name: CreateSession :one
-INSERT INTO sessions (user_id, expires_at, user_agent, ip)
-VALUES ($1, $2, $3, $4)
+INSERT INTO sessions (user_id, created_at, last_used_at, expires_at, user_agent, ip)
+VALUES (sqlc.arg(user_id), sqlc.arg(now), sqlc.arg(now), sqlc.arg(expires_at), sqlc.arg(user_agent), sqlc.arg(ip))
 RETURNING *;
 
 -- name: GetSessionUser :one
@@ -28,7 +28,7 @@ SELECT EXISTS (
 -- Ends the user's oldest live sessions so that at most keep stay live. Run
 -- while holding the user row (LockUserCredentials), so that concurrent
 -- logins are counted one by one.
-UPDATE sessions SET revoked_at = now()
+UPDATE sessions SET revoked_at = sqlc.arg(now)::timestamptz
 WHERE id IN (
     SELECT live.id FROM sessions AS live
     WHERE live.user_id = sqlc.arg(user_id) AND live.revoked_at IS NULL AND live.expires_at > sqlc.arg(now)
@@ -38,12 +38,12 @@ WHERE id IN (
 RETURNING id;
 
 -- name: RevokeSession :execrows
-UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL;
+UPDATE sessions SET revoked_at = sqlc.arg(now)::timestamptz WHERE id = sqlc.arg(id) AND revoked_at IS NULL;
 
 -- name: RevokeUserSessions :execrows
 -- Revokes every live session of a user, except the one named by keep when given.
 UPDATE sessions
-SET revoked_at = now()
+SET revoked_at = sqlc.arg(now)::timestamptz
 WHERE user_id = sqlc.arg(user_id)
   AND revoked_at IS NULL
   AND (sqlc.narg(keep)::uuid IS NULL OR id <> sqlc.narg(keep)::uuid);
@@ -64,7 +64,7 @@ LIMIT 100;
 
 -- name: RevokeUserSession :execrows
 -- Revokes one live session of the user; 0 rows for another user's or an unknown one.
-UPDATE sessions SET revoked_at = now()
+UPDATE sessions SET revoked_at = sqlc.arg(now)::timestamptz
 WHERE id = sqlc.arg(id) AND user_id = sqlc.arg(user_id) AND revoked_at IS NULL AND expires_at > sqlc.arg(now);
 
 -- name: PruneEndedSessions :execrows

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/swaggest/swgui"
@@ -33,15 +34,33 @@ type HTTPOptions struct {
 	ReadinessDetails bool
 }
 
-// Echo assembles the application: middleware in the order requests meet it,
-// the generated strict handlers, and Swagger UI's embedded assets.
-func (s *Server) Echo() (*echo.Echo, error) {
-	opts := s.HTTP
+// buildHandlers builds, once, what the listeners serve: the public
+// application (traced when tracing is on) and the private listener's mux.
+func (s *Server) buildHandlers() error {
 	spec, err := authd.LoadSpec()
 	if err != nil {
-		return nil, fmt.Errorf("load embedded spec: %w", err)
+		return fmt.Errorf("load embedded spec: %w", err)
 	}
 	if err := s.loadDocs(spec); err != nil {
+		return err
+	}
+	e, err := s.newEcho(spec)
+	if err != nil {
+		return err
+	}
+	if s.handler, err = s.traced(e); err != nil {
+		return err
+	}
+	s.private = s.privateHandler()
+	return nil
+}
+
+// newEcho assembles the application: middleware in the order requests meet
+// it, the generated strict handlers, and Swagger UI's embedded assets.
+func (s *Server) newEcho(spec *openapi3.T) (*echo.Echo, error) {
+	opts := s.http
+	authenticate, err := s.authenticate(spec)
+	if err != nil {
 		return nil, err
 	}
 	e := echo.New()
@@ -54,9 +73,9 @@ func (s *Server) Echo() (*echo.Echo, error) {
 	e.IPExtractor = ips.ClientIP
 
 	e.Use(requestContext(opts.RequestTimeout))
-	e.Use(accessLog(s.Log, s.Metrics))
-	e.Use(recoverPanics(s.Log))
-	e.Use(securityHeaders(strings.HasPrefix(s.Mail.PublicURL, "https://")))
+	e.Use(accessLog(s.log, s.metrics))
+	e.Use(recoverPanics(s.log))
+	e.Use(securityHeaders(strings.HasPrefix(s.mail.PublicURL, "https://")))
 	e.Use(noStore(spec))
 	if len(opts.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
@@ -68,10 +87,10 @@ func (s *Server) Echo() (*echo.Echo, error) {
 		}))
 	}
 	e.Use(guardBody)
+	e.Use(authenticate)
 	e.Use(s.requestValidator(spec))
 
-	// Strict middlewares wrap in reverse: requireCaller runs first.
-	api.RegisterHandlers(e, api.NewStrictHandler(s, []api.StrictMiddlewareFunc{s.limitRequests, s.requireCaller(spec)}))
+	api.RegisterHandlers(e, api.NewStrictHandler(s, []api.StrictMiddlewareFunc{s.limitRequests}))
 	e.GET("/docs/*", echo.WrapHandler(s.swaggerUI))
 	return e, nil
 }
@@ -89,23 +108,28 @@ func (o HTTPOptions) clientIPs() (*clientip.Extractor, error) {
 	return ips, nil
 }
 
-// Handler is the application with a span around each request, when tracing
-// is on. A W3C traceparent is continued only from a trusted proxy; from
-// anyone else it is a link of a new trace, so a client can neither join
-// authd's spans to a trace of its choosing nor switch their sampling off.
-func (s *Server) Handler() (http.Handler, error) {
-	e, err := s.Echo()
-	if err != nil || s.Tracer == nil {
-		return e, err
+// traced puts a span around each request of e, when tracing is on. A W3C
+// traceparent is continued only from a trusted proxy; from anyone else it is
+// a link of a new trace, so a client can neither join authd's spans to a
+// trace of its choosing nor switch their sampling off.
+func (s *Server) traced(e *echo.Echo) (http.Handler, error) {
+	if s.tracer == nil {
+		return e, nil
 	}
-	ips, err := s.HTTP.clientIPs()
+	ips, err := s.http.clientIPs()
 	if err != nil {
 		return nil, err
 	}
 	return otelhttp.NewHandler(e, "http.request",
-		otelhttp.WithTracerProvider(s.Tracer), otelhttp.WithPropagators(telemetry.Propagator),
+		otelhttp.WithTracerProvider(s.tracer), otelhttp.WithPropagators(telemetry.Propagator),
 		otelhttp.WithPublicEndpointFn(func(r *http.Request) bool { return !ips.PeerTrusted(r) })), nil
 }
+
+// Handler is the public application (AUTHD_ADDR).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// PrivateHandler serves the private metrics listener (AUTHD_METRICS_ADDR).
+func (s *Server) PrivateHandler() http.Handler { return s.private }
 
 func newSwaggerUI() http.Handler {
 	return v5emb.NewHandlerWithConfig(swgui.Config{

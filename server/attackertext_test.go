@@ -81,7 +81,7 @@ func TestSessions_RowsStoredBeforeTheCleaningAreListedClean(t *testing.T) {
 	ctx := context.Background()
 	u, pair := app.NewUser(t)
 	for _, table := range []string{"sessions", "security_events"} {
-		if _, err := app.Server.DB.Pool().Exec(ctx, "UPDATE "+table+" SET user_agent = $1 WHERE user_id = $2", "curl/8 \u202egnp.exe", u.Id); err != nil {
+		if _, err := app.Deps.DB.Pool().Exec(ctx, "UPDATE "+table+" SET user_agent = $1 WHERE user_id = $2", "curl/8 \u202egnp.exe", u.Id); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/token"
 )
@@ -19,15 +19,15 @@ import (
 // alike; so do their limits, which are keyed by the address as typed.
 func (s *Server) Login(ctx context.Context, req api.LoginRequestObject) (api.LoginResponseObject, error) {
 	res, err := s.login(ctx, req)
-	if outcome := loginOutcome(res, err); outcome != "" {
-		s.Metrics.Logins.WithLabelValues(outcome).Inc()
+	if outcome := loginOutcome(res); outcome != "" {
+		s.metrics.Logins.WithLabelValues(outcome).Inc()
 	}
 	return res, err
 }
 
 // loginOutcome names a login's result for metrics; "" for failures of ours.
-func loginOutcome(res api.LoginResponseObject, err error) string {
-	var pe *problemError
+// The rate limits count the logins they refuse themselves (countThrottled).
+func loginOutcome(res api.LoginResponseObject) string {
 	switch res.(type) {
 	case api.Login200JSONResponse:
 		return "success"
@@ -35,36 +35,34 @@ func loginOutcome(res api.LoginResponseObject, err error) string {
 		return "bad_credentials"
 	case api.Login403ApplicationProblemPlusJSONResponse:
 		return "unverified"
-	}
-	if errors.As(err, &pe) && pe.kind.status == 429 {
+	case api.Login429ApplicationProblemPlusJSONResponse:
 		return "throttled"
 	}
 	return ""
 }
 
 func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.LoginResponseObject, error) {
-	refused := api.Login401ApplicationProblemPlusJSONResponse{InvalidCredentialsApplicationProblemPlusJSONResponse: api.InvalidCredentialsApplicationProblemPlusJSONResponse(
-		problem(ctx, kindInvalidCredentials, "The email or password is incorrect."))}
+	refused := api.Login401ApplicationProblemPlusJSONResponse{InvalidCredentialsApplicationProblemPlusJSONResponse: invalidCredentials(ctx)}
 	email, ip := normalizeEmail(req.Body.Email), infoFrom(ctx).ip
-	u, err := s.DB.Queries().GetUserByEmail(ctx, email)
+	u, err := s.db.Queries().GetUserByEmail(ctx, email)
 	var known *db.User
 	switch {
 	case err == nil:
 		known = &u
-	case !errors.Is(err, pgx.ErrNoRows):
+	case !errors.Is(err, database.ErrNotFound):
 		return nil, err
 	}
-	if refused, err := s.admitLogin(ctx, email, ip); err != nil || refused != nil {
+	if wait, err := s.admitLogin(ctx, email, ip); err != nil || wait != nil {
 		if err != nil {
 			return nil, err
 		}
-		return nil, refused.problem()
+		return api.Login429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
 	}
 	ok, rehash := false, false
 	if known == nil {
-		err = s.Hasher.VerifyDummy(ctx, req.Body.Password)
-	} else if ok, rehash, err = s.Hasher.Verify(ctx, req.Body.Password, u.PasswordHash); errors.Is(err, password.ErrUnknownHash) {
-		s.Log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID.String())
+		err = s.hasher.VerifyDummy(ctx, req.Body.Password)
+	} else if ok, rehash, err = s.hasher.Verify(ctx, req.Body.Password, u.PasswordHash); errors.Is(err, password.ErrUnknownHash) {
+		s.log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID.String())
 		err = nil
 	}
 	if err != nil {
@@ -74,14 +72,14 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 		// admitLogin counted the failure already. One durable commit for
 		// every failure: a real account records its trail event, an unknown
 		// address a decoy that keeps nothing, so timing tells them not apart.
-		err := s.DB.InTx(ctx, func(q *db.Queries) error {
+		err := s.db.InTx(ctx, func(q *db.Queries) error {
 			if known == nil {
 				return q.DecoyEvent(ctx)
 			}
-			return s.record(ctx, q, u.ID, evLoginFailed, nil)
+			return s.recordSecurityEvent(ctx, q, u.ID, evLoginFailed, nil)
 		})
 		if err != nil {
-			s.Log.WarnContext(ctx, "could not record a failed login", "error", err.Error())
+			s.log.WarnContext(ctx, "could not record a failed login", "error", err.Error())
 		}
 		return refused, nil
 	}
@@ -92,14 +90,13 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 	// Only an account from before verification was required gets here
 	// unverified: a pending registration has no account, and its address
 	// answered 401 above like an unknown one.
-	if s.Mail.RequireVerified && u.EmailVerifiedAt == nil {
-		return api.Login403ApplicationProblemPlusJSONResponse{EmailNotVerifiedApplicationProblemPlusJSONResponse: api.EmailNotVerifiedApplicationProblemPlusJSONResponse(
-			problem(ctx, kindNotVerified, "Confirm your email address with the link we sent, or ask for a new one."))}, nil
+	if s.mail.RequireVerified && u.EmailVerifiedAt == nil {
+		return api.Login403ApplicationProblemPlusJSONResponse{EmailNotVerifiedApplicationProblemPlusJSONResponse: emailNotVerified(ctx)}, nil
 	}
 	var upgraded string
 	if rehash {
-		if upgraded, err = s.Hasher.Hash(ctx, req.Body.Password); err != nil {
-			s.Log.WarnContext(ctx, "password rehash skipped", "user_id", u.ID.String(), "error", err.Error())
+		if upgraded, err = s.hasher.Hash(ctx, req.Body.Password); err != nil {
+			s.log.WarnContext(ctx, "password rehash skipped", "user_id", u.ID.String(), "error", err.Error())
 			upgraded = ""
 		}
 	}
@@ -126,7 +123,7 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 	info := infoFrom(ctx)
 	refresh := token.NewOpaque()
 	var sess db.Session
-	err := s.DB.InTx(ctx, func(q *db.Queries) error {
+	err := s.db.InTx(ctx, func(q *db.Queries) error {
 		cur, err := q.LockUserCredentials(ctx, u.ID)
 		if err != nil {
 			return err
@@ -143,15 +140,15 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 			return err
 		}
 		sess, err = q.CreateSession(ctx, db.CreateSessionParams{
-			UserID: u.ID, ExpiresAt: s.Now().Add(s.SessionTTL), UserAgent: info.userAgent, Ip: info.ip,
+			UserID: u.ID, ExpiresAt: s.now().Add(s.sessionTTL), UserAgent: info.userAgent, Ip: info.ip, Now: s.now(),
 		})
 		if err != nil {
 			return err
 		}
-		if err := s.record(ctx, q, u.ID, evLoginSucceeded, &sess.ID); err != nil {
+		if err := s.recordSecurityEvent(ctx, q, u.ID, evLoginSucceeded, &sess.ID); err != nil {
 			return err
 		}
-		return q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashOpaque(refresh)})
+		return q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashOpaque(refresh), Now: s.now()})
 	})
 	if err != nil {
 		return api.TokenPairJSONResponse{}, err
@@ -163,12 +160,12 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 // fits under MaxSessionsPerUser, each with a session_revoked event. The
 // caller holds the user row, so racing logins cannot both see room.
 func (s *Server) makeRoomForSession(ctx context.Context, q *db.Queries, userID uuid.UUID) error {
-	ended, err := q.RevokeSessionsOverCap(ctx, db.RevokeSessionsOverCapParams{UserID: userID, Now: s.Now(), Keep: int32(s.MaxSessionsPerUser - 1)}) //nolint:gosec // G115: config holds it to 1..100
+	ended, err := q.RevokeSessionsOverCap(ctx, db.RevokeSessionsOverCapParams{UserID: userID, Now: s.now(), Keep: int32(s.maxSessionsPerUser - 1)}) //nolint:gosec // G115: config holds it to 1..100
 	if err != nil {
 		return err
 	}
 	for _, id := range ended {
-		if err := s.record(ctx, q, userID, evSessionRevoked, &id); err != nil {
+		if err := s.recordSecurityEvent(ctx, q, userID, evSessionRevoked, &id); err != nil {
 			return err
 		}
 	}
@@ -176,11 +173,11 @@ func (s *Server) makeRoomForSession(ctx context.Context, q *db.Queries, userID u
 }
 
 func (s *Server) issuePair(userID, sessionID uuid.UUID, refresh string, sessionExpiry time.Time) (api.TokenPairJSONResponse, error) {
-	access, err := s.Tokens.Issue(token.Claims{UserID: userID, SessionID: sessionID})
+	access, err := s.tokens.Issue(token.Claims{UserID: userID, SessionID: sessionID})
 	if err != nil {
 		return api.TokenPairJSONResponse{}, err
 	}
-	return tokenPairJSON(access, s.Tokens.TTL(), refresh, sessionExpiry.Sub(s.Now())), nil
+	return tokenPairJSON(access, s.tokens.TTL(), refresh, sessionExpiry.Sub(s.now())), nil
 }
 
 // Logout implements api.StrictServerInterface: the caller's session, every
@@ -193,24 +190,24 @@ func (s *Server) Logout(ctx context.Context, req api.LogoutRequestObject) (api.L
 	}
 	var err error
 	count := s.countRevoked(ctx, "logout")
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
 		var err error
 		switch scope {
 		case api.Others:
-			err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID}))
+			err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Keep: &me.sessionID, Now: s.now()}))
 		case api.All:
-			err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID}))
+			err = count(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Now: s.now()}))
 		default:
-			err = count(q.RevokeSession(ctx, me.sessionID))
+			err = count(q.RevokeSession(ctx, db.RevokeSessionParams{ID: me.sessionID, Now: s.now()}))
 		}
 		if err != nil {
 			return err
 		}
-		return s.record(ctx, q, me.user.ID, evLogout, &me.sessionID)
+		return s.recordSecurityEvent(ctx, q, me.user.ID, evLogout, &me.sessionID)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.Metrics.Logouts.WithLabelValues(string(scope)).Inc()
+	s.metrics.Logouts.WithLabelValues(string(scope)).Inc()
 	return api.Logout204Response{}, nil
 }

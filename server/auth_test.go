@@ -252,7 +252,7 @@ func TestHashing_FullBulkheadAnswers503(t *testing.T) {
 	if shed.HTTPResponse.Header.Get("Retry-After") != "1" || shed.ApplicationproblemJSON503 == nil {
 		t.Errorf("503 without Retry-After or problem: %s", shed.Body)
 	}
-	if open, _ := app.Server.DB.BreakerOpen(); open {
+	if open, _ := app.Deps.DB.BreakerOpen(); open {
 		t.Error("shedding load opened the database breaker")
 	}
 }

@@ -19,11 +19,15 @@ const knownClientWindow = 30 * 24 * time.Hour
 // failureWindow is how long failures count towards the backoff.
 const failureWindow = 24 * time.Hour
 
-// refusal says why and for how long an attempt must wait.
+// refusal says why and for how long an attempt must wait. A password check
+// outside a login returns it as its error, so that it passes up unchanged to
+// the handler, which answers its own 429 (loginBackoff).
 type refusal struct {
 	wait   time.Duration
 	policy string // for the RateLimit header
 }
+
+func (r *refusal) Error() string { return fmt.Sprintf("%s: wait %s", r.policy, r.wait) }
 
 // admitLogin decides whether this attempt may check a password, and counts
 // it before the hash, so that concurrent guesses cannot slip past a check
@@ -43,16 +47,16 @@ type refusal struct {
 // leaves behind is bounded. A successful login forgives this client's count
 // (forgiveLogin).
 func (s *Server) admitLogin(ctx context.Context, email, ip string) (*refusal, error) {
-	if !s.Limits.Enabled {
+	if !s.limits.Enabled {
 		return nil, nil
 	}
-	now := s.Now()
-	known, err := s.DB.Queries().IsKnownClient(ctx, db.IsKnownClientParams{Email: email, Ip: ip, Since: now.Add(-knownClientWindow)})
+	now := s.now()
+	known, err := s.db.Queries().IsKnownClient(ctx, db.IsKnownClientParams{Email: email, Ip: ip, Since: now.Add(-knownClientWindow)})
 	if err != nil {
 		return nil, err
 	}
 	if !known {
-		res, err := s.Limits.Store.Allow(ctx, "login:account:"+emailKey(email), s.Limits.FailedLogins)
+		res, err := s.limits.Store.Allow(ctx, "login:account:"+emailKey(email), s.limits.FailedLogins)
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +64,7 @@ func (s *Server) admitLogin(ctx context.Context, email, ip string) (*refusal, er
 			return &refusal{wait: res.RetryAfter, policy: "login-account"}, nil
 		}
 	}
-	wait, err := s.Limits.BackoffStore.Attempt(ctx, backoffKey(email, ip), now, s.backoffPolicy())
+	wait, err := s.limits.BackoffStore.Attempt(ctx, backoffKey(email, ip), now, s.backoffPolicy())
 	if err != nil || wait <= 0 {
 		return nil, err
 	}
@@ -77,23 +81,15 @@ func backoffKey(email, ip string) string {
 // backoffPolicy: BackoffAfter free failures, then BackoffBase doubling up
 // to BackoffMax, counted over failureWindow.
 func (s *Server) backoffPolicy() ratelimit.BackoffPolicy {
-	return ratelimit.BackoffPolicy{After: s.Limits.BackoffAfter, Base: s.Limits.BackoffBase, Max: s.Limits.BackoffMax, Window: failureWindow}
+	return ratelimit.BackoffPolicy{After: s.limits.BackoffAfter, Base: s.limits.BackoffBase, Max: s.limits.BackoffMax, Window: failureWindow}
 }
 
 // forgiveLogin clears this client's count after a successful login.
 func (s *Server) forgiveLogin(ctx context.Context, email, ip string) {
-	if !s.Limits.Enabled {
+	if !s.limits.Enabled {
 		return
 	}
-	if err := s.Limits.BackoffStore.Forgive(ctx, backoffKey(email, ip)); err != nil {
-		s.Log.WarnContext(ctx, "could not reset login failures", "error", err.Error())
+	if err := s.limits.BackoffStore.Forgive(ctx, backoffKey(email, ip)); err != nil {
+		s.log.WarnContext(ctx, "could not reset login failures", "error", err.Error())
 	}
-}
-
-// problem is the 429 for an attempt that must wait.
-func (r *refusal) problem() *problemError {
-	secs := ceilSeconds(r.wait.Seconds())
-	pe := tooManyRequests(kindLoginBackoff, fmt.Sprintf("Too many failed logins; retry in %d seconds.", secs), secs)
-	pe.headers["RateLimit"] = fmt.Sprintf("%q;r=0;t=%d", r.policy, secs)
-	return pe
 }

@@ -45,9 +45,32 @@ func sessionJSON(r db.ListLiveSessionsRow, current bool) api.Session {
 	}
 }
 
+// eventJSON maps a security event row to the API's Event.
+func eventJSON(r db.ListEventsRow) api.Event {
+	return api.Event{
+		Kind:      api.EventKind(r.Kind),
+		CreatedAt: r.CreatedAt.UTC(),
+		SessionId: r.SessionID,
+		Ip:        r.Ip,
+		UserAgent: cleanHeader(r.UserAgent, 512), // see sessionJSON
+		RequestId: r.RequestID,
+	}
+}
+
+// readinessProblemJSON maps the not-ready problem and the failing checks to
+// the API's ReadinessProblem; checks is nil unless details are asked for.
+func readinessProblemJSON(p api.Problem, failing []string, checks *api.Checks) api.ReadinessProblem {
+	return api.ReadinessProblem{
+		Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail,
+		RequestId: p.RequestId, Instance: ptr("/readiness"), Failing: failing, Checks: checks,
+	}
+}
+
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
 	}
 	return ptr(t.UTC())
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -22,7 +22,7 @@ func (s *Server) checkCurrentPassword(ctx context.Context, pw string) (bool, err
 // wrongCurrentPassword is the 403 of every endpoint that checks
 // current_password.
 func wrongCurrentPassword(ctx context.Context) api.WrongPasswordApplicationProblemPlusJSONResponse {
-	return api.WrongPasswordApplicationProblemPlusJSONResponse(problem(ctx, kindWrongPassword, "The current password is incorrect."))
+	return wrongPassword(ctx, "The current password is incorrect.")
 }
 
 // checkPasswordLikeLogin verifies pw against u's password outside a login
@@ -30,25 +30,26 @@ func wrongCurrentPassword(ctx context.Context) api.WrongPasswordApplicationProbl
 // verification link): the attempt counts for the (address, client) backoff
 // before the hash (admitLogin, shared with logins), a wrong password leaves
 // a login_failed event (with the session that sent it, if any), and the
-// right one forgives this client. A refusal of the backoff is its 429 error.
+// right one forgives this client. A refusal of the backoff is returned as
+// its error (*refusal), for the handler to answer its 429.
 func (s *Server) checkPasswordLikeLogin(ctx context.Context, u db.User, pw string, session *uuid.UUID) (bool, error) {
 	ip := infoFrom(ctx).ip
-	if refused, err := s.admitLogin(ctx, u.Email, ip); err != nil || refused != nil {
+	if wait, err := s.admitLogin(ctx, u.Email, ip); err != nil || wait != nil {
 		if err != nil {
 			return false, err
 		}
-		return false, refused.problem()
+		return false, wait
 	}
-	ok, _, err := s.Hasher.Verify(ctx, pw, u.PasswordHash)
+	ok, _, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
 	if errors.Is(err, password.ErrUnknownHash) {
-		s.Log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID.String())
+		s.log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID.String())
 	} else if err != nil {
 		return false, err
 	}
 	if !ok {
-		err := s.DB.InTx(ctx, func(q *db.Queries) error { return s.record(ctx, q, u.ID, evLoginFailed, session) })
+		err := s.db.InTx(ctx, func(q *db.Queries) error { return s.recordSecurityEvent(ctx, q, u.ID, evLoginFailed, session) })
 		if err != nil {
-			s.Log.WarnContext(ctx, "could not record a failed password check", "error", err.Error())
+			s.log.WarnContext(ctx, "could not record a failed password check", "error", err.Error())
 		}
 		return false, nil
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/database"
@@ -37,7 +35,7 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 	}
 	owner, err := q.GetUserByEmail(ctx, newEmail)
 	taken := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil && !errors.Is(err, database.ErrNotFound) {
 		return err
 	}
 	// Free or taken, the new address takes one throttle and the requester's
@@ -54,7 +52,7 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 	if taken {
 		return s.queueMail(ctx, q, mail.KindEmailTaken, owner.Email, mail.Data{Email: owner.Email, NewEmail: owner.Email})
 	}
-	return s.queueMail(ctx, q, mail.KindEmailChangeConfirm, newEmail, mail.Data{Email: newEmail, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.Mail.ChangeTTL)})
+	return s.queueMail(ctx, q, mail.KindEmailChangeConfirm, newEmail, mail.Data{Email: newEmail, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.mail.ChangeTTL)})
 }
 
 // ConfirmEmailChange implements api.StrictServerInterface.
@@ -65,16 +63,16 @@ func (s *Server) ConfirmEmailChange(ctx context.Context, req api.ConfirmEmailCha
 	// invalid link like any unknown one, and is not used up by the try.
 	me := caller(ctx)
 	var u db.User
-	err := s.DB.InTx(ctx, func(q *db.Queries) error {
-		row, err := q.ConsumeOwnAccountToken(ctx, db.ConsumeOwnAccountTokenParams{TokenHash: token.HashOpaque(req.Body.Token), Kind: tokenEmailChange, UserID: me.user.ID, Now: s.Now()})
+	err := s.db.InTx(ctx, func(q *db.Queries) error {
+		row, err := q.ConsumeOwnAccountToken(ctx, db.ConsumeOwnAccountTokenParams{TokenHash: token.HashOpaque(req.Body.Token), Kind: tokenEmailChange, UserID: me.user.ID, Now: s.now()})
 		if err != nil {
-			return err
+			return notFoundMeans(err, errLinkVoid) // unknown, used, expired or another account's
 		}
 		if row.NewEmail == nil {
-			return pgx.ErrNoRows
+			return errLinkVoid
 		}
-		if u, err = q.SetVerifiedEmail(ctx, db.SetVerifiedEmailParams{ID: row.UserID, Email: *row.NewEmail}); err != nil {
-			return err
+		if u, err = q.SetVerifiedEmail(ctx, db.SetVerifiedEmailParams{ID: row.UserID, Email: *row.NewEmail, Now: s.now()}); err != nil {
+			return notFoundMeans(err, errLinkVoid) // the account was deactivated
 		}
 		// As a password change does: links mailed to the old address (a
 		// reset, above all) must not outlive the move away from it, and
@@ -82,14 +80,13 @@ func (s *Server) ConfirmEmailChange(ctx context.Context, req api.ConfirmEmailCha
 		if err := s.endAccess(ctx, q, u.ID, row.SessionID, "email_change"); err != nil {
 			return err
 		}
-		return s.record(ctx, q, u.ID, evEmailChanged, nil)
+		return s.recordSecurityEvent(ctx, q, u.ID, evEmailChanged, nil)
 	})
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return api.ConfirmEmailChange400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: api.BadRequestApplicationProblemPlusJSONResponse(invalidToken(ctx))}, nil
+	case errors.Is(err, errLinkVoid):
+		return api.ConfirmEmailChange400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: invalidToken(ctx)}, nil
 	case database.IsUniqueViolation(err, "users_email_key"):
-		return api.ConfirmEmailChange409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: api.ConflictApplicationProblemPlusJSONResponse(
-			problem(ctx, kindEmailTaken, "The address was registered by another account meanwhile."))}, nil
+		return api.ConfirmEmailChange409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: emailTaken(ctx, "The address was registered by another account meanwhile.")}, nil
 	case err != nil:
 		return nil, err
 	}

@@ -26,7 +26,7 @@ func TestCancelledRequest_Is499AndLeavesBreakerClosed(t *testing.T) {
 			t.Fatalf("status %d, want 499: %s", rec.Code, rec.Body)
 		}
 	}
-	if open, _ := app.Server.DB.BreakerOpen(); open {
+	if open, _ := app.Deps.DB.BreakerOpen(); open {
 		t.Error("client cancellations opened the breaker")
 	}
 	if lines := app.Logs.Lines(`"level":"ERROR"`); len(lines) > 0 {

@@ -10,27 +10,32 @@ import (
 	"github.com/authd/authd/gen/db"
 )
 
-// Kinds of security events, as stored and as listed (api.EventKind).
+// securityEvent is a kind of security event, as stored (security_events.kind)
+// and as listed (api.EventKind).
+type securityEvent string
+
+// The security events of the audit trail.
 const (
-	evRegistered     = "registered"
-	evEmailVerified  = "email_verified"
-	evLoginSucceeded = "login_succeeded"
-	evLoginFailed    = "login_failed"
-	evLogout         = "logout"
-	evSessionRevoked = "session_revoked"
-	evRefreshReuse   = "refresh_reuse_detected"
-	evPasswordChange = "password_changed"
-	evPasswordReset  = "password_reset"
-	evEmailChanged   = "email_changed"
-	evDeactivated    = "account_deactivated"
+	evRegistered     securityEvent = "registered"
+	evEmailVerified  securityEvent = "email_verified"
+	evLoginSucceeded securityEvent = "login_succeeded"
+	evLoginFailed    securityEvent = "login_failed"
+	evLogout         securityEvent = "logout"
+	evSessionRevoked securityEvent = "session_revoked"
+	evRefreshReuse   securityEvent = "refresh_reuse_detected"
+	evPasswordChange securityEvent = "password_changed"
+	evPasswordReset  securityEvent = "password_reset"
+	evEmailChanged   securityEvent = "email_changed"
+	evDeactivated    securityEvent = "account_deactivated"
 )
 
-// record writes a security event with the request's IP, user agent and id,
-// in q's transaction: it exists exactly when the change it records does.
-func (s *Server) record(ctx context.Context, q *db.Queries, userID uuid.UUID, kind string, sessionID *uuid.UUID) error {
+// recordSecurityEvent adds event to the user's audit trail with the
+// request's IP, user agent and id, in q's transaction: it exists exactly when
+// the change it records does.
+func (s *Server) recordSecurityEvent(ctx context.Context, q *db.Queries, userID uuid.UUID, event securityEvent, sessionID *uuid.UUID) error {
 	info := infoFrom(ctx)
 	return q.RecordEvent(ctx, db.RecordEventParams{
-		UserID: userID, Kind: kind, SessionID: sessionID, Ip: info.ip, UserAgent: info.userAgent, RequestID: info.id,
+		UserID: userID, Kind: string(event), SessionID: sessionID, Ip: info.ip, UserAgent: info.userAgent, RequestID: info.id, Now: s.now(),
 	})
 }
 
@@ -45,12 +50,12 @@ func (s *Server) ListEvents(ctx context.Context, req api.ListEventsRequestObject
 	if req.Params.Cursor != nil {
 		id, err := strconv.ParseInt(*req.Params.Cursor, 10, 64)
 		if err != nil { // the spec's pattern admits 19 digits that overflow
-			return nil, &problemError{kind: kindBadRequest, detail: "The cursor is not one this service issued."}
+			return api.ListEvents400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, "The cursor is not one this service issued.")}, nil
 		}
 		before = &id
 	}
 	// One more than asked tells whether another page follows.
-	rows, err := s.DB.Queries().ListEvents(ctx, db.ListEventsParams{UserID: caller(ctx).user.ID, Before: before, MaxRows: int32(limit + 1)})
+	rows, err := s.db.Queries().ListEvents(ctx, db.ListEventsParams{UserID: caller(ctx).user.ID, Before: before, MaxRows: int32(limit + 1)})
 	if err != nil {
 		return nil, err
 	}
@@ -60,10 +65,7 @@ func (s *Server) ListEvents(ctx context.Context, req api.ListEventsRequestObject
 			page.NextCursor = ptr(strconv.FormatInt(rows[i-1].ID, 10))
 			break
 		}
-		page.Events = append(page.Events, api.Event{
-			Kind: api.EventKind(r.Kind), CreatedAt: r.CreatedAt.UTC(), SessionId: r.SessionID,
-			Ip: r.Ip, UserAgent: cleanHeader(r.UserAgent, 512), RequestId: r.RequestID, // see sessionJSON
-		})
+		page.Events = append(page.Events, eventJSON(r))
 	}
 	return api.ListEvents200JSONResponse(page), nil
 }

@@ -111,7 +111,7 @@ func TestEvents_RetentionPrunesOldEvents(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t))
 	u, pair := app.NewUser(t)
-	if _, err := app.Server.DB.Pool().Exec(context.Background(),
+	if _, err := app.Deps.DB.Pool().Exec(context.Background(),
 		"UPDATE security_events SET created_at = now() - interval '91 days' WHERE user_id = $1 AND kind = 'registered'", u.Id); err != nil {
 		t.Fatal(err)
 	}

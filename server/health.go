@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -39,7 +38,7 @@ type readinessCache struct {
 // names failing checks only: details such as mail outbox counts would tell
 // which addresses have accounts. Development adds the details.
 func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObject) (api.GetReadinessResponseObject, error) {
-	return s.readinessResponse(ctx, s.cachedReadiness(ctx), s.HTTP.ReadinessDetails), nil
+	return s.readinessResponse(ctx, s.cachedReadiness(ctx), s.http.ReadinessDetails), nil
 }
 
 // readinessDetails serves the detailed, uncached readiness for the private
@@ -50,7 +49,7 @@ func (s *Server) readinessDetails() http.Handler {
 		ctx := withInfo(r.Context(), info)
 		w.Header().Set("Cache-Control", "no-store")
 		if err := s.readinessResponse(ctx, s.checkReadiness(ctx), true).VisitGetReadinessResponse(w); err != nil {
-			s.Log.WarnContext(ctx, "write readiness", "error", err)
+			s.log.WarnContext(ctx, "write readiness", "error", err)
 		}
 	})
 }
@@ -59,7 +58,7 @@ func (s *Server) cachedReadiness(ctx context.Context) readiness {
 	c := &s.ready
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if now := s.Now(); c.at.IsZero() || now.Sub(c.at) >= readinessTTL || now.Before(c.at) {
+	if now := s.now(); c.at.IsZero() || now.Sub(c.at) >= readinessTTL || now.Before(c.at) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readinessTimeout)
 		defer cancel()
 		c.last, c.at = s.checkReadiness(ctx), now
@@ -75,12 +74,8 @@ func (s *Server) readinessResponse(ctx context.Context, r readiness, details boo
 	if len(r.failing) == 0 {
 		return api.GetReadiness200JSONResponse{Status: api.Ready, Checks: checks}
 	}
-	p := problem(ctx, kindNotReady, "failing checks: "+strings.Join(r.failing, ", "))
 	return api.GetReadiness503ApplicationProblemPlusJSONResponse{
-		Body: api.ReadinessProblem{
-			Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail,
-			RequestId: p.RequestId, Instance: ptr("/readiness"), Failing: r.failing, Checks: checks,
-		},
+		Body:    readinessProblemJSON(notReady(ctx, r.failing), r.failing, checks),
 		Headers: api.GetReadiness503ResponseHeaders{RetryAfter: ptr(s.breakerRetryAfter())},
 	}
 }
@@ -102,14 +97,14 @@ func (s *Server) checkReadiness(ctx context.Context) readiness {
 		r.checks[name] = c
 	}
 
-	open, _ := s.DB.BreakerOpen()
-	check("circuit_breaker", errIf(open, "open: the database failed repeatedly"), s.DB.BreakerState())
-	dbErr := s.DB.Ping(ctx)
+	open, _ := s.db.BreakerOpen()
+	check("circuit_breaker", errIf(open, "open: the database failed repeatedly"), s.db.BreakerState())
+	dbErr := s.db.Ping(ctx)
 	check("database", errIf(dbErr != nil, "database unreachable"), "")
 	if dbErr != nil {
 		check("migrations", errIf(true, "not checked: database unreachable"), "")
 	} else {
-		cur, target, err := s.Migrations.Versions(ctx)
+		cur, target, err := s.migrations.Versions(ctx)
 		switch {
 		case err != nil:
 			check("migrations", errIf(true, "could not read the schema version"), "")
@@ -137,15 +132,15 @@ func errIf(cond bool, msg string) error {
 // limiterCheck reports where rate limits are kept; a Redis outage degrades
 // them to per-instance limits but does not make authd unready.
 func (s *Server) limiterCheck(ctx context.Context) api.Check {
-	shared, isShared := s.Limits.Store.(interface {
+	shared, isShared := s.limits.Store.(interface {
 		Degraded() bool
 		Probe(context.Context)
 	})
-	if isShared && s.Limits.Enabled {
+	if isShared && s.limits.Enabled {
 		shared.Probe(ctx)
 	}
 	switch {
-	case !s.Limits.Enabled:
+	case !s.limits.Enabled:
 		return api.Check{Status: api.CheckStatusOk, Detail: ptr("disabled")}
 	case !isShared:
 		return api.Check{Status: api.CheckStatusOk, Detail: ptr("in memory, per instance")}
@@ -159,7 +154,7 @@ func (s *Server) limiterCheck(ctx context.Context) api.Check {
 // outboxCheck counts mail waiting and mail given up on; dead mail degrades
 // the check (an operator should look) without making authd unready.
 func (s *Server) outboxCheck(ctx context.Context) api.Check {
-	st, err := s.DB.Queries().MailOutboxStats(ctx, s.Now())
+	st, err := s.db.Queries().MailOutboxStats(ctx, s.now())
 	if err != nil {
 		return api.Check{Status: api.CheckStatusDegraded, Detail: ptr("could not read the outbox")}
 	}

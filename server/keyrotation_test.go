@@ -90,10 +90,10 @@ func (f *fleet) restart(i int, keyFile []byte) {
 	f.mu.Lock()
 	f.apps[i] = app
 	f.mu.Unlock()
-	f.workers[i] = mail.NewWorker(app.Server.DB.Queries, sender, mail.WorkerOptions{
+	f.workers[i] = mail.NewWorker(app.Deps.DB.Queries, sender, mail.WorkerOptions{
 		Poll: time.Hour, Lease: 20 * time.Second, MaxAttempts: 12, RetryBase: time.Minute, RetryMax: time.Hour,
-		Now: f.clock.Now, Sealer: app.Server.Mail.Sealer,
-	}, app.Server.Log)
+		Now: f.clock.Now, Sealer: app.Sealer,
+	}, app.Deps.Log)
 }
 
 func (f *fleet) current() [2]*testkit.App {
@@ -198,7 +198,7 @@ func (f *fleet) check(when string) {
 
 func (f *fleet) outbox() (pending, dead int64) {
 	f.t.Helper()
-	s, err := f.apps[0].Server.DB.Queries().MailOutboxStats(context.Background(), f.clock.Now())
+	s, err := f.apps[0].Deps.DB.Queries().MailOutboxStats(context.Background(), f.clock.Now())
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestKeyRotation_RollingThroughEveryStepLosesNoSessionAndNoMail(t *testing.T
 	file = rotation.retire(t, file, oldKid)
 	f.rollOut("step 3 (retire)", file)
 
-	q, sealer := f.apps[0].Server.DB.Queries(), f.apps[0].Server.Mail.Sealer
+	q, sealer := f.apps[0].Deps.DB.Queries(), f.apps[0].Sealer
 	if n, err := mail.CountSealedWith(context.Background(), q, sealer, oldKid); err != nil || n != 0 {
 		t.Fatalf("mail sealed with the retired key: %d, %v; want none before removing it", n, err)
 	}
@@ -282,7 +282,7 @@ func TestKeyRotation_MailQueuedBeforeTheRotationIsSentAfterTheOldKeyRetires(t *t
 	for i := range f.apps {
 		f.restart(i, file)
 	}
-	if n, err := mail.CountSealedWith(context.Background(), f.apps[0].Server.DB.Queries(), f.apps[0].Server.Mail.Sealer, oldKid); err != nil || n != 1 {
+	if n, err := mail.CountSealedWith(context.Background(), f.apps[0].Deps.DB.Queries(), f.apps[0].Sealer, oldKid); err != nil || n != 1 {
 		t.Errorf("mail sealed with the retired key: %d, %v; want 1", n, err)
 	}
 
@@ -293,7 +293,7 @@ func TestKeyRotation_MailQueuedBeforeTheRotationIsSentAfterTheOldKeyRetires(t *t
 	if pending, dead := f.outbox(); pending != 0 || dead != 0 {
 		t.Errorf("outbox holds %d pending and %d dead mails, want none", pending, dead)
 	}
-	if n, err := mail.CountSealedWith(context.Background(), f.apps[0].Server.DB.Queries(), f.apps[0].Server.Mail.Sealer, oldKid); err != nil || n != 0 {
+	if n, err := mail.CountSealedWith(context.Background(), f.apps[0].Deps.DB.Queries(), f.apps[0].Sealer, oldKid); err != nil || n != 0 {
 		t.Errorf("mail sealed with the retired key after delivery: %d, %v; want 0", n, err)
 	}
 }

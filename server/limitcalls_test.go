@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/testkit"
@@ -64,7 +65,7 @@ func addressKinds(t *testing.T, database testkit.Option, opts ...testkit.Option)
 	before := testkit.NewApp(t, testkit.FastHashing, database, testkit.NoLimits) // verification not yet required
 	app := testkit.NewApp(t, append([]testkit.Option{testkit.FastHashing, database, requireVerified}, opts...)...)
 	active, _ := before.NewUser(t)
-	if _, err := app.Server.DB.Queries().MarkEmailVerified(ctx, active.Id); err != nil {
+	if _, err := app.Deps.DB.Queries().MarkEmailVerified(ctx, db.MarkEmailVerifiedParams{ID: active.Id, Now: app.Clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	legacy, _ := before.NewUser(t)

@@ -19,27 +19,42 @@ type limitCheck struct {
 	policy string // name in the RateLimit headers
 	key    string
 	limit  ratelimit.Limit
+	// private: what is left of the budget could tell the caller about other
+	// people's requests, so RateLimit never reports it.
+	private bool
 }
 
-// perAddress reports whether the budget is keyed by an email address: what
-// is left of it could tell a caller about other people's requests, so only
-// budgets of the caller's own (IP, user) are reported in RateLimit.
-func (c limitCheck) perAddress() bool {
-	return strings.Contains(c.key, ":address:") || strings.Contains(c.key, ":ip-email:")
+// Every budget is made by one of three constructors, each with its own key
+// shape; which of them made it decides whether RateLimit may report it.
+
+// ipCheck is a flow's budget of the client's IP: the caller's own.
+func ipCheck(policy, flow, ip string, limit ratelimit.Limit) limitCheck {
+	return limitCheck{policy: policy, key: flow + ":ip:" + ip, limit: limit}
+}
+
+// userCheck is a flow's budget of the authenticated user: the caller's own.
+func userCheck(policy, flow, userID string, limit ratelimit.Limit) limitCheck {
+	return limitCheck{policy: policy, key: flow + ":user:" + userID, limit: limit}
+}
+
+// addressCheck is a flow's budget of the client and an email address, which
+// may be someone else's: it is private.
+func addressCheck(policy, flow, ip, email string, limit ratelimit.Limit) limitCheck {
+	return limitCheck{policy: policy, key: flow + ":ip-email:" + ip + ":" + emailKey(email), limit: limit, private: true}
 }
 
 // checksFor lists the budgets an operation spends, keyed by client IP and,
 // where the body names an account, by its normalised email.
 func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck {
-	l := s.Limits
+	l := s.limits
 	switch r := req.(type) {
 	case api.RegisterRequestObject:
 		// The address's budget is per client: strangers registering it
 		// cannot spend its owner's. Mail to it is throttled per mailbox
 		// all the same (mayMail).
 		return []limitCheck{
-			{"register-address", "register:ip-email:" + ip + ":" + emailKey(r.Body.Email), l.MailAddress},
-			{"register", "register:ip:" + ip, l.Register},
+			addressCheck("register-address", "register", ip, r.Body.Email, l.MailAddress),
+			ipCheck("register", "register", ip, l.Register),
 		}
 	case api.UpdateMeRequestObject:
 		// Guessing current_password with a stolen access token is capped,
@@ -52,19 +67,18 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 	case api.DeleteMeRequestObject:
 		return currentPasswordChecks(ctx, l)
 	case api.LoginRequestObject:
-		email := emailKey(r.Body.Email)
 		return []limitCheck{
-			{"login", "login:ip-email:" + ip + ":" + email, l.Login},
-			{"login-ip", "login:ip:" + ip, l.LoginIP},
+			addressCheck("login", "login", ip, r.Body.Email, l.Login),
+			ipCheck("login-ip", "login", ip, l.LoginIP),
 		}
 	case api.RefreshTokenRequestObject:
-		return []limitCheck{{"refresh", "refresh:ip:" + ip, l.Refresh}}
+		return []limitCheck{ipCheck("refresh", "refresh", ip, l.Refresh)}
 	case api.ResendVerificationRequestObject:
 		return mailChecks(l, ip, r.Body.Email)
 	case api.ForgotPasswordRequestObject:
 		return mailChecks(l, ip, r.Body.Email)
 	case api.VerifyEmailRequestObject, api.ResetPasswordRequestObject, api.ConfirmEmailChangeRequestObject:
-		return []limitCheck{{"token", "token:ip:" + ip, l.Token}}
+		return []limitCheck{ipCheck("token", "token", ip, l.Token)}
 	}
 	return nil
 }
@@ -73,7 +87,7 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 // with an access token, shared by every endpoint that checks it.
 func currentPasswordChecks(ctx context.Context, l Limits) []limitCheck {
 	if me := caller(ctx); me != nil {
-		return []limitCheck{{"update-me", "update-me:user:" + me.user.ID.String(), l.Login}}
+		return []limitCheck{userCheck("update-me", "update-me", me.user.ID.String(), l.Login)}
 	}
 	return nil
 }
@@ -83,8 +97,8 @@ func currentPasswordChecks(ctx context.Context, l Limits) []limitCheck {
 // the owner's; mayMail caps what reaches the mailbox whoever asks.
 func mailChecks(l Limits, ip, email string) []limitCheck {
 	return []limitCheck{
-		{"mail-address", "mail:ip-email:" + ip + ":" + emailKey(email), l.MailAddress},
-		{"mail-ip", "mail:ip:" + ip, l.MailIP},
+		addressCheck("mail-address", "mail", ip, email, l.MailAddress),
+		ipCheck("mail-ip", "mail", ip, l.MailIP),
 	}
 }
 
@@ -94,7 +108,7 @@ func mailChecks(l Limits, ip, email string) []limitCheck {
 // refused request is charged to none of its budgets.
 func (s *Server) limitRequests(next api.StrictHandlerFunc, _ string) api.StrictHandlerFunc {
 	return func(c echo.Context, req any) (any, error) {
-		if !s.Limits.Enabled {
+		if !s.limits.Enabled {
 			return next(c, req)
 		}
 		ctx := c.Request().Context()
@@ -110,7 +124,7 @@ func (s *Server) limitRequests(next api.StrictHandlerFunc, _ string) api.StrictH
 		}
 		h := c.Response().Header()
 		h.Set("RateLimit-Policy", strings.Join(policies, ", "))
-		results, err := s.Limits.Store.AllowAll(ctx, spend)
+		results, err := s.limits.Store.AllowAll(ctx, spend)
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +132,7 @@ func (s *Server) limitRequests(next api.StrictHandlerFunc, _ string) api.StrictH
 			s.countThrottled(req)
 			h.Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", checks[i].policy, ceilSeconds(results[i].ResetAfter.Seconds())))
 			wait := ceilSeconds(results[i].RetryAfter.Seconds())
-			return nil, tooManyRequests(kindRateLimited, fmt.Sprintf("Too many requests; retry in %d seconds.", wait), wait)
+			return nil, tooManyRequests(typeRateLimited, fmt.Sprintf("Too many requests; retry in %d seconds.", wait), wait)
 		}
 		if i := tightest(checks, results); i >= 0 {
 			h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", checks[i].policy, results[i].Remaining, ceilSeconds(results[i].ResetAfter.Seconds())))
@@ -143,7 +157,7 @@ func longestWait(results []ratelimit.Result) int {
 func tightest(checks []limitCheck, results []ratelimit.Result) int {
 	best := -1
 	for i, chk := range checks {
-		if !chk.perAddress() && (best < 0 || results[i].Remaining < results[best].Remaining) {
+		if !chk.private && (best < 0 || results[i].Remaining < results[best].Remaining) {
 			best = i
 		}
 	}
@@ -154,15 +168,15 @@ func tightest(checks []limitCheck, results []ratelimit.Result) int {
 func (s *Server) countThrottled(req any) {
 	switch req.(type) {
 	case api.LoginRequestObject:
-		s.Metrics.Logins.WithLabelValues("throttled").Inc()
+		s.metrics.Logins.WithLabelValues("throttled").Inc()
 	case api.RefreshTokenRequestObject:
-		s.Metrics.Refreshes.WithLabelValues("throttled").Inc()
+		s.metrics.Refreshes.WithLabelValues("throttled").Inc()
 	}
 }
 
 // tooManyRequests is the 429 problem with its Retry-After.
-func tooManyRequests(k kind, detail string, retryAfter int) *problemError {
-	return &problemError{kind: k, detail: detail, headers: map[string]string{"Retry-After": strconv.Itoa(retryAfter)}}
+func tooManyRequests(t problemType, detail string, retryAfter int) *problemError {
+	return &problemError{typ: t, detail: detail, headers: map[string]string{"Retry-After": strconv.Itoa(retryAfter)}}
 }
 
 func ceilSeconds(s float64) int { return max(1, int(math.Ceil(s))) }

@@ -135,7 +135,7 @@ func TestDelivery_MailThatKeepsFailingIsParkedAsDeadAndCanBeRequeued(t *testing.
 	}
 
 	mp.Start() // the operator fixed SMTP and requeues (authd mail requeue)
-	n, err := app.Server.DB.Queries().RequeueDeadMail(context.Background(), time.Now())
+	n, err := app.Deps.DB.Queries().RequeueDeadMail(context.Background(), time.Now())
 	if err != nil || n != 1 {
 		t.Fatalf("requeue: %d, %v", n, err)
 	}
@@ -170,7 +170,7 @@ func TestDelivery_OutboxHoldsNoTokenInClear(t *testing.T) {
 	u, _ := app.NewUser(t)
 	forgot(t, app, u.Email)
 	var text, html string
-	err := app.Server.DB.Pool().QueryRow(context.Background(),
+	err := app.Deps.DB.Pool().QueryRow(context.Background(),
 		"SELECT text_body, html_body FROM mail_outbox WHERE recipient = $1 AND status = 'pending'", u.Email).Scan(&text, &html)
 	if err != nil {
 		t.Fatal(err)
@@ -206,14 +206,14 @@ func TestDelivery_MailNoKeyOpensIsRetriedNotBuried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := mail.NewWorker(app.Server.DB.Queries, sender, mail.WorkerOptions{
+	w := mail.NewWorker(app.Deps.DB.Queries, sender, mail.WorkerOptions{
 		Poll: time.Hour, Lease: 20 * time.Second, MaxAttempts: 12, RetryBase: time.Minute, RetryMax: time.Hour,
 		Now: app.Clock.Now, Sealer: stranger,
-	}, app.Server.Log)
+	}, app.Deps.Log)
 	if !w.DeliverDue(ctx) {
 		t.Fatal("the worker without the key claimed nothing")
 	}
-	s, err := app.Server.DB.Queries().MailOutboxStats(ctx, app.Clock.Now())
+	s, err := app.Deps.DB.Queries().MailOutboxStats(ctx, app.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 func pendingMail(t *testing.T, app *testkit.App) int {
 	t.Helper()
 	var n int
-	if err := app.Server.DB.Pool().QueryRow(context.Background(), "SELECT count(*) FROM mail_outbox WHERE status = 'pending'").Scan(&n); err != nil {
+	if err := app.Deps.DB.Pool().QueryRow(context.Background(), "SELECT count(*) FROM mail_outbox WHERE status = 'pending'").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -129,10 +129,10 @@ func TestMail_EmailChangeNoticesToOneAddressHaveAnHourlyBudget(t *testing.T) {
 		}
 	}
 	var notices int
-	if err := app.Server.DB.Pool().QueryRow(ctx, "SELECT count(*) FROM mail_outbox WHERE kind = 'email_change_notice' AND recipient = $1", me.Email).Scan(&notices); err != nil {
+	if err := app.Deps.DB.Pool().QueryRow(ctx, "SELECT count(*) FROM mail_outbox WHERE kind = 'email_change_notice' AND recipient = $1", me.Email).Scan(&notices); err != nil {
 		t.Fatal(err)
 	}
-	if limit := app.Server.Limits.MailAddress.Rate; notices > limit {
+	if limit := app.Deps.Limits.MailAddress.Rate; notices > limit {
 		t.Errorf("%d notices to one address within 12 minutes, want at most %d (its hourly budget)", notices, limit)
 	}
 }

@@ -39,12 +39,12 @@ func (s *Server) loadDocs(spec *openapi3.T) (err error) {
 		return fmt.Errorf("render Swagger UI: status %d", rec.Code)
 	}
 	s.indexHTML = rec.Body.Bytes()
-	return json.Unmarshal(s.Keys.PublicJSON(), &s.jwks)
+	return json.Unmarshal(s.keys.PublicJSON(), &s.jwks)
 }
 
 // GetServiceInfo implements api.StrictServerInterface.
 func (s *Server) GetServiceInfo(context.Context, api.GetServiceInfoRequestObject) (api.GetServiceInfoResponseObject, error) {
-	return api.GetServiceInfo200JSONResponse{Name: "authd", Version: s.Version, DocsUrl: "/docs", OpenapiUrl: "/openapi.json"}, nil
+	return api.GetServiceInfo200JSONResponse{Name: "authd", Version: s.version, DocsUrl: "/docs", OpenapiUrl: "/openapi.json"}, nil
 }
 
 // GetHealth implements api.StrictServerInterface; it never touches the database.
@@ -92,22 +92,21 @@ func (r rawJSON) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
 // GetMetrics implements api.StrictServerInterface: the Prometheus text
 // format, only when asked for (some counters move only for real accounts).
 func (s *Server) GetMetrics(ctx context.Context, _ api.GetMetricsRequestObject) (api.GetMetricsResponseObject, error) {
-	if !s.HTTP.PublicMetrics {
-		return api.GetMetrics404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(
-			problem(ctx, kindNotFound, "Metrics are served on another address."))}, nil
+	if !s.http.PublicMetrics {
+		return api.GetMetrics404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx, "Metrics are served on another address.")}, nil
 	}
 	var buf bytes.Buffer
-	if err := s.Metrics.Write(&buf); err != nil {
+	if err := s.metrics.Write(&buf); err != nil {
 		return nil, err
 	}
 	return api.GetMetrics200TextResponse(buf.String()), nil
 }
 
-// PrivateHandler serves the private metrics listener (AUTHD_METRICS_ADDR):
+// privateHandler serves the private metrics listener (AUTHD_METRICS_ADDR):
 // /metrics, and /readiness with every check's detail, uncached.
-func (s *Server) PrivateHandler() http.Handler {
+func (s *Server) privateHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("GET /readiness", s.readinessDetails())
 	return mux
 }

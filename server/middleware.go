@@ -184,13 +184,13 @@ func guardBody(next echo.HandlerFunc) echo.HandlerFunc {
 			// and net/http discards it.
 			return next(c)
 		}
-		tooLarge := &problemError{kind: kindTooLarge, detail: fmt.Sprintf("The request body must be at most %d bytes.", MaxBodyBytes)}
+		tooLarge := &problemError{typ: typeTooLarge, detail: fmt.Sprintf("The request body must be at most %d bytes.", MaxBodyBytes)}
 		if req.ContentLength > MaxBodyBytes {
 			return tooLarge
 		}
 		data, err := io.ReadAll(io.LimitReader(req.Body, MaxBodyBytes+1))
 		if err != nil {
-			return &problemError{kind: kindBadRequest, detail: "The request body could not be read.", cause: err}
+			return &problemError{typ: typeBadRequest, detail: "The request body could not be read.", cause: err}
 		}
 		if len(data) > MaxBodyBytes {
 			return tooLarge
@@ -199,7 +199,7 @@ func guardBody(next echo.HandlerFunc) echo.HandlerFunc {
 		req.ContentLength = int64(len(data))
 		if len(data) > 0 && mayReadAsJSON(req.Header.Get(echo.HeaderContentType)) {
 			if err := jsonguard.Check(data); err != nil {
-				return &problemError{kind: kindBadRequest, detail: "The body is not valid JSON: " + err.Error()}
+				return &problemError{typ: typeBadRequest, detail: "The body is not valid JSON: " + err.Error()}
 			}
 		}
 		return next(c)

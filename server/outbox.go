@@ -15,15 +15,15 @@ import (
 	"github.com/authd/authd/server/token"
 )
 
-// Kinds of mailed tokens, as stored in account_tokens.
+// Purposes of mailed tokens, as stored in account_tokens.kind.
 const (
 	tokenVerifyEmail   = "verify_email"
 	tokenPasswordReset = "password_reset"
 	tokenEmailChange   = "email_change"
 )
 
-// mayMail spends the recipient's throttle for a kind of mail: at most one
-// per mailbox (emailKey: +tag variants are one mailbox) and kind per
+// mayMail spends the recipient's throttle for a kind of mail (mail.Kind...):
+// at most one per mailbox (emailKey: +tag variants are one mailbox) and kind per
 // AUTHD_MAIL_THROTTLE, and no more in an hour than the per-address budget
 // (AUTHD_RATE_LIMIT_MAIL_ADDRESS), so authd cannot be used to mail-bomb
 // anyone, however many clients ask. A throttled mail is silently not sent:
@@ -38,37 +38,37 @@ const (
 // mailbox's budget, or strangers asking for +tag variants that have no
 // account could use it up and the owner would get nothing; it makes the
 // same call on budgets of its own, so the limiter's round trip is the same.
-func (s *Server) mayMail(ctx context.Context, kind, to string, real bool) (bool, error) {
+func (s *Server) mayMail(ctx context.Context, mailKind, to string, real bool) (bool, error) {
 	mailbox := emailKey(to)
 	if !real {
 		mailbox = "decoy"
 	}
-	res, err := s.Limits.Store.AllowAll(ctx, []ratelimit.Check{
-		{Key: "mail:" + kind + ":" + mailbox, Limit: s.Limits.MailThrottle},
-		{Key: "mail-hour:" + kind + ":" + mailbox, Limit: s.Limits.MailAddress},
+	res, err := s.limits.Store.AllowAll(ctx, []ratelimit.Check{
+		{Key: "mail:" + mailKind + ":" + mailbox, Limit: s.limits.MailThrottle},
+		{Key: "mail-hour:" + mailKind + ":" + mailbox, Limit: s.limits.MailAddress},
 	})
 	if err != nil {
 		return false, err
 	}
 	allowed := ratelimit.Allowed(res)
 	if !allowed {
-		s.Log.InfoContext(ctx, "mail throttled for its recipient", "kind", kind)
+		s.log.InfoContext(ctx, "mail throttled for its recipient", "kind", mailKind)
 	}
 	return allowed, nil
 }
 
 // queueMail renders a mail and adds it to the outbox in q's transaction, so
 // it is sent exactly when the change it belongs to commits.
-func (s *Server) queueMail(ctx context.Context, q *db.Queries, kind, to string, d mail.Data) error {
-	r, err := s.Mail.Renderer.Render(kind, d)
+func (s *Server) queueMail(ctx context.Context, q *db.Queries, mailKind, to string, d mail.Data) error {
+	r, err := s.mail.Renderer.Render(mailKind, d)
 	if err != nil {
 		return err
 	}
-	text, html := s.Mail.Sealer.Seal(r.Text), s.Mail.Sealer.Seal(r.HTML)
-	if err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: kind, Recipient: to, Mailbox: emailKey(to), Subject: r.Subject, TextBody: &text, HtmlBody: &html}); err != nil {
+	text, html := s.sealer.Seal(r.Text), s.sealer.Seal(r.HTML)
+	if err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: mailKind, Recipient: to, Mailbox: emailKey(to), Subject: r.Subject, TextBody: &text, HtmlBody: &html, Now: s.now()}); err != nil {
 		return err
 	}
-	countOnSuccess(ctx, func() { s.Metrics.Mail.WithLabelValues("queued").Inc() })
+	countOnSuccess(ctx, func() { s.metrics.Mail.WithLabelValues("queued").Inc() })
 	return nil
 }
 
@@ -77,59 +77,59 @@ func (s *Server) queueMail(ctx context.Context, q *db.Queries, kind, to string, 
 // is flushed like a real one. Endpoints that answer 202 whether or not they
 // mail call it when they do not, so that their timing does not tell whether
 // an address has an account.
-func (s *Server) decoyMail(ctx context.Context, kind, to string) error {
-	return s.DB.InTx(ctx, func(q *db.Queries) error { return s.decoyMailIn(ctx, q, kind, to) })
+func (s *Server) decoyMail(ctx context.Context, mailKind, to string) error {
+	return s.db.InTx(ctx, func(q *db.Queries) error { return s.decoyMailIn(ctx, q, mailKind, to) })
 }
 
 // decoyMailIn is decoyMail in q's transaction, for a path whose real twin
 // queues its mail in a transaction with other writes.
-func (s *Server) decoyMailIn(ctx context.Context, q *db.Queries, kind, to string) error {
-	r, err := s.Mail.Renderer.Render(kind, mail.Data{Email: to, NewEmail: to, Link: s.link(tokenVerifyEmail, token.NewOpaque()), ExpiresIn: "1 hour"})
+func (s *Server) decoyMailIn(ctx context.Context, q *db.Queries, mailKind, to string) error {
+	r, err := s.mail.Renderer.Render(mailKind, mail.Data{Email: to, NewEmail: to, Link: s.link(tokenVerifyEmail, token.NewOpaque()), ExpiresIn: "1 hour"})
 	if err != nil {
 		return err
 	}
-	text, html := s.Mail.Sealer.Seal(r.Text), s.Mail.Sealer.Seal(r.HTML)
-	id, err := q.EnqueueDecoy(ctx, db.EnqueueDecoyParams{Kind: kind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html})
+	text, html := s.sealer.Seal(r.Text), s.sealer.Seal(r.HTML)
+	id, err := q.EnqueueDecoy(ctx, db.EnqueueDecoyParams{Kind: mailKind, Recipient: to, Subject: r.Subject, TextBody: &text, HtmlBody: &html, Now: s.now()})
 	if err != nil {
 		return err
 	}
 	return q.DropDecoy(ctx, id)
 }
 
-// issueToken stores a new mailed token of kind for a user, invalidating the
+// issueToken stores a new mailed token for purpose for a user, invalidating the
 // earlier ones, and returns its link. An authenticated request's session is
 // stored with it: confirming an email change keeps that session alone.
-func (s *Server) issueToken(ctx context.Context, q *db.Queries, userID uuid.UUID, kind string, newEmail *string) (string, error) {
+func (s *Server) issueToken(ctx context.Context, q *db.Queries, userID uuid.UUID, purpose string, newEmail *string) (string, error) {
 	tok := token.NewOpaque()
 	var session *uuid.UUID
 	if me := caller(ctx); me != nil {
 		session = &me.sessionID
 	}
 	err := q.ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
-		UserID: userID, Kind: kind, TokenHash: token.HashOpaque(tok), NewEmail: newEmail, SessionID: session, ExpiresAt: s.Now().Add(s.tokenTTL(kind)),
+		UserID: userID, Kind: purpose, TokenHash: token.HashOpaque(tok), NewEmail: newEmail, SessionID: session, ExpiresAt: s.now().Add(s.tokenTTL(purpose)), Now: s.now(),
 	})
-	return s.link(kind, tok), err
+	return s.link(purpose, tok), err
 }
 
-func (s *Server) tokenTTL(kind string) time.Duration {
-	switch kind {
+func (s *Server) tokenTTL(purpose string) time.Duration {
+	switch purpose {
 	case tokenPasswordReset:
-		return s.Mail.ResetTTL
+		return s.mail.ResetTTL
 	case tokenEmailChange:
-		return s.Mail.ChangeTTL
+		return s.mail.ChangeTTL
 	default:
-		return s.Mail.VerifyTTL
+		return s.mail.VerifyTTL
 	}
 }
 
-// link fills the link template for a token kind.
-func (s *Server) link(kind, tok string) string {
-	action := map[string]string{tokenVerifyEmail: "verify-email", tokenPasswordReset: "reset-password", tokenEmailChange: "confirm-email"}[kind]
+// link fills the link template for a token of purpose.
+func (s *Server) link(purpose, tok string) string {
+	action := map[string]string{tokenVerifyEmail: "verify-email", tokenPasswordReset: "reset-password", tokenEmailChange: "confirm-email"}[purpose]
 	return strings.NewReplacer(
-		"{public_url}", strings.TrimRight(s.Mail.PublicURL, "/"),
+		"{public_url}", strings.TrimRight(s.mail.PublicURL, "/"),
 		"{action}", action,
 		"{token}", url.QueryEscape(tok),
-	).Replace(s.Mail.LinkTemplate)
+	).Replace(s.mail.LinkTemplate)
 }
 
 // humanTTL words a lifetime for a mail: "1 hour", "24 hours", "30 minutes".

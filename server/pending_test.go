@@ -131,7 +131,7 @@ func TestPending_StrangersCannotStopTheOwnerFromRegistering(t *testing.T) {
 	testkit.WaitUntil(t, 30*time.Second, 50*time.Millisecond, func() bool { return pendingMail(t, app) == 0 },
 		func() string { return "mail still pending" })
 	inbox := mp.WaitForMail(victim, 1)
-	if limit := app.Server.Limits.MailAddress.Rate; len(inbox) > limit {
+	if limit := app.Deps.Limits.MailAddress.Rate; len(inbox) > limit {
 		t.Errorf("%d mails reached the address in 9 minutes, want at most %d", len(inbox), limit)
 	}
 	link := testkit.LinkToken(t, inbox[len(inbox)-1].Text)
@@ -227,13 +227,13 @@ func TestPending_AnOlderAccountVerifiesWithItsOwnPassword(t *testing.T) {
 
 	links := map[string]func(email string) string{
 		"mailed before the upgrade": func(email string) string {
-			u, err := app.Server.DB.Queries().GetUserByEmail(ctx, email)
+			u, err := app.Deps.DB.Queries().GetUserByEmail(ctx, email)
 			if err != nil {
 				t.Fatal(err)
 			}
 			tok := token.NewOpaque()
-			err = app.Server.DB.Queries().ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
-				UserID: u.ID, Kind: "verify_email", TokenHash: token.HashOpaque(tok), ExpiresAt: app.Clock.Now().Add(time.Hour),
+			err = app.Deps.DB.Queries().ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
+				UserID: u.ID, Kind: "verify_email", TokenHash: token.HashOpaque(tok), ExpiresAt: app.Clock.Now().Add(time.Hour), Now: app.Clock.Now(),
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -315,7 +315,7 @@ func TestPending_ALinkMailedBeforeTheUpgradeTakesTheRedeemersPassword(t *testing
 	t.Parallel()
 	ctx := context.Background()
 	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t), requireVerified)
-	pool := app.Server.DB.Pool()
+	pool := app.Deps.DB.Pool()
 	mig, err := database.NewMigrator(pool)
 	if err != nil {
 		t.Fatal(err)
@@ -326,7 +326,7 @@ func TestPending_ALinkMailedBeforeTheUpgradeTakesTheRedeemersPassword(t *testing
 	}
 	victim, owner := testkit.UniqueEmail(), testkit.UniqueEmail()
 	link := token.NewOpaque()
-	attackersHash, err := app.Server.Hasher.Hash(ctx, attackerPassword)
+	attackersHash, err := app.Deps.Hasher.Hash(ctx, attackerPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,8 +368,8 @@ func TestPending_AnOlderAccountsPasswordAtTheLinkCountsLikeALogin(t *testing.T) 
 	ctx := context.Background()
 	u := before.Register(t, testkit.UniqueEmail(), testkit.Password)
 	tok := token.NewOpaque()
-	if err := app.Server.DB.Queries().ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
-		UserID: u.Id, Kind: "verify_email", TokenHash: token.HashOpaque(tok), ExpiresAt: app.Clock.Now().Add(time.Hour),
+	if err := app.Deps.DB.Queries().ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
+		UserID: u.Id, Kind: "verify_email", TokenHash: token.HashOpaque(tok), ExpiresAt: app.Clock.Now().Add(time.Hour), Now: app.Clock.Now(),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestPending_AnOlderAccountsPasswordAtTheLinkCountsLikeALogin(t *testing.T) 
 		t.Errorf("after 3 wrong guesses: %d, want 429 (the login backoff), even with the right password", r.StatusCode())
 	}
 	var failed int
-	if err := app.Server.DB.Pool().QueryRow(ctx, "SELECT count(*) FROM security_events WHERE user_id = $1 AND kind = 'login_failed'", u.Id).Scan(&failed); err != nil {
+	if err := app.Deps.DB.Pool().QueryRow(ctx, "SELECT count(*) FROM security_events WHERE user_id = $1 AND kind = 'login_failed'", u.Id).Scan(&failed); err != nil {
 		t.Fatal(err)
 	}
 	if failed != 3 {

@@ -18,7 +18,7 @@ func (s *Server) Prune(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 			if err := s.PruneNow(ctx); err != nil {
-				s.Log.WarnContext(ctx, "pruning failed", "error", err.Error())
+				s.log.WarnContext(ctx, "pruning failed", "error", err.Error())
 			}
 		}
 	}
@@ -39,13 +39,13 @@ const pruneBatch = 500
 // tokens. The rotated tokens of a live session stay, so that reuse of any of
 // them is still detected.
 func (s *Server) PruneNow(ctx context.Context) error {
-	now, q := s.Now(), s.DB.Queries()
+	now, q := s.now(), s.db.Queries()
 	return errors.Join(
-		q.ClearSealedSuccessors(ctx, now.Add(-s.RefreshRetry)),
+		q.ClearSealedSuccessors(ctx, now.Add(-s.refreshRetry)),
 		s.pruneEndedSessions(ctx, q, now.Add(-endedSessionRetention)),
 		q.PruneAccountTokens(ctx, now),
 		q.PrunePendingRegistrations(ctx, now),
-		q.PruneEvents(ctx, now.Add(-s.AuditRetention)),
+		q.PruneEvents(ctx, now.Add(-s.auditRetention)),
 		q.PruneMailOutbox(ctx, db.PruneMailOutboxParams{SentBefore: ptr(now.Add(-7 * 24 * time.Hour)), DeadBefore: now.Add(-30 * 24 * time.Hour)}),
 	)
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/clientip"
+	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/token"
 )
+
+// errRefreshRefused means the presented token is unknown, expired or
+// revoked: the transaction changes nothing and the client gets the 401.
+var errRefreshRefused = errors.New("refresh token refused")
 
 // RefreshToken implements api.StrictServerInterface: rotation with reuse
 // detection (RFC 9700 §4.14.2) and an idempotent retry.
@@ -29,30 +32,31 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 	var row db.LockRefreshTokenRow
 	var next string
 	var replayed bool
-	outcome := "unknown" // for metrics: how the token was answered
-	err := s.DB.InTx(ctx, func(q *db.Queries) (err error) {
+	var outcome string // the metric's label: how the token was answered
+	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
 		if row, err = q.LockRefreshToken(ctx, token.HashOpaque(presented)); err != nil {
+			if errors.Is(err, database.ErrNotFound) {
+				outcome, err = "unknown", errRefreshRefused
+			}
 			return err
 		}
-		now := s.Now()
+		now := s.now()
 		switch {
 		case !row.ExpiresAt.After(now):
 			outcome = "expired"
+			return errRefreshRefused
 		case row.RevokedAt != nil || !row.IsActive:
 			outcome = "revoked"
+			return errRefreshRefused
 		}
-		if outcome != "unknown" {
-			return pgx.ErrNoRows // as good as unknown
-		}
-		outcome = "rotated"
 		if row.RotatedAt == nil {
-			next = token.NewOpaque()
+			outcome, next = "rotated", token.NewOpaque()
 			return q.RotateRefreshToken(ctx, db.RotateRefreshTokenParams{
-				ID: row.ID, SessionID: row.SessionID, RotatedAt: &now,
+				ID: row.ID, SessionID: row.SessionID, Now: now,
 				SuccessorHash: token.HashOpaque(next), SuccessorSealed: token.SealSuccessor(presented, next, row.SessionID, row.ID, client),
 			})
 		}
-		if now.Sub(*row.RotatedAt) <= s.RefreshRetry && row.SuccessorID != nil && row.SuccessorSealed != nil {
+		if now.Sub(*row.RotatedAt) <= s.refreshRetry && row.SuccessorID != nil && row.SuccessorSealed != nil {
 			succRotated, err := q.RefreshTokenRotatedAt(ctx, *row.SuccessorID)
 			if err != nil {
 				return err
@@ -65,24 +69,23 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 			}
 		}
 		replayed, outcome = true, "reuse_detected"
-		if err := s.countRevoked(ctx, "refresh_reuse")(q.RevokeSession(ctx, row.SessionID)); err != nil {
+		if err := s.countRevoked(ctx, "refresh_reuse")(q.RevokeSession(ctx, db.RevokeSessionParams{ID: row.SessionID, Now: now})); err != nil {
 			return err
 		}
-		return s.record(ctx, q, row.UserID, evRefreshReuse, &row.SessionID)
+		return s.recordSecurityEvent(ctx, q, row.UserID, evRefreshReuse, &row.SessionID)
 	})
-	if err == nil || errors.Is(err, pgx.ErrNoRows) {
-		s.Metrics.Refreshes.WithLabelValues(outcome).Inc()
+	if err == nil || errors.Is(err, errRefreshRefused) {
+		s.metrics.Refreshes.WithLabelValues(outcome).Inc()
 	}
-	refused := api.RefreshToken401ApplicationProblemPlusJSONResponse{InvalidRefreshTokenApplicationProblemPlusJSONResponse: api.InvalidRefreshTokenApplicationProblemPlusJSONResponse(
-		problem(ctx, kindInvalidRefresh, "The refresh token is not valid."))}
+	refused := api.RefreshToken401ApplicationProblemPlusJSONResponse{InvalidRefreshTokenApplicationProblemPlusJSONResponse: invalidRefreshToken(ctx)}
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, errRefreshRefused):
 		return refused, nil
 	case err != nil:
 		return nil, err
 	case replayed:
 		infoFrom(ctx).userID = row.UserID.String()
-		s.Log.WarnContext(ctx, "refresh token reuse detected; session revoked", "session_id", row.SessionID.String())
+		s.log.WarnContext(ctx, "refresh token reuse detected; session revoked", "session_id", row.SessionID.String())
 		return refused, nil
 	}
 	infoFrom(ctx).userID = row.UserID.String()

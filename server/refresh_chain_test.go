@@ -39,7 +39,7 @@ func TestRefresh_UsingTheSuccessorClearsThePredecessorsSealedCopy(t *testing.T) 
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing)
 	_, pair := app.NewUser(t)
-	pool := app.Server.DB.Pool()
+	pool := app.Deps.DB.Pool()
 
 	next := refresh(t, app, pair.RefreshToken).JSON200
 	if next == nil || !sealedOf(t, pool, pair.RefreshToken) {
@@ -61,7 +61,7 @@ func TestPrune_ClearsSealedSuccessorsOnceTheRetryWindowPassed(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t))
 	_, pair := app.NewUser(t)
-	pool := app.Server.DB.Pool()
+	pool := app.Deps.DB.Pool()
 	ctx := context.Background()
 
 	next := refresh(t, app, pair.RefreshToken).JSON200
@@ -74,7 +74,7 @@ func TestPrune_ClearsSealedSuccessorsOnceTheRetryWindowPassed(t *testing.T) {
 	if !sealedOf(t, pool, pair.RefreshToken) {
 		t.Fatal("pruning within the retry window removed the sealed successor")
 	}
-	app.Clock.Advance(app.Server.RefreshRetry + time.Second)
+	app.Clock.Advance(app.Deps.RefreshRetry + time.Second)
 	if err := app.Server.PruneNow(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestPrune_RemovesEndedSessionsAndKeepsLiveChains(t *testing.T) {
 	revoked := app.Login(t, u.Email, testkit.Password)
 	expired := app.Login(t, u.Email, testkit.Password)
 	justRevoked := app.Login(t, u.Email, testkit.Password)
-	pool := app.Server.DB.Pool()
+	pool := app.Deps.DB.Pool()
 	ctx := context.Background()
 	liveSession := sessionOf(t, pool, live.RefreshToken)
 
@@ -148,7 +148,7 @@ func TestRefresh_SealedSuccessorMovedToAnotherSessionDoesNotOpen(t *testing.T) {
 	app := testkit.NewApp(t, testkit.FastHashing)
 	u, pair := app.NewUser(t)
 	other := app.Login(t, u.Email, testkit.Password)
-	pool := app.Server.DB.Pool()
+	pool := app.Deps.DB.Pool()
 
 	if refresh(t, app, pair.RefreshToken).JSON200 == nil {
 		t.Fatal("rotation refused")

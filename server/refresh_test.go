@@ -29,7 +29,7 @@ func TestRefresh_RotatesTokenPair(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing)
 	u, pair := app.NewUser(t)
-	pool := app.Server.DB.Pool() // shared by parallel tests: touch only this user's rows
+	pool := app.Deps.DB.Pool() // shared by parallel tests: touch only this user's rows
 	if _, err := pool.Exec(context.Background(), "UPDATE sessions SET last_used_at = now() - interval '1 hour' WHERE user_id = $1", u.Id); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestRefresh_RetryAfterTheRetryWindowIsReuse(t *testing.T) {
 	_, pair := app.NewUser(t)
 
 	next := refresh(t, app, pair.RefreshToken).JSON200
-	app.Clock.Advance(app.Server.RefreshRetry + time.Second)
+	app.Clock.Advance(app.Deps.RefreshRetry + time.Second)
 	if got := refresh(t, app, pair.RefreshToken).StatusCode(); got != http.StatusUnauthorized {
 		t.Fatalf("retry after the retry window: status %d, want 401", got)
 	}

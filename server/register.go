@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/database"
@@ -16,39 +14,37 @@ import (
 // Register implements api.StrictServerInterface.
 func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (api.RegisterResponseObject, error) {
 	email := normalizeEmail(req.Body.Email)
-	if msgs := s.Policy.Violations(req.Body.Password, email); len(msgs) > 0 {
-		return api.Register422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: api.UnprocessableEntityApplicationProblemPlusJSONResponse(
-			policyProblem(ctx, msgs, "password"))}, nil
+	if msgs := s.policy.Violations(req.Body.Password, email); len(msgs) > 0 {
+		return api.Register422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: weakPassword(ctx, msgs, "password")}, nil
 	}
-	if s.Mail.RequireVerified {
+	if s.mail.RequireVerified {
 		if err := s.registerQuietly(ctx, email); err != nil {
 			return nil, err
 		}
-		s.Metrics.Registrations.WithLabelValues("pending").Inc()
+		s.metrics.Registrations.WithLabelValues("pending").Inc()
 		return api.Register202JSONResponse{Body: acceptedMail}, nil
 	}
-	hash, err := s.Hasher.Hash(ctx, req.Body.Password)
+	hash, err := s.hasher.Hash(ctx, req.Body.Password)
 	if err != nil {
 		return nil, err
 	}
 	var u db.User
-	err = s.DB.InTx(ctx, func(q *db.Queries) (err error) {
-		if u, err = q.CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash}); err != nil {
+	err = s.db.InTx(ctx, func(q *db.Queries) (err error) {
+		if u, err = q.CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash, Now: s.now()}); err != nil {
 			return err
 		}
-		return s.record(ctx, q, u.ID, evRegistered, nil)
+		return s.recordSecurityEvent(ctx, q, u.ID, evRegistered, nil)
 	})
 	if database.IsUniqueViolation(err, "users_email_key") {
-		s.Metrics.Registrations.WithLabelValues("conflict").Inc()
-		return api.Register409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: api.ConflictApplicationProblemPlusJSONResponse(
-			problem(ctx, kindEmailTaken, "An account with this email already exists."))}, nil
+		s.metrics.Registrations.WithLabelValues("conflict").Inc()
+		return api.Register409ApplicationProblemPlusJSONResponse{ConflictApplicationProblemPlusJSONResponse: emailTaken(ctx, "An account with this email already exists.")}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	infoFrom(ctx).userID = u.ID.String()
-	s.Metrics.Registrations.WithLabelValues("created").Inc()
-	s.Log.InfoContext(ctx, "user registered")
+	s.metrics.Registrations.WithLabelValues("created").Inc()
+	s.log.InfoContext(ctx, "user registered")
 	return api.Register201JSONResponse{Body: userJSON(u)}, nil
 }
 
@@ -64,19 +60,19 @@ func (s *Server) Register(ctx context.Context, req api.RegisterRequestObject) (a
 // users first (a verified account gets no link, an older unverified one
 // verifies with its own password).
 func (s *Server) registerQuietly(ctx context.Context, email string) error {
-	owner, err := s.DB.Queries().GetUserByEmail(ctx, email)
+	owner, err := s.db.Queries().GetUserByEmail(ctx, email)
 	exists := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil && !errors.Is(err, database.ErrNotFound) {
 		return err
 	}
 	verified := exists && owner.IsActive && owner.EmailVerifiedAt != nil
-	kind := mail.KindVerifyEmail
+	mailKind := mail.KindVerifyEmail
 	if verified {
-		kind = mail.KindAlreadyRegistered
+		mailKind = mail.KindAlreadyRegistered
 	}
 	// Every address mails something (a link, or the "already registered"
 	// notice) but a deactivated account's.
-	mailed, err := s.mayMail(ctx, kind, email, !exists || owner.IsActive)
+	mailed, err := s.mayMail(ctx, mailKind, email, !exists || owner.IsActive)
 	if err != nil {
 		return err
 	}
@@ -89,19 +85,19 @@ func (s *Server) registerQuietly(ctx context.Context, email string) error {
 	if !link {
 		tokHash = nil
 	}
-	return s.DB.InTx(ctx, func(q *db.Queries) error {
+	return s.db.InTx(ctx, func(q *db.Queries) error {
 		err := q.PutPendingRegistration(ctx, db.PutPendingRegistrationParams{
-			Email: email, TokenHash: tokHash, ExpiresAt: s.Now().Add(s.Mail.VerifyTTL), Now: s.Now(),
+			Email: email, TokenHash: tokHash, ExpiresAt: s.now().Add(s.mail.VerifyTTL), Now: s.now(),
 		})
 		switch {
 		case err != nil:
 			return err
 		case link:
 			return s.queueMail(ctx, q, mail.KindVerifyEmail, email,
-				mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.Mail.VerifyTTL)})
+				mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.mail.VerifyTTL)})
 		case mailed && verified:
 			return s.queueMail(ctx, q, mail.KindAlreadyRegistered, owner.Email, mail.Data{Email: owner.Email})
 		}
-		return s.decoyMailIn(ctx, q, kind, email)
+		return s.decoyMailIn(ctx, q, mailKind, email)
 	})
 }

@@ -4,13 +4,10 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/authd/authd/gen/db"
 )
 
-// requestInfo is the per-request state that middleware, the authenticator,
+// requestInfo is the per-request state that middleware, authentication,
 // handlers and log lines share. One pointer is put in the request context by
 // the first middleware and filled in as the request goes on.
 type requestInfo struct {
@@ -18,8 +15,8 @@ type requestInfo struct {
 	path      string
 	ip        string
 	userAgent string
-	userID    string // once known: authenticated, registered or logged in
-	principal *principal
+	userID    string     // once known: authenticated, registered or logged in
+	principal *principal // set by authenticate
 	// counts are metric updates held until the request has succeeded, so
 	// that a rolled-back transaction is not counted.
 	counts []func()
@@ -38,12 +35,6 @@ func countOnSuccess(ctx context.Context, count func()) {
 	count()
 }
 
-// principal is the authenticated caller: a live session of an active user.
-type principal struct {
-	user      db.User
-	sessionID uuid.UUID
-}
-
 type infoKey struct{}
 
 func withInfo(ctx context.Context, info *requestInfo) context.Context {
@@ -59,10 +50,6 @@ func infoFrom(ctx context.Context) *requestInfo {
 
 // requestID returns the request id of ctx, or "" outside a request.
 func requestID(ctx context.Context) string { return infoFrom(ctx).id }
-
-// caller returns the authenticated principal; handlers behind bearerAuth
-// always have one, because the request validator authenticated them.
-func caller(ctx context.Context) *principal { return infoFrom(ctx).principal }
 
 // ContextLogHandler adds request_id and user_id to every record logged with a
 // request's context, so every log line of a request can be correlated.

@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
+	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/token"
 )
@@ -15,8 +14,8 @@ import (
 // ForgotPassword implements api.StrictServerInterface.
 func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordRequestObject) (api.ForgotPasswordResponseObject, error) {
 	email := normalizeEmail(req.Body.Email)
-	u, err := s.DB.Queries().GetUserByEmail(ctx, email)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	u, err := s.db.Queries().GetUserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, database.ErrNotFound) {
 		return nil, err
 	}
 	active := err == nil && u.IsActive
@@ -27,12 +26,12 @@ func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordReque
 		return nil, err
 	}
 	if allowed && active {
-		err = s.DB.InTx(ctx, func(q *db.Queries) error {
+		err = s.db.InTx(ctx, func(q *db.Queries) error {
 			link, err := s.issueToken(ctx, q, u.ID, tokenPasswordReset, nil)
 			if err != nil {
 				return err
 			}
-			return s.queueMail(ctx, q, mail.KindPasswordReset, u.Email, mail.Data{Email: u.Email, Link: link, ExpiresIn: humanTTL(s.Mail.ResetTTL)})
+			return s.queueMail(ctx, q, mail.KindPasswordReset, u.Email, mail.Data{Email: u.Email, Link: link, ExpiresIn: humanTTL(s.mail.ResetTTL)})
 		})
 	} else {
 		// Unknown, inactive or throttled: the same work, thrown away.
@@ -48,13 +47,13 @@ func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordReque
 // ends every session and every other outstanding link; receiving the mail
 // also proves the address, so it counts as verified.
 func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequestObject) (api.ResetPasswordResponseObject, error) {
-	refused := api.ResetPassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: api.BadRequestApplicationProblemPlusJSONResponse(invalidToken(ctx))}
+	refused := api.ResetPassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: invalidToken(ctx)}
 	hash := token.HashOpaque(req.Body.Token)
-	q := s.DB.Queries()
+	q := s.db.Queries()
 	// Find the user first: the policy needs the email, and hashing belongs
 	// outside the transaction.
-	userID, err := q.PeekAccountToken(ctx, db.PeekAccountTokenParams{TokenHash: hash, Kind: tokenPasswordReset, Now: s.Now()})
-	if errors.Is(err, pgx.ErrNoRows) {
+	userID, err := q.PeekAccountToken(ctx, db.PeekAccountTokenParams{TokenHash: hash, Kind: tokenPasswordReset, Now: s.now()})
+	if errors.Is(err, database.ErrNotFound) {
 		return refused, nil
 	}
 	if err != nil {
@@ -64,31 +63,30 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 	if err != nil {
 		return nil, err
 	}
-	if msgs := s.Policy.Violations(req.Body.NewPassword, u.Email); len(msgs) > 0 {
-		return api.ResetPassword422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: api.UnprocessableEntityApplicationProblemPlusJSONResponse(
-			policyProblem(ctx, msgs, "new_password"))}, nil
+	if msgs := s.policy.Violations(req.Body.NewPassword, u.Email); len(msgs) > 0 {
+		return api.ResetPassword422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: weakPassword(ctx, msgs, "new_password")}, nil
 	}
-	newHash, err := s.Hasher.Hash(ctx, req.Body.NewPassword)
+	newHash, err := s.hasher.Hash(ctx, req.Body.NewPassword)
 	if err != nil {
 		return nil, err
 	}
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
-		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenPasswordReset, Now: s.Now()})
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
+		row, err := q.ConsumeAccountToken(ctx, db.ConsumeAccountTokenParams{TokenHash: hash, Kind: tokenPasswordReset, Now: s.now()})
 		if err != nil {
-			return err
+			return notFoundMeans(err, errLinkVoid) // used up meanwhile
 		}
 		if row.UserID != u.ID {
-			return pgx.ErrNoRows
+			return errLinkVoid
 		}
 		if _, err := s.replacePassword(ctx, q, u.ID, newHash, nil, "password_reset"); err != nil {
+			return notFoundMeans(err, errLinkVoid) // the account was deactivated
+		}
+		if _, err = q.MarkEmailVerified(ctx, db.MarkEmailVerifiedParams{ID: u.ID, Now: s.now()}); err != nil {
 			return err
 		}
-		if _, err = q.MarkEmailVerified(ctx, u.ID); err != nil {
-			return err
-		}
-		return s.record(ctx, q, u.ID, evPasswordReset, nil)
+		return s.recordSecurityEvent(ctx, q, u.ID, evPasswordReset, nil)
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, errLinkVoid) {
 		return refused, nil
 	}
 	if err != nil {
@@ -96,6 +94,6 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 	}
 	s.forgiveLogin(ctx, u.Email, infoFrom(ctx).ip)
 	infoFrom(ctx).userID = u.ID.String()
-	s.Log.InfoContext(ctx, "password reset; every session revoked")
+	s.log.InfoContext(ctx, "password reset; every session revoked")
 	return api.ResetPassword204Response{}, nil
 }

@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -25,13 +26,17 @@ type Migrations interface {
 	Versions(ctx context.Context) (current, target int64, err error)
 }
 
-// Deps are everything a Server needs; cmd/authd and the tests build them.
+// Deps are the parts a Server is assembled from. Build makes every one of
+// them from the configuration; an Option may swap one before the assembly
+// (the tests do).
 type Deps struct {
 	DB         *database.Resilient
 	Migrations Migrations
 	Hasher     *password.Hasher
-	Tokens     *token.Authority
+	// Keys sign and verify tokens and seal mail bodies: the token authority
+	// and the mail sealer are made from them.
 	Keys       *token.Keys
+	Token      TokenOptions
 	Log        *slog.Logger
 	Version    string
 	SessionTTL time.Duration
@@ -39,7 +44,7 @@ type Deps struct {
 	// may be retried for its successor, while that successor is unused.
 	RefreshRetry time.Duration
 	// MaxSessionsPerUser caps a user's live sessions: a login beyond it ends
-	// the oldest. 0 means 100.
+	// the oldest.
 	MaxSessionsPerUser int
 	Policy             password.Policy
 	Limits             Limits
@@ -50,13 +55,22 @@ type Deps struct {
 	// AuditRetention is how long security events are kept.
 	AuditRetention time.Duration
 	HTTP           HTTPOptions
-	Now            func() time.Time
+	Jobs           JobOptions
+	// Now is the one clock: every time authd writes to or compares in the
+	// database is read from it, never from PostgreSQL's now(). time.Now when nil.
+	Now func() time.Time
+}
+
+// TokenOptions are the claims and lifetimes of the access tokens.
+type TokenOptions struct {
+	Issuer, Audience string
+	AccessTTL        time.Duration
+	Leeway           time.Duration // clock skew allowed when verifying
 }
 
 // MailOptions configure the account mail flows.
 type MailOptions struct {
 	Renderer *mail.Renderer
-	Sealer   *mail.Sealer // encrypts bodies in the outbox
 	// LinkTemplate builds links: {public_url}, {action} and {token} are filled in.
 	LinkTemplate string
 	PublicURL    string
@@ -64,6 +78,15 @@ type MailOptions struct {
 	// registration answer 202 for new and existing addresses alike.
 	RequireVerified                bool
 	VerifyTTL, ResetTTL, ChangeTTL time.Duration
+}
+
+// JobOptions configure the background work RunJobs does.
+type JobOptions struct {
+	PruneEvery time.Duration
+	// Sender delivers the outbox, tuned by Delivery; the worker's clock,
+	// sealer and event hook are the Server's (see MailWorker).
+	Sender   mail.Sender
+	Delivery mail.WorkerOptions
 }
 
 // Limits configures request rate limits and the login backoff.
@@ -82,46 +105,74 @@ type Limits struct {
 	BackoffAfter int
 	BackoffBase  time.Duration
 	BackoffMax   time.Duration
-	// BackoffStore keeps those failure counts; nil means a MemoryBackoff
-	// of ratelimit.DefaultBackoffLimit counts.
+	// BackoffStore keeps those failure counts.
 	BackoffStore ratelimit.Backoff
 }
 
-// Server implements api.StrictServerInterface.
+// Server implements api.StrictServerInterface. Its parts are its own: what
+// runs beside the handlers (the jobs, the private listener) is asked of it
+// through its methods.
 type Server struct {
-	Deps
+	db                 *database.Resilient
+	migrations         Migrations
+	hasher             *password.Hasher
+	keys               *token.Keys
+	tokens             *token.Authority
+	sealer             *mail.Sealer // encrypts bodies in the outbox
+	log                *slog.Logger
+	version            string
+	sessionTTL         time.Duration
+	refreshRetry       time.Duration
+	maxSessionsPerUser int
+	policy             password.Policy
+	limits             Limits
+	mail               MailOptions
+	metrics            *metrics.Metrics
+	tracer             trace.TracerProvider
+	auditRetention     time.Duration
+	http               HTTPOptions
+	jobs               JobOptions
+	now                func() time.Time
+
 	docs
-	ready readinessCache
+	ready   readinessCache
+	handler http.Handler // the public application, built once
+	private http.Handler // the private listener's
 }
 
-// New returns a Server and registers the gauges that read its parts.
-func New(d Deps) *Server {
-	if d.Now == nil {
-		d.Now = time.Now
+// newServer assembles a Server from its parts: the token authority and the
+// mail sealer from the keys, the documents and the handlers from the spec,
+// and the gauges that read the parts. It does no I/O of its own.
+func newServer(d Deps) (*Server, error) {
+	sealer, err := mail.NewSealer(d.Keys.Secrets(mail.SecretLabel))
+	if err != nil {
+		return nil, err
 	}
-	if d.AuditRetention == 0 {
-		d.AuditRetention = 90 * 24 * time.Hour
+	s := &Server{
+		db: d.DB, migrations: d.Migrations, hasher: d.Hasher, keys: d.Keys, sealer: sealer,
+		tokens: token.NewAuthority(d.Keys, d.Token.Issuer, d.Token.Audience, d.Token.AccessTTL, d.Token.Leeway, d.Now),
+		log:    d.Log, version: d.Version, sessionTTL: d.SessionTTL, refreshRetry: d.RefreshRetry,
+		maxSessionsPerUser: d.MaxSessionsPerUser, policy: d.Policy, limits: d.Limits, mail: d.Mail,
+		metrics: d.Metrics, tracer: d.Tracer, auditRetention: d.AuditRetention, http: d.HTTP, jobs: d.Jobs, now: d.Now,
 	}
-	if d.MaxSessionsPerUser == 0 {
-		d.MaxSessionsPerUser = 100
+	s.registerGauges()
+	if err := s.buildHandlers(); err != nil {
+		return nil, err
 	}
-	if d.Limits.BackoffStore == nil {
-		d.Limits.BackoffStore = ratelimit.NewMemoryBackoff(ratelimit.DefaultBackoffLimit)
-	}
-	if d.Metrics == nil {
-		d.Metrics = metrics.New(d.Version)
-	}
-	s := &Server{Deps: d}
-	m := d.Metrics
-	m.Gauge("authd_password_hash_in_use", "Password hashes running now (the bulkhead's used slots).", func() float64 { return float64(d.Hasher.InUse()) })
-	m.Gauge("authd_password_hash_waiting", "Requests waiting for a hashing slot.", func() float64 { return float64(d.Hasher.Waiting()) })
+	return s, nil
+}
+
+// registerGauges registers the gauges that read the Server's parts.
+func (s *Server) registerGauges() {
+	m := s.metrics
+	m.Gauge("authd_password_hash_in_use", "Password hashes running now (the bulkhead's used slots).", func() float64 { return float64(s.hasher.InUse()) })
+	m.Gauge("authd_password_hash_waiting", "Requests waiting for a hashing slot.", func() float64 { return float64(s.hasher.Waiting()) })
 	m.Gauge("authd_db_circuit_breaker_state", "Database circuit breaker: 0 closed, 1 half-open, 2 open.", func() float64 {
-		return map[string]float64{"closed": 0, "half-open": 1, "open": 2}[d.DB.BreakerState()]
+		return map[string]float64{"closed": 0, "half-open": 1, "open": 2}[s.db.BreakerState()]
 	})
-	m.RegisterPool(func() metrics.PoolStats { return d.DB.Pool().Stat() })
-	d.DB.OnBreakerChange(func(to string) { m.BreakerTransitions.WithLabelValues(to).Inc() })
-	d.Hasher.Observe(func(alg string, took time.Duration) { m.HashDuration.WithLabelValues(alg).Observe(took.Seconds()) })
-	return s
+	m.RegisterPool(func() metrics.PoolStats { return s.db.Pool().Stat() })
+	s.db.OnBreakerChange(func(to string) { m.BreakerTransitions.WithLabelValues(to).Inc() })
+	s.hasher.Observe(func(alg string, took time.Duration) { m.HashDuration.WithLabelValues(alg).Observe(took.Seconds()) })
 }
 
 // countRevoked counts the sessions a revoking query ended, by reason, once
@@ -130,7 +181,7 @@ func New(d Deps) *Server {
 func (s *Server) countRevoked(ctx context.Context, reason string) func(int64, error) error {
 	return func(n int64, err error) error {
 		if err == nil && n > 0 {
-			countOnSuccess(ctx, func() { s.Metrics.SessionsRevoked.WithLabelValues(reason).Add(float64(n)) })
+			countOnSuccess(ctx, func() { s.metrics.SessionsRevoked.WithLabelValues(reason).Add(float64(n)) })
 		}
 		return err
 	}

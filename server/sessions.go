@@ -10,7 +10,7 @@ import (
 // ListSessions implements api.StrictServerInterface.
 func (s *Server) ListSessions(ctx context.Context, _ api.ListSessionsRequestObject) (api.ListSessionsResponseObject, error) {
 	me := caller(ctx)
-	rows, err := s.DB.Queries().ListLiveSessions(ctx, db.ListLiveSessionsParams{UserID: me.user.ID, Now: s.Now()})
+	rows, err := s.db.Queries().ListLiveSessions(ctx, db.ListLiveSessionsParams{UserID: me.user.ID, Now: s.now()})
 	if err != nil {
 		return nil, err
 	}
@@ -25,20 +25,19 @@ func (s *Server) ListSessions(ctx context.Context, _ api.ListSessionsRequestObje
 // other users' sessions answer the same 404.
 func (s *Server) RevokeSession(ctx context.Context, req api.RevokeSessionRequestObject) (api.RevokeSessionResponseObject, error) {
 	var n int64
-	err := s.DB.InTx(ctx, func(q *db.Queries) (err error) {
-		n, err = q.RevokeUserSession(ctx, db.RevokeUserSessionParams{ID: req.Id, UserID: caller(ctx).user.ID, Now: s.Now()})
+	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
+		n, err = q.RevokeUserSession(ctx, db.RevokeUserSessionParams{ID: req.Id, UserID: caller(ctx).user.ID, Now: s.now()})
 		if err != nil || n == 0 {
 			return err
 		}
-		return s.record(ctx, q, caller(ctx).user.ID, evSessionRevoked, &req.Id)
+		return s.recordSecurityEvent(ctx, q, caller(ctx).user.ID, evSessionRevoked, &req.Id)
 	})
 	if err != nil {
 		return nil, err
 	}
 	_ = s.countRevoked(ctx, "user_revoked")(n, nil) // only counts: a nil error passes through
 	if n == 0 {
-		return api.RevokeSession404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: api.NotFoundApplicationProblemPlusJSONResponse(
-			problem(ctx, kindNotFound, "No such session."))}, nil
+		return api.RevokeSession404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx, "No such session.")}, nil
 	}
 	return api.RevokeSession204Response{}, nil
 }

@@ -89,7 +89,7 @@ func TestAccessToken_Attacks(t *testing.T) {
 		edit(h, c)
 		return f.signed(h, c)
 	}
-	pubJWKS := string(app.Server.Keys.PublicJSON())
+	pubJWKS := string(app.Deps.Keys.PublicJSON())
 	otherKeys, _ := token.GenerateSet("EdDSA")
 	otherSet, _ := jwk.Parse(otherKeys)
 	otherKey, _ := otherSet.Key(0)

@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
@@ -23,35 +22,37 @@ func (s *Server) GetMe(ctx context.Context, _ api.GetMeRequestObject) (api.GetMe
 // (see requestEmailChange).
 func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (api.UpdateMeResponseObject, error) {
 	me := caller(ctx)
-	wrongPassword := api.UpdateMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: wrongCurrentPassword(ctx)}
+	wrongCurrent := api.UpdateMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: wrongCurrentPassword(ctx)}
 	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
-	if err != nil || !ok {
-		if err != nil {
-			return nil, err
-		}
-		return wrongPassword, nil
+	var wait *refusal
+	switch {
+	case errors.As(err, &wait):
+		return api.UpdateMe429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	case err != nil:
+		return nil, err
+	case !ok:
+		return wrongCurrent, nil
 	}
 	var newEmail, newHash string
 	if req.Body.Email != nil {
 		newEmail = normalizeEmail(*req.Body.Email)
 	}
 	if req.Body.Password != nil {
-		msgs := s.Policy.Violations(*req.Body.Password, me.user.Email)
+		msgs := s.policy.Violations(*req.Body.Password, me.user.Email)
 		if newEmail != "" {
-			msgs = append(msgs, s.Policy.Violations(*req.Body.Password, newEmail)...)
+			msgs = append(msgs, s.policy.Violations(*req.Body.Password, newEmail)...)
 		}
 		if len(msgs) > 0 {
-			return api.UpdateMe422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: api.UnprocessableEntityApplicationProblemPlusJSONResponse(
-				policyProblem(ctx, dedupe(msgs), "password"))}, nil
+			return api.UpdateMe422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: weakPassword(ctx, dedupe(msgs), "password")}, nil
 		}
-		if newHash, err = s.Hasher.Hash(ctx, *req.Body.Password); err != nil {
+		if newHash, err = s.hasher.Hash(ctx, *req.Body.Password); err != nil {
 			return nil, err
 		}
 	}
 	u := me.user
-	err = s.DB.InTx(ctx, func(q *db.Queries) error {
-		if _, err := q.LockLiveSession(ctx, db.LockLiveSessionParams{ID: me.sessionID, Now: s.Now()}); err != nil {
-			return err // no rows: the session ended meanwhile
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
+		if _, err := q.LockLiveSession(ctx, db.LockLiveSessionParams{ID: me.sessionID, Now: s.now()}); err != nil {
+			return notFoundMeans(err, errSessionEnded)
 		}
 		cur, err := q.LockUserCredentials(ctx, me.user.ID)
 		if err != nil {
@@ -64,7 +65,7 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 			if u, err = s.replacePassword(ctx, q, me.user.ID, newHash, &me.sessionID, "password_change"); err != nil {
 				return err
 			}
-			if err := s.record(ctx, q, me.user.ID, evPasswordChange, &me.sessionID); err != nil {
+			if err := s.recordSecurityEvent(ctx, q, me.user.ID, evPasswordChange, &me.sessionID); err != nil {
 				return err
 			}
 		}
@@ -75,37 +76,41 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 	})
 	switch {
 	case errors.Is(err, errCredentialsChanged):
-		return wrongPassword, nil
-	case errors.Is(err, pgx.ErrNoRows):
-		return api.UpdateMe401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: api.UnauthorizedApplicationProblemPlusJSONResponse{
-			Body:    problem(ctx, kindUnauthorized, "The session has ended."),
-			Headers: api.UnauthorizedResponseHeaders{WWWAuthenticate: ptr(bearerChallenge(true))},
-		}}, nil
+		return wrongCurrent, nil
+	case errors.Is(err, errSessionEnded):
+		return api.UpdateMe401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: sessionEnded(ctx)}, nil
 	case err != nil:
 		return nil, err
 	}
 	return api.UpdateMe200JSONResponse(userJSON(u)), nil
 }
 
+// errSessionEnded means the caller's session ended while the request ran.
+var errSessionEnded = errors.New("session ended during the request")
+
 // DeleteMe implements api.StrictServerInterface: a soft delete that ends
 // every session at once. It asks for the current password as UpdateMe does,
 // so a stolen access token cannot end the account for good.
 func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (api.DeleteMeResponseObject, error) {
 	me := caller(ctx)
-	if ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword); err != nil || !ok {
-		if err != nil {
-			return nil, err
-		}
+	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
+	var wait *refusal
+	switch {
+	case errors.As(err, &wait):
+		return api.DeleteMe429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	case err != nil:
+		return nil, err
+	case !ok:
 		return api.DeleteMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: wrongCurrentPassword(ctx)}, nil
 	}
-	err := s.DB.InTx(ctx, func(q *db.Queries) error {
-		if err := q.DeactivateUser(ctx, me.user.ID); err != nil {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
+		if err := q.DeactivateUser(ctx, db.DeactivateUserParams{ID: me.user.ID, Now: s.now()}); err != nil {
 			return err
 		}
-		if err := s.countRevoked(ctx, "account_deleted")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID})); err != nil {
+		if err := s.countRevoked(ctx, "account_deleted")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: me.user.ID, Now: s.now()})); err != nil {
 			return err
 		}
-		return s.record(ctx, q, me.user.ID, evDeactivated, &me.sessionID)
+		return s.recordSecurityEvent(ctx, q, me.user.ID, evDeactivated, &me.sessionID)
 	})
 	if err != nil {
 		return nil, err
@@ -116,7 +121,7 @@ func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (a
 // replacePassword stores a new password hash and ends what the old password
 // opened (see endAccess).
 func (s *Server) replacePassword(ctx context.Context, q *db.Queries, userID uuid.UUID, hash string, keep *uuid.UUID, reason string) (db.User, error) {
-	u, err := q.ChangePassword(ctx, db.ChangePasswordParams{ID: userID, PasswordHash: hash})
+	u, err := q.ChangePassword(ctx, db.ChangePasswordParams{ID: userID, PasswordHash: hash, Now: s.now()})
 	if err != nil {
 		return u, err
 	}
@@ -129,7 +134,7 @@ func (s *Server) endAccess(ctx context.Context, q *db.Queries, userID uuid.UUID,
 	if err := q.DeleteAccountTokens(ctx, userID); err != nil {
 		return err
 	}
-	return s.countRevoked(ctx, reason)(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: userID, Keep: keep}))
+	return s.countRevoked(ctx, reason)(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: userID, Keep: keep, Now: s.now()}))
 }
 
 // dedupe drops repeated messages, keeping the first of each.

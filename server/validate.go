@@ -8,30 +8,26 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 	oapimw "github.com/oapi-codegen/echo-middleware"
 
 	"github.com/authd/authd/gen/api"
-	"github.com/authd/authd/gen/db"
 )
 
-// requestValidator checks every request against openapi.yaml and
-// authenticates operations that require bearerAuth. Routes outside the spec
-// (Swagger UI assets, 404s, CORS preflights) pass through to Echo.
+// requestValidator checks every request against openapi.yaml. Routes
+// outside the spec (Swagger UI assets, 404s, CORS preflights) pass through
+// to Echo.
 func (s *Server) requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
-	inSpec := map[string]bool{}
-	for path, item := range spec.Paths.Map() {
-		for method := range item.Operations() {
-			inSpec[method+" "+echoPath(path)] = true
-		}
-	}
+	routes := specRoutes(spec)
 	return oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
-		Skipper: func(c echo.Context) bool { return !inSpec[c.Request().Method+" "+c.Path()] },
+		Skipper: func(c echo.Context) bool { return routes[routeKey(c)] == nil },
 		Options: openapi3filter.Options{
 			MultiError:         true,
 			KeepValidatedValue: true,
-			AuthenticationFunc: s.authenticate,
+			// Authentication is a step of its own (authenticate) that ran
+			// on the same routes before the validator: a request that
+			// gets here has passed its security already.
+			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 			SchemaValidationOptions: []openapi3.SchemaValidationOption{
 				openapi3.WithStringFormatValidator("email", openapi3.NewCallbackValidator(validateEmail)),
 				openapi3.WithStringFormatValidator("new-password", openapi3.NewCallbackValidator(s.validateNewPassword)),
@@ -50,6 +46,25 @@ func (s *Server) requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
 	})
 }
 
+// specRoutes maps each operation of the spec to the route Echo matches it
+// by, "METHOD /echo/path" (see routeKey). The validator and authenticate
+// both find a request's operation here, so they agree on which requests
+// are the spec's.
+func specRoutes(spec *openapi3.T) map[string]*openapi3.Operation {
+	routes := map[string]*openapi3.Operation{}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			routes[method+" "+echoPath(path)] = op
+		}
+	}
+	return routes
+}
+
+// routeKey names the route Echo matched for c the way specRoutes does. Echo
+// routes before it runs the middleware of e.Use, so c.Path() is set; it is
+// the route's template, never the raw path.
+func routeKey(c echo.Context) string { return c.Request().Method + " " + c.Path() }
+
 // echoPath writes an OpenAPI path template the way Echo names its routes:
 // /users/me/sessions/{id} becomes /users/me/sessions/:id.
 func echoPath(p string) string {
@@ -58,74 +73,10 @@ func echoPath(p string) string {
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
-// requireCaller is a strict middleware and a second lock: an operation the
-// spec protects never reaches its handler without an authenticated caller,
-// even if the validator were skipped.
-func (s *Server) requireCaller(spec *openapi3.T) api.StrictMiddlewareFunc {
-	protected := map[string]bool{}
-	for _, item := range spec.Paths.Map() {
-		for _, op := range item.Operations() {
-			// The generated handlers name operations in Go case: getMe -> GetMe.
-			name := strings.ToUpper(op.OperationID[:1]) + op.OperationID[1:]
-			protected[name] = op.Security != nil && len(*op.Security) > 0
-		}
-	}
-	return func(next api.StrictHandlerFunc, op string) api.StrictHandlerFunc {
-		return func(c echo.Context, req any) (any, error) {
-			if protected[op] && caller(c.Request().Context()) == nil {
-				return nil, s.unauthorized(false, errors.New("no authenticated caller"))
-			}
-			return next(c, req)
-		}
-	}
-}
-
-// authenticate verifies the bearer token and that its session is still live,
-// then records the caller on the request. Every failure is the same 401.
-func (s *Server) authenticate(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
-	ec := oapimw.GetEchoContext(ctx)
-	if ec == nil {
-		return errors.New("authenticate: no echo context")
-	}
-	rctx := ec.Request().Context()
-	header := ec.Request().Header.Get(echo.HeaderAuthorization)
-	scheme, raw, found := strings.Cut(header, " ")
-	if header == "" || !found || !strings.EqualFold(scheme, "Bearer") || raw == "" {
-		return s.unauthorized(header != "", errors.New("missing bearer token"))
-	}
-	claims, err := s.Tokens.Verify(strings.TrimSpace(raw))
-	if err != nil {
-		return s.unauthorized(true, err)
-	}
-	row, err := s.DB.Queries().GetSessionUser(rctx, db.GetSessionUserParams{SessionID: claims.SessionID, UserID: claims.UserID, Now: s.Now()})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return s.unauthorized(true, errors.New("session ended or user inactive"))
-	}
-	if err != nil {
-		pe := s.classify(err)
-		return &echo.HTTPError{Code: pe.kind.status, Internal: pe}
-	}
-	info := infoFrom(rctx)
-	info.principal = &principal{user: row.User, sessionID: claims.SessionID}
-	info.userID = row.User.ID.String()
-	return nil
-}
-
-// unauthorized is the 401 for bearer-protected operations. The validator only
-// passes *echo.HTTPError through, so the problem rides inside one.
-func (s *Server) unauthorized(tokenSent bool, cause error) *echo.HTTPError {
-	return &echo.HTTPError{Code: 401, Internal: &problemError{
-		kind:    kindUnauthorized,
-		detail:  "The access token is missing or not valid.",
-		headers: map[string]string{"WWW-Authenticate": bearerChallenge(tokenSent)},
-		cause:   cause,
-	}}
-}
-
 // validateNewPassword applies the policy rules that need no other field;
 // handlers add the one that needs the email.
 func (s *Server) validateNewPassword(v string) error {
-	if msgs := s.Policy.Violations(v, ""); len(msgs) > 0 {
+	if msgs := s.policy.Violations(v, ""); len(msgs) > 0 {
 		return errors.New(strings.Join(msgs, "; "))
 	}
 	return nil
@@ -133,7 +84,7 @@ func (s *Server) validateNewPassword(v string) error {
 
 // policyProblem is the 422 for a password that breaks the policy.
 func policyProblem(ctx context.Context, msgs []string, field string) api.Problem {
-	p := problem(ctx, kindValidation, "1 field is invalid.")
+	p := problem(ctx, typeValidation, "1 field is invalid.")
 	p.Errors = &[]api.FieldError{{Field: field, Message: strings.Join(msgs, "; ")}}
 	return p
 }

@@ -80,7 +80,7 @@ func keysCommand(ctx context.Context, cfg config.Config, args []string, out io.W
 		if err == nil {
 			say = fmt.Sprintf("%s signs now; %s, which signed, stays accepted.\n"+
 				"Next: restart every instance, wait at least the access-token lifetime plus the leeway (%s + %s) after the last restart, then: authd keys retire %s",
-				arg, before.Signer(), cfg.AccessTTL, cfg.JWTLeeway, before.Signer())
+				arg, before.Signer(), cfg.AccessTokenTTL, cfg.JWTLeeway, before.Signer())
 		}
 	case "retire":
 		next, err = token.RetireKey(data, arg)

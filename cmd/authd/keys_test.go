@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/config"
 )
 
@@ -21,7 +22,7 @@ func TestServe_StartUpLogsTheSigningKid(t *testing.T) {
 	}
 	file := loadFile(t, path)
 	var logs bytes.Buffer
-	if _, err := loadKeys(config.Config{JWTKeysFile: path}, slog.New(slog.NewJSONHandler(&logs, nil))); err != nil {
+	if _, err := server.LoadKeys(config.Config{JWTKeysFile: path}, slog.New(slog.NewJSONHandler(&logs, nil))); err != nil {
 		t.Fatal(err)
 	}
 	added := file.List()[1]

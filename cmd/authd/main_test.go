@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/database"
@@ -134,7 +135,7 @@ func queueMail(t *testing.T, url, body string) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	err = db.New(pool).EnqueueMail(context.Background(), db.EnqueueMailParams{Kind: "password_reset", Recipient: "a@example.com", Subject: "s", TextBody: &body, HtmlBody: &body})
+	err = db.New(pool).EnqueueMail(context.Background(), db.EnqueueMailParams{Kind: "password_reset", Recipient: "a@example.com", Subject: "s", TextBody: &body, HtmlBody: &body, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

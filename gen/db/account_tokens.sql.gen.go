@@ -82,13 +82,18 @@ func (q *Queries) DeleteAccountTokens(ctx context.Context, userID uuid.UUID) err
 }
 
 const markEmailVerified = `-- name: MarkEmailVerified :one
-UPDATE users SET email_verified_at = coalesce(email_verified_at, now()), updated_at = now()
-WHERE id = $1 AND is_active
+UPDATE users SET updated_at = $1, email_verified_at = coalesce(email_verified_at, $1)
+WHERE id = $2 AND is_active
 RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
 `
 
-func (q *Queries) MarkEmailVerified(ctx context.Context, id uuid.UUID) (User, error) {
-	row := q.db.QueryRow(ctx, markEmailVerified, id)
+type MarkEmailVerifiedParams struct {
+	Now time.Time
+	ID  uuid.UUID
+}
+
+func (q *Queries) MarkEmailVerified(ctx context.Context, arg MarkEmailVerifiedParams) (User, error) {
+	row := q.db.QueryRow(ctx, markEmailVerified, arg.Now, arg.ID)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -131,11 +136,11 @@ func (q *Queries) PruneAccountTokens(ctx context.Context, before time.Time) erro
 }
 
 const replaceAccountToken = `-- name: ReplaceAccountToken :exec
-INSERT INTO account_tokens (user_id, kind, token_hash, new_email, session_id, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO account_tokens (user_id, kind, token_hash, new_email, session_id, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (user_id, kind) DO UPDATE
 SET token_hash = excluded.token_hash, new_email = excluded.new_email, session_id = excluded.session_id,
-    created_at = now(), expires_at = excluded.expires_at
+    created_at = excluded.created_at, expires_at = excluded.expires_at
 `
 
 type ReplaceAccountTokenParams struct {
@@ -144,6 +149,7 @@ type ReplaceAccountTokenParams struct {
 	TokenHash []byte
 	NewEmail  *string
 	SessionID *uuid.UUID
+	Now       time.Time
 	ExpiresAt time.Time
 }
 
@@ -156,25 +162,27 @@ func (q *Queries) ReplaceAccountToken(ctx context.Context, arg ReplaceAccountTok
 		arg.TokenHash,
 		arg.NewEmail,
 		arg.SessionID,
+		arg.Now,
 		arg.ExpiresAt,
 	)
 	return err
 }
 
 const setVerifiedEmail = `-- name: SetVerifiedEmail :one
-UPDATE users SET email = $1, email_verified_at = now(), updated_at = now()
-WHERE id = $2 AND is_active
+UPDATE users SET email = $1, updated_at = $2, email_verified_at = $2
+WHERE id = $3 AND is_active
 RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
 `
 
 type SetVerifiedEmailParams struct {
 	Email string
+	Now   time.Time
 	ID    uuid.UUID
 }
 
 // Applies a confirmed email change; the address is verified by the confirmation.
 func (q *Queries) SetVerifiedEmail(ctx context.Context, arg SetVerifiedEmailParams) (User, error) {
-	row := q.db.QueryRow(ctx, setVerifiedEmail, arg.Email, arg.ID)
+	row := q.db.QueryRow(ctx, setVerifiedEmail, arg.Email, arg.Now, arg.ID)
 	var i User
 	err := row.Scan(
 		&i.ID,

@@ -101,8 +101,8 @@ func (q *Queries) DropDecoy(ctx context.Context, id uuid.UUID) error {
 }
 
 const enqueueDecoy = `-- name: EnqueueDecoy :one
-INSERT INTO mail_outbox (kind, recipient, subject, text_body, html_body, status)
-VALUES ($1, $2, $3, $4, $5, 'dead')
+INSERT INTO mail_outbox (kind, recipient, subject, text_body, html_body, created_at, next_attempt_at, status)
+VALUES ($1, $2, $3, $4, $5, $6, $6, 'dead')
 RETURNING id
 `
 
@@ -112,6 +112,7 @@ type EnqueueDecoyParams struct {
 	Subject   string
 	TextBody  *string
 	HtmlBody  *string
+	Now       time.Time
 }
 
 // Decoy work (see decoyMail): a row written and, by DropDecoy in the same
@@ -124,6 +125,7 @@ func (q *Queries) EnqueueDecoy(ctx context.Context, arg EnqueueDecoyParams) (uui
 		arg.Subject,
 		arg.TextBody,
 		arg.HtmlBody,
+		arg.Now,
 	)
 	var id uuid.UUID
 	err := row.Scan(&id)
@@ -131,8 +133,8 @@ func (q *Queries) EnqueueDecoy(ctx context.Context, arg EnqueueDecoyParams) (uui
 }
 
 const enqueueMail = `-- name: EnqueueMail :exec
-INSERT INTO mail_outbox (kind, recipient, mailbox, subject, text_body, html_body)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO mail_outbox (kind, recipient, mailbox, subject, text_body, html_body, created_at, next_attempt_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
 `
 
 type EnqueueMailParams struct {
@@ -142,6 +144,7 @@ type EnqueueMailParams struct {
 	Subject   string
 	TextBody  *string
 	HtmlBody  *string
+	Now       time.Time
 }
 
 func (q *Queries) EnqueueMail(ctx context.Context, arg EnqueueMailParams) error {
@@ -152,6 +155,7 @@ func (q *Queries) EnqueueMail(ctx context.Context, arg EnqueueMailParams) error 
 		arg.Subject,
 		arg.TextBody,
 		arg.HtmlBody,
+		arg.Now,
 	)
 	return err
 }

@@ -77,18 +77,18 @@ func (q *Queries) PrunePendingRegistrations(ctx context.Context, before time.Tim
 }
 
 const putPendingRegistration = `-- name: PutPendingRegistration :exec
-INSERT INTO pending_registrations AS p (email, token_hash, expires_at)
-VALUES ($1, $2, $3)
+INSERT INTO pending_registrations AS p (email, token_hash, created_at, expires_at)
+VALUES ($1, $2, $3, $4)
 ON CONFLICT (email) DO UPDATE
-SET token_hash = excluded.token_hash, created_at = now(), expires_at = excluded.expires_at
-WHERE excluded.token_hash IS NOT NULL OR p.expires_at <= $4
+SET token_hash = excluded.token_hash, created_at = excluded.created_at, expires_at = excluded.expires_at
+WHERE excluded.token_hash IS NOT NULL OR p.expires_at <= $3
 `
 
 type PutPendingRegistrationParams struct {
 	Email     string
 	TokenHash []byte
-	ExpiresAt time.Time
 	Now       time.Time
+	ExpiresAt time.Time
 }
 
 // The address's one pending registration: no password, only its newest
@@ -99,29 +99,29 @@ func (q *Queries) PutPendingRegistration(ctx context.Context, arg PutPendingRegi
 	_, err := q.db.Exec(ctx, putPendingRegistration,
 		arg.Email,
 		arg.TokenHash,
-		arg.ExpiresAt,
 		arg.Now,
+		arg.ExpiresAt,
 	)
 	return err
 }
 
 const renewPendingLink = `-- name: RenewPendingLink :execrows
-INSERT INTO pending_registrations AS p (email, token_hash, expires_at)
-SELECT $1::text, $2::bytea, $3::timestamptz
-WHERE $4::boolean OR ($5::boolean AND EXISTS (
-    SELECT 1 FROM pending_registrations l WHERE l.email = $1::text AND l.expires_at > $6::timestamptz
+INSERT INTO pending_registrations AS p (email, token_hash, created_at, expires_at)
+SELECT $1::text, $2::bytea, $3::timestamptz, $4::timestamptz
+WHERE $5::boolean OR ($6::boolean AND EXISTS (
+    SELECT 1 FROM pending_registrations l WHERE l.email = $1::text AND l.expires_at > $3::timestamptz
 ))
 ON CONFLICT (email) DO UPDATE
-SET token_hash = excluded.token_hash, created_at = now(), expires_at = excluded.expires_at
+SET token_hash = excluded.token_hash, created_at = excluded.created_at, expires_at = excluded.expires_at
 `
 
 type RenewPendingLinkParams struct {
 	Email     string
 	TokenHash []byte
+	Now       time.Time
 	ExpiresAt time.Time
 	CreateRow bool
 	Renew     bool
-	Now       time.Time
 }
 
 // A new link for an address, replacing the one before: on its live pending
@@ -132,10 +132,10 @@ func (q *Queries) RenewPendingLink(ctx context.Context, arg RenewPendingLinkPara
 	result, err := q.db.Exec(ctx, renewPendingLink,
 		arg.Email,
 		arg.TokenHash,
+		arg.Now,
 		arg.ExpiresAt,
 		arg.CreateRow,
 		arg.Renew,
-		arg.Now,
 	)
 	if err != nil {
 		return 0, err

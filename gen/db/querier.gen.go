@@ -38,7 +38,7 @@ type Querier interface {
 	// The account of a redeemed pending registration; no row if the address was
 	// taken meanwhile.
 	CreateVerifiedUser(ctx context.Context, arg CreateVerifiedUserParams) (User, error)
-	DeactivateUser(ctx context.Context, id uuid.UUID) error
+	DeactivateUser(ctx context.Context, arg DeactivateUserParams) error
 	// Stands in for RecordEvent where there is nothing to record (a failed
 	// login for an unknown address): taking a transaction id makes the commit
 	// write and flush WAL like a real one, and nothing is kept.
@@ -75,7 +75,7 @@ type Querier interface {
 	LockUserCredentials(ctx context.Context, id uuid.UUID) (LockUserCredentialsRow, error)
 	// Counts use partial indexes, so probes stay cheap as sent mail piles up.
 	MailOutboxStats(ctx context.Context, now time.Time) (MailOutboxStatsRow, error)
-	MarkEmailVerified(ctx context.Context, id uuid.UUID) (User, error)
+	MarkEmailVerified(ctx context.Context, arg MarkEmailVerifiedParams) (User, error)
 	// Sent: the bodies, which carry live tokens, are dropped. Every outcome
 	// update names the lease it was claimed under, so a worker whose lease ran
 	// out (and whose row another worker took) changes nothing.
@@ -114,7 +114,7 @@ type Querier interface {
 	// SupersedeDeadMail then retires the rest.
 	RequeueDeadMail(ctx context.Context, now time.Time) (int64, error)
 	RetryMail(ctx context.Context, arg RetryMailParams) error
-	RevokeSession(ctx context.Context, id uuid.UUID) (int64, error)
+	RevokeSession(ctx context.Context, arg RevokeSessionParams) (int64, error)
 	// Ends the user's oldest live sessions so that at most keep stay live. Run
 	// while holding the user row (LockUserCredentials), so that concurrent
 	// logins are counted one by one.

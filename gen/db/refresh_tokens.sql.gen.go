@@ -24,16 +24,18 @@ func (q *Queries) ClearSealedSuccessors(ctx context.Context, rotatedBefore time.
 }
 
 const createRefreshToken = `-- name: CreateRefreshToken :exec
-INSERT INTO refresh_tokens (session_id, token_hash) VALUES ($1, $2)
+INSERT INTO refresh_tokens (session_id, token_hash, created_at)
+VALUES ($1, $2, $3)
 `
 
 type CreateRefreshTokenParams struct {
 	SessionID uuid.UUID
 	TokenHash []byte
+	Now       time.Time
 }
 
 func (q *Queries) CreateRefreshToken(ctx context.Context, arg CreateRefreshTokenParams) error {
-	_, err := q.db.Exec(ctx, createRefreshToken, arg.SessionID, arg.TokenHash)
+	_, err := q.db.Exec(ctx, createRefreshToken, arg.SessionID, arg.TokenHash, arg.Now)
 	return err
 }
 
@@ -99,25 +101,25 @@ func (q *Queries) RefreshTokenRotatedAt(ctx context.Context, id uuid.UUID) (*tim
 
 const rotateRefreshToken = `-- name: RotateRefreshToken :exec
 WITH successor AS (
-    INSERT INTO refresh_tokens (session_id, token_hash)
-    VALUES ($4, $5)
+    INSERT INTO refresh_tokens (session_id, token_hash, created_at)
+    VALUES ($4, $5, $1)
     RETURNING id
 ), used AS (
-    UPDATE sessions SET last_used_at = now() WHERE id = $4
+    UPDATE sessions SET last_used_at = $1 WHERE id = $4
 ), spent AS (
     UPDATE refresh_tokens SET successor_sealed = NULL
     WHERE session_id = $4 AND successor_sealed IS NOT NULL
       AND refresh_tokens.id <> $3
 )
 UPDATE refresh_tokens
-SET rotated_at       = $1,
+SET rotated_at       = $1::timestamptz,
     successor_id     = (SELECT id FROM successor),
     successor_sealed = $2
 WHERE refresh_tokens.id = $3
 `
 
 type RotateRefreshTokenParams struct {
-	RotatedAt       *time.Time
+	Now             time.Time
 	SuccessorSealed []byte
 	ID              uuid.UUID
 	SessionID       uuid.UUID
@@ -129,7 +131,7 @@ type RotateRefreshTokenParams struct {
 // predecessor held (its retry no longer applies), in one statement.
 func (q *Queries) RotateRefreshToken(ctx context.Context, arg RotateRefreshTokenParams) error {
 	_, err := q.db.Exec(ctx, rotateRefreshToken,
-		arg.RotatedAt,
+		arg.Now,
 		arg.SuccessorSealed,
 		arg.ID,
 		arg.SessionID,

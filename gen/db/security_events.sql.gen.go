@@ -87,8 +87,8 @@ func (q *Queries) PruneEvents(ctx context.Context, before time.Time) error {
 }
 
 const recordEvent = `-- name: RecordEvent :exec
-INSERT INTO security_events (user_id, kind, session_id, ip, user_agent, request_id)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO security_events (user_id, kind, session_id, ip, user_agent, request_id, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 `
 
 type RecordEventParams struct {
@@ -98,6 +98,7 @@ type RecordEventParams struct {
 	Ip        string
 	UserAgent string
 	RequestID string
+	Now       time.Time
 }
 
 func (q *Queries) RecordEvent(ctx context.Context, arg RecordEventParams) error {
@@ -108,6 +109,7 @@ func (q *Queries) RecordEvent(ctx context.Context, arg RecordEventParams) error 
 		arg.Ip,
 		arg.UserAgent,
 		arg.RequestID,
+		arg.Now,
 	)
 	return err
 }

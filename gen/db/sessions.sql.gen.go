@@ -13,13 +13,14 @@ import (
 )
 
 const createSession = `-- name: CreateSession :one
-INSERT INTO sessions (user_id, expires_at, user_agent, ip)
-VALUES ($1, $2, $3, $4)
+INSERT INTO sessions (user_id, created_at, last_used_at, expires_at, user_agent, ip)
+VALUES ($1, $2, $2, $3, $4, $5)
 RETURNING id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip
 `
 
 type CreateSessionParams struct {
 	UserID    uuid.UUID
+	Now       time.Time
 	ExpiresAt time.Time
 	UserAgent string
 	Ip        string
@@ -28,6 +29,7 @@ type CreateSessionParams struct {
 func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error) {
 	row := q.db.QueryRow(ctx, createSession,
 		arg.UserID,
+		arg.Now,
 		arg.ExpiresAt,
 		arg.UserAgent,
 		arg.Ip,
@@ -199,11 +201,16 @@ func (q *Queries) PruneEndedSessions(ctx context.Context, arg PruneEndedSessions
 }
 
 const revokeSession = `-- name: RevokeSession :execrows
-UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
+UPDATE sessions SET revoked_at = $1::timestamptz WHERE id = $2 AND revoked_at IS NULL
 `
 
-func (q *Queries) RevokeSession(ctx context.Context, id uuid.UUID) (int64, error) {
-	result, err := q.db.Exec(ctx, revokeSession, id)
+type RevokeSessionParams struct {
+	Now time.Time
+	ID  uuid.UUID
+}
+
+func (q *Queries) RevokeSession(ctx context.Context, arg RevokeSessionParams) (int64, error) {
+	result, err := q.db.Exec(ctx, revokeSession, arg.Now, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -211,10 +218,10 @@ func (q *Queries) RevokeSession(ctx context.Context, id uuid.UUID) (int64, error
 }
 
 const revokeSessionsOverCap = `-- name: RevokeSessionsOverCap :many
-UPDATE sessions SET revoked_at = now()
+UPDATE sessions SET revoked_at = $1::timestamptz
 WHERE id IN (
     SELECT live.id FROM sessions AS live
-    WHERE live.user_id = $1 AND live.revoked_at IS NULL AND live.expires_at > $2
+    WHERE live.user_id = $2 AND live.revoked_at IS NULL AND live.expires_at > $1
     ORDER BY live.created_at DESC, live.id DESC
     OFFSET $3
 )
@@ -222,8 +229,8 @@ RETURNING id
 `
 
 type RevokeSessionsOverCapParams struct {
-	UserID uuid.UUID
 	Now    time.Time
+	UserID uuid.UUID
 	Keep   int32
 }
 
@@ -231,7 +238,7 @@ type RevokeSessionsOverCapParams struct {
 // while holding the user row (LockUserCredentials), so that concurrent
 // logins are counted one by one.
 func (q *Queries) RevokeSessionsOverCap(ctx context.Context, arg RevokeSessionsOverCapParams) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, revokeSessionsOverCap, arg.UserID, arg.Now, arg.Keep)
+	rows, err := q.db.Query(ctx, revokeSessionsOverCap, arg.Now, arg.UserID, arg.Keep)
 	if err != nil {
 		return nil, err
 	}
@@ -251,19 +258,19 @@ func (q *Queries) RevokeSessionsOverCap(ctx context.Context, arg RevokeSessionsO
 }
 
 const revokeUserSession = `-- name: RevokeUserSession :execrows
-UPDATE sessions SET revoked_at = now()
-WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3
+UPDATE sessions SET revoked_at = $1::timestamptz
+WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $1
 `
 
 type RevokeUserSessionParams struct {
+	Now    time.Time
 	ID     uuid.UUID
 	UserID uuid.UUID
-	Now    time.Time
 }
 
 // Revokes one live session of the user; 0 rows for another user's or an unknown one.
 func (q *Queries) RevokeUserSession(ctx context.Context, arg RevokeUserSessionParams) (int64, error) {
-	result, err := q.db.Exec(ctx, revokeUserSession, arg.ID, arg.UserID, arg.Now)
+	result, err := q.db.Exec(ctx, revokeUserSession, arg.Now, arg.ID, arg.UserID)
 	if err != nil {
 		return 0, err
 	}
@@ -272,20 +279,21 @@ func (q *Queries) RevokeUserSession(ctx context.Context, arg RevokeUserSessionPa
 
 const revokeUserSessions = `-- name: RevokeUserSessions :execrows
 UPDATE sessions
-SET revoked_at = now()
-WHERE user_id = $1
+SET revoked_at = $1::timestamptz
+WHERE user_id = $2
   AND revoked_at IS NULL
-  AND ($2::uuid IS NULL OR id <> $2::uuid)
+  AND ($3::uuid IS NULL OR id <> $3::uuid)
 `
 
 type RevokeUserSessionsParams struct {
+	Now    time.Time
 	UserID uuid.UUID
 	Keep   *uuid.UUID
 }
 
 // Revokes every live session of a user, except the one named by keep when given.
 func (q *Queries) RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) (int64, error) {
-	result, err := q.db.Exec(ctx, revokeUserSessions, arg.UserID, arg.Keep)
+	result, err := q.db.Exec(ctx, revokeUserSessions, arg.Now, arg.UserID, arg.Keep)
 	if err != nil {
 		return 0, err
 	}

@@ -7,24 +7,26 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
 
 const changePassword = `-- name: ChangePassword :one
-UPDATE users SET password_hash = $1, updated_at = now()
-WHERE id = $2 AND is_active
+UPDATE users SET password_hash = $1, updated_at = $2
+WHERE id = $3 AND is_active
 RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
 `
 
 type ChangePasswordParams struct {
 	PasswordHash string
+	Now          time.Time
 	ID           uuid.UUID
 }
 
 // A new password chosen by the user (a change or a reset).
 func (q *Queries) ChangePassword(ctx context.Context, arg ChangePasswordParams) (User, error) {
-	row := q.db.QueryRow(ctx, changePassword, arg.PasswordHash, arg.ID)
+	row := q.db.QueryRow(ctx, changePassword, arg.PasswordHash, arg.Now, arg.ID)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -39,18 +41,19 @@ func (q *Queries) ChangePassword(ctx context.Context, arg ChangePasswordParams) 
 }
 
 const createUser = `-- name: CreateUser :one
-INSERT INTO users (email, password_hash)
-VALUES ($1, $2)
+INSERT INTO users (email, password_hash, created_at, updated_at)
+VALUES ($1, $2, $3, $3)
 RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
 `
 
 type CreateUserParams struct {
 	Email        string
 	PasswordHash string
+	Now          time.Time
 }
 
 func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, error) {
-	row := q.db.QueryRow(ctx, createUser, arg.Email, arg.PasswordHash)
+	row := q.db.QueryRow(ctx, createUser, arg.Email, arg.PasswordHash, arg.Now)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -65,8 +68,8 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 }
 
 const createUserIfNew = `-- name: CreateUserIfNew :one
-INSERT INTO users (email, password_hash)
-VALUES ($1, $2)
+INSERT INTO users (email, password_hash, created_at, updated_at)
+VALUES ($1, $2, $3, $3)
 ON CONFLICT (email) DO NOTHING
 RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
 `
@@ -74,12 +77,13 @@ RETURNING id, email, password_hash, is_active, created_at, updated_at, email_ver
 type CreateUserIfNewParams struct {
 	Email        string
 	PasswordHash string
+	Now          time.Time
 }
 
 // Like CreateUser, but an existing email yields no row instead of an error,
 // so the transaction can go on (and mail the owner a notice).
 func (q *Queries) CreateUserIfNew(ctx context.Context, arg CreateUserIfNewParams) (User, error) {
-	row := q.db.QueryRow(ctx, createUserIfNew, arg.Email, arg.PasswordHash)
+	row := q.db.QueryRow(ctx, createUserIfNew, arg.Email, arg.PasswordHash, arg.Now)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -94,8 +98,8 @@ func (q *Queries) CreateUserIfNew(ctx context.Context, arg CreateUserIfNewParams
 }
 
 const createVerifiedUser = `-- name: CreateVerifiedUser :one
-INSERT INTO users (email, password_hash, email_verified_at)
-VALUES ($1, $2, now())
+INSERT INTO users (email, password_hash, created_at, updated_at, email_verified_at)
+VALUES ($1, $2, $3, $3, $3)
 ON CONFLICT (email) DO NOTHING
 RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
 `
@@ -103,12 +107,13 @@ RETURNING id, email, password_hash, is_active, created_at, updated_at, email_ver
 type CreateVerifiedUserParams struct {
 	Email        string
 	PasswordHash string
+	Now          time.Time
 }
 
 // The account of a redeemed pending registration; no row if the address was
 // taken meanwhile.
 func (q *Queries) CreateVerifiedUser(ctx context.Context, arg CreateVerifiedUserParams) (User, error) {
-	row := q.db.QueryRow(ctx, createVerifiedUser, arg.Email, arg.PasswordHash)
+	row := q.db.QueryRow(ctx, createVerifiedUser, arg.Email, arg.PasswordHash, arg.Now)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -123,11 +128,16 @@ func (q *Queries) CreateVerifiedUser(ctx context.Context, arg CreateVerifiedUser
 }
 
 const deactivateUser = `-- name: DeactivateUser :exec
-UPDATE users SET is_active = false, updated_at = now() WHERE id = $1
+UPDATE users SET is_active = false, updated_at = $1 WHERE id = $2
 `
 
-func (q *Queries) DeactivateUser(ctx context.Context, id uuid.UUID) error {
-	_, err := q.db.Exec(ctx, deactivateUser, id)
+type DeactivateUserParams struct {
+	Now time.Time
+	ID  uuid.UUID
+}
+
+func (q *Queries) DeactivateUser(ctx context.Context, arg DeactivateUserParams) error {
+	_, err := q.db.Exec(ctx, deactivateUser, arg.Now, arg.ID)
 	return err
 }
 

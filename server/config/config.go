@@ -26,7 +26,8 @@ const (
 	EnvProduction  = "production"
 )
 
-// Config is every setting of authd. Each field's env tag names its variable;
+// Config is every setting of authd. Each field is named after its variable
+// (without the AUTHD_ prefix: ShutdownTimeout is AUTHD_SHUTDOWN_TIMEOUT);
 // .env.example documents them all.
 type Config struct {
 	// Env is production unless development is asked for explicitly.
@@ -40,27 +41,28 @@ type Config struct {
 
 	// Standard OpenTelemetry variables that switch tracing on; the OTLP
 	// exporter reads the rest of OTEL_EXPORTER_OTLP_* itself.
-	OTelTracesExporter string `env:"OTEL_TRACES_EXPORTER"`
-	OTelEndpoint       string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
-	OTelTracesEndpoint string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
-	DatabaseURL        string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/authd?sslmode=disable"`
-	LogLevel           string `env:"AUTHD_LOG_LEVEL" envDefault:"info"`
-	AutoMigrate        bool   `env:"AUTHD_AUTO_MIGRATE" envDefault:"true"`
+	OTelTracesExporter             string `env:"OTEL_TRACES_EXPORTER"`
+	OTelExporterOTLPEndpoint       string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTelExporterOTLPTracesEndpoint string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	DatabaseURL                    string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/authd?sslmode=disable"`
+	LogLevel                       string `env:"AUTHD_LOG_LEVEL" envDefault:"info"`
+	AutoMigrate                    bool   `env:"AUTHD_AUTO_MIGRATE" envDefault:"true"`
 
-	JWTKeysFile  string        `env:"AUTHD_JWT_KEYS_FILE"`
-	JWTAlgorithm string        `env:"AUTHD_JWT_ALGORITHM" envDefault:"EdDSA"`
-	JWTIssuer    string        `env:"AUTHD_JWT_ISSUER" envDefault:"authd"`
-	JWTAudience  string        `env:"AUTHD_JWT_AUDIENCE" envDefault:"authd"`
-	JWTLeeway    time.Duration `env:"AUTHD_JWT_LEEWAY" envDefault:"30s"`
-	AccessTTL    time.Duration `env:"AUTHD_ACCESS_TOKEN_TTL" envDefault:"15m"`
-	SessionTTL   time.Duration `env:"AUTHD_SESSION_TTL" envDefault:"720h"`
+	JWTKeysFile    string        `env:"AUTHD_JWT_KEYS_FILE"`
+	JWTAlgorithm   string        `env:"AUTHD_JWT_ALGORITHM" envDefault:"EdDSA"`
+	JWTIssuer      string        `env:"AUTHD_JWT_ISSUER" envDefault:"authd"`
+	JWTAudience    string        `env:"AUTHD_JWT_AUDIENCE" envDefault:"authd"`
+	JWTLeeway      time.Duration `env:"AUTHD_JWT_LEEWAY" envDefault:"30s"`
+	AccessTokenTTL time.Duration `env:"AUTHD_ACCESS_TOKEN_TTL" envDefault:"15m"`
+	SessionTTL     time.Duration `env:"AUTHD_SESSION_TTL" envDefault:"720h"`
 	// RefreshRetryWindow bounds how long a client whose refresh answer was
 	// lost may retry its token and get the same, still unused, successor.
 	RefreshRetryWindow time.Duration `env:"AUTHD_REFRESH_RETRY_WINDOW" envDefault:"5m"`
 	// MaxSessionsPerUser caps live sessions; a login beyond it ends the oldest.
 	MaxSessionsPerUser int `env:"AUTHD_MAX_SESSIONS_PER_USER" envDefault:"100"`
 
-	HashAlgorithm   string `env:"AUTHD_PASSWORD_HASH" envDefault:"argon2id"`
+	// PasswordHash names the algorithm new hashes use: argon2id or bcrypt.
+	PasswordHash    string `env:"AUTHD_PASSWORD_HASH" envDefault:"argon2id"`
 	Argon2MemoryKiB uint32 `env:"AUTHD_ARGON2_MEMORY_KIB" envDefault:"19456"`
 	Argon2Time      uint32 `env:"AUTHD_ARGON2_TIME" envDefault:"2"`
 	Argon2Threads   uint8  `env:"AUTHD_ARGON2_THREADS" envDefault:"1"`
@@ -69,53 +71,57 @@ type Config struct {
 	HashConcurrency int           `env:"AUTHD_HASH_CONCURRENCY" envDefault:"0"`
 	HashMaxWait     time.Duration `env:"AUTHD_HASH_MAX_WAIT" envDefault:"1s"`
 
-	CORSOrigins    []string      `env:"AUTHD_CORS_ORIGINS" envSeparator:","`
-	TrustedProxies []string      `env:"AUTHD_TRUSTED_PROXIES" envSeparator:","`
-	ForwardedHdr   string        `env:"AUTHD_FORWARDED_HEADER" envDefault:"X-Forwarded-For"`
-	RequestTimeout time.Duration `env:"AUTHD_REQUEST_TIMEOUT" envDefault:"10s"`
-	ShutdownGrace  time.Duration `env:"AUTHD_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	CORSOrigins     []string      `env:"AUTHD_CORS_ORIGINS" envSeparator:","`
+	TrustedProxies  []string      `env:"AUTHD_TRUSTED_PROXIES" envSeparator:","`
+	ForwardedHeader string        `env:"AUTHD_FORWARDED_HEADER" envDefault:"X-Forwarded-For"`
+	RequestTimeout  time.Duration `env:"AUTHD_REQUEST_TIMEOUT" envDefault:"10s"`
+	ShutdownTimeout time.Duration `env:"AUTHD_SHUTDOWN_TIMEOUT" envDefault:"15s"`
 
 	PasswordPolicy string `env:"AUTHD_PASSWORD_POLICY" envDefault:"default"`
 
-	RateLimitEnabled  bool            `env:"AUTHD_RATE_LIMIT_ENABLED" envDefault:"true"`
-	RedisURL          string          `env:"REDIS_URL"`
-	LimitRegister     ratelimit.Limit `env:"AUTHD_RATE_LIMIT_REGISTER" envDefault:"20/1h"`
-	LimitLogin        ratelimit.Limit `env:"AUTHD_RATE_LIMIT_LOGIN" envDefault:"10/1m"`
-	LimitLoginIP      ratelimit.Limit `env:"AUTHD_RATE_LIMIT_LOGIN_IP" envDefault:"100/1m"`
-	LimitRefresh      ratelimit.Limit `env:"AUTHD_RATE_LIMIT_REFRESH" envDefault:"60/1m"`
-	LimitFailedLogins ratelimit.Limit `env:"AUTHD_RATE_LIMIT_FAILED_LOGINS" envDefault:"100/1h"`
-	LoginBackoffAfter int             `env:"AUTHD_LOGIN_BACKOFF_AFTER" envDefault:"5"`
-	LoginBackoffBase  time.Duration   `env:"AUTHD_LOGIN_BACKOFF_BASE" envDefault:"1s"`
-	LoginBackoffMax   time.Duration   `env:"AUTHD_LOGIN_BACKOFF_MAX" envDefault:"15m"`
+	RateLimitEnabled      bool            `env:"AUTHD_RATE_LIMIT_ENABLED" envDefault:"true"`
+	RedisURL              string          `env:"REDIS_URL"`
+	RateLimitRegister     ratelimit.Limit `env:"AUTHD_RATE_LIMIT_REGISTER" envDefault:"20/1h"`
+	RateLimitLogin        ratelimit.Limit `env:"AUTHD_RATE_LIMIT_LOGIN" envDefault:"10/1m"`
+	RateLimitLoginIP      ratelimit.Limit `env:"AUTHD_RATE_LIMIT_LOGIN_IP" envDefault:"100/1m"`
+	RateLimitRefresh      ratelimit.Limit `env:"AUTHD_RATE_LIMIT_REFRESH" envDefault:"60/1m"`
+	RateLimitFailedLogins ratelimit.Limit `env:"AUTHD_RATE_LIMIT_FAILED_LOGINS" envDefault:"100/1h"`
+	LoginBackoffAfter     int             `env:"AUTHD_LOGIN_BACKOFF_AFTER" envDefault:"5"`
+	LoginBackoffBase      time.Duration   `env:"AUTHD_LOGIN_BACKOFF_BASE" envDefault:"1s"`
+	LoginBackoffMax       time.Duration   `env:"AUTHD_LOGIN_BACKOFF_MAX" envDefault:"15m"`
 
-	PublicURL        string          `env:"AUTHD_PUBLIC_URL" envDefault:"http://localhost:8080"`
-	MailLinkTemplate string          `env:"AUTHD_MAIL_LINK_TEMPLATE" envDefault:"{public_url}/{action}?token={token}"`
-	RequireVerified  bool            `env:"AUTHD_REQUIRE_VERIFIED_EMAIL" envDefault:"false"`
-	VerifyEmailTTL   time.Duration   `env:"AUTHD_VERIFY_EMAIL_TTL" envDefault:"24h"`
-	PasswordResetTTL time.Duration   `env:"AUTHD_PASSWORD_RESET_TTL" envDefault:"1h"`
-	EmailChangeTTL   time.Duration   `env:"AUTHD_EMAIL_CHANGE_TTL" envDefault:"24h"`
-	SMTPURL          string          `env:"AUTHD_SMTP_URL"`
-	MailFrom         string          `env:"AUTHD_MAIL_FROM" envDefault:"authd <no-reply@localhost>"`
-	MailTemplatesDir string          `env:"AUTHD_MAIL_TEMPLATES_DIR"`
-	MailMaxAttempts  int             `env:"AUTHD_MAIL_MAX_ATTEMPTS" envDefault:"12"`
-	MailRetryBase    time.Duration   `env:"AUTHD_MAIL_RETRY_BASE" envDefault:"30s"`
-	MailRetryMax     time.Duration   `env:"AUTHD_MAIL_RETRY_MAX" envDefault:"1h"`
-	MailPollInterval time.Duration   `env:"AUTHD_MAIL_POLL_INTERVAL" envDefault:"1s"`
-	MailThrottle     ratelimit.Limit `env:"AUTHD_MAIL_THROTTLE" envDefault:"1/1m"`
-	LimitMailIP      ratelimit.Limit `env:"AUTHD_RATE_LIMIT_MAIL_IP" envDefault:"20/1h"`
-	LimitMailAddress ratelimit.Limit `env:"AUTHD_RATE_LIMIT_MAIL_ADDRESS" envDefault:"5/1h"`
-	LimitToken       ratelimit.Limit `env:"AUTHD_RATE_LIMIT_TOKEN" envDefault:"30/1m"`
+	PublicURL            string          `env:"AUTHD_PUBLIC_URL" envDefault:"http://localhost:8080"`
+	MailLinkTemplate     string          `env:"AUTHD_MAIL_LINK_TEMPLATE" envDefault:"{public_url}/{action}?token={token}"`
+	RequireVerifiedEmail bool            `env:"AUTHD_REQUIRE_VERIFIED_EMAIL" envDefault:"false"`
+	VerifyEmailTTL       time.Duration   `env:"AUTHD_VERIFY_EMAIL_TTL" envDefault:"24h"`
+	PasswordResetTTL     time.Duration   `env:"AUTHD_PASSWORD_RESET_TTL" envDefault:"1h"`
+	EmailChangeTTL       time.Duration   `env:"AUTHD_EMAIL_CHANGE_TTL" envDefault:"24h"`
+	SMTPURL              string          `env:"AUTHD_SMTP_URL"`
+	MailFrom             string          `env:"AUTHD_MAIL_FROM" envDefault:"authd <no-reply@localhost>"`
+	MailTemplatesDir     string          `env:"AUTHD_MAIL_TEMPLATES_DIR"`
+	MailMaxAttempts      int             `env:"AUTHD_MAIL_MAX_ATTEMPTS" envDefault:"12"`
+	MailRetryBase        time.Duration   `env:"AUTHD_MAIL_RETRY_BASE" envDefault:"30s"`
+	MailRetryMax         time.Duration   `env:"AUTHD_MAIL_RETRY_MAX" envDefault:"1h"`
+	MailPollInterval     time.Duration   `env:"AUTHD_MAIL_POLL_INTERVAL" envDefault:"1s"`
+	MailThrottle         ratelimit.Limit `env:"AUTHD_MAIL_THROTTLE" envDefault:"1/1m"`
+	RateLimitMailIP      ratelimit.Limit `env:"AUTHD_RATE_LIMIT_MAIL_IP" envDefault:"20/1h"`
+	RateLimitMailAddress ratelimit.Limit `env:"AUTHD_RATE_LIMIT_MAIL_ADDRESS" envDefault:"5/1h"`
+	RateLimitToken       ratelimit.Limit `env:"AUTHD_RATE_LIMIT_TOKEN" envDefault:"30/1m"`
 
-	DBMaxConns        int32         `env:"AUTHD_DB_MAX_CONNS" envDefault:"10"`
-	DBQueryTimeout    time.Duration `env:"AUTHD_DB_QUERY_TIMEOUT" envDefault:"3s"`
-	BreakerFailures   uint          `env:"AUTHD_BREAKER_FAILURES" envDefault:"5"`
-	BreakerOpenFor    time.Duration `env:"AUTHD_BREAKER_OPEN_FOR" envDefault:"10s"`
-	BreakerHalfOpenOK uint          `env:"AUTHD_BREAKER_SUCCESSES" envDefault:"2"`
+	DBMaxConns       int32         `env:"AUTHD_DB_MAX_CONNS" envDefault:"10"`
+	DBQueryTimeout   time.Duration `env:"AUTHD_DB_QUERY_TIMEOUT" envDefault:"3s"`
+	BreakerFailures  uint          `env:"AUTHD_BREAKER_FAILURES" envDefault:"5"`
+	BreakerOpenFor   time.Duration `env:"AUTHD_BREAKER_OPEN_FOR" envDefault:"10s"`
+	BreakerSuccesses uint          `env:"AUTHD_BREAKER_SUCCESSES" envDefault:"2"`
 }
 
 // Load parses the environment given as a map and validates the result,
-// reporting every problem at once.
+// reporting every problem at once. It reads nothing but environ: a nil map
+// is an empty environment, never the process's (only cmd/ reads that).
 func Load(environ map[string]string) (Config, error) {
+	if environ == nil {
+		environ = map[string]string{} // the parser would fall back to os.Environ
+	}
 	var cfg Config
 	var errs []error
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
@@ -140,7 +146,7 @@ func (c Config) Development() bool { return c.Env == EnvDevelopment }
 // otlp explicitly, or an OTLP endpoint unless the exporter is none.
 func (c Config) TracingEnabled() bool {
 	return c.OTelTracesExporter == "otlp" ||
-		(c.OTelTracesExporter == "" && (c.OTelEndpoint != "" || c.OTelTracesEndpoint != ""))
+		(c.OTelTracesExporter == "" && (c.OTelExporterOTLPEndpoint != "" || c.OTelExporterOTLPTracesEndpoint != ""))
 }
 
 // HashSlots is how many password hashes may run at once.
@@ -195,10 +201,10 @@ func (c Config) validate() []error {
 	if strings.TrimSpace(c.JWTAudience) == "" {
 		fail("AUTHD_JWT_AUDIENCE", "must not be empty")
 	}
-	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
-		fail("AUTHD_ACCESS_TOKEN_TTL", "must be between 1m and 24h, got %s", c.AccessTTL)
+	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
+		fail("AUTHD_ACCESS_TOKEN_TTL", "must be between 1m and 24h, got %s", c.AccessTokenTTL)
 	}
-	if c.SessionTTL < c.AccessTTL {
+	if c.SessionTTL < c.AccessTokenTTL {
 		fail("AUTHD_SESSION_TTL", "must be at least AUTHD_ACCESS_TOKEN_TTL, got %s", c.SessionTTL)
 	}
 	if c.RefreshRetryWindow < 0 || c.RefreshRetryWindow > time.Hour {
@@ -210,7 +216,7 @@ func (c Config) validate() []error {
 	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
 		fail("AUTHD_JWT_LEEWAY", "must be between 0s and 5m, got %s", c.JWTLeeway)
 	}
-	switch c.HashAlgorithm {
+	switch c.PasswordHash {
 	case "argon2id":
 		// The maxima are what the hasher will verify: a larger hash could
 		// never be checked.
@@ -223,7 +229,7 @@ func (c Config) validate() []error {
 			fail("AUTHD_BCRYPT_COST", "must be between 10 and %d, got %d", password.MaxBcryptCost, c.BcryptCost)
 		}
 	default:
-		fail("AUTHD_PASSWORD_HASH", "must be argon2id or bcrypt, got %q", c.HashAlgorithm)
+		fail("AUTHD_PASSWORD_HASH", "must be argon2id or bcrypt, got %q", c.PasswordHash)
 	}
 	if c.HashConcurrency < 0 || c.HashMaxWait < 0 || c.HashMaxWait > c.RequestTimeout {
 		fail("AUTHD_HASH_*", "concurrency must be >= 0 and max wait between 0s and AUTHD_REQUEST_TIMEOUT")
@@ -281,8 +287,8 @@ func (c Config) validate() []error {
 	if c.LoginBackoffAfter < 1 || c.LoginBackoffBase < time.Millisecond || c.LoginBackoffMax < c.LoginBackoffBase {
 		fail("AUTHD_LOGIN_BACKOFF_*", "need after >= 1, base >= 1ms and max >= base")
 	}
-	if c.ForwardedHdr != clientip.HeaderXForwardedFor && c.ForwardedHdr != clientip.HeaderForwarded {
-		fail("AUTHD_FORWARDED_HEADER", "must be X-Forwarded-For or Forwarded, got %q", c.ForwardedHdr)
+	if c.ForwardedHeader != clientip.HeaderXForwardedFor && c.ForwardedHeader != clientip.HeaderForwarded {
+		fail("AUTHD_FORWARDED_HEADER", "must be X-Forwarded-For or Forwarded, got %q", c.ForwardedHeader)
 	}
 	for _, p := range c.TrustedProxies {
 		prefix, err := netip.ParsePrefix(strings.TrimSpace(p))
@@ -314,7 +320,7 @@ func (c Config) validate() []error {
 	if c.DBQueryTimeout <= 0 || c.DBQueryTimeout > c.RequestTimeout {
 		fail("AUTHD_DB_QUERY_TIMEOUT", "must be positive and at most AUTHD_REQUEST_TIMEOUT")
 	}
-	if c.BreakerFailures < 1 || c.BreakerHalfOpenOK < 1 || c.BreakerOpenFor <= 0 {
+	if c.BreakerFailures < 1 || c.BreakerSuccesses < 1 || c.BreakerOpenFor <= 0 {
 		fail("AUTHD_BREAKER_*", "failures and successes must be at least 1, open-for positive")
 	}
 	return errs

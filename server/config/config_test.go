@@ -27,9 +27,9 @@ func TestLoad_DefaultsAreValidForDevelopment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Addr != ":8080" || cfg.Env != EnvDevelopment || cfg.AccessTTL != 15*time.Minute ||
+	if cfg.Addr != ":8080" || cfg.Env != EnvDevelopment || cfg.AccessTokenTTL != 15*time.Minute ||
 		cfg.SessionTTL != 30*24*time.Hour || cfg.RefreshRetryWindow != 5*time.Minute || !cfg.AutoMigrate ||
-		cfg.HashAlgorithm != "argon2id" || cfg.Argon2MemoryKiB != 19456 || cfg.Argon2Time != 2 || cfg.BcryptCost != 12 ||
+		cfg.PasswordHash != "argon2id" || cfg.Argon2MemoryKiB != 19456 || cfg.Argon2Time != 2 || cfg.BcryptCost != 12 ||
 		cfg.DatabaseURL != "postgres://postgres@127.0.0.1:5432/authd?sslmode=disable" || cfg.MaxSessionsPerUser != 100 {
 		t.Errorf("defaults = %+v", cfg)
 	}
@@ -224,6 +224,33 @@ func TestEnvExample_DocumentsEveryVariableWithItsDefault(t *testing.T) {
 	defaults, _ := Load(dev(nil))
 	if !reflect.DeepEqual(fromExample, defaults) {
 		t.Errorf(".env.example differs from the defaults:\n%+v\n%+v", fromExample, defaults)
+	}
+}
+
+// TestConfig_FieldsAreNamedAfterTheirVariables keeps each field's name from
+// drifting away from the variable that sets it: the name is the variable in
+// camel case, without the AUTHD_ prefix.
+func TestConfig_FieldsAreNamedAfterTheirVariables(t *testing.T) {
+	t.Parallel()
+	typ := reflect.TypeOf(Config{})
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		variable := strings.ReplaceAll(strings.TrimPrefix(f.Tag.Get("env"), "AUTHD_"), "_", "")
+		if !strings.EqualFold(f.Name, variable) {
+			t.Errorf("field %s is set by %s: name it after its variable", f.Name, f.Tag.Get("env"))
+		}
+	}
+}
+
+// TestLoad_ReadsOnlyTheGivenEnvironment: tests and tools pass their own
+// values, and the process environment must not leak into them.
+func TestLoad_ReadsOnlyTheGivenEnvironment(t *testing.T) {
+	t.Setenv("AUTHD_ADDR", ":9999")
+	for _, environ := range []map[string]string{nil, {}, dev(nil)} {
+		cfg, _ := Load(environ)
+		if cfg.Addr != ":8080" {
+			t.Errorf("Load(%v) took AUTHD_ADDR=%s from the process environment", environ, cfg.Addr)
+		}
 	}
 }
 

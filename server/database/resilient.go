@@ -33,7 +33,9 @@ type BreakerSettings struct {
 // Resilient is the one door to PostgreSQL: each statement, transaction start
 // and commit asks the breaker first and runs under a deadline. Only
 // infrastructure failures count against the breaker; "no rows" or a unique
-// violation are answers, not failures.
+// violation are answers, not failures. Errors are translated once, on the way
+// out of this door: "no rows" leaves it as ErrNotFound, a failure as
+// ErrUnavailable.
 //
 // The breaker is failsafe-go's, driven through its permit API rather than an
 // executor, because a pgx.Rows outlives the call that returns it: the deadline
@@ -71,8 +73,9 @@ func NewResilient(pool *pgxpool.Pool, s BreakerSettings, log *slog.Logger) *Resi
 // Queries returns the generated queries running through the guard.
 func (r *Resilient) Queries() *db.Queries { return r.queries }
 
-// InTx runs fn in one transaction whose statements are guarded like any other;
-// fn's error rolls it back.
+// InTx runs fn in one transaction whose statements are guarded (and their
+// errors translated) like any other; fn's error rolls it back and is
+// returned as it is.
 func (r *Resilient) InTx(ctx context.Context, fn func(q *db.Queries) error) error {
 	var tx pgx.Tx
 	err := r.do(ctx, func(ctx context.Context) (err error) {
@@ -142,7 +145,7 @@ func (r *Resilient) acquire(ctx context.Context) (context.Context, func(error) e
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		r.breaker.RecordSuccess()
-		return err
+		return interpretError(err)
 	}, nil
 }
 
@@ -195,7 +198,8 @@ func (g guarded) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 }
 
 // QueryRow defers the query to Scan, which sqlc calls at once, so that the
-// deadline covers reading the row and the breaker sees the real outcome.
+// deadline covers reading the row, the breaker sees the real outcome and a
+// missing row comes out as ErrNotFound.
 func (g guarded) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	return guardedRow{g: g, ctx: ctx, sql: sql, args: args}
 }
@@ -237,6 +241,6 @@ func (rs *guardedRows) Err() error {
 	if err := rs.Rows.Err(); isInfraFailure(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	} else {
-		return err
+		return interpretError(err)
 	}
 }

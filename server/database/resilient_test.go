@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -58,8 +59,8 @@ func TestResilient_AnswersAreNotFailures(t *testing.T) {
 	g := guarded{raw: r.pool, r: r}
 	for range 5 {
 		var n int
-		if err := g.QueryRow(context.Background(), "SELECT 1 WHERE false").Scan(&n); !errors.Is(err, pgx.ErrNoRows) {
-			t.Fatalf("err = %v, want ErrNoRows unchanged", err)
+		if err := g.QueryRow(context.Background(), "SELECT 1 WHERE false").Scan(&n); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable) {
+			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
 		_, err := g.Exec(context.Background(), "SELECT 1/0")
 		var pgErr *pgconn.PgError
@@ -69,6 +70,35 @@ func TestResilient_AnswersAreNotFailures(t *testing.T) {
 	}
 	if open, _ := r.BreakerOpen(); open {
 		t.Error("answers opened the breaker")
+	}
+}
+
+// TestResilient_NoRowIsErrNotFound: whichever way a statement reaches the
+// database, a missing row leaves the guard as ErrNotFound and never as the
+// driver's own error, which callers outside this package do not test for.
+func TestResilient_NoRowIsErrNotFound(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := NewResilient(livePool(t), BreakerSettings{Failures: 2, OpenFor: time.Minute, Successes: 1, QueryTimeout: time.Second}, quiet)
+	check := func(how string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrNotFound) || errors.Is(err, pgx.ErrNoRows) {
+			t.Errorf("%s: err = %v, want ErrNotFound alone", how, err)
+		}
+	}
+	var n int
+	check("pool", guarded{raw: r.pool, r: r}.QueryRow(ctx, "SELECT 1 WHERE false").Scan(&n))
+	tx, err := r.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	check("transaction", guarded{raw: tx, r: r}.QueryRow(ctx, "SELECT 1 WHERE false").Scan(&n))
+	if got := interpretError(fmt.Errorf("wrapped: %w", pgx.ErrNoRows)); got != ErrNotFound {
+		t.Errorf("a wrapped ErrNoRows: %v", got)
+	}
+	if open, _ := r.BreakerOpen(); open {
+		t.Error("missing rows opened the breaker")
 	}
 }
 

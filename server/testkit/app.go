@@ -2,10 +2,13 @@ package testkit
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/authd/authd"
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server"
+	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/password"
@@ -29,6 +33,11 @@ type App struct {
 	URL    string
 	Client *client.ClientWithResponses
 	Server *server.Server
+	// Deps are the parts the app was assembled from, for tests that look
+	// underneath it (the database, the keys, the limits...).
+	Deps server.Deps
+	// Sealer seals and opens mail bodies as the app does (made from its keys).
+	Sealer *mail.Sealer
 	Logs   *LogBuffer
 	Clock  *Clock
 	// PrivateKeys is the private JWK set the app signs with, for forging tests.
@@ -39,12 +48,41 @@ type App struct {
 	secrets *secretSet
 }
 
-// defaultBreaker is the breaker of every test app, unless an option swaps
-// the database.
-var defaultBreaker = database.BreakerSettings{Failures: 5, OpenFor: 10 * time.Second, Successes: 2, QueryTimeout: 3 * time.Second}
+// Option changes the parts of the app before it starts (server.Build).
+type Option = server.Option
 
-// Option changes the dependencies before the app starts.
-type Option func(*server.Deps)
+// testEnvironment is the configuration of every test app: authd's own
+// defaults, for development, with what the tests need instead.
+func testEnvironment(keysFile string) map[string]string {
+	return map[string]string{
+		"AUTHD_ENV":           config.EnvDevelopment,
+		"AUTHD_JWT_KEYS_FILE": keysFile,
+		// Links and security headers as behind TLS, and one origin for CORS.
+		"AUTHD_PUBLIC_URL":   "https://authd.example",
+		"AUTHD_CORS_ORIGINS": "https://app.example.com",
+		// The test client is a trusted proxy, so X-Forwarded-For can play
+		// several clients.
+		"AUTHD_TRUSTED_PROXIES": "127.0.0.1/32",
+		// Tests run in parallel on few cores: a login may wait long for one
+		// of the two hashing slots.
+		"AUTHD_HASH_CONCURRENCY": "2",
+		"AUTHD_HASH_MAX_WAIT":    "10s",
+	}
+}
+
+// testConfig is testEnvironment parsed as authd parses its own.
+func testConfig(t T, keysFile string) config.Config {
+	t.Helper()
+	cfg, err := config.Load(testEnvironment(keysFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// asInProduction undoes the development conveniences a test would notice:
+// the public /readiness stays terse (ReadinessDetails asks for details).
+var asInProduction Option = func(d *server.Deps) { d.HTTP.ReadinessDetails = false }
 
 // FastHashing makes argon2id cheap so that suites with many logins stay
 // fast; tests about hashing itself do not use it.
@@ -56,23 +94,6 @@ var FastHashing Option = func(d *server.Deps) {
 	d.Hasher = h
 }
 
-// DefaultLimits are the production defaults of the rate limits, on store.
-func DefaultLimits(store ratelimit.Store) server.Limits {
-	limit := func(s string) ratelimit.Limit {
-		l, err := ratelimit.ParseLimit(s)
-		if err != nil {
-			panic(err)
-		}
-		return l
-	}
-	return server.Limits{
-		Enabled: true, Store: store,
-		Register: limit("20/1h"), Login: limit("10/1m"), LoginIP: limit("100/1m"), Refresh: limit("60/1m"),
-		FailedLogins: limit("100/1h"), BackoffAfter: 5, BackoffBase: time.Second, BackoffMax: 15 * time.Minute,
-		MailIP: limit("20/1h"), MailAddress: limit("5/1h"), Token: limit("30/1m"), MailThrottle: limit("1/1m"),
-	}
-}
-
 // SharedKeys makes the app sign, verify and seal with keyJSON, so that apps
 // given the same set act as instances of one deployment.
 func SharedKeys(keyJSON []byte) Option {
@@ -81,20 +102,16 @@ func SharedKeys(keyJSON []byte) Option {
 		if err != nil {
 			panic(err)
 		}
-		sealer, err := mail.NewSealer(keys.Secrets(mail.SecretLabel))
-		if err != nil {
-			panic(err)
-		}
-		d.Keys, d.Mail.Sealer = keys, sealer
-		d.Tokens = token.NewAuthority(keys, "authd", "authd", 15*time.Minute, 30*time.Second, d.Now)
+		d.Keys = keys
 	}
 }
 
 // NoLimits switches rate limits and the login backoff off.
 var NoLimits Option = func(d *server.Deps) { d.Limits.Enabled = false }
 
-// NewApp starts authd with production defaults (unless opts say otherwise)
-// and a client whose every response is checked against openapi.yaml.
+// NewApp starts authd as server.Build makes it from the test configuration
+// (unless opts say otherwise), and a client whose every response is checked
+// against openapi.yaml.
 func NewApp(t T, opts ...Option) *App {
 	t.Helper()
 	logs := &LogBuffer{}
@@ -104,58 +121,24 @@ func NewApp(t T, opts ...Option) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := token.ParseKeys(keyJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := password.NewHasher(password.Params{Algorithm: "argon2id", MemoryKiB: 19456, Time: 2, Threads: 1, Concurrency: 2, MaxWait: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	renderer, err := mail.NewRenderer("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := mail.NewSealer(keys.Secrets(mail.SecretLabel))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(t, keyFile(t, keyJSON))
 	pool := Pool(t)
 	mig, err := database.NewMigrator(pool)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mig.Close() })
-	deps := server.Deps{
-		DB:           database.NewResilient(pool, defaultBreaker, log),
-		Migrations:   mig,
-		Hasher:       hasher,
-		Tokens:       token.NewAuthority(keys, "authd", "authd", 15*time.Minute, 30*time.Second, clock.Now),
-		Keys:         keys,
-		Log:          log,
-		Version:      "test",
-		SessionTTL:   30 * 24 * time.Hour,
-		RefreshRetry: 5 * time.Minute,
-		Policy:       password.Policy{Name: password.PolicyDefault},
-		Limits:       DefaultLimits(ratelimit.NewMemory(clock.Now)),
-		Mail: server.MailOptions{
-			Renderer: renderer, Sealer: sealer, PublicURL: "https://authd.example", LinkTemplate: "{public_url}/{action}?token={token}",
-			VerifyTTL: 24 * time.Hour, ResetTTL: time.Hour, ChangeTTL: 24 * time.Hour,
-		},
-		// The test client is a trusted proxy, so X-Forwarded-For can play
-		// several clients.
-		HTTP: server.HTTPOptions{RequestTimeout: 10 * time.Second, CORSOrigins: []string{"https://app.example.com"}, TrustedProxies: []string{"127.0.0.1/32"}},
-		Now:  clock.Now,
-	}
-	for _, o := range opts {
-		o(&deps)
-	}
-	srv := server.New(deps)
-	e, err := srv.Handler()
+	var deps server.Deps
+	opts = append(append([]Option{asInProduction}, opts...), func(d *server.Deps) { deps = *d })
+	srv, err := server.Build(context.Background(), cfg, server.Base{Pool: pool, Migrations: mig, Log: log, Version: "test", Now: clock.Now}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(e)
+	sealer, err := mail.NewSealer(deps.Keys.Secrets(mail.SecretLabel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
 	secrets := &secretSet{}
 	t.Cleanup(func() {
 		hs.Close()
@@ -168,7 +151,24 @@ func NewApp(t T, opts ...Option) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &App{URL: hs.URL, Client: c, Server: srv, Logs: logs, Clock: clock, PrivateKeys: keyJSON, Handler: e, secrets: secrets}
+	return &App{URL: hs.URL, Client: c, Server: srv, Deps: deps, Sealer: sealer, Logs: logs, Clock: clock,
+		PrivateKeys: keyJSON, Handler: srv.Handler(), secrets: secrets}
+}
+
+// keyFile writes keyJSON where AUTHD_JWT_KEYS_FILE can name it, for as long
+// as the test runs.
+func keyFile(t T, keyJSON []byte) string {
+	t.Helper()
+	f, err := os.CreateTemp("", "authd-test-keys-*.json")
+	if err == nil {
+		_, err = f.Write(keyJSON)
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(f.Name()) })
+	return f.Name()
 }
 
 func init() {

@@ -7,7 +7,7 @@ import "context"
 func (a *App) PendingRegistrations(t T, email string) int {
 	t.Helper()
 	var n int
-	err := a.Server.DB.Pool().QueryRow(context.Background(), "SELECT count(*) FROM pending_registrations WHERE email = $1", email).Scan(&n)
+	err := a.Deps.DB.Pool().QueryRow(context.Background(), "SELECT count(*) FROM pending_registrations WHERE email = $1", email).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
 	}

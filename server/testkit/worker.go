@@ -23,13 +23,13 @@ func (a *App) StartMailWorker(t testing.TB, smtpURL string, tune ...func(*mail.W
 	}
 	opts := mail.WorkerOptions{
 		Poll: 20 * time.Millisecond, Lease: 20 * time.Second, MaxAttempts: 100,
-		RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, Now: a.Clock.Now, Sealer: a.Server.Mail.Sealer,
-		OnEvent: func(e string) { a.Server.Metrics.Mail.WithLabelValues(e).Inc() },
+		RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, Now: a.Clock.Now, Sealer: a.Sealer,
+		OnEvent: func(e string) { a.Deps.Metrics.Mail.WithLabelValues(e).Inc() }, // tune may wrap it
 	}
 	for _, f := range tune {
 		f(&opts)
 	}
-	w := mail.NewWorker(a.Server.DB.Queries, sender, opts, a.Server.Log)
+	w := a.Server.MailWorker(sender, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
@@ -68,17 +68,18 @@ func isolated(t testing.TB, tp trace.TracerProvider) Option {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mig.Close(); pool.Close(); drop() })
+	cfg := testConfig(t, "")
 	return func(d *server.Deps) {
-		d.DB = database.NewResilient(pool, defaultBreaker, d.Log)
+		d.DB = server.GuardDatabase(cfg, pool, d.Log)
 		d.Migrations = mig
 	}
 }
 
-// LiveTokens counts the user's mailed tokens that still work.
+// LiveTokens counts the user's mailed tokens that still work by the app's clock.
 func (a *App) LiveTokens(t T, userID uuid.UUID) int {
 	t.Helper()
 	var n int
-	err := a.Server.DB.Pool().QueryRow(context.Background(), "SELECT count(*) FROM account_tokens WHERE user_id = $1 AND expires_at > now()", userID).Scan(&n)
+	err := a.Deps.DB.Pool().QueryRow(context.Background(), "SELECT count(*) FROM account_tokens WHERE user_id = $1 AND expires_at > $2", userID, a.Clock.Now()).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
 	}
