@@ -33,9 +33,10 @@ lint-spec: $(TS)/node_modules/.package-lock.json ## Lint openapi.yaml with Redoc
 	npm --prefix $(TS) run --silent lint:spec
 
 .PHONY: lint
-lint: ## gofmt and go vet
-	@test -z "$$(gofmt -l cmd server schema gen)" || { gofmt -l cmd server schema gen; echo "gofmt needed"; exit 1; }
+lint: ## gofmt over the whole tree, go vet, and golangci-lint with .golangci.yml (zero findings)
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	go vet ./...
+	go tool -modfile=tools/golangci-lint/go.mod golangci-lint run ./...
 
 .PHONY: run
 run: ## Start authd in development on $(ADDR) against the local PostgreSQL

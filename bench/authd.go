@@ -64,7 +64,7 @@ func startAuthd(ctx context.Context, dbURL string) (*authd, error) {
 		return nil, err
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close() // only its free port was wanted
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir // no .env from the checkout
 	// Only these settings: the caller's AUTHD_* variables do not change what is measured.
@@ -92,7 +92,7 @@ func startAuthd(ctx context.Context, dbURL string) (*authd, error) {
 func (a *authd) stop() {
 	_ = a.cmd.Process.Signal(os.Interrupt)
 	_ = a.cmd.Wait()
-	os.RemoveAll(a.dir)
+	_ = os.RemoveAll(a.dir)
 }
 
 type user struct{ id, email, access string }

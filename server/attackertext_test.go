@@ -54,7 +54,7 @@ func TestMail_ThirdPartyMailCarriesNoAddressTheRequesterTyped(t *testing.T) {
 	app.Register(t, lure, testkit.Password)
 	pair := app.Login(t, lure, testkit.Password)
 	victim := testkit.UniqueEmail()
-	if r, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &victim, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken)); r.StatusCode() != http.StatusOK {
+	if r := testkit.Must(app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &victim, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken)))(t); r.StatusCode() != http.StatusOK {
 		t.Fatalf("PUT: %d", r.StatusCode())
 	}
 	confirm := mp.WaitForMail(victim, 1)[0]
@@ -66,7 +66,7 @@ func TestMail_ThirdPartyMailCarriesNoAddressTheRequesterTyped(t *testing.T) {
 	// lure address; the victim's notice does not repeat it.
 	owner, ownerPair := app.NewUser(t)
 	lure2 := "security-team.call.1-800-555-0199@example.com"
-	if r, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &lure2, CurrentPassword: testkit.Password}, testkit.Bearer(ownerPair.AccessToken)); r.StatusCode() != http.StatusOK {
+	if r := testkit.Must(app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &lure2, CurrentPassword: testkit.Password}, testkit.Bearer(ownerPair.AccessToken)))(t); r.StatusCode() != http.StatusOK {
 		t.Fatalf("PUT: %d", r.StatusCode())
 	}
 	notice := mp.WaitForMail(owner.Email, 1)[0]

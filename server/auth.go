@@ -160,7 +160,7 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 // fits under MaxSessionsPerUser, each with a session_revoked event. The
 // caller holds the user row, so racing logins cannot both see room.
 func (s *Server) makeRoomForSession(ctx context.Context, q *db.Queries, userID uuid.UUID) error {
-	ended, err := q.RevokeSessionsOverCap(ctx, db.RevokeSessionsOverCapParams{UserID: userID, Now: s.now(), Keep: int32(s.maxSessionsPerUser - 1)})
+	ended, err := q.RevokeSessionsOverCap(ctx, db.RevokeSessionsOverCapParams{UserID: userID, Now: s.now(), Keep: int32(s.maxSessionsPerUser - 1)}) //nolint:gosec // G115: config holds it to 1..100
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,13 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server"
+	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/testkit"
 )
 
@@ -174,15 +178,15 @@ func TestLogout_RevokesSessionAtOnce(t *testing.T) {
 	if resp.StatusCode() != http.StatusNoContent {
 		t.Fatalf("logout status %d: %s", resp.StatusCode(), resp.Body)
 	}
-	me, _ := app.Client.GetMeWithResponse(ctx, testkit.Bearer(pair.AccessToken))
+	me := testkit.Must(app.Client.GetMeWithResponse(ctx, testkit.Bearer(pair.AccessToken)))(t)
 	if me.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("access token after logout: status %d, want 401", me.StatusCode())
 	}
-	ref, _ := app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: pair.RefreshToken})
+	ref := testkit.Must(app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: pair.RefreshToken}))(t)
 	if ref.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("refresh token after logout: status %d, want 401", ref.StatusCode())
 	}
-	again, _ := app.Client.LogoutWithResponse(ctx, nil, testkit.Bearer(pair.AccessToken))
+	again := testkit.Must(app.Client.LogoutWithResponse(ctx, nil, testkit.Bearer(pair.AccessToken)))(t)
 	if again.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("second logout: status %d, want 401", again.StatusCode())
 	}
@@ -197,8 +201,122 @@ func TestLogout_LeavesOtherSessionsAlone(t *testing.T) {
 	if _, err := app.Client.LogoutWithResponse(context.Background(), nil, testkit.Bearer(first.AccessToken)); err != nil {
 		t.Fatal(err)
 	}
-	me, _ := app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(second.AccessToken))
+	me := testkit.Must(app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(second.AccessToken)))(t)
 	if me.StatusCode() != http.StatusOK {
 		t.Errorf("other session after logout: status %d, want 200", me.StatusCode())
+	}
+}
+
+func withHasher(t *testing.T, p password.Params) testkit.Option {
+	h, err := password.NewHasher(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(d *server.Deps) { d.Hasher = h }
+}
+
+func TestHashing_FullBulkheadAnswers503(t *testing.T) {
+	t.Parallel()
+	// One slot, no queueing, and a hash of about a second: of two logins sent
+	// together, one hashes and the other is shed.
+	slow := password.Params{Algorithm: "argon2id", MemoryKiB: 65536, Time: 32, Threads: 1, Concurrency: 1}
+	app := testkit.NewApp(t, withHasher(t, slow))
+
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	responses := make([]*client.LoginResponse, 2)
+	for i := range responses {
+		wg.Go(func() {
+			<-start
+			resp, err := app.Client.LoginWithResponse(context.Background(), testkit.LoginBody(testkit.UniqueEmail()))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			responses[i] = resp
+		})
+	}
+	close(start)
+	wg.Wait()
+	got := map[int]*client.LoginResponse{}
+	for _, r := range responses {
+		if r == nil {
+			t.FailNow()
+		}
+		got[r.StatusCode()] = r
+	}
+	shed, hashed := got[http.StatusServiceUnavailable], got[http.StatusUnauthorized]
+	if shed == nil || hashed == nil {
+		t.Fatalf("statuses %d and %d, want one 401 and one 503", responses[0].StatusCode(), responses[1].StatusCode())
+	}
+	if shed.HTTPResponse.Header.Get("Retry-After") != "1" || shed.ApplicationproblemJSON503 == nil {
+		t.Errorf("503 without Retry-After or problem: %s", shed.Body)
+	}
+	if open, _ := app.Deps.DB.BreakerOpen(); open {
+		t.Error("shedding load opened the database breaker")
+	}
+}
+
+func TestLogin_InvalidUserAgentIsCleanedNot500(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	u, _ := app.NewUser(t)
+	resp, err := app.Client.LoginWithResponse(context.Background(), testkit.LoginBody(u.Email), testkit.Header("User-Agent", "bad\xff\xfeagent "+strings.Repeat("é", 400)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.JSON200 == nil {
+		t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body)
+	}
+	var ua string
+	if err := testkit.Pool(t).QueryRow(context.Background(),
+		"SELECT user_agent FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1", u.Id).Scan(&ua); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ua, "badagent é") || len(ua) > 512 {
+		t.Errorf("stored user agent %q (%d bytes)", ua[:min(len(ua), 20)], len(ua))
+	}
+}
+
+func TestLogin_LongPasswordsAreNeverTruncated(t *testing.T) {
+	t.Parallel()
+	for _, alg := range []string{"bcrypt", "argon2id"} { // bcrypt alone reads only 72 bytes
+		app := testkit.NewApp(t, withHasher(t, password.Params{Algorithm: alg, BcryptCost: 10, MemoryKiB: 1024, Time: 1, Threads: 1, Concurrency: 2, MaxWait: 10 * time.Second}))
+		email := testkit.UniqueEmail()
+		long := "Aa1" + strings.Repeat("z", 100)
+		app.Register(t, email, long+"X")
+		resp, err := app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: email, Password: long + "Y"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode() != http.StatusUnauthorized {
+			t.Errorf("%s: a password differing after byte 100 logged in (%d)", alg, resp.StatusCode())
+		}
+		app.Login(t, email, long+"X")
+	}
+}
+
+// Not parallel: it reads pg_stat_activity for the whole database (see
+// changePasswordDuring in users_test.go), which parallel tests would also show.
+func TestLogin_RacingAPasswordChangeIsRefused(t *testing.T) {
+	app := testkit.NewApp(t, testkit.FastHashing)
+	u, _ := app.NewUser(t)
+	status := changePasswordDuring(t, u.Id, func() int {
+		resp, err := app.Client.LoginWithResponse(context.Background(), testkit.LoginBody(u.Email))
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		return resp.StatusCode()
+	})
+	if status != http.StatusUnauthorized {
+		t.Errorf("login checked against the old hash: %d, want 401", status)
+	}
+	var sessions int
+	if err := testkit.Pool(t).QueryRow(context.Background(), "SELECT count(*) FROM sessions WHERE user_id = $1 AND revoked_at IS NULL", u.Id).Scan(&sessions); err != nil {
+		t.Fatal(err)
+	}
+	if sessions != 1 { // only NewUser's own login
+		t.Errorf("%d live sessions, want 1", sessions)
 	}
 }

@@ -1,11 +1,13 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server/testkit"
 )
 
@@ -55,6 +57,30 @@ func TestAuthenticate_AnswersBeforeValidation(t *testing.T) {
 			if got := rec.Header().Get("WWW-Authenticate"); got != challenge {
 				t.Errorf("%s with Authorization %q: WWW-Authenticate %q, want %q", tc.name, authorization, got, challenge)
 			}
+		}
+	}
+}
+
+func TestBearerRoutes_RefuseWithoutToken(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	ctx := context.Background()
+	email := "x@example.com"
+	put, err := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &email, CurrentPassword: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	del, err := app.Client.DeleteMeWithResponse(ctx, client.DeleteUserRequest{CurrentPassword: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := app.Client.LogoutWithResponse(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, status := range map[string]int{"PUT /users/me": put.StatusCode(), "DELETE /users/me": del.StatusCode(), "POST /auth/logout": out.StatusCode()} {
+		if status != http.StatusUnauthorized {
+			t.Errorf("%s without a token: %d, want 401", name, status)
 		}
 	}
 }

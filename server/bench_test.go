@@ -75,7 +75,7 @@ func BenchmarkRefresh(b *testing.B) {
 func BenchmarkLogin(b *testing.B) {
 	app := testkit.NewApp(b, testkit.NoLimits, discardLogs)
 	u, _ := app.NewUser(b)
-	body, _ := json.Marshal(map[string]string{"email": u.Email, "password": testkit.Password})
+	body := testkit.Must(json.Marshal(map[string]string{"email": u.Email, "password": testkit.Password}))(b)
 	c := benchClient()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

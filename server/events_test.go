@@ -35,17 +35,17 @@ func TestEvents_UserSeesTheirOwnSecurityActivity(t *testing.T) {
 	app := testkit.NewApp(t, testkit.FastHashing)
 	ctx := context.Background()
 	u, first := app.NewUser(t)
-	app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: u.Email, Password: "Wrong-Horse-8"}, testkit.Header("User-Agent", "guesser/1.0"), testkit.From("203.0.113.77"))
+	testkit.Must(app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: u.Email, Password: "Wrong-Horse-8"}, testkit.Header("User-Agent", "guesser/1.0"), testkit.From("203.0.113.77")))(t)
 	second := refresh(t, app, first.RefreshToken).JSON200
 	refresh(t, app, second.RefreshToken)
 	refresh(t, app, first.RefreshToken) // reuse: the session is revoked
 	current := app.Login(t, u.Email, testkit.Password)
 	np := "Changed-Horse-5"
-	wrong, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Password: &np, CurrentPassword: "Not-Mine-1"}, testkit.Bearer(current.AccessToken))
+	wrong := testkit.Must(app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Password: &np, CurrentPassword: "Not-Mine-1"}, testkit.Bearer(current.AccessToken)))(t)
 	if wrong.StatusCode() != http.StatusForbidden {
 		t.Fatalf("wrong current password: %d", wrong.StatusCode())
 	}
-	app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Password: &np, CurrentPassword: testkit.Password}, testkit.Bearer(current.AccessToken))
+	testkit.Must(app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Password: &np, CurrentPassword: testkit.Password}, testkit.Bearer(current.AccessToken)))(t)
 
 	_, stranger := app.NewUser(t) // another account's trail stays its own
 
@@ -87,7 +87,7 @@ func TestEvents_PagesFollowTheCursor(t *testing.T) {
 		t.Errorf("second page %v, cursor %v", got, p2.NextCursor)
 	}
 	for _, bad := range []string{"not-a-cursor", "9999999999999999999"} { // the spec refuses one, the handler the other
-		resp, _ := app.Client.ListEventsWithResponse(context.Background(), &client.ListEventsParams{Cursor: &bad}, testkit.Bearer(pair.AccessToken))
+		resp := testkit.Must(app.Client.ListEventsWithResponse(context.Background(), &client.ListEventsParams{Cursor: &bad}, testkit.Bearer(pair.AccessToken)))(t)
 		if resp.StatusCode() < 400 || resp.StatusCode() >= 500 {
 			t.Errorf("cursor %q: %d, want a 4xx", bad, resp.StatusCode())
 		}

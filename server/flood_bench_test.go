@@ -37,7 +37,7 @@ func BenchmarkLoginFlood(b *testing.B) {
 			}
 			app := testkit.NewApp(b, testkit.NoLimits, discardLogs, func(d *server.Deps) { d.Hasher = h })
 			u, pair := app.NewUser(b)
-			body, _ := json.Marshal(map[string]string{"email": u.Email, "password": testkit.Password})
+			body := testkit.Must(json.Marshal(map[string]string{"email": u.Email, "password": testkit.Password}))(b)
 			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0}}
 			runtime.GC()
 			resetPeakRSS(b)

@@ -36,15 +36,15 @@ func TestInstances_SessionEndedOnOneIsRefusedByTheOthers(t *testing.T) {
 	a, b, c := apps[0], apps[1], apps[2]
 	ctx := context.Background()
 	_, pair := a.NewUser(t)
-	if me, _ := c.Client.GetMeWithResponse(ctx, testkit.Bearer(pair.AccessToken)); me.StatusCode() != http.StatusOK {
+	if me := testkit.Must(c.Client.GetMeWithResponse(ctx, testkit.Bearer(pair.AccessToken)))(t); me.StatusCode() != http.StatusOK {
 		t.Fatalf("a token issued by one instance before logout: %d on another, want 200", me.StatusCode())
 	}
 
-	if out, _ := b.Client.LogoutWithResponse(ctx, nil, testkit.Bearer(pair.AccessToken)); out.StatusCode() != http.StatusNoContent {
+	if out := testkit.Must(b.Client.LogoutWithResponse(ctx, nil, testkit.Bearer(pair.AccessToken)))(t); out.StatusCode() != http.StatusNoContent {
 		t.Fatalf("logout on the second instance: %d", out.StatusCode())
 	}
 	for _, app := range apps {
-		if me, _ := app.Client.GetMeWithResponse(ctx, testkit.Bearer(pair.AccessToken)); me.StatusCode() != http.StatusUnauthorized {
+		if me := testkit.Must(app.Client.GetMeWithResponse(ctx, testkit.Bearer(pair.AccessToken)))(t); me.StatusCode() != http.StatusUnauthorized {
 			t.Errorf("%s: access token after logout elsewhere: %d, want 401", app.URL, me.StatusCode())
 		}
 		if r := refresh(t, app, pair.RefreshToken); r.StatusCode() != http.StatusUnauthorized {

@@ -59,7 +59,6 @@ type fleet struct {
 	workers [2]*mail.Worker
 	tokens  []issued // access tokens a client still holds
 	ticks   <-chan struct{}
-	seq     int
 }
 
 type issued struct {

@@ -175,7 +175,7 @@ func statements(spans tracetest.SpanStubs) string {
 	for _, s := range spans {
 		name, prepare := s.Name, false
 		for _, a := range s.Attributes {
-			if v := a.Value.Emit(); strings.HasPrefix(v, "-- name: ") {
+			if v := a.Value.String(); strings.HasPrefix(v, "-- name: ") {
 				name = strings.Fields(v)[2]
 			}
 			prepare = prepare || a.Key == "pgx.prepare_stmt.name"

@@ -96,8 +96,8 @@ func TestRateLimit_RefreshPerIP(t *testing.T) {
 	app := testkit.NewApp(t, testkit.FastHashing, withLimits(func(l *server.Limits) { l.Refresh = ratelimit.Limit{Rate: 1, Period: time.Minute} })) // a burst of 1
 	_, pair := app.NewUser(t)
 	ctx := context.Background()
-	first, _ := app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: pair.RefreshToken})
-	second, _ := app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: first.JSON200.RefreshToken})
+	first := testkit.Must(app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: pair.RefreshToken}))(t)
+	second := testkit.Must(app.Client.RefreshTokenWithResponse(ctx, client.RefreshRequest{RefreshToken: first.JSON200.RefreshToken}))(t)
 	if first.StatusCode() != 200 || second.StatusCode() != http.StatusTooManyRequests {
 		t.Errorf("statuses %d %d, want 200 429", first.StatusCode(), second.StatusCode())
 	}
@@ -117,7 +117,7 @@ func TestRateLimit_DisabledSwitchesEveryLimitOff(t *testing.T) {
 	email := testkit.UniqueEmail()
 	app.Register(t, email, testkit.Password)
 	for range 4 {
-		resp, _ := app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: email, Password: "Wrong-Horse-8"})
+		resp := testkit.Must(app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: email, Password: "Wrong-Horse-8"}))(t)
 		if resp.StatusCode() != http.StatusUnauthorized {
 			t.Fatalf("wrong password with limits off: %d, want 401 every time", resp.StatusCode())
 		}

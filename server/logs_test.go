@@ -21,23 +21,23 @@ func TestLogs_NeverContainSecrets(t *testing.T) {
 	secrets := []string{testkit.Password, "Wrong-Horse-8", "Second-Horse-9", "weakpw"}
 
 	app.Register(t, email, testkit.Password)
-	_, _ = app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: email, Password: "weakpw"})
-	_, _ = app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: email, Password: "Wrong-Horse-8"})
+	testkit.Must(app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: email, Password: "weakpw"}))(t)
+	testkit.Must(app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: email, Password: "Wrong-Horse-8"}))(t)
 	pair := app.Login(t, email, testkit.Password)
 	secrets = append(secrets, pair.AccessToken, pair.RefreshToken)
 	next := refresh(t, app, pair.RefreshToken).JSON200
 	secrets = append(secrets, next.AccessToken, next.RefreshToken)
 	_ = refresh(t, app, pair.RefreshToken) // grace retry
 	newPassword := "Second-Horse-9"
-	_, _ = app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Password: &newPassword, CurrentPassword: "Wrong-Horse-8"}, testkit.Bearer(next.AccessToken))
-	_, _ = app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Password: &newPassword, CurrentPassword: testkit.Password}, testkit.Bearer(next.AccessToken))
+	testkit.Must(app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Password: &newPassword, CurrentPassword: "Wrong-Horse-8"}, testkit.Bearer(next.AccessToken)))(t)
+	testkit.Must(app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Password: &newPassword, CurrentPassword: testkit.Password}, testkit.Bearer(next.AccessToken)))(t)
 	forged := next.AccessToken[:len(next.AccessToken)-4] + "AAAA"
 	secrets = append(secrets, forged)
-	_, _ = app.Client.GetMeWithResponse(ctx, testkit.Bearer(forged))
-	_, _ = app.Client.GetMeWithResponse(ctx, testkit.Bearer("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."))
+	testkit.Must(app.Client.GetMeWithResponse(ctx, testkit.Bearer(forged)))(t)
+	testkit.Must(app.Client.GetMeWithResponse(ctx, testkit.Bearer("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")))(t)
 	_ = refresh(t, app, next.RefreshToken)
 	_ = refresh(t, app, pair.RefreshToken) // reuse: revokes the session
-	_, _ = app.Client.LogoutWithResponse(ctx, nil, testkit.Bearer(next.AccessToken))
+	testkit.Must(app.Client.LogoutWithResponse(ctx, nil, testkit.Bearer(next.AccessToken)))(t)
 
 	var hash string
 	if err := testkit.Pool(t).QueryRow(ctx, "SELECT password_hash FROM users WHERE email = $1", email).Scan(&hash); err != nil {

@@ -150,7 +150,7 @@ func TestDelivery_OneMailOfAKindPerAddressPerMinute(t *testing.T) {
 	app, mp := mailApp(t)
 	u, _ := app.NewUser(t)
 	for i := range 3 {
-		r, _ := app.Client.ForgotPasswordWithResponse(context.Background(), client.EmailRequest{Email: u.Email}, testkit.From(fmt.Sprintf("192.0.2.%d", i+1)))
+		r := testkit.Must(app.Client.ForgotPasswordWithResponse(context.Background(), client.EmailRequest{Email: u.Email}, testkit.From(fmt.Sprintf("192.0.2.%d", i+1))))(t)
 		if r.StatusCode() != http.StatusAccepted {
 			t.Fatalf("forgot %d: %d", i, r.StatusCode())
 		}

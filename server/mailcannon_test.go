@@ -80,7 +80,7 @@ func TestMail_EmailChangeNoticeIsThrottledPerMailbox(t *testing.T) {
 	// A minute later the next request is noticed again.
 	app.Clock.Advance(time.Minute)
 	newEmail := testkit.UniqueEmail()
-	if r, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(pairs[1].AccessToken)); r.StatusCode() != http.StatusOK {
+	if r := testkit.Must(app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(pairs[1].AccessToken)))(t); r.StatusCode() != http.StatusOK {
 		t.Fatalf("PUT after a minute: %d", r.StatusCode())
 	}
 	mp.WaitForMail(newEmail, 1)
@@ -96,11 +96,11 @@ func TestMail_ConfirmedEmailChangeEndsOtherSessions(t *testing.T) {
 	other := app.Login(t, u.Email, testkit.Password)
 
 	newEmail := testkit.UniqueEmail()
-	if r, _ := app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(asker.AccessToken)); r.StatusCode() != http.StatusOK {
+	if r := testkit.Must(app.Client.UpdateMeWithResponse(ctx, client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(asker.AccessToken)))(t); r.StatusCode() != http.StatusOK {
 		t.Fatalf("PUT: %d", r.StatusCode())
 	}
 	confirm := testkit.LinkToken(t, mp.WaitForMail(newEmail, 1)[0].Text)
-	if r, _ := app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: confirm}, testkit.Bearer(asker.AccessToken)); r.JSON200 == nil {
+	if r := testkit.Must(app.Client.ConfirmEmailChangeWithResponse(ctx, client.TokenRequest{Token: confirm}, testkit.Bearer(asker.AccessToken)))(t); r.JSON200 == nil {
 		t.Fatalf("confirm: %d", r.StatusCode())
 	}
 	if meStatus(t, app, other.AccessToken) != http.StatusUnauthorized || refresh(t, app, other.RefreshToken).StatusCode() != http.StatusUnauthorized {
@@ -150,8 +150,8 @@ func TestMail_RequestsThatMailNothingDoNotSpendTheMailboxBudget(t *testing.T) {
 	for i := range 6 {
 		variant := fmt.Sprintf("%s+%d@%s", local, i, domain)
 		from := testkit.From(fmt.Sprintf("203.0.113.%d", i+1))
-		app.Client.ForgotPasswordWithResponse(ctx, client.EmailRequest{Email: variant}, from)
-		app.Client.ResendVerificationWithResponse(ctx, client.EmailRequest{Email: variant}, from)
+		testkit.Must(app.Client.ForgotPasswordWithResponse(ctx, client.EmailRequest{Email: variant}, from))(t)
+		testkit.Must(app.Client.ResendVerificationWithResponse(ctx, client.EmailRequest{Email: variant}, from))(t)
 		app.Clock.Advance(time.Minute) // past the per-minute throttle
 	}
 	forgot(t, app, owner.Email)

@@ -34,7 +34,7 @@ func TestMetrics_CountTrafficAndAuthEvents(t *testing.T) {
 	app := testkit.NewApp(t, testkit.FastHashing)
 	ctx := context.Background()
 	u, pair := app.NewUser(t)
-	app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: u.Email, Password: "Wrong-Horse-8"})
+	testkit.Must(app.Client.LoginWithResponse(ctx, client.LoginRequest{Email: u.Email, Password: "Wrong-Horse-8"}))(t)
 	next := refresh(t, app, pair.RefreshToken).JSON200
 	refresh(t, app, pair.RefreshToken) // grace retry
 	refresh(t, app, "not-a-token")
@@ -42,8 +42,8 @@ func TestMetrics_CountTrafficAndAuthEvents(t *testing.T) {
 	third := refresh(t, app, other.RefreshToken).JSON200
 	refresh(t, app, third.RefreshToken)
 	refresh(t, app, other.RefreshToken) // reuse: revokes that session
-	app.Client.LogoutWithResponse(ctx, &client.LogoutParams{Scope: ptr(client.All)}, testkit.Bearer(next.AccessToken))
-	req, _ := http.NewRequest("FROBNICATE", app.URL+"/health", nil)
+	testkit.Must(app.Client.LogoutWithResponse(ctx, &client.LogoutParams{Scope: ptr(client.All)}, testkit.Bearer(next.AccessToken)))(t)
+	req := testkit.Must(http.NewRequest("FROBNICATE", app.URL+"/health", nil))(t)
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
 	}
@@ -96,7 +96,7 @@ func TestMetrics_ThrottledLoginsAndMailEvents(t *testing.T) {
 	mp.WaitForMail(u.Email, 1)
 	drained(t, app)
 	for range 8 { // past the per-client limit of 10/min (a burst of 5)
-		app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: u.Email, Password: "Wrong-Horse-8"}, testkit.From("203.0.113.200"))
+		testkit.Must(app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: u.Email, Password: "Wrong-Horse-8"}, testkit.From("203.0.113.200")))(t)
 	}
 	if got := scrape(t, app, `authd_mail_total{event="queued"}`); got != 1 {
 		t.Errorf("queued = %v, want 1", got)

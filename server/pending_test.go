@@ -122,7 +122,7 @@ func TestPending_StrangersCannotStopTheOwnerFromRegistering(t *testing.T) {
 	for i := range 8 {
 		// Each stranger spends what its budgets allow; each registration
 		// that passes mails a link and kills the one before.
-		app.Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: victim, Password: fmt.Sprintf("Stranger-Pass-%d", i)}, testkit.From(fmt.Sprintf("203.0.113.%d", i+1)))
+		testkit.Must(app.Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: victim, Password: fmt.Sprintf("Stranger-Pass-%d", i)}, testkit.From(fmt.Sprintf("203.0.113.%d", i+1))))(t)
 		app.Clock.Advance(time.Minute)
 	}
 	registerFrom(t, app, victim, victimPassword, "192.0.2.1")
@@ -194,7 +194,7 @@ func TestPending_ResendReplacesTheLinkAndEachLinkWorksOnce(t *testing.T) {
 	registerFrom(t, app, email, victimPassword, "192.0.2.1")
 	first := testkit.LinkToken(t, mp.WaitForMail(email, 1)[0].Text)
 	app.Clock.Advance(time.Hour)
-	if r, _ := app.Client.ResendVerificationWithResponse(ctx, client.EmailRequest{Email: email}); r.JSON202 == nil {
+	if r := testkit.Must(app.Client.ResendVerificationWithResponse(ctx, client.EmailRequest{Email: email}))(t); r.JSON202 == nil {
 		t.Fatalf("resend: %d", r.StatusCode())
 	}
 	resent := testkit.LinkToken(t, mp.WaitForMail(email, 2)[1].Text)
@@ -241,7 +241,7 @@ func TestPending_AnOlderAccountVerifiesWithItsOwnPassword(t *testing.T) {
 			return tok
 		},
 		"resent": func(email string) string {
-			app.Client.ResendVerificationWithResponse(ctx, client.EmailRequest{Email: email})
+			testkit.Must(app.Client.ResendVerificationWithResponse(ctx, client.EmailRequest{Email: email}))(t)
 			return testkit.LinkToken(t, mp.WaitForMail(email, 1)[0].Text)
 		},
 		"registered again": func(email string) string {

@@ -71,7 +71,7 @@ func TestPolicy_NIST(t *testing.T) {
 	if ok.StatusCode() != http.StatusCreated {
 		t.Errorf("a 21-character passphrase without composition: %d %s", ok.StatusCode(), ok.Body)
 	}
-	short, _ := app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: testkit.UniqueEmail(), Password: "Correct-Horse-7"[:14]})
+	short := testkit.Must(app.Client.RegisterWithResponse(ctx, client.RegisterRequest{Email: testkit.UniqueEmail(), Password: "Correct-Horse-7"[:14]}))(t)
 	if got := passwordErrors(t, short); !strings.Contains(got, "at least 15") {
 		t.Errorf("14 characters under NIST: %q", got)
 	}

@@ -53,7 +53,7 @@ func TestRequests_MalformedBodiesAre400(t *testing.T) {
 		})
 	}
 	// None of the refused bodies created the account.
-	resp, _ := app.Client.LoginWithResponse(context.Background(), testkit.LoginBody(email))
+	resp := testkit.Must(app.Client.LoginWithResponse(context.Background(), testkit.LoginBody(email)))(t)
 	if resp.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("a refused body created the user: login status %d", resp.StatusCode())
 	}
@@ -69,7 +69,7 @@ func TestRequests_OversizedBodyIs413(t *testing.T) {
 	}
 
 	// Without Content-Length (chunked), the cap still holds.
-	req, _ := http.NewRequest(http.MethodPost, app.URL+"/auth/register", struct{ *strings.Reader }{strings.NewReader(big)})
+	req := testkit.Must(http.NewRequest(http.MethodPost, app.URL+"/auth/register", struct{ *strings.Reader }{strings.NewReader(big)}))(t)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -144,7 +144,7 @@ func TestRequests_UnknownRoutesAndMethodsAreProblems(t *testing.T) {
 		{http.MethodPatch, "/users/me", http.StatusMethodNotAllowed},
 		{http.MethodGet, "/auth/login", http.StatusMethodNotAllowed},
 	} {
-		req, _ := http.NewRequest(tc.method, app.URL+tc.path, nil)
+		req := testkit.Must(http.NewRequest(tc.method, app.URL+tc.path, nil))(t)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -176,7 +176,7 @@ func TestRequests_SecurityHeadersAndCORS(t *testing.T) {
 	}
 
 	preflight := func(origin string) *http.Response {
-		req, _ := http.NewRequest(http.MethodOptions, app.URL+"/auth/login", nil)
+		req := testkit.Must(http.NewRequest(http.MethodOptions, app.URL+"/auth/login", nil))(t)
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Access-Control-Request-Method", "POST")
 		resp, err := http.DefaultClient.Do(req)
@@ -278,7 +278,7 @@ func TestRequests_EveryProtectedOperationRefusesAnonymous(t *testing.T) {
 				continue
 			}
 			url := app.URL + strings.ReplaceAll(path, "{id}", uuid.NewString())
-			req, _ := http.NewRequest(method, url, strings.NewReader(`{}`))
+			req := testkit.Must(http.NewRequest(method, url, strings.NewReader(`{}`)))(t)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -293,5 +293,25 @@ func TestRequests_EveryProtectedOperationRefusesAnonymous(t *testing.T) {
 	}
 	if checked < 6 {
 		t.Errorf("only %d protected operations found", checked)
+	}
+}
+
+func TestUpdateMe_MalformedAndOversizedBodies(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing)
+	_, pair := app.NewUser(t)
+	for body, want := range map[string]int{
+		`{"email":`: http.StatusBadRequest,
+		`{"current_password":"` + testkit.Password + `","email":"a@b.co","email":"c@d.co"}`: http.StatusBadRequest,
+		`{"current_password":"` + strings.Repeat("x", 70_000) + `"}`:                        http.StatusRequestEntityTooLarge,
+		strings.Repeat("[", 1000): http.StatusBadRequest,
+	} {
+		resp, err := app.Client.UpdateMeWithBodyWithResponse(context.Background(), "application/json", strings.NewReader(body), testkit.Bearer(pair.AccessToken))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode() != want {
+			t.Errorf("%.40s: %d, want %d", body, resp.StatusCode(), want)
+		}
 	}
 }

@@ -50,7 +50,7 @@ func TestSessions_CapRevokesTheOldestWithAnEvent(t *testing.T) {
 	if n := liveSessions(t, u.Id); n != 3 {
 		t.Errorf("%d live sessions after a login over the cap, want 3", n)
 	}
-	if me, _ := app.Client.GetMeWithResponse(ctx, testkit.Bearer(oldest.AccessToken)); me.StatusCode() != http.StatusUnauthorized {
+	if me := testkit.Must(app.Client.GetMeWithResponse(ctx, testkit.Bearer(oldest.AccessToken)))(t); me.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("the oldest session's access token: %d, want 401", me.StatusCode())
 	}
 	if r := refresh(t, app, oldest.RefreshToken); r.StatusCode() != http.StatusUnauthorized {

@@ -47,7 +47,7 @@ func TestSessions_RevokeOneEndsItAtOnce(t *testing.T) {
 	u, mine := app.NewUser(t)
 	stolen := app.Login(t, u.Email, testkit.Password)
 	ctx := context.Background()
-	list, _ := app.Client.ListSessionsWithResponse(ctx, testkit.Bearer(mine.AccessToken))
+	list := testkit.Must(app.Client.ListSessionsWithResponse(ctx, testkit.Bearer(mine.AccessToken)))(t)
 	var target uuid.UUID
 	for _, s := range list.JSON200.Sessions {
 		if !s.Current {
@@ -71,7 +71,7 @@ func TestSessions_RevokeOneEndsItAtOnce(t *testing.T) {
 	if got := meStatus(t, app, mine.AccessToken); got != http.StatusOK {
 		t.Errorf("the caller's own session: %d, want 200", got)
 	}
-	again, _ := app.Client.RevokeSessionWithResponse(ctx, target, testkit.Bearer(mine.AccessToken))
+	again := testkit.Must(app.Client.RevokeSessionWithResponse(ctx, target, testkit.Bearer(mine.AccessToken)))(t)
 	if again.StatusCode() != http.StatusNotFound {
 		t.Errorf("revoking it again: %d, want 404", again.StatusCode())
 	}
@@ -83,7 +83,7 @@ func TestSessions_OthersSessionsAndUnknownIDsAreTheSame404(t *testing.T) {
 	_, attacker := app.NewUser(t)
 	_, victim := app.NewUser(t)
 	ctx := context.Background()
-	list, _ := app.Client.ListSessionsWithResponse(ctx, testkit.Bearer(victim.AccessToken))
+	list := testkit.Must(app.Client.ListSessionsWithResponse(ctx, testkit.Bearer(victim.AccessToken)))(t)
 	victimSession := list.JSON200.Sessions[0].Id
 
 	var bodies []string
@@ -104,7 +104,7 @@ func TestSessions_OthersSessionsAndUnknownIDsAreTheSame404(t *testing.T) {
 	if got := meStatus(t, app, victim.AccessToken); got != http.StatusOK {
 		t.Errorf("the victim's session was touched: %d", got)
 	}
-	req, _ := http.NewRequest(http.MethodDelete, app.URL+"/users/me/sessions/not-a-uuid", nil)
+	req := testkit.Must(http.NewRequest(http.MethodDelete, app.URL+"/users/me/sessions/not-a-uuid", nil))(t)
 	req.Header.Set("Authorization", "Bearer "+attacker.AccessToken)
 	bad, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -146,7 +146,7 @@ func TestLogout_Scopes(t *testing.T) {
 		}
 	}
 	_, pair := app.NewUser(t)
-	req, _ := http.NewRequest(http.MethodPost, app.URL+"/auth/logout?scope=everyone", nil)
+	req := testkit.Must(http.NewRequest(http.MethodPost, app.URL+"/auth/logout?scope=everyone", nil))(t)
 	req.Header.Set("Authorization", "Bearer "+pair.AccessToken)
 	bad, err := http.DefaultClient.Do(req)
 	if err != nil {

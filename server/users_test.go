@@ -4,6 +4,9 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server/testkit"
@@ -49,7 +52,7 @@ func TestUpdateMe_PasswordChangeRevokesOtherSessions(t *testing.T) {
 		t.Errorf("the changing session: status %d, want 200", got)
 	}
 	app.Login(t, u.Email, newPassword)
-	if r, _ := app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: u.Email, Password: testkit.Password}); r.StatusCode() != 401 {
+	if r := testkit.Must(app.Client.LoginWithResponse(context.Background(), client.LoginRequest{Email: u.Email, Password: testkit.Password}))(t); r.StatusCode() != 401 {
 		t.Errorf("old password still logs in: %d", r.StatusCode())
 	}
 }
@@ -68,7 +71,7 @@ func TestUpdateMe_WrongCurrentPasswordForbidden(t *testing.T) {
 	if resp.ApplicationproblemJSON403 == nil {
 		t.Fatalf("status %d, want 403: %s", resp.StatusCode(), resp.Body)
 	}
-	me, _ := app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(pair.AccessToken))
+	me := testkit.Must(app.Client.GetMeWithResponse(context.Background(), testkit.Bearer(pair.AccessToken)))(t)
 	if me.JSON200.Email != u.Email {
 		t.Error("email changed despite the wrong password")
 	}
@@ -120,8 +123,64 @@ func TestDeleteMe_DeactivatesAndEndsEverySession(t *testing.T) {
 	if active {
 		t.Error("user row still active; want a soft delete")
 	}
-	again, _ := app.Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: u.Email, Password: testkit.Password})
+	again := testkit.Must(app.Client.RegisterWithResponse(context.Background(), client.RegisterRequest{Email: u.Email, Password: testkit.Password}))(t)
 	if again.StatusCode() != http.StatusConflict {
 		t.Errorf("re-registering a deactivated email: %d, want 409", again.StatusCode())
+	}
+}
+
+// changePasswordDuring runs request while the test holds the user's row,
+// waits until the request blocks on that row (its password check is done),
+// then changes the stored hash as a concurrent password change would, and
+// returns the request's status.
+func changePasswordDuring(t *testing.T, userID uuid.UUID, request func() int) int {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := testkit.Pool(t).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // a no-op once committed
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", userID); err != nil {
+		t.Fatal(err)
+	}
+	status := make(chan int, 1)
+	go func() { status <- request() }()
+
+	testkit.WaitUntil(t, 20*time.Second, 10*time.Millisecond, func() bool {
+		var waiting int
+		err := testkit.Pool(t).QueryRow(ctx,
+			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return waiting > 0
+	}, func() string { return "the request never blocked on the held row" })
+	if _, err := tx.Exec(ctx, "UPDATE users SET password_hash = 'changed-elsewhere' WHERE id = $1", userID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return <-status
+}
+
+// Not parallel: changePasswordDuring reads pg_stat_activity for the whole
+// database, which parallel tests would also show.
+func TestUpdateMe_RacingAPasswordChangeIsRefused(t *testing.T) {
+	app := testkit.NewApp(t, testkit.FastHashing)
+	u, pair := app.NewUser(t)
+	newEmail := testkit.UniqueEmail()
+	status := changePasswordDuring(t, u.Id, func() int {
+		resp, err := app.Client.UpdateMeWithResponse(context.Background(),
+			client.UpdateUserRequest{Email: &newEmail, CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken))
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		return resp.StatusCode()
+	})
+	if status != http.StatusForbidden {
+		t.Errorf("change checked against the old hash: %d, want 403", status)
 	}
 }

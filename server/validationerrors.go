@@ -31,10 +31,10 @@ func (s *Server) validationProblem(me openapi3.MultiError) *problemError {
 		}
 		for _, se := range schemaErrs {
 			fe := api.FieldError{Field: fieldOf(se), Message: se.Reason}
-			switch {
-			case se.SchemaField == "type", se.SchemaField == "nullable":
+			switch se.SchemaField {
+			case "type", "nullable":
 				shape = append(shape, fe)
-			case se.SchemaField == "properties" || se.SchemaField == "additionalProperties":
+			case "properties", "additionalProperties":
 				// an unknown field: name it, like a missing one is named
 				var name string
 				if _, err := fmt.Sscanf(se.Reason, "property %q is unsupported", &name); err == nil {

@@ -182,7 +182,7 @@ func writeKeyFile(path string, data []byte, create bool) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // after the rename, there is nothing to remove
+	defer func() { _ = os.Remove(tmp.Name()) }() // after the rename, there is nothing to remove
 	_, err = tmp.Write(data)
 	if err = errors.Join(err, tmp.Chmod(0o600), tmp.Sync(), tmp.Close()); err != nil {
 		return err

@@ -90,7 +90,7 @@ func TestRun_KeysRotationStepsEditTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Mail queued before the rotation, still pending when the old key retires.
-	before, _ := mail.NewSealer(loadFile(t, path).Secrets(mail.SecretLabel))
+	before := testkit.Must(mail.NewSealer(loadFile(t, path).Secrets(mail.SecretLabel)))(t)
 	queueMail(t, url, before.Seal("queued before the rotation"))
 
 	added := keys("add")
@@ -168,7 +168,9 @@ func TestRun_InvalidConfigurationListsEveryProblem(t *testing.T) {
 func TestRun_ServeRefusesProductionDefaults(t *testing.T) {
 	t.Chdir(t.TempDir()) // no .env
 	t.Setenv("AUTHD_ENV", "")
-	os.Unsetenv("AUTHD_ENV")
+	if err := os.Unsetenv("AUTHD_ENV"); err != nil {
+		t.Fatal(err)
+	}
 	// Should it start anyway, a cancelled context stops it at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -237,7 +239,7 @@ func TestRun_HealthcheckFollowsReadiness(t *testing.T) {
 			t.Errorf("asked %s", r.URL.Path)
 		}
 		w.WriteHeader(status)
-		fmt.Fprint(w, `{"status":"ready"}`)
+		_, _ = fmt.Fprint(w, `{"status":"ready"}`)
 	}))
 	defer srv.Close()
 	if err := run(context.Background(), []string{"healthcheck", srv.URL}, &bytes.Buffer{}); err != nil {

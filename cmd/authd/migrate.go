@@ -39,7 +39,7 @@ func migrate(ctx context.Context, cfg config.Config, args []string, out io.Write
 	if err != nil {
 		return err
 	}
-	defer m.Close()
+	defer func() { _ = m.Close() }() // its connections belong to the pool
 	switch args[0] {
 	case "up":
 		n, err := m.Up(ctx)

@@ -44,7 +44,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer migrator.Close()
+	defer func() { _ = migrator.Close() }() // its connections belong to the pool
 	if cfg.AutoMigrate {
 		n, err := migrator.Up(ctx)
 		if err != nil {
@@ -71,7 +71,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.MetricsAddr != "" {
 		metricsServer := &http.Server{Addr: cfg.MetricsAddr, Handler: srv.PrivateHandler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { errc <- metricsServer.ListenAndServe() }()
-		defer metricsServer.Close()
+		defer func() { _ = metricsServer.Close() }()
 		log.Info("private listener (metrics, detailed readiness)", "addr", cfg.MetricsAddr)
 	}
 	jobsDone := make(chan struct{})

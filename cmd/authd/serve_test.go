@@ -107,7 +107,9 @@ func TestServe_CreatesMigratesServesAndStops(t *testing.T) {
 	}
 	defer conn.Close()
 	body := `{"email":"drain@example.com","password":"Correct-Horse-7"}`
-	fmt.Fprintf(conn, "POST /auth/register HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", addr, len(body))
+	if _, err := fmt.Fprintf(conn, "POST /auth/register HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", addr, len(body)); err != nil {
+		t.Fatal(err)
+	}
 	br := bufio.NewReader(conn)
 	// "100 Continue" comes when the handler starts reading the body: from
 	// here on the request is in flight.

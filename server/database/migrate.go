@@ -29,7 +29,7 @@ func NewMigrator(pool *pgxpool.Pool) (*Migrator, error) {
 	sqlDB := stdlib.OpenDBFromPool(pool)
 	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, schema.FS, goose.WithSessionLocker(locker))
 	if err != nil {
-		sqlDB.Close()
+		_ = sqlDB.Close()
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
 	return &Migrator{db: sqlDB, provider: p}, nil

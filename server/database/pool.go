@@ -40,7 +40,7 @@ func EnsureExists(ctx context.Context, url string) error {
 	if err != nil {
 		return fmt.Errorf("connect to create database %q: %w", name, err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database

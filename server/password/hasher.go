@@ -49,8 +49,10 @@ type Hasher struct {
 // (without the wait for a slot) and its algorithm, for metrics.
 func (h *Hasher) Observe(fn func(algorithm string, d time.Duration)) { h.observe.Store(&fn) }
 
-// InUse and Waiting count hashes running and callers queued for a slot.
-func (h *Hasher) InUse() int64   { return h.inUse.Load() }
+// InUse counts hashes running now.
+func (h *Hasher) InUse() int64 { return h.inUse.Load() }
+
+// Waiting counts callers queued for a hashing slot.
 func (h *Hasher) Waiting() int64 { return h.waiting.Load() }
 
 var (
@@ -240,10 +242,11 @@ func (h *Hasher) verifyArgon(pw, encoded string) (bool, bool, error) {
 	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(key) < 16 || len(key) > 128 {
+	keyLen := len(key)
+	if err1 != nil || err2 != nil || keyLen < 16 || keyLen > 128 {
 		return false, false, ErrUnknownHash
 	}
-	got := argon2.IDKey([]byte(pw), salt, t, mem, p, uint32(len(key)))
+	got := argon2.IDKey([]byte(pw), salt, t, mem, p, uint32(keyLen))
 	ok := subtle.ConstantTimeCompare(got, key) == 1
 	stale := h.params.Algorithm != "argon2id" || mem != h.params.MemoryKiB || t != h.params.Time || p != h.params.Threads
 	return ok, ok && stale, nil

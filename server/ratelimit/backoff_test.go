@@ -66,6 +66,15 @@ func exerciseBackoff(t *testing.T, b Backoff) {
 	}
 }
 
+// count records one attempt the test only needs counted; a store that
+// fails to count fails the test here.
+func count(t *testing.T, b Backoff, key string, at time.Time) {
+	t.Helper()
+	if _, err := b.Attempt(ctx, key, at, testPolicy); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMemoryBackoff_Sequence(t *testing.T) {
 	t.Parallel()
 	exerciseBackoff(t, NewMemoryBackoff(10))
@@ -93,7 +102,7 @@ func TestBackoff_ConcurrentAttemptsAreCountedOneByOne(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			now := time.Now()
 			for range 2 {
-				b.Attempt(ctx, "k", now, testPolicy)
+				count(t, b, "k", now)
 			}
 			var wg sync.WaitGroup
 			var mu sync.Mutex
@@ -143,9 +152,9 @@ func TestMemoryBackoff_ExpiredCountsAreDropped(t *testing.T) {
 	b := NewMemoryBackoff(100)
 	now := time.Now()
 	for range 50 {
-		b.Attempt(ctx, rand.Text(), now, testPolicy)
+		count(t, b, rand.Text(), now)
 	}
-	b.Attempt(ctx, "late", now.Add(testPolicy.Window+time.Second), testPolicy)
+	count(t, b, "late", now.Add(testPolicy.Window+time.Second))
 	if n := b.Len(); n != 1 {
 		t.Errorf("%d counts after the window, want only the new one", n)
 	}
@@ -199,12 +208,12 @@ func TestFallbackBackoff_CountsLocallyWhileSharedIsDown(t *testing.T) {
 	shared := liveRedisBackoff(t)
 	down := true
 	f = NewFallbackBackoff(shared, NewMemoryBackoff(10), func() bool { return down }, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	f.Attempt(ctx, "k", time.Now(), testPolicy)
+	count(t, f, "k", time.Now())
 	if n, _ := shared.client.Exists(ctx, shared.prefix+"k").Result(); n != 0 {
 		t.Error("counted in the shared store while it is known to be down")
 	}
 	down = false
-	f.Attempt(ctx, "k", time.Now(), testPolicy)
+	count(t, f, "k", time.Now())
 	if n, _ := shared.client.Exists(ctx, shared.prefix+"k").Result(); n != 1 {
 		t.Error("not counted in the shared store once it is back")
 	}
@@ -217,7 +226,7 @@ func TestMemoryBackoff_AFloodDoesNotPushOutABlockedCount(t *testing.T) {
 	b := NewMemoryBackoff(100)
 	now := time.Now()
 	for range testPolicy.After {
-		b.Attempt(ctx, "guesser", now, testPolicy)
+		count(t, b, "guesser", now)
 	}
 	for range 1000 {
 		if _, err := b.Attempt(ctx, rand.Text(), now, testPolicy); err != nil {
@@ -237,17 +246,17 @@ func TestMemoryBackoff_DecoyBlocksDoNotPushOutALongerBlock(t *testing.T) {
 	b := NewMemoryBackoff(200)
 	start := time.Now()
 	for range testPolicy.After {
-		b.Attempt(ctx, "guesser", start, testPolicy)
+		count(t, b, "guesser", start)
 	}
 	now := start.Add(2 * time.Second) // past the first block: one more failure doubles it
-	b.Attempt(ctx, "guesser", now, testPolicy)
+	count(t, b, "guesser", now)
 	for i := range evictScan {
 		for range testPolicy.After {
-			b.Attempt(ctx, fmt.Sprintf("decoy-%d", i), now, testPolicy)
+			count(t, b, fmt.Sprintf("decoy-%d", i), now)
 		}
 	}
 	for range 1000 {
-		b.Attempt(ctx, rand.Text(), now, testPolicy)
+		count(t, b, rand.Text(), now)
 	}
 	if wait, err := b.Attempt(ctx, "guesser", now, testPolicy); err != nil || wait <= 0 {
 		t.Errorf("after decoys and a flood the guesser waits %v (%v), want its block kept", wait, err)

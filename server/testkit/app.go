@@ -127,7 +127,7 @@ func NewApp(t T, opts ...Option) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { mig.Close() })
+	t.Cleanup(func() { _ = mig.Close() })
 	var deps server.Deps
 	opts = append(append([]Option{asInProduction}, opts...), func(d *server.Deps) { deps = *d })
 	srv, err := server.Build(context.Background(), cfg, server.Base{Pool: pool, Migrations: mig, Log: log, Version: "test", Now: clock.Now}, opts...)
@@ -167,7 +167,7 @@ func keyFile(t T, keyJSON []byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.Remove(f.Name()) })
+	t.Cleanup(func() { _ = os.Remove(f.Name()) })
 	return f.Name()
 }
 

@@ -49,7 +49,7 @@ func run(m *testing.M) int {
 	mig, err := database.NewMigrator(pool)
 	if err == nil {
 		_, err = mig.Up(ctx)
-		mig.Close()
+		_ = mig.Close()
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testkit: migrate:", err)
@@ -88,12 +88,12 @@ func CreateDatabase(ctx context.Context) (string, func(), error) {
 	}
 	name := "authd_test_" + binaryName() + "_" + strings.ToLower(rand.Text()[:8])
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		admin.Close(ctx)
+		_ = admin.Close(ctx)
 		return "", nil, err
 	}
 	drop := func() {
 		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		admin.Close(context.Background())
+		_ = admin.Close(context.Background())
 	}
 	return withDatabase(base, name), drop, nil
 }

@@ -32,7 +32,7 @@ func NewFaultProxy(t T, target string) *FaultProxy {
 	p := &FaultProxy{ln: ln, target: target, conns: map[*net.TCPConn]struct{}{}}
 	go p.accept()
 	t.Cleanup(func() {
-		ln.Close()
+		_ = ln.Close()
 		p.ResetAll()
 	})
 	return p

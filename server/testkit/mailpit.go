@@ -90,8 +90,9 @@ func freeAddr(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	addr := l.Addr().String()
+	_ = l.Close() // only its free port was wanted
+	return addr
 }
 
 // SMTPURL is where authd should send.
@@ -117,7 +118,7 @@ func (m *Mailpit) Start() {
 		resp.Body.Close()
 		c, err := net.Dial("tcp", m.smtpAddr)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 		}
 		return err == nil
 	}, func() string { return "mailpit did not start" })

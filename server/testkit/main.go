@@ -9,11 +9,20 @@ import (
 // package: a failure panics, and cleanups run at Close.
 type MainT struct{ cleanups []func() }
 
-func (m *MainT) Helper()                           {}
+// Helper does nothing: there is no test log to point at a line.
+func (m *MainT) Helper() {}
+
+// Errorf reports a failure on standard error and carries on.
 func (m *MainT) Errorf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-func (m *MainT) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
+
+// Fatal panics with args: there is no test to stop.
+func (m *MainT) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
+
+// Fatalf panics with the formatted message.
 func (m *MainT) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
-func (m *MainT) Cleanup(f func())                  { m.cleanups = append(m.cleanups, f) }
+
+// Cleanup registers f to run at Close.
+func (m *MainT) Cleanup(f func()) { m.cleanups = append(m.cleanups, f) }
 
 // Close runs the cleanups, last first.
 func (m *MainT) Close() {

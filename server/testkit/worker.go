@@ -67,7 +67,7 @@ func isolated(t testing.TB, tp trace.TracerProvider) Option {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { mig.Close(); pool.Close(); drop() })
+	t.Cleanup(func() { _ = mig.Close(); pool.Close(); drop() })
 	cfg := testConfig(t, "")
 	return func(d *server.Deps) {
 		d.DB = server.GuardDatabase(cfg, pool, d.Log)

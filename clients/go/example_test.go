@@ -1,5 +1,7 @@
-// Examples for the generated client. This file is written by hand; the rest
-// of the package is generated from openapi.yaml.
+// Runnable examples for the Go client, gen/client (generated from
+// openapi.yaml). They live outside gen/ so that gen/ holds only generated
+// code and testing it does not build the whole service; `go test ./...`
+// runs them against a real authd with a fresh database.
 package client_test
 
 import (
@@ -55,7 +57,7 @@ func Example() {
 func ExampleWithRequestEditorFn() {
 	ctx := context.Background()
 	anon, _ := client.NewClientWithResponses(serverURL())
-	anon.RegisterWithResponse(ctx, client.RegisterRequest{Email: "grace@example.com", Password: "Correct-Horse-7"})
+	_, _ = anon.RegisterWithResponse(ctx, client.RegisterRequest{Email: "grace@example.com", Password: "Correct-Horse-7"})
 	login, _ := anon.LoginWithResponse(ctx, client.LoginRequest{Email: "grace@example.com", Password: "Correct-Horse-7"})
 
 	authed, _ := client.NewClientWithResponses(serverURL(), client.WithRequestEditorFn(bearer(login.JSON200.AccessToken)))
