@@ -91,6 +91,9 @@ func (s *Server) newEcho(spec *openapi3.T) (*echo.Echo, error) {
 	e.Use(s.requestValidator(spec))
 
 	api.RegisterHandlers(e, api.NewStrictHandler(s, []api.StrictMiddlewareFunc{s.limitRequests}))
+	if err := routesMatchSpec(e, spec); err != nil {
+		return nil, err
+	}
 	e.GET("/docs/*", echo.WrapHandler(s.swaggerUI))
 	return e, nil
 }

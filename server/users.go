@@ -58,6 +58,9 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 		if err != nil {
 			return err
 		}
+		if !cur.IsActive { // deactivated since authentication: its sessions are over
+			return errSessionEnded
+		}
 		if cur.PasswordHash != me.user.PasswordHash {
 			return errCredentialsChanged
 		}

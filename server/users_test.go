@@ -135,6 +135,13 @@ func TestDeleteMe_DeactivatesAndEndsEverySession(t *testing.T) {
 // returns the request's status.
 func changePasswordDuring(t *testing.T, userID uuid.UUID, request func() int) int {
 	t.Helper()
+	return changeUserDuring(t, userID, "UPDATE users SET password_hash = 'changed-elsewhere' WHERE id = $1", request)
+}
+
+// changeUserDuring is changePasswordDuring with the change given as SQL
+// (with the user's id as $1).
+func changeUserDuring(t *testing.T, userID uuid.UUID, change string, request func() int) int {
+	t.Helper()
 	ctx := context.Background()
 	tx, err := testkit.Pool(t).Begin(ctx)
 	if err != nil {
@@ -156,7 +163,7 @@ func changePasswordDuring(t *testing.T, userID uuid.UUID, request func() int) in
 		}
 		return waiting > 0
 	}, func() string { return "the request never blocked on the held row" })
-	if _, err := tx.Exec(ctx, "UPDATE users SET password_hash = 'changed-elsewhere' WHERE id = $1", userID); err != nil {
+	if _, err := tx.Exec(ctx, change, userID); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -182,5 +189,48 @@ func TestUpdateMe_RacingAPasswordChangeIsRefused(t *testing.T) {
 	})
 	if status != http.StatusForbidden {
 		t.Errorf("change checked against the old hash: %d, want 403", status)
+	}
+}
+
+// An account deactivated while a change waits for its row (by an operator,
+// in SQL) ends the change with the session-ended 401: no 500, no new
+// password and no mail for an inactive account.
+// Not parallel: changeUserDuring reads pg_stat_activity for the whole database.
+func TestUpdateMe_AccountDeactivatedDuringTheChangeIsSessionEnded(t *testing.T) {
+	app := testkit.NewApp(t, testkit.FastHashing)
+	newPassword := "Another-Horse-8"
+	for name, body := range map[string]func() client.UpdateUserRequest{
+		"new password": func() client.UpdateUserRequest {
+			return client.UpdateUserRequest{Password: &newPassword, CurrentPassword: testkit.Password}
+		},
+		"new email": func() client.UpdateUserRequest {
+			email := testkit.UniqueEmail()
+			return client.UpdateUserRequest{Email: &email, CurrentPassword: testkit.Password}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			u, pair := app.NewUser(t)
+			var resp *client.UpdateMeResponse
+			status := changeUserDuring(t, u.Id, "UPDATE users SET is_active = false WHERE id = $1", func() int {
+				var err error
+				resp, err = app.Client.UpdateMeWithResponse(context.Background(), body(), testkit.Bearer(pair.AccessToken))
+				if err != nil {
+					t.Error(err)
+					return 0
+				}
+				return resp.StatusCode()
+			})
+			if status != http.StatusUnauthorized || resp.ApplicationproblemJSON401 == nil || resp.ApplicationproblemJSON401.Detail != "The session has ended." {
+				t.Fatalf("change of an account deactivated meanwhile: %d %s, want the session-ended 401", status, resp.Body)
+			}
+			var pending int
+			if err := testkit.Pool(t).QueryRow(context.Background(),
+				"SELECT count(*) FROM account_tokens WHERE user_id = $1", u.Id).Scan(&pending); err != nil {
+				t.Fatal(err)
+			}
+			if pending != 0 {
+				t.Errorf("%d email-change links were made for the deactivated account", pending)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -58,6 +59,22 @@ func specRoutes(spec *openapi3.T) map[string]*openapi3.Operation {
 		}
 	}
 	return routes
+}
+
+// routesMatchSpec refuses an application whose generated routes and spec
+// disagree: authentication and validation find a route's operation by its
+// key, so a route missing from the spec would be served unchecked.
+func routesMatchSpec(e *echo.Echo, spec *openapi3.T) error {
+	inSpec := specRoutes(spec)
+	for _, r := range e.Routes() {
+		if inSpec[r.Method+" "+r.Path] == nil {
+			return fmt.Errorf("route %s %s is not in the spec", r.Method, r.Path)
+		}
+	}
+	if n := len(e.Routes()); n != len(inSpec) {
+		return fmt.Errorf("%d routes registered for the spec's %d operations", n, len(inSpec))
+	}
+	return nil
 }
 
 // routeKey names the route Echo matched for c the way specRoutes does. Echo

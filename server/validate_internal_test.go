@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -68,26 +69,35 @@ func TestAuthenticate_RefusesProtectedOperationsWithoutCaller(t *testing.T) {
 	}
 }
 
-// TestSpecRoutes_NameEveryGeneratedRoute: authentication and validation find
-// a request's operation by the route Echo matched; every route the generated
-// server registers must be found, or its operation would go unchecked.
-func TestSpecRoutes_NameEveryGeneratedRoute(t *testing.T) {
+// TestRoutesMatchSpec_RefusesAnAppWithARouteTheSpecLacks: authentication
+// and validation find a request's operation by the route Echo matched; the
+// generated routes must all be found, and an app with one the spec lacks
+// (it would be served unchecked) must not start.
+func TestRoutesMatchSpec_RefusesAnAppWithARouteTheSpecLacks(t *testing.T) {
 	t.Parallel()
 	spec, err := authd.LoadSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
-	routes := specRoutes(spec)
 	e := echo.New()
 	api.RegisterHandlers(e, api.NewStrictHandler(&Server{}, nil))
-	registered := e.Routes()
-	for _, r := range registered {
-		if routes[r.Method+" "+r.Path] == nil {
-			t.Errorf("generated route %s %s is not in specRoutes", r.Method, r.Path)
-		}
+	if err := routesMatchSpec(e, spec); err != nil {
+		t.Fatalf("the generated routes and the spec disagree: %v", err)
 	}
-	if len(registered) != len(routes) {
-		t.Errorf("%d generated routes, %d operations in the spec", len(registered), len(routes))
+	e.GET("/users/me/extra", func(echo.Context) error { return nil })
+	if err := routesMatchSpec(e, spec); err == nil || !strings.Contains(err.Error(), "GET /users/me/extra") {
+		t.Errorf("a route outside the spec was accepted: %v", err)
+	}
+
+	lacking, err := authd.LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lacking.Paths.Find("/users/me").Get = nil
+	e = echo.New()
+	api.RegisterHandlers(e, api.NewStrictHandler(&Server{}, nil))
+	if err := routesMatchSpec(e, lacking); err == nil || !strings.Contains(err.Error(), "GET /users/me") {
+		t.Errorf("a generated route the spec lacks was accepted: %v", err)
 	}
 }
 
