@@ -65,7 +65,7 @@ func (s *Server) newEcho(spec *openapi3.T) (*echo.Echo, error) {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = s.HandleError
+	e.HTTPErrorHandler = s.handleError
 	ips, err := opts.clientIPs()
 	if err != nil {
 		return nil, err
@@ -100,11 +100,7 @@ func (s *Server) newEcho(spec *openapi3.T) (*echo.Echo, error) {
 
 // clientIPs finds clients behind the trusted proxies.
 func (o HTTPOptions) clientIPs() (*clientip.Extractor, error) {
-	header := o.ForwardedHeader
-	if header == "" {
-		header = clientip.HeaderXForwardedFor
-	}
-	ips, err := clientip.New(o.TrustedProxies, header)
+	ips, err := clientip.New(o.TrustedProxies, o.ForwardedHeader)
 	if err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}

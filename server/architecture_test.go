@@ -39,7 +39,7 @@ func moduleSources(t *testing.T) []sourceFile {
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
 			if rel == "tools" || rel == "clients" || strings.HasPrefix(d.Name(), ".") && rel != "." {
-				return filepath.SkipDir // other modules, and npm's tree
+				return filepath.SkipDir // other modules (tools/), npm trees and the client examples
 			}
 			return nil
 		}

@@ -15,10 +15,10 @@ import (
 	"github.com/authd/authd/server/password"
 )
 
-// HandleError is Echo's HTTPErrorHandler: the one place any error becomes a
+// handleError is Echo's HTTPErrorHandler: the one place any error becomes a
 // problem response. A 5xx is logged once with the request id; no internal
 // detail reaches the client.
-func (s *Server) HandleError(err error, c echo.Context) {
+func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}

@@ -12,7 +12,7 @@ import (
 // under way when ctx ends is finished and recorded first.
 func (s *Server) RunJobs(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Go(func() { s.Prune(ctx, s.jobs.PruneEvery) })
+	wg.Go(func() { s.prune(ctx, s.jobs.PruneEvery) })
 	wg.Go(func() { s.MailWorker(s.jobs.Sender, s.jobs.Delivery).Run(ctx) })
 	wg.Wait()
 }

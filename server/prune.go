@@ -8,8 +8,8 @@ import (
 	"github.com/authd/authd/gen/db"
 )
 
-// Prune runs PruneNow every interval until ctx ends.
-func (s *Server) Prune(ctx context.Context, interval time.Duration) {
+// prune runs PruneNow every interval until ctx ends.
+func (s *Server) prune(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

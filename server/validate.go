@@ -34,7 +34,7 @@ func (s *Server) requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
 				openapi3.WithStringFormatValidator("new-password", openapi3.NewCallbackValidator(s.validateNewPassword)),
 			},
 		},
-		// Every finding goes to HandleError whole, which ranks them.
+		// Every finding goes to handleError whole, which ranks them.
 		MultiErrorHandler: func(me openapi3.MultiError) *echo.HTTPError {
 			return &echo.HTTPError{Code: 400, Message: "invalid request", Internal: me}
 		},

@@ -23,8 +23,10 @@ func (a *App) StartMailWorker(t testing.TB, smtpURL string, tune ...func(*mail.W
 	}
 	opts := mail.WorkerOptions{
 		Poll: 20 * time.Millisecond, Lease: 20 * time.Second, MaxAttempts: 100,
-		RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, Now: a.Clock.Now, Sealer: a.Sealer,
-		OnEvent: func(e string) { a.Deps.Metrics.Mail.WithLabelValues(e).Inc() }, // tune may wrap it
+		RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+		// The app's clock and sealer unless tune sets them (MailWorker);
+		// OnEvent is set here so that tune may wrap it.
+		OnEvent: func(e string) { a.Deps.Metrics.Mail.WithLabelValues(e).Inc() },
 	}
 	for _, f := range tune {
 		f(&opts)
