@@ -57,7 +57,7 @@ type Deps struct {
 	HTTP           HTTPOptions
 	Jobs           JobOptions
 	// Now is the one clock: every time authd writes to or compares in the
-	// database is read from it, never from PostgreSQL's now(). time.Now when nil.
+	// database is read from it, never from PostgreSQL's now().
 	Now func() time.Time
 }
 
