@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/tls"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"time"
@@ -48,4 +51,22 @@ func scheme(cfg config.Config) string {
 		return "https"
 	}
 	return "http"
+}
+
+// serverErrorLog is the public http.Server's log: warnings, except failed
+// TLS handshakes, which every port scanner and TCP health check causes and
+// which are logged at debug.
+func serverErrorLog(log *slog.Logger) *stdlog.Logger {
+	return stdlog.New(serverLogWriter{log}, "", 0)
+}
+
+type serverLogWriter struct{ log *slog.Logger }
+
+func (w serverLogWriter) Write(p []byte) (int, error) {
+	level := slog.LevelWarn
+	if bytes.Contains(p, []byte("TLS handshake error")) {
+		level = slog.LevelDebug
+	}
+	w.log.Log(context.Background(), level, string(bytes.TrimSpace(p)))
+	return len(p), nil
 }

@@ -132,3 +132,14 @@ func TestHealthcheck_SkipsVerificationOnlyOnThisHost(t *testing.T) {
 		}
 	}
 }
+
+func TestServerErrorLog_HandshakeFailuresAreDebug(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	l := serverErrorLog(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	l.Printf("http: TLS handshake error from 203.0.113.7:5000: EOF")
+	l.Printf("http: Accept error: too many open files")
+	if got := logs.String(); !strings.Contains(got, `level=DEBUG msg="http: TLS handshake error`) || !strings.Contains(got, `level=WARN msg="http: Accept error`) {
+		t.Errorf("server log:\n%s", got)
+	}
+}
