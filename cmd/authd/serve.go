@@ -56,19 +56,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	tlsConfig, err := publicTLS(cfg, log)
+	if err != nil {
+		return err
+	}
 	httpServer := &http.Server{
 		Addr:              cfg.Addr,
+		TLSConfig:         tlsConfig,
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       cfg.RequestTimeout,
 		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          serverErrorLog(log),
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- httpServer.ListenAndServe() }()
+	go func() { errc <- listenAndServe(httpServer) }()
 	if cfg.MetricsAddr != "" {
+		// Plain HTTP even with TLS: a private address no client reaches.
 		metricsServer := &http.Server{Addr: cfg.MetricsAddr, Handler: srv.PrivateHandler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { errc <- metricsServer.ListenAndServe() }()
 		defer func() { _ = metricsServer.Close() }()
@@ -77,7 +83,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	jobsDone := make(chan struct{})
 	go func() { srv.RunJobs(ctx); close(jobsDone) }()
 	defer func() { <-jobsDone }()
-	log.Info("authd listening", "addr", cfg.Addr, "docs", "http://"+displayAddr(cfg.Addr)+"/docs", "env", cfg.Env)
+	log.Info("authd listening", "addr", cfg.Addr, "docs", scheme(cfg)+"://"+displayAddr(cfg.Addr)+"/docs", "env", cfg.Env)
 
 	select {
 	case err := <-errc:

@@ -2,6 +2,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,10 @@ type Config struct {
 	Env         string `env:"AUTHD_ENV" envDefault:"production"`
 	Addr        string `env:"AUTHD_ADDR" envDefault:":8080"`
 	MetricsAddr string `env:"AUTHD_METRICS_ADDR"`
+	// TLSCertFile and TLSKeyFile (both or neither) make AUTHD_ADDR serve
+	// HTTPS; the pair is reloaded when the files change.
+	TLSCertFile string `env:"AUTHD_TLS_CERT_FILE"`
+	TLSKeyFile  string `env:"AUTHD_TLS_KEY_FILE"`
 	// PublicMetrics also serves /metrics on AUTHD_ADDR, in development too.
 	PublicMetrics bool `env:"AUTHD_PUBLIC_METRICS" envDefault:"false"`
 	// AuditRetention is how long security events (GET /users/me/events) are kept.
@@ -149,6 +154,9 @@ func (c Config) TracingEnabled() bool {
 		(c.OTelTracesExporter == "" && (c.OTelExporterOTLPEndpoint != "" || c.OTelExporterOTLPTracesEndpoint != ""))
 }
 
+// TLSEnabled reports whether AUTHD_ADDR serves HTTPS.
+func (c Config) TLSEnabled() bool { return c.TLSCertFile != "" && c.TLSKeyFile != "" }
+
 // HashSlots is how many password hashes may run at once.
 func (c Config) HashSlots() uint {
 	if c.HashConcurrency == 0 {
@@ -195,6 +203,7 @@ func (c Config) validate() []error {
 			fail("AUTHD_JWT_KEYS_FILE", "%s is readable or writable by group or others (mode %04o); run chmod 600 on it", c.JWTKeysFile, perm)
 		}
 	}
+	errs = append(errs, c.validateTLS()...)
 	if strings.TrimSpace(c.JWTIssuer) == "" {
 		fail("AUTHD_JWT_ISSUER", "must not be empty")
 	}
@@ -324,6 +333,35 @@ func (c Config) validate() []error {
 		fail("AUTHD_BREAKER_*", "failures and successes must be at least 1, open-for positive")
 	}
 	return errs
+}
+
+// validateTLS checks that the TLS files come in pairs, read, and hold a
+// certificate with its key, so that authd never starts without one.
+func (c Config) validateTLS() []error {
+	switch {
+	case c.TLSCertFile == "" && c.TLSKeyFile == "":
+		return nil
+	case c.TLSKeyFile == "":
+		return []error{errors.New("AUTHD_TLS_KEY_FILE: is required with AUTHD_TLS_CERT_FILE (set both or neither)")}
+	case c.TLSCertFile == "":
+		return []error{errors.New("AUTHD_TLS_CERT_FILE: is required with AUTHD_TLS_KEY_FILE (set both or neither)")}
+	}
+	var errs []error
+	certPEM, err := os.ReadFile(c.TLSCertFile)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("AUTHD_TLS_CERT_FILE: cannot be read: %w", err))
+	}
+	keyPEM, err := os.ReadFile(c.TLSKeyFile)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("AUTHD_TLS_KEY_FILE: cannot be read: %w", err))
+	}
+	if errs != nil {
+		return errs
+	}
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		return []error{fmt.Errorf("AUTHD_TLS_CERT_FILE, AUTHD_TLS_KEY_FILE: not a certificate (PEM) and its private key: %w", err)}
+	}
+	return nil
 }
 
 // minTrustedBits is the widest proxy network production accepts: 10.0.0.0/8
