@@ -64,6 +64,7 @@ test: $(TS)/node_modules/.package-lock.json build ## Run every test (Go, each fu
 	done
 	.ci/test-breaking-change-gate
 	go tool -modfile=tools/promtool/go.mod promtool check rules docs/alerts.yml
+	go -C tools/manifests test -count=1 ./...   # deploy/: Kubernetes manifests and compose.yaml
 	AUTHD_BIN=$(CURDIR)/bin/authd .ci/with-postgres npm --prefix $(TS) test
 
 .PHONY: fuzz
