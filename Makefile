@@ -47,6 +47,18 @@ run: ## Start authd in development on $(ADDR) against the local PostgreSQL
 build: ## Build bin/authd
 	go build -trimpath -o bin/authd ./cmd/authd
 
+# The container image: a static binary on an empty base, assembled by
+# tools/image (go-containerregistry) with no daemon and no base image to pull.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+IMAGE := bin/authd-image.tar
+
+.PHONY: image
+image: ## Build the container image bin/authd-image.tar (docker load / podman load) without a daemon
+	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/image/authd ./cmd/authd
+	go -C tools/image run . -binary $(CURDIR)/bin/image/authd -out $(CURDIR)/$(IMAGE) \
+		-version $(VERSION) -revision $(REVISION) -created $$(git log -1 --format=%ct 2>/dev/null || echo 0) -arch $$(go env GOARCH)
+
 # Fuzz targets as Name:package:inputs. `make test` runs each for that many
 # inputs (a few seconds; a count, not a duration, because a duration can end
 # mid-input and fail with "context deadline exceeded"); `make fuzz` runs each
@@ -55,7 +67,7 @@ FUZZ_TARGETS := FuzzCheck:./server/jsonguard:100000 FuzzPolicy:./server/password
 FUZZTIME ?= 1m
 
 .PHONY: test
-test: $(TS)/node_modules/.package-lock.json build ## Run every test (Go, each fuzzer briefly, breaking-change gate, TypeScript client) against a real PostgreSQL
+test: $(TS)/node_modules/.package-lock.json build image ## Run every test (Go, each fuzzer briefly, breaking-change gate, TypeScript client) against a real PostgreSQL
 	.ci/with-postgres go test -race -count=1 ./...
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		IFS=: read -r name pkg n <<< "$$t"; \
@@ -66,6 +78,7 @@ test: $(TS)/node_modules/.package-lock.json build ## Run every test (Go, each fu
 	go tool -modfile=tools/promtool/go.mod promtool check rules docs/alerts.yml
 	go -C tools/manifests test -count=1 ./...   # deploy/: Kubernetes manifests and compose.yaml
 	AUTHD_BIN=$(CURDIR)/bin/authd .ci/with-postgres npm --prefix $(TS) test
+	AUTHD_IMAGE=$(CURDIR)/$(IMAGE) .ci/with-postgres go -C tools/image test -count=1 ./...
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 1m)

@@ -20,6 +20,9 @@ import (
 	"syscall"
 
 	"github.com/joho/godotenv"
+	// CA roots for TLS (SMTP, OTLP, PostgreSQL, Redis) where the system has
+	// none, as in the container image's empty base; system roots win elsewhere.
+	_ "golang.org/x/crypto/x509roots/fallback"
 
 	"github.com/authd/authd/server/config"
 )
