@@ -30,6 +30,9 @@ func publicTLS(cfg config.Config, log *slog.Logger) (*tls.Config, error) {
 		return nil, err
 	}
 	leaf := certs.Current().Leaf
+	if now := time.Now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+		log.Warn("the TLS certificate is not valid now: clients will refuse it", "not_before", leaf.NotBefore.UTC().Format(time.RFC3339), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
 	log.Info("serving HTTPS", "subject", leaf.Subject.String(), "serial", leaf.SerialNumber.String(),
 		"not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "reload_check", tlsreload.DefaultCheckInterval.String())
 	c := certs.TLSConfig()
@@ -54,8 +57,8 @@ func scheme(cfg config.Config) string {
 }
 
 // serverErrorLog is the public http.Server's log: warnings, except failed
-// TLS handshakes, which every port scanner and TCP health check causes and
-// which are logged at debug.
+// TLS handshakes and HTTP/2 prefaces, which every port scanner and TCP
+// health check causes and which are logged at debug.
 func serverErrorLog(log *slog.Logger) *stdlog.Logger {
 	return stdlog.New(serverLogWriter{log}, "", 0)
 }
@@ -64,7 +67,7 @@ type serverLogWriter struct{ log *slog.Logger }
 
 func (w serverLogWriter) Write(p []byte) (int, error) {
 	level := slog.LevelWarn
-	if bytes.Contains(p, []byte("TLS handshake error")) {
+	if bytes.Contains(p, []byte("TLS handshake error")) || bytes.Contains(p, []byte("http2: server: error reading preface")) {
 		level = slog.LevelDebug
 	}
 	w.log.Log(context.Background(), level, string(bytes.TrimSpace(p)))

@@ -358,6 +358,18 @@ func (c Config) validateTLS() []error {
 	if errs != nil {
 		return errs
 	}
+	// Group-read is allowed: Kubernetes mounts a Secret 0440 when the pod
+	// has an fsGroup. Others reading it, or anyone but the owner writing it
+	// (the reload would serve their pair), is not.
+	if fi, err := os.Stat(c.TLSKeyFile); err == nil && c.Env == EnvProduction && fi.Mode().Perm()&0o027 != 0 {
+		errs = append(errs, fmt.Errorf("AUTHD_TLS_KEY_FILE: %s is readable by others or writable by group or others (mode %04o); run chmod 600 (or 640) on it", c.TLSKeyFile, fi.Mode().Perm()))
+	}
+	if fi, err := os.Stat(c.TLSCertFile); err == nil && c.Env == EnvProduction && fi.Mode().Perm()&0o022 != 0 {
+		errs = append(errs, fmt.Errorf("AUTHD_TLS_CERT_FILE: %s is writable by group or others (mode %04o); run chmod 644 on it", c.TLSCertFile, fi.Mode().Perm()))
+	}
+	if errs != nil {
+		return errs
+	}
 	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
 		return []error{fmt.Errorf("AUTHD_TLS_CERT_FILE, AUTHD_TLS_KEY_FILE: not a certificate (PEM) and its private key: %w", err)}
 	}

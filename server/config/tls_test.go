@@ -51,3 +51,40 @@ func TestLoad_TLSFilesComeInReadablePairs(t *testing.T) {
 		}
 	}
 }
+
+// A key others may read, or anyone but its owner may replace (the reload
+// would serve their pair), is refused in production; group-read, as
+// Kubernetes mounts a Secret for an fsGroup, is not.
+func TestLoad_ProductionRefusesATLSKeyOthersCanReadOrReplace(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	certFile, keyFile := testcert.NewAuthority(t).Issue(t).Write(t, dir)
+	env := map[string]string{"AUTHD_TLS_CERT_FILE": certFile, "AUTHD_TLS_KEY_FILE": keyFile}
+	for _, c := range []struct {
+		key, cert os.FileMode
+		refused   string // "" when accepted
+	}{
+		{0o600, 0o644, ""},
+		{0o640, 0o644, ""},
+		{0o644, 0o644, "AUTHD_TLS_KEY_FILE"},
+		{0o620, 0o644, "AUTHD_TLS_KEY_FILE"},
+		{0o600, 0o666, "AUTHD_TLS_CERT_FILE"},
+	} {
+		if err := os.Chmod(keyFile, c.key); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(certFile, c.cert); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(production(t, env))
+		switch {
+		case c.refused == "" && err != nil:
+			t.Errorf("key %04o, certificate %04o: refused: %v", c.key, c.cert, err)
+		case c.refused != "" && (err == nil || !strings.Contains(err.Error(), c.refused+": ")):
+			t.Errorf("key %04o, certificate %04o: want %s refused, got %v", c.key, c.cert, c.refused, err)
+		}
+		if _, err := Load(dev(env)); err != nil {
+			t.Errorf("development, key %04o, certificate %04o: refused: %v", c.key, c.cert, err)
+		}
+	}
+}

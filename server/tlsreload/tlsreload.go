@@ -84,7 +84,7 @@ func New(certFile, keyFile string, opts Options) (*Reloader, error) {
 // TLS 1.2 at least and Go's default cipher suites. It sets no Certificates:
 // crypto/tls would prefer them to GetCertificate for clients without SNI.
 func (r *Reloader) TLSConfig() *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.GetCertificate}
+	return &tls.Config{MinVersion: tls.VersionTLS12, CipherSuites: cipherSuites, GetCertificate: r.GetCertificate}
 }
 
 // GetCertificate returns the current pair, after looking at the files when
@@ -157,6 +157,14 @@ func (r *Reloader) read() (certPEM, keyPEM []byte, digest [sha256.Size]byte, err
 	h.Write(keyPEM)
 	copy(digest[:], h.Sum(nil))
 	return certPEM, keyPEM, digest, nil
+}
+
+// cipherSuites are the TLS 1.2 suites offered: forward secret and AEAD
+// only (Go's defaults also accept CBC with SHA-1). TLS 1.3 picks its own.
+var cipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 // parse checks that the key matches the certificate and keeps the parsed

@@ -182,6 +182,31 @@ func TestTLSConfig_RefusesTLS11(t *testing.T) {
 	conn.Close()
 }
 
+// TLS 1.2 is offered with forward-secret AEAD suites only: a client that
+// asks for CBC with SHA-1, which Go would accept by default, is refused.
+func TestTLSConfig_RefusesCBCSuites(t *testing.T) {
+	t.Parallel()
+	ca := testcert.NewAuthority(t)
+	certFile, keyFile := ca.Issue(t).Write(t, t.TempDir())
+	r, err := tlsreload.New(certFile, keyFile, tlsreload.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveTLS(t, r.TLSConfig())
+	client := &tls.Config{RootCAs: ca.Pool, MaxVersion: tls.VersionTLS12, //nolint:gosec // the weak suite is what is tested
+		CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA}}
+	if conn, err := tls.Dial("tcp", addr, client); err == nil {
+		conn.Close()
+		t.Fatal("a CBC-SHA1 handshake succeeded")
+	}
+	client.CipherSuites = nil
+	conn, err := tls.Dial("tcp", addr, client)
+	if err != nil {
+		t.Fatalf("TLS 1.2 with Go's default client suites: %v", err)
+	}
+	conn.Close()
+}
+
 func writeFile(t *testing.T, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o600); err != nil {

@@ -12,6 +12,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -92,6 +93,8 @@ type built struct {
 	pdb        policyv1.PodDisruptionBudget
 	hpa        autoscalingv2.HorizontalPodAutoscaler
 	configMaps map[string]corev1.ConfigMap
+	// networkPolicy admits the API and metrics ports only from named peers.
+	networkPolicy networkingv1.NetworkPolicy
 }
 
 func build(t *testing.T) built {
@@ -124,12 +127,14 @@ func build(t *testing.T) built {
 			b.hpa = *o
 		case *corev1.ConfigMap:
 			b.configMaps[o.Name] = *o
+		case *networkingv1.NetworkPolicy:
+			b.networkPolicy = *o
 		default:
 			t.Fatalf("unexpected kind %T", obj)
 		}
 		seen[r.GetKind()]++
 	}
-	for _, kind := range []string{"Deployment", "Job", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ConfigMap"} {
+	for _, kind := range []string{"Deployment", "Job", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ConfigMap", "NetworkPolicy"} {
 		if seen[kind] != 1 {
 			t.Fatalf("kustomize build gives %d %s, want 1", seen[kind], kind)
 		}
@@ -326,4 +331,34 @@ func mountOf(c corev1.Container, dir string) *corev1.VolumeMount {
 		}
 	}
 	return nil
+}
+
+// The policy selects authd's pods and opens each of their ports to one
+// peer only: pod IPs are reachable from the whole cluster otherwise.
+func TestKubernetes_NetworkPolicyOpensEachPortToOnePeer(t *testing.T) {
+	b := build(t)
+	p := b.networkPolicy
+	pods := b.deployment.Spec.Template.Labels
+	for k, v := range p.Spec.PodSelector.MatchLabels {
+		if pods[k] != v {
+			t.Errorf("the policy selects %s=%s, the pods are labelled %v", k, v, pods)
+		}
+	}
+	if len(p.Spec.PodSelector.MatchLabels) == 0 {
+		t.Error("the policy selects every pod of the namespace")
+	}
+	opened := map[string]int{}
+	for _, rule := range p.Spec.Ingress {
+		if len(rule.From) == 0 {
+			t.Errorf("a rule admits every peer: %+v", rule)
+		}
+		for _, port := range rule.Ports {
+			opened[port.Port.String()]++
+		}
+	}
+	for _, port := range []string{"http", "metrics"} {
+		if opened[port] != 1 {
+			t.Errorf("port %s is opened by %d rules, want 1", port, opened[port])
+		}
+	}
 }
