@@ -39,7 +39,7 @@ lint: ## gofmt over the whole tree, go vet, and golangci-lint with .golangci.yml
 	go tool -modfile=tools/golangci-lint/go.mod golangci-lint run ./...
 
 .PHONY: run
-run: ## Start authd in development on $(ADDR) against the local PostgreSQL
+run: ## Start authd in development on $(ADDR): DATABASE_URL, else PostgreSQL on 127.0.0.1:5432, else an embedded one (data in .data/)
 	@echo "authd: docs at http://localhost$(ADDR)/docs"
 	AUTHD_ENV=development AUTHD_ADDR=$(ADDR) go run ./cmd/authd serve
 
@@ -66,8 +66,12 @@ image: ## Build the container image bin/authd-image.tar (docker load / podman lo
 FUZZ_TARGETS := FuzzCheck:./server/jsonguard:100000 FuzzPolicy:./server/password:60000 FuzzVerifyStoredHash:./server/password:20000 FuzzVerify:./server/token:30000
 FUZZTIME ?= 1m
 
+.PHONY: deps
+deps: ## Install what `make test` needs (apt-get as root, else the command to run) and start PostgreSQL and Redis
+	@.ci/ensure-test-deps
+
 .PHONY: test
-test: $(TS)/node_modules/.package-lock.json build image ## Run every test (Go, each fuzzer briefly, breaking-change gate, TypeScript client) against a real PostgreSQL
+test: deps $(TS)/node_modules/.package-lock.json build image ## Run every test (Go, each fuzzer briefly, breaking-change gate, TypeScript client) against a real PostgreSQL
 	.ci/with-postgres go test -race -count=1 ./...
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		IFS=: read -r name pkg n <<< "$$t"; \

@@ -15,7 +15,7 @@ import (
 	"github.com/authd/authd/server/testkit"
 )
 
-// chromium finds Debian's Chromium; .ci/run installs it when missing.
+// chromium finds Debian's Chromium; make test installs it when missing.
 func chromium(t *testing.T) string {
 	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
 		if p != "" {
@@ -27,7 +27,7 @@ func chromium(t *testing.T) string {
 	if p, err := exec.LookPath("chromium"); err == nil {
 		return p
 	}
-	t.Fatal("Chromium not found: install Debian's chromium (apt-get install chromium), as .ci/run does, or set CHROMIUM")
+	t.Fatal("Chromium not found: install Debian's chromium (apt-get install chromium), as make test does as root, or set CHROMIUM")
 	return ""
 }
 

@@ -79,6 +79,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	case "mail":
 		return mailCommand(ctx, cfg, args, stdout)
 	}
+	if wantsEmbeddedDatabase(cfg, env, listening) {
+		db, err := startDevDatabase(log)
+		if err != nil {
+			return err
+		}
+		defer stopDevDatabase(db, log) // after serve has closed its pool
+		cfg.DatabaseURL = db.URL()
+	}
 	return serve(ctx, cfg, log)
 }
 

@@ -21,6 +21,7 @@ func serverLogHandler(h slog.Handler) slog.Handler { return server.ContextLogHan
 // until ctx ends, then drains in-flight requests, stops the background jobs
 // and closes the pool.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	log.Info("database", "url", databaseForLog(cfg.DatabaseURL))
 	if cfg.Development() {
 		if err := database.EnsureExists(ctx, cfg.DatabaseURL); err != nil {
 			return err
