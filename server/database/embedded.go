@@ -23,7 +23,7 @@ var ErrNoPostgreSQL = errors.New("no PostgreSQL found for the development databa
 
 // EmbeddedConfig says where an embedded PostgreSQL keeps its files and listens.
 type EmbeddedConfig struct {
-	// Dir holds the server's files: data/ survives restarts, run/ does not.
+	// Dir holds the server's files: db/data/ survives restarts, run/ does not.
 	Dir      string
 	Port     uint32
 	Database string
@@ -59,21 +59,27 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := filepath.Join(dir, "data")
+	// dir is ours (as root: root's, so that the postgres user can change
+	// nothing that root then runs or writes); db/ is the server's.
+	db := filepath.Join(dir, "db")
+	data := filepath.Join(db, "data")
 	if err := checkDataVersion(data, version); err != nil {
 		return nil, err
 	}
-	// Parents stay open to the postgres user (see asPostgres); dir is private.
+	// Parents stay open to the postgres user (see asPostgres), who may pass
+	// through dir but not list it.
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil { //nolint:gosec // G301: the postgres user must pass through
 		return nil, err
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, err
+	for _, d := range []string{dir, db} {
+		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
 	}
 	// The library runs <root>/bin/pg_ctl and <root>/bin/initdb.
 	root := filepath.Dir(binDir)
 	if os.Geteuid() == 0 {
-		if root, err = asPostgres(dir, binDir); err != nil {
+		if root, err = asPostgres(dir, db, binDir); err != nil {
 			return nil, err
 		}
 	}
@@ -149,6 +155,10 @@ func newestFirst(dirs []string) []string {
 
 var versionLine = regexp.MustCompile(`\(PostgreSQL\) (\d+)`)
 
+// majorOnly is what a data folder's PG_VERSION holds (nothing else of that
+// file is ever repeated in a message).
+var majorOnly = regexp.MustCompile(`^\d{1,3}$`)
+
 // majorVersion asks pg_ctl (which answers --version even as root).
 func majorVersion(binDir string) (string, error) {
 	out, err := exec.Command(filepath.Join(binDir, "pg_ctl"), "--version").Output() //nolint:gosec // G204: a binary we found, no user input
@@ -172,7 +182,11 @@ func checkDataVersion(data, version string) error {
 	if err != nil {
 		return err
 	}
-	if have := strings.TrimSpace(string(b)); have != version {
+	have := strings.TrimSpace(string(b))
+	if !majorOnly.MatchString(have) {
+		return fmt.Errorf("%s/PG_VERSION does not hold a PostgreSQL version: remove the folder to start afresh", data)
+	}
+	if have != version {
 		return fmt.Errorf("%s holds PostgreSQL %s data but PostgreSQL %s is installed: install %s, or remove the folder to start afresh (its accounts are lost)", data, have, version, have)
 	}
 	return nil
@@ -188,30 +202,40 @@ func stopLeftover(root, data string) {
 
 // asPostgres prepares, for a process running as root, a folder whose bin/
 // holds initdb and pg_ctl wrappers that run the real ones as the postgres
-// user (PostgreSQL refuses root), and gives dir to that user. It returns the
-// folder to use as the binaries' root.
-func asPostgres(dir, binDir string) (string, error) {
+// user (PostgreSQL refuses root), and gives db to that user. It returns the
+// folder to use as the binaries' root. Everything root runs or writes (the
+// wrappers, run/ with initdb's password file, the log) stays in dir, which
+// root keeps: the postgres user owns db alone, so it cannot swap a wrapper
+// or plant a link that root would follow.
+func asPostgres(dir, db, binDir string) (string, error) {
 	pgUser, err := user.Lookup("postgres")
 	if err != nil {
 		return "", errors.New("running as root, the development database needs the postgres user to run PostgreSQL (apt-get install postgresql creates it), or set DATABASE_URL")
 	}
 	uid, _ := strconv.Atoi(pgUser.Uid)
 	gid, _ := strconv.Atoi(pgUser.Gid)
-	if err := os.Chown(dir, uid, gid); err != nil {
+	if err := os.Chown(dir, 0, 0); err != nil { // reclaimed, should a user have been given it
 		return "", err
 	}
-	if exec.Command("runuser", "-u", "postgres", "--", "test", "-w", dir).Run() != nil { //nolint:gosec // G204: our own folder
-		return "", fmt.Errorf("running as root, the postgres user cannot reach %s (a parent folder is closed to it): clone authd under a readable path, run as another user, or set DATABASE_URL", dir)
+	if err := os.Chmod(dir, 0o711); err != nil { //nolint:gosec // G302: the postgres user passes through to db
+		return "", err
+	}
+	if err := os.Chown(db, uid, gid); err != nil {
+		return "", err
+	}
+	if exec.Command("runuser", "-u", "postgres", "--", "test", "-w", db).Run() != nil { //nolint:gosec // G204: our own folder
+		return "", fmt.Errorf("running as root, the postgres user cannot reach %s (a parent folder is closed to it): clone authd under a readable path, run as another user, or set DATABASE_URL", db)
 	}
 	root := filepath.Join(dir, "as-postgres")
 	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil { //nolint:gosec // G301: the postgres user runs what is inside
 		return "", err
 	}
-	// The library writes initdb's password file as root, mode 0600.
+	// The library writes initdb's password file as root, mode 0600, in run/
+	// (root's); -h changes a link itself, never what it points to.
 	pwfile := filepath.Join(dir, "run", "pwfile")
 	for _, name := range []string{"initdb", "pg_ctl"} {
 		script := "#!/bin/sh\n# PostgreSQL refuses root: run " + name + " as the postgres user.\n" +
-			"if [ -f " + quote(pwfile) + " ]; then chown postgres " + quote(pwfile) + "; fi\n" +
+			"if [ -f " + quote(pwfile) + " ]; then chown -h postgres " + quote(pwfile) + "; fi\n" +
 			"exec runuser -u postgres -- " + quote(filepath.Join(binDir, name)) + ` "$@"` + "\n"
 		if err := os.WriteFile(filepath.Join(root, "bin", name), []byte(script), 0o755); err != nil { //nolint:gosec // G306: an executable wrapper
 			return "", err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/authd/authd/server/database"
@@ -60,8 +61,33 @@ func TestEmbedded_KeepsItsDataAcrossRestarts(t *testing.T) {
 	if n := migrate(); n != 0 {
 		t.Fatalf("second start applied %d migrations: the data did not survive the restart", n)
 	}
+	if os.Geteuid() == 0 {
+		ownersAsRoot(t, cfg.Dir)
+	}
 	if _, err := net.Dial("tcp", net.JoinHostPort("localhost", strconv.Itoa(int(cfg.Port)))); err == nil {
 		t.Fatal("the server still answers after Stop")
+	}
+}
+
+// ownersAsRoot: run as root, the postgres user owns the server's db/ alone;
+// what root runs or writes (the wrappers, run/ with initdb's password file,
+// the log) stays root's, so that user can swap nothing root would follow.
+func ownersAsRoot(t *testing.T, dir string) {
+	t.Helper()
+	owner := func(p string) uint32 {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Uid
+	}
+	for _, p := range []string{dir, filepath.Join(dir, "as-postgres"), filepath.Join(dir, "as-postgres", "bin", "pg_ctl"), filepath.Join(dir, "run"), filepath.Join(dir, "postgres.log")} {
+		if uid := owner(p); uid != 0 {
+			t.Errorf("%s belongs to uid %d, want root", p, uid)
+		}
+	}
+	if uid := owner(filepath.Join(dir, "db")); uid == 0 {
+		t.Errorf("db/ belongs to root: the postgres user could not write its data")
 	}
 }
 
@@ -79,17 +105,17 @@ func TestEmbedded_WithoutBinariesSaysWhatToInstall(t *testing.T) {
 func TestEmbedded_RefusesDataOfAnotherMajorVersion(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "db", "data"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "data", "PG_VERSION"), []byte("9\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "db", "data", "PG_VERSION"), []byte("9\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err := database.StartEmbedded(database.EmbeddedConfig{Dir: dir, Port: 1, Database: "authd"})
 	if err == nil || errors.Is(err, database.ErrNoPostgreSQL) {
 		t.Fatalf("err = %v, want a refusal of PostgreSQL 9 data", err)
 	}
-	if _, statErr := os.Stat(filepath.Join(dir, "data", "PG_VERSION")); statErr != nil {
+	if _, statErr := os.Stat(filepath.Join(dir, "db", "data", "PG_VERSION")); statErr != nil {
 		t.Fatalf("the old data was touched: %v", statErr)
 	}
 }
