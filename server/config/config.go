@@ -169,8 +169,8 @@ func (c Config) validate() []error {
 	if c.Env != EnvDevelopment && c.Env != EnvProduction {
 		fail("AUTHD_ENV", "must be %q or %q, got %q", EnvDevelopment, EnvProduction, c.Env)
 	}
-	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		fail("DATABASE_URL", "must be a postgres:// URL")
+	if err := validateDatabaseURL(c.DatabaseURL); err != nil {
+		errs = append(errs, err)
 	}
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {

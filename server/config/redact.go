@@ -1,13 +1,12 @@
 package config
 
 import (
-	"net/url"
 	"regexp"
 	"strings"
 )
 
 // secretVars hold passwords inside their values: a message shows them with
-// the password masked, and only when the mask is certain.
+// the password masked.
 var secretVars = map[string]bool{"DATABASE_URL": true, "AUTHD_SMTP_URL": true, "REDIS_URL": true}
 
 // displayValue is value as a message may show it.
@@ -18,23 +17,24 @@ func displayValue(name, value string) string {
 	return redact(value)
 }
 
-var keywordPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)
+var (
+	keywordPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)
+	queryPassword   = regexp.MustCompile(`(?i)([?&]password=)[^&]*`)
+)
 
-// redact masks the password of a URL or of a key=value connection string.
-// A URL that does not parse is shown as its scheme only: where its password
-// ends cannot be told.
+// redact masks the password of a URL (in its user part or its query) or of
+// a key=value connection string. It works on the text, so that a URL that
+// does not parse is masked too: everything up to the last @ counts as the
+// user part, which masks too much rather than too little.
 func redact(value string) string {
-	if !strings.Contains(value, "://") {
+	scheme, rest, isURL := strings.Cut(value, "://")
+	if !isURL {
 		return keywordPassword.ReplaceAllString(value, "${1}xxxxx")
 	}
-	u, err := url.Parse(value)
-	if err != nil {
-		scheme, _, _ := strings.Cut(value, "://")
-		return scheme + "://(not shown: it does not parse and may hold a password)"
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		if user, _, hasPassword := strings.Cut(rest[:at], ":"); hasPassword {
+			rest = user + ":xxxxx" + rest[at:]
+		}
 	}
-	if q := u.Query(); q.Has("password") { // pgx takes one there too
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
+	return queryPassword.ReplaceAllString(scheme+"://"+rest, "${1}xxxxx")
 }
