@@ -119,8 +119,11 @@ type Config struct {
 }
 
 // Load parses the environment given as a map and validates the result,
-// reporting every problem at once. It reads nothing but environ: a nil map
-// is an empty environment, never the process's (only cmd/ reads that).
+// reporting every problem at once, one line each. Its environment is
+// environ alone: a nil map is an empty environment, never the process's (only
+// cmd/ reads that). It does read the files the settings name (keys, TLS,
+// mail templates), so that nothing found later stops authd after the
+// database was touched.
 func Load(environ map[string]string) (Config, error) {
 	if environ == nil {
 		environ = map[string]string{} // the parser would fall back to os.Environ
