@@ -4,7 +4,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/database"
@@ -63,6 +67,13 @@ func stopDevDatabase(db *database.Embedded, log *slog.Logger) {
 // databaseForLog names the database a URL points at, never its password or
 // its parameters (which may hold one).
 func databaseForLog(raw string) string {
+	if !strings.Contains(raw, "://") { // key=value settings, which pgx takes too
+		c, err := pgconn.ParseConfig(raw)
+		if err != nil {
+			return "(unparsable DATABASE_URL)"
+		}
+		return (&url.URL{Scheme: "postgres", User: url.User(c.User), Host: net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))), Path: "/" + c.Database}).String()
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable DATABASE_URL)"

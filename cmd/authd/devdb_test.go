@@ -41,6 +41,7 @@ func TestDatabaseForLog_NeverShowsAPassword(t *testing.T) {
 		"postgres://postgres:postgres@localhost:54329/authd?sslmode=disable": "postgres://postgres@localhost:54329/authd",
 		"postgres://app@db:5432/authd?password=hunter2":                      "postgres://app@db:5432/authd",
 		"postgres://127.0.0.1:5432/authd":                                    "postgres://127.0.0.1:5432/authd",
+		"host=db port=5433 user=app password=hunter2 dbname=authd":           "postgres://app@db:5433/authd",
 	} {
 		if got := databaseForLog(raw); got != want {
 			t.Errorf("databaseForLog(%q) = %q, want %q", raw, got, want)

@@ -258,7 +258,11 @@ func TestRun_HealthcheckFollowsReadiness(t *testing.T) {
 func productionEnv(t *testing.T, dbURL string) {
 	t.Helper()
 	keys := filepath.Join(t.TempDir(), "keys.json")
-	if err := os.WriteFile(keys, []byte("{}"), 0o600); err != nil {
+	set, err := token.GenerateSet("EdDSA") // config reads the file now
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keys, set, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("AUTHD_ENV", "production")

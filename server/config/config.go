@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
-
 	"github.com/authd/authd/server/clientip"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/ratelimit"
@@ -121,22 +119,16 @@ type Config struct {
 }
 
 // Load parses the environment given as a map and validates the result,
-// reporting every problem at once. It reads nothing but environ: a nil map
-// is an empty environment, never the process's (only cmd/ reads that).
+// reporting every problem at once, one line each. Its environment is
+// environ alone: a nil map is an empty environment, never the process's (only
+// cmd/ reads that). It does read the files the settings name (keys, TLS,
+// mail templates), so that nothing found later stops authd after the
+// database was touched.
 func Load(environ map[string]string) (Config, error) {
 	if environ == nil {
 		environ = map[string]string{} // the parser would fall back to os.Environ
 	}
-	var cfg Config
-	var errs []error
-	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
-		var agg env.AggregateError
-		if errors.As(err, &agg) {
-			errs = append(errs, agg.Errors...)
-		} else {
-			errs = append(errs, err)
-		}
-	}
+	cfg, errs, _ := parse(environ)
 	errs = append(errs, cfg.validate()...)
 	if _, ok := environ["AUTHD_REFRESH_GRACE"]; ok {
 		errs = append(errs, errors.New("AUTHD_REFRESH_GRACE: replaced by AUTHD_REFRESH_RETRY_WINDOW (default 5m); rename it"))
@@ -180,8 +172,8 @@ func (c Config) validate() []error {
 	if c.Env != EnvDevelopment && c.Env != EnvProduction {
 		fail("AUTHD_ENV", "must be %q or %q, got %q", EnvDevelopment, EnvProduction, c.Env)
 	}
-	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		fail("DATABASE_URL", "must be a postgres:// URL")
+	if err := validateDatabaseURL(c.DatabaseURL); err != nil {
+		errs = append(errs, err)
 	}
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -196,14 +188,16 @@ func (c Config) validate() []error {
 		fail("AUTHD_JWT_KEYS_FILE", "is required in production (generate one with `authd keys generate`)")
 	}
 	if c.Env == EnvProduction && c.JWTKeysFile != "" {
-		// The private keys sign every token: other local users must not read them.
-		if fi, err := os.Stat(c.JWTKeysFile); err != nil {
-			fail("AUTHD_JWT_KEYS_FILE", "cannot be read: %v", err)
-		} else if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			fail("AUTHD_JWT_KEYS_FILE", "%s is readable or writable by group or others (mode %04o); run chmod 600 on it", c.JWTKeysFile, perm)
+		// The private keys sign every token: other local users must not read
+		// them. Whether they read at all is validateResources's.
+		if fi, err := os.Stat(c.JWTKeysFile); err == nil {
+			if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+				fail("AUTHD_JWT_KEYS_FILE", "%s is readable or writable by group or others (mode %04o); run chmod 600 on it", c.JWTKeysFile, perm)
+			}
 		}
 	}
 	errs = append(errs, c.validateTLS()...)
+	errs = append(errs, c.validateResources()...)
 	if strings.TrimSpace(c.JWTIssuer) == "" {
 		fail("AUTHD_JWT_ISSUER", "must not be empty")
 	}
@@ -229,9 +223,14 @@ func (c Config) validate() []error {
 	case "argon2id":
 		// The maxima are what the hasher will verify: a larger hash could
 		// never be checked.
-		if c.Argon2MemoryKiB < 8*1024 || c.Argon2MemoryKiB > password.MaxArgonMemoryKiB || c.Argon2Time < 1 || c.Argon2Time > password.MaxArgonTime ||
-			c.Argon2Threads < 1 || c.Argon2Threads > password.MaxArgonThreads {
-			fail("AUTHD_ARGON2_*", "need memory 8192-%d KiB, time 1-%d, threads 1-%d", password.MaxArgonMemoryKiB, password.MaxArgonTime, password.MaxArgonThreads)
+		if c.Argon2MemoryKiB < 8*1024 || c.Argon2MemoryKiB > password.MaxArgonMemoryKiB {
+			fail("AUTHD_ARGON2_MEMORY_KIB", "must be between 8192 and %d, got %d", password.MaxArgonMemoryKiB, c.Argon2MemoryKiB)
+		}
+		if c.Argon2Time < 1 || c.Argon2Time > password.MaxArgonTime {
+			fail("AUTHD_ARGON2_TIME", "must be between 1 and %d, got %d", password.MaxArgonTime, c.Argon2Time)
+		}
+		if c.Argon2Threads < 1 || c.Argon2Threads > password.MaxArgonThreads {
+			fail("AUTHD_ARGON2_THREADS", "must be between 1 and %d, got %d", password.MaxArgonThreads, c.Argon2Threads)
 		}
 	case "bcrypt":
 		if c.BcryptCost < 10 || c.BcryptCost > password.MaxBcryptCost {
@@ -240,8 +239,11 @@ func (c Config) validate() []error {
 	default:
 		fail("AUTHD_PASSWORD_HASH", "must be argon2id or bcrypt, got %q", c.PasswordHash)
 	}
-	if c.HashConcurrency < 0 || c.HashMaxWait < 0 || c.HashMaxWait > c.RequestTimeout {
-		fail("AUTHD_HASH_*", "concurrency must be >= 0 and max wait between 0s and AUTHD_REQUEST_TIMEOUT")
+	if c.HashConcurrency < 0 {
+		fail("AUTHD_HASH_CONCURRENCY", "must be 0 (GOMAXPROCS) or more, got %d", c.HashConcurrency)
+	}
+	if c.HashMaxWait < 0 || c.HashMaxWait > c.RequestTimeout {
+		fail("AUTHD_HASH_MAX_WAIT", "must be between 0s and AUTHD_REQUEST_TIMEOUT (%s), got %s", c.RequestTimeout, c.HashMaxWait)
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		fail("AUTHD_PUBLIC_URL", "must be an absolute http(s) URL, got %q", c.PublicURL)
@@ -268,16 +270,20 @@ func (c Config) validate() []error {
 	if c.SMTPURL == "" && c.Env == EnvProduction {
 		fail("AUTHD_SMTP_URL", "is required in production (mail carries password-reset and verification links)")
 	}
-	if c.SMTPURL != "" {
-		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
-			fail("AUTHD_SMTP_URL", "must look like smtp://user:password@host:587 or smtps://...")
-		}
-	}
+
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
-		fail("AUTHD_MAIL_FROM", "is not an address like \"authd <no-reply@example.com>\"")
+		fail("AUTHD_MAIL_FROM", "must be an address like \"authd <no-reply@example.com>\", got %q", c.MailFrom)
 	}
-	if c.MailMaxAttempts < 1 || c.MailRetryBase <= 0 || c.MailRetryMax < c.MailRetryBase || c.MailPollInterval <= 0 {
-		fail("AUTHD_MAIL_*", "need max attempts >= 1, retry base > 0, retry max >= base, poll interval > 0")
+	if c.MailMaxAttempts < 1 {
+		fail("AUTHD_MAIL_MAX_ATTEMPTS", "must be at least 1, got %d", c.MailMaxAttempts)
+	}
+	if c.MailRetryBase <= 0 {
+		fail("AUTHD_MAIL_RETRY_BASE", "must be positive, got %s", c.MailRetryBase)
+	} else if c.MailRetryMax < c.MailRetryBase {
+		fail("AUTHD_MAIL_RETRY_MAX", "must be at least AUTHD_MAIL_RETRY_BASE (%s), got %s", c.MailRetryBase, c.MailRetryMax)
+	}
+	if c.MailPollInterval <= 0 {
+		fail("AUTHD_MAIL_POLL_INTERVAL", "must be positive, got %s", c.MailPollInterval)
 	}
 	if c.AuditRetention < time.Hour {
 		fail("AUTHD_AUDIT_RETENTION", "must be at least 1h, got %s", c.AuditRetention)
@@ -288,13 +294,13 @@ func (c Config) validate() []error {
 	if c.PasswordPolicy != password.PolicyDefault && c.PasswordPolicy != password.PolicyNIST {
 		fail("AUTHD_PASSWORD_POLICY", "must be default or nist, got %q", c.PasswordPolicy)
 	}
-	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			fail("REDIS_URL", "must be a redis:// or rediss:// URL")
-		}
+	if c.LoginBackoffAfter < 1 {
+		fail("AUTHD_LOGIN_BACKOFF_AFTER", "must be at least 1, got %d", c.LoginBackoffAfter)
 	}
-	if c.LoginBackoffAfter < 1 || c.LoginBackoffBase < time.Millisecond || c.LoginBackoffMax < c.LoginBackoffBase {
-		fail("AUTHD_LOGIN_BACKOFF_*", "need after >= 1, base >= 1ms and max >= base")
+	if c.LoginBackoffBase < time.Millisecond {
+		fail("AUTHD_LOGIN_BACKOFF_BASE", "must be at least 1ms, got %s", c.LoginBackoffBase)
+	} else if c.LoginBackoffMax < c.LoginBackoffBase {
+		fail("AUTHD_LOGIN_BACKOFF_MAX", "must be at least AUTHD_LOGIN_BACKOFF_BASE (%s), got %s", c.LoginBackoffBase, c.LoginBackoffMax)
 	}
 	if c.ForwardedHeader != clientip.HeaderXForwardedFor && c.ForwardedHeader != clientip.HeaderForwarded {
 		fail("AUTHD_FORWARDED_HEADER", "must be X-Forwarded-For or Forwarded, got %q", c.ForwardedHeader)
@@ -321,16 +327,22 @@ func (c Config) validate() []error {
 		}
 	}
 	if c.RequestTimeout <= 0 {
-		fail("AUTHD_REQUEST_TIMEOUT", "must be positive")
+		fail("AUTHD_REQUEST_TIMEOUT", "must be positive, got %s", c.RequestTimeout)
 	}
 	if c.DBMaxConns < 1 {
-		fail("AUTHD_DB_MAX_CONNS", "must be at least 1")
+		fail("AUTHD_DB_MAX_CONNS", "must be at least 1, got %d", c.DBMaxConns)
 	}
 	if c.DBQueryTimeout <= 0 || c.DBQueryTimeout > c.RequestTimeout {
-		fail("AUTHD_DB_QUERY_TIMEOUT", "must be positive and at most AUTHD_REQUEST_TIMEOUT")
+		fail("AUTHD_DB_QUERY_TIMEOUT", "must be positive and at most AUTHD_REQUEST_TIMEOUT (%s), got %s", c.RequestTimeout, c.DBQueryTimeout)
 	}
-	if c.BreakerFailures < 1 || c.BreakerSuccesses < 1 || c.BreakerOpenFor <= 0 {
-		fail("AUTHD_BREAKER_*", "failures and successes must be at least 1, open-for positive")
+	if c.BreakerFailures < 1 {
+		fail("AUTHD_BREAKER_FAILURES", "must be at least 1, got %d", c.BreakerFailures)
+	}
+	if c.BreakerSuccesses < 1 {
+		fail("AUTHD_BREAKER_SUCCESSES", "must be at least 1, got %d", c.BreakerSuccesses)
+	}
+	if c.BreakerOpenFor <= 0 {
+		fail("AUTHD_BREAKER_OPEN_FOR", "must be positive, got %s", c.BreakerOpenFor)
 	}
 	return errs
 }

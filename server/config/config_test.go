@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/joho/godotenv"
+
+	"github.com/authd/authd/server/token"
 )
 
 // dev is env with development asked for, as make run, the tests and
@@ -71,11 +73,15 @@ func TestLoad_ProductionIsTheDefault(t *testing.T) {
 	}
 }
 
-// keysFile writes a key file (its content does not matter to config) with perm.
+// keysFile writes a key file as `authd keys generate` does, with perm.
 func keysFile(t *testing.T, perm os.FileMode) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "keys.json")
-	if err := os.WriteFile(path, []byte("{}"), 0o600); err != nil {
+	set, err := token.GenerateSet("EdDSA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, set, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(path, perm); err != nil {

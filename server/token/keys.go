@@ -176,7 +176,7 @@ func GenerateSet(alg string) ([]byte, error) {
 	case "RS256":
 		raw, err = rsa.GenerateKey(rand.Reader, 3072)
 	default:
-		return nil, fmt.Errorf("unsupported algorithm %q", alg)
+		return nil, fmt.Errorf("unsupported algorithm %q (use EdDSA, ES256 or RS256)", alg)
 	}
 	if err != nil {
 		return nil, err
