@@ -85,10 +85,11 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 		return Deps{}, err
 	}
 	return Deps{
-		DB:         GuardDatabase(cfg, base.Pool, log),
-		Migrations: base.Migrations,
-		Hasher:     hasher,
-		Keys:       keys,
+		DB:           GuardDatabase(cfg, base.Pool, log),
+		Migrations:   base.Migrations,
+		SchemaMayLag: !cfg.AutoMigrate,
+		Hasher:       hasher,
+		Keys:         keys,
 		Token: TokenOptions{
 			Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AccessTTL: cfg.AccessTokenTTL, Leeway: cfg.JWTLeeway,
 		},

@@ -32,7 +32,11 @@ type Migrations interface {
 type Deps struct {
 	DB         *database.Resilient
 	Migrations Migrations
-	Hasher     *password.Hasher
+	// SchemaMayLag is set when authd does not migrate at start
+	// (AUTHD_AUTO_MIGRATE=false): until the schema is current, only the
+	// probes are served and the jobs wait.
+	SchemaMayLag bool
+	Hasher       *password.Hasher
 	// Keys sign and verify tokens and seal mail bodies: the token authority
 	// and the mail sealer are made from them.
 	Keys       *token.Keys
@@ -136,6 +140,7 @@ type Server struct {
 
 	docs
 	ready   readinessCache
+	schema  schemaGate
 	handler http.Handler // the public application, built once
 	private http.Handler // the private listener's
 }
@@ -155,6 +160,7 @@ func newServer(d Deps) (*Server, error) {
 		maxSessionsPerUser: d.MaxSessionsPerUser, policy: d.Policy, limits: d.Limits, mail: d.Mail,
 		metrics: d.Metrics, tracer: d.Tracer, auditRetention: d.AuditRetention, http: d.HTTP, jobs: d.Jobs, now: d.Now,
 	}
+	s.schema.current = !d.SchemaMayLag
 	s.registerGauges()
 	if err := s.buildHandlers(); err != nil {
 		return nil, err
