@@ -89,5 +89,7 @@ func TestSchemaBehind_ServesOnlyProbesAndJobsWait(t *testing.T) {
 		t.Fatalf("forgot after migrating = %d", got)
 	}
 	testkit.WaitUntil(t, 10*time.Second, 100*time.Millisecond, func() bool { return len(app.Logs.Lines("mail (development")) > 0 },
-		func() string { return "the mail worker did not start once the schema was current:\n" + app.Logs.String() })
+		func() string {
+			return "the mail worker did not start once the schema was current:\n" + app.Logs.String()
+		})
 }
