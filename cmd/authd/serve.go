@@ -84,7 +84,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	jobsDone := make(chan struct{})
 	go func() { srv.RunJobs(ctx); close(jobsDone) }()
 	defer func() { <-jobsDone }()
-	log.Info("authd listening", "addr", cfg.Addr, "docs", scheme(cfg)+"://"+displayAddr(cfg.Addr)+"/docs", "env", cfg.Env)
+	log.Info("authd listening", append([]any{"addr", cfg.Addr, "docs", scheme(cfg) + "://" + displayAddr(cfg.Addr) + "/docs", "env", cfg.Env},
+		startupAttrs(cfg, srv.SigningKeyID())...)...)
 
 	select {
 	case err := <-errc:
