@@ -118,6 +118,10 @@ func TestServe_ListeningLineNamesKeyDatabaseLimitsAndMail(t *testing.T) {
 			t.Errorf("%s = %v, want %v", field, line[field], want)
 		}
 	}
+	// Development created the database, and said so.
+	if created := logs.line("created the database (development only: production expects it to exist)"); created == nil || created["database"] != databaseForLog(dbURL) {
+		t.Errorf("no line for the database's creation: %v", created)
+	}
 	for _, secret := range []string{"s3cret", "mailer"} {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("the logs show %q", secret)
