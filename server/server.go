@@ -80,7 +80,10 @@ type MailOptions struct {
 	PublicURL    string
 	// RequireVerified refuses logins until the address is verified and makes
 	// registration answer 202 for new and existing addresses alike.
-	RequireVerified                bool
+	RequireVerified bool
+	// RelayCheck probes the SMTP relay for readiness (degraded, not failing,
+	// when it does not answer); nil when mail goes to the log.
+	RelayCheck                     func(context.Context) error
 	VerifyTTL, ResetTTL, ChangeTTL time.Duration
 }
 
