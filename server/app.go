@@ -86,6 +86,7 @@ func (s *Server) newEcho(spec *openapi3.T) (*echo.Echo, error) {
 			MaxAge:        600,
 		}))
 	}
+	e.Use(s.requireSchema)
 	e.Use(guardBody)
 	e.Use(authenticate)
 	e.Use(s.requestValidator(spec))

@@ -84,11 +84,16 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 	if err != nil {
 		return Deps{}, err
 	}
+	relay, err := relayCheck(ctx, cfg.SMTPURL, log)
+	if err != nil {
+		return Deps{}, err
+	}
 	return Deps{
-		DB:         GuardDatabase(cfg, base.Pool, log),
-		Migrations: base.Migrations,
-		Hasher:     hasher,
-		Keys:       keys,
+		DB:           GuardDatabase(cfg, base.Pool, log),
+		Migrations:   base.Migrations,
+		SchemaMayLag: !cfg.AutoMigrate,
+		Hasher:       hasher,
+		Keys:         keys,
 		Token: TokenOptions{
 			Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AccessTTL: cfg.AccessTokenTTL, Leeway: cfg.JWTLeeway,
 		},
@@ -101,8 +106,8 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 		Limits:             limits,
 		Mail: MailOptions{
 			Renderer: renderer, LinkTemplate: cfg.MailLinkTemplate, PublicURL: cfg.PublicURL,
-			RequireVerified: cfg.RequireVerifiedEmail,
-			VerifyTTL:       cfg.VerifyEmailTTL, ResetTTL: cfg.PasswordResetTTL, ChangeTTL: cfg.EmailChangeTTL,
+			RequireVerified: cfg.RequireVerifiedEmail, RelayCheck: relay,
+			VerifyTTL: cfg.VerifyEmailTTL, ResetTTL: cfg.PasswordResetTTL, ChangeTTL: cfg.EmailChangeTTL,
 		},
 		Metrics:        metrics.New(base.Version),
 		Tracer:         base.Tracer,

@@ -116,6 +116,9 @@ func (s *Server) checkReadiness(ctx context.Context) readiness {
 	}
 
 	r.checks["rate_limiter"] = s.limiterCheck(ctx)
+	if s.mail.RelayCheck != nil {
+		r.checks["mail_relay"] = s.relayCheck(ctx)
+	}
 	if dbErr == nil {
 		r.checks["mail_outbox"] = s.outboxCheck(ctx)
 	}
@@ -167,4 +170,13 @@ func (s *Server) outboxCheck(ctx context.Context) api.Check {
 		return api.Check{Status: api.CheckStatusDegraded, Detail: &detail}
 	}
 	return api.Check{Status: api.CheckStatusOk, Detail: &detail}
+}
+
+// relayCheck reports whether the SMTP relay answers; mail waits in the
+// outbox while it does not, so authd stays ready.
+func (s *Server) relayCheck(ctx context.Context) api.Check {
+	if err := s.mail.RelayCheck(ctx); err != nil {
+		return api.Check{Status: api.CheckStatusDegraded, Detail: ptr("does not answer: " + err.Error() + "; mail waits in the outbox")}
+	}
+	return api.Check{Status: api.CheckStatusOk, Detail: ptr("answers")}
 }

@@ -9,8 +9,12 @@ import (
 
 // RunJobs does the background work until ctx ends: pruning stale rows and
 // delivering the mail outbox. It returns once both have stopped; a send
-// under way when ctx ends is finished and recorded first.
+// under way when ctx ends is finished and recorded first. While the schema
+// is behind (AUTHD_AUTO_MIGRATE=false) they wait for it, quietly.
 func (s *Server) RunJobs(ctx context.Context) {
+	if !s.waitForSchema(ctx) {
+		return
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { s.prune(ctx, s.jobs.PruneEvery) })
 	wg.Go(func() { s.MailWorker(s.jobs.Sender, s.jobs.Delivery).Run(ctx) })

@@ -32,7 +32,11 @@ type Migrations interface {
 type Deps struct {
 	DB         *database.Resilient
 	Migrations Migrations
-	Hasher     *password.Hasher
+	// SchemaMayLag is set when authd does not migrate at start
+	// (AUTHD_AUTO_MIGRATE=false): until the schema is current, only the
+	// probes are served and the jobs wait.
+	SchemaMayLag bool
+	Hasher       *password.Hasher
 	// Keys sign and verify tokens and seal mail bodies: the token authority
 	// and the mail sealer are made from them.
 	Keys       *token.Keys
@@ -76,7 +80,10 @@ type MailOptions struct {
 	PublicURL    string
 	// RequireVerified refuses logins until the address is verified and makes
 	// registration answer 202 for new and existing addresses alike.
-	RequireVerified                bool
+	RequireVerified bool
+	// RelayCheck probes the SMTP relay for readiness (degraded, not failing,
+	// when it does not answer); nil when mail goes to the log.
+	RelayCheck                     func(context.Context) error
 	VerifyTTL, ResetTTL, ChangeTTL time.Duration
 }
 
@@ -136,6 +143,7 @@ type Server struct {
 
 	docs
 	ready   readinessCache
+	schema  schemaGate
 	handler http.Handler // the public application, built once
 	private http.Handler // the private listener's
 }
@@ -155,6 +163,7 @@ func newServer(d Deps) (*Server, error) {
 		maxSessionsPerUser: d.MaxSessionsPerUser, policy: d.Policy, limits: d.Limits, mail: d.Mail,
 		metrics: d.Metrics, tracer: d.Tracer, auditRetention: d.AuditRetention, http: d.HTTP, jobs: d.Jobs, now: d.Now,
 	}
+	s.schema.current = !d.SchemaMayLag
 	s.registerGauges()
 	if err := s.buildHandlers(); err != nil {
 		return nil, err

@@ -26,8 +26,12 @@ func migrate(ctx context.Context, cfg config.Config, args []string, out io.Write
 		return fmt.Errorf("%w\n%s", err, usage)
 	}
 	if args[0] == "up" && cfg.Development() {
-		if err := database.EnsureExists(ctx, cfg.DatabaseURL); err != nil {
+		created, err := database.EnsureExists(ctx, cfg.DatabaseURL)
+		if err != nil {
 			return err
+		}
+		if created {
+			_, _ = fmt.Fprintln(out, "created the database", databaseForLog(cfg.DatabaseURL))
 		}
 	}
 	pool, err := database.Open(ctx, cfg.DatabaseURL, 2, nil)

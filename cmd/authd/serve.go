@@ -23,8 +23,12 @@ func serverLogHandler(h slog.Handler) slog.Handler { return server.ContextLogHan
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("database", "url", databaseForLog(cfg.DatabaseURL))
 	if cfg.Development() {
-		if err := database.EnsureExists(ctx, cfg.DatabaseURL); err != nil {
+		created, err := database.EnsureExists(ctx, cfg.DatabaseURL)
+		if err != nil {
 			return err
+		}
+		if created {
+			log.Info("created the database (development only: production expects it to exist)", "database", databaseForLog(cfg.DatabaseURL))
 		}
 	}
 	tracer, stopTracing, err := telemetry.Setup(ctx, cfg.TracingEnabled(), version, log)
@@ -84,7 +88,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	jobsDone := make(chan struct{})
 	go func() { srv.RunJobs(ctx); close(jobsDone) }()
 	defer func() { <-jobsDone }()
-	log.Info("authd listening", "addr", cfg.Addr, "docs", scheme(cfg)+"://"+displayAddr(cfg.Addr)+"/docs", "env", cfg.Env)
+	log.Info("authd listening", append([]any{"addr", cfg.Addr, "docs", scheme(cfg) + "://" + displayAddr(cfg.Addr) + "/docs", "env", cfg.Env},
+		startupAttrs(cfg, srv.SigningKeyID())...)...)
 
 	select {
 	case err := <-errc:

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
@@ -18,6 +19,7 @@ type Fallback struct {
 	breaker circuitbreaker.CircuitBreaker[any]
 	timeout time.Duration
 	log     *slog.Logger
+	lastErr atomic.Value // string: why the shared store last failed, for the log
 }
 
 // NewFallback returns a Store over shared with local as the stand-in; after
@@ -28,7 +30,8 @@ func NewFallback(shared, local Store, timeout, retryAfter time.Duration, log *sl
 		WithFailureThreshold(3).
 		WithDelay(retryAfter).
 		OnOpen(func(circuitbreaker.StateChangedEvent) {
-			log.Warn("rate limiter: shared store unreachable; enforcing limits per instance until it returns")
+			why, _ := f.lastErr.Load().(string)
+			log.Warn("rate limiter: shared store unreachable; enforcing limits per instance until it returns", "error", why)
 		}).
 		OnClose(func(circuitbreaker.StateChangedEvent) {
 			log.Info("rate limiter: shared store is back")
@@ -57,6 +60,7 @@ func (f *Fallback) AllowAll(ctx context.Context, checks []Check) ([]Result, erro
 			f.breaker.RecordSuccess()
 			return nil, ctx.Err()
 		}
+		f.lastErr.Store(err.Error())
 		f.breaker.RecordFailure() // an error, or the store's own deadline
 		f.log.DebugContext(ctx, "rate limiter: shared store failed", "error", err.Error())
 	}
@@ -68,7 +72,21 @@ func (f *Fallback) Degraded() bool { return !f.breaker.IsClosed() }
 
 // Probe checks the shared store now (for readiness and start-up) and feeds
 // the outcome to the breaker, so an outage shows before traffic finds it and
-// a recovery is noticed without waiting for a request.
+// a recovery is noticed without waiting for a request. Unlike a request's
+// failure, a probe's is a verdict: the breaker opens at once, so the first
+// readiness probe after a failed start-up probe already says degraded, and
+// costs no second timeout.
 func (f *Fallback) Probe(ctx context.Context) {
-	_, _ = f.Allow(ctx, "probe", Limit{Rate: 1, Period: time.Second}) // its verdict does not matter
+	if !f.breaker.TryAcquirePermit() {
+		return // open: its delay decides when Redis is tried again
+	}
+	sctx, cancel := context.WithTimeout(ctx, f.timeout)
+	_, err := f.shared.AllowAll(sctx, []Check{{Key: "probe", Limit: Limit{Rate: 1, Period: time.Second}}})
+	cancel()
+	if err == nil || ctx.Err() != nil { // up, or the caller gave up first: no verdict
+		f.breaker.RecordSuccess()
+		return
+	}
+	f.lastErr.Store(err.Error())
+	f.breaker.Open()
 }
