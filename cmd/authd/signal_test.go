@@ -39,12 +39,12 @@ func TestMain_CtrlCExitsZero(t *testing.T) {
 		}
 	})
 	bin := filepath.Join(t.TempDir(), "authd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil { //nolint:gosec // G204: go build of this package into a temporary directory
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve")
-	cmd.Dir = t.TempDir() // no .env from the working tree
+	cmd := exec.Command(bin, "serve") //nolint:gosec // G204: the binary just built
+	cmd.Dir = t.TempDir()             // no .env from the working tree
 	cmd.Env = append(os.Environ(), "AUTHD_ENV=development", "DATABASE_URL="+u.String(), "AUTHD_ADDR="+addr, "AUTHD_METRICS_ADDR=")
 	var logs strings.Builder
 	cmd.Stderr = &logs
