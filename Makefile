@@ -41,7 +41,10 @@ lint: ## gofmt over the whole tree, go vet, and golangci-lint with .golangci.yml
 .PHONY: run
 run: ## Start authd in development on $(ADDR): DATABASE_URL, else PostgreSQL on 127.0.0.1:5432, else an embedded one (data in .data/)
 	@echo "authd: docs at http://localhost$(ADDR)/docs"
-	AUTHD_ENV=development AUTHD_ADDR=$(ADDR) go run ./cmd/authd serve
+	@# Built, then run, not `go run`: go run exits 1 on Ctrl-C whatever authd
+	@# answers, and authd exits 0 after a clean shutdown.
+	go build -o bin/authd-dev ./cmd/authd
+	AUTHD_ENV=development AUTHD_ADDR=$(ADDR) exec bin/authd-dev serve
 
 .PHONY: build
 build: ## Build bin/authd

@@ -133,6 +133,20 @@ func TestDelivery_MailThatKeepsFailingIsParkedAsDeadAndCanBeRequeued(t *testing.
 	if len(app.Logs.Lines("mail dead: giving up", `"attempts":2`)) != 1 {
 		t.Errorf("dead mail not logged once:\n%s", app.Logs.String())
 	}
+	// The log and the row tell the same story: the row's attempts, and the
+	// error once.
+	var attempts int
+	var lastError string
+	if err := app.Deps.DB.Pool().QueryRow(context.Background(),
+		"SELECT attempts, last_error FROM mail_outbox WHERE recipient = $1 AND status = 'dead'", u.Email).Scan(&attempts, &lastError); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 2 || strings.Count(lastError, "connection refused") != 1 || strings.Contains(lastError, "\n") {
+		t.Errorf("dead row: attempts %d, last_error %q; want 2 and the error once", attempts, lastError)
+	}
+	if len(app.Logs.Lines("mail dead: giving up", `"max_attempts":2`)) != 1 {
+		t.Errorf("the dead-mail line does not say the limit:\n%s", app.Logs.String())
+	}
 
 	mp.Start() // the operator fixed SMTP and requeues (authd mail requeue)
 	n, err := app.Deps.DB.Queries().RequeueDeadMail(context.Background(), time.Now())
@@ -219,6 +233,15 @@ func TestDelivery_MailNoKeyOpensIsRetriedNotBuried(t *testing.T) {
 	}
 	if s.Pending != 1 || s.Dead != 0 {
 		t.Fatalf("after a worker without the key: %d pending, %d dead; want it pending for a retry", s.Pending, s.Dead)
+	}
+	retried := app.Logs.Lines("mail not sent; will retry")
+	if len(retried) == 0 {
+		t.Error("the retry was not logged")
+	}
+	for _, line := range retried {
+		if n := strings.Count(line, "no key opens the body"); n != 1 {
+			t.Errorf("the body error is told %d times, want once: %s", n, line)
+		}
 	}
 
 	app.Clock.Advance(time.Minute) // due again, for an instance that holds the key

@@ -137,3 +137,22 @@ func TestMetrics_NotOnThePublicAddressUnlessAsked(t *testing.T) {
 		t.Errorf("public /metrics with AUTHD_PUBLIC_METRICS: %d", resp.StatusCode())
 	}
 }
+
+// TestMetrics_PrivateListenerServesOnlyItsPaths: the private listener answers
+// /metrics and /readiness, and 404 elsewhere, so a mistyped scrape path fails
+// loudly instead of scraping by accident.
+func TestMetrics_PrivateListenerServesOnlyItsPaths(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	if rec := app.Private("/metrics"); rec.Code != http.StatusOK {
+		t.Errorf("private /metrics: %d", rec.Code)
+	}
+	if rec := app.Private("/readiness"); rec.Code != http.StatusOK && rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("private /readiness: %d", rec.Code)
+	}
+	for _, path := range []string{"/", "/metric", "/metrics/", "/metrics/x", "/anything", "/health"} {
+		if rec := app.Private(path); rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "authd_") {
+			t.Errorf("private %s: %d %.60s, want 404 without metrics", path, rec.Code, rec.Body)
+		}
+	}
+}

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -189,6 +191,13 @@ func guardBody(next echo.HandlerFunc) echo.HandlerFunc {
 			return tooLarge
 		}
 		data, err := io.ReadAll(io.LimitReader(req.Body, MaxBodyBytes+1))
+		if isTimeout(err) {
+			// The client still had body to send when the request's time
+			// (AUTHD_REQUEST_TIMEOUT) ran out: 408, and the connection,
+			// its body unread, is closed.
+			return &problemError{typ: typeBodyTimeout, detail: "The request body did not arrive within the request timeout.",
+				headers: map[string]string{echo.HeaderConnection: "close"}, cause: err}
+		}
 		if err != nil {
 			return &problemError{typ: typeBadRequest, detail: "The request body could not be read.", cause: err}
 		}
@@ -204,6 +213,13 @@ func guardBody(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// isTimeout reports whether a body read failed because a deadline passed:
+// the connection's read deadline or the request's.
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 }
 
 // mayReadAsJSON reports whether some reader on the way (Echo's binder reads

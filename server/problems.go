@@ -25,6 +25,7 @@ var (
 	typeBadRequest         = problemType{http.StatusBadRequest, "bad-request", "Bad request"}
 	typeValidation         = problemType{http.StatusUnprocessableEntity, "validation", "Validation failed"}
 	typeTooLarge           = problemType{http.StatusRequestEntityTooLarge, "payload-too-large", "Payload too large"}
+	typeBodyTimeout        = problemType{http.StatusRequestTimeout, "request-timeout", "Request timeout"}
 	typeUnauthorized       = problemType{http.StatusUnauthorized, "unauthorized", "Unauthorized"}
 	typeInvalidCredentials = problemType{http.StatusUnauthorized, "invalid-credentials", "Invalid credentials"}
 	typeInvalidRefresh     = problemType{http.StatusUnauthorized, "invalid-refresh-token", "Invalid refresh token"}

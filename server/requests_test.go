@@ -315,3 +315,25 @@ func TestUpdateMe_MalformedAndOversizedBodies(t *testing.T) {
 		}
 	}
 }
+
+// TestRequests_UnknownFieldNamesTheExpectedOnes: a client that guessed a
+// field name is told the names the body takes.
+func TestRequests_UnknownFieldNamesTheExpectedOnes(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t)
+	resp, err := app.Client.LoginWithBodyWithResponse(context.Background(), "application/json", strings.NewReader(`{"username":"ada@example.com","password":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "unknown field; expected email, password"
+	p := resp.ApplicationproblemJSON400
+	if resp.StatusCode() != http.StatusBadRequest || p == nil || p.Errors == nil {
+		t.Fatalf("unknown field: %d %s", resp.StatusCode(), resp.Body)
+	}
+	if errs := *p.Errors; len(errs) != 1 || errs[0].Field != "username" || errs[0].Message != want {
+		t.Errorf("errors %+v, want username: %s", errs, want)
+	}
+	if p.Detail != "username: "+want {
+		t.Errorf("detail %v, want %q", p.Detail, "username: "+want)
+	}
+}

@@ -40,7 +40,7 @@ func (s *Server) validationProblem(me openapi3.MultiError) *problemError {
 				if _, err := fmt.Sscanf(se.Reason, "property %q is unsupported", &name); err == nil {
 					fe.Field = strings.TrimPrefix(fe.Field+"."+name, ".")
 				}
-				fe.Message = "unknown field"
+				fe.Message = unknownFieldMessage(se.Schema)
 				shape = append(shape, fe)
 			default:
 				fe.Message = ruleMessage(se)
@@ -81,6 +81,20 @@ func ruleMessage(se *openapi3.SchemaError) string {
 		}
 	}
 	return se.Reason
+}
+
+// unknownFieldMessage names the fields the object takes, so a client that
+// guessed a name learns the right one.
+func unknownFieldMessage(object *openapi3.Schema) string {
+	if object == nil || len(object.Properties) == 0 {
+		return "unknown field"
+	}
+	names := make([]string, 0, len(object.Properties))
+	for name := range object.Properties {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return "unknown field; expected " + strings.Join(names, ", ")
 }
 
 func collectSchemaErrors(err error, out *[]*openapi3.SchemaError) {

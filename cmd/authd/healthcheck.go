@@ -21,7 +21,7 @@ import (
 func healthcheck(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
 	target := scheme(cfg) + "://" + displayAddr(cfg.Addr) + "/readiness"
 	if len(args) > 0 {
-		target = strings.TrimSuffix(args[0], "/") + "/readiness"
+		target = readinessURL(args[0])
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -40,6 +40,16 @@ func healthcheck(ctx context.Context, cfg config.Config, args []string, out io.W
 	}
 	_, err = fmt.Fprintf(out, "ready: %s\n", body)
 	return err
+}
+
+// readinessURL accepts either authd's base URL or its /readiness URL, since
+// operators paste both.
+func readinessURL(given string) string {
+	base := strings.TrimSuffix(given, "/")
+	if strings.HasSuffix(base, "/readiness") {
+		return base
+	}
+	return base + "/readiness"
 }
 
 // probeClient verifies the server's certificate, except when an https probe

@@ -242,8 +242,10 @@ func TestRun_HealthcheckFollowsReadiness(t *testing.T) {
 		_, _ = fmt.Fprint(w, `{"status":"ready"}`)
 	}))
 	defer srv.Close()
-	if err := run(context.Background(), []string{"healthcheck", srv.URL}, &bytes.Buffer{}); err != nil {
-		t.Errorf("ready server: %v", err)
+	for _, given := range []string{srv.URL, srv.URL + "/", srv.URL + "/readiness", srv.URL + "/readiness/"} {
+		if err := run(context.Background(), []string{"healthcheck", given}, &bytes.Buffer{}); err != nil {
+			t.Errorf("ready server at %s: %v", given, err)
+		}
 	}
 	status = http.StatusServiceUnavailable
 	if err := run(context.Background(), []string{"healthcheck", srv.URL}, &bytes.Buffer{}); err == nil {

@@ -221,3 +221,18 @@ func TestSealer_OpensMailSealedBeforeTheHKDFUpgrade(t *testing.T) {
 		t.Errorf("new mail is not sealed with v2: %.30s", sealed)
 	}
 }
+
+func TestErrorText_EachDistinctLineOnce(t *testing.T) {
+	t.Parallel()
+	opened := errors.New(`no key opens the body (sealed with key "k1")`)
+	other := errors.New("dial failed")
+	for err, want := range map[error]string{
+		errors.Join(opened, opened):        `no key opens the body (sealed with key "k1")`,
+		errors.Join(opened, other, opened): `no key opens the body (sealed with key "k1"); dial failed`,
+		other:                              "dial failed",
+	} {
+		if got := errorText(err); got != want {
+			t.Errorf("errorText(%q) = %q, want %q", err, got, want)
+		}
+	}
+}

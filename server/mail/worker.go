@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/authd/authd/gen/db"
@@ -121,13 +123,14 @@ func (w *Worker) outcome(r db.ClaimMailRow, m Message, lease time.Time, sendErr 
 			return w.q().MarkMailSent(ctx, db.MarkMailSentParams{ID: r.ID, Now: &now, Lease: &lease})
 		}
 	case m.Attempt >= w.opts.MaxAttempts:
-		msg := sendErr.Error()
-		w.log.Error("mail dead: giving up", "mail_id", m.ID, "kind", m.Kind, "attempts", m.Attempt, "error", msg)
+		msg := errorText(sendErr)
+		// attempts is the row's attempts column: every claim counted it.
+		w.log.Error("mail dead: giving up", "mail_id", m.ID, "kind", m.Kind, "attempts", m.Attempt, "max_attempts", w.opts.MaxAttempts, "error", msg)
 		return "dead", func(ctx context.Context) error {
 			return w.q().BuryMail(ctx, db.BuryMailParams{ID: r.ID, LastError: &msg, Lease: &lease})
 		}
 	default:
-		msg := sendErr.Error()
+		msg := errorText(sendErr)
 		next := now.Add(w.retryDelay(m.Attempt))
 		w.log.Warn("mail not sent; will retry", "mail_id", m.ID, "kind", m.Kind, "attempt", m.Attempt, "retry_at", next, "error", msg)
 		return "retried", func(ctx context.Context) error {
@@ -142,4 +145,17 @@ func (w *Worker) retryDelay(attempt int) time.Duration {
 		d *= 2
 	}
 	return min(d, w.opts.RetryMax)
+}
+
+// errorText is err's message with each distinct line once, joined by "; ":
+// both bodies of a mail fail to open with the same error, and errors.Join
+// would log and store it twice, on two lines.
+func errorText(err error) string {
+	var lines []string
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		if line != "" && !slices.Contains(lines, line) {
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "; ")
 }
