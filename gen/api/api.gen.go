@@ -194,9 +194,11 @@ type CheckStatus string
 
 // Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 // `rate_limiter` (degraded while Redis is unreachable and limits are
-// enforced per instance) and `mail_outbox` (pending and dead mail;
-// degraded while dead mail waits for an operator). Only in the detailed
-// answer (development, or the private metrics listener).
+// enforced per instance), `mail_outbox` (pending and dead mail;
+// degraded while dead mail waits for an operator) and `mail_relay`
+// (degraded while the SMTP relay does not greet; checked at most every
+// 30 seconds). Only in the detailed answer (development, or the private
+// metrics listener).
 //
 // Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 type Checks map[string]Check
@@ -428,9 +430,11 @@ type Problem struct {
 type Readiness struct {
 	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
-	// enforced per instance) and `mail_outbox` (pending and dead mail;
-	// degraded while dead mail waits for an operator). Only in the detailed
-	// answer (development, or the private metrics listener).
+	// enforced per instance), `mail_outbox` (pending and dead mail;
+	// degraded while dead mail waits for an operator) and `mail_relay`
+	// (degraded while the SMTP relay does not greet; checked at most every
+	// 30 seconds). Only in the detailed answer (development, or the private
+	// metrics listener).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
@@ -449,9 +453,11 @@ type ReadinessStatus string
 type ReadinessProblem struct {
 	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
-	// enforced per instance) and `mail_outbox` (pending and dead mail;
-	// degraded while dead mail waits for an operator). Only in the detailed
-	// answer (development, or the private metrics listener).
+	// enforced per instance), `mail_outbox` (pending and dead mail;
+	// degraded while dead mail waits for an operator) and `mail_relay`
+	// (degraded while the SMTP relay does not greet; checked at most every
+	// 30 seconds). Only in the detailed answer (development, or the private
+	// metrics listener).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}

@@ -594,9 +594,11 @@ export interface components {
         /**
          * @description Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
          *     `rate_limiter` (degraded while Redis is unreachable and limits are
-         *     enforced per instance) and `mail_outbox` (pending and dead mail;
-         *     degraded while dead mail waits for an operator). Only in the detailed
-         *     answer (development, or the private metrics listener).
+         *     enforced per instance), `mail_outbox` (pending and dead mail;
+         *     degraded while dead mail waits for an operator) and `mail_relay`
+         *     (degraded while the SMTP relay does not greet; checked at most every
+         *     30 seconds). Only in the detailed answer (development, or the private
+         *     metrics listener).
          * @example {
          *       "database": {
          *         "status": "ok"
