@@ -33,7 +33,7 @@ func newLimits(ctx context.Context, cfg config.Config, now func() time.Time, log
 		client := redis.NewClient(ratelimit.ClientOptions(opts))
 		shared := ratelimit.NewRedis(client, "authd:rl:")
 		fallback := ratelimit.NewFallback(shared, store, redisCallTimeout, redisRetryAfter, log)
-		fallback.Probe(ctx) // an outage is logged at start, not at the first login
+		fallback.ProbeAtStart(ctx) // an outage is logged at start, not at the first login
 		store = fallback
 		// The limits' breaker tells the backoff too when Redis is away.
 		backoff = ratelimit.NewFallbackBackoff(ratelimit.NewRedisBackoff(client, "authd:bo:"), backoff, fallback.Degraded, redisCallTimeout, log)

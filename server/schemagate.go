@@ -23,12 +23,14 @@ type schemaGate struct {
 	current   bool
 	checkedAt time.Time // monotonic: not the Server's clock, which tests stop
 	behind    bool      // found behind (and logged) at least once
+	unread    bool      // the version could not be read (and that was logged)
 }
 
 // schemaCurrent reports whether the schema is current, reading the version
 // at most once per schemaRecheck until it is. It logs once when the schema
-// is found behind and once when it becomes current. A failed read is no
-// verdict: the database's own checks report it.
+// is found behind and once when it becomes current. Until a read succeeds
+// the gate stays shut: a database without authd's tables at all (no version
+// to read) is the most behind there is.
 func (s *Server) schemaCurrent(ctx context.Context) bool {
 	g := &s.schema
 	g.mu.Lock()
@@ -37,13 +39,18 @@ func (s *Server) schemaCurrent(ctx context.Context) bool {
 		return true
 	}
 	if !g.checkedAt.IsZero() && time.Since(g.checkedAt) < schemaRecheck {
-		return !g.behind
+		return false
 	}
 	g.checkedAt = time.Now()
 	cur, target, err := s.migrations.Versions(ctx)
 	switch {
 	case err != nil:
-		return !g.behind // no verdict: as before
+		if !g.unread {
+			g.unread = true
+			s.log.ErrorContext(ctx, "cannot read the database schema's version: serving only /health and /readiness, background jobs wait; run `authd migrate up` if the database is new",
+				"error", err.Error())
+		}
+		return false
 	case cur < target:
 		if !g.behind {
 			g.behind = true
@@ -53,7 +60,7 @@ func (s *Server) schemaCurrent(ctx context.Context) bool {
 		return false
 	}
 	g.current = true
-	if g.behind {
+	if g.behind || g.unread {
 		s.log.InfoContext(ctx, "database schema is current: serving", "version", cur)
 	}
 	return true

@@ -93,3 +93,32 @@ func TestSchemaBehind_ServesOnlyProbesAndJobsWait(t *testing.T) {
 			return "the mail worker did not start once the schema was current:\n" + app.Logs.String()
 		})
 }
+
+// TestSchemaUnread_ServesOnlyProbes: a database whose schema version cannot
+// be read (a new one, without goose's table) is the most behind there is:
+// the gate stays shut rather than letting requests fail on missing tables.
+func TestSchemaUnread_ServesOnlyProbes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t),
+		func(d *server.Deps) { d.SchemaMayLag = true })
+	if _, err := app.Deps.DB.Pool().Exec(ctx, "DROP SCHEMA public CASCADE; CREATE SCHEMA public"); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, app.URL+"/auth/login", strings.NewReader(`{"email":"nobody@example.com","password":"not the password"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("login on a database without a readable version = %d, want 503", res.StatusCode)
+	}
+	if n := strings.Count(app.Logs.String(), "cannot read the database schema's version"); n != 1 {
+		t.Errorf("the unreadable version was logged %d times, want once", n)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -67,20 +66,14 @@ func stopDevDatabase(db *database.Embedded, log *slog.Logger) {
 // databaseForLog names the database a URL points at, never its password or
 // its parameters (which may hold one).
 func databaseForLog(raw string) string {
-	if !strings.Contains(raw, "://") { // key=value settings, which pgx takes too
-		c, err := pgconn.ParseConfig(raw)
-		if err != nil {
-			return "(unparsable DATABASE_URL)"
-		}
-		return (&url.URL{Scheme: "postgres", User: url.User(c.User), Host: net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))), Path: "/" + c.Database}).String()
+	// Built from what pgx reads, never from the text: a password with an
+	// unencoded / ? or # would otherwise spill into the host or the path.
+	if config.UserPartSpills(raw) {
+		return "(DATABASE_URL with an unencoded / ? or # in its user part)"
 	}
-	u, err := url.Parse(raw)
+	c, err := pgconn.ParseConfig(raw)
 	if err != nil {
 		return "(unparsable DATABASE_URL)"
 	}
-	clean := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	if u.User != nil {
-		clean.User = url.User(u.User.Username())
-	}
-	return clean.String()
+	return (&url.URL{Scheme: "postgres", User: url.User(c.User), Host: net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))), Path: "/" + c.Database}).String()
 }

@@ -40,8 +40,12 @@ func TestDatabaseForLog_NeverShowsAPassword(t *testing.T) {
 	for raw, want := range map[string]string{
 		"postgres://postgres:postgres@localhost:54329/authd?sslmode=disable": "postgres://postgres@localhost:54329/authd",
 		"postgres://app@db:5432/authd?password=hunter2":                      "postgres://app@db:5432/authd",
-		"postgres://127.0.0.1:5432/authd":                                    "postgres://127.0.0.1:5432/authd",
+		"postgres://u@127.0.0.1:5432/authd":                                  "postgres://u@127.0.0.1:5432/authd",
 		"host=db port=5433 user=app password=hunter2 dbname=authd":           "postgres://app@db:5433/authd",
+		// Unencoded / and # in a password: the text's host and path would hold it.
+		"postgres://authd:12345/Zz9SECRET@db.internal/authd": "(DATABASE_URL with an unencoded / ? or # in its user part)",
+		"postgres://authd:2024#SECRET@db/authd":              "(DATABASE_URL with an unencoded / ? or # in its user part)",
+		"postgres://authd:2024%23SECRET@db/authd":            "postgres://authd@db:5432/authd",
 	} {
 		if got := databaseForLog(raw); got != want {
 			t.Errorf("databaseForLog(%q) = %q, want %q", raw, got, want)

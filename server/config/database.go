@@ -22,15 +22,18 @@ func validateDatabaseURL(raw string) error {
 	if strings.TrimSpace(raw) == "" {
 		return fail("must be set to %s", databaseForms)
 	}
-	if scheme, _, isURL := strings.Cut(raw, "://"); isURL && scheme != "postgres" && scheme != "postgresql" {
-		return fail("must be %s, got a %q URL", databaseForms, scheme+"://")
+	if scheme := urlScheme.FindString(raw); scheme != "" && scheme != "postgres://" && scheme != "postgresql://" {
+		return fail("must be %s, got a %q URL", databaseForms, scheme)
+	}
+	if UserPartSpills(raw) {
+		return fail("the user part (before the last @) holds a / ? or # that is not percent-encoded: write them as %%2F %%3F %%23 (allowed: %s)", databaseForms)
 	}
 	_, err := pgxpool.ParseConfig(raw)
 	if err == nil {
 		return nil
 	}
-	problem := databaseProblem(err)
-	if !strings.Contains(raw, "://") && strings.Contains(problem, "keyword/value") {
+	problem := scrub(databaseProblem(err), raw)
+	if urlScheme.FindString(raw) == "" {
 		// Where a password would start cannot be told: show nothing of it.
 		return fail("%s (allowed: %s)", problem, databaseForms)
 	}

@@ -125,3 +125,31 @@ func TestLoad_SecretURLsAreNeverEchoed(t *testing.T) {
 		t.Errorf("a password is echoed:\n%v", err)
 	}
 }
+
+// TestLoad_NoSecretInAnyForm: the forms an attacker review found echoing a
+// password (a library error quoting the URL, a password with an unencoded /
+// or #, an encoded query key, keyword/value text with :// or a backslash).
+func TestLoad_NoSecretInAnyForm(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, value string }{
+		{"REDIS_URL", "redis://u:S3CRET@db:bad/0"},
+		{"REDIS_URL", "redis://u:S3%zzCRET@db:6379/0"},
+		{"DATABASE_URL", "postgres://authd:12345/Zz9S3CRET@db.internal/authd"},
+		{"DATABASE_URL", "postgres://authd:2024#S3CRET@db/authd?sslmode=bogus"},
+		{"DATABASE_URL", "postgres://u@db/x?%70assword=S3CRET&sslmode=bogus"},
+		{"DATABASE_URL", "host=db user=u password=S3CRET application_name=http://x dbname=x sslmode=bogus"},
+		{"DATABASE_URL", "host=db user=u password=ab://S3CRET sslmode=bogus"},
+		{"DATABASE_URL", `host=db password=ab\ S3CRET sslmode=bogus`},
+		{"AUTHD_SMTP_URL", "smtp://mailer:S3CRET@mail.example.com:bad"},
+	} {
+		_, err := Load(dev(map[string]string{tc.name: tc.value}))
+		if err == nil {
+			t.Errorf("%s=%q: accepted", tc.name, tc.value)
+			continue
+		}
+		onlyLineFor(t, err, tc.name)
+		if strings.Contains(err.Error(), "S3CRET") || strings.Contains(err.Error(), "S3%zz") {
+			t.Errorf("%s: the password is echoed:\n%v", tc.name, err)
+		}
+	}
+}

@@ -2,7 +2,9 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -32,13 +34,17 @@ func (c Config) validateResources() []error {
 	}
 	if c.RedisURL != "" {
 		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			fail("REDIS_URL", "%v in %q (allowed: redis://[user:password@]host:port/db or rediss://...)", err, redact(c.RedisURL))
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err // url.Error quotes the whole URL, password included
+			}
+			fail("REDIS_URL", "%s in %q (allowed: redis://[user:password@]host:port/db or rediss://...)", scrub(err.Error(), c.RedisURL), redact(c.RedisURL))
 		}
 	}
 	if c.SMTPURL != "" {
 		// The sender is made here only to see that it can be: nothing dials.
 		if _, err := mail.NewSMTP(c.SMTPURL, c.MailFrom, time.Second); err != nil {
-			fail("AUTHD_SMTP_URL", "%s in %q", strings.TrimPrefix(err.Error(), "AUTHD_SMTP_URL "), redact(c.SMTPURL))
+			fail("AUTHD_SMTP_URL", "%s in %q", scrub(strings.TrimPrefix(err.Error(), "AUTHD_SMTP_URL "), c.SMTPURL), redact(c.SMTPURL))
 		}
 	}
 	if dir := c.MailTemplatesDir; dir != "" {

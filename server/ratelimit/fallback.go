@@ -70,13 +70,19 @@ func (f *Fallback) AllowAll(ctx context.Context, checks []Check) ([]Result, erro
 // Degraded reports whether limits are currently enforced per instance.
 func (f *Fallback) Degraded() bool { return !f.breaker.IsClosed() }
 
-// Probe checks the shared store now (for readiness and start-up) and feeds
-// the outcome to the breaker, so an outage shows before traffic finds it and
-// a recovery is noticed without waiting for a request. Unlike a request's
-// failure, a probe's is a verdict: the breaker opens at once, so the first
-// readiness probe after a failed start-up probe already says degraded, and
-// costs no second timeout.
-func (f *Fallback) Probe(ctx context.Context) {
+// Probe checks the shared store now (for readiness) and feeds the outcome
+// to the breaker, so a recovery is noticed without waiting for a request.
+// Its failure counts like a request's: one slow answer to a probe, which
+// anyone can trigger by asking for /readiness, does not switch the limits
+// to per-instance memory.
+func (f *Fallback) Probe(ctx context.Context) { f.probe(ctx, false) }
+
+// ProbeAtStart is Probe at start-up, whose failure is a verdict: the breaker
+// opens at once, so the outage is logged before traffic finds it and the
+// first readiness probe already says degraded, at no second timeout.
+func (f *Fallback) ProbeAtStart(ctx context.Context) { f.probe(ctx, true) }
+
+func (f *Fallback) probe(ctx context.Context, verdict bool) {
 	if !f.breaker.TryAcquirePermit() {
 		return // open: its delay decides when Redis is tried again
 	}
@@ -88,5 +94,9 @@ func (f *Fallback) Probe(ctx context.Context) {
 		return
 	}
 	f.lastErr.Store(err.Error())
-	f.breaker.Open()
+	if verdict {
+		f.breaker.Open()
+		return
+	}
+	f.breaker.RecordFailure()
 }

@@ -311,3 +311,30 @@ func TestAllowAll_ConcurrentRequestsSpendAtMostTheBurst(t *testing.T) {
 		}
 	}
 }
+
+// A failed start-up probe is a verdict (degraded at once); a failed
+// readiness probe counts like one failed request, so asking for /readiness
+// while Redis answers slowly once cannot switch the limits to memory.
+func TestFallback_OnlyTheStartProbeOpensAtOnce(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	newFallback := func() *Fallback {
+		down := NewRedis(redis.NewClient(ClientOptions(&redis.Options{Addr: addr})), "x:")
+		return NewFallback(down, NewMemory(time.Now), 200*time.Millisecond, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}
+	readiness := newFallback()
+	readiness.Probe(ctx)
+	if readiness.Degraded() {
+		t.Error("one failed readiness probe opened the breaker")
+	}
+	start := newFallback()
+	start.ProbeAtStart(ctx)
+	if !start.Degraded() {
+		t.Error("a failed start-up probe did not report degraded at once")
+	}
+}
