@@ -32,6 +32,9 @@ type HTTPOptions struct {
 	PublicMetrics bool
 	// ReadinessDetails adds every check's detail to /readiness (development).
 	ReadinessDetails bool
+	// DevLinkPages serves a page at each mail link's path (development):
+	// there is no frontend there to take the token (see devlinks.go).
+	DevLinkPages bool
 }
 
 // buildHandlers builds, once, what the listeners serve: the public
@@ -96,6 +99,11 @@ func (s *Server) newEcho(spec *openapi3.T) (*echo.Echo, error) {
 		return nil, err
 	}
 	e.GET("/docs/*", echo.WrapHandler(s.swaggerUI))
+	if opts.DevLinkPages {
+		if err := registerDevLinks(e); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
 }
 

@@ -116,6 +116,7 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 			CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout,
 			TrustedProxies: cfg.TrustedProxies, ForwardedHeader: cfg.ForwardedHeader,
 			PublicMetrics: cfg.PublicMetrics, ReadinessDetails: cfg.Development(),
+			DevLinkPages: cfg.Development(),
 		},
 		Jobs: JobOptions{
 			PruneEvery: pruneEvery,

@@ -16,8 +16,8 @@ import (
 )
 
 // requestValidator checks every request against openapi.yaml. Routes
-// outside the spec (Swagger UI assets, 404s, CORS preflights) pass through
-// to Echo.
+// outside the spec (Swagger UI assets, development link pages, 404s, CORS
+// preflights) pass through to Echo.
 func (s *Server) requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
 	routes := specRoutes(spec)
 	return oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
