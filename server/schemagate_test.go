@@ -18,9 +18,14 @@ import (
 func TestSchemaBehind_ServesOnlyProbesAndJobsWait(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
+	reads := make(chan struct{}, 64)
+	var mig *database.Migrator
 	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t),
-		func(d *server.Deps) { d.SchemaMayLag = true })
-	mig := app.Deps.Migrations.(*database.Migrator)
+		func(d *server.Deps) {
+			d.SchemaMayLag = true
+			mig = d.Migrations.(*database.Migrator)
+			d.Migrations = versionReads{mig, reads}
+		})
 	if err := mig.Down(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +66,18 @@ func TestSchemaBehind_ServesOnlyProbesAndJobsWait(t *testing.T) {
 			t.Errorf("login while behind = %d, want 503", got)
 		}
 	}
-	time.Sleep(3 * time.Second) // the jobs poll the version a few times
+	// Let the waiting jobs read the version a few more times, then look
+	// at what they logged.
+	for len(reads) > 0 {
+		<-reads
+	}
+	for range 3 {
+		select {
+		case <-reads:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the waiting jobs stopped reading the schema version")
+		}
+	}
 	if n := len(app.Logs.Lines("database schema is behind")); n != 1 {
 		t.Errorf("%d 'schema is behind' lines, want 1:\n%s", n, app.Logs.String())
 	}
@@ -121,4 +137,20 @@ func TestSchemaUnread_ServesOnlyProbes(t *testing.T) {
 	if n := strings.Count(app.Logs.String(), "cannot read the database schema's version"); n != 1 {
 		t.Errorf("the unreadable version was logged %d times, want once", n)
 	}
+}
+
+// versionReads signals each read of the schema version, so that a test can
+// wait for the gate's polls instead of for a time.
+type versionReads struct {
+	*database.Migrator
+	reads chan<- struct{}
+}
+
+func (v versionReads) Versions(ctx context.Context) (current, target int64, err error) {
+	current, target, err = v.Migrator.Versions(ctx)
+	select {
+	case v.reads <- struct{}{}:
+	default: // nobody is counting now
+	}
+	return current, target, err
 }

@@ -9,43 +9,20 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/authd/authd/server/testkit"
 )
 
 // TestServe_CreatesMigratesServesAndStops runs the real binary's serve path:
 // in development it creates the missing database, applies migrations,
 // answers readiness, and returns cleanly when its context ends.
 func TestServe_CreatesMigratesServesAndStops(t *testing.T) {
-	base := os.Getenv("TEST_DATABASE_URL")
-	if base == "" {
-		base = testkit.DefaultTestDatabaseURL
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "authd_test_serve_" + strings.ToLower(time.Now().Format("150405.000000"))
-	name = strings.ReplaceAll(name, ".", "_")
-	u.Path = "/" + name
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-			conn.Close(context.Background())
-		}
-	})
+	dbURL := newDatabaseURL(t, "authd_test_serve_")
 
 	addr, privateAddr := freeAddr(t), freeAddr(t)
 	t.Setenv("AUTHD_ENV", "development")
-	t.Setenv("DATABASE_URL", u.String())
+	t.Setenv("DATABASE_URL", dbURL)
 	t.Setenv("AUTHD_ADDR", addr)
 	t.Setenv("AUTHD_METRICS_ADDR", privateAddr)
 	t.Setenv("AUTHD_LOG_LEVEL", "error")

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/authd/authd/server/testkit"
+)
+
+// newDatabaseURL is a URL on the test server for a database that does not
+// exist yet; it is dropped when the test ends.
+func newDatabaseURL(t *testing.T, prefix string) string {
+	t.Helper()
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		base = testkit.DefaultTestDatabaseURL
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := prefix + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "_")
+	u.Path = "/" + name
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), base)
+		if err == nil {
+			_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+			_ = conn.Close(context.Background())
+		}
+	})
+	return u.String()
+}
