@@ -12,6 +12,7 @@ import (
 
 	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/datakeys"
 	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/metrics"
 	"github.com/authd/authd/server/password"
@@ -94,6 +95,7 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 		SchemaMayLag: !cfg.AutoMigrate,
 		Hasher:       hasher,
 		Keys:         keys,
+		DataKeys:     datakeys.Development(), // feat/datakeys loads AUTHD_DATA_KEYS_FILE
 		Token: TokenOptions{
 			Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AccessTTL: cfg.AccessTokenTTL, Leeway: cfg.JWTLeeway,
 		},
@@ -104,6 +106,10 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
 		Policy:             password.Policy{Name: cfg.PasswordPolicy},
 		Limits:             limits,
+		MFA: MFAOptions{
+			Require: cfg.RequireMFA, StepUpMaxAge: cfg.StepUpMaxAge, ChallengeTTL: cfg.MFAChallengeTTL,
+			Issuer: cfg.TOTPIssuer, AccountLabel: cfg.TOTPAccountLabel,
+		},
 		Mail: MailOptions{
 			Renderer: renderer, LinkTemplate: cfg.MailLinkTemplate, PublicURL: cfg.PublicURL,
 			RequireVerified: cfg.RequireVerifiedEmail, RelayCheck: relay,
