@@ -2036,9 +2036,9 @@ type ClientInterface interface {
 	// active factor, shown this once (each works once; store them somewhere
 	// safe). Adding a factor to an account that has one keeps the existing
 	// codes (`recovery_codes` absent). A wrong code is 403
-	// `invalid-mfa-code` and counts like a failed login (backoff, 429
-	// `login-backoff`). Unknown, expired, active and other users' factors
-	// answer 404. A notice is mailed to the account's address.
+	// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+	// and send the next code. Unknown, expired, active and other users'
+	// factors answer 404. A notice is mailed to the account's address.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2053,9 +2053,9 @@ type ClientInterface interface {
 	// active factor, shown this once (each works once; store them somewhere
 	// safe). Adding a factor to an account that has one keeps the existing
 	// codes (`recovery_codes` absent). A wrong code is 403
-	// `invalid-mfa-code` and counts like a failed login (backoff, 429
-	// `login-backoff`). Unknown, expired, active and other users' factors
-	// answer 404. A notice is mailed to the account's address.
+	// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+	// and send the next code. Unknown, expired, active and other users'
+	// factors answer 404. A notice is mailed to the account's address.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3183,9 +3183,9 @@ func (c *Client) DeleteFactor(ctx context.Context, id FactorID, reqEditors ...Re
 // active factor, shown this once (each works once; store them somewhere
 // safe). Adding a factor to an account that has one keeps the existing
 // codes (`recovery_codes` absent). A wrong code is 403
-// `invalid-mfa-code` and counts like a failed login (backoff, 429
-// `login-backoff`). Unknown, expired, active and other users' factors
-// answer 404. A notice is mailed to the account's address.
+// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+// and send the next code. Unknown, expired, active and other users'
+// factors answer 404. A notice is mailed to the account's address.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3210,9 +3210,9 @@ func (c *Client) VerifyFactorWithBody(ctx context.Context, id FactorID, contentT
 // active factor, shown this once (each works once; store them somewhere
 // safe). Adding a factor to an account that has one keeps the existing
 // codes (`recovery_codes` absent). A wrong code is 403
-// `invalid-mfa-code` and counts like a failed login (backoff, 429
-// `login-backoff`). Unknown, expired, active and other users' factors
-// answer 404. A notice is mailed to the account's address.
+// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+// and send the next code. Unknown, expired, active and other users'
+// factors answer 404. A notice is mailed to the account's address.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5158,9 +5158,9 @@ type ClientWithResponsesInterface interface {
 	// active factor, shown this once (each works once; store them somewhere
 	// safe). Adding a factor to an account that has one keeps the existing
 	// codes (`recovery_codes` absent). A wrong code is 403
-	// `invalid-mfa-code` and counts like a failed login (backoff, 429
-	// `login-backoff`). Unknown, expired, active and other users' factors
-	// answer 404. A notice is mailed to the account's address.
+	// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+	// and send the next code. Unknown, expired, active and other users'
+	// factors answer 404. A notice is mailed to the account's address.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5175,9 +5175,9 @@ type ClientWithResponsesInterface interface {
 	// active factor, shown this once (each works once; store them somewhere
 	// safe). Adding a factor to an account that has one keeps the existing
 	// codes (`recovery_codes` absent). A wrong code is 403
-	// `invalid-mfa-code` and counts like a failed login (backoff, 429
-	// `login-backoff`). Unknown, expired, active and other users' factors
-	// answer 404. A notice is mailed to the account's address.
+	// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+	// and send the next code. Unknown, expired, active and other users'
+	// factors answer 404. A notice is mailed to the account's address.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7550,13 +7550,6 @@ type VerifyFactorResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
-// VerifyFactorResponse429Headers the declared response headers of an HTTP 429 response for VerifyFactor
-type VerifyFactorResponse429Headers struct {
-	RateLimit       *string
-	RateLimitPolicy *string
-	RetryAfter      *int
-}
-
 // VerifyFactorResponse503Headers the declared response headers of an HTTP 503 response for VerifyFactor
 type VerifyFactorResponse503Headers struct {
 	RetryAfter *int
@@ -7577,18 +7570,16 @@ type VerifyFactorResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
 	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *FactorConflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
-	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
-	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *VerifyFactorResponse401Headers
-	// Headers429 the parsed response headers for an HTTP 429 response
-	Headers429 *VerifyFactorResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *VerifyFactorResponse503Headers
 }
@@ -7623,6 +7614,11 @@ func (r VerifyFactorResponse) GetApplicationproblemJSON408() *RequestTimeout {
 	return r.ApplicationproblemJSON408
 }
 
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r VerifyFactorResponse) GetApplicationproblemJSON409() *FactorConflict {
+	return r.ApplicationproblemJSON409
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r VerifyFactorResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
@@ -7631,11 +7627,6 @@ func (r VerifyFactorResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r VerifyFactorResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
 	return r.ApplicationproblemJSON422
-}
-
-// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
-func (r VerifyFactorResponse) GetApplicationproblemJSON429() *TooManyRequests {
-	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -8849,9 +8840,9 @@ func (c *ClientWithResponses) DeleteFactorWithResponse(ctx context.Context, id F
 // active factor, shown this once (each works once; store them somewhere
 // safe). Adding a factor to an account that has one keeps the existing
 // codes (`recovery_codes` absent). A wrong code is 403
-// `invalid-mfa-code` and counts like a failed login (backoff, 429
-// `login-backoff`). Unknown, expired, active and other users' factors
-// answer 404. A notice is mailed to the account's address.
+// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+// and send the next code. Unknown, expired, active and other users'
+// factors answer 404. A notice is mailed to the account's address.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8872,9 +8863,9 @@ func (c *ClientWithResponses) VerifyFactorWithBodyWithResponse(ctx context.Conte
 // active factor, shown this once (each works once; store them somewhere
 // safe). Adding a factor to an account that has one keeps the existing
 // codes (`recovery_codes` absent). A wrong code is 403
-// `invalid-mfa-code` and counts like a failed login (backoff, 429
-// `login-backoff`). Unknown, expired, active and other users' factors
-// answer 404. A notice is mailed to the account's address.
+// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+// and send the next code. Unknown, expired, active and other users'
+// factors answer 404. A notice is mailed to the account's address.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11381,6 +11372,13 @@ func ParseVerifyFactorResponse(rsp *http.Response) (*VerifyFactorResponse, error
 		}
 		response.ApplicationproblemJSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest FactorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11394,13 +11392,6 @@ func ParseVerifyFactorResponse(rsp *http.Response) (*VerifyFactorResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -11422,30 +11413,6 @@ func ParseVerifyFactorResponse(rsp *http.Response) (*VerifyFactorResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
-	case rsp.StatusCode == 429:
-		var headers VerifyFactorResponse429Headers
-		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitPolicy = &value
-		}
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = &value
-		}
-		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers VerifyFactorResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

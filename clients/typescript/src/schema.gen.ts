@@ -732,9 +732,9 @@ export interface paths {
          *     active factor, shown this once (each works once; store them somewhere
          *     safe). Adding a factor to an account that has one keeps the existing
          *     codes (`recovery_codes` absent). A wrong code is 403
-         *     `invalid-mfa-code` and counts like a failed login (backoff, 429
-         *     `login-backoff`). Unknown, expired, active and other users' factors
-         *     answer 404. A notice is mailed to the account's address.
+         *     `invalid-mfa-code` and the enrolment stays: check the phone's clock
+         *     and send the next code. Unknown, expired, active and other users'
+         *     factors answer 404. A notice is mailed to the account's address.
          */
         post: operations["verifyFactor"];
         delete?: never;
@@ -2614,9 +2614,9 @@ export interface operations {
             403: components["responses"]["InvalidMfaCode"];
             404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["FactorConflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
