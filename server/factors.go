@@ -18,6 +18,9 @@ import (
 // pendingFactorTTL is how long an enrolment waits for its first code.
 const pendingFactorTTL = 15 * time.Minute
 
+// factorTOTP is the kind of an authenticator-app factor.
+const factorTOTP = "totp"
+
 // defaultFactorName names a factor its user did not name.
 const defaultFactorName = "Authenticator app"
 
@@ -50,7 +53,7 @@ func (s *Server) enrolTOTP(ctx context.Context, q *db.Queries, u db.User, name *
 	}
 	expires := s.now().Add(pendingFactorTTL)
 	f, err := q.CreateFactor(ctx, db.CreateFactorParams{
-		ID: id, UserID: u.ID, Kind: string(api.FactorTypeTotp), FriendlyName: friendly,
+		ID: id, UserID: u.ID, Kind: factorTOTP, FriendlyName: friendly,
 		SecretKid: kid, SecretSealed: sealed, ExpiresAt: &expires, Now: s.now(),
 	})
 	if err != nil {
@@ -120,7 +123,7 @@ func factorJSON(f db.MfaFactor) api.Factor {
 		status = api.Unverified
 	}
 	return api.Factor{
-		Id: f.ID, Type: api.FactorType(f.Kind), FriendlyName: f.FriendlyName, Status: status,
+		Id: f.ID, Type: f.Kind, FriendlyName: f.FriendlyName, Status: status,
 		CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt,
 	}
 }
