@@ -19,7 +19,8 @@ export type Factor = components["schemas"]["Factor"];
 export type FactorList = components["schemas"]["FactorList"];
 export type TotpEnrollment = components["schemas"]["TotpEnrollment"];
 export type FactorActivated = components["schemas"]["FactorActivated"];
-export type MfaMethod = components["schemas"]["MfaChallenge"]["methods"][number];
+/** A second-factor method; the contract's list is open (later features add values), so other strings may come. */
+export type MfaMethod = "totp" | "recovery_code" | (string & {});
 
 /**
  * The second step of a login: the password was right, no tokens yet. Complete
