@@ -96,7 +96,7 @@ func ExampleClientWithResponses_VerifyMfaWithResponse() {
 	ctx := context.Background()
 	c, _ := client.NewClientWithResponses(serverURL())
 	creds := client.LoginRequest{Email: "hedy@example.com", Password: "Correct-Horse-7"}
-	_, _ = c.RegisterWithResponse(ctx, client.RegisterRequest{Email: creds.Email, Password: creds.Password})
+	_, _ = c.RegisterWithResponse(ctx, client.RegisterRequest(creds))
 	first, _ := c.LoginWithResponse(ctx, creds)
 
 	// Enrol an authenticator app: show enrolment.JSON201.QrCode, then verify its first code.
