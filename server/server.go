@@ -12,6 +12,7 @@ import (
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/datakeys"
 	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/metrics"
 	"github.com/authd/authd/server/password"
@@ -40,6 +41,7 @@ type Deps struct {
 	// Keys sign and verify tokens and seal mail bodies: the token authority
 	// and the mail sealer are made from them.
 	Keys       *token.Keys
+	DataKeys   *datakeys.Ring // seal TOTP secrets at rest; not the signing keys, which rotate
 	Token      TokenOptions
 	Log        *slog.Logger
 	Version    string
@@ -125,6 +127,7 @@ type Server struct {
 	hasher             *password.Hasher
 	keys               *token.Keys
 	tokens             *token.Authority
+	dataKeys           *datakeys.Ring
 	sealer             *mail.Sealer // encrypts bodies in the outbox
 	log                *slog.Logger
 	version            string
@@ -157,7 +160,7 @@ func newServer(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		db: d.DB, migrations: d.Migrations, hasher: d.Hasher, keys: d.Keys, sealer: sealer,
+		db: d.DB, migrations: d.Migrations, hasher: d.Hasher, keys: d.Keys, sealer: sealer, dataKeys: d.DataKeys,
 		tokens: token.NewAuthority(d.Keys, d.Token.Issuer, d.Token.Audience, d.Token.AccessTTL, d.Token.Leeway, d.Now),
 		log:    d.Log, version: d.Version, sessionTTL: d.SessionTTL, refreshRetry: d.RefreshRetry,
 		maxSessionsPerUser: d.MaxSessionsPerUser, policy: d.Policy, limits: d.Limits, mail: d.Mail,
