@@ -13,6 +13,8 @@ SELECT refresh_tokens.id,
        sessions.user_id,
        sessions.expires_at,
        sessions.revoked_at,
+       sessions.amr,
+       sessions.auth_time,
        users.is_active
 FROM refresh_tokens
 JOIN sessions ON sessions.id = refresh_tokens.session_id

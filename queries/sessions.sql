@@ -1,6 +1,6 @@
 -- name: CreateSession :one
-INSERT INTO sessions (user_id, created_at, last_used_at, expires_at, user_agent, ip)
-VALUES (sqlc.arg(user_id), sqlc.arg(now), sqlc.arg(now), sqlc.arg(expires_at), sqlc.arg(user_agent), sqlc.arg(ip))
+INSERT INTO sessions (user_id, created_at, last_used_at, expires_at, user_agent, ip, amr, auth_time)
+VALUES (sqlc.arg(user_id), sqlc.arg(now), sqlc.arg(now), sqlc.arg(expires_at), sqlc.arg(user_agent), sqlc.arg(ip), sqlc.arg(amr), sqlc.arg(now))
 RETURNING *;
 
 -- name: GetSessionUser :one
@@ -76,3 +76,26 @@ WHERE id IN (
     WHERE LEAST(ended.expires_at, ended.revoked_at) < sqlc.arg(ended_before)
     LIMIT sqlc.arg(batch)
 );
+
+-- name: LockSessionForStepUp :one
+-- Holds the caller's live session while a step-up raises it; refreshes of
+-- the session wait (they lock it too).
+SELECT id, amr, expires_at FROM sessions
+WHERE id = sqlc.arg(id) AND revoked_at IS NULL AND expires_at > sqlc.arg(now)
+FOR UPDATE;
+
+-- name: StepUpSession :exec
+-- Raises a session: its methods and authentication time, and a new refresh
+-- token that replaces the current one (which is used up, so presenting it
+-- later is reuse).
+WITH successor AS (
+    INSERT INTO refresh_tokens (session_id, token_hash, created_at)
+    VALUES (sqlc.arg(session_id), sqlc.arg(token_hash), sqlc.arg(now))
+    RETURNING id
+), raised AS (
+    UPDATE sessions SET amr = sqlc.arg(amr), auth_time = sqlc.arg(now), last_used_at = sqlc.arg(now)
+    WHERE id = sqlc.arg(session_id)
+)
+UPDATE refresh_tokens
+SET rotated_at = sqlc.arg(now)::timestamptz, successor_id = (SELECT id FROM successor), successor_sealed = NULL
+WHERE refresh_tokens.session_id = sqlc.arg(session_id) AND refresh_tokens.rotated_at IS NULL;

@@ -100,7 +100,7 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 			upgraded = ""
 		}
 	}
-	pair, err := s.startSession(ctx, u, upgraded)
+	pair, err := s.startSession(ctx, u, upgraded, []string{token.MethodPassword})
 	if errors.Is(err, errCredentialsChanged) {
 		return refused, nil
 	}
@@ -115,11 +115,12 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 // between verifying the password and starting the session.
 var errCredentialsChanged = errors.New("credentials changed during login")
 
-// startSession creates a session with its first refresh token and returns the
-// pair. It holds the user row and checks that the hash it verified is still
-// the stored one, so a login racing a password change cannot outlive it;
-// upgraded, when set, replaces a hash made with other parameters.
-func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (api.TokenPairJSONResponse, error) {
+// startSession creates a session authenticated by amr, now, with its first
+// refresh token and returns the pair. It holds the user row and checks that
+// the hash it verified is still the stored one, so a login racing a password
+// change cannot outlive it; upgraded, when set, replaces a hash made with
+// other parameters.
+func (s *Server) startSession(ctx context.Context, u db.User, upgraded string, amr []string) (api.TokenPairJSONResponse, error) {
 	info := infoFrom(ctx)
 	refresh := token.NewOpaque()
 	var sess db.Session
@@ -140,7 +141,7 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 			return err
 		}
 		sess, err = q.CreateSession(ctx, db.CreateSessionParams{
-			UserID: u.ID, ExpiresAt: s.now().Add(s.sessionTTL), UserAgent: info.userAgent, Ip: info.ip, Now: s.now(),
+			UserID: u.ID, ExpiresAt: s.now().Add(s.sessionTTL), UserAgent: info.userAgent, Ip: info.ip, Now: s.now(), Amr: amr,
 		})
 		if err != nil {
 			return err
@@ -153,7 +154,7 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string) (
 	if err != nil {
 		return api.TokenPairJSONResponse{}, err
 	}
-	return s.issuePair(sess.UserID, sess.ID, refresh, sess.ExpiresAt)
+	return s.issuePair(token.Claims{UserID: sess.UserID, SessionID: sess.ID, AMR: sess.Amr, AuthTime: sess.AuthTime}, refresh, sess.ExpiresAt)
 }
 
 // makeRoomForSession ends the user's oldest live sessions so that one more
@@ -172,8 +173,10 @@ func (s *Server) makeRoomForSession(ctx context.Context, q *db.Queries, userID u
 	return s.countRevoked(ctx, "session_cap")(int64(len(ended)), nil)
 }
 
-func (s *Server) issuePair(userID, sessionID uuid.UUID, refresh string, sessionExpiry time.Time) (api.TokenPairJSONResponse, error) {
-	access, err := s.tokens.Issue(token.Claims{UserID: userID, SessionID: sessionID})
+// issuePair signs an access token with the session's claims c and pairs it
+// with its refresh token.
+func (s *Server) issuePair(c token.Claims, refresh string, sessionExpiry time.Time) (api.TokenPairJSONResponse, error) {
+	access, err := s.tokens.Issue(c)
 	if err != nil {
 		return api.TokenPairJSONResponse{}, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/token"
 )
 
 // bearerScheme is the one security scheme authd implements.
@@ -30,13 +31,23 @@ func (s *Server) authenticate(spec *openapi3.T) (echo.MiddlewareFunc, error) {
 	if err != nil {
 		return nil, err
 	}
+	sensitive, err := stepUpRoutes(spec, protected)
+	if err != nil {
+		return nil, err
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if !protected[routeKey(c)] {
+			route := routeKey(c)
+			if !protected[route] {
 				return next(c)
 			}
 			if err := s.admit(c.Request()); err != nil {
 				return err
+			}
+			if sensitive[route] {
+				if err := s.requireRecentAuth(c.Request().Context()); err != nil {
+					return err
+				}
 			}
 			return next(c)
 		}
@@ -96,7 +107,7 @@ func (s *Server) admit(r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	setCaller(ctx, &principal{user: row.User, sessionID: claims.SessionID})
+	setCaller(ctx, &principal{user: row.User, sessionID: claims.SessionID, claims: claims})
 	return nil
 }
 
@@ -114,6 +125,7 @@ func bearerToken(header string) (string, bool) {
 type principal struct {
 	user      db.User
 	sessionID uuid.UUID
+	claims    token.Claims // how and when the session authenticated (amr, auth_time)
 }
 
 // caller returns the authenticated principal. Its session was checked in

@@ -110,6 +110,10 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
 		Policy:             password.Policy{Name: cfg.PasswordPolicy},
 		Limits:             limits,
+		MFA: MFAOptions{
+			Require: cfg.RequireMFA, StepUpMaxAge: cfg.StepUpMaxAge, ChallengeTTL: cfg.MFAChallengeTTL,
+			Issuer: cfg.TOTPIssuer, AccountLabel: cfg.TOTPAccountLabel,
+		},
 		Mail: MailOptions{
 			Renderer: renderer, LinkTemplate: cfg.MailLinkTemplate, PublicURL: cfg.PublicURL,
 			RequireVerified: cfg.RequireVerifiedEmail, RelayCheck: relay,

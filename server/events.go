@@ -27,6 +27,12 @@ const (
 	evPasswordReset  securityEvent = "password_reset"
 	evEmailChanged   securityEvent = "email_changed"
 	evDeactivated    securityEvent = "account_deactivated"
+	evFactorAdded    securityEvent = "factor_added"
+	evFactorRemoved  securityEvent = "factor_removed"
+	evCodesRenewed   securityEvent = "recovery_codes_regenerated"
+	evRecoveryUsed   securityEvent = "recovery_code_used"
+	evMFAFailed      securityEvent = "mfa_failed"
+	evStepUp         securityEvent = "step_up"
 )
 
 // recordSecurityEvent adds event to the user's audit trail with the

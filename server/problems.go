@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/authd/authd/gen/api"
 )
@@ -39,6 +40,11 @@ var (
 	typeNotVerified        = problemType{http.StatusForbidden, "email-not-verified", "Email not verified"}
 	typeNotReady           = problemType{http.StatusServiceUnavailable, "not-ready", "Service not ready"}
 	typeInternal           = problemType{http.StatusInternalServerError, "internal", "Internal server error"}
+	typeInvalidMfaToken    = problemType{http.StatusUnauthorized, "invalid-mfa-token", "Invalid MFA token"}
+	typeInvalidMfaCode     = problemType{http.StatusForbidden, "invalid-mfa-code", "Invalid code"}
+	typeStepUpRequired     = problemType{http.StatusUnauthorized, "step-up-required", "Step-up required"}
+	typeFactorLimit        = problemType{http.StatusConflict, "factor-limit", "Too many factors"}
+	typeFactorRequired     = problemType{http.StatusConflict, "factor-required", "No second factor"}
 	// typeClientClosed is nginx's 499: the client left before the answer, so
 	// nobody reads it; it only keeps such requests out of the 5xx figures.
 	typeClientClosed = problemType{499, "client-closed-request", "Client closed request"}
@@ -164,4 +170,40 @@ func loginBackoff(ctx context.Context, r *refusal) api.TooManyRequestsApplicatio
 // notReady is the 503 body of a readiness probe with failing checks.
 func notReady(ctx context.Context, failing []string) api.Problem {
 	return problem(ctx, typeNotReady, "failing checks: "+strings.Join(failing, ", "))
+}
+
+// invalidMfaToken is the 401 for a login's second step whose challenge is
+// unknown, expired, used or dead after too many wrong codes.
+func invalidMfaToken(ctx context.Context) api.InvalidMfaTokenApplicationProblemPlusJSONResponse {
+	return api.InvalidMfaTokenApplicationProblemPlusJSONResponse(problem(ctx, typeInvalidMfaToken, "The second-factor challenge is not valid; log in again."))
+}
+
+// invalidMfaCode is the 403 for a wrong, replayed or stale TOTP code or an
+// unknown or used recovery code.
+func invalidMfaCode(ctx context.Context) api.Problem {
+	return problem(ctx, typeInvalidMfaCode, "The code is not valid.")
+}
+
+// factorLimit is the 409 for an enrolment beyond the most active factors.
+func factorLimit(ctx context.Context) api.FactorConflictApplicationProblemPlusJSONResponse {
+	return api.FactorConflictApplicationProblemPlusJSONResponse(problem(ctx, typeFactorLimit, fmt.Sprintf("An account has at most %d active factors; remove one first.", maxActiveFactors)))
+}
+
+// factorRequired is the 409 for recovery codes asked of an account without
+// an active factor.
+func factorRequired(ctx context.Context) api.FactorConflictApplicationProblemPlusJSONResponse {
+	return api.FactorConflictApplicationProblemPlusJSONResponse(problem(ctx, typeFactorRequired, "The account has no active second factor, so it has no recovery codes."))
+}
+
+// stepUpRequired is the 401 of a sensitive operation whose caller
+// authenticated too long ago or too weakly, with the RFC 9470 challenge.
+func stepUpRequired(maxAge time.Duration, needAAL2 bool) *problemError {
+	secs := int(maxAge.Seconds())
+	challenge := fmt.Sprintf(`Bearer realm="authd", error="insufficient_user_authentication", error_description="authenticate again", max_age=%d`, secs)
+	detail := fmt.Sprintf("This operation needs an authentication within the last %d seconds; authenticate again at /auth/step-up.", secs)
+	if needAAL2 {
+		challenge += `, acr_values="aal2"`
+		detail = fmt.Sprintf("This operation needs a second factor within the last %d seconds; authenticate again at /auth/step-up with a code.", secs)
+	}
+	return &problemError{typ: typeStepUpRequired, detail: detail, headers: map[string]string{"WWW-Authenticate": challenge}}
 }

@@ -40,8 +40,9 @@ type Deps struct {
 	Hasher       *password.Hasher
 	// Keys sign and verify tokens and seal mail bodies: the token authority
 	// and the mail sealer are made from them.
-	Keys       *token.Keys
-	DataKeys   *datakeys.Ring // seal TOTP secrets at rest; not the signing keys, which rotate
+	Keys *token.Keys
+	// DataKeys seal second-factor secrets at rest (AUTHD_DATA_KEYS_FILE).
+	DataKeys   *datakeys.Ring
 	Token      TokenOptions
 	Log        *slog.Logger
 	Version    string
@@ -55,6 +56,7 @@ type Deps struct {
 	Policy             password.Policy
 	Limits             Limits
 	Mail               MailOptions
+	MFA                MFAOptions
 	Metrics            *metrics.Metrics
 	// Tracer, when set, traces requests (queries are traced by the pool).
 	Tracer trace.TracerProvider
@@ -72,6 +74,19 @@ type TokenOptions struct {
 	Issuer, Audience string
 	AccessTTL        time.Duration
 	Leeway           time.Duration // clock skew allowed when verifying
+}
+
+// MFAOptions configure second factors and step-up.
+type MFAOptions struct {
+	// Require makes a login to an account without a factor enrol one first.
+	Require bool
+	// StepUpMaxAge is how recent an authentication sensitive operations need.
+	StepUpMaxAge time.Duration
+	// ChallengeTTL is how long a login's second step (mfa_token) lives.
+	ChallengeTTL time.Duration
+	// Issuer and AccountLabel name the account in authenticator apps;
+	// {email} in AccountLabel is the account's address.
+	Issuer, AccountLabel string
 }
 
 // MailOptions configure the account mail flows.
@@ -126,8 +141,8 @@ type Server struct {
 	migrations         Migrations
 	hasher             *password.Hasher
 	keys               *token.Keys
-	tokens             *token.Authority
 	dataKeys           *datakeys.Ring
+	tokens             *token.Authority
 	sealer             *mail.Sealer // encrypts bodies in the outbox
 	log                *slog.Logger
 	version            string
@@ -137,6 +152,7 @@ type Server struct {
 	policy             password.Policy
 	limits             Limits
 	mail               MailOptions
+	mfa                MFAOptions
 	metrics            *metrics.Metrics
 	tracer             trace.TracerProvider
 	auditRetention     time.Duration
@@ -160,7 +176,7 @@ func newServer(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		db: d.DB, migrations: d.Migrations, hasher: d.Hasher, keys: d.Keys, sealer: sealer, dataKeys: d.DataKeys,
+		db: d.DB, migrations: d.Migrations, hasher: d.Hasher, keys: d.Keys, dataKeys: d.DataKeys, sealer: sealer, mfa: d.MFA,
 		tokens: token.NewAuthority(d.Keys, d.Token.Issuer, d.Token.Audience, d.Token.AccessTTL, d.Token.Leeway, d.Now),
 		log:    d.Log, version: d.Version, sessionTTL: d.SessionTTL, refreshRetry: d.RefreshRetry,
 		maxSessionsPerUser: d.MaxSessionsPerUser, policy: d.Policy, limits: d.Limits, mail: d.Mail,

@@ -81,7 +81,10 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 	case errors.Is(err, errCredentialsChanged):
 		return wrongCurrent, nil
 	case errors.Is(err, errSessionEnded):
-		return api.UpdateMe401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: sessionEnded(ctx)}, nil
+		ended := sessionEnded(ctx)
+		return api.UpdateMe401ApplicationProblemPlusJSONResponse{StepUpRequiredApplicationProblemPlusJSONResponse: api.StepUpRequiredApplicationProblemPlusJSONResponse{
+			Body: ended.Body, Headers: api.StepUpRequiredResponseHeaders(ended.Headers),
+		}}, nil
 	case err != nil:
 		return nil, err
 	}

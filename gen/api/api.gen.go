@@ -55,17 +55,23 @@ func (e CheckStatus) Valid() bool {
 
 // Defines values for EventKind.
 const (
-	AccountDeactivated   EventKind = "account_deactivated"
-	EmailChanged         EventKind = "email_changed"
-	EmailVerified        EventKind = "email_verified"
-	LoginFailed          EventKind = "login_failed"
-	LoginSucceeded       EventKind = "login_succeeded"
-	Logout               EventKind = "logout"
-	PasswordChanged      EventKind = "password_changed"
-	PasswordReset        EventKind = "password_reset"
-	RefreshReuseDetected EventKind = "refresh_reuse_detected"
-	Registered           EventKind = "registered"
-	SessionRevoked       EventKind = "session_revoked"
+	AccountDeactivated       EventKind = "account_deactivated"
+	EmailChanged             EventKind = "email_changed"
+	EmailVerified            EventKind = "email_verified"
+	FactorAdded              EventKind = "factor_added"
+	FactorRemoved            EventKind = "factor_removed"
+	LoginFailed              EventKind = "login_failed"
+	LoginSucceeded           EventKind = "login_succeeded"
+	Logout                   EventKind = "logout"
+	MfaFailed                EventKind = "mfa_failed"
+	PasswordChanged          EventKind = "password_changed"
+	PasswordReset            EventKind = "password_reset"
+	RecoveryCodeUsed         EventKind = "recovery_code_used"
+	RecoveryCodesRegenerated EventKind = "recovery_codes_regenerated"
+	RefreshReuseDetected     EventKind = "refresh_reuse_detected"
+	Registered               EventKind = "registered"
+	SessionRevoked           EventKind = "session_revoked"
+	StepUp                   EventKind = "step_up"
 )
 
 // Valid indicates whether the value is a known member of the EventKind enum.
@@ -77,21 +83,66 @@ func (e EventKind) Valid() bool {
 		return true
 	case EmailVerified:
 		return true
+	case FactorAdded:
+		return true
+	case FactorRemoved:
+		return true
 	case LoginFailed:
 		return true
 	case LoginSucceeded:
 		return true
 	case Logout:
 		return true
+	case MfaFailed:
+		return true
 	case PasswordChanged:
 		return true
 	case PasswordReset:
+		return true
+	case RecoveryCodeUsed:
+		return true
+	case RecoveryCodesRegenerated:
 		return true
 	case RefreshReuseDetected:
 		return true
 	case Registered:
 		return true
 	case SessionRevoked:
+		return true
+	case StepUp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FactorStatus.
+const (
+	Active     FactorStatus = "active"
+	Unverified FactorStatus = "unverified"
+)
+
+// Valid indicates whether the value is a known member of the FactorStatus enum.
+func (e FactorStatus) Valid() bool {
+	switch e {
+	case Active:
+		return true
+	case Unverified:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FactorType.
+const (
+	FactorTypeTotp FactorType = "totp"
+)
+
+// Valid indicates whether the value is a known member of the FactorType enum.
+func (e FactorType) Valid() bool {
+	switch e {
+	case FactorTypeTotp:
 		return true
 	default:
 		return false
@@ -107,6 +158,24 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case HealthStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MfaChallengeMethods.
+const (
+	MfaChallengeMethodsRecoveryCode MfaChallengeMethods = "recovery_code"
+	MfaChallengeMethodsTotp         MfaChallengeMethods = "totp"
+)
+
+// Valid indicates whether the value is a known member of the MfaChallengeMethods enum.
+func (e MfaChallengeMethods) Valid() bool {
+	switch e {
+	case MfaChallengeMethodsRecoveryCode:
+		return true
+	case MfaChallengeMethodsTotp:
 		return true
 	default:
 		return false
@@ -202,6 +271,14 @@ type CheckStatus string
 //
 // Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 type Checks map[string]Check
+
+// CodeRequest defines model for CodeRequest.
+type CodeRequest struct {
+	// Code The current 6-digit code of the authenticator app.
+	//
+	// Example: 492039
+	Code MfaCode `json:"code"`
+}
 
 // DeleteUserRequest Confirms deactivating the account with its password.
 type DeleteUserRequest struct {
@@ -304,6 +381,65 @@ type EventPage struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
+// Factor One second factor of the account; never its secret.
+type Factor struct {
+	// CreatedAt Example: 2026-12-02T10:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// FriendlyName Example: Phone
+	FriendlyName string `json:"friendly_name"`
+
+	// Id Example: 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9
+	Id openapi_types.UUID `json:"id"`
+
+	// LastUsedAt When a code of this factor was last accepted.
+	//
+	// Example: 2026-12-02T10:05:00Z
+	LastUsedAt *time.Time `json:"last_used_at"`
+
+	// Status An unverified factor expires unless its first code is verified.
+	//
+	// Example: active
+	Status FactorStatus `json:"status"`
+
+	// Type Example: totp
+	Type FactorType `json:"type"`
+}
+
+// FactorStatus An unverified factor expires unless its first code is verified.
+//
+// Example: active
+type FactorStatus string
+
+// FactorType Example: totp
+type FactorType string
+
+// FactorActivated defines model for FactorActivated.
+type FactorActivated struct {
+	// Factor One second factor of the account; never its secret.
+	Factor Factor `json:"factor"`
+
+	// RecoveryCodes Ten single-use recovery codes; authd keeps only their hashes.
+	//
+	// Example: ["K7QD-M2XP-4HZT-W5NB","3FJA-Q6RE-YV2C-L7MS","P4XN-T5WD-6GKB-Z2HR","R7CE-2MJV-UQ5A-N3XL","B6WT-Y4PF-K3DZ-Q7MA","H2NV-5RXE-J6CT-W4LB","T3QZ-M7KA-2PFD-X5VE","V5LC-R3NW-Q6TB-Y2JH","D4MX-6ZPV-K5RA-C3TW","G7YB-4HQN-W2ME-P6ZK"]
+	RecoveryCodes *RecoveryCodeList `json:"recovery_codes,omitempty"`
+}
+
+// FactorList defines model for FactorList.
+type FactorList struct {
+	Factors []Factor `json:"factors"`
+
+	// RecoveryCodesRemaining Unused recovery codes.
+	//
+	// Example: 10
+	RecoveryCodesRemaining int `json:"recovery_codes_remaining"`
+}
+
+// FactorName A name the user gives the factor; defaults to "Authenticator app".
+//
+// Example: Phone
+type FactorName = string
+
 // FailingChecks The readiness checks that failed.
 //
 // Example: ["database"]
@@ -383,6 +519,77 @@ type LoginRequest struct {
 	//
 	// Example: Correct-Horse-7
 	Password string `json:"password"`
+}
+
+// MfaChallenge The second step of a login.
+type MfaChallenge struct {
+	// EnrollmentRequired The account has no factor and `AUTHD_REQUIRE_MFA` is on: enrol
+	// one with `POST /auth/mfa/totp`, then verify its first code.
+	//
+	//
+	// Example: false
+	EnrollmentRequired bool `json:"enrollment_required"`
+
+	// ExpiresIn Seconds until the challenge expires.
+	//
+	// Example: 300
+	ExpiresIn int `json:"expires_in"`
+
+	// Methods What `POST /auth/mfa/verify` accepts for this account.
+	//
+	// Example: ["totp","recovery_code"]
+	Methods []MfaChallengeMethods `json:"methods"`
+
+	// MfaToken Opaque and single use; send it to `POST /auth/mfa/verify`.
+	//
+	// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
+	MfaToken string `json:"mfa_token"`
+}
+
+// MfaChallengeMethods defines model for MfaChallenge.Methods.
+type MfaChallengeMethods string
+
+// MfaCode The current 6-digit code of the authenticator app.
+//
+// Example: 492039
+type MfaCode = string
+
+// MfaEnrollRequest defines model for MfaEnrollRequest.
+type MfaEnrollRequest struct {
+	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
+	//
+	// Example: Phone
+	FriendlyName *FactorName `json:"friendly_name,omitempty"`
+
+	// MfaToken The `mfa_token` of a login's 202 answer.
+	//
+	// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
+	MfaToken MfaToken `json:"mfa_token"`
+}
+
+// MfaToken The `mfa_token` of a login's 202 answer.
+//
+// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
+type MfaToken = string
+
+// MfaVerifyRequest The challenge and exactly one of `code` or `recovery_code`.
+type MfaVerifyRequest struct {
+	// Code The current 6-digit code of the authenticator app.
+	//
+	// Example: 492039
+	Code *MfaCode `json:"code,omitempty"`
+
+	// MfaToken The `mfa_token` of a login's 202 answer.
+	//
+	// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
+	MfaToken MfaToken `json:"mfa_token"`
+
+	// RecoveryCode One recovery code as shown at enrolment (`XXXX-XXXX-XXXX-XXXX`);
+	// case, spaces and dashes do not matter.
+	//
+	//
+	// Example: K7QD-M2XP-4HZT-W5NB
+	RecoveryCode *RecoveryCode `json:"recovery_code,omitempty"`
 }
 
 // NewPassword A new password, never truncated. With the default policy: 8 to 128
@@ -492,6 +699,25 @@ type ReadinessProblem struct {
 	//
 	// Example: https://authd.dev/problems/validation
 	Type string `json:"type"`
+}
+
+// RecoveryCode One recovery code as shown at enrolment (`XXXX-XXXX-XXXX-XXXX`);
+// case, spaces and dashes do not matter.
+//
+// Example: K7QD-M2XP-4HZT-W5NB
+type RecoveryCode = string
+
+// RecoveryCodeList Ten single-use recovery codes; authd keeps only their hashes.
+//
+// Example: ["K7QD-M2XP-4HZT-W5NB","3FJA-Q6RE-YV2C-L7MS","P4XN-T5WD-6GKB-Z2HR","R7CE-2MJV-UQ5A-N3XL","B6WT-Y4PF-K3DZ-Q7MA","H2NV-5RXE-J6CT-W4LB","T3QZ-M7KA-2PFD-X5VE","V5LC-R3NW-Q6TB-Y2JH","D4MX-6ZPV-K5RA-C3TW","G7YB-4HQN-W2ME-P6ZK"]
+type RecoveryCodeList = []string
+
+// RecoveryCodes defines model for RecoveryCodes.
+type RecoveryCodes struct {
+	// RecoveryCodes Ten single-use recovery codes; authd keeps only their hashes.
+	//
+	// Example: ["K7QD-M2XP-4HZT-W5NB","3FJA-Q6RE-YV2C-L7MS","P4XN-T5WD-6GKB-Z2HR","R7CE-2MJV-UQ5A-N3XL","B6WT-Y4PF-K3DZ-Q7MA","H2NV-5RXE-J6CT-W4LB","T3QZ-M7KA-2PFD-X5VE","V5LC-R3NW-Q6TB-Y2JH","D4MX-6ZPV-K5RA-C3TW","G7YB-4HQN-W2ME-P6ZK"]
+	RecoveryCodes RecoveryCodeList `json:"recovery_codes"`
 }
 
 // RefreshRequest A refresh token to rotate.
@@ -609,7 +835,37 @@ type SessionList struct {
 	Sessions []Session `json:"sessions"`
 }
 
-// TokenPair An access token and the refresh token that renews it.
+// StartTotpRequest defines model for StartTotpRequest.
+type StartTotpRequest struct {
+	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
+	//
+	// Example: Phone
+	FriendlyName *FactorName `json:"friendly_name,omitempty"`
+}
+
+// StepUpRequest Exactly one of `password`, `code` or `recovery_code`.
+type StepUpRequest struct {
+	// Code The current 6-digit code of the authenticator app.
+	//
+	// Example: 492039
+	Code *MfaCode `json:"code,omitempty"`
+
+	// Password The account's password.
+	//
+	// Example: Correct-Horse-7
+	Password *string `json:"password,omitempty"`
+
+	// RecoveryCode One recovery code as shown at enrolment (`XXXX-XXXX-XXXX-XXXX`);
+	// case, spaces and dashes do not matter.
+	//
+	//
+	// Example: K7QD-M2XP-4HZT-W5NB
+	RecoveryCode *RecoveryCode `json:"recovery_code,omitempty"`
+}
+
+// TokenPair An access token and the refresh token that renews it. `recovery_codes`
+// is only in the answer of `POST /auth/mfa/verify` that completed a
+// required enrolment: the account's new recovery codes, shown this once.
 type TokenPair struct {
 	// AccessToken A JWT to send as `Authorization: Bearer`.
 	//
@@ -620,6 +876,11 @@ type TokenPair struct {
 	//
 	// Example: 900
 	ExpiresIn int `json:"expires_in"`
+
+	// RecoveryCodes Ten single-use recovery codes; authd keeps only their hashes.
+	//
+	// Example: ["K7QD-M2XP-4HZT-W5NB","3FJA-Q6RE-YV2C-L7MS","P4XN-T5WD-6GKB-Z2HR","R7CE-2MJV-UQ5A-N3XL","B6WT-Y4PF-K3DZ-Q7MA","H2NV-5RXE-J6CT-W4LB","T3QZ-M7KA-2PFD-X5VE","V5LC-R3NW-Q6TB-Y2JH","D4MX-6ZPV-K5RA-C3TW","G7YB-4HQN-W2ME-P6ZK"]
+	RecoveryCodes *RecoveryCodeList `json:"recovery_codes,omitempty"`
 
 	// RefreshExpiresIn Seconds until the session, and so the refresh token, expires.
 	//
@@ -644,6 +905,32 @@ type TokenRequest struct {
 	//
 	// Example: 5vXzL2n8Qm0cJH1YwRkq7t3eA9bNf4uD6sGiPoVxThw
 	Token string `json:"token"`
+}
+
+// TotpEnrollment defines model for TotpEnrollment.
+type TotpEnrollment struct {
+	// ExpiresAt The factor is removed unless verified by then.
+	//
+	// Example: 2026-12-02T10:15:00Z
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Factor One second factor of the account; never its secret.
+	Factor Factor `json:"factor"`
+
+	// OtpauthUri The key URI an authenticator app imports.
+	//
+	// Example: otpauth://totp/authd:ada%40example.com?algorithm=SHA1&digits=6&issuer=authd&period=30&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+	OtpauthUri string `json:"otpauth_uri"`
+
+	// QrCode `otpauth_uri` as a QR code: a PNG as a `data:` URI, for an `<img src>`.
+	//
+	// Example: data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAA
+	QrCode string `json:"qr_code"`
+
+	// Secret The shared secret in base32, for typing into an app that cannot scan.
+	//
+	// Example: JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+	Secret string `json:"secret"`
 }
 
 // UpdateUserRequest Changes to the account; name at least one of `email` and `password`.
@@ -729,6 +1016,9 @@ type VerifyEmailRequest struct {
 	Token string `json:"token"`
 }
 
+// FactorID defines model for FactorID.
+type FactorID = openapi_types.UUID
+
 // BadRequest An RFC 9457 problem detail.
 type BadRequest = Problem
 
@@ -738,8 +1028,17 @@ type Conflict = Problem
 // EmailNotVerified An RFC 9457 problem detail.
 type EmailNotVerified = Problem
 
+// FactorConflict An RFC 9457 problem detail.
+type FactorConflict = Problem
+
 // InvalidCredentials An RFC 9457 problem detail.
 type InvalidCredentials = Problem
+
+// InvalidMfaCode An RFC 9457 problem detail.
+type InvalidMfaCode = Problem
+
+// InvalidMfaToken An RFC 9457 problem detail.
+type InvalidMfaToken = Problem
 
 // InvalidRefreshToken An RFC 9457 problem detail.
 type InvalidRefreshToken = Problem
@@ -755,6 +1054,12 @@ type RequestTimeout = Problem
 
 // ServiceUnavailable An RFC 9457 problem detail.
 type ServiceUnavailable = Problem
+
+// StepUpRefused An RFC 9457 problem detail.
+type StepUpRefused = Problem
+
+// StepUpRequired An RFC 9457 problem detail.
+type StepUpRequired = Problem
 
 // TooManyRequests An RFC 9457 problem detail.
 type TooManyRequests = Problem
@@ -792,6 +1097,12 @@ type ConfirmEmailChangeJSONRequestBody = TokenRequest
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
+// EnrollMfaTotpJSONRequestBody defines body for EnrollMfaTotp for application/json ContentType.
+type EnrollMfaTotpJSONRequestBody = MfaEnrollRequest
+
+// VerifyMfaJSONRequestBody defines body for VerifyMfa for application/json ContentType.
+type VerifyMfaJSONRequestBody = MfaVerifyRequest
+
 // ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
 type ForgotPasswordJSONRequestBody = EmailRequest
 
@@ -804,6 +1115,9 @@ type RefreshTokenJSONRequestBody = RefreshRequest
 // RegisterJSONRequestBody defines body for Register for application/json ContentType.
 type RegisterJSONRequestBody = RegisterRequest
 
+// StepUpJSONRequestBody defines body for StepUp for application/json ContentType.
+type StepUpJSONRequestBody = StepUpRequest
+
 // VerifyEmailJSONRequestBody defines body for VerifyEmail for application/json ContentType.
 type VerifyEmailJSONRequestBody = VerifyEmailRequest
 
@@ -815,6 +1129,12 @@ type DeleteMeJSONRequestBody = DeleteUserRequest
 
 // UpdateMeJSONRequestBody defines body for UpdateMe for application/json ContentType.
 type UpdateMeJSONRequestBody = UpdateUserRequest
+
+// StartTotpEnrollmentJSONRequestBody defines body for StartTotpEnrollment for application/json ContentType.
+type StartTotpEnrollmentJSONRequestBody = StartTotpRequest
+
+// VerifyFactorJSONRequestBody defines body for VerifyFactor for application/json ContentType.
+type VerifyFactorJSONRequestBody = CodeRequest
 
 // Getter for additional properties for JWK. Returns the specified
 // element and whether it was found
@@ -972,6 +1292,12 @@ type ServerInterface interface {
 	// Logout Log out
 	// (POST /auth/logout)
 	Logout(ctx echo.Context, params LogoutParams) error
+	// EnrollMfaTotp Enrol an authenticator during a login that requires one
+	// (POST /auth/mfa/totp)
+	EnrollMfaTotp(ctx echo.Context) error
+	// VerifyMfa Complete a login with a second factor
+	// (POST /auth/mfa/verify)
+	VerifyMfa(ctx echo.Context) error
 	// ForgotPassword Ask for a password reset
 	// (POST /auth/password/forgot)
 	ForgotPassword(ctx echo.Context) error
@@ -984,6 +1310,9 @@ type ServerInterface interface {
 	// Register Register a new user
 	// (POST /auth/register)
 	Register(ctx echo.Context) error
+	// StepUp Authenticate again to raise the current session
+	// (POST /auth/step-up)
+	StepUp(ctx echo.Context) error
 	// VerifyEmail Verify an email address
 	// (POST /auth/verify-email)
 	VerifyEmail(ctx echo.Context) error
@@ -1020,6 +1349,21 @@ type ServerInterface interface {
 	// ListEvents Recent security activity
 	// (GET /users/me/events)
 	ListEvents(ctx echo.Context, params ListEventsParams) error
+	// ListFactors The user's second factors
+	// (GET /users/me/factors)
+	ListFactors(ctx echo.Context) error
+	// StartTotpEnrollment Start enrolling an authenticator app
+	// (POST /users/me/factors/totp)
+	StartTotpEnrollment(ctx echo.Context) error
+	// DeleteFactor Remove a second factor
+	// (DELETE /users/me/factors/{id})
+	DeleteFactor(ctx echo.Context, id FactorID) error
+	// VerifyFactor Activate an authenticator app with its first code
+	// (POST /users/me/factors/{id}/verify)
+	VerifyFactor(ctx echo.Context, id FactorID) error
+	// RegenerateRecoveryCodes Replace the recovery codes
+	// (POST /users/me/recovery-codes)
+	RegenerateRecoveryCodes(ctx echo.Context) error
 	// ListSessions The user's active sessions
 	// (GET /users/me/sessions)
 	ListSessions(ctx echo.Context) error
@@ -1087,6 +1431,24 @@ func (w *ServerInterfaceWrapper) Logout(ctx echo.Context) error {
 	return err
 }
 
+// EnrollMfaTotp converts echo context to params.
+func (w *ServerInterfaceWrapper) EnrollMfaTotp(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.EnrollMfaTotp(ctx)
+	return err
+}
+
+// VerifyMfa converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifyMfa(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifyMfa(ctx)
+	return err
+}
+
 // ForgotPassword converts echo context to params.
 func (w *ServerInterfaceWrapper) ForgotPassword(ctx echo.Context) error {
 	var err error
@@ -1120,6 +1482,15 @@ func (w *ServerInterfaceWrapper) Register(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Register(ctx)
+	return err
+}
+
+// StepUp converts echo context to params.
+func (w *ServerInterfaceWrapper) StepUp(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.StepUp(ctx)
 	return err
 }
 
@@ -1247,6 +1618,65 @@ func (w *ServerInterfaceWrapper) ListEvents(ctx echo.Context) error {
 	return err
 }
 
+// ListFactors converts echo context to params.
+func (w *ServerInterfaceWrapper) ListFactors(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListFactors(ctx)
+	return err
+}
+
+// StartTotpEnrollment converts echo context to params.
+func (w *ServerInterfaceWrapper) StartTotpEnrollment(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.StartTotpEnrollment(ctx)
+	return err
+}
+
+// DeleteFactor converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteFactor(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id FactorID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteFactor(ctx, id)
+	return err
+}
+
+// VerifyFactor converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifyFactor(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id FactorID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifyFactor(ctx, id)
+	return err
+}
+
+// RegenerateRecoveryCodes converts echo context to params.
+func (w *ServerInterfaceWrapper) RegenerateRecoveryCodes(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RegenerateRecoveryCodes(ctx)
+	return err
+}
+
 // ListSessions converts echo context to params.
 func (w *ServerInterfaceWrapper) ListSessions(ctx echo.Context) error {
 	var err error
@@ -1336,12 +1766,20 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/auth/password/reset", wrapper.ResetPassword, options.OperationMiddlewares["resetPassword"]...)
 	router.POST(options.BaseURL+"/auth/email/confirm", wrapper.ConfirmEmailChange, options.OperationMiddlewares["confirmEmailChange"]...)
 	router.POST(options.BaseURL+"/auth/logout", wrapper.Logout, options.OperationMiddlewares["logout"]...)
+	router.POST(options.BaseURL+"/auth/mfa/verify", wrapper.VerifyMfa, options.OperationMiddlewares["verifyMfa"]...)
+	router.POST(options.BaseURL+"/auth/mfa/totp", wrapper.EnrollMfaTotp, options.OperationMiddlewares["enrollMfaTotp"]...)
+	router.POST(options.BaseURL+"/auth/step-up", wrapper.StepUp, options.OperationMiddlewares["stepUp"]...)
 	router.DELETE(options.BaseURL+"/users/me", wrapper.DeleteMe, options.OperationMiddlewares["deleteMe"]...)
 	router.GET(options.BaseURL+"/users/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
 	router.PUT(options.BaseURL+"/users/me", wrapper.UpdateMe, options.OperationMiddlewares["updateMe"]...)
 	router.GET(options.BaseURL+"/users/me/events", wrapper.ListEvents, options.OperationMiddlewares["listEvents"]...)
 	router.GET(options.BaseURL+"/users/me/sessions", wrapper.ListSessions, options.OperationMiddlewares["listSessions"]...)
 	router.DELETE(options.BaseURL+"/users/me/sessions/:id", wrapper.RevokeSession, options.OperationMiddlewares["revokeSession"]...)
+	router.GET(options.BaseURL+"/users/me/factors", wrapper.ListFactors, options.OperationMiddlewares["listFactors"]...)
+	router.POST(options.BaseURL+"/users/me/factors/totp", wrapper.StartTotpEnrollment, options.OperationMiddlewares["startTotpEnrollment"]...)
+	router.POST(options.BaseURL+"/users/me/factors/:id/verify", wrapper.VerifyFactor, options.OperationMiddlewares["verifyFactor"]...)
+	router.DELETE(options.BaseURL+"/users/me/factors/:id", wrapper.DeleteFactor, options.OperationMiddlewares["deleteFactor"]...)
+	router.POST(options.BaseURL+"/users/me/recovery-codes", wrapper.RegenerateRecoveryCodes, options.OperationMiddlewares["regenerateRecoveryCodes"]...)
 
 }
 
@@ -1361,9 +1799,24 @@ type ConflictApplicationProblemPlusJSONResponse Problem
 
 type EmailNotVerifiedApplicationProblemPlusJSONResponse Problem
 
+type FactorConflictApplicationProblemPlusJSONResponse Problem
+
 type InvalidCredentialsApplicationProblemPlusJSONResponse Problem
 
+type InvalidMfaCodeApplicationProblemPlusJSONResponse Problem
+
+type InvalidMfaTokenApplicationProblemPlusJSONResponse Problem
+
 type InvalidRefreshTokenApplicationProblemPlusJSONResponse Problem
+
+type MfaChallengeResponseHeaders struct {
+	CacheControl *string
+}
+type MfaChallengeJSONResponse struct {
+	Body MfaChallenge
+
+	Headers MfaChallengeResponseHeaders
+}
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
@@ -1378,6 +1831,17 @@ type ServiceUnavailableApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers ServiceUnavailableResponseHeaders
+}
+
+type StepUpRefusedApplicationProblemPlusJSONResponse Problem
+
+type StepUpRequiredResponseHeaders struct {
+	WWWAuthenticate *string
+}
+type StepUpRequiredApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers StepUpRequiredResponseHeaders
 }
 
 type TokenPairResponseHeaders struct {
@@ -1400,6 +1864,15 @@ type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers TooManyRequestsResponseHeaders
+}
+
+type TotpEnrollmentResponseHeaders struct {
+	CacheControl *string
+}
+type TotpEnrollmentJSONResponse struct {
+	Body TotpEnrollment
+
+	Headers TotpEnrollmentResponseHeaders
 }
 
 type UnauthorizedResponseHeaders struct {
@@ -1663,6 +2136,23 @@ func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 	return err
 }
 
+type Login202JSONResponse struct{ MfaChallengeJSONResponse }
+
+func (response Login202JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Login400ApplicationProblemPlusJSONResponse struct {
 	BadRequestApplicationProblemPlusJSONResponse
 }
@@ -1875,6 +2365,326 @@ type Logout503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response Logout503ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollMfaTotpRequestObject struct {
+	Body *EnrollMfaTotpJSONRequestBody
+}
+
+type EnrollMfaTotpResponseObject interface {
+	VisitEnrollMfaTotpResponse(w http.ResponseWriter) error
+}
+
+type EnrollMfaTotp201JSONResponse struct{ TotpEnrollmentJSONResponse }
+
+func (response EnrollMfaTotp201JSONResponse) VisitEnrollMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollMfaTotp400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollMfaTotp400ApplicationProblemPlusJSONResponse) VisitEnrollMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollMfaTotp401ApplicationProblemPlusJSONResponse struct {
+	InvalidMfaTokenApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollMfaTotp401ApplicationProblemPlusJSONResponse) VisitEnrollMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollMfaTotp408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollMfaTotp408ApplicationProblemPlusJSONResponse) VisitEnrollMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollMfaTotp413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollMfaTotp413ApplicationProblemPlusJSONResponse) VisitEnrollMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollMfaTotp422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollMfaTotp422ApplicationProblemPlusJSONResponse) VisitEnrollMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollMfaTotp429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollMfaTotp429ApplicationProblemPlusJSONResponse) VisitEnrollMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EnrollMfaTotp503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response EnrollMfaTotp503ApplicationProblemPlusJSONResponse) VisitEnrollMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyMfaRequestObject struct {
+	Body *VerifyMfaJSONRequestBody
+}
+
+type VerifyMfaResponseObject interface {
+	VisitVerifyMfaResponse(w http.ResponseWriter) error
+}
+
+type VerifyMfa200JSONResponse struct{ TokenPairJSONResponse }
+
+func (response VerifyMfa200JSONResponse) VisitVerifyMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyMfa400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyMfa400ApplicationProblemPlusJSONResponse) VisitVerifyMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyMfa401ApplicationProblemPlusJSONResponse struct {
+	InvalidMfaTokenApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyMfa401ApplicationProblemPlusJSONResponse) VisitVerifyMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyMfa403ApplicationProblemPlusJSONResponse struct {
+	InvalidMfaCodeApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyMfa403ApplicationProblemPlusJSONResponse) VisitVerifyMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyMfa408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyMfa408ApplicationProblemPlusJSONResponse) VisitVerifyMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyMfa413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyMfa413ApplicationProblemPlusJSONResponse) VisitVerifyMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyMfa422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyMfa422ApplicationProblemPlusJSONResponse) VisitVerifyMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyMfa429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyMfa429ApplicationProblemPlusJSONResponse) VisitVerifyMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyMfa503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyMfa503ApplicationProblemPlusJSONResponse) VisitVerifyMfaResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2492,6 +3302,180 @@ func (response Register503ApplicationProblemPlusJSONResponse) VisitRegisterRespo
 	return err
 }
 
+type StepUpRequestObject struct {
+	Body *StepUpJSONRequestBody
+}
+
+type StepUpResponseObject interface {
+	VisitStepUpResponse(w http.ResponseWriter) error
+}
+
+type StepUp200JSONResponse struct{ TokenPairJSONResponse }
+
+func (response StepUp200JSONResponse) VisitStepUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StepUp400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response StepUp400ApplicationProblemPlusJSONResponse) VisitStepUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StepUp401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response StepUp401ApplicationProblemPlusJSONResponse) VisitStepUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StepUp403ApplicationProblemPlusJSONResponse struct {
+	StepUpRefusedApplicationProblemPlusJSONResponse
+}
+
+func (response StepUp403ApplicationProblemPlusJSONResponse) VisitStepUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StepUp408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response StepUp408ApplicationProblemPlusJSONResponse) VisitStepUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StepUp413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response StepUp413ApplicationProblemPlusJSONResponse) VisitStepUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StepUp422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response StepUp422ApplicationProblemPlusJSONResponse) VisitStepUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StepUp429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response StepUp429ApplicationProblemPlusJSONResponse) VisitStepUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StepUp503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response StepUp503ApplicationProblemPlusJSONResponse) VisitStepUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyEmailRequestObject struct {
 	Body *VerifyEmailJSONRequestBody
 }
@@ -2980,7 +3964,7 @@ func (response DeleteMe400ApplicationProblemPlusJSONResponse) VisitDeleteMeRespo
 }
 
 type DeleteMe401ApplicationProblemPlusJSONResponse struct {
-	UnauthorizedApplicationProblemPlusJSONResponse
+	StepUpRequiredApplicationProblemPlusJSONResponse
 }
 
 func (response DeleteMe401ApplicationProblemPlusJSONResponse) VisitDeleteMeResponse(w http.ResponseWriter) error {
@@ -3188,7 +4172,7 @@ func (response UpdateMe400ApplicationProblemPlusJSONResponse) VisitUpdateMeRespo
 }
 
 type UpdateMe401ApplicationProblemPlusJSONResponse struct {
-	UnauthorizedApplicationProblemPlusJSONResponse
+	StepUpRequiredApplicationProblemPlusJSONResponse
 }
 
 func (response UpdateMe401ApplicationProblemPlusJSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
@@ -3406,6 +4390,551 @@ func (response ListEvents503ApplicationProblemPlusJSONResponse) VisitListEventsR
 	return err
 }
 
+type ListFactorsRequestObject struct {
+}
+
+type ListFactorsResponseObject interface {
+	VisitListFactorsResponse(w http.ResponseWriter) error
+}
+
+type ListFactors200JSONResponse FactorList
+
+func (response ListFactors200JSONResponse) VisitListFactorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFactors401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListFactors401ApplicationProblemPlusJSONResponse) VisitListFactorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFactors503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListFactors503ApplicationProblemPlusJSONResponse) VisitListFactorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartTotpEnrollmentRequestObject struct {
+	Body *StartTotpEnrollmentJSONRequestBody
+}
+
+type StartTotpEnrollmentResponseObject interface {
+	VisitStartTotpEnrollmentResponse(w http.ResponseWriter) error
+}
+
+type StartTotpEnrollment201JSONResponse struct{ TotpEnrollmentJSONResponse }
+
+func (response StartTotpEnrollment201JSONResponse) VisitStartTotpEnrollmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartTotpEnrollment400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response StartTotpEnrollment400ApplicationProblemPlusJSONResponse) VisitStartTotpEnrollmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartTotpEnrollment401ApplicationProblemPlusJSONResponse struct {
+	StepUpRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response StartTotpEnrollment401ApplicationProblemPlusJSONResponse) VisitStartTotpEnrollmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartTotpEnrollment408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response StartTotpEnrollment408ApplicationProblemPlusJSONResponse) VisitStartTotpEnrollmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartTotpEnrollment409ApplicationProblemPlusJSONResponse struct {
+	FactorConflictApplicationProblemPlusJSONResponse
+}
+
+func (response StartTotpEnrollment409ApplicationProblemPlusJSONResponse) VisitStartTotpEnrollmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartTotpEnrollment413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response StartTotpEnrollment413ApplicationProblemPlusJSONResponse) VisitStartTotpEnrollmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartTotpEnrollment422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response StartTotpEnrollment422ApplicationProblemPlusJSONResponse) VisitStartTotpEnrollmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartTotpEnrollment503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response StartTotpEnrollment503ApplicationProblemPlusJSONResponse) VisitStartTotpEnrollmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactorRequestObject struct {
+	Id FactorID `json:"id"`
+}
+
+type DeleteFactorResponseObject interface {
+	VisitDeleteFactorResponse(w http.ResponseWriter) error
+}
+
+type DeleteFactor204Response struct {
+}
+
+func (response DeleteFactor204Response) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteFactor400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteFactor400ApplicationProblemPlusJSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactor401ApplicationProblemPlusJSONResponse struct {
+	StepUpRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteFactor401ApplicationProblemPlusJSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactor404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteFactor404ApplicationProblemPlusJSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFactor503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteFactor503ApplicationProblemPlusJSONResponse) VisitDeleteFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyFactorRequestObject struct {
+	Id   FactorID `json:"id"`
+	Body *VerifyFactorJSONRequestBody
+}
+
+type VerifyFactorResponseObject interface {
+	VisitVerifyFactorResponse(w http.ResponseWriter) error
+}
+
+type VerifyFactor200JSONResponse FactorActivated
+
+func (response VerifyFactor200JSONResponse) VisitVerifyFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyFactor400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyFactor400ApplicationProblemPlusJSONResponse) VisitVerifyFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyFactor401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyFactor401ApplicationProblemPlusJSONResponse) VisitVerifyFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyFactor403ApplicationProblemPlusJSONResponse struct {
+	InvalidMfaCodeApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyFactor403ApplicationProblemPlusJSONResponse) VisitVerifyFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyFactor404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyFactor404ApplicationProblemPlusJSONResponse) VisitVerifyFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyFactor408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyFactor408ApplicationProblemPlusJSONResponse) VisitVerifyFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyFactor413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyFactor413ApplicationProblemPlusJSONResponse) VisitVerifyFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyFactor422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyFactor422ApplicationProblemPlusJSONResponse) VisitVerifyFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyFactor429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyFactor429ApplicationProblemPlusJSONResponse) VisitVerifyFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyFactor503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyFactor503ApplicationProblemPlusJSONResponse) VisitVerifyFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateRecoveryCodesRequestObject struct {
+}
+
+type RegenerateRecoveryCodesResponseObject interface {
+	VisitRegenerateRecoveryCodesResponse(w http.ResponseWriter) error
+}
+
+type RegenerateRecoveryCodes200JSONResponse RecoveryCodes
+
+func (response RegenerateRecoveryCodes200JSONResponse) VisitRegenerateRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateRecoveryCodes401ApplicationProblemPlusJSONResponse struct {
+	StepUpRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response RegenerateRecoveryCodes401ApplicationProblemPlusJSONResponse) VisitRegenerateRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateRecoveryCodes409ApplicationProblemPlusJSONResponse struct {
+	FactorConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RegenerateRecoveryCodes409ApplicationProblemPlusJSONResponse) VisitRegenerateRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegenerateRecoveryCodes503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RegenerateRecoveryCodes503ApplicationProblemPlusJSONResponse) VisitRegenerateRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListSessionsRequestObject struct {
 }
 
@@ -3568,6 +5097,12 @@ type StrictServerInterface interface {
 	// Logout Log out
 	// (POST /auth/logout)
 	Logout(ctx context.Context, request LogoutRequestObject) (LogoutResponseObject, error)
+	// EnrollMfaTotp Enrol an authenticator during a login that requires one
+	// (POST /auth/mfa/totp)
+	EnrollMfaTotp(ctx context.Context, request EnrollMfaTotpRequestObject) (EnrollMfaTotpResponseObject, error)
+	// VerifyMfa Complete a login with a second factor
+	// (POST /auth/mfa/verify)
+	VerifyMfa(ctx context.Context, request VerifyMfaRequestObject) (VerifyMfaResponseObject, error)
 	// ForgotPassword Ask for a password reset
 	// (POST /auth/password/forgot)
 	ForgotPassword(ctx context.Context, request ForgotPasswordRequestObject) (ForgotPasswordResponseObject, error)
@@ -3580,6 +5115,9 @@ type StrictServerInterface interface {
 	// Register Register a new user
 	// (POST /auth/register)
 	Register(ctx context.Context, request RegisterRequestObject) (RegisterResponseObject, error)
+	// StepUp Authenticate again to raise the current session
+	// (POST /auth/step-up)
+	StepUp(ctx context.Context, request StepUpRequestObject) (StepUpResponseObject, error)
 	// VerifyEmail Verify an email address
 	// (POST /auth/verify-email)
 	VerifyEmail(ctx context.Context, request VerifyEmailRequestObject) (VerifyEmailResponseObject, error)
@@ -3616,6 +5154,21 @@ type StrictServerInterface interface {
 	// ListEvents Recent security activity
 	// (GET /users/me/events)
 	ListEvents(ctx context.Context, request ListEventsRequestObject) (ListEventsResponseObject, error)
+	// ListFactors The user's second factors
+	// (GET /users/me/factors)
+	ListFactors(ctx context.Context, request ListFactorsRequestObject) (ListFactorsResponseObject, error)
+	// StartTotpEnrollment Start enrolling an authenticator app
+	// (POST /users/me/factors/totp)
+	StartTotpEnrollment(ctx context.Context, request StartTotpEnrollmentRequestObject) (StartTotpEnrollmentResponseObject, error)
+	// DeleteFactor Remove a second factor
+	// (DELETE /users/me/factors/{id})
+	DeleteFactor(ctx context.Context, request DeleteFactorRequestObject) (DeleteFactorResponseObject, error)
+	// VerifyFactor Activate an authenticator app with its first code
+	// (POST /users/me/factors/{id}/verify)
+	VerifyFactor(ctx context.Context, request VerifyFactorRequestObject) (VerifyFactorResponseObject, error)
+	// RegenerateRecoveryCodes Replace the recovery codes
+	// (POST /users/me/recovery-codes)
+	RegenerateRecoveryCodes(ctx context.Context, request RegenerateRecoveryCodesRequestObject) (RegenerateRecoveryCodesResponseObject, error)
 	// ListSessions The user's active sessions
 	// (GET /users/me/sessions)
 	ListSessions(ctx context.Context, request ListSessionsRequestObject) (ListSessionsResponseObject, error)
@@ -3793,6 +5346,98 @@ func (sh *strictHandler) Logout(ctx echo.Context, params LogoutParams) error {
 		return err
 	} else if validResponse, ok := response.(LogoutResponseObject); ok {
 		return validResponse.VisitLogoutResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// EnrollMfaTotp operation middleware
+func (sh *strictHandler) EnrollMfaTotp(ctx echo.Context) error {
+	var request EnrollMfaTotpRequestObject
+
+	var body EnrollMfaTotpJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.EnrollMfaTotp(ctx.Request().Context(), request.(EnrollMfaTotpRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "EnrollMfaTotp")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(EnrollMfaTotpResponseObject); ok {
+		return validResponse.VisitEnrollMfaTotpResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifyMfa operation middleware
+func (sh *strictHandler) VerifyMfa(ctx echo.Context) error {
+	var request VerifyMfaRequestObject
+
+	var body VerifyMfaJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyMfa(ctx.Request().Context(), request.(VerifyMfaRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyMfa")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifyMfaResponseObject); ok {
+		return validResponse.VisitVerifyMfaResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -3977,6 +5622,52 @@ func (sh *strictHandler) Register(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(RegisterResponseObject); ok {
 		return validResponse.VisitRegisterResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// StepUp operation middleware
+func (sh *strictHandler) StepUp(ctx echo.Context) error {
+	var request StepUpRequestObject
+
+	var body StepUpJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.StepUp(ctx.Request().Context(), request.(StepUpRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StepUp")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(StepUpResponseObject); ok {
+		return validResponse.VisitStepUpResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -4347,6 +6038,171 @@ func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) e
 		return err
 	} else if validResponse, ok := response.(ListEventsResponseObject); ok {
 		return validResponse.VisitListEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListFactors operation middleware
+func (sh *strictHandler) ListFactors(ctx echo.Context) error {
+	var request ListFactorsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListFactors(ctx.Request().Context(), request.(ListFactorsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListFactors")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListFactorsResponseObject); ok {
+		return validResponse.VisitListFactorsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// StartTotpEnrollment operation middleware
+func (sh *strictHandler) StartTotpEnrollment(ctx echo.Context) error {
+	var request StartTotpEnrollmentRequestObject
+
+	var body StartTotpEnrollmentJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.StartTotpEnrollment(ctx.Request().Context(), request.(StartTotpEnrollmentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StartTotpEnrollment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(StartTotpEnrollmentResponseObject); ok {
+		return validResponse.VisitStartTotpEnrollmentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteFactor operation middleware
+func (sh *strictHandler) DeleteFactor(ctx echo.Context, id FactorID) error {
+	var request DeleteFactorRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteFactor(ctx.Request().Context(), request.(DeleteFactorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteFactor")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteFactorResponseObject); ok {
+		return validResponse.VisitDeleteFactorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifyFactor operation middleware
+func (sh *strictHandler) VerifyFactor(ctx echo.Context, id FactorID) error {
+	var request VerifyFactorRequestObject
+
+	request.Id = id
+
+	var body VerifyFactorJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyFactor(ctx.Request().Context(), request.(VerifyFactorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyFactor")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifyFactorResponseObject); ok {
+		return validResponse.VisitVerifyFactorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RegenerateRecoveryCodes operation middleware
+func (sh *strictHandler) RegenerateRecoveryCodes(ctx echo.Context) error {
+	var request RegenerateRecoveryCodesRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RegenerateRecoveryCodes(ctx.Request().Context(), request.(RegenerateRecoveryCodesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RegenerateRecoveryCodes")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RegenerateRecoveryCodesResponseObject); ok {
+		return validResponse.VisitRegenerateRecoveryCodesResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

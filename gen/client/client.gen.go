@@ -58,17 +58,23 @@ func (e CheckStatus) Valid() bool {
 
 // Defines values for EventKind.
 const (
-	AccountDeactivated   EventKind = "account_deactivated"
-	EmailChanged         EventKind = "email_changed"
-	EmailVerified        EventKind = "email_verified"
-	LoginFailed          EventKind = "login_failed"
-	LoginSucceeded       EventKind = "login_succeeded"
-	Logout               EventKind = "logout"
-	PasswordChanged      EventKind = "password_changed"
-	PasswordReset        EventKind = "password_reset"
-	RefreshReuseDetected EventKind = "refresh_reuse_detected"
-	Registered           EventKind = "registered"
-	SessionRevoked       EventKind = "session_revoked"
+	AccountDeactivated       EventKind = "account_deactivated"
+	EmailChanged             EventKind = "email_changed"
+	EmailVerified            EventKind = "email_verified"
+	FactorAdded              EventKind = "factor_added"
+	FactorRemoved            EventKind = "factor_removed"
+	LoginFailed              EventKind = "login_failed"
+	LoginSucceeded           EventKind = "login_succeeded"
+	Logout                   EventKind = "logout"
+	MfaFailed                EventKind = "mfa_failed"
+	PasswordChanged          EventKind = "password_changed"
+	PasswordReset            EventKind = "password_reset"
+	RecoveryCodeUsed         EventKind = "recovery_code_used"
+	RecoveryCodesRegenerated EventKind = "recovery_codes_regenerated"
+	RefreshReuseDetected     EventKind = "refresh_reuse_detected"
+	Registered               EventKind = "registered"
+	SessionRevoked           EventKind = "session_revoked"
+	StepUp                   EventKind = "step_up"
 )
 
 // Valid indicates whether the value is a known member of the EventKind enum.
@@ -80,21 +86,66 @@ func (e EventKind) Valid() bool {
 		return true
 	case EmailVerified:
 		return true
+	case FactorAdded:
+		return true
+	case FactorRemoved:
+		return true
 	case LoginFailed:
 		return true
 	case LoginSucceeded:
 		return true
 	case Logout:
 		return true
+	case MfaFailed:
+		return true
 	case PasswordChanged:
 		return true
 	case PasswordReset:
+		return true
+	case RecoveryCodeUsed:
+		return true
+	case RecoveryCodesRegenerated:
 		return true
 	case RefreshReuseDetected:
 		return true
 	case Registered:
 		return true
 	case SessionRevoked:
+		return true
+	case StepUp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FactorStatus.
+const (
+	Active     FactorStatus = "active"
+	Unverified FactorStatus = "unverified"
+)
+
+// Valid indicates whether the value is a known member of the FactorStatus enum.
+func (e FactorStatus) Valid() bool {
+	switch e {
+	case Active:
+		return true
+	case Unverified:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FactorType.
+const (
+	FactorTypeTotp FactorType = "totp"
+)
+
+// Valid indicates whether the value is a known member of the FactorType enum.
+func (e FactorType) Valid() bool {
+	switch e {
+	case FactorTypeTotp:
 		return true
 	default:
 		return false
@@ -110,6 +161,24 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case HealthStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MfaChallengeMethods.
+const (
+	MfaChallengeMethodsRecoveryCode MfaChallengeMethods = "recovery_code"
+	MfaChallengeMethodsTotp         MfaChallengeMethods = "totp"
+)
+
+// Valid indicates whether the value is a known member of the MfaChallengeMethods enum.
+func (e MfaChallengeMethods) Valid() bool {
+	switch e {
+	case MfaChallengeMethodsRecoveryCode:
+		return true
+	case MfaChallengeMethodsTotp:
 		return true
 	default:
 		return false
@@ -205,6 +274,14 @@ type CheckStatus string
 //
 // Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 type Checks map[string]Check
+
+// CodeRequest defines model for CodeRequest.
+type CodeRequest struct {
+	// Code The current 6-digit code of the authenticator app.
+	//
+	// Example: 492039
+	Code MfaCode `json:"code"`
+}
 
 // DeleteUserRequest Confirms deactivating the account with its password.
 type DeleteUserRequest struct {
@@ -307,6 +384,65 @@ type EventPage struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
+// Factor One second factor of the account; never its secret.
+type Factor struct {
+	// CreatedAt Example: 2026-12-02T10:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// FriendlyName Example: Phone
+	FriendlyName string `json:"friendly_name"`
+
+	// Id Example: 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9
+	Id openapi_types.UUID `json:"id"`
+
+	// LastUsedAt When a code of this factor was last accepted.
+	//
+	// Example: 2026-12-02T10:05:00Z
+	LastUsedAt *time.Time `json:"last_used_at"`
+
+	// Status An unverified factor expires unless its first code is verified.
+	//
+	// Example: active
+	Status FactorStatus `json:"status"`
+
+	// Type Example: totp
+	Type FactorType `json:"type"`
+}
+
+// FactorStatus An unverified factor expires unless its first code is verified.
+//
+// Example: active
+type FactorStatus string
+
+// FactorType Example: totp
+type FactorType string
+
+// FactorActivated defines model for FactorActivated.
+type FactorActivated struct {
+	// Factor One second factor of the account; never its secret.
+	Factor Factor `json:"factor"`
+
+	// RecoveryCodes Ten single-use recovery codes; authd keeps only their hashes.
+	//
+	// Example: ["K7QD-M2XP-4HZT-W5NB","3FJA-Q6RE-YV2C-L7MS","P4XN-T5WD-6GKB-Z2HR","R7CE-2MJV-UQ5A-N3XL","B6WT-Y4PF-K3DZ-Q7MA","H2NV-5RXE-J6CT-W4LB","T3QZ-M7KA-2PFD-X5VE","V5LC-R3NW-Q6TB-Y2JH","D4MX-6ZPV-K5RA-C3TW","G7YB-4HQN-W2ME-P6ZK"]
+	RecoveryCodes *RecoveryCodeList `json:"recovery_codes,omitempty"`
+}
+
+// FactorList defines model for FactorList.
+type FactorList struct {
+	Factors []Factor `json:"factors"`
+
+	// RecoveryCodesRemaining Unused recovery codes.
+	//
+	// Example: 10
+	RecoveryCodesRemaining int `json:"recovery_codes_remaining"`
+}
+
+// FactorName A name the user gives the factor; defaults to "Authenticator app".
+//
+// Example: Phone
+type FactorName = string
+
 // FailingChecks The readiness checks that failed.
 //
 // Example: ["database"]
@@ -386,6 +522,77 @@ type LoginRequest struct {
 	//
 	// Example: Correct-Horse-7
 	Password string `json:"password"`
+}
+
+// MfaChallenge The second step of a login.
+type MfaChallenge struct {
+	// EnrollmentRequired The account has no factor and `AUTHD_REQUIRE_MFA` is on: enrol
+	// one with `POST /auth/mfa/totp`, then verify its first code.
+	//
+	//
+	// Example: false
+	EnrollmentRequired bool `json:"enrollment_required"`
+
+	// ExpiresIn Seconds until the challenge expires.
+	//
+	// Example: 300
+	ExpiresIn int `json:"expires_in"`
+
+	// Methods What `POST /auth/mfa/verify` accepts for this account.
+	//
+	// Example: ["totp","recovery_code"]
+	Methods []MfaChallengeMethods `json:"methods"`
+
+	// MfaToken Opaque and single use; send it to `POST /auth/mfa/verify`.
+	//
+	// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
+	MfaToken string `json:"mfa_token"`
+}
+
+// MfaChallengeMethods defines model for MfaChallenge.Methods.
+type MfaChallengeMethods string
+
+// MfaCode The current 6-digit code of the authenticator app.
+//
+// Example: 492039
+type MfaCode = string
+
+// MfaEnrollRequest defines model for MfaEnrollRequest.
+type MfaEnrollRequest struct {
+	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
+	//
+	// Example: Phone
+	FriendlyName *FactorName `json:"friendly_name,omitempty"`
+
+	// MfaToken The `mfa_token` of a login's 202 answer.
+	//
+	// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
+	MfaToken MfaToken `json:"mfa_token"`
+}
+
+// MfaToken The `mfa_token` of a login's 202 answer.
+//
+// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
+type MfaToken = string
+
+// MfaVerifyRequest The challenge and exactly one of `code` or `recovery_code`.
+type MfaVerifyRequest struct {
+	// Code The current 6-digit code of the authenticator app.
+	//
+	// Example: 492039
+	Code *MfaCode `json:"code,omitempty"`
+
+	// MfaToken The `mfa_token` of a login's 202 answer.
+	//
+	// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
+	MfaToken MfaToken `json:"mfa_token"`
+
+	// RecoveryCode One recovery code as shown at enrolment (`XXXX-XXXX-XXXX-XXXX`);
+	// case, spaces and dashes do not matter.
+	//
+	//
+	// Example: K7QD-M2XP-4HZT-W5NB
+	RecoveryCode *RecoveryCode `json:"recovery_code,omitempty"`
 }
 
 // NewPassword A new password, never truncated. With the default policy: 8 to 128
@@ -495,6 +702,25 @@ type ReadinessProblem struct {
 	//
 	// Example: https://authd.dev/problems/validation
 	Type string `json:"type"`
+}
+
+// RecoveryCode One recovery code as shown at enrolment (`XXXX-XXXX-XXXX-XXXX`);
+// case, spaces and dashes do not matter.
+//
+// Example: K7QD-M2XP-4HZT-W5NB
+type RecoveryCode = string
+
+// RecoveryCodeList Ten single-use recovery codes; authd keeps only their hashes.
+//
+// Example: ["K7QD-M2XP-4HZT-W5NB","3FJA-Q6RE-YV2C-L7MS","P4XN-T5WD-6GKB-Z2HR","R7CE-2MJV-UQ5A-N3XL","B6WT-Y4PF-K3DZ-Q7MA","H2NV-5RXE-J6CT-W4LB","T3QZ-M7KA-2PFD-X5VE","V5LC-R3NW-Q6TB-Y2JH","D4MX-6ZPV-K5RA-C3TW","G7YB-4HQN-W2ME-P6ZK"]
+type RecoveryCodeList = []string
+
+// RecoveryCodes defines model for RecoveryCodes.
+type RecoveryCodes struct {
+	// RecoveryCodes Ten single-use recovery codes; authd keeps only their hashes.
+	//
+	// Example: ["K7QD-M2XP-4HZT-W5NB","3FJA-Q6RE-YV2C-L7MS","P4XN-T5WD-6GKB-Z2HR","R7CE-2MJV-UQ5A-N3XL","B6WT-Y4PF-K3DZ-Q7MA","H2NV-5RXE-J6CT-W4LB","T3QZ-M7KA-2PFD-X5VE","V5LC-R3NW-Q6TB-Y2JH","D4MX-6ZPV-K5RA-C3TW","G7YB-4HQN-W2ME-P6ZK"]
+	RecoveryCodes RecoveryCodeList `json:"recovery_codes"`
 }
 
 // RefreshRequest A refresh token to rotate.
@@ -612,7 +838,37 @@ type SessionList struct {
 	Sessions []Session `json:"sessions"`
 }
 
-// TokenPair An access token and the refresh token that renews it.
+// StartTotpRequest defines model for StartTotpRequest.
+type StartTotpRequest struct {
+	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
+	//
+	// Example: Phone
+	FriendlyName *FactorName `json:"friendly_name,omitempty"`
+}
+
+// StepUpRequest Exactly one of `password`, `code` or `recovery_code`.
+type StepUpRequest struct {
+	// Code The current 6-digit code of the authenticator app.
+	//
+	// Example: 492039
+	Code *MfaCode `json:"code,omitempty"`
+
+	// Password The account's password.
+	//
+	// Example: Correct-Horse-7
+	Password *string `json:"password,omitempty"`
+
+	// RecoveryCode One recovery code as shown at enrolment (`XXXX-XXXX-XXXX-XXXX`);
+	// case, spaces and dashes do not matter.
+	//
+	//
+	// Example: K7QD-M2XP-4HZT-W5NB
+	RecoveryCode *RecoveryCode `json:"recovery_code,omitempty"`
+}
+
+// TokenPair An access token and the refresh token that renews it. `recovery_codes`
+// is only in the answer of `POST /auth/mfa/verify` that completed a
+// required enrolment: the account's new recovery codes, shown this once.
 type TokenPair struct {
 	// AccessToken A JWT to send as `Authorization: Bearer`.
 	//
@@ -623,6 +879,11 @@ type TokenPair struct {
 	//
 	// Example: 900
 	ExpiresIn int `json:"expires_in"`
+
+	// RecoveryCodes Ten single-use recovery codes; authd keeps only their hashes.
+	//
+	// Example: ["K7QD-M2XP-4HZT-W5NB","3FJA-Q6RE-YV2C-L7MS","P4XN-T5WD-6GKB-Z2HR","R7CE-2MJV-UQ5A-N3XL","B6WT-Y4PF-K3DZ-Q7MA","H2NV-5RXE-J6CT-W4LB","T3QZ-M7KA-2PFD-X5VE","V5LC-R3NW-Q6TB-Y2JH","D4MX-6ZPV-K5RA-C3TW","G7YB-4HQN-W2ME-P6ZK"]
+	RecoveryCodes *RecoveryCodeList `json:"recovery_codes,omitempty"`
 
 	// RefreshExpiresIn Seconds until the session, and so the refresh token, expires.
 	//
@@ -647,6 +908,32 @@ type TokenRequest struct {
 	//
 	// Example: 5vXzL2n8Qm0cJH1YwRkq7t3eA9bNf4uD6sGiPoVxThw
 	Token string `json:"token"`
+}
+
+// TotpEnrollment defines model for TotpEnrollment.
+type TotpEnrollment struct {
+	// ExpiresAt The factor is removed unless verified by then.
+	//
+	// Example: 2026-12-02T10:15:00Z
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Factor One second factor of the account; never its secret.
+	Factor Factor `json:"factor"`
+
+	// OtpauthUri The key URI an authenticator app imports.
+	//
+	// Example: otpauth://totp/authd:ada%40example.com?algorithm=SHA1&digits=6&issuer=authd&period=30&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+	OtpauthUri string `json:"otpauth_uri"`
+
+	// QrCode `otpauth_uri` as a QR code: a PNG as a `data:` URI, for an `<img src>`.
+	//
+	// Example: data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAA
+	QrCode string `json:"qr_code"`
+
+	// Secret The shared secret in base32, for typing into an app that cannot scan.
+	//
+	// Example: JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+	Secret string `json:"secret"`
 }
 
 // UpdateUserRequest Changes to the account; name at least one of `email` and `password`.
@@ -732,6 +1019,9 @@ type VerifyEmailRequest struct {
 	Token string `json:"token"`
 }
 
+// FactorID defines model for FactorID.
+type FactorID = openapi_types.UUID
+
 // BadRequest An RFC 9457 problem detail.
 type BadRequest = Problem
 
@@ -741,8 +1031,17 @@ type Conflict = Problem
 // EmailNotVerified An RFC 9457 problem detail.
 type EmailNotVerified = Problem
 
+// FactorConflict An RFC 9457 problem detail.
+type FactorConflict = Problem
+
 // InvalidCredentials An RFC 9457 problem detail.
 type InvalidCredentials = Problem
+
+// InvalidMfaCode An RFC 9457 problem detail.
+type InvalidMfaCode = Problem
+
+// InvalidMfaToken An RFC 9457 problem detail.
+type InvalidMfaToken = Problem
 
 // InvalidRefreshToken An RFC 9457 problem detail.
 type InvalidRefreshToken = Problem
@@ -758,6 +1057,12 @@ type RequestTimeout = Problem
 
 // ServiceUnavailable An RFC 9457 problem detail.
 type ServiceUnavailable = Problem
+
+// StepUpRefused An RFC 9457 problem detail.
+type StepUpRefused = Problem
+
+// StepUpRequired An RFC 9457 problem detail.
+type StepUpRequired = Problem
 
 // TooManyRequests An RFC 9457 problem detail.
 type TooManyRequests = Problem
@@ -795,6 +1100,12 @@ type ConfirmEmailChangeJSONRequestBody = TokenRequest
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
+// EnrollMfaTotpJSONRequestBody defines body for EnrollMfaTotp for application/json ContentType.
+type EnrollMfaTotpJSONRequestBody = MfaEnrollRequest
+
+// VerifyMfaJSONRequestBody defines body for VerifyMfa for application/json ContentType.
+type VerifyMfaJSONRequestBody = MfaVerifyRequest
+
 // ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
 type ForgotPasswordJSONRequestBody = EmailRequest
 
@@ -807,6 +1118,9 @@ type RefreshTokenJSONRequestBody = RefreshRequest
 // RegisterJSONRequestBody defines body for Register for application/json ContentType.
 type RegisterJSONRequestBody = RegisterRequest
 
+// StepUpJSONRequestBody defines body for StepUp for application/json ContentType.
+type StepUpJSONRequestBody = StepUpRequest
+
 // VerifyEmailJSONRequestBody defines body for VerifyEmail for application/json ContentType.
 type VerifyEmailJSONRequestBody = VerifyEmailRequest
 
@@ -818,6 +1132,12 @@ type DeleteMeJSONRequestBody = DeleteUserRequest
 
 // UpdateMeJSONRequestBody defines body for UpdateMe for application/json ContentType.
 type UpdateMeJSONRequestBody = UpdateUserRequest
+
+// StartTotpEnrollmentJSONRequestBody defines body for StartTotpEnrollment for application/json ContentType.
+type StartTotpEnrollmentJSONRequestBody = StartTotpRequest
+
+// VerifyFactorJSONRequestBody defines body for VerifyFactor for application/json ContentType.
+type VerifyFactorJSONRequestBody = CodeRequest
 
 // Getter for additional properties for JWK. Returns the specified
 // element and whether it was found
@@ -1107,6 +1427,15 @@ type ClientInterface interface {
 	// oldest session, which the account's events record as
 	// `session_revoked` with that session's id.
 	//
+	// Second factor: when the account has an active factor, the right
+	// password answers 202 with an `MfaChallenge` instead of tokens, and
+	// the login completes at `POST /auth/mfa/verify`. The backoff of this
+	// client is forgiven only then, so knowing the password does not reset
+	// the count of wrong codes. With `AUTHD_REQUIRE_MFA=true` an account
+	// without a factor answers 202 with `enrollment_required` (see
+	// `POST /auth/mfa/totp`). Tokens of a password-only login carry `amr`
+	// `["pwd"]` and `aal` 1.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /auth/login (the `Login` operationId).
@@ -1133,6 +1462,15 @@ type ClientInterface interface {
 	// oldest session, which the account's events record as
 	// `session_revoked` with that session's id.
 	//
+	// Second factor: when the account has an active factor, the right
+	// password answers 202 with an `MfaChallenge` instead of tokens, and
+	// the login completes at `POST /auth/mfa/verify`. The backoff of this
+	// client is forgiven only then, so knowing the password does not reset
+	// the count of wrong codes. With `AUTHD_REQUIRE_MFA=true` an account
+	// without a factor answers 202 with `enrollment_required` (see
+	// `POST /auth/mfa/totp`). Tokens of a password-only login carry `amr`
+	// `["pwd"]` and `aal` 1.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /auth/login (the `Login` operationId).
@@ -1146,6 +1484,92 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /auth/logout (the `Logout` operationId).
 	Logout(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EnrollMfaTotpWithBody Enrol an authenticator during a login that requires one
+	//
+	// With `AUTHD_REQUIRE_MFA=true`, a login with the right password to an
+	// account without a second factor answers 202 with
+	// `enrollment_required: true` instead of tokens. Its `mfa_token` enrols
+	// an authenticator app here (as `POST /users/me/factors/totp` does for a
+	// logged-in user); `POST /auth/mfa/verify` with the app's first code then
+	// activates it and completes the login. Another call with the same
+	// challenge replaces the factor it enrolled. Any other challenge, or an
+	// expired or used one, answers 401 `invalid-mfa-token`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/mfa/totp (the `EnrollMfaTotp` operationId).
+	EnrollMfaTotpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EnrollMfaTotp Enrol an authenticator during a login that requires one
+	//
+	// With `AUTHD_REQUIRE_MFA=true`, a login with the right password to an
+	// account without a second factor answers 202 with
+	// `enrollment_required: true` instead of tokens. Its `mfa_token` enrols
+	// an authenticator app here (as `POST /users/me/factors/totp` does for a
+	// logged-in user); `POST /auth/mfa/verify` with the app's first code then
+	// activates it and completes the login. Another call with the same
+	// challenge replaces the factor it enrolled. Any other challenge, or an
+	// expired or used one, answers 401 `invalid-mfa-token`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/mfa/totp (the `EnrollMfaTotp` operationId).
+	EnrollMfaTotp(ctx context.Context, body EnrollMfaTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyMfaWithBody Complete a login with a second factor
+	//
+	// Completes a login that answered 202 (`MfaChallenge`): send its
+	// `mfa_token` with either the current 6-digit `code` of an authenticator
+	// app or one unused `recovery_code`, and get the usual token pair. The
+	// session's access tokens carry `amr` `["pwd", "otp"]` and `aal` 2.
+	//
+	// A TOTP code is accepted once: the same code again, or a code of an
+	// earlier 30-second step, is refused (403 `invalid-mfa-code`), also
+	// when both arrive at once. A recovery code works once. A wrong code
+	// counts against the challenge, which dies after 5 wrong codes (then
+	// 401 `invalid-mfa-token`: log in again), and against the account in the
+	// backoff of failed logins from this client (429 `login-backoff`); a
+	// correct code forgives this client, as a correct password without a
+	// second factor does. The challenge is single use and expires after
+	// `AUTHD_MFA_CHALLENGE_TTL` (default 5 minutes).
+	//
+	// For a challenge with `enrollment_required`, `code` is the first code of
+	// the authenticator enrolled with `POST /auth/mfa/totp`: it activates the
+	// factor, and the answer carries the account's 10 recovery codes, shown
+	// this once. Limited per client IP like logins.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+	VerifyMfaWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyMfa Complete a login with a second factor
+	//
+	// Completes a login that answered 202 (`MfaChallenge`): send its
+	// `mfa_token` with either the current 6-digit `code` of an authenticator
+	// app or one unused `recovery_code`, and get the usual token pair. The
+	// session's access tokens carry `amr` `["pwd", "otp"]` and `aal` 2.
+	//
+	// A TOTP code is accepted once: the same code again, or a code of an
+	// earlier 30-second step, is refused (403 `invalid-mfa-code`), also
+	// when both arrive at once. A recovery code works once. A wrong code
+	// counts against the challenge, which dies after 5 wrong codes (then
+	// 401 `invalid-mfa-token`: log in again), and against the account in the
+	// backoff of failed logins from this client (429 `login-backoff`); a
+	// correct code forgives this client, as a correct password without a
+	// second factor does. The challenge is single use and expires after
+	// `AUTHD_MFA_CHALLENGE_TTL` (default 5 minutes).
+	//
+	// For a challenge with `enrollment_required`, `code` is the first code of
+	// the authenticator enrolled with `POST /auth/mfa/totp`: it activates the
+	// factor, and the answer carries the account's 10 recovery codes, shown
+	// this once. Limited per client IP like logins.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+	VerifyMfa(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ForgotPasswordWithBody Ask for a password reset
 	//
@@ -1270,6 +1694,54 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /auth/register (the `Register` operationId).
 	Register(ctx context.Context, body RegisterJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StepUpWithBody Authenticate again to raise the current session
+	//
+	// Sensitive operations (marked "Needs step-up") need a recent and strong
+	// enough authentication: `auth_time` within `AUTHD_STEP_UP_MAX_AGE`
+	// (default 10 minutes) and, when the account has an active second
+	// factor, `aal` 2. Otherwise they answer 401 `step-up-required`. This
+	// operation authenticates the caller again, on the session of the access
+	// token: send exactly one of `password`, `code` (TOTP) or
+	// `recovery_code`. When the account has an active factor a password
+	// alone does not raise it: send a code (422 otherwise).
+	//
+	// On success the session's `auth_time` is now, `amr` gains the method
+	// used and `aal` is 2 after a code. The answer is a new token pair; the
+	// session's previous refresh token is used up (presenting it later is
+	// reuse and ends the session), so keep the new one. A wrong password
+	// or code counts like a failed login (backoff, 429 `login-backoff`) and
+	// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
+	// once.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/step-up (the `StepUp` operationId).
+	StepUpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StepUp Authenticate again to raise the current session
+	//
+	// Sensitive operations (marked "Needs step-up") need a recent and strong
+	// enough authentication: `auth_time` within `AUTHD_STEP_UP_MAX_AGE`
+	// (default 10 minutes) and, when the account has an active second
+	// factor, `aal` 2. Otherwise they answer 401 `step-up-required`. This
+	// operation authenticates the caller again, on the session of the access
+	// token: send exactly one of `password`, `code` (TOTP) or
+	// `recovery_code`. When the account has an active factor a password
+	// alone does not raise it: send a code (422 otherwise).
+	//
+	// On success the session's `auth_time` is now, `amr` gains the method
+	// used and `aal` is 2 after a code. The answer is a new token pair; the
+	// session's previous refresh token is used up (presenting it later is
+	// reuse and ends the session), so keep the new one. A wrong password
+	// or code counts like a failed login (backoff, 429 `login-backoff`) and
+	// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
+	// once.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/step-up (the `StepUp` operationId).
+	StepUp(ctx context.Context, body StepUpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyEmailWithBody Verify an email address
 	//
@@ -1416,7 +1888,7 @@ type ClientInterface interface {
 	// counts like a failed login in the same way (the login backoff, 429
 	// `login-backoff`, and a `login_failed` event). Limited per user with
 	// the budget of `PUT /users/me` (default 10 per minute; 429
-	// `rate-limited`).
+	// `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1432,7 +1904,7 @@ type ClientInterface interface {
 	// counts like a failed login in the same way (the login backoff, 429
 	// `login-backoff`, and a `login_failed` event). Limited per user with
 	// the budget of `PUT /users/me` (default 10 per minute; 429
-	// `rate-limited`).
+	// `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1462,7 +1934,7 @@ type ClientInterface interface {
 	// `current_password` counts like a failed login, in the same backoff as
 	// logins to the account from the same client (429 `login-backoff` with
 	// `Retry-After`), and is recorded as a `login_failed` event with the
-	// session that sent it.
+	// session that sent it. Needs step-up (see `POST /auth/step-up`).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1485,7 +1957,7 @@ type ClientInterface interface {
 	// `current_password` counts like a failed login, in the same backoff as
 	// logins to the account from the same client (429 `login-backoff` with
 	// `Retry-After`), and is recorded as a `login_failed` event with the
-	// session that sent it.
+	// session that sent it. Needs step-up (see `POST /auth/step-up`).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1502,6 +1974,102 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /users/me/events (the `ListEvents` operationId).
 	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListFactors The user's second factors
+	//
+	// The account's second factors, active and still unverified, and how
+	// many unused recovery codes remain. Never a secret.
+	//
+	// Corresponds with GET /users/me/factors (the `ListFactors` operationId).
+	ListFactors(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartTotpEnrollmentWithBody Start enrolling an authenticator app
+	//
+	// Creates an unverified TOTP factor (RFC 6238: SHA-1, 6 digits, 30 s)
+	// and returns its secret, its `otpauth://` URI (issuer
+	// `AUTHD_TOTP_ISSUER`, label `AUTHD_TOTP_ACCOUNT_LABEL`) and the URI as a
+	// QR code, for a phone to scan. The factor does nothing until
+	// `POST /users/me/factors/{id}/verify` proves the app works; an
+	// unverified factor expires after 15 minutes, and starting another
+	// enrolment replaces it. At most 5 active factors (409 `factor-limit`).
+	// Needs step-up: a stolen access token must not add the thief's
+	// authenticator.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /users/me/factors/totp (the `StartTotpEnrollment` operationId).
+	StartTotpEnrollmentWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartTotpEnrollment Start enrolling an authenticator app
+	//
+	// Creates an unverified TOTP factor (RFC 6238: SHA-1, 6 digits, 30 s)
+	// and returns its secret, its `otpauth://` URI (issuer
+	// `AUTHD_TOTP_ISSUER`, label `AUTHD_TOTP_ACCOUNT_LABEL`) and the URI as a
+	// QR code, for a phone to scan. The factor does nothing until
+	// `POST /users/me/factors/{id}/verify` proves the app works; an
+	// unverified factor expires after 15 minutes, and starting another
+	// enrolment replaces it. At most 5 active factors (409 `factor-limit`).
+	// Needs step-up: a stolen access token must not add the thief's
+	// authenticator.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /users/me/factors/totp (the `StartTotpEnrollment` operationId).
+	StartTotpEnrollment(ctx context.Context, body StartTotpEnrollmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteFactor Remove a second factor
+	//
+	// Removes one of the account's factors, active or not. Removing the last
+	// active factor also voids the recovery codes, and logins no longer ask
+	// for a second factor. Needs step-up (so with a factor on the account, a
+	// recent code). Unknown and other users' factors answer 404. A notice is
+	// mailed to the account's address.
+	//
+	// Corresponds with DELETE /users/me/factors/{id} (the `DeleteFactor` operationId).
+	DeleteFactor(ctx context.Context, id FactorID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyFactorWithBody Activate an authenticator app with its first code
+	//
+	// Checks a code of the unverified factor; when it is right the factor
+	// is active and logins of the account ask for a second factor. The
+	// answer carries the account's 10 recovery codes when this is its first
+	// active factor, shown this once (each works once; store them somewhere
+	// safe). Adding a factor to an account that has one keeps the existing
+	// codes (`recovery_codes` absent). A wrong code is 403
+	// `invalid-mfa-code` and counts like a failed login (backoff, 429
+	// `login-backoff`). Unknown, expired, active and other users' factors
+	// answer 404. A notice is mailed to the account's address.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
+	VerifyFactorWithBody(ctx context.Context, id FactorID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyFactor Activate an authenticator app with its first code
+	//
+	// Checks a code of the unverified factor; when it is right the factor
+	// is active and logins of the account ask for a second factor. The
+	// answer carries the account's 10 recovery codes when this is its first
+	// active factor, shown this once (each works once; store them somewhere
+	// safe). Adding a factor to an account that has one keeps the existing
+	// codes (`recovery_codes` absent). A wrong code is 403
+	// `invalid-mfa-code` and counts like a failed login (backoff, 429
+	// `login-backoff`). Unknown, expired, active and other users' factors
+	// answer 404. A notice is mailed to the account's address.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
+	VerifyFactor(ctx context.Context, id FactorID, body VerifyFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegenerateRecoveryCodes Replace the recovery codes
+	//
+	// Voids every recovery code of the account and returns 10 new ones,
+	// shown this once. Only an account with an active factor has recovery
+	// codes (409 `factor-required` otherwise). Needs step-up.
+	//
+	// Corresponds with POST /users/me/recovery-codes (the `RegenerateRecoveryCodes` operationId).
+	RegenerateRecoveryCodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListSessions The user's active sessions
 	//
@@ -1636,6 +2204,15 @@ func (c *Client) ConfirmEmailChange(ctx context.Context, body ConfirmEmailChange
 // oldest session, which the account's events record as
 // `session_revoked` with that session's id.
 //
+// Second factor: when the account has an active factor, the right
+// password answers 202 with an `MfaChallenge` instead of tokens, and
+// the login completes at `POST /auth/mfa/verify`. The backoff of this
+// client is forgiven only then, so knowing the password does not reset
+// the count of wrong codes. With `AUTHD_REQUIRE_MFA=true` an account
+// without a factor answers 202 with `enrollment_required` (see
+// `POST /auth/mfa/totp`). Tokens of a password-only login carry `amr`
+// `["pwd"]` and `aal` 1.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /auth/login (the `Login` operationId).
@@ -1672,6 +2249,15 @@ func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.
 // oldest session, which the account's events record as
 // `session_revoked` with that session's id.
 //
+// Second factor: when the account has an active factor, the right
+// password answers 202 with an `MfaChallenge` instead of tokens, and
+// the login completes at `POST /auth/mfa/verify`. The backoff of this
+// client is forgiven only then, so knowing the password does not reset
+// the count of wrong codes. With `AUTHD_REQUIRE_MFA=true` an account
+// without a factor answers 202 with `enrollment_required` (see
+// `POST /auth/mfa/totp`). Tokens of a password-only login carry `amr`
+// `["pwd"]` and `aal` 1.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /auth/login (the `Login` operationId).
@@ -1696,6 +2282,132 @@ func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditor
 // Corresponds with POST /auth/logout (the `Logout` operationId).
 func (c *Client) Logout(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewLogoutRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EnrollMfaTotpWithBody Enrol an authenticator during a login that requires one
+//
+// With `AUTHD_REQUIRE_MFA=true`, a login with the right password to an
+// account without a second factor answers 202 with
+// `enrollment_required: true` instead of tokens. Its `mfa_token` enrols
+// an authenticator app here (as `POST /users/me/factors/totp` does for a
+// logged-in user); `POST /auth/mfa/verify` with the app's first code then
+// activates it and completes the login. Another call with the same
+// challenge replaces the factor it enrolled. Any other challenge, or an
+// expired or used one, answers 401 `invalid-mfa-token`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/mfa/totp (the `EnrollMfaTotp` operationId).
+func (c *Client) EnrollMfaTotpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEnrollMfaTotpRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EnrollMfaTotp Enrol an authenticator during a login that requires one
+//
+// With `AUTHD_REQUIRE_MFA=true`, a login with the right password to an
+// account without a second factor answers 202 with
+// `enrollment_required: true` instead of tokens. Its `mfa_token` enrols
+// an authenticator app here (as `POST /users/me/factors/totp` does for a
+// logged-in user); `POST /auth/mfa/verify` with the app's first code then
+// activates it and completes the login. Another call with the same
+// challenge replaces the factor it enrolled. Any other challenge, or an
+// expired or used one, answers 401 `invalid-mfa-token`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/mfa/totp (the `EnrollMfaTotp` operationId).
+func (c *Client) EnrollMfaTotp(ctx context.Context, body EnrollMfaTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEnrollMfaTotpRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyMfaWithBody Complete a login with a second factor
+//
+// Completes a login that answered 202 (`MfaChallenge`): send its
+// `mfa_token` with either the current 6-digit `code` of an authenticator
+// app or one unused `recovery_code`, and get the usual token pair. The
+// session's access tokens carry `amr` `["pwd", "otp"]` and `aal` 2.
+//
+// A TOTP code is accepted once: the same code again, or a code of an
+// earlier 30-second step, is refused (403 `invalid-mfa-code`), also
+// when both arrive at once. A recovery code works once. A wrong code
+// counts against the challenge, which dies after 5 wrong codes (then
+// 401 `invalid-mfa-token`: log in again), and against the account in the
+// backoff of failed logins from this client (429 `login-backoff`); a
+// correct code forgives this client, as a correct password without a
+// second factor does. The challenge is single use and expires after
+// `AUTHD_MFA_CHALLENGE_TTL` (default 5 minutes).
+//
+// For a challenge with `enrollment_required`, `code` is the first code of
+// the authenticator enrolled with `POST /auth/mfa/totp`: it activates the
+// factor, and the answer carries the account's 10 recovery codes, shown
+// this once. Limited per client IP like logins.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+func (c *Client) VerifyMfaWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyMfaRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyMfa Complete a login with a second factor
+//
+// Completes a login that answered 202 (`MfaChallenge`): send its
+// `mfa_token` with either the current 6-digit `code` of an authenticator
+// app or one unused `recovery_code`, and get the usual token pair. The
+// session's access tokens carry `amr` `["pwd", "otp"]` and `aal` 2.
+//
+// A TOTP code is accepted once: the same code again, or a code of an
+// earlier 30-second step, is refused (403 `invalid-mfa-code`), also
+// when both arrive at once. A recovery code works once. A wrong code
+// counts against the challenge, which dies after 5 wrong codes (then
+// 401 `invalid-mfa-token`: log in again), and against the account in the
+// backoff of failed logins from this client (429 `login-backoff`); a
+// correct code forgives this client, as a correct password without a
+// second factor does. The challenge is single use and expires after
+// `AUTHD_MFA_CHALLENGE_TTL` (default 5 minutes).
+//
+// For a challenge with `enrollment_required`, `code` is the first code of
+// the authenticator enrolled with `POST /auth/mfa/totp`: it activates the
+// factor, and the answer carries the account's 10 recovery codes, shown
+// this once. Limited per client IP like logins.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+func (c *Client) VerifyMfa(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyMfaRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1900,6 +2612,74 @@ func (c *Client) RegisterWithBody(ctx context.Context, contentType string, body 
 // Corresponds with POST /auth/register (the `Register` operationId).
 func (c *Client) Register(ctx context.Context, body RegisterJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRegisterRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StepUpWithBody Authenticate again to raise the current session
+//
+// Sensitive operations (marked "Needs step-up") need a recent and strong
+// enough authentication: `auth_time` within `AUTHD_STEP_UP_MAX_AGE`
+// (default 10 minutes) and, when the account has an active second
+// factor, `aal` 2. Otherwise they answer 401 `step-up-required`. This
+// operation authenticates the caller again, on the session of the access
+// token: send exactly one of `password`, `code` (TOTP) or
+// `recovery_code`. When the account has an active factor a password
+// alone does not raise it: send a code (422 otherwise).
+//
+// On success the session's `auth_time` is now, `amr` gains the method
+// used and `aal` is 2 after a code. The answer is a new token pair; the
+// session's previous refresh token is used up (presenting it later is
+// reuse and ends the session), so keep the new one. A wrong password
+// or code counts like a failed login (backoff, 429 `login-backoff`) and
+// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
+// once.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/step-up (the `StepUp` operationId).
+func (c *Client) StepUpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStepUpRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StepUp Authenticate again to raise the current session
+//
+// Sensitive operations (marked "Needs step-up") need a recent and strong
+// enough authentication: `auth_time` within `AUTHD_STEP_UP_MAX_AGE`
+// (default 10 minutes) and, when the account has an active second
+// factor, `aal` 2. Otherwise they answer 401 `step-up-required`. This
+// operation authenticates the caller again, on the session of the access
+// token: send exactly one of `password`, `code` (TOTP) or
+// `recovery_code`. When the account has an active factor a password
+// alone does not raise it: send a code (422 otherwise).
+//
+// On success the session's `auth_time` is now, `amr` gains the method
+// used and `aal` is 2 after a code. The answer is a new token pair; the
+// session's previous refresh token is used up (presenting it later is
+// reuse and ends the session), so keep the new one. A wrong password
+// or code counts like a failed login (backoff, 429 `login-backoff`) and
+// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
+// once.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/step-up (the `StepUp` operationId).
+func (c *Client) StepUp(ctx context.Context, body StepUpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStepUpRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2155,7 +2935,7 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 // counts like a failed login in the same way (the login backoff, 429
 // `login-backoff`, and a `login_failed` event). Limited per user with
 // the budget of `PUT /users/me` (default 10 per minute; 429
-// `rate-limited`).
+// `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2181,7 +2961,7 @@ func (c *Client) DeleteMeWithBody(ctx context.Context, contentType string, body 
 // counts like a failed login in the same way (the login backoff, 429
 // `login-backoff`, and a `login_failed` event). Limited per user with
 // the budget of `PUT /users/me` (default 10 per minute; 429
-// `rate-limited`).
+// `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2231,7 +3011,7 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 // `current_password` counts like a failed login, in the same backoff as
 // logins to the account from the same client (429 `login-backoff` with
 // `Retry-After`), and is recorded as a `login_failed` event with the
-// session that sent it.
+// session that sent it. Needs step-up (see `POST /auth/step-up`).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2264,7 +3044,7 @@ func (c *Client) UpdateMeWithBody(ctx context.Context, contentType string, body 
 // `current_password` counts like a failed login, in the same backoff as
 // logins to the account from the same client (429 `login-backoff` with
 // `Retry-After`), and is recorded as a `login_failed` event with the
-// session that sent it.
+// session that sent it. Needs step-up (see `POST /auth/step-up`).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2292,6 +3072,172 @@ func (c *Client) UpdateMe(ctx context.Context, body UpdateMeJSONRequestBody, req
 // Corresponds with GET /users/me/events (the `ListEvents` operationId).
 func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListFactors The user's second factors
+//
+// The account's second factors, active and still unverified, and how
+// many unused recovery codes remain. Never a secret.
+//
+// Corresponds with GET /users/me/factors (the `ListFactors` operationId).
+func (c *Client) ListFactors(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFactorsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartTotpEnrollmentWithBody Start enrolling an authenticator app
+//
+// Creates an unverified TOTP factor (RFC 6238: SHA-1, 6 digits, 30 s)
+// and returns its secret, its `otpauth://` URI (issuer
+// `AUTHD_TOTP_ISSUER`, label `AUTHD_TOTP_ACCOUNT_LABEL`) and the URI as a
+// QR code, for a phone to scan. The factor does nothing until
+// `POST /users/me/factors/{id}/verify` proves the app works; an
+// unverified factor expires after 15 minutes, and starting another
+// enrolment replaces it. At most 5 active factors (409 `factor-limit`).
+// Needs step-up: a stolen access token must not add the thief's
+// authenticator.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /users/me/factors/totp (the `StartTotpEnrollment` operationId).
+func (c *Client) StartTotpEnrollmentWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartTotpEnrollmentRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartTotpEnrollment Start enrolling an authenticator app
+//
+// Creates an unverified TOTP factor (RFC 6238: SHA-1, 6 digits, 30 s)
+// and returns its secret, its `otpauth://` URI (issuer
+// `AUTHD_TOTP_ISSUER`, label `AUTHD_TOTP_ACCOUNT_LABEL`) and the URI as a
+// QR code, for a phone to scan. The factor does nothing until
+// `POST /users/me/factors/{id}/verify` proves the app works; an
+// unverified factor expires after 15 minutes, and starting another
+// enrolment replaces it. At most 5 active factors (409 `factor-limit`).
+// Needs step-up: a stolen access token must not add the thief's
+// authenticator.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /users/me/factors/totp (the `StartTotpEnrollment` operationId).
+func (c *Client) StartTotpEnrollment(ctx context.Context, body StartTotpEnrollmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartTotpEnrollmentRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteFactor Remove a second factor
+//
+// Removes one of the account's factors, active or not. Removing the last
+// active factor also voids the recovery codes, and logins no longer ask
+// for a second factor. Needs step-up (so with a factor on the account, a
+// recent code). Unknown and other users' factors answer 404. A notice is
+// mailed to the account's address.
+//
+// Corresponds with DELETE /users/me/factors/{id} (the `DeleteFactor` operationId).
+func (c *Client) DeleteFactor(ctx context.Context, id FactorID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteFactorRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyFactorWithBody Activate an authenticator app with its first code
+//
+// Checks a code of the unverified factor; when it is right the factor
+// is active and logins of the account ask for a second factor. The
+// answer carries the account's 10 recovery codes when this is its first
+// active factor, shown this once (each works once; store them somewhere
+// safe). Adding a factor to an account that has one keeps the existing
+// codes (`recovery_codes` absent). A wrong code is 403
+// `invalid-mfa-code` and counts like a failed login (backoff, 429
+// `login-backoff`). Unknown, expired, active and other users' factors
+// answer 404. A notice is mailed to the account's address.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
+func (c *Client) VerifyFactorWithBody(ctx context.Context, id FactorID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyFactorRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyFactor Activate an authenticator app with its first code
+//
+// Checks a code of the unverified factor; when it is right the factor
+// is active and logins of the account ask for a second factor. The
+// answer carries the account's 10 recovery codes when this is its first
+// active factor, shown this once (each works once; store them somewhere
+// safe). Adding a factor to an account that has one keeps the existing
+// codes (`recovery_codes` absent). A wrong code is 403
+// `invalid-mfa-code` and counts like a failed login (backoff, 429
+// `login-backoff`). Unknown, expired, active and other users' factors
+// answer 404. A notice is mailed to the account's address.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
+func (c *Client) VerifyFactor(ctx context.Context, id FactorID, body VerifyFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyFactorRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegenerateRecoveryCodes Replace the recovery codes
+//
+// Voids every recovery code of the account and returns 10 new ones,
+// shown this once. Only an account with an active factor has recovery
+// codes (409 `factor-required` otherwise). Needs step-up.
+//
+// Corresponds with POST /users/me/recovery-codes (the `RegenerateRecoveryCodes` operationId).
+func (c *Client) RegenerateRecoveryCodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegenerateRecoveryCodesRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -2527,6 +3473,86 @@ func NewLogoutRequest(server string, params *LogoutParams) (*http.Request, error
 	return req, nil
 }
 
+// NewEnrollMfaTotpRequest calls the generic EnrollMfaTotp builder with application/json body
+func NewEnrollMfaTotpRequest(server string, body EnrollMfaTotpJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewEnrollMfaTotpRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewEnrollMfaTotpRequestWithBody constructs an http.Request for the EnrollMfaTotp method, with any body, and a specified content type
+func NewEnrollMfaTotpRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/mfa/totp")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifyMfaRequest calls the generic VerifyMfa builder with application/json body
+func NewVerifyMfaRequest(server string, body VerifyMfaJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifyMfaRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifyMfaRequestWithBody constructs an http.Request for the VerifyMfa method, with any body, and a specified content type
+func NewVerifyMfaRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/mfa/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewForgotPasswordRequest calls the generic ForgotPassword builder with application/json body
 func NewForgotPasswordRequest(server string, body ForgotPasswordJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2668,6 +3694,46 @@ func NewRegisterRequestWithBody(server string, contentType string, body io.Reade
 	}
 
 	operationPath := fmt.Sprintf("/auth/register")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewStepUpRequest calls the generic StepUp builder with application/json body
+func NewStepUpRequest(server string, body StepUpJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewStepUpRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewStepUpRequestWithBody constructs an http.Request for the StepUp method, with any body, and a specified content type
+func NewStepUpRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/step-up")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3102,6 +4168,181 @@ func NewListEventsRequest(server string, params *ListEventsParams) (*http.Reques
 	return req, nil
 }
 
+// NewListFactorsRequest constructs an http.Request for the ListFactors method
+func NewListFactorsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/factors")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewStartTotpEnrollmentRequest calls the generic StartTotpEnrollment builder with application/json body
+func NewStartTotpEnrollmentRequest(server string, body StartTotpEnrollmentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewStartTotpEnrollmentRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewStartTotpEnrollmentRequestWithBody constructs an http.Request for the StartTotpEnrollment method, with any body, and a specified content type
+func NewStartTotpEnrollmentRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/factors/totp")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteFactorRequest constructs an http.Request for the DeleteFactor method
+func NewDeleteFactorRequest(server string, id FactorID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/factors/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewVerifyFactorRequest calls the generic VerifyFactor builder with application/json body
+func NewVerifyFactorRequest(server string, id FactorID, body VerifyFactorJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifyFactorRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewVerifyFactorRequestWithBody constructs an http.Request for the VerifyFactor method, with any body, and a specified content type
+func NewVerifyFactorRequestWithBody(server string, id FactorID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/factors/%s/verify", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRegenerateRecoveryCodesRequest constructs an http.Request for the RegenerateRecoveryCodes method
+func NewRegenerateRecoveryCodesRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/recovery-codes")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListSessionsRequest constructs an http.Request for the ListSessions method
 func NewListSessionsRequest(server string) (*http.Request, error) {
 	var err error
@@ -3286,6 +4527,15 @@ type ClientWithResponsesInterface interface {
 	// oldest session, which the account's events record as
 	// `session_revoked` with that session's id.
 	//
+	// Second factor: when the account has an active factor, the right
+	// password answers 202 with an `MfaChallenge` instead of tokens, and
+	// the login completes at `POST /auth/mfa/verify`. The backoff of this
+	// client is forgiven only then, so knowing the password does not reset
+	// the count of wrong codes. With `AUTHD_REQUIRE_MFA=true` an account
+	// without a factor answers 202 with `enrollment_required` (see
+	// `POST /auth/mfa/totp`). Tokens of a password-only login carry `amr`
+	// `["pwd"]` and `aal` 1.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/login (the `Login` operationId).
@@ -3312,6 +4562,15 @@ type ClientWithResponsesInterface interface {
 	// oldest session, which the account's events record as
 	// `session_revoked` with that session's id.
 	//
+	// Second factor: when the account has an active factor, the right
+	// password answers 202 with an `MfaChallenge` instead of tokens, and
+	// the login completes at `POST /auth/mfa/verify`. The backoff of this
+	// client is forgiven only then, so knowing the password does not reset
+	// the count of wrong codes. With `AUTHD_REQUIRE_MFA=true` an account
+	// without a factor answers 202 with `enrollment_required` (see
+	// `POST /auth/mfa/totp`). Tokens of a password-only login carry `amr`
+	// `["pwd"]` and `aal` 1.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/login (the `Login` operationId).
@@ -3327,6 +4586,92 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /auth/logout (the `Logout` operationId).
 	LogoutWithResponse(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*LogoutResponse, error)
+
+	// EnrollMfaTotpWithBodyWithResponse Enrol an authenticator during a login that requires one
+	//
+	// With `AUTHD_REQUIRE_MFA=true`, a login with the right password to an
+	// account without a second factor answers 202 with
+	// `enrollment_required: true` instead of tokens. Its `mfa_token` enrols
+	// an authenticator app here (as `POST /users/me/factors/totp` does for a
+	// logged-in user); `POST /auth/mfa/verify` with the app's first code then
+	// activates it and completes the login. Another call with the same
+	// challenge replaces the factor it enrolled. Any other challenge, or an
+	// expired or used one, answers 401 `invalid-mfa-token`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/mfa/totp (the `EnrollMfaTotp` operationId).
+	EnrollMfaTotpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EnrollMfaTotpResponse, error)
+
+	// EnrollMfaTotpWithResponse Enrol an authenticator during a login that requires one
+	//
+	// With `AUTHD_REQUIRE_MFA=true`, a login with the right password to an
+	// account without a second factor answers 202 with
+	// `enrollment_required: true` instead of tokens. Its `mfa_token` enrols
+	// an authenticator app here (as `POST /users/me/factors/totp` does for a
+	// logged-in user); `POST /auth/mfa/verify` with the app's first code then
+	// activates it and completes the login. Another call with the same
+	// challenge replaces the factor it enrolled. Any other challenge, or an
+	// expired or used one, answers 401 `invalid-mfa-token`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/mfa/totp (the `EnrollMfaTotp` operationId).
+	EnrollMfaTotpWithResponse(ctx context.Context, body EnrollMfaTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*EnrollMfaTotpResponse, error)
+
+	// VerifyMfaWithBodyWithResponse Complete a login with a second factor
+	//
+	// Completes a login that answered 202 (`MfaChallenge`): send its
+	// `mfa_token` with either the current 6-digit `code` of an authenticator
+	// app or one unused `recovery_code`, and get the usual token pair. The
+	// session's access tokens carry `amr` `["pwd", "otp"]` and `aal` 2.
+	//
+	// A TOTP code is accepted once: the same code again, or a code of an
+	// earlier 30-second step, is refused (403 `invalid-mfa-code`), also
+	// when both arrive at once. A recovery code works once. A wrong code
+	// counts against the challenge, which dies after 5 wrong codes (then
+	// 401 `invalid-mfa-token`: log in again), and against the account in the
+	// backoff of failed logins from this client (429 `login-backoff`); a
+	// correct code forgives this client, as a correct password without a
+	// second factor does. The challenge is single use and expires after
+	// `AUTHD_MFA_CHALLENGE_TTL` (default 5 minutes).
+	//
+	// For a challenge with `enrollment_required`, `code` is the first code of
+	// the authenticator enrolled with `POST /auth/mfa/totp`: it activates the
+	// factor, and the answer carries the account's 10 recovery codes, shown
+	// this once. Limited per client IP like logins.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+	VerifyMfaWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyMfaResponse, error)
+
+	// VerifyMfaWithResponse Complete a login with a second factor
+	//
+	// Completes a login that answered 202 (`MfaChallenge`): send its
+	// `mfa_token` with either the current 6-digit `code` of an authenticator
+	// app or one unused `recovery_code`, and get the usual token pair. The
+	// session's access tokens carry `amr` `["pwd", "otp"]` and `aal` 2.
+	//
+	// A TOTP code is accepted once: the same code again, or a code of an
+	// earlier 30-second step, is refused (403 `invalid-mfa-code`), also
+	// when both arrive at once. A recovery code works once. A wrong code
+	// counts against the challenge, which dies after 5 wrong codes (then
+	// 401 `invalid-mfa-token`: log in again), and against the account in the
+	// backoff of failed logins from this client (429 `login-backoff`); a
+	// correct code forgives this client, as a correct password without a
+	// second factor does. The challenge is single use and expires after
+	// `AUTHD_MFA_CHALLENGE_TTL` (default 5 minutes).
+	//
+	// For a challenge with `enrollment_required`, `code` is the first code of
+	// the authenticator enrolled with `POST /auth/mfa/totp`: it activates the
+	// factor, and the answer carries the account's 10 recovery codes, shown
+	// this once. Limited per client IP like logins.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+	VerifyMfaWithResponse(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyMfaResponse, error)
 
 	// ForgotPasswordWithBodyWithResponse Ask for a password reset
 	//
@@ -3451,6 +4796,54 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /auth/register (the `Register` operationId).
 	RegisterWithResponse(ctx context.Context, body RegisterJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterResponse, error)
+
+	// StepUpWithBodyWithResponse Authenticate again to raise the current session
+	//
+	// Sensitive operations (marked "Needs step-up") need a recent and strong
+	// enough authentication: `auth_time` within `AUTHD_STEP_UP_MAX_AGE`
+	// (default 10 minutes) and, when the account has an active second
+	// factor, `aal` 2. Otherwise they answer 401 `step-up-required`. This
+	// operation authenticates the caller again, on the session of the access
+	// token: send exactly one of `password`, `code` (TOTP) or
+	// `recovery_code`. When the account has an active factor a password
+	// alone does not raise it: send a code (422 otherwise).
+	//
+	// On success the session's `auth_time` is now, `amr` gains the method
+	// used and `aal` is 2 after a code. The answer is a new token pair; the
+	// session's previous refresh token is used up (presenting it later is
+	// reuse and ends the session), so keep the new one. A wrong password
+	// or code counts like a failed login (backoff, 429 `login-backoff`) and
+	// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
+	// once.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/step-up (the `StepUp` operationId).
+	StepUpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StepUpResponse, error)
+
+	// StepUpWithResponse Authenticate again to raise the current session
+	//
+	// Sensitive operations (marked "Needs step-up") need a recent and strong
+	// enough authentication: `auth_time` within `AUTHD_STEP_UP_MAX_AGE`
+	// (default 10 minutes) and, when the account has an active second
+	// factor, `aal` 2. Otherwise they answer 401 `step-up-required`. This
+	// operation authenticates the caller again, on the session of the access
+	// token: send exactly one of `password`, `code` (TOTP) or
+	// `recovery_code`. When the account has an active factor a password
+	// alone does not raise it: send a code (422 otherwise).
+	//
+	// On success the session's `auth_time` is now, `amr` gains the method
+	// used and `aal` is 2 after a code. The answer is a new token pair; the
+	// session's previous refresh token is used up (presenting it later is
+	// reuse and ends the session), so keep the new one. A wrong password
+	// or code counts like a failed login (backoff, 429 `login-backoff`) and
+	// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
+	// once.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/step-up (the `StepUp` operationId).
+	StepUpWithResponse(ctx context.Context, body StepUpJSONRequestBody, reqEditors ...RequestEditorFn) (*StepUpResponse, error)
 
 	// VerifyEmailWithBodyWithResponse Verify an email address
 	//
@@ -3609,7 +5002,7 @@ type ClientWithResponsesInterface interface {
 	// counts like a failed login in the same way (the login backoff, 429
 	// `login-backoff`, and a `login_failed` event). Limited per user with
 	// the budget of `PUT /users/me` (default 10 per minute; 429
-	// `rate-limited`).
+	// `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3625,7 +5018,7 @@ type ClientWithResponsesInterface interface {
 	// counts like a failed login in the same way (the login backoff, 429
 	// `login-backoff`, and a `login_failed` event). Limited per user with
 	// the budget of `PUT /users/me` (default 10 per minute; 429
-	// `rate-limited`).
+	// `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3657,7 +5050,7 @@ type ClientWithResponsesInterface interface {
 	// `current_password` counts like a failed login, in the same backoff as
 	// logins to the account from the same client (429 `login-backoff` with
 	// `Retry-After`), and is recorded as a `login_failed` event with the
-	// session that sent it.
+	// session that sent it. Needs step-up (see `POST /auth/step-up`).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3680,7 +5073,7 @@ type ClientWithResponsesInterface interface {
 	// `current_password` counts like a failed login, in the same backoff as
 	// logins to the account from the same client (429 `login-backoff` with
 	// `Retry-After`), and is recorded as a `login_failed` event with the
-	// session that sent it.
+	// session that sent it. Needs step-up (see `POST /auth/step-up`).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3699,6 +5092,108 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /users/me/events (the `ListEvents` operationId).
 	ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error)
+
+	// ListFactorsWithResponse The user's second factors
+	//
+	// The account's second factors, active and still unverified, and how
+	// many unused recovery codes remain. Never a secret.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/me/factors (the `ListFactors` operationId).
+	ListFactorsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListFactorsResponse, error)
+
+	// StartTotpEnrollmentWithBodyWithResponse Start enrolling an authenticator app
+	//
+	// Creates an unverified TOTP factor (RFC 6238: SHA-1, 6 digits, 30 s)
+	// and returns its secret, its `otpauth://` URI (issuer
+	// `AUTHD_TOTP_ISSUER`, label `AUTHD_TOTP_ACCOUNT_LABEL`) and the URI as a
+	// QR code, for a phone to scan. The factor does nothing until
+	// `POST /users/me/factors/{id}/verify` proves the app works; an
+	// unverified factor expires after 15 minutes, and starting another
+	// enrolment replaces it. At most 5 active factors (409 `factor-limit`).
+	// Needs step-up: a stolen access token must not add the thief's
+	// authenticator.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/factors/totp (the `StartTotpEnrollment` operationId).
+	StartTotpEnrollmentWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartTotpEnrollmentResponse, error)
+
+	// StartTotpEnrollmentWithResponse Start enrolling an authenticator app
+	//
+	// Creates an unverified TOTP factor (RFC 6238: SHA-1, 6 digits, 30 s)
+	// and returns its secret, its `otpauth://` URI (issuer
+	// `AUTHD_TOTP_ISSUER`, label `AUTHD_TOTP_ACCOUNT_LABEL`) and the URI as a
+	// QR code, for a phone to scan. The factor does nothing until
+	// `POST /users/me/factors/{id}/verify` proves the app works; an
+	// unverified factor expires after 15 minutes, and starting another
+	// enrolment replaces it. At most 5 active factors (409 `factor-limit`).
+	// Needs step-up: a stolen access token must not add the thief's
+	// authenticator.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/factors/totp (the `StartTotpEnrollment` operationId).
+	StartTotpEnrollmentWithResponse(ctx context.Context, body StartTotpEnrollmentJSONRequestBody, reqEditors ...RequestEditorFn) (*StartTotpEnrollmentResponse, error)
+
+	// DeleteFactorWithResponse Remove a second factor
+	//
+	// Removes one of the account's factors, active or not. Removing the last
+	// active factor also voids the recovery codes, and logins no longer ask
+	// for a second factor. Needs step-up (so with a factor on the account, a
+	// recent code). Unknown and other users' factors answer 404. A notice is
+	// mailed to the account's address.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /users/me/factors/{id} (the `DeleteFactor` operationId).
+	DeleteFactorWithResponse(ctx context.Context, id FactorID, reqEditors ...RequestEditorFn) (*DeleteFactorResponse, error)
+
+	// VerifyFactorWithBodyWithResponse Activate an authenticator app with its first code
+	//
+	// Checks a code of the unverified factor; when it is right the factor
+	// is active and logins of the account ask for a second factor. The
+	// answer carries the account's 10 recovery codes when this is its first
+	// active factor, shown this once (each works once; store them somewhere
+	// safe). Adding a factor to an account that has one keeps the existing
+	// codes (`recovery_codes` absent). A wrong code is 403
+	// `invalid-mfa-code` and counts like a failed login (backoff, 429
+	// `login-backoff`). Unknown, expired, active and other users' factors
+	// answer 404. A notice is mailed to the account's address.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
+	VerifyFactorWithBodyWithResponse(ctx context.Context, id FactorID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyFactorResponse, error)
+
+	// VerifyFactorWithResponse Activate an authenticator app with its first code
+	//
+	// Checks a code of the unverified factor; when it is right the factor
+	// is active and logins of the account ask for a second factor. The
+	// answer carries the account's 10 recovery codes when this is its first
+	// active factor, shown this once (each works once; store them somewhere
+	// safe). Adding a factor to an account that has one keeps the existing
+	// codes (`recovery_codes` absent). A wrong code is 403
+	// `invalid-mfa-code` and counts like a failed login (backoff, 429
+	// `login-backoff`). Unknown, expired, active and other users' factors
+	// answer 404. A notice is mailed to the account's address.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
+	VerifyFactorWithResponse(ctx context.Context, id FactorID, body VerifyFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyFactorResponse, error)
+
+	// RegenerateRecoveryCodesWithResponse Replace the recovery codes
+	//
+	// Voids every recovery code of the account and returns 10 new ones,
+	// shown this once. Only an account with an active factor has recovery
+	// codes (409 `factor-required` otherwise). Needs step-up.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/recovery-codes (the `RegenerateRecoveryCodes` operationId).
+	RegenerateRecoveryCodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RegenerateRecoveryCodesResponse, error)
 
 	// ListSessionsWithResponse The user's active sessions
 	//
@@ -3938,6 +5433,11 @@ type LoginResponse200Headers struct {
 	RateLimitPolicy *string
 }
 
+// LoginResponse202Headers the declared response headers of an HTTP 202 response for Login
+type LoginResponse202Headers struct {
+	CacheControl *string
+}
+
 // LoginResponse429Headers the declared response headers of an HTTP 429 response for Login
 type LoginResponse429Headers struct {
 	RateLimit       *string
@@ -3955,6 +5455,8 @@ type LoginResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *TokenPair
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *MfaChallenge
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -3973,6 +5475,8 @@ type LoginResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *LoginResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *LoginResponse202Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *LoginResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3982,6 +5486,11 @@ type LoginResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r LoginResponse) GetJSON200() *TokenPair {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r LoginResponse) GetJSON202() *MfaChallenge {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -4123,6 +5632,241 @@ func (r LogoutResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r LogoutResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// EnrollMfaTotpResponse201Headers the declared response headers of an HTTP 201 response for EnrollMfaTotp
+type EnrollMfaTotpResponse201Headers struct {
+	CacheControl *string
+}
+
+// EnrollMfaTotpResponse429Headers the declared response headers of an HTTP 429 response for EnrollMfaTotp
+type EnrollMfaTotpResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// EnrollMfaTotpResponse503Headers the declared response headers of an HTTP 503 response for EnrollMfaTotp
+type EnrollMfaTotpResponse503Headers struct {
+	RetryAfter *int
+}
+
+type EnrollMfaTotpResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TotpEnrollment
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *InvalidMfaToken
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *EnrollMfaTotpResponse201Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EnrollMfaTotpResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EnrollMfaTotpResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r EnrollMfaTotpResponse) GetJSON201() *TotpEnrollment {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r EnrollMfaTotpResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r EnrollMfaTotpResponse) GetApplicationproblemJSON401() *InvalidMfaToken {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r EnrollMfaTotpResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r EnrollMfaTotpResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r EnrollMfaTotpResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r EnrollMfaTotpResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r EnrollMfaTotpResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r EnrollMfaTotpResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EnrollMfaTotpResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EnrollMfaTotpResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EnrollMfaTotpResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifyMfaResponse200Headers the declared response headers of an HTTP 200 response for VerifyMfa
+type VerifyMfaResponse200Headers struct {
+	CacheControl    *string
+	RateLimit       *string
+	RateLimitPolicy *string
+}
+
+// VerifyMfaResponse429Headers the declared response headers of an HTTP 429 response for VerifyMfa
+type VerifyMfaResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// VerifyMfaResponse503Headers the declared response headers of an HTTP 503 response for VerifyMfa
+type VerifyMfaResponse503Headers struct {
+	RetryAfter *int
+}
+
+type VerifyMfaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TokenPair
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *InvalidMfaToken
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *InvalidMfaCode
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *VerifyMfaResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyMfaResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyMfaResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifyMfaResponse) GetJSON200() *TokenPair {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r VerifyMfaResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r VerifyMfaResponse) GetApplicationproblemJSON401() *InvalidMfaToken {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r VerifyMfaResponse) GetApplicationproblemJSON403() *InvalidMfaCode {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r VerifyMfaResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r VerifyMfaResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r VerifyMfaResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r VerifyMfaResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r VerifyMfaResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyMfaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyMfaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyMfaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyMfaResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4566,6 +6310,135 @@ func (r RegisterResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RegisterResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StepUpResponse200Headers the declared response headers of an HTTP 200 response for StepUp
+type StepUpResponse200Headers struct {
+	CacheControl    *string
+	RateLimit       *string
+	RateLimitPolicy *string
+}
+
+// StepUpResponse401Headers the declared response headers of an HTTP 401 response for StepUp
+type StepUpResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// StepUpResponse429Headers the declared response headers of an HTTP 429 response for StepUp
+type StepUpResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// StepUpResponse503Headers the declared response headers of an HTTP 503 response for StepUp
+type StepUpResponse503Headers struct {
+	RetryAfter *int
+}
+
+type StepUpResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TokenPair
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *StepUpRefused
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *StepUpResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *StepUpResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StepUpResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *StepUpResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r StepUpResponse) GetJSON200() *TokenPair {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StepUpResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r StepUpResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r StepUpResponse) GetApplicationproblemJSON403() *StepUpRefused {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r StepUpResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r StepUpResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r StepUpResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r StepUpResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r StepUpResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StepUpResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StepUpResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StepUpResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StepUpResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5061,7 +6934,7 @@ type DeleteMeResponse struct {
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
-	ApplicationproblemJSON401 *Unauthorized
+	ApplicationproblemJSON401 *StepUpRequired
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *WrongPassword
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
@@ -5086,7 +6959,7 @@ func (r DeleteMeResponse) GetApplicationproblemJSON400() *BadRequest {
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
-func (r DeleteMeResponse) GetApplicationproblemJSON401() *Unauthorized {
+func (r DeleteMeResponse) GetApplicationproblemJSON401() *StepUpRequired {
 	return r.ApplicationproblemJSON401
 }
 
@@ -5238,7 +7111,7 @@ type UpdateMeResponse struct {
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
-	ApplicationproblemJSON401 *Unauthorized
+	ApplicationproblemJSON401 *StepUpRequired
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *WrongPassword
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
@@ -5270,7 +7143,7 @@ func (r UpdateMeResponse) GetApplicationproblemJSON400() *BadRequest {
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
-func (r UpdateMeResponse) GetApplicationproblemJSON401() *Unauthorized {
+func (r UpdateMeResponse) GetApplicationproblemJSON401() *StepUpRequired {
 	return r.ApplicationproblemJSON401
 }
 
@@ -5410,6 +7283,465 @@ func (r ListEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListFactorsResponse401Headers the declared response headers of an HTTP 401 response for ListFactors
+type ListFactorsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListFactorsResponse503Headers the declared response headers of an HTTP 503 response for ListFactors
+type ListFactorsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListFactorsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FactorList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListFactorsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListFactorsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFactorsResponse) GetJSON200() *FactorList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListFactorsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListFactorsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFactorsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFactorsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFactorsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFactorsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StartTotpEnrollmentResponse201Headers the declared response headers of an HTTP 201 response for StartTotpEnrollment
+type StartTotpEnrollmentResponse201Headers struct {
+	CacheControl *string
+}
+
+// StartTotpEnrollmentResponse401Headers the declared response headers of an HTTP 401 response for StartTotpEnrollment
+type StartTotpEnrollmentResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// StartTotpEnrollmentResponse503Headers the declared response headers of an HTTP 503 response for StartTotpEnrollment
+type StartTotpEnrollmentResponse503Headers struct {
+	RetryAfter *int
+}
+
+type StartTotpEnrollmentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TotpEnrollment
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *StepUpRequired
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *FactorConflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *StartTotpEnrollmentResponse201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *StartTotpEnrollmentResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *StartTotpEnrollmentResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r StartTotpEnrollmentResponse) GetJSON201() *TotpEnrollment {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StartTotpEnrollmentResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r StartTotpEnrollmentResponse) GetApplicationproblemJSON401() *StepUpRequired {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r StartTotpEnrollmentResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r StartTotpEnrollmentResponse) GetApplicationproblemJSON409() *FactorConflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r StartTotpEnrollmentResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r StartTotpEnrollmentResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r StartTotpEnrollmentResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StartTotpEnrollmentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StartTotpEnrollmentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StartTotpEnrollmentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StartTotpEnrollmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteFactorResponse401Headers the declared response headers of an HTTP 401 response for DeleteFactor
+type DeleteFactorResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteFactorResponse503Headers the declared response headers of an HTTP 503 response for DeleteFactor
+type DeleteFactorResponse503Headers struct {
+	RetryAfter *int
+}
+
+type DeleteFactorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *StepUpRequired
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteFactorResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteFactorResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteFactorResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteFactorResponse) GetApplicationproblemJSON401() *StepUpRequired {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteFactorResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteFactorResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteFactorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteFactorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteFactorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteFactorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifyFactorResponse401Headers the declared response headers of an HTTP 401 response for VerifyFactor
+type VerifyFactorResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// VerifyFactorResponse429Headers the declared response headers of an HTTP 429 response for VerifyFactor
+type VerifyFactorResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// VerifyFactorResponse503Headers the declared response headers of an HTTP 503 response for VerifyFactor
+type VerifyFactorResponse503Headers struct {
+	RetryAfter *int
+}
+
+type VerifyFactorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FactorActivated
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *InvalidMfaCode
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *VerifyFactorResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyFactorResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyFactorResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifyFactorResponse) GetJSON200() *FactorActivated {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r VerifyFactorResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r VerifyFactorResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r VerifyFactorResponse) GetApplicationproblemJSON403() *InvalidMfaCode {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r VerifyFactorResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r VerifyFactorResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r VerifyFactorResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r VerifyFactorResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r VerifyFactorResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r VerifyFactorResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyFactorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyFactorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyFactorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyFactorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegenerateRecoveryCodesResponse401Headers the declared response headers of an HTTP 401 response for RegenerateRecoveryCodes
+type RegenerateRecoveryCodesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RegenerateRecoveryCodesResponse503Headers the declared response headers of an HTTP 503 response for RegenerateRecoveryCodes
+type RegenerateRecoveryCodesResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RegenerateRecoveryCodesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RecoveryCodes
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *StepUpRequired
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *FactorConflict
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegenerateRecoveryCodesResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RegenerateRecoveryCodesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RegenerateRecoveryCodesResponse) GetJSON200() *RecoveryCodes {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RegenerateRecoveryCodesResponse) GetApplicationproblemJSON401() *StepUpRequired {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RegenerateRecoveryCodesResponse) GetApplicationproblemJSON409() *FactorConflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RegenerateRecoveryCodesResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RegenerateRecoveryCodesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegenerateRecoveryCodesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegenerateRecoveryCodesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegenerateRecoveryCodesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5664,6 +7996,15 @@ func (c *ClientWithResponses) ConfirmEmailChangeWithResponse(ctx context.Context
 // oldest session, which the account's events record as
 // `session_revoked` with that session's id.
 //
+// Second factor: when the account has an active factor, the right
+// password answers 202 with an `MfaChallenge` instead of tokens, and
+// the login completes at `POST /auth/mfa/verify`. The backoff of this
+// client is forgiven only then, so knowing the password does not reset
+// the count of wrong codes. With `AUTHD_REQUIRE_MFA=true` an account
+// without a factor answers 202 with `enrollment_required` (see
+// `POST /auth/mfa/totp`). Tokens of a password-only login carry `amr`
+// `["pwd"]` and `aal` 1.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/login (the `Login` operationId).
@@ -5696,6 +8037,15 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // oldest session, which the account's events record as
 // `session_revoked` with that session's id.
 //
+// Second factor: when the account has an active factor, the right
+// password answers 202 with an `MfaChallenge` instead of tokens, and
+// the login completes at `POST /auth/mfa/verify`. The backoff of this
+// client is forgiven only then, so knowing the password does not reset
+// the count of wrong codes. With `AUTHD_REQUIRE_MFA=true` an account
+// without a factor answers 202 with `enrollment_required` (see
+// `POST /auth/mfa/totp`). Tokens of a password-only login carry `amr`
+// `["pwd"]` and `aal` 1.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/login (the `Login` operationId).
@@ -5722,6 +8072,116 @@ func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, params *Lo
 		return nil, err
 	}
 	return ParseLogoutResponse(rsp)
+}
+
+// EnrollMfaTotpWithBodyWithResponse Enrol an authenticator during a login that requires one
+//
+// With `AUTHD_REQUIRE_MFA=true`, a login with the right password to an
+// account without a second factor answers 202 with
+// `enrollment_required: true` instead of tokens. Its `mfa_token` enrols
+// an authenticator app here (as `POST /users/me/factors/totp` does for a
+// logged-in user); `POST /auth/mfa/verify` with the app's first code then
+// activates it and completes the login. Another call with the same
+// challenge replaces the factor it enrolled. Any other challenge, or an
+// expired or used one, answers 401 `invalid-mfa-token`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/mfa/totp (the `EnrollMfaTotp` operationId).
+func (c *ClientWithResponses) EnrollMfaTotpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EnrollMfaTotpResponse, error) {
+	rsp, err := c.EnrollMfaTotpWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnrollMfaTotpResponse(rsp)
+}
+
+// EnrollMfaTotpWithResponse Enrol an authenticator during a login that requires one
+//
+// With `AUTHD_REQUIRE_MFA=true`, a login with the right password to an
+// account without a second factor answers 202 with
+// `enrollment_required: true` instead of tokens. Its `mfa_token` enrols
+// an authenticator app here (as `POST /users/me/factors/totp` does for a
+// logged-in user); `POST /auth/mfa/verify` with the app's first code then
+// activates it and completes the login. Another call with the same
+// challenge replaces the factor it enrolled. Any other challenge, or an
+// expired or used one, answers 401 `invalid-mfa-token`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/mfa/totp (the `EnrollMfaTotp` operationId).
+func (c *ClientWithResponses) EnrollMfaTotpWithResponse(ctx context.Context, body EnrollMfaTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*EnrollMfaTotpResponse, error) {
+	rsp, err := c.EnrollMfaTotp(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnrollMfaTotpResponse(rsp)
+}
+
+// VerifyMfaWithBodyWithResponse Complete a login with a second factor
+//
+// Completes a login that answered 202 (`MfaChallenge`): send its
+// `mfa_token` with either the current 6-digit `code` of an authenticator
+// app or one unused `recovery_code`, and get the usual token pair. The
+// session's access tokens carry `amr` `["pwd", "otp"]` and `aal` 2.
+//
+// A TOTP code is accepted once: the same code again, or a code of an
+// earlier 30-second step, is refused (403 `invalid-mfa-code`), also
+// when both arrive at once. A recovery code works once. A wrong code
+// counts against the challenge, which dies after 5 wrong codes (then
+// 401 `invalid-mfa-token`: log in again), and against the account in the
+// backoff of failed logins from this client (429 `login-backoff`); a
+// correct code forgives this client, as a correct password without a
+// second factor does. The challenge is single use and expires after
+// `AUTHD_MFA_CHALLENGE_TTL` (default 5 minutes).
+//
+// For a challenge with `enrollment_required`, `code` is the first code of
+// the authenticator enrolled with `POST /auth/mfa/totp`: it activates the
+// factor, and the answer carries the account's 10 recovery codes, shown
+// this once. Limited per client IP like logins.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+func (c *ClientWithResponses) VerifyMfaWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyMfaResponse, error) {
+	rsp, err := c.VerifyMfaWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyMfaResponse(rsp)
+}
+
+// VerifyMfaWithResponse Complete a login with a second factor
+//
+// Completes a login that answered 202 (`MfaChallenge`): send its
+// `mfa_token` with either the current 6-digit `code` of an authenticator
+// app or one unused `recovery_code`, and get the usual token pair. The
+// session's access tokens carry `amr` `["pwd", "otp"]` and `aal` 2.
+//
+// A TOTP code is accepted once: the same code again, or a code of an
+// earlier 30-second step, is refused (403 `invalid-mfa-code`), also
+// when both arrive at once. A recovery code works once. A wrong code
+// counts against the challenge, which dies after 5 wrong codes (then
+// 401 `invalid-mfa-token`: log in again), and against the account in the
+// backoff of failed logins from this client (429 `login-backoff`); a
+// correct code forgives this client, as a correct password without a
+// second factor does. The challenge is single use and expires after
+// `AUTHD_MFA_CHALLENGE_TTL` (default 5 minutes).
+//
+// For a challenge with `enrollment_required`, `code` is the first code of
+// the authenticator enrolled with `POST /auth/mfa/totp`: it activates the
+// factor, and the answer carries the account's 10 recovery codes, shown
+// this once. Limited per client IP like logins.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
+func (c *ClientWithResponses) VerifyMfaWithResponse(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyMfaResponse, error) {
+	rsp, err := c.VerifyMfa(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyMfaResponse(rsp)
 }
 
 // ForgotPasswordWithBodyWithResponse Ask for a password reset
@@ -5894,6 +8354,66 @@ func (c *ClientWithResponses) RegisterWithResponse(ctx context.Context, body Reg
 		return nil, err
 	}
 	return ParseRegisterResponse(rsp)
+}
+
+// StepUpWithBodyWithResponse Authenticate again to raise the current session
+//
+// Sensitive operations (marked "Needs step-up") need a recent and strong
+// enough authentication: `auth_time` within `AUTHD_STEP_UP_MAX_AGE`
+// (default 10 minutes) and, when the account has an active second
+// factor, `aal` 2. Otherwise they answer 401 `step-up-required`. This
+// operation authenticates the caller again, on the session of the access
+// token: send exactly one of `password`, `code` (TOTP) or
+// `recovery_code`. When the account has an active factor a password
+// alone does not raise it: send a code (422 otherwise).
+//
+// On success the session's `auth_time` is now, `amr` gains the method
+// used and `aal` is 2 after a code. The answer is a new token pair; the
+// session's previous refresh token is used up (presenting it later is
+// reuse and ends the session), so keep the new one. A wrong password
+// or code counts like a failed login (backoff, 429 `login-backoff`) and
+// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
+// once.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/step-up (the `StepUp` operationId).
+func (c *ClientWithResponses) StepUpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StepUpResponse, error) {
+	rsp, err := c.StepUpWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStepUpResponse(rsp)
+}
+
+// StepUpWithResponse Authenticate again to raise the current session
+//
+// Sensitive operations (marked "Needs step-up") need a recent and strong
+// enough authentication: `auth_time` within `AUTHD_STEP_UP_MAX_AGE`
+// (default 10 minutes) and, when the account has an active second
+// factor, `aal` 2. Otherwise they answer 401 `step-up-required`. This
+// operation authenticates the caller again, on the session of the access
+// token: send exactly one of `password`, `code` (TOTP) or
+// `recovery_code`. When the account has an active factor a password
+// alone does not raise it: send a code (422 otherwise).
+//
+// On success the session's `auth_time` is now, `amr` gains the method
+// used and `aal` is 2 after a code. The answer is a new token pair; the
+// session's previous refresh token is used up (presenting it later is
+// reuse and ends the session), so keep the new one. A wrong password
+// or code counts like a failed login (backoff, 429 `login-backoff`) and
+// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
+// once.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/step-up (the `StepUp` operationId).
+func (c *ClientWithResponses) StepUpWithResponse(ctx context.Context, body StepUpJSONRequestBody, reqEditors ...RequestEditorFn) (*StepUpResponse, error) {
+	rsp, err := c.StepUp(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStepUpResponse(rsp)
 }
 
 // VerifyEmailWithBodyWithResponse Verify an email address
@@ -6113,7 +8633,7 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 // counts like a failed login in the same way (the login backoff, 429
 // `login-backoff`, and a `login_failed` event). Limited per user with
 // the budget of `PUT /users/me` (default 10 per minute; 429
-// `rate-limited`).
+// `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6135,7 +8655,7 @@ func (c *ClientWithResponses) DeleteMeWithBodyWithResponse(ctx context.Context, 
 // counts like a failed login in the same way (the login backoff, 429
 // `login-backoff`, and a `login_failed` event). Limited per user with
 // the budget of `PUT /users/me` (default 10 per minute; 429
-// `rate-limited`).
+// `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6179,7 +8699,7 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 // `current_password` counts like a failed login, in the same backoff as
 // logins to the account from the same client (429 `login-backoff` with
 // `Retry-After`), and is recorded as a `login_failed` event with the
-// session that sent it.
+// session that sent it. Needs step-up (see `POST /auth/step-up`).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6208,7 +8728,7 @@ func (c *ClientWithResponses) UpdateMeWithBodyWithResponse(ctx context.Context, 
 // `current_password` counts like a failed login, in the same backoff as
 // logins to the account from the same client (429 `login-backoff` with
 // `Retry-After`), and is recorded as a `login_failed` event with the
-// session that sent it.
+// session that sent it. Needs step-up (see `POST /auth/step-up`).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6238,6 +8758,150 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params
 		return nil, err
 	}
 	return ParseListEventsResponse(rsp)
+}
+
+// ListFactorsWithResponse The user's second factors
+//
+// The account's second factors, active and still unverified, and how
+// many unused recovery codes remain. Never a secret.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/me/factors (the `ListFactors` operationId).
+func (c *ClientWithResponses) ListFactorsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListFactorsResponse, error) {
+	rsp, err := c.ListFactors(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFactorsResponse(rsp)
+}
+
+// StartTotpEnrollmentWithBodyWithResponse Start enrolling an authenticator app
+//
+// Creates an unverified TOTP factor (RFC 6238: SHA-1, 6 digits, 30 s)
+// and returns its secret, its `otpauth://` URI (issuer
+// `AUTHD_TOTP_ISSUER`, label `AUTHD_TOTP_ACCOUNT_LABEL`) and the URI as a
+// QR code, for a phone to scan. The factor does nothing until
+// `POST /users/me/factors/{id}/verify` proves the app works; an
+// unverified factor expires after 15 minutes, and starting another
+// enrolment replaces it. At most 5 active factors (409 `factor-limit`).
+// Needs step-up: a stolen access token must not add the thief's
+// authenticator.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/factors/totp (the `StartTotpEnrollment` operationId).
+func (c *ClientWithResponses) StartTotpEnrollmentWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartTotpEnrollmentResponse, error) {
+	rsp, err := c.StartTotpEnrollmentWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartTotpEnrollmentResponse(rsp)
+}
+
+// StartTotpEnrollmentWithResponse Start enrolling an authenticator app
+//
+// Creates an unverified TOTP factor (RFC 6238: SHA-1, 6 digits, 30 s)
+// and returns its secret, its `otpauth://` URI (issuer
+// `AUTHD_TOTP_ISSUER`, label `AUTHD_TOTP_ACCOUNT_LABEL`) and the URI as a
+// QR code, for a phone to scan. The factor does nothing until
+// `POST /users/me/factors/{id}/verify` proves the app works; an
+// unverified factor expires after 15 minutes, and starting another
+// enrolment replaces it. At most 5 active factors (409 `factor-limit`).
+// Needs step-up: a stolen access token must not add the thief's
+// authenticator.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/factors/totp (the `StartTotpEnrollment` operationId).
+func (c *ClientWithResponses) StartTotpEnrollmentWithResponse(ctx context.Context, body StartTotpEnrollmentJSONRequestBody, reqEditors ...RequestEditorFn) (*StartTotpEnrollmentResponse, error) {
+	rsp, err := c.StartTotpEnrollment(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartTotpEnrollmentResponse(rsp)
+}
+
+// DeleteFactorWithResponse Remove a second factor
+//
+// Removes one of the account's factors, active or not. Removing the last
+// active factor also voids the recovery codes, and logins no longer ask
+// for a second factor. Needs step-up (so with a factor on the account, a
+// recent code). Unknown and other users' factors answer 404. A notice is
+// mailed to the account's address.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /users/me/factors/{id} (the `DeleteFactor` operationId).
+func (c *ClientWithResponses) DeleteFactorWithResponse(ctx context.Context, id FactorID, reqEditors ...RequestEditorFn) (*DeleteFactorResponse, error) {
+	rsp, err := c.DeleteFactor(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteFactorResponse(rsp)
+}
+
+// VerifyFactorWithBodyWithResponse Activate an authenticator app with its first code
+//
+// Checks a code of the unverified factor; when it is right the factor
+// is active and logins of the account ask for a second factor. The
+// answer carries the account's 10 recovery codes when this is its first
+// active factor, shown this once (each works once; store them somewhere
+// safe). Adding a factor to an account that has one keeps the existing
+// codes (`recovery_codes` absent). A wrong code is 403
+// `invalid-mfa-code` and counts like a failed login (backoff, 429
+// `login-backoff`). Unknown, expired, active and other users' factors
+// answer 404. A notice is mailed to the account's address.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
+func (c *ClientWithResponses) VerifyFactorWithBodyWithResponse(ctx context.Context, id FactorID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyFactorResponse, error) {
+	rsp, err := c.VerifyFactorWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyFactorResponse(rsp)
+}
+
+// VerifyFactorWithResponse Activate an authenticator app with its first code
+//
+// Checks a code of the unverified factor; when it is right the factor
+// is active and logins of the account ask for a second factor. The
+// answer carries the account's 10 recovery codes when this is its first
+// active factor, shown this once (each works once; store them somewhere
+// safe). Adding a factor to an account that has one keeps the existing
+// codes (`recovery_codes` absent). A wrong code is 403
+// `invalid-mfa-code` and counts like a failed login (backoff, 429
+// `login-backoff`). Unknown, expired, active and other users' factors
+// answer 404. A notice is mailed to the account's address.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
+func (c *ClientWithResponses) VerifyFactorWithResponse(ctx context.Context, id FactorID, body VerifyFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyFactorResponse, error) {
+	rsp, err := c.VerifyFactor(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyFactorResponse(rsp)
+}
+
+// RegenerateRecoveryCodesWithResponse Replace the recovery codes
+//
+// Voids every recovery code of the account and returns 10 new ones,
+// shown this once. Only an account with an active factor has recovery
+// codes (409 `factor-required` otherwise). Needs step-up.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/recovery-codes (the `RegenerateRecoveryCodes` operationId).
+func (c *ClientWithResponses) RegenerateRecoveryCodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RegenerateRecoveryCodesResponse, error) {
+	rsp, err := c.RegenerateRecoveryCodes(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegenerateRecoveryCodesResponse(rsp)
 }
 
 // ListSessionsWithResponse The user's active sessions
@@ -6488,6 +9152,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest MfaChallenge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6571,6 +9242,16 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			headers.RateLimitPolicy = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers LoginResponse202Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers202 = &headers
 	case rsp.StatusCode == 429:
 		var headers LoginResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -6670,6 +9351,271 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers LogoutResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEnrollMfaTotpResponse parses an HTTP response from a EnrollMfaTotpWithResponse call
+func ParseEnrollMfaTotpResponse(rsp *http.Response) (*EnrollMfaTotpResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EnrollMfaTotpResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TotpEnrollment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest InvalidMfaToken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers EnrollMfaTotpResponse201Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 429:
+		var headers EnrollMfaTotpResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers EnrollMfaTotpResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifyMfaResponse parses an HTTP response from a VerifyMfaWithResponse call
+func ParseVerifyMfaResponse(rsp *http.Response) (*VerifyMfaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyMfaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TokenPair
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest InvalidMfaToken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest InvalidMfaCode
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers VerifyMfaResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers VerifyMfaResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifyMfaResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -7195,6 +10141,159 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 	return response, nil
 }
 
+// ParseStepUpResponse parses an HTTP response from a StepUpWithResponse call
+func ParseStepUpResponse(rsp *http.Response) (*StepUpResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StepUpResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TokenPair
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest StepUpRefused
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers StepUpResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers StepUpResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers StepUpResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers StepUpResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseVerifyEmailResponse parses an HTTP response from a VerifyEmailWithResponse call
 func ParseVerifyEmailResponse(rsp *http.Response) (*VerifyEmailResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -7620,7 +10719,7 @@ func ParseDeleteMeResponse(rsp *http.Response) (*DeleteMeResponse, error) {
 		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest StepUpRequired
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -7805,7 +10904,7 @@ func ParseUpdateMeResponse(rsp *http.Response) (*UpdateMeResponse, error) {
 		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest StepUpRequired
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -7969,6 +11068,456 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListFactorsResponse parses an HTTP response from a ListFactorsWithResponse call
+func ParseListFactorsResponse(rsp *http.Response) (*ListFactorsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFactorsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FactorList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListFactorsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListFactorsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseStartTotpEnrollmentResponse parses an HTTP response from a StartTotpEnrollmentWithResponse call
+func ParseStartTotpEnrollmentResponse(rsp *http.Response) (*StartTotpEnrollmentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StartTotpEnrollmentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TotpEnrollment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest StepUpRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest FactorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers StartTotpEnrollmentResponse201Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers StartTotpEnrollmentResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers StartTotpEnrollmentResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteFactorResponse parses an HTTP response from a DeleteFactorWithResponse call
+func ParseDeleteFactorResponse(rsp *http.Response) (*DeleteFactorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteFactorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest StepUpRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteFactorResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteFactorResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifyFactorResponse parses an HTTP response from a VerifyFactorWithResponse call
+func ParseVerifyFactorResponse(rsp *http.Response) (*VerifyFactorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyFactorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FactorActivated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest InvalidMfaCode
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers VerifyFactorResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers VerifyFactorResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifyFactorResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegenerateRecoveryCodesResponse parses an HTTP response from a RegenerateRecoveryCodesWithResponse call
+func ParseRegenerateRecoveryCodesResponse(rsp *http.Response) (*RegenerateRecoveryCodesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegenerateRecoveryCodesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RecoveryCodes
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest StepUpRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest FactorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegenerateRecoveryCodesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RegenerateRecoveryCodesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -38,11 +38,45 @@ type MailOutbox struct {
 	Mailbox       string
 }
 
+type MfaChallenge struct {
+	ID          uuid.UUID
+	TokenHash   []byte
+	UserID      uuid.UUID
+	PasswordTag []byte
+	Enrollment  bool
+	FactorID    *uuid.UUID
+	Failures    int32
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+type MfaFactor struct {
+	ID           uuid.UUID
+	UserID       uuid.UUID
+	Kind         string
+	FriendlyName string
+	SecretKid    string
+	SecretSealed []byte
+	VerifiedAt   *time.Time
+	ExpiresAt    *time.Time
+	LastStep     int64
+	LastUsedAt   *time.Time
+	CreatedAt    time.Time
+}
+
 type PendingRegistration struct {
 	Email     string
 	TokenHash []byte
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+type RecoveryCode struct {
+	ID        int64
+	UserID    uuid.UUID
+	CodeHash  []byte
+	UsedAt    *time.Time
+	CreatedAt time.Time
 }
 
 type RefreshToken struct {
@@ -75,6 +109,8 @@ type Session struct {
 	RevokedAt  *time.Time
 	UserAgent  string
 	Ip         string
+	Amr        []string
+	AuthTime   time.Time
 }
 
 type User struct {

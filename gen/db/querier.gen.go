@@ -12,6 +12,10 @@ import (
 )
 
 type Querier interface {
+	// Spends a code: 0 rows when its step, or a later one, was already accepted.
+	AcceptTotpStep(ctx context.Context, arg AcceptTotpStepParams) (int64, error)
+	// Makes an enrolment active with the step of its first accepted code.
+	ActivateFactor(ctx context.Context, arg ActivateFactorParams) (MfaFactor, error)
 	// Gave up: parked as dead for an operator (`authd mail requeue`); the bodies
 	// stay, sealed, until the row is pruned.
 	BuryMail(ctx context.Context, arg BuryMailParams) error
@@ -29,6 +33,14 @@ type Querier interface {
 	ConsumeOwnAccountToken(ctx context.Context, arg ConsumeOwnAccountTokenParams) (ConsumeOwnAccountTokenRow, error)
 	// Uses a live link up: its row goes, so the link works once.
 	ConsumePendingToken(ctx context.Context, arg ConsumePendingTokenParams) (string, error)
+	CountActiveFactors(ctx context.Context, userID uuid.UUID) (int64, error)
+	// How many factor secrets are sealed with the data key kid.
+	CountFactorSecretsUnder(ctx context.Context, kid string) (int64, error)
+	// The user's unused recovery codes.
+	CountRecoveryCodes(ctx context.Context, userID uuid.UUID) (int64, error)
+	// An unverified factor; the caller chooses the id, which the sealed secret is bound to.
+	CreateFactor(ctx context.Context, arg CreateFactorParams) (MfaFactor, error)
+	CreateMfaChallenge(ctx context.Context, arg CreateMfaChallengeParams) error
 	CreateRefreshToken(ctx context.Context, arg CreateRefreshTokenParams) error
 	CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error)
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
@@ -45,16 +57,25 @@ type Querier interface {
 	DecoyEvent(ctx context.Context) error
 	// A password or email change invalidates every outstanding token of the user.
 	DeleteAccountTokens(ctx context.Context, userID uuid.UUID) error
+	// Removes one factor of the user; 0 rows for another user's or an unknown one.
+	DeleteFactor(ctx context.Context, arg DeleteFactorParams) (int64, error)
+	DeleteMfaChallenge(ctx context.Context, id uuid.UUID) error
+	DeleteRecoveryCodes(ctx context.Context, userID uuid.UUID) error
+	// Ends the user's enrolments that were never verified: a new one replaces them.
+	DeleteUnverifiedFactors(ctx context.Context, userID uuid.UUID) error
 	DropDecoy(ctx context.Context, id uuid.UUID) error
 	// Decoy work (see decoyMail): a row written and, by DropDecoy in the same
 	// transaction, deleted again, so no one ever sees it, but the commit costs
 	// what a real one does.
 	EnqueueDecoy(ctx context.Context, arg EnqueueDecoyParams) (uuid.UUID, error)
 	EnqueueMail(ctx context.Context, arg EnqueueMailParams) error
+	// Counts a wrong code against the challenge.
+	FailMfaChallenge(ctx context.Context, id uuid.UUID) (int32, error)
 	// The user behind an access token, when its session is still live.
 	GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
+	HasActiveFactor(ctx context.Context, userID uuid.UUID) (bool, error)
 	// Whether the address has a live pending registration (resend renews it).
 	HasLivePendingRegistration(ctx context.Context, arg HasLivePendingRegistrationParams) (bool, error)
 	// Whether this client has a live session on the account of this address,
@@ -63,13 +84,27 @@ type Querier interface {
 	IsKnownClient(ctx context.Context, arg IsKnownClientParams) (bool, error)
 	// A page of the user's events, newest first, older than the cursor if given.
 	ListEvents(ctx context.Context, arg ListEventsParams) ([]ListEventsRow, error)
+	// A batch of factor secrets sealed with another data key than kid, to rewrap.
+	ListFactorSecretsNotUnder(ctx context.Context, arg ListFactorSecretsNotUnderParams) ([]ListFactorSecretsNotUnderRow, error)
+	// The user's active factors and unexpired enrolments, oldest first.
+	ListFactors(ctx context.Context, arg ListFactorsParams) ([]MfaFactor, error)
 	// The user's live sessions, most recently used first, at most 100.
 	ListLiveSessions(ctx context.Context, arg ListLiveSessionsParams) ([]ListLiveSessionsRow, error)
+	// The user's active factors, locked so that a code is checked and spent by
+	// one request at a time.
+	LockActiveFactors(ctx context.Context, userID uuid.UUID) ([]MfaFactor, error)
 	// Holds a live session so it cannot be revoked while a change made through it commits.
 	LockLiveSession(ctx context.Context, arg LockLiveSessionParams) (uuid.UUID, error)
+	// An unexpired challenge, locked so that its codes are checked one at a time.
+	LockMfaChallenge(ctx context.Context, arg LockMfaChallengeParams) (MfaChallenge, error)
+	// One unexpired enrolment of the user, locked while its first code is checked.
+	LockPendingFactor(ctx context.Context, arg LockPendingFactorParams) (MfaFactor, error)
 	// Locks the token and its session, so refreshes of one session run one at a time
 	// and each sees the outcome of the one before it.
 	LockRefreshToken(ctx context.Context, tokenHash []byte) (LockRefreshTokenRow, error)
+	// Holds the caller's live session while a step-up raises it; refreshes of
+	// the session wait (they lock it too).
+	LockSessionForStepUp(ctx context.Context, arg LockSessionForStepUpParams) (LockSessionForStepUpRow, error)
 	// Re-reads the credentials inside a transaction, holding the row, so a login
 	// or a change checked against an older hash cannot complete after it changed.
 	LockUserCredentials(ctx context.Context, id uuid.UUID) (LockUserCredentialsRow, error)
@@ -89,8 +124,10 @@ type Querier interface {
 	// given time, with their refresh tokens (ON DELETE CASCADE).
 	PruneEndedSessions(ctx context.Context, arg PruneEndedSessionsParams) (int64, error)
 	PruneEvents(ctx context.Context, before time.Time) error
+	PruneExpiredFactors(ctx context.Context, now time.Time) (int64, error)
 	// Sent mail is kept a week, dead mail a month, for operators to look at.
 	PruneMailOutbox(ctx context.Context, arg PruneMailOutboxParams) error
+	PruneMfaChallenges(ctx context.Context, now time.Time) (int64, error)
 	PrunePendingRegistrations(ctx context.Context, before time.Time) error
 	// The address's one pending registration: no password, only its newest
 	// mailed link. A registration that mails a link (token_hash set) replaces
@@ -108,6 +145,8 @@ type Querier interface {
 	// Issues a token of a kind; the earlier one of that kind, if any, is
 	// overwritten and so stops working.
 	ReplaceAccountToken(ctx context.Context, arg ReplaceAccountTokenParams) error
+	// Voids the user's recovery codes and stores the hashes of a new set.
+	ReplaceRecoveryCodes(ctx context.Context, arg ReplaceRecoveryCodesParams) error
 	// Gives dead mail another round (after an operator fixed SMTP), but like the
 	// throttle at most one mail of a kind per mailbox: the newest dead one, and
 	// only if no newer mail of its kind was queued to that mailbox since.
@@ -123,14 +162,22 @@ type Querier interface {
 	RevokeUserSession(ctx context.Context, arg RevokeUserSessionParams) (int64, error)
 	// Revokes every live session of a user, except the one named by keep when given.
 	RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) (int64, error)
+	// Replaces a sealed secret, unless it changed since it was read.
+	RewrapFactorSecret(ctx context.Context, arg RewrapFactorSecretParams) (int64, error)
 	// Adds the successor token, marks the presented one as rotated, records the
 	// session's use and clears the sealed copy of the presented token that its
 	// predecessor held (its retry no longer applies), in one statement.
 	RotateRefreshToken(ctx context.Context, arg RotateRefreshTokenParams) error
+	// Records the factor a required enrolment created through the challenge.
+	SetMfaChallengeFactor(ctx context.Context, arg SetMfaChallengeFactorParams) error
 	// Replaces a hash with one of the configured algorithm; not a user-visible change.
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) error
 	// Applies a confirmed email change; the address is verified by the confirmation.
 	SetVerifiedEmail(ctx context.Context, arg SetVerifiedEmailParams) (User, error)
+	// Raises a session: its methods and authentication time, and a new refresh
+	// token that replaces the current one (which is used up, so presenting it
+	// later is reuse).
+	StepUpSession(ctx context.Context, arg StepUpSessionParams) error
 	// After RequeueDeadMail, dead mail that still has bodies is older than a
 	// mail of its kind to the same mailbox (whose link replaced its link): it
 	// is never sent, and its sealed bodies go.
@@ -138,6 +185,8 @@ type Querier interface {
 	// The sealed bodies of mail not sent yet (pending, or dead until requeued or
 	// pruned), for `authd keys remove` to tell whether a key still opens some.
 	UnsentMailBodies(ctx context.Context) ([]*string, error)
+	// Spends one recovery code: 0 rows when it is unknown or already used.
+	UseRecoveryCode(ctx context.Context, arg UseRecoveryCodeParams) (int64, error)
 }
 
 var _ Querier = (*Queries)(nil)

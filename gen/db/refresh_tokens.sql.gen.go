@@ -48,6 +48,8 @@ SELECT refresh_tokens.id,
        sessions.user_id,
        sessions.expires_at,
        sessions.revoked_at,
+       sessions.amr,
+       sessions.auth_time,
        users.is_active
 FROM refresh_tokens
 JOIN sessions ON sessions.id = refresh_tokens.session_id
@@ -65,6 +67,8 @@ type LockRefreshTokenRow struct {
 	UserID          uuid.UUID
 	ExpiresAt       time.Time
 	RevokedAt       *time.Time
+	Amr             []string
+	AuthTime        time.Time
 	IsActive        bool
 }
 
@@ -82,6 +86,8 @@ func (q *Queries) LockRefreshToken(ctx context.Context, tokenHash []byte) (LockR
 		&i.UserID,
 		&i.ExpiresAt,
 		&i.RevokedAt,
+		&i.Amr,
+		&i.AuthTime,
 		&i.IsActive,
 	)
 	return i, err

@@ -13,9 +13,9 @@ import (
 )
 
 const createSession = `-- name: CreateSession :one
-INSERT INTO sessions (user_id, created_at, last_used_at, expires_at, user_agent, ip)
-VALUES ($1, $2, $2, $3, $4, $5)
-RETURNING id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip
+INSERT INTO sessions (user_id, created_at, last_used_at, expires_at, user_agent, ip, amr, auth_time)
+VALUES ($1, $2, $2, $3, $4, $5, $6, $2)
+RETURNING id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, amr, auth_time
 `
 
 type CreateSessionParams struct {
@@ -24,6 +24,7 @@ type CreateSessionParams struct {
 	ExpiresAt time.Time
 	UserAgent string
 	Ip        string
+	Amr       []string
 }
 
 func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error) {
@@ -33,6 +34,7 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (S
 		arg.ExpiresAt,
 		arg.UserAgent,
 		arg.Ip,
+		arg.Amr,
 	)
 	var i Session
 	err := row.Scan(
@@ -44,6 +46,8 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (S
 		&i.RevokedAt,
 		&i.UserAgent,
 		&i.Ip,
+		&i.Amr,
+		&i.AuthTime,
 	)
 	return i, err
 }
@@ -176,6 +180,32 @@ func (q *Queries) LockLiveSession(ctx context.Context, arg LockLiveSessionParams
 	return id, err
 }
 
+const lockSessionForStepUp = `-- name: LockSessionForStepUp :one
+SELECT id, amr, expires_at FROM sessions
+WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2
+FOR UPDATE
+`
+
+type LockSessionForStepUpParams struct {
+	ID  uuid.UUID
+	Now time.Time
+}
+
+type LockSessionForStepUpRow struct {
+	ID        uuid.UUID
+	Amr       []string
+	ExpiresAt time.Time
+}
+
+// Holds the caller's live session while a step-up raises it; refreshes of
+// the session wait (they lock it too).
+func (q *Queries) LockSessionForStepUp(ctx context.Context, arg LockSessionForStepUpParams) (LockSessionForStepUpRow, error) {
+	row := q.db.QueryRow(ctx, lockSessionForStepUp, arg.ID, arg.Now)
+	var i LockSessionForStepUpRow
+	err := row.Scan(&i.ID, &i.Amr, &i.ExpiresAt)
+	return i, err
+}
+
 const pruneEndedSessions = `-- name: PruneEndedSessions :execrows
 DELETE FROM sessions
 WHERE id IN (
@@ -298,4 +328,38 @@ func (q *Queries) RevokeUserSessions(ctx context.Context, arg RevokeUserSessions
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const stepUpSession = `-- name: StepUpSession :exec
+WITH successor AS (
+    INSERT INTO refresh_tokens (session_id, token_hash, created_at)
+    VALUES ($2, $3, $1)
+    RETURNING id
+), raised AS (
+    UPDATE sessions SET amr = $4, auth_time = $1, last_used_at = $1
+    WHERE id = $2
+)
+UPDATE refresh_tokens
+SET rotated_at = $1::timestamptz, successor_id = (SELECT id FROM successor), successor_sealed = NULL
+WHERE refresh_tokens.session_id = $2 AND refresh_tokens.rotated_at IS NULL
+`
+
+type StepUpSessionParams struct {
+	Now       time.Time
+	SessionID uuid.UUID
+	TokenHash []byte
+	Amr       []string
+}
+
+// Raises a session: its methods and authentication time, and a new refresh
+// token that replaces the current one (which is used up, so presenting it
+// later is reuse).
+func (q *Queries) StepUpSession(ctx context.Context, arg StepUpSessionParams) error {
+	_, err := q.db.Exec(ctx, stepUpSession,
+		arg.Now,
+		arg.SessionID,
+		arg.TokenHash,
+		arg.Amr,
+	)
+	return err
 }

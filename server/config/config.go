@@ -67,6 +67,16 @@ type Config struct {
 	// MaxSessionsPerUser caps live sessions; a login beyond it ends the oldest.
 	MaxSessionsPerUser int `env:"AUTHD_MAX_SESSIONS_PER_USER" envDefault:"100"`
 
+	// Second factor. StepUpMaxAge is how recent an authentication the
+	// sensitive operations need; RequireMFA makes a login without a factor
+	// enrol one first. TOTPIssuer and TOTPAccountLabel ({email} is filled
+	// in) name the account in authenticator apps.
+	StepUpMaxAge     time.Duration `env:"AUTHD_STEP_UP_MAX_AGE" envDefault:"10m"`
+	RequireMFA       bool          `env:"AUTHD_REQUIRE_MFA" envDefault:"false"`
+	MFAChallengeTTL  time.Duration `env:"AUTHD_MFA_CHALLENGE_TTL" envDefault:"5m"`
+	TOTPIssuer       string        `env:"AUTHD_TOTP_ISSUER" envDefault:"authd"`
+	TOTPAccountLabel string        `env:"AUTHD_TOTP_ACCOUNT_LABEL" envDefault:"{email}"`
+
 	// PasswordHash names the algorithm new hashes use: argon2id or bcrypt.
 	PasswordHash    string `env:"AUTHD_PASSWORD_HASH" envDefault:"argon2id"`
 	Argon2MemoryKiB uint32 `env:"AUTHD_ARGON2_MEMORY_KIB" envDefault:"19456"`
@@ -229,6 +239,19 @@ func (c Config) validate() []error {
 	}
 	if c.MaxSessionsPerUser < 1 || c.MaxSessionsPerUser > 100 {
 		fail("AUTHD_MAX_SESSIONS_PER_USER", "must be between 1 and 100 (GET /users/me/sessions lists 100), got %d", c.MaxSessionsPerUser)
+	}
+	if c.StepUpMaxAge < time.Minute || c.StepUpMaxAge > 24*time.Hour {
+		fail("AUTHD_STEP_UP_MAX_AGE", "must be between 1m and 24h, got %s", c.StepUpMaxAge)
+	}
+	if c.MFAChallengeTTL < time.Minute || c.MFAChallengeTTL > 15*time.Minute {
+		fail("AUTHD_MFA_CHALLENGE_TTL", "must be between 1m and 15m, got %s", c.MFAChallengeTTL)
+	}
+	// otpauth:// labels are "issuer:account": a colon would shift the split.
+	if c.TOTPIssuer == "" || len(c.TOTPIssuer) > 64 || strings.Contains(c.TOTPIssuer, ":") {
+		fail("AUTHD_TOTP_ISSUER", "must be 1 to 64 characters without a colon, got %q", c.TOTPIssuer)
+	}
+	if c.TOTPAccountLabel == "" || len(c.TOTPAccountLabel) > 128 || strings.Contains(c.TOTPAccountLabel, ":") {
+		fail("AUTHD_TOTP_ACCOUNT_LABEL", "must be 1 to 128 characters without a colon ({email} is the address), got %q", c.TOTPAccountLabel)
 	}
 	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
 		fail("AUTHD_JWT_LEEWAY", "must be between 0s and 5m, got %s", c.JWTLeeway)

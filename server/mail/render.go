@@ -22,9 +22,13 @@ const (
 	KindEmailChangeConfirm = "email_change_confirm"
 	KindEmailChangeNotice  = "email_change_notice"
 	KindEmailTaken         = "email_taken"
+	KindFactorAdded        = "mfa_factor_added"
+	KindFactorRemoved      = "mfa_factor_removed"
+	KindRecoveryCodeUsed   = "mfa_recovery_code_used"
 )
 
-var kinds = []string{KindVerifyEmail, KindAlreadyRegistered, KindPasswordReset, KindEmailChangeConfirm, KindEmailChangeNotice, KindEmailTaken}
+var kinds = []string{KindVerifyEmail, KindAlreadyRegistered, KindPasswordReset, KindEmailChangeConfirm, KindEmailChangeNotice, KindEmailTaken,
+	KindFactorAdded, KindFactorRemoved, KindRecoveryCodeUsed}
 
 //go:embed templates
 var defaultTemplates embed.FS

@@ -19,10 +19,15 @@ type Metrics struct {
 	HTTPRequests *prometheus.CounterVec   // route, method, status
 	HTTPDuration *prometheus.HistogramVec // route, method
 
-	Registrations   *prometheus.CounterVec // outcome: created, conflict, pending
-	Logins          *prometheus.CounterVec // outcome: success, bad_credentials, throttled, unverified
-	Refreshes       *prometheus.CounterVec // outcome: rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled
-	Logouts         *prometheus.CounterVec // scope: current, others, all
+	Registrations *prometheus.CounterVec // outcome: created, conflict, pending
+	Logins        *prometheus.CounterVec // outcome: success, bad_credentials, throttled, unverified
+	Refreshes     *prometheus.CounterVec // outcome: rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled
+	Logouts       *prometheus.CounterVec // scope: current, others, all
+	// MFA counts second-factor checks: method totp or recovery_code;
+	// outcome success, wrong_code, replayed, throttled, challenge_dead.
+	MFA             *prometheus.CounterVec
+	StepUps         *prometheus.CounterVec // outcome: success, wrong_password, wrong_code, throttled
+	Factors         *prometheus.CounterVec // event: enrolled, activated, removed, codes_regenerated
 	SessionsRevoked *prometheus.CounterVec // reason
 
 	HashDuration *prometheus.HistogramVec // algorithm
@@ -58,6 +63,15 @@ func New(version string) *Metrics {
 		Logouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_logouts_total", Help: "Logouts by scope (current, others, all).",
 		}, []string{"scope"}),
+		MFA: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_mfa_verifications_total", Help: "Second-factor checks at login and step-up, by method (totp, recovery_code) and outcome (success, wrong_code, replayed, throttled, challenge_dead).",
+		}, []string{"method", "outcome"}),
+		StepUps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_step_ups_total", Help: "Step-up authentications by outcome (success, wrong_password, wrong_code, throttled).",
+		}, []string{"outcome"}),
+		Factors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_mfa_factor_changes_total", Help: "Second-factor changes (enrolled, activated, removed, codes_regenerated).",
+		}, []string{"event"}),
 		SessionsRevoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_sessions_revoked_total", Help: "Sessions revoked, by reason.",
 		}, []string{"reason"}),
@@ -79,6 +93,8 @@ func New(version string) *Metrics {
 		m.Logins:             {"success", "bad_credentials", "throttled", "unverified"},
 		m.Refreshes:          {"rotated", "grace_retry", "reuse_detected", "expired", "revoked", "unknown", "throttled"},
 		m.Logouts:            {"current", "others", "all"},
+		m.StepUps:            {"success", "wrong_password", "wrong_code", "throttled"},
+		m.Factors:            {"enrolled", "activated", "removed", "codes_regenerated"},
 		m.SessionsRevoked:    {"logout", "password_change", "password_reset", "email_change", "account_deleted", "refresh_reuse", "user_revoked", "session_cap"},
 		m.BreakerTransitions: {"closed", "open", "half-open"},
 		m.Mail:               {"queued", "sent", "retried", "dead"},
@@ -87,8 +103,13 @@ func New(version string) *Metrics {
 			vec.WithLabelValues(v)
 		}
 	}
+	for _, method := range []string{"totp", "recovery_code"} {
+		for _, outcome := range []string{"success", "wrong_code", "replayed", "throttled", "challenge_dead"} {
+			m.MFA.WithLabelValues(method, outcome)
+		}
+	}
 	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.Registrations, m.Logins, m.Refreshes,
-		m.Logouts, m.SessionsRevoked, m.HashDuration, m.BreakerTransitions, m.Mail} {
+		m.Logouts, m.MFA, m.StepUps, m.Factors, m.SessionsRevoked, m.HashDuration, m.BreakerTransitions, m.Mail} {
 		f(c)
 	}
 	f(collectors.NewGoCollector())

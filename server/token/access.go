@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,7 +24,36 @@ var ErrInvalid = errors.New("invalid access token")
 type Claims struct {
 	UserID    uuid.UUID
 	SessionID uuid.UUID
+	// AMR are the session's authentication methods (RFC 8176) and AuthTime
+	// when the user last authenticated; a token without them (issued before
+	// they existed) reads as a password login at the zero time, which no
+	// step-up accepts.
+	AMR      []string
+	AuthTime time.Time
 }
+
+// The authentication methods (RFC 8176) authd records.
+const (
+	MethodPassword = "pwd"
+	MethodOTP      = "otp"
+)
+
+// secondFactors are the methods that make a session level 2.
+var secondFactors = []string{MethodOTP, "hwk", "swk"}
+
+// AAL is the assurance level of a session authenticated by amr: 2 with a
+// second factor, else 1.
+func AAL(amr []string) int {
+	for _, m := range amr {
+		if slices.Contains(secondFactors, m) {
+			return 2
+		}
+	}
+	return 1
+}
+
+// AAL is the assurance level of the token's session.
+func (c Claims) AAL() int { return AAL(c.AMR) }
 
 // Authority signs and verifies access tokens.
 type Authority struct {
@@ -66,6 +96,10 @@ func (a *Authority) Issue(c Claims) (string, error) {
 		Expiration(now.Add(a.ttl)).
 		JwtID(rand.Text()).
 		Claim("sid", c.SessionID.String()).
+		Claim("amr", c.AMR).
+		Claim("aal", AAL(c.AMR)).
+		Claim("acr", fmt.Sprintf("aal%d", AAL(c.AMR))).
+		Claim("auth_time", c.AuthTime.Unix()).
 		Build()
 	if err != nil {
 		return "", err
@@ -97,7 +131,21 @@ func (a *Authority) Verify(raw string) (Claims, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return Claims{UserID: userID, SessionID: sessionID}, nil
+	c := Claims{UserID: userID, SessionID: sessionID, AMR: []string{MethodPassword}}
+	var amr []any // JSON arrays decode as []any
+	if tok.Get("amr", &amr) == nil && len(amr) > 0 {
+		c.AMR = make([]string, 0, len(amr))
+		for _, m := range amr {
+			if m, ok := m.(string); ok {
+				c.AMR = append(c.AMR, m)
+			}
+		}
+	}
+	var authTime float64 // JSON numbers decode as float64
+	if tok.Get("auth_time", &authTime) == nil && authTime > 0 {
+		c.AuthTime = time.Unix(int64(authTime), 0)
+	}
+	return c, nil
 }
 
 // provideKey picks the verification key by kid and pins the algorithm to the

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -53,13 +54,13 @@ func TestAuthority_EachAlgorithmRoundTrips(t *testing.T) {
 	t.Parallel()
 	for _, alg := range []string{"EdDSA", "ES256", "RS256"} {
 		a := authority(t, generate(t, alg), time.Now)
-		want := Claims{UserID: uuid.New(), SessionID: uuid.New()}
+		want := Claims{UserID: uuid.New(), SessionID: uuid.New(), AMR: []string{"pwd", "otp"}, AuthTime: time.Unix(1796205600, 0)}
 		tok, err := a.Issue(want)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := a.Verify(tok)
-		if err != nil || got != want {
+		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: verify = %+v, %v", alg, got, err)
 		}
 		header, _, _ := strings.Cut(tok, ".")
@@ -323,4 +324,39 @@ func mailSecret(t *testing.T, file []byte, kid string) []byte {
 	}
 	t.Fatalf("no secret for %s", kid)
 	return nil
+}
+
+// Tokens say how their session was authenticated: amr, aal, acr and
+// auth_time as relying services read them from the payload.
+func TestAuthority_AssuranceClaims(t *testing.T) {
+	t.Parallel()
+	a := authority(t, generate(t, "EdDSA"), time.Now)
+	for _, tc := range []struct {
+		amr      []string
+		aal      float64
+		acr      string
+		readBack []string
+	}{
+		{[]string{"pwd"}, 1, "aal1", []string{"pwd"}},
+		{[]string{"pwd", "otp"}, 2, "aal2", []string{"pwd", "otp"}},
+		{nil, 1, "aal1", []string{"pwd"}}, // no methods reads as the weakest
+	} {
+		tok, err := a.Issue(Claims{UserID: uuid.New(), SessionID: uuid.New(), AMR: tc.amr, AuthTime: time.Unix(1796205600, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, payload, _ := strings.Cut(tok, ".")
+		payload, _, _ = strings.Cut(payload, ".")
+		var claims map[string]any
+		if err := json.Unmarshal([]byte(decodeSegment(t, payload)), &claims); err != nil {
+			t.Fatal(err)
+		}
+		if claims["aal"] != tc.aal || claims["acr"] != tc.acr || claims["auth_time"] != float64(1796205600) {
+			t.Errorf("amr %v: payload %v", tc.amr, claims)
+		}
+		got, err := a.Verify(tok)
+		if err != nil || !reflect.DeepEqual(got.AMR, tc.readBack) || got.AAL() != int(tc.aal) || !got.AuthTime.Equal(time.Unix(1796205600, 0)) {
+			t.Errorf("amr %v: verified %+v, %v", tc.amr, got, err)
+		}
+	}
 }

@@ -249,6 +249,15 @@ export interface paths {
          *     default) live sessions. A login that would exceed it ends the user's
          *     oldest session, which the account's events record as
          *     `session_revoked` with that session's id.
+         *
+         *     Second factor: when the account has an active factor, the right
+         *     password answers 202 with an `MfaChallenge` instead of tokens, and
+         *     the login completes at `POST /auth/mfa/verify`. The backoff of this
+         *     client is forgiven only then, so knowing the password does not reset
+         *     the count of wrong codes. With `AUTHD_REQUIRE_MFA=true` an account
+         *     without a factor answers 202 with `enrollment_required` (see
+         *     `POST /auth/mfa/totp`). Tokens of a password-only login carry `amr`
+         *     `["pwd"]` and `aal` 1.
          */
         post: operations["login"];
         delete?: never;
@@ -441,6 +450,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/mfa/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete a login with a second factor
+         * @description Completes a login that answered 202 (`MfaChallenge`): send its
+         *     `mfa_token` with either the current 6-digit `code` of an authenticator
+         *     app or one unused `recovery_code`, and get the usual token pair. The
+         *     session's access tokens carry `amr` `["pwd", "otp"]` and `aal` 2.
+         *
+         *     A TOTP code is accepted once: the same code again, or a code of an
+         *     earlier 30-second step, is refused (403 `invalid-mfa-code`), also
+         *     when both arrive at once. A recovery code works once. A wrong code
+         *     counts against the challenge, which dies after 5 wrong codes (then
+         *     401 `invalid-mfa-token`: log in again), and against the account in the
+         *     backoff of failed logins from this client (429 `login-backoff`); a
+         *     correct code forgives this client, as a correct password without a
+         *     second factor does. The challenge is single use and expires after
+         *     `AUTHD_MFA_CHALLENGE_TTL` (default 5 minutes).
+         *
+         *     For a challenge with `enrollment_required`, `code` is the first code of
+         *     the authenticator enrolled with `POST /auth/mfa/totp`: it activates the
+         *     factor, and the answer carries the account's 10 recovery codes, shown
+         *     this once. Limited per client IP like logins.
+         */
+        post: operations["verifyMfa"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enrol an authenticator during a login that requires one
+         * @description With `AUTHD_REQUIRE_MFA=true`, a login with the right password to an
+         *     account without a second factor answers 202 with
+         *     `enrollment_required: true` instead of tokens. Its `mfa_token` enrols
+         *     an authenticator app here (as `POST /users/me/factors/totp` does for a
+         *     logged-in user); `POST /auth/mfa/verify` with the app's first code then
+         *     activates it and completes the login. Another call with the same
+         *     challenge replaces the factor it enrolled. Any other challenge, or an
+         *     expired or used one, answers 401 `invalid-mfa-token`.
+         */
+        post: operations["enrollMfaTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/step-up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Authenticate again to raise the current session
+         * @description Sensitive operations (marked "Needs step-up") need a recent and strong
+         *     enough authentication: `auth_time` within `AUTHD_STEP_UP_MAX_AGE`
+         *     (default 10 minutes) and, when the account has an active second
+         *     factor, `aal` 2. Otherwise they answer 401 `step-up-required`. This
+         *     operation authenticates the caller again, on the session of the access
+         *     token: send exactly one of `password`, `code` (TOTP) or
+         *     `recovery_code`. When the account has an active factor a password
+         *     alone does not raise it: send a code (422 otherwise).
+         *
+         *     On success the session's `auth_time` is now, `amr` gains the method
+         *     used and `aal` is 2 after a code. The answer is a new token pair; the
+         *     session's previous refresh token is used up (presenting it later is
+         *     reuse and ends the session), so keep the new one. A wrong password
+         *     or code counts like a failed login (backoff, 429 `login-backoff`) and
+         *     is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
+         *     once.
+         */
+        post: operations["stepUp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/me": {
         parameters: {
             query?: never;
@@ -469,7 +578,7 @@ export interface paths {
          *     `current_password` counts like a failed login, in the same backoff as
          *     logins to the account from the same client (429 `login-backoff` with
          *     `Retry-After`), and is recorded as a `login_failed` event with the
-         *     session that sent it.
+         *     session that sent it. Needs step-up (see `POST /auth/step-up`).
          */
         put: operations["updateMe"];
         post?: never;
@@ -482,7 +591,7 @@ export interface paths {
          *     counts like a failed login in the same way (the login backoff, 429
          *     `login-backoff`, and a `login_failed` event). Limited per user with
          *     the budget of `PUT /users/me` (default 10 per minute; 429
-         *     `rate-limited`).
+         *     `rate-limited`). Needs step-up (see `POST /auth/step-up`).
          */
         delete: operations["deleteMe"];
         options?: never;
@@ -552,6 +661,129 @@ export interface paths {
          *     session and another user's session all answer the same 404.
          */
         delete: operations["revokeSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/factors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The user's second factors
+         * @description The account's second factors, active and still unverified, and how
+         *     many unused recovery codes remain. Never a secret.
+         */
+        get: operations["listFactors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/factors/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start enrolling an authenticator app
+         * @description Creates an unverified TOTP factor (RFC 6238: SHA-1, 6 digits, 30 s)
+         *     and returns its secret, its `otpauth://` URI (issuer
+         *     `AUTHD_TOTP_ISSUER`, label `AUTHD_TOTP_ACCOUNT_LABEL`) and the URI as a
+         *     QR code, for a phone to scan. The factor does nothing until
+         *     `POST /users/me/factors/{id}/verify` proves the app works; an
+         *     unverified factor expires after 15 minutes, and starting another
+         *     enrolment replaces it. At most 5 active factors (409 `factor-limit`).
+         *     Needs step-up: a stolen access token must not add the thief's
+         *     authenticator.
+         */
+        post: operations["startTotpEnrollment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/factors/{id}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Activate an authenticator app with its first code
+         * @description Checks a code of the unverified factor; when it is right the factor
+         *     is active and logins of the account ask for a second factor. The
+         *     answer carries the account's 10 recovery codes when this is its first
+         *     active factor, shown this once (each works once; store them somewhere
+         *     safe). Adding a factor to an account that has one keeps the existing
+         *     codes (`recovery_codes` absent). A wrong code is 403
+         *     `invalid-mfa-code` and counts like a failed login (backoff, 429
+         *     `login-backoff`). Unknown, expired, active and other users' factors
+         *     answer 404. A notice is mailed to the account's address.
+         */
+        post: operations["verifyFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/factors/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a second factor
+         * @description Removes one of the account's factors, active or not. Removing the last
+         *     active factor also voids the recovery codes, and logins no longer ask
+         *     for a second factor. Needs step-up (so with a factor on the account, a
+         *     recent code). Unknown and other users' factors answer 404. A notice is
+         *     mailed to the account's address.
+         */
+        delete: operations["deleteFactor"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace the recovery codes
+         * @description Voids every recovery code of the account and returns 10 new ones,
+         *     shown this once. Only an account with an active factor has recovery
+         *     codes (409 `factor-required` otherwise). Needs step-up.
+         */
+        post: operations["regenerateRecoveryCodes"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -889,7 +1121,7 @@ export interface components {
              * @example login_succeeded
              * @enum {string}
              */
-            kind: "registered" | "email_verified" | "login_succeeded" | "login_failed" | "logout" | "session_revoked" | "refresh_reuse_detected" | "password_changed" | "password_reset" | "email_changed" | "account_deactivated";
+            kind: "registered" | "email_verified" | "login_succeeded" | "login_failed" | "logout" | "session_revoked" | "refresh_reuse_detected" | "password_changed" | "password_reset" | "email_changed" | "account_deactivated" | "factor_added" | "factor_removed" | "recovery_codes_regenerated" | "recovery_code_used" | "mfa_failed" | "step_up";
             /**
              * Format: date-time
              * @example 2026-11-28T10:00:00Z
@@ -924,11 +1156,176 @@ export interface components {
              */
             next_cursor?: string | null;
         };
+        /** @description The second step of a login. */
+        MfaChallenge: {
+            /**
+             * @description Opaque and single use; send it to `POST /auth/mfa/verify`.
+             * @example 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
+             */
+            mfa_token: string;
+            /**
+             * @description Seconds until the challenge expires.
+             * @example 300
+             */
+            expires_in: number;
+            /**
+             * @description What `POST /auth/mfa/verify` accepts for this account.
+             * @example [
+             *       "totp",
+             *       "recovery_code"
+             *     ]
+             */
+            methods: ("totp" | "recovery_code")[];
+            /**
+             * @description The account has no factor and `AUTHD_REQUIRE_MFA` is on: enrol
+             *     one with `POST /auth/mfa/totp`, then verify its first code.
+             * @example false
+             */
+            enrollment_required: boolean;
+        };
+        /**
+         * @description The current 6-digit code of the authenticator app.
+         * @example 492039
+         */
+        MfaCode: string;
+        /**
+         * @description One recovery code as shown at enrolment (`XXXX-XXXX-XXXX-XXXX`);
+         *     case, spaces and dashes do not matter.
+         * @example K7QD-M2XP-4HZT-W5NB
+         */
+        RecoveryCode: string;
+        /**
+         * @description The `mfa_token` of a login's 202 answer.
+         * @example 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
+         */
+        MfaToken: string;
+        /** @description The challenge and exactly one of `code` or `recovery_code`. */
+        MfaVerifyRequest: {
+            mfa_token: components["schemas"]["MfaToken"];
+            code?: components["schemas"]["MfaCode"];
+            recovery_code?: components["schemas"]["RecoveryCode"];
+        };
+        MfaEnrollRequest: {
+            mfa_token: components["schemas"]["MfaToken"];
+            friendly_name?: components["schemas"]["FactorName"];
+        };
+        /** @description Exactly one of `password`, `code` or `recovery_code`. */
+        StepUpRequest: {
+            /**
+             * @description The account's password.
+             * @example Correct-Horse-7
+             */
+            password?: string;
+            code?: components["schemas"]["MfaCode"];
+            recovery_code?: components["schemas"]["RecoveryCode"];
+        };
+        /**
+         * @description A name the user gives the factor; defaults to "Authenticator app".
+         * @example Phone
+         */
+        FactorName: string;
+        StartTotpRequest: {
+            friendly_name?: components["schemas"]["FactorName"];
+        };
+        CodeRequest: {
+            code: components["schemas"]["MfaCode"];
+        };
+        /** @description One second factor of the account; never its secret. */
+        Factor: {
+            /**
+             * Format: uuid
+             * @example 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9
+             */
+            id: string;
+            /**
+             * @example totp
+             * @enum {string}
+             */
+            type: "totp";
+            /** @example Phone */
+            friendly_name: string;
+            /**
+             * @description An unverified factor expires unless its first code is verified.
+             * @example active
+             * @enum {string}
+             */
+            status: "unverified" | "active";
+            /**
+             * Format: date-time
+             * @example 2026-12-02T10:00:00Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When a code of this factor was last accepted.
+             * @example 2026-12-02T10:05:00Z
+             */
+            last_used_at: string | null;
+        };
+        FactorList: {
+            factors: components["schemas"]["Factor"][];
+            /**
+             * @description Unused recovery codes.
+             * @example 10
+             */
+            recovery_codes_remaining: number;
+        };
+        TotpEnrollment: {
+            factor: components["schemas"]["Factor"];
+            /**
+             * @description The shared secret in base32, for typing into an app that cannot scan.
+             * @example JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+             */
+            secret: string;
+            /**
+             * @description The key URI an authenticator app imports.
+             * @example otpauth://totp/authd:ada%40example.com?algorithm=SHA1&digits=6&issuer=authd&period=30&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+             */
+            otpauth_uri: string;
+            /**
+             * @description `otpauth_uri` as a QR code: a PNG as a `data:` URI, for an `<img src>`.
+             * @example data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAA
+             */
+            qr_code: string;
+            /**
+             * Format: date-time
+             * @description The factor is removed unless verified by then.
+             * @example 2026-12-02T10:15:00Z
+             */
+            expires_at: string;
+        };
+        /**
+         * @description Ten single-use recovery codes; authd keeps only their hashes.
+         * @example [
+         *       "K7QD-M2XP-4HZT-W5NB",
+         *       "3FJA-Q6RE-YV2C-L7MS",
+         *       "P4XN-T5WD-6GKB-Z2HR",
+         *       "R7CE-2MJV-UQ5A-N3XL",
+         *       "B6WT-Y4PF-K3DZ-Q7MA",
+         *       "H2NV-5RXE-J6CT-W4LB",
+         *       "T3QZ-M7KA-2PFD-X5VE",
+         *       "V5LC-R3NW-Q6TB-Y2JH",
+         *       "D4MX-6ZPV-K5RA-C3TW",
+         *       "G7YB-4HQN-W2ME-P6ZK"
+         *     ]
+         */
+        RecoveryCodeList: string[];
+        FactorActivated: {
+            factor: components["schemas"]["Factor"];
+            recovery_codes?: components["schemas"]["RecoveryCodeList"];
+        };
+        RecoveryCodes: {
+            recovery_codes: components["schemas"]["RecoveryCodeList"];
+        };
         /** @description The user's live sessions. */
         SessionList: {
             sessions: components["schemas"]["Session"][];
         };
-        /** @description An access token and the refresh token that renews it. */
+        /**
+         * @description An access token and the refresh token that renews it. `recovery_codes`
+         *     is only in the answer of `POST /auth/mfa/verify` that completed a
+         *     required enrolment: the account's new recovery codes, shown this once.
+         */
         TokenPair: {
             /**
              * @description A JWT to send as `Authorization: Bearer`.
@@ -955,6 +1352,7 @@ export interface components {
              * @example 2592000
              */
             refresh_expires_in: number;
+            recovery_codes?: components["schemas"]["RecoveryCodeList"];
         };
     };
     responses: {
@@ -968,6 +1366,143 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["TokenPair"];
+            };
+        };
+        /**
+         * @description The password is right and the account has a second factor (or, with
+         *     `AUTHD_REQUIRE_MFA=true`, must enrol one): no tokens yet. Complete the
+         *     login at `POST /auth/mfa/verify` with `mfa_token`.
+         */
+        MfaChallenge: {
+            headers: {
+                "Cache-Control": components["headers"]["CacheControl"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["MfaChallenge"];
+            };
+        };
+        /** @description An unverified TOTP factor and what an authenticator app needs. */
+        TotpEnrollment: {
+            headers: {
+                "Cache-Control": components["headers"]["CacheControl"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["TotpEnrollment"];
+            };
+        };
+        /**
+         * @description The `mfa_token` is unknown, expired, already used, or died after 5
+         *     wrong codes; log in with the password again.
+         */
+        InvalidMfaToken: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://authd.dev/problems/invalid-mfa-token",
+                 *       "title": "Invalid MFA token",
+                 *       "status": 401,
+                 *       "detail": "The second-factor challenge is not valid; log in again.",
+                 *       "request_id": "01J9ZQ4B6W8M3X2K5T7R9V1C0D"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The code is wrong, was already used, or belongs to an earlier time
+         *     step; or the recovery code is unknown or used.
+         */
+        InvalidMfaCode: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://authd.dev/problems/invalid-mfa-code",
+                 *       "title": "Invalid code",
+                 *       "status": 403,
+                 *       "detail": "The code is not valid.",
+                 *       "request_id": "01J9ZQ4B6W8M3X2K5T7R9V1C0D"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The step-up's password is wrong (type `wrong-password`), or its code
+         *     or recovery code is (type `invalid-mfa-code`).
+         */
+        StepUpRefused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://authd.dev/problems/invalid-mfa-code",
+                 *       "title": "Invalid code",
+                 *       "status": 403,
+                 *       "detail": "The code is not valid.",
+                 *       "request_id": "01J9ZQ4B6W8M3X2K5T7R9V1C0D"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description Type `unauthorized`: the bearer token is missing, invalid, expired or
+         *     its session has ended (as for every operation). Type
+         *     `step-up-required`: the token is valid, but this operation needs a
+         *     more recent or stronger authentication; call `POST /auth/step-up` and
+         *     retry with the new access token. Refreshing does not help: a refresh
+         *     keeps the session's `auth_time` and level. `WWW-Authenticate` then
+         *     carries `error="insufficient_user_authentication"` with `max_age` and,
+         *     when a second factor is needed, `acr_values="aal2"` (RFC 9470).
+         */
+        StepUpRequired: {
+            headers: {
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://authd.dev/problems/step-up-required",
+                 *       "title": "Step-up required",
+                 *       "status": 401,
+                 *       "detail": "This operation needs a second factor within the last 600 seconds; authenticate again at /auth/step-up.",
+                 *       "request_id": "01J9ZQ4B6W8M3X2K5T7R9V1C0D"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description Type `factor-limit`: the account already has the most active factors
+         *     allowed (5). Type `factor-required`: the account has no active factor,
+         *     so it has no recovery codes.
+         */
+        FactorConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://authd.dev/problems/factor-limit",
+                 *       "title": "Too many factors",
+                 *       "status": 409,
+                 *       "detail": "An account has at most 5 active factors; remove one first.",
+                 *       "request_id": "01J9ZQ4B6W8M3X2K5T7R9V1C0D"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /**
@@ -1241,7 +1776,13 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        /**
+         * @description The factor's id, from `GET /users/me/factors`.
+         * @example 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9
+         */
+        FactorID: string;
+    };
     requestBodies: never;
     headers: {
         /**
@@ -1538,6 +2079,7 @@ export interface operations {
         };
         responses: {
             200: components["responses"]["TokenPair"];
+            202: components["responses"]["MfaChallenge"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidCredentials"];
             403: components["responses"]["EmailNotVerified"];
@@ -1755,6 +2297,77 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    verifyMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaVerifyRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["TokenPair"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["InvalidMfaToken"];
+            403: components["responses"]["InvalidMfaCode"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    enrollMfaTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaEnrollRequest"];
+            };
+        };
+        responses: {
+            201: components["responses"]["TotpEnrollment"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["InvalidMfaToken"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    stepUp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StepUpRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["TokenPair"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["StepUpRefused"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     getMe: {
         parameters: {
             query?: never;
@@ -1800,7 +2413,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
+            401: components["responses"]["StepUpRequired"];
             403: components["responses"]["WrongPassword"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
@@ -1830,7 +2443,7 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
+            401: components["responses"]["StepUpRequired"];
             403: components["responses"]["WrongPassword"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
@@ -1920,6 +2533,141 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listFactors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The factors. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FactorList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    startTotpEnrollment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartTotpRequest"];
+            };
+        };
+        responses: {
+            201: components["responses"]["TotpEnrollment"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["StepUpRequired"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["FactorConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    verifyFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The factor's id, from `GET /users/me/factors`.
+                 * @example 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9
+                 */
+                id: components["parameters"]["FactorID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeRequest"];
+            };
+        };
+        responses: {
+            /** @description The factor is active. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FactorActivated"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["InvalidMfaCode"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The factor's id, from `GET /users/me/factors`.
+                 * @example 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9
+                 */
+                id: components["parameters"]["FactorID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The factor was removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["StepUpRequired"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    regenerateRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new recovery codes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            401: components["responses"]["StepUpRequired"];
+            409: components["responses"]["FactorConflict"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
