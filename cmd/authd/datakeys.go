@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -170,7 +171,8 @@ func rewrapFactorSecrets(ctx context.Context, q *db.Queries, ring *datakeys.Ring
 	for {
 		// Rows that failed come back with every batch (the query lists all
 		// rows not under the primary, by id): read past them.
-		rows, err := q.ListFactorSecretsNotUnder(ctx, db.ListFactorSecretsNotUnderParams{Kid: primary, MaxRows: int32(batch + len(failed))})
+		limit := min(batch+len(failed), math.MaxInt32)
+		rows, err := q.ListFactorSecretsNotUnder(ctx, db.ListFactorSecretsNotUnderParams{Kid: primary, MaxRows: int32(limit)}) //nolint:gosec // G115: limit is at most MaxInt32
 		if err != nil {
 			return fmt.Errorf("after %d rewrapped: %w", rewrapped, err)
 		}

@@ -18,6 +18,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -197,15 +198,19 @@ func (r *Ring) Open(kid string, sealed, aad []byte) ([]byte, error) {
 	return plain, nil
 }
 
-// developmentSecret is public: it is in this source file. It lets
-// `make run` open the TOTP secrets it sealed before a restart.
-const developmentSecret = "YXV0aGQgZGV2ZWxvcG1lbnQga2V5IE5PVCBzZWNyZXQ" // "authd development key NOT secret"
+// developmentPhrase is public: it is in this source file. Its SHA-256 is the
+// development key, which lets `make run` open the TOTP secrets it sealed
+// before a restart.
+const developmentPhrase = "authd development data key: not secret"
 
 // Development is the fixed, well-known key set authd uses when
 // AUTHD_ENV=development and AUTHD_DATA_KEYS_FILE is unset. Its key is not
-// secret (it is in the source); production requires a file.
+// secret (it is derived from a phrase in the source); production requires a
+// file.
 func Development() *Ring {
-	r, err := Parse(fmt.Appendf(nil, `{"keys":[{"kid":%q,"secret":%q,"status":"primary"}]}`, DevelopmentKid, developmentSecret))
+	key := sha256.Sum256([]byte(developmentPhrase))
+	r, err := Parse(fmt.Appendf(nil, `{"keys":[{"kid":%q,"secret":%q,"status":"primary"}]}`,
+		DevelopmentKid, base64.RawURLEncoding.EncodeToString(key[:])))
 	if err != nil {
 		panic(err)
 	}

@@ -2,6 +2,9 @@ package datakeys_test
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -216,5 +219,26 @@ func TestGenerate_WritesOneFreshPrimary(t *testing.T) {
 	kid, sealed := a.Seal([]byte("x"), nil)
 	if _, err := b.Open(kid, sealed, nil); err == nil {
 		t.Fatal("another generated ring opens this one's secret")
+	}
+}
+
+// TestDevelopment_KeyIsPinned: changing the development key would make every
+// TOTP secret in a development database unreadable; it is the SHA-256 of a
+// public phrase.
+func TestDevelopment_KeyIsPinned(t *testing.T) {
+	t.Parallel()
+	key := sha256.Sum256([]byte("authd development data key: not secret"))
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	sealed := gcm.Seal(nonce, nonce, []byte("totp"), []byte("id"))
+	if plain, err := datakeys.Development().Open("development", sealed, []byte("id")); err != nil || string(plain) != "totp" {
+		t.Fatalf("the development key changed: %q, %v", plain, err)
 	}
 }
