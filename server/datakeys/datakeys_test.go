@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -237,6 +238,9 @@ func TestDevelopment_KeyIsPinned(t *testing.T) {
 		t.Fatal(err)
 	}
 	nonce := make([]byte, gcm.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		t.Fatal(err)
+	}
 	sealed := gcm.Seal(nonce, nonce, []byte("totp"), []byte("id"))
 	if plain, err := datakeys.Development().Open("development", sealed, []byte("id")); err != nil || string(plain) != "totp" {
 		t.Fatalf("the development key changed: %q, %v", plain, err)
