@@ -48,7 +48,7 @@ func sessionJSON(r db.ListLiveSessionsRow, current bool) api.Session {
 // eventJSON maps a security event row to the API's Event.
 func eventJSON(r db.ListEventsRow) api.Event {
 	return api.Event{
-		Kind:      api.EventKind(r.Kind),
+		Kind:      r.Kind,
 		CreatedAt: r.CreatedAt.UTC(),
 		SessionId: r.SessionID,
 		Ip:        r.Ip,

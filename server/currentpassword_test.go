@@ -50,7 +50,7 @@ func TestUpdateMe_WrongCurrentPasswordCountsLikeAFailedLogin(t *testing.T) {
 	}
 	failed := 0
 	for _, e := range events(t, app, pair.AccessToken, nil).Events {
-		if e.Kind == client.LoginFailed {
+		if e.Kind == "login_failed" {
 			failed++
 			if e.SessionId == nil {
 				t.Error("login_failed without the session that guessed")

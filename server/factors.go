@@ -18,6 +18,9 @@ import (
 // pendingFactorTTL is how long an enrolment waits for its first code.
 const pendingFactorTTL = 15 * time.Minute
 
+// factorTOTP is the kind of an authenticator-app factor.
+const factorTOTP = "totp"
+
 // defaultFactorName names a factor its user did not name.
 const defaultFactorName = "Authenticator app"
 
@@ -50,7 +53,7 @@ func (s *Server) enrolTOTP(ctx context.Context, q *db.Queries, u db.User, name *
 	}
 	expires := s.now().Add(pendingFactorTTL)
 	f, err := q.CreateFactor(ctx, db.CreateFactorParams{
-		ID: id, UserID: u.ID, Kind: string(api.FactorTypeTotp), FriendlyName: friendly,
+		ID: id, UserID: u.ID, Kind: factorTOTP, FriendlyName: friendly,
 		SecretKid: kid, SecretSealed: sealed, ExpiresAt: &expires, Now: s.now(),
 	})
 	if err != nil {
@@ -120,26 +123,74 @@ func factorJSON(f db.MfaFactor) api.Factor {
 		status = api.Unverified
 	}
 	return api.Factor{
-		Id: f.ID, Type: api.FactorType(f.Kind), FriendlyName: f.FriendlyName, Status: status,
+		Id: f.ID, Type: f.Kind, FriendlyName: f.FriendlyName, Status: status,
 		CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt,
 	}
 }
 
-var _ = database.ErrNotFound // used by the handlers below
-
-// ListFactors implements api.StrictServerInterface. TODO(feat/factors).
+// ListFactors implements api.StrictServerInterface: the caller's active
+// factors and unexpired enrolments, and how many recovery codes are left.
 func (s *Server) ListFactors(ctx context.Context, _ api.ListFactorsRequestObject) (api.ListFactorsResponseObject, error) {
-	return nil, errors.New("not implemented")
+	me, q := caller(ctx), s.db.Queries()
+	rows, err := q.ListFactors(ctx, db.ListFactorsParams{UserID: me.user.ID, Now: s.now()})
+	if err != nil {
+		return nil, err
+	}
+	left, err := q.CountRecoveryCodes(ctx, me.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	list := api.FactorList{Factors: make([]api.Factor, len(rows)), RecoveryCodesRemaining: int(left)}
+	for i, f := range rows {
+		list.Factors[i] = factorJSON(f)
+	}
+	return api.ListFactors200JSONResponse(list), nil
 }
 
-// StartTotpEnrollment implements api.StrictServerInterface. TODO(feat/factors).
+// StartTotpEnrollment implements api.StrictServerInterface (behind step-up).
 func (s *Server) StartTotpEnrollment(ctx context.Context, req api.StartTotpEnrollmentRequestObject) (api.StartTotpEnrollmentResponseObject, error) {
-	return nil, errors.New("not implemented")
+	me := caller(ctx)
+	var e api.TotpEnrollment
+	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
+		e, err = s.enrolTOTP(ctx, q, me.user, req.Body.FriendlyName)
+		return err
+	})
+	switch {
+	case errors.Is(err, errFactorLimit):
+		return api.StartTotpEnrollment409ApplicationProblemPlusJSONResponse{FactorConflictApplicationProblemPlusJSONResponse: factorLimit(ctx)}, nil
+	case err != nil:
+		return nil, err
+	}
+	return api.StartTotpEnrollment201JSONResponse{TotpEnrollmentJSONResponse: api.TotpEnrollmentJSONResponse{Body: e, Headers: api.TotpEnrollmentResponseHeaders{CacheControl: ptr("no-store")}}}, nil
 }
 
-// VerifyFactor implements api.StrictServerInterface. TODO(feat/factors).
+// VerifyFactor implements api.StrictServerInterface: the first code of an
+// enrolment activates it.
 func (s *Server) VerifyFactor(ctx context.Context, req api.VerifyFactorRequestObject) (api.VerifyFactorResponseObject, error) {
-	return nil, errors.New("not implemented")
+	me := caller(ctx)
+	var f db.MfaFactor
+	var codes []string
+	var verdict factorVerdict
+	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
+		f, codes, verdict, err = s.activateFactor(ctx, q, me.user, req.Id, req.Body.Code, &me.sessionID)
+		return err
+	})
+	switch {
+	case errors.Is(err, database.ErrNotFound):
+		return api.VerifyFactor404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx, "No such enrolment; start a new one.")}, nil
+	case errors.Is(err, errFactorLimit):
+		// Another enrolment reached the limit since this one started.
+		return api.VerifyFactor409ApplicationProblemPlusJSONResponse{FactorConflictApplicationProblemPlusJSONResponse: factorLimit(ctx)}, nil
+	case err != nil:
+		return nil, err
+	case verdict != factorAccepted:
+		return api.VerifyFactor403ApplicationProblemPlusJSONResponse{InvalidMfaCodeApplicationProblemPlusJSONResponse: api.InvalidMfaCodeApplicationProblemPlusJSONResponse(invalidMfaCode(ctx))}, nil
+	}
+	out := api.FactorActivated{Factor: factorJSON(f)}
+	if codes != nil {
+		out.RecoveryCodes = &codes
+	}
+	return api.VerifyFactor200JSONResponse(out), nil
 }
 
 // DeleteFactor implements api.StrictServerInterface. TODO(feat/factors).

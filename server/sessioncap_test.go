@@ -62,7 +62,7 @@ func TestSessions_CapRevokesTheOldestWithAnEvent(t *testing.T) {
 	}
 	var revoked int
 	for _, e := range events.JSON200.Events {
-		if e.Kind == client.SessionRevoked && e.SessionId != nil && *e.SessionId == oldestID {
+		if e.Kind == "session_revoked" && e.SessionId != nil && *e.SessionId == oldestID {
 			revoked++
 		}
 	}

@@ -53,69 +53,6 @@ func (e CheckStatus) Valid() bool {
 	}
 }
 
-// Defines values for EventKind.
-const (
-	AccountDeactivated       EventKind = "account_deactivated"
-	EmailChanged             EventKind = "email_changed"
-	EmailVerified            EventKind = "email_verified"
-	FactorAdded              EventKind = "factor_added"
-	FactorRemoved            EventKind = "factor_removed"
-	LoginFailed              EventKind = "login_failed"
-	LoginSucceeded           EventKind = "login_succeeded"
-	Logout                   EventKind = "logout"
-	MfaFailed                EventKind = "mfa_failed"
-	PasswordChanged          EventKind = "password_changed"
-	PasswordReset            EventKind = "password_reset"
-	RecoveryCodeUsed         EventKind = "recovery_code_used"
-	RecoveryCodesRegenerated EventKind = "recovery_codes_regenerated"
-	RefreshReuseDetected     EventKind = "refresh_reuse_detected"
-	Registered               EventKind = "registered"
-	SessionRevoked           EventKind = "session_revoked"
-	StepUp                   EventKind = "step_up"
-)
-
-// Valid indicates whether the value is a known member of the EventKind enum.
-func (e EventKind) Valid() bool {
-	switch e {
-	case AccountDeactivated:
-		return true
-	case EmailChanged:
-		return true
-	case EmailVerified:
-		return true
-	case FactorAdded:
-		return true
-	case FactorRemoved:
-		return true
-	case LoginFailed:
-		return true
-	case LoginSucceeded:
-		return true
-	case Logout:
-		return true
-	case MfaFailed:
-		return true
-	case PasswordChanged:
-		return true
-	case PasswordReset:
-		return true
-	case RecoveryCodeUsed:
-		return true
-	case RecoveryCodesRegenerated:
-		return true
-	case RefreshReuseDetected:
-		return true
-	case Registered:
-		return true
-	case SessionRevoked:
-		return true
-	case StepUp:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for FactorStatus.
 const (
 	Active     FactorStatus = "active"
@@ -134,21 +71,6 @@ func (e FactorStatus) Valid() bool {
 	}
 }
 
-// Defines values for FactorType.
-const (
-	FactorTypeTotp FactorType = "totp"
-)
-
-// Valid indicates whether the value is a known member of the FactorType enum.
-func (e FactorType) Valid() bool {
-	switch e {
-	case FactorTypeTotp:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for HealthStatus.
 const (
 	HealthStatusOk HealthStatus = "ok"
@@ -158,24 +80,6 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case HealthStatusOk:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for MfaChallengeMethods.
-const (
-	MfaChallengeMethodsRecoveryCode MfaChallengeMethods = "recovery_code"
-	MfaChallengeMethodsTotp         MfaChallengeMethods = "totp"
-)
-
-// Valid indicates whether the value is a known member of the MfaChallengeMethods enum.
-func (e MfaChallengeMethods) Valid() bool {
-	switch e {
-	case MfaChallengeMethodsRecoveryCode:
-		return true
-	case MfaChallengeMethodsTotp:
 		return true
 	default:
 		return false
@@ -341,11 +245,13 @@ type Event struct {
 	Ip string `json:"ip"`
 
 	// Kind What happened. `session_revoked` is one session ended by the user,
-	// or the oldest ended by a login over the session cap.
+	// or the oldest ended by a login over the session cap. The list
+	// grows with new features (it is an extensible enum): show a kind
+	// you do not know as it is rather than failing.
 	//
 	//
 	// Example: login_succeeded
-	Kind EventKind `json:"kind"`
+	Kind string `json:"kind"`
 
 	// RequestId authd's own id of the request, as in its logs; never one a client sent.
 	//
@@ -364,12 +270,6 @@ type Event struct {
 	// Example: Mozilla/5.0 (X11; Linux x86_64)
 	UserAgent string `json:"user_agent"`
 }
-
-// EventKind What happened. `session_revoked` is one session ended by the user,
-// or the oldest ended by a login over the session cap.
-//
-// Example: login_succeeded
-type EventKind string
 
 // EventPage A page of events and the cursor of the next one.
 type EventPage struct {
@@ -402,17 +302,16 @@ type Factor struct {
 	// Example: active
 	Status FactorStatus `json:"status"`
 
-	// Type Example: totp
-	Type FactorType `json:"type"`
+	// Type The kind of factor; more kinds will come (an extensible enum).
+	//
+	// Example: totp
+	Type string `json:"type"`
 }
 
 // FactorStatus An unverified factor expires unless its first code is verified.
 //
 // Example: active
 type FactorStatus string
-
-// FactorType Example: totp
-type FactorType string
 
 // FactorActivated defines model for FactorActivated.
 type FactorActivated struct {
@@ -538,16 +437,13 @@ type MfaChallenge struct {
 	// Methods What `POST /auth/mfa/verify` accepts for this account.
 	//
 	// Example: ["totp","recovery_code"]
-	Methods []MfaChallengeMethods `json:"methods"`
+	Methods []string `json:"methods"`
 
 	// MfaToken Opaque and single use; send it to `POST /auth/mfa/verify`.
 	//
 	// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
 	MfaToken string `json:"mfa_token"`
 }
-
-// MfaChallengeMethods defines model for MfaChallenge.Methods.
-type MfaChallengeMethods string
 
 // MfaCode The current 6-digit code of the authenticator app.
 //
@@ -4784,6 +4680,22 @@ func (response VerifyFactor408ApplicationProblemPlusJSONResponse) VisitVerifyFac
 	return err
 }
 
+type VerifyFactor409ApplicationProblemPlusJSONResponse struct {
+	FactorConflictApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyFactor409ApplicationProblemPlusJSONResponse) VisitVerifyFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyFactor413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -4812,31 +4724,6 @@ func (response VerifyFactor422ApplicationProblemPlusJSONResponse) VisitVerifyFac
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type VerifyFactor429ApplicationProblemPlusJSONResponse struct {
-	TooManyRequestsApplicationProblemPlusJSONResponse
-}
-
-func (response VerifyFactor429ApplicationProblemPlusJSONResponse) VisitVerifyFactorResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimit != nil {
-		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
-	}
-	if response.Headers.RateLimitPolicy != nil {
-		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
-	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
-	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }

@@ -56,69 +56,6 @@ func (e CheckStatus) Valid() bool {
 	}
 }
 
-// Defines values for EventKind.
-const (
-	AccountDeactivated       EventKind = "account_deactivated"
-	EmailChanged             EventKind = "email_changed"
-	EmailVerified            EventKind = "email_verified"
-	FactorAdded              EventKind = "factor_added"
-	FactorRemoved            EventKind = "factor_removed"
-	LoginFailed              EventKind = "login_failed"
-	LoginSucceeded           EventKind = "login_succeeded"
-	Logout                   EventKind = "logout"
-	MfaFailed                EventKind = "mfa_failed"
-	PasswordChanged          EventKind = "password_changed"
-	PasswordReset            EventKind = "password_reset"
-	RecoveryCodeUsed         EventKind = "recovery_code_used"
-	RecoveryCodesRegenerated EventKind = "recovery_codes_regenerated"
-	RefreshReuseDetected     EventKind = "refresh_reuse_detected"
-	Registered               EventKind = "registered"
-	SessionRevoked           EventKind = "session_revoked"
-	StepUp                   EventKind = "step_up"
-)
-
-// Valid indicates whether the value is a known member of the EventKind enum.
-func (e EventKind) Valid() bool {
-	switch e {
-	case AccountDeactivated:
-		return true
-	case EmailChanged:
-		return true
-	case EmailVerified:
-		return true
-	case FactorAdded:
-		return true
-	case FactorRemoved:
-		return true
-	case LoginFailed:
-		return true
-	case LoginSucceeded:
-		return true
-	case Logout:
-		return true
-	case MfaFailed:
-		return true
-	case PasswordChanged:
-		return true
-	case PasswordReset:
-		return true
-	case RecoveryCodeUsed:
-		return true
-	case RecoveryCodesRegenerated:
-		return true
-	case RefreshReuseDetected:
-		return true
-	case Registered:
-		return true
-	case SessionRevoked:
-		return true
-	case StepUp:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for FactorStatus.
 const (
 	Active     FactorStatus = "active"
@@ -137,21 +74,6 @@ func (e FactorStatus) Valid() bool {
 	}
 }
 
-// Defines values for FactorType.
-const (
-	FactorTypeTotp FactorType = "totp"
-)
-
-// Valid indicates whether the value is a known member of the FactorType enum.
-func (e FactorType) Valid() bool {
-	switch e {
-	case FactorTypeTotp:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for HealthStatus.
 const (
 	HealthStatusOk HealthStatus = "ok"
@@ -161,24 +83,6 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case HealthStatusOk:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for MfaChallengeMethods.
-const (
-	MfaChallengeMethodsRecoveryCode MfaChallengeMethods = "recovery_code"
-	MfaChallengeMethodsTotp         MfaChallengeMethods = "totp"
-)
-
-// Valid indicates whether the value is a known member of the MfaChallengeMethods enum.
-func (e MfaChallengeMethods) Valid() bool {
-	switch e {
-	case MfaChallengeMethodsRecoveryCode:
-		return true
-	case MfaChallengeMethodsTotp:
 		return true
 	default:
 		return false
@@ -344,11 +248,13 @@ type Event struct {
 	Ip string `json:"ip"`
 
 	// Kind What happened. `session_revoked` is one session ended by the user,
-	// or the oldest ended by a login over the session cap.
+	// or the oldest ended by a login over the session cap. The list
+	// grows with new features (it is an extensible enum): show a kind
+	// you do not know as it is rather than failing.
 	//
 	//
 	// Example: login_succeeded
-	Kind EventKind `json:"kind"`
+	Kind string `json:"kind"`
 
 	// RequestId authd's own id of the request, as in its logs; never one a client sent.
 	//
@@ -367,12 +273,6 @@ type Event struct {
 	// Example: Mozilla/5.0 (X11; Linux x86_64)
 	UserAgent string `json:"user_agent"`
 }
-
-// EventKind What happened. `session_revoked` is one session ended by the user,
-// or the oldest ended by a login over the session cap.
-//
-// Example: login_succeeded
-type EventKind string
 
 // EventPage A page of events and the cursor of the next one.
 type EventPage struct {
@@ -405,17 +305,16 @@ type Factor struct {
 	// Example: active
 	Status FactorStatus `json:"status"`
 
-	// Type Example: totp
-	Type FactorType `json:"type"`
+	// Type The kind of factor; more kinds will come (an extensible enum).
+	//
+	// Example: totp
+	Type string `json:"type"`
 }
 
 // FactorStatus An unverified factor expires unless its first code is verified.
 //
 // Example: active
 type FactorStatus string
-
-// FactorType Example: totp
-type FactorType string
 
 // FactorActivated defines model for FactorActivated.
 type FactorActivated struct {
@@ -541,16 +440,13 @@ type MfaChallenge struct {
 	// Methods What `POST /auth/mfa/verify` accepts for this account.
 	//
 	// Example: ["totp","recovery_code"]
-	Methods []MfaChallengeMethods `json:"methods"`
+	Methods []string `json:"methods"`
 
 	// MfaToken Opaque and single use; send it to `POST /auth/mfa/verify`.
 	//
 	// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
 	MfaToken string `json:"mfa_token"`
 }
-
-// MfaChallengeMethods defines model for MfaChallenge.Methods.
-type MfaChallengeMethods string
 
 // MfaCode The current 6-digit code of the authenticator app.
 //
@@ -2036,9 +1932,9 @@ type ClientInterface interface {
 	// active factor, shown this once (each works once; store them somewhere
 	// safe). Adding a factor to an account that has one keeps the existing
 	// codes (`recovery_codes` absent). A wrong code is 403
-	// `invalid-mfa-code` and counts like a failed login (backoff, 429
-	// `login-backoff`). Unknown, expired, active and other users' factors
-	// answer 404. A notice is mailed to the account's address.
+	// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+	// and send the next code. Unknown, expired, active and other users'
+	// factors answer 404. A notice is mailed to the account's address.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2053,9 +1949,9 @@ type ClientInterface interface {
 	// active factor, shown this once (each works once; store them somewhere
 	// safe). Adding a factor to an account that has one keeps the existing
 	// codes (`recovery_codes` absent). A wrong code is 403
-	// `invalid-mfa-code` and counts like a failed login (backoff, 429
-	// `login-backoff`). Unknown, expired, active and other users' factors
-	// answer 404. A notice is mailed to the account's address.
+	// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+	// and send the next code. Unknown, expired, active and other users'
+	// factors answer 404. A notice is mailed to the account's address.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3183,9 +3079,9 @@ func (c *Client) DeleteFactor(ctx context.Context, id FactorID, reqEditors ...Re
 // active factor, shown this once (each works once; store them somewhere
 // safe). Adding a factor to an account that has one keeps the existing
 // codes (`recovery_codes` absent). A wrong code is 403
-// `invalid-mfa-code` and counts like a failed login (backoff, 429
-// `login-backoff`). Unknown, expired, active and other users' factors
-// answer 404. A notice is mailed to the account's address.
+// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+// and send the next code. Unknown, expired, active and other users'
+// factors answer 404. A notice is mailed to the account's address.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3210,9 +3106,9 @@ func (c *Client) VerifyFactorWithBody(ctx context.Context, id FactorID, contentT
 // active factor, shown this once (each works once; store them somewhere
 // safe). Adding a factor to an account that has one keeps the existing
 // codes (`recovery_codes` absent). A wrong code is 403
-// `invalid-mfa-code` and counts like a failed login (backoff, 429
-// `login-backoff`). Unknown, expired, active and other users' factors
-// answer 404. A notice is mailed to the account's address.
+// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+// and send the next code. Unknown, expired, active and other users'
+// factors answer 404. A notice is mailed to the account's address.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5158,9 +5054,9 @@ type ClientWithResponsesInterface interface {
 	// active factor, shown this once (each works once; store them somewhere
 	// safe). Adding a factor to an account that has one keeps the existing
 	// codes (`recovery_codes` absent). A wrong code is 403
-	// `invalid-mfa-code` and counts like a failed login (backoff, 429
-	// `login-backoff`). Unknown, expired, active and other users' factors
-	// answer 404. A notice is mailed to the account's address.
+	// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+	// and send the next code. Unknown, expired, active and other users'
+	// factors answer 404. A notice is mailed to the account's address.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5175,9 +5071,9 @@ type ClientWithResponsesInterface interface {
 	// active factor, shown this once (each works once; store them somewhere
 	// safe). Adding a factor to an account that has one keeps the existing
 	// codes (`recovery_codes` absent). A wrong code is 403
-	// `invalid-mfa-code` and counts like a failed login (backoff, 429
-	// `login-backoff`). Unknown, expired, active and other users' factors
-	// answer 404. A notice is mailed to the account's address.
+	// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+	// and send the next code. Unknown, expired, active and other users'
+	// factors answer 404. A notice is mailed to the account's address.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7550,13 +7446,6 @@ type VerifyFactorResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
-// VerifyFactorResponse429Headers the declared response headers of an HTTP 429 response for VerifyFactor
-type VerifyFactorResponse429Headers struct {
-	RateLimit       *string
-	RateLimitPolicy *string
-	RetryAfter      *int
-}
-
 // VerifyFactorResponse503Headers the declared response headers of an HTTP 503 response for VerifyFactor
 type VerifyFactorResponse503Headers struct {
 	RetryAfter *int
@@ -7577,18 +7466,16 @@ type VerifyFactorResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
 	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *FactorConflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
-	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
-	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *VerifyFactorResponse401Headers
-	// Headers429 the parsed response headers for an HTTP 429 response
-	Headers429 *VerifyFactorResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *VerifyFactorResponse503Headers
 }
@@ -7623,6 +7510,11 @@ func (r VerifyFactorResponse) GetApplicationproblemJSON408() *RequestTimeout {
 	return r.ApplicationproblemJSON408
 }
 
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r VerifyFactorResponse) GetApplicationproblemJSON409() *FactorConflict {
+	return r.ApplicationproblemJSON409
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r VerifyFactorResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
@@ -7631,11 +7523,6 @@ func (r VerifyFactorResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r VerifyFactorResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
 	return r.ApplicationproblemJSON422
-}
-
-// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
-func (r VerifyFactorResponse) GetApplicationproblemJSON429() *TooManyRequests {
-	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -8849,9 +8736,9 @@ func (c *ClientWithResponses) DeleteFactorWithResponse(ctx context.Context, id F
 // active factor, shown this once (each works once; store them somewhere
 // safe). Adding a factor to an account that has one keeps the existing
 // codes (`recovery_codes` absent). A wrong code is 403
-// `invalid-mfa-code` and counts like a failed login (backoff, 429
-// `login-backoff`). Unknown, expired, active and other users' factors
-// answer 404. A notice is mailed to the account's address.
+// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+// and send the next code. Unknown, expired, active and other users'
+// factors answer 404. A notice is mailed to the account's address.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8872,9 +8759,9 @@ func (c *ClientWithResponses) VerifyFactorWithBodyWithResponse(ctx context.Conte
 // active factor, shown this once (each works once; store them somewhere
 // safe). Adding a factor to an account that has one keeps the existing
 // codes (`recovery_codes` absent). A wrong code is 403
-// `invalid-mfa-code` and counts like a failed login (backoff, 429
-// `login-backoff`). Unknown, expired, active and other users' factors
-// answer 404. A notice is mailed to the account's address.
+// `invalid-mfa-code` and the enrolment stays: check the phone's clock
+// and send the next code. Unknown, expired, active and other users'
+// factors answer 404. A notice is mailed to the account's address.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11381,6 +11268,13 @@ func ParseVerifyFactorResponse(rsp *http.Response) (*VerifyFactorResponse, error
 		}
 		response.ApplicationproblemJSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest FactorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11394,13 +11288,6 @@ func ParseVerifyFactorResponse(rsp *http.Response) (*VerifyFactorResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -11422,30 +11309,6 @@ func ParseVerifyFactorResponse(rsp *http.Response) (*VerifyFactorResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
-	case rsp.StatusCode == 429:
-		var headers VerifyFactorResponse429Headers
-		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitPolicy = &value
-		}
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = &value
-		}
-		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers VerifyFactorResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

@@ -732,9 +732,9 @@ export interface paths {
          *     active factor, shown this once (each works once; store them somewhere
          *     safe). Adding a factor to an account that has one keeps the existing
          *     codes (`recovery_codes` absent). A wrong code is 403
-         *     `invalid-mfa-code` and counts like a failed login (backoff, 429
-         *     `login-backoff`). Unknown, expired, active and other users' factors
-         *     answer 404. A notice is mailed to the account's address.
+         *     `invalid-mfa-code` and the enrolment stays: check the phone's clock
+         *     and send the next code. Unknown, expired, active and other users'
+         *     factors answer 404. A notice is mailed to the account's address.
          */
         post: operations["verifyFactor"];
         delete?: never;
@@ -1117,11 +1117,12 @@ export interface components {
         Event: {
             /**
              * @description What happened. `session_revoked` is one session ended by the user,
-             *     or the oldest ended by a login over the session cap.
+             *     or the oldest ended by a login over the session cap. The list
+             *     grows with new features (it is an extensible enum): show a kind
+             *     you do not know as it is rather than failing.
              * @example login_succeeded
-             * @enum {string}
              */
-            kind: "registered" | "email_verified" | "login_succeeded" | "login_failed" | "logout" | "session_revoked" | "refresh_reuse_detected" | "password_changed" | "password_reset" | "email_changed" | "account_deactivated" | "factor_added" | "factor_removed" | "recovery_codes_regenerated" | "recovery_code_used" | "mfa_failed" | "step_up";
+            kind: string;
             /**
              * Format: date-time
              * @example 2026-11-28T10:00:00Z
@@ -1175,7 +1176,7 @@ export interface components {
              *       "recovery_code"
              *     ]
              */
-            methods: ("totp" | "recovery_code")[];
+            methods: string[];
             /**
              * @description The account has no factor and `AUTHD_REQUIRE_MFA` is on: enrol
              *     one with `POST /auth/mfa/totp`, then verify its first code.
@@ -1238,10 +1239,10 @@ export interface components {
              */
             id: string;
             /**
+             * @description The kind of factor; more kinds will come (an extensible enum).
              * @example totp
-             * @enum {string}
              */
-            type: "totp";
+            type: string;
             /** @example Phone */
             friendly_name: string;
             /**
@@ -2614,9 +2615,9 @@ export interface operations {
             403: components["responses"]["InvalidMfaCode"];
             404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["FactorConflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
