@@ -65,6 +65,10 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 	if err != nil {
 		return Deps{}, err
 	}
+	dataKeys, err := LoadDataKeys(cfg, log)
+	if err != nil {
+		return Deps{}, err
+	}
 	hasher, err := password.NewHasher(password.Params{
 		Algorithm: cfg.PasswordHash, MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time,
 		Threads: cfg.Argon2Threads, BcryptCost: cfg.BcryptCost,
@@ -95,7 +99,7 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 		SchemaMayLag: !cfg.AutoMigrate,
 		Hasher:       hasher,
 		Keys:         keys,
-		DataKeys:     datakeys.Development(), // feat/datakeys loads AUTHD_DATA_KEYS_FILE
+		DataKeys:     dataKeys,
 		Token: TokenOptions{
 			Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AccessTTL: cfg.AccessTokenTTL, Leeway: cfg.JWTLeeway,
 		},
@@ -177,4 +181,28 @@ func LoadKeys(cfg config.Config, log *slog.Logger) (*token.Keys, error) {
 	}
 	log.Info("keys loaded", "signing_kid", keys.Signer(), "keys", keys.List())
 	return keys, nil
+}
+
+// LoadDataKeys reads the data-encryption keys that seal TOTP secrets;
+// development without a file gets the fixed, public development key, so that
+// `make run` opens its secrets after a restart; production refuses (config).
+// It logs which key seals: what every instance must agree on before a rewrap.
+func LoadDataKeys(cfg config.Config, log *slog.Logger) (*datakeys.Ring, error) {
+	if cfg.DataKeysFile == "" {
+		if !cfg.Development() {
+			return nil, fmt.Errorf("AUTHD_DATA_KEYS_FILE: is required in production (generate one with `authd datakeys generate`)")
+		}
+		log.Warn("no AUTHD_DATA_KEYS_FILE: TOTP secrets are sealed with the fixed development key, which is not secret")
+		return datakeys.Development(), nil
+	}
+	data, err := os.ReadFile(cfg.DataKeysFile)
+	if err != nil {
+		return nil, fmt.Errorf("read AUTHD_DATA_KEYS_FILE: %w", err)
+	}
+	ring, err := datakeys.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("AUTHD_DATA_KEYS_FILE: %w", err)
+	}
+	log.Info("data keys loaded", "primary_kid", ring.Primary(), "kids", ring.Kids())
+	return ring, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/datakeys"
 	"github.com/authd/authd/server/testkit"
 )
 
@@ -137,8 +138,12 @@ func TestDevLinks_ProductionServesNoPage(t *testing.T) {
 	if err := os.WriteFile(keys, testkit.NewApp(t).PrivateKeys, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	dataKeys := filepath.Join(t.TempDir(), "datakeys.json")
+	if err := os.WriteFile(dataKeys, testkit.Must(datakeys.Generate())(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := config.Load(map[string]string{
-		"AUTHD_ENV": config.EnvProduction, "AUTHD_JWT_KEYS_FILE": keys,
+		"AUTHD_ENV": config.EnvProduction, "AUTHD_JWT_KEYS_FILE": keys, "AUTHD_DATA_KEYS_FILE": dataKeys,
 		"AUTHD_SMTP_URL": "smtp://mail.example.com:587", "AUTHD_PUBLIC_URL": "https://auth.example.com",
 		"DATABASE_URL": testkit.DatabaseURL(),
 	})

@@ -3,6 +3,7 @@
 //	authd [serve]               run the HTTP server (default)
 //	authd migrate up|down|status  (production: down --to VERSION --confirm)
 //	authd keys generate|list|add|promote|retire|remove   the key file and its rotation (keys.go)
+//	authd datakeys generate|list|add|rewrap|remove   the data key file (TOTP secrets) and its rotation (datakeys.go)
 //	authd mail requeue          give dead mail another round of attempts
 //	authd healthcheck [URL]     exit 0 when /readiness answers 200 (for container probes)
 package main
@@ -45,12 +46,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "serve", "migrate", "keys", "mail", "healthcheck":
+	case "serve", "migrate", "keys", "datakeys", "mail", "healthcheck":
 	case "-h", "--help", "help":
-		_, err := fmt.Fprintln(stdout, "usage: authd [serve] | migrate up | down [--to VERSION] [--confirm] | status | keys generate|list|add|promote|retire|remove | mail requeue | healthcheck [URL]")
+		_, err := fmt.Fprintln(stdout, "usage: authd [serve] | migrate up | down [--to VERSION] [--confirm] | status | keys generate|list|add|promote|retire|remove | datakeys generate|list|add|rewrap|remove | mail requeue | healthcheck [URL]")
 		return err
 	default:
-		return fmt.Errorf("unknown command %q (try: serve, migrate, keys, mail, healthcheck)", cmd)
+		return fmt.Errorf("unknown command %q (try: serve, migrate, keys, datakeys, mail, healthcheck)", cmd)
 	}
 
 	env, err := environ()
@@ -68,6 +69,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		// requires one), so the key steps use only the key file, the
 		// algorithm and, to look for sealed mail, DATABASE_URL.
 		return keysCommand(ctx, cfg, args, stdout)
+	case "datakeys":
+		// Likewise: the data key file, and DATABASE_URL for rewrap and remove.
+		return dataKeysCommand(ctx, cfg, args, stdout)
 	}
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)

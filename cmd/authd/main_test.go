@@ -178,7 +178,7 @@ func TestRun_ServeRefusesProductionDefaults(t *testing.T) {
 	if err == nil {
 		t.Fatal("serve started on the defaults, without AUTHD_ENV=development")
 	}
-	for _, want := range []string{"AUTHD_JWT_KEYS_FILE", "AUTHD_SMTP_URL", "AUTHD_PUBLIC_URL"} {
+	for _, want := range []string{"AUTHD_JWT_KEYS_FILE", "AUTHD_DATA_KEYS_FILE", "AUTHD_SMTP_URL", "AUTHD_PUBLIC_URL"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %s: %v", want, err)
 		}
@@ -267,8 +267,13 @@ func productionEnv(t *testing.T, dbURL string) {
 	if err := os.WriteFile(keys, set, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	dataKeys := filepath.Join(t.TempDir(), "datakeys.json")
+	if err := run(context.Background(), []string{"datakeys", "generate", "-file", dataKeys}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("AUTHD_ENV", "production")
 	t.Setenv("AUTHD_JWT_KEYS_FILE", keys)
+	t.Setenv("AUTHD_DATA_KEYS_FILE", dataKeys)
 	t.Setenv("AUTHD_SMTP_URL", "smtp://mail.example.com:587")
 	t.Setenv("AUTHD_PUBLIC_URL", "https://auth.example.com")
 	t.Setenv("DATABASE_URL", dbURL)

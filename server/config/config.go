@@ -51,7 +51,10 @@ type Config struct {
 	LogLevel                       string `env:"AUTHD_LOG_LEVEL" envDefault:"info"`
 	AutoMigrate                    bool   `env:"AUTHD_AUTO_MIGRATE" envDefault:"true"`
 
-	JWTKeysFile    string        `env:"AUTHD_JWT_KEYS_FILE"`
+	JWTKeysFile string `env:"AUTHD_JWT_KEYS_FILE"`
+	// DataKeysFile is the data-encryption key set that seals TOTP secrets
+	// (server/datakeys); development without it uses a fixed, public key.
+	DataKeysFile   string        `env:"AUTHD_DATA_KEYS_FILE"`
 	JWTAlgorithm   string        `env:"AUTHD_JWT_ALGORITHM" envDefault:"EdDSA"`
 	JWTIssuer      string        `env:"AUTHD_JWT_ISSUER" envDefault:"authd"`
 	JWTAudience    string        `env:"AUTHD_JWT_AUDIENCE" envDefault:"authd"`
@@ -203,6 +206,17 @@ func (c Config) validate() []error {
 		if fi, err := os.Stat(c.JWTKeysFile); err == nil {
 			if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 				fail("AUTHD_JWT_KEYS_FILE", "%s is readable or writable by group or others (mode %04o); run chmod 600 on it", c.JWTKeysFile, perm)
+			}
+		}
+	}
+	if c.Env == EnvProduction && c.DataKeysFile == "" {
+		fail("AUTHD_DATA_KEYS_FILE", "is required in production (generate one with `authd datakeys generate`)")
+	}
+	if c.Env == EnvProduction && c.DataKeysFile != "" {
+		// The keys open every TOTP secret: other local users must not read them.
+		if fi, err := os.Stat(c.DataKeysFile); err == nil {
+			if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+				fail("AUTHD_DATA_KEYS_FILE", "%s is readable or writable by group or others (mode %04o); run chmod 600 on it", c.DataKeysFile, perm)
 			}
 		}
 	}

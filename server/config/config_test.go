@@ -10,6 +10,7 @@ import (
 
 	"github.com/joho/godotenv"
 
+	"github.com/authd/authd/server/datakeys"
 	"github.com/authd/authd/server/token"
 )
 
@@ -66,7 +67,7 @@ func TestLoad_ProductionIsTheDefault(t *testing.T) {
 	if err == nil || cfg.Env != EnvProduction {
 		t.Fatalf("no AUTHD_ENV: env %q, err %v; want production refusing the defaults", cfg.Env, err)
 	}
-	for _, name := range []string{"AUTHD_JWT_KEYS_FILE", "AUTHD_SMTP_URL", "AUTHD_PUBLIC_URL"} {
+	for _, name := range []string{"AUTHD_JWT_KEYS_FILE", "AUTHD_DATA_KEYS_FILE", "AUTHD_SMTP_URL", "AUTHD_PUBLIC_URL"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}
@@ -90,9 +91,26 @@ func keysFile(t *testing.T, perm os.FileMode) string {
 	return path
 }
 
+// dataKeysFile writes a data key set as `authd datakeys generate` does, with perm.
+func dataKeysFile(t *testing.T, perm os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "datakeys.json")
+	set, err := datakeys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, set, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, perm); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // production is a valid production environment plus env.
 func production(t *testing.T, env map[string]string) map[string]string {
-	out := map[string]string{"AUTHD_ENV": "production", "AUTHD_JWT_KEYS_FILE": keysFile(t, 0o600), "AUTHD_SMTP_URL": "smtp://mail.example.com:587", "AUTHD_PUBLIC_URL": "https://auth.example.com"}
+	out := map[string]string{"AUTHD_ENV": "production", "AUTHD_JWT_KEYS_FILE": keysFile(t, 0o600), "AUTHD_DATA_KEYS_FILE": dataKeysFile(t, 0o600), "AUTHD_SMTP_URL": "smtp://mail.example.com:587", "AUTHD_PUBLIC_URL": "https://auth.example.com"}
 	for k, v := range env {
 		out[k] = v
 	}
@@ -118,6 +136,31 @@ func TestLoad_ProductionRefusesAKeysFileOthersCanRead(t *testing.T) {
 	}
 	if _, err := Load(dev(map[string]string{"AUTHD_JWT_KEYS_FILE": keysFile(t, 0o644)})); err != nil {
 		t.Errorf("development with a 0644 key file: %v", err)
+	}
+}
+
+func TestLoad_ProductionRefusesADataKeysFileOthersCanRead(t *testing.T) {
+	t.Parallel()
+	for _, perm := range []os.FileMode{0o644, 0o640, 0o604, 0o620} {
+		_, err := Load(production(t, map[string]string{"AUTHD_DATA_KEYS_FILE": dataKeysFile(t, perm)}))
+		if err == nil || !strings.Contains(err.Error(), "AUTHD_DATA_KEYS_FILE") || !strings.Contains(err.Error(), "group or others") {
+			t.Errorf("mode %04o in production: err = %v, want a refusal", perm, err)
+		}
+	}
+	for _, perm := range []os.FileMode{0o600, 0o400} {
+		if _, err := Load(production(t, map[string]string{"AUTHD_DATA_KEYS_FILE": dataKeysFile(t, perm)})); err != nil {
+			t.Errorf("mode %04o in production: %v", perm, err)
+		}
+	}
+	_, err := Load(production(t, map[string]string{"AUTHD_DATA_KEYS_FILE": ""}))
+	if err == nil || !strings.Contains(err.Error(), "AUTHD_DATA_KEYS_FILE: is required in production") || !strings.Contains(err.Error(), "authd datakeys generate") {
+		t.Errorf("no data key file in production: err = %v", err)
+	}
+	if _, err := Load(dev(map[string]string{"AUTHD_DATA_KEYS_FILE": dataKeysFile(t, 0o644)})); err != nil {
+		t.Errorf("development with a 0644 data key file: %v", err)
+	}
+	if _, err := Load(dev(nil)); err != nil {
+		t.Errorf("development without a data key file: %v", err)
 	}
 }
 

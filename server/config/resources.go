@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authd/authd/server/datakeys"
 	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/token"
 )
@@ -30,6 +31,15 @@ func (c Config) validateResources() []error {
 			fail("AUTHD_JWT_KEYS_FILE", "%s is empty; create it with `authd keys generate`", c.JWTKeysFile)
 		} else if _, err := token.ParseKeys(data); err != nil {
 			fail("AUTHD_JWT_KEYS_FILE", "%s is not a JWK set of private keys as `authd keys generate` writes: %v", c.JWTKeysFile, err)
+		}
+	}
+	if c.DataKeysFile != "" {
+		if data, err := os.ReadFile(c.DataKeysFile); err != nil {
+			fail("AUTHD_DATA_KEYS_FILE", "cannot be read: %v", err)
+		} else if len(bytes.TrimSpace(data)) == 0 {
+			fail("AUTHD_DATA_KEYS_FILE", "%s is empty; create it with `authd datakeys generate`", c.DataKeysFile)
+		} else if _, err := datakeys.Parse(data); err != nil {
+			fail("AUTHD_DATA_KEYS_FILE", "%s is not a data key set as `authd datakeys generate` writes: %v", c.DataKeysFile, err)
 		}
 	}
 	if c.RedisURL != "" {

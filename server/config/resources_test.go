@@ -34,6 +34,30 @@ func TestLoad_KeysFileProblemsAreConfigErrors(t *testing.T) {
 	onlyLineFor(t, err, "AUTHD_JWT_KEYS_FILE")
 }
 
+func TestLoad_DataKeysFileProblemsAreConfigErrors(t *testing.T) {
+	t.Parallel()
+	const secret = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	for _, tc := range []struct{ content, want string }{
+		{"", "is empty; create it with `authd datakeys generate`"},
+		{"\n  \n", "is empty"},
+		{"{not json", "is not a data key set"},
+		{`{"keys":[]}`, "no keys"},
+		{`{"keys":[{"kid":"a","secret":"` + secret + `","status":"decrypt"}]}`, "exactly one"},
+		{`{"keys":[{"kid":"a","secret":"` + secret[:20] + `","status":"primary"}]}`, "want 32"},
+		{`{"keys":[{"kid":"a","secret":"` + secret + `","status":"primary","alg":"x"}]}`, "unknown field"},
+	} {
+		_, err := Load(dev(map[string]string{"AUTHD_DATA_KEYS_FILE": file(t, "datakeys.json", tc.content)}))
+		if line := onlyLineFor(t, err, "AUTHD_DATA_KEYS_FILE"); !strings.Contains(line, tc.want) {
+			t.Errorf("data keys file %q: %q does not say %q", tc.content, line, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), secret[:20]) {
+			t.Errorf("data keys file %q: the message shows the secret: %v", tc.content, err)
+		}
+	}
+	_, err := Load(dev(map[string]string{"AUTHD_DATA_KEYS_FILE": filepath.Join(t.TempDir(), "missing.json")}))
+	onlyLineFor(t, err, "AUTHD_DATA_KEYS_FILE")
+}
+
 func TestLoad_AlgorithmErrorListsTheValidOnes(t *testing.T) {
 	t.Parallel()
 	_, err := Load(dev(map[string]string{"AUTHD_JWT_ALGORITHM": "BOGUS"}))

@@ -22,6 +22,7 @@ import (
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/database"
+	"github.com/authd/authd/server/datakeys"
 	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/ratelimit"
@@ -42,6 +43,9 @@ type App struct {
 	Clock  *Clock
 	// PrivateKeys is the private JWK set the app signs with, for forging tests.
 	PrivateKeys []byte
+	// DataKeys is the data key set file that seals the app's TOTP secrets
+	// (AUTHD_DATA_KEYS_FILE), for SharedDataKeys and rotation tests.
+	DataKeys []byte
 	// Handler is the Echo app itself, for requests that must not go over HTTP.
 	Handler http.Handler
 
@@ -53,10 +57,11 @@ type Option = server.Option
 
 // testEnvironment is the configuration of every test app: authd's own
 // defaults, for development, with what the tests need instead.
-func testEnvironment(keysFile string) map[string]string {
+func testEnvironment(keysFile, dataKeysFile string) map[string]string {
 	return map[string]string{
-		"AUTHD_ENV":           config.EnvDevelopment,
-		"AUTHD_JWT_KEYS_FILE": keysFile,
+		"AUTHD_ENV":            config.EnvDevelopment,
+		"AUTHD_JWT_KEYS_FILE":  keysFile,
+		"AUTHD_DATA_KEYS_FILE": dataKeysFile,
 		// Links and security headers as behind TLS, and one origin for CORS.
 		"AUTHD_PUBLIC_URL":   "https://authd.example",
 		"AUTHD_CORS_ORIGINS": "https://app.example.com",
@@ -71,9 +76,9 @@ func testEnvironment(keysFile string) map[string]string {
 }
 
 // testConfig is testEnvironment parsed as authd parses its own.
-func testConfig(t T, keysFile string) config.Config {
+func testConfig(t T, keysFile, dataKeysFile string) config.Config {
 	t.Helper()
-	cfg, err := config.Load(testEnvironment(keysFile))
+	cfg, err := config.Load(testEnvironment(keysFile, dataKeysFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +111,19 @@ func SharedKeys(keyJSON []byte) Option {
 	}
 }
 
+// SharedDataKeys makes the app seal and open TOTP secrets with the data key
+// set file, so that apps given the same file act as instances of one
+// deployment (a factor enrolled on one verifies on another).
+func SharedDataKeys(file []byte) Option {
+	return func(d *server.Deps) {
+		ring, err := datakeys.Parse(file)
+		if err != nil {
+			panic(err)
+		}
+		d.DataKeys = ring
+	}
+}
+
 // NoLimits switches rate limits and the login backoff off.
 var NoLimits Option = func(d *server.Deps) { d.Limits.Enabled = false }
 
@@ -121,7 +139,13 @@ func NewApp(t T, opts ...Option) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig(t, keyFile(t, keyJSON))
+	// A generated data key file, as production has (development would
+	// fall back to the fixed key): the start-up reads and checks it.
+	dataKeys, err := datakeys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, keyFile(t, keyJSON), keyFile(t, dataKeys))
 	pool := Pool(t)
 	mig, err := database.NewMigrator(pool)
 	if err != nil {
@@ -152,11 +176,11 @@ func NewApp(t T, opts ...Option) *App {
 		t.Fatal(err)
 	}
 	return &App{URL: hs.URL, Client: c, Server: srv, Deps: deps, Sealer: sealer, Logs: logs, Clock: clock,
-		PrivateKeys: keyJSON, Handler: srv.Handler(), secrets: secrets}
+		PrivateKeys: keyJSON, DataKeys: dataKeys, Handler: srv.Handler(), secrets: secrets}
 }
 
-// keyFile writes keyJSON where AUTHD_JWT_KEYS_FILE can name it, for as long
-// as the test runs.
+// keyFile writes keyJSON where AUTHD_JWT_KEYS_FILE (or, given a data key
+// set, AUTHD_DATA_KEYS_FILE) can name it, for as long as the test runs.
 func keyFile(t T, keyJSON []byte) string {
 	t.Helper()
 	f, err := os.CreateTemp("", "authd-test-keys-*.json")

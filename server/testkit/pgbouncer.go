@@ -236,7 +236,7 @@ func (p *PgBouncer) through(t testing.TB, direct string) Option {
 	if _, err := mig.Up(ctx); err != nil {
 		t.Fatalf("migrate through pgbouncer: %v", err)
 	}
-	cfg := testConfig(t, "")
+	cfg := testConfig(t, "", "")
 	return func(d *server.Deps) {
 		d.DB = server.GuardDatabase(cfg, pool, d.Log)
 		d.Migrations = mig

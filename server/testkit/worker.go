@@ -70,7 +70,7 @@ func isolated(t testing.TB, tp trace.TracerProvider) Option {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mig.Close(); pool.Close(); drop() })
-	cfg := testConfig(t, "")
+	cfg := testConfig(t, "", "")
 	return func(d *server.Deps) {
 		d.DB = server.GuardDatabase(cfg, pool, d.Log)
 		d.Migrations = mig

@@ -256,6 +256,10 @@ func runImage(t *testing.T, root string, cf *v1.ConfigFile) {
 	if out, err := c.command([]string{binaryPath, "keys", "generate", "-file", c.path(keys)}).CombinedOutput(); err != nil {
 		t.Fatalf("authd keys generate: %v\n%s", err, out)
 	}
+	dataKeys := "/run/secrets/data-keys.json"
+	if out, err := c.command([]string{binaryPath, "datakeys", "generate", "-file", c.path(dataKeys)}).CombinedOutput(); err != nil {
+		t.Fatalf("authd datakeys generate: %v\n%s", err, out)
+	}
 
 	if c.chroot {
 		// Nothing left that the user may write, /tmp included: authd runs on
@@ -273,6 +277,7 @@ func runImage(t *testing.T, root string, cf *v1.ConfigFile) {
 		"AUTHD_METRICS_ADDR=:" + metrics,
 		"DATABASE_URL=" + testDatabase(t),
 		"AUTHD_JWT_KEYS_FILE=" + c.path(keys),
+		"AUTHD_DATA_KEYS_FILE=" + c.path(dataKeys),
 		"AUTHD_SMTP_URL=smtp://127.0.0.1:2525",
 		"AUTHD_PUBLIC_URL=https://auth.example.test",
 	}

@@ -205,8 +205,8 @@ func TestKubernetes_MigrationJob(t *testing.T) {
 }
 
 // Both pods run authd non-root on a read-only root filesystem with the key
-// file mounted where AUTHD_JWT_KEYS_FILE says, copied with mode 0400
-// (production refuses a group-readable key file).
+// files mounted where AUTHD_JWT_KEYS_FILE and AUTHD_DATA_KEYS_FILE say, each
+// copied with mode 0400 (production refuses a group-readable key file).
 func TestKubernetes_PodsAreLockedDown(t *testing.T) {
 	b := build(t)
 	for name, spec := range map[string]corev1.PodSpec{"Deployment": b.deployment.Spec.Template.Spec, "Job": b.job.Spec.Template.Spec} {
@@ -226,15 +226,25 @@ func TestKubernetes_PodsAreLockedDown(t *testing.T) {
 			}
 		}
 		c := authdContainer(t, spec)
-		keys := containerEnv(t, c, b.configMaps)["AUTHD_JWT_KEYS_FILE"]
-		mount := mountOf(c, path.Dir(keys))
-		if keys == "" || mount == nil || !mount.ReadOnly {
-			t.Errorf("%s: AUTHD_JWT_KEYS_FILE %q is not in a read-only mount of the authd container", name, keys)
-			continue
+		env := containerEnv(t, c, b.configMaps)
+		for _, variable := range []string{"AUTHD_JWT_KEYS_FILE", "AUTHD_DATA_KEYS_FILE"} {
+			keys := env[variable]
+			mount := mountOf(c, path.Dir(keys))
+			if keys == "" || mount == nil || !mount.ReadOnly {
+				t.Errorf("%s: %s %q is not in a read-only mount of the authd container", name, variable, keys)
+				continue
+			}
+			if !slices.ContainsFunc(spec.InitContainers, func(ic corev1.Container) bool {
+				return slices.Contains(ic.Command, keys) && slices.Contains(ic.Command, "0400") && mountOf(ic, path.Dir(keys)) != nil
+			}) {
+				t.Errorf("%s: no init container installs %s (%s) with mode 0400", name, keys, variable)
+			}
 		}
-		if len(spec.InitContainers) != 1 || !slices.Contains(spec.InitContainers[0].Command, keys) ||
-			!slices.Contains(spec.InitContainers[0].Command, "0400") || mountOf(spec.InitContainers[0], path.Dir(keys)) == nil {
-			t.Errorf("%s: no init container installs %s with mode 0400", name, keys)
+		if env["AUTHD_JWT_KEYS_FILE"] != "" && path.Dir(env["AUTHD_JWT_KEYS_FILE"]) == path.Dir(env["AUTHD_DATA_KEYS_FILE"]) {
+			t.Errorf("%s: the signing keys and the data keys share a directory; each has its own volume", name)
+		}
+		if len(spec.InitContainers) != 2 {
+			t.Errorf("%s: %d init containers, want the two that install the key files", name, len(spec.InitContainers))
 		}
 		for _, v := range spec.Volumes {
 			if v.Secret != nil && (v.Secret.DefaultMode == nil || *v.Secret.DefaultMode&0o007 != 0) {
