@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server/mfa"
 	"github.com/authd/authd/server/testkit"
 )
 
@@ -85,4 +87,41 @@ func ExampleClientWithResponses_LoginWithResponse_problem() {
 		fmt.Println("slow down; Retry-After", resp.HTTPResponse.Header.Get("Retry-After"))
 	}
 	// Output: 401 https://authd.dev/problems/invalid-credentials
+}
+
+// A login to an account with a second factor answers 202 with a challenge
+// instead of tokens; POST /auth/mfa/verify with the authenticator app's code
+// completes it. (The example computes the codes an app would show.)
+func ExampleClientWithResponses_VerifyMfaWithResponse() {
+	ctx := context.Background()
+	c, _ := client.NewClientWithResponses(serverURL())
+	creds := client.LoginRequest{Email: "hedy@example.com", Password: "Correct-Horse-7"}
+	_, _ = c.RegisterWithResponse(ctx, client.RegisterRequest(creds))
+	first, _ := c.LoginWithResponse(ctx, creds)
+
+	// Enrol an authenticator app: show enrolment.JSON201.QrCode, then verify its first code.
+	enrolment, _ := c.StartTotpEnrollmentWithResponse(ctx, client.StartTotpRequest{}, bearer(first.JSON200.AccessToken))
+	secret := enrolment.JSON201.Secret
+	now := time.Now()
+	code, _ := mfa.Code(secret, now)
+	activated, _ := c.VerifyFactorWithResponse(ctx, enrolment.JSON201.Factor.Id, client.CodeRequest{Code: code},
+		bearer(first.JSON200.AccessToken))
+	fmt.Println("recovery codes:", len(*activated.JSON200.RecoveryCodes))
+
+	login, _ := c.LoginWithResponse(ctx, creds)
+	switch {
+	case login.JSON200 != nil:
+		fmt.Println("logged in without a second factor")
+	case login.JSON202 != nil:
+		fmt.Println(login.StatusCode(), login.JSON202.Methods)
+		// A code is accepted once: the enrolment spent this step's, so use the next one.
+		next, _ := mfa.Code(secret, now.Add(30*time.Second))
+		done, _ := c.VerifyMfaWithResponse(ctx, client.MfaVerifyRequest{MfaToken: login.JSON202.MfaToken, Code: &next})
+		me, _ := c.GetMeWithResponse(ctx, bearer(done.JSON200.AccessToken))
+		fmt.Println(done.StatusCode(), me.JSON200.Email)
+	}
+	// Output:
+	// recovery codes: 10
+	// 202 [totp recovery_code]
+	// 200 hedy@example.com
 }

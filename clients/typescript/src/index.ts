@@ -3,7 +3,9 @@
 // it (and to no other), refreshes it shortly before it expires or once after a
 // 401, with a single refresh in flight however many calls are waiting (two
 // refreshes of one token would trip authd's reuse detection and end the
-// session), and logs out.
+// session), and logs out. It also knows the second factor: a login that
+// answers with an MFA challenge, its completion, and the step-up that
+// sensitive operations ask for (a 401 that a refresh cannot cure).
 import createClient, { type Client, type Middleware } from "openapi-fetch";
 import type { components, paths } from "./schema.gen.js";
 
@@ -13,6 +15,41 @@ export type User = components["schemas"]["User"];
 export type TokenPair = components["schemas"]["TokenPair"];
 export type Accepted = components["schemas"]["Accepted"];
 export type LogoutScope = "current" | "others" | "all";
+export type Factor = components["schemas"]["Factor"];
+export type FactorList = components["schemas"]["FactorList"];
+export type TotpEnrollment = components["schemas"]["TotpEnrollment"];
+export type FactorActivated = components["schemas"]["FactorActivated"];
+/** A second-factor method; the contract's list is open (later features add values), so other strings may come. */
+export type MfaMethod = "totp" | "recovery_code" | (string & {});
+
+/**
+ * The second step of a login: the password was right, no tokens yet. Complete
+ * it with `verifyMfa(mfaToken, ...)` within `expiresIn` seconds, using one of
+ * `methods`. With `enrollmentRequired` (authd runs with
+ * `AUTHD_REQUIRE_MFA=true` and the account has no factor) enrol an
+ * authenticator first with `enrollMfa(mfaToken)`, then verify its first code.
+ */
+export interface MfaChallenge {
+  mfaToken: string;
+  methods: MfaMethod[];
+  enrollmentRequired: boolean;
+  expiresIn: number;
+}
+
+/**
+ * What `login()` answers: either the session started (the pair is stored, as
+ * before) or a second factor is needed. Narrow on `mfaRequired`:
+ *
+ *     const res = await authd.login(email, password);
+ *     if (res.mfaRequired) await authd.verifyMfa(res.challenge.mfaToken, { code });
+ */
+export type LoginResult = { mfaRequired: false; tokens: TokenPair } | { mfaRequired: true; challenge: MfaChallenge };
+
+/** A second factor: the current 6-digit code of the authenticator app, or one unused recovery code. */
+export type SecondFactor = { code: string } | { recoveryCode: string };
+
+/** What `stepUp()` accepts: the password (accounts without a factor) or a second factor. */
+export type StepUpProof = { password: string } | SecondFactor;
 
 /** The tokens the wrapper keeps, with the access token's expiry in epoch ms. */
 export interface Tokens {
@@ -58,6 +95,28 @@ export class ProblemError extends Error {
   }
 }
 
+/**
+ * A 401 `step-up-required`: the access token is fine, but the operation needs
+ * a more recent authentication (`maxAge` seconds) or, with
+ * `needsSecondFactor`, one with a second factor. A refresh does not help (it
+ * keeps the session's level and `auth_time`), so the client does not retry:
+ * call `stepUp()` and then the operation again.
+ */
+export class StepUpRequiredError extends ProblemError {
+  /** The longest age, in seconds, of an authentication the operation accepts (RFC 9470 `max_age`). */
+  readonly maxAge: number | undefined;
+  /** The account has a second factor: step up with a code, not the password (`acr_values="aal2"`). */
+  readonly needsSecondFactor: boolean;
+
+  constructor(problem: Problem, wwwAuthenticate: string | null) {
+    super(401, problem);
+    this.name = "StepUpRequiredError";
+    const maxAge = /max_age=(\d+)/.exec(wwwAuthenticate ?? "")?.[1];
+    this.maxAge = maxAge === undefined ? undefined : Number(maxAge);
+    this.needsSecondFactor = /acr_values="[^"]*\baal2\b/.test(wwwAuthenticate ?? "");
+  }
+}
+
 /** A 201 with the new account, or a 202: the account is created when the mailed link is redeemed. */
 export type Registered = { status: 201; user: User } | { status: 202; accepted: Accepted };
 
@@ -75,6 +134,12 @@ const SECURED = new Set([
   "GET /users/me/events",
   "GET /users/me/sessions",
   "DELETE /users/me/sessions/{id}",
+  "POST /auth/step-up",
+  "GET /users/me/factors",
+  "POST /users/me/factors/totp",
+  "POST /users/me/factors/{id}/verify",
+  "DELETE /users/me/factors/{id}",
+  "POST /users/me/recovery-codes",
 ]);
 
 type Result<T> = { data?: T; error?: unknown; response: Response };
@@ -108,11 +173,94 @@ export class AuthdClient {
     throw asProblem(response, error);
   }
 
-  async login(email: string, password: string): Promise<TokenPair> {
+  /**
+   * Logs in with the password. Without a second factor the session starts
+   * and the pair is stored (`mfaRequired: false`); with one, nothing is
+   * stored yet and the answer is the challenge to complete with
+   * `verifyMfa()` (`mfaRequired: true`).
+   */
+  async login(email: string, password: string): Promise<LoginResult> {
     const { data, error, response } = await this.api.POST("/auth/login", { body: { email, password } });
+    if (response.status === 202 && data && "mfa_token" in data) {
+      return {
+        mfaRequired: true,
+        challenge: {
+          mfaToken: data.mfa_token,
+          methods: data.methods,
+          enrollmentRequired: data.enrollment_required,
+          expiresIn: data.expires_in,
+        },
+      };
+    }
+    if (response.status !== 200 || !data || !("access_token" in data)) throw asProblem(response, error);
+    this.keep(data);
+    return { mfaRequired: false, tokens: data };
+  }
+
+  /**
+   * Completes a login that answered with a challenge, with a TOTP code or a
+   * recovery code, and stores the pair. After a required enrolment the pair
+   * carries the account's new `recovery_codes`, shown this once.
+   */
+  async verifyMfa(mfaToken: string, factor: SecondFactor): Promise<TokenPair> {
+    const body = "code" in factor ? { mfa_token: mfaToken, code: factor.code } : { mfa_token: mfaToken, recovery_code: factor.recoveryCode };
+    const { data, error, response } = await this.api.POST("/auth/mfa/verify", { body });
     if (!data) throw asProblem(response, error);
     this.keep(data);
     return data;
+  }
+
+  /**
+   * For a challenge with `enrollmentRequired`: enrols an authenticator app
+   * (show `qr_code` or `secret`); `verifyMfa(mfaToken, { code })` with its
+   * first code then activates it and completes the login.
+   */
+  async enrollMfa(mfaToken: string, friendlyName?: string): Promise<TotpEnrollment> {
+    const { data, error, response } = await this.api.POST("/auth/mfa/totp", {
+      body: friendlyName === undefined ? { mfa_token: mfaToken } : { mfa_token: mfaToken, friendly_name: friendlyName },
+    });
+    if (!data) throw asProblem(response, error);
+    return data;
+  }
+
+  /**
+   * Authenticates again on the current session, for the operations that
+   * threw `StepUpRequiredError`, and stores the new pair (the session's
+   * previous refresh token is used up). An account with a second factor
+   * needs a code or a recovery code; a password alone is refused.
+   */
+  async stepUp(proof: StepUpProof): Promise<TokenPair> {
+    const body =
+      "password" in proof ? { password: proof.password } : "code" in proof ? { code: proof.code } : { recovery_code: proof.recoveryCode };
+    const pair = await this.authed(() => this.api.POST("/auth/step-up", { body }));
+    this.keep(pair);
+    return pair;
+  }
+
+  /** The account's factors and how many recovery codes remain. */
+  async listFactors(): Promise<FactorList> {
+    return this.authed(() => this.api.GET("/users/me/factors"));
+  }
+
+  /** Starts enrolling an authenticator app (needs step-up); activate it with `verifyFactor()`. */
+  async startTotpEnrollment(friendlyName?: string): Promise<TotpEnrollment> {
+    const body = friendlyName === undefined ? {} : { friendly_name: friendlyName };
+    return this.authed(() => this.api.POST("/users/me/factors/totp", { body }));
+  }
+
+  /** Activates an enrolled factor with its first code; a first factor's answer carries the 10 recovery codes, shown this once. */
+  async verifyFactor(id: string, code: string): Promise<FactorActivated> {
+    return this.authed(() => this.api.POST("/users/me/factors/{id}/verify", { params: { path: { id } }, body: { code } }));
+  }
+
+  /** Removes a factor (needs step-up: with a factor on the account, a recent code). */
+  async deleteFactor(id: string): Promise<void> {
+    await this.authed(() => this.api.DELETE("/users/me/factors/{id}", { params: { path: { id } } }));
+  }
+
+  /** Voids the recovery codes and returns 10 new ones (needs step-up). */
+  async regenerateRecoveryCodes(): Promise<string[]> {
+    return (await this.authed(() => this.api.POST("/users/me/recovery-codes"))).recovery_codes;
   }
 
   async me(): Promise<User> {
@@ -135,12 +283,13 @@ export class AuthdClient {
 
   /**
    * Runs an authenticated call; on a 401 it refreshes once (sharing a refresh
-   * already under way) and runs the call again.
+   * already under way) and runs the call again. A 401 `step-up-required` is
+   * not retried: it throws `StepUpRequiredError`.
    */
   async authed<T>(call: () => Promise<Result<T>>): Promise<T> {
     const sentWith = this.store.get()?.accessToken;
     let res = await call();
-    if (res.response.status === 401 && this.store.get()) {
+    if (res.response.status === 401 && this.store.get() && !isStepUpRequired(res.error)) {
       // A 401 for a token that a concurrent refresh already replaced only
       // needs a retry, not another refresh.
       if (this.store.get()?.accessToken === sentWith) await this.refresh();
@@ -215,7 +364,16 @@ export function memoryStore(): TokenStore {
   };
 }
 
+function isStepUpRequired(error: unknown): error is Problem {
+  return isProblem(error) && error.type.endsWith("/step-up-required");
+}
+
+function isProblem(error: unknown): error is Problem {
+  return !!error && typeof error === "object" && "type" in error && typeof error.type === "string" && "status" in error;
+}
+
 function asProblem(response: Response, error: unknown): ProblemError {
+  if (response.status === 401 && isStepUpRequired(error)) return new StepUpRequiredError(error, response.headers.get("WWW-Authenticate"));
   if (error && typeof error === "object" && "type" in error && "status" in error) {
     return new ProblemError(response.status, error as Problem);
   }

@@ -30,7 +30,9 @@ test("register, login and me return the typed user", async () => {
   const user = registered.user;
   assert.equal(user.email, email);
   assert.equal(user.is_active, true);
-  const pair = await client.login(email, PASSWORD);
+  const res = await client.login(email, PASSWORD);
+  assert.ok(!res.mfaRequired, "no second factor: the session starts");
+  const pair = res.tokens;
   assert.equal(pair.token_type, "Bearer");
   assert.equal(pair.expires_in, 60);
   const me = await client.me();

@@ -2,7 +2,7 @@
 // free port against a throwaway database, and stops it afterwards.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 
 export interface Authd {
   url: string;
@@ -106,4 +106,38 @@ export function unavailable(): Response {
 let n = 0;
 export function uniqueEmail(): string {
   return `ts-${Date.now().toString(36)}-${n++}-${randomBytes(3).toString("hex")}@example.com`;
+}
+
+/** Decodes RFC 4648 base32 (upper case, padding optional), as TOTP secrets are written. */
+function base32Decode(text: string): Buffer {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const out: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const ch of text.replace(/=+$/, "").toUpperCase()) {
+    const i = alphabet.indexOf(ch);
+    if (i < 0) throw new Error(`not base32: ${ch}`);
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The 30-second TOTP time step of an instant in epoch ms. */
+export function totpStep(epochMs: number = Date.now()): number {
+  return Math.floor(epochMs / 30_000);
+}
+
+/** The RFC 6238 code (HMAC-SHA1, 6 digits) of a base32 secret for a time step. */
+export function totpCode(secret: string, step: number): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", base32Decode(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1]! & 0x0f;
+  const n = mac.readUInt32BE(offset) & 0x7fffffff;
+  return String(n % 1_000_000).padStart(6, "0");
 }
