@@ -146,7 +146,8 @@ func TestMfaLogin_CodeCompletesLoginWithAssuranceLevel2(t *testing.T) {
 
 func TestMfaLogin_RecoveryCodeWorksOnce(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t)) // no other test's worker sends its mail
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t), // no other test's worker sends its mail
+		withLimits(func(l *server.Limits) { l.Login = ratelimit.Limit{Rate: 1000, Period: time.Minute} })) // a login per code
 	u, _, codes := mfaUser(t, app)
 
 	// Case, spaces and dashes do not matter.
