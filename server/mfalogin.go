@@ -21,9 +21,9 @@ const maxChallengeFailures = 5
 type secondStep int
 
 const (
-	noSecondStep   secondStep = iota // tokens now
-	factorStep                       // a code of the account's active factor
-	enrolmentStep                    // AUTHD_REQUIRE_MFA and no factor: enrol one, then its first code
+	noSecondStep  secondStep = iota // tokens now
+	factorStep                      // a code of the account's active factor
+	enrolmentStep                   // AUTHD_REQUIRE_MFA and no factor: enrol one, then its first code
 )
 
 // secondStepNeeded says whether a login of u whose password was right must
