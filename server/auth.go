@@ -31,6 +31,8 @@ func loginOutcome(res api.LoginResponseObject) string {
 	switch res.(type) {
 	case api.Login200JSONResponse:
 		return "success"
+	case api.Login202JSONResponse:
+		return "mfa_required"
 	case api.Login401ApplicationProblemPlusJSONResponse:
 		return "bad_credentials"
 	case api.Login403ApplicationProblemPlusJSONResponse:
@@ -83,9 +85,17 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 		}
 		return refused, nil
 	}
-	// The password is right: this client's failures are forgiven, whatever
-	// happens next.
-	s.forgiveLogin(ctx, email, ip)
+	second, err := s.secondStepNeeded(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	if second == noSecondStep {
+		// The password is right and is all this login needs: this client's
+		// failures are forgiven, whatever happens next. With a second step
+		// only a right code forgives (VerifyMfa), so that knowing the
+		// password does not reset the count of wrong codes.
+		s.forgiveLogin(ctx, email, ip)
+	}
 
 	// Only an account from before verification was required gets here
 	// unverified: a pending registration has no account, and its address
@@ -99,6 +109,13 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 			s.log.WarnContext(ctx, "password rehash skipped", "user_id", u.ID.String(), "error", err.Error())
 			upgraded = ""
 		}
+	}
+	if second != noSecondStep {
+		res, err := s.challenge(ctx, u, upgraded, second)
+		if errors.Is(err, errCredentialsChanged) {
+			return refused, nil
+		}
+		return res, err
 	}
 	pair, err := s.startSession(ctx, u, upgraded, []string{token.MethodPassword})
 	if errors.Is(err, errCredentialsChanged) {
@@ -121,39 +138,53 @@ var errCredentialsChanged = errors.New("credentials changed during login")
 // change cannot outlive it; upgraded, when set, replaces a hash made with
 // other parameters.
 func (s *Server) startSession(ctx context.Context, u db.User, upgraded string, amr []string) (api.TokenPairJSONResponse, error) {
-	info := infoFrom(ctx)
-	refresh := token.NewOpaque()
 	var sess db.Session
-	err := s.db.InTx(ctx, func(q *db.Queries) error {
-		cur, err := q.LockUserCredentials(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		if cur.PasswordHash != u.PasswordHash || !cur.IsActive {
-			return errCredentialsChanged
-		}
-		if upgraded != "" {
-			if err := q.SetPasswordHash(ctx, db.SetPasswordHashParams{ID: u.ID, PasswordHash: upgraded}); err != nil {
-				return err
-			}
-		}
-		if err := s.makeRoomForSession(ctx, q, u.ID); err != nil {
-			return err
-		}
-		sess, err = q.CreateSession(ctx, db.CreateSessionParams{
-			UserID: u.ID, ExpiresAt: s.now().Add(s.sessionTTL), UserAgent: info.userAgent, Ip: info.ip, Now: s.now(), Amr: amr,
-		})
-		if err != nil {
-			return err
-		}
-		if err := s.recordSecurityEvent(ctx, q, u.ID, evLoginSucceeded, &sess.ID); err != nil {
-			return err
-		}
-		return q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashOpaque(refresh), Now: s.now()})
+	var refresh string
+	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
+		sess, refresh, err = s.createSession(ctx, q, u, upgraded, amr)
+		return err
 	})
 	if err != nil {
 		return api.TokenPairJSONResponse{}, err
 	}
+	return s.sessionPair(sess, refresh)
+}
+
+// createSession is startSession's work in q's transaction: the session and
+// its first refresh token, which it returns in clear. errCredentialsChanged
+// when u's stored hash or state is no longer the one the caller checked.
+func (s *Server) createSession(ctx context.Context, q *db.Queries, u db.User, upgraded string, amr []string) (db.Session, string, error) {
+	info := infoFrom(ctx)
+	refresh := token.NewOpaque()
+	cur, err := q.LockUserCredentials(ctx, u.ID)
+	if err != nil {
+		return db.Session{}, "", err
+	}
+	if cur.PasswordHash != u.PasswordHash || !cur.IsActive {
+		return db.Session{}, "", errCredentialsChanged
+	}
+	if upgraded != "" {
+		if err := q.SetPasswordHash(ctx, db.SetPasswordHashParams{ID: u.ID, PasswordHash: upgraded}); err != nil {
+			return db.Session{}, "", err
+		}
+	}
+	if err := s.makeRoomForSession(ctx, q, u.ID); err != nil {
+		return db.Session{}, "", err
+	}
+	sess, err := q.CreateSession(ctx, db.CreateSessionParams{
+		UserID: u.ID, ExpiresAt: s.now().Add(s.sessionTTL), UserAgent: info.userAgent, Ip: info.ip, Now: s.now(), Amr: amr,
+	})
+	if err != nil {
+		return db.Session{}, "", err
+	}
+	if err := s.recordSecurityEvent(ctx, q, u.ID, evLoginSucceeded, &sess.ID); err != nil {
+		return db.Session{}, "", err
+	}
+	return sess, refresh, q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashOpaque(refresh), Now: s.now()})
+}
+
+// sessionPair is the token pair of a new session and its refresh token.
+func (s *Server) sessionPair(sess db.Session, refresh string) (api.TokenPairJSONResponse, error) {
 	return s.issuePair(token.Claims{UserID: sess.UserID, SessionID: sess.ID, AMR: sess.Amr, AuthTime: sess.AuthTime}, refresh, sess.ExpiresAt)
 }
 

@@ -71,6 +71,11 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 			addressCheck("login", "login", ip, r.Body.Email, l.Login),
 			ipCheck("login-ip", "login", ip, l.LoginIP),
 		}
+	case api.VerifyMfaRequestObject, api.EnrollMfaTotpRequestObject:
+		// A login's second step spends the client's login budget: a
+		// login and its codes are one flow. The account's own count is the
+		// login backoff, which VerifyMfa applies.
+		return []limitCheck{ipCheck("login-ip", "login", ip, l.LoginIP)}
 	case api.RefreshTokenRequestObject:
 		return []limitCheck{ipCheck("refresh", "refresh", ip, l.Refresh)}
 	case api.ResendVerificationRequestObject:
@@ -164,13 +169,19 @@ func tightest(checks []limitCheck, results []ratelimit.Result) int {
 	return best
 }
 
-// countThrottled counts a refused login or refresh in its metric.
+// countThrottled counts a refused login, refresh or second factor in its metric.
 func (s *Server) countThrottled(req any) {
-	switch req.(type) {
+	switch r := req.(type) {
 	case api.LoginRequestObject:
 		s.metrics.Logins.WithLabelValues("throttled").Inc()
 	case api.RefreshTokenRequestObject:
 		s.metrics.Refreshes.WithLabelValues("throttled").Inc()
+	case api.VerifyMfaRequestObject:
+		method := "totp"
+		if r.Body != nil && r.Body.RecoveryCode != nil {
+			method = "recovery_code"
+		}
+		s.metrics.MFA.WithLabelValues(method, "throttled").Inc()
 	}
 }
 

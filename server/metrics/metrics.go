@@ -20,7 +20,7 @@ type Metrics struct {
 	HTTPDuration *prometheus.HistogramVec // route, method
 
 	Registrations *prometheus.CounterVec // outcome: created, conflict, pending
-	Logins        *prometheus.CounterVec // outcome: success, bad_credentials, throttled, unverified
+	Logins        *prometheus.CounterVec // outcome: success, mfa_required, bad_credentials, throttled, unverified
 	Refreshes     *prometheus.CounterVec // outcome: rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled
 	Logouts       *prometheus.CounterVec // scope: current, others, all
 	// MFA counts second-factor checks: method totp or recovery_code;
@@ -55,7 +55,7 @@ func New(version string) *Metrics {
 			Name: "authd_registrations_total", Help: "Registrations by outcome (created, conflict, pending verification).",
 		}, []string{"outcome"}),
 		Logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "authd_logins_total", Help: "Logins by outcome (success, bad_credentials, throttled, unverified).",
+			Name: "authd_logins_total", Help: "Logins by outcome (success, mfa_required, bad_credentials, throttled, unverified); mfa_required is a right password whose login continues at the second factor.",
 		}, []string{"outcome"}),
 		Refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_refreshes_total", Help: "Refresh-token presentations by outcome (rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled).",
@@ -90,7 +90,7 @@ func New(version string) *Metrics {
 	// first event after a restart is an increase an alert can see.
 	for vec, values := range map[*prometheus.CounterVec][]string{
 		m.Registrations:      {"created", "conflict", "pending"},
-		m.Logins:             {"success", "bad_credentials", "throttled", "unverified"},
+		m.Logins:             {"success", "mfa_required", "bad_credentials", "throttled", "unverified"},
 		m.Refreshes:          {"rotated", "grace_retry", "reuse_detected", "expired", "revoked", "unknown", "throttled"},
 		m.Logouts:            {"current", "others", "all"},
 		m.StepUps:            {"success", "wrong_password", "wrong_code", "throttled"},
