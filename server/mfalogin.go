@@ -56,7 +56,7 @@ func passwordTag(hash string) []byte {
 // brings), and the challenge is bound to the hash now stored.
 func (s *Server) challenge(ctx context.Context, u db.User, upgraded string, step secondStep) (api.LoginResponseObject, error) {
 	mfaToken := token.NewOpaque()
-	methods := []api.MfaChallengeMethods{}
+	methods := []string{}
 	err := s.db.InTx(ctx, func(q *db.Queries) error {
 		cur, err := q.LockUserCredentials(ctx, u.ID)
 		if err != nil {
@@ -73,13 +73,13 @@ func (s *Server) challenge(ctx context.Context, u db.User, upgraded string, step
 			hash = upgraded
 		}
 		if step == factorStep {
-			methods = append(methods, api.MfaChallengeMethodsTotp)
+			methods = append(methods, methodTOTP)
 			left, err := q.CountRecoveryCodes(ctx, u.ID)
 			if err != nil {
 				return err
 			}
 			if left > 0 {
-				methods = append(methods, api.MfaChallengeMethodsRecoveryCode)
+				methods = append(methods, methodRecoveryCode)
 			}
 		}
 		return q.CreateMfaChallenge(ctx, db.CreateMfaChallengeParams{

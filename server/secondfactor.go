@@ -19,12 +19,18 @@ type secondFactor struct {
 	code, recoveryCode string
 }
 
-// method names the factor for metrics: totp or recovery_code.
+// The second-factor methods, as MfaChallenge.methods and the metrics name them.
+const (
+	methodTOTP         = "totp"
+	methodRecoveryCode = "recovery_code"
+)
+
+// method names the factor: totp or recovery_code.
 func (f secondFactor) method() string {
 	if f.recoveryCode != "" {
-		return "recovery_code"
+		return methodRecoveryCode
 	}
-	return "totp"
+	return methodTOTP
 }
 
 // factorVerdict is what spendSecondFactor found.
