@@ -88,3 +88,16 @@ SELECT count(*) FROM recovery_codes WHERE user_id = sqlc.arg(user_id) AND used_a
 
 -- name: HasActiveFactor :one
 SELECT EXISTS (SELECT 1 FROM mfa_factors WHERE user_id = sqlc.arg(user_id) AND verified_at IS NOT NULL) AS has;
+
+-- name: ResetUserFactors :one
+-- Removes every factor, recovery code and login challenge of the user (an
+-- operator's answer to a user who lost them all); returns how many factors
+-- were active.
+WITH factors AS (
+    DELETE FROM mfa_factors WHERE user_id = sqlc.arg(user_id)::uuid RETURNING verified_at
+), codes AS (
+    DELETE FROM recovery_codes WHERE user_id = sqlc.arg(user_id)::uuid
+), challenges AS (
+    DELETE FROM mfa_challenges WHERE user_id = sqlc.arg(user_id)::uuid
+)
+SELECT count(*) FROM factors WHERE verified_at IS NOT NULL;

@@ -46,12 +46,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "serve", "migrate", "keys", "datakeys", "mail", "healthcheck":
+	case "serve", "migrate", "keys", "datakeys", "mail", "mfa", "healthcheck":
 	case "-h", "--help", "help":
-		_, err := fmt.Fprintln(stdout, "usage: authd [serve] | migrate up | down [--to VERSION] [--confirm] | status | keys generate|list|add|promote|retire|remove | datakeys generate|list|add|rewrap|remove | mail requeue | healthcheck [URL]")
+		_, err := fmt.Fprintln(stdout, "usage: authd [serve] | migrate up | down [--to VERSION] [--confirm] | status | keys generate|list|add|promote|retire|remove | datakeys generate|list|add|rewrap|remove | mail requeue | mfa reset EMAIL | healthcheck [URL]")
 		return err
 	default:
-		return fmt.Errorf("unknown command %q (try: serve, migrate, keys, datakeys, mail, healthcheck)", cmd)
+		return fmt.Errorf("unknown command %q (try: serve, migrate, keys, datakeys, mail, mfa, healthcheck)", cmd)
 	}
 
 	env, err := environ()
@@ -82,6 +82,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return migrate(ctx, cfg, args, stdout)
 	case "mail":
 		return mailCommand(ctx, cfg, args, stdout)
+	case "mfa":
+		return mfaCommand(ctx, cfg, args, stdout)
 	}
 	if wantsEmbeddedDatabase(cfg, env, listening) {
 		db, err := startDevDatabase(log)

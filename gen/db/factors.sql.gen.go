@@ -388,6 +388,27 @@ func (q *Queries) ReplaceRecoveryCodes(ctx context.Context, arg ReplaceRecoveryC
 	return err
 }
 
+const resetUserFactors = `-- name: ResetUserFactors :one
+WITH factors AS (
+    DELETE FROM mfa_factors WHERE user_id = $1::uuid RETURNING verified_at
+), codes AS (
+    DELETE FROM recovery_codes WHERE user_id = $1::uuid
+), challenges AS (
+    DELETE FROM mfa_challenges WHERE user_id = $1::uuid
+)
+SELECT count(*) FROM factors WHERE verified_at IS NOT NULL
+`
+
+// Removes every factor, recovery code and login challenge of the user (an
+// operator's answer to a user who lost them all); returns how many factors
+// were active.
+func (q *Queries) ResetUserFactors(ctx context.Context, userID uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, resetUserFactors, userID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const rewrapFactorSecret = `-- name: RewrapFactorSecret :execrows
 UPDATE mfa_factors SET secret_kid = $1, secret_sealed = $2
 WHERE id = $3 AND secret_kid = $4
