@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -63,20 +64,30 @@ func assuranceOf(t *testing.T, app *testkit.App, access string) assurance {
 	return a
 }
 
+// span is the interval of the app's clock in which something happened.
+type span struct{ from, to time.Time }
+
+// timed runs f and returns when, on the app's clock.
+func timed(app *testkit.App, f func()) span {
+	from := app.Clock.Now()
+	f()
+	return span{from, app.Clock.Now()}
+}
+
 // wantAssurance fails unless a has the methods amr (in any order), the
-// level they make and an auth_time within a second of at.
-func wantAssurance(t *testing.T, what string, a assurance, amr []string, at time.Time) {
+// level they make and an auth_time (whole seconds) within when.
+func wantAssurance(t *testing.T, what string, a assurance, amr []string, when span) {
 	t.Helper()
 	level := 1
 	if slices.Contains(amr, "otp") {
 		level = 2
 	}
 	got := slices.Sorted(slices.Values(a.amr))
-	if !slices.Equal(got, slices.Sorted(slices.Values(amr))) || a.aal != level || a.acr != "aal"+string(rune('0'+level)) {
+	if !slices.Equal(got, slices.Sorted(slices.Values(amr))) || a.aal != level || a.acr != fmt.Sprintf("aal%d", level) {
 		t.Errorf("%s: amr %v aal %d acr %q, want amr %v aal %d", what, a.amr, a.aal, a.acr, amr, level)
 	}
-	if d := a.authTime.Sub(at); d < -time.Second || d > time.Second {
-		t.Errorf("%s: auth_time %s, want %s", what, a.authTime, at)
+	if a.authTime.Before(when.from.Truncate(time.Second)) || a.authTime.After(when.to) {
+		t.Errorf("%s: auth_time %s, want between %s and %s", what, a.authTime, when.from, when.to)
 	}
 }
 
@@ -203,8 +214,8 @@ func outboxCount(t *testing.T, app *testkit.App, kind, to string) int {
 func TestStepUp_SensitiveOperationsNeedARecentLogin(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing)
-	_, pair := app.NewUser(t)
-	loggedIn := app.Clock.Now()
+	var pair client.TokenPair
+	loggedIn := timed(app, func() { _, pair = app.NewUser(t) })
 	wantAssurance(t, "login", assuranceOf(t, app, pair.AccessToken), []string{"pwd"}, loggedIn)
 
 	app.Clock.Advance(11 * time.Minute)
@@ -219,8 +230,11 @@ func TestStepUp_SensitiveOperationsNeedARecentLogin(t *testing.T) {
 	wantAssurance(t, "refreshed", assuranceOf(t, app, refreshed.JSON200.AccessToken), []string{"pwd"}, loggedIn)
 	wantStepUpRequired(t, "PUT /users/me after a refresh", calls["PUT /users/me"](refreshed.JSON200.AccessToken), false)
 
-	raised := stepUpOK(t, app, refreshed.JSON200.AccessToken, client.StepUpRequest{Password: ptr(testkit.Password)})
-	wantAssurance(t, "stepped up", assuranceOf(t, app, raised.AccessToken), []string{"pwd"}, app.Clock.Now())
+	var raised client.TokenPair
+	when := timed(app, func() {
+		raised = stepUpOK(t, app, refreshed.JSON200.AccessToken, client.StepUpRequest{Password: ptr(testkit.Password)})
+	})
+	wantAssurance(t, "stepped up", assuranceOf(t, app, raised.AccessToken), []string{"pwd"}, when)
 	if a := calls["POST /users/me/recovery-codes"](raised.AccessToken); a.status != http.StatusConflict || problemSlug(a.body) != "factor-required" {
 		t.Errorf("regenerate without a factor after step-up: %d %s, want 409 factor-required", a.status, a.body)
 	}
@@ -246,8 +260,8 @@ func TestStepUp_SensitiveOperationsNeedARecentLogin(t *testing.T) {
 func TestStepUp_AccountWithAFactorNeedsACode(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing)
-	_, pair := app.NewUser(t)
-	loggedIn := app.Clock.Now()
+	var pair client.TokenPair
+	loggedIn := timed(app, func() { _, pair = app.NewUser(t) })
 	factor, secret, _ := app.EnrolTOTP(t, pair.AccessToken)
 	calls := sensitiveCalls(t, app, factor.Id)
 	for what, call := range calls {
@@ -275,8 +289,9 @@ func TestStepUp_AccountWithAFactorNeedsACode(t *testing.T) {
 		t.Fatalf("a wrong code: %d %s, want 403 invalid-mfa-code", wrong.StatusCode(), wrong.Body)
 	}
 	code := app.TOTP(t, secret, 0)
-	raised := stepUpOK(t, app, access, client.StepUpRequest{Code: &code})
-	wantAssurance(t, "stepped up with a code", assuranceOf(t, app, raised.AccessToken), []string{"pwd", "otp"}, app.Clock.Now())
+	var raised client.TokenPair
+	when := timed(app, func() { raised = stepUpOK(t, app, access, client.StepUpRequest{Code: &code}) })
+	wantAssurance(t, "stepped up with a code", assuranceOf(t, app, raised.AccessToken), []string{"pwd", "otp"}, when)
 	replay := stepUp(t, app, raised.AccessToken, client.StepUpRequest{Code: &code})
 	if replay.StatusCode() != http.StatusForbidden || problemSlug(replay.Body) != "invalid-mfa-code" {
 		t.Errorf("the same code again: %d %s, want 403 invalid-mfa-code", replay.StatusCode(), replay.Body)
@@ -293,7 +308,7 @@ func TestStepUp_AccountWithAFactorNeedsACode(t *testing.T) {
 	if again.JSON200 == nil {
 		t.Fatalf("refresh after step-up: %d %s", again.StatusCode(), again.Body)
 	}
-	wantAssurance(t, "refreshed after step-up", assuranceOf(t, app, again.JSON200.AccessToken), []string{"pwd", "otp"}, app.Clock.Now().Add(-time.Minute))
+	wantAssurance(t, "refreshed after step-up", assuranceOf(t, app, again.JSON200.AccessToken), []string{"pwd", "otp"}, when)
 
 	// The refresh token from before the step-up is used up: presenting it
 	// is reuse, which ends the session.
@@ -365,8 +380,9 @@ func TestStepUp_WithARecoveryCode(t *testing.T) {
 	_, _, codes := app.EnrolTOTP(t, pair.AccessToken)
 	// Case, spaces and dashes do not matter.
 	typed := strings.ToLower(strings.ReplaceAll(codes[3], "-", " "))
-	raised := stepUpOK(t, app, pair.AccessToken, client.StepUpRequest{RecoveryCode: &typed})
-	wantAssurance(t, "stepped up with a recovery code", assuranceOf(t, app, raised.AccessToken), []string{"pwd", "otp"}, app.Clock.Now())
+	var raised client.TokenPair
+	when := timed(app, func() { raised = stepUpOK(t, app, pair.AccessToken, client.StepUpRequest{RecoveryCode: &typed}) })
+	wantAssurance(t, "stepped up with a recovery code", assuranceOf(t, app, raised.AccessToken), []string{"pwd", "otp"}, when)
 	if r := stepUp(t, app, raised.AccessToken, client.StepUpRequest{RecoveryCode: &codes[3]}); r.StatusCode() != http.StatusForbidden {
 		t.Errorf("the same recovery code again: %d, want 403", r.StatusCode())
 	}
