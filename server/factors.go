@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -193,12 +194,83 @@ func (s *Server) VerifyFactor(ctx context.Context, req api.VerifyFactorRequestOb
 	return api.VerifyFactor200JSONResponse(out), nil
 }
 
-// DeleteFactor implements api.StrictServerInterface. TODO(feat/factors).
+// errNoFactor means the account has no active second factor.
+var errNoFactor = errors.New("no active factor")
+
+// DeleteFactor implements api.StrictServerInterface (behind step-up): one
+// of the caller's factors, active or an enrolment, goes. The user's active
+// factors are locked first, so that of concurrent removals the last one
+// sees that no factor remains and voids the recovery codes with it, and a
+// regeneration cannot slip in between. Removing an active factor is
+// recorded (factor_removed) and mailed; an enrolment that was never
+// verified was never announced either, so its removal is not.
 func (s *Server) DeleteFactor(ctx context.Context, req api.DeleteFactorRequestObject) (api.DeleteFactorResponseObject, error) {
-	return nil, errors.New("not implemented")
+	me := caller(ctx)
+	var wasActive bool
+	err := s.db.InTx(ctx, func(q *db.Queries) error {
+		active, err := q.LockActiveFactors(ctx, me.user.ID)
+		if err != nil {
+			return err
+		}
+		n, err := q.DeleteFactor(ctx, db.DeleteFactorParams{ID: req.Id, UserID: me.user.ID})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return database.ErrNotFound
+		}
+		wasActive = slices.ContainsFunc(active, func(f db.MfaFactor) bool { return f.ID == req.Id })
+		if !wasActive {
+			return nil
+		}
+		if len(active) == 1 { // it was the last one: its recovery codes go too
+			if err := q.DeleteRecoveryCodes(ctx, me.user.ID); err != nil {
+				return err
+			}
+		}
+		if err := s.recordSecurityEvent(ctx, q, me.user.ID, evFactorRemoved, &me.sessionID); err != nil {
+			return err
+		}
+		return s.noticeMail(ctx, q, mail.KindFactorRemoved, me.user.Email)
+	})
+	switch {
+	case errors.Is(err, database.ErrNotFound):
+		return api.DeleteFactor404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx, "No such factor.")}, nil
+	case err != nil:
+		return nil, err
+	}
+	if wasActive {
+		s.metrics.Factors.WithLabelValues("removed").Inc()
+	}
+	return api.DeleteFactor204Response{}, nil
 }
 
-// RegenerateRecoveryCodes implements api.StrictServerInterface. TODO(feat/factors).
+// RegenerateRecoveryCodes implements api.StrictServerInterface (behind
+// step-up): a new set replaces the old one, which stops working at once.
+// The active factors are locked as DeleteFactor locks them, so a set is
+// never made for an account whose last factor is being removed.
 func (s *Server) RegenerateRecoveryCodes(ctx context.Context, _ api.RegenerateRecoveryCodesRequestObject) (api.RegenerateRecoveryCodesResponseObject, error) {
-	return nil, errors.New("not implemented")
+	me := caller(ctx)
+	var codes []string
+	err := s.db.InTx(ctx, func(q *db.Queries) error {
+		active, err := q.LockActiveFactors(ctx, me.user.ID)
+		if err != nil {
+			return err
+		}
+		if len(active) == 0 {
+			return errNoFactor
+		}
+		if codes, err = s.replaceRecoveryCodes(ctx, q, me.user.ID); err != nil {
+			return err
+		}
+		return s.recordSecurityEvent(ctx, q, me.user.ID, evCodesRenewed, &me.sessionID)
+	})
+	switch {
+	case errors.Is(err, errNoFactor):
+		return api.RegenerateRecoveryCodes409ApplicationProblemPlusJSONResponse{FactorConflictApplicationProblemPlusJSONResponse: factorRequired(ctx)}, nil
+	case err != nil:
+		return nil, err
+	}
+	s.metrics.Factors.WithLabelValues("codes_regenerated").Inc()
+	return api.RegenerateRecoveryCodes200JSONResponse(api.RecoveryCodes{RecoveryCodes: codes}), nil
 }
