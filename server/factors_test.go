@@ -122,7 +122,7 @@ func TestFactors_EnrolVerifyAndList(t *testing.T) {
 		list.Factors[0].LastUsedAt == nil || list.RecoveryCodesRemaining != 10 {
 		t.Errorf("factors after verification: %+v", list)
 	}
-	if n := eventCount(t, app, pair.AccessToken, client.FactorAdded); n != 1 {
+	if n := eventCount(t, app, pair.AccessToken, "factor_added"); n != 1 {
 		t.Errorf("%d factor_added events, want 1", n)
 	}
 	if n := outboxCount(t, app, mail.KindFactorAdded, u.Email); n != 1 {
@@ -293,7 +293,7 @@ func TestFactors_RemovalNeedsStepUpAndVoidsTheCodes(t *testing.T) {
 	if stored != 0 {
 		t.Errorf("%d recovery codes stored after the last factor went, want 0", stored)
 	}
-	if n := eventCount(t, app, raised.AccessToken, client.FactorRemoved); n != 1 {
+	if n := eventCount(t, app, raised.AccessToken, "factor_removed"); n != 1 {
 		t.Errorf("%d factor_removed events, want 1", n)
 	}
 	if n := outboxCount(t, app, mail.KindFactorRemoved, u.Email); n != 1 {
@@ -317,7 +317,7 @@ func TestFactors_RemovalNeedsStepUpAndVoidsTheCodes(t *testing.T) {
 	if r := deleteFactor(t, app, raised.AccessToken, start.JSON201.Factor.Id); r.StatusCode() != http.StatusNoContent {
 		t.Errorf("removing an enrolment: %d %s, want 204", r.StatusCode(), r.Body)
 	}
-	if n := eventCount(t, app, raised.AccessToken, client.FactorRemoved); n != 1 {
+	if n := eventCount(t, app, raised.AccessToken, "factor_removed"); n != 1 {
 		t.Errorf("%d factor_removed events after removing an unverified enrolment, want still 1", n)
 	}
 }
@@ -343,7 +343,7 @@ func TestFactors_RegenerateVoidsTheOldSet(t *testing.T) {
 	if stored != 10 || listFactors(t, app, pair.AccessToken).RecoveryCodesRemaining != 10 {
 		t.Errorf("%d recovery codes stored, want 10", stored)
 	}
-	if n := eventCount(t, app, pair.AccessToken, client.RecoveryCodesRegenerated); n != 1 {
+	if n := eventCount(t, app, pair.AccessToken, "recovery_codes_regenerated"); n != 1 {
 		t.Errorf("%d recovery_codes_regenerated events, want 1", n)
 	}
 	if s := stepUp(t, app, pair.AccessToken, client.StepUpRequest{RecoveryCode: &old[0]}); s.StatusCode() != http.StatusForbidden {
