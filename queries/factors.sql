@@ -1,7 +1,7 @@
 -- name: CreateFactor :one
 -- An unverified factor; the caller chooses the id, which the sealed secret is bound to.
-INSERT INTO mfa_factors (id, user_id, kind, friendly_name, secret_kid, secret_sealed, expires_at, created_at)
-VALUES (sqlc.arg(id), sqlc.arg(user_id), sqlc.arg(kind), sqlc.arg(friendly_name), sqlc.arg(secret_kid), sqlc.arg(secret_sealed), sqlc.arg(expires_at), sqlc.arg(now)::timestamptz)
+INSERT INTO mfa_factors (id, user_id, kind, friendly_name, secret_kid, secret_sealed, expires_at, session_id, created_at)
+VALUES (sqlc.arg(id), sqlc.arg(user_id), sqlc.arg(kind), sqlc.arg(friendly_name), sqlc.arg(secret_kid), sqlc.arg(secret_sealed), sqlc.arg(expires_at), sqlc.narg(session_id), sqlc.arg(now)::timestamptz)
 RETURNING *;
 
 -- name: DeleteUnverifiedFactors :exec
@@ -26,10 +26,16 @@ ORDER BY created_at, id
 FOR UPDATE;
 
 -- name: LockPendingFactor :one
--- One unexpired enrolment of the user, locked while its first code is checked.
+-- One unexpired enrolment of the user started by this session (none: at
+-- login), locked while its first code is checked.
 SELECT * FROM mfa_factors
 WHERE id = sqlc.arg(id) AND user_id = sqlc.arg(user_id) AND verified_at IS NULL AND expires_at > sqlc.arg(now)::timestamptz
+  AND session_id IS NOT DISTINCT FROM sqlc.narg(session_id)::uuid
 FOR UPDATE;
+
+-- name: FailPendingFactor :one
+-- Counts a wrong first code against an enrolment.
+UPDATE mfa_factors SET failures = failures + 1 WHERE id = sqlc.arg(id) RETURNING failures;
 
 -- name: AcceptTotpStep :execrows
 -- Spends a code: 0 rows when its step, or a later one, was already accepted.

@@ -10,7 +10,9 @@ ALTER TABLE sessions ALTER COLUMN auth_time SET NOT NULL;
 -- A second factor of a user. The TOTP secret is sealed with the data key
 -- secret_kid (AUTHD_DATA_KEYS_FILE), bound to the row's id. last_step is the
 -- last accepted TOTP time step: a code of that step or an earlier one is a
--- replay. An unverified factor does nothing and is pruned at expires_at.
+-- replay. An unverified factor does nothing and is pruned at expires_at;
+-- only the session that started it (session_id; none for an enrolment at
+-- login) can verify it, and failures wrong first codes end it.
 CREATE TABLE mfa_factors (
     id            uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
     user_id       uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -22,6 +24,8 @@ CREATE TABLE mfa_factors (
     expires_at    timestamptz,
     last_step     bigint      NOT NULL DEFAULT 0,
     last_used_at  timestamptz,
+    session_id    uuid        REFERENCES sessions (id) ON DELETE CASCADE,
+    failures      integer     NOT NULL DEFAULT 0,
     created_at    timestamptz NOT NULL,
     CHECK ((verified_at IS NULL) <> (expires_at IS NULL))
 );

@@ -10,20 +10,21 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/server/datakeys"
+	"github.com/authd/authd/server/mfa"
 	"github.com/authd/authd/server/testkit"
 )
 
 // TestDataKeys_EnrolmentSealsTheSecretUnderThePrimary: the TOTP secret is
 // stored only sealed, under the app's primary data key (from its
-// AUTHD_DATA_KEYS_FILE, not the signing keys), bound to its factor's id; it
+// AUTHD_DATA_KEYS_FILE, not the signing keys), bound to its factor and user; it
 // still opens after a rotation adds a new primary, and no longer once moved
 // to another row.
 func TestDataKeys_EnrolmentSealsTheSecretUnderThePrimary(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing)
-	_, pair := app.NewUser(t)
+	u, pair := app.NewUser(t)
 	factor, secret, _ := app.EnrolTOTP(t, pair.AccessToken)
-	_, other := app.NewUser(t)
+	ou, other := app.NewUser(t)
 	otherFactor, _, _ := app.EnrolTOTP(t, other.AccessToken)
 
 	read := func(id uuid.UUID) (string, []byte) {
@@ -43,7 +44,7 @@ func TestDataKeys_EnrolmentSealsTheSecretUnderThePrimary(t *testing.T) {
 	if bytes.Contains(sealed, []byte(secret)) || strings.Contains(app.Logs.String(), secret) {
 		t.Fatal("the secret is stored or logged in the clear")
 	}
-	if plain, err := ring.Open(kid, sealed, factor.Id[:]); err != nil || string(plain) != secret {
+	if plain, err := ring.Open(kid, sealed, mfa.SecretAAD(factor.Id, u.Id)); err != nil || string(plain) != secret {
 		t.Fatalf("the stored secret opens to %q, %v", plain, err)
 	}
 
@@ -51,10 +52,10 @@ func TestDataKeys_EnrolmentSealsTheSecretUnderThePrimary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plain, err := testkit.Must(datakeys.Parse(next))(t).Open(kid, sealed, factor.Id[:]); err != nil || string(plain) != secret {
+	if plain, err := testkit.Must(datakeys.Parse(next))(t).Open(kid, sealed, mfa.SecretAAD(factor.Id, u.Id)); err != nil || string(plain) != secret {
 		t.Fatalf("after adding a primary: %q, %v", plain, err)
 	}
-	if _, err := ring.Open(kid, sealed, otherFactor.Id[:]); !errors.Is(err, datakeys.ErrOpen) {
+	if _, err := ring.Open(kid, sealed, mfa.SecretAAD(otherFactor.Id, ou.Id)); !errors.Is(err, datakeys.ErrOpen) {
 		t.Fatalf("moved to another factor: %v", err)
 	}
 }

@@ -28,10 +28,18 @@ const defaultFactorName = "Authenticator app"
 // errFactorLimit means the account has the most active factors already.
 var errFactorLimit = errors.New("factor limit reached")
 
+// maxFirstCodeFailures is how many wrong first codes end an enrolment.
+const maxFirstCodeFailures = 5
+
 // enrolTOTP creates an unverified TOTP factor for u in q's transaction,
 // replacing u's earlier unverified ones, and returns what the
-// authenticator app needs. errFactorLimit when u has maxActiveFactors.
-func (s *Server) enrolTOTP(ctx context.Context, q *db.Queries, u db.User, name *string) (api.TotpEnrollment, error) {
+// authenticator app needs. Only session can verify it (nil: an enrolment
+// at login, verified through its challenge). errFactorLimit when u has
+// maxActiveFactors.
+func (s *Server) enrolTOTP(ctx context.Context, q *db.Queries, u db.User, name *string, session *uuid.UUID) (api.TotpEnrollment, error) {
+	if err := lockFactorsOf(ctx, q, u.ID); err != nil {
+		return api.TotpEnrollment{}, err
+	}
 	active, err := q.CountActiveFactors(ctx, u.ID)
 	if err != nil {
 		return api.TotpEnrollment{}, err
@@ -47,7 +55,7 @@ func (s *Server) enrolTOTP(ctx context.Context, q *db.Queries, u db.User, name *
 		return api.TotpEnrollment{}, err
 	}
 	id := uuid.New()
-	kid, sealed := s.sealFactorSecret(id, e.Secret)
+	kid, sealed := s.sealFactorSecret(id, u.ID, e.Secret)
 	friendly := defaultFactorName
 	if name != nil {
 		friendly = *name
@@ -55,7 +63,7 @@ func (s *Server) enrolTOTP(ctx context.Context, q *db.Queries, u db.User, name *
 	expires := s.now().Add(pendingFactorTTL)
 	f, err := q.CreateFactor(ctx, db.CreateFactorParams{
 		ID: id, UserID: u.ID, Kind: factorTOTP, FriendlyName: friendly,
-		SecretKid: kid, SecretSealed: sealed, ExpiresAt: &expires, Now: s.now(),
+		SecretKid: kid, SecretSealed: sealed, ExpiresAt: &expires, SessionID: session, Now: s.now(),
 	})
 	if err != nil {
 		return api.TotpEnrollment{}, err
@@ -69,10 +77,14 @@ func (s *Server) enrolTOTP(ctx context.Context, q *db.Queries, u db.User, name *
 // spent, a factor_added event recorded and a notice mailed. When it is u's
 // first active factor, codes is a new set of recovery codes (only their
 // hashes are stored). database.ErrNotFound when there is no such unexpired
-// enrolment of u; verdict factorWrong for a wrong code.
+// enrolment of u started by session; verdict factorWrong for a wrong code,
+// which counts against the enrolment (the fifth ends it) and commits.
 func (s *Server) activateFactor(ctx context.Context, q *db.Queries, u db.User, id uuid.UUID, code string, session *uuid.UUID) (f db.MfaFactor, codes []string, verdict factorVerdict, err error) {
 	now := s.now()
-	pending, err := q.LockPendingFactor(ctx, db.LockPendingFactorParams{ID: id, UserID: u.ID, Now: now})
+	if err := lockFactorsOf(ctx, q, u.ID); err != nil {
+		return f, nil, factorWrong, err
+	}
+	pending, err := q.LockPendingFactor(ctx, db.LockPendingFactorParams{ID: id, UserID: u.ID, SessionID: session, Now: now})
 	if err != nil {
 		return f, nil, factorWrong, err
 	}
@@ -83,13 +95,14 @@ func (s *Server) activateFactor(ctx context.Context, q *db.Queries, u db.User, i
 	if active >= maxActiveFactors {
 		return f, nil, factorWrong, errFactorLimit
 	}
-	secret, err := s.openFactorSecret(ctx, pending)
-	if err != nil {
-		return f, nil, factorWrong, err
-	}
+	secret, err := s.openFactorSecret(ctx, pending) // logged; an enrolment that does not open matches nothing
 	step, ok := mfa.MatchStep(secret, code, now)
-	if !ok {
-		return f, nil, factorWrong, nil
+	if err != nil || !ok {
+		failures, err := q.FailPendingFactor(ctx, id)
+		if err == nil && failures >= maxFirstCodeFailures {
+			err = q.DeleteUnverifiedFactors(ctx, u.ID)
+		}
+		return f, nil, factorWrong, err
 	}
 	if f, err = q.ActivateFactor(ctx, db.ActivateFactorParams{ID: id, Step: step, Now: now}); err != nil {
 		return f, nil, factorWrong, err
@@ -149,11 +162,23 @@ func (s *Server) ListFactors(ctx context.Context, _ api.ListFactorsRequestObject
 }
 
 // StartTotpEnrollment implements api.StrictServerInterface (behind step-up).
+// The password is asked again: a thief with a fresh access token must not
+// add an authenticator the owner could then neither pass nor remove.
 func (s *Server) StartTotpEnrollment(ctx context.Context, req api.StartTotpEnrollmentRequestObject) (api.StartTotpEnrollmentResponseObject, error) {
 	me := caller(ctx)
+	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
+	var wait *refusal
+	switch {
+	case errors.As(err, &wait):
+		return api.StartTotpEnrollment429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	case err != nil:
+		return nil, err
+	case !ok:
+		return api.StartTotpEnrollment403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: wrongCurrentPassword(ctx)}, nil
+	}
 	var e api.TotpEnrollment
-	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
-		e, err = s.enrolTOTP(ctx, q, me.user, req.Body.FriendlyName)
+	err = s.db.InTx(ctx, func(q *db.Queries) (err error) {
+		e, err = s.enrolTOTP(ctx, q, me.user, req.Body.FriendlyName, &me.sessionID)
 		return err
 	})
 	switch {
@@ -185,6 +210,7 @@ func (s *Server) VerifyFactor(ctx context.Context, req api.VerifyFactorRequestOb
 	case err != nil:
 		return nil, err
 	case verdict != factorAccepted:
+		s.recordMFAFailure(ctx, me.user.ID, &me.sessionID)
 		return api.VerifyFactor403ApplicationProblemPlusJSONResponse{InvalidMfaCodeApplicationProblemPlusJSONResponse: api.InvalidMfaCodeApplicationProblemPlusJSONResponse(invalidMfaCode(ctx))}, nil
 	}
 	out := api.FactorActivated{Factor: factorJSON(f)}
@@ -208,6 +234,9 @@ func (s *Server) DeleteFactor(ctx context.Context, req api.DeleteFactorRequestOb
 	me := caller(ctx)
 	var wasActive bool
 	err := s.db.InTx(ctx, func(q *db.Queries) error {
+		if err := lockFactorsOf(ctx, q, me.user.ID); err != nil {
+			return err
+		}
 		active, err := q.LockActiveFactors(ctx, me.user.ID)
 		if err != nil {
 			return err
@@ -253,6 +282,9 @@ func (s *Server) RegenerateRecoveryCodes(ctx context.Context, _ api.RegenerateRe
 	me := caller(ctx)
 	var codes []string
 	err := s.db.InTx(ctx, func(q *db.Queries) error {
+		if err := lockFactorsOf(ctx, q, me.user.ID); err != nil {
+			return err
+		}
 		active, err := q.LockActiveFactors(ctx, me.user.ID)
 		if err != nil {
 			return err

@@ -19,8 +19,14 @@ import (
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/mail"
+	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/testkit"
 )
+
+// manyPasswordChecks lifts the per-user budget of requests that check the
+// password (PUT /users/me, step-up, enrolment...), for tests that make
+// many of them on purpose.
+var manyPasswordChecks = withLimits(func(l *server.Limits) { l.Login = ratelimit.Limit{Rate: 1000, Period: time.Minute} })
 
 // listFactors is GET /users/me/factors, which must answer 200.
 func listFactors(t *testing.T, app *testkit.App, access string) client.FactorList {
@@ -35,7 +41,7 @@ func listFactors(t *testing.T, app *testkit.App, access string) client.FactorLis
 // startTotp is POST /users/me/factors/totp.
 func startTotp(t *testing.T, app *testkit.App, access string) *client.StartTotpEnrollmentResponse {
 	t.Helper()
-	return testkit.Must(app.Client.StartTotpEnrollmentWithResponse(context.Background(), client.StartTotpRequest{}, testkit.Bearer(access)))(t)
+	return testkit.Must(app.Client.StartTotpEnrollmentWithResponse(context.Background(), client.StartTotpRequest{CurrentPassword: testkit.Password}, testkit.Bearer(access)))(t)
 }
 
 // verifyFactor is POST /users/me/factors/{id}/verify.
@@ -139,7 +145,7 @@ func TestFactors_EnrolVerifyAndList(t *testing.T) {
 // removing one of several keeps the recovery codes.
 func TestFactors_SecondFactorGetsNoCodesAndFiveIsTheLimit(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, testkit.FastHashing)
+	app := testkit.NewApp(t, testkit.FastHashing, manyPasswordChecks)
 	_, pair, first, _, codes := withCode(t, app)
 	if len(codes) != 10 {
 		t.Fatalf("first factor: %d recovery codes, want 10", len(codes))

@@ -319,7 +319,7 @@ func (s *Server) EnrollMfaTotp(ctx context.Context, req api.EnrollMfaTotpRequest
 		if err != nil {
 			return err
 		}
-		if e, err = s.enrolTOTP(ctx, q, u, req.Body.FriendlyName); err != nil {
+		if e, err = s.enrolTOTP(ctx, q, u, req.Body.FriendlyName, nil); err != nil {
 			return err
 		}
 		return q.SetMfaChallengeFactor(ctx, db.SetMfaChallengeFactorParams{ID: ch.ID, FactorID: &e.Factor.Id})

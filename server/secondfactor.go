@@ -51,6 +51,9 @@ const (
 // recovery_code_used and noticed by mail. The caller counts failures.
 func (s *Server) spendSecondFactor(ctx context.Context, q *db.Queries, u db.User, session *uuid.UUID, f secondFactor) (factorVerdict, error) {
 	now := s.now()
+	if err := lockFactorsOf(ctx, q, u.ID); err != nil {
+		return factorWrong, err
+	}
 	if f.recoveryCode != "" {
 		n, err := q.UseRecoveryCode(ctx, db.UseRecoveryCodeParams{UserID: u.ID, CodeHash: mfa.HashRecoveryCode(u.ID, f.recoveryCode), Now: now})
 		if err != nil || n == 0 {
@@ -86,17 +89,27 @@ func (s *Server) spendSecondFactor(ctx context.Context, q *db.Queries, u db.User
 	return factorWrong, nil
 }
 
+// lockFactorsOf holds the user's row for the rest of q's transaction. Every
+// check or change of the user's factors and recovery codes takes it first,
+// so counts (the factor limit, a first factor) and sets (recovery codes)
+// are read and written by one request at a time, and locks are always
+// taken user first, then factors.
+func lockFactorsOf(ctx context.Context, q *db.Queries, userID uuid.UUID) error {
+	_, err := q.LockUserCredentials(ctx, userID)
+	return err
+}
+
 // sealFactorSecret encrypts a TOTP secret under the primary data key,
-// bound to its factor's id so that it cannot be moved to another row.
-func (s *Server) sealFactorSecret(id uuid.UUID, secret string) (kid string, sealed []byte) {
-	return s.dataKeys.Seal([]byte(secret), id[:])
+// bound to its factor and user (mfa.SecretAAD).
+func (s *Server) sealFactorSecret(id, userID uuid.UUID, secret string) (kid string, sealed []byte) {
+	return s.dataKeys.Seal([]byte(secret), mfa.SecretAAD(id, userID))
 }
 
 // openFactorSecret decrypts a factor's TOTP secret. A failure means the
 // data key it was sealed with is gone or the row was tampered with: an
 // operator's problem, logged as an error.
 func (s *Server) openFactorSecret(ctx context.Context, f db.MfaFactor) (string, error) {
-	plain, err := s.dataKeys.Open(f.SecretKid, f.SecretSealed, f.ID[:])
+	plain, err := s.dataKeys.Open(f.SecretKid, f.SecretSealed, mfa.SecretAAD(f.ID, f.UserID))
 	if err != nil {
 		s.log.ErrorContext(ctx, "factor secret cannot be opened; is its data key in AUTHD_DATA_KEYS_FILE?", "factor_id", f.ID.String(), "kid", f.SecretKid, "error", err.Error())
 		return "", err

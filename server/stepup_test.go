@@ -162,7 +162,7 @@ func sensitiveCalls(t *testing.T, app *testkit.App, factor uuid.UUID) map[string
 			return read(c.RegenerateRecoveryCodes(ctx, testkit.Bearer(access)))
 		},
 		"POST /users/me/factors/totp": func(access string) answer {
-			return read(c.StartTotpEnrollment(ctx, client.StartTotpRequest{}, testkit.Bearer(access)))
+			return read(c.StartTotpEnrollment(ctx, client.StartTotpRequest{CurrentPassword: testkit.Password}, testkit.Bearer(access)))
 		},
 	}
 }
@@ -259,7 +259,7 @@ func TestStepUp_SensitiveOperationsNeedARecentLogin(t *testing.T) {
 // from before the step-up is used up.
 func TestStepUp_AccountWithAFactorNeedsACode(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, testkit.FastHashing)
+	app := testkit.NewApp(t, testkit.FastHashing, manyPasswordChecks)
 	var pair client.TokenPair
 	loggedIn := timed(app, func() { _, pair = app.NewUser(t) })
 	factor, secret, _ := app.EnrolTOTP(t, pair.AccessToken)

@@ -16,6 +16,7 @@ import (
 	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/datakeys"
+	"github.com/authd/authd/server/mfa"
 )
 
 const dataKeysUsage = `usage: authd datakeys COMMAND [-file FILE] [-force] [-batch N] [KID]   (flags first; FILE defaults to AUTHD_DATA_KEYS_FILE)
@@ -182,12 +183,12 @@ func rewrapFactorSecrets(ctx context.Context, q *db.Queries, ring *datakeys.Ring
 				continue
 			}
 			progress = true
-			plain, err := ring.Open(row.SecretKid, row.SecretSealed, row.ID[:])
+			plain, err := ring.Open(row.SecretKid, row.SecretSealed, mfa.SecretAAD(row.ID, row.UserID))
 			if err != nil {
 				failed[row.ID] = err.Error()
 				continue
 			}
-			kid, sealed := ring.Seal(plain, row.ID[:])
+			kid, sealed := ring.Seal(plain, mfa.SecretAAD(row.ID, row.UserID))
 			clear(plain)
 			n, err := q.RewrapFactorSecret(ctx, db.RewrapFactorSecretParams{ID: row.ID, OldKid: row.SecretKid, SecretKid: kid, SecretSealed: sealed})
 			if err != nil {

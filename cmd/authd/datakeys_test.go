@@ -15,6 +15,7 @@ import (
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/datakeys"
+	"github.com/authd/authd/server/mfa"
 	"github.com/authd/authd/server/testkit"
 )
 
@@ -150,7 +151,7 @@ func TestRun_DataKeysRotationRewrapsEverySecret(t *testing.T) {
 		for range n {
 			id := uuid.New()
 			plain := "SECRET" + id.String()
-			kid, sealed := ring.Seal([]byte(plain), id[:])
+			kid, sealed := ring.Seal([]byte(plain), mfa.SecretAAD(id, user.ID))
 			expires := now.Add(time.Hour)
 			if _, err := q.CreateFactor(ctx, db.CreateFactorParams{ID: id, UserID: user.ID, Kind: "totp", FriendlyName: "phone",
 				SecretKid: kid, SecretSealed: sealed, ExpiresAt: &expires, Now: now}); err != nil {
@@ -189,7 +190,7 @@ func TestRun_DataKeysRotationRewrapsEverySecret(t *testing.T) {
 		t.Fatalf("%d factors, want %d", len(rows), len(secrets))
 	}
 	for _, row := range rows {
-		plain, err := final.Open(row.SecretKid, row.SecretSealed, row.ID[:])
+		plain, err := final.Open(row.SecretKid, row.SecretSealed, mfa.SecretAAD(row.ID, row.UserID))
 		if err != nil || string(plain) != secrets[row.ID] {
 			t.Errorf("factor %s after the rotation: %q, %v", row.ID, plain, err)
 		}

@@ -17,7 +17,7 @@ const mfaUsage = `usage: authd mfa reset EMAIL
                 account's factors, recovery codes and login challenges and end
                 its sessions; it then logs in with its password alone. Check
                 who asks first: this is how an account's second factor is
-                bypassed.`
+                bypassed`
 
 // mfaCommand runs `authd mfa ...`, the operator's side of second factors.
 func mfaCommand(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {

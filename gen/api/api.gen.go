@@ -335,6 +335,8 @@ type FactorList struct {
 }
 
 // FactorName A name the user gives the factor; defaults to "Authenticator app".
+// Control and format characters (line breaks, bidi overrides,
+// zero-width characters) are refused.
 //
 // Example: Phone
 type FactorName = string
@@ -453,6 +455,9 @@ type MfaCode = string
 // MfaEnrollRequest defines model for MfaEnrollRequest.
 type MfaEnrollRequest struct {
 	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
+	// Control and format characters (line breaks, bidi overrides,
+	// zero-width characters) are refused.
+	//
 	//
 	// Example: Phone
 	FriendlyName *FactorName `json:"friendly_name,omitempty"`
@@ -733,7 +738,15 @@ type SessionList struct {
 
 // StartTotpRequest defines model for StartTotpRequest.
 type StartTotpRequest struct {
+	// CurrentPassword The account's current password.
+	//
+	// Example: Correct-Horse-7
+	CurrentPassword string `json:"current_password"`
+
 	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
+	// Control and format characters (line breaks, bidi overrides,
+	// zero-width characters) are refused.
+	//
 	//
 	// Example: Phone
 	FriendlyName *FactorName `json:"friendly_name,omitempty"`
@@ -4405,6 +4418,22 @@ func (response StartTotpEnrollment401ApplicationProblemPlusJSONResponse) VisitSt
 	return err
 }
 
+type StartTotpEnrollment403ApplicationProblemPlusJSONResponse struct {
+	WrongPasswordApplicationProblemPlusJSONResponse
+}
+
+func (response StartTotpEnrollment403ApplicationProblemPlusJSONResponse) VisitStartTotpEnrollmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StartTotpEnrollment408ApplicationProblemPlusJSONResponse struct {
 	RequestTimeoutApplicationProblemPlusJSONResponse
 }
@@ -4465,6 +4494,31 @@ func (response StartTotpEnrollment422ApplicationProblemPlusJSONResponse) VisitSt
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartTotpEnrollment429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response StartTotpEnrollment429ApplicationProblemPlusJSONResponse) VisitStartTotpEnrollmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }

@@ -338,6 +338,8 @@ type FactorList struct {
 }
 
 // FactorName A name the user gives the factor; defaults to "Authenticator app".
+// Control and format characters (line breaks, bidi overrides,
+// zero-width characters) are refused.
 //
 // Example: Phone
 type FactorName = string
@@ -456,6 +458,9 @@ type MfaCode = string
 // MfaEnrollRequest defines model for MfaEnrollRequest.
 type MfaEnrollRequest struct {
 	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
+	// Control and format characters (line breaks, bidi overrides,
+	// zero-width characters) are refused.
+	//
 	//
 	// Example: Phone
 	FriendlyName *FactorName `json:"friendly_name,omitempty"`
@@ -736,7 +741,15 @@ type SessionList struct {
 
 // StartTotpRequest defines model for StartTotpRequest.
 type StartTotpRequest struct {
+	// CurrentPassword The account's current password.
+	//
+	// Example: Correct-Horse-7
+	CurrentPassword string `json:"current_password"`
+
 	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
+	// Control and format characters (line breaks, bidi overrides,
+	// zero-width characters) are refused.
+	//
 	//
 	// Example: Phone
 	FriendlyName *FactorName `json:"friendly_name,omitempty"`
@@ -1608,7 +1621,8 @@ type ClientInterface interface {
 	// reuse and ends the session), so keep the new one. A wrong password
 	// or code counts like a failed login (backoff, 429 `login-backoff`) and
 	// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
-	// once.
+	// once. Limited per user with the budget of `PUT /users/me` (default
+	// 10 per minute; 429 `rate-limited`).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1632,7 +1646,8 @@ type ClientInterface interface {
 	// reuse and ends the session), so keep the new one. A wrong password
 	// or code counts like a failed login (backoff, 429 `login-backoff`) and
 	// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
-	// once.
+	// once. Limited per user with the budget of `PUT /users/me` (default
+	// 10 per minute; 429 `rate-limited`).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1888,8 +1903,14 @@ type ClientInterface interface {
 	// `POST /users/me/factors/{id}/verify` proves the app works; an
 	// unverified factor expires after 15 minutes, and starting another
 	// enrolment replaces it. At most 5 active factors (409 `factor-limit`).
-	// Needs step-up: a stolen access token must not add the thief's
-	// authenticator.
+	// Only the session that started an enrolment can verify it, and 5
+	// wrong first codes end it.
+	//
+	// A stolen access token must not add the thief's authenticator (the
+	// owner could then neither log in nor remove it): the request needs
+	// step-up and `current_password`, checked like `PUT /users/me` checks
+	// it (403 `wrong-password`, the login backoff with 429
+	// `login-backoff`, and the per-user budget of `PUT /users/me`).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1905,8 +1926,14 @@ type ClientInterface interface {
 	// `POST /users/me/factors/{id}/verify` proves the app works; an
 	// unverified factor expires after 15 minutes, and starting another
 	// enrolment replaces it. At most 5 active factors (409 `factor-limit`).
-	// Needs step-up: a stolen access token must not add the thief's
-	// authenticator.
+	// Only the session that started an enrolment can verify it, and 5
+	// wrong first codes end it.
+	//
+	// A stolen access token must not add the thief's authenticator (the
+	// owner could then neither log in nor remove it): the request needs
+	// step-up and `current_password`, checked like `PUT /users/me` checks
+	// it (403 `wrong-password`, the login backoff with 429
+	// `login-backoff`, and the per-user budget of `PUT /users/me`).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1932,9 +1959,12 @@ type ClientInterface interface {
 	// active factor, shown this once (each works once; store them somewhere
 	// safe). Adding a factor to an account that has one keeps the existing
 	// codes (`recovery_codes` absent). A wrong code is 403
-	// `invalid-mfa-code` and the enrolment stays: check the phone's clock
-	// and send the next code. Unknown, expired, active and other users'
-	// factors answer 404. A notice is mailed to the account's address.
+	// `invalid-mfa-code` (recorded as `mfa_failed`) and the enrolment
+	// stays, up to the fifth wrong code, which ends it: check the phone's
+	// clock and send the next code. Only the session that started the
+	// enrolment can verify it. Unknown, expired, ended, active and other
+	// users' factors, and another session's enrolment, answer 404. A notice
+	// is mailed to the account's address.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1949,9 +1979,12 @@ type ClientInterface interface {
 	// active factor, shown this once (each works once; store them somewhere
 	// safe). Adding a factor to an account that has one keeps the existing
 	// codes (`recovery_codes` absent). A wrong code is 403
-	// `invalid-mfa-code` and the enrolment stays: check the phone's clock
-	// and send the next code. Unknown, expired, active and other users'
-	// factors answer 404. A notice is mailed to the account's address.
+	// `invalid-mfa-code` (recorded as `mfa_failed`) and the enrolment
+	// stays, up to the fifth wrong code, which ends it: check the phone's
+	// clock and send the next code. Only the session that started the
+	// enrolment can verify it. Unknown, expired, ended, active and other
+	// users' factors, and another session's enrolment, answer 404. A notice
+	// is mailed to the account's address.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2535,7 +2568,8 @@ func (c *Client) Register(ctx context.Context, body RegisterJSONRequestBody, req
 // reuse and ends the session), so keep the new one. A wrong password
 // or code counts like a failed login (backoff, 429 `login-backoff`) and
 // is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
-// once.
+// once. Limited per user with the budget of `PUT /users/me` (default
+// 10 per minute; 429 `rate-limited`).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2569,7 +2603,8 @@ func (c *Client) StepUpWithBody(ctx context.Context, contentType string, body io
 // reuse and ends the session), so keep the new one. A wrong password
 // or code counts like a failed login (backoff, 429 `login-backoff`) and
 // is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
-// once.
+// once. Limited per user with the budget of `PUT /users/me` (default
+// 10 per minute; 429 `rate-limited`).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3005,8 +3040,14 @@ func (c *Client) ListFactors(ctx context.Context, reqEditors ...RequestEditorFn)
 // `POST /users/me/factors/{id}/verify` proves the app works; an
 // unverified factor expires after 15 minutes, and starting another
 // enrolment replaces it. At most 5 active factors (409 `factor-limit`).
-// Needs step-up: a stolen access token must not add the thief's
-// authenticator.
+// Only the session that started an enrolment can verify it, and 5
+// wrong first codes end it.
+//
+// A stolen access token must not add the thief's authenticator (the
+// owner could then neither log in nor remove it): the request needs
+// step-up and `current_password`, checked like `PUT /users/me` checks
+// it (403 `wrong-password`, the login backoff with 429
+// `login-backoff`, and the per-user budget of `PUT /users/me`).
 //
 // Takes any type of body and a specified content type.
 //
@@ -3032,8 +3073,14 @@ func (c *Client) StartTotpEnrollmentWithBody(ctx context.Context, contentType st
 // `POST /users/me/factors/{id}/verify` proves the app works; an
 // unverified factor expires after 15 minutes, and starting another
 // enrolment replaces it. At most 5 active factors (409 `factor-limit`).
-// Needs step-up: a stolen access token must not add the thief's
-// authenticator.
+// Only the session that started an enrolment can verify it, and 5
+// wrong first codes end it.
+//
+// A stolen access token must not add the thief's authenticator (the
+// owner could then neither log in nor remove it): the request needs
+// step-up and `current_password`, checked like `PUT /users/me` checks
+// it (403 `wrong-password`, the login backoff with 429
+// `login-backoff`, and the per-user budget of `PUT /users/me`).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3079,9 +3126,12 @@ func (c *Client) DeleteFactor(ctx context.Context, id FactorID, reqEditors ...Re
 // active factor, shown this once (each works once; store them somewhere
 // safe). Adding a factor to an account that has one keeps the existing
 // codes (`recovery_codes` absent). A wrong code is 403
-// `invalid-mfa-code` and the enrolment stays: check the phone's clock
-// and send the next code. Unknown, expired, active and other users'
-// factors answer 404. A notice is mailed to the account's address.
+// `invalid-mfa-code` (recorded as `mfa_failed`) and the enrolment
+// stays, up to the fifth wrong code, which ends it: check the phone's
+// clock and send the next code. Only the session that started the
+// enrolment can verify it. Unknown, expired, ended, active and other
+// users' factors, and another session's enrolment, answer 404. A notice
+// is mailed to the account's address.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3106,9 +3156,12 @@ func (c *Client) VerifyFactorWithBody(ctx context.Context, id FactorID, contentT
 // active factor, shown this once (each works once; store them somewhere
 // safe). Adding a factor to an account that has one keeps the existing
 // codes (`recovery_codes` absent). A wrong code is 403
-// `invalid-mfa-code` and the enrolment stays: check the phone's clock
-// and send the next code. Unknown, expired, active and other users'
-// factors answer 404. A notice is mailed to the account's address.
+// `invalid-mfa-code` (recorded as `mfa_failed`) and the enrolment
+// stays, up to the fifth wrong code, which ends it: check the phone's
+// clock and send the next code. Only the session that started the
+// enrolment can verify it. Unknown, expired, ended, active and other
+// users' factors, and another session's enrolment, answer 404. A notice
+// is mailed to the account's address.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4710,7 +4763,8 @@ type ClientWithResponsesInterface interface {
 	// reuse and ends the session), so keep the new one. A wrong password
 	// or code counts like a failed login (backoff, 429 `login-backoff`) and
 	// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
-	// once.
+	// once. Limited per user with the budget of `PUT /users/me` (default
+	// 10 per minute; 429 `rate-limited`).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4734,7 +4788,8 @@ type ClientWithResponsesInterface interface {
 	// reuse and ends the session), so keep the new one. A wrong password
 	// or code counts like a failed login (backoff, 429 `login-backoff`) and
 	// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
-	// once.
+	// once. Limited per user with the budget of `PUT /users/me` (default
+	// 10 per minute; 429 `rate-limited`).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5008,8 +5063,14 @@ type ClientWithResponsesInterface interface {
 	// `POST /users/me/factors/{id}/verify` proves the app works; an
 	// unverified factor expires after 15 minutes, and starting another
 	// enrolment replaces it. At most 5 active factors (409 `factor-limit`).
-	// Needs step-up: a stolen access token must not add the thief's
-	// authenticator.
+	// Only the session that started an enrolment can verify it, and 5
+	// wrong first codes end it.
+	//
+	// A stolen access token must not add the thief's authenticator (the
+	// owner could then neither log in nor remove it): the request needs
+	// step-up and `current_password`, checked like `PUT /users/me` checks
+	// it (403 `wrong-password`, the login backoff with 429
+	// `login-backoff`, and the per-user budget of `PUT /users/me`).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5025,8 +5086,14 @@ type ClientWithResponsesInterface interface {
 	// `POST /users/me/factors/{id}/verify` proves the app works; an
 	// unverified factor expires after 15 minutes, and starting another
 	// enrolment replaces it. At most 5 active factors (409 `factor-limit`).
-	// Needs step-up: a stolen access token must not add the thief's
-	// authenticator.
+	// Only the session that started an enrolment can verify it, and 5
+	// wrong first codes end it.
+	//
+	// A stolen access token must not add the thief's authenticator (the
+	// owner could then neither log in nor remove it): the request needs
+	// step-up and `current_password`, checked like `PUT /users/me` checks
+	// it (403 `wrong-password`, the login backoff with 429
+	// `login-backoff`, and the per-user budget of `PUT /users/me`).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5054,9 +5121,12 @@ type ClientWithResponsesInterface interface {
 	// active factor, shown this once (each works once; store them somewhere
 	// safe). Adding a factor to an account that has one keeps the existing
 	// codes (`recovery_codes` absent). A wrong code is 403
-	// `invalid-mfa-code` and the enrolment stays: check the phone's clock
-	// and send the next code. Unknown, expired, active and other users'
-	// factors answer 404. A notice is mailed to the account's address.
+	// `invalid-mfa-code` (recorded as `mfa_failed`) and the enrolment
+	// stays, up to the fifth wrong code, which ends it: check the phone's
+	// clock and send the next code. Only the session that started the
+	// enrolment can verify it. Unknown, expired, ended, active and other
+	// users' factors, and another session's enrolment, answer 404. A notice
+	// is mailed to the account's address.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5071,9 +5141,12 @@ type ClientWithResponsesInterface interface {
 	// active factor, shown this once (each works once; store them somewhere
 	// safe). Adding a factor to an account that has one keeps the existing
 	// codes (`recovery_codes` absent). A wrong code is 403
-	// `invalid-mfa-code` and the enrolment stays: check the phone's clock
-	// and send the next code. Unknown, expired, active and other users'
-	// factors answer 404. A notice is mailed to the account's address.
+	// `invalid-mfa-code` (recorded as `mfa_failed`) and the enrolment
+	// stays, up to the fifth wrong code, which ends it: check the phone's
+	// clock and send the next code. Only the session that started the
+	// enrolment can verify it. Unknown, expired, ended, active and other
+	// users' factors, and another session's enrolment, answer 404. A notice
+	// is mailed to the account's address.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7264,6 +7337,13 @@ type StartTotpEnrollmentResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// StartTotpEnrollmentResponse429Headers the declared response headers of an HTTP 429 response for StartTotpEnrollment
+type StartTotpEnrollmentResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
 // StartTotpEnrollmentResponse503Headers the declared response headers of an HTTP 503 response for StartTotpEnrollment
 type StartTotpEnrollmentResponse503Headers struct {
 	RetryAfter *int
@@ -7278,6 +7358,8 @@ type StartTotpEnrollmentResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *StepUpRequired
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *WrongPassword
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
 	ApplicationproblemJSON408 *RequestTimeout
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -7286,12 +7368,16 @@ type StartTotpEnrollmentResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *StartTotpEnrollmentResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *StartTotpEnrollmentResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StartTotpEnrollmentResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *StartTotpEnrollmentResponse503Headers
 }
@@ -7309,6 +7395,11 @@ func (r StartTotpEnrollmentResponse) GetApplicationproblemJSON400() *BadRequest 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r StartTotpEnrollmentResponse) GetApplicationproblemJSON401() *StepUpRequired {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r StartTotpEnrollmentResponse) GetApplicationproblemJSON403() *WrongPassword {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
@@ -7329,6 +7420,11 @@ func (r StartTotpEnrollmentResponse) GetApplicationproblemJSON413() *PayloadTooL
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r StartTotpEnrollmentResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r StartTotpEnrollmentResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -8260,7 +8356,8 @@ func (c *ClientWithResponses) RegisterWithResponse(ctx context.Context, body Reg
 // reuse and ends the session), so keep the new one. A wrong password
 // or code counts like a failed login (backoff, 429 `login-backoff`) and
 // is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
-// once.
+// once. Limited per user with the budget of `PUT /users/me` (default
+// 10 per minute; 429 `rate-limited`).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8290,7 +8387,8 @@ func (c *ClientWithResponses) StepUpWithBodyWithResponse(ctx context.Context, co
 // reuse and ends the session), so keep the new one. A wrong password
 // or code counts like a failed login (backoff, 429 `login-backoff`) and
 // is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
-// once.
+// once. Limited per user with the budget of `PUT /users/me` (default
+// 10 per minute; 429 `rate-limited`).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8672,8 +8770,14 @@ func (c *ClientWithResponses) ListFactorsWithResponse(ctx context.Context, reqEd
 // `POST /users/me/factors/{id}/verify` proves the app works; an
 // unverified factor expires after 15 minutes, and starting another
 // enrolment replaces it. At most 5 active factors (409 `factor-limit`).
-// Needs step-up: a stolen access token must not add the thief's
-// authenticator.
+// Only the session that started an enrolment can verify it, and 5
+// wrong first codes end it.
+//
+// A stolen access token must not add the thief's authenticator (the
+// owner could then neither log in nor remove it): the request needs
+// step-up and `current_password`, checked like `PUT /users/me` checks
+// it (403 `wrong-password`, the login backoff with 429
+// `login-backoff`, and the per-user budget of `PUT /users/me`).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8695,8 +8799,14 @@ func (c *ClientWithResponses) StartTotpEnrollmentWithBodyWithResponse(ctx contex
 // `POST /users/me/factors/{id}/verify` proves the app works; an
 // unverified factor expires after 15 minutes, and starting another
 // enrolment replaces it. At most 5 active factors (409 `factor-limit`).
-// Needs step-up: a stolen access token must not add the thief's
-// authenticator.
+// Only the session that started an enrolment can verify it, and 5
+// wrong first codes end it.
+//
+// A stolen access token must not add the thief's authenticator (the
+// owner could then neither log in nor remove it): the request needs
+// step-up and `current_password`, checked like `PUT /users/me` checks
+// it (403 `wrong-password`, the login backoff with 429
+// `login-backoff`, and the per-user budget of `PUT /users/me`).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8736,9 +8846,12 @@ func (c *ClientWithResponses) DeleteFactorWithResponse(ctx context.Context, id F
 // active factor, shown this once (each works once; store them somewhere
 // safe). Adding a factor to an account that has one keeps the existing
 // codes (`recovery_codes` absent). A wrong code is 403
-// `invalid-mfa-code` and the enrolment stays: check the phone's clock
-// and send the next code. Unknown, expired, active and other users'
-// factors answer 404. A notice is mailed to the account's address.
+// `invalid-mfa-code` (recorded as `mfa_failed`) and the enrolment
+// stays, up to the fifth wrong code, which ends it: check the phone's
+// clock and send the next code. Only the session that started the
+// enrolment can verify it. Unknown, expired, ended, active and other
+// users' factors, and another session's enrolment, answer 404. A notice
+// is mailed to the account's address.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8759,9 +8872,12 @@ func (c *ClientWithResponses) VerifyFactorWithBodyWithResponse(ctx context.Conte
 // active factor, shown this once (each works once; store them somewhere
 // safe). Adding a factor to an account that has one keeps the existing
 // codes (`recovery_codes` absent). A wrong code is 403
-// `invalid-mfa-code` and the enrolment stays: check the phone's clock
-// and send the next code. Unknown, expired, active and other users'
-// factors answer 404. A notice is mailed to the account's address.
+// `invalid-mfa-code` (recorded as `mfa_failed`) and the enrolment
+// stays, up to the fifth wrong code, which ends it: check the phone's
+// clock and send the next code. Only the session that started the
+// enrolment can verify it. Unknown, expired, ended, active and other
+// users' factors, and another session's enrolment, answer 404. A notice
+// is mailed to the account's address.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11066,6 +11182,13 @@ func ParseStartTotpEnrollmentResponse(rsp *http.Response) (*StartTotpEnrollmentR
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest WrongPassword
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
 		var dest RequestTimeout
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11093,6 +11216,13 @@ func ParseStartTotpEnrollmentResponse(rsp *http.Response) (*StartTotpEnrollmentR
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -11124,6 +11254,30 @@ func ParseStartTotpEnrollmentResponse(rsp *http.Response) (*StartTotpEnrollmentR
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers StartTotpEnrollmentResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers StartTotpEnrollmentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

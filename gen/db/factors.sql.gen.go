@@ -36,7 +36,7 @@ const activateFactor = `-- name: ActivateFactor :one
 UPDATE mfa_factors
 SET verified_at = $1::timestamptz, expires_at = NULL, last_step = $2, last_used_at = $1::timestamptz
 WHERE id = $3 AND verified_at IS NULL AND expires_at > $1::timestamptz
-RETURNING id, user_id, kind, friendly_name, secret_kid, secret_sealed, verified_at, expires_at, last_step, last_used_at, created_at
+RETURNING id, user_id, kind, friendly_name, secret_kid, secret_sealed, verified_at, expires_at, last_step, last_used_at, session_id, failures, created_at
 `
 
 type ActivateFactorParams struct {
@@ -60,6 +60,8 @@ func (q *Queries) ActivateFactor(ctx context.Context, arg ActivateFactorParams) 
 		&i.ExpiresAt,
 		&i.LastStep,
 		&i.LastUsedAt,
+		&i.SessionID,
+		&i.Failures,
 		&i.CreatedAt,
 	)
 	return i, err
@@ -101,9 +103,9 @@ func (q *Queries) CountRecoveryCodes(ctx context.Context, userID uuid.UUID) (int
 }
 
 const createFactor = `-- name: CreateFactor :one
-INSERT INTO mfa_factors (id, user_id, kind, friendly_name, secret_kid, secret_sealed, expires_at, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::timestamptz)
-RETURNING id, user_id, kind, friendly_name, secret_kid, secret_sealed, verified_at, expires_at, last_step, last_used_at, created_at
+INSERT INTO mfa_factors (id, user_id, kind, friendly_name, secret_kid, secret_sealed, expires_at, session_id, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::timestamptz)
+RETURNING id, user_id, kind, friendly_name, secret_kid, secret_sealed, verified_at, expires_at, last_step, last_used_at, session_id, failures, created_at
 `
 
 type CreateFactorParams struct {
@@ -114,6 +116,7 @@ type CreateFactorParams struct {
 	SecretKid    string
 	SecretSealed []byte
 	ExpiresAt    *time.Time
+	SessionID    *uuid.UUID
 	Now          time.Time
 }
 
@@ -127,6 +130,7 @@ func (q *Queries) CreateFactor(ctx context.Context, arg CreateFactorParams) (Mfa
 		arg.SecretKid,
 		arg.SecretSealed,
 		arg.ExpiresAt,
+		arg.SessionID,
 		arg.Now,
 	)
 	var i MfaFactor
@@ -141,6 +145,8 @@ func (q *Queries) CreateFactor(ctx context.Context, arg CreateFactorParams) (Mfa
 		&i.ExpiresAt,
 		&i.LastStep,
 		&i.LastUsedAt,
+		&i.SessionID,
+		&i.Failures,
 		&i.CreatedAt,
 	)
 	return i, err
@@ -181,6 +187,18 @@ DELETE FROM mfa_factors WHERE user_id = $1 AND verified_at IS NULL
 func (q *Queries) DeleteUnverifiedFactors(ctx context.Context, userID uuid.UUID) error {
 	_, err := q.db.Exec(ctx, deleteUnverifiedFactors, userID)
 	return err
+}
+
+const failPendingFactor = `-- name: FailPendingFactor :one
+UPDATE mfa_factors SET failures = failures + 1 WHERE id = $1 RETURNING failures
+`
+
+// Counts a wrong first code against an enrolment.
+func (q *Queries) FailPendingFactor(ctx context.Context, id uuid.UUID) (int32, error) {
+	row := q.db.QueryRow(ctx, failPendingFactor, id)
+	var failures int32
+	err := row.Scan(&failures)
+	return failures, err
 }
 
 const hasActiveFactor = `-- name: HasActiveFactor :one
@@ -240,7 +258,7 @@ func (q *Queries) ListFactorSecretsNotUnder(ctx context.Context, arg ListFactorS
 }
 
 const listFactors = `-- name: ListFactors :many
-SELECT id, user_id, kind, friendly_name, secret_kid, secret_sealed, verified_at, expires_at, last_step, last_used_at, created_at FROM mfa_factors
+SELECT id, user_id, kind, friendly_name, secret_kid, secret_sealed, verified_at, expires_at, last_step, last_used_at, session_id, failures, created_at FROM mfa_factors
 WHERE user_id = $1 AND (verified_at IS NOT NULL OR expires_at > $2::timestamptz)
 ORDER BY created_at, id
 `
@@ -271,6 +289,8 @@ func (q *Queries) ListFactors(ctx context.Context, arg ListFactorsParams) ([]Mfa
 			&i.ExpiresAt,
 			&i.LastStep,
 			&i.LastUsedAt,
+			&i.SessionID,
+			&i.Failures,
 			&i.CreatedAt,
 		); err != nil {
 			return nil, err
@@ -284,7 +304,7 @@ func (q *Queries) ListFactors(ctx context.Context, arg ListFactorsParams) ([]Mfa
 }
 
 const lockActiveFactors = `-- name: LockActiveFactors :many
-SELECT id, user_id, kind, friendly_name, secret_kid, secret_sealed, verified_at, expires_at, last_step, last_used_at, created_at FROM mfa_factors
+SELECT id, user_id, kind, friendly_name, secret_kid, secret_sealed, verified_at, expires_at, last_step, last_used_at, session_id, failures, created_at FROM mfa_factors
 WHERE user_id = $1 AND verified_at IS NOT NULL
 ORDER BY created_at, id
 FOR UPDATE
@@ -312,6 +332,8 @@ func (q *Queries) LockActiveFactors(ctx context.Context, userID uuid.UUID) ([]Mf
 			&i.ExpiresAt,
 			&i.LastStep,
 			&i.LastUsedAt,
+			&i.SessionID,
+			&i.Failures,
 			&i.CreatedAt,
 		); err != nil {
 			return nil, err
@@ -325,20 +347,28 @@ func (q *Queries) LockActiveFactors(ctx context.Context, userID uuid.UUID) ([]Mf
 }
 
 const lockPendingFactor = `-- name: LockPendingFactor :one
-SELECT id, user_id, kind, friendly_name, secret_kid, secret_sealed, verified_at, expires_at, last_step, last_used_at, created_at FROM mfa_factors
+SELECT id, user_id, kind, friendly_name, secret_kid, secret_sealed, verified_at, expires_at, last_step, last_used_at, session_id, failures, created_at FROM mfa_factors
 WHERE id = $1 AND user_id = $2 AND verified_at IS NULL AND expires_at > $3::timestamptz
+  AND session_id IS NOT DISTINCT FROM $4::uuid
 FOR UPDATE
 `
 
 type LockPendingFactorParams struct {
-	ID     uuid.UUID
-	UserID uuid.UUID
-	Now    time.Time
+	ID        uuid.UUID
+	UserID    uuid.UUID
+	Now       time.Time
+	SessionID *uuid.UUID
 }
 
-// One unexpired enrolment of the user, locked while its first code is checked.
+// One unexpired enrolment of the user started by this session (none: at
+// login), locked while its first code is checked.
 func (q *Queries) LockPendingFactor(ctx context.Context, arg LockPendingFactorParams) (MfaFactor, error) {
-	row := q.db.QueryRow(ctx, lockPendingFactor, arg.ID, arg.UserID, arg.Now)
+	row := q.db.QueryRow(ctx, lockPendingFactor,
+		arg.ID,
+		arg.UserID,
+		arg.Now,
+		arg.SessionID,
+	)
 	var i MfaFactor
 	err := row.Scan(
 		&i.ID,
@@ -351,6 +381,8 @@ func (q *Queries) LockPendingFactor(ctx context.Context, arg LockPendingFactorPa
 		&i.ExpiresAt,
 		&i.LastStep,
 		&i.LastUsedAt,
+		&i.SessionID,
+		&i.Failures,
 		&i.CreatedAt,
 	)
 	return i, err

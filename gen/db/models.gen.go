@@ -61,6 +61,8 @@ type MfaFactor struct {
 	ExpiresAt    *time.Time
 	LastStep     int64
 	LastUsedAt   *time.Time
+	SessionID    *uuid.UUID
+	Failures     int32
 	CreatedAt    time.Time
 }
 

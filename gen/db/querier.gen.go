@@ -71,6 +71,8 @@ type Querier interface {
 	EnqueueMail(ctx context.Context, arg EnqueueMailParams) error
 	// Counts a wrong code against the challenge.
 	FailMfaChallenge(ctx context.Context, id uuid.UUID) (int32, error)
+	// Counts a wrong first code against an enrolment.
+	FailPendingFactor(ctx context.Context, id uuid.UUID) (int32, error)
 	// The user behind an access token, when its session is still live.
 	GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
@@ -97,7 +99,8 @@ type Querier interface {
 	LockLiveSession(ctx context.Context, arg LockLiveSessionParams) (uuid.UUID, error)
 	// An unexpired challenge, locked so that its codes are checked one at a time.
 	LockMfaChallenge(ctx context.Context, arg LockMfaChallengeParams) (MfaChallenge, error)
-	// One unexpired enrolment of the user, locked while its first code is checked.
+	// One unexpired enrolment of the user started by this session (none: at
+	// login), locked while its first code is checked.
 	LockPendingFactor(ctx context.Context, arg LockPendingFactorParams) (MfaFactor, error)
 	// Locks the token and its session, so refreshes of one session run one at a time
 	// and each sees the outcome of the one before it.

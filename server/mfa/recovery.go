@@ -39,3 +39,10 @@ func HashRecoveryCode(userID uuid.UUID, code string) []byte {
 	h.Write([]byte(canon))
 	return h.Sum(nil)
 }
+
+// SecretAAD is what a factor's sealed secret is bound to: the factor and
+// its user, so a sealed secret moved to another row, or a row moved to
+// another user, does not open.
+func SecretAAD(factorID, userID uuid.UUID) []byte {
+	return append(factorID[:len(factorID):len(factorID)], userID[:]...)
+}

@@ -242,9 +242,14 @@ export class AuthdClient {
     return this.authed(() => this.api.GET("/users/me/factors"));
   }
 
-  /** Starts enrolling an authenticator app (needs step-up); activate it with `verifyFactor()`. */
-  async startTotpEnrollment(friendlyName?: string): Promise<TotpEnrollment> {
-    const body = friendlyName === undefined ? {} : { friendly_name: friendlyName };
+  /**
+   * Starts enrolling an authenticator app (needs step-up and the current
+   * password); activate it with `verifyFactor()` from the same session.
+   */
+  async startTotpEnrollment(currentPassword: string, friendlyName?: string): Promise<TotpEnrollment> {
+    const body = friendlyName === undefined
+      ? { current_password: currentPassword }
+      : { current_password: currentPassword, friendly_name: friendlyName };
     return this.authed(() => this.api.POST("/users/me/factors/totp", { body }));
   }
 

@@ -541,7 +541,8 @@ export interface paths {
          *     reuse and ends the session), so keep the new one. A wrong password
          *     or code counts like a failed login (backoff, 429 `login-backoff`) and
          *     is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
-         *     once.
+         *     once. Limited per user with the budget of `PUT /users/me` (default
+         *     10 per minute; 429 `rate-limited`).
          */
         post: operations["stepUp"];
         delete?: never;
@@ -705,8 +706,14 @@ export interface paths {
          *     `POST /users/me/factors/{id}/verify` proves the app works; an
          *     unverified factor expires after 15 minutes, and starting another
          *     enrolment replaces it. At most 5 active factors (409 `factor-limit`).
-         *     Needs step-up: a stolen access token must not add the thief's
-         *     authenticator.
+         *     Only the session that started an enrolment can verify it, and 5
+         *     wrong first codes end it.
+         *
+         *     A stolen access token must not add the thief's authenticator (the
+         *     owner could then neither log in nor remove it): the request needs
+         *     step-up and `current_password`, checked like `PUT /users/me` checks
+         *     it (403 `wrong-password`, the login backoff with 429
+         *     `login-backoff`, and the per-user budget of `PUT /users/me`).
          */
         post: operations["startTotpEnrollment"];
         delete?: never;
@@ -732,9 +739,12 @@ export interface paths {
          *     active factor, shown this once (each works once; store them somewhere
          *     safe). Adding a factor to an account that has one keeps the existing
          *     codes (`recovery_codes` absent). A wrong code is 403
-         *     `invalid-mfa-code` and the enrolment stays: check the phone's clock
-         *     and send the next code. Unknown, expired, active and other users'
-         *     factors answer 404. A notice is mailed to the account's address.
+         *     `invalid-mfa-code` (recorded as `mfa_failed`) and the enrolment
+         *     stays, up to the fifth wrong code, which ends it: check the phone's
+         *     clock and send the next code. Only the session that started the
+         *     enrolment can verify it. Unknown, expired, ended, active and other
+         *     users' factors, and another session's enrolment, answer 404. A notice
+         *     is mailed to the account's address.
          */
         post: operations["verifyFactor"];
         delete?: never;
@@ -1222,10 +1232,17 @@ export interface components {
         };
         /**
          * @description A name the user gives the factor; defaults to "Authenticator app".
+         *     Control and format characters (line breaks, bidi overrides,
+         *     zero-width characters) are refused.
          * @example Phone
          */
         FactorName: string;
         StartTotpRequest: {
+            /**
+             * @description The account's current password.
+             * @example Correct-Horse-7
+             */
+            current_password: string;
             friendly_name?: components["schemas"]["FactorName"];
         };
         CodeRequest: {
@@ -2575,10 +2592,12 @@ export interface operations {
             201: components["responses"]["TotpEnrollment"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["StepUpRequired"];
+            403: components["responses"]["WrongPassword"];
             408: components["responses"]["RequestTimeout"];
             409: components["responses"]["FactorConflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -37,8 +37,8 @@ test("enrol TOTP, step up for a sensitive change, log in through the MFA step", 
   assert.equal(first.mfaRequired, false);
   assert.deepEqual(claims(owner.tokens!.accessToken).amr, ["pwd"]);
 
-  // Enrolment: start (a fresh password login is recent enough), then the first code.
-  const enrolment = await owner.startTotpEnrollment("Phone");
+  // Enrolment: start (a fresh login is recent enough; the password again), then the first code.
+  const enrolment = await owner.startTotpEnrollment(PASSWORD, "Phone");
   assert.match(enrolment.otpauth_uri, /^otpauth:\/\/totp\//);
   assert.match(enrolment.qr_code, /^data:image\/png;base64,/);
   const step = totpStep();
