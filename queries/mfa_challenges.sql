@@ -21,3 +21,8 @@ DELETE FROM mfa_challenges WHERE id = sqlc.arg(id);
 
 -- name: PruneMfaChallenges :execrows
 DELETE FROM mfa_challenges WHERE expires_at < sqlc.arg(now)::timestamptz;
+
+-- name: LockUserMfaChallenges :exec
+-- Holds the user's challenges before the user row, in the order a login's
+-- second step takes them (challenge, then user).
+SELECT id FROM mfa_challenges WHERE user_id = sqlc.arg(user_id) FOR UPDATE;

@@ -99,3 +99,11 @@ WITH successor AS (
 UPDATE refresh_tokens
 SET rotated_at = sqlc.arg(now)::timestamptz, successor_id = (SELECT id FROM successor), successor_sealed = NULL
 WHERE refresh_tokens.session_id = sqlc.arg(session_id) AND refresh_tokens.rotated_at IS NULL;
+
+-- name: LockSessionRefreshTokens :exec
+-- Holds the session's current refresh token before a step-up holds the
+-- session, in the order a refresh takes them (token, then session), so the
+-- two wait for each other instead of deadlocking.
+SELECT id FROM refresh_tokens
+WHERE session_id = sqlc.arg(session_id) AND rotated_at IS NULL
+FOR UPDATE;

@@ -152,7 +152,9 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string, a
 
 // createSession is startSession's work in q's transaction: the session and
 // its first refresh token, which it returns in clear. errCredentialsChanged
-// when u's stored hash or state is no longer the one the caller checked.
+// when u's stored hash or state is no longer the one the caller checked, or
+// when a session without a second factor would start on an account that
+// has one by now (a first factor activated while this login ran).
 func (s *Server) createSession(ctx context.Context, q *db.Queries, u db.User, upgraded string, amr []string) (db.Session, string, error) {
 	info := infoFrom(ctx)
 	refresh := token.NewOpaque()
@@ -162,6 +164,16 @@ func (s *Server) createSession(ctx context.Context, q *db.Queries, u db.User, up
 	}
 	if cur.PasswordHash != u.PasswordHash || !cur.IsActive {
 		return db.Session{}, "", errCredentialsChanged
+	}
+	if token.AAL(amr) < 2 {
+		// Factors change under this lock (lockFactorsOf), so this is current.
+		has, err := q.HasActiveFactor(ctx, u.ID)
+		if err != nil {
+			return db.Session{}, "", err
+		}
+		if has {
+			return db.Session{}, "", errCredentialsChanged
+		}
 	}
 	if upgraded != "" {
 		if err := q.SetPasswordHash(ctx, db.SetPasswordHashParams{ID: u.ID, PasswordHash: upgraded}); err != nil {

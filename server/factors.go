@@ -232,8 +232,18 @@ var errNoFactor = errors.New("no active factor")
 // verified was never announced either, so its removal is not.
 func (s *Server) DeleteFactor(ctx context.Context, req api.DeleteFactorRequestObject) (api.DeleteFactorResponseObject, error) {
 	me := caller(ctx)
+	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
+	var wait *refusal
+	switch {
+	case errors.As(err, &wait):
+		return api.DeleteFactor429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	case err != nil:
+		return nil, err
+	case !ok:
+		return api.DeleteFactor403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: wrongCurrentPassword(ctx)}, nil
+	}
 	var wasActive bool
-	err := s.db.InTx(ctx, func(q *db.Queries) error {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
 		if err := lockFactorsOf(ctx, q, me.user.ID); err != nil {
 			return err
 		}
@@ -278,10 +288,20 @@ func (s *Server) DeleteFactor(ctx context.Context, req api.DeleteFactorRequestOb
 // step-up): a new set replaces the old one, which stops working at once.
 // The active factors are locked as DeleteFactor locks them, so a set is
 // never made for an account whose last factor is being removed.
-func (s *Server) RegenerateRecoveryCodes(ctx context.Context, _ api.RegenerateRecoveryCodesRequestObject) (api.RegenerateRecoveryCodesResponseObject, error) {
+func (s *Server) RegenerateRecoveryCodes(ctx context.Context, req api.RegenerateRecoveryCodesRequestObject) (api.RegenerateRecoveryCodesResponseObject, error) {
 	me := caller(ctx)
+	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
+	var wait *refusal
+	switch {
+	case errors.As(err, &wait):
+		return api.RegenerateRecoveryCodes429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	case err != nil:
+		return nil, err
+	case !ok:
+		return api.RegenerateRecoveryCodes403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: wrongCurrentPassword(ctx)}, nil
+	}
 	var codes []string
-	err := s.db.InTx(ctx, func(q *db.Queries) error {
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
 		if err := lockFactorsOf(ctx, q, me.user.ID); err != nil {
 			return err
 		}
@@ -295,7 +315,10 @@ func (s *Server) RegenerateRecoveryCodes(ctx context.Context, _ api.RegenerateRe
 		if codes, err = s.replaceRecoveryCodes(ctx, q, me.user.ID); err != nil {
 			return err
 		}
-		return s.recordSecurityEvent(ctx, q, me.user.ID, evCodesRenewed, &me.sessionID)
+		if err := s.recordSecurityEvent(ctx, q, me.user.ID, evCodesRenewed, &me.sessionID); err != nil {
+			return err
+		}
+		return s.noticeMail(ctx, q, mail.KindRecoveryCodesRenewed, me.user.Email)
 	})
 	switch {
 	case errors.Is(err, errNoFactor):

@@ -157,3 +157,38 @@ func TestFactorAttack_SealedSecretIsBoundToItsUser(t *testing.T) {
 		t.Error("the unopenable secret was not logged")
 	}
 }
+
+// A stolen access token of a fresh aal 2 session, without the password,
+// can neither take the recovery codes nor strip the factor; with the
+// password the new codes are mailed about.
+func TestFactorAttack_RemovalAndNewCodesNeedThePassword(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing, manyPasswordChecks)
+	ctx := context.Background()
+	u, secret, codes := mfaUser(t, app)
+	stolen := verifyCode(t, app, mfaChallenge(t, app, u.Email).MfaToken, app.TOTP(t, secret, 0)).JSON200
+	wrong := client.CurrentPasswordRequest{CurrentPassword: "Wrong-Horse-8"}
+	if r := testkit.Must(app.Client.RegenerateRecoveryCodesWithResponse(ctx, wrong, testkit.Bearer(stolen.AccessToken)))(t); r.StatusCode() != http.StatusForbidden {
+		t.Errorf("new codes with a wrong password: %d %s", r.StatusCode(), r.Body)
+	}
+	list := listFactors(t, app, stolen.AccessToken)
+	if r := testkit.Must(app.Client.DeleteFactorWithResponse(ctx, list.Factors[0].Id, wrong, testkit.Bearer(stolen.AccessToken)))(t); r.StatusCode() != http.StatusForbidden {
+		t.Errorf("factor removal with a wrong password: %d %s", r.StatusCode(), r.Body)
+	}
+	if after := listFactors(t, app, stolen.AccessToken); len(after.Factors) != 1 || after.RecoveryCodesRemaining != 10 {
+		t.Fatalf("refused changes changed the factors: %+v", after)
+	}
+	wantStatus(t, "the owner's recovery code", verifyRecovery(t, app, mfaChallenge(t, app, u.Email).MfaToken, codes[0]), http.StatusOK, "")
+
+	right := client.CurrentPasswordRequest{CurrentPassword: testkit.Password}
+	if r := testkit.Must(app.Client.RegenerateRecoveryCodesWithResponse(ctx, right, testkit.Bearer(stolen.AccessToken)))(t); r.JSON200 == nil {
+		t.Fatalf("new codes with the password: %d %s", r.StatusCode(), r.Body)
+	}
+	var notices int
+	if err := app.Deps.DB.Pool().QueryRow(ctx, "SELECT count(*) FROM mail_outbox WHERE recipient = $1 AND kind = 'mfa_recovery_codes_regenerated'", u.Email).Scan(&notices); err != nil {
+		t.Fatal(err)
+	}
+	if notices != 1 {
+		t.Errorf("%d notices of new recovery codes, want 1", notices)
+	}
+}

@@ -66,9 +66,9 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 		return checks
 	case api.DeleteMeRequestObject:
 		return currentPasswordChecks(ctx, l)
-	case api.StepUpRequestObject, api.StartTotpEnrollmentRequestObject:
+	case api.StepUpRequestObject, api.StartTotpEnrollmentRequestObject, api.DeleteFactorRequestObject, api.RegenerateRecoveryCodesRequestObject:
 		// A stolen access token guessing the password or a code at step-up
-		// or at enrolment spends the same budget as guessing current_password.
+		// or at a factor change spends the same budget as guessing current_password.
 		return currentPasswordChecks(ctx, l)
 	case api.LoginRequestObject:
 		return []limitCheck{

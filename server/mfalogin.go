@@ -236,6 +236,11 @@ func (s *Server) VerifyMfa(ctx context.Context, req api.VerifyMfaRequestObject) 
 		out.session, out.refresh, err = s.createSession(ctx, q, u, "", []string{token.MethodPassword, token.MethodOTP})
 		return err
 	})
+	if errors.Is(err, errCredentialsChanged) {
+		// The password changed or the account was deactivated while this
+		// request waited: the challenge is void (the next use deletes it).
+		return dead()
+	}
 	if err != nil {
 		return nil, err
 	}

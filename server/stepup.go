@@ -64,7 +64,9 @@ func (s *Server) requireRecentAuth(ctx context.Context) error {
 // login backoff, login_failed); a code or recovery code counts against the
 // same backoff and a wrong one leaves mfa_failed.
 func (s *Server) StepUp(ctx context.Context, req api.StepUpRequestObject) (api.StepUpResponseObject, error) {
-	me := caller(ctx)
+	if req.Body.Password != nil {
+		return s.stepUpWithPassword(ctx, *req.Body.Password)
+	}
 	f := secondFactor{}
 	if req.Body.Code != nil {
 		f.code = *req.Body.Code
@@ -72,97 +74,127 @@ func (s *Server) StepUp(ctx context.Context, req api.StepUpRequestObject) (api.S
 	if req.Body.RecoveryCode != nil {
 		f.recoveryCode = *req.Body.RecoveryCode
 	}
-	var method string
-	if req.Body.Password != nil {
-		hasFactor, err := s.db.Queries().HasActiveFactor(ctx, me.user.ID)
-		if err != nil {
-			return nil, err
-		}
-		if hasFactor {
-			return api.StepUp422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: passwordNotEnough(ctx)}, nil
-		}
-		ok, err := s.checkCurrentPassword(ctx, *req.Body.Password)
-		var wait *refusal
-		switch {
-		case errors.As(err, &wait):
-			s.metrics.StepUps.WithLabelValues("throttled").Inc()
-			return api.StepUp429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
-		case err != nil:
-			return nil, err
-		case !ok:
-			s.metrics.StepUps.WithLabelValues("wrong_password").Inc()
-			return api.StepUp403ApplicationProblemPlusJSONResponse{StepUpRefusedApplicationProblemPlusJSONResponse: api.StepUpRefusedApplicationProblemPlusJSONResponse(wrongPassword(ctx, "The password is incorrect."))}, nil
-		}
-		method = token.MethodPassword
-	} else {
-		if f.code == "" && f.recoveryCode == "" {
-			// The spec's minProperties/maxProperties leave one of the three.
-			return api.StepUp400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, "Send one of password, code or recovery_code.")}, nil
-		}
-		ip := infoFrom(ctx).ip
-		wait, err := s.admitLogin(ctx, me.user.Email, ip)
-		switch {
-		case err != nil:
-			return nil, err
-		case wait != nil:
-			s.metrics.StepUps.WithLabelValues("throttled").Inc()
-			s.metrics.MFA.WithLabelValues(f.method(), "throttled").Inc()
-			return api.StepUp429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
-		}
-		var verdict factorVerdict
-		err = s.db.InTx(ctx, func(q *db.Queries) (err error) {
-			verdict, err = s.spendSecondFactor(ctx, q, me.user, &me.sessionID, f)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		if verdict != factorAccepted {
-			outcome := "wrong_code"
-			if verdict == factorReplayed {
-				outcome = "replayed"
-			}
-			s.recordMFAFailure(ctx, me.user.ID, &me.sessionID)
-			s.metrics.MFA.WithLabelValues(f.method(), outcome).Inc()
-			s.metrics.StepUps.WithLabelValues("wrong_code").Inc()
-			return api.StepUp403ApplicationProblemPlusJSONResponse{StepUpRefusedApplicationProblemPlusJSONResponse: api.StepUpRefusedApplicationProblemPlusJSONResponse(invalidMfaCode(ctx))}, nil
-		}
-		s.metrics.MFA.WithLabelValues(f.method(), "success").Inc()
-		s.forgiveLogin(ctx, me.user.Email, ip)
-		method = token.MethodOTP
+	if f.code == "" && f.recoveryCode == "" {
+		// The spec's minProperties/maxProperties leave one of the three.
+		return api.StepUp400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, "Send one of password, code or recovery_code.")}, nil
 	}
-	return s.raiseSession(ctx, method)
+	return s.stepUpWithCode(ctx, f)
 }
 
-// raiseSession records a successful step-up by method on the caller's
-// session and answers its new pair; a session that ended meanwhile is the 401.
-func (s *Server) raiseSession(ctx context.Context, method string) (api.StepUpResponseObject, error) {
+// stepUpWithPassword raises the session of an account without a factor.
+func (s *Server) stepUpWithPassword(ctx context.Context, pw string) (api.StepUpResponseObject, error) {
 	me := caller(ctx)
-	refresh := token.NewOpaque()
-	var amr []string
-	var expires time.Time
-	now := s.now()
-	err := s.db.InTx(ctx, func(q *db.Queries) error {
-		sess, err := q.LockSessionForStepUp(ctx, db.LockSessionForStepUpParams{ID: me.sessionID, Now: now})
-		if err != nil {
-			return notFoundMeans(err, errSessionEnded)
-		}
-		amr, expires = sess.Amr, sess.ExpiresAt
-		if !slices.Contains(amr, method) {
-			amr = append(slices.Clone(amr), method)
-		}
-		if err := q.StepUpSession(ctx, db.StepUpSessionParams{SessionID: me.sessionID, TokenHash: token.HashOpaque(refresh), Amr: amr, Now: now}); err != nil {
+	hasFactor, err := s.db.Queries().HasActiveFactor(ctx, me.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	if hasFactor {
+		return api.StepUp422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: passwordNotEnough(ctx)}, nil
+	}
+	ok, err := s.checkCurrentPassword(ctx, pw)
+	var wait *refusal
+	switch {
+	case errors.As(err, &wait):
+		s.metrics.StepUps.WithLabelValues("throttled").Inc()
+		return api.StepUp429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	case err != nil:
+		return nil, err
+	case !ok:
+		s.metrics.StepUps.WithLabelValues("wrong_password").Inc()
+		return api.StepUp403ApplicationProblemPlusJSONResponse{StepUpRefusedApplicationProblemPlusJSONResponse: api.StepUpRefusedApplicationProblemPlusJSONResponse(wrongPassword(ctx, "The password is incorrect."))}, nil
+	}
+	var raised raisedSession
+	err = s.db.InTx(ctx, func(q *db.Queries) (err error) {
+		raised, err = s.raiseSession(ctx, q, token.MethodPassword)
+		return err
+	})
+	return s.stepUpAnswer(ctx, raised, err)
+}
+
+// stepUpWithCode raises the session with a TOTP or recovery code, counted
+// in the login backoff. The code is spent in the transaction that raises
+// the session, so a step-up that fails leaves it unspent for its retry.
+func (s *Server) stepUpWithCode(ctx context.Context, f secondFactor) (api.StepUpResponseObject, error) {
+	me, ip := caller(ctx), infoFrom(ctx).ip
+	wait, err := s.admitLogin(ctx, me.user.Email, ip)
+	switch {
+	case err != nil:
+		return nil, err
+	case wait != nil:
+		s.metrics.StepUps.WithLabelValues("throttled").Inc()
+		s.metrics.MFA.WithLabelValues(f.method(), "throttled").Inc()
+		return api.StepUp429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	}
+	var verdict factorVerdict
+	var raised raisedSession
+	err = s.db.InTx(ctx, func(q *db.Queries) (err error) {
+		verdict, err = s.spendSecondFactor(ctx, q, me.user, &me.sessionID, f)
+		if err != nil || verdict != factorAccepted {
 			return err
 		}
-		return s.recordSecurityEvent(ctx, q, me.user.ID, evStepUp, &me.sessionID)
+		raised, err = s.raiseSession(ctx, q, token.MethodOTP)
+		return err
 	})
+	if err == nil && verdict != factorAccepted {
+		outcome := "wrong_code"
+		if verdict == factorReplayed {
+			outcome = "replayed"
+		}
+		s.recordMFAFailure(ctx, me.user.ID, &me.sessionID)
+		s.metrics.MFA.WithLabelValues(f.method(), outcome).Inc()
+		s.metrics.StepUps.WithLabelValues("wrong_code").Inc()
+		return api.StepUp403ApplicationProblemPlusJSONResponse{StepUpRefusedApplicationProblemPlusJSONResponse: api.StepUpRefusedApplicationProblemPlusJSONResponse(invalidMfaCode(ctx))}, nil
+	}
+	if err == nil {
+		s.metrics.MFA.WithLabelValues(f.method(), "success").Inc()
+		s.forgiveLogin(ctx, me.user.Email, ip)
+	}
+	return s.stepUpAnswer(ctx, raised, err)
+}
+
+// raisedSession is the caller's session after a step-up.
+type raisedSession struct {
+	amr     []string
+	at      time.Time
+	expires time.Time
+	refresh string // the session's new refresh token, in clear
+}
+
+// raiseSession records a step-up by method on the caller's session in q's
+// transaction: auth_time now, method added to amr, a new refresh token that
+// uses up the current one. It takes the current refresh token before the
+// session, in a refresh's order. errSessionEnded when the session ended.
+func (s *Server) raiseSession(ctx context.Context, q *db.Queries, method string) (raisedSession, error) {
+	me := caller(ctx)
+	r := raisedSession{refresh: token.NewOpaque(), at: s.now()}
+	if err := q.LockSessionRefreshTokens(ctx, me.sessionID); err != nil {
+		return r, err
+	}
+	sess, err := q.LockSessionForStepUp(ctx, db.LockSessionForStepUpParams{ID: me.sessionID, Now: r.at})
+	if err != nil {
+		return r, notFoundMeans(err, errSessionEnded)
+	}
+	r.amr, r.expires = sess.Amr, sess.ExpiresAt
+	if !slices.Contains(r.amr, method) {
+		r.amr = append(slices.Clone(r.amr), method)
+	}
+	if err := q.StepUpSession(ctx, db.StepUpSessionParams{SessionID: me.sessionID, TokenHash: token.HashOpaque(r.refresh), Amr: r.amr, Now: r.at}); err != nil {
+		return r, err
+	}
+	return r, s.recordSecurityEvent(ctx, q, me.user.ID, evStepUp, &me.sessionID)
+}
+
+// stepUpAnswer answers a step-up whose raising transaction ended with err:
+// the raised session's new pair, or the 401 of a session that ended.
+func (s *Server) stepUpAnswer(ctx context.Context, r raisedSession, err error) (api.StepUpResponseObject, error) {
 	switch {
 	case errors.Is(err, errSessionEnded):
 		return api.StepUp401ApplicationProblemPlusJSONResponse{UnauthorizedApplicationProblemPlusJSONResponse: sessionEnded(ctx)}, nil
 	case err != nil:
 		return nil, err
 	}
-	pair, err := s.issuePair(token.Claims{UserID: me.user.ID, SessionID: me.sessionID, AMR: amr, AuthTime: now}, refresh, expires)
+	me := caller(ctx)
+	pair, err := s.issuePair(token.Claims{UserID: me.user.ID, SessionID: me.sessionID, AMR: r.amr, AuthTime: r.at}, r.refresh, r.expires)
 	if err != nil {
 		return nil, err
 	}

@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	case "mail":
 		return mailCommand(ctx, cfg, args, stdout)
 	case "mfa":
-		return mfaCommand(ctx, cfg, args, stdout)
+		return mfaCommand(ctx, cfg, log, args, stdout)
 	}
 	if wantsEmbeddedDatabase(cfg, env, listening) {
 		db, err := startDevDatabase(log)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
+	"log/slog"
 
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/config"
@@ -20,7 +20,7 @@ const mfaUsage = `usage: authd mfa reset EMAIL
                 bypassed`
 
 // mfaCommand runs `authd mfa ...`, the operator's side of second factors.
-func mfaCommand(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
+func mfaCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, out io.Writer) error {
 	if len(args) != 2 || args[0] != "reset" || args[1] == "" {
 		return errors.New(mfaUsage)
 	}
@@ -29,10 +29,16 @@ func mfaCommand(ctx context.Context, cfg config.Config, args []string, out io.Wr
 		return err
 	}
 	defer pool.Close()
-	removed, err := server.ResetFactors(ctx, pool, args[1], time.Now())
+	// The whole server, for its mail outbox (the notice to the account) and
+	// its clock; it serves nothing.
+	srv, err := server.Build(ctx, cfg, server.Base{Pool: pool, Log: log, Version: version})
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(out, "removed %d active factor(s) of %s, with its recovery codes; its sessions are ended. Tell the user: no mail was sent.\n", removed, args[1])
+	removed, err := srv.ResetFactors(ctx, args[1])
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "removed %d active factor(s) of %s, with its recovery codes; its sessions are ended and the address is sent a notice\n", removed, args[1])
 	return err
 }

@@ -12,8 +12,9 @@ import (
 )
 
 // TestRun_MfaResetRemovesEveryFactorOfOneAccount: the operator's reset
-// removes the account's factors, codes and challenges, ends its sessions
-// and leaves a factor_removed event; another account keeps all of its own.
+// removes the account's factors, codes and challenges, ends its sessions,
+// leaves a factor_removed event and queues the notice to the account's
+// address; another account keeps all of its own.
 func TestRun_MfaResetRemovesEveryFactorOfOneAccount(t *testing.T) {
 	ctx := context.Background()
 	url, drop, err := testkit.CreateDatabase(ctx)
@@ -48,7 +49,7 @@ func TestRun_MfaResetRemovesEveryFactorOfOneAccount(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	if err := run(ctx, []string{"mfa", "reset", "LOST@example.com"}, &out); err != nil || !strings.HasPrefix(out.String(), "removed 1 active factor(s) of LOST@example.com") {
+	if err := run(ctx, []string{"mfa", "reset", "LOST@example.com"}, &out); err != nil || out.String() != "removed 1 active factor(s) of LOST@example.com, with its recovery codes; its sessions are ended and the address is sent a notice\n" {
 		t.Fatalf("mfa reset: %q, %v", out.String(), err)
 	}
 	count := func(sql, email string) int {
@@ -72,8 +73,12 @@ func TestRun_MfaResetRemovesEveryFactorOfOneAccount(t *testing.T) {
 	if count(live, "lost@example.com") != 0 || count(live, "other@example.com") != 1 {
 		t.Error("the reset did not end exactly the reset account's sessions")
 	}
-	if count(`SELECT count(*) FROM security_events JOIN users ON users.id = user_id WHERE users.email = $1 AND kind = 'factor_removed'`, "lost@example.com") != 1 {
+	if count(`SELECT count(*) FROM security_events JOIN users ON users.id = user_id WHERE users.email = $1 AND kind = 'factor_removed' AND request_id = 'authd mfa reset'`, "lost@example.com") != 1 {
 		t.Error("no factor_removed event for the reset")
+	}
+	if count(`SELECT count(*) FROM mail_outbox WHERE recipient = $1 AND kind = 'mfa_factor_removed'`, "lost@example.com") != 1 ||
+		count(`SELECT count(*) FROM mail_outbox WHERE recipient = $1`, "other@example.com") != 0 {
+		t.Error("the reset did not queue exactly the notice to the reset account")
 	}
 	if err := run(ctx, []string{"mfa", "reset", "nobody@example.com"}, &out); err == nil || !strings.Contains(err.Error(), "no account") {
 		t.Errorf("reset of an unknown address: %v", err)

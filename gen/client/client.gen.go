@@ -187,6 +187,14 @@ type CodeRequest struct {
 	Code MfaCode `json:"code"`
 }
 
+// CurrentPasswordRequest Confirms a change to the account's second factors with its password.
+type CurrentPasswordRequest struct {
+	// CurrentPassword The account's current password.
+	//
+	// Example: Correct-Horse-7
+	CurrentPassword string `json:"current_password"`
+}
+
 // DeleteUserRequest Confirms deactivating the account with its password.
 type DeleteUserRequest struct {
 	// CurrentPassword The account's current password.
@@ -1045,8 +1053,14 @@ type UpdateMeJSONRequestBody = UpdateUserRequest
 // StartTotpEnrollmentJSONRequestBody defines body for StartTotpEnrollment for application/json ContentType.
 type StartTotpEnrollmentJSONRequestBody = StartTotpRequest
 
+// DeleteFactorJSONRequestBody defines body for DeleteFactor for application/json ContentType.
+type DeleteFactorJSONRequestBody = CurrentPasswordRequest
+
 // VerifyFactorJSONRequestBody defines body for VerifyFactor for application/json ContentType.
 type VerifyFactorJSONRequestBody = CodeRequest
+
+// RegenerateRecoveryCodesJSONRequestBody defines body for RegenerateRecoveryCodes for application/json ContentType.
+type RegenerateRecoveryCodesJSONRequestBody = CurrentPasswordRequest
 
 // Getter for additional properties for JWK. Returns the specified
 // element and whether it was found
@@ -1940,16 +1954,37 @@ type ClientInterface interface {
 	// Corresponds with POST /users/me/factors/totp (the `StartTotpEnrollment` operationId).
 	StartTotpEnrollment(ctx context.Context, body StartTotpEnrollmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DeleteFactorWithBody Remove a second factor
+	//
+	// Removes one of the account's factors, active or not. Removing the last
+	// active factor also voids the recovery codes, and logins no longer ask
+	// for a second factor. Needs step-up (so with a factor on the account, a
+	// recent code) and `current_password`, checked like `PUT /users/me`
+	// checks it (403 `wrong-password`, the login backoff, the per-user
+	// budget of `PUT /users/me`): a stolen access token, however fresh,
+	// cannot strip the account's second factor. Unknown and other users'
+	// factors answer 404. A notice is mailed to the account's address.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /users/me/factors/{id} (the `DeleteFactor` operationId).
+	DeleteFactorWithBody(ctx context.Context, id FactorID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteFactor Remove a second factor
 	//
 	// Removes one of the account's factors, active or not. Removing the last
 	// active factor also voids the recovery codes, and logins no longer ask
 	// for a second factor. Needs step-up (so with a factor on the account, a
-	// recent code). Unknown and other users' factors answer 404. A notice is
-	// mailed to the account's address.
+	// recent code) and `current_password`, checked like `PUT /users/me`
+	// checks it (403 `wrong-password`, the login backoff, the per-user
+	// budget of `PUT /users/me`): a stolen access token, however fresh,
+	// cannot strip the account's second factor. Unknown and other users'
+	// factors answer 404. A notice is mailed to the account's address.
+	//
+	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with DELETE /users/me/factors/{id} (the `DeleteFactor` operationId).
-	DeleteFactor(ctx context.Context, id FactorID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeleteFactor(ctx context.Context, id FactorID, body DeleteFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyFactorWithBody Activate an authenticator app with its first code
 	//
@@ -1991,14 +2026,35 @@ type ClientInterface interface {
 	// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
 	VerifyFactor(ctx context.Context, id FactorID, body VerifyFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RegenerateRecoveryCodesWithBody Replace the recovery codes
+	//
+	// Voids every recovery code of the account and returns 10 new ones,
+	// shown this once. Only an account with an active factor has recovery
+	// codes (409 `factor-required` otherwise). Needs step-up and
+	// `current_password`, checked like `PUT /users/me` checks it (403
+	// `wrong-password`, the login backoff, the per-user budget of
+	// `PUT /users/me`): a stolen access token, however fresh, cannot take
+	// the codes. A notice is mailed to the account's address.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /users/me/recovery-codes (the `RegenerateRecoveryCodes` operationId).
+	RegenerateRecoveryCodesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RegenerateRecoveryCodes Replace the recovery codes
 	//
 	// Voids every recovery code of the account and returns 10 new ones,
 	// shown this once. Only an account with an active factor has recovery
-	// codes (409 `factor-required` otherwise). Needs step-up.
+	// codes (409 `factor-required` otherwise). Needs step-up and
+	// `current_password`, checked like `PUT /users/me` checks it (403
+	// `wrong-password`, the login backoff, the per-user budget of
+	// `PUT /users/me`): a stolen access token, however fresh, cannot take
+	// the codes. A notice is mailed to the account's address.
+	//
+	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /users/me/recovery-codes (the `RegenerateRecoveryCodes` operationId).
-	RegenerateRecoveryCodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	RegenerateRecoveryCodes(ctx context.Context, body RegenerateRecoveryCodesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListSessions The user's active sessions
 	//
@@ -3097,17 +3153,48 @@ func (c *Client) StartTotpEnrollment(ctx context.Context, body StartTotpEnrollme
 	return c.Client.Do(req)
 }
 
+// DeleteFactorWithBody Remove a second factor
+//
+// Removes one of the account's factors, active or not. Removing the last
+// active factor also voids the recovery codes, and logins no longer ask
+// for a second factor. Needs step-up (so with a factor on the account, a
+// recent code) and `current_password`, checked like `PUT /users/me`
+// checks it (403 `wrong-password`, the login backoff, the per-user
+// budget of `PUT /users/me`): a stolen access token, however fresh,
+// cannot strip the account's second factor. Unknown and other users'
+// factors answer 404. A notice is mailed to the account's address.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /users/me/factors/{id} (the `DeleteFactor` operationId).
+func (c *Client) DeleteFactorWithBody(ctx context.Context, id FactorID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteFactorRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DeleteFactor Remove a second factor
 //
 // Removes one of the account's factors, active or not. Removing the last
 // active factor also voids the recovery codes, and logins no longer ask
 // for a second factor. Needs step-up (so with a factor on the account, a
-// recent code). Unknown and other users' factors answer 404. A notice is
-// mailed to the account's address.
+// recent code) and `current_password`, checked like `PUT /users/me`
+// checks it (403 `wrong-password`, the login backoff, the per-user
+// budget of `PUT /users/me`): a stolen access token, however fresh,
+// cannot strip the account's second factor. Unknown and other users'
+// factors answer 404. A notice is mailed to the account's address.
+//
+// Takes a body of the `application/json` content type.
 //
 // Corresponds with DELETE /users/me/factors/{id} (the `DeleteFactor` operationId).
-func (c *Client) DeleteFactor(ctx context.Context, id FactorID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteFactorRequest(c.Server, id)
+func (c *Client) DeleteFactor(ctx context.Context, id FactorID, body DeleteFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteFactorRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3178,15 +3265,46 @@ func (c *Client) VerifyFactor(ctx context.Context, id FactorID, body VerifyFacto
 	return c.Client.Do(req)
 }
 
+// RegenerateRecoveryCodesWithBody Replace the recovery codes
+//
+// Voids every recovery code of the account and returns 10 new ones,
+// shown this once. Only an account with an active factor has recovery
+// codes (409 `factor-required` otherwise). Needs step-up and
+// `current_password`, checked like `PUT /users/me` checks it (403
+// `wrong-password`, the login backoff, the per-user budget of
+// `PUT /users/me`): a stolen access token, however fresh, cannot take
+// the codes. A notice is mailed to the account's address.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /users/me/recovery-codes (the `RegenerateRecoveryCodes` operationId).
+func (c *Client) RegenerateRecoveryCodesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegenerateRecoveryCodesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RegenerateRecoveryCodes Replace the recovery codes
 //
 // Voids every recovery code of the account and returns 10 new ones,
 // shown this once. Only an account with an active factor has recovery
-// codes (409 `factor-required` otherwise). Needs step-up.
+// codes (409 `factor-required` otherwise). Needs step-up and
+// `current_password`, checked like `PUT /users/me` checks it (403
+// `wrong-password`, the login backoff, the per-user budget of
+// `PUT /users/me`): a stolen access token, however fresh, cannot take
+// the codes. A notice is mailed to the account's address.
+//
+// Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /users/me/recovery-codes (the `RegenerateRecoveryCodes` operationId).
-func (c *Client) RegenerateRecoveryCodes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRegenerateRecoveryCodesRequest(c.Server)
+func (c *Client) RegenerateRecoveryCodes(ctx context.Context, body RegenerateRecoveryCodesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegenerateRecoveryCodesRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4184,8 +4302,19 @@ func NewStartTotpEnrollmentRequestWithBody(server string, contentType string, bo
 	return req, nil
 }
 
-// NewDeleteFactorRequest constructs an http.Request for the DeleteFactor method
-func NewDeleteFactorRequest(server string, id FactorID) (*http.Request, error) {
+// NewDeleteFactorRequest calls the generic DeleteFactor builder with application/json body
+func NewDeleteFactorRequest(server string, id FactorID, body DeleteFactorJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteFactorRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewDeleteFactorRequestWithBody constructs an http.Request for the DeleteFactor method, with any body, and a specified content type
+func NewDeleteFactorRequestWithBody(server string, id FactorID, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -4210,10 +4339,12 @@ func NewDeleteFactorRequest(server string, id FactorID) (*http.Request, error) {
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -4265,8 +4396,19 @@ func NewVerifyFactorRequestWithBody(server string, id FactorID, contentType stri
 	return req, nil
 }
 
-// NewRegenerateRecoveryCodesRequest constructs an http.Request for the RegenerateRecoveryCodes method
-func NewRegenerateRecoveryCodesRequest(server string) (*http.Request, error) {
+// NewRegenerateRecoveryCodesRequest calls the generic RegenerateRecoveryCodes builder with application/json body
+func NewRegenerateRecoveryCodesRequest(server string, body RegenerateRecoveryCodesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegenerateRecoveryCodesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewRegenerateRecoveryCodesRequestWithBody constructs an http.Request for the RegenerateRecoveryCodes method, with any body, and a specified content type
+func NewRegenerateRecoveryCodesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -4284,10 +4426,12 @@ func NewRegenerateRecoveryCodesRequest(server string) (*http.Request, error) {
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -5100,18 +5244,37 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /users/me/factors/totp (the `StartTotpEnrollment` operationId).
 	StartTotpEnrollmentWithResponse(ctx context.Context, body StartTotpEnrollmentJSONRequestBody, reqEditors ...RequestEditorFn) (*StartTotpEnrollmentResponse, error)
 
+	// DeleteFactorWithBodyWithResponse Remove a second factor
+	//
+	// Removes one of the account's factors, active or not. Removing the last
+	// active factor also voids the recovery codes, and logins no longer ask
+	// for a second factor. Needs step-up (so with a factor on the account, a
+	// recent code) and `current_password`, checked like `PUT /users/me`
+	// checks it (403 `wrong-password`, the login backoff, the per-user
+	// budget of `PUT /users/me`): a stolen access token, however fresh,
+	// cannot strip the account's second factor. Unknown and other users'
+	// factors answer 404. A notice is mailed to the account's address.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /users/me/factors/{id} (the `DeleteFactor` operationId).
+	DeleteFactorWithBodyWithResponse(ctx context.Context, id FactorID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteFactorResponse, error)
+
 	// DeleteFactorWithResponse Remove a second factor
 	//
 	// Removes one of the account's factors, active or not. Removing the last
 	// active factor also voids the recovery codes, and logins no longer ask
 	// for a second factor. Needs step-up (so with a factor on the account, a
-	// recent code). Unknown and other users' factors answer 404. A notice is
-	// mailed to the account's address.
+	// recent code) and `current_password`, checked like `PUT /users/me`
+	// checks it (403 `wrong-password`, the login backoff, the per-user
+	// budget of `PUT /users/me`): a stolen access token, however fresh,
+	// cannot strip the account's second factor. Unknown and other users'
+	// factors answer 404. A notice is mailed to the account's address.
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /users/me/factors/{id} (the `DeleteFactor` operationId).
-	DeleteFactorWithResponse(ctx context.Context, id FactorID, reqEditors ...RequestEditorFn) (*DeleteFactorResponse, error)
+	DeleteFactorWithResponse(ctx context.Context, id FactorID, body DeleteFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteFactorResponse, error)
 
 	// VerifyFactorWithBodyWithResponse Activate an authenticator app with its first code
 	//
@@ -5153,16 +5316,35 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
 	VerifyFactorWithResponse(ctx context.Context, id FactorID, body VerifyFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyFactorResponse, error)
 
+	// RegenerateRecoveryCodesWithBodyWithResponse Replace the recovery codes
+	//
+	// Voids every recovery code of the account and returns 10 new ones,
+	// shown this once. Only an account with an active factor has recovery
+	// codes (409 `factor-required` otherwise). Needs step-up and
+	// `current_password`, checked like `PUT /users/me` checks it (403
+	// `wrong-password`, the login backoff, the per-user budget of
+	// `PUT /users/me`): a stolen access token, however fresh, cannot take
+	// the codes. A notice is mailed to the account's address.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/recovery-codes (the `RegenerateRecoveryCodes` operationId).
+	RegenerateRecoveryCodesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegenerateRecoveryCodesResponse, error)
+
 	// RegenerateRecoveryCodesWithResponse Replace the recovery codes
 	//
 	// Voids every recovery code of the account and returns 10 new ones,
 	// shown this once. Only an account with an active factor has recovery
-	// codes (409 `factor-required` otherwise). Needs step-up.
+	// codes (409 `factor-required` otherwise). Needs step-up and
+	// `current_password`, checked like `PUT /users/me` checks it (403
+	// `wrong-password`, the login backoff, the per-user budget of
+	// `PUT /users/me`): a stolen access token, however fresh, cannot take
+	// the codes. A notice is mailed to the account's address.
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /users/me/recovery-codes (the `RegenerateRecoveryCodes` operationId).
-	RegenerateRecoveryCodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RegenerateRecoveryCodesResponse, error)
+	RegenerateRecoveryCodesWithResponse(ctx context.Context, body RegenerateRecoveryCodesJSONRequestBody, reqEditors ...RequestEditorFn) (*RegenerateRecoveryCodesResponse, error)
 
 	// ListSessionsWithResponse The user's active sessions
 	//
@@ -7466,6 +7648,13 @@ type DeleteFactorResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DeleteFactorResponse429Headers the declared response headers of an HTTP 429 response for DeleteFactor
+type DeleteFactorResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
 // DeleteFactorResponse503Headers the declared response headers of an HTTP 503 response for DeleteFactor
 type DeleteFactorResponse503Headers struct {
 	RetryAfter *int
@@ -7478,12 +7667,24 @@ type DeleteFactorResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *StepUpRequired
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *WrongPassword
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteFactorResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteFactorResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeleteFactorResponse503Headers
 }
@@ -7498,9 +7699,34 @@ func (r DeleteFactorResponse) GetApplicationproblemJSON401() *StepUpRequired {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteFactorResponse) GetApplicationproblemJSON403() *WrongPassword {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteFactorResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r DeleteFactorResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeleteFactorResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteFactorResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteFactorResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -7660,6 +7886,13 @@ type RegenerateRecoveryCodesResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// RegenerateRecoveryCodesResponse429Headers the declared response headers of an HTTP 429 response for RegenerateRecoveryCodes
+type RegenerateRecoveryCodesResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
 // RegenerateRecoveryCodesResponse503Headers the declared response headers of an HTTP 503 response for RegenerateRecoveryCodes
 type RegenerateRecoveryCodesResponse503Headers struct {
 	RetryAfter *int
@@ -7670,14 +7903,28 @@ type RegenerateRecoveryCodesResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *RecoveryCodes
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *StepUpRequired
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *WrongPassword
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *FactorConflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RegenerateRecoveryCodesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RegenerateRecoveryCodesResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RegenerateRecoveryCodesResponse503Headers
 }
@@ -7687,14 +7934,44 @@ func (r RegenerateRecoveryCodesResponse) GetJSON200() *RecoveryCodes {
 	return r.JSON200
 }
 
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RegenerateRecoveryCodesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r RegenerateRecoveryCodesResponse) GetApplicationproblemJSON401() *StepUpRequired {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RegenerateRecoveryCodesResponse) GetApplicationproblemJSON403() *WrongPassword {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r RegenerateRecoveryCodesResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r RegenerateRecoveryCodesResponse) GetApplicationproblemJSON409() *FactorConflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r RegenerateRecoveryCodesResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RegenerateRecoveryCodesResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RegenerateRecoveryCodesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -8819,19 +9096,44 @@ func (c *ClientWithResponses) StartTotpEnrollmentWithResponse(ctx context.Contex
 	return ParseStartTotpEnrollmentResponse(rsp)
 }
 
+// DeleteFactorWithBodyWithResponse Remove a second factor
+//
+// Removes one of the account's factors, active or not. Removing the last
+// active factor also voids the recovery codes, and logins no longer ask
+// for a second factor. Needs step-up (so with a factor on the account, a
+// recent code) and `current_password`, checked like `PUT /users/me`
+// checks it (403 `wrong-password`, the login backoff, the per-user
+// budget of `PUT /users/me`): a stolen access token, however fresh,
+// cannot strip the account's second factor. Unknown and other users'
+// factors answer 404. A notice is mailed to the account's address.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /users/me/factors/{id} (the `DeleteFactor` operationId).
+func (c *ClientWithResponses) DeleteFactorWithBodyWithResponse(ctx context.Context, id FactorID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteFactorResponse, error) {
+	rsp, err := c.DeleteFactorWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteFactorResponse(rsp)
+}
+
 // DeleteFactorWithResponse Remove a second factor
 //
 // Removes one of the account's factors, active or not. Removing the last
 // active factor also voids the recovery codes, and logins no longer ask
 // for a second factor. Needs step-up (so with a factor on the account, a
-// recent code). Unknown and other users' factors answer 404. A notice is
-// mailed to the account's address.
+// recent code) and `current_password`, checked like `PUT /users/me`
+// checks it (403 `wrong-password`, the login backoff, the per-user
+// budget of `PUT /users/me`): a stolen access token, however fresh,
+// cannot strip the account's second factor. Unknown and other users'
+// factors answer 404. A notice is mailed to the account's address.
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /users/me/factors/{id} (the `DeleteFactor` operationId).
-func (c *ClientWithResponses) DeleteFactorWithResponse(ctx context.Context, id FactorID, reqEditors ...RequestEditorFn) (*DeleteFactorResponse, error) {
-	rsp, err := c.DeleteFactor(ctx, id, reqEditors...)
+func (c *ClientWithResponses) DeleteFactorWithResponse(ctx context.Context, id FactorID, body DeleteFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteFactorResponse, error) {
+	rsp, err := c.DeleteFactor(ctx, id, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8890,17 +9192,42 @@ func (c *ClientWithResponses) VerifyFactorWithResponse(ctx context.Context, id F
 	return ParseVerifyFactorResponse(rsp)
 }
 
+// RegenerateRecoveryCodesWithBodyWithResponse Replace the recovery codes
+//
+// Voids every recovery code of the account and returns 10 new ones,
+// shown this once. Only an account with an active factor has recovery
+// codes (409 `factor-required` otherwise). Needs step-up and
+// `current_password`, checked like `PUT /users/me` checks it (403
+// `wrong-password`, the login backoff, the per-user budget of
+// `PUT /users/me`): a stolen access token, however fresh, cannot take
+// the codes. A notice is mailed to the account's address.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/recovery-codes (the `RegenerateRecoveryCodes` operationId).
+func (c *ClientWithResponses) RegenerateRecoveryCodesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegenerateRecoveryCodesResponse, error) {
+	rsp, err := c.RegenerateRecoveryCodesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegenerateRecoveryCodesResponse(rsp)
+}
+
 // RegenerateRecoveryCodesWithResponse Replace the recovery codes
 //
 // Voids every recovery code of the account and returns 10 new ones,
 // shown this once. Only an account with an active factor has recovery
-// codes (409 `factor-required` otherwise). Needs step-up.
+// codes (409 `factor-required` otherwise). Needs step-up and
+// `current_password`, checked like `PUT /users/me` checks it (403
+// `wrong-password`, the login backoff, the per-user budget of
+// `PUT /users/me`): a stolen access token, however fresh, cannot take
+// the codes. A notice is mailed to the account's address.
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /users/me/recovery-codes (the `RegenerateRecoveryCodes` operationId).
-func (c *ClientWithResponses) RegenerateRecoveryCodesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RegenerateRecoveryCodesResponse, error) {
-	rsp, err := c.RegenerateRecoveryCodes(ctx, reqEditors...)
+func (c *ClientWithResponses) RegenerateRecoveryCodesWithResponse(ctx context.Context, body RegenerateRecoveryCodesJSONRequestBody, reqEditors ...RequestEditorFn) (*RegenerateRecoveryCodesResponse, error) {
+	rsp, err := c.RegenerateRecoveryCodes(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11324,12 +11651,47 @@ func ParseDeleteFactorResponse(rsp *http.Response) (*DeleteFactorResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest WrongPassword
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -11351,6 +11713,30 @@ func ParseDeleteFactorResponse(rsp *http.Response) (*DeleteFactorResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteFactorResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteFactorResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -11499,6 +11885,13 @@ func ParseRegenerateRecoveryCodesResponse(rsp *http.Response) (*RegenerateRecove
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest StepUpRequired
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11506,12 +11899,47 @@ func ParseRegenerateRecoveryCodesResponse(rsp *http.Response) (*RegenerateRecove
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest WrongPassword
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest FactorConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -11533,6 +11961,30 @@ func ParseRegenerateRecoveryCodesResponse(rsp *http.Response) (*RegenerateRecove
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers RegenerateRecoveryCodesResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers RegenerateRecoveryCodesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

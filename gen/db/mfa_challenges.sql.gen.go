@@ -88,6 +88,17 @@ func (q *Queries) LockMfaChallenge(ctx context.Context, arg LockMfaChallengePara
 	return i, err
 }
 
+const lockUserMfaChallenges = `-- name: LockUserMfaChallenges :exec
+SELECT id FROM mfa_challenges WHERE user_id = $1 FOR UPDATE
+`
+
+// Holds the user's challenges before the user row, in the order a login's
+// second step takes them (challenge, then user).
+func (q *Queries) LockUserMfaChallenges(ctx context.Context, userID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, lockUserMfaChallenges, userID)
+	return err
+}
+
 const pruneMfaChallenges = `-- name: PruneMfaChallenges :execrows
 DELETE FROM mfa_challenges WHERE expires_at < $1::timestamptz
 `

@@ -108,9 +108,16 @@ type Querier interface {
 	// Holds the caller's live session while a step-up raises it; refreshes of
 	// the session wait (they lock it too).
 	LockSessionForStepUp(ctx context.Context, arg LockSessionForStepUpParams) (LockSessionForStepUpRow, error)
+	// Holds the session's current refresh token before a step-up holds the
+	// session, in the order a refresh takes them (token, then session), so the
+	// two wait for each other instead of deadlocking.
+	LockSessionRefreshTokens(ctx context.Context, sessionID uuid.UUID) error
 	// Re-reads the credentials inside a transaction, holding the row, so a login
 	// or a change checked against an older hash cannot complete after it changed.
 	LockUserCredentials(ctx context.Context, id uuid.UUID) (LockUserCredentialsRow, error)
+	// Holds the user's challenges before the user row, in the order a login's
+	// second step takes them (challenge, then user).
+	LockUserMfaChallenges(ctx context.Context, userID uuid.UUID) error
 	// Counts use partial indexes, so probes stay cheap as sent mail piles up.
 	MailOutboxStats(ctx context.Context, now time.Time) (MailOutboxStatsRow, error)
 	MarkEmailVerified(ctx context.Context, arg MarkEmailVerifiedParams) (User, error)

@@ -206,6 +206,20 @@ func (q *Queries) LockSessionForStepUp(ctx context.Context, arg LockSessionForSt
 	return i, err
 }
 
+const lockSessionRefreshTokens = `-- name: LockSessionRefreshTokens :exec
+SELECT id FROM refresh_tokens
+WHERE session_id = $1 AND rotated_at IS NULL
+FOR UPDATE
+`
+
+// Holds the session's current refresh token before a step-up holds the
+// session, in the order a refresh takes them (token, then session), so the
+// two wait for each other instead of deadlocking.
+func (q *Queries) LockSessionRefreshTokens(ctx context.Context, sessionID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, lockSessionRefreshTokens, sessionID)
+	return err
+}
+
 const pruneEndedSessions = `-- name: PruneEndedSessions :execrows
 DELETE FROM sessions
 WHERE id IN (

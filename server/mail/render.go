@@ -16,19 +16,20 @@ import (
 
 // Kinds of mail; each has a subject, a text and an HTML template.
 const (
-	KindVerifyEmail        = "verify_email"
-	KindAlreadyRegistered  = "already_registered"
-	KindPasswordReset      = "password_reset"
-	KindEmailChangeConfirm = "email_change_confirm"
-	KindEmailChangeNotice  = "email_change_notice"
-	KindEmailTaken         = "email_taken"
-	KindFactorAdded        = "mfa_factor_added"
-	KindFactorRemoved      = "mfa_factor_removed"
-	KindRecoveryCodeUsed   = "mfa_recovery_code_used"
+	KindVerifyEmail          = "verify_email"
+	KindAlreadyRegistered    = "already_registered"
+	KindPasswordReset        = "password_reset"
+	KindEmailChangeConfirm   = "email_change_confirm"
+	KindEmailChangeNotice    = "email_change_notice"
+	KindEmailTaken           = "email_taken"
+	KindFactorAdded          = "mfa_factor_added"
+	KindFactorRemoved        = "mfa_factor_removed"
+	KindRecoveryCodeUsed     = "mfa_recovery_code_used"
+	KindRecoveryCodesRenewed = "mfa_recovery_codes_regenerated"
 )
 
 var kinds = []string{KindVerifyEmail, KindAlreadyRegistered, KindPasswordReset, KindEmailChangeConfirm, KindEmailChangeNotice, KindEmailTaken,
-	KindFactorAdded, KindFactorRemoved, KindRecoveryCodeUsed}
+	KindFactorAdded, KindFactorRemoved, KindRecoveryCodeUsed, KindRecoveryCodesRenewed}
 
 //go:embed templates
 var defaultTemplates embed.FS

@@ -232,6 +232,9 @@ export class AuthdClient {
   async stepUp(proof: StepUpProof): Promise<TokenPair> {
     const body =
       "password" in proof ? { password: proof.password } : "code" in proof ? { code: proof.code } : { recovery_code: proof.recoveryCode };
+    // A refresh in flight uses up the refresh token this step-up replaces:
+    // let it land first, or presenting it later would read as reuse.
+    if (this.refreshing) await this.refreshing.catch(() => undefined);
     const pair = await this.authed(() => this.api.POST("/auth/step-up", { body }));
     this.keep(pair);
     return pair;
@@ -258,14 +261,16 @@ export class AuthdClient {
     return this.authed(() => this.api.POST("/users/me/factors/{id}/verify", { params: { path: { id } }, body: { code } }));
   }
 
-  /** Removes a factor (needs step-up: with a factor on the account, a recent code). */
-  async deleteFactor(id: string): Promise<void> {
-    await this.authed(() => this.api.DELETE("/users/me/factors/{id}", { params: { path: { id } } }));
+  /** Removes a factor (needs step-up, with a factor on the account a recent code, and the current password). */
+  async deleteFactor(id: string, currentPassword: string): Promise<void> {
+    await this.authed(() =>
+      this.api.DELETE("/users/me/factors/{id}", { params: { path: { id } }, body: { current_password: currentPassword } }),
+    );
   }
 
-  /** Voids the recovery codes and returns 10 new ones (needs step-up). */
-  async regenerateRecoveryCodes(): Promise<string[]> {
-    return (await this.authed(() => this.api.POST("/users/me/recovery-codes"))).recovery_codes;
+  /** Voids the recovery codes and returns 10 new ones (needs step-up and the current password). */
+  async regenerateRecoveryCodes(currentPassword: string): Promise<string[]> {
+    return (await this.authed(() => this.api.POST("/users/me/recovery-codes", { body: { current_password: currentPassword } }))).recovery_codes;
   }
 
   async me(): Promise<User> {

@@ -768,8 +768,11 @@ export interface paths {
          * @description Removes one of the account's factors, active or not. Removing the last
          *     active factor also voids the recovery codes, and logins no longer ask
          *     for a second factor. Needs step-up (so with a factor on the account, a
-         *     recent code). Unknown and other users' factors answer 404. A notice is
-         *     mailed to the account's address.
+         *     recent code) and `current_password`, checked like `PUT /users/me`
+         *     checks it (403 `wrong-password`, the login backoff, the per-user
+         *     budget of `PUT /users/me`): a stolen access token, however fresh,
+         *     cannot strip the account's second factor. Unknown and other users'
+         *     factors answer 404. A notice is mailed to the account's address.
          */
         delete: operations["deleteFactor"];
         options?: never;
@@ -790,7 +793,11 @@ export interface paths {
          * Replace the recovery codes
          * @description Voids every recovery code of the account and returns 10 new ones,
          *     shown this once. Only an account with an active factor has recovery
-         *     codes (409 `factor-required` otherwise). Needs step-up.
+         *     codes (409 `factor-required` otherwise). Needs step-up and
+         *     `current_password`, checked like `PUT /users/me` checks it (403
+         *     `wrong-password`, the login backoff, the per-user budget of
+         *     `PUT /users/me`): a stolen access token, however fresh, cannot take
+         *     the codes. A notice is mailed to the account's address.
          */
         post: operations["regenerateRecoveryCodes"];
         delete?: never;
@@ -999,6 +1006,14 @@ export interface components {
         UpdateUserRequest: {
             email?: components["schemas"]["Email"];
             password?: components["schemas"]["NewPassword"];
+            /**
+             * @description The account's current password.
+             * @example Correct-Horse-7
+             */
+            current_password: string;
+        };
+        /** @description Confirms a change to the account's second factors with its password. */
+        CurrentPasswordRequest: {
             /**
              * @description The account's current password.
              * @example Correct-Horse-7
@@ -2653,7 +2668,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CurrentPasswordRequest"];
+            };
+        };
         responses: {
             /** @description The factor was removed. */
             204: {
@@ -2664,7 +2683,12 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["StepUpRequired"];
+            403: components["responses"]["WrongPassword"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -2675,7 +2699,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CurrentPasswordRequest"];
+            };
+        };
         responses: {
             /** @description The new recovery codes. */
             200: {
@@ -2686,8 +2714,14 @@ export interface operations {
                     "application/json": components["schemas"]["RecoveryCodes"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["StepUpRequired"];
+            403: components["responses"]["WrongPassword"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["FactorConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -51,7 +51,7 @@ test("enrol TOTP, step up for a sensitive change, log in through the MFA step", 
   // factor, so a sensitive operation wants a step-up, and the client must not
   // try a refresh for it (a refresh keeps the level).
   const held = owner.tokens;
-  await assert.rejects(owner.regenerateRecoveryCodes(), (err: unknown) => {
+  await assert.rejects(owner.regenerateRecoveryCodes(PASSWORD), (err: unknown) => {
     assert.ok(err instanceof StepUpRequiredError, String(err));
     assert.ok(err instanceof ProblemError);
     assert.equal(err.status, 401);
@@ -69,7 +69,7 @@ test("enrol TOTP, step up for a sensitive change, log in through the MFA step", 
   const raised = claims(owner.tokens!.accessToken);
   assert.equal(raised.aal, 2);
   assert.equal(raised.acr, "aal2");
-  const newCodes = await owner.regenerateRecoveryCodes();
+  const newCodes = await owner.regenerateRecoveryCodes(PASSWORD);
   assert.equal(newCodes.length, 10);
   const factors = await owner.listFactors();
   assert.equal(factors.recovery_codes_remaining, 10);
