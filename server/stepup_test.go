@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server"
@@ -33,15 +31,7 @@ type assurance struct {
 // service would, at the app's clock, and returns its assurance claims.
 func assuranceOf(t *testing.T, app *testkit.App, access string) assurance {
 	t.Helper()
-	resp := testkit.Must(app.Client.GetJWKSWithResponse(context.Background()))(t)
-	set, err := jwk.Parse(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jwt.ParseString(access, jwt.WithKeySet(set), jwt.WithClock(jwt.ClockFunc(app.Clock.Now)))
-	if err != nil {
-		t.Fatalf("the access token does not verify with the JWKS: %v", err)
-	}
+	tok := verifiedClaims(t, app, access)
 	var a assurance
 	var amr []any
 	var aal, authTime float64
