@@ -7,17 +7,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authd/authd/gen/client"
 	"github.com/authd/authd/server"
+	"github.com/authd/authd/server/datakeys"
 	"github.com/authd/authd/server/ratelimit"
 	"github.com/authd/authd/server/testkit"
 	"github.com/authd/authd/server/token"
 )
 
 // instances starts three apps that share what a deployment shares: the
-// database, the signing keys and a Redis for rate limits. Nothing else.
+// database, the signing keys, the data keys and a Redis for rate limits.
+// Nothing else.
 func instances(t *testing.T, opts ...testkit.Option) []*testkit.App {
 	t.Helper()
 	keys, err := token.GenerateSet("EdDSA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataKeys, err := datakeys.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +33,7 @@ func instances(t *testing.T, opts ...testkit.Option) []*testkit.App {
 		d.Limits.Store = redisStore(t, prefix)
 		d.Limits.BackoffStore = redisBackoff(t, prefix)
 	}
-	opts = append([]testkit.Option{testkit.FastHashing, testkit.SharedKeys(keys), shared}, opts...)
+	opts = append([]testkit.Option{testkit.FastHashing, testkit.SharedKeys(keys), testkit.SharedDataKeys(dataKeys), shared}, opts...)
 	return []*testkit.App{testkit.NewApp(t, opts...), testkit.NewApp(t, opts...), testkit.NewApp(t, opts...)}
 }
 
@@ -95,5 +102,30 @@ func TestInstances_ShareOneLoginBackoff(t *testing.T) {
 		if status, _ := attempt(t, app, u.Email, testkit.Password, ip); status != http.StatusTooManyRequests {
 			t.Errorf("instance %d after three failures elsewhere: %d, want 429", i, status)
 		}
+	}
+}
+
+// A factor enrolled on one instance works on the others: its secret opens
+// with the shared data keys, the login's challenge lives in the database,
+// and a code spent on one instance is spent for all.
+func TestInstances_SecondFactorAcrossInstances(t *testing.T) {
+	t.Parallel()
+	apps := instances(t)
+	a, b, c := apps[0], apps[1], apps[2]
+	ctx := context.Background()
+	u, pair := a.NewUser(t)
+	_, secret, _ := a.EnrolTOTP(t, pair.AccessToken)
+	login := testkit.Must(b.Client.LoginWithResponse(ctx, testkit.LoginBody(u.Email)))(t)
+	if login.JSON202 == nil {
+		t.Fatalf("login on another instance: %d %s", login.StatusCode(), login.Body)
+	}
+	code := c.TOTP(t, secret, 0)
+	done := testkit.Must(c.Client.VerifyMfaWithResponse(ctx, client.MfaVerifyRequest{MfaToken: login.JSON202.MfaToken, Code: &code}))(t)
+	if done.JSON200 == nil {
+		t.Fatalf("second step on a third instance: %d %s", done.StatusCode(), done.Body)
+	}
+	again := testkit.Must(a.Client.StepUpWithResponse(ctx, client.StepUpRequest{Code: &code}, testkit.Bearer(done.JSON200.AccessToken)))(t)
+	if again.StatusCode() != http.StatusForbidden {
+		t.Errorf("the code spent on one instance, again on another: %d %s, want 403", again.StatusCode(), again.Body)
 	}
 }
