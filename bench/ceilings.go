@@ -136,7 +136,7 @@ func rotationCeiling(ctx context.Context, pool *pgxpool.Pool, userID string, wor
 	for w := range workers {
 		current[w] = token.NewOpaque()
 		q := db.New(pool)
-		sess, err := q.CreateSession(ctx, db.CreateSessionParams{UserID: uid, ExpiresAt: time.Now().Add(24 * time.Hour), UserAgent: "bench", Ip: benchClient, Now: time.Now()})
+		sess, err := q.CreateSession(ctx, db.CreateSessionParams{UserID: uid, ExpiresAt: time.Now().Add(24 * time.Hour), UserAgent: "bench", Ip: benchClient, Now: time.Now(), Amr: []string{"pwd"}})
 		if err == nil {
 			err = q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashOpaque(current[w]), Now: time.Now()})
 		}
