@@ -93,7 +93,12 @@ WHERE user_id = sqlc.arg(user_id) AND code_hash = sqlc.arg(code_hash) AND used_a
 SELECT count(*) FROM recovery_codes WHERE user_id = sqlc.arg(user_id) AND used_at IS NULL;
 
 -- name: HasActiveFactor :one
-SELECT EXISTS (SELECT 1 FROM mfa_factors WHERE user_id = sqlc.arg(user_id) AND verified_at IS NOT NULL) AS has;
+-- Whether the user has a second factor: an active TOTP factor or a passkey.
+SELECT EXISTS (
+    SELECT 1 FROM mfa_factors WHERE mfa_factors.user_id = sqlc.arg(user_id)::uuid AND verified_at IS NOT NULL
+    UNION ALL
+    SELECT 1 FROM passkeys WHERE passkeys.user_id = sqlc.arg(user_id)::uuid
+) AS has;
 
 -- name: ResetUserFactors :one
 -- Removes every factor, recovery code and login challenge of the user (an

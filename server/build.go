@@ -81,6 +81,10 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 	if err != nil {
 		return Deps{}, err
 	}
+	passkeys, err := NewWebAuthn(cfg)
+	if err != nil {
+		return Deps{}, err
+	}
 	renderer, err := mail.NewRenderer(cfg.MailTemplatesDir)
 	if err != nil {
 		return Deps{}, err
@@ -114,6 +118,7 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 			Require: cfg.RequireMFA, StepUpMaxAge: cfg.StepUpMaxAge, ChallengeTTL: cfg.MFAChallengeTTL,
 			Issuer: cfg.TOTPIssuer, AccountLabel: cfg.TOTPAccountLabel,
 		},
+		WebAuthn: passkeys,
 		Mail: MailOptions{
 			Renderer: renderer, LinkTemplate: cfg.MailLinkTemplate, PublicURL: cfg.PublicURL,
 			RequireVerified: cfg.RequireVerifiedEmail, RelayCheck: relay,

@@ -104,10 +104,14 @@ func (s *Server) activateFactor(ctx context.Context, q *db.Queries, u db.User, i
 		}
 		return f, nil, factorWrong, err
 	}
+	hadFactor, err := q.HasActiveFactor(ctx, u.ID) // a TOTP factor or a passkey
+	if err != nil {
+		return f, nil, factorWrong, err
+	}
 	if f, err = q.ActivateFactor(ctx, db.ActivateFactorParams{ID: id, Step: step, Now: now}); err != nil {
 		return f, nil, factorWrong, err
 	}
-	if active == 0 {
+	if !hadFactor {
 		if codes, err = s.replaceRecoveryCodes(ctx, q, u.ID); err != nil {
 			return f, nil, factorWrong, err
 		}
@@ -262,10 +266,8 @@ func (s *Server) DeleteFactor(ctx context.Context, req api.DeleteFactorRequestOb
 		if !wasActive {
 			return nil
 		}
-		if len(active) == 1 { // it was the last one: its recovery codes go too
-			if err := q.DeleteRecoveryCodes(ctx, me.user.ID); err != nil {
-				return err
-			}
+		if err := s.dropCodesWithoutFactor(ctx, q, me.user.ID); err != nil {
+			return err
 		}
 		if err := s.recordSecurityEvent(ctx, q, me.user.ID, evFactorRemoved, &me.sessionID); err != nil {
 			return err
@@ -328,4 +330,15 @@ func (s *Server) RegenerateRecoveryCodes(ctx context.Context, req api.Regenerate
 	}
 	s.metrics.Factors.WithLabelValues("codes_regenerated").Inc()
 	return api.RegenerateRecoveryCodes200JSONResponse(api.RecoveryCodes{RecoveryCodes: codes}), nil
+}
+
+// dropCodesWithoutFactor voids the user's recovery codes once the user has
+// no second factor left (no TOTP factor, no passkey), in q's transaction,
+// which holds the user row (lockFactorsOf).
+func (s *Server) dropCodesWithoutFactor(ctx context.Context, q *db.Queries, userID uuid.UUID) error {
+	has, err := q.HasActiveFactor(ctx, userID)
+	if err != nil || has {
+		return err
+	}
+	return q.DeleteRecoveryCodes(ctx, userID)
 }

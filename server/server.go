@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authd/authd/gen/api"
@@ -57,7 +58,9 @@ type Deps struct {
 	Limits             Limits
 	Mail               MailOptions
 	MFA                MFAOptions
-	Metrics            *metrics.Metrics
+	// WebAuthn runs the passkey ceremonies for the configured relying party.
+	WebAuthn *webauthn.WebAuthn
+	Metrics  *metrics.Metrics
 	// Tracer, when set, traces requests (queries are traced by the pool).
 	Tracer trace.TracerProvider
 	// AuditRetention is how long security events are kept.
@@ -153,6 +156,7 @@ type Server struct {
 	limits             Limits
 	mail               MailOptions
 	mfa                MFAOptions
+	webauthn           *webauthn.WebAuthn
 	metrics            *metrics.Metrics
 	tracer             trace.TracerProvider
 	auditRetention     time.Duration
@@ -176,7 +180,7 @@ func newServer(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		db: d.DB, migrations: d.Migrations, hasher: d.Hasher, keys: d.Keys, dataKeys: d.DataKeys, sealer: sealer, mfa: d.MFA,
+		db: d.DB, migrations: d.Migrations, hasher: d.Hasher, keys: d.Keys, dataKeys: d.DataKeys, sealer: sealer, mfa: d.MFA, webauthn: d.WebAuthn,
 		tokens: token.NewAuthority(d.Keys, d.Token.Issuer, d.Token.Audience, d.Token.AccessTTL, d.Token.Leeway, d.Now),
 		log:    d.Log, version: d.Version, sessionTTL: d.SessionTTL, refreshRetry: d.RefreshRetry,
 		maxSessionsPerUser: d.MaxSessionsPerUser, policy: d.Policy, limits: d.Limits, mail: d.Mail,

@@ -86,6 +86,21 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for PasskeyCredentialType.
+const (
+	PublicKey PasskeyCredentialType = "public-key"
+)
+
+// Valid indicates whether the value is a known member of the PasskeyCredentialType enum.
+func (e PasskeyCredentialType) Valid() bool {
+	switch e {
+	case PublicKey:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReadinessStatus.
 const (
 	Ready ReadinessStatus = "ready"
@@ -481,7 +496,16 @@ type MfaEnrollRequest struct {
 // Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
 type MfaToken = string
 
-// MfaVerifyRequest The challenge and exactly one of `code` or `recovery_code`.
+// MfaTokenRequest defines model for MfaTokenRequest.
+type MfaTokenRequest struct {
+	// MfaToken The `mfa_token` of a login's 202 answer.
+	//
+	// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
+	MfaToken MfaToken `json:"mfa_token"`
+}
+
+// MfaVerifyRequest The challenge and exactly one of `code`, `recovery_code` or `passkey`
+// (an assertion for a challenge of `POST /auth/mfa/passkey/options`).
 type MfaVerifyRequest struct {
 	// Code The current 6-digit code of the authenticator app.
 	//
@@ -492,6 +516,11 @@ type MfaVerifyRequest struct {
 	//
 	// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
 	MfaToken MfaToken `json:"mfa_token"`
+
+	// Passkey A `PublicKeyCredential` as WebAuthn Level 3 JSON
+	// (`RegistrationResponseJSON` or `AuthenticationResponseJSON`, as
+	// `@simplewebauthn/browser` returns them; binary values in base64url).
+	Passkey *PasskeyCredential `json:"passkey,omitempty"`
 
 	// RecoveryCode One recovery code as shown at enrolment (`XXXX-XXXX-XXXX-XXXX`);
 	// case, spaces and dashes do not matter.
@@ -512,6 +541,116 @@ type MfaVerifyRequest struct {
 //
 // Example: Correct-Horse-7
 type NewPassword = string
+
+// Passkey One passkey of the account; never its key.
+type Passkey struct {
+	// Aaguid The authenticator model, when it says (all zeros otherwise).
+	//
+	// Example: fbfc3007-154e-4ecc-8c0b-6e020557d7bd
+	Aaguid *openapi_types.UUID `json:"aaguid,omitempty"`
+
+	// BackedUp The passkey is synced now.
+	//
+	// Example: true
+	BackedUp bool `json:"backed_up"`
+
+	// BackupEligible The passkey may be synced to other devices (a software key, `swk`); false for a device-bound one (`hwk`).
+	//
+	// Example: true
+	BackupEligible bool `json:"backup_eligible"`
+
+	// CreatedAt Example: 2026-12-02T10:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// FriendlyName Example: Laptop
+	FriendlyName string `json:"friendly_name"`
+
+	// Id Example: 7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
+	Id openapi_types.UUID `json:"id"`
+
+	// LastUsedAt Example: 2026-12-02T10:05:00Z
+	LastUsedAt *time.Time `json:"last_used_at"`
+
+	// Transports How the browser reaches the authenticator (`internal`, `hybrid`, `usb`...), as it reported.
+	//
+	// Example: ["internal","hybrid"]
+	Transports []string `json:"transports"`
+}
+
+// PasskeyAdded defines model for PasskeyAdded.
+type PasskeyAdded struct {
+	// Passkey One passkey of the account; never its key.
+	Passkey Passkey `json:"passkey"`
+
+	// RecoveryCodes Ten single-use recovery codes; authd keeps only their hashes.
+	//
+	// Example: ["K7QD-M2XP-4HZT-W5NB","3FJA-Q6RE-YV2C-L7MS","P4XN-T5WD-6GKB-Z2HR","R7CE-2MJV-UQ5A-N3XL","B6WT-Y4PF-K3DZ-Q7MA","H2NV-5RXE-J6CT-W4LB","T3QZ-M7KA-2PFD-X5VE","V5LC-R3NW-Q6TB-Y2JH","D4MX-6ZPV-K5RA-C3TW","G7YB-4HQN-W2ME-P6ZK"]
+	RecoveryCodes *RecoveryCodeList `json:"recovery_codes,omitempty"`
+}
+
+// PasskeyAssertionRequest defines model for PasskeyAssertionRequest.
+type PasskeyAssertionRequest struct {
+	// Credential A `PublicKeyCredential` as WebAuthn Level 3 JSON
+	// (`RegistrationResponseJSON` or `AuthenticationResponseJSON`, as
+	// `@simplewebauthn/browser` returns them; binary values in base64url).
+	Credential PasskeyCredential `json:"credential"`
+}
+
+// PasskeyCredential A `PublicKeyCredential` as WebAuthn Level 3 JSON
+// (`RegistrationResponseJSON` or `AuthenticationResponseJSON`, as
+// `@simplewebauthn/browser` returns them; binary values in base64url).
+type PasskeyCredential struct {
+	// Id Example: hW2o3kzT1c0Vv4s5q6r7t8u9w0x1y2z3A4B5C6D7E8F
+	Id string `json:"id"`
+
+	// RawId Example: hW2o3kzT1c0Vv4s5q6r7t8u9w0x1y2z3A4B5C6D7E8F
+	RawId string `json:"rawId"`
+
+	// Response `clientDataJSON` and `attestationObject` (registration) or `authenticatorData`, `signature` and `userHandle` (assertion).
+	//
+	// Example: {"authenticatorData":"SZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2MFAAAAAQ","clientDataJSON":"eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0","signature":"MEUCIQC","userHandle":"C4_lfCxVTN2dhuzRkgG8AQ"}
+	Response map[string]interface{} `json:"response"`
+
+	// Type Example: public-key
+	Type                 PasskeyCredentialType  `json:"type"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// PasskeyCredentialType Example: public-key
+type PasskeyCredentialType string
+
+// PasskeyList defines model for PasskeyList.
+type PasskeyList struct {
+	Passkeys []Passkey `json:"passkeys"`
+}
+
+// PasskeyOptions defines model for PasskeyOptions.
+type PasskeyOptions struct {
+	// Options `PublicKeyCredentialCreationOptionsJSON` or
+	// `PublicKeyCredentialRequestOptionsJSON` of WebAuthn Level 3:
+	// `challenge`, `rpId`/`rp`, `user`, `allowCredentials` or
+	// `excludeCredentials`, `userVerification`, `timeout`...
+	//
+	//
+	// Example: {"challenge":"kq1u3Yb5N3GQ3l0p2cE8uR8b2sXyZ9wA1vT4mN6oP0c","rpId":"example.com","timeout":300000,"userVerification":"required"}
+	Options map[string]interface{} `json:"options"`
+}
+
+// PasskeyRegistrationRequest defines model for PasskeyRegistrationRequest.
+type PasskeyRegistrationRequest struct {
+	// Credential A `PublicKeyCredential` as WebAuthn Level 3 JSON
+	// (`RegistrationResponseJSON` or `AuthenticationResponseJSON`, as
+	// `@simplewebauthn/browser` returns them; binary values in base64url).
+	Credential PasskeyCredential `json:"credential"`
+
+	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
+	// Control and format characters (line breaks, bidi overrides,
+	// zero-width characters) are refused.
+	//
+	//
+	// Example: Phone
+	FriendlyName *FactorName `json:"friendly_name,omitempty"`
+}
 
 // Problem An RFC 9457 problem detail.
 type Problem struct {
@@ -674,6 +813,17 @@ type RegisterRequest struct {
 	Password NewPassword `json:"password"`
 }
 
+// RenamePasskeyRequest defines model for RenamePasskeyRequest.
+type RenamePasskeyRequest struct {
+	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
+	// Control and format characters (line breaks, bidi overrides,
+	// zero-width characters) are refused.
+	//
+	//
+	// Example: Phone
+	FriendlyName FactorName `json:"friendly_name"`
+}
+
 // ResetPasswordRequest A reset token and the new password.
 type ResetPasswordRequest struct {
 	// NewPassword A new password, never truncated. With the default policy: 8 to 128
@@ -760,12 +910,18 @@ type StartTotpRequest struct {
 	FriendlyName *FactorName `json:"friendly_name,omitempty"`
 }
 
-// StepUpRequest Exactly one of `password`, `code` or `recovery_code`.
+// StepUpRequest Exactly one of `password`, `code`, `recovery_code` or `passkey` (an
+// assertion for a challenge of `POST /auth/step-up/passkey/options`).
 type StepUpRequest struct {
 	// Code The current 6-digit code of the authenticator app.
 	//
 	// Example: 492039
 	Code *MfaCode `json:"code,omitempty"`
+
+	// Passkey A `PublicKeyCredential` as WebAuthn Level 3 JSON
+	// (`RegistrationResponseJSON` or `AuthenticationResponseJSON`, as
+	// `@simplewebauthn/browser` returns them; binary values in base64url).
+	Passkey *PasskeyCredential `json:"passkey,omitempty"`
 
 	// Password The account's password.
 	//
@@ -936,6 +1092,9 @@ type VerifyEmailRequest struct {
 // FactorID defines model for FactorID.
 type FactorID = openapi_types.UUID
 
+// PasskeyID defines model for PasskeyID.
+type PasskeyID = openapi_types.UUID
+
 // BadRequest An RFC 9457 problem detail.
 type BadRequest = Problem
 
@@ -962,6 +1121,12 @@ type InvalidRefreshToken = Problem
 
 // NotFound An RFC 9457 problem detail.
 type NotFound = Problem
+
+// PasskeyCreationOptions defines model for PasskeyCreationOptions.
+type PasskeyCreationOptions = PasskeyOptions
+
+// PasskeyRequestOptions defines model for PasskeyRequestOptions.
+type PasskeyRequestOptions = PasskeyOptions
 
 // PayloadTooLarge An RFC 9457 problem detail.
 type PayloadTooLarge = Problem
@@ -1014,11 +1179,17 @@ type ConfirmEmailChangeJSONRequestBody = TokenRequest
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
+// MfaPasskeyOptionsJSONRequestBody defines body for MfaPasskeyOptions for application/json ContentType.
+type MfaPasskeyOptionsJSONRequestBody = MfaTokenRequest
+
 // EnrollMfaTotpJSONRequestBody defines body for EnrollMfaTotp for application/json ContentType.
 type EnrollMfaTotpJSONRequestBody = MfaEnrollRequest
 
 // VerifyMfaJSONRequestBody defines body for VerifyMfa for application/json ContentType.
 type VerifyMfaJSONRequestBody = MfaVerifyRequest
+
+// PasskeyLoginJSONRequestBody defines body for PasskeyLogin for application/json ContentType.
+type PasskeyLoginJSONRequestBody = PasskeyAssertionRequest
 
 // ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
 type ForgotPasswordJSONRequestBody = EmailRequest
@@ -1055,6 +1226,18 @@ type DeleteFactorJSONRequestBody = CurrentPasswordRequest
 
 // VerifyFactorJSONRequestBody defines body for VerifyFactor for application/json ContentType.
 type VerifyFactorJSONRequestBody = CodeRequest
+
+// RegisterPasskeyJSONRequestBody defines body for RegisterPasskey for application/json ContentType.
+type RegisterPasskeyJSONRequestBody = PasskeyRegistrationRequest
+
+// PasskeyRegistrationOptionsJSONRequestBody defines body for PasskeyRegistrationOptions for application/json ContentType.
+type PasskeyRegistrationOptionsJSONRequestBody = CurrentPasswordRequest
+
+// DeletePasskeyJSONRequestBody defines body for DeletePasskey for application/json ContentType.
+type DeletePasskeyJSONRequestBody = CurrentPasswordRequest
+
+// RenamePasskeyJSONRequestBody defines body for RenamePasskey for application/json ContentType.
+type RenamePasskeyJSONRequestBody = RenamePasskeyRequest
 
 // RegenerateRecoveryCodesJSONRequestBody defines body for RegenerateRecoveryCodes for application/json ContentType.
 type RegenerateRecoveryCodesJSONRequestBody = CurrentPasswordRequest
@@ -1198,6 +1381,113 @@ func (a JWK) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
+// Getter for additional properties for PasskeyCredential. Returns the specified
+// element and whether it was found
+func (a PasskeyCredential) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for PasskeyCredential
+func (a *PasskeyCredential) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for PasskeyCredential to handle AdditionalProperties
+func (a *PasskeyCredential) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["id"]; found {
+		err = json.Unmarshal(raw, &a.Id)
+		if err != nil {
+			return fmt.Errorf("error reading 'id': %w", err)
+		}
+		delete(object, "id")
+	}
+
+	if raw, found := object["rawId"]; found {
+		err = json.Unmarshal(raw, &a.RawId)
+		if err != nil {
+			return fmt.Errorf("error reading 'rawId': %w", err)
+		}
+		delete(object, "rawId")
+	}
+
+	if raw, found := object["response"]; found {
+		err = json.Unmarshal(raw, &a.Response)
+		if err != nil {
+			return fmt.Errorf("error reading 'response': %w", err)
+		}
+		delete(object, "response")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for PasskeyCredential to handle AdditionalProperties
+func (a PasskeyCredential) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["id"], err = json.Marshal(a.Id)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'id': %w", err)
+	}
+
+	object["rawId"], err = json.Marshal(a.RawId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'rawId': %w", err)
+	}
+
+	if a.Response != nil {
+		object["response"], err = json.Marshal(a.Response)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'response': %w", err)
+		}
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// GetServiceInfo Service information
@@ -1215,12 +1505,21 @@ type ServerInterface interface {
 	// Logout Log out
 	// (POST /auth/logout)
 	Logout(ctx echo.Context, params LogoutParams) error
+	// MfaPasskeyOptions Options for completing a login with a passkey as second factor
+	// (POST /auth/mfa/passkey/options)
+	MfaPasskeyOptions(ctx echo.Context) error
 	// EnrollMfaTotp Enrol an authenticator during a login that requires one
 	// (POST /auth/mfa/totp)
 	EnrollMfaTotp(ctx echo.Context) error
 	// VerifyMfa Complete a login with a second factor
 	// (POST /auth/mfa/verify)
 	VerifyMfa(ctx echo.Context) error
+	// PasskeyLogin Log in with a passkey
+	// (POST /auth/passkey/login)
+	PasskeyLogin(ctx echo.Context) error
+	// PasskeyLoginOptions Start a passwordless login with a passkey
+	// (POST /auth/passkey/options)
+	PasskeyLoginOptions(ctx echo.Context) error
 	// ForgotPassword Ask for a password reset
 	// (POST /auth/password/forgot)
 	ForgotPassword(ctx echo.Context) error
@@ -1236,6 +1535,9 @@ type ServerInterface interface {
 	// StepUp Authenticate again to raise the current session
 	// (POST /auth/step-up)
 	StepUp(ctx echo.Context) error
+	// StepUpPasskeyOptions Options for a step-up with a passkey
+	// (POST /auth/step-up/passkey/options)
+	StepUpPasskeyOptions(ctx echo.Context) error
 	// VerifyEmail Verify an email address
 	// (POST /auth/verify-email)
 	VerifyEmail(ctx echo.Context) error
@@ -1284,6 +1586,21 @@ type ServerInterface interface {
 	// VerifyFactor Activate an authenticator app with its first code
 	// (POST /users/me/factors/{id}/verify)
 	VerifyFactor(ctx echo.Context, id FactorID) error
+	// ListPasskeys The user's passkeys
+	// (GET /users/me/passkeys)
+	ListPasskeys(ctx echo.Context) error
+	// RegisterPasskey Add a passkey
+	// (POST /users/me/passkeys)
+	RegisterPasskey(ctx echo.Context) error
+	// PasskeyRegistrationOptions Start adding a passkey
+	// (POST /users/me/passkeys/options)
+	PasskeyRegistrationOptions(ctx echo.Context) error
+	// DeletePasskey Remove a passkey
+	// (DELETE /users/me/passkeys/{id})
+	DeletePasskey(ctx echo.Context, id PasskeyID) error
+	// RenamePasskey Rename a passkey
+	// (PATCH /users/me/passkeys/{id})
+	RenamePasskey(ctx echo.Context, id PasskeyID) error
 	// RegenerateRecoveryCodes Replace the recovery codes
 	// (POST /users/me/recovery-codes)
 	RegenerateRecoveryCodes(ctx echo.Context) error
@@ -1354,6 +1671,15 @@ func (w *ServerInterfaceWrapper) Logout(ctx echo.Context) error {
 	return err
 }
 
+// MfaPasskeyOptions converts echo context to params.
+func (w *ServerInterfaceWrapper) MfaPasskeyOptions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.MfaPasskeyOptions(ctx)
+	return err
+}
+
 // EnrollMfaTotp converts echo context to params.
 func (w *ServerInterfaceWrapper) EnrollMfaTotp(ctx echo.Context) error {
 	var err error
@@ -1369,6 +1695,24 @@ func (w *ServerInterfaceWrapper) VerifyMfa(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.VerifyMfa(ctx)
+	return err
+}
+
+// PasskeyLogin converts echo context to params.
+func (w *ServerInterfaceWrapper) PasskeyLogin(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.PasskeyLogin(ctx)
+	return err
+}
+
+// PasskeyLoginOptions converts echo context to params.
+func (w *ServerInterfaceWrapper) PasskeyLoginOptions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.PasskeyLoginOptions(ctx)
 	return err
 }
 
@@ -1414,6 +1758,15 @@ func (w *ServerInterfaceWrapper) StepUp(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.StepUp(ctx)
+	return err
+}
+
+// StepUpPasskeyOptions converts echo context to params.
+func (w *ServerInterfaceWrapper) StepUpPasskeyOptions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.StepUpPasskeyOptions(ctx)
 	return err
 }
 
@@ -1591,6 +1944,65 @@ func (w *ServerInterfaceWrapper) VerifyFactor(ctx echo.Context) error {
 	return err
 }
 
+// ListPasskeys converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPasskeys(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPasskeys(ctx)
+	return err
+}
+
+// RegisterPasskey converts echo context to params.
+func (w *ServerInterfaceWrapper) RegisterPasskey(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RegisterPasskey(ctx)
+	return err
+}
+
+// PasskeyRegistrationOptions converts echo context to params.
+func (w *ServerInterfaceWrapper) PasskeyRegistrationOptions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.PasskeyRegistrationOptions(ctx)
+	return err
+}
+
+// DeletePasskey converts echo context to params.
+func (w *ServerInterfaceWrapper) DeletePasskey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id PasskeyID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeletePasskey(ctx, id)
+	return err
+}
+
+// RenamePasskey converts echo context to params.
+func (w *ServerInterfaceWrapper) RenamePasskey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id PasskeyID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RenamePasskey(ctx, id)
+	return err
+}
+
 // RegenerateRecoveryCodes converts echo context to params.
 func (w *ServerInterfaceWrapper) RegenerateRecoveryCodes(ctx echo.Context) error {
 	var err error
@@ -1692,6 +2104,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/auth/mfa/verify", wrapper.VerifyMfa, options.OperationMiddlewares["verifyMfa"]...)
 	router.POST(options.BaseURL+"/auth/mfa/totp", wrapper.EnrollMfaTotp, options.OperationMiddlewares["enrollMfaTotp"]...)
 	router.POST(options.BaseURL+"/auth/step-up", wrapper.StepUp, options.OperationMiddlewares["stepUp"]...)
+	router.POST(options.BaseURL+"/auth/passkey/options", wrapper.PasskeyLoginOptions, options.OperationMiddlewares["passkeyLoginOptions"]...)
+	router.POST(options.BaseURL+"/auth/passkey/login", wrapper.PasskeyLogin, options.OperationMiddlewares["passkeyLogin"]...)
+	router.POST(options.BaseURL+"/auth/mfa/passkey/options", wrapper.MfaPasskeyOptions, options.OperationMiddlewares["mfaPasskeyOptions"]...)
+	router.POST(options.BaseURL+"/auth/step-up/passkey/options", wrapper.StepUpPasskeyOptions, options.OperationMiddlewares["stepUpPasskeyOptions"]...)
 	router.DELETE(options.BaseURL+"/users/me", wrapper.DeleteMe, options.OperationMiddlewares["deleteMe"]...)
 	router.GET(options.BaseURL+"/users/me", wrapper.GetMe, options.OperationMiddlewares["getMe"]...)
 	router.PUT(options.BaseURL+"/users/me", wrapper.UpdateMe, options.OperationMiddlewares["updateMe"]...)
@@ -1703,6 +2119,11 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/users/me/factors/:id/verify", wrapper.VerifyFactor, options.OperationMiddlewares["verifyFactor"]...)
 	router.DELETE(options.BaseURL+"/users/me/factors/:id", wrapper.DeleteFactor, options.OperationMiddlewares["deleteFactor"]...)
 	router.POST(options.BaseURL+"/users/me/recovery-codes", wrapper.RegenerateRecoveryCodes, options.OperationMiddlewares["regenerateRecoveryCodes"]...)
+	router.POST(options.BaseURL+"/users/me/passkeys/options", wrapper.PasskeyRegistrationOptions, options.OperationMiddlewares["passkeyRegistrationOptions"]...)
+	router.GET(options.BaseURL+"/users/me/passkeys", wrapper.ListPasskeys, options.OperationMiddlewares["listPasskeys"]...)
+	router.POST(options.BaseURL+"/users/me/passkeys", wrapper.RegisterPasskey, options.OperationMiddlewares["registerPasskey"]...)
+	router.DELETE(options.BaseURL+"/users/me/passkeys/:id", wrapper.DeletePasskey, options.OperationMiddlewares["deletePasskey"]...)
+	router.PATCH(options.BaseURL+"/users/me/passkeys/:id", wrapper.RenamePasskey, options.OperationMiddlewares["renamePasskey"]...)
 
 }
 
@@ -1742,6 +2163,24 @@ type MfaChallengeJSONResponse struct {
 }
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
+
+type PasskeyCreationOptionsResponseHeaders struct {
+	CacheControl *string
+}
+type PasskeyCreationOptionsJSONResponse struct {
+	Body PasskeyOptions
+
+	Headers PasskeyCreationOptionsResponseHeaders
+}
+
+type PasskeyRequestOptionsResponseHeaders struct {
+	CacheControl *string
+}
+type PasskeyRequestOptionsJSONResponse struct {
+	Body PasskeyOptions
+
+	Headers PasskeyRequestOptionsResponseHeaders
+}
 
 type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
 
@@ -2302,6 +2741,157 @@ func (response Logout503ApplicationProblemPlusJSONResponse) VisitLogoutResponse(
 	return err
 }
 
+type MfaPasskeyOptionsRequestObject struct {
+	Body *MfaPasskeyOptionsJSONRequestBody
+}
+
+type MfaPasskeyOptionsResponseObject interface {
+	VisitMfaPasskeyOptionsResponse(w http.ResponseWriter) error
+}
+
+type MfaPasskeyOptions200JSONResponse struct {
+	PasskeyRequestOptionsJSONResponse
+}
+
+func (response MfaPasskeyOptions200JSONResponse) VisitMfaPasskeyOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MfaPasskeyOptions400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response MfaPasskeyOptions400ApplicationProblemPlusJSONResponse) VisitMfaPasskeyOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MfaPasskeyOptions401ApplicationProblemPlusJSONResponse struct {
+	InvalidMfaTokenApplicationProblemPlusJSONResponse
+}
+
+func (response MfaPasskeyOptions401ApplicationProblemPlusJSONResponse) VisitMfaPasskeyOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MfaPasskeyOptions408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response MfaPasskeyOptions408ApplicationProblemPlusJSONResponse) VisitMfaPasskeyOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MfaPasskeyOptions413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response MfaPasskeyOptions413ApplicationProblemPlusJSONResponse) VisitMfaPasskeyOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MfaPasskeyOptions422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response MfaPasskeyOptions422ApplicationProblemPlusJSONResponse) VisitMfaPasskeyOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MfaPasskeyOptions429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response MfaPasskeyOptions429ApplicationProblemPlusJSONResponse) VisitMfaPasskeyOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MfaPasskeyOptions503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response MfaPasskeyOptions503ApplicationProblemPlusJSONResponse) VisitMfaPasskeyOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type EnrollMfaTotpRequestObject struct {
 	Body *EnrollMfaTotpJSONRequestBody
 }
@@ -2608,6 +3198,231 @@ type VerifyMfa503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response VerifyMfa503ApplicationProblemPlusJSONResponse) VisitVerifyMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyLoginRequestObject struct {
+	Body *PasskeyLoginJSONRequestBody
+}
+
+type PasskeyLoginResponseObject interface {
+	VisitPasskeyLoginResponse(w http.ResponseWriter) error
+}
+
+type PasskeyLogin200JSONResponse struct{ TokenPairJSONResponse }
+
+func (response PasskeyLogin200JSONResponse) VisitPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyLogin400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyLogin400ApplicationProblemPlusJSONResponse) VisitPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyLogin401ApplicationProblemPlusJSONResponse struct {
+	InvalidCredentialsApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyLogin401ApplicationProblemPlusJSONResponse) VisitPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyLogin408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyLogin408ApplicationProblemPlusJSONResponse) VisitPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyLogin413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyLogin413ApplicationProblemPlusJSONResponse) VisitPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyLogin422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyLogin422ApplicationProblemPlusJSONResponse) VisitPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyLogin429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyLogin429ApplicationProblemPlusJSONResponse) VisitPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyLogin503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyLogin503ApplicationProblemPlusJSONResponse) VisitPasskeyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyLoginOptionsRequestObject struct {
+}
+
+type PasskeyLoginOptionsResponseObject interface {
+	VisitPasskeyLoginOptionsResponse(w http.ResponseWriter) error
+}
+
+type PasskeyLoginOptions200JSONResponse struct {
+	PasskeyRequestOptionsJSONResponse
+}
+
+func (response PasskeyLoginOptions200JSONResponse) VisitPasskeyLoginOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyLoginOptions429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyLoginOptions429ApplicationProblemPlusJSONResponse) VisitPasskeyLoginOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyLoginOptions503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyLoginOptions503ApplicationProblemPlusJSONResponse) VisitPasskeyLoginOptionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3385,6 +4200,86 @@ type StepUp503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response StepUp503ApplicationProblemPlusJSONResponse) VisitStepUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StepUpPasskeyOptionsRequestObject struct {
+}
+
+type StepUpPasskeyOptionsResponseObject interface {
+	VisitStepUpPasskeyOptionsResponse(w http.ResponseWriter) error
+}
+
+type StepUpPasskeyOptions200JSONResponse struct {
+	PasskeyRequestOptionsJSONResponse
+}
+
+func (response StepUpPasskeyOptions200JSONResponse) VisitStepUpPasskeyOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StepUpPasskeyOptions401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response StepUpPasskeyOptions401ApplicationProblemPlusJSONResponse) VisitStepUpPasskeyOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StepUpPasskeyOptions409ApplicationProblemPlusJSONResponse struct {
+	FactorConflictApplicationProblemPlusJSONResponse
+}
+
+func (response StepUpPasskeyOptions409ApplicationProblemPlusJSONResponse) VisitStepUpPasskeyOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StepUpPasskeyOptions503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response StepUpPasskeyOptions503ApplicationProblemPlusJSONResponse) VisitStepUpPasskeyOptionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4905,6 +5800,708 @@ func (response VerifyFactor503ApplicationProblemPlusJSONResponse) VisitVerifyFac
 	return err
 }
 
+type ListPasskeysRequestObject struct {
+}
+
+type ListPasskeysResponseObject interface {
+	VisitListPasskeysResponse(w http.ResponseWriter) error
+}
+
+type ListPasskeys200JSONResponse PasskeyList
+
+func (response ListPasskeys200JSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListPasskeys401ApplicationProblemPlusJSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPasskeys503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListPasskeys503ApplicationProblemPlusJSONResponse) VisitListPasskeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterPasskeyRequestObject struct {
+	Body *RegisterPasskeyJSONRequestBody
+}
+
+type RegisterPasskeyResponseObject interface {
+	VisitRegisterPasskeyResponse(w http.ResponseWriter) error
+}
+
+type RegisterPasskey201JSONResponse PasskeyAdded
+
+func (response RegisterPasskey201JSONResponse) VisitRegisterPasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterPasskey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RegisterPasskey400ApplicationProblemPlusJSONResponse) VisitRegisterPasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterPasskey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RegisterPasskey401ApplicationProblemPlusJSONResponse) VisitRegisterPasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterPasskey408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response RegisterPasskey408ApplicationProblemPlusJSONResponse) VisitRegisterPasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterPasskey409ApplicationProblemPlusJSONResponse struct {
+	FactorConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RegisterPasskey409ApplicationProblemPlusJSONResponse) VisitRegisterPasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterPasskey413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response RegisterPasskey413ApplicationProblemPlusJSONResponse) VisitRegisterPasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterPasskey422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response RegisterPasskey422ApplicationProblemPlusJSONResponse) VisitRegisterPasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterPasskey503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RegisterPasskey503ApplicationProblemPlusJSONResponse) VisitRegisterPasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyRegistrationOptionsRequestObject struct {
+	Body *PasskeyRegistrationOptionsJSONRequestBody
+}
+
+type PasskeyRegistrationOptionsResponseObject interface {
+	VisitPasskeyRegistrationOptionsResponse(w http.ResponseWriter) error
+}
+
+type PasskeyRegistrationOptions200JSONResponse struct {
+	PasskeyCreationOptionsJSONResponse
+}
+
+func (response PasskeyRegistrationOptions200JSONResponse) VisitPasskeyRegistrationOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyRegistrationOptions400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyRegistrationOptions400ApplicationProblemPlusJSONResponse) VisitPasskeyRegistrationOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyRegistrationOptions401ApplicationProblemPlusJSONResponse struct {
+	StepUpRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyRegistrationOptions401ApplicationProblemPlusJSONResponse) VisitPasskeyRegistrationOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyRegistrationOptions403ApplicationProblemPlusJSONResponse struct {
+	WrongPasswordApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyRegistrationOptions403ApplicationProblemPlusJSONResponse) VisitPasskeyRegistrationOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyRegistrationOptions408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyRegistrationOptions408ApplicationProblemPlusJSONResponse) VisitPasskeyRegistrationOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyRegistrationOptions409ApplicationProblemPlusJSONResponse struct {
+	FactorConflictApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyRegistrationOptions409ApplicationProblemPlusJSONResponse) VisitPasskeyRegistrationOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyRegistrationOptions413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyRegistrationOptions413ApplicationProblemPlusJSONResponse) VisitPasskeyRegistrationOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyRegistrationOptions422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyRegistrationOptions422ApplicationProblemPlusJSONResponse) VisitPasskeyRegistrationOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyRegistrationOptions429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyRegistrationOptions429ApplicationProblemPlusJSONResponse) VisitPasskeyRegistrationOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PasskeyRegistrationOptions503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response PasskeyRegistrationOptions503ApplicationProblemPlusJSONResponse) VisitPasskeyRegistrationOptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskeyRequestObject struct {
+	Id   PasskeyID `json:"id"`
+	Body *DeletePasskeyJSONRequestBody
+}
+
+type DeletePasskeyResponseObject interface {
+	VisitDeletePasskeyResponse(w http.ResponseWriter) error
+}
+
+type DeletePasskey204Response struct {
+}
+
+func (response DeletePasskey204Response) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeletePasskey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePasskey400ApplicationProblemPlusJSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey401ApplicationProblemPlusJSONResponse struct {
+	StepUpRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePasskey401ApplicationProblemPlusJSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey403ApplicationProblemPlusJSONResponse struct {
+	WrongPasswordApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePasskey403ApplicationProblemPlusJSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePasskey404ApplicationProblemPlusJSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePasskey408ApplicationProblemPlusJSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePasskey413ApplicationProblemPlusJSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePasskey422ApplicationProblemPlusJSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePasskey429ApplicationProblemPlusJSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePasskey503ApplicationProblemPlusJSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskeyRequestObject struct {
+	Id   PasskeyID `json:"id"`
+	Body *RenamePasskeyJSONRequestBody
+}
+
+type RenamePasskeyResponseObject interface {
+	VisitRenamePasskeyResponse(w http.ResponseWriter) error
+}
+
+type RenamePasskey200JSONResponse Passkey
+
+func (response RenamePasskey200JSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RenamePasskey400ApplicationProblemPlusJSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RenamePasskey401ApplicationProblemPlusJSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RenamePasskey404ApplicationProblemPlusJSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response RenamePasskey408ApplicationProblemPlusJSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response RenamePasskey413ApplicationProblemPlusJSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response RenamePasskey422ApplicationProblemPlusJSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenamePasskey503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RenamePasskey503ApplicationProblemPlusJSONResponse) VisitRenamePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RegenerateRecoveryCodesRequestObject struct {
 	Body *RegenerateRecoveryCodesJSONRequestBody
 }
@@ -5248,12 +6845,21 @@ type StrictServerInterface interface {
 	// Logout Log out
 	// (POST /auth/logout)
 	Logout(ctx context.Context, request LogoutRequestObject) (LogoutResponseObject, error)
+	// MfaPasskeyOptions Options for completing a login with a passkey as second factor
+	// (POST /auth/mfa/passkey/options)
+	MfaPasskeyOptions(ctx context.Context, request MfaPasskeyOptionsRequestObject) (MfaPasskeyOptionsResponseObject, error)
 	// EnrollMfaTotp Enrol an authenticator during a login that requires one
 	// (POST /auth/mfa/totp)
 	EnrollMfaTotp(ctx context.Context, request EnrollMfaTotpRequestObject) (EnrollMfaTotpResponseObject, error)
 	// VerifyMfa Complete a login with a second factor
 	// (POST /auth/mfa/verify)
 	VerifyMfa(ctx context.Context, request VerifyMfaRequestObject) (VerifyMfaResponseObject, error)
+	// PasskeyLogin Log in with a passkey
+	// (POST /auth/passkey/login)
+	PasskeyLogin(ctx context.Context, request PasskeyLoginRequestObject) (PasskeyLoginResponseObject, error)
+	// PasskeyLoginOptions Start a passwordless login with a passkey
+	// (POST /auth/passkey/options)
+	PasskeyLoginOptions(ctx context.Context, request PasskeyLoginOptionsRequestObject) (PasskeyLoginOptionsResponseObject, error)
 	// ForgotPassword Ask for a password reset
 	// (POST /auth/password/forgot)
 	ForgotPassword(ctx context.Context, request ForgotPasswordRequestObject) (ForgotPasswordResponseObject, error)
@@ -5269,6 +6875,9 @@ type StrictServerInterface interface {
 	// StepUp Authenticate again to raise the current session
 	// (POST /auth/step-up)
 	StepUp(ctx context.Context, request StepUpRequestObject) (StepUpResponseObject, error)
+	// StepUpPasskeyOptions Options for a step-up with a passkey
+	// (POST /auth/step-up/passkey/options)
+	StepUpPasskeyOptions(ctx context.Context, request StepUpPasskeyOptionsRequestObject) (StepUpPasskeyOptionsResponseObject, error)
 	// VerifyEmail Verify an email address
 	// (POST /auth/verify-email)
 	VerifyEmail(ctx context.Context, request VerifyEmailRequestObject) (VerifyEmailResponseObject, error)
@@ -5317,6 +6926,21 @@ type StrictServerInterface interface {
 	// VerifyFactor Activate an authenticator app with its first code
 	// (POST /users/me/factors/{id}/verify)
 	VerifyFactor(ctx context.Context, request VerifyFactorRequestObject) (VerifyFactorResponseObject, error)
+	// ListPasskeys The user's passkeys
+	// (GET /users/me/passkeys)
+	ListPasskeys(ctx context.Context, request ListPasskeysRequestObject) (ListPasskeysResponseObject, error)
+	// RegisterPasskey Add a passkey
+	// (POST /users/me/passkeys)
+	RegisterPasskey(ctx context.Context, request RegisterPasskeyRequestObject) (RegisterPasskeyResponseObject, error)
+	// PasskeyRegistrationOptions Start adding a passkey
+	// (POST /users/me/passkeys/options)
+	PasskeyRegistrationOptions(ctx context.Context, request PasskeyRegistrationOptionsRequestObject) (PasskeyRegistrationOptionsResponseObject, error)
+	// DeletePasskey Remove a passkey
+	// (DELETE /users/me/passkeys/{id})
+	DeletePasskey(ctx context.Context, request DeletePasskeyRequestObject) (DeletePasskeyResponseObject, error)
+	// RenamePasskey Rename a passkey
+	// (PATCH /users/me/passkeys/{id})
+	RenamePasskey(ctx context.Context, request RenamePasskeyRequestObject) (RenamePasskeyResponseObject, error)
 	// RegenerateRecoveryCodes Replace the recovery codes
 	// (POST /users/me/recovery-codes)
 	RegenerateRecoveryCodes(ctx context.Context, request RegenerateRecoveryCodesRequestObject) (RegenerateRecoveryCodesResponseObject, error)
@@ -5503,6 +7127,52 @@ func (sh *strictHandler) Logout(ctx echo.Context, params LogoutParams) error {
 	return nil
 }
 
+// MfaPasskeyOptions operation middleware
+func (sh *strictHandler) MfaPasskeyOptions(ctx echo.Context) error {
+	var request MfaPasskeyOptionsRequestObject
+
+	var body MfaPasskeyOptionsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.MfaPasskeyOptions(ctx.Request().Context(), request.(MfaPasskeyOptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "MfaPasskeyOptions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(MfaPasskeyOptionsResponseObject); ok {
+		return validResponse.VisitMfaPasskeyOptionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // EnrollMfaTotp operation middleware
 func (sh *strictHandler) EnrollMfaTotp(ctx echo.Context) error {
 	var request EnrollMfaTotpRequestObject
@@ -5589,6 +7259,75 @@ func (sh *strictHandler) VerifyMfa(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(VerifyMfaResponseObject); ok {
 		return validResponse.VisitVerifyMfaResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// PasskeyLogin operation middleware
+func (sh *strictHandler) PasskeyLogin(ctx echo.Context) error {
+	var request PasskeyLoginRequestObject
+
+	var body PasskeyLoginJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PasskeyLogin(ctx.Request().Context(), request.(PasskeyLoginRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PasskeyLogin")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PasskeyLoginResponseObject); ok {
+		return validResponse.VisitPasskeyLoginResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// PasskeyLoginOptions operation middleware
+func (sh *strictHandler) PasskeyLoginOptions(ctx echo.Context) error {
+	var request PasskeyLoginOptionsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PasskeyLoginOptions(ctx.Request().Context(), request.(PasskeyLoginOptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PasskeyLoginOptions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PasskeyLoginOptionsResponseObject); ok {
+		return validResponse.VisitPasskeyLoginOptionsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -5819,6 +7558,29 @@ func (sh *strictHandler) StepUp(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(StepUpResponseObject); ok {
 		return validResponse.VisitStepUpResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// StepUpPasskeyOptions operation middleware
+func (sh *strictHandler) StepUpPasskeyOptions(ctx echo.Context) error {
+	var request StepUpPasskeyOptionsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.StepUpPasskeyOptions(ctx.Request().Context(), request.(StepUpPasskeyOptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StepUpPasskeyOptions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(StepUpPasskeyOptionsResponseObject); ok {
+		return validResponse.VisitStepUpPasskeyOptionsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -6354,6 +8116,217 @@ func (sh *strictHandler) VerifyFactor(ctx echo.Context, id FactorID) error {
 		return err
 	} else if validResponse, ok := response.(VerifyFactorResponseObject); ok {
 		return validResponse.VisitVerifyFactorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListPasskeys operation middleware
+func (sh *strictHandler) ListPasskeys(ctx echo.Context) error {
+	var request ListPasskeysRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPasskeys(ctx.Request().Context(), request.(ListPasskeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPasskeys")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPasskeysResponseObject); ok {
+		return validResponse.VisitListPasskeysResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RegisterPasskey operation middleware
+func (sh *strictHandler) RegisterPasskey(ctx echo.Context) error {
+	var request RegisterPasskeyRequestObject
+
+	var body RegisterPasskeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RegisterPasskey(ctx.Request().Context(), request.(RegisterPasskeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RegisterPasskey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RegisterPasskeyResponseObject); ok {
+		return validResponse.VisitRegisterPasskeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// PasskeyRegistrationOptions operation middleware
+func (sh *strictHandler) PasskeyRegistrationOptions(ctx echo.Context) error {
+	var request PasskeyRegistrationOptionsRequestObject
+
+	var body PasskeyRegistrationOptionsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PasskeyRegistrationOptions(ctx.Request().Context(), request.(PasskeyRegistrationOptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PasskeyRegistrationOptions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PasskeyRegistrationOptionsResponseObject); ok {
+		return validResponse.VisitPasskeyRegistrationOptionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeletePasskey operation middleware
+func (sh *strictHandler) DeletePasskey(ctx echo.Context, id PasskeyID) error {
+	var request DeletePasskeyRequestObject
+
+	request.Id = id
+
+	var body DeletePasskeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeletePasskey(ctx.Request().Context(), request.(DeletePasskeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeletePasskey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeletePasskeyResponseObject); ok {
+		return validResponse.VisitDeletePasskeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RenamePasskey operation middleware
+func (sh *strictHandler) RenamePasskey(ctx echo.Context, id PasskeyID) error {
+	var request RenamePasskeyRequestObject
+
+	request.Id = id
+
+	var body RenamePasskeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RenamePasskey(ctx.Request().Context(), request.(RenamePasskeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RenamePasskey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RenamePasskeyResponseObject); ok {
+		return validResponse.VisitRenamePasskeyResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -89,6 +89,21 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for PasskeyCredentialType.
+const (
+	PublicKey PasskeyCredentialType = "public-key"
+)
+
+// Valid indicates whether the value is a known member of the PasskeyCredentialType enum.
+func (e PasskeyCredentialType) Valid() bool {
+	switch e {
+	case PublicKey:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReadinessStatus.
 const (
 	Ready ReadinessStatus = "ready"
@@ -484,7 +499,16 @@ type MfaEnrollRequest struct {
 // Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
 type MfaToken = string
 
-// MfaVerifyRequest The challenge and exactly one of `code` or `recovery_code`.
+// MfaTokenRequest defines model for MfaTokenRequest.
+type MfaTokenRequest struct {
+	// MfaToken The `mfa_token` of a login's 202 answer.
+	//
+	// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
+	MfaToken MfaToken `json:"mfa_token"`
+}
+
+// MfaVerifyRequest The challenge and exactly one of `code`, `recovery_code` or `passkey`
+// (an assertion for a challenge of `POST /auth/mfa/passkey/options`).
 type MfaVerifyRequest struct {
 	// Code The current 6-digit code of the authenticator app.
 	//
@@ -495,6 +519,11 @@ type MfaVerifyRequest struct {
 	//
 	// Example: 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
 	MfaToken MfaToken `json:"mfa_token"`
+
+	// Passkey A `PublicKeyCredential` as WebAuthn Level 3 JSON
+	// (`RegistrationResponseJSON` or `AuthenticationResponseJSON`, as
+	// `@simplewebauthn/browser` returns them; binary values in base64url).
+	Passkey *PasskeyCredential `json:"passkey,omitempty"`
 
 	// RecoveryCode One recovery code as shown at enrolment (`XXXX-XXXX-XXXX-XXXX`);
 	// case, spaces and dashes do not matter.
@@ -515,6 +544,116 @@ type MfaVerifyRequest struct {
 //
 // Example: Correct-Horse-7
 type NewPassword = string
+
+// Passkey One passkey of the account; never its key.
+type Passkey struct {
+	// Aaguid The authenticator model, when it says (all zeros otherwise).
+	//
+	// Example: fbfc3007-154e-4ecc-8c0b-6e020557d7bd
+	Aaguid *openapi_types.UUID `json:"aaguid,omitempty"`
+
+	// BackedUp The passkey is synced now.
+	//
+	// Example: true
+	BackedUp bool `json:"backed_up"`
+
+	// BackupEligible The passkey may be synced to other devices (a software key, `swk`); false for a device-bound one (`hwk`).
+	//
+	// Example: true
+	BackupEligible bool `json:"backup_eligible"`
+
+	// CreatedAt Example: 2026-12-02T10:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// FriendlyName Example: Laptop
+	FriendlyName string `json:"friendly_name"`
+
+	// Id Example: 7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
+	Id openapi_types.UUID `json:"id"`
+
+	// LastUsedAt Example: 2026-12-02T10:05:00Z
+	LastUsedAt *time.Time `json:"last_used_at"`
+
+	// Transports How the browser reaches the authenticator (`internal`, `hybrid`, `usb`...), as it reported.
+	//
+	// Example: ["internal","hybrid"]
+	Transports []string `json:"transports"`
+}
+
+// PasskeyAdded defines model for PasskeyAdded.
+type PasskeyAdded struct {
+	// Passkey One passkey of the account; never its key.
+	Passkey Passkey `json:"passkey"`
+
+	// RecoveryCodes Ten single-use recovery codes; authd keeps only their hashes.
+	//
+	// Example: ["K7QD-M2XP-4HZT-W5NB","3FJA-Q6RE-YV2C-L7MS","P4XN-T5WD-6GKB-Z2HR","R7CE-2MJV-UQ5A-N3XL","B6WT-Y4PF-K3DZ-Q7MA","H2NV-5RXE-J6CT-W4LB","T3QZ-M7KA-2PFD-X5VE","V5LC-R3NW-Q6TB-Y2JH","D4MX-6ZPV-K5RA-C3TW","G7YB-4HQN-W2ME-P6ZK"]
+	RecoveryCodes *RecoveryCodeList `json:"recovery_codes,omitempty"`
+}
+
+// PasskeyAssertionRequest defines model for PasskeyAssertionRequest.
+type PasskeyAssertionRequest struct {
+	// Credential A `PublicKeyCredential` as WebAuthn Level 3 JSON
+	// (`RegistrationResponseJSON` or `AuthenticationResponseJSON`, as
+	// `@simplewebauthn/browser` returns them; binary values in base64url).
+	Credential PasskeyCredential `json:"credential"`
+}
+
+// PasskeyCredential A `PublicKeyCredential` as WebAuthn Level 3 JSON
+// (`RegistrationResponseJSON` or `AuthenticationResponseJSON`, as
+// `@simplewebauthn/browser` returns them; binary values in base64url).
+type PasskeyCredential struct {
+	// Id Example: hW2o3kzT1c0Vv4s5q6r7t8u9w0x1y2z3A4B5C6D7E8F
+	Id string `json:"id"`
+
+	// RawId Example: hW2o3kzT1c0Vv4s5q6r7t8u9w0x1y2z3A4B5C6D7E8F
+	RawId string `json:"rawId"`
+
+	// Response `clientDataJSON` and `attestationObject` (registration) or `authenticatorData`, `signature` and `userHandle` (assertion).
+	//
+	// Example: {"authenticatorData":"SZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2MFAAAAAQ","clientDataJSON":"eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0","signature":"MEUCIQC","userHandle":"C4_lfCxVTN2dhuzRkgG8AQ"}
+	Response map[string]interface{} `json:"response"`
+
+	// Type Example: public-key
+	Type                 PasskeyCredentialType  `json:"type"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// PasskeyCredentialType Example: public-key
+type PasskeyCredentialType string
+
+// PasskeyList defines model for PasskeyList.
+type PasskeyList struct {
+	Passkeys []Passkey `json:"passkeys"`
+}
+
+// PasskeyOptions defines model for PasskeyOptions.
+type PasskeyOptions struct {
+	// Options `PublicKeyCredentialCreationOptionsJSON` or
+	// `PublicKeyCredentialRequestOptionsJSON` of WebAuthn Level 3:
+	// `challenge`, `rpId`/`rp`, `user`, `allowCredentials` or
+	// `excludeCredentials`, `userVerification`, `timeout`...
+	//
+	//
+	// Example: {"challenge":"kq1u3Yb5N3GQ3l0p2cE8uR8b2sXyZ9wA1vT4mN6oP0c","rpId":"example.com","timeout":300000,"userVerification":"required"}
+	Options map[string]interface{} `json:"options"`
+}
+
+// PasskeyRegistrationRequest defines model for PasskeyRegistrationRequest.
+type PasskeyRegistrationRequest struct {
+	// Credential A `PublicKeyCredential` as WebAuthn Level 3 JSON
+	// (`RegistrationResponseJSON` or `AuthenticationResponseJSON`, as
+	// `@simplewebauthn/browser` returns them; binary values in base64url).
+	Credential PasskeyCredential `json:"credential"`
+
+	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
+	// Control and format characters (line breaks, bidi overrides,
+	// zero-width characters) are refused.
+	//
+	//
+	// Example: Phone
+	FriendlyName *FactorName `json:"friendly_name,omitempty"`
+}
 
 // Problem An RFC 9457 problem detail.
 type Problem struct {
@@ -677,6 +816,17 @@ type RegisterRequest struct {
 	Password NewPassword `json:"password"`
 }
 
+// RenamePasskeyRequest defines model for RenamePasskeyRequest.
+type RenamePasskeyRequest struct {
+	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
+	// Control and format characters (line breaks, bidi overrides,
+	// zero-width characters) are refused.
+	//
+	//
+	// Example: Phone
+	FriendlyName FactorName `json:"friendly_name"`
+}
+
 // ResetPasswordRequest A reset token and the new password.
 type ResetPasswordRequest struct {
 	// NewPassword A new password, never truncated. With the default policy: 8 to 128
@@ -763,12 +913,18 @@ type StartTotpRequest struct {
 	FriendlyName *FactorName `json:"friendly_name,omitempty"`
 }
 
-// StepUpRequest Exactly one of `password`, `code` or `recovery_code`.
+// StepUpRequest Exactly one of `password`, `code`, `recovery_code` or `passkey` (an
+// assertion for a challenge of `POST /auth/step-up/passkey/options`).
 type StepUpRequest struct {
 	// Code The current 6-digit code of the authenticator app.
 	//
 	// Example: 492039
 	Code *MfaCode `json:"code,omitempty"`
+
+	// Passkey A `PublicKeyCredential` as WebAuthn Level 3 JSON
+	// (`RegistrationResponseJSON` or `AuthenticationResponseJSON`, as
+	// `@simplewebauthn/browser` returns them; binary values in base64url).
+	Passkey *PasskeyCredential `json:"passkey,omitempty"`
 
 	// Password The account's password.
 	//
@@ -939,6 +1095,9 @@ type VerifyEmailRequest struct {
 // FactorID defines model for FactorID.
 type FactorID = openapi_types.UUID
 
+// PasskeyID defines model for PasskeyID.
+type PasskeyID = openapi_types.UUID
+
 // BadRequest An RFC 9457 problem detail.
 type BadRequest = Problem
 
@@ -965,6 +1124,12 @@ type InvalidRefreshToken = Problem
 
 // NotFound An RFC 9457 problem detail.
 type NotFound = Problem
+
+// PasskeyCreationOptions defines model for PasskeyCreationOptions.
+type PasskeyCreationOptions = PasskeyOptions
+
+// PasskeyRequestOptions defines model for PasskeyRequestOptions.
+type PasskeyRequestOptions = PasskeyOptions
 
 // PayloadTooLarge An RFC 9457 problem detail.
 type PayloadTooLarge = Problem
@@ -1017,11 +1182,17 @@ type ConfirmEmailChangeJSONRequestBody = TokenRequest
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
+// MfaPasskeyOptionsJSONRequestBody defines body for MfaPasskeyOptions for application/json ContentType.
+type MfaPasskeyOptionsJSONRequestBody = MfaTokenRequest
+
 // EnrollMfaTotpJSONRequestBody defines body for EnrollMfaTotp for application/json ContentType.
 type EnrollMfaTotpJSONRequestBody = MfaEnrollRequest
 
 // VerifyMfaJSONRequestBody defines body for VerifyMfa for application/json ContentType.
 type VerifyMfaJSONRequestBody = MfaVerifyRequest
+
+// PasskeyLoginJSONRequestBody defines body for PasskeyLogin for application/json ContentType.
+type PasskeyLoginJSONRequestBody = PasskeyAssertionRequest
 
 // ForgotPasswordJSONRequestBody defines body for ForgotPassword for application/json ContentType.
 type ForgotPasswordJSONRequestBody = EmailRequest
@@ -1058,6 +1229,18 @@ type DeleteFactorJSONRequestBody = CurrentPasswordRequest
 
 // VerifyFactorJSONRequestBody defines body for VerifyFactor for application/json ContentType.
 type VerifyFactorJSONRequestBody = CodeRequest
+
+// RegisterPasskeyJSONRequestBody defines body for RegisterPasskey for application/json ContentType.
+type RegisterPasskeyJSONRequestBody = PasskeyRegistrationRequest
+
+// PasskeyRegistrationOptionsJSONRequestBody defines body for PasskeyRegistrationOptions for application/json ContentType.
+type PasskeyRegistrationOptionsJSONRequestBody = CurrentPasswordRequest
+
+// DeletePasskeyJSONRequestBody defines body for DeletePasskey for application/json ContentType.
+type DeletePasskeyJSONRequestBody = CurrentPasswordRequest
+
+// RenamePasskeyJSONRequestBody defines body for RenamePasskey for application/json ContentType.
+type RenamePasskeyJSONRequestBody = RenamePasskeyRequest
 
 // RegenerateRecoveryCodesJSONRequestBody defines body for RegenerateRecoveryCodes for application/json ContentType.
 type RegenerateRecoveryCodesJSONRequestBody = CurrentPasswordRequest
@@ -1190,6 +1373,113 @@ func (a JWK) MarshalJSON() ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'x': %w", err)
 		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for PasskeyCredential. Returns the specified
+// element and whether it was found
+func (a PasskeyCredential) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for PasskeyCredential
+func (a *PasskeyCredential) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for PasskeyCredential to handle AdditionalProperties
+func (a *PasskeyCredential) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["id"]; found {
+		err = json.Unmarshal(raw, &a.Id)
+		if err != nil {
+			return fmt.Errorf("error reading 'id': %w", err)
+		}
+		delete(object, "id")
+	}
+
+	if raw, found := object["rawId"]; found {
+		err = json.Unmarshal(raw, &a.RawId)
+		if err != nil {
+			return fmt.Errorf("error reading 'rawId': %w", err)
+		}
+		delete(object, "rawId")
+	}
+
+	if raw, found := object["response"]; found {
+		err = json.Unmarshal(raw, &a.Response)
+		if err != nil {
+			return fmt.Errorf("error reading 'response': %w", err)
+		}
+		delete(object, "response")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for PasskeyCredential to handle AdditionalProperties
+func (a PasskeyCredential) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["id"], err = json.Marshal(a.Id)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'id': %w", err)
+	}
+
+	object["rawId"], err = json.Marshal(a.RawId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'rawId': %w", err)
+	}
+
+	if a.Response != nil {
+		object["response"], err = json.Marshal(a.Response)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'response': %w", err)
+		}
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -1408,6 +1698,32 @@ type ClientInterface interface {
 	// Corresponds with POST /auth/logout (the `Logout` operationId).
 	Logout(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// MfaPasskeyOptionsWithBody Options for completing a login with a passkey as second factor
+	//
+	// For a login that answered 202 with `passkey` among its `methods`:
+	// the options for `navigator.credentials.get()` listing the account's
+	// passkeys. Send the assertion as `passkey` to `POST /auth/mfa/verify`
+	// with the same `mfa_token`. Unknown, expired and used challenges
+	// answer 401 `invalid-mfa-token`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/mfa/passkey/options (the `MfaPasskeyOptions` operationId).
+	MfaPasskeyOptionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MfaPasskeyOptions Options for completing a login with a passkey as second factor
+	//
+	// For a login that answered 202 with `passkey` among its `methods`:
+	// the options for `navigator.credentials.get()` listing the account's
+	// passkeys. Send the assertion as `passkey` to `POST /auth/mfa/verify`
+	// with the same `mfa_token`. Unknown, expired and used challenges
+	// answer 401 `invalid-mfa-token`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/mfa/passkey/options (the `MfaPasskeyOptions` operationId).
+	MfaPasskeyOptions(ctx context.Context, body MfaPasskeyOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// EnrollMfaTotpWithBody Enrol an authenticator during a login that requires one
 	//
 	// With `AUTHD_REQUIRE_MFA=true`, a login with the right password to an
@@ -1493,6 +1809,65 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
 	VerifyMfa(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PasskeyLoginWithBody Log in with a passkey
+	//
+	// Completes a passwordless login: the assertion from
+	// `navigator.credentials.get()` (`startAuthentication()`'s result) for
+	// a challenge of `POST /auth/passkey/options`. Checked: the challenge
+	// (single use, unexpired, of this ceremony), the origin
+	// (`AUTHD_WEBAUTHN_ORIGINS`), the relying party id
+	// (`AUTHD_WEBAUTHN_RP_ID`), user presence and verification, the
+	// signature with the stored public key, and the signature counter. The
+	// answer is the usual token pair; its access tokens carry `amr`
+	// `["hwk", "user"]` (a device-bound passkey) or `["swk", "user"]` (a
+	// synced one) and `aal` 2. An unknown credential, another account's,
+	// a deactivated account, a bad signature and a used or unknown
+	// challenge all answer the same 401. A signature counter that went
+	// backwards (a cloned authenticator) is refused the same way and
+	// recorded (`passkey_clone_suspected`). Limited per client IP like
+	// logins.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/passkey/login (the `PasskeyLogin` operationId).
+	PasskeyLoginWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PasskeyLogin Log in with a passkey
+	//
+	// Completes a passwordless login: the assertion from
+	// `navigator.credentials.get()` (`startAuthentication()`'s result) for
+	// a challenge of `POST /auth/passkey/options`. Checked: the challenge
+	// (single use, unexpired, of this ceremony), the origin
+	// (`AUTHD_WEBAUTHN_ORIGINS`), the relying party id
+	// (`AUTHD_WEBAUTHN_RP_ID`), user presence and verification, the
+	// signature with the stored public key, and the signature counter. The
+	// answer is the usual token pair; its access tokens carry `amr`
+	// `["hwk", "user"]` (a device-bound passkey) or `["swk", "user"]` (a
+	// synced one) and `aal` 2. An unknown credential, another account's,
+	// a deactivated account, a bad signature and a used or unknown
+	// challenge all answer the same 401. A signature counter that went
+	// backwards (a cloned authenticator) is refused the same way and
+	// recorded (`passkey_clone_suspected`). Limited per client IP like
+	// logins.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/passkey/login (the `PasskeyLogin` operationId).
+	PasskeyLogin(ctx context.Context, body PasskeyLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PasskeyLoginOptions Start a passwordless login with a passkey
+	//
+	// Returns the options for `navigator.credentials.get()` (the
+	// `publicKey` member, as JSON: pass it to `startAuthentication()` of
+	// `@simplewebauthn/browser`) for a discoverable credential: no email is
+	// needed, the authenticator offers the passkeys it holds for this
+	// relying party. The challenge is random, single use, bound to this
+	// ceremony, expires after 5 minutes and works on every instance (it is
+	// stored in PostgreSQL). Limited per client IP like logins.
+	//
+	// Corresponds with POST /auth/passkey/options (the `PasskeyLoginOptions` operationId).
+	PasskeyLoginOptions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ForgotPasswordWithBody Ask for a password reset
 	//
@@ -1667,6 +2042,15 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /auth/step-up (the `StepUp` operationId).
 	StepUp(ctx context.Context, body StepUpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StepUpPasskeyOptions Options for a step-up with a passkey
+	//
+	// The options for `navigator.credentials.get()` listing the caller's
+	// passkeys; send the assertion as `passkey` to `POST /auth/step-up`.
+	// An account without passkeys answers 409 `factor-required`.
+	//
+	// Corresponds with POST /auth/step-up/passkey/options (the `StepUpPasskeyOptions` operationId).
+	StepUpPasskeyOptions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyEmailWithBody Verify an email address
 	//
@@ -2026,6 +2410,119 @@ type ClientInterface interface {
 	// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
 	VerifyFactor(ctx context.Context, id FactorID, body VerifyFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListPasskeys The user's passkeys
+	//
+	// The account's passkeys, oldest first; never a key.
+	//
+	// Corresponds with GET /users/me/passkeys (the `ListPasskeys` operationId).
+	ListPasskeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegisterPasskeyWithBody Add a passkey
+	//
+	// Stores the credential from `navigator.credentials.create()`
+	// (`startRegistration()`'s result) for a challenge of
+	// `POST /users/me/passkeys/options` started by this session. Checked:
+	// the challenge, the origin, the relying party id, user presence and
+	// verification, and that the credential is not registered already. The
+	// passkey is then a way to log in without a password and a second
+	// factor of the account. When it is the account's first factor the
+	// answer carries the 10 recovery codes, shown this once. At most 10
+	// passkeys (409 `factor-limit`). A notice is mailed.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /users/me/passkeys (the `RegisterPasskey` operationId).
+	RegisterPasskeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RegisterPasskey Add a passkey
+	//
+	// Stores the credential from `navigator.credentials.create()`
+	// (`startRegistration()`'s result) for a challenge of
+	// `POST /users/me/passkeys/options` started by this session. Checked:
+	// the challenge, the origin, the relying party id, user presence and
+	// verification, and that the credential is not registered already. The
+	// passkey is then a way to log in without a password and a second
+	// factor of the account. When it is the account's first factor the
+	// answer carries the 10 recovery codes, shown this once. At most 10
+	// passkeys (409 `factor-limit`). A notice is mailed.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /users/me/passkeys (the `RegisterPasskey` operationId).
+	RegisterPasskey(ctx context.Context, body RegisterPasskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PasskeyRegistrationOptionsWithBody Start adding a passkey
+	//
+	// Returns the options for `navigator.credentials.create()` (the
+	// `publicKey` member, as JSON: pass it to `startRegistration()` of
+	// `@simplewebauthn/browser`): a resident key (discoverable credential)
+	// is required, user verification is required, and the account's
+	// existing passkeys are excluded. The challenge is single use, bound to
+	// this session and ceremony, and expires after 5 minutes. Needs
+	// step-up and `current_password` (a passkey is a way to log in: a
+	// stolen access token must not add the thief's), checked like
+	// `PUT /users/me` checks it.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /users/me/passkeys/options (the `PasskeyRegistrationOptions` operationId).
+	PasskeyRegistrationOptionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PasskeyRegistrationOptions Start adding a passkey
+	//
+	// Returns the options for `navigator.credentials.create()` (the
+	// `publicKey` member, as JSON: pass it to `startRegistration()` of
+	// `@simplewebauthn/browser`): a resident key (discoverable credential)
+	// is required, user verification is required, and the account's
+	// existing passkeys are excluded. The challenge is single use, bound to
+	// this session and ceremony, and expires after 5 minutes. Needs
+	// step-up and `current_password` (a passkey is a way to log in: a
+	// stolen access token must not add the thief's), checked like
+	// `PUT /users/me` checks it.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /users/me/passkeys/options (the `PasskeyRegistrationOptions` operationId).
+	PasskeyRegistrationOptions(ctx context.Context, body PasskeyRegistrationOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeletePasskeyWithBody Remove a passkey
+	//
+	// Removes one of the account's passkeys. Removing the account's last
+	// second factor also voids the recovery codes. Needs step-up and
+	// `current_password`, checked like `PUT /users/me` checks it. Unknown
+	// and other users' passkeys answer 404. A notice is mailed.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /users/me/passkeys/{id} (the `DeletePasskey` operationId).
+	DeletePasskeyWithBody(ctx context.Context, id PasskeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeletePasskey Remove a passkey
+	//
+	// Removes one of the account's passkeys. Removing the account's last
+	// second factor also voids the recovery codes. Needs step-up and
+	// `current_password`, checked like `PUT /users/me` checks it. Unknown
+	// and other users' passkeys answer 404. A notice is mailed.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /users/me/passkeys/{id} (the `DeletePasskey` operationId).
+	DeletePasskey(ctx context.Context, id PasskeyID, body DeletePasskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RenamePasskeyWithBody Rename a passkey
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /users/me/passkeys/{id} (the `RenamePasskey` operationId).
+	RenamePasskeyWithBody(ctx context.Context, id PasskeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RenamePasskey Rename a passkey
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /users/me/passkeys/{id} (the `RenamePasskey` operationId).
+	RenamePasskey(ctx context.Context, id PasskeyID, body RenamePasskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RegenerateRecoveryCodesWithBody Replace the recovery codes
 	//
 	// Voids every recovery code of the account and returns 10 new ones,
@@ -2277,6 +2774,52 @@ func (c *Client) Logout(ctx context.Context, params *LogoutParams, reqEditors ..
 	return c.Client.Do(req)
 }
 
+// MfaPasskeyOptionsWithBody Options for completing a login with a passkey as second factor
+//
+// For a login that answered 202 with `passkey` among its `methods`:
+// the options for `navigator.credentials.get()` listing the account's
+// passkeys. Send the assertion as `passkey` to `POST /auth/mfa/verify`
+// with the same `mfa_token`. Unknown, expired and used challenges
+// answer 401 `invalid-mfa-token`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/mfa/passkey/options (the `MfaPasskeyOptions` operationId).
+func (c *Client) MfaPasskeyOptionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMfaPasskeyOptionsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MfaPasskeyOptions Options for completing a login with a passkey as second factor
+//
+// For a login that answered 202 with `passkey` among its `methods`:
+// the options for `navigator.credentials.get()` listing the account's
+// passkeys. Send the assertion as `passkey` to `POST /auth/mfa/verify`
+// with the same `mfa_token`. Unknown, expired and used challenges
+// answer 401 `invalid-mfa-token`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/mfa/passkey/options (the `MfaPasskeyOptions` operationId).
+func (c *Client) MfaPasskeyOptions(ctx context.Context, body MfaPasskeyOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMfaPasskeyOptionsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // EnrollMfaTotpWithBody Enrol an authenticator during a login that requires one
 //
 // With `AUTHD_REQUIRE_MFA=true`, a login with the right password to an
@@ -2393,6 +2936,95 @@ func (c *Client) VerifyMfaWithBody(ctx context.Context, contentType string, body
 // Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
 func (c *Client) VerifyMfa(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewVerifyMfaRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PasskeyLoginWithBody Log in with a passkey
+//
+// Completes a passwordless login: the assertion from
+// `navigator.credentials.get()` (`startAuthentication()`'s result) for
+// a challenge of `POST /auth/passkey/options`. Checked: the challenge
+// (single use, unexpired, of this ceremony), the origin
+// (`AUTHD_WEBAUTHN_ORIGINS`), the relying party id
+// (`AUTHD_WEBAUTHN_RP_ID`), user presence and verification, the
+// signature with the stored public key, and the signature counter. The
+// answer is the usual token pair; its access tokens carry `amr`
+// `["hwk", "user"]` (a device-bound passkey) or `["swk", "user"]` (a
+// synced one) and `aal` 2. An unknown credential, another account's,
+// a deactivated account, a bad signature and a used or unknown
+// challenge all answer the same 401. A signature counter that went
+// backwards (a cloned authenticator) is refused the same way and
+// recorded (`passkey_clone_suspected`). Limited per client IP like
+// logins.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/passkey/login (the `PasskeyLogin` operationId).
+func (c *Client) PasskeyLoginWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPasskeyLoginRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PasskeyLogin Log in with a passkey
+//
+// Completes a passwordless login: the assertion from
+// `navigator.credentials.get()` (`startAuthentication()`'s result) for
+// a challenge of `POST /auth/passkey/options`. Checked: the challenge
+// (single use, unexpired, of this ceremony), the origin
+// (`AUTHD_WEBAUTHN_ORIGINS`), the relying party id
+// (`AUTHD_WEBAUTHN_RP_ID`), user presence and verification, the
+// signature with the stored public key, and the signature counter. The
+// answer is the usual token pair; its access tokens carry `amr`
+// `["hwk", "user"]` (a device-bound passkey) or `["swk", "user"]` (a
+// synced one) and `aal` 2. An unknown credential, another account's,
+// a deactivated account, a bad signature and a used or unknown
+// challenge all answer the same 401. A signature counter that went
+// backwards (a cloned authenticator) is refused the same way and
+// recorded (`passkey_clone_suspected`). Limited per client IP like
+// logins.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/passkey/login (the `PasskeyLogin` operationId).
+func (c *Client) PasskeyLogin(ctx context.Context, body PasskeyLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPasskeyLoginRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PasskeyLoginOptions Start a passwordless login with a passkey
+//
+// Returns the options for `navigator.credentials.get()` (the
+// `publicKey` member, as JSON: pass it to `startAuthentication()` of
+// `@simplewebauthn/browser`) for a discoverable credential: no email is
+// needed, the authenticator offers the passkeys it holds for this
+// relying party. The challenge is random, single use, bound to this
+// ceremony, expires after 5 minutes and works on every instance (it is
+// stored in PostgreSQL). Limited per client IP like logins.
+//
+// Corresponds with POST /auth/passkey/options (the `PasskeyLoginOptions` operationId).
+func (c *Client) PasskeyLoginOptions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPasskeyLoginOptionsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -2667,6 +3299,25 @@ func (c *Client) StepUpWithBody(ctx context.Context, contentType string, body io
 // Corresponds with POST /auth/step-up (the `StepUp` operationId).
 func (c *Client) StepUp(ctx context.Context, body StepUpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStepUpRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StepUpPasskeyOptions Options for a step-up with a passkey
+//
+// The options for `navigator.credentials.get()` listing the caller's
+// passkeys; send the assertion as `passkey` to `POST /auth/step-up`.
+// An account without passkeys answers 409 `factor-required`.
+//
+// Corresponds with POST /auth/step-up/passkey/options (the `StepUpPasskeyOptions` operationId).
+func (c *Client) StepUpPasskeyOptions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStepUpPasskeyOptionsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -3265,6 +3916,209 @@ func (c *Client) VerifyFactor(ctx context.Context, id FactorID, body VerifyFacto
 	return c.Client.Do(req)
 }
 
+// ListPasskeys The user's passkeys
+//
+// The account's passkeys, oldest first; never a key.
+//
+// Corresponds with GET /users/me/passkeys (the `ListPasskeys` operationId).
+func (c *Client) ListPasskeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPasskeysRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegisterPasskeyWithBody Add a passkey
+//
+// Stores the credential from `navigator.credentials.create()`
+// (`startRegistration()`'s result) for a challenge of
+// `POST /users/me/passkeys/options` started by this session. Checked:
+// the challenge, the origin, the relying party id, user presence and
+// verification, and that the credential is not registered already. The
+// passkey is then a way to log in without a password and a second
+// factor of the account. When it is the account's first factor the
+// answer carries the 10 recovery codes, shown this once. At most 10
+// passkeys (409 `factor-limit`). A notice is mailed.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /users/me/passkeys (the `RegisterPasskey` operationId).
+func (c *Client) RegisterPasskeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegisterPasskeyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RegisterPasskey Add a passkey
+//
+// Stores the credential from `navigator.credentials.create()`
+// (`startRegistration()`'s result) for a challenge of
+// `POST /users/me/passkeys/options` started by this session. Checked:
+// the challenge, the origin, the relying party id, user presence and
+// verification, and that the credential is not registered already. The
+// passkey is then a way to log in without a password and a second
+// factor of the account. When it is the account's first factor the
+// answer carries the 10 recovery codes, shown this once. At most 10
+// passkeys (409 `factor-limit`). A notice is mailed.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /users/me/passkeys (the `RegisterPasskey` operationId).
+func (c *Client) RegisterPasskey(ctx context.Context, body RegisterPasskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRegisterPasskeyRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PasskeyRegistrationOptionsWithBody Start adding a passkey
+//
+// Returns the options for `navigator.credentials.create()` (the
+// `publicKey` member, as JSON: pass it to `startRegistration()` of
+// `@simplewebauthn/browser`): a resident key (discoverable credential)
+// is required, user verification is required, and the account's
+// existing passkeys are excluded. The challenge is single use, bound to
+// this session and ceremony, and expires after 5 minutes. Needs
+// step-up and `current_password` (a passkey is a way to log in: a
+// stolen access token must not add the thief's), checked like
+// `PUT /users/me` checks it.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /users/me/passkeys/options (the `PasskeyRegistrationOptions` operationId).
+func (c *Client) PasskeyRegistrationOptionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPasskeyRegistrationOptionsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PasskeyRegistrationOptions Start adding a passkey
+//
+// Returns the options for `navigator.credentials.create()` (the
+// `publicKey` member, as JSON: pass it to `startRegistration()` of
+// `@simplewebauthn/browser`): a resident key (discoverable credential)
+// is required, user verification is required, and the account's
+// existing passkeys are excluded. The challenge is single use, bound to
+// this session and ceremony, and expires after 5 minutes. Needs
+// step-up and `current_password` (a passkey is a way to log in: a
+// stolen access token must not add the thief's), checked like
+// `PUT /users/me` checks it.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /users/me/passkeys/options (the `PasskeyRegistrationOptions` operationId).
+func (c *Client) PasskeyRegistrationOptions(ctx context.Context, body PasskeyRegistrationOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPasskeyRegistrationOptionsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeletePasskeyWithBody Remove a passkey
+//
+// Removes one of the account's passkeys. Removing the account's last
+// second factor also voids the recovery codes. Needs step-up and
+// `current_password`, checked like `PUT /users/me` checks it. Unknown
+// and other users' passkeys answer 404. A notice is mailed.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /users/me/passkeys/{id} (the `DeletePasskey` operationId).
+func (c *Client) DeletePasskeyWithBody(ctx context.Context, id PasskeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeletePasskeyRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeletePasskey Remove a passkey
+//
+// Removes one of the account's passkeys. Removing the account's last
+// second factor also voids the recovery codes. Needs step-up and
+// `current_password`, checked like `PUT /users/me` checks it. Unknown
+// and other users' passkeys answer 404. A notice is mailed.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /users/me/passkeys/{id} (the `DeletePasskey` operationId).
+func (c *Client) DeletePasskey(ctx context.Context, id PasskeyID, body DeletePasskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeletePasskeyRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RenamePasskeyWithBody Rename a passkey
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /users/me/passkeys/{id} (the `RenamePasskey` operationId).
+func (c *Client) RenamePasskeyWithBody(ctx context.Context, id PasskeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRenamePasskeyRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RenamePasskey Rename a passkey
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /users/me/passkeys/{id} (the `RenamePasskey` operationId).
+func (c *Client) RenamePasskey(ctx context.Context, id PasskeyID, body RenamePasskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRenamePasskeyRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RegenerateRecoveryCodesWithBody Replace the recovery codes
 //
 // Voids every recovery code of the account and returns 10 new ones,
@@ -3540,6 +4394,46 @@ func NewLogoutRequest(server string, params *LogoutParams) (*http.Request, error
 	return req, nil
 }
 
+// NewMfaPasskeyOptionsRequest calls the generic MfaPasskeyOptions builder with application/json body
+func NewMfaPasskeyOptionsRequest(server string, body MfaPasskeyOptionsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewMfaPasskeyOptionsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewMfaPasskeyOptionsRequestWithBody constructs an http.Request for the MfaPasskeyOptions method, with any body, and a specified content type
+func NewMfaPasskeyOptionsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/mfa/passkey/options")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewEnrollMfaTotpRequest calls the generic EnrollMfaTotp builder with application/json body
 func NewEnrollMfaTotpRequest(server string, body EnrollMfaTotpJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -3616,6 +4510,73 @@ func NewVerifyMfaRequestWithBody(server string, contentType string, body io.Read
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPasskeyLoginRequest calls the generic PasskeyLogin builder with application/json body
+func NewPasskeyLoginRequest(server string, body PasskeyLoginJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPasskeyLoginRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPasskeyLoginRequestWithBody constructs an http.Request for the PasskeyLogin method, with any body, and a specified content type
+func NewPasskeyLoginRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/passkey/login")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPasskeyLoginOptionsRequest constructs an http.Request for the PasskeyLoginOptions method
+func NewPasskeyLoginOptionsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/passkey/options")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -3816,6 +4777,33 @@ func NewStepUpRequestWithBody(server string, contentType string, body io.Reader)
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewStepUpPasskeyOptionsRequest constructs an http.Request for the StepUpPasskeyOptions method
+func NewStepUpPasskeyOptionsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/step-up/passkey/options")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -4396,6 +5384,207 @@ func NewVerifyFactorRequestWithBody(server string, id FactorID, contentType stri
 	return req, nil
 }
 
+// NewListPasskeysRequest constructs an http.Request for the ListPasskeys method
+func NewListPasskeysRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/passkeys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRegisterPasskeyRequest calls the generic RegisterPasskey builder with application/json body
+func NewRegisterPasskeyRequest(server string, body RegisterPasskeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRegisterPasskeyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewRegisterPasskeyRequestWithBody constructs an http.Request for the RegisterPasskey method, with any body, and a specified content type
+func NewRegisterPasskeyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/passkeys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPasskeyRegistrationOptionsRequest calls the generic PasskeyRegistrationOptions builder with application/json body
+func NewPasskeyRegistrationOptionsRequest(server string, body PasskeyRegistrationOptionsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPasskeyRegistrationOptionsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPasskeyRegistrationOptionsRequestWithBody constructs an http.Request for the PasskeyRegistrationOptions method, with any body, and a specified content type
+func NewPasskeyRegistrationOptionsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/passkeys/options")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeletePasskeyRequest calls the generic DeletePasskey builder with application/json body
+func NewDeletePasskeyRequest(server string, id PasskeyID, body DeletePasskeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeletePasskeyRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewDeletePasskeyRequestWithBody constructs an http.Request for the DeletePasskey method, with any body, and a specified content type
+func NewDeletePasskeyRequestWithBody(server string, id PasskeyID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/passkeys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRenamePasskeyRequest calls the generic RenamePasskey builder with application/json body
+func NewRenamePasskeyRequest(server string, id PasskeyID, body RenamePasskeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRenamePasskeyRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRenamePasskeyRequestWithBody constructs an http.Request for the RenamePasskey method, with any body, and a specified content type
+func NewRenamePasskeyRequestWithBody(server string, id PasskeyID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/passkeys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewRegenerateRecoveryCodesRequest calls the generic RegenerateRecoveryCodes builder with application/json body
 func NewRegenerateRecoveryCodesRequest(server string, body RegenerateRecoveryCodesJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -4680,6 +5869,32 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /auth/logout (the `Logout` operationId).
 	LogoutWithResponse(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*LogoutResponse, error)
 
+	// MfaPasskeyOptionsWithBodyWithResponse Options for completing a login with a passkey as second factor
+	//
+	// For a login that answered 202 with `passkey` among its `methods`:
+	// the options for `navigator.credentials.get()` listing the account's
+	// passkeys. Send the assertion as `passkey` to `POST /auth/mfa/verify`
+	// with the same `mfa_token`. Unknown, expired and used challenges
+	// answer 401 `invalid-mfa-token`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/mfa/passkey/options (the `MfaPasskeyOptions` operationId).
+	MfaPasskeyOptionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MfaPasskeyOptionsResponse, error)
+
+	// MfaPasskeyOptionsWithResponse Options for completing a login with a passkey as second factor
+	//
+	// For a login that answered 202 with `passkey` among its `methods`:
+	// the options for `navigator.credentials.get()` listing the account's
+	// passkeys. Send the assertion as `passkey` to `POST /auth/mfa/verify`
+	// with the same `mfa_token`. Unknown, expired and used challenges
+	// answer 401 `invalid-mfa-token`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/mfa/passkey/options (the `MfaPasskeyOptions` operationId).
+	MfaPasskeyOptionsWithResponse(ctx context.Context, body MfaPasskeyOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*MfaPasskeyOptionsResponse, error)
+
 	// EnrollMfaTotpWithBodyWithResponse Enrol an authenticator during a login that requires one
 	//
 	// With `AUTHD_REQUIRE_MFA=true`, a login with the right password to an
@@ -4765,6 +5980,67 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
 	VerifyMfaWithResponse(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyMfaResponse, error)
+
+	// PasskeyLoginWithBodyWithResponse Log in with a passkey
+	//
+	// Completes a passwordless login: the assertion from
+	// `navigator.credentials.get()` (`startAuthentication()`'s result) for
+	// a challenge of `POST /auth/passkey/options`. Checked: the challenge
+	// (single use, unexpired, of this ceremony), the origin
+	// (`AUTHD_WEBAUTHN_ORIGINS`), the relying party id
+	// (`AUTHD_WEBAUTHN_RP_ID`), user presence and verification, the
+	// signature with the stored public key, and the signature counter. The
+	// answer is the usual token pair; its access tokens carry `amr`
+	// `["hwk", "user"]` (a device-bound passkey) or `["swk", "user"]` (a
+	// synced one) and `aal` 2. An unknown credential, another account's,
+	// a deactivated account, a bad signature and a used or unknown
+	// challenge all answer the same 401. A signature counter that went
+	// backwards (a cloned authenticator) is refused the same way and
+	// recorded (`passkey_clone_suspected`). Limited per client IP like
+	// logins.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/passkey/login (the `PasskeyLogin` operationId).
+	PasskeyLoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PasskeyLoginResponse, error)
+
+	// PasskeyLoginWithResponse Log in with a passkey
+	//
+	// Completes a passwordless login: the assertion from
+	// `navigator.credentials.get()` (`startAuthentication()`'s result) for
+	// a challenge of `POST /auth/passkey/options`. Checked: the challenge
+	// (single use, unexpired, of this ceremony), the origin
+	// (`AUTHD_WEBAUTHN_ORIGINS`), the relying party id
+	// (`AUTHD_WEBAUTHN_RP_ID`), user presence and verification, the
+	// signature with the stored public key, and the signature counter. The
+	// answer is the usual token pair; its access tokens carry `amr`
+	// `["hwk", "user"]` (a device-bound passkey) or `["swk", "user"]` (a
+	// synced one) and `aal` 2. An unknown credential, another account's,
+	// a deactivated account, a bad signature and a used or unknown
+	// challenge all answer the same 401. A signature counter that went
+	// backwards (a cloned authenticator) is refused the same way and
+	// recorded (`passkey_clone_suspected`). Limited per client IP like
+	// logins.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/passkey/login (the `PasskeyLogin` operationId).
+	PasskeyLoginWithResponse(ctx context.Context, body PasskeyLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*PasskeyLoginResponse, error)
+
+	// PasskeyLoginOptionsWithResponse Start a passwordless login with a passkey
+	//
+	// Returns the options for `navigator.credentials.get()` (the
+	// `publicKey` member, as JSON: pass it to `startAuthentication()` of
+	// `@simplewebauthn/browser`) for a discoverable credential: no email is
+	// needed, the authenticator offers the passkeys it holds for this
+	// relying party. The challenge is random, single use, bound to this
+	// ceremony, expires after 5 minutes and works on every instance (it is
+	// stored in PostgreSQL). Limited per client IP like logins.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/passkey/options (the `PasskeyLoginOptions` operationId).
+	PasskeyLoginOptionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PasskeyLoginOptionsResponse, error)
 
 	// ForgotPasswordWithBodyWithResponse Ask for a password reset
 	//
@@ -4939,6 +6215,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /auth/step-up (the `StepUp` operationId).
 	StepUpWithResponse(ctx context.Context, body StepUpJSONRequestBody, reqEditors ...RequestEditorFn) (*StepUpResponse, error)
+
+	// StepUpPasskeyOptionsWithResponse Options for a step-up with a passkey
+	//
+	// The options for `navigator.credentials.get()` listing the caller's
+	// passkeys; send the assertion as `passkey` to `POST /auth/step-up`.
+	// An account without passkeys answers 409 `factor-required`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/step-up/passkey/options (the `StepUpPasskeyOptions` operationId).
+	StepUpPasskeyOptionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*StepUpPasskeyOptionsResponse, error)
 
 	// VerifyEmailWithBodyWithResponse Verify an email address
 	//
@@ -5315,6 +6602,121 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
 	VerifyFactorWithResponse(ctx context.Context, id FactorID, body VerifyFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyFactorResponse, error)
+
+	// ListPasskeysWithResponse The user's passkeys
+	//
+	// The account's passkeys, oldest first; never a key.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/me/passkeys (the `ListPasskeys` operationId).
+	ListPasskeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPasskeysResponse, error)
+
+	// RegisterPasskeyWithBodyWithResponse Add a passkey
+	//
+	// Stores the credential from `navigator.credentials.create()`
+	// (`startRegistration()`'s result) for a challenge of
+	// `POST /users/me/passkeys/options` started by this session. Checked:
+	// the challenge, the origin, the relying party id, user presence and
+	// verification, and that the credential is not registered already. The
+	// passkey is then a way to log in without a password and a second
+	// factor of the account. When it is the account's first factor the
+	// answer carries the 10 recovery codes, shown this once. At most 10
+	// passkeys (409 `factor-limit`). A notice is mailed.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/passkeys (the `RegisterPasskey` operationId).
+	RegisterPasskeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterPasskeyResponse, error)
+
+	// RegisterPasskeyWithResponse Add a passkey
+	//
+	// Stores the credential from `navigator.credentials.create()`
+	// (`startRegistration()`'s result) for a challenge of
+	// `POST /users/me/passkeys/options` started by this session. Checked:
+	// the challenge, the origin, the relying party id, user presence and
+	// verification, and that the credential is not registered already. The
+	// passkey is then a way to log in without a password and a second
+	// factor of the account. When it is the account's first factor the
+	// answer carries the 10 recovery codes, shown this once. At most 10
+	// passkeys (409 `factor-limit`). A notice is mailed.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/passkeys (the `RegisterPasskey` operationId).
+	RegisterPasskeyWithResponse(ctx context.Context, body RegisterPasskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterPasskeyResponse, error)
+
+	// PasskeyRegistrationOptionsWithBodyWithResponse Start adding a passkey
+	//
+	// Returns the options for `navigator.credentials.create()` (the
+	// `publicKey` member, as JSON: pass it to `startRegistration()` of
+	// `@simplewebauthn/browser`): a resident key (discoverable credential)
+	// is required, user verification is required, and the account's
+	// existing passkeys are excluded. The challenge is single use, bound to
+	// this session and ceremony, and expires after 5 minutes. Needs
+	// step-up and `current_password` (a passkey is a way to log in: a
+	// stolen access token must not add the thief's), checked like
+	// `PUT /users/me` checks it.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/passkeys/options (the `PasskeyRegistrationOptions` operationId).
+	PasskeyRegistrationOptionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PasskeyRegistrationOptionsResponse, error)
+
+	// PasskeyRegistrationOptionsWithResponse Start adding a passkey
+	//
+	// Returns the options for `navigator.credentials.create()` (the
+	// `publicKey` member, as JSON: pass it to `startRegistration()` of
+	// `@simplewebauthn/browser`): a resident key (discoverable credential)
+	// is required, user verification is required, and the account's
+	// existing passkeys are excluded. The challenge is single use, bound to
+	// this session and ceremony, and expires after 5 minutes. Needs
+	// step-up and `current_password` (a passkey is a way to log in: a
+	// stolen access token must not add the thief's), checked like
+	// `PUT /users/me` checks it.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/passkeys/options (the `PasskeyRegistrationOptions` operationId).
+	PasskeyRegistrationOptionsWithResponse(ctx context.Context, body PasskeyRegistrationOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*PasskeyRegistrationOptionsResponse, error)
+
+	// DeletePasskeyWithBodyWithResponse Remove a passkey
+	//
+	// Removes one of the account's passkeys. Removing the account's last
+	// second factor also voids the recovery codes. Needs step-up and
+	// `current_password`, checked like `PUT /users/me` checks it. Unknown
+	// and other users' passkeys answer 404. A notice is mailed.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /users/me/passkeys/{id} (the `DeletePasskey` operationId).
+	DeletePasskeyWithBodyWithResponse(ctx context.Context, id PasskeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeletePasskeyResponse, error)
+
+	// DeletePasskeyWithResponse Remove a passkey
+	//
+	// Removes one of the account's passkeys. Removing the account's last
+	// second factor also voids the recovery codes. Needs step-up and
+	// `current_password`, checked like `PUT /users/me` checks it. Unknown
+	// and other users' passkeys answer 404. A notice is mailed.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /users/me/passkeys/{id} (the `DeletePasskey` operationId).
+	DeletePasskeyWithResponse(ctx context.Context, id PasskeyID, body DeletePasskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*DeletePasskeyResponse, error)
+
+	// RenamePasskeyWithBodyWithResponse Rename a passkey
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /users/me/passkeys/{id} (the `RenamePasskey` operationId).
+	RenamePasskeyWithBodyWithResponse(ctx context.Context, id PasskeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenamePasskeyResponse, error)
+
+	// RenamePasskeyWithResponse Rename a passkey
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /users/me/passkeys/{id} (the `RenamePasskey` operationId).
+	RenamePasskeyWithResponse(ctx context.Context, id PasskeyID, body RenamePasskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RenamePasskeyResponse, error)
 
 	// RegenerateRecoveryCodesWithBodyWithResponse Replace the recovery codes
 	//
@@ -5789,6 +7191,119 @@ func (r LogoutResponse) ContentType() string {
 	return ""
 }
 
+// MfaPasskeyOptionsResponse200Headers the declared response headers of an HTTP 200 response for MfaPasskeyOptions
+type MfaPasskeyOptionsResponse200Headers struct {
+	CacheControl *string
+}
+
+// MfaPasskeyOptionsResponse429Headers the declared response headers of an HTTP 429 response for MfaPasskeyOptions
+type MfaPasskeyOptionsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// MfaPasskeyOptionsResponse503Headers the declared response headers of an HTTP 503 response for MfaPasskeyOptions
+type MfaPasskeyOptionsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type MfaPasskeyOptionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PasskeyRequestOptions
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *InvalidMfaToken
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *MfaPasskeyOptionsResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *MfaPasskeyOptionsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *MfaPasskeyOptionsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MfaPasskeyOptionsResponse) GetJSON200() *PasskeyRequestOptions {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r MfaPasskeyOptionsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r MfaPasskeyOptionsResponse) GetApplicationproblemJSON401() *InvalidMfaToken {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r MfaPasskeyOptionsResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r MfaPasskeyOptionsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r MfaPasskeyOptionsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r MfaPasskeyOptionsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r MfaPasskeyOptionsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r MfaPasskeyOptionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MfaPasskeyOptionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MfaPasskeyOptionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MfaPasskeyOptionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // EnrollMfaTotpResponse201Headers the declared response headers of an HTTP 201 response for EnrollMfaTotp
 type EnrollMfaTotpResponse201Headers struct {
 	CacheControl *string
@@ -6018,6 +7533,199 @@ func (r VerifyMfaResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r VerifyMfaResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PasskeyLoginResponse200Headers the declared response headers of an HTTP 200 response for PasskeyLogin
+type PasskeyLoginResponse200Headers struct {
+	CacheControl    *string
+	RateLimit       *string
+	RateLimitPolicy *string
+}
+
+// PasskeyLoginResponse429Headers the declared response headers of an HTTP 429 response for PasskeyLogin
+type PasskeyLoginResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// PasskeyLoginResponse503Headers the declared response headers of an HTTP 503 response for PasskeyLogin
+type PasskeyLoginResponse503Headers struct {
+	RetryAfter *int
+}
+
+type PasskeyLoginResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TokenPair
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *InvalidCredentials
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PasskeyLoginResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PasskeyLoginResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PasskeyLoginResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PasskeyLoginResponse) GetJSON200() *TokenPair {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r PasskeyLoginResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PasskeyLoginResponse) GetApplicationproblemJSON401() *InvalidCredentials {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r PasskeyLoginResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PasskeyLoginResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r PasskeyLoginResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r PasskeyLoginResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PasskeyLoginResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PasskeyLoginResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PasskeyLoginResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PasskeyLoginResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PasskeyLoginResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PasskeyLoginOptionsResponse200Headers the declared response headers of an HTTP 200 response for PasskeyLoginOptions
+type PasskeyLoginOptionsResponse200Headers struct {
+	CacheControl *string
+}
+
+// PasskeyLoginOptionsResponse429Headers the declared response headers of an HTTP 429 response for PasskeyLoginOptions
+type PasskeyLoginOptionsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// PasskeyLoginOptionsResponse503Headers the declared response headers of an HTTP 503 response for PasskeyLoginOptions
+type PasskeyLoginOptionsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type PasskeyLoginOptionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PasskeyRequestOptions
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PasskeyLoginOptionsResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PasskeyLoginOptionsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PasskeyLoginOptionsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PasskeyLoginOptionsResponse) GetJSON200() *PasskeyRequestOptions {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r PasskeyLoginOptionsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PasskeyLoginOptionsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PasskeyLoginOptionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PasskeyLoginOptionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PasskeyLoginOptionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PasskeyLoginOptionsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6590,6 +8298,89 @@ func (r StepUpResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r StepUpResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StepUpPasskeyOptionsResponse200Headers the declared response headers of an HTTP 200 response for StepUpPasskeyOptions
+type StepUpPasskeyOptionsResponse200Headers struct {
+	CacheControl *string
+}
+
+// StepUpPasskeyOptionsResponse401Headers the declared response headers of an HTTP 401 response for StepUpPasskeyOptions
+type StepUpPasskeyOptionsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// StepUpPasskeyOptionsResponse503Headers the declared response headers of an HTTP 503 response for StepUpPasskeyOptions
+type StepUpPasskeyOptionsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type StepUpPasskeyOptionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PasskeyRequestOptions
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *FactorConflict
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *StepUpPasskeyOptionsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *StepUpPasskeyOptionsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *StepUpPasskeyOptionsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r StepUpPasskeyOptionsResponse) GetJSON200() *PasskeyRequestOptions {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r StepUpPasskeyOptionsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r StepUpPasskeyOptionsResponse) GetApplicationproblemJSON409() *FactorConflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r StepUpPasskeyOptionsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StepUpPasskeyOptionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StepUpPasskeyOptionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StepUpPasskeyOptionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StepUpPasskeyOptionsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7881,6 +9672,537 @@ func (r VerifyFactorResponse) ContentType() string {
 	return ""
 }
 
+// ListPasskeysResponse401Headers the declared response headers of an HTTP 401 response for ListPasskeys
+type ListPasskeysResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListPasskeysResponse503Headers the declared response headers of an HTTP 503 response for ListPasskeys
+type ListPasskeysResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListPasskeysResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PasskeyList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListPasskeysResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListPasskeysResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPasskeysResponse) GetJSON200() *PasskeyList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListPasskeysResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListPasskeysResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPasskeysResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPasskeysResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPasskeysResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPasskeysResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RegisterPasskeyResponse401Headers the declared response headers of an HTTP 401 response for RegisterPasskey
+type RegisterPasskeyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RegisterPasskeyResponse503Headers the declared response headers of an HTTP 503 response for RegisterPasskey
+type RegisterPasskeyResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RegisterPasskeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *PasskeyAdded
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *FactorConflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RegisterPasskeyResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RegisterPasskeyResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r RegisterPasskeyResponse) GetJSON201() *PasskeyAdded {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RegisterPasskeyResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RegisterPasskeyResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r RegisterPasskeyResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RegisterPasskeyResponse) GetApplicationproblemJSON409() *FactorConflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r RegisterPasskeyResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RegisterPasskeyResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RegisterPasskeyResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RegisterPasskeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RegisterPasskeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RegisterPasskeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RegisterPasskeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PasskeyRegistrationOptionsResponse200Headers the declared response headers of an HTTP 200 response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponse200Headers struct {
+	CacheControl *string
+}
+
+// PasskeyRegistrationOptionsResponse401Headers the declared response headers of an HTTP 401 response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// PasskeyRegistrationOptionsResponse429Headers the declared response headers of an HTTP 429 response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// PasskeyRegistrationOptionsResponse503Headers the declared response headers of an HTTP 503 response for PasskeyRegistrationOptions
+type PasskeyRegistrationOptionsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type PasskeyRegistrationOptionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PasskeyCreationOptions
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *StepUpRequired
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *WrongPassword
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *FactorConflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PasskeyRegistrationOptionsResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PasskeyRegistrationOptionsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PasskeyRegistrationOptionsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PasskeyRegistrationOptionsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PasskeyRegistrationOptionsResponse) GetJSON200() *PasskeyCreationOptions {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r PasskeyRegistrationOptionsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PasskeyRegistrationOptionsResponse) GetApplicationproblemJSON401() *StepUpRequired {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PasskeyRegistrationOptionsResponse) GetApplicationproblemJSON403() *WrongPassword {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r PasskeyRegistrationOptionsResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r PasskeyRegistrationOptionsResponse) GetApplicationproblemJSON409() *FactorConflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PasskeyRegistrationOptionsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r PasskeyRegistrationOptionsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r PasskeyRegistrationOptionsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PasskeyRegistrationOptionsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PasskeyRegistrationOptionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PasskeyRegistrationOptionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PasskeyRegistrationOptionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PasskeyRegistrationOptionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeletePasskeyResponse401Headers the declared response headers of an HTTP 401 response for DeletePasskey
+type DeletePasskeyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeletePasskeyResponse429Headers the declared response headers of an HTTP 429 response for DeletePasskey
+type DeletePasskeyResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// DeletePasskeyResponse503Headers the declared response headers of an HTTP 503 response for DeletePasskey
+type DeletePasskeyResponse503Headers struct {
+	RetryAfter *int
+}
+
+type DeletePasskeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *StepUpRequired
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *WrongPassword
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeletePasskeyResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeletePasskeyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeletePasskeyResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeletePasskeyResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeletePasskeyResponse) GetApplicationproblemJSON401() *StepUpRequired {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeletePasskeyResponse) GetApplicationproblemJSON403() *WrongPassword {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeletePasskeyResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r DeletePasskeyResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeletePasskeyResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeletePasskeyResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeletePasskeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeletePasskeyResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeletePasskeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeletePasskeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeletePasskeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeletePasskeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RenamePasskeyResponse401Headers the declared response headers of an HTTP 401 response for RenamePasskey
+type RenamePasskeyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RenamePasskeyResponse503Headers the declared response headers of an HTTP 503 response for RenamePasskey
+type RenamePasskeyResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RenamePasskeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Passkey
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RenamePasskeyResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RenamePasskeyResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RenamePasskeyResponse) GetJSON200() *Passkey {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RenamePasskeyResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RenamePasskeyResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RenamePasskeyResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r RenamePasskeyResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r RenamePasskeyResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RenamePasskeyResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RenamePasskeyResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RenamePasskeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RenamePasskeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RenamePasskeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RenamePasskeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RegenerateRecoveryCodesResponse401Headers the declared response headers of an HTTP 401 response for RegenerateRecoveryCodes
 type RegenerateRecoveryCodesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -8334,6 +10656,44 @@ func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, params *Lo
 	return ParseLogoutResponse(rsp)
 }
 
+// MfaPasskeyOptionsWithBodyWithResponse Options for completing a login with a passkey as second factor
+//
+// For a login that answered 202 with `passkey` among its `methods`:
+// the options for `navigator.credentials.get()` listing the account's
+// passkeys. Send the assertion as `passkey` to `POST /auth/mfa/verify`
+// with the same `mfa_token`. Unknown, expired and used challenges
+// answer 401 `invalid-mfa-token`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/mfa/passkey/options (the `MfaPasskeyOptions` operationId).
+func (c *ClientWithResponses) MfaPasskeyOptionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MfaPasskeyOptionsResponse, error) {
+	rsp, err := c.MfaPasskeyOptionsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMfaPasskeyOptionsResponse(rsp)
+}
+
+// MfaPasskeyOptionsWithResponse Options for completing a login with a passkey as second factor
+//
+// For a login that answered 202 with `passkey` among its `methods`:
+// the options for `navigator.credentials.get()` listing the account's
+// passkeys. Send the assertion as `passkey` to `POST /auth/mfa/verify`
+// with the same `mfa_token`. Unknown, expired and used challenges
+// answer 401 `invalid-mfa-token`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/mfa/passkey/options (the `MfaPasskeyOptions` operationId).
+func (c *ClientWithResponses) MfaPasskeyOptionsWithResponse(ctx context.Context, body MfaPasskeyOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*MfaPasskeyOptionsResponse, error) {
+	rsp, err := c.MfaPasskeyOptions(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMfaPasskeyOptionsResponse(rsp)
+}
+
 // EnrollMfaTotpWithBodyWithResponse Enrol an authenticator during a login that requires one
 //
 // With `AUTHD_REQUIRE_MFA=true`, a login with the right password to an
@@ -8442,6 +10802,85 @@ func (c *ClientWithResponses) VerifyMfaWithResponse(ctx context.Context, body Ve
 		return nil, err
 	}
 	return ParseVerifyMfaResponse(rsp)
+}
+
+// PasskeyLoginWithBodyWithResponse Log in with a passkey
+//
+// Completes a passwordless login: the assertion from
+// `navigator.credentials.get()` (`startAuthentication()`'s result) for
+// a challenge of `POST /auth/passkey/options`. Checked: the challenge
+// (single use, unexpired, of this ceremony), the origin
+// (`AUTHD_WEBAUTHN_ORIGINS`), the relying party id
+// (`AUTHD_WEBAUTHN_RP_ID`), user presence and verification, the
+// signature with the stored public key, and the signature counter. The
+// answer is the usual token pair; its access tokens carry `amr`
+// `["hwk", "user"]` (a device-bound passkey) or `["swk", "user"]` (a
+// synced one) and `aal` 2. An unknown credential, another account's,
+// a deactivated account, a bad signature and a used or unknown
+// challenge all answer the same 401. A signature counter that went
+// backwards (a cloned authenticator) is refused the same way and
+// recorded (`passkey_clone_suspected`). Limited per client IP like
+// logins.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/passkey/login (the `PasskeyLogin` operationId).
+func (c *ClientWithResponses) PasskeyLoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PasskeyLoginResponse, error) {
+	rsp, err := c.PasskeyLoginWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePasskeyLoginResponse(rsp)
+}
+
+// PasskeyLoginWithResponse Log in with a passkey
+//
+// Completes a passwordless login: the assertion from
+// `navigator.credentials.get()` (`startAuthentication()`'s result) for
+// a challenge of `POST /auth/passkey/options`. Checked: the challenge
+// (single use, unexpired, of this ceremony), the origin
+// (`AUTHD_WEBAUTHN_ORIGINS`), the relying party id
+// (`AUTHD_WEBAUTHN_RP_ID`), user presence and verification, the
+// signature with the stored public key, and the signature counter. The
+// answer is the usual token pair; its access tokens carry `amr`
+// `["hwk", "user"]` (a device-bound passkey) or `["swk", "user"]` (a
+// synced one) and `aal` 2. An unknown credential, another account's,
+// a deactivated account, a bad signature and a used or unknown
+// challenge all answer the same 401. A signature counter that went
+// backwards (a cloned authenticator) is refused the same way and
+// recorded (`passkey_clone_suspected`). Limited per client IP like
+// logins.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/passkey/login (the `PasskeyLogin` operationId).
+func (c *ClientWithResponses) PasskeyLoginWithResponse(ctx context.Context, body PasskeyLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*PasskeyLoginResponse, error) {
+	rsp, err := c.PasskeyLogin(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePasskeyLoginResponse(rsp)
+}
+
+// PasskeyLoginOptionsWithResponse Start a passwordless login with a passkey
+//
+// Returns the options for `navigator.credentials.get()` (the
+// `publicKey` member, as JSON: pass it to `startAuthentication()` of
+// `@simplewebauthn/browser`) for a discoverable credential: no email is
+// needed, the authenticator offers the passkeys it holds for this
+// relying party. The challenge is random, single use, bound to this
+// ceremony, expires after 5 minutes and works on every instance (it is
+// stored in PostgreSQL). Limited per client IP like logins.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/passkey/options (the `PasskeyLoginOptions` operationId).
+func (c *ClientWithResponses) PasskeyLoginOptionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PasskeyLoginOptionsResponse, error) {
+	rsp, err := c.PasskeyLoginOptions(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePasskeyLoginOptionsResponse(rsp)
 }
 
 // ForgotPasswordWithBodyWithResponse Ask for a password reset
@@ -8676,6 +11115,23 @@ func (c *ClientWithResponses) StepUpWithResponse(ctx context.Context, body StepU
 		return nil, err
 	}
 	return ParseStepUpResponse(rsp)
+}
+
+// StepUpPasskeyOptionsWithResponse Options for a step-up with a passkey
+//
+// The options for `navigator.credentials.get()` listing the caller's
+// passkeys; send the assertion as `passkey` to `POST /auth/step-up`.
+// An account without passkeys answers 409 `factor-required`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/step-up/passkey/options (the `StepUpPasskeyOptions` operationId).
+func (c *ClientWithResponses) StepUpPasskeyOptionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*StepUpPasskeyOptionsResponse, error) {
+	rsp, err := c.StepUpPasskeyOptions(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStepUpPasskeyOptionsResponse(rsp)
 }
 
 // VerifyEmailWithBodyWithResponse Verify an email address
@@ -9192,6 +11648,175 @@ func (c *ClientWithResponses) VerifyFactorWithResponse(ctx context.Context, id F
 	return ParseVerifyFactorResponse(rsp)
 }
 
+// ListPasskeysWithResponse The user's passkeys
+//
+// The account's passkeys, oldest first; never a key.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/me/passkeys (the `ListPasskeys` operationId).
+func (c *ClientWithResponses) ListPasskeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPasskeysResponse, error) {
+	rsp, err := c.ListPasskeys(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPasskeysResponse(rsp)
+}
+
+// RegisterPasskeyWithBodyWithResponse Add a passkey
+//
+// Stores the credential from `navigator.credentials.create()`
+// (`startRegistration()`'s result) for a challenge of
+// `POST /users/me/passkeys/options` started by this session. Checked:
+// the challenge, the origin, the relying party id, user presence and
+// verification, and that the credential is not registered already. The
+// passkey is then a way to log in without a password and a second
+// factor of the account. When it is the account's first factor the
+// answer carries the 10 recovery codes, shown this once. At most 10
+// passkeys (409 `factor-limit`). A notice is mailed.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/passkeys (the `RegisterPasskey` operationId).
+func (c *ClientWithResponses) RegisterPasskeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterPasskeyResponse, error) {
+	rsp, err := c.RegisterPasskeyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegisterPasskeyResponse(rsp)
+}
+
+// RegisterPasskeyWithResponse Add a passkey
+//
+// Stores the credential from `navigator.credentials.create()`
+// (`startRegistration()`'s result) for a challenge of
+// `POST /users/me/passkeys/options` started by this session. Checked:
+// the challenge, the origin, the relying party id, user presence and
+// verification, and that the credential is not registered already. The
+// passkey is then a way to log in without a password and a second
+// factor of the account. When it is the account's first factor the
+// answer carries the 10 recovery codes, shown this once. At most 10
+// passkeys (409 `factor-limit`). A notice is mailed.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/passkeys (the `RegisterPasskey` operationId).
+func (c *ClientWithResponses) RegisterPasskeyWithResponse(ctx context.Context, body RegisterPasskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterPasskeyResponse, error) {
+	rsp, err := c.RegisterPasskey(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRegisterPasskeyResponse(rsp)
+}
+
+// PasskeyRegistrationOptionsWithBodyWithResponse Start adding a passkey
+//
+// Returns the options for `navigator.credentials.create()` (the
+// `publicKey` member, as JSON: pass it to `startRegistration()` of
+// `@simplewebauthn/browser`): a resident key (discoverable credential)
+// is required, user verification is required, and the account's
+// existing passkeys are excluded. The challenge is single use, bound to
+// this session and ceremony, and expires after 5 minutes. Needs
+// step-up and `current_password` (a passkey is a way to log in: a
+// stolen access token must not add the thief's), checked like
+// `PUT /users/me` checks it.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/passkeys/options (the `PasskeyRegistrationOptions` operationId).
+func (c *ClientWithResponses) PasskeyRegistrationOptionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PasskeyRegistrationOptionsResponse, error) {
+	rsp, err := c.PasskeyRegistrationOptionsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePasskeyRegistrationOptionsResponse(rsp)
+}
+
+// PasskeyRegistrationOptionsWithResponse Start adding a passkey
+//
+// Returns the options for `navigator.credentials.create()` (the
+// `publicKey` member, as JSON: pass it to `startRegistration()` of
+// `@simplewebauthn/browser`): a resident key (discoverable credential)
+// is required, user verification is required, and the account's
+// existing passkeys are excluded. The challenge is single use, bound to
+// this session and ceremony, and expires after 5 minutes. Needs
+// step-up and `current_password` (a passkey is a way to log in: a
+// stolen access token must not add the thief's), checked like
+// `PUT /users/me` checks it.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/passkeys/options (the `PasskeyRegistrationOptions` operationId).
+func (c *ClientWithResponses) PasskeyRegistrationOptionsWithResponse(ctx context.Context, body PasskeyRegistrationOptionsJSONRequestBody, reqEditors ...RequestEditorFn) (*PasskeyRegistrationOptionsResponse, error) {
+	rsp, err := c.PasskeyRegistrationOptions(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePasskeyRegistrationOptionsResponse(rsp)
+}
+
+// DeletePasskeyWithBodyWithResponse Remove a passkey
+//
+// Removes one of the account's passkeys. Removing the account's last
+// second factor also voids the recovery codes. Needs step-up and
+// `current_password`, checked like `PUT /users/me` checks it. Unknown
+// and other users' passkeys answer 404. A notice is mailed.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /users/me/passkeys/{id} (the `DeletePasskey` operationId).
+func (c *ClientWithResponses) DeletePasskeyWithBodyWithResponse(ctx context.Context, id PasskeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeletePasskeyResponse, error) {
+	rsp, err := c.DeletePasskeyWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeletePasskeyResponse(rsp)
+}
+
+// DeletePasskeyWithResponse Remove a passkey
+//
+// Removes one of the account's passkeys. Removing the account's last
+// second factor also voids the recovery codes. Needs step-up and
+// `current_password`, checked like `PUT /users/me` checks it. Unknown
+// and other users' passkeys answer 404. A notice is mailed.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /users/me/passkeys/{id} (the `DeletePasskey` operationId).
+func (c *ClientWithResponses) DeletePasskeyWithResponse(ctx context.Context, id PasskeyID, body DeletePasskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*DeletePasskeyResponse, error) {
+	rsp, err := c.DeletePasskey(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeletePasskeyResponse(rsp)
+}
+
+// RenamePasskeyWithBodyWithResponse Rename a passkey
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /users/me/passkeys/{id} (the `RenamePasskey` operationId).
+func (c *ClientWithResponses) RenamePasskeyWithBodyWithResponse(ctx context.Context, id PasskeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenamePasskeyResponse, error) {
+	rsp, err := c.RenamePasskeyWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRenamePasskeyResponse(rsp)
+}
+
+// RenamePasskeyWithResponse Rename a passkey
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /users/me/passkeys/{id} (the `RenamePasskey` operationId).
+func (c *ClientWithResponses) RenamePasskeyWithResponse(ctx context.Context, id PasskeyID, body RenamePasskeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RenamePasskeyResponse, error) {
+	rsp, err := c.RenamePasskey(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRenamePasskeyResponse(rsp)
+}
+
 // RegenerateRecoveryCodesWithBodyWithResponse Replace the recovery codes
 //
 // Voids every recovery code of the account and returns 10 new ones,
@@ -9694,6 +12319,128 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 	return response, nil
 }
 
+// ParseMfaPasskeyOptionsResponse parses an HTTP response from a MfaPasskeyOptionsWithResponse call
+func ParseMfaPasskeyOptionsResponse(rsp *http.Response) (*MfaPasskeyOptionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MfaPasskeyOptionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PasskeyRequestOptions
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest InvalidMfaToken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers MfaPasskeyOptionsResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers MfaPasskeyOptionsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers MfaPasskeyOptionsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseEnrollMfaTotpResponse parses an HTTP response from a EnrollMfaTotpWithResponse call
 func ParseEnrollMfaTotpResponse(rsp *http.Response) (*EnrollMfaTotpResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -9946,6 +12693,229 @@ func ParseVerifyMfaResponse(rsp *http.Response) (*VerifyMfaResponse, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers VerifyMfaResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePasskeyLoginResponse parses an HTTP response from a PasskeyLoginWithResponse call
+func ParsePasskeyLoginResponse(rsp *http.Response) (*PasskeyLoginResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PasskeyLoginResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TokenPair
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest InvalidCredentials
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PasskeyLoginResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers PasskeyLoginResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PasskeyLoginResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePasskeyLoginOptionsResponse parses an HTTP response from a PasskeyLoginOptionsWithResponse call
+func ParsePasskeyLoginOptionsResponse(rsp *http.Response) (*PasskeyLoginOptionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PasskeyLoginOptionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PasskeyRequestOptions
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PasskeyLoginOptionsResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers PasskeyLoginOptionsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PasskeyLoginOptionsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -10611,6 +13581,86 @@ func ParseStepUpResponse(rsp *http.Response) (*StepUpResponse, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers StepUpResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseStepUpPasskeyOptionsResponse parses an HTTP response from a StepUpPasskeyOptionsWithResponse call
+func ParseStepUpPasskeyOptionsResponse(rsp *http.Response) (*StepUpPasskeyOptionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StepUpPasskeyOptionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PasskeyRequestOptions
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest FactorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers StepUpPasskeyOptionsResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers StepUpPasskeyOptionsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers StepUpPasskeyOptionsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -11851,6 +14901,543 @@ func ParseVerifyFactorResponse(rsp *http.Response) (*VerifyFactorResponse, error
 		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers VerifyFactorResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListPasskeysResponse parses an HTTP response from a ListPasskeysWithResponse call
+func ParseListPasskeysResponse(rsp *http.Response) (*ListPasskeysResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPasskeysResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PasskeyList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListPasskeysResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListPasskeysResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRegisterPasskeyResponse parses an HTTP response from a RegisterPasskeyWithResponse call
+func ParseRegisterPasskeyResponse(rsp *http.Response) (*RegisterPasskeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RegisterPasskeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest PasskeyAdded
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest FactorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RegisterPasskeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RegisterPasskeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePasskeyRegistrationOptionsResponse parses an HTTP response from a PasskeyRegistrationOptionsWithResponse call
+func ParsePasskeyRegistrationOptionsResponse(rsp *http.Response) (*PasskeyRegistrationOptionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PasskeyRegistrationOptionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PasskeyCreationOptions
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest StepUpRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest WrongPassword
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest FactorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PasskeyRegistrationOptionsResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers PasskeyRegistrationOptionsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers PasskeyRegistrationOptionsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PasskeyRegistrationOptionsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeletePasskeyResponse parses an HTTP response from a DeletePasskeyWithResponse call
+func ParseDeletePasskeyResponse(rsp *http.Response) (*DeletePasskeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeletePasskeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest StepUpRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest WrongPassword
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeletePasskeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeletePasskeyResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeletePasskeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRenamePasskeyResponse parses an HTTP response from a RenamePasskeyWithResponse call
+func ParseRenamePasskeyResponse(rsp *http.Response) (*RenamePasskeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RenamePasskeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Passkey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RenamePasskeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RenamePasskeyResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

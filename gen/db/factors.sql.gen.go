@@ -202,9 +202,14 @@ func (q *Queries) FailPendingFactor(ctx context.Context, id uuid.UUID) (int32, e
 }
 
 const hasActiveFactor = `-- name: HasActiveFactor :one
-SELECT EXISTS (SELECT 1 FROM mfa_factors WHERE user_id = $1 AND verified_at IS NOT NULL) AS has
+SELECT EXISTS (
+    SELECT 1 FROM mfa_factors WHERE mfa_factors.user_id = $1::uuid AND verified_at IS NOT NULL
+    UNION ALL
+    SELECT 1 FROM passkeys WHERE passkeys.user_id = $1::uuid
+) AS has
 `
 
+// Whether the user has a second factor: an active TOTP factor or a passkey.
 func (q *Queries) HasActiveFactor(ctx context.Context, userID uuid.UUID) (bool, error) {
 	row := q.db.QueryRow(ctx, hasActiveFactor, userID)
 	var has bool

@@ -66,6 +66,23 @@ type MfaFactor struct {
 	CreatedAt    time.Time
 }
 
+type Passkey struct {
+	ID              uuid.UUID
+	UserID          uuid.UUID
+	CredentialID    []byte
+	PublicKey       []byte
+	AttestationType string
+	Aaguid          []byte
+	SignCount       int64
+	Transports      []string
+	UserVerified    bool
+	BackupEligible  bool
+	BackupState     bool
+	FriendlyName    string
+	CreatedAt       time.Time
+	LastUsedAt      *time.Time
+}
+
 type PendingRegistration struct {
 	Email     string
 	TokenHash []byte
@@ -123,4 +140,16 @@ type User struct {
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	EmailVerifiedAt *time.Time
+}
+
+type WebauthnCeremony struct {
+	ID             uuid.UUID
+	ChallengeHash  []byte
+	Ceremony       string
+	UserID         *uuid.UUID
+	SessionID      *uuid.UUID
+	MfaChallengeID *uuid.UUID
+	SessionData    []byte
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
 }

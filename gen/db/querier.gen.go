@@ -36,11 +36,13 @@ type Querier interface {
 	CountActiveFactors(ctx context.Context, userID uuid.UUID) (int64, error)
 	// How many factor secrets are sealed with the data key kid.
 	CountFactorSecretsUnder(ctx context.Context, kid string) (int64, error)
+	CountPasskeys(ctx context.Context, userID uuid.UUID) (int64, error)
 	// The user's unused recovery codes.
 	CountRecoveryCodes(ctx context.Context, userID uuid.UUID) (int64, error)
 	// An unverified factor; the caller chooses the id, which the sealed secret is bound to.
 	CreateFactor(ctx context.Context, arg CreateFactorParams) (MfaFactor, error)
 	CreateMfaChallenge(ctx context.Context, arg CreateMfaChallengeParams) error
+	CreatePasskey(ctx context.Context, arg CreatePasskeyParams) (Passkey, error)
 	CreateRefreshToken(ctx context.Context, arg CreateRefreshTokenParams) error
 	CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error)
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
@@ -50,6 +52,7 @@ type Querier interface {
 	// The account of a redeemed pending registration; no row if the address was
 	// taken meanwhile.
 	CreateVerifiedUser(ctx context.Context, arg CreateVerifiedUserParams) (User, error)
+	CreateWebauthnCeremony(ctx context.Context, arg CreateWebauthnCeremonyParams) error
 	DeactivateUser(ctx context.Context, arg DeactivateUserParams) error
 	// Stands in for RecordEvent where there is nothing to record (a failed
 	// login for an unknown address): taking a transaction id makes the commit
@@ -60,6 +63,7 @@ type Querier interface {
 	// Removes one factor of the user; 0 rows for another user's or an unknown one.
 	DeleteFactor(ctx context.Context, arg DeleteFactorParams) (int64, error)
 	DeleteMfaChallenge(ctx context.Context, id uuid.UUID) error
+	DeletePasskey(ctx context.Context, arg DeletePasskeyParams) (int64, error)
 	DeleteRecoveryCodes(ctx context.Context, userID uuid.UUID) error
 	// Ends the user's enrolments that were never verified: a new one replaces them.
 	DeleteUnverifiedFactors(ctx context.Context, userID uuid.UUID) error
@@ -73,10 +77,13 @@ type Querier interface {
 	FailMfaChallenge(ctx context.Context, id uuid.UUID) (int32, error)
 	// Counts a wrong first code against an enrolment.
 	FailPendingFactor(ctx context.Context, id uuid.UUID) (int32, error)
+	// The user a credential belongs to, for a discoverable login.
+	GetPasskeyOwner(ctx context.Context, credentialID []byte) (uuid.UUID, error)
 	// The user behind an access token, when its session is still live.
 	GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (User, error)
+	// Whether the user has a second factor: an active TOTP factor or a passkey.
 	HasActiveFactor(ctx context.Context, userID uuid.UUID) (bool, error)
 	// Whether the address has a live pending registration (resend renews it).
 	HasLivePendingRegistration(ctx context.Context, arg HasLivePendingRegistrationParams) (bool, error)
@@ -92,6 +99,8 @@ type Querier interface {
 	ListFactors(ctx context.Context, arg ListFactorsParams) ([]MfaFactor, error)
 	// The user's live sessions, most recently used first, at most 100.
 	ListLiveSessions(ctx context.Context, arg ListLiveSessionsParams) ([]ListLiveSessionsRow, error)
+	// The user's passkeys, oldest first.
+	ListPasskeys(ctx context.Context, userID uuid.UUID) ([]Passkey, error)
 	// The user's active factors, locked so that a code is checked and spent by
 	// one request at a time.
 	LockActiveFactors(ctx context.Context, userID uuid.UUID) ([]MfaFactor, error)
@@ -99,6 +108,9 @@ type Querier interface {
 	LockLiveSession(ctx context.Context, arg LockLiveSessionParams) (uuid.UUID, error)
 	// An unexpired challenge, locked so that its codes are checked one at a time.
 	LockMfaChallenge(ctx context.Context, arg LockMfaChallengeParams) (MfaChallenge, error)
+	// The user's passkeys, locked while an assertion is checked and its counter
+	// moved, so concurrent uses are checked one at a time.
+	LockPasskeys(ctx context.Context, userID uuid.UUID) ([]Passkey, error)
 	// One unexpired enrolment of the user started by this session (none: at
 	// login), locked while its first code is checked.
 	LockPendingFactor(ctx context.Context, arg LockPendingFactorParams) (MfaFactor, error)
@@ -139,6 +151,7 @@ type Querier interface {
 	PruneMailOutbox(ctx context.Context, arg PruneMailOutboxParams) error
 	PruneMfaChallenges(ctx context.Context, now time.Time) (int64, error)
 	PrunePendingRegistrations(ctx context.Context, before time.Time) error
+	PruneWebauthnCeremonies(ctx context.Context, now time.Time) (int64, error)
 	// The address's one pending registration: no password, only its newest
 	// mailed link. A registration that mails a link (token_hash set) replaces
 	// the row, so earlier links stop working; one that mails none (throttled,
@@ -147,6 +160,7 @@ type Querier interface {
 	RecordEvent(ctx context.Context, arg RecordEventParams) error
 	// Whether a token has been rotated; read after the session lock is held.
 	RefreshTokenRotatedAt(ctx context.Context, id uuid.UUID) (*time.Time, error)
+	RenamePasskey(ctx context.Context, arg RenamePasskeyParams) (Passkey, error)
 	// A new link for an address, replacing the one before: on its live pending
 	// registration when renew, on a row of its own when create_row (an account
 	// from before verification was required); otherwise nothing changes. One
@@ -196,9 +210,14 @@ type Querier interface {
 	// mail of its kind to the same mailbox (whose link replaced its link): it
 	// is never sent, and its sealed bodies go.
 	SupersedeDeadMail(ctx context.Context) (int64, error)
+	// Spends a ceremony: deletes and returns it when its challenge is live and
+	// of this kind. A second answer to one challenge finds nothing.
+	TakeWebauthnCeremony(ctx context.Context, arg TakeWebauthnCeremonyParams) (WebauthnCeremony, error)
 	// The sealed bodies of mail not sent yet (pending, or dead until requeued or
 	// pruned), for `authd keys remove` to tell whether a key still opens some.
 	UnsentMailBodies(ctx context.Context) ([]*string, error)
+	// Records an accepted assertion: the authenticator's counter and flags.
+	UsePasskey(ctx context.Context, arg UsePasskeyParams) error
 	// Spends one recovery code: 0 rows when it is unknown or already used.
 	UseRecoveryCode(ctx context.Context, arg UseRecoveryCodeParams) (int64, error)
 }

@@ -77,6 +77,13 @@ type Config struct {
 	TOTPIssuer       string        `env:"AUTHD_TOTP_ISSUER" envDefault:"authd"`
 	TOTPAccountLabel string        `env:"AUTHD_TOTP_ACCOUNT_LABEL" envDefault:"{email}"`
 
+	// Passkeys (WebAuthn): the relying party's id (a registrable domain of
+	// every origin), its name as authenticators show it, and the origins
+	// the browser pages that use passkeys are served from.
+	WebAuthnRPID    string   `env:"AUTHD_WEBAUTHN_RP_ID" envDefault:"localhost"`
+	WebAuthnRPName  string   `env:"AUTHD_WEBAUTHN_RP_NAME" envDefault:"authd"`
+	WebAuthnOrigins []string `env:"AUTHD_WEBAUTHN_ORIGINS" envSeparator:"," envDefault:"http://localhost:8080"`
+
 	// PasswordHash names the algorithm new hashes use: argon2id or bcrypt.
 	PasswordHash    string `env:"AUTHD_PASSWORD_HASH" envDefault:"argon2id"`
 	Argon2MemoryKiB uint32 `env:"AUTHD_ARGON2_MEMORY_KIB" envDefault:"19456"`
@@ -253,6 +260,7 @@ func (c Config) validate() []error {
 	if c.TOTPAccountLabel == "" || len(c.TOTPAccountLabel) > 128 || strings.Contains(c.TOTPAccountLabel, ":") {
 		fail("AUTHD_TOTP_ACCOUNT_LABEL", "must be 1 to 128 characters without a colon ({email} is the address), got %q", c.TOTPAccountLabel)
 	}
+	errs = append(errs, c.validateWebAuthn()...)
 	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
 		fail("AUTHD_JWT_LEEWAY", "must be between 0s and 5m, got %s", c.JWTLeeway)
 	}
@@ -432,4 +440,37 @@ func minTrustedBits(p netip.Prefix) int {
 		return 8
 	}
 	return 7
+}
+
+// validateWebAuthn checks the passkey settings: every origin is a plain
+// scheme://host[:port] whose host is the relying party id or a subdomain of
+// it (what browsers enforce), and in production every origin is https.
+func (c Config) validateWebAuthn() []error {
+	var errs []error
+	fail := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	rpID := c.WebAuthnRPID
+	if rpID == "" || strings.ContainsAny(rpID, ":/ ") || rpID != strings.ToLower(rpID) {
+		fail("AUTHD_WEBAUTHN_RP_ID", "must be a lower-case domain without scheme or port, got %q", rpID)
+		return errs
+	}
+	if c.WebAuthnRPName == "" || len(c.WebAuthnRPName) > 64 {
+		fail("AUTHD_WEBAUTHN_RP_NAME", "must be 1 to 64 characters, got %q", c.WebAuthnRPName)
+	}
+	if len(c.WebAuthnOrigins) == 0 {
+		fail("AUTHD_WEBAUTHN_ORIGINS", "must name at least one origin, like https://login.example.com")
+	}
+	for _, o := range c.WebAuthnOrigins {
+		u, err := url.Parse(o)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil:
+			fail("AUTHD_WEBAUTHN_ORIGINS", "%q is not an origin (scheme://host[:port])", o)
+		case u.Hostname() != rpID && !strings.HasSuffix(u.Hostname(), "."+rpID):
+			fail("AUTHD_WEBAUTHN_ORIGINS", "%q is not on AUTHD_WEBAUTHN_RP_ID %q or a subdomain of it: browsers would refuse its passkeys", o, rpID)
+		case c.Env == EnvProduction && u.Scheme != "https" && u.Hostname() != "localhost":
+			fail("AUTHD_WEBAUTHN_ORIGINS", "%q must be https in production", o)
+		}
+	}
+	return errs
 }

@@ -551,6 +551,112 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a passwordless login with a passkey
+         * @description Returns the options for `navigator.credentials.get()` (the
+         *     `publicKey` member, as JSON: pass it to `startAuthentication()` of
+         *     `@simplewebauthn/browser`) for a discoverable credential: no email is
+         *     needed, the authenticator offers the passkeys it holds for this
+         *     relying party. The challenge is random, single use, bound to this
+         *     ceremony, expires after 5 minutes and works on every instance (it is
+         *     stored in PostgreSQL). Limited per client IP like logins.
+         */
+        post: operations["passkeyLoginOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/passkey/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log in with a passkey
+         * @description Completes a passwordless login: the assertion from
+         *     `navigator.credentials.get()` (`startAuthentication()`'s result) for
+         *     a challenge of `POST /auth/passkey/options`. Checked: the challenge
+         *     (single use, unexpired, of this ceremony), the origin
+         *     (`AUTHD_WEBAUTHN_ORIGINS`), the relying party id
+         *     (`AUTHD_WEBAUTHN_RP_ID`), user presence and verification, the
+         *     signature with the stored public key, and the signature counter. The
+         *     answer is the usual token pair; its access tokens carry `amr`
+         *     `["hwk", "user"]` (a device-bound passkey) or `["swk", "user"]` (a
+         *     synced one) and `aal` 2. An unknown credential, another account's,
+         *     a deactivated account, a bad signature and a used or unknown
+         *     challenge all answer the same 401. A signature counter that went
+         *     backwards (a cloned authenticator) is refused the same way and
+         *     recorded (`passkey_clone_suspected`). Limited per client IP like
+         *     logins.
+         */
+        post: operations["passkeyLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/mfa/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Options for completing a login with a passkey as second factor
+         * @description For a login that answered 202 with `passkey` among its `methods`:
+         *     the options for `navigator.credentials.get()` listing the account's
+         *     passkeys. Send the assertion as `passkey` to `POST /auth/mfa/verify`
+         *     with the same `mfa_token`. Unknown, expired and used challenges
+         *     answer 401 `invalid-mfa-token`.
+         */
+        post: operations["mfaPasskeyOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/step-up/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Options for a step-up with a passkey
+         * @description The options for `navigator.credentials.get()` listing the caller's
+         *     passkeys; send the assertion as `passkey` to `POST /auth/step-up`.
+         *     An account without passkeys answers 409 `factor-required`.
+         */
+        post: operations["stepUpPasskeyOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/me": {
         parameters: {
             query?: never;
@@ -804,6 +910,90 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/users/me/passkeys/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start adding a passkey
+         * @description Returns the options for `navigator.credentials.create()` (the
+         *     `publicKey` member, as JSON: pass it to `startRegistration()` of
+         *     `@simplewebauthn/browser`): a resident key (discoverable credential)
+         *     is required, user verification is required, and the account's
+         *     existing passkeys are excluded. The challenge is single use, bound to
+         *     this session and ceremony, and expires after 5 minutes. Needs
+         *     step-up and `current_password` (a passkey is a way to log in: a
+         *     stolen access token must not add the thief's), checked like
+         *     `PUT /users/me` checks it.
+         */
+        post: operations["passkeyRegistrationOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The user's passkeys
+         * @description The account's passkeys, oldest first; never a key.
+         */
+        get: operations["listPasskeys"];
+        put?: never;
+        /**
+         * Add a passkey
+         * @description Stores the credential from `navigator.credentials.create()`
+         *     (`startRegistration()`'s result) for a challenge of
+         *     `POST /users/me/passkeys/options` started by this session. Checked:
+         *     the challenge, the origin, the relying party id, user presence and
+         *     verification, and that the credential is not registered already. The
+         *     passkey is then a way to log in without a password and a second
+         *     factor of the account. When it is the account's first factor the
+         *     answer carries the 10 recovery codes, shown this once. At most 10
+         *     passkeys (409 `factor-limit`). A notice is mailed.
+         */
+        post: operations["registerPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/passkeys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a passkey
+         * @description Removes one of the account's passkeys. Removing the account's last
+         *     second factor also voids the recovery codes. Needs step-up and
+         *     `current_password`, checked like `PUT /users/me` checks it. Unknown
+         *     and other users' passkeys answer 404. A notice is mailed.
+         */
+        delete: operations["deletePasskey"];
+        options?: never;
+        head?: never;
+        /** Rename a passkey */
+        patch: operations["renamePasskey"];
         trace?: never;
     };
 }
@@ -1225,17 +1415,24 @@ export interface components {
          * @example 8Qm1Zc5vV0pX3nR7tK2wL9yB4dF6hJ0sA1eG3iM5oU7
          */
         MfaToken: string;
-        /** @description The challenge and exactly one of `code` or `recovery_code`. */
+        /**
+         * @description The challenge and exactly one of `code`, `recovery_code` or `passkey`
+         *     (an assertion for a challenge of `POST /auth/mfa/passkey/options`).
+         */
         MfaVerifyRequest: {
             mfa_token: components["schemas"]["MfaToken"];
             code?: components["schemas"]["MfaCode"];
             recovery_code?: components["schemas"]["RecoveryCode"];
+            passkey?: components["schemas"]["PasskeyCredential"];
         };
         MfaEnrollRequest: {
             mfa_token: components["schemas"]["MfaToken"];
             friendly_name?: components["schemas"]["FactorName"];
         };
-        /** @description Exactly one of `password`, `code` or `recovery_code`. */
+        /**
+         * @description Exactly one of `password`, `code`, `recovery_code` or `passkey` (an
+         *     assertion for a challenge of `POST /auth/step-up/passkey/options`).
+         */
         StepUpRequest: {
             /**
              * @description The account's password.
@@ -1244,6 +1441,7 @@ export interface components {
             password?: string;
             code?: components["schemas"]["MfaCode"];
             recovery_code?: components["schemas"]["RecoveryCode"];
+            passkey?: components["schemas"]["PasskeyCredential"];
         };
         /**
          * @description A name the user gives the factor; defaults to "Authenticator app".
@@ -1349,6 +1547,117 @@ export interface components {
         };
         RecoveryCodes: {
             recovery_codes: components["schemas"]["RecoveryCodeList"];
+        };
+        PasskeyOptions: {
+            /**
+             * @description `PublicKeyCredentialCreationOptionsJSON` or
+             *     `PublicKeyCredentialRequestOptionsJSON` of WebAuthn Level 3:
+             *     `challenge`, `rpId`/`rp`, `user`, `allowCredentials` or
+             *     `excludeCredentials`, `userVerification`, `timeout`...
+             * @example {
+             *       "challenge": "kq1u3Yb5N3GQ3l0p2cE8uR8b2sXyZ9wA1vT4mN6oP0c",
+             *       "rpId": "example.com",
+             *       "userVerification": "required",
+             *       "timeout": 300000
+             *     }
+             */
+            options: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @description A `PublicKeyCredential` as WebAuthn Level 3 JSON
+         *     (`RegistrationResponseJSON` or `AuthenticationResponseJSON`, as
+         *     `@simplewebauthn/browser` returns them; binary values in base64url).
+         */
+        PasskeyCredential: {
+            /** @example hW2o3kzT1c0Vv4s5q6r7t8u9w0x1y2z3A4B5C6D7E8F */
+            id: string;
+            /** @example hW2o3kzT1c0Vv4s5q6r7t8u9w0x1y2z3A4B5C6D7E8F */
+            rawId: string;
+            /**
+             * @example public-key
+             * @enum {string}
+             */
+            type: "public-key";
+            /**
+             * @description `clientDataJSON` and `attestationObject` (registration) or `authenticatorData`, `signature` and `userHandle` (assertion).
+             * @example {
+             *       "clientDataJSON": "eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0",
+             *       "authenticatorData": "SZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2MFAAAAAQ",
+             *       "signature": "MEUCIQC",
+             *       "userHandle": "C4_lfCxVTN2dhuzRkgG8AQ"
+             *     }
+             */
+            response: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        PasskeyAssertionRequest: {
+            credential: components["schemas"]["PasskeyCredential"];
+        };
+        PasskeyRegistrationRequest: {
+            credential: components["schemas"]["PasskeyCredential"];
+            friendly_name?: components["schemas"]["FactorName"];
+        };
+        RenamePasskeyRequest: {
+            friendly_name: components["schemas"]["FactorName"];
+        };
+        MfaTokenRequest: {
+            mfa_token: components["schemas"]["MfaToken"];
+        };
+        /** @description One passkey of the account; never its key. */
+        Passkey: {
+            /**
+             * Format: uuid
+             * @example 7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
+             */
+            id: string;
+            /** @example Laptop */
+            friendly_name: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-02T10:00:00Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-02T10:05:00Z
+             */
+            last_used_at: string | null;
+            /**
+             * @description The passkey may be synced to other devices (a software key, `swk`); false for a device-bound one (`hwk`).
+             * @example true
+             */
+            backup_eligible: boolean;
+            /**
+             * @description The passkey is synced now.
+             * @example true
+             */
+            backed_up: boolean;
+            /**
+             * @description How the browser reaches the authenticator (`internal`, `hybrid`, `usb`...), as it reported.
+             * @example [
+             *       "internal",
+             *       "hybrid"
+             *     ]
+             */
+            transports: string[];
+            /**
+             * Format: uuid
+             * @description The authenticator model, when it says (all zeros otherwise).
+             * @example fbfc3007-154e-4ecc-8c0b-6e020557d7bd
+             */
+            aaguid?: string | null;
+        };
+        PasskeyList: {
+            passkeys: components["schemas"]["Passkey"][];
+        };
+        PasskeyAdded: {
+            passkey: components["schemas"]["Passkey"];
+            recovery_codes?: components["schemas"]["RecoveryCodeList"];
         };
         /** @description The user's live sessions. */
         SessionList: {
@@ -1536,6 +1845,32 @@ export interface components {
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The `publicKey` options for `navigator.credentials.create()`, as
+         *     WebAuthn Level 3 JSON (binary values in base64url), under `options`.
+         */
+        PasskeyCreationOptions: {
+            headers: {
+                "Cache-Control": components["headers"]["CacheControl"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["PasskeyOptions"];
+            };
+        };
+        /**
+         * @description The `publicKey` options for `navigator.credentials.get()`, as
+         *     WebAuthn Level 3 JSON (binary values in base64url), under `options`.
+         */
+        PasskeyRequestOptions: {
+            headers: {
+                "Cache-Control": components["headers"]["CacheControl"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["PasskeyOptions"];
             };
         };
         /**
@@ -1815,6 +2150,11 @@ export interface components {
          * @example 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9
          */
         FactorID: string;
+        /**
+         * @description The passkey's id, from `GET /users/me/passkeys`.
+         * @example 7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
+         */
+        PasskeyID: string;
     };
     requestBodies: never;
     headers: {
@@ -2401,6 +2741,81 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    passkeyLoginOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["PasskeyRequestOptions"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    passkeyLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyAssertionRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["TokenPair"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["InvalidCredentials"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    mfaPasskeyOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaTokenRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["PasskeyRequestOptions"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["InvalidMfaToken"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    stepUpPasskeyOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["PasskeyRequestOptions"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["FactorConflict"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     getMe: {
         parameters: {
             query?: never;
@@ -2722,6 +3137,158 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    passkeyRegistrationOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CurrentPasswordRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["PasskeyCreationOptions"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["StepUpRequired"];
+            403: components["responses"]["WrongPassword"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["FactorConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listPasskeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The passkeys. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    registerPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyRegistrationRequest"];
+            };
+        };
+        responses: {
+            /** @description The passkey was added. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyAdded"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["FactorConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deletePasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The passkey's id, from `GET /users/me/passkeys`.
+                 * @example 7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
+                 */
+                id: components["parameters"]["PasskeyID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CurrentPasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description The passkey was removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["StepUpRequired"];
+            403: components["responses"]["WrongPassword"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    renamePasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The passkey's id, from `GET /users/me/passkeys`.
+                 * @example 7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
+                 */
+                id: components["parameters"]["PasskeyID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenamePasskeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The renamed passkey. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
