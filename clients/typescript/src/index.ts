@@ -140,6 +140,12 @@ const SECURED = new Set([
   "POST /users/me/factors/{id}/verify",
   "DELETE /users/me/factors/{id}",
   "POST /users/me/recovery-codes",
+  "POST /auth/step-up/passkey/options",
+  "POST /users/me/passkeys/options",
+  "GET /users/me/passkeys",
+  "POST /users/me/passkeys",
+  "PATCH /users/me/passkeys/{id}",
+  "DELETE /users/me/passkeys/{id}",
 ]);
 
 type Result<T> = { data?: T; error?: unknown; response: Response };

@@ -1,0 +1,225 @@
+// The example page: every button is one or two calls of the TypeScript
+// client; passkey ceremonies go through @simplewebauthn/browser. The page
+// keeps the tokens in memory (its own TokenStore, so that a passkey login,
+// which the wrapper has no method for yet, can store its pair too).
+import { startAuthentication, startRegistration } from "@simplewebauthn/browser";
+import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/browser";
+import {
+  AuthdClient,
+  ProblemError,
+  StepUpRequiredError,
+  type components,
+  type TokenPair,
+  type Tokens,
+  type TokenStore,
+} from "../../../clients/typescript/src/index.js";
+
+type PasskeyCredential = components["schemas"]["PasskeyCredential"];
+
+let held: Tokens | null = null;
+const store: TokenStore = {
+  get: () => held,
+  set: (t) => {
+    held = t;
+    showState();
+  },
+};
+const authd = new AuthdClient({ baseUrl: location.origin, store });
+let mfaToken = "";
+let enrollingFactor = "";
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} is missing`);
+  return el as T;
+};
+const value = (id: string): string => $<HTMLInputElement>(id).value.trim();
+
+/** Stores a pair the wrapper did not ask for itself (passkey login, passkey as second factor). */
+function keep(pair: TokenPair): void {
+  store.set({ accessToken: pair.access_token, refreshToken: pair.refresh_token, accessExpiresAt: Date.now() + pair.expires_in * 1000 });
+}
+
+/** The claims of the held access token (the page only shows them; authd checks them). */
+function claims(): { amr?: string[]; aal?: number } {
+  const token = held?.accessToken;
+  if (!token) return {};
+  const b64 = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+  return JSON.parse(atob(b64)) as { amr?: string[]; aal?: number };
+}
+
+function showState(): void {
+  const c = claims();
+  $("state").textContent = held ? `Logged in (amr ${(c.amr ?? []).join(", ")}; aal ${c.aal ?? "?"}).` : "Logged out.";
+  if (!held) {
+    $("whoami").hidden = true;
+    $("me-json").hidden = true;
+  }
+}
+
+function report(action: string, outcome: "pending" | "ok" | "error", text: string): void {
+  const out = $("result");
+  out.dataset.action = action;
+  out.dataset.outcome = outcome;
+  out.textContent = text;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ProblemError) return `${err.status} ${err.problem.title}: ${err.problem.detail ?? ""}`;
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+/** Runs a button's action, reporting progress, success and failure in #result. */
+function on(id: string, run: () => Promise<string>): void {
+  $(id).addEventListener("click", async () => {
+    report(id, "pending", "Working…");
+    try {
+      report(id, "ok", await run());
+    } catch (err) {
+      report(id, "error", describe(err));
+    }
+  });
+}
+
+/**
+ * Runs an operation that may need a step-up: on StepUpRequiredError it steps
+ * up (with the code field when the account has a second factor, else the
+ * password) and runs it once more.
+ */
+async function withStepUp<T>(password: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!(err instanceof StepUpRequiredError)) throw err;
+    const code = value("stepup-code");
+    if (err.needsSecondFactor && !code) throw new Error("authd asks for a step-up with your second factor: enter a code and try again");
+    await authd.stepUp(err.needsSecondFactor ? { code } : { password });
+    return run();
+  }
+}
+
+/** The `credential` member authd expects, from @simplewebauthn/browser's JSON. */
+function credential(json: object): PasskeyCredential {
+  return json as PasskeyCredential;
+}
+
+on("register", async () => {
+  const res = await authd.register(value("email"), $<HTMLInputElement>("password").value);
+  return res.status === 201 ? `Registered ${res.user.email}. Now log in.` : "Registration accepted: follow the mailed link.";
+});
+
+on("login", async () => {
+  const res = await authd.login(value("email"), $<HTMLInputElement>("password").value);
+  if (!res.mfaRequired) {
+    $("mfa").hidden = true;
+    return "Logged in with the password.";
+  }
+  mfaToken = res.challenge.mfaToken;
+  $("mfa-methods").textContent = res.challenge.methods.join(", ");
+  $("mfa-passkey").hidden = !res.challenge.methods.includes("passkey");
+  $("mfa").hidden = false;
+  return "The password was right: now the second factor.";
+});
+
+on("mfa-verify", async () => {
+  const code = value("mfa-code");
+  await authd.verifyMfa(mfaToken, /^\d{6}$/.test(code) ? { code } : { recoveryCode: code });
+  $("mfa").hidden = true;
+  return "Logged in with the password and the second factor.";
+});
+
+on("mfa-passkey", async () => {
+  const opts = await authd.api.POST("/auth/mfa/passkey/options", { body: { mfa_token: mfaToken } });
+  if (!opts.data) throw new Error(`no options: ${opts.response.status}`);
+  const assertion = await startAuthentication({ optionsJSON: opts.data.options as unknown as PublicKeyCredentialRequestOptionsJSON });
+  const res = await authd.api.POST("/auth/mfa/verify", { body: { mfa_token: mfaToken, passkey: credential(assertion) } });
+  if (!res.data) throw new Error(`refused: ${res.response.status}`);
+  keep(res.data);
+  $("mfa").hidden = true;
+  return "Logged in with the password and a passkey.";
+});
+
+on("totp-start", async () => {
+  const password = $<HTMLInputElement>("totp-password").value;
+  const enrolment = await withStepUp(password, () => authd.startTotpEnrollment(password, "Authenticator app"));
+  enrollingFactor = enrolment.factor.id;
+  $<HTMLImageElement>("totp-qr").src = enrolment.qr_code;
+  $("totp-secret").textContent = enrolment.secret;
+  $("totp-enrolment").hidden = false;
+  return "Scan the QR code, then enter the app's first code.";
+});
+
+on("totp-activate", async () => {
+  const activated = await authd.verifyFactor(enrollingFactor, value("totp-code"));
+  $("totp-enrolment").hidden = true;
+  showRecoveryCodes(activated.recovery_codes);
+  return "The authenticator app is active: the next password login asks for its code.";
+});
+
+function showRecoveryCodes(codes: string[] | undefined): void {
+  if (!codes) return;
+  $("recovery-codes").textContent = codes.join("\n");
+  $("recovery").hidden = false;
+}
+
+on("passkey-add", async () => {
+  const password = $<HTMLInputElement>("passkey-password").value;
+  const options = await withStepUp(password, () =>
+    authd.authed(() => authd.api.POST("/users/me/passkeys/options", { body: { current_password: password } })),
+  );
+  const attestation = await startRegistration({ optionsJSON: options.options as unknown as PublicKeyCredentialCreationOptionsJSON });
+  const added = await authd.authed(() =>
+    authd.api.POST("/users/me/passkeys", { body: { credential: credential(attestation), friendly_name: value("passkey-name") || undefined } }),
+  );
+  showRecoveryCodes(added.recovery_codes);
+  await listPasskeys();
+  return `Passkey "${added.passkey.friendly_name}" added: log out and log in with it.`;
+});
+
+async function listPasskeys(): Promise<void> {
+  const list = await authd.authed(() => authd.api.GET("/users/me/passkeys"));
+  $("passkey-list").replaceChildren(
+    ...list.passkeys.map((p) => {
+      const li = document.createElement("li");
+      li.textContent = `${p.friendly_name} (added ${new Date(p.created_at).toLocaleString()})`;
+      return li;
+    }),
+  );
+}
+
+on("logout", async () => {
+  if (!held) return "Already logged out.";
+  await authd.logout();
+  $("passkey-list").replaceChildren();
+  return "Logged out.";
+});
+
+on("passkey-login", async () => {
+  const opts = await authd.api.POST("/auth/passkey/options");
+  if (!opts.data) throw new Error(`no options: ${opts.response.status}`);
+  const assertion = await startAuthentication({ optionsJSON: opts.data.options as unknown as PublicKeyCredentialRequestOptionsJSON });
+  const res = await authd.api.POST("/auth/passkey/login", { body: { credential: credential(assertion) } });
+  if (!res.data) throw new ProblemError(res.response.status, res.error as components["schemas"]["Problem"]);
+  keep(res.data);
+  await showMe();
+  return "Logged in with a passkey.";
+});
+
+async function showMe(): Promise<void> {
+  const me = await authd.me();
+  const c = claims();
+  $("me-email").textContent = me.email;
+  $("me-amr").textContent = (c.amr ?? []).join(", ");
+  $("me-aal").textContent = String(c.aal ?? "");
+  $("me-json").textContent = JSON.stringify(me, null, 2);
+  $("whoami").hidden = false;
+  $("me-json").hidden = false;
+}
+
+on("me", async () => {
+  await showMe();
+  return "GET /users/me answered.";
+});
+
+showState();
