@@ -81,6 +81,10 @@ type PasskeyKnobs struct {
 	// credential's); set OmitUserHandle to send none.
 	UserHandle     []byte
 	OmitUserHandle bool
+	// Reuse registers this existing credential again (its id and key)
+	// instead of a new one, as a client that ignores excludeCredentials
+	// or replays a credential of another account would.
+	Reuse *VirtualCredential
 	// KeepCount leaves the sign counter as it is (a counter of zero is
 	// never raised when it stays zero, like authenticators without one).
 	KeepCount bool
@@ -88,6 +92,9 @@ type PasskeyKnobs struct {
 
 // Knob changes PasskeyKnobs.
 type Knob func(*PasskeyKnobs)
+
+// Reusing registers an existing credential again.
+func Reusing(vc *VirtualCredential) Knob { return func(k *PasskeyKnobs) { k.Reuse = vc } }
 
 // WithRPIDHash makes the authenticator data name another rpId.
 func WithRPIDHash(rpID string) Knob { return func(k *PasskeyKnobs) { k.RPIDHash = rpID } }
@@ -205,15 +212,19 @@ func (a *Authenticator) register(options any, origin string, k PasskeyKnobs) (cl
 		return client.PasskeyCredential{}, nil, fmt.Errorf("user.id: %w", err)
 	}
 	rpID := o.RP.ID
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return client.PasskeyCredential{}, nil, err
+	vc := k.Reuse
+	if vc == nil {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return client.PasskeyCredential{}, nil, err
+		}
+		id := make([]byte, 32)
+		if _, err := rand.Read(id); err != nil {
+			return client.PasskeyCredential{}, nil, err
+		}
+		vc = &VirtualCredential{ID: id, Key: key, RPID: rpID, UserHandle: userHandle}
 	}
-	id := make([]byte, 32)
-	if _, err := rand.Read(id); err != nil {
-		return client.PasskeyCredential{}, nil, err
-	}
-	vc := &VirtualCredential{ID: id, Key: key, RPID: rpID, UserHandle: userHandle}
+	id, key := vc.ID, vc.Key
 
 	pub, err := cosePublicKey(&key.PublicKey)
 	if err != nil {
@@ -241,9 +252,11 @@ func (a *Authenticator) register(options any, origin string, k PasskeyKnobs) (cl
 	if len(transports) == 0 {
 		transports = []string{"internal"}
 	}
-	a.mu.Lock()
-	a.creds = append(a.creds, vc)
-	a.mu.Unlock()
+	if k.Reuse == nil {
+		a.mu.Lock()
+		a.creds = append(a.creds, vc)
+		a.mu.Unlock()
+	}
 
 	cred := client.PasskeyCredential{
 		Id: b64.EncodeToString(id), RawId: b64.EncodeToString(id), Type: "public-key",
