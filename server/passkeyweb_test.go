@@ -87,8 +87,9 @@ func addAuthenticator(t *testing.T, ctx context.Context) webauthn.AuthenticatorI
 
 // TestPasskeyWeb_TheExamplePageAddsAPasskeyAndLogsInWithIt drives the example
 // page (examples/web) in Debian's Chromium with a virtual authenticator of
-// the DevTools WebAuthn domain: register, password login, a passkey added,
-// logout, passkey login, /users/me; then, the authenticator gone, the
+// the DevTools WebAuthn domain: register, password login, an authenticator
+// app enrolled from the page's secret, a passkey added after a step-up with
+// the app's code, logout, passkey login, /users/me; then, the authenticator gone, the
 // passkey login fails on the page and leaves it logged out.
 func TestPasskeyWeb_TheExamplePageAddsAPasskeyAndLogsInWithIt(t *testing.T) {
 	t.Parallel()
@@ -144,7 +145,40 @@ func TestPasskeyWeb_TheExamplePageAddsAPasskeyAndLogsInWithIt(t *testing.T) {
 	}
 	clickOK(t, ctx, "register")
 	clickOK(t, ctx, "login")
-	if err := chromedp.Do(ctx, chromedp.SendKeys(`#passkey-password`, password)); err != nil {
+
+	// An authenticator app: the QR code shown and the app's first code (the
+	// previous step's, leaving the current one for the step-up below).
+	if err := chromedp.Do(ctx, chromedp.SendKeys(`#totp-password`, password)); err != nil {
+		t.Fatal(err)
+	}
+	clickOK(t, ctx, "totp-start")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#totp-qr`)); err != nil {
+		t.Fatal(err)
+	}
+	qr := testkit.Must(chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("totp-qr").src`)))(t)
+	loaded := testkit.Must(chromedp.Run(ctx, chromedp.Evaluate[bool](`(i => i.complete && i.naturalWidth > 0)(document.getElementById("totp-qr"))`)))(t)
+	if !strings.HasPrefix(qr, "data:image/png;base64,") || !loaded {
+		t.Errorf("the QR code is %.40q (shown: %v)", qr, loaded)
+	}
+	secret := testkit.Must(chromedp.Run(ctx, chromedp.Text(`#totp-secret`)))(t)
+	if err := chromedp.Do(ctx, chromedp.SendKeys(`#totp-code`, app.TOTP(t, secret, -1))); err != nil {
+		t.Fatal(err)
+	}
+	clickOK(t, ctx, "totp-activate")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(`#recovery-codes`)); err != nil {
+		t.Fatal(err)
+	}
+	if codes := strings.Fields(testkit.Must(chromedp.Run(ctx, chromedp.Text(`#recovery-codes`)))(t)); len(codes) != 10 {
+		t.Errorf("the page shows %d recovery codes: %v", len(codes), codes)
+	}
+
+	// A passkey: the password login's session is below the account's new
+	// level, so the page steps up with the app's current code first.
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(`#passkey-password`, password),
+		chromedp.SendKeys(`#stepup-code`, app.TOTP(t, secret, 0)),
+	)
+	if err != nil {
 		t.Fatal(err)
 	}
 	clickOK(t, ctx, "passkey-add")

@@ -54,6 +54,8 @@ function showState(): void {
   if (!held) {
     $("whoami").hidden = true;
     $("me-json").hidden = true;
+    $("recovery").hidden = true;
+    $("passkey-list").replaceChildren();
   }
 }
 
@@ -191,7 +193,6 @@ async function listPasskeys(): Promise<void> {
 on("logout", async () => {
   if (!held) return "Already logged out.";
   await authd.logout();
-  $("passkey-list").replaceChildren();
   return "Logged out.";
 });
 
@@ -215,6 +216,7 @@ async function showMe(): Promise<void> {
   $("me-json").textContent = JSON.stringify(me, null, 2);
   $("whoami").hidden = false;
   $("me-json").hidden = false;
+  await listPasskeys();
 }
 
 on("me", async () => {
