@@ -33,6 +33,11 @@ const (
 	evRecoveryUsed   securityEvent = "recovery_code_used"
 	evMFAFailed      securityEvent = "mfa_failed"
 	evStepUp         securityEvent = "step_up"
+
+	evPasskeyAdded          securityEvent = "passkey_added"           // a passkey registered
+	evPasskeyRemoved        securityEvent = "passkey_removed"         // a passkey removed by its user
+	evPasskeyUsed           securityEvent = "passkey_used"            // an assertion accepted (login, second step, step-up)
+	evPasskeyCloneSuspected securityEvent = "passkey_clone_suspected" // a sign count that did not rise: refused
 )
 
 // recordSecurityEvent adds event to the user's audit trail with the
