@@ -75,10 +75,15 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 			addressCheck("login", "login", ip, r.Body.Email, l.Login),
 			ipCheck("login-ip", "login", ip, l.LoginIP),
 		}
-	case api.VerifyMfaRequestObject, api.EnrollMfaTotpRequestObject:
+	case api.VerifyMfaRequestObject, api.EnrollMfaTotpRequestObject, api.MfaPasskeyOptionsRequestObject:
 		// A login's second step spends the client's login budget: a
 		// login and its codes are one flow. The account's own count is the
 		// login backoff, which VerifyMfa applies.
+		return []limitCheck{ipCheck("login-ip", "login", ip, l.LoginIP)}
+	case api.PasskeyLoginOptionsRequestObject, api.PasskeyLoginRequestObject:
+		// A passwordless login names no account: the client's login
+		// budget is its limit (each challenge is a stored row, and an
+		// assertion cannot be guessed).
 		return []limitCheck{ipCheck("login-ip", "login", ip, l.LoginIP)}
 	case api.RefreshTokenRequestObject:
 		return []limitCheck{ipCheck("refresh", "refresh", ip, l.Refresh)}
@@ -176,14 +181,17 @@ func tightest(checks []limitCheck, results []ratelimit.Result) int {
 // countThrottled counts a refused login, refresh or second factor in its metric.
 func (s *Server) countThrottled(req any) {
 	switch r := req.(type) {
-	case api.LoginRequestObject:
+	case api.LoginRequestObject, api.PasskeyLoginRequestObject:
 		s.metrics.Logins.WithLabelValues("throttled").Inc()
 	case api.RefreshTokenRequestObject:
 		s.metrics.Refreshes.WithLabelValues("throttled").Inc()
 	case api.VerifyMfaRequestObject:
-		method := "totp"
-		if r.Body != nil && r.Body.RecoveryCode != nil {
-			method = "recovery_code"
+		method := methodTOTP
+		switch {
+		case r.Body != nil && r.Body.RecoveryCode != nil:
+			method = methodRecoveryCode
+		case r.Body != nil && r.Body.Passkey != nil:
+			method = methodPasskey
 		}
 		s.metrics.MFA.WithLabelValues(method, "throttled").Inc()
 	}

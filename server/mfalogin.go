@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 
+	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/google/uuid"
 
 	"github.com/authd/authd/gen/api"
@@ -73,13 +74,9 @@ func (s *Server) challenge(ctx context.Context, u db.User, upgraded string, step
 			hash = upgraded
 		}
 		if step == factorStep {
-			methods = append(methods, methodTOTP)
-			left, err := q.CountRecoveryCodes(ctx, u.ID)
-			if err != nil {
+			var err error
+			if methods, err = challengeMethods(ctx, q, u.ID); err != nil {
 				return err
-			}
-			if left > 0 {
-				methods = append(methods, methodRecoveryCode)
 			}
 		}
 		return q.CreateMfaChallenge(ctx, db.CreateMfaChallengeParams{
@@ -98,6 +95,35 @@ func (s *Server) challenge(ctx context.Context, u db.User, upgraded string, step
 		},
 		Headers: api.MfaChallengeResponseHeaders{CacheControl: ptr("no-store")},
 	}}, nil
+}
+
+// challengeMethods lists what completes a login of the account: totp when
+// it has an active authenticator app, recovery_code while codes are left,
+// passkey when it has a passkey.
+func challengeMethods(ctx context.Context, q *db.Queries, userID uuid.UUID) ([]string, error) {
+	methods := []string{}
+	apps, err := q.CountActiveFactors(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if apps > 0 {
+		methods = append(methods, methodTOTP)
+	}
+	left, err := q.CountRecoveryCodes(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if left > 0 {
+		methods = append(methods, methodRecoveryCode)
+	}
+	passkeys, err := q.CountPasskeys(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if passkeys > 0 {
+		methods = append(methods, methodPasskey)
+	}
+	return methods, nil
 }
 
 // errChallengeDead means the mfa_token names no live challenge: unknown,
@@ -156,6 +182,7 @@ type mfaLogin struct {
 	session db.Session
 	refresh string
 	codes   []string // recovery codes of a required enrolment
+	passkey passkeyVerdict
 }
 
 // VerifyMfa implements api.StrictServerInterface: the second step of a
@@ -166,7 +193,10 @@ type mfaLogin struct {
 // maxChallengeFailures), a right one deletes the challenge and starts the
 // session, whose tokens carry amr ["pwd","otp"]. A recovery code is "otp"
 // too: RFC 8176 has no value of its own for it, and it is a one-time
-// password.
+// password. A passkey assertion (for a ceremony MfaPasskeyOptions started
+// for this challenge) is checked in the same transaction, after the same
+// locks, and counts like a code when refused; it makes amr ["pwd", "hwk"]
+// or ["pwd", "swk"].
 func (s *Server) VerifyMfa(ctx context.Context, req api.VerifyMfaRequestObject) (api.VerifyMfaResponseObject, error) {
 	f := secondFactor{}
 	if req.Body.Code != nil {
@@ -175,8 +205,17 @@ func (s *Server) VerifyMfa(ctx context.Context, req api.VerifyMfaRequestObject) 
 	if req.Body.RecoveryCode != nil {
 		f.recoveryCode = *req.Body.RecoveryCode
 	}
+	method := f.method()
+	var assertion *protocol.ParsedCredentialAssertionData
+	if req.Body.Passkey != nil {
+		var bad *api.UnprocessableEntityApplicationProblemPlusJSONResponse
+		if assertion, bad = parseAssertion(ctx, "passkey", *req.Body.Passkey); bad != nil {
+			return api.VerifyMfa422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: *bad}, nil
+		}
+		method = methodPasskey
+	}
 	ip := infoFrom(ctx).ip
-	count := func(outcome string) { s.metrics.MFA.WithLabelValues(f.method(), outcome).Inc() }
+	count := func(outcome string) { s.metrics.MFA.WithLabelValues(method, outcome).Inc() }
 	dead := func() (api.VerifyMfaResponseObject, error) {
 		count("challenge_dead")
 		return api.VerifyMfa401ApplicationProblemPlusJSONResponse{InvalidMfaTokenApplicationProblemPlusJSONResponse: invalidMfaToken(ctx)}, nil
@@ -217,7 +256,15 @@ func (s *Server) VerifyMfa(ctx context.Context, req api.VerifyMfaRequestObject) 
 		if _, err := q.LockUserCredentials(ctx, u.ID); err != nil {
 			return err
 		}
-		if out.verdict, out.codes, err = s.checkChallengeCode(ctx, q, ch, u, f); err != nil {
+		amr := []string{token.MethodPassword, token.MethodOTP}
+		if assertion != nil {
+			var pk db.Passkey
+			if out.passkey, pk, err = s.checkChallengePasskey(ctx, q, ch, u, assertion); err != nil {
+				return err
+			}
+			out.verdict = out.passkey.factor()
+			amr = []string{token.MethodPassword, passkeyMethod(pk.BackupEligible)}
+		} else if out.verdict, out.codes, err = s.checkChallengeCode(ctx, q, ch, u, f); err != nil {
 			return err
 		}
 		if out.verdict != factorAccepted {
@@ -233,7 +280,7 @@ func (s *Server) VerifyMfa(ctx context.Context, req api.VerifyMfaRequestObject) 
 		if err := q.DeleteMfaChallenge(ctx, ch.ID); err != nil {
 			return err
 		}
-		out.session, out.refresh, err = s.createSession(ctx, q, u, "", []string{token.MethodPassword, token.MethodOTP})
+		out.session, out.refresh, err = s.createSession(ctx, q, u, "", amr)
 		return err
 	})
 	if errors.Is(err, errCredentialsChanged) {
@@ -248,13 +295,19 @@ func (s *Server) VerifyMfa(ctx context.Context, req api.VerifyMfaRequestObject) 
 	case out.dead:
 		return dead()
 	case out.verdict != factorAccepted:
-		if out.verdict == factorReplayed {
+		if assertion != nil {
+			count(out.passkey.outcome())
+		} else if out.verdict == factorReplayed {
 			count("replayed")
 		} else {
 			count("wrong_code")
 		}
 		s.recordMFAFailure(ctx, out.user.ID, nil)
-		return api.VerifyMfa403ApplicationProblemPlusJSONResponse{InvalidMfaCodeApplicationProblemPlusJSONResponse: api.InvalidMfaCodeApplicationProblemPlusJSONResponse(invalidMfaCode(ctx))}, nil
+		refusal := invalidMfaCode(ctx)
+		if assertion != nil {
+			refusal = passkeyNotAccepted(ctx)
+		}
+		return api.VerifyMfa403ApplicationProblemPlusJSONResponse{InvalidMfaCodeApplicationProblemPlusJSONResponse: api.InvalidMfaCodeApplicationProblemPlusJSONResponse(refusal)}, nil
 	}
 	s.forgiveLogin(ctx, email, ip)
 	pair, err := s.sessionPair(out.session, out.refresh)

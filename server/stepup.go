@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/go-webauthn/webauthn/protocol"
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
@@ -67,6 +68,13 @@ func (s *Server) StepUp(ctx context.Context, req api.StepUpRequestObject) (api.S
 	if req.Body.Password != nil {
 		return s.stepUpWithPassword(ctx, *req.Body.Password)
 	}
+	if req.Body.Passkey != nil {
+		assertion, bad := parseAssertion(ctx, "passkey", *req.Body.Passkey)
+		if bad != nil {
+			return api.StepUp422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: *bad}, nil
+		}
+		return s.stepUpWithPasskey(ctx, assertion)
+	}
 	f := secondFactor{}
 	if req.Body.Code != nil {
 		f.code = *req.Body.Code
@@ -76,7 +84,7 @@ func (s *Server) StepUp(ctx context.Context, req api.StepUpRequestObject) (api.S
 	}
 	if f.code == "" && f.recoveryCode == "" {
 		// The spec's minProperties/maxProperties leave one of the three.
-		return api.StepUp400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, "Send one of password, code or recovery_code.")}, nil
+		return api.StepUp400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, "Send one of password, code, recovery_code or passkey.")}, nil
 	}
 	return s.stepUpWithCode(ctx, f)
 }
@@ -147,6 +155,46 @@ func (s *Server) stepUpWithCode(ctx context.Context, f secondFactor) (api.StepUp
 	}
 	if err == nil {
 		s.metrics.MFA.WithLabelValues(f.method(), "success").Inc()
+		s.forgiveLogin(ctx, me.user.Email, ip)
+	}
+	return s.stepUpAnswer(ctx, raised, err)
+}
+
+// stepUpWithPasskey raises the session with an assertion for a ceremony
+// StepUpPasskeyOptions started on it, counted in the login backoff like a
+// code. The assertion is checked and the passkey's counter moved in the
+// transaction that raises the session; a refusal commits what it spent
+// (the ceremony, a passkey_clone_suspected event) and leaves mfa_failed.
+func (s *Server) stepUpWithPasskey(ctx context.Context, assertion *protocol.ParsedCredentialAssertionData) (api.StepUpResponseObject, error) {
+	me, ip := caller(ctx), infoFrom(ctx).ip
+	wait, err := s.admitLogin(ctx, me.user.Email, ip)
+	switch {
+	case err != nil:
+		return nil, err
+	case wait != nil:
+		s.metrics.StepUps.WithLabelValues("throttled").Inc()
+		s.metrics.MFA.WithLabelValues(methodPasskey, "throttled").Inc()
+		return api.StepUp429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	}
+	var verdict passkeyVerdict
+	var raised raisedSession
+	err = s.db.InTx(ctx, func(q *db.Queries) error {
+		v, pk, err := s.checkStepUpPasskey(ctx, q, assertion)
+		verdict = v
+		if err != nil || v != passkeyAccepted {
+			return err
+		}
+		raised, err = s.raiseSession(ctx, q, passkeyMethod(pk.BackupEligible))
+		return err
+	})
+	if err == nil && verdict != passkeyAccepted {
+		s.recordMFAFailure(ctx, me.user.ID, &me.sessionID)
+		s.metrics.MFA.WithLabelValues(methodPasskey, verdict.outcome()).Inc()
+		s.metrics.StepUps.WithLabelValues("wrong_code").Inc()
+		return api.StepUp403ApplicationProblemPlusJSONResponse{StepUpRefusedApplicationProblemPlusJSONResponse: api.StepUpRefusedApplicationProblemPlusJSONResponse(passkeyNotAccepted(ctx))}, nil
+	}
+	if err == nil {
+		s.metrics.MFA.WithLabelValues(methodPasskey, "success").Inc()
 		s.forgiveLogin(ctx, me.user.Email, ip)
 	}
 	return s.stepUpAnswer(ctx, raised, err)

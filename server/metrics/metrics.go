@@ -20,11 +20,17 @@ type Metrics struct {
 	HTTPDuration *prometheus.HistogramVec // route, method
 
 	Registrations *prometheus.CounterVec // outcome: created, conflict, pending
-	Logins        *prometheus.CounterVec // outcome: success, mfa_required, bad_credentials, throttled, unverified
-	Refreshes     *prometheus.CounterVec // outcome: rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled
-	Logouts       *prometheus.CounterVec // scope: current, others, all
-	// MFA counts second-factor checks: method totp or recovery_code;
-	// outcome success, wrong_code, replayed, throttled, challenge_dead.
+	// Logins counts logins by outcome: success, mfa_required,
+	// bad_credentials, throttled, unverified (password logins) and
+	// passkey_success, passkey_refused, passkey_clone_suspected
+	// (passwordless logins; their throttled is the same throttled).
+	Logins    *prometheus.CounterVec
+	Refreshes *prometheus.CounterVec // outcome: rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled
+	Logouts   *prometheus.CounterVec // scope: current, others, all
+	// MFA counts second-factor checks: method totp or recovery_code with
+	// outcome success, wrong_code, replayed, throttled, challenge_dead;
+	// method passkey with outcome success, refused, clone_suspected,
+	// throttled, challenge_dead.
 	MFA             *prometheus.CounterVec
 	StepUps         *prometheus.CounterVec // outcome: success, wrong_password, wrong_code, throttled
 	Factors         *prometheus.CounterVec // event: enrolled, activated, removed, codes_regenerated
@@ -55,7 +61,7 @@ func New(version string) *Metrics {
 			Name: "authd_registrations_total", Help: "Registrations by outcome (created, conflict, pending verification).",
 		}, []string{"outcome"}),
 		Logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "authd_logins_total", Help: "Logins by outcome (success, mfa_required, bad_credentials, throttled, unverified); mfa_required is a right password whose login continues at the second factor.",
+			Name: "authd_logins_total", Help: "Logins by outcome (success, mfa_required, bad_credentials, throttled, unverified; passwordless: passkey_success, passkey_refused, passkey_clone_suspected); mfa_required is a right password whose login continues at the second factor.",
 		}, []string{"outcome"}),
 		Refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_refreshes_total", Help: "Refresh-token presentations by outcome (rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled).",
@@ -64,7 +70,7 @@ func New(version string) *Metrics {
 			Name: "authd_logouts_total", Help: "Logouts by scope (current, others, all).",
 		}, []string{"scope"}),
 		MFA: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "authd_mfa_verifications_total", Help: "Second-factor checks at login and step-up, by method (totp, recovery_code) and outcome (success, wrong_code, replayed, throttled, challenge_dead).",
+			Name: "authd_mfa_verifications_total", Help: "Second-factor checks at login and step-up, by method (totp, recovery_code, passkey) and outcome (success, wrong_code, replayed, throttled, challenge_dead; a passkey's refused, clone_suspected).",
 		}, []string{"method", "outcome"}),
 		StepUps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_step_ups_total", Help: "Step-up authentications by outcome (success, wrong_password, wrong_code, throttled).",
@@ -90,7 +96,7 @@ func New(version string) *Metrics {
 	// first event after a restart is an increase an alert can see.
 	for vec, values := range map[*prometheus.CounterVec][]string{
 		m.Registrations:      {"created", "conflict", "pending"},
-		m.Logins:             {"success", "mfa_required", "bad_credentials", "throttled", "unverified"},
+		m.Logins:             {"success", "mfa_required", "bad_credentials", "throttled", "unverified", "passkey_success", "passkey_refused", "passkey_clone_suspected"},
 		m.Refreshes:          {"rotated", "grace_retry", "reuse_detected", "expired", "revoked", "unknown", "throttled"},
 		m.Logouts:            {"current", "others", "all"},
 		m.StepUps:            {"success", "wrong_password", "wrong_code", "throttled"},
@@ -107,6 +113,9 @@ func New(version string) *Metrics {
 		for _, outcome := range []string{"success", "wrong_code", "replayed", "throttled", "challenge_dead"} {
 			m.MFA.WithLabelValues(method, outcome)
 		}
+	}
+	for _, outcome := range []string{"success", "refused", "clone_suspected", "throttled", "challenge_dead"} {
+		m.MFA.WithLabelValues("passkey", outcome)
 	}
 	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.Registrations, m.Logins, m.Refreshes,
 		m.Logouts, m.MFA, m.StepUps, m.Factors, m.SessionsRevoked, m.HashDuration, m.BreakerTransitions, m.Mail} {
