@@ -16,27 +16,28 @@ type securityEvent string
 
 // The security events of the audit trail.
 const (
-	evRegistered            securityEvent = "registered"
-	evEmailVerified         securityEvent = "email_verified"
-	evLoginSucceeded        securityEvent = "login_succeeded"
-	evLoginFailed           securityEvent = "login_failed"
-	evLogout                securityEvent = "logout"
-	evSessionRevoked        securityEvent = "session_revoked"
-	evRefreshReuse          securityEvent = "refresh_reuse_detected"
-	evPasswordChange        securityEvent = "password_changed"
-	evPasswordReset         securityEvent = "password_reset"
-	evEmailChanged          securityEvent = "email_changed"
-	evDeactivated           securityEvent = "account_deactivated"
-	evFactorAdded           securityEvent = "factor_added"
-	evFactorRemoved         securityEvent = "factor_removed"
-	evCodesRenewed          securityEvent = "recovery_codes_regenerated"
-	evRecoveryUsed          securityEvent = "recovery_code_used"
-	evMFAFailed             securityEvent = "mfa_failed"
-	evStepUp                securityEvent = "step_up"
-	evPasskeyAdded          securityEvent = "passkey_added"
-	evPasskeyRemoved        securityEvent = "passkey_removed"
-	evPasskeyUsed           securityEvent = "passkey_used"
-	evPasskeyCloneSuspected securityEvent = "passkey_clone_suspected"
+	evRegistered     securityEvent = "registered"
+	evEmailVerified  securityEvent = "email_verified"
+	evLoginSucceeded securityEvent = "login_succeeded"
+	evLoginFailed    securityEvent = "login_failed"
+	evLogout         securityEvent = "logout"
+	evSessionRevoked securityEvent = "session_revoked"
+	evRefreshReuse   securityEvent = "refresh_reuse_detected"
+	evPasswordChange securityEvent = "password_changed"
+	evPasswordReset  securityEvent = "password_reset"
+	evEmailChanged   securityEvent = "email_changed"
+	evDeactivated    securityEvent = "account_deactivated"
+	evFactorAdded    securityEvent = "factor_added"
+	evFactorRemoved  securityEvent = "factor_removed"
+	evCodesRenewed   securityEvent = "recovery_codes_regenerated"
+	evRecoveryUsed   securityEvent = "recovery_code_used"
+	evMFAFailed      securityEvent = "mfa_failed"
+	evStepUp         securityEvent = "step_up"
+
+	evPasskeyAdded          securityEvent = "passkey_added"           // a passkey registered
+	evPasskeyRemoved        securityEvent = "passkey_removed"         // a passkey removed by its user
+	evPasskeyUsed           securityEvent = "passkey_used"            // an assertion accepted (login, second step, step-up)
+	evPasskeyCloneSuspected securityEvent = "passkey_clone_suspected" // a sign count that did not rise: refused
 )
 
 // recordSecurityEvent adds event to the user's audit trail with the

@@ -195,6 +195,29 @@ func factorRequired(ctx context.Context) api.FactorConflictApplicationProblemPlu
 	return api.FactorConflictApplicationProblemPlusJSONResponse(problem(ctx, typeFactorRequired, "The account has no active second factor, so it has no recovery codes."))
 }
 
+// passkeyLimit is the 409 for a passkey beyond the most an account keeps.
+func passkeyLimit(ctx context.Context) api.FactorConflictApplicationProblemPlusJSONResponse {
+	return api.FactorConflictApplicationProblemPlusJSONResponse(problem(ctx, typeFactorLimit, fmt.Sprintf("An account has at most %d passkeys; remove one first.", maxPasskeys)))
+}
+
+// unreadablePasskey is the 400 for a credential that is not a WebAuthn
+// response at all.
+func unreadablePasskey(ctx context.Context) api.BadRequestApplicationProblemPlusJSONResponse {
+	return badRequest(ctx, "The credential is not a WebAuthn registration response.")
+}
+
+// voidPasskeyChallenge is the 400 for a passkey response whose challenge is
+// unknown, used, expired or another session's.
+func voidPasskeyChallenge(ctx context.Context) api.BadRequestApplicationProblemPlusJSONResponse {
+	return badRequest(ctx, "The passkey challenge is unknown, used or expired; ask for new options.")
+}
+
+// refusedPasskey is the 422 for a registration response that does not
+// verify, or a credential the service has already, with a short reason.
+func refusedPasskey(ctx context.Context, reason string) api.UnprocessableEntityApplicationProblemPlusJSONResponse {
+	return api.UnprocessableEntityApplicationProblemPlusJSONResponse(policyProblem(ctx, []string{reason}, "credential"))
+}
+
 // stepUpRequired is the 401 of a sensitive operation whose caller
 // authenticated too long ago or too weakly, with the RFC 9470 challenge.
 func stepUpRequired(maxAge time.Duration, needAAL2 bool) *problemError {

@@ -26,10 +26,12 @@ const (
 	KindFactorRemoved        = "mfa_factor_removed"
 	KindRecoveryCodeUsed     = "mfa_recovery_code_used"
 	KindRecoveryCodesRenewed = "mfa_recovery_codes_regenerated"
+	KindPasskeyAdded         = "mfa_passkey_added"
+	KindPasskeyRemoved       = "mfa_passkey_removed"
 )
 
 var kinds = []string{KindVerifyEmail, KindAlreadyRegistered, KindPasswordReset, KindEmailChangeConfirm, KindEmailChangeNotice, KindEmailTaken,
-	KindFactorAdded, KindFactorRemoved, KindRecoveryCodeUsed, KindRecoveryCodesRenewed}
+	KindFactorAdded, KindFactorRemoved, KindRecoveryCodeUsed, KindRecoveryCodesRenewed, KindPasskeyAdded, KindPasskeyRemoved}
 
 //go:embed templates
 var defaultTemplates embed.FS

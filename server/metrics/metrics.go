@@ -33,7 +33,7 @@ type Metrics struct {
 	// throttled, challenge_dead.
 	MFA             *prometheus.CounterVec
 	StepUps         *prometheus.CounterVec // outcome: success, wrong_password, wrong_code, throttled
-	Factors         *prometheus.CounterVec // event: enrolled, activated, removed, codes_regenerated
+	Factors         *prometheus.CounterVec // event: enrolled, activated, removed, codes_regenerated, passkey_added, passkey_removed
 	SessionsRevoked *prometheus.CounterVec // reason
 
 	HashDuration *prometheus.HistogramVec // algorithm
@@ -76,7 +76,7 @@ func New(version string) *Metrics {
 			Name: "authd_step_ups_total", Help: "Step-up authentications by outcome (success, wrong_password, wrong_code, throttled).",
 		}, []string{"outcome"}),
 		Factors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "authd_mfa_factor_changes_total", Help: "Second-factor changes (enrolled, activated, removed, codes_regenerated).",
+			Name: "authd_mfa_factor_changes_total", Help: "Second-factor changes (enrolled, activated, removed, codes_regenerated, passkey_added, passkey_removed).",
 		}, []string{"event"}),
 		SessionsRevoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_sessions_revoked_total", Help: "Sessions revoked, by reason.",
@@ -100,7 +100,7 @@ func New(version string) *Metrics {
 		m.Refreshes:          {"rotated", "grace_retry", "reuse_detected", "expired", "revoked", "unknown", "throttled"},
 		m.Logouts:            {"current", "others", "all"},
 		m.StepUps:            {"success", "wrong_password", "wrong_code", "throttled"},
-		m.Factors:            {"enrolled", "activated", "removed", "codes_regenerated"},
+		m.Factors:            {"enrolled", "activated", "removed", "codes_regenerated", "passkey_added", "passkey_removed"},
 		m.SessionsRevoked:    {"logout", "password_change", "password_reset", "email_change", "account_deleted", "refresh_reuse", "user_revoked", "session_cap"},
 		m.BreakerTransitions: {"closed", "open", "half-open"},
 		m.Mail:               {"queued", "sent", "retried", "dead"},
