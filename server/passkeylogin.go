@@ -160,6 +160,7 @@ func (s *Server) PasskeyLogin(ctx context.Context, req api.PasskeyLoginRequestOb
 		out = passkeyLogin{}
 		_, sd, err := s.takeCeremony(ctx, q, ceremonyLogin, parsed.Response.CollectedClientData.Challenge)
 		if errors.Is(err, errCeremonyVoid) {
+			logRefusedAssertion(ctx, s, err)
 			return nil
 		}
 		if err != nil {
@@ -183,6 +184,7 @@ func (s *Server) PasskeyLogin(ctx context.Context, req api.PasskeyLoginRequestOb
 			return lookupErr
 		}
 		if err != nil {
+			logRefusedAssertion(ctx, s, err)
 			return nil // refused; the ceremony stays spent
 		}
 		out.user = owner.user
@@ -287,6 +289,17 @@ func (s *Server) spendPasskey(ctx context.Context, q *db.Queries, owner passkeyU
 	return passkeyAccepted, pk, s.recordSecurityEvent(ctx, q, owner.user.ID, evPasskeyUsed, session)
 }
 
+// logRefusedAssertion says at debug level why go-webauthn refused an
+// assertion (the client only ever sees the one refusal).
+func logRefusedAssertion(ctx context.Context, s *Server, err error) {
+	reason, info := err.Error(), ""
+	var perr *protocol.Error
+	if errors.As(err, &perr) && perr.Details != "" {
+		reason, info = perr.Details, perr.DevInfo
+	}
+	s.log.DebugContext(ctx, "passkey assertion refused", "reason", reason, "info", info)
+}
+
 // checkOwnedAssertion spends the ceremony of kind that parsed answers and
 // checks the assertion with u's passkeys, in q's transaction, after the
 // caller locked u's row: belongs says whether the ceremony is the one the
@@ -297,12 +310,14 @@ func (s *Server) checkOwnedAssertion(ctx context.Context, q *db.Queries, kind st
 ) (passkeyVerdict, db.Passkey, error) {
 	c, sd, err := s.takeCeremony(ctx, q, kind, parsed.Response.CollectedClientData.Challenge)
 	if errors.Is(err, errCeremonyVoid) {
+		logRefusedAssertion(ctx, s, err)
 		return passkeyRefused, db.Passkey{}, nil
 	}
 	if err != nil {
 		return passkeyRefused, db.Passkey{}, err
 	}
 	if c.UserID == nil || *c.UserID != u.ID || !belongs(c) {
+		logRefusedAssertion(ctx, s, errors.New("the ceremony is another user's, session's or login's"))
 		return passkeyRefused, db.Passkey{}, nil
 	}
 	pks, err := q.LockPasskeys(ctx, u.ID)
@@ -312,6 +327,7 @@ func (s *Server) checkOwnedAssertion(ctx context.Context, q *db.Queries, kind st
 	owner := passkeyUser{user: u, passkeys: pks}
 	cred, err := s.webauthn.ValidateLogin(owner, sd, parsed)
 	if err != nil {
+		logRefusedAssertion(ctx, s, err)
 		return passkeyRefused, db.Passkey{}, nil
 	}
 	return s.spendPasskey(ctx, q, owner, cred, session)

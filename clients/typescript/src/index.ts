@@ -5,7 +5,10 @@
 // refreshes of one token would trip authd's reuse detection and end the
 // session), and logs out. It also knows the second factor: a login that
 // answers with an MFA challenge, its completion, and the step-up that
-// sensitive operations ask for (a 401 that a refresh cannot cure).
+// sensitive operations ask for (a 401 that a refresh cannot cure), and
+// passkeys: it fetches the WebAuthn options and posts the browser's
+// credential, passing both through as JSON, so it needs no WebAuthn library
+// itself (in a browser, `@simplewebauthn/browser` sits between the two calls).
 import createClient, { type Client, type Middleware } from "openapi-fetch";
 import type { components, paths } from "./schema.gen.js";
 
@@ -19,8 +22,34 @@ export type Factor = components["schemas"]["Factor"];
 export type FactorList = components["schemas"]["FactorList"];
 export type TotpEnrollment = components["schemas"]["TotpEnrollment"];
 export type FactorActivated = components["schemas"]["FactorActivated"];
+export type Passkey = components["schemas"]["Passkey"];
+export type PasskeyList = components["schemas"]["PasskeyList"];
+export type PasskeyAdded = components["schemas"]["PasskeyAdded"];
+/**
+ * WebAuthn options as authd sends them: `PublicKeyCredentialCreationOptionsJSON`
+ * (registration) or `PublicKeyCredentialRequestOptionsJSON` (login, second
+ * factor, step-up) of WebAuthn Level 3, with `challenge` and `rpId` (or
+ * `rp.id`). Pass them unchanged to `startRegistration({ optionsJSON })` or
+ * `startAuthentication({ optionsJSON })` of `@simplewebauthn/browser` (or to
+ * `PublicKeyCredential.parseCreationOptionsFromJSON()` and its request twin).
+ */
+export type PasskeyOptionsJSON = components["schemas"]["PasskeyOptions"]["options"];
+/**
+ * The browser's answer to those options, as WebAuthn Level 3 JSON
+ * (`RegistrationResponseJSON` or `AuthenticationResponseJSON`: what
+ * `startRegistration()`/`startAuthentication()` resolve to, or
+ * `credential.toJSON()`); sent to authd unchanged.
+ */
+export interface PasskeyCredentialJSON {
+  id: string;
+  rawId: string;
+  type: "public-key" | (string & {});
+  response: object;
+  clientExtensionResults?: object;
+  authenticatorAttachment?: string | null;
+}
 /** A second-factor method; the contract's list is open (later features add values), so other strings may come. */
-export type MfaMethod = "totp" | "recovery_code" | (string & {});
+export type MfaMethod = "totp" | "recovery_code" | "passkey" | (string & {});
 
 /**
  * The second step of a login: the password was right, no tokens yet. Complete
@@ -45,8 +74,12 @@ export interface MfaChallenge {
  */
 export type LoginResult = { mfaRequired: false; tokens: TokenPair } | { mfaRequired: true; challenge: MfaChallenge };
 
-/** A second factor: the current 6-digit code of the authenticator app, or one unused recovery code. */
-export type SecondFactor = { code: string } | { recoveryCode: string };
+/**
+ * A second factor: the current 6-digit code of the authenticator app, one
+ * unused recovery code, or a passkey's assertion for the options of
+ * `mfaPasskeyOptions()` (in `verifyMfa`) or `stepUpPasskeyOptions()` (in `stepUp`).
+ */
+export type SecondFactor = { code: string } | { recoveryCode: string } | { passkey: PasskeyCredentialJSON };
 
 /** What `stepUp()` accepts: the password (accounts without a factor) or a second factor. */
 export type StepUpProof = { password: string } | SecondFactor;
@@ -204,12 +237,14 @@ export class AuthdClient {
   }
 
   /**
-   * Completes a login that answered with a challenge, with a TOTP code or a
-   * recovery code, and stores the pair. After a required enrolment the pair
-   * carries the account's new `recovery_codes`, shown this once.
+   * Completes a login that answered with a challenge, with a TOTP code, a
+   * recovery code or a passkey (the assertion for the options of
+   * `mfaPasskeyOptions(mfaToken)`), and stores the pair. After a required
+   * enrolment the pair carries the account's new `recovery_codes`, shown
+   * this once.
    */
   async verifyMfa(mfaToken: string, factor: SecondFactor): Promise<TokenPair> {
-    const body = "code" in factor ? { mfa_token: mfaToken, code: factor.code } : { mfa_token: mfaToken, recovery_code: factor.recoveryCode };
+    const body = { mfa_token: mfaToken, ...factorBody(factor) };
     const { data, error, response } = await this.api.POST("/auth/mfa/verify", { body });
     if (!data) throw asProblem(response, error);
     this.keep(data);
@@ -230,20 +265,96 @@ export class AuthdClient {
   }
 
   /**
+   * For a challenge with `passkey` among its `methods`: the WebAuthn request
+   * options listing the account's passkeys. Answer them in the browser and
+   * pass the assertion to `verifyMfa(mfaToken, { passkey })`.
+   */
+  async mfaPasskeyOptions(mfaToken: string): Promise<PasskeyOptionsJSON> {
+    const { data, error, response } = await this.api.POST("/auth/mfa/passkey/options", { body: { mfa_token: mfaToken } });
+    if (!data) throw asProblem(response, error);
+    return data.options;
+  }
+
+  /**
    * Authenticates again on the current session, for the operations that
    * threw `StepUpRequiredError`, and stores the new pair (the session's
    * previous refresh token is used up). An account with a second factor
-   * needs a code or a recovery code; a password alone is refused.
+   * needs a code, a recovery code or a passkey (the assertion for the
+   * options of `stepUpPasskeyOptions()`); a password alone is refused.
    */
   async stepUp(proof: StepUpProof): Promise<TokenPair> {
-    const body =
-      "password" in proof ? { password: proof.password } : "code" in proof ? { code: proof.code } : { recovery_code: proof.recoveryCode };
+    const body = "password" in proof ? { password: proof.password } : factorBody(proof);
     // A refresh in flight uses up the refresh token this step-up replaces:
     // let it land first, or presenting it later would read as reuse.
     if (this.refreshing) await this.refreshing.catch(() => undefined);
     const pair = await this.authed(() => this.api.POST("/auth/step-up", { body }));
     this.keep(pair);
     return pair;
+  }
+
+  /** The WebAuthn request options for `stepUp({ passkey })`, listing the caller's passkeys (409 `factor-required` without any). */
+  async stepUpPasskeyOptions(): Promise<PasskeyOptionsJSON> {
+    return (await this.authed(() => this.api.POST("/auth/step-up/passkey/options"))).options;
+  }
+
+  /**
+   * Starts a passwordless login: WebAuthn request options for a discoverable
+   * credential (no email: the authenticator offers the passkeys it holds).
+   * Answer them in the browser and pass the assertion to `loginWithPasskey()`.
+   */
+  async passkeyLoginOptions(): Promise<PasskeyOptionsJSON> {
+    const { data, error, response } = await this.api.POST("/auth/passkey/options");
+    if (!data) throw asProblem(response, error);
+    return data.options;
+  }
+
+  /**
+   * Logs in with a passkey's assertion and stores the pair, as `login()`
+   * does; there is no second step (the passkey is both factors: `amr`
+   * `["hwk" or "swk", "user"]`, `aal` 2). Every failure is the same 401
+   * `invalid-credentials`, and nothing is stored.
+   */
+  async loginWithPasskey(credential: PasskeyCredentialJSON): Promise<TokenPair> {
+    const { data, error, response } = await this.api.POST("/auth/passkey/login", { body: { credential: asCredential(credential) } });
+    if (!data) throw asProblem(response, error);
+    this.keep(data);
+    return data;
+  }
+
+  /**
+   * Starts adding a passkey (needs step-up and the current password): the
+   * WebAuthn creation options; answer them in the browser and pass the
+   * credential to `registerPasskey()` from the same session.
+   */
+  async passkeyRegistrationOptions(currentPassword: string): Promise<PasskeyOptionsJSON> {
+    return (await this.authed(() => this.api.POST("/users/me/passkeys/options", { body: { current_password: currentPassword } })))
+      .options;
+  }
+
+  /** Stores the new passkey; when it is the account's first factor the answer carries the 10 recovery codes, shown this once. */
+  async registerPasskey(credential: PasskeyCredentialJSON, friendlyName?: string): Promise<PasskeyAdded> {
+    const body = friendlyName === undefined
+      ? { credential: asCredential(credential) }
+      : { credential: asCredential(credential), friendly_name: friendlyName };
+    return this.authed(() => this.api.POST("/users/me/passkeys", { body }));
+  }
+
+  /** The account's passkeys, oldest first. */
+  async listPasskeys(): Promise<PasskeyList> {
+    return this.authed(() => this.api.GET("/users/me/passkeys"));
+  }
+
+  async renamePasskey(id: string, friendlyName: string): Promise<Passkey> {
+    return this.authed(() =>
+      this.api.PATCH("/users/me/passkeys/{id}", { params: { path: { id } }, body: { friendly_name: friendlyName } }),
+    );
+  }
+
+  /** Removes a passkey (needs step-up and the current password). */
+  async deletePasskey(id: string, currentPassword: string): Promise<void> {
+    await this.authed(() =>
+      this.api.DELETE("/users/me/passkeys/{id}", { params: { path: { id } }, body: { current_password: currentPassword } }),
+    );
   }
 
   /** The account's factors and how many recovery codes remain. */
@@ -378,6 +489,17 @@ export function memoryStore(): TokenStore {
       tokens = t;
     },
   };
+}
+
+function factorBody(factor: SecondFactor) {
+  if ("code" in factor) return { code: factor.code };
+  if ("recoveryCode" in factor) return { recovery_code: factor.recoveryCode };
+  return { passkey: asCredential(factor.passkey) };
+}
+
+/** The credential as the contract types it: authd checks the content, the client passes it through. */
+function asCredential(credential: PasskeyCredentialJSON): components["schemas"]["PasskeyCredential"] {
+  return credential as components["schemas"]["PasskeyCredential"];
 }
 
 function isStepUpRequired(error: unknown): error is Problem {
