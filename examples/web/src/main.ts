@@ -1,20 +1,16 @@
 // The example page: every button is one or two calls of the TypeScript
-// client; passkey ceremonies go through @simplewebauthn/browser. The page
-// keeps the tokens in memory (its own TokenStore, so that a passkey login,
-// which the wrapper has no method for yet, can store its pair too).
+// client; passkey ceremonies go through @simplewebauthn/browser. The tokens
+// stay in memory, in a TokenStore that also updates the page's state line.
 import { startAuthentication, startRegistration } from "@simplewebauthn/browser";
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/browser";
 import {
   AuthdClient,
   ProblemError,
   StepUpRequiredError,
-  type components,
-  type TokenPair,
+  type PasskeyOptionsJSON,
   type Tokens,
   type TokenStore,
 } from "../../../clients/typescript/src/index.js";
-
-type PasskeyCredential = components["schemas"]["PasskeyCredential"];
 
 let held: Tokens | null = null;
 const store: TokenStore = {
@@ -34,11 +30,6 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   return el as T;
 };
 const value = (id: string): string => $<HTMLInputElement>(id).value.trim();
-
-/** Stores a pair the wrapper did not ask for itself (passkey login, passkey as second factor). */
-function keep(pair: TokenPair): void {
-  store.set({ accessToken: pair.access_token, refreshToken: pair.refresh_token, accessExpiresAt: Date.now() + pair.expires_in * 1000 });
-}
 
 /** The claims of the held access token (the page only shows them; authd checks them). */
 function claims(): { amr?: string[]; aal?: number } {
@@ -101,10 +92,9 @@ async function withStepUp<T>(password: string, run: () => Promise<T>): Promise<T
   }
 }
 
-/** The `credential` member authd expects, from @simplewebauthn/browser's JSON. */
-function credential(json: object): PasskeyCredential {
-  return json as PasskeyCredential;
-}
+// authd's options are WebAuthn's JSON forms, which @simplewebauthn/browser takes as they are.
+const creationOptions = (o: PasskeyOptionsJSON) => o as unknown as PublicKeyCredentialCreationOptionsJSON;
+const requestOptions = (o: PasskeyOptionsJSON) => o as unknown as PublicKeyCredentialRequestOptionsJSON;
 
 on("register", async () => {
   const res = await authd.register(value("email"), $<HTMLInputElement>("password").value);
@@ -132,12 +122,9 @@ on("mfa-verify", async () => {
 });
 
 on("mfa-passkey", async () => {
-  const opts = await authd.api.POST("/auth/mfa/passkey/options", { body: { mfa_token: mfaToken } });
-  if (!opts.data) throw new Error(`no options: ${opts.response.status}`);
-  const assertion = await startAuthentication({ optionsJSON: opts.data.options as unknown as PublicKeyCredentialRequestOptionsJSON });
-  const res = await authd.api.POST("/auth/mfa/verify", { body: { mfa_token: mfaToken, passkey: credential(assertion) } });
-  if (!res.data) throw new Error(`refused: ${res.response.status}`);
-  keep(res.data);
+  const options = await authd.mfaPasskeyOptions(mfaToken);
+  const assertion = await startAuthentication({ optionsJSON: requestOptions(options) });
+  await authd.verifyMfa(mfaToken, { passkey: assertion });
   $("mfa").hidden = true;
   return "Logged in with the password and a passkey.";
 });
@@ -167,20 +154,16 @@ function showRecoveryCodes(codes: string[] | undefined): void {
 
 on("passkey-add", async () => {
   const password = $<HTMLInputElement>("passkey-password").value;
-  const options = await withStepUp(password, () =>
-    authd.authed(() => authd.api.POST("/users/me/passkeys/options", { body: { current_password: password } })),
-  );
-  const attestation = await startRegistration({ optionsJSON: options.options as unknown as PublicKeyCredentialCreationOptionsJSON });
-  const added = await authd.authed(() =>
-    authd.api.POST("/users/me/passkeys", { body: { credential: credential(attestation), friendly_name: value("passkey-name") || undefined } }),
-  );
+  const options = await withStepUp(password, () => authd.passkeyRegistrationOptions(password));
+  const attestation = await startRegistration({ optionsJSON: creationOptions(options) });
+  const added = await authd.registerPasskey(attestation, value("passkey-name") || undefined);
   showRecoveryCodes(added.recovery_codes);
   await listPasskeys();
   return `Passkey "${added.passkey.friendly_name}" added: log out and log in with it.`;
 });
 
 async function listPasskeys(): Promise<void> {
-  const list = await authd.authed(() => authd.api.GET("/users/me/passkeys"));
+  const list = await authd.listPasskeys();
   $("passkey-list").replaceChildren(
     ...list.passkeys.map((p) => {
       const li = document.createElement("li");
@@ -197,12 +180,9 @@ on("logout", async () => {
 });
 
 on("passkey-login", async () => {
-  const opts = await authd.api.POST("/auth/passkey/options");
-  if (!opts.data) throw new Error(`no options: ${opts.response.status}`);
-  const assertion = await startAuthentication({ optionsJSON: opts.data.options as unknown as PublicKeyCredentialRequestOptionsJSON });
-  const res = await authd.api.POST("/auth/passkey/login", { body: { credential: credential(assertion) } });
-  if (!res.data) throw new ProblemError(res.response.status, res.error as components["schemas"]["Problem"]);
-  keep(res.data);
+  const options = await authd.passkeyLoginOptions();
+  const assertion = await startAuthentication({ optionsJSON: requestOptions(options) });
+  await authd.loginWithPasskey(assertion);
   await showMe();
   return "Logged in with a passkey.";
 });
