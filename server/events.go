@@ -37,7 +37,7 @@ const (
 	evPasskeyAdded          securityEvent = "passkey_added"           // a passkey registered
 	evPasskeyRemoved        securityEvent = "passkey_removed"         // a passkey removed by its user
 	evPasskeyUsed           securityEvent = "passkey_used"            // an assertion accepted (login, second step, step-up)
-	evPasskeyCloneSuspected securityEvent = "passkey_clone_suspected" // a sign count that did not rise: refused
+	evPasskeyCloneSuspected securityEvent = "passkey_clone_suspected" //nolint:gosec // G101: an event name; a sign count that did not rise: refused
 )
 
 // recordSecurityEvent adds event to the user's audit trail with the

@@ -342,7 +342,9 @@ func TestPasskeys_MalformedCredentials(t *testing.T) {
 		"attestationObject empty":    with(func(c *client.PasskeyCredential) { c.Response["attestationObject"] = "" }),
 		"attestationObject not b64":  with(func(c *client.PasskeyCredential) { c.Response["attestationObject"] = "%%%" }),
 		"transports of another type": with(func(c *client.PasskeyCredential) { c.Response["transports"] = "usb" }),
-		"an assertion":               with(func(c *client.PasskeyCredential) { c.Response = map[string]any{"clientDataJSON": good.Response["clientDataJSON"], "authenticatorData": "AAAA", "signature": "AAAA"} }),
+		"an assertion": with(func(c *client.PasskeyCredential) {
+			c.Response = map[string]any{"clientDataJSON": good.Response["clientDataJSON"], "authenticatorData": "AAAA", "signature": "AAAA"}
+		}),
 	} {
 		r := registerPasskey(t, app, pair.AccessToken, cred, nil)
 		if r.StatusCode() < 400 || r.StatusCode() >= 500 {

@@ -26,8 +26,8 @@ const (
 	KindFactorRemoved        = "mfa_factor_removed"
 	KindRecoveryCodeUsed     = "mfa_recovery_code_used"
 	KindRecoveryCodesRenewed = "mfa_recovery_codes_regenerated"
-	KindPasskeyAdded         = "mfa_passkey_added"
-	KindPasskeyRemoved       = "mfa_passkey_removed"
+	KindPasskeyAdded         = "mfa_passkey_added"   //nolint:gosec // G101: a mail kind, not a credential
+	KindPasskeyRemoved       = "mfa_passkey_removed" //nolint:gosec // G101: a mail kind, not a credential
 )
 
 var kinds = []string{KindVerifyEmail, KindAlreadyRegistered, KindPasswordReset, KindEmailChangeConfirm, KindEmailChangeNotice, KindEmailTaken,
