@@ -85,6 +85,9 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 	if err != nil {
 		return Deps{}, err
 	}
+	if !cfg.Development() && cfg.WebAuthnRPID == "localhost" {
+		log.Warn("AUTHD_WEBAUTHN_RP_ID is localhost: passkeys work only on pages served from localhost; set it and AUTHD_WEBAUTHN_ORIGINS to your site's domain")
+	}
 	renderer, err := mail.NewRenderer(cfg.MailTemplatesDir)
 	if err != nil {
 		return Deps{}, err

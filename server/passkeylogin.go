@@ -26,7 +26,7 @@ const methodUser = "user"
 const (
 	loginPasskeySuccess = "passkey_success"
 	loginPasskeyRefused = "passkey_refused"
-	loginPasskeyCloned  = "passkey_clone_suspected"
+	loginPasskeyCloned  = "passkey_clone_suspected" //nolint:gosec // G101: a metric label, not a credential
 )
 
 // The outcomes of a passkey as a second factor in authd_mfa_verifications_total

@@ -18,21 +18,11 @@ import (
 	"github.com/authd/authd/server/testkit"
 )
 
-// addPasskey registers a passkey of auth for the holder of access, through
-// the API (the session is fresh: no step-up needed), and returns its
-// credential id.
-func addPasskey(t *testing.T, app *testkit.App, access string, auth *testkit.Authenticator) []byte {
+// addPasskeyID registers a passkey of auth for the holder of access and
+// returns its credential id.
+func addPasskeyID(t *testing.T, app *testkit.App, access string, auth *testkit.Authenticator) []byte {
 	t.Helper()
-	ctx := context.Background()
-	opts := testkit.Must(app.Client.PasskeyRegistrationOptionsWithResponse(ctx, client.CurrentPasswordRequest{CurrentPassword: testkit.Password}, testkit.Bearer(access)))(t)
-	if opts.JSON200 == nil {
-		t.Fatalf("registration options: %d %s", opts.StatusCode(), opts.Body)
-	}
-	cred, vc := auth.Register(t, opts.JSON200.Options, testkit.PasskeyOrigin)
-	reg := testkit.Must(app.Client.RegisterPasskeyWithResponse(ctx, client.PasskeyRegistrationRequest{Credential: cred}, testkit.Bearer(access)))(t)
-	if reg.StatusCode() != http.StatusCreated {
-		t.Fatalf("register passkey: %d %s", reg.StatusCode(), reg.Body)
-	}
+	_, vc := addPasskey(t, app, access, auth, nil)
 	return vc.ID
 }
 
@@ -43,7 +33,7 @@ func passkeyUser(t *testing.T, app *testkit.App) (client.User, *testkit.Authenti
 	t.Helper()
 	u, pair := app.NewUser(t)
 	auth := testkit.NewAuthenticator()
-	return u, auth, addPasskey(t, app, pair.AccessToken, auth)
+	return u, auth, addPasskeyID(t, app, pair.AccessToken, auth)
 }
 
 // loginOptions starts a passwordless login and returns its options.
@@ -160,7 +150,7 @@ func TestPasskeyLogin_PasswordlessLoginIsAAL2(t *testing.T) {
 	_, pair2 := app.NewUser(t)
 	synced := testkit.NewAuthenticator()
 	synced.BackupEligible, synced.BackupState = true, true
-	addPasskey(t, app, pair2.AccessToken, synced)
+	addPasskeyID(t, app, pair2.AccessToken, synced)
 	resp := passkeyLogin(t, app, synced.Assert(t, loginOptions(t, app), testkit.PasskeyOrigin))
 	if resp.JSON200 == nil {
 		t.Fatalf("synced passkey login: %d %s", resp.StatusCode(), resp.Body)

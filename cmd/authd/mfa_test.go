@@ -42,6 +42,8 @@ func TestRun_MfaResetRemovesEveryFactorOfOneAccount(t *testing.T) {
 		exec(`INSERT INTO users (email, password_hash) VALUES ($1, 'x')`, email)
 		exec(`INSERT INTO mfa_factors (user_id, kind, friendly_name, secret_kid, secret_sealed, verified_at, created_at)
 			SELECT id, 'totp', 'Phone', 'development', '\x00', now(), now() FROM users WHERE email = $1`, email)
+		exec(`INSERT INTO passkeys (user_id, credential_id, public_key, friendly_name, created_at)
+			SELECT id, convert_to($1, 'UTF8'), '\x03', 'Laptop', now() FROM users WHERE email = $1`, email)
 		exec(`INSERT INTO recovery_codes (user_id, code_hash, created_at) SELECT id, '\x01', now() FROM users WHERE email = $1`, email)
 		exec(`INSERT INTO mfa_challenges (token_hash, user_id, password_tag, enrollment, created_at, expires_at)
 			SELECT sha256(convert_to($1, 'UTF8')), id, '\x02', false, now(), now() + interval '5 minutes' FROM users WHERE email = $1`, email)
@@ -49,7 +51,7 @@ func TestRun_MfaResetRemovesEveryFactorOfOneAccount(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	if err := run(ctx, []string{"mfa", "reset", "LOST@example.com"}, &out); err != nil || out.String() != "removed 1 active factor(s) of LOST@example.com, with its recovery codes; its sessions are ended and the address is sent a notice\n" {
+	if err := run(ctx, []string{"mfa", "reset", "LOST@example.com"}, &out); err != nil || out.String() != "removed 2 active factor(s) of LOST@example.com, with its recovery codes; its sessions are ended and the address is sent a notice\n" {
 		t.Fatalf("mfa reset: %q, %v", out.String(), err)
 	}
 	count := func(sql, email string) int {
@@ -60,7 +62,7 @@ func TestRun_MfaResetRemovesEveryFactorOfOneAccount(t *testing.T) {
 		}
 		return n
 	}
-	for _, table := range []string{"mfa_factors", "recovery_codes", "mfa_challenges"} {
+	for _, table := range []string{"mfa_factors", "passkeys", "recovery_codes", "mfa_challenges"} {
 		sql := `SELECT count(*) FROM ` + table + ` JOIN users ON users.id = user_id WHERE users.email = $1`
 		if n := count(sql, "lost@example.com"); n != 0 {
 			t.Errorf("%s: %d rows left for the reset account", table, n)

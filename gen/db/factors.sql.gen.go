@@ -428,17 +428,19 @@ func (q *Queries) ReplaceRecoveryCodes(ctx context.Context, arg ReplaceRecoveryC
 const resetUserFactors = `-- name: ResetUserFactors :one
 WITH factors AS (
     DELETE FROM mfa_factors WHERE user_id = $1::uuid RETURNING verified_at
+), keys AS (
+    DELETE FROM passkeys WHERE user_id = $1::uuid RETURNING created_at AS verified_at
 ), codes AS (
     DELETE FROM recovery_codes WHERE user_id = $1::uuid
 ), challenges AS (
     DELETE FROM mfa_challenges WHERE user_id = $1::uuid
 )
-SELECT count(*) FROM factors WHERE verified_at IS NOT NULL
+SELECT count(*) FROM (SELECT verified_at FROM factors UNION ALL SELECT verified_at FROM keys) AS gone WHERE verified_at IS NOT NULL
 `
 
-// Removes every factor, recovery code and login challenge of the user (an
-// operator's answer to a user who lost them all); returns how many factors
-// were active.
+// Removes every second factor (TOTP factors and passkeys), recovery code
+// and login challenge of the user (an operator's answer to a user who lost
+// them all); returns how many factors were active.
 func (q *Queries) ResetUserFactors(ctx context.Context, userID uuid.UUID) (int64, error) {
 	row := q.db.QueryRow(ctx, resetUserFactors, userID)
 	var count int64

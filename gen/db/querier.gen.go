@@ -176,9 +176,9 @@ type Querier interface {
 	// only if no newer mail of its kind was queued to that mailbox since.
 	// SupersedeDeadMail then retires the rest.
 	RequeueDeadMail(ctx context.Context, now time.Time) (int64, error)
-	// Removes every factor, recovery code and login challenge of the user (an
-	// operator's answer to a user who lost them all); returns how many factors
-	// were active.
+	// Removes every second factor (TOTP factors and passkeys), recovery code
+	// and login challenge of the user (an operator's answer to a user who lost
+	// them all); returns how many factors were active.
 	ResetUserFactors(ctx context.Context, userID uuid.UUID) (int64, error)
 	RetryMail(ctx context.Context, arg RetryMailParams) error
 	RevokeSession(ctx context.Context, arg RevokeSessionParams) (int64, error)

@@ -1826,9 +1826,10 @@ export interface components {
             };
         };
         /**
-         * @description Type `factor-limit`: the account already has the most active factors
-         *     allowed (5). Type `factor-required`: the account has no active factor,
-         *     so it has no recovery codes.
+         * @description Type `factor-limit`: the account already has the most factors of the
+         *     kind allowed (5 authenticator apps, 10 passkeys). Type
+         *     `factor-required`: the account has no second factor (no recovery
+         *     codes to replace), or no passkey to step up with.
          */
         FactorConflict: {
             headers: {
