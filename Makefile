@@ -15,6 +15,20 @@ TS := clients/typescript
 $(TS)/node_modules/.package-lock.json: $(TS)/package-lock.json
 	npm ci --prefix $(TS) --no-audit --no-fund --loglevel=error
 
+# The example page (examples/web): its npm packages from its own lockfile,
+# bundled by esbuild into examples/web/dist (not committed), which authd
+# serves at /example/ in development.
+EXAMPLE := examples/web
+$(EXAMPLE)/node_modules/.package-lock.json: $(EXAMPLE)/package-lock.json
+	npm ci --prefix $(EXAMPLE) --no-audit --no-fund --loglevel=error
+
+$(EXAMPLE)/dist/index.html: $(EXAMPLE)/node_modules/.package-lock.json $(TS)/node_modules/.package-lock.json \
+		$(wildcard $(EXAMPLE)/src/*) $(EXAMPLE)/tsconfig.json $(EXAMPLE)/package.json $(TS)/src/index.ts $(TS)/src/schema.gen.ts
+	npm --prefix $(EXAMPLE) run --silent build
+
+.PHONY: example
+example: $(EXAMPLE)/dist/index.html ## Build the example page into examples/web/dist (served at /example/ by make run)
+
 .PHONY: generate
 generate: $(TS)/node_modules/.package-lock.json ## Regenerate gen/ (oapi-codegen, sqlc) and the TypeScript types
 	$(GO_TOOL) oapi-codegen -config gen/api/oapi-codegen.yaml openapi.yaml
@@ -39,8 +53,8 @@ lint: ## gofmt over the whole tree, go vet, and golangci-lint with .golangci.yml
 	go tool -modfile=tools/golangci-lint/go.mod golangci-lint run ./...
 
 .PHONY: run
-run: ## Start authd in development on $(ADDR): DATABASE_URL, else PostgreSQL on 127.0.0.1:5432, else an embedded one (data in .data/)
-	@echo "authd: docs at http://localhost$(ADDR)/docs"
+run: example ## Start authd in development on $(ADDR): DATABASE_URL, else PostgreSQL on 127.0.0.1:5432, else an embedded one (data in .data/)
+	@echo "authd: docs at http://localhost$(ADDR)/docs, example page at http://localhost$(ADDR)/example/"
 	@# Built, then run, not `go run`: go run exits 1 on Ctrl-C whatever authd
 	@# answers, and authd exits 0 after a clean shutdown.
 	go build -o bin/authd-dev ./cmd/authd
@@ -74,7 +88,7 @@ deps: ## Install what `make test` needs (apt-get as root, else the command to ru
 	@.ci/ensure-test-deps
 
 .PHONY: test
-test: deps $(TS)/node_modules/.package-lock.json build image ## Run every test (Go, each fuzzer briefly, breaking-change gate, TypeScript client) against a real PostgreSQL
+test: deps $(TS)/node_modules/.package-lock.json example build image ## Run every test (Go, each fuzzer briefly, breaking-change gate, TypeScript client) against a real PostgreSQL
 	.ci/with-postgres go test -race -count=1 ./...
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		IFS=: read -r name pkg n <<< "$$t"; \

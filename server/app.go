@@ -35,6 +35,9 @@ type HTTPOptions struct {
 	// DevLinkPages serves a page at each mail link's path (development):
 	// there is no frontend there to take the token (see devlinks.go).
 	DevLinkPages bool
+	// ExampleDir, when set, is the built example page served at /example/
+	// (development; see example.go).
+	ExampleDir string
 }
 
 // buildHandlers builds, once, what the listeners serve: the public
@@ -103,6 +106,9 @@ func (s *Server) newEcho(spec *openapi3.T) (*echo.Echo, error) {
 		if err := registerDevLinks(e); err != nil {
 			return nil, err
 		}
+	}
+	if opts.ExampleDir != "" {
+		s.registerExample(e, opts.ExampleDir)
 	}
 	return e, nil
 }

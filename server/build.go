@@ -134,7 +134,7 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 			CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout,
 			TrustedProxies: cfg.TrustedProxies, ForwardedHeader: cfg.ForwardedHeader,
 			PublicMetrics: cfg.PublicMetrics, ReadinessDetails: cfg.Development(),
-			DevLinkPages: cfg.Development(),
+			DevLinkPages: cfg.Development(), ExampleDir: exampleDir(cfg),
 		},
 		Jobs: JobOptions{
 			PruneEvery: pruneEvery,

@@ -131,7 +131,7 @@ func browser(t *testing.T) (context.Context, context.CancelFunc) {
 }
 
 // TestDevLinks_ProductionServesNoPage: authd built from a production
-// configuration answers 404 at every link path.
+// configuration answers 404 at every link path and at the example page.
 func TestDevLinks_ProductionServesNoPage(t *testing.T) {
 	t.Parallel()
 	keys := filepath.Join(t.TempDir(), "keys.json")
@@ -142,8 +142,14 @@ func TestDevLinks_ProductionServesNoPage(t *testing.T) {
 	if err := os.WriteFile(dataKeys, testkit.Must(datakeys.Generate())(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A built example page where AUTHD_EXAMPLE_DIR says: production still
+	// serves none.
+	example := t.TempDir()
+	if err := os.WriteFile(filepath.Join(example, "index.html"), []byte("<!doctype html><title>example</title>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := config.Load(map[string]string{
-		"AUTHD_ENV": config.EnvProduction, "AUTHD_JWT_KEYS_FILE": keys, "AUTHD_DATA_KEYS_FILE": dataKeys,
+		"AUTHD_ENV": config.EnvProduction, "AUTHD_JWT_KEYS_FILE": keys, "AUTHD_DATA_KEYS_FILE": dataKeys, "AUTHD_EXAMPLE_DIR": example,
 		"AUTHD_SMTP_URL": "smtp://mail.example.com:587", "AUTHD_PUBLIC_URL": "https://auth.example.com",
 		"DATABASE_URL": testkit.DatabaseURL(),
 	})
@@ -162,6 +168,11 @@ func TestDevLinks_ProductionServesNoPage(t *testing.T) {
 	for _, action := range []string{"/verify-email", "/reset-password", "/confirm-email"} {
 		if resp, body := getPage(t, hs.URL, action+"?token=x"); resp.StatusCode != 404 || strings.Contains(body, "<form") {
 			t.Errorf("production GET %s: %d\n%s", action, resp.StatusCode, body)
+		}
+	}
+	for _, path := range []string{"/example", "/example/", "/example/index.html"} {
+		if resp, body := getPage(t, hs.URL, path); resp.StatusCode != 404 || strings.Contains(body, "<title>example") {
+			t.Errorf("production GET %s: %d\n%s", path, resp.StatusCode, body)
 		}
 	}
 }

@@ -83,6 +83,9 @@ type Config struct {
 	WebAuthnRPID    string   `env:"AUTHD_WEBAUTHN_RP_ID" envDefault:"localhost"`
 	WebAuthnRPName  string   `env:"AUTHD_WEBAUTHN_RP_NAME" envDefault:"authd"`
 	WebAuthnOrigins []string `env:"AUTHD_WEBAUTHN_ORIGINS" envSeparator:"," envDefault:"http://localhost:8080"`
+	// ExampleDir is where the built example page (examples/web, `make
+	// example`) is, served at /example/ in development only.
+	ExampleDir string `env:"AUTHD_EXAMPLE_DIR" envDefault:"examples/web/dist"`
 
 	// PasswordHash names the algorithm new hashes use: argon2id or bcrypt.
 	PasswordHash    string `env:"AUTHD_PASSWORD_HASH" envDefault:"argon2id"`
@@ -261,6 +264,11 @@ func (c Config) validate() []error {
 		fail("AUTHD_TOTP_ACCOUNT_LABEL", "must be 1 to 128 characters without a colon ({email} is the address), got %q", c.TOTPAccountLabel)
 	}
 	errs = append(errs, c.validateWebAuthn()...)
+	if c.Development() && c.ExampleDir != "" {
+		if fi, err := os.Stat(c.ExampleDir); err == nil && !fi.IsDir() {
+			fail("AUTHD_EXAMPLE_DIR", "must be a directory (the built example page), got the file %q", c.ExampleDir)
+		}
+	}
 	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
 		fail("AUTHD_JWT_LEEWAY", "must be between 0s and 5m, got %s", c.JWTLeeway)
 	}

@@ -353,3 +353,23 @@ func TestLoad_ProductionRefusesSwitchingOffTheGuards(t *testing.T) {
 		t.Errorf("named proxy networks in production: %v", err)
 	}
 }
+
+// TestLoad_ExampleDirIsADirectory: in development AUTHD_EXAMPLE_DIR may be
+// missing (the page is not built yet: logged at start) or a directory, not a
+// file; empty serves no page.
+func TestLoad_ExampleDirIsADirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "index.html")
+	if err := os.WriteFile(file, []byte("<!doctype html>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, ok := range []string{dir, filepath.Join(dir, "not-built"), ""} {
+		if _, err := Load(dev(map[string]string{"AUTHD_EXAMPLE_DIR": ok})); err != nil {
+			t.Errorf("AUTHD_EXAMPLE_DIR=%q refused: %v", ok, err)
+		}
+	}
+	if _, err := Load(dev(map[string]string{"AUTHD_EXAMPLE_DIR": file})); err == nil || !strings.Contains(err.Error(), "AUTHD_EXAMPLE_DIR") {
+		t.Errorf("AUTHD_EXAMPLE_DIR naming a file: %v", err)
+	}
+}

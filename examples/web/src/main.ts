@@ -1,0 +1,207 @@
+// The example page: every button is one or two calls of the TypeScript
+// client; passkey ceremonies go through @simplewebauthn/browser. The tokens
+// stay in memory, in a TokenStore that also updates the page's state line.
+import { startAuthentication, startRegistration } from "@simplewebauthn/browser";
+import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/browser";
+import {
+  AuthdClient,
+  ProblemError,
+  StepUpRequiredError,
+  type PasskeyOptionsJSON,
+  type Tokens,
+  type TokenStore,
+} from "../../../clients/typescript/src/index.js";
+
+let held: Tokens | null = null;
+const store: TokenStore = {
+  get: () => held,
+  set: (t) => {
+    held = t;
+    showState();
+  },
+};
+const authd = new AuthdClient({ baseUrl: location.origin, store });
+let mfaToken = "";
+let enrollingFactor = "";
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} is missing`);
+  return el as T;
+};
+const value = (id: string): string => $<HTMLInputElement>(id).value.trim();
+
+/** The claims of the held access token (the page only shows them; authd checks them). */
+function claims(): { amr?: string[]; aal?: number } {
+  const token = held?.accessToken;
+  if (!token) return {};
+  const b64 = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+  return JSON.parse(atob(b64)) as { amr?: string[]; aal?: number };
+}
+
+function showState(): void {
+  const c = claims();
+  $("state").textContent = held ? `Logged in (amr ${(c.amr ?? []).join(", ")}; aal ${c.aal ?? "?"}).` : "Logged out.";
+  if (!held) {
+    $("whoami").hidden = true;
+    $("me-json").hidden = true;
+    $("recovery").hidden = true;
+    $("passkey-list").replaceChildren();
+  }
+}
+
+function report(action: string, outcome: "pending" | "ok" | "error", text: string): void {
+  const out = $("result");
+  out.dataset.action = action;
+  out.dataset.outcome = outcome;
+  out.textContent = text;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ProblemError) return `${err.status} ${err.problem.title}: ${err.problem.detail ?? ""}`;
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+/** Runs a button's action, reporting progress, success and failure in #result. */
+function on(id: string, run: () => Promise<string>): void {
+  $(id).addEventListener("click", async () => {
+    report(id, "pending", "Working…");
+    try {
+      report(id, "ok", await run());
+    } catch (err) {
+      report(id, "error", describe(err));
+    }
+  });
+}
+
+/**
+ * Runs an operation that may need a step-up: on StepUpRequiredError it steps
+ * up (with the code field when the account has a second factor, else the
+ * password) and runs it once more.
+ */
+async function withStepUp<T>(password: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!(err instanceof StepUpRequiredError)) throw err;
+    const code = value("stepup-code");
+    if (err.needsSecondFactor && !code) throw new Error("authd asks for a step-up with your second factor: enter a code and try again");
+    await authd.stepUp(err.needsSecondFactor ? { code } : { password });
+    return run();
+  }
+}
+
+// authd's options are WebAuthn's JSON forms, which @simplewebauthn/browser takes as they are.
+const creationOptions = (o: PasskeyOptionsJSON) => o as unknown as PublicKeyCredentialCreationOptionsJSON;
+const requestOptions = (o: PasskeyOptionsJSON) => o as unknown as PublicKeyCredentialRequestOptionsJSON;
+
+on("register", async () => {
+  const res = await authd.register(value("email"), $<HTMLInputElement>("password").value);
+  return res.status === 201 ? `Registered ${res.user.email}. Now log in.` : "Registration accepted: follow the mailed link.";
+});
+
+on("login", async () => {
+  const res = await authd.login(value("email"), $<HTMLInputElement>("password").value);
+  if (!res.mfaRequired) {
+    $("mfa").hidden = true;
+    return "Logged in with the password.";
+  }
+  mfaToken = res.challenge.mfaToken;
+  $("mfa-methods").textContent = res.challenge.methods.join(", ");
+  $("mfa-passkey").hidden = !res.challenge.methods.includes("passkey");
+  $("mfa").hidden = false;
+  return "The password was right: now the second factor.";
+});
+
+on("mfa-verify", async () => {
+  const code = value("mfa-code");
+  await authd.verifyMfa(mfaToken, /^\d{6}$/.test(code) ? { code } : { recoveryCode: code });
+  $("mfa").hidden = true;
+  return "Logged in with the password and the second factor.";
+});
+
+on("mfa-passkey", async () => {
+  const options = await authd.mfaPasskeyOptions(mfaToken);
+  const assertion = await startAuthentication({ optionsJSON: requestOptions(options) });
+  await authd.verifyMfa(mfaToken, { passkey: assertion });
+  $("mfa").hidden = true;
+  return "Logged in with the password and a passkey.";
+});
+
+on("totp-start", async () => {
+  const password = $<HTMLInputElement>("totp-password").value;
+  const enrolment = await withStepUp(password, () => authd.startTotpEnrollment(password, "Authenticator app"));
+  enrollingFactor = enrolment.factor.id;
+  $<HTMLImageElement>("totp-qr").src = enrolment.qr_code;
+  $("totp-secret").textContent = enrolment.secret;
+  $("totp-enrolment").hidden = false;
+  return "Scan the QR code, then enter the app's first code.";
+});
+
+on("totp-activate", async () => {
+  const activated = await authd.verifyFactor(enrollingFactor, value("totp-code"));
+  $("totp-enrolment").hidden = true;
+  showRecoveryCodes(activated.recovery_codes);
+  return "The authenticator app is active: the next password login asks for its code.";
+});
+
+function showRecoveryCodes(codes: string[] | undefined): void {
+  if (!codes) return;
+  $("recovery-codes").textContent = codes.join("\n");
+  $("recovery").hidden = false;
+}
+
+on("passkey-add", async () => {
+  const password = $<HTMLInputElement>("passkey-password").value;
+  const options = await withStepUp(password, () => authd.passkeyRegistrationOptions(password));
+  const attestation = await startRegistration({ optionsJSON: creationOptions(options) });
+  const added = await authd.registerPasskey(attestation, value("passkey-name") || undefined);
+  showRecoveryCodes(added.recovery_codes);
+  await listPasskeys();
+  return `Passkey "${added.passkey.friendly_name}" added: log out and log in with it.`;
+});
+
+async function listPasskeys(): Promise<void> {
+  const list = await authd.listPasskeys();
+  $("passkey-list").replaceChildren(
+    ...list.passkeys.map((p) => {
+      const li = document.createElement("li");
+      li.textContent = `${p.friendly_name} (added ${new Date(p.created_at).toLocaleString()})`;
+      return li;
+    }),
+  );
+}
+
+on("logout", async () => {
+  if (!held) return "Already logged out.";
+  await authd.logout();
+  return "Logged out.";
+});
+
+on("passkey-login", async () => {
+  const options = await authd.passkeyLoginOptions();
+  const assertion = await startAuthentication({ optionsJSON: requestOptions(options) });
+  await authd.loginWithPasskey(assertion);
+  await showMe();
+  return "Logged in with a passkey.";
+});
+
+async function showMe(): Promise<void> {
+  const me = await authd.me();
+  const c = claims();
+  $("me-email").textContent = me.email;
+  $("me-amr").textContent = (c.amr ?? []).join(", ");
+  $("me-aal").textContent = String(c.aal ?? "");
+  $("me-json").textContent = JSON.stringify(me, null, 2);
+  $("whoami").hidden = false;
+  $("me-json").hidden = false;
+  await listPasskeys();
+}
+
+on("me", async () => {
+  await showMe();
+  return "GET /users/me answered.";
+});
+
+showState();
