@@ -223,13 +223,19 @@ func (s *Server) PasskeyLogin(ctx context.Context, req api.PasskeyLoginRequestOb
 
 // passkeyOwner is the active account a discoverable assertion's user
 // handle (the user's id) names, locked (user row, then its passkeys) in
-// q's transaction; found is false when there is none.
+// q's transaction; found is false when there is none, or when the address
+// must be verified before any login (AUTHD_REQUIRE_VERIFIED_EMAIL) and is
+// not: a passkey does not skip what a password login refuses.
 func (s *Server) passkeyOwner(ctx context.Context, q *db.Queries, userHandle []byte) (passkeyUser, bool, error) {
 	id, err := uuid.FromBytes(userHandle)
 	if err != nil {
 		return passkeyUser{}, false, nil
 	}
-	return lockPasskeyUser(ctx, q, id)
+	owner, found, err := lockPasskeyUser(ctx, q, id)
+	if found && s.mail.RequireVerified && owner.user.EmailVerifiedAt == nil {
+		return passkeyUser{}, false, nil
+	}
+	return owner, found, err
 }
 
 // lockPasskeyUser locks the user row of id and then its passkeys, in a

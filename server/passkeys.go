@@ -80,7 +80,9 @@ func (s *Server) PasskeyRegistrationOptions(ctx context.Context, req api.Passkey
 		if err != nil {
 			return err
 		}
-		if err := s.saveCeremony(ctx, q, ceremonyRegister, sd, ceremonyOwner{userID: &me.user.ID, sessionID: &me.sessionID}); err != nil {
+		// The registration must finish while the step-up that allowed it holds.
+		owner := ceremonyOwner{userID: &me.user.ID, sessionID: &me.sessionID, until: me.claims.AuthTime.Add(s.mfa.StepUpMaxAge)}
+		if err := s.saveCeremony(ctx, q, ceremonyRegister, sd, owner); err != nil {
 			return err
 		}
 		options, err = optionsJSON(creation.Response)
@@ -165,10 +167,7 @@ func (s *Server) RegisterPasskey(ctx context.Context, req api.RegisterPasskeyReq
 		if err != nil {
 			return err
 		}
-		transports := make([]string, len(cred.Transport))
-		for i, t := range cred.Transport {
-			transports[i] = string(t)
-		}
+		transports := knownTransports(cred.Transport)
 		out.passkey, err = q.CreatePasskey(ctx, db.CreatePasskeyParams{
 			UserID: me.user.ID, CredentialID: cred.ID, PublicKey: cred.PublicKey, AttestationType: cred.AttestationType,
 			Aaguid: cred.Authenticator.AAGUID, SignCount: int64(cred.Authenticator.SignCount), Transports: transports,

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -53,9 +54,11 @@ var errCeremonyVoid = errors.New("no such live passkey ceremony")
 
 // ceremonyOwner is who a ceremony belongs to, as far as it is known when it
 // starts: the user (none for a passwordless login), the session that
-// started it, or the login challenge it serves.
+// started it, or the login challenge it serves. until, when set, ends the
+// ceremony before ceremonyTTL does (a registration ends with its step-up).
 type ceremonyOwner struct {
 	userID, sessionID, mfaChallengeID *uuid.UUID
+	until                             time.Time
 }
 
 // saveCeremony stores a started ceremony's session data in q's
@@ -66,9 +69,13 @@ func (s *Server) saveCeremony(ctx context.Context, q *db.Queries, kind string, s
 	if err != nil {
 		return err
 	}
+	expires := s.now().Add(ceremonyTTL)
+	if !owner.until.IsZero() && owner.until.Before(expires) {
+		expires = owner.until
+	}
 	return q.CreateWebauthnCeremony(ctx, db.CreateWebauthnCeremonyParams{
 		ChallengeHash: challengeHash(sd.Challenge), Ceremony: kind, UserID: owner.userID, SessionID: owner.sessionID,
-		MfaChallengeID: owner.mfaChallengeID, SessionData: data, Now: s.now(), ExpiresAt: s.now().Add(ceremonyTTL),
+		MfaChallengeID: owner.mfaChallengeID, SessionData: data, Now: s.now(), ExpiresAt: expires,
 	})
 }
 
@@ -149,4 +156,18 @@ func passkeyMethod(backupEligible bool) string {
 		return "swk"
 	}
 	return "hwk"
+}
+
+// knownTransports keeps, once each, the transports WebAuthn defines from
+// what the browser reported (unchecked, client-supplied text, stored and
+// sent back in every options answer); anything else is dropped.
+func knownTransports(reported []protocol.AuthenticatorTransport) []string {
+	known := []protocol.AuthenticatorTransport{protocol.USB, protocol.NFC, protocol.BLE, protocol.SmartCard, protocol.Hybrid, protocol.Internal}
+	out := []string{}
+	for _, t := range known {
+		if slices.Contains(reported, t) {
+			out = append(out, string(t))
+		}
+	}
+	return out
 }

@@ -2047,7 +2047,8 @@ type ClientInterface interface {
 	//
 	// The options for `navigator.credentials.get()` listing the caller's
 	// passkeys; send the assertion as `passkey` to `POST /auth/step-up`.
-	// An account without passkeys answers 409 `factor-required`.
+	// An account without passkeys answers 409 `factor-required`. Limited
+	// per user with the budget of `PUT /users/me`.
 	//
 	// Corresponds with POST /auth/step-up/passkey/options (the `StepUpPasskeyOptions` operationId).
 	StepUpPasskeyOptions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3313,7 +3314,8 @@ func (c *Client) StepUp(ctx context.Context, body StepUpJSONRequestBody, reqEdit
 //
 // The options for `navigator.credentials.get()` listing the caller's
 // passkeys; send the assertion as `passkey` to `POST /auth/step-up`.
-// An account without passkeys answers 409 `factor-required`.
+// An account without passkeys answers 409 `factor-required`. Limited
+// per user with the budget of `PUT /users/me`.
 //
 // Corresponds with POST /auth/step-up/passkey/options (the `StepUpPasskeyOptions` operationId).
 func (c *Client) StepUpPasskeyOptions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6220,7 +6222,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// The options for `navigator.credentials.get()` listing the caller's
 	// passkeys; send the assertion as `passkey` to `POST /auth/step-up`.
-	// An account without passkeys answers 409 `factor-required`.
+	// An account without passkeys answers 409 `factor-required`. Limited
+	// per user with the budget of `PUT /users/me`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8314,6 +8317,13 @@ type StepUpPasskeyOptionsResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// StepUpPasskeyOptionsResponse429Headers the declared response headers of an HTTP 429 response for StepUpPasskeyOptions
+type StepUpPasskeyOptionsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
 // StepUpPasskeyOptionsResponse503Headers the declared response headers of an HTTP 503 response for StepUpPasskeyOptions
 type StepUpPasskeyOptionsResponse503Headers struct {
 	RetryAfter *int
@@ -8328,12 +8338,16 @@ type StepUpPasskeyOptionsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *FactorConflict
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *StepUpPasskeyOptionsResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *StepUpPasskeyOptionsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StepUpPasskeyOptionsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *StepUpPasskeyOptionsResponse503Headers
 }
@@ -8351,6 +8365,11 @@ func (r StepUpPasskeyOptionsResponse) GetApplicationproblemJSON401() *Unauthoriz
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r StepUpPasskeyOptionsResponse) GetApplicationproblemJSON409() *FactorConflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r StepUpPasskeyOptionsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11121,7 +11140,8 @@ func (c *ClientWithResponses) StepUpWithResponse(ctx context.Context, body StepU
 //
 // The options for `navigator.credentials.get()` listing the caller's
 // passkeys; send the assertion as `passkey` to `POST /auth/step-up`.
-// An account without passkeys answers 409 `factor-required`.
+// An account without passkeys answers 409 `factor-required`. Limited
+// per user with the budget of `PUT /users/me`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13629,6 +13649,13 @@ func ParseStepUpPasskeyOptionsResponse(rsp *http.Response) (*StepUpPasskeyOption
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13659,6 +13686,30 @@ func ParseStepUpPasskeyOptionsResponse(rsp *http.Response) (*StepUpPasskeyOption
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers StepUpPasskeyOptionsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers StepUpPasskeyOptionsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

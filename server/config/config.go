@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -459,8 +460,10 @@ func (c Config) validateWebAuthn() []error {
 		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 	}
 	rpID := c.WebAuthnRPID
-	if rpID == "" || strings.ContainsAny(rpID, ":/ ") || rpID != strings.ToLower(rpID) {
-		fail("AUTHD_WEBAUTHN_RP_ID", "must be a lower-case domain without scheme or port, got %q", rpID)
+	_, ipErr := netip.ParseAddr(rpID)
+	if rpID == "" || strings.ContainsAny(rpID, ":/ *") || rpID != strings.ToLower(rpID) || ipErr == nil ||
+		(rpID != "localhost" && !strings.Contains(strings.Trim(rpID, "."), ".")) {
+		fail("AUTHD_WEBAUTHN_RP_ID", "must be localhost or a lower-case domain with a dot (no scheme, port, wildcard or IP address), got %q", rpID)
 		return errs
 	}
 	if c.WebAuthnRPName == "" || len(c.WebAuthnRPName) > 64 {
@@ -472,7 +475,8 @@ func (c Config) validateWebAuthn() []error {
 	for _, o := range c.WebAuthnOrigins {
 		u, err := url.Parse(o)
 		switch {
-		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil:
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil || !validPort(u.Port()):
 			fail("AUTHD_WEBAUTHN_ORIGINS", "%q is not an origin (scheme://host[:port])", o)
 		case u.Hostname() != rpID && !strings.HasSuffix(u.Hostname(), "."+rpID):
 			fail("AUTHD_WEBAUTHN_ORIGINS", "%q is not on AUTHD_WEBAUTHN_RP_ID %q or a subdomain of it: browsers would refuse its passkeys", o, rpID)
@@ -481,4 +485,13 @@ func (c Config) validateWebAuthn() []error {
 		}
 	}
 	return errs
+}
+
+// validPort reports whether an origin's port, if any, is 1 to 65535.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }

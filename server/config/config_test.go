@@ -373,3 +373,39 @@ func TestLoad_ExampleDirIsADirectory(t *testing.T) {
 		t.Errorf("AUTHD_EXAMPLE_DIR naming a file: %v", err)
 	}
 }
+
+// TestLoad_PasskeySettings: the relying party id is a domain (or
+// localhost) and every origin is on it, a plain scheme://host[:port];
+// anything a browser would never match stops the start.
+func TestLoad_PasskeySettings(t *testing.T) {
+	t.Parallel()
+	dev := func(rpID, origins string) error {
+		_, err := Load(map[string]string{"AUTHD_ENV": "development", "AUTHD_WEBAUTHN_RP_ID": rpID, "AUTHD_WEBAUTHN_ORIGINS": origins})
+		return err
+	}
+	for _, ok := range [][2]string{
+		{"localhost", "http://localhost:8080"},
+		{"example.com", "https://example.com,https://login.example.com:8443"},
+	} {
+		if err := dev(ok[0], ok[1]); err != nil {
+			t.Errorf("rp id %q, origins %q refused: %v", ok[0], ok[1], err)
+		}
+	}
+	for _, bad := range [][2]string{
+		{"example.com", "https://evil.com"},
+		{"example.com", "https://evilexample.com"},
+		{"example.com", "https://login.example.com#frag"},
+		{"example.com", "https://login.example.com:99999"},
+		{"example.com", "https://login.example.com/path"},
+		{"*.example.com", "https://login.example.com"},
+		{"com", "https://example.com"},
+		{"10.0.0.1", "https://10.0.0.1"},
+		{"Example.com", "https://example.com"},
+		{"example.com:443", "https://example.com"},
+	} {
+		err := dev(bad[0], bad[1])
+		if err == nil || !strings.Contains(err.Error(), "AUTHD_WEBAUTHN_") {
+			t.Errorf("rp id %q, origins %q accepted (%v)", bad[0], bad[1], err)
+		}
+	}
+}

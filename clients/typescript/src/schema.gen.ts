@@ -648,7 +648,8 @@ export interface paths {
          * Options for a step-up with a passkey
          * @description The options for `navigator.credentials.get()` listing the caller's
          *     passkeys; send the assertion as `passkey` to `POST /auth/step-up`.
-         *     An account without passkeys answers 409 `factor-required`.
+         *     An account without passkeys answers 409 `factor-required`. Limited
+         *     per user with the budget of `PUT /users/me`.
          */
         post: operations["stepUpPasskeyOptions"];
         delete?: never;
@@ -2814,6 +2815,7 @@ export interface operations {
             200: components["responses"]["PasskeyRequestOptions"];
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["FactorConflict"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
