@@ -2512,12 +2512,18 @@ type ClientInterface interface {
 
 	// RenamePasskeyWithBody Rename a passkey
 	//
+	// Gives one of the account's passkeys another name (control and format
+	// characters are refused). Unknown and other users' passkeys answer 404.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /users/me/passkeys/{id} (the `RenamePasskey` operationId).
 	RenamePasskeyWithBody(ctx context.Context, id PasskeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RenamePasskey Rename a passkey
+	//
+	// Gives one of the account's passkeys another name (control and format
+	// characters are refused). Unknown and other users' passkeys answer 404.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4089,6 +4095,9 @@ func (c *Client) DeletePasskey(ctx context.Context, id PasskeyID, body DeletePas
 
 // RenamePasskeyWithBody Rename a passkey
 //
+// Gives one of the account's passkeys another name (control and format
+// characters are refused). Unknown and other users' passkeys answer 404.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PATCH /users/me/passkeys/{id} (the `RenamePasskey` operationId).
@@ -4105,6 +4114,9 @@ func (c *Client) RenamePasskeyWithBody(ctx context.Context, id PasskeyID, conten
 }
 
 // RenamePasskey Rename a passkey
+//
+// Gives one of the account's passkeys another name (control and format
+// characters are refused). Unknown and other users' passkeys answer 404.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6709,12 +6721,18 @@ type ClientWithResponsesInterface interface {
 
 	// RenamePasskeyWithBodyWithResponse Rename a passkey
 	//
+	// Gives one of the account's passkeys another name (control and format
+	// characters are refused). Unknown and other users' passkeys answer 404.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /users/me/passkeys/{id} (the `RenamePasskey` operationId).
 	RenamePasskeyWithBodyWithResponse(ctx context.Context, id PasskeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenamePasskeyResponse, error)
 
 	// RenamePasskeyWithResponse Rename a passkey
+	//
+	// Gives one of the account's passkeys another name (control and format
+	// characters are refused). Unknown and other users' passkeys answer 404.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11813,6 +11831,9 @@ func (c *ClientWithResponses) DeletePasskeyWithResponse(ctx context.Context, id 
 
 // RenamePasskeyWithBodyWithResponse Rename a passkey
 //
+// Gives one of the account's passkeys another name (control and format
+// characters are refused). Unknown and other users' passkeys answer 404.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /users/me/passkeys/{id} (the `RenamePasskey` operationId).
@@ -11825,6 +11846,9 @@ func (c *ClientWithResponses) RenamePasskeyWithBodyWithResponse(ctx context.Cont
 }
 
 // RenamePasskeyWithResponse Rename a passkey
+//
+// Gives one of the account's passkeys another name (control and format
+// characters are refused). Unknown and other users' passkeys answer 404.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

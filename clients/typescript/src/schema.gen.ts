@@ -993,7 +993,11 @@ export interface paths {
         delete: operations["deletePasskey"];
         options?: never;
         head?: never;
-        /** Rename a passkey */
+        /**
+         * Rename a passkey
+         * @description Gives one of the account's passkeys another name (control and format
+         *     characters are refused). Unknown and other users' passkeys answer 404.
+         */
         patch: operations["renamePasskey"];
         trace?: never;
     };
