@@ -3,6 +3,8 @@ package server
 import (
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
 )
@@ -74,3 +76,27 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// factorJSON is a factor as the API shows it: never its secret.
+func factorJSON(f db.MfaFactor) api.Factor {
+	status := api.Active
+	if f.VerifiedAt == nil {
+		status = api.Unverified
+	}
+	return api.Factor{
+		Id: f.ID, Type: f.Kind, FriendlyName: f.FriendlyName, Status: status,
+		CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt,
+	}
+}
+
+// passkeyJSON is a passkey as the API shows it: never its key.
+func passkeyJSON(pk db.Passkey) api.Passkey {
+	out := api.Passkey{
+		Id: pk.ID, FriendlyName: pk.FriendlyName, CreatedAt: pk.CreatedAt, LastUsedAt: pk.LastUsedAt,
+		BackupEligible: pk.BackupEligible, BackedUp: pk.BackupState, Transports: pk.Transports,
+	}
+	if id, err := uuid.FromBytes(pk.Aaguid); err == nil {
+		out.Aaguid = &id
+	}
+	return out
+}

@@ -26,12 +26,8 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 	// PUTs cannot turn it into a mail cannon. The throttle depends only on
 	// this address, so whether the new address is taken changes nothing the
 	// requester's own inbox receives.
-	if ok, err := s.mayMail(ctx, mail.KindEmailChangeNotice, u.Email, true); err != nil {
+	if err := s.noticeMail(ctx, q, mail.KindEmailChangeNotice, u.Email); err != nil {
 		return err
-	} else if ok {
-		if err := s.queueMail(ctx, q, mail.KindEmailChangeNotice, u.Email, mail.Data{Email: u.Email}); err != nil {
-			return err
-		}
 	}
 	owner, err := q.GetUserByEmail(ctx, newEmail)
 	taken := err == nil

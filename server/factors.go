@@ -134,18 +134,6 @@ func (s *Server) replaceRecoveryCodes(ctx context.Context, q *db.Queries, userID
 	return codes, q.ReplaceRecoveryCodes(ctx, db.ReplaceRecoveryCodesParams{UserID: userID, Hashes: hashes, Now: s.now()})
 }
 
-// factorJSON is a factor as the API shows it: never its secret.
-func factorJSON(f db.MfaFactor) api.Factor {
-	status := api.Active
-	if f.VerifiedAt == nil {
-		status = api.Unverified
-	}
-	return api.Factor{
-		Id: f.ID, Type: f.Kind, FriendlyName: f.FriendlyName, Status: status,
-		CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt,
-	}
-}
-
 // ListFactors implements api.StrictServerInterface: the caller's active
 // factors and unexpired enrolments, and how many recovery codes are left.
 func (s *Server) ListFactors(ctx context.Context, _ api.ListFactorsRequestObject) (api.ListFactorsResponseObject, error) {

@@ -14,7 +14,8 @@ var ErrNoSuchAccount = errors.New("no account has this address")
 
 // ResetFactors is the operator's answer to a user who lost every factor and
 // every recovery code (`authd mfa reset EMAIL`). In one transaction it
-// removes the account's factors, recovery codes and login challenges, ends
+// removes the account's authenticator apps, passkeys, recovery codes and
+// login challenges, ends
 // every session (whoever holds one may be the reason), records
 // factor_removed and mails the account's address the notice of a removed
 // factor, so an owner who did not ask learns of it. The account then logs

@@ -143,3 +143,13 @@ func humanTTL(d time.Duration) string {
 	}
 	return fmt.Sprintf("%d %ss", n, unit)
 }
+
+// noticeMail queues a notice of a change to the account's own address, in
+// q's transaction, within the per-kind throttle of the mailbox.
+func (s *Server) noticeMail(ctx context.Context, q *db.Queries, kind, to string) error {
+	ok, err := s.mayMail(ctx, kind, to, true)
+	if err != nil || !ok {
+		return err
+	}
+	return s.queueMail(ctx, q, kind, to, mail.Data{Email: to})
+}

@@ -125,13 +125,3 @@ func (s *Server) recordMFAFailure(ctx context.Context, userID uuid.UUID, session
 		s.log.WarnContext(ctx, "could not record a failed second factor", "error", err.Error())
 	}
 }
-
-// noticeMail queues a notice of a change to the account's own address, in
-// q's transaction, within the per-kind throttle of the mailbox.
-func (s *Server) noticeMail(ctx context.Context, q *db.Queries, kind, to string) error {
-	ok, err := s.mayMail(ctx, kind, to, true)
-	if err != nil || !ok {
-		return err
-	}
-	return s.queueMail(ctx, q, kind, to, mail.Data{Email: to})
-}

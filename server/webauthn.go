@@ -12,7 +12,6 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/google/uuid"
 
-	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/database"
@@ -135,18 +134,6 @@ func credentialOf(pk db.Passkey) webauthn.Credential {
 		},
 		Authenticator: webauthn.Authenticator{AAGUID: pk.Aaguid, SignCount: uint32(pk.SignCount)}, //nolint:gosec // G115: stored from a uint32
 	}
-}
-
-// passkeyJSON is a passkey as the API shows it: never its key.
-func passkeyJSON(pk db.Passkey) api.Passkey {
-	out := api.Passkey{
-		Id: pk.ID, FriendlyName: pk.FriendlyName, CreatedAt: pk.CreatedAt, LastUsedAt: pk.LastUsedAt,
-		BackupEligible: pk.BackupEligible, BackedUp: pk.BackupState, Transports: pk.Transports,
-	}
-	if id, err := uuid.FromBytes(pk.Aaguid); err == nil {
-		out.Aaguid = &id
-	}
-	return out
 }
 
 // passkeyMethod is the RFC 8176 method of a passkey: swk for one that may

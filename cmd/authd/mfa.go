@@ -14,7 +14,8 @@ import (
 
 const mfaUsage = `usage: authd mfa reset EMAIL
   reset EMAIL   for a user who lost every factor and recovery code: remove the
-                account's factors, recovery codes and login challenges and end
+                account's authenticator apps, passkeys, recovery codes and
+                login challenges and end
                 its sessions; it then logs in with its password alone. Check
                 who asks first: this is how an account's second factor is
                 bypassed`

@@ -324,14 +324,10 @@ func runImage(t *testing.T, root string, cf *v1.ConfigFile) {
 
 func waitReady(t *testing.T, url string, exited chan error) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.After(60 * time.Second)
+	poll := time.NewTicker(200 * time.Millisecond)
+	defer poll.Stop()
 	for {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("authd exited before it was ready: %v", err)
-		default:
-		}
 		resp, err := http.Get(url) //nolint:gosec // G107: authd on a loopback port of this test
 		if err == nil {
 			_ = resp.Body.Close()
@@ -339,10 +335,15 @@ func waitReady(t *testing.T, url string, exited chan error) {
 				return
 			}
 		}
-		if time.Now().After(deadline) {
+		// Poll again on the next tick, unless authd exits or time runs out first.
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("authd exited before it was ready: %v", err)
+		case <-deadline:
 			t.Fatalf("%s did not answer 200 within 60s (last: %v)", url, describe(resp, err))
+		case <-poll.C:
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
 
