@@ -1,6 +1,6 @@
 -- name: CreateMfaChallenge :exec
-INSERT INTO mfa_challenges (token_hash, user_id, password_tag, enrollment, created_at, expires_at)
-VALUES (sqlc.arg(token_hash), sqlc.arg(user_id), sqlc.arg(password_tag), sqlc.arg(enrollment), sqlc.arg(now)::timestamptz, sqlc.arg(expires_at));
+INSERT INTO mfa_challenges (token_hash, user_id, password_tag, enrollment, amr, created_at, expires_at)
+VALUES (sqlc.arg(token_hash), sqlc.arg(user_id), sqlc.arg(password_tag), sqlc.arg(enrollment), sqlc.arg(amr), sqlc.arg(now)::timestamptz, sqlc.arg(expires_at));
 
 -- name: LockMfaChallenge :one
 -- An unexpired challenge, locked so that its codes are checked one at a time.

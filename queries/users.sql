@@ -42,3 +42,12 @@ INSERT INTO users (email, password_hash, created_at, updated_at, email_verified_
 VALUES (sqlc.arg(email), sqlc.arg(password_hash), sqlc.arg(now), sqlc.arg(now), sqlc.arg(now))
 ON CONFLICT (email) DO NOTHING
 RETURNING *;
+
+-- name: CreateFederatedUser :one
+-- The account of a first federated login: no password (''), the address
+-- verified only when the provider said it verified it. No row if the
+-- address was taken meanwhile.
+INSERT INTO users (email, password_hash, created_at, updated_at, email_verified_at)
+VALUES (sqlc.arg(email), '', sqlc.arg(now)::timestamptz, sqlc.arg(now)::timestamptz, sqlc.narg(email_verified_at))
+ON CONFLICT (email) DO NOTHING
+RETURNING *;

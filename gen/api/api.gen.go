@@ -116,6 +116,21 @@ func (e ReadinessStatus) Valid() bool {
 	}
 }
 
+// Defines values for StartIdentityLinkRequestCodeChallengeMethod.
+const (
+	StartIdentityLinkRequestCodeChallengeMethodS256 StartIdentityLinkRequestCodeChallengeMethod = "S256"
+)
+
+// Valid indicates whether the value is a known member of the StartIdentityLinkRequestCodeChallengeMethod enum.
+func (e StartIdentityLinkRequestCodeChallengeMethod) Valid() bool {
+	switch e {
+	case StartIdentityLinkRequestCodeChallengeMethodS256:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenPairTokenType.
 const (
 	Bearer TokenPairTokenType = "Bearer"
@@ -146,6 +161,21 @@ func (e LogoutParamsScope) Valid() bool {
 	case Current:
 		return true
 	case Others:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OidcAuthorizeParamsCodeChallengeMethod.
+const (
+	OidcAuthorizeParamsCodeChallengeMethodS256 OidcAuthorizeParamsCodeChallengeMethod = "S256"
+)
+
+// Valid indicates whether the value is a known member of the OidcAuthorizeParamsCodeChallengeMethod enum.
+func (e OidcAuthorizeParamsCodeChallengeMethod) Valid() bool {
+	switch e {
+	case OidcAuthorizeParamsCodeChallengeMethodS256:
 		return true
 	default:
 		return false
@@ -199,20 +229,23 @@ type CodeRequest struct {
 	Code MfaCode `json:"code"`
 }
 
-// CurrentPasswordRequest Confirms a change to the account's second factors with its password.
+// CurrentPasswordRequest Confirms a change to the account's ways to log in with its password.
+// Required when the account has a password; an account created by a
+// federated login has none until it sets one through a reset, and
+// sends no `current_password`.
 type CurrentPasswordRequest struct {
 	// CurrentPassword The account's current password.
 	//
 	// Example: Correct-Horse-7
-	CurrentPassword string `json:"current_password"`
+	CurrentPassword *string `json:"current_password,omitempty"`
 }
 
-// DeleteUserRequest Confirms deactivating the account with its password.
+// DeleteUserRequest Confirms deactivating the account with its password (required when the account has one, see `CurrentPasswordRequest`).
 type DeleteUserRequest struct {
 	// CurrentPassword The account's current password.
 	//
 	// Example: Correct-Horse-7
-	CurrentPassword string `json:"current_password"`
+	CurrentPassword *string `json:"current_password,omitempty"`
 }
 
 // Email An email address, in authd's one definition. Surrounding white space is
@@ -389,6 +422,44 @@ type Health struct {
 // HealthStatus Example: ok
 type HealthStatus string
 
+// Identity An identity at an OpenID Connect provider that logs in to the account.
+type Identity struct {
+	// CreatedAt Example: 2026-12-02T10:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// Email The address the provider asserted at the last login (may differ from the account's).
+	//
+	// Example: ada@example.com
+	Email string `json:"email"`
+
+	// EmailVerified Whether the provider said it verified that address.
+	//
+	// Example: true
+	EmailVerified bool `json:"email_verified"`
+
+	// Id Example: 3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b
+	Id openapi_types.UUID `json:"id"`
+
+	// LastLoginAt Example: 2026-12-02T10:05:00Z
+	LastLoginAt *time.Time `json:"last_login_at"`
+
+	// Provider Example: google
+	Provider string `json:"provider"`
+}
+
+// IdentityLinkStart defines model for IdentityLinkStart.
+type IdentityLinkStart struct {
+	// AuthorizeUrl Open it in the browser (a navigation, not `fetch`).
+	//
+	// Example: https://auth.example.com/auth/oidc/google/authorize?link=Zk3q9x...
+	AuthorizeUrl string `json:"authorize_url"`
+}
+
+// IdentityList defines model for IdentityList.
+type IdentityList struct {
+	Identities []Identity `json:"identities"`
+}
+
 // JWK A public JSON Web Key (RFC 7517).
 type JWK struct {
 	// Alg Example: EdDSA
@@ -542,6 +613,17 @@ type MfaVerifyRequest struct {
 // Example: Correct-Horse-7
 type NewPassword = string
 
+// OidcCodeRequest A one-time code from `redirect_to` and the verifier of the application's PKCE pair.
+type OidcCodeRequest struct {
+	// Code Example: 5wB2s0qJv1cZ7m3Kx9YtR4nH8eL6aP0dUoIiGfTbQ
+	Code string `json:"code"`
+
+	// CodeVerifier RFC 7636 verifier, 43 to 128 characters of `[A-Za-z0-9._~-]`.
+	//
+	// Example: dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk
+	CodeVerifier string `json:"code_verifier"`
+}
+
 // Passkey One passkey of the account; never its key.
 type Passkey struct {
 	// Aaguid The authenticator model, when it says (all zeros otherwise).
@@ -678,6 +760,32 @@ type Problem struct {
 	//
 	// Example: https://authd.dev/problems/validation
 	Type string `json:"type"`
+}
+
+// Provider One OpenID Connect provider a login page can offer.
+type Provider struct {
+	// AuthorizePath Where a login starts; add `redirect_to`, `code_challenge` and `code_challenge_method=S256`.
+	//
+	// Example: /auth/oidc/google/authorize
+	AuthorizePath string `json:"authorize_path"`
+
+	// Available The provider's discovery succeeded; false while authd retries it.
+	//
+	// Example: true
+	Available bool `json:"available"`
+
+	// DisplayName `AUTHD_OIDC_<NAME>_DISPLAY_NAME`, for a button: Sign in with ...
+	//
+	// Example: Google
+	DisplayName string `json:"display_name"`
+
+	// Name Example: google
+	Name string `json:"name"`
+}
+
+// ProviderList defines model for ProviderList.
+type ProviderList struct {
+	Providers []Provider `json:"providers"`
 }
 
 // Readiness Every readiness check passed. `checks` is present only in the detailed
@@ -894,6 +1002,26 @@ type SessionList struct {
 	Sessions []Session `json:"sessions"`
 }
 
+// StartIdentityLinkRequest Where the browser comes back, the application's PKCE challenge, and the password when the account has one.
+type StartIdentityLinkRequest struct {
+	// CodeChallenge Example: E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM
+	CodeChallenge       string                                      `json:"code_challenge"`
+	CodeChallengeMethod StartIdentityLinkRequestCodeChallengeMethod `json:"code_challenge_method"`
+
+	// CurrentPassword The account's current password; required when it has one.
+	//
+	// Example: Correct-Horse-7
+	CurrentPassword *string `json:"current_password,omitempty"`
+
+	// RedirectTo One of `AUTHD_REDIRECT_URLS`, exactly.
+	//
+	// Example: https://app.example.com/settings/linked
+	RedirectTo string `json:"redirect_to"`
+}
+
+// StartIdentityLinkRequestCodeChallengeMethod defines model for StartIdentityLinkRequest.CodeChallengeMethod.
+type StartIdentityLinkRequestCodeChallengeMethod string
+
 // StartTotpRequest defines model for StartTotpRequest.
 type StartTotpRequest struct {
 	// CurrentPassword The account's current password.
@@ -1092,8 +1220,14 @@ type VerifyEmailRequest struct {
 // FactorID defines model for FactorID.
 type FactorID = openapi_types.UUID
 
+// IdentityID defines model for IdentityID.
+type IdentityID = openapi_types.UUID
+
 // PasskeyID defines model for PasskeyID.
 type PasskeyID = openapi_types.UUID
+
+// ProviderName defines model for ProviderName.
+type ProviderName = string
 
 // BadRequest An RFC 9457 problem detail.
 type BadRequest = Problem
@@ -1107,6 +1241,9 @@ type EmailNotVerified = Problem
 // FactorConflict An RFC 9457 problem detail.
 type FactorConflict = Problem
 
+// IdentityConflict An RFC 9457 problem detail.
+type IdentityConflict = Problem
+
 // InvalidCredentials An RFC 9457 problem detail.
 type InvalidCredentials = Problem
 
@@ -1116,8 +1253,14 @@ type InvalidMfaCode = Problem
 // InvalidMfaToken An RFC 9457 problem detail.
 type InvalidMfaToken = Problem
 
+// InvalidOidcCode An RFC 9457 problem detail.
+type InvalidOidcCode = Problem
+
 // InvalidRefreshToken An RFC 9457 problem detail.
 type InvalidRefreshToken = Problem
+
+// LastLoginMethod An RFC 9457 problem detail.
+type LastLoginMethod = Problem
 
 // NotFound An RFC 9457 problem detail.
 type NotFound = Problem
@@ -1164,6 +1307,36 @@ type LogoutParams struct {
 // LogoutParamsScope defines parameters for Logout.
 type LogoutParamsScope string
 
+// OidcAuthorizeParams defines parameters for OidcAuthorize.
+type OidcAuthorizeParams struct {
+	// RedirectTo Where the application wants the browser back; one of `AUTHD_REDIRECT_URLS`, exactly. Not with `link`.
+	RedirectTo *string `form:"redirect_to,omitempty" json:"redirect_to,omitempty"`
+
+	// CodeChallenge BASE64URL(SHA-256(code_verifier)) of the application's PKCE pair. Not with `link`.
+	CodeChallenge *string `form:"code_challenge,omitempty" json:"code_challenge,omitempty"`
+
+	// CodeChallengeMethod Only `S256`.
+	CodeChallengeMethod *OidcAuthorizeParamsCodeChallengeMethod `form:"code_challenge_method,omitempty" json:"code_challenge_method,omitempty"`
+
+	// Link The link token inside the `authorize_url` of `POST /users/me/identities/{provider}`.
+	Link *string `form:"link,omitempty" json:"link,omitempty"`
+}
+
+// OidcAuthorizeParamsCodeChallengeMethod defines parameters for OidcAuthorize.
+type OidcAuthorizeParamsCodeChallengeMethod string
+
+// OidcCallbackParams defines parameters for OidcCallback.
+type OidcCallbackParams struct {
+	State            *string `form:"state,omitempty" json:"state,omitempty"`
+	Code             *string `form:"code,omitempty" json:"code,omitempty"`
+	Iss              *string `form:"iss,omitempty" json:"iss,omitempty"`
+	Error            *string `form:"error,omitempty" json:"error,omitempty"`
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+
+	// AuthdOidc Set by the authorize step; binds the login to the browser.
+	AuthdOidc *string `form:"authd_oidc,omitempty" json:"authd_oidc,omitempty"`
+}
+
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
 	// Cursor The `next_cursor` of the previous page.
@@ -1187,6 +1360,9 @@ type EnrollMfaTotpJSONRequestBody = MfaEnrollRequest
 
 // VerifyMfaJSONRequestBody defines body for VerifyMfa for application/json ContentType.
 type VerifyMfaJSONRequestBody = MfaVerifyRequest
+
+// OidcTokenJSONRequestBody defines body for OidcToken for application/json ContentType.
+type OidcTokenJSONRequestBody = OidcCodeRequest
 
 // PasskeyLoginJSONRequestBody defines body for PasskeyLogin for application/json ContentType.
 type PasskeyLoginJSONRequestBody = PasskeyAssertionRequest
@@ -1226,6 +1402,15 @@ type DeleteFactorJSONRequestBody = CurrentPasswordRequest
 
 // VerifyFactorJSONRequestBody defines body for VerifyFactor for application/json ContentType.
 type VerifyFactorJSONRequestBody = CodeRequest
+
+// CompleteIdentityLinkJSONRequestBody defines body for CompleteIdentityLink for application/json ContentType.
+type CompleteIdentityLinkJSONRequestBody = OidcCodeRequest
+
+// DeleteIdentityJSONRequestBody defines body for DeleteIdentity for application/json ContentType.
+type DeleteIdentityJSONRequestBody = CurrentPasswordRequest
+
+// StartIdentityLinkJSONRequestBody defines body for StartIdentityLink for application/json ContentType.
+type StartIdentityLinkJSONRequestBody = StartIdentityLinkRequest
 
 // RegisterPasskeyJSONRequestBody defines body for RegisterPasskey for application/json ContentType.
 type RegisterPasskeyJSONRequestBody = PasskeyRegistrationRequest
@@ -1514,6 +1699,15 @@ type ServerInterface interface {
 	// VerifyMfa Complete a login with a second factor
 	// (POST /auth/mfa/verify)
 	VerifyMfa(ctx echo.Context) error
+	// OidcToken Exchange a federated login's one-time code for tokens
+	// (POST /auth/oidc/token)
+	OidcToken(ctx echo.Context) error
+	// OidcAuthorize Start a login with an OpenID Connect provider
+	// (GET /auth/oidc/{provider}/authorize)
+	OidcAuthorize(ctx echo.Context, provider ProviderName, params OidcAuthorizeParams) error
+	// OidcCallback Where the provider sends the browser back
+	// (GET /auth/oidc/{provider}/callback)
+	OidcCallback(ctx echo.Context, provider ProviderName, params OidcCallbackParams) error
 	// PasskeyLogin Log in with a passkey
 	// (POST /auth/passkey/login)
 	PasskeyLogin(ctx echo.Context) error
@@ -1526,6 +1720,9 @@ type ServerInterface interface {
 	// ResetPassword Reset the password
 	// (POST /auth/password/reset)
 	ResetPassword(ctx echo.Context) error
+	// ListProviders The OpenID Connect providers a login page can offer
+	// (GET /auth/providers)
+	ListProviders(ctx echo.Context) error
 	// RefreshToken Rotate a refresh token
 	// (POST /auth/refresh-token)
 	RefreshToken(ctx echo.Context) error
@@ -1586,6 +1783,18 @@ type ServerInterface interface {
 	// VerifyFactor Activate an authenticator app with its first code
 	// (POST /users/me/factors/{id}/verify)
 	VerifyFactor(ctx echo.Context, id FactorID) error
+	// ListIdentities The provider identities linked to the account
+	// (GET /users/me/identities)
+	ListIdentities(ctx echo.Context) error
+	// CompleteIdentityLink Finish linking a provider identity
+	// (POST /users/me/identities)
+	CompleteIdentityLink(ctx echo.Context) error
+	// DeleteIdentity Unlink a provider identity
+	// (DELETE /users/me/identities/{id})
+	DeleteIdentity(ctx echo.Context, id IdentityID) error
+	// StartIdentityLink Start linking a provider identity to the account
+	// (POST /users/me/identities/{provider})
+	StartIdentityLink(ctx echo.Context, provider ProviderName) error
 	// ListPasskeys The user's passkeys
 	// (GET /users/me/passkeys)
 	ListPasskeys(ctx echo.Context) error
@@ -1698,6 +1907,125 @@ func (w *ServerInterfaceWrapper) VerifyMfa(ctx echo.Context) error {
 	return err
 }
 
+// OidcToken converts echo context to params.
+func (w *ServerInterfaceWrapper) OidcToken(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.OidcToken(ctx)
+	return err
+}
+
+// OidcAuthorize converts echo context to params.
+func (w *ServerInterfaceWrapper) OidcAuthorize(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "provider" -------------
+	var provider ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", ctx.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params OidcAuthorizeParams
+	// ------------- Optional query parameter "redirect_to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "redirect_to", ctx.QueryParams(), &params.RedirectTo, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter redirect_to: %s", err))
+	}
+
+	// ------------- Optional query parameter "code_challenge" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code_challenge", ctx.QueryParams(), &params.CodeChallenge, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code_challenge: %s", err))
+	}
+
+	// ------------- Optional query parameter "code_challenge_method" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code_challenge_method", ctx.QueryParams(), &params.CodeChallengeMethod, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code_challenge_method: %s", err))
+	}
+
+	// ------------- Optional query parameter "link" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "link", ctx.QueryParams(), &params.Link, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter link: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.OidcAuthorize(ctx, provider, params)
+	return err
+}
+
+// OidcCallback converts echo context to params.
+func (w *ServerInterfaceWrapper) OidcCallback(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "provider" -------------
+	var provider ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", ctx.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params OidcCallbackParams
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", ctx.QueryParams(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter state: %s", err))
+	}
+
+	// ------------- Optional query parameter "code" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code", ctx.QueryParams(), &params.Code, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code: %s", err))
+	}
+
+	// ------------- Optional query parameter "iss" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "iss", ctx.QueryParams(), &params.Iss, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter iss: %s", err))
+	}
+
+	// ------------- Optional query parameter "error" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error", ctx.QueryParams(), &params.Error, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter error: %s", err))
+	}
+
+	// ------------- Optional query parameter "error_description" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error_description", ctx.QueryParams(), &params.ErrorDescription, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter error_description: %s", err))
+	}
+
+	if cookie, err := ctx.Cookie("authd_oidc"); err == nil {
+
+		var value string
+		err = runtime.BindStyledParameterWithOptions("simple", "authd_oidc", cookie.Value, &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationCookie, Explode: true, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter authd_oidc: %s", err))
+		}
+		params.AuthdOidc = &value
+
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.OidcCallback(ctx, provider, params)
+	return err
+}
+
 // PasskeyLogin converts echo context to params.
 func (w *ServerInterfaceWrapper) PasskeyLogin(ctx echo.Context) error {
 	var err error
@@ -1731,6 +2059,15 @@ func (w *ServerInterfaceWrapper) ResetPassword(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ResetPassword(ctx)
+	return err
+}
+
+// ListProviders converts echo context to params.
+func (w *ServerInterfaceWrapper) ListProviders(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListProviders(ctx)
 	return err
 }
 
@@ -1944,6 +2281,56 @@ func (w *ServerInterfaceWrapper) VerifyFactor(ctx echo.Context) error {
 	return err
 }
 
+// ListIdentities converts echo context to params.
+func (w *ServerInterfaceWrapper) ListIdentities(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListIdentities(ctx)
+	return err
+}
+
+// CompleteIdentityLink converts echo context to params.
+func (w *ServerInterfaceWrapper) CompleteIdentityLink(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CompleteIdentityLink(ctx)
+	return err
+}
+
+// DeleteIdentity converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteIdentity(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id IdentityID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteIdentity(ctx, id)
+	return err
+}
+
+// StartIdentityLink converts echo context to params.
+func (w *ServerInterfaceWrapper) StartIdentityLink(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "provider" -------------
+	var provider ProviderName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", ctx.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.StartIdentityLink(ctx, provider)
+	return err
+}
+
 // ListPasskeys converts echo context to params.
 func (w *ServerInterfaceWrapper) ListPasskeys(ctx echo.Context) error {
 	var err error
@@ -2124,6 +2511,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/users/me/passkeys", wrapper.RegisterPasskey, options.OperationMiddlewares["registerPasskey"]...)
 	router.DELETE(options.BaseURL+"/users/me/passkeys/:id", wrapper.DeletePasskey, options.OperationMiddlewares["deletePasskey"]...)
 	router.PATCH(options.BaseURL+"/users/me/passkeys/:id", wrapper.RenamePasskey, options.OperationMiddlewares["renamePasskey"]...)
+	router.GET(options.BaseURL+"/auth/providers", wrapper.ListProviders, options.OperationMiddlewares["listProviders"]...)
+	router.GET(options.BaseURL+"/auth/oidc/:provider/authorize", wrapper.OidcAuthorize, options.OperationMiddlewares["oidcAuthorize"]...)
+	router.GET(options.BaseURL+"/auth/oidc/:provider/callback", wrapper.OidcCallback, options.OperationMiddlewares["oidcCallback"]...)
+	router.POST(options.BaseURL+"/auth/oidc/token", wrapper.OidcToken, options.OperationMiddlewares["oidcToken"]...)
+	router.GET(options.BaseURL+"/users/me/identities", wrapper.ListIdentities, options.OperationMiddlewares["listIdentities"]...)
+	router.POST(options.BaseURL+"/users/me/identities", wrapper.CompleteIdentityLink, options.OperationMiddlewares["completeIdentityLink"]...)
+	router.POST(options.BaseURL+"/users/me/identities/:provider", wrapper.StartIdentityLink, options.OperationMiddlewares["startIdentityLink"]...)
+	router.DELETE(options.BaseURL+"/users/me/identities/:id", wrapper.DeleteIdentity, options.OperationMiddlewares["deleteIdentity"]...)
 
 }
 
@@ -2145,13 +2540,19 @@ type EmailNotVerifiedApplicationProblemPlusJSONResponse Problem
 
 type FactorConflictApplicationProblemPlusJSONResponse Problem
 
+type IdentityConflictApplicationProblemPlusJSONResponse Problem
+
 type InvalidCredentialsApplicationProblemPlusJSONResponse Problem
 
 type InvalidMfaCodeApplicationProblemPlusJSONResponse Problem
 
 type InvalidMfaTokenApplicationProblemPlusJSONResponse Problem
 
+type InvalidOidcCodeApplicationProblemPlusJSONResponse Problem
+
 type InvalidRefreshTokenApplicationProblemPlusJSONResponse Problem
+
+type LastLoginMethodApplicationProblemPlusJSONResponse Problem
 
 type MfaChallengeResponseHeaders struct {
 	CacheControl *string
@@ -3212,6 +3613,412 @@ func (response VerifyMfa503ApplicationProblemPlusJSONResponse) VisitVerifyMfaRes
 	return err
 }
 
+type OidcTokenRequestObject struct {
+	Body *OidcTokenJSONRequestBody
+}
+
+type OidcTokenResponseObject interface {
+	VisitOidcTokenResponse(w http.ResponseWriter) error
+}
+
+type OidcToken200JSONResponse struct{ TokenPairJSONResponse }
+
+func (response OidcToken200JSONResponse) VisitOidcTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcToken202JSONResponse struct{ MfaChallengeJSONResponse }
+
+func (response OidcToken202JSONResponse) VisitOidcTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcToken400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response OidcToken400ApplicationProblemPlusJSONResponse) VisitOidcTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcToken401ApplicationProblemPlusJSONResponse struct {
+	InvalidOidcCodeApplicationProblemPlusJSONResponse
+}
+
+func (response OidcToken401ApplicationProblemPlusJSONResponse) VisitOidcTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcToken403ApplicationProblemPlusJSONResponse struct {
+	EmailNotVerifiedApplicationProblemPlusJSONResponse
+}
+
+func (response OidcToken403ApplicationProblemPlusJSONResponse) VisitOidcTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcToken408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response OidcToken408ApplicationProblemPlusJSONResponse) VisitOidcTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcToken413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response OidcToken413ApplicationProblemPlusJSONResponse) VisitOidcTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcToken422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response OidcToken422ApplicationProblemPlusJSONResponse) VisitOidcTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response OidcToken429ApplicationProblemPlusJSONResponse) VisitOidcTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcToken503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response OidcToken503ApplicationProblemPlusJSONResponse) VisitOidcTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcAuthorizeRequestObject struct {
+	Provider ProviderName `json:"provider"`
+	Params   OidcAuthorizeParams
+}
+
+type OidcAuthorizeResponseObject interface {
+	VisitOidcAuthorizeResponse(w http.ResponseWriter) error
+}
+
+type OidcAuthorize302ResponseHeaders struct {
+	CacheControl *string
+	Location     *string
+	SetCookie    *string
+}
+
+type OidcAuthorize302Response struct {
+	Headers OidcAuthorize302ResponseHeaders
+}
+
+func (response OidcAuthorize302Response) VisitOidcAuthorizeResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	w.WriteHeader(302)
+	return nil
+}
+
+type OidcAuthorize400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response OidcAuthorize400ApplicationProblemPlusJSONResponse) VisitOidcAuthorizeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcAuthorize404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response OidcAuthorize404ApplicationProblemPlusJSONResponse) VisitOidcAuthorizeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcAuthorize429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response OidcAuthorize429ApplicationProblemPlusJSONResponse) VisitOidcAuthorizeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcAuthorize503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response OidcAuthorize503ApplicationProblemPlusJSONResponse) VisitOidcAuthorizeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcCallbackRequestObject struct {
+	Provider ProviderName `json:"provider"`
+	Params   OidcCallbackParams
+}
+
+type OidcCallbackResponseObject interface {
+	VisitOidcCallbackResponse(w http.ResponseWriter) error
+}
+
+type OidcCallback302ResponseHeaders struct {
+	CacheControl *string
+	Location     *string
+	SetCookie    *string
+}
+
+type OidcCallback302Response struct {
+	Headers OidcCallback302ResponseHeaders
+}
+
+func (response OidcCallback302Response) VisitOidcCallbackResponse(w http.ResponseWriter) error {
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	w.WriteHeader(302)
+	return nil
+}
+
+type OidcCallback400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response OidcCallback400ApplicationProblemPlusJSONResponse) VisitOidcCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcCallback404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response OidcCallback404ApplicationProblemPlusJSONResponse) VisitOidcCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcCallback429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response OidcCallback429ApplicationProblemPlusJSONResponse) VisitOidcCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcCallback503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response OidcCallback503ApplicationProblemPlusJSONResponse) VisitOidcCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PasskeyLoginRequestObject struct {
 	Body *PasskeyLoginJSONRequestBody
 }
@@ -3693,6 +4500,37 @@ func (response ResetPassword503ApplicationProblemPlusJSONResponse) VisitResetPas
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProvidersRequestObject struct {
+}
+
+type ListProvidersResponseObject interface {
+	VisitListProvidersResponse(w http.ResponseWriter) error
+}
+
+type ListProviders200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type ListProviders200JSONResponse struct {
+	Body    ProviderList
+	Headers ListProviders200ResponseHeaders
+}
+
+func (response ListProviders200JSONResponse) VisitListProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5825,6 +6663,601 @@ func (response VerifyFactor503ApplicationProblemPlusJSONResponse) VisitVerifyFac
 	return err
 }
 
+type ListIdentitiesRequestObject struct {
+}
+
+type ListIdentitiesResponseObject interface {
+	VisitListIdentitiesResponse(w http.ResponseWriter) error
+}
+
+type ListIdentities200JSONResponse IdentityList
+
+func (response ListIdentities200JSONResponse) VisitListIdentitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIdentities401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListIdentities401ApplicationProblemPlusJSONResponse) VisitListIdentitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIdentities503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListIdentities503ApplicationProblemPlusJSONResponse) VisitListIdentitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityLinkRequestObject struct {
+	Body *CompleteIdentityLinkJSONRequestBody
+}
+
+type CompleteIdentityLinkResponseObject interface {
+	VisitCompleteIdentityLinkResponse(w http.ResponseWriter) error
+}
+
+type CompleteIdentityLink201JSONResponse Identity
+
+func (response CompleteIdentityLink201JSONResponse) VisitCompleteIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityLink400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteIdentityLink400ApplicationProblemPlusJSONResponse) VisitCompleteIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityLink401ApplicationProblemPlusJSONResponse struct {
+	InvalidOidcCodeApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteIdentityLink401ApplicationProblemPlusJSONResponse) VisitCompleteIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityLink408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteIdentityLink408ApplicationProblemPlusJSONResponse) VisitCompleteIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityLink409ApplicationProblemPlusJSONResponse struct {
+	IdentityConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteIdentityLink409ApplicationProblemPlusJSONResponse) VisitCompleteIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityLink413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteIdentityLink413ApplicationProblemPlusJSONResponse) VisitCompleteIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityLink422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteIdentityLink422ApplicationProblemPlusJSONResponse) VisitCompleteIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityLink429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteIdentityLink429ApplicationProblemPlusJSONResponse) VisitCompleteIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityLink503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteIdentityLink503ApplicationProblemPlusJSONResponse) VisitCompleteIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIdentityRequestObject struct {
+	Id   IdentityID `json:"id"`
+	Body *DeleteIdentityJSONRequestBody
+}
+
+type DeleteIdentityResponseObject interface {
+	VisitDeleteIdentityResponse(w http.ResponseWriter) error
+}
+
+type DeleteIdentity204Response struct {
+}
+
+func (response DeleteIdentity204Response) VisitDeleteIdentityResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteIdentity400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteIdentity400ApplicationProblemPlusJSONResponse) VisitDeleteIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIdentity401ApplicationProblemPlusJSONResponse struct {
+	StepUpRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteIdentity401ApplicationProblemPlusJSONResponse) VisitDeleteIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIdentity403ApplicationProblemPlusJSONResponse struct {
+	WrongPasswordApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteIdentity403ApplicationProblemPlusJSONResponse) VisitDeleteIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIdentity404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteIdentity404ApplicationProblemPlusJSONResponse) VisitDeleteIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIdentity408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteIdentity408ApplicationProblemPlusJSONResponse) VisitDeleteIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIdentity409ApplicationProblemPlusJSONResponse struct {
+	LastLoginMethodApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteIdentity409ApplicationProblemPlusJSONResponse) VisitDeleteIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIdentity413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteIdentity413ApplicationProblemPlusJSONResponse) VisitDeleteIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIdentity422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteIdentity422ApplicationProblemPlusJSONResponse) VisitDeleteIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIdentity429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteIdentity429ApplicationProblemPlusJSONResponse) VisitDeleteIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIdentity503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteIdentity503ApplicationProblemPlusJSONResponse) VisitDeleteIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartIdentityLinkRequestObject struct {
+	Provider ProviderName `json:"provider"`
+	Body     *StartIdentityLinkJSONRequestBody
+}
+
+type StartIdentityLinkResponseObject interface {
+	VisitStartIdentityLinkResponse(w http.ResponseWriter) error
+}
+
+type StartIdentityLink200JSONResponse IdentityLinkStart
+
+func (response StartIdentityLink200JSONResponse) VisitStartIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartIdentityLink400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response StartIdentityLink400ApplicationProblemPlusJSONResponse) VisitStartIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartIdentityLink401ApplicationProblemPlusJSONResponse struct {
+	StepUpRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response StartIdentityLink401ApplicationProblemPlusJSONResponse) VisitStartIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartIdentityLink403ApplicationProblemPlusJSONResponse struct {
+	WrongPasswordApplicationProblemPlusJSONResponse
+}
+
+func (response StartIdentityLink403ApplicationProblemPlusJSONResponse) VisitStartIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartIdentityLink404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response StartIdentityLink404ApplicationProblemPlusJSONResponse) VisitStartIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartIdentityLink408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response StartIdentityLink408ApplicationProblemPlusJSONResponse) VisitStartIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartIdentityLink413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response StartIdentityLink413ApplicationProblemPlusJSONResponse) VisitStartIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartIdentityLink422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response StartIdentityLink422ApplicationProblemPlusJSONResponse) VisitStartIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartIdentityLink429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response StartIdentityLink429ApplicationProblemPlusJSONResponse) VisitStartIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartIdentityLink503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response StartIdentityLink503ApplicationProblemPlusJSONResponse) VisitStartIdentityLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListPasskeysRequestObject struct {
 }
 
@@ -6306,6 +7739,22 @@ func (response DeletePasskey408ApplicationProblemPlusJSONResponse) VisitDeletePa
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePasskey409ApplicationProblemPlusJSONResponse struct {
+	LastLoginMethodApplicationProblemPlusJSONResponse
+}
+
+func (response DeletePasskey409ApplicationProblemPlusJSONResponse) VisitDeletePasskeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6879,6 +8328,15 @@ type StrictServerInterface interface {
 	// VerifyMfa Complete a login with a second factor
 	// (POST /auth/mfa/verify)
 	VerifyMfa(ctx context.Context, request VerifyMfaRequestObject) (VerifyMfaResponseObject, error)
+	// OidcToken Exchange a federated login's one-time code for tokens
+	// (POST /auth/oidc/token)
+	OidcToken(ctx context.Context, request OidcTokenRequestObject) (OidcTokenResponseObject, error)
+	// OidcAuthorize Start a login with an OpenID Connect provider
+	// (GET /auth/oidc/{provider}/authorize)
+	OidcAuthorize(ctx context.Context, request OidcAuthorizeRequestObject) (OidcAuthorizeResponseObject, error)
+	// OidcCallback Where the provider sends the browser back
+	// (GET /auth/oidc/{provider}/callback)
+	OidcCallback(ctx context.Context, request OidcCallbackRequestObject) (OidcCallbackResponseObject, error)
 	// PasskeyLogin Log in with a passkey
 	// (POST /auth/passkey/login)
 	PasskeyLogin(ctx context.Context, request PasskeyLoginRequestObject) (PasskeyLoginResponseObject, error)
@@ -6891,6 +8349,9 @@ type StrictServerInterface interface {
 	// ResetPassword Reset the password
 	// (POST /auth/password/reset)
 	ResetPassword(ctx context.Context, request ResetPasswordRequestObject) (ResetPasswordResponseObject, error)
+	// ListProviders The OpenID Connect providers a login page can offer
+	// (GET /auth/providers)
+	ListProviders(ctx context.Context, request ListProvidersRequestObject) (ListProvidersResponseObject, error)
 	// RefreshToken Rotate a refresh token
 	// (POST /auth/refresh-token)
 	RefreshToken(ctx context.Context, request RefreshTokenRequestObject) (RefreshTokenResponseObject, error)
@@ -6951,6 +8412,18 @@ type StrictServerInterface interface {
 	// VerifyFactor Activate an authenticator app with its first code
 	// (POST /users/me/factors/{id}/verify)
 	VerifyFactor(ctx context.Context, request VerifyFactorRequestObject) (VerifyFactorResponseObject, error)
+	// ListIdentities The provider identities linked to the account
+	// (GET /users/me/identities)
+	ListIdentities(ctx context.Context, request ListIdentitiesRequestObject) (ListIdentitiesResponseObject, error)
+	// CompleteIdentityLink Finish linking a provider identity
+	// (POST /users/me/identities)
+	CompleteIdentityLink(ctx context.Context, request CompleteIdentityLinkRequestObject) (CompleteIdentityLinkResponseObject, error)
+	// DeleteIdentity Unlink a provider identity
+	// (DELETE /users/me/identities/{id})
+	DeleteIdentity(ctx context.Context, request DeleteIdentityRequestObject) (DeleteIdentityResponseObject, error)
+	// StartIdentityLink Start linking a provider identity to the account
+	// (POST /users/me/identities/{provider})
+	StartIdentityLink(ctx context.Context, request StartIdentityLinkRequestObject) (StartIdentityLinkResponseObject, error)
 	// ListPasskeys The user's passkeys
 	// (GET /users/me/passkeys)
 	ListPasskeys(ctx context.Context, request ListPasskeysRequestObject) (ListPasskeysResponseObject, error)
@@ -7290,6 +8763,104 @@ func (sh *strictHandler) VerifyMfa(ctx echo.Context) error {
 	return nil
 }
 
+// OidcToken operation middleware
+func (sh *strictHandler) OidcToken(ctx echo.Context) error {
+	var request OidcTokenRequestObject
+
+	var body OidcTokenJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.OidcToken(ctx.Request().Context(), request.(OidcTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "OidcToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(OidcTokenResponseObject); ok {
+		return validResponse.VisitOidcTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// OidcAuthorize operation middleware
+func (sh *strictHandler) OidcAuthorize(ctx echo.Context, provider ProviderName, params OidcAuthorizeParams) error {
+	var request OidcAuthorizeRequestObject
+
+	request.Provider = provider
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.OidcAuthorize(ctx.Request().Context(), request.(OidcAuthorizeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "OidcAuthorize")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(OidcAuthorizeResponseObject); ok {
+		return validResponse.VisitOidcAuthorizeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// OidcCallback operation middleware
+func (sh *strictHandler) OidcCallback(ctx echo.Context, provider ProviderName, params OidcCallbackParams) error {
+	var request OidcCallbackRequestObject
+
+	request.Provider = provider
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.OidcCallback(ctx.Request().Context(), request.(OidcCallbackRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "OidcCallback")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(OidcCallbackResponseObject); ok {
+		return validResponse.VisitOidcCallbackResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // PasskeyLogin operation middleware
 func (sh *strictHandler) PasskeyLogin(ctx echo.Context) error {
 	var request PasskeyLoginRequestObject
@@ -7445,6 +9016,29 @@ func (sh *strictHandler) ResetPassword(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(ResetPasswordResponseObject); ok {
 		return validResponse.VisitResetPasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListProviders operation middleware
+func (sh *strictHandler) ListProviders(ctx echo.Context) error {
+	var request ListProvidersRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListProviders(ctx.Request().Context(), request.(ListProvidersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListProviders")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListProvidersResponseObject); ok {
+		return validResponse.VisitListProvidersResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -8141,6 +9735,171 @@ func (sh *strictHandler) VerifyFactor(ctx echo.Context, id FactorID) error {
 		return err
 	} else if validResponse, ok := response.(VerifyFactorResponseObject); ok {
 		return validResponse.VisitVerifyFactorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListIdentities operation middleware
+func (sh *strictHandler) ListIdentities(ctx echo.Context) error {
+	var request ListIdentitiesRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListIdentities(ctx.Request().Context(), request.(ListIdentitiesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListIdentities")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListIdentitiesResponseObject); ok {
+		return validResponse.VisitListIdentitiesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CompleteIdentityLink operation middleware
+func (sh *strictHandler) CompleteIdentityLink(ctx echo.Context) error {
+	var request CompleteIdentityLinkRequestObject
+
+	var body CompleteIdentityLinkJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CompleteIdentityLink(ctx.Request().Context(), request.(CompleteIdentityLinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CompleteIdentityLink")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CompleteIdentityLinkResponseObject); ok {
+		return validResponse.VisitCompleteIdentityLinkResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteIdentity operation middleware
+func (sh *strictHandler) DeleteIdentity(ctx echo.Context, id IdentityID) error {
+	var request DeleteIdentityRequestObject
+
+	request.Id = id
+
+	var body DeleteIdentityJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteIdentity(ctx.Request().Context(), request.(DeleteIdentityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteIdentity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteIdentityResponseObject); ok {
+		return validResponse.VisitDeleteIdentityResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// StartIdentityLink operation middleware
+func (sh *strictHandler) StartIdentityLink(ctx echo.Context, provider ProviderName) error {
+	var request StartIdentityLinkRequestObject
+
+	request.Provider = provider
+
+	var body StartIdentityLinkJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.StartIdentityLink(ctx.Request().Context(), request.(StartIdentityLinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StartIdentityLink")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(StartIdentityLinkResponseObject); ok {
+		return validResponse.VisitStartIdentityLinkResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -119,6 +119,21 @@ func (e ReadinessStatus) Valid() bool {
 	}
 }
 
+// Defines values for StartIdentityLinkRequestCodeChallengeMethod.
+const (
+	StartIdentityLinkRequestCodeChallengeMethodS256 StartIdentityLinkRequestCodeChallengeMethod = "S256"
+)
+
+// Valid indicates whether the value is a known member of the StartIdentityLinkRequestCodeChallengeMethod enum.
+func (e StartIdentityLinkRequestCodeChallengeMethod) Valid() bool {
+	switch e {
+	case StartIdentityLinkRequestCodeChallengeMethodS256:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenPairTokenType.
 const (
 	Bearer TokenPairTokenType = "Bearer"
@@ -149,6 +164,21 @@ func (e LogoutParamsScope) Valid() bool {
 	case Current:
 		return true
 	case Others:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OidcAuthorizeParamsCodeChallengeMethod.
+const (
+	OidcAuthorizeParamsCodeChallengeMethodS256 OidcAuthorizeParamsCodeChallengeMethod = "S256"
+)
+
+// Valid indicates whether the value is a known member of the OidcAuthorizeParamsCodeChallengeMethod enum.
+func (e OidcAuthorizeParamsCodeChallengeMethod) Valid() bool {
+	switch e {
+	case OidcAuthorizeParamsCodeChallengeMethodS256:
 		return true
 	default:
 		return false
@@ -202,20 +232,23 @@ type CodeRequest struct {
 	Code MfaCode `json:"code"`
 }
 
-// CurrentPasswordRequest Confirms a change to the account's second factors with its password.
+// CurrentPasswordRequest Confirms a change to the account's ways to log in with its password.
+// Required when the account has a password; an account created by a
+// federated login has none until it sets one through a reset, and
+// sends no `current_password`.
 type CurrentPasswordRequest struct {
 	// CurrentPassword The account's current password.
 	//
 	// Example: Correct-Horse-7
-	CurrentPassword string `json:"current_password"`
+	CurrentPassword *string `json:"current_password,omitempty"`
 }
 
-// DeleteUserRequest Confirms deactivating the account with its password.
+// DeleteUserRequest Confirms deactivating the account with its password (required when the account has one, see `CurrentPasswordRequest`).
 type DeleteUserRequest struct {
 	// CurrentPassword The account's current password.
 	//
 	// Example: Correct-Horse-7
-	CurrentPassword string `json:"current_password"`
+	CurrentPassword *string `json:"current_password,omitempty"`
 }
 
 // Email An email address, in authd's one definition. Surrounding white space is
@@ -392,6 +425,44 @@ type Health struct {
 // HealthStatus Example: ok
 type HealthStatus string
 
+// Identity An identity at an OpenID Connect provider that logs in to the account.
+type Identity struct {
+	// CreatedAt Example: 2026-12-02T10:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// Email The address the provider asserted at the last login (may differ from the account's).
+	//
+	// Example: ada@example.com
+	Email string `json:"email"`
+
+	// EmailVerified Whether the provider said it verified that address.
+	//
+	// Example: true
+	EmailVerified bool `json:"email_verified"`
+
+	// Id Example: 3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b
+	Id openapi_types.UUID `json:"id"`
+
+	// LastLoginAt Example: 2026-12-02T10:05:00Z
+	LastLoginAt *time.Time `json:"last_login_at"`
+
+	// Provider Example: google
+	Provider string `json:"provider"`
+}
+
+// IdentityLinkStart defines model for IdentityLinkStart.
+type IdentityLinkStart struct {
+	// AuthorizeUrl Open it in the browser (a navigation, not `fetch`).
+	//
+	// Example: https://auth.example.com/auth/oidc/google/authorize?link=Zk3q9x...
+	AuthorizeUrl string `json:"authorize_url"`
+}
+
+// IdentityList defines model for IdentityList.
+type IdentityList struct {
+	Identities []Identity `json:"identities"`
+}
+
 // JWK A public JSON Web Key (RFC 7517).
 type JWK struct {
 	// Alg Example: EdDSA
@@ -545,6 +616,17 @@ type MfaVerifyRequest struct {
 // Example: Correct-Horse-7
 type NewPassword = string
 
+// OidcCodeRequest A one-time code from `redirect_to` and the verifier of the application's PKCE pair.
+type OidcCodeRequest struct {
+	// Code Example: 5wB2s0qJv1cZ7m3Kx9YtR4nH8eL6aP0dUoIiGfTbQ
+	Code string `json:"code"`
+
+	// CodeVerifier RFC 7636 verifier, 43 to 128 characters of `[A-Za-z0-9._~-]`.
+	//
+	// Example: dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk
+	CodeVerifier string `json:"code_verifier"`
+}
+
 // Passkey One passkey of the account; never its key.
 type Passkey struct {
 	// Aaguid The authenticator model, when it says (all zeros otherwise).
@@ -681,6 +763,32 @@ type Problem struct {
 	//
 	// Example: https://authd.dev/problems/validation
 	Type string `json:"type"`
+}
+
+// Provider One OpenID Connect provider a login page can offer.
+type Provider struct {
+	// AuthorizePath Where a login starts; add `redirect_to`, `code_challenge` and `code_challenge_method=S256`.
+	//
+	// Example: /auth/oidc/google/authorize
+	AuthorizePath string `json:"authorize_path"`
+
+	// Available The provider's discovery succeeded; false while authd retries it.
+	//
+	// Example: true
+	Available bool `json:"available"`
+
+	// DisplayName `AUTHD_OIDC_<NAME>_DISPLAY_NAME`, for a button: Sign in with ...
+	//
+	// Example: Google
+	DisplayName string `json:"display_name"`
+
+	// Name Example: google
+	Name string `json:"name"`
+}
+
+// ProviderList defines model for ProviderList.
+type ProviderList struct {
+	Providers []Provider `json:"providers"`
 }
 
 // Readiness Every readiness check passed. `checks` is present only in the detailed
@@ -897,6 +1005,26 @@ type SessionList struct {
 	Sessions []Session `json:"sessions"`
 }
 
+// StartIdentityLinkRequest Where the browser comes back, the application's PKCE challenge, and the password when the account has one.
+type StartIdentityLinkRequest struct {
+	// CodeChallenge Example: E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM
+	CodeChallenge       string                                      `json:"code_challenge"`
+	CodeChallengeMethod StartIdentityLinkRequestCodeChallengeMethod `json:"code_challenge_method"`
+
+	// CurrentPassword The account's current password; required when it has one.
+	//
+	// Example: Correct-Horse-7
+	CurrentPassword *string `json:"current_password,omitempty"`
+
+	// RedirectTo One of `AUTHD_REDIRECT_URLS`, exactly.
+	//
+	// Example: https://app.example.com/settings/linked
+	RedirectTo string `json:"redirect_to"`
+}
+
+// StartIdentityLinkRequestCodeChallengeMethod defines model for StartIdentityLinkRequest.CodeChallengeMethod.
+type StartIdentityLinkRequestCodeChallengeMethod string
+
 // StartTotpRequest defines model for StartTotpRequest.
 type StartTotpRequest struct {
 	// CurrentPassword The account's current password.
@@ -1095,8 +1223,14 @@ type VerifyEmailRequest struct {
 // FactorID defines model for FactorID.
 type FactorID = openapi_types.UUID
 
+// IdentityID defines model for IdentityID.
+type IdentityID = openapi_types.UUID
+
 // PasskeyID defines model for PasskeyID.
 type PasskeyID = openapi_types.UUID
+
+// ProviderName defines model for ProviderName.
+type ProviderName = string
 
 // BadRequest An RFC 9457 problem detail.
 type BadRequest = Problem
@@ -1110,6 +1244,9 @@ type EmailNotVerified = Problem
 // FactorConflict An RFC 9457 problem detail.
 type FactorConflict = Problem
 
+// IdentityConflict An RFC 9457 problem detail.
+type IdentityConflict = Problem
+
 // InvalidCredentials An RFC 9457 problem detail.
 type InvalidCredentials = Problem
 
@@ -1119,8 +1256,14 @@ type InvalidMfaCode = Problem
 // InvalidMfaToken An RFC 9457 problem detail.
 type InvalidMfaToken = Problem
 
+// InvalidOidcCode An RFC 9457 problem detail.
+type InvalidOidcCode = Problem
+
 // InvalidRefreshToken An RFC 9457 problem detail.
 type InvalidRefreshToken = Problem
+
+// LastLoginMethod An RFC 9457 problem detail.
+type LastLoginMethod = Problem
 
 // NotFound An RFC 9457 problem detail.
 type NotFound = Problem
@@ -1167,6 +1310,36 @@ type LogoutParams struct {
 // LogoutParamsScope defines parameters for Logout.
 type LogoutParamsScope string
 
+// OidcAuthorizeParams defines parameters for OidcAuthorize.
+type OidcAuthorizeParams struct {
+	// RedirectTo Where the application wants the browser back; one of `AUTHD_REDIRECT_URLS`, exactly. Not with `link`.
+	RedirectTo *string `form:"redirect_to,omitempty" json:"redirect_to,omitempty"`
+
+	// CodeChallenge BASE64URL(SHA-256(code_verifier)) of the application's PKCE pair. Not with `link`.
+	CodeChallenge *string `form:"code_challenge,omitempty" json:"code_challenge,omitempty"`
+
+	// CodeChallengeMethod Only `S256`.
+	CodeChallengeMethod *OidcAuthorizeParamsCodeChallengeMethod `form:"code_challenge_method,omitempty" json:"code_challenge_method,omitempty"`
+
+	// Link The link token inside the `authorize_url` of `POST /users/me/identities/{provider}`.
+	Link *string `form:"link,omitempty" json:"link,omitempty"`
+}
+
+// OidcAuthorizeParamsCodeChallengeMethod defines parameters for OidcAuthorize.
+type OidcAuthorizeParamsCodeChallengeMethod string
+
+// OidcCallbackParams defines parameters for OidcCallback.
+type OidcCallbackParams struct {
+	State            *string `form:"state,omitempty" json:"state,omitempty"`
+	Code             *string `form:"code,omitempty" json:"code,omitempty"`
+	Iss              *string `form:"iss,omitempty" json:"iss,omitempty"`
+	Error            *string `form:"error,omitempty" json:"error,omitempty"`
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+
+	// AuthdOidc Set by the authorize step; binds the login to the browser.
+	AuthdOidc *string `form:"authd_oidc,omitempty" json:"authd_oidc,omitempty"`
+}
+
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
 	// Cursor The `next_cursor` of the previous page.
@@ -1190,6 +1363,9 @@ type EnrollMfaTotpJSONRequestBody = MfaEnrollRequest
 
 // VerifyMfaJSONRequestBody defines body for VerifyMfa for application/json ContentType.
 type VerifyMfaJSONRequestBody = MfaVerifyRequest
+
+// OidcTokenJSONRequestBody defines body for OidcToken for application/json ContentType.
+type OidcTokenJSONRequestBody = OidcCodeRequest
 
 // PasskeyLoginJSONRequestBody defines body for PasskeyLogin for application/json ContentType.
 type PasskeyLoginJSONRequestBody = PasskeyAssertionRequest
@@ -1229,6 +1405,15 @@ type DeleteFactorJSONRequestBody = CurrentPasswordRequest
 
 // VerifyFactorJSONRequestBody defines body for VerifyFactor for application/json ContentType.
 type VerifyFactorJSONRequestBody = CodeRequest
+
+// CompleteIdentityLinkJSONRequestBody defines body for CompleteIdentityLink for application/json ContentType.
+type CompleteIdentityLinkJSONRequestBody = OidcCodeRequest
+
+// DeleteIdentityJSONRequestBody defines body for DeleteIdentity for application/json ContentType.
+type DeleteIdentityJSONRequestBody = CurrentPasswordRequest
+
+// StartIdentityLinkJSONRequestBody defines body for StartIdentityLink for application/json ContentType.
+type StartIdentityLinkJSONRequestBody = StartIdentityLinkRequest
 
 // RegisterPasskeyJSONRequestBody defines body for RegisterPasskey for application/json ContentType.
 type RegisterPasskeyJSONRequestBody = PasskeyRegistrationRequest
@@ -1810,6 +1995,97 @@ type ClientInterface interface {
 	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
 	VerifyMfa(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// OidcTokenWithBody Exchange a federated login's one-time code for tokens
+	//
+	// The application sends the `code` it received at `redirect_to` and
+	// the `code_verifier` of the PKCE pair whose challenge it gave the
+	// authorize step. The code works once (a wrong verifier uses it up too)
+	// and lives a minute. The answer is the usual token pair, its access
+	// tokens carry `amr` `["fed"]` and `aal` 1; or, when the account has a
+	// second factor (or `AUTHD_REQUIRE_MFA` is on), 202 with an
+	// `MfaChallenge` to complete at `POST /auth/mfa/verify`, whose tokens
+	// then carry `["fed", "otp"]` (or the passkey's methods) and `aal` 2.
+	// An unknown, used, expired or wrongly proved code answers 401
+	// `invalid-oidc-code`. Limited per client IP like logins.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/oidc/token (the `OidcToken` operationId).
+	OidcTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OidcToken Exchange a federated login's one-time code for tokens
+	//
+	// The application sends the `code` it received at `redirect_to` and
+	// the `code_verifier` of the PKCE pair whose challenge it gave the
+	// authorize step. The code works once (a wrong verifier uses it up too)
+	// and lives a minute. The answer is the usual token pair, its access
+	// tokens carry `amr` `["fed"]` and `aal` 1; or, when the account has a
+	// second factor (or `AUTHD_REQUIRE_MFA` is on), 202 with an
+	// `MfaChallenge` to complete at `POST /auth/mfa/verify`, whose tokens
+	// then carry `["fed", "otp"]` (or the passkey's methods) and `aal` 2.
+	// An unknown, used, expired or wrongly proved code answers 401
+	// `invalid-oidc-code`. Limited per client IP like logins.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/oidc/token (the `OidcToken` operationId).
+	OidcToken(ctx context.Context, body OidcTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OidcAuthorize Start a login with an OpenID Connect provider
+	//
+	// Opened by the browser (a link or a navigation, not `fetch`). Answers
+	// 302 to the provider's authorization endpoint with a fresh `state`,
+	// `nonce` and PKCE `code_challenge` (S256), and sets the cookie
+	// `authd_oidc` that binds the login to this browser (HttpOnly,
+	// SameSite=Lax, Secure when `AUTHD_PUBLIC_URL` is https, scoped to
+	// `/auth/oidc/`). The state is single use, expires after 10 minutes
+	// and works on every instance (it is stored in PostgreSQL).
+	//
+	// `redirect_to` must equal one of `AUTHD_REDIRECT_URLS` exactly; any
+	// other target answers 400 and no redirect happens. The application
+	// sends the S256 `code_challenge` of its own PKCE pair; it proves the
+	// one-time code with the verifier at `POST /auth/oidc/token`.
+	//
+	// To link a provider to a logged-in account, open the `authorize_url`
+	// of `POST /users/me/identities/{provider}` instead; it carries `link`
+	// and no other parameter. When the provider cannot be reached the
+	// browser is sent to `redirect_to` with `error=provider_unavailable`.
+	// Limited per client IP like logins.
+	//
+	// Corresponds with GET /auth/oidc/{provider}/authorize (the `OidcAuthorize` operationId).
+	OidcAuthorize(ctx context.Context, provider ProviderName, params *OidcAuthorizeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OidcCallback Where the provider sends the browser back
+	//
+	// Register `{AUTHD_PUBLIC_URL}/auth/oidc/{provider}/callback` as the
+	// redirect URI at the provider. Checks, in order: the `state` (known,
+	// unexpired, unused, of this provider) and that the `authd_oidc`
+	// cookie of this browser is the one its authorize set; the `iss`
+	// parameter when the provider sends one (RFC 9207; required when its
+	// discovery document says `authorization_response_iss_parameter_supported`);
+	// the code exchange with the PKCE verifier; the ID token's signature,
+	// `iss`, `aud`, `exp` and `nonce`. Then it logs in, creates or links
+	// the account (see the README), and sends the browser to `redirect_to`
+	// with `code`, a one-time code for `POST /auth/oidc/token` that lives a
+	// minute, or, ending a link, `linked=1` and a `code` for
+	// `POST /users/me/identities`. Never a token in the URL.
+	//
+	// Any failure after a valid state sends the browser to `redirect_to`
+	// with `error` and nothing else: `access_denied` (the user or provider
+	// said no), `provider_error`, `invalid_state` (another browser's
+	// login), `issuer_mismatch`, `exchange_failed`, `invalid_id_token`,
+	// `email_required` (the provider gave no address), `account_exists`
+	// (an account has this address but the provider did not verify it, or
+	// the account's address is not verified: log in and link from the
+	// account), `signup_disabled`, `account_disabled`, `identity_in_use`
+	// (linking an identity another account has), `provider_unavailable`.
+	// Each is logged and counted; those of a known account are also its
+	// `federated_login_failed` event. An unknown, used or expired state
+	// answers 400: there is no trusted target to go back to.
+	//
+	// Corresponds with GET /auth/oidc/{provider}/callback (the `OidcCallback` operationId).
+	OidcCallback(ctx context.Context, provider ProviderName, params *OidcCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PasskeyLoginWithBody Log in with a passkey
 	//
 	// Completes a passwordless login: the assertion from
@@ -1913,6 +2189,17 @@ type ClientInterface interface {
 	// Corresponds with POST /auth/password/reset (the `ResetPassword` operationId).
 	ResetPassword(ctx context.Context, body ResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListProviders The OpenID Connect providers a login page can offer
+	//
+	// Every provider of `AUTHD_OIDC_PROVIDERS`, in that order, with its
+	// display name and the path that starts its login. A provider whose
+	// discovery has not succeeded yet is listed with `available: false`
+	// (its login answers with the error `provider_unavailable` until it
+	// does). Nothing secret is listed.
+	//
+	// Corresponds with GET /auth/providers (the `ListProviders` operationId).
+	ListProviders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RefreshTokenWithBody Rotate a refresh token
 	//
 	// Exchanges a refresh token for a new token pair; the presented token is used
@@ -2013,6 +2300,10 @@ type ClientInterface interface {
 	// once. Limited per user with the budget of `PUT /users/me` (default
 	// 10 per minute; 429 `rate-limited`).
 	//
+	// An account without a password (created by a federated login) and
+	// without a factor steps up by logging in again through its provider:
+	// the new session's `auth_time` is fresh.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /auth/step-up (the `StepUp` operationId).
@@ -2037,6 +2328,10 @@ type ClientInterface interface {
 	// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
 	// once. Limited per user with the budget of `PUT /users/me` (default
 	// 10 per minute; 429 `rate-limited`).
+	//
+	// An account without a password (created by a federated login) and
+	// without a factor steps up by logging in again through its provider:
+	// the new session's `auth_time` is fresh.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2411,6 +2706,97 @@ type ClientInterface interface {
 	// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
 	VerifyFactor(ctx context.Context, id FactorID, body VerifyFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListIdentities The provider identities linked to the account
+	//
+	// Every identity of an OpenID Connect provider that logs in to this account, oldest first.
+	//
+	// Corresponds with GET /users/me/identities (the `ListIdentities` operationId).
+	ListIdentities(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CompleteIdentityLinkWithBody Finish linking a provider identity
+	//
+	// The last step of `POST /users/me/identities/{provider}`: the `code`
+	// the callback put on `redirect_to` (beside `linked=1`) and the
+	// verifier of the PKCE pair given when the link started. Only the
+	// session that started the link can finish it; the code works once
+	// and lives a minute. An identity another account took in between
+	// answers 409 `identity-in-use`. A notice is mailed.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /users/me/identities (the `CompleteIdentityLink` operationId).
+	CompleteIdentityLinkWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CompleteIdentityLink Finish linking a provider identity
+	//
+	// The last step of `POST /users/me/identities/{provider}`: the `code`
+	// the callback put on `redirect_to` (beside `linked=1`) and the
+	// verifier of the PKCE pair given when the link started. Only the
+	// session that started the link can finish it; the code works once
+	// and lives a minute. An identity another account took in between
+	// answers 409 `identity-in-use`. A notice is mailed.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /users/me/identities (the `CompleteIdentityLink` operationId).
+	CompleteIdentityLink(ctx context.Context, body CompleteIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteIdentityWithBody Unlink a provider identity
+	//
+	// The identity no longer logs in to this account. Refused with 409
+	// `last-login-method` when the account would have no way left to log
+	// in (no password, no passkey, no other identity). Needs step-up and,
+	// when the account has a password, `current_password`. Unknown and
+	// other users' identities answer 404. A notice is mailed.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
+	DeleteIdentityWithBody(ctx context.Context, id IdentityID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteIdentity Unlink a provider identity
+	//
+	// The identity no longer logs in to this account. Refused with 409
+	// `last-login-method` when the account would have no way left to log
+	// in (no password, no passkey, no other identity). Needs step-up and,
+	// when the account has a password, `current_password`. Unknown and
+	// other users' identities answer 404. A notice is mailed.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
+	DeleteIdentity(ctx context.Context, id IdentityID, body DeleteIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartIdentityLinkWithBody Start linking a provider identity to the account
+	//
+	// Answers the `authorize_url` to open in the browser: the same flow as
+	// a login, which ends at `redirect_to` with `linked=1` and a `code` for
+	// `POST /users/me/identities`. The link token inside the URL is single
+	// use, bound to this session and expires after 10 minutes. Needs
+	// step-up and, when the account has a password, `current_password`
+	// (checked like `PUT /users/me` checks it): an identity is a way to log
+	// in, and a stolen token must not add one.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+	StartIdentityLinkWithBody(ctx context.Context, provider ProviderName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartIdentityLink Start linking a provider identity to the account
+	//
+	// Answers the `authorize_url` to open in the browser: the same flow as
+	// a login, which ends at `redirect_to` with `linked=1` and a `code` for
+	// `POST /users/me/identities`. The link token inside the URL is single
+	// use, bound to this session and expires after 10 minutes. Needs
+	// step-up and, when the account has a password, `current_password`
+	// (checked like `PUT /users/me` checks it): an identity is a way to log
+	// in, and a stolen token must not add one.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+	StartIdentityLink(ctx context.Context, provider ProviderName, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListPasskeys The user's passkeys
 	//
 	// The account's passkeys, oldest first; never a key.
@@ -2490,8 +2876,11 @@ type ClientInterface interface {
 	//
 	// Removes one of the account's passkeys. Removing the account's last
 	// second factor also voids the recovery codes. Needs step-up and
-	// `current_password`, checked like `PUT /users/me` checks it. Unknown
-	// and other users' passkeys answer 404. A notice is mailed.
+	// `current_password` (when the account has a password), checked like
+	// `PUT /users/me` checks it. Refused with 409 `last-login-method` when
+	// the account would have no way left to log in (no password, no other
+	// passkey, no identity). Unknown and other users' passkeys answer 404.
+	// A notice is mailed.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2502,8 +2891,11 @@ type ClientInterface interface {
 	//
 	// Removes one of the account's passkeys. Removing the account's last
 	// second factor also voids the recovery codes. Needs step-up and
-	// `current_password`, checked like `PUT /users/me` checks it. Unknown
-	// and other users' passkeys answer 404. A notice is mailed.
+	// `current_password` (when the account has a password), checked like
+	// `PUT /users/me` checks it. Refused with 409 `last-login-method` when
+	// the account would have no way left to log in (no password, no other
+	// passkey, no identity). Unknown and other users' passkeys answer 404.
+	// A notice is mailed.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2953,6 +3345,137 @@ func (c *Client) VerifyMfa(ctx context.Context, body VerifyMfaJSONRequestBody, r
 	return c.Client.Do(req)
 }
 
+// OidcTokenWithBody Exchange a federated login's one-time code for tokens
+//
+// The application sends the `code` it received at `redirect_to` and
+// the `code_verifier` of the PKCE pair whose challenge it gave the
+// authorize step. The code works once (a wrong verifier uses it up too)
+// and lives a minute. The answer is the usual token pair, its access
+// tokens carry `amr` `["fed"]` and `aal` 1; or, when the account has a
+// second factor (or `AUTHD_REQUIRE_MFA` is on), 202 with an
+// `MfaChallenge` to complete at `POST /auth/mfa/verify`, whose tokens
+// then carry `["fed", "otp"]` (or the passkey's methods) and `aal` 2.
+// An unknown, used, expired or wrongly proved code answers 401
+// `invalid-oidc-code`. Limited per client IP like logins.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/oidc/token (the `OidcToken` operationId).
+func (c *Client) OidcTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOidcTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OidcToken Exchange a federated login's one-time code for tokens
+//
+// The application sends the `code` it received at `redirect_to` and
+// the `code_verifier` of the PKCE pair whose challenge it gave the
+// authorize step. The code works once (a wrong verifier uses it up too)
+// and lives a minute. The answer is the usual token pair, its access
+// tokens carry `amr` `["fed"]` and `aal` 1; or, when the account has a
+// second factor (or `AUTHD_REQUIRE_MFA` is on), 202 with an
+// `MfaChallenge` to complete at `POST /auth/mfa/verify`, whose tokens
+// then carry `["fed", "otp"]` (or the passkey's methods) and `aal` 2.
+// An unknown, used, expired or wrongly proved code answers 401
+// `invalid-oidc-code`. Limited per client IP like logins.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/oidc/token (the `OidcToken` operationId).
+func (c *Client) OidcToken(ctx context.Context, body OidcTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOidcTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OidcAuthorize Start a login with an OpenID Connect provider
+//
+// Opened by the browser (a link or a navigation, not `fetch`). Answers
+// 302 to the provider's authorization endpoint with a fresh `state`,
+// `nonce` and PKCE `code_challenge` (S256), and sets the cookie
+// `authd_oidc` that binds the login to this browser (HttpOnly,
+// SameSite=Lax, Secure when `AUTHD_PUBLIC_URL` is https, scoped to
+// `/auth/oidc/`). The state is single use, expires after 10 minutes
+// and works on every instance (it is stored in PostgreSQL).
+//
+// `redirect_to` must equal one of `AUTHD_REDIRECT_URLS` exactly; any
+// other target answers 400 and no redirect happens. The application
+// sends the S256 `code_challenge` of its own PKCE pair; it proves the
+// one-time code with the verifier at `POST /auth/oidc/token`.
+//
+// To link a provider to a logged-in account, open the `authorize_url`
+// of `POST /users/me/identities/{provider}` instead; it carries `link`
+// and no other parameter. When the provider cannot be reached the
+// browser is sent to `redirect_to` with `error=provider_unavailable`.
+// Limited per client IP like logins.
+//
+// Corresponds with GET /auth/oidc/{provider}/authorize (the `OidcAuthorize` operationId).
+func (c *Client) OidcAuthorize(ctx context.Context, provider ProviderName, params *OidcAuthorizeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOidcAuthorizeRequest(c.Server, provider, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OidcCallback Where the provider sends the browser back
+//
+// Register `{AUTHD_PUBLIC_URL}/auth/oidc/{provider}/callback` as the
+// redirect URI at the provider. Checks, in order: the `state` (known,
+// unexpired, unused, of this provider) and that the `authd_oidc`
+// cookie of this browser is the one its authorize set; the `iss`
+// parameter when the provider sends one (RFC 9207; required when its
+// discovery document says `authorization_response_iss_parameter_supported`);
+// the code exchange with the PKCE verifier; the ID token's signature,
+// `iss`, `aud`, `exp` and `nonce`. Then it logs in, creates or links
+// the account (see the README), and sends the browser to `redirect_to`
+// with `code`, a one-time code for `POST /auth/oidc/token` that lives a
+// minute, or, ending a link, `linked=1` and a `code` for
+// `POST /users/me/identities`. Never a token in the URL.
+//
+// Any failure after a valid state sends the browser to `redirect_to`
+// with `error` and nothing else: `access_denied` (the user or provider
+// said no), `provider_error`, `invalid_state` (another browser's
+// login), `issuer_mismatch`, `exchange_failed`, `invalid_id_token`,
+// `email_required` (the provider gave no address), `account_exists`
+// (an account has this address but the provider did not verify it, or
+// the account's address is not verified: log in and link from the
+// account), `signup_disabled`, `account_disabled`, `identity_in_use`
+// (linking an identity another account has), `provider_unavailable`.
+// Each is logged and counted; those of a known account are also its
+// `federated_login_failed` event. An unknown, used or expired state
+// answers 400: there is no trusted target to go back to.
+//
+// Corresponds with GET /auth/oidc/{provider}/callback (the `OidcCallback` operationId).
+func (c *Client) OidcCallback(ctx context.Context, provider ProviderName, params *OidcCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOidcCallbackRequest(c.Server, provider, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PasskeyLoginWithBody Log in with a passkey
 //
 // Completes a passwordless login: the assertion from
@@ -3126,6 +3649,27 @@ func (c *Client) ResetPassword(ctx context.Context, body ResetPasswordJSONReques
 	return c.Client.Do(req)
 }
 
+// ListProviders The OpenID Connect providers a login page can offer
+//
+// Every provider of `AUTHD_OIDC_PROVIDERS`, in that order, with its
+// display name and the path that starts its login. A provider whose
+// discovery has not succeeded yet is listed with `available: false`
+// (its login answers with the error `provider_unavailable` until it
+// does). Nothing secret is listed.
+//
+// Corresponds with GET /auth/providers (the `ListProviders` operationId).
+func (c *Client) ListProviders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListProvidersRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RefreshTokenWithBody Rotate a refresh token
 //
 // Exchanges a refresh token for a new token pair; the presented token is used
@@ -3266,6 +3810,10 @@ func (c *Client) Register(ctx context.Context, body RegisterJSONRequestBody, req
 // once. Limited per user with the budget of `PUT /users/me` (default
 // 10 per minute; 429 `rate-limited`).
 //
+// An account without a password (created by a federated login) and
+// without a factor steps up by logging in again through its provider:
+// the new session's `auth_time` is fresh.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /auth/step-up (the `StepUp` operationId).
@@ -3300,6 +3848,10 @@ func (c *Client) StepUpWithBody(ctx context.Context, contentType string, body io
 // is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
 // once. Limited per user with the budget of `PUT /users/me` (default
 // 10 per minute; 429 `rate-limited`).
+//
+// An account without a password (created by a federated login) and
+// without a factor steps up by logging in again through its provider:
+// the new session's `auth_time` is fresh.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3924,6 +4476,167 @@ func (c *Client) VerifyFactor(ctx context.Context, id FactorID, body VerifyFacto
 	return c.Client.Do(req)
 }
 
+// ListIdentities The provider identities linked to the account
+//
+// Every identity of an OpenID Connect provider that logs in to this account, oldest first.
+//
+// Corresponds with GET /users/me/identities (the `ListIdentities` operationId).
+func (c *Client) ListIdentities(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListIdentitiesRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CompleteIdentityLinkWithBody Finish linking a provider identity
+//
+// The last step of `POST /users/me/identities/{provider}`: the `code`
+// the callback put on `redirect_to` (beside `linked=1`) and the
+// verifier of the PKCE pair given when the link started. Only the
+// session that started the link can finish it; the code works once
+// and lives a minute. An identity another account took in between
+// answers 409 `identity-in-use`. A notice is mailed.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /users/me/identities (the `CompleteIdentityLink` operationId).
+func (c *Client) CompleteIdentityLinkWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteIdentityLinkRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CompleteIdentityLink Finish linking a provider identity
+//
+// The last step of `POST /users/me/identities/{provider}`: the `code`
+// the callback put on `redirect_to` (beside `linked=1`) and the
+// verifier of the PKCE pair given when the link started. Only the
+// session that started the link can finish it; the code works once
+// and lives a minute. An identity another account took in between
+// answers 409 `identity-in-use`. A notice is mailed.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /users/me/identities (the `CompleteIdentityLink` operationId).
+func (c *Client) CompleteIdentityLink(ctx context.Context, body CompleteIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteIdentityLinkRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteIdentityWithBody Unlink a provider identity
+//
+// The identity no longer logs in to this account. Refused with 409
+// `last-login-method` when the account would have no way left to log
+// in (no password, no passkey, no other identity). Needs step-up and,
+// when the account has a password, `current_password`. Unknown and
+// other users' identities answer 404. A notice is mailed.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
+func (c *Client) DeleteIdentityWithBody(ctx context.Context, id IdentityID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteIdentityRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteIdentity Unlink a provider identity
+//
+// The identity no longer logs in to this account. Refused with 409
+// `last-login-method` when the account would have no way left to log
+// in (no password, no passkey, no other identity). Needs step-up and,
+// when the account has a password, `current_password`. Unknown and
+// other users' identities answer 404. A notice is mailed.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
+func (c *Client) DeleteIdentity(ctx context.Context, id IdentityID, body DeleteIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteIdentityRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartIdentityLinkWithBody Start linking a provider identity to the account
+//
+// Answers the `authorize_url` to open in the browser: the same flow as
+// a login, which ends at `redirect_to` with `linked=1` and a `code` for
+// `POST /users/me/identities`. The link token inside the URL is single
+// use, bound to this session and expires after 10 minutes. Needs
+// step-up and, when the account has a password, `current_password`
+// (checked like `PUT /users/me` checks it): an identity is a way to log
+// in, and a stolen token must not add one.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+func (c *Client) StartIdentityLinkWithBody(ctx context.Context, provider ProviderName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartIdentityLinkRequestWithBody(c.Server, provider, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartIdentityLink Start linking a provider identity to the account
+//
+// Answers the `authorize_url` to open in the browser: the same flow as
+// a login, which ends at `redirect_to` with `linked=1` and a `code` for
+// `POST /users/me/identities`. The link token inside the URL is single
+// use, bound to this session and expires after 10 minutes. Needs
+// step-up and, when the account has a password, `current_password`
+// (checked like `PUT /users/me` checks it): an identity is a way to log
+// in, and a stolen token must not add one.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+func (c *Client) StartIdentityLink(ctx context.Context, provider ProviderName, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartIdentityLinkRequest(c.Server, provider, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListPasskeys The user's passkeys
 //
 // The account's passkeys, oldest first; never a key.
@@ -4053,8 +4766,11 @@ func (c *Client) PasskeyRegistrationOptions(ctx context.Context, body PasskeyReg
 //
 // Removes one of the account's passkeys. Removing the account's last
 // second factor also voids the recovery codes. Needs step-up and
-// `current_password`, checked like `PUT /users/me` checks it. Unknown
-// and other users' passkeys answer 404. A notice is mailed.
+// `current_password` (when the account has a password), checked like
+// `PUT /users/me` checks it. Refused with 409 `last-login-method` when
+// the account would have no way left to log in (no password, no other
+// passkey, no identity). Unknown and other users' passkeys answer 404.
+// A notice is mailed.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4075,8 +4791,11 @@ func (c *Client) DeletePasskeyWithBody(ctx context.Context, id PasskeyID, conten
 //
 // Removes one of the account's passkeys. Removing the account's last
 // second factor also voids the recovery codes. Needs step-up and
-// `current_password`, checked like `PUT /users/me` checks it. Unknown
-// and other users' passkeys answer 404. A notice is mailed.
+// `current_password` (when the account has a password), checked like
+// `PUT /users/me` checks it. Refused with 409 `last-login-method` when
+// the account would have no way left to log in (no password, no other
+// passkey, no identity). Unknown and other users' passkeys answer 404.
+// A notice is mailed.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4528,6 +5247,269 @@ func NewVerifyMfaRequestWithBody(server string, contentType string, body io.Read
 	return req, nil
 }
 
+// NewOidcTokenRequest calls the generic OidcToken builder with application/json body
+func NewOidcTokenRequest(server string, body OidcTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewOidcTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewOidcTokenRequestWithBody constructs an http.Request for the OidcToken method, with any body, and a specified content type
+func NewOidcTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/oidc/token")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewOidcAuthorizeRequest constructs an http.Request for the OidcAuthorize method
+func NewOidcAuthorizeRequest(server string, provider ProviderName, params *OidcAuthorizeParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/oidc/%s/authorize", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.RedirectTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "redirect_to", *params.RedirectTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CodeChallenge != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code_challenge", *params.CodeChallenge, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CodeChallengeMethod != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code_challenge_method", *params.CodeChallengeMethod, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Link != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "link", *params.Link, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewOidcCallbackRequest constructs an http.Request for the OidcCallback method
+func NewOidcCallbackRequest(server string, provider ProviderName, params *OidcCallbackParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/oidc/%s/callback", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Code != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code", *params.Code, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Iss != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "iss", *params.Iss, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Error != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error", *params.Error, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorDescription != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_description", *params.ErrorDescription, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.AuthdOidc != nil {
+			var cookieParam0 string
+
+			cookieParam0, err = runtime.StyleParamWithOptions("simple", true, "authd_oidc", *params.AuthdOidc, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationCookie, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			cookie0 := &http.Cookie{
+				Name:  "authd_oidc",
+				Value: cookieParam0,
+			}
+			req.AddCookie(cookie0)
+		}
+	}
+	return req, nil
+}
+
 // NewPasskeyLoginRequest calls the generic PasskeyLogin builder with application/json body
 func NewPasskeyLoginRequest(server string, body PasskeyLoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -4671,6 +5653,33 @@ func NewResetPasswordRequestWithBody(server string, contentType string, body io.
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListProvidersRequest constructs an http.Request for the ListProviders method
+func NewListProvidersRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/providers")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -5398,6 +6407,167 @@ func NewVerifyFactorRequestWithBody(server string, id FactorID, contentType stri
 	return req, nil
 }
 
+// NewListIdentitiesRequest constructs an http.Request for the ListIdentities method
+func NewListIdentitiesRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/identities")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCompleteIdentityLinkRequest calls the generic CompleteIdentityLink builder with application/json body
+func NewCompleteIdentityLinkRequest(server string, body CompleteIdentityLinkJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCompleteIdentityLinkRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCompleteIdentityLinkRequestWithBody constructs an http.Request for the CompleteIdentityLink method, with any body, and a specified content type
+func NewCompleteIdentityLinkRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/identities")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteIdentityRequest calls the generic DeleteIdentity builder with application/json body
+func NewDeleteIdentityRequest(server string, id IdentityID, body DeleteIdentityJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteIdentityRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewDeleteIdentityRequestWithBody constructs an http.Request for the DeleteIdentity method, with any body, and a specified content type
+func NewDeleteIdentityRequestWithBody(server string, id IdentityID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/identities/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewStartIdentityLinkRequest calls the generic StartIdentityLink builder with application/json body
+func NewStartIdentityLinkRequest(server string, provider ProviderName, body StartIdentityLinkJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewStartIdentityLinkRequestWithBody(server, provider, "application/json", bodyReader)
+}
+
+// NewStartIdentityLinkRequestWithBody constructs an http.Request for the StartIdentityLink method, with any body, and a specified content type
+func NewStartIdentityLinkRequestWithBody(server string, provider ProviderName, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/identities/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListPasskeysRequest constructs an http.Request for the ListPasskeys method
 func NewListPasskeysRequest(server string) (*http.Request, error) {
 	var err error
@@ -5995,6 +7165,101 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /auth/mfa/verify (the `VerifyMfa` operationId).
 	VerifyMfaWithResponse(ctx context.Context, body VerifyMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyMfaResponse, error)
 
+	// OidcTokenWithBodyWithResponse Exchange a federated login's one-time code for tokens
+	//
+	// The application sends the `code` it received at `redirect_to` and
+	// the `code_verifier` of the PKCE pair whose challenge it gave the
+	// authorize step. The code works once (a wrong verifier uses it up too)
+	// and lives a minute. The answer is the usual token pair, its access
+	// tokens carry `amr` `["fed"]` and `aal` 1; or, when the account has a
+	// second factor (or `AUTHD_REQUIRE_MFA` is on), 202 with an
+	// `MfaChallenge` to complete at `POST /auth/mfa/verify`, whose tokens
+	// then carry `["fed", "otp"]` (or the passkey's methods) and `aal` 2.
+	// An unknown, used, expired or wrongly proved code answers 401
+	// `invalid-oidc-code`. Limited per client IP like logins.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/oidc/token (the `OidcToken` operationId).
+	OidcTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OidcTokenResponse, error)
+
+	// OidcTokenWithResponse Exchange a federated login's one-time code for tokens
+	//
+	// The application sends the `code` it received at `redirect_to` and
+	// the `code_verifier` of the PKCE pair whose challenge it gave the
+	// authorize step. The code works once (a wrong verifier uses it up too)
+	// and lives a minute. The answer is the usual token pair, its access
+	// tokens carry `amr` `["fed"]` and `aal` 1; or, when the account has a
+	// second factor (or `AUTHD_REQUIRE_MFA` is on), 202 with an
+	// `MfaChallenge` to complete at `POST /auth/mfa/verify`, whose tokens
+	// then carry `["fed", "otp"]` (or the passkey's methods) and `aal` 2.
+	// An unknown, used, expired or wrongly proved code answers 401
+	// `invalid-oidc-code`. Limited per client IP like logins.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/oidc/token (the `OidcToken` operationId).
+	OidcTokenWithResponse(ctx context.Context, body OidcTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*OidcTokenResponse, error)
+
+	// OidcAuthorizeWithResponse Start a login with an OpenID Connect provider
+	//
+	// Opened by the browser (a link or a navigation, not `fetch`). Answers
+	// 302 to the provider's authorization endpoint with a fresh `state`,
+	// `nonce` and PKCE `code_challenge` (S256), and sets the cookie
+	// `authd_oidc` that binds the login to this browser (HttpOnly,
+	// SameSite=Lax, Secure when `AUTHD_PUBLIC_URL` is https, scoped to
+	// `/auth/oidc/`). The state is single use, expires after 10 minutes
+	// and works on every instance (it is stored in PostgreSQL).
+	//
+	// `redirect_to` must equal one of `AUTHD_REDIRECT_URLS` exactly; any
+	// other target answers 400 and no redirect happens. The application
+	// sends the S256 `code_challenge` of its own PKCE pair; it proves the
+	// one-time code with the verifier at `POST /auth/oidc/token`.
+	//
+	// To link a provider to a logged-in account, open the `authorize_url`
+	// of `POST /users/me/identities/{provider}` instead; it carries `link`
+	// and no other parameter. When the provider cannot be reached the
+	// browser is sent to `redirect_to` with `error=provider_unavailable`.
+	// Limited per client IP like logins.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /auth/oidc/{provider}/authorize (the `OidcAuthorize` operationId).
+	OidcAuthorizeWithResponse(ctx context.Context, provider ProviderName, params *OidcAuthorizeParams, reqEditors ...RequestEditorFn) (*OidcAuthorizeResponse, error)
+
+	// OidcCallbackWithResponse Where the provider sends the browser back
+	//
+	// Register `{AUTHD_PUBLIC_URL}/auth/oidc/{provider}/callback` as the
+	// redirect URI at the provider. Checks, in order: the `state` (known,
+	// unexpired, unused, of this provider) and that the `authd_oidc`
+	// cookie of this browser is the one its authorize set; the `iss`
+	// parameter when the provider sends one (RFC 9207; required when its
+	// discovery document says `authorization_response_iss_parameter_supported`);
+	// the code exchange with the PKCE verifier; the ID token's signature,
+	// `iss`, `aud`, `exp` and `nonce`. Then it logs in, creates or links
+	// the account (see the README), and sends the browser to `redirect_to`
+	// with `code`, a one-time code for `POST /auth/oidc/token` that lives a
+	// minute, or, ending a link, `linked=1` and a `code` for
+	// `POST /users/me/identities`. Never a token in the URL.
+	//
+	// Any failure after a valid state sends the browser to `redirect_to`
+	// with `error` and nothing else: `access_denied` (the user or provider
+	// said no), `provider_error`, `invalid_state` (another browser's
+	// login), `issuer_mismatch`, `exchange_failed`, `invalid_id_token`,
+	// `email_required` (the provider gave no address), `account_exists`
+	// (an account has this address but the provider did not verify it, or
+	// the account's address is not verified: log in and link from the
+	// account), `signup_disabled`, `account_disabled`, `identity_in_use`
+	// (linking an identity another account has), `provider_unavailable`.
+	// Each is logged and counted; those of a known account are also its
+	// `federated_login_failed` event. An unknown, used or expired state
+	// answers 400: there is no trusted target to go back to.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /auth/oidc/{provider}/callback (the `OidcCallback` operationId).
+	OidcCallbackWithResponse(ctx context.Context, provider ProviderName, params *OidcCallbackParams, reqEditors ...RequestEditorFn) (*OidcCallbackResponse, error)
+
 	// PasskeyLoginWithBodyWithResponse Log in with a passkey
 	//
 	// Completes a passwordless login: the assertion from
@@ -6100,6 +7365,19 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /auth/password/reset (the `ResetPassword` operationId).
 	ResetPasswordWithResponse(ctx context.Context, body ResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ResetPasswordResponse, error)
 
+	// ListProvidersWithResponse The OpenID Connect providers a login page can offer
+	//
+	// Every provider of `AUTHD_OIDC_PROVIDERS`, in that order, with its
+	// display name and the path that starts its login. A provider whose
+	// discovery has not succeeded yet is listed with `available: false`
+	// (its login answers with the error `provider_unavailable` until it
+	// does). Nothing secret is listed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /auth/providers (the `ListProviders` operationId).
+	ListProvidersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListProvidersResponse, error)
+
 	// RefreshTokenWithBodyWithResponse Rotate a refresh token
 	//
 	// Exchanges a refresh token for a new token pair; the presented token is used
@@ -6200,6 +7478,10 @@ type ClientWithResponsesInterface interface {
 	// once. Limited per user with the budget of `PUT /users/me` (default
 	// 10 per minute; 429 `rate-limited`).
 	//
+	// An account without a password (created by a federated login) and
+	// without a factor steps up by logging in again through its provider:
+	// the new session's `auth_time` is fresh.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/step-up (the `StepUp` operationId).
@@ -6224,6 +7506,10 @@ type ClientWithResponsesInterface interface {
 	// is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
 	// once. Limited per user with the budget of `PUT /users/me` (default
 	// 10 per minute; 429 `rate-limited`).
+	//
+	// An account without a password (created by a federated login) and
+	// without a factor steps up by logging in again through its provider:
+	// the new session's `auth_time` is fresh.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6618,6 +7904,99 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /users/me/factors/{id}/verify (the `VerifyFactor` operationId).
 	VerifyFactorWithResponse(ctx context.Context, id FactorID, body VerifyFactorJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyFactorResponse, error)
 
+	// ListIdentitiesWithResponse The provider identities linked to the account
+	//
+	// Every identity of an OpenID Connect provider that logs in to this account, oldest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/me/identities (the `ListIdentities` operationId).
+	ListIdentitiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListIdentitiesResponse, error)
+
+	// CompleteIdentityLinkWithBodyWithResponse Finish linking a provider identity
+	//
+	// The last step of `POST /users/me/identities/{provider}`: the `code`
+	// the callback put on `redirect_to` (beside `linked=1`) and the
+	// verifier of the PKCE pair given when the link started. Only the
+	// session that started the link can finish it; the code works once
+	// and lives a minute. An identity another account took in between
+	// answers 409 `identity-in-use`. A notice is mailed.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/identities (the `CompleteIdentityLink` operationId).
+	CompleteIdentityLinkWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteIdentityLinkResponse, error)
+
+	// CompleteIdentityLinkWithResponse Finish linking a provider identity
+	//
+	// The last step of `POST /users/me/identities/{provider}`: the `code`
+	// the callback put on `redirect_to` (beside `linked=1`) and the
+	// verifier of the PKCE pair given when the link started. Only the
+	// session that started the link can finish it; the code works once
+	// and lives a minute. An identity another account took in between
+	// answers 409 `identity-in-use`. A notice is mailed.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/identities (the `CompleteIdentityLink` operationId).
+	CompleteIdentityLinkWithResponse(ctx context.Context, body CompleteIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteIdentityLinkResponse, error)
+
+	// DeleteIdentityWithBodyWithResponse Unlink a provider identity
+	//
+	// The identity no longer logs in to this account. Refused with 409
+	// `last-login-method` when the account would have no way left to log
+	// in (no password, no passkey, no other identity). Needs step-up and,
+	// when the account has a password, `current_password`. Unknown and
+	// other users' identities answer 404. A notice is mailed.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
+	DeleteIdentityWithBodyWithResponse(ctx context.Context, id IdentityID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteIdentityResponse, error)
+
+	// DeleteIdentityWithResponse Unlink a provider identity
+	//
+	// The identity no longer logs in to this account. Refused with 409
+	// `last-login-method` when the account would have no way left to log
+	// in (no password, no passkey, no other identity). Needs step-up and,
+	// when the account has a password, `current_password`. Unknown and
+	// other users' identities answer 404. A notice is mailed.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
+	DeleteIdentityWithResponse(ctx context.Context, id IdentityID, body DeleteIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteIdentityResponse, error)
+
+	// StartIdentityLinkWithBodyWithResponse Start linking a provider identity to the account
+	//
+	// Answers the `authorize_url` to open in the browser: the same flow as
+	// a login, which ends at `redirect_to` with `linked=1` and a `code` for
+	// `POST /users/me/identities`. The link token inside the URL is single
+	// use, bound to this session and expires after 10 minutes. Needs
+	// step-up and, when the account has a password, `current_password`
+	// (checked like `PUT /users/me` checks it): an identity is a way to log
+	// in, and a stolen token must not add one.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+	StartIdentityLinkWithBodyWithResponse(ctx context.Context, provider ProviderName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error)
+
+	// StartIdentityLinkWithResponse Start linking a provider identity to the account
+	//
+	// Answers the `authorize_url` to open in the browser: the same flow as
+	// a login, which ends at `redirect_to` with `linked=1` and a `code` for
+	// `POST /users/me/identities`. The link token inside the URL is single
+	// use, bound to this session and expires after 10 minutes. Needs
+	// step-up and, when the account has a password, `current_password`
+	// (checked like `PUT /users/me` checks it): an identity is a way to log
+	// in, and a stolen token must not add one.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+	StartIdentityLinkWithResponse(ctx context.Context, provider ProviderName, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error)
+
 	// ListPasskeysWithResponse The user's passkeys
 	//
 	// The account's passkeys, oldest first; never a key.
@@ -6699,8 +8078,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// Removes one of the account's passkeys. Removing the account's last
 	// second factor also voids the recovery codes. Needs step-up and
-	// `current_password`, checked like `PUT /users/me` checks it. Unknown
-	// and other users' passkeys answer 404. A notice is mailed.
+	// `current_password` (when the account has a password), checked like
+	// `PUT /users/me` checks it. Refused with 409 `last-login-method` when
+	// the account would have no way left to log in (no password, no other
+	// passkey, no identity). Unknown and other users' passkeys answer 404.
+	// A notice is mailed.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6711,8 +8093,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// Removes one of the account's passkeys. Removing the account's last
 	// second factor also voids the recovery codes. Needs step-up and
-	// `current_password`, checked like `PUT /users/me` checks it. Unknown
-	// and other users' passkeys answer 404. A notice is mailed.
+	// `current_password` (when the account has a password), checked like
+	// `PUT /users/me` checks it. Refused with 409 `last-login-method` when
+	// the account would have no way left to log in (no password, no other
+	// passkey, no identity). Unknown and other users' passkeys answer 404.
+	// A notice is mailed.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7560,6 +8945,316 @@ func (r VerifyMfaResponse) ContentType() string {
 	return ""
 }
 
+// OidcTokenResponse200Headers the declared response headers of an HTTP 200 response for OidcToken
+type OidcTokenResponse200Headers struct {
+	CacheControl    *string
+	RateLimit       *string
+	RateLimitPolicy *string
+}
+
+// OidcTokenResponse202Headers the declared response headers of an HTTP 202 response for OidcToken
+type OidcTokenResponse202Headers struct {
+	CacheControl *string
+}
+
+// OidcTokenResponse429Headers the declared response headers of an HTTP 429 response for OidcToken
+type OidcTokenResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// OidcTokenResponse503Headers the declared response headers of an HTTP 503 response for OidcToken
+type OidcTokenResponse503Headers struct {
+	RetryAfter *int
+}
+
+type OidcTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TokenPair
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *MfaChallenge
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *InvalidOidcCode
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *EmailNotVerified
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *OidcTokenResponse200Headers
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *OidcTokenResponse202Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *OidcTokenResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *OidcTokenResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r OidcTokenResponse) GetJSON200() *TokenPair {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r OidcTokenResponse) GetJSON202() *MfaChallenge {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r OidcTokenResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r OidcTokenResponse) GetApplicationproblemJSON401() *InvalidOidcCode {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r OidcTokenResponse) GetApplicationproblemJSON403() *EmailNotVerified {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r OidcTokenResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r OidcTokenResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r OidcTokenResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r OidcTokenResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r OidcTokenResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r OidcTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OidcTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OidcTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OidcTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OidcAuthorizeResponse302Headers the declared response headers of an HTTP 302 response for OidcAuthorize
+type OidcAuthorizeResponse302Headers struct {
+	CacheControl *string
+	Location     *string
+	SetCookie    *string
+}
+
+// OidcAuthorizeResponse429Headers the declared response headers of an HTTP 429 response for OidcAuthorize
+type OidcAuthorizeResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// OidcAuthorizeResponse503Headers the declared response headers of an HTTP 503 response for OidcAuthorize
+type OidcAuthorizeResponse503Headers struct {
+	RetryAfter *int
+}
+
+type OidcAuthorizeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *OidcAuthorizeResponse302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *OidcAuthorizeResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *OidcAuthorizeResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r OidcAuthorizeResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r OidcAuthorizeResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r OidcAuthorizeResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r OidcAuthorizeResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r OidcAuthorizeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OidcAuthorizeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OidcAuthorizeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OidcAuthorizeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// OidcCallbackResponse302Headers the declared response headers of an HTTP 302 response for OidcCallback
+type OidcCallbackResponse302Headers struct {
+	CacheControl *string
+	Location     *string
+	SetCookie    *string
+}
+
+// OidcCallbackResponse429Headers the declared response headers of an HTTP 429 response for OidcCallback
+type OidcCallbackResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// OidcCallbackResponse503Headers the declared response headers of an HTTP 503 response for OidcCallback
+type OidcCallbackResponse503Headers struct {
+	RetryAfter *int
+}
+
+type OidcCallbackResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *OidcCallbackResponse302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *OidcCallbackResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *OidcCallbackResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r OidcCallbackResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r OidcCallbackResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r OidcCallbackResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r OidcCallbackResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r OidcCallbackResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OidcCallbackResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OidcCallbackResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OidcCallbackResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // PasskeyLoginResponse200Headers the declared response headers of an HTTP 200 response for PasskeyLogin
 type PasskeyLoginResponse200Headers struct {
 	CacheControl    *string
@@ -7946,6 +9641,54 @@ func (r ResetPasswordResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ResetPasswordResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListProvidersResponse200Headers the declared response headers of an HTTP 200 response for ListProviders
+type ListProvidersResponse200Headers struct {
+	CacheControl *string
+}
+
+type ListProvidersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProviderList
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListProvidersResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListProvidersResponse) GetJSON200() *ProviderList {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r ListProvidersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListProvidersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListProvidersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListProvidersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9709,6 +11452,442 @@ func (r VerifyFactorResponse) ContentType() string {
 	return ""
 }
 
+// ListIdentitiesResponse401Headers the declared response headers of an HTTP 401 response for ListIdentities
+type ListIdentitiesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListIdentitiesResponse503Headers the declared response headers of an HTTP 503 response for ListIdentities
+type ListIdentitiesResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListIdentitiesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *IdentityList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListIdentitiesResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListIdentitiesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListIdentitiesResponse) GetJSON200() *IdentityList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListIdentitiesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListIdentitiesResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListIdentitiesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListIdentitiesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListIdentitiesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListIdentitiesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CompleteIdentityLinkResponse429Headers the declared response headers of an HTTP 429 response for CompleteIdentityLink
+type CompleteIdentityLinkResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// CompleteIdentityLinkResponse503Headers the declared response headers of an HTTP 503 response for CompleteIdentityLink
+type CompleteIdentityLinkResponse503Headers struct {
+	RetryAfter *int
+}
+
+type CompleteIdentityLinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Identity
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *InvalidOidcCode
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdentityConflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CompleteIdentityLinkResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CompleteIdentityLinkResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CompleteIdentityLinkResponse) GetJSON201() *Identity {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CompleteIdentityLinkResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CompleteIdentityLinkResponse) GetApplicationproblemJSON401() *InvalidOidcCode {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r CompleteIdentityLinkResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CompleteIdentityLinkResponse) GetApplicationproblemJSON409() *IdentityConflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CompleteIdentityLinkResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CompleteIdentityLinkResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CompleteIdentityLinkResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CompleteIdentityLinkResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CompleteIdentityLinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CompleteIdentityLinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CompleteIdentityLinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CompleteIdentityLinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteIdentityResponse401Headers the declared response headers of an HTTP 401 response for DeleteIdentity
+type DeleteIdentityResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteIdentityResponse429Headers the declared response headers of an HTTP 429 response for DeleteIdentity
+type DeleteIdentityResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// DeleteIdentityResponse503Headers the declared response headers of an HTTP 503 response for DeleteIdentity
+type DeleteIdentityResponse503Headers struct {
+	RetryAfter *int
+}
+
+type DeleteIdentityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *StepUpRequired
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *WrongPassword
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *LastLoginMethod
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteIdentityResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteIdentityResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteIdentityResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteIdentityResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteIdentityResponse) GetApplicationproblemJSON401() *StepUpRequired {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteIdentityResponse) GetApplicationproblemJSON403() *WrongPassword {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteIdentityResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r DeleteIdentityResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteIdentityResponse) GetApplicationproblemJSON409() *LastLoginMethod {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeleteIdentityResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteIdentityResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteIdentityResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteIdentityResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteIdentityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteIdentityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteIdentityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteIdentityResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StartIdentityLinkResponse401Headers the declared response headers of an HTTP 401 response for StartIdentityLink
+type StartIdentityLinkResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// StartIdentityLinkResponse429Headers the declared response headers of an HTTP 429 response for StartIdentityLink
+type StartIdentityLinkResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// StartIdentityLinkResponse503Headers the declared response headers of an HTTP 503 response for StartIdentityLink
+type StartIdentityLinkResponse503Headers struct {
+	RetryAfter *int
+}
+
+type StartIdentityLinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *IdentityLinkStart
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *StepUpRequired
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *WrongPassword
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *StartIdentityLinkResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StartIdentityLinkResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *StartIdentityLinkResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r StartIdentityLinkResponse) GetJSON200() *IdentityLinkStart {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StartIdentityLinkResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r StartIdentityLinkResponse) GetApplicationproblemJSON401() *StepUpRequired {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r StartIdentityLinkResponse) GetApplicationproblemJSON403() *WrongPassword {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r StartIdentityLinkResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r StartIdentityLinkResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r StartIdentityLinkResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r StartIdentityLinkResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r StartIdentityLinkResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r StartIdentityLinkResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StartIdentityLinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StartIdentityLinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StartIdentityLinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StartIdentityLinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListPasskeysResponse401Headers the declared response headers of an HTTP 401 response for ListPasskeys
 type ListPasskeysResponse401Headers struct {
 	WWWAuthenticate *string
@@ -10046,6 +12225,8 @@ type DeletePasskeyResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
 	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *LastLoginMethod
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -10085,6 +12266,11 @@ func (r DeletePasskeyResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
 func (r DeletePasskeyResponse) GetApplicationproblemJSON408() *RequestTimeout {
 	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeletePasskeyResponse) GetApplicationproblemJSON409() *LastLoginMethod {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -10841,6 +13027,125 @@ func (c *ClientWithResponses) VerifyMfaWithResponse(ctx context.Context, body Ve
 	return ParseVerifyMfaResponse(rsp)
 }
 
+// OidcTokenWithBodyWithResponse Exchange a federated login's one-time code for tokens
+//
+// The application sends the `code` it received at `redirect_to` and
+// the `code_verifier` of the PKCE pair whose challenge it gave the
+// authorize step. The code works once (a wrong verifier uses it up too)
+// and lives a minute. The answer is the usual token pair, its access
+// tokens carry `amr` `["fed"]` and `aal` 1; or, when the account has a
+// second factor (or `AUTHD_REQUIRE_MFA` is on), 202 with an
+// `MfaChallenge` to complete at `POST /auth/mfa/verify`, whose tokens
+// then carry `["fed", "otp"]` (or the passkey's methods) and `aal` 2.
+// An unknown, used, expired or wrongly proved code answers 401
+// `invalid-oidc-code`. Limited per client IP like logins.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/oidc/token (the `OidcToken` operationId).
+func (c *ClientWithResponses) OidcTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OidcTokenResponse, error) {
+	rsp, err := c.OidcTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOidcTokenResponse(rsp)
+}
+
+// OidcTokenWithResponse Exchange a federated login's one-time code for tokens
+//
+// The application sends the `code` it received at `redirect_to` and
+// the `code_verifier` of the PKCE pair whose challenge it gave the
+// authorize step. The code works once (a wrong verifier uses it up too)
+// and lives a minute. The answer is the usual token pair, its access
+// tokens carry `amr` `["fed"]` and `aal` 1; or, when the account has a
+// second factor (or `AUTHD_REQUIRE_MFA` is on), 202 with an
+// `MfaChallenge` to complete at `POST /auth/mfa/verify`, whose tokens
+// then carry `["fed", "otp"]` (or the passkey's methods) and `aal` 2.
+// An unknown, used, expired or wrongly proved code answers 401
+// `invalid-oidc-code`. Limited per client IP like logins.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/oidc/token (the `OidcToken` operationId).
+func (c *ClientWithResponses) OidcTokenWithResponse(ctx context.Context, body OidcTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*OidcTokenResponse, error) {
+	rsp, err := c.OidcToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOidcTokenResponse(rsp)
+}
+
+// OidcAuthorizeWithResponse Start a login with an OpenID Connect provider
+//
+// Opened by the browser (a link or a navigation, not `fetch`). Answers
+// 302 to the provider's authorization endpoint with a fresh `state`,
+// `nonce` and PKCE `code_challenge` (S256), and sets the cookie
+// `authd_oidc` that binds the login to this browser (HttpOnly,
+// SameSite=Lax, Secure when `AUTHD_PUBLIC_URL` is https, scoped to
+// `/auth/oidc/`). The state is single use, expires after 10 minutes
+// and works on every instance (it is stored in PostgreSQL).
+//
+// `redirect_to` must equal one of `AUTHD_REDIRECT_URLS` exactly; any
+// other target answers 400 and no redirect happens. The application
+// sends the S256 `code_challenge` of its own PKCE pair; it proves the
+// one-time code with the verifier at `POST /auth/oidc/token`.
+//
+// To link a provider to a logged-in account, open the `authorize_url`
+// of `POST /users/me/identities/{provider}` instead; it carries `link`
+// and no other parameter. When the provider cannot be reached the
+// browser is sent to `redirect_to` with `error=provider_unavailable`.
+// Limited per client IP like logins.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /auth/oidc/{provider}/authorize (the `OidcAuthorize` operationId).
+func (c *ClientWithResponses) OidcAuthorizeWithResponse(ctx context.Context, provider ProviderName, params *OidcAuthorizeParams, reqEditors ...RequestEditorFn) (*OidcAuthorizeResponse, error) {
+	rsp, err := c.OidcAuthorize(ctx, provider, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOidcAuthorizeResponse(rsp)
+}
+
+// OidcCallbackWithResponse Where the provider sends the browser back
+//
+// Register `{AUTHD_PUBLIC_URL}/auth/oidc/{provider}/callback` as the
+// redirect URI at the provider. Checks, in order: the `state` (known,
+// unexpired, unused, of this provider) and that the `authd_oidc`
+// cookie of this browser is the one its authorize set; the `iss`
+// parameter when the provider sends one (RFC 9207; required when its
+// discovery document says `authorization_response_iss_parameter_supported`);
+// the code exchange with the PKCE verifier; the ID token's signature,
+// `iss`, `aud`, `exp` and `nonce`. Then it logs in, creates or links
+// the account (see the README), and sends the browser to `redirect_to`
+// with `code`, a one-time code for `POST /auth/oidc/token` that lives a
+// minute, or, ending a link, `linked=1` and a `code` for
+// `POST /users/me/identities`. Never a token in the URL.
+//
+// Any failure after a valid state sends the browser to `redirect_to`
+// with `error` and nothing else: `access_denied` (the user or provider
+// said no), `provider_error`, `invalid_state` (another browser's
+// login), `issuer_mismatch`, `exchange_failed`, `invalid_id_token`,
+// `email_required` (the provider gave no address), `account_exists`
+// (an account has this address but the provider did not verify it, or
+// the account's address is not verified: log in and link from the
+// account), `signup_disabled`, `account_disabled`, `identity_in_use`
+// (linking an identity another account has), `provider_unavailable`.
+// Each is logged and counted; those of a known account are also its
+// `federated_login_failed` event. An unknown, used or expired state
+// answers 400: there is no trusted target to go back to.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /auth/oidc/{provider}/callback (the `OidcCallback` operationId).
+func (c *ClientWithResponses) OidcCallbackWithResponse(ctx context.Context, provider ProviderName, params *OidcCallbackParams, reqEditors ...RequestEditorFn) (*OidcCallbackResponse, error) {
+	rsp, err := c.OidcCallback(ctx, provider, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOidcCallbackResponse(rsp)
+}
+
 // PasskeyLoginWithBodyWithResponse Log in with a passkey
 //
 // Completes a passwordless login: the assertion from
@@ -10988,6 +13293,25 @@ func (c *ClientWithResponses) ResetPasswordWithResponse(ctx context.Context, bod
 	return ParseResetPasswordResponse(rsp)
 }
 
+// ListProvidersWithResponse The OpenID Connect providers a login page can offer
+//
+// Every provider of `AUTHD_OIDC_PROVIDERS`, in that order, with its
+// display name and the path that starts its login. A provider whose
+// discovery has not succeeded yet is listed with `available: false`
+// (its login answers with the error `provider_unavailable` until it
+// does). Nothing secret is listed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /auth/providers (the `ListProviders` operationId).
+func (c *ClientWithResponses) ListProvidersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListProvidersResponse, error) {
+	rsp, err := c.ListProviders(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListProvidersResponse(rsp)
+}
+
 // RefreshTokenWithBodyWithResponse Rotate a refresh token
 //
 // Exchanges a refresh token for a new token pair; the presented token is used
@@ -11112,6 +13436,10 @@ func (c *ClientWithResponses) RegisterWithResponse(ctx context.Context, body Reg
 // once. Limited per user with the budget of `PUT /users/me` (default
 // 10 per minute; 429 `rate-limited`).
 //
+// An account without a password (created by a federated login) and
+// without a factor steps up by logging in again through its provider:
+// the new session's `auth_time` is fresh.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/step-up (the `StepUp` operationId).
@@ -11142,6 +13470,10 @@ func (c *ClientWithResponses) StepUpWithBodyWithResponse(ctx context.Context, co
 // is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
 // once. Limited per user with the budget of `PUT /users/me` (default
 // 10 per minute; 429 `rate-limited`).
+//
+// An account without a password (created by a federated login) and
+// without a factor steps up by logging in again through its provider:
+// the new session's `auth_time` is fresh.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11686,6 +14018,141 @@ func (c *ClientWithResponses) VerifyFactorWithResponse(ctx context.Context, id F
 	return ParseVerifyFactorResponse(rsp)
 }
 
+// ListIdentitiesWithResponse The provider identities linked to the account
+//
+// Every identity of an OpenID Connect provider that logs in to this account, oldest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/me/identities (the `ListIdentities` operationId).
+func (c *ClientWithResponses) ListIdentitiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListIdentitiesResponse, error) {
+	rsp, err := c.ListIdentities(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListIdentitiesResponse(rsp)
+}
+
+// CompleteIdentityLinkWithBodyWithResponse Finish linking a provider identity
+//
+// The last step of `POST /users/me/identities/{provider}`: the `code`
+// the callback put on `redirect_to` (beside `linked=1`) and the
+// verifier of the PKCE pair given when the link started. Only the
+// session that started the link can finish it; the code works once
+// and lives a minute. An identity another account took in between
+// answers 409 `identity-in-use`. A notice is mailed.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/identities (the `CompleteIdentityLink` operationId).
+func (c *ClientWithResponses) CompleteIdentityLinkWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteIdentityLinkResponse, error) {
+	rsp, err := c.CompleteIdentityLinkWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCompleteIdentityLinkResponse(rsp)
+}
+
+// CompleteIdentityLinkWithResponse Finish linking a provider identity
+//
+// The last step of `POST /users/me/identities/{provider}`: the `code`
+// the callback put on `redirect_to` (beside `linked=1`) and the
+// verifier of the PKCE pair given when the link started. Only the
+// session that started the link can finish it; the code works once
+// and lives a minute. An identity another account took in between
+// answers 409 `identity-in-use`. A notice is mailed.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/identities (the `CompleteIdentityLink` operationId).
+func (c *ClientWithResponses) CompleteIdentityLinkWithResponse(ctx context.Context, body CompleteIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteIdentityLinkResponse, error) {
+	rsp, err := c.CompleteIdentityLink(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCompleteIdentityLinkResponse(rsp)
+}
+
+// DeleteIdentityWithBodyWithResponse Unlink a provider identity
+//
+// The identity no longer logs in to this account. Refused with 409
+// `last-login-method` when the account would have no way left to log
+// in (no password, no passkey, no other identity). Needs step-up and,
+// when the account has a password, `current_password`. Unknown and
+// other users' identities answer 404. A notice is mailed.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
+func (c *ClientWithResponses) DeleteIdentityWithBodyWithResponse(ctx context.Context, id IdentityID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteIdentityResponse, error) {
+	rsp, err := c.DeleteIdentityWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteIdentityResponse(rsp)
+}
+
+// DeleteIdentityWithResponse Unlink a provider identity
+//
+// The identity no longer logs in to this account. Refused with 409
+// `last-login-method` when the account would have no way left to log
+// in (no password, no passkey, no other identity). Needs step-up and,
+// when the account has a password, `current_password`. Unknown and
+// other users' identities answer 404. A notice is mailed.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
+func (c *ClientWithResponses) DeleteIdentityWithResponse(ctx context.Context, id IdentityID, body DeleteIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteIdentityResponse, error) {
+	rsp, err := c.DeleteIdentity(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteIdentityResponse(rsp)
+}
+
+// StartIdentityLinkWithBodyWithResponse Start linking a provider identity to the account
+//
+// Answers the `authorize_url` to open in the browser: the same flow as
+// a login, which ends at `redirect_to` with `linked=1` and a `code` for
+// `POST /users/me/identities`. The link token inside the URL is single
+// use, bound to this session and expires after 10 minutes. Needs
+// step-up and, when the account has a password, `current_password`
+// (checked like `PUT /users/me` checks it): an identity is a way to log
+// in, and a stolen token must not add one.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+func (c *ClientWithResponses) StartIdentityLinkWithBodyWithResponse(ctx context.Context, provider ProviderName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error) {
+	rsp, err := c.StartIdentityLinkWithBody(ctx, provider, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartIdentityLinkResponse(rsp)
+}
+
+// StartIdentityLinkWithResponse Start linking a provider identity to the account
+//
+// Answers the `authorize_url` to open in the browser: the same flow as
+// a login, which ends at `redirect_to` with `linked=1` and a `code` for
+// `POST /users/me/identities`. The link token inside the URL is single
+// use, bound to this session and expires after 10 minutes. Needs
+// step-up and, when the account has a password, `current_password`
+// (checked like `PUT /users/me` checks it): an identity is a way to log
+// in, and a stolen token must not add one.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+func (c *ClientWithResponses) StartIdentityLinkWithResponse(ctx context.Context, provider ProviderName, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error) {
+	rsp, err := c.StartIdentityLink(ctx, provider, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartIdentityLinkResponse(rsp)
+}
+
 // ListPasskeysWithResponse The user's passkeys
 //
 // The account's passkeys, oldest first; never a key.
@@ -11797,8 +14264,11 @@ func (c *ClientWithResponses) PasskeyRegistrationOptionsWithResponse(ctx context
 //
 // Removes one of the account's passkeys. Removing the account's last
 // second factor also voids the recovery codes. Needs step-up and
-// `current_password`, checked like `PUT /users/me` checks it. Unknown
-// and other users' passkeys answer 404. A notice is mailed.
+// `current_password` (when the account has a password), checked like
+// `PUT /users/me` checks it. Refused with 409 `last-login-method` when
+// the account would have no way left to log in (no password, no other
+// passkey, no identity). Unknown and other users' passkeys answer 404.
+// A notice is mailed.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11815,8 +14285,11 @@ func (c *ClientWithResponses) DeletePasskeyWithBodyWithResponse(ctx context.Cont
 //
 // Removes one of the account's passkeys. Removing the account's last
 // second factor also voids the recovery codes. Needs step-up and
-// `current_password`, checked like `PUT /users/me` checks it. Unknown
-// and other users' passkeys answer 404. A notice is mailed.
+// `current_password` (when the account has a password), checked like
+// `PUT /users/me` checks it. Refused with 409 `last-login-method` when
+// the account would have no way left to log in (no password, no other
+// passkey, no identity). Unknown and other users' passkeys answer 404.
+// A notice is mailed.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12750,6 +15223,388 @@ func ParseVerifyMfaResponse(rsp *http.Response) (*VerifyMfaResponse, error) {
 	return response, nil
 }
 
+// ParseOidcTokenResponse parses an HTTP response from a OidcTokenWithResponse call
+func ParseOidcTokenResponse(rsp *http.Response) (*OidcTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OidcTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TokenPair
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest MfaChallenge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest InvalidOidcCode
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest EmailNotVerified
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers OidcTokenResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 202:
+		var headers OidcTokenResponse202Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 429:
+		var headers OidcTokenResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers OidcTokenResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOidcAuthorizeResponse parses an HTTP response from a OidcAuthorizeWithResponse call
+func ParseOidcAuthorizeResponse(rsp *http.Response) (*OidcAuthorizeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OidcAuthorizeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers OidcAuthorizeResponse302Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers OidcAuthorizeResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers OidcAuthorizeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseOidcCallbackResponse parses an HTTP response from a OidcCallbackWithResponse call
+func ParseOidcCallbackResponse(rsp *http.Response) (*OidcCallbackResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OidcCallbackResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers OidcCallbackResponse302Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers OidcCallbackResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers OidcCallbackResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParsePasskeyLoginResponse parses an HTTP response from a PasskeyLoginWithResponse call
 func ParsePasskeyLoginResponse(rsp *http.Response) (*PasskeyLoginResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -13191,6 +16046,45 @@ func ParseResetPasswordResponse(rsp *http.Response) (*ResetPasswordResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListProvidersResponse parses an HTTP response from a ListProvidersWithResponse call
+func ParseListProvidersResponse(rsp *http.Response) (*ListProvidersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListProvidersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProviderList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListProvidersResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil
@@ -14989,6 +17883,463 @@ func ParseVerifyFactorResponse(rsp *http.Response) (*VerifyFactorResponse, error
 	return response, nil
 }
 
+// ParseListIdentitiesResponse parses an HTTP response from a ListIdentitiesWithResponse call
+func ParseListIdentitiesResponse(rsp *http.Response) (*ListIdentitiesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListIdentitiesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest IdentityList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListIdentitiesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListIdentitiesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCompleteIdentityLinkResponse parses an HTTP response from a CompleteIdentityLinkWithResponse call
+func ParseCompleteIdentityLinkResponse(rsp *http.Response) (*CompleteIdentityLinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CompleteIdentityLinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Identity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest InvalidOidcCode
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdentityConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CompleteIdentityLinkResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CompleteIdentityLinkResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteIdentityResponse parses an HTTP response from a DeleteIdentityWithResponse call
+func ParseDeleteIdentityResponse(rsp *http.Response) (*DeleteIdentityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteIdentityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest StepUpRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest WrongPassword
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest LastLoginMethod
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteIdentityResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteIdentityResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteIdentityResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseStartIdentityLinkResponse parses an HTTP response from a StartIdentityLinkWithResponse call
+func ParseStartIdentityLinkResponse(rsp *http.Response) (*StartIdentityLinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StartIdentityLinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest IdentityLinkStart
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest StepUpRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest WrongPassword
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers StartIdentityLinkResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers StartIdentityLinkResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers StartIdentityLinkResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListPasskeysResponse parses an HTTP response from a ListPasskeysWithResponse call
 func ParseListPasskeysResponse(rsp *http.Response) (*ListPasskeysResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15347,6 +18698,13 @@ func ParseDeletePasskeyResponse(rsp *http.Response) (*DeletePasskeyResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest LastLoginMethod
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge

@@ -13,8 +13,8 @@ import (
 )
 
 const createMfaChallenge = `-- name: CreateMfaChallenge :exec
-INSERT INTO mfa_challenges (token_hash, user_id, password_tag, enrollment, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5::timestamptz, $6)
+INSERT INTO mfa_challenges (token_hash, user_id, password_tag, enrollment, amr, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7)
 `
 
 type CreateMfaChallengeParams struct {
@@ -22,6 +22,7 @@ type CreateMfaChallengeParams struct {
 	UserID      uuid.UUID
 	PasswordTag []byte
 	Enrollment  bool
+	Amr         []string
 	Now         time.Time
 	ExpiresAt   time.Time
 }
@@ -32,6 +33,7 @@ func (q *Queries) CreateMfaChallenge(ctx context.Context, arg CreateMfaChallenge
 		arg.UserID,
 		arg.PasswordTag,
 		arg.Enrollment,
+		arg.Amr,
 		arg.Now,
 		arg.ExpiresAt,
 	)
@@ -60,7 +62,7 @@ func (q *Queries) FailMfaChallenge(ctx context.Context, id uuid.UUID) (int32, er
 }
 
 const lockMfaChallenge = `-- name: LockMfaChallenge :one
-SELECT id, token_hash, user_id, password_tag, enrollment, factor_id, failures, created_at, expires_at FROM mfa_challenges
+SELECT id, token_hash, user_id, password_tag, enrollment, factor_id, failures, created_at, expires_at, amr FROM mfa_challenges
 WHERE token_hash = $1 AND expires_at > $2::timestamptz
 FOR UPDATE
 `
@@ -84,6 +86,7 @@ func (q *Queries) LockMfaChallenge(ctx context.Context, arg LockMfaChallengePara
 		&i.Failures,
 		&i.CreatedAt,
 		&i.ExpiresAt,
+		&i.Amr,
 	)
 	return i, err
 }

@@ -21,6 +21,17 @@ type AccountToken struct {
 	SessionID *uuid.UUID
 }
 
+type Identity struct {
+	ID            uuid.UUID
+	UserID        uuid.UUID
+	Provider      string
+	Subject       string
+	Email         string
+	EmailVerified bool
+	CreatedAt     time.Time
+	LastLoginAt   *time.Time
+}
+
 type MailOutbox struct {
 	ID            uuid.UUID
 	Kind          string
@@ -48,6 +59,7 @@ type MfaChallenge struct {
 	Failures    int32
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
+	Amr         []string
 }
 
 type MfaFactor struct {
@@ -64,6 +76,45 @@ type MfaFactor struct {
 	SessionID    *uuid.UUID
 	Failures     int32
 	CreatedAt    time.Time
+}
+
+type OidcCode struct {
+	CodeHash      []byte
+	Purpose       string
+	UserID        uuid.UUID
+	SessionID     *uuid.UUID
+	AppChallenge  string
+	Provider      string
+	Subject       string
+	Email         string
+	EmailVerified bool
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+type OidcLink struct {
+	TokenHash    []byte
+	Provider     string
+	UserID       uuid.UUID
+	SessionID    uuid.UUID
+	RedirectTo   string
+	AppChallenge string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+}
+
+type OidcLogin struct {
+	StateHash     []byte
+	BrowserHash   []byte
+	Provider      string
+	NonceHash     []byte
+	PkceVerifier  string
+	RedirectTo    string
+	AppChallenge  string
+	LinkUserID    *uuid.UUID
+	LinkSessionID *uuid.UUID
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
 }
 
 type Passkey struct {

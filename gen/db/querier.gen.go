@@ -36,12 +36,22 @@ type Querier interface {
 	CountActiveFactors(ctx context.Context, userID uuid.UUID) (int64, error)
 	// How many factor secrets are sealed with the data key kid.
 	CountFactorSecretsUnder(ctx context.Context, kid string) (int64, error)
+	CountIdentities(ctx context.Context, userID uuid.UUID) (int64, error)
 	CountPasskeys(ctx context.Context, userID uuid.UUID) (int64, error)
 	// The user's unused recovery codes.
 	CountRecoveryCodes(ctx context.Context, userID uuid.UUID) (int64, error)
 	// An unverified factor; the caller chooses the id, which the sealed secret is bound to.
 	CreateFactor(ctx context.Context, arg CreateFactorParams) (MfaFactor, error)
+	// The account of a first federated login: no password (''), the address
+	// verified only when the provider said it verified it. No row if the
+	// address was taken meanwhile.
+	CreateFederatedUser(ctx context.Context, arg CreateFederatedUserParams) (User, error)
+	// No row when (provider, subject) is linked already.
+	CreateIdentity(ctx context.Context, arg CreateIdentityParams) (Identity, error)
 	CreateMfaChallenge(ctx context.Context, arg CreateMfaChallengeParams) error
+	CreateOidcCode(ctx context.Context, arg CreateOidcCodeParams) error
+	CreateOidcLink(ctx context.Context, arg CreateOidcLinkParams) error
+	CreateOidcLogin(ctx context.Context, arg CreateOidcLoginParams) error
 	CreatePasskey(ctx context.Context, arg CreatePasskeyParams) (Passkey, error)
 	CreateRefreshToken(ctx context.Context, arg CreateRefreshTokenParams) error
 	CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error)
@@ -62,11 +72,15 @@ type Querier interface {
 	DeleteAccountTokens(ctx context.Context, userID uuid.UUID) error
 	// Removes one factor of the user; 0 rows for another user's or an unknown one.
 	DeleteFactor(ctx context.Context, arg DeleteFactorParams) (int64, error)
+	DeleteIdentity(ctx context.Context, arg DeleteIdentityParams) (Identity, error)
 	DeleteMfaChallenge(ctx context.Context, id uuid.UUID) error
 	DeletePasskey(ctx context.Context, arg DeletePasskeyParams) (int64, error)
 	DeleteRecoveryCodes(ctx context.Context, userID uuid.UUID) error
 	// Ends the user's enrolments that were never verified: a new one replaces them.
 	DeleteUnverifiedFactors(ctx context.Context, userID uuid.UUID) error
+	// Identities whose provider never verified the address: a password reset
+	// proves the address, and these did not.
+	DeleteUnverifiedIdentities(ctx context.Context, userID uuid.UUID) ([]Identity, error)
 	DropDecoy(ctx context.Context, id uuid.UUID) error
 	// Decoy work (see decoyMail): a row written and, by DropDecoy in the same
 	// transaction, deleted again, so no one ever sees it, but the commit costs
@@ -77,6 +91,7 @@ type Querier interface {
 	FailMfaChallenge(ctx context.Context, id uuid.UUID) (int32, error)
 	// Counts a wrong first code against an enrolment.
 	FailPendingFactor(ctx context.Context, id uuid.UUID) (int32, error)
+	GetIdentityBySubject(ctx context.Context, arg GetIdentityBySubjectParams) (Identity, error)
 	// The user a credential belongs to, for a discoverable login.
 	GetPasskeyOwner(ctx context.Context, credentialID []byte) (uuid.UUID, error)
 	// The user behind an access token, when its session is still live.
@@ -97,6 +112,8 @@ type Querier interface {
 	ListFactorSecretsNotUnder(ctx context.Context, arg ListFactorSecretsNotUnderParams) ([]ListFactorSecretsNotUnderRow, error)
 	// The user's active factors and unexpired enrolments, oldest first.
 	ListFactors(ctx context.Context, arg ListFactorsParams) ([]MfaFactor, error)
+	// The user's identities, oldest first.
+	ListIdentities(ctx context.Context, userID uuid.UUID) ([]Identity, error)
 	// The user's live sessions, most recently used first, at most 100.
 	ListLiveSessions(ctx context.Context, arg ListLiveSessionsParams) ([]ListLiveSessionsRow, error)
 	// The user's passkeys, oldest first.
@@ -130,6 +147,9 @@ type Querier interface {
 	// Holds the user's challenges before the user row, in the order a login's
 	// second step takes them (challenge, then user).
 	LockUserMfaChallenges(ctx context.Context, userID uuid.UUID) error
+	// The ways the user can log in: a password, passkeys, identities. Read
+	// under lockFactorsOf so that two removals cannot both take the last one.
+	LoginMethods(ctx context.Context, userID uuid.UUID) (LoginMethodsRow, error)
 	// Counts use partial indexes, so probes stay cheap as sent mail piles up.
 	MailOutboxStats(ctx context.Context, now time.Time) (MailOutboxStatsRow, error)
 	MarkEmailVerified(ctx context.Context, arg MarkEmailVerifiedParams) (User, error)
@@ -150,6 +170,8 @@ type Querier interface {
 	// Sent mail is kept a week, dead mail a month, for operators to look at.
 	PruneMailOutbox(ctx context.Context, arg PruneMailOutboxParams) error
 	PruneMfaChallenges(ctx context.Context, now time.Time) (int64, error)
+	// Expired link tokens, states and codes.
+	PruneOidcFlows(ctx context.Context, now time.Time) (int64, error)
 	PrunePendingRegistrations(ctx context.Context, before time.Time) error
 	PruneWebauthnCeremonies(ctx context.Context, now time.Time) (int64, error)
 	// The address's one pending registration: no password, only its newest
@@ -210,9 +232,18 @@ type Querier interface {
 	// mail of its kind to the same mailbox (whose link replaced its link): it
 	// is never sent, and its sealed bodies go.
 	SupersedeDeadMail(ctx context.Context) (int64, error)
+	// Spends a one-time code of this purpose while it is live, whatever the
+	// verifier: a wrong one uses it up too.
+	TakeOidcCode(ctx context.Context, arg TakeOidcCodeParams) (OidcCode, error)
+	// Spends a link token of this provider while it is live.
+	TakeOidcLink(ctx context.Context, arg TakeOidcLinkParams) (OidcLink, error)
+	// Spends a state while it is live: a second callback with it finds nothing.
+	TakeOidcLogin(ctx context.Context, arg TakeOidcLoginParams) (OidcLogin, error)
 	// Spends a ceremony: deletes and returns it when its challenge is live and
 	// of this kind. A second answer to one challenge finds nothing.
 	TakeWebauthnCeremony(ctx context.Context, arg TakeWebauthnCeremonyParams) (WebauthnCeremony, error)
+	// A login through the identity: what the provider asserts now, and when.
+	TouchIdentity(ctx context.Context, arg TouchIdentityParams) error
 	// The sealed bodies of mail not sent yet (pending, or dead until requeued or
 	// pruned), for `authd keys remove` to tell whether a key still opens some.
 	UnsentMailBodies(ctx context.Context) ([]*string, error)

@@ -40,6 +40,37 @@ func (q *Queries) ChangePassword(ctx context.Context, arg ChangePasswordParams) 
 	return i, err
 }
 
+const createFederatedUser = `-- name: CreateFederatedUser :one
+INSERT INTO users (email, password_hash, created_at, updated_at, email_verified_at)
+VALUES ($1, '', $2::timestamptz, $2::timestamptz, $3)
+ON CONFLICT (email) DO NOTHING
+RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
+`
+
+type CreateFederatedUserParams struct {
+	Email           string
+	Now             time.Time
+	EmailVerifiedAt *time.Time
+}
+
+// The account of a first federated login: no password (”), the address
+// verified only when the provider said it verified it. No row if the
+// address was taken meanwhile.
+func (q *Queries) CreateFederatedUser(ctx context.Context, arg CreateFederatedUserParams) (User, error) {
+	row := q.db.QueryRow(ctx, createFederatedUser, arg.Email, arg.Now, arg.EmailVerifiedAt)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.PasswordHash,
+		&i.IsActive,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.EmailVerifiedAt,
+	)
+	return i, err
+}
+
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (email, password_hash, created_at, updated_at)
 VALUES ($1, $2, $3, $3)

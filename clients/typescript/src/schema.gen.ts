@@ -543,6 +543,10 @@ export interface paths {
          *     is recorded (`login_failed` or `mfa_failed`); a TOTP code is accepted
          *     once. Limited per user with the budget of `PUT /users/me` (default
          *     10 per minute; 429 `rate-limited`).
+         *
+         *     An account without a password (created by a federated login) and
+         *     without a factor steps up by logging in again through its provider:
+         *     the new session's `auth_time` is fresh.
          */
         post: operations["stepUp"];
         delete?: never;
@@ -987,8 +991,11 @@ export interface paths {
          * Remove a passkey
          * @description Removes one of the account's passkeys. Removing the account's last
          *     second factor also voids the recovery codes. Needs step-up and
-         *     `current_password`, checked like `PUT /users/me` checks it. Unknown
-         *     and other users' passkeys answer 404. A notice is mailed.
+         *     `current_password` (when the account has a password), checked like
+         *     `PUT /users/me` checks it. Refused with 409 `last-login-method` when
+         *     the account would have no way left to log in (no password, no other
+         *     passkey, no identity). Unknown and other users' passkeys answer 404.
+         *     A notice is mailed.
          */
         delete: operations["deletePasskey"];
         options?: never;
@@ -999,6 +1006,219 @@ export interface paths {
          *     characters are refused). Unknown and other users' passkeys answer 404.
          */
         patch: operations["renamePasskey"];
+        trace?: never;
+    };
+    "/auth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The OpenID Connect providers a login page can offer
+         * @description Every provider of `AUTHD_OIDC_PROVIDERS`, in that order, with its
+         *     display name and the path that starts its login. A provider whose
+         *     discovery has not succeeded yet is listed with `available: false`
+         *     (its login answers with the error `provider_unavailable` until it
+         *     does). Nothing secret is listed.
+         */
+        get: operations["listProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/oidc/{provider}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start a login with an OpenID Connect provider
+         * @description Opened by the browser (a link or a navigation, not `fetch`). Answers
+         *     302 to the provider's authorization endpoint with a fresh `state`,
+         *     `nonce` and PKCE `code_challenge` (S256), and sets the cookie
+         *     `authd_oidc` that binds the login to this browser (HttpOnly,
+         *     SameSite=Lax, Secure when `AUTHD_PUBLIC_URL` is https, scoped to
+         *     `/auth/oidc/`). The state is single use, expires after 10 minutes
+         *     and works on every instance (it is stored in PostgreSQL).
+         *
+         *     `redirect_to` must equal one of `AUTHD_REDIRECT_URLS` exactly; any
+         *     other target answers 400 and no redirect happens. The application
+         *     sends the S256 `code_challenge` of its own PKCE pair; it proves the
+         *     one-time code with the verifier at `POST /auth/oidc/token`.
+         *
+         *     To link a provider to a logged-in account, open the `authorize_url`
+         *     of `POST /users/me/identities/{provider}` instead; it carries `link`
+         *     and no other parameter. When the provider cannot be reached the
+         *     browser is sent to `redirect_to` with `error=provider_unavailable`.
+         *     Limited per client IP like logins.
+         */
+        get: operations["oidcAuthorize"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/oidc/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the provider sends the browser back
+         * @description Register `{AUTHD_PUBLIC_URL}/auth/oidc/{provider}/callback` as the
+         *     redirect URI at the provider. Checks, in order: the `state` (known,
+         *     unexpired, unused, of this provider) and that the `authd_oidc`
+         *     cookie of this browser is the one its authorize set; the `iss`
+         *     parameter when the provider sends one (RFC 9207; required when its
+         *     discovery document says `authorization_response_iss_parameter_supported`);
+         *     the code exchange with the PKCE verifier; the ID token's signature,
+         *     `iss`, `aud`, `exp` and `nonce`. Then it logs in, creates or links
+         *     the account (see the README), and sends the browser to `redirect_to`
+         *     with `code`, a one-time code for `POST /auth/oidc/token` that lives a
+         *     minute, or, ending a link, `linked=1` and a `code` for
+         *     `POST /users/me/identities`. Never a token in the URL.
+         *
+         *     Any failure after a valid state sends the browser to `redirect_to`
+         *     with `error` and nothing else: `access_denied` (the user or provider
+         *     said no), `provider_error`, `invalid_state` (another browser's
+         *     login), `issuer_mismatch`, `exchange_failed`, `invalid_id_token`,
+         *     `email_required` (the provider gave no address), `account_exists`
+         *     (an account has this address but the provider did not verify it, or
+         *     the account's address is not verified: log in and link from the
+         *     account), `signup_disabled`, `account_disabled`, `identity_in_use`
+         *     (linking an identity another account has), `provider_unavailable`.
+         *     Each is logged and counted; those of a known account are also its
+         *     `federated_login_failed` event. An unknown, used or expired state
+         *     answers 400: there is no trusted target to go back to.
+         */
+        get: operations["oidcCallback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/oidc/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange a federated login's one-time code for tokens
+         * @description The application sends the `code` it received at `redirect_to` and
+         *     the `code_verifier` of the PKCE pair whose challenge it gave the
+         *     authorize step. The code works once (a wrong verifier uses it up too)
+         *     and lives a minute. The answer is the usual token pair, its access
+         *     tokens carry `amr` `["fed"]` and `aal` 1; or, when the account has a
+         *     second factor (or `AUTHD_REQUIRE_MFA` is on), 202 with an
+         *     `MfaChallenge` to complete at `POST /auth/mfa/verify`, whose tokens
+         *     then carry `["fed", "otp"]` (or the passkey's methods) and `aal` 2.
+         *     An unknown, used, expired or wrongly proved code answers 401
+         *     `invalid-oidc-code`. Limited per client IP like logins.
+         */
+        post: operations["oidcToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The provider identities linked to the account
+         * @description Every identity of an OpenID Connect provider that logs in to this account, oldest first.
+         */
+        get: operations["listIdentities"];
+        put?: never;
+        /**
+         * Finish linking a provider identity
+         * @description The last step of `POST /users/me/identities/{provider}`: the `code`
+         *     the callback put on `redirect_to` (beside `linked=1`) and the
+         *     verifier of the PKCE pair given when the link started. Only the
+         *     session that started the link can finish it; the code works once
+         *     and lives a minute. An identity another account took in between
+         *     answers 409 `identity-in-use`. A notice is mailed.
+         */
+        post: operations["completeIdentityLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/identities/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start linking a provider identity to the account
+         * @description Answers the `authorize_url` to open in the browser: the same flow as
+         *     a login, which ends at `redirect_to` with `linked=1` and a `code` for
+         *     `POST /users/me/identities`. The link token inside the URL is single
+         *     use, bound to this session and expires after 10 minutes. Needs
+         *     step-up and, when the account has a password, `current_password`
+         *     (checked like `PUT /users/me` checks it): an identity is a way to log
+         *     in, and a stolen token must not add one.
+         */
+        post: operations["startIdentityLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/identities/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unlink a provider identity
+         * @description The identity no longer logs in to this account. Refused with 409
+         *     `last-login-method` when the account would have no way left to log
+         *     in (no password, no passkey, no other identity). Needs step-up and,
+         *     when the account has a password, `current_password`. Unknown and
+         *     other users' identities answer 404. A notice is mailed.
+         */
+        delete: operations["deleteIdentity"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
 }
@@ -1207,21 +1427,26 @@ export interface components {
              */
             current_password: string;
         };
-        /** @description Confirms a change to the account's second factors with its password. */
+        /**
+         * @description Confirms a change to the account's ways to log in with its password.
+         *     Required when the account has a password; an account created by a
+         *     federated login has none until it sets one through a reset, and
+         *     sends no `current_password`.
+         */
         CurrentPasswordRequest: {
             /**
              * @description The account's current password.
              * @example Correct-Horse-7
              */
-            current_password: string;
+            current_password?: string;
         };
-        /** @description Confirms deactivating the account with its password. */
+        /** @description Confirms deactivating the account with its password (required when the account has one, see `CurrentPasswordRequest`). */
         DeleteUserRequest: {
             /**
              * @description The account's current password.
              * @example Correct-Horse-7
              */
-            current_password: string;
+            current_password?: string;
         };
         /** @description An account. */
         User: {
@@ -1701,6 +1926,96 @@ export interface components {
             refresh_expires_in: number;
             recovery_codes?: components["schemas"]["RecoveryCodeList"];
         };
+        /** @description One OpenID Connect provider a login page can offer. */
+        Provider: {
+            /** @example google */
+            name: string;
+            /**
+             * @description `AUTHD_OIDC_<NAME>_DISPLAY_NAME`, for a button: Sign in with ...
+             * @example Google
+             */
+            display_name: string;
+            /**
+             * @description Where a login starts; add `redirect_to`, `code_challenge` and `code_challenge_method=S256`.
+             * @example /auth/oidc/google/authorize
+             */
+            authorize_path: string;
+            /**
+             * @description The provider's discovery succeeded; false while authd retries it.
+             * @example true
+             */
+            available: boolean;
+        };
+        ProviderList: {
+            providers: components["schemas"]["Provider"][];
+        };
+        /** @description A one-time code from `redirect_to` and the verifier of the application's PKCE pair. */
+        OidcCodeRequest: {
+            /** @example 5wB2s0qJv1cZ7m3Kx9YtR4nH8eL6aP0dUoIiGfTbQ */
+            code: string;
+            /**
+             * @description RFC 7636 verifier, 43 to 128 characters of `[A-Za-z0-9._~-]`.
+             * @example dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk
+             */
+            code_verifier: string;
+        };
+        /** @description An identity at an OpenID Connect provider that logs in to the account. */
+        Identity: {
+            /**
+             * Format: uuid
+             * @example 3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b
+             */
+            id: string;
+            /** @example google */
+            provider: string;
+            /**
+             * @description The address the provider asserted at the last login (may differ from the account's).
+             * @example ada@example.com
+             */
+            email: string;
+            /**
+             * @description Whether the provider said it verified that address.
+             * @example true
+             */
+            email_verified: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-12-02T10:00:00Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-02T10:05:00Z
+             */
+            last_login_at: string | null;
+        };
+        IdentityList: {
+            identities: components["schemas"]["Identity"][];
+        };
+        /** @description Where the browser comes back, the application's PKCE challenge, and the password when the account has one. */
+        StartIdentityLinkRequest: {
+            /**
+             * @description One of `AUTHD_REDIRECT_URLS`, exactly.
+             * @example https://app.example.com/settings/linked
+             */
+            redirect_to: string;
+            /** @example E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM */
+            code_challenge: string;
+            /** @enum {string} */
+            code_challenge_method: "S256";
+            /**
+             * @description The account's current password; required when it has one.
+             * @example Correct-Horse-7
+             */
+            current_password?: string;
+        };
+        IdentityLinkStart: {
+            /**
+             * @description Open it in the browser (a navigation, not `fetch`).
+             * @example https://auth.example.com/auth/oidc/google/authorize?link=Zk3q9x...
+             */
+            authorize_url: string;
+        };
     };
     responses: {
         /** @description A new token pair. */
@@ -2149,6 +2464,60 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The code is unknown, used, expired, of another session, or the verifier does not prove it. */
+        InvalidOidcCode: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://authd.dev/problems/invalid-oidc-code",
+                 *       "title": "Invalid code",
+                 *       "status": 401,
+                 *       "detail": "The code is not valid; start the login again.",
+                 *       "request_id": "01J9ZQ4B6W8M3X2K5T7R9V1C0D"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Type `identity-in-use`: this provider identity is linked to another account. */
+        IdentityConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://authd.dev/problems/identity-in-use",
+                 *       "title": "Identity in use",
+                 *       "status": 409,
+                 *       "detail": "This identity is linked to another account.",
+                 *       "request_id": "01J9ZQ4B6W8M3X2K5T7R9V1C0D"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Type `last-login-method`: the account would have no password, passkey or identity left to log in with. */
+        LastLoginMethod: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://authd.dev/problems/last-login-method",
+                 *       "title": "Last way to log in",
+                 *       "status": 409,
+                 *       "detail": "This is the account's last way to log in; add another first.",
+                 *       "request_id": "01J9ZQ4B6W8M3X2K5T7R9V1C0D"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
         /**
@@ -2161,6 +2530,16 @@ export interface components {
          * @example 7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f
          */
         PasskeyID: string;
+        /**
+         * @description A provider's name from `AUTHD_OIDC_PROVIDERS` (see `GET /auth/providers`).
+         * @example google
+         */
+        ProviderName: string;
+        /**
+         * @description The identity's id, from `GET /users/me/identities`.
+         * @example 3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b
+         */
+        IdentityID: string;
     };
     requestBodies: never;
     headers: {
@@ -3256,6 +3635,7 @@ export interface operations {
             403: components["responses"]["WrongPassword"];
             404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["LastLoginMethod"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
@@ -3296,6 +3676,269 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The configured providers (an empty list when none are). */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderList"];
+                };
+            };
+        };
+    };
+    oidcAuthorize: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Where the application wants the browser back; one of `AUTHD_REDIRECT_URLS`, exactly. Not with `link`.
+                 * @example https://app.example.com/auth/done
+                 */
+                redirect_to?: string;
+                /**
+                 * @description BASE64URL(SHA-256(code_verifier)) of the application's PKCE pair. Not with `link`.
+                 * @example E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM
+                 */
+                code_challenge?: string;
+                /** @description Only `S256`. */
+                code_challenge_method?: "S256";
+                /** @description The link token inside the `authorize_url` of `POST /users/me/identities/{provider}`. */
+                link?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A provider's name from `AUTHD_OIDC_PROVIDERS` (see `GET /auth/providers`).
+                 * @example google
+                 */
+                provider: components["parameters"]["ProviderName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider (or, when it cannot be reached, back to `redirect_to` with an `error`). */
+            302: {
+                headers: {
+                    Location?: string;
+                    "Set-Cookie"?: string;
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    oidcCallback: {
+        parameters: {
+            query?: {
+                state?: string;
+                code?: string;
+                iss?: string;
+                error?: string;
+                error_description?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A provider's name from `AUTHD_OIDC_PROVIDERS` (see `GET /auth/providers`).
+                 * @example google
+                 */
+                provider: components["parameters"]["ProviderName"];
+            };
+            cookie?: {
+                /** @description Set by the authorize step; binds the login to the browser. */
+                authd_oidc?: string;
+            };
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To `redirect_to`, with `code` or `error`. */
+            302: {
+                headers: {
+                    Location?: string;
+                    "Set-Cookie"?: string;
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    oidcToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OidcCodeRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["TokenPair"];
+            202: components["responses"]["MfaChallenge"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["InvalidOidcCode"];
+            403: components["responses"]["EmailNotVerified"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listIdentities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The linked identities. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    completeIdentityLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OidcCodeRequest"];
+            };
+        };
+        responses: {
+            /** @description The identity is linked; it logs in to this account from now on. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Identity"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["InvalidOidcCode"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["IdentityConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    startIdentityLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A provider's name from `AUTHD_OIDC_PROVIDERS` (see `GET /auth/providers`).
+                 * @example google
+                 */
+                provider: components["parameters"]["ProviderName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartIdentityLinkRequest"];
+            };
+        };
+        responses: {
+            /** @description Open `authorize_url` in the browser. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityLinkStart"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["StepUpRequired"];
+            403: components["responses"]["WrongPassword"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The identity's id, from `GET /users/me/identities`.
+                 * @example 3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b
+                 */
+                id: components["parameters"]["IdentityID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CurrentPasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description The identity was unlinked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["StepUpRequired"];
+            403: components["responses"]["WrongPassword"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["LastLoginMethod"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
