@@ -14,9 +14,12 @@ import (
 // checkCurrentPassword verifies the caller's current_password as a login
 // verifies a password, since a stolen access token guessing it is a login
 // attempt by other means (see checkPasswordLikeLogin).
-func (s *Server) checkCurrentPassword(ctx context.Context, pw string) (bool, error) {
+func (s *Server) checkCurrentPassword(ctx context.Context, pw *string) (bool, error) {
 	me := caller(ctx)
-	return s.checkPasswordLikeLogin(ctx, me.user, pw, &me.sessionID)
+	if pw == nil {
+		return false, nil
+	}
+	return s.checkPasswordLikeLogin(ctx, me.user, *pw, &me.sessionID)
 }
 
 // wrongCurrentPassword is the 403 of every endpoint that checks

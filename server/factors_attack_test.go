@@ -167,7 +167,7 @@ func TestFactorAttack_RemovalAndNewCodesNeedThePassword(t *testing.T) {
 	ctx := context.Background()
 	u, secret, codes := mfaUser(t, app)
 	stolen := verifyCode(t, app, mfaChallenge(t, app, u.Email).MfaToken, app.TOTP(t, secret, 0)).JSON200
-	wrong := client.CurrentPasswordRequest{CurrentPassword: "Wrong-Horse-8"}
+	wrong := client.CurrentPasswordRequest{CurrentPassword: ptr("Wrong-Horse-8")}
 	if r := testkit.Must(app.Client.RegenerateRecoveryCodesWithResponse(ctx, wrong, testkit.Bearer(stolen.AccessToken)))(t); r.StatusCode() != http.StatusForbidden {
 		t.Errorf("new codes with a wrong password: %d %s", r.StatusCode(), r.Body)
 	}
@@ -180,7 +180,7 @@ func TestFactorAttack_RemovalAndNewCodesNeedThePassword(t *testing.T) {
 	}
 	wantStatus(t, "the owner's recovery code", verifyRecovery(t, app, mfaChallenge(t, app, u.Email).MfaToken, codes[0]), http.StatusOK, "")
 
-	right := client.CurrentPasswordRequest{CurrentPassword: testkit.Password}
+	right := client.CurrentPasswordRequest{CurrentPassword: ptr(testkit.Password)}
 	if r := testkit.Must(app.Client.RegenerateRecoveryCodesWithResponse(ctx, right, testkit.Bearer(stolen.AccessToken)))(t); r.JSON200 == nil {
 		t.Fatalf("new codes with the password: %d %s", r.StatusCode(), r.Body)
 	}

@@ -53,7 +53,7 @@ func verifyFactor(t *testing.T, app *testkit.App, access string, id uuid.UUID, c
 // deleteFactor is DELETE /users/me/factors/{id}.
 func deleteFactor(t *testing.T, app *testkit.App, access string, id uuid.UUID) *client.DeleteFactorResponse {
 	t.Helper()
-	return testkit.Must(app.Client.DeleteFactorWithResponse(context.Background(), id, client.CurrentPasswordRequest{CurrentPassword: testkit.Password}, testkit.Bearer(access)))(t)
+	return testkit.Must(app.Client.DeleteFactorWithResponse(context.Background(), id, client.CurrentPasswordRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))(t)
 }
 
 // withCode enrols a first factor for a fresh user and steps the session up
@@ -310,7 +310,7 @@ func TestFactors_RemovalNeedsStepUpAndVoidsTheCodes(t *testing.T) {
 	}
 	// Password-only again: the recent aal1 session passes the gate, and a
 	// password step-up is accepted.
-	if r := testkit.Must(app.Client.RegenerateRecoveryCodesWithResponse(context.Background(), client.CurrentPasswordRequest{CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken)))(t); r.StatusCode() != http.StatusConflict || problemSlug(r.Body) != "factor-required" {
+	if r := testkit.Must(app.Client.RegenerateRecoveryCodesWithResponse(context.Background(), client.CurrentPasswordRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(pair.AccessToken)))(t); r.StatusCode() != http.StatusConflict || problemSlug(r.Body) != "factor-required" {
 		t.Errorf("regenerate without a factor: %d %s, want 409 factor-required", r.StatusCode(), r.Body)
 	}
 	stepUpOK(t, app, raised.AccessToken, client.StepUpRequest{Password: ptr(testkit.Password)})
@@ -334,7 +334,7 @@ func TestFactors_RegenerateVoidsTheOldSet(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing)
 	u, pair, _, _, old := withCode(t, app)
-	r := testkit.Must(app.Client.RegenerateRecoveryCodesWithResponse(context.Background(), client.CurrentPasswordRequest{CurrentPassword: testkit.Password}, testkit.Bearer(pair.AccessToken)))(t)
+	r := testkit.Must(app.Client.RegenerateRecoveryCodesWithResponse(context.Background(), client.CurrentPasswordRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(pair.AccessToken)))(t)
 	if r.JSON200 == nil {
 		t.Fatalf("regenerate: %d %s", r.StatusCode(), r.Body)
 	}

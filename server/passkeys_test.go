@@ -20,7 +20,7 @@ import (
 func passkeyOptions(t *testing.T, app *testkit.App, access string) *client.PasskeyRegistrationOptionsResponse {
 	t.Helper()
 	return testkit.Must(app.Client.PasskeyRegistrationOptionsWithResponse(context.Background(),
-		client.CurrentPasswordRequest{CurrentPassword: testkit.Password}, testkit.Bearer(access)))(t)
+		client.CurrentPasswordRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))(t)
 }
 
 // passkeyCreation is the creation options of a new ceremony, which must start.
@@ -66,7 +66,7 @@ func listPasskeys(t *testing.T, app *testkit.App, access string) []client.Passke
 func deletePasskey(t *testing.T, app *testkit.App, access string, id uuid.UUID) *client.DeletePasskeyResponse {
 	t.Helper()
 	return testkit.Must(app.Client.DeletePasskeyWithResponse(context.Background(), id,
-		client.CurrentPasswordRequest{CurrentPassword: testkit.Password}, testkit.Bearer(access)))(t)
+		client.CurrentPasswordRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))(t)
 }
 
 // TestPasskeys_RegisterListRenameDelete: the options name the relying
@@ -150,7 +150,7 @@ func TestPasskeys_RegisterListRenameDelete(t *testing.T) {
 	if d := deletePasskey(t, app, other.AccessToken, pk.Id); d.StatusCode() != http.StatusNotFound {
 		t.Errorf("removing another user's passkey: %d, want 404", d.StatusCode())
 	}
-	wrong := testkit.Must(app.Client.DeletePasskeyWithResponse(ctx, pk.Id, client.CurrentPasswordRequest{CurrentPassword: "Not-The-Password-1"}, testkit.Bearer(raised.AccessToken)))(t)
+	wrong := testkit.Must(app.Client.DeletePasskeyWithResponse(ctx, pk.Id, client.CurrentPasswordRequest{CurrentPassword: ptr("Not-The-Password-1")}, testkit.Bearer(raised.AccessToken)))(t)
 	if wrong.StatusCode() != http.StatusForbidden || problemSlug(wrong.Body) != "wrong-password" {
 		t.Errorf("removal with a wrong password: %d %s, want 403 wrong-password", wrong.StatusCode(), wrong.Body)
 	}
@@ -184,7 +184,7 @@ func TestPasskeys_RegistrationNeedsStepUpAndPassword(t *testing.T) {
 	app := testkit.NewApp(t, testkit.FastHashing, testkit.StepUpMaxAge(time.Minute))
 	_, pair := app.NewUser(t)
 	wrong := testkit.Must(app.Client.PasskeyRegistrationOptionsWithResponse(context.Background(),
-		client.CurrentPasswordRequest{CurrentPassword: "Not-The-Password-1"}, testkit.Bearer(pair.AccessToken)))(t)
+		client.CurrentPasswordRequest{CurrentPassword: ptr("Not-The-Password-1")}, testkit.Bearer(pair.AccessToken)))(t)
 	if wrong.StatusCode() != http.StatusForbidden || problemSlug(wrong.Body) != "wrong-password" {
 		t.Errorf("options with a wrong password: %d %s, want 403 wrong-password", wrong.StatusCode(), wrong.Body)
 	}

@@ -99,7 +99,7 @@ func (s *Server) stepUpWithPassword(ctx context.Context, pw string) (api.StepUpR
 	if hasFactor {
 		return api.StepUp422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: passwordNotEnough(ctx)}, nil
 	}
-	ok, err := s.checkCurrentPassword(ctx, pw)
+	ok, err := s.checkCurrentPassword(ctx, &pw)
 	var wait *refusal
 	switch {
 	case errors.As(err, &wait):

@@ -143,13 +143,13 @@ func sensitiveCalls(t *testing.T, app *testkit.App, factor uuid.UUID) map[string
 			return read(c.UpdateMe(ctx, client.UpdateUserRequest{CurrentPassword: testkit.Password, Email: &newEmail}, testkit.Bearer(access)))
 		},
 		"DELETE /users/me": func(access string) answer {
-			return read(c.DeleteMe(ctx, client.DeleteUserRequest{CurrentPassword: testkit.Password}, testkit.Bearer(access)))
+			return read(c.DeleteMe(ctx, client.DeleteUserRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))
 		},
 		"DELETE /users/me/factors/{id}": func(access string) answer {
-			return read(c.DeleteFactor(ctx, factor, client.CurrentPasswordRequest{CurrentPassword: testkit.Password}, testkit.Bearer(access)))
+			return read(c.DeleteFactor(ctx, factor, client.CurrentPasswordRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))
 		},
 		"POST /users/me/recovery-codes": func(access string) answer {
-			return read(c.RegenerateRecoveryCodes(ctx, client.CurrentPasswordRequest{CurrentPassword: testkit.Password}, testkit.Bearer(access)))
+			return read(c.RegenerateRecoveryCodes(ctx, client.CurrentPasswordRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))
 		},
 		"POST /users/me/factors/totp": func(access string) answer {
 			return read(c.StartTotpEnrollment(ctx, client.StartTotpRequest{CurrentPassword: testkit.Password}, testkit.Bearer(access)))

@@ -23,7 +23,7 @@ func (s *Server) GetMe(ctx context.Context, _ api.GetMeRequestObject) (api.GetMe
 func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (api.UpdateMeResponseObject, error) {
 	me := caller(ctx)
 	wrongCurrent := api.UpdateMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: wrongCurrentPassword(ctx)}
-	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
+	ok, err := s.checkCurrentPassword(ctx, &req.Body.CurrentPassword)
 	var wait *refusal
 	switch {
 	case errors.As(err, &wait):
