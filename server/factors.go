@@ -158,7 +158,7 @@ func (s *Server) ListFactors(ctx context.Context, _ api.ListFactorsRequestObject
 // add an authenticator the owner could then neither pass nor remove.
 func (s *Server) StartTotpEnrollment(ctx context.Context, req api.StartTotpEnrollmentRequestObject) (api.StartTotpEnrollmentResponseObject, error) {
 	me := caller(ctx)
-	ok, err := s.checkCurrentPassword(ctx, &req.Body.CurrentPassword)
+	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
 	var wait *refusal
 	switch {
 	case errors.As(err, &wait):

@@ -152,7 +152,7 @@ func sensitiveCalls(t *testing.T, app *testkit.App, factor uuid.UUID) map[string
 			return read(c.RegenerateRecoveryCodes(ctx, client.CurrentPasswordRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))
 		},
 		"POST /users/me/factors/totp": func(access string) answer {
-			return read(c.StartTotpEnrollment(ctx, client.StartTotpRequest{CurrentPassword: testkit.Password}, testkit.Bearer(access)))
+			return read(c.StartTotpEnrollment(ctx, client.StartTotpRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))
 		},
 	}
 }
