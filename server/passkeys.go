@@ -270,8 +270,9 @@ func (s *Server) RenamePasskey(ctx context.Context, req api.RenamePasskeyRequest
 // of the caller's passkeys goes, after the password is checked again (when
 // the account has one). The user row is locked first, as every factor
 // change locks it, so that of concurrent removals the last one sees no
-// factor left and voids the recovery codes. Recorded (passkey_removed) and
-// mailed.
+// factor left and voids the recovery codes, and an account without a
+// password keeps a way to log in (keepLoginMethod). Recorded
+// (passkey_removed) and mailed.
 func (s *Server) DeletePasskey(ctx context.Context, req api.DeletePasskeyRequestObject) (api.DeletePasskeyResponseObject, error) {
 	me := caller(ctx)
 	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
@@ -297,6 +298,9 @@ func (s *Server) DeletePasskey(ctx context.Context, req api.DeletePasskeyRequest
 		if n == 0 {
 			return database.ErrNotFound
 		}
+		if err := keepLoginMethod(ctx, q, me.user.ID); err != nil {
+			return err
+		}
 		if err := s.dropCodesWithoutFactor(ctx, q, me.user.ID); err != nil {
 			return err
 		}
@@ -308,6 +312,8 @@ func (s *Server) DeletePasskey(ctx context.Context, req api.DeletePasskeyRequest
 	switch {
 	case errors.Is(err, database.ErrNotFound):
 		return api.DeletePasskey404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx, "No such passkey.")}, nil
+	case errors.Is(err, errLastLoginMethod):
+		return api.DeletePasskey409ApplicationProblemPlusJSONResponse{LastLoginMethodApplicationProblemPlusJSONResponse: lastLoginMethod(ctx)}, nil
 	case err != nil:
 		return nil, err
 	}
