@@ -216,10 +216,13 @@ type CheckStatus string
 // Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 // `rate_limiter` (degraded while Redis is unreachable and limits are
 // enforced per instance), `mail_outbox` (pending and dead mail;
-// degraded while dead mail waits for an operator) and `mail_relay`
+// degraded while dead mail waits for an operator), `mail_relay`
 // (degraded while the SMTP relay does not greet; checked at most every
-// 30 seconds). Only in the detailed answer (development, or the private
-// metrics listener).
+// 30 seconds) and `oidc_providers` (when providers are configured:
+// degraded, not failing, while a provider's discovery has not
+// succeeded; the detail names those authd is still waiting for). Only
+// in the detailed answer (development, or the private metrics
+// listener).
 //
 // Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 type Checks map[string]Check
@@ -797,10 +800,13 @@ type Readiness struct {
 	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
 	// enforced per instance), `mail_outbox` (pending and dead mail;
-	// degraded while dead mail waits for an operator) and `mail_relay`
+	// degraded while dead mail waits for an operator), `mail_relay`
 	// (degraded while the SMTP relay does not greet; checked at most every
-	// 30 seconds). Only in the detailed answer (development, or the private
-	// metrics listener).
+	// 30 seconds) and `oidc_providers` (when providers are configured:
+	// degraded, not failing, while a provider's discovery has not
+	// succeeded; the detail names those authd is still waiting for). Only
+	// in the detailed answer (development, or the private metrics
+	// listener).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
@@ -820,10 +826,13 @@ type ReadinessProblem struct {
 	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
 	// enforced per instance), `mail_outbox` (pending and dead mail;
-	// degraded while dead mail waits for an operator) and `mail_relay`
+	// degraded while dead mail waits for an operator), `mail_relay`
 	// (degraded while the SMTP relay does not greet; checked at most every
-	// 30 seconds). Only in the detailed answer (development, or the private
-	// metrics listener).
+	// 30 seconds) and `oidc_providers` (when providers are configured:
+	// degraded, not failing, while a provider's discovery has not
+	// succeeded; the detail names those authd is still waiting for). Only
+	// in the detailed answer (development, or the private metrics
+	// listener).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
