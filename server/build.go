@@ -122,6 +122,9 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 			Issuer: cfg.TOTPIssuer, AccountLabel: cfg.TOTPAccountLabel,
 		},
 		WebAuthn: passkeys,
+		OIDC: OIDCOptions{
+			Providers: NewProviders(cfg, log, now), RedirectURLs: cfg.RedirectURLs, Signup: cfg.OIDCSignup,
+		},
 		Mail: MailOptions{
 			Renderer: renderer, LinkTemplate: cfg.MailLinkTemplate, PublicURL: cfg.PublicURL,
 			RequireVerified: cfg.RequireVerifiedEmail, RelayCheck: relay,

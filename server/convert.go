@@ -21,6 +21,14 @@ func userJSON(u db.User) api.User {
 	}
 }
 
+// identityJSON maps an identities row to the API's Identity.
+func identityJSON(i db.Identity) api.Identity {
+	return api.Identity{
+		Id: i.ID, Provider: i.Provider, Email: i.Email, EmailVerified: i.EmailVerified,
+		CreatedAt: i.CreatedAt.UTC(), LastLoginAt: utcPtr(i.LastLoginAt),
+	}
+}
+
 // tokenPairJSON wraps issued tokens in the API's TokenPair response.
 func tokenPairJSON(access string, accessTTL time.Duration, refresh string, sessionLeft time.Duration) api.TokenPairJSONResponse {
 	return api.TokenPairJSONResponse{
