@@ -3,9 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/server/config"
@@ -23,10 +21,10 @@ type OIDCOptions struct {
 	Signup bool
 }
 
-// NewProviders is the registry of cfg's providers, whose calls use a client
-// with a timeout and check ID tokens against now. Nothing is discovered
-// until DiscoverProviders runs.
-func NewProviders(cfg config.Config, log *slog.Logger, now func() time.Time) *federation.Registry {
+// NewProviders is the registry of cfg's providers (opts: the log, the clock
+// ID tokens are checked against, the retry pace; a client with a timeout
+// unless set). Nothing is discovered until DiscoverProviders runs.
+func NewProviders(cfg config.Config, opts federation.Options) *federation.Registry {
 	providers := make([]federation.Provider, 0, len(cfg.OIDC))
 	for _, p := range cfg.OIDC {
 		providers = append(providers, federation.Provider{
@@ -34,7 +32,7 @@ func NewProviders(cfg config.Config, log *slog.Logger, now func() time.Time) *fe
 			ClientSecret: p.ClientSecret.Reveal(), Scopes: p.Scopes, RedirectURL: callbackURL(cfg.PublicURL, p.Name),
 		})
 	}
-	return federation.New(providers, federation.Options{Log: log, Now: now})
+	return federation.New(providers, opts)
 }
 
 // callbackURL is where provider sends the browser back: the URL to
