@@ -147,7 +147,9 @@ func (s *Server) flowFailed(ctx context.Context, name string, f flowFailure) {
 	if f.account == nil {
 		return
 	}
-	err := s.db.InTx(ctx, func(q *db.Queries) error { return s.recordSecurityEvent(ctx, q, *f.account, evFederatedLoginFailed, nil) })
+	err := s.db.InTx(ctx, func(q *db.Queries) error {
+		return s.recordSecurityEvent(ctx, q, *f.account, evFederatedLoginFailed, nil)
+	})
 	if err != nil {
 		s.log.WarnContext(ctx, "could not record a failed federated login", "error", err.Error())
 	}

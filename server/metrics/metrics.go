@@ -24,14 +24,14 @@ type Metrics struct {
 	// bad_credentials, throttled, unverified (password logins) and
 	// passkey_success, passkey_refused, passkey_clone_suspected
 	// (passwordless logins; their throttled is the same throttled).
-	Logins    *prometheus.CounterVec
+	Logins *prometheus.CounterVec
 	// FederatedLogins counts logins through an OpenID Connect provider by
 	// provider and outcome: success, mfa_required, or why it stopped (the
 	// callback's error codes, and invalid_code, unverified and
 	// account_disabled at the code exchange).
 	FederatedLogins *prometheus.CounterVec
-	Refreshes *prometheus.CounterVec // outcome: rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled
-	Logouts   *prometheus.CounterVec // scope: current, others, all
+	Refreshes       *prometheus.CounterVec // outcome: rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled
+	Logouts         *prometheus.CounterVec // scope: current, others, all
 	// MFA counts second-factor checks: method totp or recovery_code with
 	// outcome success, wrong_code, replayed, throttled, challenge_dead;
 	// method passkey with outcome success, refused, clone_suspected,
