@@ -1802,8 +1802,8 @@ type ServerInterface interface {
 	// (DELETE /users/me/identities/{id})
 	DeleteIdentity(ctx echo.Context, id IdentityID) error
 	// StartIdentityLink Start linking a provider identity to the account
-	// (POST /users/me/identities/{id})
-	StartIdentityLink(ctx echo.Context, id string) error
+	// (POST /users/me/identities/{provider})
+	StartIdentityLink(ctx echo.Context, provider ProviderName) error
 	// ListPasskeys The user's passkeys
 	// (GET /users/me/passkeys)
 	ListPasskeys(ctx echo.Context) error
@@ -2327,16 +2327,16 @@ func (w *ServerInterfaceWrapper) DeleteIdentity(ctx echo.Context) error {
 // StartIdentityLink converts echo context to params.
 func (w *ServerInterfaceWrapper) StartIdentityLink(ctx echo.Context) error {
 	var err error
-	// ------------- Path parameter "id" -------------
-	var id string
+	// ------------- Path parameter "provider" -------------
+	var provider ProviderName
 
-	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", ctx.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.StartIdentityLink(ctx, id)
+	err = w.Handler.StartIdentityLink(ctx, provider)
 	return err
 }
 
@@ -2526,8 +2526,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/auth/oidc/token", wrapper.OidcToken, options.OperationMiddlewares["oidcToken"]...)
 	router.GET(options.BaseURL+"/users/me/identities", wrapper.ListIdentities, options.OperationMiddlewares["listIdentities"]...)
 	router.POST(options.BaseURL+"/users/me/identities", wrapper.CompleteIdentityLink, options.OperationMiddlewares["completeIdentityLink"]...)
+	router.POST(options.BaseURL+"/users/me/identities/:provider", wrapper.StartIdentityLink, options.OperationMiddlewares["startIdentityLink"]...)
 	router.DELETE(options.BaseURL+"/users/me/identities/:id", wrapper.DeleteIdentity, options.OperationMiddlewares["deleteIdentity"]...)
-	router.POST(options.BaseURL+"/users/me/identities/:id", wrapper.StartIdentityLink, options.OperationMiddlewares["startIdentityLink"]...)
 
 }
 
@@ -7086,8 +7086,8 @@ func (response DeleteIdentity503ApplicationProblemPlusJSONResponse) VisitDeleteI
 }
 
 type StartIdentityLinkRequestObject struct {
-	Id   string `json:"id"`
-	Body *StartIdentityLinkJSONRequestBody
+	Provider ProviderName `json:"provider"`
+	Body     *StartIdentityLinkJSONRequestBody
 }
 
 type StartIdentityLinkResponseObject interface {
@@ -8431,7 +8431,7 @@ type StrictServerInterface interface {
 	// (DELETE /users/me/identities/{id})
 	DeleteIdentity(ctx context.Context, request DeleteIdentityRequestObject) (DeleteIdentityResponseObject, error)
 	// StartIdentityLink Start linking a provider identity to the account
-	// (POST /users/me/identities/{id})
+	// (POST /users/me/identities/{provider})
 	StartIdentityLink(ctx context.Context, request StartIdentityLinkRequestObject) (StartIdentityLinkResponseObject, error)
 	// ListPasskeys The user's passkeys
 	// (GET /users/me/passkeys)
@@ -9868,10 +9868,10 @@ func (sh *strictHandler) DeleteIdentity(ctx echo.Context, id IdentityID) error {
 }
 
 // StartIdentityLink operation middleware
-func (sh *strictHandler) StartIdentityLink(ctx echo.Context, id string) error {
+func (sh *strictHandler) StartIdentityLink(ctx echo.Context, provider ProviderName) error {
 	var request StartIdentityLinkRequestObject
 
-	request.Id = id
+	request.Provider = provider
 
 	var body StartIdentityLinkJSONRequestBody
 	var err error

@@ -2788,8 +2788,8 @@ type ClientInterface interface {
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /users/me/identities/{id} (the `StartIdentityLink` operationId).
-	StartIdentityLinkWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+	StartIdentityLinkWithBody(ctx context.Context, provider ProviderName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// StartIdentityLink Start linking a provider identity to the account
 	//
@@ -2803,8 +2803,8 @@ type ClientInterface interface {
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /users/me/identities/{id} (the `StartIdentityLink` operationId).
-	StartIdentityLink(ctx context.Context, id string, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+	StartIdentityLink(ctx context.Context, provider ProviderName, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListPasskeys The user's passkeys
 	//
@@ -4608,9 +4608,9 @@ func (c *Client) DeleteIdentity(ctx context.Context, id IdentityID, body DeleteI
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /users/me/identities/{id} (the `StartIdentityLink` operationId).
-func (c *Client) StartIdentityLinkWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStartIdentityLinkRequestWithBody(c.Server, id, contentType, body)
+// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+func (c *Client) StartIdentityLinkWithBody(ctx context.Context, provider ProviderName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartIdentityLinkRequestWithBody(c.Server, provider, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4633,9 +4633,9 @@ func (c *Client) StartIdentityLinkWithBody(ctx context.Context, id string, conte
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /users/me/identities/{id} (the `StartIdentityLink` operationId).
-func (c *Client) StartIdentityLink(ctx context.Context, id string, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStartIdentityLinkRequest(c.Server, id, body)
+// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+func (c *Client) StartIdentityLink(ctx context.Context, provider ProviderName, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartIdentityLinkRequest(c.Server, provider, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6531,23 +6531,23 @@ func NewDeleteIdentityRequestWithBody(server string, id IdentityID, contentType 
 }
 
 // NewStartIdentityLinkRequest calls the generic StartIdentityLink builder with application/json body
-func NewStartIdentityLinkRequest(server string, id string, body StartIdentityLinkJSONRequestBody) (*http.Request, error) {
+func NewStartIdentityLinkRequest(server string, provider ProviderName, body StartIdentityLinkJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewStartIdentityLinkRequestWithBody(server, id, "application/json", bodyReader)
+	return NewStartIdentityLinkRequestWithBody(server, provider, "application/json", bodyReader)
 }
 
 // NewStartIdentityLinkRequestWithBody constructs an http.Request for the StartIdentityLink method, with any body, and a specified content type
-func NewStartIdentityLinkRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+func NewStartIdentityLinkRequestWithBody(server string, provider ProviderName, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -7988,8 +7988,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /users/me/identities/{id} (the `StartIdentityLink` operationId).
-	StartIdentityLinkWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error)
+	// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+	StartIdentityLinkWithBodyWithResponse(ctx context.Context, provider ProviderName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error)
 
 	// StartIdentityLinkWithResponse Start linking a provider identity to the account
 	//
@@ -8003,8 +8003,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /users/me/identities/{id} (the `StartIdentityLink` operationId).
-	StartIdentityLinkWithResponse(ctx context.Context, id string, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error)
+	// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+	StartIdentityLinkWithResponse(ctx context.Context, provider ProviderName, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error)
 
 	// ListPasskeysWithResponse The user's passkeys
 	//
@@ -14132,9 +14132,9 @@ func (c *ClientWithResponses) DeleteIdentityWithResponse(ctx context.Context, id
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /users/me/identities/{id} (the `StartIdentityLink` operationId).
-func (c *ClientWithResponses) StartIdentityLinkWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error) {
-	rsp, err := c.StartIdentityLinkWithBody(ctx, id, contentType, body, reqEditors...)
+// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+func (c *ClientWithResponses) StartIdentityLinkWithBodyWithResponse(ctx context.Context, provider ProviderName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error) {
+	rsp, err := c.StartIdentityLinkWithBody(ctx, provider, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14153,9 +14153,9 @@ func (c *ClientWithResponses) StartIdentityLinkWithBodyWithResponse(ctx context.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /users/me/identities/{id} (the `StartIdentityLink` operationId).
-func (c *ClientWithResponses) StartIdentityLinkWithResponse(ctx context.Context, id string, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error) {
-	rsp, err := c.StartIdentityLink(ctx, id, body, reqEditors...)
+// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
+func (c *ClientWithResponses) StartIdentityLinkWithResponse(ctx context.Context, provider ProviderName, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error) {
+	rsp, err := c.StartIdentityLink(ctx, provider, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}

@@ -1171,7 +1171,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/users/me/identities/{id}": {
+    "/users/me/identities/{provider}": {
         parameters: {
             query?: never;
             header?: never;
@@ -1191,6 +1191,22 @@ export interface paths {
          *     in, and a stolen token must not add one.
          */
         post: operations["startIdentityLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/identities/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
         /**
          * Unlink a provider identity
          * @description The identity no longer logs in to this account. Refused with 409
@@ -3858,12 +3874,10 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The provider's name from `AUTHD_OIDC_PROVIDERS` (see `GET /auth/providers`).
-                 *     The path is `DELETE`'s too (OpenAPI allows one template per path), where
-                 *     `id` is an identity's id.
+                 * @description A provider's name from `AUTHD_OIDC_PROVIDERS` (see `GET /auth/providers`).
                  * @example google
                  */
-                id: string;
+                provider: components["parameters"]["ProviderName"];
             };
             cookie?: never;
         };
