@@ -19,7 +19,7 @@ import (
 // bound to this session opens the provider's login in the browser; the
 // callback then hands a code for CompleteIdentityLink instead of logging in.
 func (s *Server) StartIdentityLink(ctx context.Context, req api.StartIdentityLinkRequestObject) (api.StartIdentityLinkResponseObject, error) {
-	me, name, body := caller(ctx), req.Id, req.Body
+	me, name, body := caller(ctx), req.Ref, req.Body
 	if !s.oidc.Providers.Configured(name) {
 		return api.StartIdentityLink404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx, "No such provider; GET /auth/providers lists them.")}, nil
 	}
