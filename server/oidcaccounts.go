@@ -96,6 +96,12 @@ func (s *Server) resolveLogin(ctx context.Context, q *db.Queries, name string, c
 	case !u.IsActive:
 		return refuse("the account with the address is deactivated")
 	}
+	if n, err := q.CountIdentities(ctx, u.ID); err != nil || n >= maxIdentitiesPerUser {
+		if err != nil {
+			return uuid.Nil, nil, err
+		}
+		return refuse("the account links the most identities already")
+	}
 	if err := s.linkIdentity(ctx, q, u, name, c); err != nil {
 		return uuid.Nil, nil, err
 	}

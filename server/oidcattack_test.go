@@ -245,7 +245,7 @@ func TestFederatedFlow_ConcurrentCallbacksAndExchanges(t *testing.T) {
 	for range racers {
 		wg.Go(func() {
 			req, _ := http.NewRequest(http.MethodGet, f.app.URL+callback.Path+"?"+callback.RawQuery, nil)
-			req.AddCookie(&http.Cookie{Name: "authd_oidc", Value: cookie})
+			req.AddCookie(&http.Cookie{Name: "authd_oidc", Value: cookie}) //nolint:gosec // G124: a cookie sent, not set
 			resp, err := noFollow.Do(req)
 			if err != nil {
 				statuses <- 0

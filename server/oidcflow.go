@@ -89,7 +89,7 @@ func pkceMatches(verifier, challenge string) bool {
 // (value) or, with maxAge 0, removes it. Secure when authd is served over
 // https; Lax, since the provider sends the browser back with a top-level GET.
 func (s *Server) oidcCookie(value string, maxAge int) string {
-	c := &http.Cookie{
+	c := &http.Cookie{ //nolint:gosec // G124: Secure whenever authd is served over https; a development http URL would never get it back
 		Name: oidcCookieName, Value: value, Path: oidcCookiePath, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: strings.HasPrefix(s.mail.PublicURL, "https://"),
 	}

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/authd/authd/gen/db"
 )
 
 // TestRedirectAllowed_IsExact: a target is allowed only as configured,
@@ -80,6 +82,31 @@ func TestOidcCookie_Attributes(t *testing.T) {
 		}
 		if gone := s.oidcCookie("", 0); !strings.Contains(gone, "Max-Age=0") || !strings.Contains(gone, "Path=/auth/oidc/") {
 			t.Errorf("removal: %s", gone)
+		}
+	}
+}
+
+// TestSecondStepAMR: the session of a second step carries the first
+// step's methods as the challenge remembers them, then its own; a passkey
+// second step after a provider's login is [fed hwk].
+func TestSecondStepAMR(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		first  []string
+		method string
+		want   string
+	}{
+		{[]string{"fed"}, "otp", "fed otp"},
+		{[]string{"fed"}, "hwk", "fed hwk"},
+		{[]string{"pwd"}, "swk", "pwd swk"},
+		{nil, "otp", "pwd otp"}, // a challenge from before the column
+	} {
+		ch := db.MfaChallenge{Amr: tc.first}
+		if got := strings.Join(secondStepAMR(ch, tc.method), " "); got != tc.want {
+			t.Errorf("first %v then %s: %s, want %s", tc.first, tc.method, got, tc.want)
+		}
+		if len(tc.first) > 0 && len(ch.Amr) != len(tc.first) {
+			t.Errorf("the challenge's amr was changed: %v", ch.Amr)
 		}
 	}
 }

@@ -165,7 +165,7 @@ func TestOIDCClientSecret_IsNeverShown(t *testing.T) {
 	}
 	for form, text := range map[string]string{
 		"%v": fmt.Sprintf("%v", cfg), "%+v": fmt.Sprintf("%+v", cfg), "%#v": fmt.Sprintf("%#v", cfg),
-		"%s of the secret": fmt.Sprintf("%s", cfg.OIDC[0].ClientSecret), "%q": fmt.Sprintf("%q", cfg.OIDC[0].ClientSecret),
+		"String": cfg.OIDC[0].ClientSecret.String(), "%q": fmt.Sprintf("%q", cfg.OIDC[0].ClientSecret),
 		"slog": logged.String(), "JSON": string(asJSON),
 	} {
 		if strings.Contains(text, "S3CRET") {

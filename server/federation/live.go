@@ -100,6 +100,9 @@ func (l *Live) VerifyIDToken(ctx context.Context, raw string) (Claims, error) {
 	if idt.Subject == "" {
 		return Claims{}, errors.New("the ID token has no sub")
 	}
+	if err := authorizedParty(idt.Audience, extra.AuthorizedParty, l.oauth.ClientID); err != nil {
+		return Claims{}, err
+	}
 	return Claims{Subject: idt.Subject, Nonce: idt.Nonce, Email: extra.Email, EmailVerified: bool(extra.EmailVerified)}, nil
 }
 
@@ -117,10 +120,25 @@ func (l *Live) UserInfo(ctx context.Context, tok *oauth2.Token) (Claims, error) 
 	return Claims{Subject: info.Subject, Email: info.Email, EmailVerified: info.EmailVerified}, nil
 }
 
-// emailClaims are the address claims of an ID token.
+// emailClaims are the claims of an ID token go-oidc leaves to its caller:
+// the address, and azp.
 type emailClaims struct {
-	Email         string   `json:"email"`
-	EmailVerified flexBool `json:"email_verified"`
+	Email           string   `json:"email"`
+	EmailVerified   flexBool `json:"email_verified"`
+	AuthorizedParty string   `json:"azp"`
+}
+
+// authorizedParty checks azp (OpenID Connect Core 3.1.3.7): a token meant
+// for several audiences must name authd's client as the party it was
+// issued to, and a token naming another party is not authd's.
+func authorizedParty(aud []string, azp, clientID string) error {
+	switch {
+	case azp != "" && azp != clientID:
+		return fmt.Errorf("the ID token was issued to %q, not to authd", azp)
+	case len(aud) > 1 && azp == "":
+		return errors.New("the ID token has several audiences and no azp")
+	}
+	return nil
 }
 
 // flexBool reads a boolean claim sent as true/false or as the strings

@@ -136,3 +136,25 @@ func TestFlexBool_ReadsBooleansAndTheirStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizedParty: a token of several audiences must name authd as its
+// azp; a token naming another party is refused whatever its audience.
+func TestAuthorizedParty(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		aud  []string
+		azp  string
+		good bool
+	}{
+		{[]string{"authd"}, "", true},
+		{[]string{"authd"}, "authd", true},
+		{[]string{"authd", "other"}, "authd", true},
+		{[]string{"authd", "other"}, "", false},
+		{[]string{"authd", "other"}, "other", false},
+		{[]string{"authd"}, "other", false},
+	} {
+		if err := authorizedParty(tc.aud, tc.azp, "authd"); (err == nil) != tc.good {
+			t.Errorf("aud %v azp %q: %v, want accepted %v", tc.aud, tc.azp, err, tc.good)
+		}
+	}
+}
