@@ -26,10 +26,28 @@ SELECT count(*) FROM identities WHERE user_id = sqlc.arg(user_id);
 DELETE FROM identities WHERE id = sqlc.arg(id) AND user_id = sqlc.arg(user_id)
 RETURNING *;
 
--- name: DeleteUnverifiedIdentities :many
--- Identities whose provider never verified the address: a password reset
--- proves the address, and these did not.
-DELETE FROM identities WHERE user_id = sqlc.arg(user_id) AND NOT email_verified
+-- name: GetIdentityForShare :one
+-- The identity, kept from removal until the transaction ends (read under
+-- the account's lock, which every removal takes first).
+SELECT * FROM identities WHERE provider = sqlc.arg(provider) AND subject = sqlc.arg(subject) FOR SHARE;
+
+-- name: DeleteIdentitiesAddedUnproved :many
+-- A reset proves the address: identities linked while the account's address
+-- was not proved (verified_at: null, or after they were linked) go.
+DELETE FROM identities
+WHERE user_id = sqlc.arg(user_id) AND (sqlc.narg(verified_at)::timestamptz IS NULL OR created_at < sqlc.narg(verified_at)::timestamptz)
+RETURNING *;
+
+-- name: DeletePasskeysAddedUnproved :many
+-- Likewise for passkeys.
+DELETE FROM passkeys
+WHERE user_id = sqlc.arg(user_id) AND (sqlc.narg(verified_at)::timestamptz IS NULL OR created_at < sqlc.narg(verified_at)::timestamptz)
+RETURNING *;
+
+-- name: DeleteFactorsAddedUnproved :many
+-- Likewise for authenticator apps.
+DELETE FROM mfa_factors
+WHERE user_id = sqlc.arg(user_id) AND (sqlc.narg(verified_at)::timestamptz IS NULL OR created_at < sqlc.narg(verified_at)::timestamptz)
 RETURNING *;
 
 -- name: LoginMethods :one
@@ -65,9 +83,9 @@ WHERE state_hash = sqlc.arg(state_hash) AND expires_at > sqlc.arg(now)::timestam
 RETURNING *;
 
 -- name: CreateOidcCode :exec
-INSERT INTO oidc_codes (code_hash, purpose, user_id, session_id, app_challenge, provider, subject, email, email_verified,
-                        created_at, expires_at)
-VALUES (sqlc.arg(code_hash), sqlc.arg(purpose), sqlc.arg(user_id), sqlc.narg(session_id), sqlc.arg(app_challenge),
+INSERT INTO oidc_codes (code_hash, purpose, user_id, session_id, identity_id, app_challenge, provider, subject, email,
+                        email_verified, created_at, expires_at)
+VALUES (sqlc.arg(code_hash), sqlc.arg(purpose), sqlc.arg(user_id), sqlc.narg(session_id), sqlc.narg(identity_id), sqlc.arg(app_challenge),
         sqlc.arg(provider), sqlc.arg(subject), sqlc.arg(email), sqlc.arg(email_verified),
         sqlc.arg(now)::timestamptz, sqlc.arg(expires_at));
 

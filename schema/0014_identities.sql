@@ -61,13 +61,16 @@ CREATE TABLE oidc_logins (
 CREATE INDEX oidc_logins_expires_at_idx ON oidc_logins (expires_at);
 
 -- The one-time code the callback hands the application (as SHA-256): a
--- login's user, or a link's user, session and the identity to link. It
--- works once, with the verifier of app_challenge, within a minute.
+-- login's user and the identity it logged in through (the code goes with
+-- the identity when a reset or an unlink removes it), or a link's user,
+-- session and the identity to link. It works once, with the verifier of
+-- app_challenge, within a minute.
 CREATE TABLE oidc_codes (
     code_hash      bytea       PRIMARY KEY,
     purpose        text        NOT NULL CHECK (purpose IN ('login', 'link')),
     user_id        uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     session_id     uuid        REFERENCES sessions (id) ON DELETE CASCADE,
+    identity_id    uuid        REFERENCES identities (id) ON DELETE CASCADE,
     app_challenge  text        NOT NULL,
     provider       text        NOT NULL,
     subject        text        NOT NULL,
@@ -75,7 +78,8 @@ CREATE TABLE oidc_codes (
     email_verified boolean     NOT NULL DEFAULT false,
     created_at     timestamptz NOT NULL,
     expires_at     timestamptz NOT NULL,
-    CHECK ((purpose = 'link') = (session_id IS NOT NULL))
+    CHECK ((purpose = 'link') = (session_id IS NOT NULL)),
+    CHECK ((purpose = 'login') = (identity_id IS NOT NULL))
 );
 
 CREATE INDEX oidc_codes_expires_at_idx ON oidc_codes (expires_at);

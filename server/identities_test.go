@@ -248,34 +248,58 @@ func TestPasskeys_LastPasskeyGoesWhenAnotherWayRemains(t *testing.T) {
 	}
 }
 
-// TestReset_RemovesTheIdentitiesWhoseProviderDidNotVerifyTheAddress: the
-// reset proves the address; identities whose provider never verified it
-// are unlinked in its transaction (identity_unlinked each), the verified
-// one stays, and another user's unverified identity is not touched.
-func TestReset_RemovesTheIdentitiesWhoseProviderDidNotVerifyTheAddress(t *testing.T) {
+// TestReset_RemovesWhatWasAddedBeforeTheAddressWasProved: someone who
+// squatted an address through a provider that does not verify addresses
+// holds an unverified account, links a second identity (asserting an
+// address of their own that their provider did verify) and adds a passkey.
+// The owner's reset proves the address: everything added before goes, each
+// recorded, so none of it logs in afterwards. On an account whose address
+// was proved first, what was added after stays; another user is untouched.
+func TestReset_RemovesWhatWasAddedBeforeTheAddressWasProved(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t)) // the reset mail stays in the outbox
+	ctx := context.Background()
 	email := testkit.UniqueEmail()
-	userID := app.FederatedUser(t, email, false)
-	app.LinkIdentity(t, userID, "gitlab", "attacker", email, false)
-	app.LinkIdentity(t, userID, "corp", "unverified-too", "ada@corp.example", false)
-	kept := app.LinkIdentity(t, userID, "google", "owner", email, true)
-	bystander := app.FederatedUser(t, testkit.UniqueEmail(), false)
-	theirs := app.LinkIdentity(t, bystander, "gitlab", "bystander", "", false)
+	squat := app.FederatedUser(t, email, false)
+	app.LinkIdentity(t, squat, "gitlab", "squatter", email, false)
+	app.LinkIdentity(t, squat, "google", "squatter-own", "squatter@example.com", true)
+	session := app.FederatedSession(t, squat)
+	opts := testkit.Must(app.Client.PasskeyRegistrationOptionsWithResponse(ctx, client.CurrentPasswordRequest{}, testkit.Bearer(session.AccessToken)))(t)
+	if opts.JSON200 == nil {
+		t.Fatalf("passkey options without a password on an account without one: %d %s", opts.StatusCode(), opts.Body)
+	}
+	cred, _ := testkit.NewAuthenticator().Register(t, opts.JSON200.Options, testkit.PasskeyOrigin)
+	if r := registerPasskey(t, app, session.AccessToken, cred, nil); r.JSON201 == nil {
+		t.Fatalf("register the squatter's passkey: %d %s", r.StatusCode(), r.Body)
+	}
+
+	owned := testkit.UniqueEmail()
+	owner := app.FederatedUser(t, owned, true)
+	kept := app.LinkIdentity(t, owner, "google", "owner", owned, true)
 
 	resetPassword(t, app, email, "Brand-New-Horse-5")
+	resetPassword(t, app, owned, "Brand-New-Horse-6")
+
 	pair := app.Login(t, email, "Brand-New-Horse-5")
-	if got := identityIDs(listIdentities(t, app, pair.AccessToken)); len(got) != 1 || got[0] != kept {
-		t.Errorf("identities after the reset %v, want only the verified %s", got, kept)
+	if got := listIdentities(t, app, pair.AccessToken); len(got) != 0 {
+		t.Errorf("identities of the squatted account after the reset: %v, want none", identityIDs(got))
 	}
-	if n := securityEvents(t, app, userID, "identity_unlinked"); n != 2 {
-		t.Errorf("%d identity_unlinked events, want 2 (one per removed identity)", n)
+	var passkeys int
+	if err := testkit.Pool(t).QueryRow(ctx, "SELECT count(*) FROM passkeys WHERE user_id = $1", squat).Scan(&passkeys); err != nil {
+		t.Fatal(err)
 	}
-	if n := securityEvents(t, app, userID, "password_reset"); n != 1 {
-		t.Errorf("%d password_reset events, want 1", n)
+	if passkeys != 0 {
+		t.Errorf("%d passkeys of the squatted account after the reset, want 0", passkeys)
 	}
-	if got := identityIDs(listIdentities(t, app, app.FederatedSession(t, bystander).AccessToken)); len(got) != 1 || got[0] != theirs {
-		t.Errorf("another user's identities after the reset: %v", got)
+	if n := securityEvents(t, app, squat, "identity_unlinked"); n != 2 {
+		t.Errorf("%d identity_unlinked events, want 2", n)
+	}
+	if n := securityEvents(t, app, squat, "passkey_removed"); n != 1 {
+		t.Errorf("%d passkey_removed events, want 1", n)
+	}
+	ownerPair := app.Login(t, owned, "Brand-New-Horse-6")
+	if got := identityIDs(listIdentities(t, app, ownerPair.AccessToken)); len(got) != 1 || got[0] != kept {
+		t.Errorf("identities of the proved account after its reset: %v, want %s", got, kept)
 	}
 }
 

@@ -38,7 +38,16 @@ func (s *Server) loginCallback(ctx context.Context, name string, row db.OidcLogi
 				return err // a refusal commits its event
 			}
 			infoFrom(ctx).userID = userID.String()
-			code, err = s.issueCode(ctx, q, codeLogin, row, userID, name, c)
+			// Read again under the account's lock, which a reset or an
+			// unlink takes before removing it: the code goes with it.
+			ident, err := q.GetIdentityForShare(ctx, db.GetIdentityForShareParams{Provider: name, Subject: c.Subject})
+			if errors.Is(err, database.ErrNotFound) || (err == nil && ident.UserID != userID) {
+				return errIdentityRaced
+			}
+			if err != nil {
+				return err
+			}
+			code, err = s.issueCode(ctx, q, codeLogin, row, userID, &ident.ID, name, c)
 			return err
 		})
 		if !errors.Is(err, errIdentityRaced) {

@@ -64,7 +64,16 @@ func (s *Server) OidcCallback(ctx context.Context, req api.OidcCallbackRequestOb
 // callback checks the provider's answer to the login of row and logs in
 // or links: the parameters for redirect_to, or why not.
 func (s *Server) callback(ctx context.Context, name string, row db.OidcLogin, p api.OidcCallbackParams) (url.Values, *flowFailure, error) {
-	claims, fail := s.providerClaims(ctx, name, row, p)
+	// The provider's calls (exchange, keys, userinfo) get half the request's
+	// time together, so a slow provider ends in exchange_failed with time
+	// left to answer, not in a 503 after the state was spent.
+	budget := s.http.RequestTimeout / 2
+	if budget <= 0 {
+		budget = federation.DefaultTimeout
+	}
+	pctx, cancel := context.WithTimeout(ctx, budget)
+	claims, fail := s.providerClaims(pctx, name, row, p)
+	cancel()
 	if fail != nil {
 		return nil, fail, nil
 	}
@@ -156,11 +165,12 @@ func (s *Server) flowFailed(ctx context.Context, name string, f flowFailure) {
 }
 
 // issueCode stores the one-time code the application exchanges (purpose
-// login or link) for the identity of claims, in q's transaction.
-func (s *Server) issueCode(ctx context.Context, q *db.Queries, purpose string, row db.OidcLogin, userID uuid.UUID, name string, c federation.Claims) (string, error) {
+// login, with the identity it logged in through, or link) for the identity
+// of claims, in q's transaction.
+func (s *Server) issueCode(ctx context.Context, q *db.Queries, purpose string, row db.OidcLogin, userID uuid.UUID, identityID *uuid.UUID, name string, c federation.Claims) (string, error) {
 	code := token.NewOpaque()
 	return code, q.CreateOidcCode(ctx, db.CreateOidcCodeParams{
-		CodeHash: token.HashOpaque(code), Purpose: purpose, UserID: userID, SessionID: row.LinkSessionID, AppChallenge: row.AppChallenge,
+		CodeHash: token.HashOpaque(code), Purpose: purpose, UserID: userID, SessionID: row.LinkSessionID, IdentityID: identityID, AppChallenge: row.AppChallenge,
 		Provider: name, Subject: c.Subject, Email: c.Email, EmailVerified: c.EmailVerified, Now: s.now(), ExpiresAt: s.now().Add(oidcCodeTTL),
 	})
 }
@@ -180,7 +190,7 @@ func (s *Server) linkCallback(ctx context.Context, name string, row db.OidcLogin
 		case err != nil && !errors.Is(err, database.ErrNotFound):
 			return err
 		}
-		code, err = s.issueCode(ctx, q, codeLink, row, *row.LinkUserID, name, c)
+		code, err = s.issueCode(ctx, q, codeLink, row, *row.LinkUserID, nil, name, c)
 		return err
 	})
 	if err != nil || fail != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -47,8 +48,8 @@ func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordReque
 
 // ResetPassword implements api.StrictServerInterface. The new password
 // ends every session and every other outstanding link; receiving the mail
-// also proves the address, so it counts as verified, and the identities
-// whose provider never verified it stop logging in to the account.
+// also proves the address, so it counts as verified, and the ways to log in
+// added before the address was proved go (dropUnprovedLogins).
 func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequestObject) (api.ResetPasswordResponseObject, error) {
 	refused := api.ResetPassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: invalidToken(ctx)}
 	hash := token.HashOpaque(req.Body.Token)
@@ -81,13 +82,14 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 		if row.UserID != u.ID {
 			return errLinkVoid
 		}
-		if _, err := s.replacePassword(ctx, q, u.ID, newHash, nil, "password_reset"); err != nil {
+		cur, err := s.replacePassword(ctx, q, u.ID, newHash, nil, "password_reset")
+		if err != nil {
 			return notFoundMeans(err, errLinkVoid) // the account was deactivated
 		}
 		if _, err = q.MarkEmailVerified(ctx, db.MarkEmailVerifiedParams{ID: u.ID, Now: s.now()}); err != nil {
 			return err
 		}
-		if err := s.unlinkUnverifiedIdentities(ctx, q, u.ID); err != nil {
+		if err := s.dropUnprovedLogins(ctx, q, u.ID, cur.EmailVerifiedAt); err != nil {
 			return err
 		}
 		return s.recordSecurityEvent(ctx, q, u.ID, evPasswordReset, nil)
@@ -104,21 +106,44 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 	return api.ResetPassword204Response{}, nil
 }
 
-// unlinkUnverifiedIdentities removes, in q's transaction (which holds the
-// user row: ChangePassword updated it), the user's identities whose
-// provider did not say it verified the address, each recorded as
-// identity_unlinked. A reset proves the address; these never did, and one
-// of them may be how someone else got in before the owner took the account
-// back.
-func (s *Server) unlinkUnverifiedIdentities(ctx context.Context, q *db.Queries, userID uuid.UUID) error {
-	gone, err := q.DeleteUnverifiedIdentities(ctx, userID)
+// dropUnprovedLogins removes, in q's transaction (which holds the user
+// row: ChangePassword updated it), the identities, passkeys and
+// authenticator apps added while the account's address was not proved
+// (verifiedAt, as it was before this reset: never, or later than they were
+// added), each recorded as its removal. A reset proves the address; what
+// was attached before may be how someone who squatted the address (through
+// a provider that does not verify addresses) would keep a way in after the
+// owner took the account back.
+func (s *Server) dropUnprovedLogins(ctx context.Context, q *db.Queries, userID uuid.UUID, verifiedAt *time.Time) error {
+	identities, err := q.DeleteIdentitiesAddedUnproved(ctx, db.DeleteIdentitiesAddedUnprovedParams{UserID: userID, VerifiedAt: verifiedAt})
 	if err != nil {
 		return err
 	}
-	for range gone {
-		if err := s.recordSecurityEvent(ctx, q, userID, evIdentityUnlinked, nil); err != nil {
+	passkeys, err := q.DeletePasskeysAddedUnproved(ctx, db.DeletePasskeysAddedUnprovedParams{UserID: userID, VerifiedAt: verifiedAt})
+	if err != nil {
+		return err
+	}
+	factors, err := q.DeleteFactorsAddedUnproved(ctx, db.DeleteFactorsAddedUnprovedParams{UserID: userID, VerifiedAt: verifiedAt})
+	if err != nil {
+		return err
+	}
+	events := make([]securityEvent, 0, len(identities)+len(passkeys)+len(factors))
+	for range identities {
+		events = append(events, evIdentityUnlinked)
+	}
+	for range passkeys {
+		events = append(events, evPasskeyRemoved)
+	}
+	for range factors {
+		events = append(events, evFactorRemoved)
+	}
+	for _, ev := range events {
+		if err := s.recordSecurityEvent(ctx, q, userID, ev, nil); err != nil {
 			return err
 		}
 	}
-	return nil
+	if len(passkeys)+len(factors) == 0 {
+		return nil
+	}
+	return s.dropCodesWithoutFactor(ctx, q, userID)
 }

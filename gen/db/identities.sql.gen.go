@@ -67,11 +67,11 @@ func (q *Queries) CreateIdentity(ctx context.Context, arg CreateIdentityParams) 
 }
 
 const createOidcCode = `-- name: CreateOidcCode :exec
-INSERT INTO oidc_codes (code_hash, purpose, user_id, session_id, app_challenge, provider, subject, email, email_verified,
-                        created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5,
-        $6, $7, $8, $9,
-        $10::timestamptz, $11)
+INSERT INTO oidc_codes (code_hash, purpose, user_id, session_id, identity_id, app_challenge, provider, subject, email,
+                        email_verified, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6,
+        $7, $8, $9, $10,
+        $11::timestamptz, $12)
 `
 
 type CreateOidcCodeParams struct {
@@ -79,6 +79,7 @@ type CreateOidcCodeParams struct {
 	Purpose       string
 	UserID        uuid.UUID
 	SessionID     *uuid.UUID
+	IdentityID    *uuid.UUID
 	AppChallenge  string
 	Provider      string
 	Subject       string
@@ -94,6 +95,7 @@ func (q *Queries) CreateOidcCode(ctx context.Context, arg CreateOidcCodeParams) 
 		arg.Purpose,
 		arg.UserID,
 		arg.SessionID,
+		arg.IdentityID,
 		arg.AppChallenge,
 		arg.Provider,
 		arg.Subject,
@@ -175,41 +177,67 @@ func (q *Queries) CreateOidcLogin(ctx context.Context, arg CreateOidcLoginParams
 	return err
 }
 
-const deleteIdentity = `-- name: DeleteIdentity :one
-DELETE FROM identities WHERE id = $1 AND user_id = $2
+const deleteFactorsAddedUnproved = `-- name: DeleteFactorsAddedUnproved :many
+DELETE FROM mfa_factors
+WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2::timestamptz)
+RETURNING id, user_id, kind, friendly_name, secret_kid, secret_sealed, verified_at, expires_at, last_step, last_used_at, session_id, failures, created_at
+`
+
+type DeleteFactorsAddedUnprovedParams struct {
+	UserID     uuid.UUID
+	VerifiedAt *time.Time
+}
+
+// Likewise for authenticator apps.
+func (q *Queries) DeleteFactorsAddedUnproved(ctx context.Context, arg DeleteFactorsAddedUnprovedParams) ([]MfaFactor, error) {
+	rows, err := q.db.Query(ctx, deleteFactorsAddedUnproved, arg.UserID, arg.VerifiedAt)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []MfaFactor
+	for rows.Next() {
+		var i MfaFactor
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Kind,
+			&i.FriendlyName,
+			&i.SecretKid,
+			&i.SecretSealed,
+			&i.VerifiedAt,
+			&i.ExpiresAt,
+			&i.LastStep,
+			&i.LastUsedAt,
+			&i.SessionID,
+			&i.Failures,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const deleteIdentitiesAddedUnproved = `-- name: DeleteIdentitiesAddedUnproved :many
+DELETE FROM identities
+WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2::timestamptz)
 RETURNING id, user_id, provider, subject, email, email_verified, created_at, last_login_at
 `
 
-type DeleteIdentityParams struct {
-	ID     uuid.UUID
-	UserID uuid.UUID
+type DeleteIdentitiesAddedUnprovedParams struct {
+	UserID     uuid.UUID
+	VerifiedAt *time.Time
 }
 
-func (q *Queries) DeleteIdentity(ctx context.Context, arg DeleteIdentityParams) (Identity, error) {
-	row := q.db.QueryRow(ctx, deleteIdentity, arg.ID, arg.UserID)
-	var i Identity
-	err := row.Scan(
-		&i.ID,
-		&i.UserID,
-		&i.Provider,
-		&i.Subject,
-		&i.Email,
-		&i.EmailVerified,
-		&i.CreatedAt,
-		&i.LastLoginAt,
-	)
-	return i, err
-}
-
-const deleteUnverifiedIdentities = `-- name: DeleteUnverifiedIdentities :many
-DELETE FROM identities WHERE user_id = $1 AND NOT email_verified
-RETURNING id, user_id, provider, subject, email, email_verified, created_at, last_login_at
-`
-
-// Identities whose provider never verified the address: a password reset
-// proves the address, and these did not.
-func (q *Queries) DeleteUnverifiedIdentities(ctx context.Context, userID uuid.UUID) ([]Identity, error) {
-	rows, err := q.db.Query(ctx, deleteUnverifiedIdentities, userID)
+// A reset proves the address: identities linked while the account's address
+// was not proved (verified_at: null, or after they were linked) go.
+func (q *Queries) DeleteIdentitiesAddedUnproved(ctx context.Context, arg DeleteIdentitiesAddedUnprovedParams) ([]Identity, error) {
+	rows, err := q.db.Query(ctx, deleteIdentitiesAddedUnproved, arg.UserID, arg.VerifiedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +265,79 @@ func (q *Queries) DeleteUnverifiedIdentities(ctx context.Context, userID uuid.UU
 	return items, nil
 }
 
+const deleteIdentity = `-- name: DeleteIdentity :one
+DELETE FROM identities WHERE id = $1 AND user_id = $2
+RETURNING id, user_id, provider, subject, email, email_verified, created_at, last_login_at
+`
+
+type DeleteIdentityParams struct {
+	ID     uuid.UUID
+	UserID uuid.UUID
+}
+
+func (q *Queries) DeleteIdentity(ctx context.Context, arg DeleteIdentityParams) (Identity, error) {
+	row := q.db.QueryRow(ctx, deleteIdentity, arg.ID, arg.UserID)
+	var i Identity
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Provider,
+		&i.Subject,
+		&i.Email,
+		&i.EmailVerified,
+		&i.CreatedAt,
+		&i.LastLoginAt,
+	)
+	return i, err
+}
+
+const deletePasskeysAddedUnproved = `-- name: DeletePasskeysAddedUnproved :many
+DELETE FROM passkeys
+WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2::timestamptz)
+RETURNING id, user_id, credential_id, public_key, attestation_type, aaguid, sign_count, transports, user_verified, backup_eligible, backup_state, friendly_name, created_at, last_used_at
+`
+
+type DeletePasskeysAddedUnprovedParams struct {
+	UserID     uuid.UUID
+	VerifiedAt *time.Time
+}
+
+// Likewise for passkeys.
+func (q *Queries) DeletePasskeysAddedUnproved(ctx context.Context, arg DeletePasskeysAddedUnprovedParams) ([]Passkey, error) {
+	rows, err := q.db.Query(ctx, deletePasskeysAddedUnproved, arg.UserID, arg.VerifiedAt)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Passkey
+	for rows.Next() {
+		var i Passkey
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.CredentialID,
+			&i.PublicKey,
+			&i.AttestationType,
+			&i.Aaguid,
+			&i.SignCount,
+			&i.Transports,
+			&i.UserVerified,
+			&i.BackupEligible,
+			&i.BackupState,
+			&i.FriendlyName,
+			&i.CreatedAt,
+			&i.LastUsedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getIdentityBySubject = `-- name: GetIdentityBySubject :one
 SELECT id, user_id, provider, subject, email, email_verified, created_at, last_login_at FROM identities WHERE provider = $1 AND subject = $2
 `
@@ -248,6 +349,33 @@ type GetIdentityBySubjectParams struct {
 
 func (q *Queries) GetIdentityBySubject(ctx context.Context, arg GetIdentityBySubjectParams) (Identity, error) {
 	row := q.db.QueryRow(ctx, getIdentityBySubject, arg.Provider, arg.Subject)
+	var i Identity
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Provider,
+		&i.Subject,
+		&i.Email,
+		&i.EmailVerified,
+		&i.CreatedAt,
+		&i.LastLoginAt,
+	)
+	return i, err
+}
+
+const getIdentityForShare = `-- name: GetIdentityForShare :one
+SELECT id, user_id, provider, subject, email, email_verified, created_at, last_login_at FROM identities WHERE provider = $1 AND subject = $2 FOR SHARE
+`
+
+type GetIdentityForShareParams struct {
+	Provider string
+	Subject  string
+}
+
+// The identity, kept from removal until the transaction ends (read under
+// the account's lock, which every removal takes first).
+func (q *Queries) GetIdentityForShare(ctx context.Context, arg GetIdentityForShareParams) (Identity, error) {
+	row := q.db.QueryRow(ctx, getIdentityForShare, arg.Provider, arg.Subject)
 	var i Identity
 	err := row.Scan(
 		&i.ID,
@@ -337,7 +465,7 @@ func (q *Queries) PruneOidcFlows(ctx context.Context, now time.Time) (int64, err
 const takeOidcCode = `-- name: TakeOidcCode :one
 DELETE FROM oidc_codes
 WHERE code_hash = $1 AND purpose = $2 AND expires_at > $3::timestamptz
-RETURNING code_hash, purpose, user_id, session_id, app_challenge, provider, subject, email, email_verified, created_at, expires_at
+RETURNING code_hash, purpose, user_id, session_id, identity_id, app_challenge, provider, subject, email, email_verified, created_at, expires_at
 `
 
 type TakeOidcCodeParams struct {
@@ -356,6 +484,7 @@ func (q *Queries) TakeOidcCode(ctx context.Context, arg TakeOidcCodeParams) (Oid
 		&i.Purpose,
 		&i.UserID,
 		&i.SessionID,
+		&i.IdentityID,
 		&i.AppChallenge,
 		&i.Provider,
 		&i.Subject,

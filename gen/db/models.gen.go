@@ -83,6 +83,7 @@ type OidcCode struct {
 	Purpose       string
 	UserID        uuid.UUID
 	SessionID     *uuid.UUID
+	IdentityID    *uuid.UUID
 	AppChallenge  string
 	Provider      string
 	Subject       string

@@ -72,15 +72,19 @@ type Querier interface {
 	DeleteAccountTokens(ctx context.Context, userID uuid.UUID) error
 	// Removes one factor of the user; 0 rows for another user's or an unknown one.
 	DeleteFactor(ctx context.Context, arg DeleteFactorParams) (int64, error)
+	// Likewise for authenticator apps.
+	DeleteFactorsAddedUnproved(ctx context.Context, arg DeleteFactorsAddedUnprovedParams) ([]MfaFactor, error)
+	// A reset proves the address: identities linked while the account's address
+	// was not proved (verified_at: null, or after they were linked) go.
+	DeleteIdentitiesAddedUnproved(ctx context.Context, arg DeleteIdentitiesAddedUnprovedParams) ([]Identity, error)
 	DeleteIdentity(ctx context.Context, arg DeleteIdentityParams) (Identity, error)
 	DeleteMfaChallenge(ctx context.Context, id uuid.UUID) error
 	DeletePasskey(ctx context.Context, arg DeletePasskeyParams) (int64, error)
+	// Likewise for passkeys.
+	DeletePasskeysAddedUnproved(ctx context.Context, arg DeletePasskeysAddedUnprovedParams) ([]Passkey, error)
 	DeleteRecoveryCodes(ctx context.Context, userID uuid.UUID) error
 	// Ends the user's enrolments that were never verified: a new one replaces them.
 	DeleteUnverifiedFactors(ctx context.Context, userID uuid.UUID) error
-	// Identities whose provider never verified the address: a password reset
-	// proves the address, and these did not.
-	DeleteUnverifiedIdentities(ctx context.Context, userID uuid.UUID) ([]Identity, error)
 	DropDecoy(ctx context.Context, id uuid.UUID) error
 	// Decoy work (see decoyMail): a row written and, by DropDecoy in the same
 	// transaction, deleted again, so no one ever sees it, but the commit costs
@@ -92,6 +96,9 @@ type Querier interface {
 	// Counts a wrong first code against an enrolment.
 	FailPendingFactor(ctx context.Context, id uuid.UUID) (int32, error)
 	GetIdentityBySubject(ctx context.Context, arg GetIdentityBySubjectParams) (Identity, error)
+	// The identity, kept from removal until the transaction ends (read under
+	// the account's lock, which every removal takes first).
+	GetIdentityForShare(ctx context.Context, arg GetIdentityForShareParams) (Identity, error)
 	// The user a credential belongs to, for a discoverable login.
 	GetPasskeyOwner(ctx context.Context, credentialID []byte) (uuid.UUID, error)
 	// The user behind an access token, when its session is still live.
