@@ -1220,8 +1220,8 @@ type VerifyEmailRequest struct {
 // FactorID defines model for FactorID.
 type FactorID = openapi_types.UUID
 
-// IdentityID defines model for IdentityID.
-type IdentityID = openapi_types.UUID
+// IdentityRef defines model for IdentityRef.
+type IdentityRef = string
 
 // PasskeyID defines model for PasskeyID.
 type PasskeyID = openapi_types.UUID
@@ -1790,11 +1790,11 @@ type ServerInterface interface {
 	// (POST /users/me/identities)
 	CompleteIdentityLink(ctx echo.Context) error
 	// DeleteIdentity Unlink a provider identity
-	// (DELETE /users/me/identities/{id})
-	DeleteIdentity(ctx echo.Context, id IdentityID) error
+	// (DELETE /users/me/identities/{ref})
+	DeleteIdentity(ctx echo.Context, ref IdentityRef) error
 	// StartIdentityLink Start linking a provider identity to the account
-	// (POST /users/me/identities/{provider})
-	StartIdentityLink(ctx echo.Context, provider ProviderName) error
+	// (POST /users/me/identities/{ref})
+	StartIdentityLink(ctx echo.Context, ref IdentityRef) error
 	// ListPasskeys The user's passkeys
 	// (GET /users/me/passkeys)
 	ListPasskeys(ctx echo.Context) error
@@ -2302,32 +2302,32 @@ func (w *ServerInterfaceWrapper) CompleteIdentityLink(ctx echo.Context) error {
 // DeleteIdentity converts echo context to params.
 func (w *ServerInterfaceWrapper) DeleteIdentity(ctx echo.Context) error {
 	var err error
-	// ------------- Path parameter "id" -------------
-	var id IdentityID
+	// ------------- Path parameter "ref" -------------
+	var ref IdentityRef
 
-	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", ctx.Param("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ref: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteIdentity(ctx, id)
+	err = w.Handler.DeleteIdentity(ctx, ref)
 	return err
 }
 
 // StartIdentityLink converts echo context to params.
 func (w *ServerInterfaceWrapper) StartIdentityLink(ctx echo.Context) error {
 	var err error
-	// ------------- Path parameter "provider" -------------
-	var provider ProviderName
+	// ------------- Path parameter "ref" -------------
+	var ref IdentityRef
 
-	err = runtime.BindStyledParameterWithOptions("simple", "provider", ctx.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "ref", ctx.Param("ref"), &ref, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider: %s", err))
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ref: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.StartIdentityLink(ctx, provider)
+	err = w.Handler.StartIdentityLink(ctx, ref)
 	return err
 }
 
@@ -2517,8 +2517,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/auth/oidc/token", wrapper.OidcToken, options.OperationMiddlewares["oidcToken"]...)
 	router.GET(options.BaseURL+"/users/me/identities", wrapper.ListIdentities, options.OperationMiddlewares["listIdentities"]...)
 	router.POST(options.BaseURL+"/users/me/identities", wrapper.CompleteIdentityLink, options.OperationMiddlewares["completeIdentityLink"]...)
-	router.POST(options.BaseURL+"/users/me/identities/:provider", wrapper.StartIdentityLink, options.OperationMiddlewares["startIdentityLink"]...)
-	router.DELETE(options.BaseURL+"/users/me/identities/:id", wrapper.DeleteIdentity, options.OperationMiddlewares["deleteIdentity"]...)
+	router.DELETE(options.BaseURL+"/users/me/identities/:ref", wrapper.DeleteIdentity, options.OperationMiddlewares["deleteIdentity"]...)
+	router.POST(options.BaseURL+"/users/me/identities/:ref", wrapper.StartIdentityLink, options.OperationMiddlewares["startIdentityLink"]...)
 
 }
 
@@ -6885,7 +6885,7 @@ func (response CompleteIdentityLink503ApplicationProblemPlusJSONResponse) VisitC
 }
 
 type DeleteIdentityRequestObject struct {
-	Id   IdentityID `json:"id"`
+	Ref  IdentityRef `json:"ref"`
 	Body *DeleteIdentityJSONRequestBody
 }
 
@@ -7077,8 +7077,8 @@ func (response DeleteIdentity503ApplicationProblemPlusJSONResponse) VisitDeleteI
 }
 
 type StartIdentityLinkRequestObject struct {
-	Provider ProviderName `json:"provider"`
-	Body     *StartIdentityLinkJSONRequestBody
+	Ref  IdentityRef `json:"ref"`
+	Body *StartIdentityLinkJSONRequestBody
 }
 
 type StartIdentityLinkResponseObject interface {
@@ -8419,10 +8419,10 @@ type StrictServerInterface interface {
 	// (POST /users/me/identities)
 	CompleteIdentityLink(ctx context.Context, request CompleteIdentityLinkRequestObject) (CompleteIdentityLinkResponseObject, error)
 	// DeleteIdentity Unlink a provider identity
-	// (DELETE /users/me/identities/{id})
+	// (DELETE /users/me/identities/{ref})
 	DeleteIdentity(ctx context.Context, request DeleteIdentityRequestObject) (DeleteIdentityResponseObject, error)
 	// StartIdentityLink Start linking a provider identity to the account
-	// (POST /users/me/identities/{provider})
+	// (POST /users/me/identities/{ref})
 	StartIdentityLink(ctx context.Context, request StartIdentityLinkRequestObject) (StartIdentityLinkResponseObject, error)
 	// ListPasskeys The user's passkeys
 	// (GET /users/me/passkeys)
@@ -9811,10 +9811,10 @@ func (sh *strictHandler) CompleteIdentityLink(ctx echo.Context) error {
 }
 
 // DeleteIdentity operation middleware
-func (sh *strictHandler) DeleteIdentity(ctx echo.Context, id IdentityID) error {
+func (sh *strictHandler) DeleteIdentity(ctx echo.Context, ref IdentityRef) error {
 	var request DeleteIdentityRequestObject
 
-	request.Id = id
+	request.Ref = ref
 
 	var body DeleteIdentityJSONRequestBody
 	var err error
@@ -9859,10 +9859,10 @@ func (sh *strictHandler) DeleteIdentity(ctx echo.Context, id IdentityID) error {
 }
 
 // StartIdentityLink operation middleware
-func (sh *strictHandler) StartIdentityLink(ctx echo.Context, provider ProviderName) error {
+func (sh *strictHandler) StartIdentityLink(ctx echo.Context, ref IdentityRef) error {
 	var request StartIdentityLinkRequestObject
 
-	request.Provider = provider
+	request.Ref = ref
 
 	var body StartIdentityLinkJSONRequestBody
 	var err error

@@ -1223,8 +1223,8 @@ type VerifyEmailRequest struct {
 // FactorID defines model for FactorID.
 type FactorID = openapi_types.UUID
 
-// IdentityID defines model for IdentityID.
-type IdentityID = openapi_types.UUID
+// IdentityRef defines model for IdentityRef.
+type IdentityRef = string
 
 // PasskeyID defines model for PasskeyID.
 type PasskeyID = openapi_types.UUID
@@ -2751,8 +2751,8 @@ type ClientInterface interface {
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
-	DeleteIdentityWithBody(ctx context.Context, id IdentityID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with DELETE /users/me/identities/{ref} (the `DeleteIdentity` operationId).
+	DeleteIdentityWithBody(ctx context.Context, ref IdentityRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteIdentity Unlink a provider identity
 	//
@@ -2764,8 +2764,8 @@ type ClientInterface interface {
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
-	DeleteIdentity(ctx context.Context, id IdentityID, body DeleteIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with DELETE /users/me/identities/{ref} (the `DeleteIdentity` operationId).
+	DeleteIdentity(ctx context.Context, ref IdentityRef, body DeleteIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// StartIdentityLinkWithBody Start linking a provider identity to the account
 	//
@@ -2779,8 +2779,8 @@ type ClientInterface interface {
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
-	StartIdentityLinkWithBody(ctx context.Context, provider ProviderName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /users/me/identities/{ref} (the `StartIdentityLink` operationId).
+	StartIdentityLinkWithBody(ctx context.Context, ref IdentityRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// StartIdentityLink Start linking a provider identity to the account
 	//
@@ -2794,8 +2794,8 @@ type ClientInterface interface {
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
-	StartIdentityLink(ctx context.Context, provider ProviderName, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /users/me/identities/{ref} (the `StartIdentityLink` operationId).
+	StartIdentityLink(ctx context.Context, ref IdentityRef, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListPasskeys The user's passkeys
 	//
@@ -4551,9 +4551,9 @@ func (c *Client) CompleteIdentityLink(ctx context.Context, body CompleteIdentity
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
-func (c *Client) DeleteIdentityWithBody(ctx context.Context, id IdentityID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteIdentityRequestWithBody(c.Server, id, contentType, body)
+// Corresponds with DELETE /users/me/identities/{ref} (the `DeleteIdentity` operationId).
+func (c *Client) DeleteIdentityWithBody(ctx context.Context, ref IdentityRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteIdentityRequestWithBody(c.Server, ref, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4574,9 +4574,9 @@ func (c *Client) DeleteIdentityWithBody(ctx context.Context, id IdentityID, cont
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
-func (c *Client) DeleteIdentity(ctx context.Context, id IdentityID, body DeleteIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteIdentityRequest(c.Server, id, body)
+// Corresponds with DELETE /users/me/identities/{ref} (the `DeleteIdentity` operationId).
+func (c *Client) DeleteIdentity(ctx context.Context, ref IdentityRef, body DeleteIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteIdentityRequest(c.Server, ref, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4599,9 +4599,9 @@ func (c *Client) DeleteIdentity(ctx context.Context, id IdentityID, body DeleteI
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
-func (c *Client) StartIdentityLinkWithBody(ctx context.Context, provider ProviderName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStartIdentityLinkRequestWithBody(c.Server, provider, contentType, body)
+// Corresponds with POST /users/me/identities/{ref} (the `StartIdentityLink` operationId).
+func (c *Client) StartIdentityLinkWithBody(ctx context.Context, ref IdentityRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartIdentityLinkRequestWithBody(c.Server, ref, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4624,9 +4624,9 @@ func (c *Client) StartIdentityLinkWithBody(ctx context.Context, provider Provide
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
-func (c *Client) StartIdentityLink(ctx context.Context, provider ProviderName, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStartIdentityLinkRequest(c.Server, provider, body)
+// Corresponds with POST /users/me/identities/{ref} (the `StartIdentityLink` operationId).
+func (c *Client) StartIdentityLink(ctx context.Context, ref IdentityRef, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartIdentityLinkRequest(c.Server, ref, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6475,23 +6475,23 @@ func NewCompleteIdentityLinkRequestWithBody(server string, contentType string, b
 }
 
 // NewDeleteIdentityRequest calls the generic DeleteIdentity builder with application/json body
-func NewDeleteIdentityRequest(server string, id IdentityID, body DeleteIdentityJSONRequestBody) (*http.Request, error) {
+func NewDeleteIdentityRequest(server string, ref IdentityRef, body DeleteIdentityJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewDeleteIdentityRequestWithBody(server, id, "application/json", bodyReader)
+	return NewDeleteIdentityRequestWithBody(server, ref, "application/json", bodyReader)
 }
 
 // NewDeleteIdentityRequestWithBody constructs an http.Request for the DeleteIdentity method, with any body, and a specified content type
-func NewDeleteIdentityRequestWithBody(server string, id IdentityID, contentType string, body io.Reader) (*http.Request, error) {
+func NewDeleteIdentityRequestWithBody(server string, ref IdentityRef, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -6522,23 +6522,23 @@ func NewDeleteIdentityRequestWithBody(server string, id IdentityID, contentType 
 }
 
 // NewStartIdentityLinkRequest calls the generic StartIdentityLink builder with application/json body
-func NewStartIdentityLinkRequest(server string, provider ProviderName, body StartIdentityLinkJSONRequestBody) (*http.Request, error) {
+func NewStartIdentityLinkRequest(server string, ref IdentityRef, body StartIdentityLinkJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewStartIdentityLinkRequestWithBody(server, provider, "application/json", bodyReader)
+	return NewStartIdentityLinkRequestWithBody(server, ref, "application/json", bodyReader)
 }
 
 // NewStartIdentityLinkRequestWithBody constructs an http.Request for the StartIdentityLink method, with any body, and a specified content type
-func NewStartIdentityLinkRequestWithBody(server string, provider ProviderName, contentType string, body io.Reader) (*http.Request, error) {
+func NewStartIdentityLinkRequestWithBody(server string, ref IdentityRef, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ref", ref, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -7951,8 +7951,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
-	DeleteIdentityWithBodyWithResponse(ctx context.Context, id IdentityID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteIdentityResponse, error)
+	// Corresponds with DELETE /users/me/identities/{ref} (the `DeleteIdentity` operationId).
+	DeleteIdentityWithBodyWithResponse(ctx context.Context, ref IdentityRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteIdentityResponse, error)
 
 	// DeleteIdentityWithResponse Unlink a provider identity
 	//
@@ -7964,8 +7964,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
-	DeleteIdentityWithResponse(ctx context.Context, id IdentityID, body DeleteIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteIdentityResponse, error)
+	// Corresponds with DELETE /users/me/identities/{ref} (the `DeleteIdentity` operationId).
+	DeleteIdentityWithResponse(ctx context.Context, ref IdentityRef, body DeleteIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteIdentityResponse, error)
 
 	// StartIdentityLinkWithBodyWithResponse Start linking a provider identity to the account
 	//
@@ -7979,8 +7979,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
-	StartIdentityLinkWithBodyWithResponse(ctx context.Context, provider ProviderName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error)
+	// Corresponds with POST /users/me/identities/{ref} (the `StartIdentityLink` operationId).
+	StartIdentityLinkWithBodyWithResponse(ctx context.Context, ref IdentityRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error)
 
 	// StartIdentityLinkWithResponse Start linking a provider identity to the account
 	//
@@ -7994,8 +7994,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
-	StartIdentityLinkWithResponse(ctx context.Context, provider ProviderName, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error)
+	// Corresponds with POST /users/me/identities/{ref} (the `StartIdentityLink` operationId).
+	StartIdentityLinkWithResponse(ctx context.Context, ref IdentityRef, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error)
 
 	// ListPasskeysWithResponse The user's passkeys
 	//
@@ -14083,9 +14083,9 @@ func (c *ClientWithResponses) CompleteIdentityLinkWithResponse(ctx context.Conte
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
-func (c *ClientWithResponses) DeleteIdentityWithBodyWithResponse(ctx context.Context, id IdentityID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteIdentityResponse, error) {
-	rsp, err := c.DeleteIdentityWithBody(ctx, id, contentType, body, reqEditors...)
+// Corresponds with DELETE /users/me/identities/{ref} (the `DeleteIdentity` operationId).
+func (c *ClientWithResponses) DeleteIdentityWithBodyWithResponse(ctx context.Context, ref IdentityRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteIdentityResponse, error) {
+	rsp, err := c.DeleteIdentityWithBody(ctx, ref, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14102,9 +14102,9 @@ func (c *ClientWithResponses) DeleteIdentityWithBodyWithResponse(ctx context.Con
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with DELETE /users/me/identities/{id} (the `DeleteIdentity` operationId).
-func (c *ClientWithResponses) DeleteIdentityWithResponse(ctx context.Context, id IdentityID, body DeleteIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteIdentityResponse, error) {
-	rsp, err := c.DeleteIdentity(ctx, id, body, reqEditors...)
+// Corresponds with DELETE /users/me/identities/{ref} (the `DeleteIdentity` operationId).
+func (c *ClientWithResponses) DeleteIdentityWithResponse(ctx context.Context, ref IdentityRef, body DeleteIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteIdentityResponse, error) {
+	rsp, err := c.DeleteIdentity(ctx, ref, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14123,9 +14123,9 @@ func (c *ClientWithResponses) DeleteIdentityWithResponse(ctx context.Context, id
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
-func (c *ClientWithResponses) StartIdentityLinkWithBodyWithResponse(ctx context.Context, provider ProviderName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error) {
-	rsp, err := c.StartIdentityLinkWithBody(ctx, provider, contentType, body, reqEditors...)
+// Corresponds with POST /users/me/identities/{ref} (the `StartIdentityLink` operationId).
+func (c *ClientWithResponses) StartIdentityLinkWithBodyWithResponse(ctx context.Context, ref IdentityRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error) {
+	rsp, err := c.StartIdentityLinkWithBody(ctx, ref, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14144,9 +14144,9 @@ func (c *ClientWithResponses) StartIdentityLinkWithBodyWithResponse(ctx context.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /users/me/identities/{provider} (the `StartIdentityLink` operationId).
-func (c *ClientWithResponses) StartIdentityLinkWithResponse(ctx context.Context, provider ProviderName, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error) {
-	rsp, err := c.StartIdentityLink(ctx, provider, body, reqEditors...)
+// Corresponds with POST /users/me/identities/{ref} (the `StartIdentityLink` operationId).
+func (c *ClientWithResponses) StartIdentityLinkWithResponse(ctx context.Context, ref IdentityRef, body StartIdentityLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*StartIdentityLinkResponse, error) {
+	rsp, err := c.StartIdentityLink(ctx, ref, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}

@@ -1171,7 +1171,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/users/me/identities/{provider}": {
+    "/users/me/identities/{ref}": {
         parameters: {
             query?: never;
             header?: never;
@@ -1191,22 +1191,6 @@ export interface paths {
          *     in, and a stolen token must not add one.
          */
         post: operations["startIdentityLink"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/users/me/identities/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
         /**
          * Unlink a provider identity
          * @description The identity no longer logs in to this account. Refused with 409
@@ -2536,10 +2520,12 @@ export interface components {
          */
         ProviderName: string;
         /**
-         * @description The identity's id, from `GET /users/me/identities`.
-         * @example 3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b
+         * @description For `POST`, the name of the provider to link (see `GET
+         *     /auth/providers`); for `DELETE`, the id of the identity to unlink
+         *     (from `GET /users/me/identities`).
+         * @example google
          */
-        IdentityID: string;
+        IdentityRef: string;
     };
     requestBodies: never;
     headers: {
@@ -3871,10 +3857,12 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A provider's name from `AUTHD_OIDC_PROVIDERS` (see `GET /auth/providers`).
+                 * @description For `POST`, the name of the provider to link (see `GET
+                 *     /auth/providers`); for `DELETE`, the id of the identity to unlink
+                 *     (from `GET /users/me/identities`).
                  * @example google
                  */
-                provider: components["parameters"]["ProviderName"];
+                ref: components["parameters"]["IdentityRef"];
             };
             cookie?: never;
         };
@@ -3910,10 +3898,12 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The identity's id, from `GET /users/me/identities`.
-                 * @example 3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b
+                 * @description For `POST`, the name of the provider to link (see `GET
+                 *     /auth/providers`); for `DELETE`, the id of the identity to unlink
+                 *     (from `GET /users/me/identities`).
+                 * @example google
                  */
-                id: components["parameters"]["IdentityID"];
+                ref: components["parameters"]["IdentityRef"];
             };
             cookie?: never;
         };
