@@ -234,8 +234,8 @@ const SECURED = new Set([
   "DELETE /users/me/passkeys/{id}",
   "GET /users/me/identities",
   "POST /users/me/identities",
-  "POST /users/me/identities/{provider}",
-  "DELETE /users/me/identities/{id}",
+  "POST /users/me/identities/{ref}",
+  "DELETE /users/me/identities/{ref}",
 ]);
 
 type Result<T> = { data?: T; error?: unknown; response: Response };
@@ -354,7 +354,7 @@ export class AuthdClient {
       ...passwordBody(opts.currentPassword),
     };
     const started = await this.authed(() =>
-      this.api.POST("/users/me/identities/{provider}", { params: { path: { provider } }, body }),
+      this.api.POST("/users/me/identities/{ref}", { params: { path: { ref: provider } }, body }),
     );
     return { authorizeUrl: started.authorize_url, verifier: pair.verifier };
   }
@@ -371,7 +371,7 @@ export class AuthdClient {
    */
   async deleteIdentity(id: string, currentPassword?: string): Promise<void> {
     await this.authed(() =>
-      this.api.DELETE("/users/me/identities/{id}", { params: { path: { id } }, body: passwordBody(currentPassword) }),
+      this.api.DELETE("/users/me/identities/{ref}", { params: { path: { ref: id } }, body: passwordBody(currentPassword) }),
     );
   }
 
