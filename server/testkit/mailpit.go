@@ -85,7 +85,7 @@ func StartMailpit(t testing.TB) *Mailpit {
 	return m
 }
 
-func freeAddr(t testing.TB) string {
+func freeAddr(t T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
