@@ -100,3 +100,13 @@ func passkeyJSON(pk db.Passkey) api.Passkey {
 	}
 	return out
 }
+
+// identityJSON is a provider identity as the API shows it: never its
+// subject. The address is what a provider asserted, text from outside,
+// cleaned for display as a user agent is.
+func identityJSON(i db.Identity) api.Identity {
+	return api.Identity{
+		Id: i.ID, Provider: i.Provider, Email: cleanHeader(i.Email, 320), EmailVerified: i.EmailVerified,
+		CreatedAt: i.CreatedAt.UTC(), LastLoginAt: utcPtr(i.LastLoginAt),
+	}
+}

@@ -11,15 +11,36 @@ import (
 	"github.com/authd/authd/server/password"
 )
 
-// checkCurrentPassword verifies the caller's current_password as a login
-// verifies a password, since a stolen access token guessing it is a login
-// attempt by other means (see checkPasswordLikeLogin).
+// errCurrentPasswordRequired means an account with a password sent no
+// current_password: the 422 of currentPasswordRequired.
+var errCurrentPasswordRequired = errors.New("current_password required")
+
+// checkCurrentPassword is the one rule for current_password. An account
+// with a password must send it (errCurrentPasswordRequired otherwise), and
+// it is verified as a login verifies a password, since a stolen access
+// token guessing it is a login attempt by other means (see
+// checkPasswordLikeLogin). An account without a password (created by a
+// federated login) sends none and relies on step-up alone; one it sends
+// anyway is checked the same way and matches nothing (password.NoPassword),
+// so it is a wrong password, counted and recorded as one.
 func (s *Server) checkCurrentPassword(ctx context.Context, pw *string) (bool, error) {
 	me := caller(ctx)
 	if pw == nil {
-		return false, nil
+		if me.user.PasswordHash != password.NoPassword {
+			return false, errCurrentPasswordRequired
+		}
+		return true, nil
 	}
 	return s.checkPasswordLikeLogin(ctx, me.user, *pw, &me.sessionID)
+}
+
+// currentPasswordRequired is the 422 of an account with a password that
+// sent no current_password, worded as the request validator words a
+// missing field.
+func currentPasswordRequired(ctx context.Context) api.UnprocessableEntityApplicationProblemPlusJSONResponse {
+	p := problem(ctx, typeValidation, "1 field is invalid.")
+	p.Errors = &[]api.FieldError{{Field: "current_password", Message: "is required"}}
+	return api.UnprocessableEntityApplicationProblemPlusJSONResponse(p)
 }
 
 // wrongCurrentPassword is the 403 of every endpoint that checks

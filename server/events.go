@@ -38,6 +38,11 @@ const (
 	evPasskeyRemoved        securityEvent = "passkey_removed"         // a passkey removed by its user
 	evPasskeyUsed           securityEvent = "passkey_used"            // an assertion accepted (login, second step, step-up)
 	evPasskeyCloneSuspected securityEvent = "passkey_clone_suspected" //nolint:gosec // G101: an event name; a sign count that did not rise: refused
+
+	evIdentityLinked       securityEvent = "identity_linked"        // a provider identity now logs in to the account
+	evIdentityUnlinked     securityEvent = "identity_unlinked"      // removed by its user, or by a reset (the provider never verified the address)
+	evFederatedLogin       securityEvent = "federated_login"        // a session made from a provider's login
+	evFederatedLoginFailed securityEvent = "federated_login_failed" // a provider's login refused for a known account
 )
 
 // recordSecurityEvent adds event to the user's audit trail with the

@@ -158,11 +158,13 @@ func (s *Server) ListFactors(ctx context.Context, _ api.ListFactorsRequestObject
 // add an authenticator the owner could then neither pass nor remove.
 func (s *Server) StartTotpEnrollment(ctx context.Context, req api.StartTotpEnrollmentRequestObject) (api.StartTotpEnrollmentResponseObject, error) {
 	me := caller(ctx)
-	ok, err := s.checkCurrentPassword(ctx, &req.Body.CurrentPassword)
+	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
 	var wait *refusal
 	switch {
 	case errors.As(err, &wait):
 		return api.StartTotpEnrollment429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	case errors.Is(err, errCurrentPasswordRequired):
+		return api.StartTotpEnrollment422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: currentPasswordRequired(ctx)}, nil
 	case err != nil:
 		return nil, err
 	case !ok:
@@ -229,6 +231,8 @@ func (s *Server) DeleteFactor(ctx context.Context, req api.DeleteFactorRequestOb
 	switch {
 	case errors.As(err, &wait):
 		return api.DeleteFactor429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	case errors.Is(err, errCurrentPasswordRequired):
+		return api.DeleteFactor422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: currentPasswordRequired(ctx)}, nil
 	case err != nil:
 		return nil, err
 	case !ok:
@@ -285,6 +289,8 @@ func (s *Server) RegenerateRecoveryCodes(ctx context.Context, req api.Regenerate
 	switch {
 	case errors.As(err, &wait):
 		return api.RegenerateRecoveryCodes429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	case errors.Is(err, errCurrentPasswordRequired):
+		return api.RegenerateRecoveryCodes422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: currentPasswordRequired(ctx)}, nil
 	case err != nil:
 		return nil, err
 	case !ok:

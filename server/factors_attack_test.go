@@ -19,7 +19,7 @@ func TestFactorAttack_EnrolmentNeedsThePassword(t *testing.T) {
 	_, pair := app.NewUser(t)
 	ctx := context.Background()
 	for _, pw := range []string{"Wrong-Horse-8", "Correct-Horse-8"} {
-		r := testkit.Must(app.Client.StartTotpEnrollmentWithResponse(ctx, client.StartTotpRequest{CurrentPassword: pw}, testkit.Bearer(pair.AccessToken)))(t)
+		r := testkit.Must(app.Client.StartTotpEnrollmentWithResponse(ctx, client.StartTotpRequest{CurrentPassword: &pw}, testkit.Bearer(pair.AccessToken)))(t)
 		if r.StatusCode() != http.StatusForbidden || r.ApplicationproblemJSON403.Type != "https://authd.dev/problems/wrong-password" {
 			t.Fatalf("enrolment with a wrong password: %d %s", r.StatusCode(), r.Body)
 		}
@@ -124,7 +124,7 @@ func TestFactorAttack_NamesWithoutControlCharacters(t *testing.T) {
 	_, pair := app.NewUser(t)
 	for _, name := range []string{"ph\u0000one", "evil\u202eenohp", "two\nlines", "zero\u200bwidth"} {
 		r := testkit.Must(app.Client.StartTotpEnrollmentWithResponse(context.Background(),
-			client.StartTotpRequest{CurrentPassword: testkit.Password, FriendlyName: &name}, testkit.Bearer(pair.AccessToken)))(t)
+			client.StartTotpRequest{CurrentPassword: ptr(testkit.Password), FriendlyName: &name}, testkit.Bearer(pair.AccessToken)))(t)
 		if r.StatusCode() != http.StatusBadRequest && r.StatusCode() != http.StatusUnprocessableEntity {
 			t.Errorf("name %q: %d %s, want 400 or 422", name, r.StatusCode(), r.Body)
 		}

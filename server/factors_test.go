@@ -41,7 +41,7 @@ func listFactors(t *testing.T, app *testkit.App, access string) client.FactorLis
 // startTotp is POST /users/me/factors/totp.
 func startTotp(t *testing.T, app *testkit.App, access string) *client.StartTotpEnrollmentResponse {
 	t.Helper()
-	return testkit.Must(app.Client.StartTotpEnrollmentWithResponse(context.Background(), client.StartTotpRequest{CurrentPassword: testkit.Password}, testkit.Bearer(access)))(t)
+	return testkit.Must(app.Client.StartTotpEnrollmentWithResponse(context.Background(), client.StartTotpRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))(t)
 }
 
 // verifyFactor is POST /users/me/factors/{id}/verify.

@@ -67,7 +67,7 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 	case api.DeleteMeRequestObject:
 		return currentPasswordChecks(ctx, l)
 	case api.StepUpRequestObject, api.StepUpPasskeyOptionsRequestObject, api.StartTotpEnrollmentRequestObject, api.DeleteFactorRequestObject, api.RegenerateRecoveryCodesRequestObject,
-		api.PasskeyRegistrationOptionsRequestObject, api.DeletePasskeyRequestObject:
+		api.PasskeyRegistrationOptionsRequestObject, api.DeletePasskeyRequestObject, api.DeleteIdentityRequestObject:
 		// A stolen access token guessing the password or a code at step-up
 		// or at a factor change spends the same budget as guessing current_password.
 		return currentPasswordChecks(ctx, l)

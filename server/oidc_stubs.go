@@ -26,18 +26,10 @@ func (s *Server) OidcToken(context.Context, api.OidcTokenRequestObject) (api.Oid
 	return nil, errNotYet
 }
 
-func (s *Server) ListIdentities(context.Context, api.ListIdentitiesRequestObject) (api.ListIdentitiesResponseObject, error) {
-	return nil, errNotYet
-}
-
 func (s *Server) CompleteIdentityLink(context.Context, api.CompleteIdentityLinkRequestObject) (api.CompleteIdentityLinkResponseObject, error) {
 	return nil, errNotYet
 }
 
 func (s *Server) StartIdentityLink(context.Context, api.StartIdentityLinkRequestObject) (api.StartIdentityLinkResponseObject, error) {
-	return nil, errNotYet
-}
-
-func (s *Server) DeleteIdentity(context.Context, api.DeleteIdentityRequestObject) (api.DeleteIdentityResponseObject, error) {
 	return nil, errNotYet
 }

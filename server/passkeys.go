@@ -51,6 +51,8 @@ func (s *Server) PasskeyRegistrationOptions(ctx context.Context, req api.Passkey
 	switch {
 	case errors.As(err, &wait):
 		return api.PasskeyRegistrationOptions429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	case errors.Is(err, errCurrentPasswordRequired):
+		return api.PasskeyRegistrationOptions422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: currentPasswordRequired(ctx)}, nil
 	case err != nil:
 		return nil, err
 	case !ok:
@@ -265,10 +267,12 @@ func (s *Server) RenamePasskey(ctx context.Context, req api.RenamePasskeyRequest
 }
 
 // DeletePasskey implements api.StrictServerInterface (behind step-up): one
-// of the caller's passkeys goes, after the password is checked again. The
-// user row is locked first, as every factor change locks it, so that of
-// concurrent removals the last one sees no factor left and voids the
-// recovery codes. Recorded (passkey_removed) and mailed.
+// of the caller's passkeys goes, after the password is checked again (when
+// the account has one). The user row is locked first, as every factor
+// change locks it, so that of concurrent removals the last one sees no
+// factor left and voids the recovery codes, and an account without a
+// password keeps a way to log in (keepLoginMethod). Recorded
+// (passkey_removed) and mailed.
 func (s *Server) DeletePasskey(ctx context.Context, req api.DeletePasskeyRequestObject) (api.DeletePasskeyResponseObject, error) {
 	me := caller(ctx)
 	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
@@ -276,6 +280,8 @@ func (s *Server) DeletePasskey(ctx context.Context, req api.DeletePasskeyRequest
 	switch {
 	case errors.As(err, &wait):
 		return api.DeletePasskey429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	case errors.Is(err, errCurrentPasswordRequired):
+		return api.DeletePasskey422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: currentPasswordRequired(ctx)}, nil
 	case err != nil:
 		return nil, err
 	case !ok:
@@ -292,6 +298,9 @@ func (s *Server) DeletePasskey(ctx context.Context, req api.DeletePasskeyRequest
 		if n == 0 {
 			return database.ErrNotFound
 		}
+		if err := keepLoginMethod(ctx, q, me.user.ID); err != nil {
+			return err
+		}
 		if err := s.dropCodesWithoutFactor(ctx, q, me.user.ID); err != nil {
 			return err
 		}
@@ -303,6 +312,8 @@ func (s *Server) DeletePasskey(ctx context.Context, req api.DeletePasskeyRequest
 	switch {
 	case errors.Is(err, database.ErrNotFound):
 		return api.DeletePasskey404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse: notFound(ctx, "No such passkey.")}, nil
+	case errors.Is(err, errLastLoginMethod):
+		return api.DeletePasskey409ApplicationProblemPlusJSONResponse{LastLoginMethodApplicationProblemPlusJSONResponse: lastLoginMethod(ctx)}, nil
 	case err != nil:
 		return nil, err
 	}

@@ -45,6 +45,7 @@ var (
 	typeStepUpRequired     = problemType{http.StatusUnauthorized, "step-up-required", "Step-up required"}
 	typeFactorLimit        = problemType{http.StatusConflict, "factor-limit", "Too many factors"}
 	typeFactorRequired     = problemType{http.StatusConflict, "factor-required", "No second factor"}
+	typeLastLoginMethod    = problemType{http.StatusConflict, "last-login-method", "Last way to log in"}
 	// typeClientClosed is nginx's 499: the client left before the answer, so
 	// nobody reads it; it only keeps such requests out of the 5xx figures.
 	typeClientClosed = problemType{499, "client-closed-request", "Client closed request"}
@@ -198,6 +199,13 @@ func factorRequired(ctx context.Context) api.FactorConflictApplicationProblemPlu
 // passkeyLimit is the 409 for a passkey beyond the most an account keeps.
 func passkeyLimit(ctx context.Context) api.FactorConflictApplicationProblemPlusJSONResponse {
 	return api.FactorConflictApplicationProblemPlusJSONResponse(problem(ctx, typeFactorLimit, fmt.Sprintf("An account has at most %d passkeys; remove one first.", maxPasskeys)))
+}
+
+// lastLoginMethod is the 409 for removing the account's last way to log in
+// (its password, passkeys and identities are all that remain).
+func lastLoginMethod(ctx context.Context) api.LastLoginMethodApplicationProblemPlusJSONResponse {
+	return api.LastLoginMethodApplicationProblemPlusJSONResponse(problem(ctx, typeLastLoginMethod,
+		"This is the account's last way to log in; add another first (a passkey, a provider, or a password through the reset)."))
 }
 
 // unreadablePasskey is the 400 for a credential that is not a WebAuthn

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/google/uuid"
+
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
 	"github.com/authd/authd/server/database"
@@ -45,7 +47,8 @@ func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordReque
 
 // ResetPassword implements api.StrictServerInterface. The new password
 // ends every session and every other outstanding link; receiving the mail
-// also proves the address, so it counts as verified.
+// also proves the address, so it counts as verified, and the identities
+// whose provider never verified it stop logging in to the account.
 func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequestObject) (api.ResetPasswordResponseObject, error) {
 	refused := api.ResetPassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: invalidToken(ctx)}
 	hash := token.HashOpaque(req.Body.Token)
@@ -84,6 +87,9 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 		if _, err = q.MarkEmailVerified(ctx, db.MarkEmailVerifiedParams{ID: u.ID, Now: s.now()}); err != nil {
 			return err
 		}
+		if err := s.unlinkUnverifiedIdentities(ctx, q, u.ID); err != nil {
+			return err
+		}
 		return s.recordSecurityEvent(ctx, q, u.ID, evPasswordReset, nil)
 	})
 	if errors.Is(err, errLinkVoid) {
@@ -96,4 +102,23 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 	infoFrom(ctx).userID = u.ID.String()
 	s.log.InfoContext(ctx, "password reset; every session revoked")
 	return api.ResetPassword204Response{}, nil
+}
+
+// unlinkUnverifiedIdentities removes, in q's transaction (which holds the
+// user row: ChangePassword updated it), the user's identities whose
+// provider did not say it verified the address, each recorded as
+// identity_unlinked. A reset proves the address; these never did, and one
+// of them may be how someone else got in before the owner took the account
+// back.
+func (s *Server) unlinkUnverifiedIdentities(ctx context.Context, q *db.Queries, userID uuid.UUID) error {
+	gone, err := q.DeleteUnverifiedIdentities(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for range gone {
+		if err := s.recordSecurityEvent(ctx, q, userID, evIdentityUnlinked, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -134,7 +134,7 @@ func reader(t *testing.T) func(*http.Response, error) answer {
 }
 
 // sensitiveCalls are the operations behind step-up, each sent with a
-// bearer token; factor is the id a factor operation names.
+// bearer token; factor is the id a factor (or identity) operation names.
 func sensitiveCalls(t *testing.T, app *testkit.App, factor uuid.UUID) map[string]func(access string) answer {
 	ctx, c, read := context.Background(), app.Client, reader(t)
 	newEmail := testkit.UniqueEmail()
@@ -152,7 +152,10 @@ func sensitiveCalls(t *testing.T, app *testkit.App, factor uuid.UUID) map[string
 			return read(c.RegenerateRecoveryCodes(ctx, client.CurrentPasswordRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))
 		},
 		"POST /users/me/factors/totp": func(access string) answer {
-			return read(c.StartTotpEnrollment(ctx, client.StartTotpRequest{CurrentPassword: testkit.Password}, testkit.Bearer(access)))
+			return read(c.StartTotpEnrollment(ctx, client.StartTotpRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))
+		},
+		"DELETE /users/me/identities/{ref}": func(access string) answer {
+			return read(c.DeleteIdentity(ctx, factor.String(), client.CurrentPasswordRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))
 		},
 	}
 }

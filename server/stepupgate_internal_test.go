@@ -39,7 +39,8 @@ func TestStepUpRoutes_TheSpecMarksTheSensitiveOperations(t *testing.T) {
 		}
 	}
 	slices.Sort(marked)
-	want := []string{"deleteFactor", "deleteMe", "deletePasskey", "passkeyRegistrationOptions", "regenerateRecoveryCodes", "startTotpEnrollment", "updateMe"}
+	want := []string{"deleteFactor", "deleteIdentity", "deleteMe", "deletePasskey", "passkeyRegistrationOptions", "regenerateRecoveryCodes",
+		"startIdentityLink", "startTotpEnrollment", "updateMe"}
 	if !slices.Equal(marked, want) || len(sensitive) != len(want) {
 		t.Errorf("marked %v (%d routes), want %v", marked, len(sensitive), want)
 	}

@@ -104,6 +104,8 @@ func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (a
 	switch {
 	case errors.As(err, &wait):
 		return api.DeleteMe429ApplicationProblemPlusJSONResponse{TooManyRequestsApplicationProblemPlusJSONResponse: loginBackoff(ctx, wait)}, nil
+	case errors.Is(err, errCurrentPasswordRequired):
+		return api.DeleteMe422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: currentPasswordRequired(ctx)}, nil
 	case err != nil:
 		return nil, err
 	case !ok:

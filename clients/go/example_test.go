@@ -100,7 +100,7 @@ func ExampleClientWithResponses_VerifyMfaWithResponse() {
 	first, _ := c.LoginWithResponse(ctx, creds)
 
 	// Enrol an authenticator app: show enrolment.JSON201.QrCode, then verify its first code.
-	enrolment, _ := c.StartTotpEnrollmentWithResponse(ctx, client.StartTotpRequest{CurrentPassword: "Correct-Horse-7"}, bearer(first.JSON200.AccessToken))
+	enrolment, _ := c.StartTotpEnrollmentWithResponse(ctx, client.StartTotpRequest{CurrentPassword: &creds.Password}, bearer(first.JSON200.AccessToken))
 	secret := enrolment.JSON201.Secret
 	now := time.Now()
 	code, _ := mfa.Code(secret, now)

@@ -230,9 +230,11 @@ type CodeRequest struct {
 }
 
 // CurrentPasswordRequest Confirms a change to the account's ways to log in with its password.
-// Required when the account has a password; an account created by a
-// federated login has none until it sets one through a reset, and
-// sends no `current_password`.
+// Required when the account has a password (without it: 422 naming
+// `current_password`); an account created by a federated login has
+// none until it sets one through a reset, and sends no
+// `current_password` (403 `wrong-password` if it does: there is none to
+// match); step-up alone guards its changes.
 type CurrentPasswordRequest struct {
 	// CurrentPassword The account's current password.
 	//
@@ -1024,10 +1026,10 @@ type StartIdentityLinkRequestCodeChallengeMethod string
 
 // StartTotpRequest defines model for StartTotpRequest.
 type StartTotpRequest struct {
-	// CurrentPassword The account's current password.
+	// CurrentPassword The account's current password; required when it has one (see `CurrentPasswordRequest`).
 	//
 	// Example: Correct-Horse-7
-	CurrentPassword string `json:"current_password"`
+	CurrentPassword *string `json:"current_password,omitempty"`
 
 	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
 	// Control and format characters (line breaks, bidi overrides,
@@ -5707,6 +5709,22 @@ func (response DeleteMe413ApplicationProblemPlusJSONResponse) VisitDeleteMeRespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMe422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteMe422ApplicationProblemPlusJSONResponse) VisitDeleteMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }

@@ -233,9 +233,11 @@ type CodeRequest struct {
 }
 
 // CurrentPasswordRequest Confirms a change to the account's ways to log in with its password.
-// Required when the account has a password; an account created by a
-// federated login has none until it sets one through a reset, and
-// sends no `current_password`.
+// Required when the account has a password (without it: 422 naming
+// `current_password`); an account created by a federated login has
+// none until it sets one through a reset, and sends no
+// `current_password` (403 `wrong-password` if it does: there is none to
+// match); step-up alone guards its changes.
 type CurrentPasswordRequest struct {
 	// CurrentPassword The account's current password.
 	//
@@ -1027,10 +1029,10 @@ type StartIdentityLinkRequestCodeChallengeMethod string
 
 // StartTotpRequest defines model for StartTotpRequest.
 type StartTotpRequest struct {
-	// CurrentPassword The account's current password.
+	// CurrentPassword The account's current password; required when it has one (see `CurrentPasswordRequest`).
 	//
 	// Example: Correct-Horse-7
-	CurrentPassword string `json:"current_password"`
+	CurrentPassword *string `json:"current_password,omitempty"`
 
 	// FriendlyName A name the user gives the factor; defaults to "Authenticator app".
 	// Control and format characters (line breaks, bidi overrides,
@@ -2488,10 +2490,13 @@ type ClientInterface interface {
 	//
 	// Deactivates the account (`is_active` becomes false) and revokes every
 	// session. The account can no longer log in; its email stays reserved.
-	// `current_password` is required, so a stolen access token cannot end
-	// the account for good. A wrong one is the 403 of `PUT /users/me` and
-	// counts like a failed login in the same way (the login backoff, 429
-	// `login-backoff`, and a `login_failed` event). Limited per user with
+	// `current_password` is required when the account has a password (422
+	// naming the field without it), so a stolen access token cannot end
+	// the account for good; an account without one (created by a federated
+	// login) relies on step-up alone and sends none (403 if it does). A
+	// wrong one is the 403 of `PUT /users/me` and counts like a failed
+	// login in the same way (the login backoff, 429 `login-backoff`, and a
+	// `login_failed` event). Limited per user with
 	// the budget of `PUT /users/me` (default 10 per minute; 429
 	// `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 	//
@@ -2504,10 +2509,13 @@ type ClientInterface interface {
 	//
 	// Deactivates the account (`is_active` becomes false) and revokes every
 	// session. The account can no longer log in; its email stays reserved.
-	// `current_password` is required, so a stolen access token cannot end
-	// the account for good. A wrong one is the 403 of `PUT /users/me` and
-	// counts like a failed login in the same way (the login backoff, 429
-	// `login-backoff`, and a `login_failed` event). Limited per user with
+	// `current_password` is required when the account has a password (422
+	// naming the field without it), so a stolen access token cannot end
+	// the account for good; an account without one (created by a federated
+	// login) relies on step-up alone and sends none (403 if it does). A
+	// wrong one is the 403 of `PUT /users/me` and counts like a failed
+	// login in the same way (the login backoff, 429 `login-backoff`, and a
+	// `login_failed` event). Limited per user with
 	// the budget of `PUT /users/me` (default 10 per minute; 429
 	// `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 	//
@@ -2526,7 +2534,10 @@ type ClientInterface interface {
 	// UpdateMeWithBody Change email or password
 	//
 	// Changes the password, requests an email change, or both;
-	// `current_password` is always required. A new password takes effect at
+	// `current_password` is always required; an account without a password
+	// (created by a federated login) has none to match (403
+	// `wrong-password`) and sets one through the password reset instead. A
+	// new password takes effect at
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one (at most one
@@ -2549,7 +2560,10 @@ type ClientInterface interface {
 	// UpdateMe Change email or password
 	//
 	// Changes the password, requests an email change, or both;
-	// `current_password` is always required. A new password takes effect at
+	// `current_password` is always required; an account without a password
+	// (created by a federated login) has none to match (403
+	// `wrong-password`) and sets one through the password reset instead. A
+	// new password takes effect at
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one (at most one
@@ -2602,7 +2616,8 @@ type ClientInterface interface {
 	//
 	// A stolen access token must not add the thief's authenticator (the
 	// owner could then neither log in nor remove it): the request needs
-	// step-up and `current_password`, checked like `PUT /users/me` checks
+	// step-up and, when the account has a password, `current_password`
+	// (see `CurrentPasswordRequest`), checked like `PUT /users/me` checks
 	// it (403 `wrong-password`, the login backoff with 429
 	// `login-backoff`, and the per-user budget of `PUT /users/me`).
 	//
@@ -2625,7 +2640,8 @@ type ClientInterface interface {
 	//
 	// A stolen access token must not add the thief's authenticator (the
 	// owner could then neither log in nor remove it): the request needs
-	// step-up and `current_password`, checked like `PUT /users/me` checks
+	// step-up and, when the account has a password, `current_password`
+	// (see `CurrentPasswordRequest`), checked like `PUT /users/me` checks
 	// it (403 `wrong-password`, the login backoff with 429
 	// `login-backoff`, and the per-user budget of `PUT /users/me`).
 	//
@@ -2639,8 +2655,8 @@ type ClientInterface interface {
 	// Removes one of the account's factors, active or not. Removing the last
 	// active factor also voids the recovery codes, and logins no longer ask
 	// for a second factor. Needs step-up (so with a factor on the account, a
-	// recent code) and `current_password`, checked like `PUT /users/me`
-	// checks it (403 `wrong-password`, the login backoff, the per-user
+	// recent code) and, when the account has a password,
+	// `current_password`, checked like `PUT /users/me` checks it (403 `wrong-password`, the login backoff, the per-user
 	// budget of `PUT /users/me`): a stolen access token, however fresh,
 	// cannot strip the account's second factor. Unknown and other users'
 	// factors answer 404. A notice is mailed to the account's address.
@@ -2655,8 +2671,8 @@ type ClientInterface interface {
 	// Removes one of the account's factors, active or not. Removing the last
 	// active factor also voids the recovery codes, and logins no longer ask
 	// for a second factor. Needs step-up (so with a factor on the account, a
-	// recent code) and `current_password`, checked like `PUT /users/me`
-	// checks it (403 `wrong-password`, the login backoff, the per-user
+	// recent code) and, when the account has a password,
+	// `current_password`, checked like `PUT /users/me` checks it (403 `wrong-password`, the login backoff, the per-user
 	// budget of `PUT /users/me`): a stolen access token, however fresh,
 	// cannot strip the account's second factor. Unknown and other users'
 	// factors answer 404. A notice is mailed to the account's address.
@@ -2846,9 +2862,9 @@ type ClientInterface interface {
 	// is required, user verification is required, and the account's
 	// existing passkeys are excluded. The challenge is single use, bound to
 	// this session and ceremony, and expires after 5 minutes. Needs
-	// step-up and `current_password` (a passkey is a way to log in: a
-	// stolen access token must not add the thief's), checked like
-	// `PUT /users/me` checks it.
+	// step-up and, when the account has a password, `current_password`
+	// (a passkey is a way to log in: a stolen access token must not add
+	// the thief's), checked like `PUT /users/me` checks it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2863,9 +2879,9 @@ type ClientInterface interface {
 	// is required, user verification is required, and the account's
 	// existing passkeys are excluded. The challenge is single use, bound to
 	// this session and ceremony, and expires after 5 minutes. Needs
-	// step-up and `current_password` (a passkey is a way to log in: a
-	// stolen access token must not add the thief's), checked like
-	// `PUT /users/me` checks it.
+	// step-up and, when the account has a password, `current_password`
+	// (a passkey is a way to log in: a stolen access token must not add
+	// the thief's), checked like `PUT /users/me` checks it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2926,8 +2942,9 @@ type ClientInterface interface {
 	//
 	// Voids every recovery code of the account and returns 10 new ones,
 	// shown this once. Only an account with an active factor has recovery
-	// codes (409 `factor-required` otherwise). Needs step-up and
-	// `current_password`, checked like `PUT /users/me` checks it (403
+	// codes (409 `factor-required` otherwise). Needs step-up and, when the
+	// account has a password, `current_password`, checked like
+	// `PUT /users/me` checks it (403
 	// `wrong-password`, the login backoff, the per-user budget of
 	// `PUT /users/me`): a stolen access token, however fresh, cannot take
 	// the codes. A notice is mailed to the account's address.
@@ -2941,8 +2958,9 @@ type ClientInterface interface {
 	//
 	// Voids every recovery code of the account and returns 10 new ones,
 	// shown this once. Only an account with an active factor has recovery
-	// codes (409 `factor-required` otherwise). Needs step-up and
-	// `current_password`, checked like `PUT /users/me` checks it (403
+	// codes (409 `factor-required` otherwise). Needs step-up and, when the
+	// account has a password, `current_password`, checked like
+	// `PUT /users/me` checks it (403
 	// `wrong-password`, the login backoff, the per-user budget of
 	// `PUT /users/me`): a stolen access token, however fresh, cannot take
 	// the codes. A notice is mailed to the account's address.
@@ -4128,10 +4146,13 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 //
 // Deactivates the account (`is_active` becomes false) and revokes every
 // session. The account can no longer log in; its email stays reserved.
-// `current_password` is required, so a stolen access token cannot end
-// the account for good. A wrong one is the 403 of `PUT /users/me` and
-// counts like a failed login in the same way (the login backoff, 429
-// `login-backoff`, and a `login_failed` event). Limited per user with
+// `current_password` is required when the account has a password (422
+// naming the field without it), so a stolen access token cannot end
+// the account for good; an account without one (created by a federated
+// login) relies on step-up alone and sends none (403 if it does). A
+// wrong one is the 403 of `PUT /users/me` and counts like a failed
+// login in the same way (the login backoff, 429 `login-backoff`, and a
+// `login_failed` event). Limited per user with
 // the budget of `PUT /users/me` (default 10 per minute; 429
 // `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 //
@@ -4154,10 +4175,13 @@ func (c *Client) DeleteMeWithBody(ctx context.Context, contentType string, body 
 //
 // Deactivates the account (`is_active` becomes false) and revokes every
 // session. The account can no longer log in; its email stays reserved.
-// `current_password` is required, so a stolen access token cannot end
-// the account for good. A wrong one is the 403 of `PUT /users/me` and
-// counts like a failed login in the same way (the login backoff, 429
-// `login-backoff`, and a `login_failed` event). Limited per user with
+// `current_password` is required when the account has a password (422
+// naming the field without it), so a stolen access token cannot end
+// the account for good; an account without one (created by a federated
+// login) relies on step-up alone and sends none (403 if it does). A
+// wrong one is the 403 of `PUT /users/me` and counts like a failed
+// login in the same way (the login backoff, 429 `login-backoff`, and a
+// `login_failed` event). Limited per user with
 // the budget of `PUT /users/me` (default 10 per minute; 429
 // `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 //
@@ -4196,7 +4220,10 @@ func (c *Client) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*htt
 // UpdateMeWithBody Change email or password
 //
 // Changes the password, requests an email change, or both;
-// `current_password` is always required. A new password takes effect at
+// `current_password` is always required; an account without a password
+// (created by a federated login) has none to match (403
+// `wrong-password`) and sets one through the password reset instead. A
+// new password takes effect at
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one (at most one
@@ -4229,7 +4256,10 @@ func (c *Client) UpdateMeWithBody(ctx context.Context, contentType string, body 
 // UpdateMe Change email or password
 //
 // Changes the password, requests an email change, or both;
-// `current_password` is always required. A new password takes effect at
+// `current_password` is always required; an account without a password
+// (created by a federated login) has none to match (403
+// `wrong-password`) and sets one through the password reset instead. A
+// new password takes effect at
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one (at most one
@@ -4312,7 +4342,8 @@ func (c *Client) ListFactors(ctx context.Context, reqEditors ...RequestEditorFn)
 //
 // A stolen access token must not add the thief's authenticator (the
 // owner could then neither log in nor remove it): the request needs
-// step-up and `current_password`, checked like `PUT /users/me` checks
+// step-up and, when the account has a password, `current_password`
+// (see `CurrentPasswordRequest`), checked like `PUT /users/me` checks
 // it (403 `wrong-password`, the login backoff with 429
 // `login-backoff`, and the per-user budget of `PUT /users/me`).
 //
@@ -4345,7 +4376,8 @@ func (c *Client) StartTotpEnrollmentWithBody(ctx context.Context, contentType st
 //
 // A stolen access token must not add the thief's authenticator (the
 // owner could then neither log in nor remove it): the request needs
-// step-up and `current_password`, checked like `PUT /users/me` checks
+// step-up and, when the account has a password, `current_password`
+// (see `CurrentPasswordRequest`), checked like `PUT /users/me` checks
 // it (403 `wrong-password`, the login backoff with 429
 // `login-backoff`, and the per-user budget of `PUT /users/me`).
 //
@@ -4369,8 +4401,8 @@ func (c *Client) StartTotpEnrollment(ctx context.Context, body StartTotpEnrollme
 // Removes one of the account's factors, active or not. Removing the last
 // active factor also voids the recovery codes, and logins no longer ask
 // for a second factor. Needs step-up (so with a factor on the account, a
-// recent code) and `current_password`, checked like `PUT /users/me`
-// checks it (403 `wrong-password`, the login backoff, the per-user
+// recent code) and, when the account has a password,
+// `current_password`, checked like `PUT /users/me` checks it (403 `wrong-password`, the login backoff, the per-user
 // budget of `PUT /users/me`): a stolen access token, however fresh,
 // cannot strip the account's second factor. Unknown and other users'
 // factors answer 404. A notice is mailed to the account's address.
@@ -4395,8 +4427,8 @@ func (c *Client) DeleteFactorWithBody(ctx context.Context, id FactorID, contentT
 // Removes one of the account's factors, active or not. Removing the last
 // active factor also voids the recovery codes, and logins no longer ask
 // for a second factor. Needs step-up (so with a factor on the account, a
-// recent code) and `current_password`, checked like `PUT /users/me`
-// checks it (403 `wrong-password`, the login backoff, the per-user
+// recent code) and, when the account has a password,
+// `current_password`, checked like `PUT /users/me` checks it (403 `wrong-password`, the login backoff, the per-user
 // budget of `PUT /users/me`): a stolen access token, however fresh,
 // cannot strip the account's second factor. Unknown and other users'
 // factors answer 404. A notice is mailed to the account's address.
@@ -4716,9 +4748,9 @@ func (c *Client) RegisterPasskey(ctx context.Context, body RegisterPasskeyJSONRe
 // is required, user verification is required, and the account's
 // existing passkeys are excluded. The challenge is single use, bound to
 // this session and ceremony, and expires after 5 minutes. Needs
-// step-up and `current_password` (a passkey is a way to log in: a
-// stolen access token must not add the thief's), checked like
-// `PUT /users/me` checks it.
+// step-up and, when the account has a password, `current_password`
+// (a passkey is a way to log in: a stolen access token must not add
+// the thief's), checked like `PUT /users/me` checks it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4743,9 +4775,9 @@ func (c *Client) PasskeyRegistrationOptionsWithBody(ctx context.Context, content
 // is required, user verification is required, and the account's
 // existing passkeys are excluded. The challenge is single use, bound to
 // this session and ceremony, and expires after 5 minutes. Needs
-// step-up and `current_password` (a passkey is a way to log in: a
-// stolen access token must not add the thief's), checked like
-// `PUT /users/me` checks it.
+// step-up and, when the account has a password, `current_password`
+// (a passkey is a way to log in: a stolen access token must not add
+// the thief's), checked like `PUT /users/me` checks it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4856,8 +4888,9 @@ func (c *Client) RenamePasskey(ctx context.Context, id PasskeyID, body RenamePas
 //
 // Voids every recovery code of the account and returns 10 new ones,
 // shown this once. Only an account with an active factor has recovery
-// codes (409 `factor-required` otherwise). Needs step-up and
-// `current_password`, checked like `PUT /users/me` checks it (403
+// codes (409 `factor-required` otherwise). Needs step-up and, when the
+// account has a password, `current_password`, checked like
+// `PUT /users/me` checks it (403
 // `wrong-password`, the login backoff, the per-user budget of
 // `PUT /users/me`): a stolen access token, however fresh, cannot take
 // the codes. A notice is mailed to the account's address.
@@ -4881,8 +4914,9 @@ func (c *Client) RegenerateRecoveryCodesWithBody(ctx context.Context, contentTyp
 //
 // Voids every recovery code of the account and returns 10 new ones,
 // shown this once. Only an account with an active factor has recovery
-// codes (409 `factor-required` otherwise). Needs step-up and
-// `current_password`, checked like `PUT /users/me` checks it (403
+// codes (409 `factor-required` otherwise). Needs step-up and, when the
+// account has a password, `current_password`, checked like
+// `PUT /users/me` checks it (403
 // `wrong-password`, the login backoff, the per-user budget of
 // `PUT /users/me`): a stolen access token, however fresh, cannot take
 // the codes. A notice is mailed to the account's address.
@@ -7680,10 +7714,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Deactivates the account (`is_active` becomes false) and revokes every
 	// session. The account can no longer log in; its email stays reserved.
-	// `current_password` is required, so a stolen access token cannot end
-	// the account for good. A wrong one is the 403 of `PUT /users/me` and
-	// counts like a failed login in the same way (the login backoff, 429
-	// `login-backoff`, and a `login_failed` event). Limited per user with
+	// `current_password` is required when the account has a password (422
+	// naming the field without it), so a stolen access token cannot end
+	// the account for good; an account without one (created by a federated
+	// login) relies on step-up alone and sends none (403 if it does). A
+	// wrong one is the 403 of `PUT /users/me` and counts like a failed
+	// login in the same way (the login backoff, 429 `login-backoff`, and a
+	// `login_failed` event). Limited per user with
 	// the budget of `PUT /users/me` (default 10 per minute; 429
 	// `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 	//
@@ -7696,10 +7733,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Deactivates the account (`is_active` becomes false) and revokes every
 	// session. The account can no longer log in; its email stays reserved.
-	// `current_password` is required, so a stolen access token cannot end
-	// the account for good. A wrong one is the 403 of `PUT /users/me` and
-	// counts like a failed login in the same way (the login backoff, 429
-	// `login-backoff`, and a `login_failed` event). Limited per user with
+	// `current_password` is required when the account has a password (422
+	// naming the field without it), so a stolen access token cannot end
+	// the account for good; an account without one (created by a federated
+	// login) relies on step-up alone and sends none (403 if it does). A
+	// wrong one is the 403 of `PUT /users/me` and counts like a failed
+	// login in the same way (the login backoff, 429 `login-backoff`, and a
+	// `login_failed` event). Limited per user with
 	// the budget of `PUT /users/me` (default 10 per minute; 429
 	// `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 	//
@@ -7720,7 +7760,10 @@ type ClientWithResponsesInterface interface {
 	// UpdateMeWithBodyWithResponse Change email or password
 	//
 	// Changes the password, requests an email change, or both;
-	// `current_password` is always required. A new password takes effect at
+	// `current_password` is always required; an account without a password
+	// (created by a federated login) has none to match (403
+	// `wrong-password`) and sets one through the password reset instead. A
+	// new password takes effect at
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one (at most one
@@ -7743,7 +7786,10 @@ type ClientWithResponsesInterface interface {
 	// UpdateMeWithResponse Change email or password
 	//
 	// Changes the password, requests an email change, or both;
-	// `current_password` is always required. A new password takes effect at
+	// `current_password` is always required; an account without a password
+	// (created by a federated login) has none to match (403
+	// `wrong-password`) and sets one through the password reset instead. A
+	// new password takes effect at
 	// once and revokes every other session of the user. A new email is only
 	// pending: a confirmation link goes to the new address (for
 	// `POST /auth/email/confirm`) and a notice to the current one (at most one
@@ -7800,7 +7846,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// A stolen access token must not add the thief's authenticator (the
 	// owner could then neither log in nor remove it): the request needs
-	// step-up and `current_password`, checked like `PUT /users/me` checks
+	// step-up and, when the account has a password, `current_password`
+	// (see `CurrentPasswordRequest`), checked like `PUT /users/me` checks
 	// it (403 `wrong-password`, the login backoff with 429
 	// `login-backoff`, and the per-user budget of `PUT /users/me`).
 	//
@@ -7823,7 +7870,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// A stolen access token must not add the thief's authenticator (the
 	// owner could then neither log in nor remove it): the request needs
-	// step-up and `current_password`, checked like `PUT /users/me` checks
+	// step-up and, when the account has a password, `current_password`
+	// (see `CurrentPasswordRequest`), checked like `PUT /users/me` checks
 	// it (403 `wrong-password`, the login backoff with 429
 	// `login-backoff`, and the per-user budget of `PUT /users/me`).
 	//
@@ -7837,8 +7885,8 @@ type ClientWithResponsesInterface interface {
 	// Removes one of the account's factors, active or not. Removing the last
 	// active factor also voids the recovery codes, and logins no longer ask
 	// for a second factor. Needs step-up (so with a factor on the account, a
-	// recent code) and `current_password`, checked like `PUT /users/me`
-	// checks it (403 `wrong-password`, the login backoff, the per-user
+	// recent code) and, when the account has a password,
+	// `current_password`, checked like `PUT /users/me` checks it (403 `wrong-password`, the login backoff, the per-user
 	// budget of `PUT /users/me`): a stolen access token, however fresh,
 	// cannot strip the account's second factor. Unknown and other users'
 	// factors answer 404. A notice is mailed to the account's address.
@@ -7853,8 +7901,8 @@ type ClientWithResponsesInterface interface {
 	// Removes one of the account's factors, active or not. Removing the last
 	// active factor also voids the recovery codes, and logins no longer ask
 	// for a second factor. Needs step-up (so with a factor on the account, a
-	// recent code) and `current_password`, checked like `PUT /users/me`
-	// checks it (403 `wrong-password`, the login backoff, the per-user
+	// recent code) and, when the account has a password,
+	// `current_password`, checked like `PUT /users/me` checks it (403 `wrong-password`, the login backoff, the per-user
 	// budget of `PUT /users/me`): a stolen access token, however fresh,
 	// cannot strip the account's second factor. Unknown and other users'
 	// factors answer 404. A notice is mailed to the account's address.
@@ -8048,9 +8096,9 @@ type ClientWithResponsesInterface interface {
 	// is required, user verification is required, and the account's
 	// existing passkeys are excluded. The challenge is single use, bound to
 	// this session and ceremony, and expires after 5 minutes. Needs
-	// step-up and `current_password` (a passkey is a way to log in: a
-	// stolen access token must not add the thief's), checked like
-	// `PUT /users/me` checks it.
+	// step-up and, when the account has a password, `current_password`
+	// (a passkey is a way to log in: a stolen access token must not add
+	// the thief's), checked like `PUT /users/me` checks it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8065,9 +8113,9 @@ type ClientWithResponsesInterface interface {
 	// is required, user verification is required, and the account's
 	// existing passkeys are excluded. The challenge is single use, bound to
 	// this session and ceremony, and expires after 5 minutes. Needs
-	// step-up and `current_password` (a passkey is a way to log in: a
-	// stolen access token must not add the thief's), checked like
-	// `PUT /users/me` checks it.
+	// step-up and, when the account has a password, `current_password`
+	// (a passkey is a way to log in: a stolen access token must not add
+	// the thief's), checked like `PUT /users/me` checks it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8128,8 +8176,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Voids every recovery code of the account and returns 10 new ones,
 	// shown this once. Only an account with an active factor has recovery
-	// codes (409 `factor-required` otherwise). Needs step-up and
-	// `current_password`, checked like `PUT /users/me` checks it (403
+	// codes (409 `factor-required` otherwise). Needs step-up and, when the
+	// account has a password, `current_password`, checked like
+	// `PUT /users/me` checks it (403
 	// `wrong-password`, the login backoff, the per-user budget of
 	// `PUT /users/me`): a stolen access token, however fresh, cannot take
 	// the codes. A notice is mailed to the account's address.
@@ -8143,8 +8192,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Voids every recovery code of the account and returns 10 new ones,
 	// shown this once. Only an account with an active factor has recovery
-	// codes (409 `factor-required` otherwise). Needs step-up and
-	// `current_password`, checked like `PUT /users/me` checks it (403
+	// codes (409 `factor-required` otherwise). Needs step-up and, when the
+	// account has a password, `current_password`, checked like
+	// `PUT /users/me` checks it (403
 	// `wrong-password`, the login backoff, the per-user budget of
 	// `PUT /users/me`): a stolen access token, however fresh, cannot take
 	// the codes. A notice is mailed to the account's address.
@@ -10663,6 +10713,8 @@ type DeleteMeResponse struct {
 	ApplicationproblemJSON408 *RequestTimeout
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -10698,6 +10750,11 @@ func (r DeleteMeResponse) GetApplicationproblemJSON408() *RequestTimeout {
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r DeleteMeResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteMeResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -13716,10 +13773,13 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 //
 // Deactivates the account (`is_active` becomes false) and revokes every
 // session. The account can no longer log in; its email stays reserved.
-// `current_password` is required, so a stolen access token cannot end
-// the account for good. A wrong one is the 403 of `PUT /users/me` and
-// counts like a failed login in the same way (the login backoff, 429
-// `login-backoff`, and a `login_failed` event). Limited per user with
+// `current_password` is required when the account has a password (422
+// naming the field without it), so a stolen access token cannot end
+// the account for good; an account without one (created by a federated
+// login) relies on step-up alone and sends none (403 if it does). A
+// wrong one is the 403 of `PUT /users/me` and counts like a failed
+// login in the same way (the login backoff, 429 `login-backoff`, and a
+// `login_failed` event). Limited per user with
 // the budget of `PUT /users/me` (default 10 per minute; 429
 // `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 //
@@ -13738,10 +13798,13 @@ func (c *ClientWithResponses) DeleteMeWithBodyWithResponse(ctx context.Context, 
 //
 // Deactivates the account (`is_active` becomes false) and revokes every
 // session. The account can no longer log in; its email stays reserved.
-// `current_password` is required, so a stolen access token cannot end
-// the account for good. A wrong one is the 403 of `PUT /users/me` and
-// counts like a failed login in the same way (the login backoff, 429
-// `login-backoff`, and a `login_failed` event). Limited per user with
+// `current_password` is required when the account has a password (422
+// naming the field without it), so a stolen access token cannot end
+// the account for good; an account without one (created by a federated
+// login) relies on step-up alone and sends none (403 if it does). A
+// wrong one is the 403 of `PUT /users/me` and counts like a failed
+// login in the same way (the login backoff, 429 `login-backoff`, and a
+// `login_failed` event). Limited per user with
 // the budget of `PUT /users/me` (default 10 per minute; 429
 // `rate-limited`). Needs step-up (see `POST /auth/step-up`).
 //
@@ -13774,7 +13837,10 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 // UpdateMeWithBodyWithResponse Change email or password
 //
 // Changes the password, requests an email change, or both;
-// `current_password` is always required. A new password takes effect at
+// `current_password` is always required; an account without a password
+// (created by a federated login) has none to match (403
+// `wrong-password`) and sets one through the password reset instead. A
+// new password takes effect at
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one (at most one
@@ -13803,7 +13869,10 @@ func (c *ClientWithResponses) UpdateMeWithBodyWithResponse(ctx context.Context, 
 // UpdateMeWithResponse Change email or password
 //
 // Changes the password, requests an email change, or both;
-// `current_password` is always required. A new password takes effect at
+// `current_password` is always required; an account without a password
+// (created by a federated login) has none to match (403
+// `wrong-password`) and sets one through the password reset instead. A
+// new password takes effect at
 // once and revokes every other session of the user. A new email is only
 // pending: a confirmation link goes to the new address (for
 // `POST /auth/email/confirm`) and a notice to the current one (at most one
@@ -13878,7 +13947,8 @@ func (c *ClientWithResponses) ListFactorsWithResponse(ctx context.Context, reqEd
 //
 // A stolen access token must not add the thief's authenticator (the
 // owner could then neither log in nor remove it): the request needs
-// step-up and `current_password`, checked like `PUT /users/me` checks
+// step-up and, when the account has a password, `current_password`
+// (see `CurrentPasswordRequest`), checked like `PUT /users/me` checks
 // it (403 `wrong-password`, the login backoff with 429
 // `login-backoff`, and the per-user budget of `PUT /users/me`).
 //
@@ -13907,7 +13977,8 @@ func (c *ClientWithResponses) StartTotpEnrollmentWithBodyWithResponse(ctx contex
 //
 // A stolen access token must not add the thief's authenticator (the
 // owner could then neither log in nor remove it): the request needs
-// step-up and `current_password`, checked like `PUT /users/me` checks
+// step-up and, when the account has a password, `current_password`
+// (see `CurrentPasswordRequest`), checked like `PUT /users/me` checks
 // it (403 `wrong-password`, the login backoff with 429
 // `login-backoff`, and the per-user budget of `PUT /users/me`).
 //
@@ -13927,8 +13998,8 @@ func (c *ClientWithResponses) StartTotpEnrollmentWithResponse(ctx context.Contex
 // Removes one of the account's factors, active or not. Removing the last
 // active factor also voids the recovery codes, and logins no longer ask
 // for a second factor. Needs step-up (so with a factor on the account, a
-// recent code) and `current_password`, checked like `PUT /users/me`
-// checks it (403 `wrong-password`, the login backoff, the per-user
+// recent code) and, when the account has a password,
+// `current_password`, checked like `PUT /users/me` checks it (403 `wrong-password`, the login backoff, the per-user
 // budget of `PUT /users/me`): a stolen access token, however fresh,
 // cannot strip the account's second factor. Unknown and other users'
 // factors answer 404. A notice is mailed to the account's address.
@@ -13949,8 +14020,8 @@ func (c *ClientWithResponses) DeleteFactorWithBodyWithResponse(ctx context.Conte
 // Removes one of the account's factors, active or not. Removing the last
 // active factor also voids the recovery codes, and logins no longer ask
 // for a second factor. Needs step-up (so with a factor on the account, a
-// recent code) and `current_password`, checked like `PUT /users/me`
-// checks it (403 `wrong-password`, the login backoff, the per-user
+// recent code) and, when the account has a password,
+// `current_password`, checked like `PUT /users/me` checks it (403 `wrong-password`, the login backoff, the per-user
 // budget of `PUT /users/me`): a stolen access token, however fresh,
 // cannot strip the account's second factor. Unknown and other users'
 // factors answer 404. A notice is mailed to the account's address.
@@ -14222,9 +14293,9 @@ func (c *ClientWithResponses) RegisterPasskeyWithResponse(ctx context.Context, b
 // is required, user verification is required, and the account's
 // existing passkeys are excluded. The challenge is single use, bound to
 // this session and ceremony, and expires after 5 minutes. Needs
-// step-up and `current_password` (a passkey is a way to log in: a
-// stolen access token must not add the thief's), checked like
-// `PUT /users/me` checks it.
+// step-up and, when the account has a password, `current_password`
+// (a passkey is a way to log in: a stolen access token must not add
+// the thief's), checked like `PUT /users/me` checks it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14245,9 +14316,9 @@ func (c *ClientWithResponses) PasskeyRegistrationOptionsWithBodyWithResponse(ctx
 // is required, user verification is required, and the account's
 // existing passkeys are excluded. The challenge is single use, bound to
 // this session and ceremony, and expires after 5 minutes. Needs
-// step-up and `current_password` (a passkey is a way to log in: a
-// stolen access token must not add the thief's), checked like
-// `PUT /users/me` checks it.
+// step-up and, when the account has a password, `current_password`
+// (a passkey is a way to log in: a stolen access token must not add
+// the thief's), checked like `PUT /users/me` checks it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14338,8 +14409,9 @@ func (c *ClientWithResponses) RenamePasskeyWithResponse(ctx context.Context, id 
 //
 // Voids every recovery code of the account and returns 10 new ones,
 // shown this once. Only an account with an active factor has recovery
-// codes (409 `factor-required` otherwise). Needs step-up and
-// `current_password`, checked like `PUT /users/me` checks it (403
+// codes (409 `factor-required` otherwise). Needs step-up and, when the
+// account has a password, `current_password`, checked like
+// `PUT /users/me` checks it (403
 // `wrong-password`, the login backoff, the per-user budget of
 // `PUT /users/me`): a stolen access token, however fresh, cannot take
 // the codes. A notice is mailed to the account's address.
@@ -14359,8 +14431,9 @@ func (c *ClientWithResponses) RegenerateRecoveryCodesWithBodyWithResponse(ctx co
 //
 // Voids every recovery code of the account and returns 10 new ones,
 // shown this once. Only an account with an active factor has recovery
-// codes (409 `factor-required` otherwise). Needs step-up and
-// `current_password`, checked like `PUT /users/me` checks it (403
+// codes (409 `factor-required` otherwise). Needs step-up and, when the
+// account has a password, `current_password`, checked like
+// `PUT /users/me` checks it (403
 // `wrong-password`, the login backoff, the per-user budget of
 // `PUT /users/me`): a stolen access token, however fresh, cannot take
 // the codes. A notice is mailed to the account's address.
@@ -17094,6 +17167,13 @@ func ParseDeleteMeResponse(rsp *http.Response) (*DeleteMeResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests

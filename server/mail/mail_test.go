@@ -20,7 +20,7 @@ func TestRenderer_EveryKindRendersWithoutTemplateErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range kinds {
-		got, err := r.Render(k, Data{Email: "ada@example.com", NewEmail: "ada@new.example", Link: "https://x.example/a?token=T0K", ExpiresIn: "1 hour"})
+		got, err := r.Render(k, Data{Email: "ada@example.com", NewEmail: "ada@new.example", Link: "https://x.example/a?token=T0K", ExpiresIn: "1 hour", Provider: "corp"})
 		if err != nil {
 			t.Fatalf("%s: %v", k, err)
 		}
@@ -30,6 +30,20 @@ func TestRenderer_EveryKindRendersWithoutTemplateErrors(t *testing.T) {
 	}
 	if _, err := r.Render("nope", Data{}); err == nil {
 		t.Error("unknown kind rendered")
+	}
+}
+
+// TestRenderer_IdentityNoticeNamesTheProvider: the user learns which
+// sign-in stopped working.
+func TestRenderer_IdentityNoticeNamesTheProvider(t *testing.T) {
+	t.Parallel()
+	r, _ := NewRenderer("")
+	got, err := r.Render(KindIdentityUnlinked, Data{Email: "ada@example.com", Provider: "corp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got.Text, "corp sign-in") || !strings.Contains(got.HTML, "corp sign-in") || !strings.Contains(got.Text, "ada@example.com") {
+		t.Errorf("identity_unlinked notice: %+v", got)
 	}
 }
 

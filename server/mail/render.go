@@ -28,10 +28,12 @@ const (
 	KindRecoveryCodesRenewed = "mfa_recovery_codes_regenerated"
 	KindPasskeyAdded         = "mfa_passkey_added"   //nolint:gosec // G101: a mail kind, not a credential
 	KindPasskeyRemoved       = "mfa_passkey_removed" //nolint:gosec // G101: a mail kind, not a credential
+	KindIdentityUnlinked     = "identity_unlinked"
 )
 
 var kinds = []string{KindVerifyEmail, KindAlreadyRegistered, KindPasswordReset, KindEmailChangeConfirm, KindEmailChangeNotice, KindEmailTaken,
-	KindFactorAdded, KindFactorRemoved, KindRecoveryCodeUsed, KindRecoveryCodesRenewed, KindPasskeyAdded, KindPasskeyRemoved}
+	KindFactorAdded, KindFactorRemoved, KindRecoveryCodeUsed, KindRecoveryCodesRenewed, KindPasskeyAdded, KindPasskeyRemoved,
+	KindIdentityUnlinked}
 
 //go:embed templates
 var defaultTemplates embed.FS
@@ -44,6 +46,7 @@ type Data struct {
 	NewEmail  string // email_change_confirm and email_taken: the recipient's address
 	Link      string // the action link, with its token
 	ExpiresIn string // how long the link works, e.g. "24 hours"
+	Provider  string // identity notices: the provider's name, from the operator's AUTHD_OIDC_PROVIDERS
 }
 
 // Rendered is a message ready for the outbox.

@@ -103,9 +103,19 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (enc string, err error) {
 	return enc, err
 }
 
+// NoPassword is the stored hash of an account without a password (one
+// created by a federated login): no password matches it.
+const NoPassword = ""
+
 // Verify reports whether pw matches encoded, and whether encoded should be
 // replaced because it uses other parameters than the configured ones.
+// Against NoPassword nothing matches, and it is not an error.
 func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok, rehash bool, err error) {
+	if encoded == NoPassword {
+		// At the cost of a verification, as for an unknown account: an early
+		// answer would tell that the account has no password.
+		return false, false, h.VerifyDummy(ctx, pw)
+	}
 	if tooLongForBcrypt(pw, encoded) {
 		// No match, at the cost of a verification: an early answer would
 		// tell that the account exists and has a legacy hash.

@@ -142,10 +142,33 @@ func TestHasher_RehashWhenParametersChange(t *testing.T) {
 func TestHasher_UnknownOrBrokenHashes(t *testing.T) {
 	t.Parallel()
 	h := newHasher(t, fastArgon)
-	for _, enc := range []string{"", "plaintext", "$argon2id$v=19$m=0,t=1,p=1$AAAA$AAAA", "$argon2id$v=18$m=1024,t=1,p=1$AAAA$AAAA", "$argon2id$garbage", "$bcrypt-sha256$nope"} {
+	for _, enc := range []string{"plaintext", "$argon2id$v=19$m=0,t=1,p=1$AAAA$AAAA", "$argon2id$v=18$m=1024,t=1,p=1$AAAA$AAAA", "$argon2id$garbage", "$bcrypt-sha256$nope"} {
 		if ok, _, err := h.Verify(ctx, "pw", enc); ok || err == nil {
 			t.Errorf("%q: ok=%v err=%v, want refusal with error", enc, ok, err)
 		}
+	}
+}
+
+// TestHasher_NoPasswordMatchesNothingAtTheCostOfAVerification: the empty
+// hash of an account without a password refuses every password, the empty
+// one too, without an error (it is not a broken hash), and a verification
+// runs all the same, so the answer takes as long as a wrong password's.
+func TestHasher_NoPasswordMatchesNothingAtTheCostOfAVerification(t *testing.T) {
+	t.Parallel()
+	h := newHasher(t, fastArgon)
+	var mu sync.Mutex
+	verified := 0
+	h.Observe(func(string, time.Duration) { mu.Lock(); verified++; mu.Unlock() })
+	for _, pw := range []string{"Correct-Horse-7", ""} {
+		ok, rehash, err := h.Verify(ctx, pw, NoPassword)
+		if ok || rehash || err != nil {
+			t.Errorf("%q against no password: ok=%v rehash=%v err=%v, want a plain refusal", pw, ok, rehash, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if verified != 2 {
+		t.Errorf("%d verifications ran for 2 checks, want 2 (one each, like a wrong password)", verified)
 	}
 }
 

@@ -27,7 +27,8 @@ func (a *App) TOTP(t T, secret string, steps int) string {
 func (a *App) EnrolTOTP(t T, access string) (client.Factor, string, []string) {
 	t.Helper()
 	ctx := context.Background()
-	start, err := a.Client.StartTotpEnrollmentWithResponse(ctx, client.StartTotpRequest{CurrentPassword: Password}, Bearer(access))
+	pw := Password
+	start, err := a.Client.StartTotpEnrollmentWithResponse(ctx, client.StartTotpRequest{CurrentPassword: &pw}, Bearer(access))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -677,7 +677,10 @@ export interface paths {
         /**
          * Change email or password
          * @description Changes the password, requests an email change, or both;
-         *     `current_password` is always required. A new password takes effect at
+         *     `current_password` is always required; an account without a password
+         *     (created by a federated login) has none to match (403
+         *     `wrong-password`) and sets one through the password reset instead. A
+         *     new password takes effect at
          *     once and revokes every other session of the user. A new email is only
          *     pending: a confirmation link goes to the new address (for
          *     `POST /auth/email/confirm`) and a notice to the current one (at most one
@@ -698,10 +701,13 @@ export interface paths {
          * Deactivate the account
          * @description Deactivates the account (`is_active` becomes false) and revokes every
          *     session. The account can no longer log in; its email stays reserved.
-         *     `current_password` is required, so a stolen access token cannot end
-         *     the account for good. A wrong one is the 403 of `PUT /users/me` and
-         *     counts like a failed login in the same way (the login backoff, 429
-         *     `login-backoff`, and a `login_failed` event). Limited per user with
+         *     `current_password` is required when the account has a password (422
+         *     naming the field without it), so a stolen access token cannot end
+         *     the account for good; an account without one (created by a federated
+         *     login) relies on step-up alone and sends none (403 if it does). A
+         *     wrong one is the 403 of `PUT /users/me` and counts like a failed
+         *     login in the same way (the login backoff, 429 `login-backoff`, and a
+         *     `login_failed` event). Limited per user with
          *     the budget of `PUT /users/me` (default 10 per minute; 429
          *     `rate-limited`). Needs step-up (see `POST /auth/step-up`).
          */
@@ -822,7 +828,8 @@ export interface paths {
          *
          *     A stolen access token must not add the thief's authenticator (the
          *     owner could then neither log in nor remove it): the request needs
-         *     step-up and `current_password`, checked like `PUT /users/me` checks
+         *     step-up and, when the account has a password, `current_password`
+         *     (see `CurrentPasswordRequest`), checked like `PUT /users/me` checks
          *     it (403 `wrong-password`, the login backoff with 429
          *     `login-backoff`, and the per-user budget of `PUT /users/me`).
          */
@@ -879,8 +886,8 @@ export interface paths {
          * @description Removes one of the account's factors, active or not. Removing the last
          *     active factor also voids the recovery codes, and logins no longer ask
          *     for a second factor. Needs step-up (so with a factor on the account, a
-         *     recent code) and `current_password`, checked like `PUT /users/me`
-         *     checks it (403 `wrong-password`, the login backoff, the per-user
+         *     recent code) and, when the account has a password,
+         *     `current_password`, checked like `PUT /users/me` checks it (403 `wrong-password`, the login backoff, the per-user
          *     budget of `PUT /users/me`): a stolen access token, however fresh,
          *     cannot strip the account's second factor. Unknown and other users'
          *     factors answer 404. A notice is mailed to the account's address.
@@ -904,8 +911,9 @@ export interface paths {
          * Replace the recovery codes
          * @description Voids every recovery code of the account and returns 10 new ones,
          *     shown this once. Only an account with an active factor has recovery
-         *     codes (409 `factor-required` otherwise). Needs step-up and
-         *     `current_password`, checked like `PUT /users/me` checks it (403
+         *     codes (409 `factor-required` otherwise). Needs step-up and, when the
+         *     account has a password, `current_password`, checked like
+         *     `PUT /users/me` checks it (403
          *     `wrong-password`, the login backoff, the per-user budget of
          *     `PUT /users/me`): a stolen access token, however fresh, cannot take
          *     the codes. A notice is mailed to the account's address.
@@ -934,9 +942,9 @@ export interface paths {
          *     is required, user verification is required, and the account's
          *     existing passkeys are excluded. The challenge is single use, bound to
          *     this session and ceremony, and expires after 5 minutes. Needs
-         *     step-up and `current_password` (a passkey is a way to log in: a
-         *     stolen access token must not add the thief's), checked like
-         *     `PUT /users/me` checks it.
+         *     step-up and, when the account has a password, `current_password`
+         *     (a passkey is a way to log in: a stolen access token must not add
+         *     the thief's), checked like `PUT /users/me` checks it.
          */
         post: operations["passkeyRegistrationOptions"];
         delete?: never;
@@ -1413,9 +1421,11 @@ export interface components {
         };
         /**
          * @description Confirms a change to the account's ways to log in with its password.
-         *     Required when the account has a password; an account created by a
-         *     federated login has none until it sets one through a reset, and
-         *     sends no `current_password`.
+         *     Required when the account has a password (without it: 422 naming
+         *     `current_password`); an account created by a federated login has
+         *     none until it sets one through a reset, and sends no
+         *     `current_password` (403 `wrong-password` if it does: there is none to
+         *     match); step-up alone guards its changes.
          */
         CurrentPasswordRequest: {
             /**
@@ -1666,10 +1676,10 @@ export interface components {
         FactorName: string;
         StartTotpRequest: {
             /**
-             * @description The account's current password.
+             * @description The account's current password; required when it has one (see `CurrentPasswordRequest`).
              * @example Correct-Horse-7
              */
-            current_password: string;
+            current_password?: string;
             friendly_name?: components["schemas"]["FactorName"];
         };
         CodeRequest: {
@@ -3267,6 +3277,7 @@ export interface operations {
             403: components["responses"]["WrongPassword"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
