@@ -501,13 +501,14 @@ export class AuthdClient {
   }
 
   /**
-   * Starts enrolling an authenticator app (needs step-up and the current
-   * password); activate it with `verifyFactor()` from the same session.
+   * Starts enrolling an authenticator app (needs step-up and, when the
+   * account has one, the current password); activate it with
+   * `verifyFactor()` from the same session.
    */
-  async startTotpEnrollment(currentPassword: string, friendlyName?: string): Promise<TotpEnrollment> {
+  async startTotpEnrollment(currentPassword?: string, friendlyName?: string): Promise<TotpEnrollment> {
     const body = friendlyName === undefined
-      ? { current_password: currentPassword }
-      : { current_password: currentPassword, friendly_name: friendlyName };
+      ? passwordBody(currentPassword)
+      : { ...passwordBody(currentPassword), friendly_name: friendlyName };
     return this.authed(() => this.api.POST("/users/me/factors/totp", { body }));
   }
 
