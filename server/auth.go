@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -111,11 +112,14 @@ func (s *Server) login(ctx context.Context, req api.LoginRequestObject) (api.Log
 		}
 	}
 	if second != noSecondStep {
-		res, err := s.challenge(ctx, u, upgraded, second)
+		ch, err := s.challenge(ctx, u, upgraded, second, []string{token.MethodPassword})
 		if errors.Is(err, errCredentialsChanged) {
 			return refused, nil
 		}
-		return res, err
+		if err != nil {
+			return nil, err
+		}
+		return api.Login202JSONResponse{MfaChallengeJSONResponse: ch}, nil
 	}
 	pair, err := s.startSession(ctx, u, upgraded, []string{token.MethodPassword})
 	if errors.Is(err, errCredentialsChanged) {
@@ -151,7 +155,8 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string, a
 }
 
 // createSession is startSession's work in q's transaction: the session and
-// its first refresh token, which it returns in clear. errCredentialsChanged
+// its first refresh token, which it returns in clear, and its event
+// (login_succeeded, or federated_login when a provider's login made it). errCredentialsChanged
 // when u's stored hash or state is no longer the one the caller checked, or
 // when a session without a second factor would start on an account that
 // has one by now (a first factor activated while this login ran).
@@ -189,7 +194,11 @@ func (s *Server) createSession(ctx context.Context, q *db.Queries, u db.User, up
 	if err != nil {
 		return db.Session{}, "", err
 	}
-	if err := s.recordSecurityEvent(ctx, q, u.ID, evLoginSucceeded, &sess.ID); err != nil {
+	event := evLoginSucceeded
+	if slices.Contains(amr, token.MethodFederated) {
+		event = evFederatedLogin
+	}
+	if err := s.recordSecurityEvent(ctx, q, u.ID, event, &sess.ID); err != nil {
 		return db.Session{}, "", err
 	}
 	return sess, refresh, q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashOpaque(refresh), Now: s.now()})

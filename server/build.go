@@ -13,6 +13,7 @@ import (
 	"github.com/authd/authd/server/config"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/datakeys"
+	"github.com/authd/authd/server/federation"
 	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/metrics"
 	"github.com/authd/authd/server/password"
@@ -122,6 +123,9 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 			Issuer: cfg.TOTPIssuer, AccountLabel: cfg.TOTPAccountLabel,
 		},
 		WebAuthn: passkeys,
+		OIDC: OIDCOptions{
+			Providers: NewProviders(cfg, federation.Options{Log: log, Now: now}), RedirectURLs: cfg.RedirectURLs, Signup: cfg.OIDCSignup,
+		},
 		Mail: MailOptions{
 			Renderer: renderer, LinkTemplate: cfg.MailLinkTemplate, PublicURL: cfg.PublicURL,
 			RequireVerified: cfg.RequireVerifiedEmail, RelayCheck: relay,

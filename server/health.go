@@ -122,6 +122,9 @@ func (s *Server) checkReadiness(ctx context.Context) readiness {
 	if dbErr == nil {
 		r.checks["mail_outbox"] = s.outboxCheck(ctx)
 	}
+	if c, ok := s.providersCheck(); ok {
+		r.checks["oidc_providers"] = c
+	}
 	return r
 }
 

@@ -84,7 +84,7 @@ func (s *Server) DeleteIdentity(ctx context.Context, req api.DeleteIdentityReque
 		if err := s.recordSecurityEvent(ctx, q, me.user.ID, evIdentityUnlinked, &me.sessionID); err != nil {
 			return err
 		}
-		return s.providerNoticeMail(ctx, q, mail.KindIdentityUnlinked, me.user.Email, gone.Provider)
+		return s.identityNotice(ctx, q, mail.KindIdentityUnlinked, me.user.Email, gone.Provider)
 	})
 	switch {
 	case errors.Is(err, database.ErrNotFound):
@@ -95,14 +95,4 @@ func (s *Server) DeleteIdentity(ctx context.Context, req api.DeleteIdentityReque
 		return nil, err
 	}
 	return api.DeleteIdentity204Response{}, nil
-}
-
-// providerNoticeMail is noticeMail for a notice about a provider identity,
-// which names the provider.
-func (s *Server) providerNoticeMail(ctx context.Context, q *db.Queries, kind, to, provider string) error {
-	ok, err := s.mayMail(ctx, kind, to, true)
-	if err != nil || !ok {
-		return err
-	}
-	return s.queueMail(ctx, q, kind, to, mail.Data{Email: to, Provider: provider})
 }

@@ -7,18 +7,20 @@ import (
 	"github.com/authd/authd/server/mail"
 )
 
-// RunJobs does the background work until ctx ends: pruning stale rows and
-// delivering the mail outbox. It returns once both have stopped; a send
-// under way when ctx ends is finished and recorded first. While the schema
-// is behind (AUTHD_AUTO_MIGRATE=false) they wait for it, quietly.
+// RunJobs does the background work until ctx ends: discovering the OpenID
+// Connect providers, pruning stale rows and delivering the mail outbox. It
+// returns once all have stopped; a send under way when ctx ends is finished
+// and recorded first. While the schema is behind (AUTHD_AUTO_MIGRATE=false)
+// pruning and mail wait for it, quietly; discovery needs no database.
 func (s *Server) RunJobs(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.DiscoverProviders(ctx) })
 	if !s.waitForSchema(ctx) {
 		return
 	}
-	var wg sync.WaitGroup
 	wg.Go(func() { s.prune(ctx, s.jobs.PruneEvery) })
 	wg.Go(func() { s.MailWorker(s.jobs.Sender, s.jobs.Delivery).Run(ctx) })
-	wg.Wait()
 }
 
 // MailWorker is a worker that delivers this Server's outbox through sender.

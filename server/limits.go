@@ -86,6 +86,14 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 		// budget is its limit (each challenge is a stored row, and an
 		// assertion cannot be guessed).
 		return []limitCheck{ipCheck("login-ip", "login", ip, l.LoginIP)}
+	case api.OidcAuthorizeRequestObject, api.OidcCallbackRequestObject, api.OidcTokenRequestObject, api.CompleteIdentityLinkRequestObject:
+		// A federated login is a login: the client's login budget. It also
+		// bounds the states (rows) one client can leave behind at authorize,
+		// each of which expires in minutes and is pruned.
+		return []limitCheck{ipCheck("login-ip", "login", ip, l.LoginIP)}
+	case api.StartIdentityLinkRequestObject:
+		// It checks current_password: the caller's budget for guessing it.
+		return currentPasswordChecks(ctx, l)
 	case api.RefreshTokenRequestObject:
 		return []limitCheck{ipCheck("refresh", "refresh", ip, l.Refresh)}
 	case api.ResendVerificationRequestObject:

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"slices"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/google/uuid"
@@ -49,13 +50,16 @@ func passwordTag(hash string) []byte {
 	return sum[:]
 }
 
-// challenge answers a login of u whose password was right with the second
-// step it needs: a new challenge, valid for AUTHD_MFA_CHALLENGE_TTL. Like
+// challenge answers a login of u whose first step was right with the
+// second step it needs: a new challenge, valid for AUTHD_MFA_CHALLENGE_TTL,
+// that remembers the first step's methods (amr: pwd, or fed after a
+// provider's login) for the session the second step makes. Like
 // startSession it holds the user row and refuses with errCredentialsChanged
 // when the verified hash is no longer the stored one; upgraded, when set,
 // replaces it first (the password was right, whatever the second step
-// brings), and the challenge is bound to the hash now stored.
-func (s *Server) challenge(ctx context.Context, u db.User, upgraded string, step secondStep) (api.LoginResponseObject, error) {
+// brings), and the challenge is bound to the hash now stored, so that a
+// password change voids it (a federated login's too).
+func (s *Server) challenge(ctx context.Context, u db.User, upgraded string, step secondStep, amr []string) (api.MfaChallengeJSONResponse, error) {
 	mfaToken := token.NewOpaque()
 	methods := []string{}
 	err := s.db.InTx(ctx, func(q *db.Queries) error {
@@ -81,20 +85,30 @@ func (s *Server) challenge(ctx context.Context, u db.User, upgraded string, step
 		}
 		return q.CreateMfaChallenge(ctx, db.CreateMfaChallengeParams{
 			TokenHash: token.HashOpaque(mfaToken), UserID: u.ID, PasswordTag: passwordTag(hash),
-			Enrollment: step == enrolmentStep, Now: s.now(), ExpiresAt: s.now().Add(s.mfa.ChallengeTTL),
+			Enrollment: step == enrolmentStep, Amr: amr, Now: s.now(), ExpiresAt: s.now().Add(s.mfa.ChallengeTTL),
 		})
 	})
 	if err != nil {
-		return nil, err
+		return api.MfaChallengeJSONResponse{}, err
 	}
 	infoFrom(ctx).userID = u.ID.String()
-	return api.Login202JSONResponse{MfaChallengeJSONResponse: api.MfaChallengeJSONResponse{
+	return api.MfaChallengeJSONResponse{
 		Body: api.MfaChallenge{
 			MfaToken: mfaToken, ExpiresIn: int(s.mfa.ChallengeTTL.Seconds()), Methods: methods,
 			EnrollmentRequired: step == enrolmentStep,
 		},
 		Headers: api.MfaChallengeResponseHeaders{CacheControl: ptr("no-store")},
-	}}, nil
+	}, nil
+}
+
+// secondStepAMR is the methods of a session a challenge's second step
+// makes: the first step's, as the challenge remembers them, then method.
+func secondStepAMR(ch db.MfaChallenge, method string) []string {
+	first := ch.Amr
+	if len(first) == 0 {
+		first = []string{token.MethodPassword} // a challenge from before the column
+	}
+	return append(slices.Clone(first), method)
 }
 
 // challengeMethods lists what completes a login of the account: totp when
@@ -191,12 +205,13 @@ type mfaLogin struct {
 // account and this client, and the code checked and spent; a wrong or
 // replayed code commits the challenge's failure count (and kills it at
 // maxChallengeFailures), a right one deletes the challenge and starts the
-// session, whose tokens carry amr ["pwd","otp"]. A recovery code is "otp"
-// too: RFC 8176 has no value of its own for it, and it is a one-time
-// password. A passkey assertion (for a ceremony MfaPasskeyOptions started
-// for this challenge) is checked in the same transaction, after the same
-// locks, and counts like a code when refused; it makes amr ["pwd", "hwk"]
-// or ["pwd", "swk"].
+// session, whose tokens carry the first step's methods (the challenge's
+// amr: pwd, or fed after a provider's login) and "otp": ["pwd","otp"]. A
+// recovery code is "otp" too: RFC 8176 has no value of its own for it, and
+// it is a one-time password. A passkey assertion (for a ceremony
+// MfaPasskeyOptions started for this challenge) is checked in the same
+// transaction, after the same locks, and counts like a code when refused;
+// it adds "hwk" or "swk": ["pwd", "hwk"].
 func (s *Server) VerifyMfa(ctx context.Context, req api.VerifyMfaRequestObject) (api.VerifyMfaResponseObject, error) {
 	f := secondFactor{}
 	if req.Body.Code != nil {
@@ -256,14 +271,14 @@ func (s *Server) VerifyMfa(ctx context.Context, req api.VerifyMfaRequestObject) 
 		if _, err := q.LockUserCredentials(ctx, u.ID); err != nil {
 			return err
 		}
-		amr := []string{token.MethodPassword, token.MethodOTP}
+		amr := secondStepAMR(ch, token.MethodOTP)
 		if assertion != nil {
 			var pk db.Passkey
 			if out.passkey, pk, err = s.checkChallengePasskey(ctx, q, ch, u, assertion); err != nil {
 				return err
 			}
 			out.verdict = out.passkey.factor()
-			amr = []string{token.MethodPassword, passkeyMethod(pk.BackupEligible)}
+			amr = secondStepAMR(ch, passkeyMethod(pk.BackupEligible))
 		} else if out.verdict, out.codes, err = s.checkChallengeCode(ctx, q, ch, u, f); err != nil {
 			return err
 		}

@@ -46,6 +46,8 @@ var (
 	typeFactorLimit        = problemType{http.StatusConflict, "factor-limit", "Too many factors"}
 	typeFactorRequired     = problemType{http.StatusConflict, "factor-required", "No second factor"}
 	typeLastLoginMethod    = problemType{http.StatusConflict, "last-login-method", "Last way to log in"}
+	typeInvalidOidcCode    = problemType{http.StatusUnauthorized, "invalid-oidc-code", "Invalid code"}
+	typeIdentityInUse      = problemType{http.StatusConflict, "identity-in-use", "Identity in use"}
 	// typeClientClosed is nginx's 499: the client left before the answer, so
 	// nobody reads it; it only keeps such requests out of the 5xx figures.
 	typeClientClosed = problemType{499, "client-closed-request", "Client closed request"}
@@ -237,4 +239,20 @@ func stepUpRequired(maxAge time.Duration, needAAL2 bool) *problemError {
 		detail = fmt.Sprintf("This operation needs a second factor within the last %d seconds; authenticate again at /auth/step-up with a code.", secs)
 	}
 	return &problemError{typ: typeStepUpRequired, detail: detail, headers: map[string]string{"WWW-Authenticate": challenge}}
+}
+
+// invalidOidcCode is the 401 for a federated login's one-time code that is
+// unknown, used, expired, another session's or not proved by the verifier.
+func invalidOidcCode(ctx context.Context) api.InvalidOidcCodeApplicationProblemPlusJSONResponse {
+	return api.InvalidOidcCodeApplicationProblemPlusJSONResponse(problem(ctx, typeInvalidOidcCode, "The code is not valid; start the login again."))
+}
+
+// identityInUse is the 409 for linking an identity another account has.
+func identityInUse(ctx context.Context) api.IdentityConflictApplicationProblemPlusJSONResponse {
+	return api.IdentityConflictApplicationProblemPlusJSONResponse(problem(ctx, typeIdentityInUse, "This identity is linked to another account."))
+}
+
+// identityLimit is the 409 for an identity beyond the most an account links.
+func identityLimit(ctx context.Context) api.IdentityConflictApplicationProblemPlusJSONResponse {
+	return api.IdentityConflictApplicationProblemPlusJSONResponse(problem(ctx, typeFactorLimit, fmt.Sprintf("An account links at most %d identities; unlink one first.", maxIdentitiesPerUser)))
 }

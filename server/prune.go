@@ -33,7 +33,9 @@ const endedSessionRetention = 24 * time.Hour
 const pruneBatch = 500
 
 // PruneNow deletes stale rows: expired mailed tokens, pending
-// registrations, login challenges, unverified factors and passkey ceremonies, sent (after a week) and dead (after a month) mail,
+// registrations, login challenges, unverified factors, passkey ceremonies,
+// federated logins' link tokens, states and one-time codes, sent (after a
+// week) and dead (after a month) mail,
 // security events older than AuditRetention, sealed refresh successors past
 // the retry window, and sessions that ended over a day ago with their refresh
 // tokens. The rotated tokens of a live session stay, so that reuse of any of
@@ -49,6 +51,7 @@ func (s *Server) PruneNow(ctx context.Context) error {
 		discardCount(q.PruneMfaChallenges(ctx, now)),
 		discardCount(q.PruneExpiredFactors(ctx, now)),
 		discardCount(q.PruneWebauthnCeremonies(ctx, now)),
+		discardCount(q.PruneOidcFlows(ctx, now)),
 		q.PruneMailOutbox(ctx, db.PruneMailOutboxParams{SentBefore: ptr(now.Add(-7 * 24 * time.Hour)), DeadBefore: now.Add(-30 * 24 * time.Hour)}),
 	)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/server/database"
 	"github.com/authd/authd/server/datakeys"
+	"github.com/authd/authd/server/federation"
 	"github.com/authd/authd/server/mail"
 	"github.com/authd/authd/server/metrics"
 	"github.com/authd/authd/server/password"
@@ -60,7 +61,9 @@ type Deps struct {
 	MFA                MFAOptions
 	// WebAuthn runs the passkey ceremonies for the configured relying party.
 	WebAuthn *webauthn.WebAuthn
-	Metrics  *metrics.Metrics
+	// OIDC is federated login: the providers and where logins return to.
+	OIDC    OIDCOptions
+	Metrics *metrics.Metrics
 	// Tracer, when set, traces requests (queries are traced by the pool).
 	Tracer trace.TracerProvider
 	// AuditRetention is how long security events are kept.
@@ -157,6 +160,7 @@ type Server struct {
 	mail               MailOptions
 	mfa                MFAOptions
 	webauthn           *webauthn.WebAuthn
+	oidc               OIDCOptions
 	metrics            *metrics.Metrics
 	tracer             trace.TracerProvider
 	auditRetention     time.Duration
@@ -180,14 +184,18 @@ func newServer(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		db: d.DB, migrations: d.Migrations, hasher: d.Hasher, keys: d.Keys, dataKeys: d.DataKeys, sealer: sealer, mfa: d.MFA, webauthn: d.WebAuthn,
+		db: d.DB, migrations: d.Migrations, hasher: d.Hasher, keys: d.Keys, dataKeys: d.DataKeys, sealer: sealer, mfa: d.MFA, webauthn: d.WebAuthn, oidc: d.OIDC,
 		tokens: token.NewAuthority(d.Keys, d.Token.Issuer, d.Token.Audience, d.Token.AccessTTL, d.Token.Leeway, d.Now),
 		log:    d.Log, version: d.Version, sessionTTL: d.SessionTTL, refreshRetry: d.RefreshRetry,
 		maxSessionsPerUser: d.MaxSessionsPerUser, policy: d.Policy, limits: d.Limits, mail: d.Mail,
 		metrics: d.Metrics, tracer: d.Tracer, auditRetention: d.AuditRetention, http: d.HTTP, jobs: d.Jobs, now: d.Now,
 	}
 	s.schema.current = !d.SchemaMayLag
+	if s.oidc.Providers == nil {
+		s.oidc.Providers = federation.New(nil, federation.Options{})
+	}
 	s.registerGauges()
+	s.registerFederatedOutcomes()
 	if err := s.buildHandlers(); err != nil {
 		return nil, err
 	}

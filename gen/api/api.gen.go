@@ -213,10 +213,13 @@ type CheckStatus string
 // Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 // `rate_limiter` (degraded while Redis is unreachable and limits are
 // enforced per instance), `mail_outbox` (pending and dead mail;
-// degraded while dead mail waits for an operator) and `mail_relay`
+// degraded while dead mail waits for an operator), `mail_relay`
 // (degraded while the SMTP relay does not greet; checked at most every
-// 30 seconds). Only in the detailed answer (development, or the private
-// metrics listener).
+// 30 seconds) and `oidc_providers` (when providers are configured:
+// degraded, not failing, while a provider's discovery has not
+// succeeded; the detail names those authd is still waiting for). Only
+// in the detailed answer (development, or the private metrics
+// listener).
 //
 // Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 type Checks map[string]Check
@@ -796,10 +799,13 @@ type Readiness struct {
 	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
 	// enforced per instance), `mail_outbox` (pending and dead mail;
-	// degraded while dead mail waits for an operator) and `mail_relay`
+	// degraded while dead mail waits for an operator), `mail_relay`
 	// (degraded while the SMTP relay does not greet; checked at most every
-	// 30 seconds). Only in the detailed answer (development, or the private
-	// metrics listener).
+	// 30 seconds) and `oidc_providers` (when providers are configured:
+	// degraded, not failing, while a provider's discovery has not
+	// succeeded; the detail names those authd is still waiting for). Only
+	// in the detailed answer (development, or the private metrics
+	// listener).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
@@ -819,10 +825,13 @@ type ReadinessProblem struct {
 	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
 	// enforced per instance), `mail_outbox` (pending and dead mail;
-	// degraded while dead mail waits for an operator) and `mail_relay`
+	// degraded while dead mail waits for an operator), `mail_relay`
 	// (degraded while the SMTP relay does not greet; checked at most every
-	// 30 seconds). Only in the detailed answer (development, or the private
-	// metrics listener).
+	// 30 seconds) and `oidc_providers` (when providers are configured:
+	// degraded, not failing, while a provider's discovery has not
+	// succeeded; the detail names those authd is still waiting for). Only
+	// in the detailed answer (development, or the private metrics
+	// listener).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
@@ -3868,6 +3877,22 @@ func (response OidcAuthorize404ApplicationProblemPlusJSONResponse) VisitOidcAuth
 	return err
 }
 
+type OidcAuthorize422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response OidcAuthorize422ApplicationProblemPlusJSONResponse) VisitOidcAuthorizeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type OidcAuthorize429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -3973,6 +3998,22 @@ func (response OidcCallback404ApplicationProblemPlusJSONResponse) VisitOidcCallb
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OidcCallback422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response OidcCallback422ApplicationProblemPlusJSONResponse) VisitOidcCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }

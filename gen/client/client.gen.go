@@ -216,10 +216,13 @@ type CheckStatus string
 // Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 // `rate_limiter` (degraded while Redis is unreachable and limits are
 // enforced per instance), `mail_outbox` (pending and dead mail;
-// degraded while dead mail waits for an operator) and `mail_relay`
+// degraded while dead mail waits for an operator), `mail_relay`
 // (degraded while the SMTP relay does not greet; checked at most every
-// 30 seconds). Only in the detailed answer (development, or the private
-// metrics listener).
+// 30 seconds) and `oidc_providers` (when providers are configured:
+// degraded, not failing, while a provider's discovery has not
+// succeeded; the detail names those authd is still waiting for). Only
+// in the detailed answer (development, or the private metrics
+// listener).
 //
 // Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
 type Checks map[string]Check
@@ -799,10 +802,13 @@ type Readiness struct {
 	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
 	// enforced per instance), `mail_outbox` (pending and dead mail;
-	// degraded while dead mail waits for an operator) and `mail_relay`
+	// degraded while dead mail waits for an operator), `mail_relay`
 	// (degraded while the SMTP relay does not greet; checked at most every
-	// 30 seconds). Only in the detailed answer (development, or the private
-	// metrics listener).
+	// 30 seconds) and `oidc_providers` (when providers are configured:
+	// degraded, not failing, while a provider's discovery has not
+	// succeeded; the detail names those authd is still waiting for). Only
+	// in the detailed answer (development, or the private metrics
+	// listener).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
@@ -822,10 +828,13 @@ type ReadinessProblem struct {
 	// Checks Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
 	// `rate_limiter` (degraded while Redis is unreachable and limits are
 	// enforced per instance), `mail_outbox` (pending and dead mail;
-	// degraded while dead mail waits for an operator) and `mail_relay`
+	// degraded while dead mail waits for an operator), `mail_relay`
 	// (degraded while the SMTP relay does not greet; checked at most every
-	// 30 seconds). Only in the detailed answer (development, or the private
-	// metrics listener).
+	// 30 seconds) and `oidc_providers` (when providers are configured:
+	// degraded, not failing, while a provider's discovery has not
+	// succeeded; the detail names those authd is still waiting for). Only
+	// in the detailed answer (development, or the private metrics
+	// listener).
 	//
 	//
 	// Example: {"circuit_breaker":{"status":"ok"},"database":{"status":"ok"},"migrations":{"detail":"version 2 of 2","status":"ok"}}
@@ -9157,6 +9166,8 @@ type OidcAuthorizeResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -9177,6 +9188,11 @@ func (r OidcAuthorizeResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r OidcAuthorizeResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r OidcAuthorizeResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -9244,6 +9260,8 @@ type OidcCallbackResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -9264,6 +9282,11 @@ func (r OidcCallbackResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r OidcCallbackResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r OidcCallbackResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -15487,6 +15510,13 @@ func ParseOidcAuthorizeResponse(rsp *http.Response) (*OidcAuthorizeResponse, err
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15597,6 +15627,13 @@ func ParseOidcCallbackResponse(rsp *http.Response) (*OidcCallbackResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests

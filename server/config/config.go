@@ -88,6 +88,17 @@ type Config struct {
 	// example`) is, served at /example/ in development only.
 	ExampleDir string `env:"AUTHD_EXAMPLE_DIR" envDefault:"examples/web/dist"`
 
+	// Federated login (OpenID Connect): the providers' names, each set by
+	// AUTHD_OIDC_<NAME>_* variables (read into OIDC by Load); whether a first
+	// login may create an account; the application URLs a login returns
+	// to, matched exactly.
+	OIDCProviders []string `env:"AUTHD_OIDC_PROVIDERS" envSeparator:","`
+	OIDCSignup    bool     `env:"AUTHD_OIDC_SIGNUP" envDefault:"true"`
+	RedirectURLs  []string `env:"AUTHD_REDIRECT_URLS" envSeparator:","`
+	// OIDC are the providers of OIDCProviders with their settings. Their
+	// variables' names hold the provider's, so Load reads them itself.
+	OIDC []OIDCProvider `env:"-"`
+
 	// PasswordHash names the algorithm new hashes use: argon2id or bcrypt.
 	PasswordHash    string `env:"AUTHD_PASSWORD_HASH" envDefault:"argon2id"`
 	Argon2MemoryKiB uint32 `env:"AUTHD_ARGON2_MEMORY_KIB" envDefault:"19456"`
@@ -153,7 +164,12 @@ func Load(environ map[string]string) (Config, error) {
 		environ = map[string]string{} // the parser would fall back to os.Environ
 	}
 	cfg, errs, _ := parse(environ)
-	errs = append(errs, cfg.validate()...)
+	for i, u := range cfg.RedirectURLs {
+		cfg.RedirectURLs[i] = strings.TrimSpace(u)
+	}
+	var oidcErrs []error
+	cfg.OIDC, oidcErrs = oidcProviders(environ, cfg.OIDCProviders, cfg.Development())
+	errs = append(append(errs, oidcErrs...), cfg.validate()...)
 	if _, ok := environ["AUTHD_REFRESH_GRACE"]; ok {
 		errs = append(errs, errors.New("AUTHD_REFRESH_GRACE: replaced by AUTHD_REFRESH_RETRY_WINDOW (default 5m); rename it"))
 	}
@@ -265,6 +281,7 @@ func (c Config) validate() []error {
 		fail("AUTHD_TOTP_ACCOUNT_LABEL", "must be 1 to 128 characters without a colon ({email} is the address), got %q", c.TOTPAccountLabel)
 	}
 	errs = append(errs, c.validateWebAuthn()...)
+	errs = append(errs, c.validateOIDC()...)
 	if c.Development() && c.ExampleDir != "" {
 		if fi, err := os.Stat(c.ExampleDir); err == nil && !fi.IsDir() {
 			fail("AUTHD_EXAMPLE_DIR", "must be a directory (the built example page), got the file %q", c.ExampleDir)

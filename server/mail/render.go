@@ -29,11 +29,12 @@ const (
 	KindPasskeyAdded         = "mfa_passkey_added"   //nolint:gosec // G101: a mail kind, not a credential
 	KindPasskeyRemoved       = "mfa_passkey_removed" //nolint:gosec // G101: a mail kind, not a credential
 	KindIdentityUnlinked     = "identity_unlinked"
+	KindIdentityLinked       = "identity_linked"
 )
 
 var kinds = []string{KindVerifyEmail, KindAlreadyRegistered, KindPasswordReset, KindEmailChangeConfirm, KindEmailChangeNotice, KindEmailTaken,
 	KindFactorAdded, KindFactorRemoved, KindRecoveryCodeUsed, KindRecoveryCodesRenewed, KindPasskeyAdded, KindPasskeyRemoved,
-	KindIdentityUnlinked}
+	KindIdentityUnlinked, KindIdentityLinked}
 
 //go:embed templates
 var defaultTemplates embed.FS
@@ -46,7 +47,7 @@ type Data struct {
 	NewEmail  string // email_change_confirm and email_taken: the recipient's address
 	Link      string // the action link, with its token
 	ExpiresIn string // how long the link works, e.g. "24 hours"
-	Provider  string // identity notices: the provider's name, from the operator's AUTHD_OIDC_PROVIDERS
+	Provider  string // identity notices: the provider's display name, as configured
 }
 
 // Rendered is a message ready for the outbox.
@@ -98,7 +99,7 @@ func NewRenderer(dir string) (*Renderer, error) {
 		}
 		// Render once now: a template naming a field that does not exist
 		// fails at start, not later for one kind of request only.
-		if _, err := r.Render(k, Data{Email: "a@example.com", NewEmail: "b@example.com", Link: "https://example.com/?token=t", ExpiresIn: "1 hour"}); err != nil {
+		if _, err := r.Render(k, Data{Email: "a@example.com", NewEmail: "b@example.com", Link: "https://example.com/?token=t", ExpiresIn: "1 hour", Provider: "Example"}); err != nil {
 			return nil, fmt.Errorf("mail template %s: %w", k, err)
 		}
 	}

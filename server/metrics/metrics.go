@@ -24,9 +24,14 @@ type Metrics struct {
 	// bad_credentials, throttled, unverified (password logins) and
 	// passkey_success, passkey_refused, passkey_clone_suspected
 	// (passwordless logins; their throttled is the same throttled).
-	Logins    *prometheus.CounterVec
-	Refreshes *prometheus.CounterVec // outcome: rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled
-	Logouts   *prometheus.CounterVec // scope: current, others, all
+	Logins *prometheus.CounterVec
+	// FederatedLogins counts logins through an OpenID Connect provider by
+	// provider and outcome: success, mfa_required, or why it stopped (the
+	// callback's error codes, and invalid_code, unverified and
+	// account_disabled at the code exchange).
+	FederatedLogins *prometheus.CounterVec
+	Refreshes       *prometheus.CounterVec // outcome: rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled
+	Logouts         *prometheus.CounterVec // scope: current, others, all
 	// MFA counts second-factor checks: method totp or recovery_code with
 	// outcome success, wrong_code, replayed, throttled, challenge_dead;
 	// method passkey with outcome success, refused, clone_suspected,
@@ -63,6 +68,9 @@ func New(version string) *Metrics {
 		Logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_logins_total", Help: "Logins by outcome (success, mfa_required, bad_credentials, throttled, unverified; passwordless: passkey_success, passkey_refused, passkey_clone_suspected); mfa_required is a right password whose login continues at the second factor.",
 		}, []string{"outcome"}),
+		FederatedLogins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_federated_logins_total", Help: "Logins through an OpenID Connect provider by provider and outcome (success, mfa_required; access_denied, provider_error, invalid_state, issuer_mismatch, exchange_failed, invalid_id_token, email_required, account_exists, signup_disabled, account_disabled, identity_in_use, provider_unavailable at the callback; invalid_code, unverified, account_disabled at the code exchange).",
+		}, []string{"provider", "outcome"}),
 		Refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_refreshes_total", Help: "Refresh-token presentations by outcome (rotated, grace_retry, reuse_detected, expired, revoked, unknown, throttled).",
 		}, []string{"outcome"}),
@@ -117,7 +125,7 @@ func New(version string) *Metrics {
 	for _, outcome := range []string{"success", "refused", "clone_suspected", "throttled", "challenge_dead"} {
 		m.MFA.WithLabelValues("passkey", outcome)
 	}
-	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.Registrations, m.Logins, m.Refreshes,
+	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.Registrations, m.Logins, m.FederatedLogins, m.Refreshes,
 		m.Logouts, m.MFA, m.StepUps, m.Factors, m.SessionsRevoked, m.HashDuration, m.BreakerTransitions, m.Mail} {
 		f(c)
 	}

@@ -34,8 +34,9 @@ type Claims struct {
 
 // The authentication methods (RFC 8176) authd records.
 const (
-	MethodPassword = "pwd"
-	MethodOTP      = "otp"
+	MethodPassword  = "pwd"
+	MethodOTP       = "otp"
+	MethodFederated = "fed" // an OpenID Connect provider's login
 )
 
 // secondFactors are the methods that make a session level 2.

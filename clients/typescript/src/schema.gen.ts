@@ -1251,10 +1251,13 @@ export interface components {
          * @description Readiness checks by name: `database`, `circuit_breaker`, `migrations`,
          *     `rate_limiter` (degraded while Redis is unreachable and limits are
          *     enforced per instance), `mail_outbox` (pending and dead mail;
-         *     degraded while dead mail waits for an operator) and `mail_relay`
+         *     degraded while dead mail waits for an operator), `mail_relay`
          *     (degraded while the SMTP relay does not greet; checked at most every
-         *     30 seconds). Only in the detailed answer (development, or the private
-         *     metrics listener).
+         *     30 seconds) and `oidc_providers` (when providers are configured:
+         *     degraded, not failing, while a provider's discovery has not
+         *     succeeded; the detail names those authd is still waiting for). Only
+         *     in the detailed answer (development, or the private metrics
+         *     listener).
          * @example {
          *       "database": {
          *         "status": "ok"
@@ -3739,6 +3742,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3779,6 +3783,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
