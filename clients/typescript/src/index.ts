@@ -9,10 +9,16 @@
 // passkeys: it fetches the WebAuthn options and posts the browser's
 // credential, passing both through as JSON, so it needs no WebAuthn library
 // itself (in a browser, `@simplewebauthn/browser` sits between the two calls).
+// Federated login (OpenID Connect) needs no library either: the client makes
+// the PKCE pair with WebCrypto and builds the URL the browser opens; the
+// application keeps the verifier until authd's one-time code comes back.
 import createClient, { type Client, type Middleware } from "openapi-fetch";
+import { createPkcePair } from "./pkce.js";
 import type { components, paths } from "./schema.gen.js";
 
 export type { components, paths };
+export { createPkcePair, pkceChallenge, type PkcePair } from "./pkce.js";
+export { readOidcRedirect, withoutOidcRedirect, type OidcRedirect, type OidcRedirectError } from "./redirect.js";
 export type Problem = components["schemas"]["Problem"];
 export type User = components["schemas"]["User"];
 export type TokenPair = components["schemas"]["TokenPair"];
@@ -25,6 +31,21 @@ export type FactorActivated = components["schemas"]["FactorActivated"];
 export type Passkey = components["schemas"]["Passkey"];
 export type PasskeyList = components["schemas"]["PasskeyList"];
 export type PasskeyAdded = components["schemas"]["PasskeyAdded"];
+/** An OpenID Connect provider a login page can offer (`GET /auth/providers`). */
+export type Provider = components["schemas"]["Provider"];
+/** A provider identity linked to the account. */
+export type Identity = components["schemas"]["Identity"];
+
+/**
+ * Where to send the browser and what to keep: open `authorizeUrl` (a
+ * navigation, not `fetch`) and keep `verifier` until the browser comes back
+ * to `redirect_to` with a code (in `sessionStorage`, say: it must survive the
+ * round trip through the provider, and no other page should read it).
+ */
+export interface OidcStart {
+  authorizeUrl: string;
+  verifier: string;
+}
 /**
  * WebAuthn options as authd sends them: `PublicKeyCredentialCreationOptionsJSON`
  * (registration) or `PublicKeyCredentialRequestOptionsJSON` (login, second
@@ -150,6 +171,38 @@ export class StepUpRequiredError extends ProblemError {
   }
 }
 
+/**
+ * A 401 `invalid-oidc-code`: the one-time code from `redirect_to` is unknown,
+ * used, expired (it lives a minute), of another session, or the verifier does
+ * not prove it. Nothing to retry: start the login (or the link) again.
+ */
+export class InvalidOidcCodeError extends ProblemError {
+  constructor(problem: Problem) {
+    super(401, problem);
+    this.name = "InvalidOidcCodeError";
+  }
+}
+
+/** A 409 `identity-in-use`: the provider identity is linked to another account. */
+export class IdentityInUseError extends ProblemError {
+  constructor(problem: Problem) {
+    super(409, problem);
+    this.name = "IdentityInUseError";
+  }
+}
+
+/**
+ * A 409 `last-login-method`: removing this identity or passkey would leave
+ * the account no way to log in (no password, passkey or other identity).
+ * Add another first (a password through a reset, a passkey, an identity).
+ */
+export class LastLoginMethodError extends ProblemError {
+  constructor(problem: Problem) {
+    super(409, problem);
+    this.name = "LastLoginMethodError";
+  }
+}
+
 /** A 201 with the new account, or a 202: the account is created when the mailed link is redeemed. */
 export type Registered = { status: 201; user: User } | { status: 202; accepted: Accepted };
 
@@ -179,6 +232,10 @@ const SECURED = new Set([
   "POST /users/me/passkeys",
   "PATCH /users/me/passkeys/{id}",
   "DELETE /users/me/passkeys/{id}",
+  "GET /users/me/identities",
+  "POST /users/me/identities",
+  "POST /users/me/identities/{ref}",
+  "DELETE /users/me/identities/{ref}",
 ]);
 
 type Result<T> = { data?: T; error?: unknown; response: Response };
@@ -186,6 +243,7 @@ type Result<T> = { data?: T; error?: unknown; response: Response };
 export class AuthdClient {
   /** The typed client for every operation of the contract. */
   readonly api: Client<paths>;
+  private readonly baseUrl: string;
   private readonly store: TokenStore;
   private readonly skewMs: number;
   private readonly now: () => number;
@@ -193,6 +251,7 @@ export class AuthdClient {
 
   constructor(opts: AuthdOptions) {
     this.api = createClient<paths>({ baseUrl: opts.baseUrl, fetch: opts.fetch });
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
     this.store = opts.store ?? memoryStore();
     this.skewMs = (opts.refreshSkewSeconds ?? 30) * 1000;
     this.now = opts.now ?? Date.now;
@@ -219,7 +278,11 @@ export class AuthdClient {
    * `verifyMfa()` (`mfaRequired: true`).
    */
   async login(email: string, password: string): Promise<LoginResult> {
-    const { data, error, response } = await this.api.POST("/auth/login", { body: { email, password } });
+    return this.loginResult(await this.api.POST("/auth/login", { body: { email, password } }));
+  }
+
+  /** A login's answer: the pair (stored) or the second step's challenge. */
+  private loginResult({ data, error, response }: Result<TokenPair | components["schemas"]["MfaChallenge"]>): LoginResult {
     if (response.status === 202 && data && "mfa_token" in data) {
       return {
         mfaRequired: true,
@@ -234,6 +297,82 @@ export class AuthdClient {
     if (response.status !== 200 || !data || !("access_token" in data)) throw asProblem(response, error);
     this.keep(data);
     return { mfaRequired: false, tokens: data };
+  }
+
+  /** The OpenID Connect providers to offer on a login page, in configured order; `available` is false while authd cannot reach one. */
+  async providers(): Promise<Provider[]> {
+    const { data, error, response } = await this.api.GET("/auth/providers");
+    if (!data) throw asProblem(response, error);
+    return data.providers;
+  }
+
+  /**
+   * Starts a login with an OpenID Connect provider (a name of
+   * `providers()`, or the provider itself): makes a PKCE pair and returns
+   * the URL to open in the browser with the verifier to keep. authd sends
+   * the browser on to the provider and, at the end, to `redirectTo` (one of
+   * `AUTHD_REDIRECT_URLS`, exactly) with `code` or `error` (see
+   * `readOidcRedirect`); finish with `finishOidcLogin(code, verifier)`.
+   * Nothing is sent to authd here.
+   */
+  async startOidcLogin(provider: string | Provider, redirectTo: string): Promise<OidcStart> {
+    const pair = await createPkcePair();
+    const path = typeof provider === "string" ? `/auth/oidc/${encodeURIComponent(provider)}/authorize` : provider.authorize_path;
+    const query = new URLSearchParams({ redirect_to: redirectTo, code_challenge: pair.challenge, code_challenge_method: "S256" });
+    return { authorizeUrl: `${this.baseUrl}${path}?${query}`, verifier: pair.verifier };
+  }
+
+  /**
+   * Exchanges the one-time code from `redirect_to` with the verifier of
+   * `startOidcLogin`, as `login()` ends: the pair is stored
+   * (`mfaRequired: false`, `amr` `["fed"]`), or the account has a second
+   * factor and the challenge goes to `verifyMfa()` (`mfaRequired: true`). A
+   * code that does not work throws `InvalidOidcCodeError`.
+   */
+  async finishOidcLogin(code: string, verifier: string): Promise<LoginResult> {
+    return this.loginResult(await this.api.POST("/auth/oidc/token", { body: { code, code_verifier: verifier } }));
+  }
+
+  /** The provider identities linked to the account, oldest first. */
+  async identities(): Promise<Identity[]> {
+    return (await this.authed(() => this.api.GET("/users/me/identities"))).identities;
+  }
+
+  /**
+   * Starts linking a provider identity to the account (needs step-up and,
+   * when the account has a password, `currentPassword`). Open
+   * `authorizeUrl` in the browser and keep `verifier`; the browser comes
+   * back to `redirectTo` with `linked=1` and a `code` for
+   * `completeIdentityLink(code, verifier)` from this same session.
+   */
+  async startIdentityLink(provider: string, opts: { redirectTo: string; currentPassword?: string }): Promise<OidcStart> {
+    const pair = await createPkcePair();
+    const body = {
+      redirect_to: opts.redirectTo,
+      code_challenge: pair.challenge,
+      code_challenge_method: "S256" as const,
+      ...passwordBody(opts.currentPassword),
+    };
+    const started = await this.authed(() =>
+      this.api.POST("/users/me/identities/{ref}", { params: { path: { ref: provider } }, body }),
+    );
+    return { authorizeUrl: started.authorize_url, verifier: pair.verifier };
+  }
+
+  /** Ends a link: the identity logs in to this account from now on. `IdentityInUseError` when another account has it. */
+  async completeIdentityLink(code: string, verifier: string): Promise<Identity> {
+    return this.authed(() => this.api.POST("/users/me/identities", { body: { code, code_verifier: verifier } }));
+  }
+
+  /**
+   * Unlinks an identity (needs step-up and, when the account has a
+   * password, `currentPassword`). `LastLoginMethodError` when it is the
+   * account's last way to log in.
+   */
+  async deleteIdentity(id: string, currentPassword?: string): Promise<void> {
+    await this.authed(() =>
+      this.api.DELETE("/users/me/identities/{ref}", { params: { path: { ref: id } }, body: passwordBody(currentPassword) }),
+    );
   }
 
   /**
@@ -326,9 +465,8 @@ export class AuthdClient {
    * WebAuthn creation options; answer them in the browser and pass the
    * credential to `registerPasskey()` from the same session.
    */
-  async passkeyRegistrationOptions(currentPassword: string): Promise<PasskeyOptionsJSON> {
-    return (await this.authed(() => this.api.POST("/users/me/passkeys/options", { body: { current_password: currentPassword } })))
-      .options;
+  async passkeyRegistrationOptions(currentPassword?: string): Promise<PasskeyOptionsJSON> {
+    return (await this.authed(() => this.api.POST("/users/me/passkeys/options", { body: passwordBody(currentPassword) }))).options;
   }
 
   /** Stores the new passkey; when it is the account's first factor the answer carries the 10 recovery codes, shown this once. */
@@ -351,9 +489,9 @@ export class AuthdClient {
   }
 
   /** Removes a passkey (needs step-up and the current password). */
-  async deletePasskey(id: string, currentPassword: string): Promise<void> {
+  async deletePasskey(id: string, currentPassword?: string): Promise<void> {
     await this.authed(() =>
-      this.api.DELETE("/users/me/passkeys/{id}", { params: { path: { id } }, body: { current_password: currentPassword } }),
+      this.api.DELETE("/users/me/passkeys/{id}", { params: { path: { id } }, body: passwordBody(currentPassword) }),
     );
   }
 
@@ -363,13 +501,14 @@ export class AuthdClient {
   }
 
   /**
-   * Starts enrolling an authenticator app (needs step-up and the current
-   * password); activate it with `verifyFactor()` from the same session.
+   * Starts enrolling an authenticator app (needs step-up and, when the
+   * account has one, the current password); activate it with
+   * `verifyFactor()` from the same session.
    */
-  async startTotpEnrollment(currentPassword: string, friendlyName?: string): Promise<TotpEnrollment> {
+  async startTotpEnrollment(currentPassword?: string, friendlyName?: string): Promise<TotpEnrollment> {
     const body = friendlyName === undefined
-      ? { current_password: currentPassword }
-      : { current_password: currentPassword, friendly_name: friendlyName };
+      ? passwordBody(currentPassword)
+      : { ...passwordBody(currentPassword), friendly_name: friendlyName };
     return this.authed(() => this.api.POST("/users/me/factors/totp", { body }));
   }
 
@@ -379,15 +518,15 @@ export class AuthdClient {
   }
 
   /** Removes a factor (needs step-up, with a factor on the account a recent code, and the current password). */
-  async deleteFactor(id: string, currentPassword: string): Promise<void> {
+  async deleteFactor(id: string, currentPassword?: string): Promise<void> {
     await this.authed(() =>
-      this.api.DELETE("/users/me/factors/{id}", { params: { path: { id } }, body: { current_password: currentPassword } }),
+      this.api.DELETE("/users/me/factors/{id}", { params: { path: { id } }, body: passwordBody(currentPassword) }),
     );
   }
 
   /** Voids the recovery codes and returns 10 new ones (needs step-up and the current password). */
-  async regenerateRecoveryCodes(currentPassword: string): Promise<string[]> {
-    return (await this.authed(() => this.api.POST("/users/me/recovery-codes", { body: { current_password: currentPassword } }))).recovery_codes;
+  async regenerateRecoveryCodes(currentPassword?: string): Promise<string[]> {
+    return (await this.authed(() => this.api.POST("/users/me/recovery-codes", { body: passwordBody(currentPassword) }))).recovery_codes;
   }
 
   async me(): Promise<User> {
@@ -410,13 +549,15 @@ export class AuthdClient {
 
   /**
    * Runs an authenticated call; on a 401 it refreshes once (sharing a refresh
-   * already under way) and runs the call again. A 401 `step-up-required` is
-   * not retried: it throws `StepUpRequiredError`.
+   * already under way) and runs the call again. A 401 that is not about the
+   * access token is not retried: `step-up-required` throws
+   * `StepUpRequiredError`, `invalid-oidc-code` `InvalidOidcCodeError` (the
+   * code is used up; sending it again could not help).
    */
   async authed<T>(call: () => Promise<Result<T>>): Promise<T> {
     const sentWith = this.store.get()?.accessToken;
     let res = await call();
-    if (res.response.status === 401 && this.store.get() && !isStepUpRequired(res.error)) {
+    if (res.response.status === 401 && this.store.get() && !isStepUpRequired(res.error) && !isProblemOf(res.error, "invalid-oidc-code")) {
       // A 401 for a token that a concurrent refresh already replaced only
       // needs a retry, not another refresh.
       if (this.store.get()?.accessToken === sentWith) await this.refresh();
@@ -491,6 +632,11 @@ export function memoryStore(): TokenStore {
   };
 }
 
+/** `current_password` when given: accounts created by a federated login have none and send an empty body. */
+function passwordBody(currentPassword: string | undefined): { current_password?: string } {
+  return currentPassword === undefined ? {} : { current_password: currentPassword };
+}
+
 function factorBody(factor: SecondFactor) {
   if ("code" in factor) return { code: factor.code };
   if ("recoveryCode" in factor) return { recovery_code: factor.recoveryCode };
@@ -503,7 +649,12 @@ function asCredential(credential: PasskeyCredentialJSON): components["schemas"][
 }
 
 function isStepUpRequired(error: unknown): error is Problem {
-  return isProblem(error) && error.type.endsWith("/step-up-required");
+  return isProblemOf(error, "step-up-required");
+}
+
+/** A problem whose type is https://authd.dev/problems/<kind> (compared by its last segment). */
+function isProblemOf(error: unknown, kind: string): error is Problem {
+  return isProblem(error) && error.type.endsWith(`/${kind}`);
 }
 
 function isProblem(error: unknown): error is Problem {
@@ -512,8 +663,11 @@ function isProblem(error: unknown): error is Problem {
 
 function asProblem(response: Response, error: unknown): ProblemError {
   if (response.status === 401 && isStepUpRequired(error)) return new StepUpRequiredError(error, response.headers.get("WWW-Authenticate"));
-  if (error && typeof error === "object" && "type" in error && "status" in error) {
-    return new ProblemError(response.status, error as Problem);
+  if (isProblem(error)) {
+    if (response.status === 401 && isProblemOf(error, "invalid-oidc-code")) return new InvalidOidcCodeError(error);
+    if (response.status === 409 && isProblemOf(error, "identity-in-use")) return new IdentityInUseError(error);
+    if (response.status === 409 && isProblemOf(error, "last-login-method")) return new LastLoginMethodError(error);
+    return new ProblemError(response.status, error);
   }
   return new ProblemError(response.status, {
     type: "about:blank",

@@ -142,7 +142,9 @@ test("the access token goes only to the operations the contract secures", async 
   );
   assert.ok(operations.some((o) => o.secured) && operations.some((o) => !o.secured));
   const call = (o: (typeof operations)[number]) =>
-    (client.api.request as (m: string, p: string, init: unknown) => Promise<unknown>)(o.method, o.path, { params: { path: { id: "x" } } });
+    (client.api.request as (m: string, p: string, init: unknown) => Promise<unknown>)(o.method, o.path, { params: { path: { id: "x", provider: "x", ref: "x" } } });
+  // The path as sent, every template parameter filled with "x".
+  const sentPath = (o: (typeof operations)[number]) => o.path.replace(/\{[^}]+\}/g, "x");
 
   store.set({ accessToken: "access", refreshToken: "refresh", accessExpiresAt: Date.now() + 3_600_000 });
   for (const o of operations) {
@@ -160,7 +162,7 @@ test("the access token goes only to the operations the contract secures", async 
     await call(o);
     assert.deepEqual(
       sent.map((r) => `${r.method} ${new URL(r.url).pathname} ${r.headers.get("Authorization")}`),
-      [`${o.method.toUpperCase()} ${o.path} null`],
+      [`${o.method.toUpperCase()} ${sentPath(o)} null`],
       "a public call sends only itself, without refreshing first",
     );
   }

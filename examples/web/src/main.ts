@@ -1,13 +1,21 @@
 // The example page: every button is one or two calls of the TypeScript
 // client; passkey ceremonies go through @simplewebauthn/browser. The tokens
 // stay in memory, in a TokenStore that also updates the page's state line.
+// A federated login leaves the page for the provider and comes back to it:
+// the PKCE verifier waits in sessionStorage meanwhile, tokens are only made
+// after the return.
 import { startAuthentication, startRegistration } from "@simplewebauthn/browser";
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from "@simplewebauthn/browser";
 import {
   AuthdClient,
   ProblemError,
   StepUpRequiredError,
+  readOidcRedirect,
+  withoutOidcRedirect,
+  type MfaChallenge,
+  type OidcRedirectError,
   type PasskeyOptionsJSON,
+  type Provider,
   type Tokens,
   type TokenStore,
 } from "../../../clients/typescript/src/index.js";
@@ -101,16 +109,21 @@ on("register", async () => {
   return res.status === 201 ? `Registered ${res.user.email}. Now log in.` : "Registration accepted: follow the mailed link.";
 });
 
+/** Shows the second step of a login (password or provider) that answered with a challenge. */
+function askSecondFactor(challenge: MfaChallenge): void {
+  mfaToken = challenge.mfaToken;
+  $("mfa-methods").textContent = challenge.methods.join(", ");
+  $("mfa-passkey").hidden = !challenge.methods.includes("passkey");
+  $("mfa").hidden = false;
+}
+
 on("login", async () => {
   const res = await authd.login(value("email"), $<HTMLInputElement>("password").value);
   if (!res.mfaRequired) {
     $("mfa").hidden = true;
     return "Logged in with the password.";
   }
-  mfaToken = res.challenge.mfaToken;
-  $("mfa-methods").textContent = res.challenge.methods.join(", ");
-  $("mfa-passkey").hidden = !res.challenge.methods.includes("passkey");
-  $("mfa").hidden = false;
+  askSecondFactor(res.challenge);
   return "The password was right: now the second factor.";
 });
 
@@ -118,7 +131,8 @@ on("mfa-verify", async () => {
   const code = value("mfa-code");
   await authd.verifyMfa(mfaToken, /^\d{6}$/.test(code) ? { code } : { recoveryCode: code });
   $("mfa").hidden = true;
-  return "Logged in with the password and the second factor.";
+  await showMe();
+  return "Logged in with the second factor.";
 });
 
 on("mfa-passkey", async () => {
@@ -126,8 +140,103 @@ on("mfa-passkey", async () => {
   const assertion = await startAuthentication({ optionsJSON: requestOptions(options) });
   await authd.verifyMfa(mfaToken, { passkey: assertion });
   $("mfa").hidden = true;
-  return "Logged in with the password and a passkey.";
+  await showMe();
+  return "Logged in with a passkey as the second factor.";
 });
+
+// Federated login. The verifier of the PKCE pair survives the trip through
+// the provider in this tab's sessionStorage; the page's own address is the
+// redirect_to, so it must be on AUTHD_REDIRECT_URLS.
+const VERIFIER_KEY = "authd-example-oidc-verifier";
+const pageURL = new URL("./", location.href).href;
+
+/** What each error code of the callback means for the person at the page. */
+const oidcErrors: Record<string, string> = {
+  access_denied: "The sign-in was cancelled at the provider.",
+  provider_error: "The provider answered with an error; try again later.",
+  invalid_state: "This sign-in was started in another browser, or took too long; start it again here.",
+  issuer_mismatch: "The answer did not come from the provider the sign-in started with, so authd refused it.",
+  exchange_failed: "authd could not redeem the provider's code; try again.",
+  invalid_id_token: "The provider's ID token did not pass authd's checks.",
+  email_required: "The provider did not share an email address, and authd needs one.",
+  account_exists:
+    "An account with this address exists, but the address is not verified on both sides: log in with its password, then link the provider from the account.",
+  signup_disabled: "No account has this address, and signing up through a provider is switched off.",
+  account_disabled: "This account is deactivated.",
+  identity_in_use: "This identity is linked to another account.",
+  provider_unavailable: "authd cannot reach the provider right now; try again later.",
+};
+
+function describeOidcError(code: OidcRedirectError): string {
+  return `${oidcErrors[code] ?? "The sign-in failed."} (error=${code})`;
+}
+
+function providerButton(provider: Provider): HTMLButtonElement {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = `oidc-${provider.name}`;
+  button.textContent = `Sign in with ${provider.display_name}`;
+  button.disabled = !provider.available;
+  if (!provider.available) button.title = "authd cannot reach this provider yet";
+  button.addEventListener("click", async () => {
+    report("oidc", "pending", `Going to ${provider.display_name}…`);
+    try {
+      const start = await authd.startOidcLogin(provider, pageURL);
+      sessionStorage.setItem(VERIFIER_KEY, start.verifier);
+      location.assign(start.authorizeUrl);
+    } catch (err) {
+      report("oidc", "error", describe(err));
+    }
+  });
+  return button;
+}
+
+async function listProviders(): Promise<void> {
+  try {
+    const providers = await authd.providers();
+    $("providers").replaceChildren(...providers.map(providerButton));
+    $("providers-note").textContent = providers.length
+      ? "Or sign in with an OpenID Connect provider:"
+      : "No OpenID Connect provider is configured (AUTHD_OIDC_PROVIDERS).";
+  } catch (err) {
+    $("providers-note").textContent = `The providers could not be listed: ${describe(err)}`;
+  }
+}
+
+/** Back from the provider: exchange the one-time code, or say what went wrong. */
+async function finishFederatedLogin(): Promise<void> {
+  const back = readOidcRedirect(location.href);
+  if (!back) return;
+  // The code is single use and the error should not show again on reload.
+  history.replaceState(null, "", withoutOidcRedirect(location.href));
+  const verifier = sessionStorage.getItem(VERIFIER_KEY);
+  sessionStorage.removeItem(VERIFIER_KEY);
+  if ("error" in back) {
+    report("oidc", "error", describeOidcError(back.error));
+    return;
+  }
+  if (back.linked) {
+    report("oidc", "error", "This page does not link identities (its tokens do not survive the trip to the provider).");
+    return;
+  }
+  if (!verifier) {
+    report("oidc", "error", "This tab did not start the sign-in (no PKCE verifier kept): start it again here.");
+    return;
+  }
+  report("oidc", "pending", "Exchanging the provider's code…");
+  try {
+    const res = await authd.finishOidcLogin(back.code, verifier);
+    if (res.mfaRequired) {
+      askSecondFactor(res.challenge);
+      report("oidc", "ok", "The provider vouched for you: now the second factor.");
+      return;
+    }
+    await showMe();
+    report("oidc", "ok", "Logged in with the provider.");
+  } catch (err) {
+    report("oidc", "error", describe(err));
+  }
+}
 
 on("totp-start", async () => {
   const password = $<HTMLInputElement>("totp-password").value;
@@ -205,3 +314,5 @@ on("me", async () => {
 });
 
 showState();
+void listProviders();
+void finishFederatedLogin();
