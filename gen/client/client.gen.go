@@ -2182,7 +2182,10 @@ type ClientInterface interface {
 	//
 	// Redeems the token from a reset mail and sets a new password, which must
 	// satisfy the password policy. Every session of the user is revoked and
-	// every other outstanding link stops working.
+	// every other outstanding link stops working. The link proves the
+	// address: it counts as verified, and the identities, passkeys and
+	// authenticator apps added while it was not (an account made through
+	// a provider that does not verify addresses) are removed.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2193,7 +2196,10 @@ type ClientInterface interface {
 	//
 	// Redeems the token from a reset mail and sets a new password, which must
 	// satisfy the password policy. Every session of the user is revoked and
-	// every other outstanding link stops working.
+	// every other outstanding link stops working. The link proves the
+	// address: it counts as verified, and the identities, passkeys and
+	// authenticator apps added while it was not (an account made through
+	// a provider that does not verify addresses) are removed.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3638,7 +3644,10 @@ func (c *Client) ForgotPassword(ctx context.Context, body ForgotPasswordJSONRequ
 //
 // Redeems the token from a reset mail and sets a new password, which must
 // satisfy the password policy. Every session of the user is revoked and
-// every other outstanding link stops working.
+// every other outstanding link stops working. The link proves the
+// address: it counts as verified, and the identities, passkeys and
+// authenticator apps added while it was not (an account made through
+// a provider that does not verify addresses) are removed.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3659,7 +3668,10 @@ func (c *Client) ResetPasswordWithBody(ctx context.Context, contentType string, 
 //
 // Redeems the token from a reset mail and sets a new password, which must
 // satisfy the password policy. Every session of the user is revoked and
-// every other outstanding link stops working.
+// every other outstanding link stops working. The link proves the
+// address: it counts as verified, and the identities, passkeys and
+// authenticator apps added while it was not (an account made through
+// a provider that does not verify addresses) are removed.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7390,7 +7402,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Redeems the token from a reset mail and sets a new password, which must
 	// satisfy the password policy. Every session of the user is revoked and
-	// every other outstanding link stops working.
+	// every other outstanding link stops working. The link proves the
+	// address: it counts as verified, and the identities, passkeys and
+	// authenticator apps added while it was not (an account made through
+	// a provider that does not verify addresses) are removed.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7401,7 +7416,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Redeems the token from a reset mail and sets a new password, which must
 	// satisfy the password policy. Every session of the user is revoked and
-	// every other outstanding link stops working.
+	// every other outstanding link stops working. The link proves the
+	// address: it counts as verified, and the identities, passkeys and
+	// authenticator apps added while it was not (an account made through
+	// a provider that does not verify addresses) are removed.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13343,7 +13361,10 @@ func (c *ClientWithResponses) ForgotPasswordWithResponse(ctx context.Context, bo
 //
 // Redeems the token from a reset mail and sets a new password, which must
 // satisfy the password policy. Every session of the user is revoked and
-// every other outstanding link stops working.
+// every other outstanding link stops working. The link proves the
+// address: it counts as verified, and the identities, passkeys and
+// authenticator apps added while it was not (an account made through
+// a provider that does not verify addresses) are removed.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13360,7 +13381,10 @@ func (c *ClientWithResponses) ResetPasswordWithBodyWithResponse(ctx context.Cont
 //
 // Redeems the token from a reset mail and sets a new password, which must
 // satisfy the password policy. Every session of the user is revoked and
-// every other outstanding link stops working.
+// every other outstanding link stops working. The link proves the
+// address: it counts as verified, and the identities, passkeys and
+// authenticator apps added while it was not (an account made through
+// a provider that does not verify addresses) are removed.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -391,7 +391,10 @@ export interface paths {
          * Reset the password
          * @description Redeems the token from a reset mail and sets a new password, which must
          *     satisfy the password policy. Every session of the user is revoked and
-         *     every other outstanding link stops working.
+         *     every other outstanding link stops working. The link proves the
+         *     address: it counts as verified, and the identities, passkeys and
+         *     authenticator apps added while it was not (an account made through
+         *     a provider that does not verify addresses) are removed.
          */
         post: operations["resetPassword"];
         delete?: never;
