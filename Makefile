@@ -58,7 +58,8 @@ run: example ## Start authd in development on $(ADDR): DATABASE_URL, else Postgr
 	@# Built, then run, not `go run`: go run exits 1 on Ctrl-C whatever authd
 	@# answers, and authd exits 0 after a clean shutdown.
 	go build -o bin/authd-dev ./cmd/authd
-	AUTHD_ENV=development AUTHD_ADDR=$(ADDR) exec bin/authd-dev serve
+	@# The example page is its own redirect_to for a federated login.
+	AUTHD_ENV=development AUTHD_ADDR=$(ADDR) AUTHD_REDIRECT_URLS="$${AUTHD_REDIRECT_URLS:-http://localhost$(ADDR)/example/}" exec bin/authd-dev serve
 
 .PHONY: build
 build: ## Build bin/authd
