@@ -44,11 +44,6 @@ DELETE FROM passkeys
 WHERE user_id = sqlc.arg(user_id) AND (sqlc.narg(verified_at)::timestamptz IS NULL OR created_at < sqlc.narg(verified_at)::timestamptz)
 RETURNING *;
 
--- name: DeleteFactorsAddedUnproved :many
--- Likewise for authenticator apps.
-DELETE FROM mfa_factors
-WHERE user_id = sqlc.arg(user_id) AND (sqlc.narg(verified_at)::timestamptz IS NULL OR created_at < sqlc.narg(verified_at)::timestamptz)
-RETURNING *;
 
 -- name: LoginMethods :one
 -- The ways the user can log in: a password, passkeys, identities. Read

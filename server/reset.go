@@ -48,8 +48,8 @@ func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordReque
 
 // ResetPassword implements api.StrictServerInterface. The new password
 // ends every session and every other outstanding link; receiving the mail
-// also proves the address, so it counts as verified, and the ways to log in
-// added before the address was proved go (dropUnprovedLogins).
+// also proves the address, so it counts as verified, and the identities and
+// passkeys added before the address was proved go (dropUnprovedLogins).
 func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequestObject) (api.ResetPasswordResponseObject, error) {
 	refused := api.ResetPassword400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: invalidToken(ctx)}
 	hash := token.HashOpaque(req.Body.Token)
@@ -107,13 +107,14 @@ func (s *Server) ResetPassword(ctx context.Context, req api.ResetPasswordRequest
 }
 
 // dropUnprovedLogins removes, in q's transaction (which holds the user
-// row: ChangePassword updated it), the identities, passkeys and
-// authenticator apps added while the account's address was not proved
-// (verifiedAt, as it was before this reset: never, or later than they were
-// added), each recorded as its removal. A reset proves the address; what
-// was attached before may be how someone who squatted the address (through
-// a provider that does not verify addresses) would keep a way in after the
-// owner took the account back.
+// row: ChangePassword updated it), the identities and passkeys added while
+// the account's address was not proved (verifiedAt, as it was before this
+// reset: never, or later than they were added), each recorded as its
+// removal. A reset proves the address; those log in without the password,
+// and may be how someone who squatted the address (through a provider that
+// does not verify addresses) would keep a way in after the owner took the
+// account back. Authenticator apps stay: they never log in alone, and a
+// reset must not strip the second factor of whoever can read the mailbox.
 func (s *Server) dropUnprovedLogins(ctx context.Context, q *db.Queries, userID uuid.UUID, verifiedAt *time.Time) error {
 	identities, err := q.DeleteIdentitiesAddedUnproved(ctx, db.DeleteIdentitiesAddedUnprovedParams{UserID: userID, VerifiedAt: verifiedAt})
 	if err != nil {
@@ -123,26 +124,19 @@ func (s *Server) dropUnprovedLogins(ctx context.Context, q *db.Queries, userID u
 	if err != nil {
 		return err
 	}
-	factors, err := q.DeleteFactorsAddedUnproved(ctx, db.DeleteFactorsAddedUnprovedParams{UserID: userID, VerifiedAt: verifiedAt})
-	if err != nil {
-		return err
-	}
-	events := make([]securityEvent, 0, len(identities)+len(passkeys)+len(factors))
+	events := make([]securityEvent, 0, len(identities)+len(passkeys))
 	for range identities {
 		events = append(events, evIdentityUnlinked)
 	}
 	for range passkeys {
 		events = append(events, evPasskeyRemoved)
 	}
-	for range factors {
-		events = append(events, evFactorRemoved)
-	}
 	for _, ev := range events {
 		if err := s.recordSecurityEvent(ctx, q, userID, ev, nil); err != nil {
 			return err
 		}
 	}
-	if len(passkeys)+len(factors) == 0 {
+	if len(passkeys) == 0 {
 		return nil
 	}
 	return s.dropCodesWithoutFactor(ctx, q, userID)

@@ -2183,9 +2183,9 @@ type ClientInterface interface {
 	// Redeems the token from a reset mail and sets a new password, which must
 	// satisfy the password policy. Every session of the user is revoked and
 	// every other outstanding link stops working. The link proves the
-	// address: it counts as verified, and the identities, passkeys and
-	// authenticator apps added while it was not (an account made through
-	// a provider that does not verify addresses) are removed.
+	// address: it counts as verified, and the identities and passkeys
+	// added while it was not (an account made through a provider that
+	// does not verify addresses) are removed; authenticator apps stay.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2197,9 +2197,9 @@ type ClientInterface interface {
 	// Redeems the token from a reset mail and sets a new password, which must
 	// satisfy the password policy. Every session of the user is revoked and
 	// every other outstanding link stops working. The link proves the
-	// address: it counts as verified, and the identities, passkeys and
-	// authenticator apps added while it was not (an account made through
-	// a provider that does not verify addresses) are removed.
+	// address: it counts as verified, and the identities and passkeys
+	// added while it was not (an account made through a provider that
+	// does not verify addresses) are removed; authenticator apps stay.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3645,9 +3645,9 @@ func (c *Client) ForgotPassword(ctx context.Context, body ForgotPasswordJSONRequ
 // Redeems the token from a reset mail and sets a new password, which must
 // satisfy the password policy. Every session of the user is revoked and
 // every other outstanding link stops working. The link proves the
-// address: it counts as verified, and the identities, passkeys and
-// authenticator apps added while it was not (an account made through
-// a provider that does not verify addresses) are removed.
+// address: it counts as verified, and the identities and passkeys
+// added while it was not (an account made through a provider that
+// does not verify addresses) are removed; authenticator apps stay.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3669,9 +3669,9 @@ func (c *Client) ResetPasswordWithBody(ctx context.Context, contentType string, 
 // Redeems the token from a reset mail and sets a new password, which must
 // satisfy the password policy. Every session of the user is revoked and
 // every other outstanding link stops working. The link proves the
-// address: it counts as verified, and the identities, passkeys and
-// authenticator apps added while it was not (an account made through
-// a provider that does not verify addresses) are removed.
+// address: it counts as verified, and the identities and passkeys
+// added while it was not (an account made through a provider that
+// does not verify addresses) are removed; authenticator apps stay.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7403,9 +7403,9 @@ type ClientWithResponsesInterface interface {
 	// Redeems the token from a reset mail and sets a new password, which must
 	// satisfy the password policy. Every session of the user is revoked and
 	// every other outstanding link stops working. The link proves the
-	// address: it counts as verified, and the identities, passkeys and
-	// authenticator apps added while it was not (an account made through
-	// a provider that does not verify addresses) are removed.
+	// address: it counts as verified, and the identities and passkeys
+	// added while it was not (an account made through a provider that
+	// does not verify addresses) are removed; authenticator apps stay.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7417,9 +7417,9 @@ type ClientWithResponsesInterface interface {
 	// Redeems the token from a reset mail and sets a new password, which must
 	// satisfy the password policy. Every session of the user is revoked and
 	// every other outstanding link stops working. The link proves the
-	// address: it counts as verified, and the identities, passkeys and
-	// authenticator apps added while it was not (an account made through
-	// a provider that does not verify addresses) are removed.
+	// address: it counts as verified, and the identities and passkeys
+	// added while it was not (an account made through a provider that
+	// does not verify addresses) are removed; authenticator apps stay.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13362,9 +13362,9 @@ func (c *ClientWithResponses) ForgotPasswordWithResponse(ctx context.Context, bo
 // Redeems the token from a reset mail and sets a new password, which must
 // satisfy the password policy. Every session of the user is revoked and
 // every other outstanding link stops working. The link proves the
-// address: it counts as verified, and the identities, passkeys and
-// authenticator apps added while it was not (an account made through
-// a provider that does not verify addresses) are removed.
+// address: it counts as verified, and the identities and passkeys
+// added while it was not (an account made through a provider that
+// does not verify addresses) are removed; authenticator apps stay.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13382,9 +13382,9 @@ func (c *ClientWithResponses) ResetPasswordWithBodyWithResponse(ctx context.Cont
 // Redeems the token from a reset mail and sets a new password, which must
 // satisfy the password policy. Every session of the user is revoked and
 // every other outstanding link stops working. The link proves the
-// address: it counts as verified, and the identities, passkeys and
-// authenticator apps added while it was not (an account made through
-// a provider that does not verify addresses) are removed.
+// address: it counts as verified, and the identities and passkeys
+// added while it was not (an account made through a provider that
+// does not verify addresses) are removed; authenticator apps stay.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -177,52 +177,6 @@ func (q *Queries) CreateOidcLogin(ctx context.Context, arg CreateOidcLoginParams
 	return err
 }
 
-const deleteFactorsAddedUnproved = `-- name: DeleteFactorsAddedUnproved :many
-DELETE FROM mfa_factors
-WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2::timestamptz)
-RETURNING id, user_id, kind, friendly_name, secret_kid, secret_sealed, verified_at, expires_at, last_step, last_used_at, session_id, failures, created_at
-`
-
-type DeleteFactorsAddedUnprovedParams struct {
-	UserID     uuid.UUID
-	VerifiedAt *time.Time
-}
-
-// Likewise for authenticator apps.
-func (q *Queries) DeleteFactorsAddedUnproved(ctx context.Context, arg DeleteFactorsAddedUnprovedParams) ([]MfaFactor, error) {
-	rows, err := q.db.Query(ctx, deleteFactorsAddedUnproved, arg.UserID, arg.VerifiedAt)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []MfaFactor
-	for rows.Next() {
-		var i MfaFactor
-		if err := rows.Scan(
-			&i.ID,
-			&i.UserID,
-			&i.Kind,
-			&i.FriendlyName,
-			&i.SecretKid,
-			&i.SecretSealed,
-			&i.VerifiedAt,
-			&i.ExpiresAt,
-			&i.LastStep,
-			&i.LastUsedAt,
-			&i.SessionID,
-			&i.Failures,
-			&i.CreatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const deleteIdentitiesAddedUnproved = `-- name: DeleteIdentitiesAddedUnproved :many
 DELETE FROM identities
 WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2::timestamptz)

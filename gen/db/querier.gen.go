@@ -72,8 +72,6 @@ type Querier interface {
 	DeleteAccountTokens(ctx context.Context, userID uuid.UUID) error
 	// Removes one factor of the user; 0 rows for another user's or an unknown one.
 	DeleteFactor(ctx context.Context, arg DeleteFactorParams) (int64, error)
-	// Likewise for authenticator apps.
-	DeleteFactorsAddedUnproved(ctx context.Context, arg DeleteFactorsAddedUnprovedParams) ([]MfaFactor, error)
 	// A reset proves the address: identities linked while the account's address
 	// was not proved (verified_at: null, or after they were linked) go.
 	DeleteIdentitiesAddedUnproved(ctx context.Context, arg DeleteIdentitiesAddedUnprovedParams) ([]Identity, error)

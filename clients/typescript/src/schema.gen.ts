@@ -392,9 +392,9 @@ export interface paths {
          * @description Redeems the token from a reset mail and sets a new password, which must
          *     satisfy the password policy. Every session of the user is revoked and
          *     every other outstanding link stops working. The link proves the
-         *     address: it counts as verified, and the identities, passkeys and
-         *     authenticator apps added while it was not (an account made through
-         *     a provider that does not verify addresses) are removed.
+         *     address: it counts as verified, and the identities and passkeys
+         *     added while it was not (an account made through a provider that
+         *     does not verify addresses) are removed; authenticator apps stay.
          */
         post: operations["resetPassword"];
         delete?: never;
