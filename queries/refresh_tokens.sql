@@ -15,7 +15,8 @@ SELECT refresh_tokens.id,
        sessions.revoked_at,
        sessions.amr,
        sessions.auth_time,
-       users.is_active
+       users.is_active,
+       users.roles
 FROM refresh_tokens
 JOIN sessions ON sessions.id = refresh_tokens.session_id
 JOIN users ON users.id = sessions.user_id

@@ -1,6 +1,6 @@
 -- name: RecordEvent :exec
-INSERT INTO security_events (user_id, kind, session_id, ip, user_agent, request_id, created_at)
-VALUES (sqlc.arg(user_id), sqlc.arg(kind), sqlc.narg(session_id), sqlc.arg(ip), sqlc.arg(user_agent), sqlc.arg(request_id), sqlc.arg(now));
+INSERT INTO security_events (user_id, kind, session_id, ip, user_agent, request_id, actor, created_at)
+VALUES (sqlc.arg(user_id), sqlc.arg(kind), sqlc.narg(session_id), sqlc.arg(ip), sqlc.arg(user_agent), sqlc.arg(request_id), sqlc.arg(actor), sqlc.arg(now));
 
 -- name: DecoyEvent :exec
 -- Stands in for RecordEvent where there is nothing to record (a failed
@@ -10,8 +10,7 @@ SELECT pg_current_xact_id();
 
 -- name: ListEvents :many
 -- A page of the user's events, newest first, older than the cursor if given.
-SELECT id, kind, session_id, ip, user_agent, request_id, created_at
-FROM security_events
+SELECT * FROM security_events
 WHERE user_id = sqlc.arg(user_id) AND (sqlc.narg(before)::bigint IS NULL OR id < sqlc.narg(before)::bigint)
 ORDER BY id DESC
 LIMIT sqlc.arg(max_rows);

@@ -126,8 +126,9 @@ func TestArchitecture_OnlyCmdReadsTheEnvironment(t *testing.T) {
 	}
 }
 
-// sqlStatement matches a string that starts like a SQL statement.
-var sqlStatement = regexp.MustCompile(`(?i)^\s*(SELECT|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|WITH\s+\w+\s+AS|CREATE|ALTER|DROP|TRUNCATE)\b`)
+// sqlStatement matches a string that starts like a SQL statement (a DDL
+// verb with its object: the word "create" alone is a subcommand's name).
+var sqlStatement = regexp.MustCompile(`(?i)^\s*(SELECT|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|WITH\s+\w+\s+AS|(CREATE|ALTER|DROP|TRUNCATE)\s+\w)`)
 
 func TestArchitecture_NoSQLOutsideSchemaAndQueries(t *testing.T) {
 	// CREATE DATABASE names an identifier, which sqlc cannot bind: the

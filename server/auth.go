@@ -151,7 +151,7 @@ func (s *Server) startSession(ctx context.Context, u db.User, upgraded string, a
 	if err != nil {
 		return api.TokenPairJSONResponse{}, err
 	}
-	return s.sessionPair(sess, refresh)
+	return s.sessionPair(sess, u.Roles, refresh)
 }
 
 // createSession is startSession's work in q's transaction: the session and
@@ -204,9 +204,10 @@ func (s *Server) createSession(ctx context.Context, q *db.Queries, u db.User, up
 	return sess, refresh, q.CreateRefreshToken(ctx, db.CreateRefreshTokenParams{SessionID: sess.ID, TokenHash: token.HashOpaque(refresh), Now: s.now()})
 }
 
-// sessionPair is the token pair of a new session and its refresh token.
-func (s *Server) sessionPair(sess db.Session, refresh string) (api.TokenPairJSONResponse, error) {
-	return s.issuePair(token.Claims{UserID: sess.UserID, SessionID: sess.ID, AMR: sess.Amr, AuthTime: sess.AuthTime}, refresh, sess.ExpiresAt)
+// sessionPair is the token pair of a new session of a user with roles and
+// the session's refresh token.
+func (s *Server) sessionPair(sess db.Session, roles []string, refresh string) (api.TokenPairJSONResponse, error) {
+	return s.issuePair(token.Claims{UserID: sess.UserID, SessionID: sess.ID, AMR: sess.Amr, AuthTime: sess.AuthTime, Roles: roles}, refresh, sess.ExpiresAt)
 }
 
 // makeRoomForSession ends the user's oldest live sessions so that one more

@@ -135,7 +135,7 @@ func TestLogin_RefusalsAreIndistinguishable(t *testing.T) {
 	email := testkit.UniqueEmail()
 	app.Register(t, email, testkit.Password)
 	inactive, pair := app.NewUser(t)
-	if r, err := app.Client.DeleteMeWithResponse(context.Background(), client.DeleteUserRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(pair.AccessToken)); err != nil || r.StatusCode() != 204 {
+	if r, err := app.Client.DeleteMeWithResponse(context.Background(), nil, client.DeleteUserRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(pair.AccessToken)); err != nil || r.StatusCode() != 204 {
 		t.Fatalf("delete: %v %v", err, r)
 	}
 

@@ -70,7 +70,7 @@ func TestBearerRoutes_RefuseWithoutToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	del, err := app.Client.DeleteMeWithResponse(ctx, client.DeleteUserRequest{CurrentPassword: ptr("x")})
+	del, err := app.Client.DeleteMeWithResponse(ctx, nil, client.DeleteUserRequest{CurrentPassword: ptr("x")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,6 +122,7 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 			Require: cfg.RequireMFA, StepUpMaxAge: cfg.StepUpMaxAge, ChallengeTTL: cfg.MFAChallengeTTL,
 			Issuer: cfg.TOTPIssuer, AccountLabel: cfg.TOTPAccountLabel,
 		},
+		Admin:    AdminOptions{RequireMFA: cfg.AdminRequireMFA, Roles: cfg.Roles, InviteTTL: cfg.InviteTTL},
 		WebAuthn: passkeys,
 		OIDC: OIDCOptions{
 			Providers: NewProviders(cfg, federation.Options{Log: log, Now: now}), RedirectURLs: cfg.RedirectURLs, Signup: cfg.OIDCSignup,

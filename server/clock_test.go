@@ -153,7 +153,7 @@ func TestClock_EveryWrittenTimeIsTheAppClocks(t *testing.T) {
 	since = app.Clock.Now()
 	last := app.Login(t, email, np)
 	lastSession := sessionOfUser(t, app, last.AccessToken)
-	if r, err := app.Client.DeleteMeWithResponse(ctx, client.DeleteUserRequest{CurrentPassword: ptr(np)}, testkit.Bearer(last.AccessToken)); err != nil || r.StatusCode() != http.StatusNoContent {
+	if r, err := app.Client.DeleteMeWithResponse(ctx, nil, client.DeleteUserRequest{CurrentPassword: ptr(np)}, testkit.Bearer(last.AccessToken)); err != nil || r.StatusCode() != http.StatusNoContent {
 		t.Fatalf("delete the account: %v %v", err, r)
 	}
 	requireAppTimes(t, app, since, []string{"users.updated_at"}, `SELECT 'users.updated_at', updated_at FROM users WHERE id = $1`, userID)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,15 +48,44 @@ func sessionJSON(r db.ListLiveSessionsRow, current bool) api.Session {
 	}
 }
 
-// eventJSON maps a security event row to the API's Event.
-func eventJSON(r db.ListEventsRow) api.Event {
-	return api.Event{
+// eventJSON maps a security event row to the API's Event. Who acted is
+// shown in full to admins ("admin:<id>", "service:<id>"); the user sees
+// only which kind of actor it was ("admin" or "service").
+func eventJSON(r db.SecurityEvent, toAdmin bool) api.Event {
+	e := api.Event{
 		Kind:      r.Kind,
 		CreatedAt: r.CreatedAt.UTC(),
 		SessionId: r.SessionID,
 		Ip:        r.Ip,
 		UserAgent: cleanHeader(r.UserAgent, 512), // see sessionJSON
 		RequestId: r.RequestID,
+	}
+	if r.Actor != "" {
+		actor := r.Actor
+		if !toAdmin {
+			actor, _, _ = strings.Cut(actor, ":")
+		}
+		e.Actor = &actor
+	}
+	return e
+}
+
+// adminUserJSON maps a users row to the API's AdminUser: the account as an
+// admin sees it (never its password hash, only whether it has one).
+func adminUserJSON(u db.User) api.AdminUser {
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return api.AdminUser{
+		Id:              u.ID,
+		Email:           u.Email,
+		IsActive:        u.IsActive,
+		EmailVerifiedAt: utcPtr(u.EmailVerifiedAt),
+		Roles:           roles,
+		HasPassword:     u.PasswordHash != "",
+		CreatedAt:       u.CreatedAt.UTC(),
+		UpdatedAt:       u.UpdatedAt.UTC(),
 	}
 }
 

@@ -74,7 +74,7 @@ func TestUpdateMe_WrongCurrentPasswordCountsLikeAFailedLogin(t *testing.T) {
 // returns the response.
 func deleteMe(t *testing.T, app *testkit.App, access, current string) *client.DeleteMeResponse {
 	t.Helper()
-	resp, err := app.Client.DeleteMeWithResponse(context.Background(), client.DeleteUserRequest{CurrentPassword: ptr(current)}, testkit.Bearer(access))
+	resp, err := app.Client.DeleteMeWithResponse(context.Background(), nil, client.DeleteUserRequest{CurrentPassword: ptr(current)}, testkit.Bearer(access))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -43,6 +44,14 @@ const (
 	evIdentityUnlinked     securityEvent = "identity_unlinked"      // removed by its user, or by a reset (the provider never verified the address)
 	evFederatedLogin       securityEvent = "federated_login"        // a session made from a provider's login
 	evFederatedLoginFailed securityEvent = "federated_login_failed" // a provider's login refused for a known account
+	// Admin actions, on the events of the user they concern; the actor
+	// (admin or service credential) is recorded with each.
+	evAdminUserCreated    securityEvent = "admin_user_created"     // an admin created the account and mailed an invitation
+	evAdminUserUpdated    securityEvent = "admin_user_updated"     // an admin set active or the verified address
+	evAdminSessionsRevoke securityEvent = "admin_sessions_revoked" // an admin ended one or every session
+	evAdminFactorRemoved  securityEvent = "admin_factor_removed"   // an admin removed a TOTP factor or a passkey
+	evRoleGranted         securityEvent = "role_granted"           // one event per role added
+	evRoleRevoked         securityEvent = "role_revoked"           // one event per role removed
 )
 
 // recordSecurityEvent adds event to the user's audit trail with the
@@ -51,37 +60,57 @@ const (
 func (s *Server) recordSecurityEvent(ctx context.Context, q *db.Queries, userID uuid.UUID, event securityEvent, sessionID *uuid.UUID) error {
 	info := infoFrom(ctx)
 	return q.RecordEvent(ctx, db.RecordEventParams{
-		UserID: userID, Kind: string(event), SessionID: sessionID, Ip: info.ip, UserAgent: info.userAgent, RequestID: info.id, Now: s.now(),
+		UserID: userID, Kind: string(event), SessionID: sessionID, Ip: info.ip, UserAgent: info.userAgent, RequestID: info.id, Actor: info.actor, Now: s.now(),
 	})
 }
 
 // ListEvents implements api.StrictServerInterface: a page of the caller's
 // events, newest first, with the cursor of the next page.
 func (s *Server) ListEvents(ctx context.Context, req api.ListEventsRequestObject) (api.ListEventsResponseObject, error) {
-	limit := 20
-	if req.Params.Limit != nil {
-		limit = *req.Params.Limit
+	page, err := s.eventPage(ctx, caller(ctx).user.ID, req.Params.Cursor, req.Params.Limit, false)
+	if errors.Is(err, errForeignCursor) {
+		return api.ListEvents400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, foreignCursor)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return api.ListEvents200JSONResponse(page), nil
+}
+
+// errForeignCursor means a cursor this service did not issue: a 400 with
+// foreignCursor as its detail.
+var errForeignCursor = errors.New("cursor not issued by this service")
+
+const foreignCursor = "The cursor is not one this service issued."
+
+// eventPage is a page of userID's events, newest first, after cursor (the
+// previous page's next_cursor), with the cursor of the next page. toAdmin
+// shows the actors in full (see eventJSON).
+func (s *Server) eventPage(ctx context.Context, userID uuid.UUID, cursor *string, limit *int, toAdmin bool) (api.EventPage, error) {
+	n := 20
+	if limit != nil {
+		n = *limit
 	}
 	var before *int64
-	if req.Params.Cursor != nil {
-		id, err := strconv.ParseInt(*req.Params.Cursor, 10, 64)
+	if cursor != nil {
+		id, err := strconv.ParseInt(*cursor, 10, 64)
 		if err != nil { // the spec's pattern admits 19 digits that overflow
-			return api.ListEvents400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse: badRequest(ctx, "The cursor is not one this service issued.")}, nil
+			return api.EventPage{}, errForeignCursor
 		}
 		before = &id
 	}
 	// One more than asked tells whether another page follows.
-	rows, err := s.db.Queries().ListEvents(ctx, db.ListEventsParams{UserID: caller(ctx).user.ID, Before: before, MaxRows: int32(limit + 1)})
+	rows, err := s.db.Queries().ListEvents(ctx, db.ListEventsParams{UserID: userID, Before: before, MaxRows: int32(n + 1)})
 	if err != nil {
-		return nil, err
+		return api.EventPage{}, err
 	}
-	page := api.EventPage{Events: make([]api.Event, 0, min(len(rows), limit))}
+	page := api.EventPage{Events: make([]api.Event, 0, min(len(rows), n))}
 	for i, r := range rows {
-		if i == limit {
+		if i == n {
 			page.NextCursor = ptr(strconv.FormatInt(rows[i-1].ID, 10))
 			break
 		}
-		page.Events = append(page.Events, eventJSON(r))
+		page.Events = append(page.Events, eventJSON(r, toAdmin))
 	}
-	return api.ListEvents200JSONResponse(page), nil
+	return page, nil
 }

@@ -70,7 +70,7 @@ func addressKinds(t *testing.T, database testkit.Option, opts ...testkit.Option)
 	}
 	legacy, _ := before.NewUser(t)
 	inactive, pair := before.NewUser(t)
-	if r, err := before.Client.DeleteMeWithResponse(ctx, client.DeleteUserRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(pair.AccessToken)); err != nil || r.StatusCode() != http.StatusNoContent {
+	if r, err := before.Client.DeleteMeWithResponse(ctx, nil, client.DeleteUserRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(pair.AccessToken)); err != nil || r.StatusCode() != http.StatusNoContent {
 		t.Fatalf("deactivate: %v %v", r, err)
 	}
 	pending := testkit.UniqueEmail()

@@ -66,6 +66,13 @@ func (s *Server) checksFor(ctx context.Context, req any, ip string) []limitCheck
 		return checks
 	case api.DeleteMeRequestObject:
 		return currentPasswordChecks(ctx, l)
+	case api.ExportMeRequestObject:
+		// The export reads every row of the account: the user's own
+		// budget caps how often, as a login's caps logins.
+		if me := caller(ctx); me != nil {
+			return []limitCheck{userCheck("export", "export", me.user.ID.String(), l.Login)}
+		}
+		return nil
 	case api.StepUpRequestObject, api.StepUpPasskeyOptionsRequestObject, api.StartTotpEnrollmentRequestObject, api.DeleteFactorRequestObject, api.RegenerateRecoveryCodesRequestObject,
 		api.PasskeyRegistrationOptionsRequestObject, api.DeletePasskeyRequestObject, api.DeleteIdentityRequestObject:
 		// A stolen access token guessing the password or a code at step-up

@@ -81,7 +81,7 @@ func limitedFamilies(t *testing.T, app *testkit.App) map[string]limitedCall {
 			return c.UpdateMe(ctx, client.UpdateUserRequest{CurrentPassword: "Wrong-Horse-8", Password: ptr("Other-Horse-9")}, me, from)
 		},
 		"delete-me": func(ctx context.Context, from client.RequestEditorFn) (*http.Response, error) {
-			return c.DeleteMe(ctx, client.DeleteUserRequest{CurrentPassword: ptr("Wrong-Horse-8")}, otherMe, from)
+			return c.DeleteMe(ctx, nil, client.DeleteUserRequest{CurrentPassword: ptr("Wrong-Horse-8")}, otherMe, from)
 		},
 	}
 }

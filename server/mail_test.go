@@ -179,7 +179,11 @@ func TestMail_ForgotResetEndsEverySession(t *testing.T) {
 			t.Error("a session survived the reset")
 		}
 	}
-	app.Login(t, u.Email, newPassword)
+	fresh := app.Login(t, u.Email, newPassword)
+	// The reset mail reached the address: it counts as verified now.
+	if me := testkit.Must(app.Client.GetMeWithResponse(ctx, testkit.Bearer(fresh.AccessToken)))(t); me.JSON200 == nil || me.JSON200.EmailVerifiedAt == nil {
+		t.Errorf("the address after a reset: %d %s, want verified", me.StatusCode(), me.Body)
+	}
 	if old := testkit.Must(app.Client.LoginWithResponse(ctx, testkit.LoginBody(u.Email)))(t); old.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("old password after reset: %d", old.StatusCode())
 	}

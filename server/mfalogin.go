@@ -325,7 +325,7 @@ func (s *Server) VerifyMfa(ctx context.Context, req api.VerifyMfaRequestObject) 
 		return api.VerifyMfa403ApplicationProblemPlusJSONResponse{InvalidMfaCodeApplicationProblemPlusJSONResponse: api.InvalidMfaCodeApplicationProblemPlusJSONResponse(refusal)}, nil
 	}
 	s.forgiveLogin(ctx, email, ip)
-	pair, err := s.sessionPair(out.session, out.refresh)
+	pair, err := s.sessionPair(out.session, out.user.Roles, out.refresh)
 	if err != nil {
 		return nil, err
 	}

@@ -150,14 +150,14 @@ func securityHeaders(hsts bool) echo.MiddlewareFunc {
 }
 
 // noStore marks every answer of the operations that deal with accounts
-// (tagged auth or users in the spec) Cache-Control: no-store, problems
+// (tagged auth, users or admin in the spec) Cache-Control: no-store, problems
 // included: they carry tokens, addresses, sessions and events that no cache
 // on the way may keep.
 func noStore(spec *openapi3.T) echo.MiddlewareFunc {
 	routes := map[string]bool{}
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
-			if slices.Contains(op.Tags, "auth") || slices.Contains(op.Tags, "users") {
+			if slices.Contains(op.Tags, "auth") || slices.Contains(op.Tags, "users") || slices.Contains(op.Tags, "admin") {
 				routes[method+" "+echoPath(path)] = true
 			}
 		}

@@ -104,7 +104,7 @@ func TestFederatedLogin_DeactivatedAccount(t *testing.T) {
 	f.logIn(u) // linked
 	p := newPKCE()
 	early := f.login(f.browser(), u, p).Get("code")
-	resp := testkit.Must(f.app.Client.DeleteMeWithResponse(context.Background(), client.DeleteUserRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(pair.AccessToken)))(t)
+	resp := testkit.Must(f.app.Client.DeleteMeWithResponse(context.Background(), nil, client.DeleteUserRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(pair.AccessToken)))(t)
 	if resp.StatusCode() != http.StatusNoContent {
 		t.Fatalf("deactivate: %d %s", resp.StatusCode(), resp.Body)
 	}

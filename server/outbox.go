@@ -100,15 +100,19 @@ func (s *Server) decoyMailIn(ctx context.Context, q *db.Queries, mailKind, to st
 // earlier ones, and returns its link. An authenticated request's session is
 // stored with it: confirming an email change keeps that session alone.
 func (s *Server) issueToken(ctx context.Context, q *db.Queries, userID uuid.UUID, purpose string, newEmail *string) (string, error) {
-	tok := token.NewOpaque()
 	var session *uuid.UUID
 	if me := caller(ctx); me != nil {
 		session = &me.sessionID
 	}
-	err := q.ReplaceAccountToken(ctx, db.ReplaceAccountTokenParams{
-		UserID: userID, Kind: purpose, TokenHash: token.HashOpaque(tok), NewEmail: newEmail, SessionID: session, ExpiresAt: s.now().Add(s.tokenTTL(purpose)), Now: s.now(),
-	})
-	return s.link(purpose, tok), err
+	return s.storeToken(ctx, q, db.ReplaceAccountTokenParams{UserID: userID, Kind: purpose, NewEmail: newEmail, SessionID: session, ExpiresAt: s.now().Add(s.tokenTTL(purpose))})
+}
+
+// storeToken stores a new token as row describes it (its hash and time
+// filled in here) and returns its link.
+func (s *Server) storeToken(ctx context.Context, q *db.Queries, row db.ReplaceAccountTokenParams) (string, error) {
+	tok := token.NewOpaque()
+	row.TokenHash, row.Now = token.HashOpaque(tok), s.now()
+	return s.link(row.Kind, tok), q.ReplaceAccountToken(ctx, row)
 }
 
 func (s *Server) tokenTTL(purpose string) time.Duration {

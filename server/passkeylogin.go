@@ -212,7 +212,7 @@ func (s *Server) PasskeyLogin(ctx context.Context, req api.PasskeyLoginRequestOb
 		s.metrics.Logins.WithLabelValues(loginPasskeyRefused).Inc()
 		return refused, nil
 	}
-	pair, err := s.sessionPair(out.session, out.refresh)
+	pair, err := s.sessionPair(out.session, out.user.Roles, out.refresh)
 	if err != nil {
 		return nil, err
 	}

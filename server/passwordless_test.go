@@ -38,7 +38,7 @@ func currentPasswordCalls(t *testing.T, app *testkit.App, id uuid.UUID, pw *stri
 	body := client.CurrentPasswordRequest{CurrentPassword: pw}
 	return map[string]func(string) answer{
 		"DELETE /users/me": func(access string) answer {
-			return read(c.DeleteMe(ctx, client.DeleteUserRequest{CurrentPassword: pw}, testkit.Bearer(access)))
+			return read(c.DeleteMe(ctx, nil, client.DeleteUserRequest{CurrentPassword: pw}, testkit.Bearer(access)))
 		},
 		"POST /users/me/factors/totp": func(access string) answer {
 			return read(c.StartTotpEnrollment(ctx, client.StartTotpRequest{CurrentPassword: pw}, testkit.Bearer(access)))
@@ -132,7 +132,7 @@ func TestPasswordless_ChangesNeedStepUpAloneAndRefuseAPassword(t *testing.T) {
 	if added.RecoveryCodes != nil {
 		t.Errorf("a second factor came with recovery codes")
 	}
-	if r := testkit.Must(app.Client.DeleteMeWithResponse(context.Background(), client.DeleteUserRequest{}, testkit.Bearer(raised.AccessToken)))(t); r.StatusCode() != http.StatusNoContent {
+	if r := testkit.Must(app.Client.DeleteMeWithResponse(context.Background(), nil, client.DeleteUserRequest{}, testkit.Bearer(raised.AccessToken)))(t); r.StatusCode() != http.StatusNoContent {
 		t.Errorf("deactivation without current_password: %d %s, want 204", r.StatusCode(), r.Body)
 	}
 }

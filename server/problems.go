@@ -45,6 +45,11 @@ var (
 	typeStepUpRequired     = problemType{http.StatusUnauthorized, "step-up-required", "Step-up required"}
 	typeFactorLimit        = problemType{http.StatusConflict, "factor-limit", "Too many factors"}
 	typeFactorRequired     = problemType{http.StatusConflict, "factor-required", "No second factor"}
+	typeForbidden          = problemType{http.StatusForbidden, "forbidden", "Forbidden"}
+	typeMfaRequired        = problemType{http.StatusForbidden, "mfa-required", "Second factor required"}
+	typeInsufficientScope  = problemType{http.StatusForbidden, "insufficient-scope", "Insufficient scope"}
+	typeLastAdmin          = problemType{http.StatusConflict, "last-admin", "Last admin"}
+	typeConflict           = problemType{http.StatusConflict, "conflict", "Conflict"}
 	typeLastLoginMethod    = problemType{http.StatusConflict, "last-login-method", "Last way to log in"}
 	typeInvalidOidcCode    = problemType{http.StatusUnauthorized, "invalid-oidc-code", "Invalid code"}
 	typeIdentityInUse      = problemType{http.StatusConflict, "identity-in-use", "Identity in use"}

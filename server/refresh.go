@@ -89,7 +89,7 @@ func (s *Server) RefreshToken(ctx context.Context, req api.RefreshTokenRequestOb
 		return refused, nil
 	}
 	infoFrom(ctx).userID = row.UserID.String()
-	pair, err := s.issuePair(token.Claims{UserID: row.UserID, SessionID: row.SessionID, AMR: row.Amr, AuthTime: row.AuthTime}, next, row.ExpiresAt)
+	pair, err := s.issuePair(token.Claims{UserID: row.UserID, SessionID: row.SessionID, AMR: row.Amr, AuthTime: row.AuthTime, Roles: row.Roles}, next, row.ExpiresAt)
 	if err != nil {
 		return nil, err
 	}

@@ -178,7 +178,7 @@ func TestRefresh_DeactivatedUserRefused(t *testing.T) {
 	app := testkit.NewApp(t, testkit.FastHashing)
 	u, pair := app.NewUser(t)
 	other := app.Login(t, u.Email, testkit.Password)
-	if r := testkit.Must(app.Client.DeleteMeWithResponse(context.Background(), client.DeleteUserRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(pair.AccessToken)))(t); r.StatusCode() != 204 {
+	if r := testkit.Must(app.Client.DeleteMeWithResponse(context.Background(), nil, client.DeleteUserRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(pair.AccessToken)))(t); r.StatusCode() != 204 {
 		t.Fatalf("delete: %d", r.StatusCode())
 	}
 	if got := refresh(t, app, other.RefreshToken).StatusCode(); got != http.StatusUnauthorized {

@@ -17,6 +17,9 @@ type requestInfo struct {
 	userAgent string
 	userID    string     // once known: authenticated, registered or logged in
 	principal *principal // set by authenticate
+	// actor is who acts on the admin API ("admin:<id>", "service:<id>"),
+	// recorded on the events the request writes; empty for a user's own.
+	actor string
 	// counts are metric updates held until the request has succeeded, so
 	// that a rolled-back transaction is not counted.
 	counts []func()

@@ -59,6 +59,8 @@ type Deps struct {
 	Limits             Limits
 	Mail               MailOptions
 	MFA                MFAOptions
+	// Admin is who may use the admin API, and the roles users can hold.
+	Admin AdminOptions
 	// WebAuthn runs the passkey ceremonies for the configured relying party.
 	WebAuthn *webauthn.WebAuthn
 	// OIDC is federated login: the providers and where logins return to.
@@ -80,6 +82,15 @@ type TokenOptions struct {
 	Issuer, Audience string
 	AccessTTL        time.Duration
 	Leeway           time.Duration // clock skew allowed when verifying
+}
+
+// AdminOptions configures the admin API. RequireMFA refuses an admin
+// whose token lacks aal 2; Roles are the roles besides admin a user can be
+// given; InviteTTL is how long an invitation's set-password link works.
+type AdminOptions struct {
+	RequireMFA bool
+	Roles      []string
+	InviteTTL  time.Duration
 }
 
 // MFAOptions configure second factors and step-up.
@@ -159,6 +170,7 @@ type Server struct {
 	limits             Limits
 	mail               MailOptions
 	mfa                MFAOptions
+	admin              AdminOptions
 	webauthn           *webauthn.WebAuthn
 	oidc               OIDCOptions
 	metrics            *metrics.Metrics
@@ -184,7 +196,7 @@ func newServer(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		db: d.DB, migrations: d.Migrations, hasher: d.Hasher, keys: d.Keys, dataKeys: d.DataKeys, sealer: sealer, mfa: d.MFA, webauthn: d.WebAuthn, oidc: d.OIDC,
+		db: d.DB, migrations: d.Migrations, hasher: d.Hasher, keys: d.Keys, dataKeys: d.DataKeys, sealer: sealer, mfa: d.MFA, admin: d.Admin, webauthn: d.WebAuthn, oidc: d.OIDC,
 		tokens: token.NewAuthority(d.Keys, d.Token.Issuer, d.Token.Audience, d.Token.AccessTTL, d.Token.Leeway, d.Now),
 		log:    d.Log, version: d.Version, sessionTTL: d.SessionTTL, refreshRetry: d.RefreshRetry,
 		maxSessionsPerUser: d.MaxSessionsPerUser, policy: d.Policy, limits: d.Limits, mail: d.Mail,

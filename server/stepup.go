@@ -242,7 +242,7 @@ func (s *Server) stepUpAnswer(ctx context.Context, r raisedSession, err error) (
 		return nil, err
 	}
 	me := caller(ctx)
-	pair, err := s.issuePair(token.Claims{UserID: me.user.ID, SessionID: me.sessionID, AMR: r.amr, AuthTime: r.at}, r.refresh, r.expires)
+	pair, err := s.issuePair(token.Claims{UserID: me.user.ID, SessionID: me.sessionID, AMR: r.amr, AuthTime: r.at, Roles: me.user.Roles}, r.refresh, r.expires)
 	if err != nil {
 		return nil, err
 	}

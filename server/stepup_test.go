@@ -143,7 +143,7 @@ func sensitiveCalls(t *testing.T, app *testkit.App, factor uuid.UUID) map[string
 			return read(c.UpdateMe(ctx, client.UpdateUserRequest{CurrentPassword: testkit.Password, Email: &newEmail}, testkit.Bearer(access)))
 		},
 		"DELETE /users/me": func(access string) answer {
-			return read(c.DeleteMe(ctx, client.DeleteUserRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))
+			return read(c.DeleteMe(ctx, nil, client.DeleteUserRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))
 		},
 		"DELETE /users/me/factors/{id}": func(access string) answer {
 			return read(c.DeleteFactor(ctx, factor, client.CurrentPasswordRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(access)))

@@ -39,7 +39,7 @@ func TestStepUpRoutes_TheSpecMarksTheSensitiveOperations(t *testing.T) {
 		}
 	}
 	slices.Sort(marked)
-	want := []string{"deleteFactor", "deleteIdentity", "deleteMe", "deletePasskey", "passkeyRegistrationOptions", "regenerateRecoveryCodes",
+	want := []string{"deleteFactor", "deleteIdentity", "deleteMe", "deletePasskey", "exportMe", "passkeyRegistrationOptions", "regenerateRecoveryCodes",
 		"startIdentityLink", "startTotpEnrollment", "updateMe"}
 	if !slices.Equal(marked, want) || len(sensitive) != len(want) {
 		t.Errorf("marked %v (%d routes), want %v", marked, len(sensitive), want)

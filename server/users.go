@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -95,8 +96,10 @@ func (s *Server) UpdateMe(ctx context.Context, req api.UpdateMeRequestObject) (a
 var errSessionEnded = errors.New("session ended during the request")
 
 // DeleteMe implements api.StrictServerInterface: a soft delete that ends
-// every session at once. It asks for the current password as UpdateMe does,
-// so a stolen access token cannot end the account for good.
+// every session at once, or with erase=true the erasure of the account
+// (eraseUser). It asks for the current password as UpdateMe does, so a
+// stolen access token cannot end the account for good. The last active
+// admin can do neither (409).
 func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (api.DeleteMeResponseObject, error) {
 	me := caller(ctx)
 	ok, err := s.checkCurrentPassword(ctx, req.Body.CurrentPassword)
@@ -111,7 +114,35 @@ func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (a
 	case !ok:
 		return api.DeleteMe403ApplicationProblemPlusJSONResponse{WrongPasswordApplicationProblemPlusJSONResponse: wrongCurrentPassword(ctx)}, nil
 	}
-	err = s.db.InTx(ctx, func(q *db.Queries) error {
+	if req.Params.Erase != nil && *req.Params.Erase {
+		err = s.eraseUser(ctx, me.user.ID)
+	} else {
+		err = s.deactivate(ctx, me)
+	}
+	switch {
+	case errors.Is(err, errLastAdmin):
+		return api.DeleteMe409ApplicationProblemPlusJSONResponse{LastAdminApplicationProblemPlusJSONResponse: lastAdmin(ctx)}, nil
+	case errors.Is(err, errNoSuchUser): // erased by an admin meanwhile
+		ended := sessionEnded(ctx)
+		return api.DeleteMe401ApplicationProblemPlusJSONResponse{StepUpRequiredApplicationProblemPlusJSONResponse: api.StepUpRequiredApplicationProblemPlusJSONResponse{
+			Body: ended.Body, Headers: api.StepUpRequiredResponseHeaders(ended.Headers),
+		}}, nil
+	case err != nil:
+		return nil, err
+	}
+	return api.DeleteMe204Response{}, nil
+}
+
+// deactivate is DeleteMe's soft delete: the account inactive, every
+// session ended, an account_deactivated event; the active admins are
+// locked first when the caller is one (keepAnAdmin).
+func (s *Server) deactivate(ctx context.Context, me *principal) error {
+	return s.db.InTx(ctx, func(q *db.Queries) error {
+		if slices.Contains(me.user.Roles, roleAdmin) {
+			if err := keepAnAdmin(ctx, q, me.user.ID); err != nil {
+				return err
+			}
+		}
 		if err := q.DeactivateUser(ctx, db.DeactivateUserParams{ID: me.user.ID, Now: s.now()}); err != nil {
 			return err
 		}
@@ -120,10 +151,6 @@ func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (a
 		}
 		return s.recordSecurityEvent(ctx, q, me.user.ID, evDeactivated, &me.sessionID)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return api.DeleteMe204Response{}, nil
 }
 
 // replacePassword stores a new password hash and ends what the old password

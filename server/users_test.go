@@ -104,7 +104,7 @@ func TestDeleteMe_DeactivatesAndEndsEverySession(t *testing.T) {
 	u, pair := app.NewUser(t)
 	other := app.Login(t, u.Email, testkit.Password)
 
-	resp, err := app.Client.DeleteMeWithResponse(context.Background(), client.DeleteUserRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(pair.AccessToken))
+	resp, err := app.Client.DeleteMeWithResponse(context.Background(), nil, client.DeleteUserRequest{CurrentPassword: ptr(testkit.Password)}, testkit.Bearer(pair.AccessToken))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@
 //	authd keys generate|list|add|promote|retire|remove   the key file and its rotation (keys.go)
 //	authd datakeys generate|list|add|rewrap|remove   the data key file (TOTP secrets) and its rotation (datakeys.go)
 //	authd mail requeue          give dead mail another round of attempts
+//	authd mfa reset EMAIL       remove the factors of a user who lost them (mfa.go)
+//	authd admin grant|revoke EMAIL, admin credentials create|list|revoke   admins and service credentials (admin.go)
 //	authd healthcheck [URL]     exit 0 when /readiness answers 200 (for container probes)
 package main
 
@@ -46,12 +48,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "serve", "migrate", "keys", "datakeys", "mail", "mfa", "healthcheck":
+	case "serve", "migrate", "keys", "datakeys", "mail", "mfa", "admin", "healthcheck":
 	case "-h", "--help", "help":
-		_, err := fmt.Fprintln(stdout, "usage: authd [serve] | migrate up | down [--to VERSION] [--confirm] | status | keys generate|list|add|promote|retire|remove | datakeys generate|list|add|rewrap|remove | mail requeue | mfa reset EMAIL | healthcheck [URL]")
+		_, err := fmt.Fprintln(stdout, "usage: authd [serve] | migrate up | down [--to VERSION] [--confirm] | status | keys generate|list|add|promote|retire|remove | datakeys generate|list|add|rewrap|remove | mail requeue | mfa reset EMAIL | admin grant|revoke EMAIL | admin credentials create|list|revoke | healthcheck [URL]")
 		return err
 	default:
-		return fmt.Errorf("unknown command %q (try: serve, migrate, keys, datakeys, mail, mfa, healthcheck)", cmd)
+		return fmt.Errorf("unknown command %q (try: serve, migrate, keys, datakeys, mail, mfa, admin, healthcheck)", cmd)
 	}
 
 	env, err := environ()
@@ -84,6 +86,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return mailCommand(ctx, cfg, args, stdout)
 	case "mfa":
 		return mfaCommand(ctx, cfg, log, args, stdout)
+	case "admin":
+		return adminCommand(ctx, cfg, log, args, stdout)
 	}
 	if wantsEmbeddedDatabase(cfg, env, listening) {
 		db, err := startDevDatabase(log)

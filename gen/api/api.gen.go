@@ -194,6 +194,53 @@ type Accepted struct {
 // AcceptedStatus Example: accepted
 type AcceptedStatus string
 
+// AdminUser An account as an admin sees it.
+type AdminUser struct {
+	// CreatedAt Example: 2026-11-28T10:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// Email Example: ada@example.com
+	Email string `json:"email"`
+
+	// EmailVerifiedAt Example: 2026-11-28T10:05:00Z
+	EmailVerifiedAt *time.Time `json:"email_verified_at"`
+
+	// HasPassword False for an invited user who has not set one yet, or an account created by a federated login.
+	//
+	// Example: true
+	HasPassword bool `json:"has_password"`
+
+	// Id Example: 0b8f5e7c-2f55-4c3e-9a57-6f1d2c3b4a59
+	Id openapi_types.UUID `json:"id"`
+
+	// IsActive Example: true
+	IsActive bool `json:"is_active"`
+
+	// Roles Example: ["admin"]
+	Roles []Role `json:"roles"`
+
+	// UpdatedAt Example: 2026-11-28T10:00:00Z
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// AdminUserDetail A user with the metadata of their sessions (active ones), factors, passkeys and identities.
+type AdminUserDetail struct {
+	Factors    []Factor   `json:"factors"`
+	Identities []Identity `json:"identities"`
+	Passkeys   []Passkey  `json:"passkeys"`
+	Sessions   []Session  `json:"sessions"`
+
+	// User An account as an admin sees it.
+	User AdminUser `json:"user"`
+}
+
+// AdminUserPage defines model for AdminUserPage.
+type AdminUserPage struct {
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string     `json:"next_cursor,omitempty"`
+	Users      []AdminUser `json:"users"`
+}
+
 // Check The outcome of one readiness check.
 type Check struct {
 	// Detail Example: version 3 of 3
@@ -230,6 +277,31 @@ type CodeRequest struct {
 	//
 	// Example: 492039
 	Code MfaCode `json:"code"`
+}
+
+// CreateAdminUserRequest defines model for CreateAdminUserRequest.
+type CreateAdminUserRequest struct {
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
+	//
+	// Example: ada@example.com
+	Email Email   `json:"email"`
+	Roles *[]Role `json:"roles,omitempty"`
 }
 
 // CurrentPasswordRequest Confirms a change to the account's ways to log in with its password.
@@ -299,6 +371,17 @@ type EmailRequest struct {
 
 // Event One security event of the account.
 type Event struct {
+	// Actor Who made the change when it was not the user: `admin` (a person
+	// with the admin role), `service` (a service credential) or `cli`
+	// (an operator's `authd admin grant|revoke`). In the admin API's
+	// events, `admin:<user id>` (`admin:erased` once that admin's
+	// account is erased), `service:<credential id>` or `cli`. Absent
+	// when the user acted.
+	//
+	//
+	// Example: admin
+	Actor *string `json:"actor,omitempty"`
+
 	// CreatedAt Example: 2026-11-28T10:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
@@ -340,6 +423,18 @@ type EventPage struct {
 	//
 	// Example: 1042
 	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ExportedSession One login, ended or not.
+type ExportedSession struct {
+	Amr        []string           `json:"amr"`
+	CreatedAt  time.Time          `json:"created_at"`
+	ExpiresAt  time.Time          `json:"expires_at"`
+	Id         openapi_types.UUID `json:"id"`
+	Ip         string             `json:"ip"`
+	LastUsedAt time.Time          `json:"last_used_at"`
+	RevokedAt  *time.Time         `json:"revoked_at"`
+	UserAgent  string             `json:"user_agent"`
 }
 
 // Factor One second factor of the account; never its secret.
@@ -964,6 +1059,11 @@ type ResetPasswordRequest struct {
 	Token string `json:"token"`
 }
 
+// Role `admin`, or one of `AUTHD_ROLES`.
+//
+// Example: admin
+type Role = string
+
 // ServiceInfo What this service is and where its documentation lives.
 type ServiceInfo struct {
 	// DocsUrl Example: /docs
@@ -1145,6 +1245,18 @@ type TotpEnrollment struct {
 	Secret string `json:"secret"`
 }
 
+// UpdateAdminUserRequest The fields to change; at least one.
+type UpdateAdminUserRequest struct {
+	// Active Example: false
+	Active *bool `json:"active,omitempty"`
+
+	// EmailVerified Example: true
+	EmailVerified *bool `json:"email_verified,omitempty"`
+
+	// Roles Example: ["admin"]
+	Roles *[]Role `json:"roles,omitempty"`
+}
+
 // UpdateUserRequest Changes to the account; name at least one of `email` and `password`.
 type UpdateUserRequest struct {
 	// CurrentPassword The account's current password.
@@ -1208,8 +1320,28 @@ type User struct {
 	// IsActive Example: true
 	IsActive bool `json:"is_active"`
 
+	// Roles The account's roles (`admin`, or one of `AUTHD_ROLES`); access tokens carry them as `roles`.
+	//
+	// Example: []
+	Roles *[]Role `json:"roles,omitempty"`
+
 	// UpdatedAt Example: 2026-11-28T10:00:00Z
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// UserExport Everything authd holds about the caller. `sessions` includes ended
+// ones; `events` every event still kept (see `AUTHD_AUDIT_RETENTION`).
+type UserExport struct {
+	Events     []Event           `json:"events"`
+	ExportedAt time.Time         `json:"exported_at"`
+	Factors    []Factor          `json:"factors"`
+	Identities []Identity        `json:"identities"`
+	Passkeys   []Passkey         `json:"passkeys"`
+	Roles      []Role            `json:"roles"`
+	Sessions   []ExportedSession `json:"sessions"`
+
+	// User An account.
+	User User `json:"user"`
 }
 
 // VerifyEmailRequest A token from a verification mail and the password the account is to have.
@@ -1240,6 +1372,12 @@ type PasskeyID = openapi_types.UUID
 // ProviderName defines model for ProviderName.
 type ProviderName = string
 
+// UserID defines model for UserID.
+type UserID = openapi_types.UUID
+
+// AdminForbidden An RFC 9457 problem detail.
+type AdminForbidden = Problem
+
 // BadRequest An RFC 9457 problem detail.
 type BadRequest = Problem
 
@@ -1269,6 +1407,9 @@ type InvalidOidcCode = Problem
 
 // InvalidRefreshToken An RFC 9457 problem detail.
 type InvalidRefreshToken = Problem
+
+// LastAdmin An RFC 9457 problem detail.
+type LastAdmin = Problem
 
 // LastLoginMethod An RFC 9457 problem detail.
 type LastLoginMethod = Problem
@@ -1309,6 +1450,36 @@ type UnprocessableEntity = Problem
 // WrongPassword An RFC 9457 problem detail.
 type WrongPassword = Problem
 
+// ListAdminUsersParams defines parameters for ListAdminUsers.
+type ListAdminUsersParams struct {
+	// EmailPrefix Addresses starting with this text (case does not matter). Control and format characters are refused.
+	EmailPrefix *string `form:"email_prefix,omitempty" json:"email_prefix,omitempty"`
+	Active      *bool   `form:"active,omitempty" json:"active,omitempty"`
+
+	// Verified Whether the address is verified.
+	Verified *bool   `form:"verified,omitempty" json:"verified,omitempty"`
+	Role     *string `form:"role,omitempty" json:"role,omitempty"`
+
+	// CreatedAfter Created at or after this time.
+	CreatedAfter *time.Time `form:"created_after,omitempty" json:"created_after,omitempty"`
+
+	// CreatedBefore Created before this time.
+	CreatedBefore *time.Time `form:"created_before,omitempty" json:"created_before,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Users per page.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListAdminUserEventsParams defines parameters for ListAdminUserEvents.
+type ListAdminUserEventsParams struct {
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+	Limit  *int    `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // LogoutParams defines parameters for Logout.
 type LogoutParams struct {
 	// Scope Which sessions to end.
@@ -1348,6 +1519,12 @@ type OidcCallbackParams struct {
 	AuthdOidc *string `form:"authd_oidc,omitempty" json:"authd_oidc,omitempty"`
 }
 
+// DeleteMeParams defines parameters for DeleteMe.
+type DeleteMeParams struct {
+	// Erase Erase the account instead of deactivating it.
+	Erase *bool `form:"erase,omitempty" json:"erase,omitempty"`
+}
+
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
 	// Cursor The `next_cursor` of the previous page.
@@ -1356,6 +1533,12 @@ type ListEventsParams struct {
 	// Limit Events per page.
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// CreateAdminUserJSONRequestBody defines body for CreateAdminUser for application/json ContentType.
+type CreateAdminUserJSONRequestBody = CreateAdminUserRequest
+
+// UpdateAdminUserJSONRequestBody defines body for UpdateAdminUser for application/json ContentType.
+type UpdateAdminUserJSONRequestBody = UpdateAdminUserRequest
 
 // ConfirmEmailChangeJSONRequestBody defines body for ConfirmEmailChange for application/json ContentType.
 type ConfirmEmailChangeJSONRequestBody = TokenRequest
@@ -1692,6 +1875,33 @@ type ServerInterface interface {
 	// GetJWKS Public signing keys
 	// (GET /.well-known/jwks.json)
 	GetJWKS(ctx echo.Context) error
+	// ListAdminUsers List users
+	// (GET /admin/users)
+	ListAdminUsers(ctx echo.Context, params ListAdminUsersParams) error
+	// CreateAdminUser Create a user and invite them
+	// (POST /admin/users)
+	CreateAdminUser(ctx echo.Context) error
+	// EraseAdminUser Erase a user
+	// (DELETE /admin/users/{id})
+	EraseAdminUser(ctx echo.Context, id UserID) error
+	// GetAdminUser One user with sessions, factors, passkeys and identities
+	// (GET /admin/users/{id})
+	GetAdminUser(ctx echo.Context, id UserID) error
+	// UpdateAdminUser Set a user's active flag, verified address or roles
+	// (PATCH /admin/users/{id})
+	UpdateAdminUser(ctx echo.Context, id UserID) error
+	// ListAdminUserEvents A user's security events
+	// (GET /admin/users/{id}/events)
+	ListAdminUserEvents(ctx echo.Context, id UserID, params ListAdminUserEventsParams) error
+	// DeleteAdminUserFactor Remove a second factor of a locked-out user
+	// (DELETE /admin/users/{id}/factors/{fid})
+	DeleteAdminUserFactor(ctx echo.Context, id UserID, fid openapi_types.UUID) error
+	// RevokeAdminUserSessions End every session of a user
+	// (DELETE /admin/users/{id}/sessions)
+	RevokeAdminUserSessions(ctx echo.Context, id UserID) error
+	// RevokeAdminUserSession End one session of a user
+	// (DELETE /admin/users/{id}/sessions/{sid})
+	RevokeAdminUserSession(ctx echo.Context, id UserID, sid openapi_types.UUID) error
 	// ConfirmEmailChange Confirm an email change
 	// (POST /auth/email/confirm)
 	ConfirmEmailChange(ctx echo.Context) error
@@ -1770,9 +1980,9 @@ type ServerInterface interface {
 	// GetReadiness Readiness probe
 	// (GET /readiness)
 	GetReadiness(ctx echo.Context) error
-	// DeleteMe Deactivate the account
+	// DeleteMe Deactivate or erase the account
 	// (DELETE /users/me)
-	DeleteMe(ctx echo.Context) error
+	DeleteMe(ctx echo.Context, params DeleteMeParams) error
 	// GetMe The current user
 	// (GET /users/me)
 	GetMe(ctx echo.Context) error
@@ -1782,6 +1992,9 @@ type ServerInterface interface {
 	// ListEvents Recent security activity
 	// (GET /users/me/events)
 	ListEvents(ctx echo.Context, params ListEventsParams) error
+	// ExportMe Everything authd holds about the caller
+	// (GET /users/me/export)
+	ExportMe(ctx echo.Context) error
 	// ListFactors The user's second factors
 	// (GET /users/me/factors)
 	ListFactors(ctx echo.Context) error
@@ -1852,6 +2065,226 @@ func (w *ServerInterfaceWrapper) GetJWKS(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetJWKS(ctx)
+	return err
+}
+
+// ListAdminUsers converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAdminUsers(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAdminUsersParams
+	// ------------- Optional query parameter "email_prefix" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "email_prefix", ctx.QueryParams(), &params.EmailPrefix, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter email_prefix: %s", err))
+	}
+
+	// ------------- Optional query parameter "active" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "active", ctx.QueryParams(), &params.Active, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter active: %s", err))
+	}
+
+	// ------------- Optional query parameter "verified" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "verified", ctx.QueryParams(), &params.Verified, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter verified: %s", err))
+	}
+
+	// ------------- Optional query parameter "role" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "role", ctx.QueryParams(), &params.Role, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter role: %s", err))
+	}
+
+	// ------------- Optional query parameter "created_after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_after", ctx.QueryParams(), &params.CreatedAfter, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter created_after: %s", err))
+	}
+
+	// ------------- Optional query parameter "created_before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_before", ctx.QueryParams(), &params.CreatedBefore, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter created_before: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAdminUsers(ctx, params)
+	return err
+}
+
+// CreateAdminUser converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateAdminUser(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateAdminUser(ctx)
+	return err
+}
+
+// EraseAdminUser converts echo context to params.
+func (w *ServerInterfaceWrapper) EraseAdminUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.EraseAdminUser(ctx, id)
+	return err
+}
+
+// GetAdminUser converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAdminUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetAdminUser(ctx, id)
+	return err
+}
+
+// UpdateAdminUser converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateAdminUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateAdminUser(ctx, id)
+	return err
+}
+
+// ListAdminUserEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAdminUserEvents(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAdminUserEventsParams
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAdminUserEvents(ctx, id, params)
+	return err
+}
+
+// DeleteAdminUserFactor converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteAdminUserFactor(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "fid" -------------
+	var fid openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "fid", ctx.Param("fid"), &fid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter fid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteAdminUserFactor(ctx, id, fid)
+	return err
+}
+
+// RevokeAdminUserSessions converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeAdminUserSessions(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeAdminUserSessions(ctx, id)
+	return err
+}
+
+// RevokeAdminUserSession converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeAdminUserSession(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "sid" -------------
+	var sid openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sid", ctx.Param("sid"), &sid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeAdminUserSession(ctx, id, sid)
 	return err
 }
 
@@ -2194,8 +2627,17 @@ func (w *ServerInterfaceWrapper) GetReadiness(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) DeleteMe(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteMeParams
+	// ------------- Optional query parameter "erase" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "erase", ctx.QueryParams(), &params.Erase, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter erase: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteMe(ctx)
+	err = w.Handler.DeleteMe(ctx, params)
 	return err
 }
 
@@ -2239,6 +2681,15 @@ func (w *ServerInterfaceWrapper) ListEvents(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListEvents(ctx, params)
+	return err
+}
+
+// ExportMe converts echo context to params.
+func (w *ServerInterfaceWrapper) ExportMe(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExportMe(ctx)
 	return err
 }
 
@@ -2530,6 +2981,16 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/users/me/identities", wrapper.CompleteIdentityLink, options.OperationMiddlewares["completeIdentityLink"]...)
 	router.DELETE(options.BaseURL+"/users/me/identities/:ref", wrapper.DeleteIdentity, options.OperationMiddlewares["deleteIdentity"]...)
 	router.POST(options.BaseURL+"/users/me/identities/:ref", wrapper.StartIdentityLink, options.OperationMiddlewares["startIdentityLink"]...)
+	router.GET(options.BaseURL+"/users/me/export", wrapper.ExportMe, options.OperationMiddlewares["exportMe"]...)
+	router.GET(options.BaseURL+"/admin/users", wrapper.ListAdminUsers, options.OperationMiddlewares["listAdminUsers"]...)
+	router.POST(options.BaseURL+"/admin/users", wrapper.CreateAdminUser, options.OperationMiddlewares["createAdminUser"]...)
+	router.DELETE(options.BaseURL+"/admin/users/:id", wrapper.EraseAdminUser, options.OperationMiddlewares["eraseAdminUser"]...)
+	router.GET(options.BaseURL+"/admin/users/:id", wrapper.GetAdminUser, options.OperationMiddlewares["getAdminUser"]...)
+	router.PATCH(options.BaseURL+"/admin/users/:id", wrapper.UpdateAdminUser, options.OperationMiddlewares["updateAdminUser"]...)
+	router.DELETE(options.BaseURL+"/admin/users/:id/sessions", wrapper.RevokeAdminUserSessions, options.OperationMiddlewares["revokeAdminUserSessions"]...)
+	router.DELETE(options.BaseURL+"/admin/users/:id/sessions/:sid", wrapper.RevokeAdminUserSession, options.OperationMiddlewares["revokeAdminUserSession"]...)
+	router.GET(options.BaseURL+"/admin/users/:id/events", wrapper.ListAdminUserEvents, options.OperationMiddlewares["listAdminUserEvents"]...)
+	router.DELETE(options.BaseURL+"/admin/users/:id/factors/:fid", wrapper.DeleteAdminUserFactor, options.OperationMiddlewares["deleteAdminUserFactor"]...)
 
 }
 
@@ -2542,6 +3003,8 @@ type AcceptedJSONResponse struct {
 
 	Headers AcceptedResponseHeaders
 }
+
+type AdminForbiddenApplicationProblemPlusJSONResponse Problem
 
 type BadRequestApplicationProblemPlusJSONResponse Problem
 
@@ -2562,6 +3025,8 @@ type InvalidMfaTokenApplicationProblemPlusJSONResponse Problem
 type InvalidOidcCodeApplicationProblemPlusJSONResponse Problem
 
 type InvalidRefreshTokenApplicationProblemPlusJSONResponse Problem
+
+type LastAdminApplicationProblemPlusJSONResponse Problem
 
 type LastLoginMethodApplicationProblemPlusJSONResponse Problem
 
@@ -2710,6 +3175,1022 @@ func (response GetJWKS200JSONResponse) VisitGetJWKSResponse(w http.ResponseWrite
 		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
 	}
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAdminUsersRequestObject struct {
+	Params ListAdminUsersParams
+}
+
+type ListAdminUsersResponseObject interface {
+	VisitListAdminUsersResponse(w http.ResponseWriter) error
+}
+
+type ListAdminUsers200JSONResponse AdminUserPage
+
+func (response ListAdminUsers200JSONResponse) VisitListAdminUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAdminUsers400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAdminUsers400ApplicationProblemPlusJSONResponse) VisitListAdminUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAdminUsers401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAdminUsers401ApplicationProblemPlusJSONResponse) VisitListAdminUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAdminUsers403ApplicationProblemPlusJSONResponse struct {
+	AdminForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAdminUsers403ApplicationProblemPlusJSONResponse) VisitListAdminUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAdminUsers422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ListAdminUsers422ApplicationProblemPlusJSONResponse) VisitListAdminUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAdminUsers503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListAdminUsers503ApplicationProblemPlusJSONResponse) VisitListAdminUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAdminUserRequestObject struct {
+	Body *CreateAdminUserJSONRequestBody
+}
+
+type CreateAdminUserResponseObject interface {
+	VisitCreateAdminUserResponse(w http.ResponseWriter) error
+}
+
+type CreateAdminUser201JSONResponse AdminUser
+
+func (response CreateAdminUser201JSONResponse) VisitCreateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAdminUser400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAdminUser400ApplicationProblemPlusJSONResponse) VisitCreateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAdminUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAdminUser401ApplicationProblemPlusJSONResponse) VisitCreateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAdminUser403ApplicationProblemPlusJSONResponse struct {
+	AdminForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAdminUser403ApplicationProblemPlusJSONResponse) VisitCreateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAdminUser408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAdminUser408ApplicationProblemPlusJSONResponse) VisitCreateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAdminUser409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAdminUser409ApplicationProblemPlusJSONResponse) VisitCreateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAdminUser413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAdminUser413ApplicationProblemPlusJSONResponse) VisitCreateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAdminUser422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAdminUser422ApplicationProblemPlusJSONResponse) VisitCreateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAdminUser503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateAdminUser503ApplicationProblemPlusJSONResponse) VisitCreateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseAdminUserRequestObject struct {
+	Id UserID `json:"id"`
+}
+
+type EraseAdminUserResponseObject interface {
+	VisitEraseAdminUserResponse(w http.ResponseWriter) error
+}
+
+type EraseAdminUser204Response struct {
+}
+
+func (response EraseAdminUser204Response) VisitEraseAdminUserResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type EraseAdminUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response EraseAdminUser401ApplicationProblemPlusJSONResponse) VisitEraseAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseAdminUser403ApplicationProblemPlusJSONResponse struct {
+	AdminForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response EraseAdminUser403ApplicationProblemPlusJSONResponse) VisitEraseAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseAdminUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response EraseAdminUser404ApplicationProblemPlusJSONResponse) VisitEraseAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseAdminUser409ApplicationProblemPlusJSONResponse struct {
+	LastAdminApplicationProblemPlusJSONResponse
+}
+
+func (response EraseAdminUser409ApplicationProblemPlusJSONResponse) VisitEraseAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseAdminUser503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response EraseAdminUser503ApplicationProblemPlusJSONResponse) VisitEraseAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAdminUserRequestObject struct {
+	Id UserID `json:"id"`
+}
+
+type GetAdminUserResponseObject interface {
+	VisitGetAdminUserResponse(w http.ResponseWriter) error
+}
+
+type GetAdminUser200JSONResponse AdminUserDetail
+
+func (response GetAdminUser200JSONResponse) VisitGetAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAdminUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetAdminUser401ApplicationProblemPlusJSONResponse) VisitGetAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAdminUser403ApplicationProblemPlusJSONResponse struct {
+	AdminForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetAdminUser403ApplicationProblemPlusJSONResponse) VisitGetAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAdminUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetAdminUser404ApplicationProblemPlusJSONResponse) VisitGetAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAdminUser503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetAdminUser503ApplicationProblemPlusJSONResponse) VisitGetAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAdminUserRequestObject struct {
+	Id   UserID `json:"id"`
+	Body *UpdateAdminUserJSONRequestBody
+}
+
+type UpdateAdminUserResponseObject interface {
+	VisitUpdateAdminUserResponse(w http.ResponseWriter) error
+}
+
+type UpdateAdminUser200JSONResponse AdminUser
+
+func (response UpdateAdminUser200JSONResponse) VisitUpdateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAdminUser400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAdminUser400ApplicationProblemPlusJSONResponse) VisitUpdateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAdminUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAdminUser401ApplicationProblemPlusJSONResponse) VisitUpdateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAdminUser403ApplicationProblemPlusJSONResponse struct {
+	AdminForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAdminUser403ApplicationProblemPlusJSONResponse) VisitUpdateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAdminUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAdminUser404ApplicationProblemPlusJSONResponse) VisitUpdateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAdminUser408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAdminUser408ApplicationProblemPlusJSONResponse) VisitUpdateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAdminUser409ApplicationProblemPlusJSONResponse struct {
+	LastAdminApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAdminUser409ApplicationProblemPlusJSONResponse) VisitUpdateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAdminUser413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAdminUser413ApplicationProblemPlusJSONResponse) VisitUpdateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAdminUser422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAdminUser422ApplicationProblemPlusJSONResponse) VisitUpdateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAdminUser503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateAdminUser503ApplicationProblemPlusJSONResponse) VisitUpdateAdminUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAdminUserEventsRequestObject struct {
+	Id     UserID `json:"id"`
+	Params ListAdminUserEventsParams
+}
+
+type ListAdminUserEventsResponseObject interface {
+	VisitListAdminUserEventsResponse(w http.ResponseWriter) error
+}
+
+type ListAdminUserEvents200JSONResponse EventPage
+
+func (response ListAdminUserEvents200JSONResponse) VisitListAdminUserEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAdminUserEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAdminUserEvents400ApplicationProblemPlusJSONResponse) VisitListAdminUserEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAdminUserEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAdminUserEvents401ApplicationProblemPlusJSONResponse) VisitListAdminUserEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAdminUserEvents403ApplicationProblemPlusJSONResponse struct {
+	AdminForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAdminUserEvents403ApplicationProblemPlusJSONResponse) VisitListAdminUserEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAdminUserEvents404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListAdminUserEvents404ApplicationProblemPlusJSONResponse) VisitListAdminUserEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAdminUserEvents422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ListAdminUserEvents422ApplicationProblemPlusJSONResponse) VisitListAdminUserEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAdminUserEvents503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListAdminUserEvents503ApplicationProblemPlusJSONResponse) VisitListAdminUserEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAdminUserFactorRequestObject struct {
+	Id  UserID             `json:"id"`
+	Fid openapi_types.UUID `json:"fid"`
+}
+
+type DeleteAdminUserFactorResponseObject interface {
+	VisitDeleteAdminUserFactorResponse(w http.ResponseWriter) error
+}
+
+type DeleteAdminUserFactor204Response struct {
+}
+
+func (response DeleteAdminUserFactor204Response) VisitDeleteAdminUserFactorResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteAdminUserFactor401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteAdminUserFactor401ApplicationProblemPlusJSONResponse) VisitDeleteAdminUserFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAdminUserFactor403ApplicationProblemPlusJSONResponse struct {
+	AdminForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteAdminUserFactor403ApplicationProblemPlusJSONResponse) VisitDeleteAdminUserFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAdminUserFactor404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteAdminUserFactor404ApplicationProblemPlusJSONResponse) VisitDeleteAdminUserFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAdminUserFactor503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteAdminUserFactor503ApplicationProblemPlusJSONResponse) VisitDeleteAdminUserFactorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeAdminUserSessionsRequestObject struct {
+	Id UserID `json:"id"`
+}
+
+type RevokeAdminUserSessionsResponseObject interface {
+	VisitRevokeAdminUserSessionsResponse(w http.ResponseWriter) error
+}
+
+type RevokeAdminUserSessions204Response struct {
+}
+
+func (response RevokeAdminUserSessions204Response) VisitRevokeAdminUserSessionsResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeAdminUserSessions401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeAdminUserSessions401ApplicationProblemPlusJSONResponse) VisitRevokeAdminUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeAdminUserSessions403ApplicationProblemPlusJSONResponse struct {
+	AdminForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeAdminUserSessions403ApplicationProblemPlusJSONResponse) VisitRevokeAdminUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeAdminUserSessions404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeAdminUserSessions404ApplicationProblemPlusJSONResponse) VisitRevokeAdminUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeAdminUserSessions503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeAdminUserSessions503ApplicationProblemPlusJSONResponse) VisitRevokeAdminUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeAdminUserSessionRequestObject struct {
+	Id  UserID             `json:"id"`
+	Sid openapi_types.UUID `json:"sid"`
+}
+
+type RevokeAdminUserSessionResponseObject interface {
+	VisitRevokeAdminUserSessionResponse(w http.ResponseWriter) error
+}
+
+type RevokeAdminUserSession204Response struct {
+}
+
+func (response RevokeAdminUserSession204Response) VisitRevokeAdminUserSessionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeAdminUserSession401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeAdminUserSession401ApplicationProblemPlusJSONResponse) VisitRevokeAdminUserSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeAdminUserSession403ApplicationProblemPlusJSONResponse struct {
+	AdminForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeAdminUserSession403ApplicationProblemPlusJSONResponse) VisitRevokeAdminUserSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeAdminUserSession404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeAdminUserSession404ApplicationProblemPlusJSONResponse) VisitRevokeAdminUserSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeAdminUserSession503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeAdminUserSession503ApplicationProblemPlusJSONResponse) VisitRevokeAdminUserSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5656,7 +7137,8 @@ func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadin
 }
 
 type DeleteMeRequestObject struct {
-	Body *DeleteMeJSONRequestBody
+	Params DeleteMeParams
+	Body   *DeleteMeJSONRequestBody
 }
 
 type DeleteMeResponseObject interface {
@@ -5734,6 +7216,22 @@ func (response DeleteMe408ApplicationProblemPlusJSONResponse) VisitDeleteMeRespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMe409ApplicationProblemPlusJSONResponse struct {
+	LastAdminApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteMe409ApplicationProblemPlusJSONResponse) VisitDeleteMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6116,6 +7614,100 @@ type ListEvents503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response ListEvents503ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportMeRequestObject struct {
+}
+
+type ExportMeResponseObject interface {
+	VisitExportMeResponse(w http.ResponseWriter) error
+}
+
+type ExportMe200ResponseHeaders struct {
+	ContentDisposition *string
+}
+
+type ExportMe200JSONResponse struct {
+	Body    UserExport
+	Headers ExportMe200ResponseHeaders
+}
+
+func (response ExportMe200JSONResponse) VisitExportMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportMe401ApplicationProblemPlusJSONResponse struct {
+	StepUpRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response ExportMe401ApplicationProblemPlusJSONResponse) VisitExportMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportMe429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ExportMe429ApplicationProblemPlusJSONResponse) VisitExportMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportMe503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ExportMe503ApplicationProblemPlusJSONResponse) VisitExportMeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -8369,6 +9961,33 @@ type StrictServerInterface interface {
 	// GetJWKS Public signing keys
 	// (GET /.well-known/jwks.json)
 	GetJWKS(ctx context.Context, request GetJWKSRequestObject) (GetJWKSResponseObject, error)
+	// ListAdminUsers List users
+	// (GET /admin/users)
+	ListAdminUsers(ctx context.Context, request ListAdminUsersRequestObject) (ListAdminUsersResponseObject, error)
+	// CreateAdminUser Create a user and invite them
+	// (POST /admin/users)
+	CreateAdminUser(ctx context.Context, request CreateAdminUserRequestObject) (CreateAdminUserResponseObject, error)
+	// EraseAdminUser Erase a user
+	// (DELETE /admin/users/{id})
+	EraseAdminUser(ctx context.Context, request EraseAdminUserRequestObject) (EraseAdminUserResponseObject, error)
+	// GetAdminUser One user with sessions, factors, passkeys and identities
+	// (GET /admin/users/{id})
+	GetAdminUser(ctx context.Context, request GetAdminUserRequestObject) (GetAdminUserResponseObject, error)
+	// UpdateAdminUser Set a user's active flag, verified address or roles
+	// (PATCH /admin/users/{id})
+	UpdateAdminUser(ctx context.Context, request UpdateAdminUserRequestObject) (UpdateAdminUserResponseObject, error)
+	// ListAdminUserEvents A user's security events
+	// (GET /admin/users/{id}/events)
+	ListAdminUserEvents(ctx context.Context, request ListAdminUserEventsRequestObject) (ListAdminUserEventsResponseObject, error)
+	// DeleteAdminUserFactor Remove a second factor of a locked-out user
+	// (DELETE /admin/users/{id}/factors/{fid})
+	DeleteAdminUserFactor(ctx context.Context, request DeleteAdminUserFactorRequestObject) (DeleteAdminUserFactorResponseObject, error)
+	// RevokeAdminUserSessions End every session of a user
+	// (DELETE /admin/users/{id}/sessions)
+	RevokeAdminUserSessions(ctx context.Context, request RevokeAdminUserSessionsRequestObject) (RevokeAdminUserSessionsResponseObject, error)
+	// RevokeAdminUserSession End one session of a user
+	// (DELETE /admin/users/{id}/sessions/{sid})
+	RevokeAdminUserSession(ctx context.Context, request RevokeAdminUserSessionRequestObject) (RevokeAdminUserSessionResponseObject, error)
 	// ConfirmEmailChange Confirm an email change
 	// (POST /auth/email/confirm)
 	ConfirmEmailChange(ctx context.Context, request ConfirmEmailChangeRequestObject) (ConfirmEmailChangeResponseObject, error)
@@ -8447,7 +10066,7 @@ type StrictServerInterface interface {
 	// GetReadiness Readiness probe
 	// (GET /readiness)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
-	// DeleteMe Deactivate the account
+	// DeleteMe Deactivate or erase the account
 	// (DELETE /users/me)
 	DeleteMe(ctx context.Context, request DeleteMeRequestObject) (DeleteMeResponseObject, error)
 	// GetMe The current user
@@ -8459,6 +10078,9 @@ type StrictServerInterface interface {
 	// ListEvents Recent security activity
 	// (GET /users/me/events)
 	ListEvents(ctx context.Context, request ListEventsRequestObject) (ListEventsResponseObject, error)
+	// ExportMe Everything authd holds about the caller
+	// (GET /users/me/export)
+	ExportMe(ctx context.Context, request ExportMeRequestObject) (ExportMeResponseObject, error)
 	// ListFactors The user's second factors
 	// (GET /users/me/factors)
 	ListFactors(ctx context.Context, request ListFactorsRequestObject) (ListFactorsResponseObject, error)
@@ -8561,6 +10183,278 @@ func (sh *strictHandler) GetJWKS(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetJWKSResponseObject); ok {
 		return validResponse.VisitGetJWKSResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListAdminUsers operation middleware
+func (sh *strictHandler) ListAdminUsers(ctx echo.Context, params ListAdminUsersParams) error {
+	var request ListAdminUsersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAdminUsers(ctx.Request().Context(), request.(ListAdminUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAdminUsers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAdminUsersResponseObject); ok {
+		return validResponse.VisitListAdminUsersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateAdminUser operation middleware
+func (sh *strictHandler) CreateAdminUser(ctx echo.Context) error {
+	var request CreateAdminUserRequestObject
+
+	var body CreateAdminUserJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateAdminUser(ctx.Request().Context(), request.(CreateAdminUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateAdminUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateAdminUserResponseObject); ok {
+		return validResponse.VisitCreateAdminUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// EraseAdminUser operation middleware
+func (sh *strictHandler) EraseAdminUser(ctx echo.Context, id UserID) error {
+	var request EraseAdminUserRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.EraseAdminUser(ctx.Request().Context(), request.(EraseAdminUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "EraseAdminUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(EraseAdminUserResponseObject); ok {
+		return validResponse.VisitEraseAdminUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetAdminUser operation middleware
+func (sh *strictHandler) GetAdminUser(ctx echo.Context, id UserID) error {
+	var request GetAdminUserRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAdminUser(ctx.Request().Context(), request.(GetAdminUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAdminUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetAdminUserResponseObject); ok {
+		return validResponse.VisitGetAdminUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateAdminUser operation middleware
+func (sh *strictHandler) UpdateAdminUser(ctx echo.Context, id UserID) error {
+	var request UpdateAdminUserRequestObject
+
+	request.Id = id
+
+	var body UpdateAdminUserJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateAdminUser(ctx.Request().Context(), request.(UpdateAdminUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateAdminUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateAdminUserResponseObject); ok {
+		return validResponse.VisitUpdateAdminUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListAdminUserEvents operation middleware
+func (sh *strictHandler) ListAdminUserEvents(ctx echo.Context, id UserID, params ListAdminUserEventsParams) error {
+	var request ListAdminUserEventsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAdminUserEvents(ctx.Request().Context(), request.(ListAdminUserEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAdminUserEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAdminUserEventsResponseObject); ok {
+		return validResponse.VisitListAdminUserEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteAdminUserFactor operation middleware
+func (sh *strictHandler) DeleteAdminUserFactor(ctx echo.Context, id UserID, fid openapi_types.UUID) error {
+	var request DeleteAdminUserFactorRequestObject
+
+	request.Id = id
+	request.Fid = fid
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteAdminUserFactor(ctx.Request().Context(), request.(DeleteAdminUserFactorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteAdminUserFactor")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteAdminUserFactorResponseObject); ok {
+		return validResponse.VisitDeleteAdminUserFactorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeAdminUserSessions operation middleware
+func (sh *strictHandler) RevokeAdminUserSessions(ctx echo.Context, id UserID) error {
+	var request RevokeAdminUserSessionsRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeAdminUserSessions(ctx.Request().Context(), request.(RevokeAdminUserSessionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeAdminUserSessions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeAdminUserSessionsResponseObject); ok {
+		return validResponse.VisitRevokeAdminUserSessionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeAdminUserSession operation middleware
+func (sh *strictHandler) RevokeAdminUserSession(ctx echo.Context, id UserID, sid openapi_types.UUID) error {
+	var request RevokeAdminUserSessionRequestObject
+
+	request.Id = id
+	request.Sid = sid
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeAdminUserSession(ctx.Request().Context(), request.(RevokeAdminUserSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeAdminUserSession")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeAdminUserSessionResponseObject); ok {
+		return validResponse.VisitRevokeAdminUserSessionResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -9496,8 +11390,10 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 }
 
 // DeleteMe operation middleware
-func (sh *strictHandler) DeleteMe(ctx echo.Context) error {
+func (sh *strictHandler) DeleteMe(ctx echo.Context, params DeleteMeParams) error {
 	var request DeleteMeRequestObject
+
+	request.Params = params
 
 	var body DeleteMeJSONRequestBody
 	var err error
@@ -9629,6 +11525,29 @@ func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) e
 		return err
 	} else if validResponse, ok := response.(ListEventsResponseObject); ok {
 		return validResponse.VisitListEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ExportMe operation middleware
+func (sh *strictHandler) ExportMe(ctx echo.Context) error {
+	var request ExportMeRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportMe(ctx.Request().Context(), request.(ExportMeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportMe")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ExportMeResponseObject); ok {
+		return validResponse.VisitExportMeResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

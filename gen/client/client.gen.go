@@ -197,6 +197,53 @@ type Accepted struct {
 // AcceptedStatus Example: accepted
 type AcceptedStatus string
 
+// AdminUser An account as an admin sees it.
+type AdminUser struct {
+	// CreatedAt Example: 2026-11-28T10:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// Email Example: ada@example.com
+	Email string `json:"email"`
+
+	// EmailVerifiedAt Example: 2026-11-28T10:05:00Z
+	EmailVerifiedAt *time.Time `json:"email_verified_at"`
+
+	// HasPassword False for an invited user who has not set one yet, or an account created by a federated login.
+	//
+	// Example: true
+	HasPassword bool `json:"has_password"`
+
+	// Id Example: 0b8f5e7c-2f55-4c3e-9a57-6f1d2c3b4a59
+	Id openapi_types.UUID `json:"id"`
+
+	// IsActive Example: true
+	IsActive bool `json:"is_active"`
+
+	// Roles Example: ["admin"]
+	Roles []Role `json:"roles"`
+
+	// UpdatedAt Example: 2026-11-28T10:00:00Z
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// AdminUserDetail A user with the metadata of their sessions (active ones), factors, passkeys and identities.
+type AdminUserDetail struct {
+	Factors    []Factor   `json:"factors"`
+	Identities []Identity `json:"identities"`
+	Passkeys   []Passkey  `json:"passkeys"`
+	Sessions   []Session  `json:"sessions"`
+
+	// User An account as an admin sees it.
+	User AdminUser `json:"user"`
+}
+
+// AdminUserPage defines model for AdminUserPage.
+type AdminUserPage struct {
+	// NextCursor Pass as `cursor` for the next page; absent on the last page.
+	NextCursor *string     `json:"next_cursor,omitempty"`
+	Users      []AdminUser `json:"users"`
+}
+
 // Check The outcome of one readiness check.
 type Check struct {
 	// Detail Example: version 3 of 3
@@ -233,6 +280,31 @@ type CodeRequest struct {
 	//
 	// Example: 492039
 	Code MfaCode `json:"code"`
+}
+
+// CreateAdminUserRequest defines model for CreateAdminUserRequest.
+type CreateAdminUserRequest struct {
+	// Email An email address, in authd's one definition. Surrounding white space is
+	// trimmed and the rest NFC-normalised. Refused (422 naming the field):
+	// control characters, U+FFFD (which a JSON lone surrogate decodes to),
+	// invisible characters (format characters such as zero-width spaces and
+	// bidi controls, other default-ignorable code points, variation
+	// selectors), address literals such as `x@[10.0.0.5]`, and bare IP
+	// addresses. The part before the last `@` is an ASCII dot-atom (letters,
+	// digits and ``!#$%&'*+/=?^_`{|}~-``, single dots between them, no quotes)
+	// of at most 64 characters; the domain is a host name of two or more
+	// labels, each 1 to 63 letters, digits and inner hyphens, the last not
+	// all digits. Internationalised domains are accepted and stored in one
+	// form: IDNA (UTS #46) A-labels, in lower case (`Ada@BÜCHER.example` is
+	// stored as `Ada@xn--bcher-kva.example`). At most 254 characters in
+	// that form. Compared case-insensitively. Every address authd stores and
+	// returns passes the `format: email` checks of common validators such
+	// as ajv-formats.
+	//
+	//
+	// Example: ada@example.com
+	Email Email   `json:"email"`
+	Roles *[]Role `json:"roles,omitempty"`
 }
 
 // CurrentPasswordRequest Confirms a change to the account's ways to log in with its password.
@@ -302,6 +374,17 @@ type EmailRequest struct {
 
 // Event One security event of the account.
 type Event struct {
+	// Actor Who made the change when it was not the user: `admin` (a person
+	// with the admin role), `service` (a service credential) or `cli`
+	// (an operator's `authd admin grant|revoke`). In the admin API's
+	// events, `admin:<user id>` (`admin:erased` once that admin's
+	// account is erased), `service:<credential id>` or `cli`. Absent
+	// when the user acted.
+	//
+	//
+	// Example: admin
+	Actor *string `json:"actor,omitempty"`
+
 	// CreatedAt Example: 2026-11-28T10:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
@@ -343,6 +426,18 @@ type EventPage struct {
 	//
 	// Example: 1042
 	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ExportedSession One login, ended or not.
+type ExportedSession struct {
+	Amr        []string           `json:"amr"`
+	CreatedAt  time.Time          `json:"created_at"`
+	ExpiresAt  time.Time          `json:"expires_at"`
+	Id         openapi_types.UUID `json:"id"`
+	Ip         string             `json:"ip"`
+	LastUsedAt time.Time          `json:"last_used_at"`
+	RevokedAt  *time.Time         `json:"revoked_at"`
+	UserAgent  string             `json:"user_agent"`
 }
 
 // Factor One second factor of the account; never its secret.
@@ -967,6 +1062,11 @@ type ResetPasswordRequest struct {
 	Token string `json:"token"`
 }
 
+// Role `admin`, or one of `AUTHD_ROLES`.
+//
+// Example: admin
+type Role = string
+
 // ServiceInfo What this service is and where its documentation lives.
 type ServiceInfo struct {
 	// DocsUrl Example: /docs
@@ -1148,6 +1248,18 @@ type TotpEnrollment struct {
 	Secret string `json:"secret"`
 }
 
+// UpdateAdminUserRequest The fields to change; at least one.
+type UpdateAdminUserRequest struct {
+	// Active Example: false
+	Active *bool `json:"active,omitempty"`
+
+	// EmailVerified Example: true
+	EmailVerified *bool `json:"email_verified,omitempty"`
+
+	// Roles Example: ["admin"]
+	Roles *[]Role `json:"roles,omitempty"`
+}
+
 // UpdateUserRequest Changes to the account; name at least one of `email` and `password`.
 type UpdateUserRequest struct {
 	// CurrentPassword The account's current password.
@@ -1211,8 +1323,28 @@ type User struct {
 	// IsActive Example: true
 	IsActive bool `json:"is_active"`
 
+	// Roles The account's roles (`admin`, or one of `AUTHD_ROLES`); access tokens carry them as `roles`.
+	//
+	// Example: []
+	Roles *[]Role `json:"roles,omitempty"`
+
 	// UpdatedAt Example: 2026-11-28T10:00:00Z
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// UserExport Everything authd holds about the caller. `sessions` includes ended
+// ones; `events` every event still kept (see `AUTHD_AUDIT_RETENTION`).
+type UserExport struct {
+	Events     []Event           `json:"events"`
+	ExportedAt time.Time         `json:"exported_at"`
+	Factors    []Factor          `json:"factors"`
+	Identities []Identity        `json:"identities"`
+	Passkeys   []Passkey         `json:"passkeys"`
+	Roles      []Role            `json:"roles"`
+	Sessions   []ExportedSession `json:"sessions"`
+
+	// User An account.
+	User User `json:"user"`
 }
 
 // VerifyEmailRequest A token from a verification mail and the password the account is to have.
@@ -1243,6 +1375,12 @@ type PasskeyID = openapi_types.UUID
 // ProviderName defines model for ProviderName.
 type ProviderName = string
 
+// UserID defines model for UserID.
+type UserID = openapi_types.UUID
+
+// AdminForbidden An RFC 9457 problem detail.
+type AdminForbidden = Problem
+
 // BadRequest An RFC 9457 problem detail.
 type BadRequest = Problem
 
@@ -1272,6 +1410,9 @@ type InvalidOidcCode = Problem
 
 // InvalidRefreshToken An RFC 9457 problem detail.
 type InvalidRefreshToken = Problem
+
+// LastAdmin An RFC 9457 problem detail.
+type LastAdmin = Problem
 
 // LastLoginMethod An RFC 9457 problem detail.
 type LastLoginMethod = Problem
@@ -1312,6 +1453,36 @@ type UnprocessableEntity = Problem
 // WrongPassword An RFC 9457 problem detail.
 type WrongPassword = Problem
 
+// ListAdminUsersParams defines parameters for ListAdminUsers.
+type ListAdminUsersParams struct {
+	// EmailPrefix Addresses starting with this text (case does not matter). Control and format characters are refused.
+	EmailPrefix *string `form:"email_prefix,omitempty" json:"email_prefix,omitempty"`
+	Active      *bool   `form:"active,omitempty" json:"active,omitempty"`
+
+	// Verified Whether the address is verified.
+	Verified *bool   `form:"verified,omitempty" json:"verified,omitempty"`
+	Role     *string `form:"role,omitempty" json:"role,omitempty"`
+
+	// CreatedAfter Created at or after this time.
+	CreatedAfter *time.Time `form:"created_after,omitempty" json:"created_after,omitempty"`
+
+	// CreatedBefore Created before this time.
+	CreatedBefore *time.Time `form:"created_before,omitempty" json:"created_before,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Users per page.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListAdminUserEventsParams defines parameters for ListAdminUserEvents.
+type ListAdminUserEventsParams struct {
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+	Limit  *int    `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // LogoutParams defines parameters for Logout.
 type LogoutParams struct {
 	// Scope Which sessions to end.
@@ -1351,6 +1522,12 @@ type OidcCallbackParams struct {
 	AuthdOidc *string `form:"authd_oidc,omitempty" json:"authd_oidc,omitempty"`
 }
 
+// DeleteMeParams defines parameters for DeleteMe.
+type DeleteMeParams struct {
+	// Erase Erase the account instead of deactivating it.
+	Erase *bool `form:"erase,omitempty" json:"erase,omitempty"`
+}
+
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
 	// Cursor The `next_cursor` of the previous page.
@@ -1359,6 +1536,12 @@ type ListEventsParams struct {
 	// Limit Events per page.
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// CreateAdminUserJSONRequestBody defines body for CreateAdminUser for application/json ContentType.
+type CreateAdminUserJSONRequestBody = CreateAdminUserRequest
+
+// UpdateAdminUserJSONRequestBody defines body for UpdateAdminUser for application/json ContentType.
+type UpdateAdminUserJSONRequestBody = UpdateAdminUserRequest
 
 // ConfirmEmailChangeJSONRequestBody defines body for ConfirmEmailChange for application/json ContentType.
 type ConfirmEmailChangeJSONRequestBody = TokenRequest
@@ -1781,6 +1964,115 @@ type ClientInterface interface {
 	// Corresponds with GET /.well-known/jwks.json (the `GetJWKS` operationId).
 	GetJWKS(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListAdminUsers List users
+	//
+	// Users in the order they were created, filtered, a page at a time.
+	// Pages are linked by an opaque cursor that is stable under concurrent
+	// registrations: every user that existed when the listing started is
+	// returned exactly once, and none twice. Scope `users:read`.
+	//
+	// Corresponds with GET /admin/users (the `ListAdminUsers` operationId).
+	ListAdminUsers(ctx context.Context, params *ListAdminUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAdminUserWithBody Create a user and invite them
+	//
+	// Creates an account without a password and mails the address an
+	// invitation: a link to set a password (`POST /auth/password/reset`
+	// with its token), valid for `AUTHD_INVITE_TTL` (72 hours by default).
+	// Setting the password verifies the address. 409 when the address has
+	// an account. Scope `users:write`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/users (the `CreateAdminUser` operationId).
+	CreateAdminUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAdminUser Create a user and invite them
+	//
+	// Creates an account without a password and mails the address an
+	// invitation: a link to set a password (`POST /auth/password/reset`
+	// with its token), valid for `AUTHD_INVITE_TTL` (72 hours by default).
+	// Setting the password verifies the address. 409 when the address has
+	// an account. Scope `users:write`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/users (the `CreateAdminUser` operationId).
+	CreateAdminUser(ctx context.Context, body CreateAdminUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EraseAdminUser Erase a user
+	//
+	// Deletes the account and every row that names it in one transaction
+	// (see `DELETE /users/me?erase=true`). Erasing yourself here, or the
+	// last active admin, answers 409. Scope `users:erase`.
+	//
+	// Corresponds with DELETE /admin/users/{id} (the `EraseAdminUser` operationId).
+	EraseAdminUser(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAdminUser One user with sessions, factors, passkeys and identities
+	//
+	// Metadata only, never a secret. Scope `users:read`.
+	//
+	// Corresponds with GET /admin/users/{id} (the `GetAdminUser` operationId).
+	GetAdminUser(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAdminUserWithBody Set a user's active flag, verified address or roles
+	//
+	// Only the fields sent change. `active: false` revokes every session of
+	// the user in the same transaction, so their access tokens stop working
+	// at once. `roles` replaces the set; each must be `admin` or one of
+	// `AUTHD_ROLES`. Removing `admin` from, or disabling, the last active
+	// admin answers 409 `last-admin`. Scope `users:write`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /admin/users/{id} (the `UpdateAdminUser` operationId).
+	UpdateAdminUserWithBody(ctx context.Context, id UserID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAdminUser Set a user's active flag, verified address or roles
+	//
+	// Only the fields sent change. `active: false` revokes every session of
+	// the user in the same transaction, so their access tokens stop working
+	// at once. `roles` replaces the set; each must be `admin` or one of
+	// `AUTHD_ROLES`. Removing `admin` from, or disabling, the last active
+	// admin answers 409 `last-admin`. Scope `users:write`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /admin/users/{id} (the `UpdateAdminUser` operationId).
+	UpdateAdminUser(ctx context.Context, id UserID, body UpdateAdminUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAdminUserEvents A user's security events
+	//
+	// Like `GET /users/me/events`, with the acting admin's or credential's id. Scope `users:read`.
+	//
+	// Corresponds with GET /admin/users/{id}/events (the `ListAdminUserEvents` operationId).
+	ListAdminUserEvents(ctx context.Context, id UserID, params *ListAdminUserEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteAdminUserFactor Remove a second factor of a locked-out user
+	//
+	// Removes an authenticator app or a passkey (its id from
+	// `GET /admin/users/{id}`); removing the last second factor also voids
+	// the recovery codes. The user is mailed a notice. Check who is asking
+	// before you do this. Scope `users:write`.
+	//
+	// Corresponds with DELETE /admin/users/{id}/factors/{fid} (the `DeleteAdminUserFactor` operationId).
+	DeleteAdminUserFactor(ctx context.Context, id UserID, fid openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RevokeAdminUserSessions End every session of a user
+	//
+	// Their refresh and access tokens stop working at once. Scope `users:write`.
+	//
+	// Corresponds with DELETE /admin/users/{id}/sessions (the `RevokeAdminUserSessions` operationId).
+	RevokeAdminUserSessions(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RevokeAdminUserSession End one session of a user
+	//
+	// Unknown sessions and other users' answer 404. Scope `users:write`.
+	//
+	// Corresponds with DELETE /admin/users/{id}/sessions/{sid} (the `RevokeAdminUserSession` operationId).
+	RevokeAdminUserSession(ctx context.Context, id UserID, sid openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ConfirmEmailChangeWithBody Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
@@ -2180,12 +2472,13 @@ type ClientInterface interface {
 
 	// ResetPasswordWithBody Reset the password
 	//
-	// Redeems the token from a reset mail and sets a new password, which must
-	// satisfy the password policy. Every session of the user is revoked and
-	// every other outstanding link stops working. The link proves the
-	// address: it counts as verified, and the identities and passkeys
-	// added while it was not (an account made through a provider that
-	// does not verify addresses) are removed; authenticator apps stay.
+	// Redeems the token from a reset mail (or an invitation, see
+	// `POST /admin/users`) and sets a new password, which must satisfy the
+	// password policy. Every session of the user is revoked and every other
+	// outstanding link stops working. The link proves the address: it
+	// counts as verified, and the identities and passkeys added while it
+	// was not (an account made through a provider that does not verify
+	// addresses) are removed; authenticator apps stay.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2194,12 +2487,13 @@ type ClientInterface interface {
 
 	// ResetPassword Reset the password
 	//
-	// Redeems the token from a reset mail and sets a new password, which must
-	// satisfy the password policy. Every session of the user is revoked and
-	// every other outstanding link stops working. The link proves the
-	// address: it counts as verified, and the identities and passkeys
-	// added while it was not (an account made through a provider that
-	// does not verify addresses) are removed; authenticator apps stay.
+	// Redeems the token from a reset mail (or an invitation, see
+	// `POST /admin/users`) and sets a new password, which must satisfy the
+	// password policy. Every session of the user is revoked and every other
+	// outstanding link stops working. The link proves the address: it
+	// counts as verified, and the identities and passkeys added while it
+	// was not (an account made through a provider that does not verify
+	// addresses) are removed; authenticator apps stay.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2501,7 +2795,15 @@ type ClientInterface interface {
 	// Corresponds with GET /readiness (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DeleteMeWithBody Deactivate the account
+	// DeleteMeWithBody Deactivate or erase the account
+	//
+	// With `erase=true` the account is erased instead: it and every row
+	// that names it (sessions, events, factors, passkeys, identities, mail
+	// still queued or sent to its address) are deleted in one transaction,
+	// and the address is free again. Only the fact that an erasure happened
+	// is kept, without personal data. This cannot be undone. The last
+	// active admin can neither erase nor deactivate their account (409
+	// `last-admin`): make another admin first.
 	//
 	// Deactivates the account (`is_active` becomes false) and revokes every
 	// session. The account can no longer log in; its email stays reserved.
@@ -2518,9 +2820,17 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with DELETE /users/me (the `DeleteMe` operationId).
-	DeleteMeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeleteMeWithBody(ctx context.Context, params *DeleteMeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DeleteMe Deactivate the account
+	// DeleteMe Deactivate or erase the account
+	//
+	// With `erase=true` the account is erased instead: it and every row
+	// that names it (sessions, events, factors, passkeys, identities, mail
+	// still queued or sent to its address) are deleted in one transaction,
+	// and the address is free again. Only the fact that an erasure happened
+	// is kept, without personal data. This cannot be undone. The last
+	// active admin can neither erase nor deactivate their account (409
+	// `last-admin`): make another admin first.
 	//
 	// Deactivates the account (`is_active` becomes false) and revokes every
 	// session. The account can no longer log in; its email stays reserved.
@@ -2537,7 +2847,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with DELETE /users/me (the `DeleteMe` operationId).
-	DeleteMe(ctx context.Context, body DeleteMeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeleteMe(ctx context.Context, params *DeleteMeParams, body DeleteMeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMe The current user
 	//
@@ -2608,6 +2918,17 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /users/me/events (the `ListEvents` operationId).
 	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExportMe Everything authd holds about the caller
+	//
+	// The caller's data as one JSON document (the right of access): the
+	// profile and roles, every session (ended ones included) with its IP
+	// and user agent, every security event still kept, and the metadata of
+	// factors, passkeys and identities. Never a secret: no password hash,
+	// no sealed factor secret, no key, no token. Needs step-up.
+	//
+	// Corresponds with GET /users/me/export (the `ExportMe` operationId).
+	ExportMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListFactors The user's second factors
 	//
@@ -3033,6 +3354,225 @@ func (c *Client) GetServiceInfo(ctx context.Context, reqEditors ...RequestEditor
 // Corresponds with GET /.well-known/jwks.json (the `GetJWKS` operationId).
 func (c *Client) GetJWKS(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetJWKSRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAdminUsers List users
+//
+// Users in the order they were created, filtered, a page at a time.
+// Pages are linked by an opaque cursor that is stable under concurrent
+// registrations: every user that existed when the listing started is
+// returned exactly once, and none twice. Scope `users:read`.
+//
+// Corresponds with GET /admin/users (the `ListAdminUsers` operationId).
+func (c *Client) ListAdminUsers(ctx context.Context, params *ListAdminUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAdminUsersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAdminUserWithBody Create a user and invite them
+//
+// Creates an account without a password and mails the address an
+// invitation: a link to set a password (`POST /auth/password/reset`
+// with its token), valid for `AUTHD_INVITE_TTL` (72 hours by default).
+// Setting the password verifies the address. 409 when the address has
+// an account. Scope `users:write`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/users (the `CreateAdminUser` operationId).
+func (c *Client) CreateAdminUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAdminUserRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAdminUser Create a user and invite them
+//
+// Creates an account without a password and mails the address an
+// invitation: a link to set a password (`POST /auth/password/reset`
+// with its token), valid for `AUTHD_INVITE_TTL` (72 hours by default).
+// Setting the password verifies the address. 409 when the address has
+// an account. Scope `users:write`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/users (the `CreateAdminUser` operationId).
+func (c *Client) CreateAdminUser(ctx context.Context, body CreateAdminUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAdminUserRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EraseAdminUser Erase a user
+//
+// Deletes the account and every row that names it in one transaction
+// (see `DELETE /users/me?erase=true`). Erasing yourself here, or the
+// last active admin, answers 409. Scope `users:erase`.
+//
+// Corresponds with DELETE /admin/users/{id} (the `EraseAdminUser` operationId).
+func (c *Client) EraseAdminUser(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEraseAdminUserRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAdminUser One user with sessions, factors, passkeys and identities
+//
+// Metadata only, never a secret. Scope `users:read`.
+//
+// Corresponds with GET /admin/users/{id} (the `GetAdminUser` operationId).
+func (c *Client) GetAdminUser(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAdminUserRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAdminUserWithBody Set a user's active flag, verified address or roles
+//
+// Only the fields sent change. `active: false` revokes every session of
+// the user in the same transaction, so their access tokens stop working
+// at once. `roles` replaces the set; each must be `admin` or one of
+// `AUTHD_ROLES`. Removing `admin` from, or disabling, the last active
+// admin answers 409 `last-admin`. Scope `users:write`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /admin/users/{id} (the `UpdateAdminUser` operationId).
+func (c *Client) UpdateAdminUserWithBody(ctx context.Context, id UserID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAdminUserRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAdminUser Set a user's active flag, verified address or roles
+//
+// Only the fields sent change. `active: false` revokes every session of
+// the user in the same transaction, so their access tokens stop working
+// at once. `roles` replaces the set; each must be `admin` or one of
+// `AUTHD_ROLES`. Removing `admin` from, or disabling, the last active
+// admin answers 409 `last-admin`. Scope `users:write`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /admin/users/{id} (the `UpdateAdminUser` operationId).
+func (c *Client) UpdateAdminUser(ctx context.Context, id UserID, body UpdateAdminUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAdminUserRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAdminUserEvents A user's security events
+//
+// Like `GET /users/me/events`, with the acting admin's or credential's id. Scope `users:read`.
+//
+// Corresponds with GET /admin/users/{id}/events (the `ListAdminUserEvents` operationId).
+func (c *Client) ListAdminUserEvents(ctx context.Context, id UserID, params *ListAdminUserEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAdminUserEventsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteAdminUserFactor Remove a second factor of a locked-out user
+//
+// Removes an authenticator app or a passkey (its id from
+// `GET /admin/users/{id}`); removing the last second factor also voids
+// the recovery codes. The user is mailed a notice. Check who is asking
+// before you do this. Scope `users:write`.
+//
+// Corresponds with DELETE /admin/users/{id}/factors/{fid} (the `DeleteAdminUserFactor` operationId).
+func (c *Client) DeleteAdminUserFactor(ctx context.Context, id UserID, fid openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteAdminUserFactorRequest(c.Server, id, fid)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokeAdminUserSessions End every session of a user
+//
+// Their refresh and access tokens stop working at once. Scope `users:write`.
+//
+// Corresponds with DELETE /admin/users/{id}/sessions (the `RevokeAdminUserSessions` operationId).
+func (c *Client) RevokeAdminUserSessions(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeAdminUserSessionsRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokeAdminUserSession End one session of a user
+//
+// Unknown sessions and other users' answer 404. Scope `users:write`.
+//
+// Corresponds with DELETE /admin/users/{id}/sessions/{sid} (the `RevokeAdminUserSession` operationId).
+func (c *Client) RevokeAdminUserSession(ctx context.Context, id UserID, sid openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeAdminUserSessionRequest(c.Server, id, sid)
 	if err != nil {
 		return nil, err
 	}
@@ -3642,12 +4182,13 @@ func (c *Client) ForgotPassword(ctx context.Context, body ForgotPasswordJSONRequ
 
 // ResetPasswordWithBody Reset the password
 //
-// Redeems the token from a reset mail and sets a new password, which must
-// satisfy the password policy. Every session of the user is revoked and
-// every other outstanding link stops working. The link proves the
-// address: it counts as verified, and the identities and passkeys
-// added while it was not (an account made through a provider that
-// does not verify addresses) are removed; authenticator apps stay.
+// Redeems the token from a reset mail (or an invitation, see
+// `POST /admin/users`) and sets a new password, which must satisfy the
+// password policy. Every session of the user is revoked and every other
+// outstanding link stops working. The link proves the address: it
+// counts as verified, and the identities and passkeys added while it
+// was not (an account made through a provider that does not verify
+// addresses) are removed; authenticator apps stay.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3666,12 +4207,13 @@ func (c *Client) ResetPasswordWithBody(ctx context.Context, contentType string, 
 
 // ResetPassword Reset the password
 //
-// Redeems the token from a reset mail and sets a new password, which must
-// satisfy the password policy. Every session of the user is revoked and
-// every other outstanding link stops working. The link proves the
-// address: it counts as verified, and the identities and passkeys
-// added while it was not (an account made through a provider that
-// does not verify addresses) are removed; authenticator apps stay.
+// Redeems the token from a reset mail (or an invitation, see
+// `POST /admin/users`) and sets a new password, which must satisfy the
+// password policy. Every session of the user is revoked and every other
+// outstanding link stops working. The link proves the address: it
+// counts as verified, and the identities and passkeys added while it
+// was not (an account made through a provider that does not verify
+// addresses) are removed; authenticator apps stay.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4163,7 +4705,15 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
-// DeleteMeWithBody Deactivate the account
+// DeleteMeWithBody Deactivate or erase the account
+//
+// With `erase=true` the account is erased instead: it and every row
+// that names it (sessions, events, factors, passkeys, identities, mail
+// still queued or sent to its address) are deleted in one transaction,
+// and the address is free again. Only the fact that an erasure happened
+// is kept, without personal data. This cannot be undone. The last
+// active admin can neither erase nor deactivate their account (409
+// `last-admin`): make another admin first.
 //
 // Deactivates the account (`is_active` becomes false) and revokes every
 // session. The account can no longer log in; its email stays reserved.
@@ -4180,8 +4730,8 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 // Takes any type of body and a specified content type.
 //
 // Corresponds with DELETE /users/me (the `DeleteMe` operationId).
-func (c *Client) DeleteMeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteMeRequestWithBody(c.Server, contentType, body)
+func (c *Client) DeleteMeWithBody(ctx context.Context, params *DeleteMeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteMeRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4192,7 +4742,15 @@ func (c *Client) DeleteMeWithBody(ctx context.Context, contentType string, body 
 	return c.Client.Do(req)
 }
 
-// DeleteMe Deactivate the account
+// DeleteMe Deactivate or erase the account
+//
+// With `erase=true` the account is erased instead: it and every row
+// that names it (sessions, events, factors, passkeys, identities, mail
+// still queued or sent to its address) are deleted in one transaction,
+// and the address is free again. Only the fact that an erasure happened
+// is kept, without personal data. This cannot be undone. The last
+// active admin can neither erase nor deactivate their account (409
+// `last-admin`): make another admin first.
 //
 // Deactivates the account (`is_active` becomes false) and revokes every
 // session. The account can no longer log in; its email stays reserved.
@@ -4209,8 +4767,8 @@ func (c *Client) DeleteMeWithBody(ctx context.Context, contentType string, body 
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with DELETE /users/me (the `DeleteMe` operationId).
-func (c *Client) DeleteMe(ctx context.Context, body DeleteMeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteMeRequest(c.Server, body)
+func (c *Client) DeleteMe(ctx context.Context, params *DeleteMeParams, body DeleteMeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteMeRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4321,6 +4879,27 @@ func (c *Client) UpdateMe(ctx context.Context, body UpdateMeJSONRequestBody, req
 // Corresponds with GET /users/me/events (the `ListEvents` operationId).
 func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExportMe Everything authd holds about the caller
+//
+// The caller's data as one JSON document (the right of access): the
+// profile and roles, every session (ended ones included) with its IP
+// and user agent, every security event still kept, and the metadata of
+// factors, passkeys and identities. Never a secret: no password hash,
+// no sealed factor secret, no key, no token. Needs step-up.
+//
+// Corresponds with GET /users/me/export (the `ExportMe` operationId).
+func (c *Client) ExportMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportMeRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -5041,6 +5620,488 @@ func NewGetJWKSRequest(server string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListAdminUsersRequest constructs an http.Request for the ListAdminUsers method
+func NewListAdminUsersRequest(server string, params *ListAdminUsersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.EmailPrefix != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "email_prefix", *params.EmailPrefix, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Active != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "active", *params.Active, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Verified != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "verified", *params.Verified, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Role != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "role", *params.Role, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CreatedAfter != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_after", *params.CreatedAfter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CreatedBefore != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_before", *params.CreatedBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateAdminUserRequest calls the generic CreateAdminUser builder with application/json body
+func NewCreateAdminUserRequest(server string, body CreateAdminUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateAdminUserRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateAdminUserRequestWithBody constructs an http.Request for the CreateAdminUser method, with any body, and a specified content type
+func NewCreateAdminUserRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewEraseAdminUserRequest constructs an http.Request for the EraseAdminUser method
+func NewEraseAdminUserRequest(server string, id UserID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetAdminUserRequest constructs an http.Request for the GetAdminUser method
+func NewGetAdminUserRequest(server string, id UserID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateAdminUserRequest calls the generic UpdateAdminUser builder with application/json body
+func NewUpdateAdminUserRequest(server string, id UserID, body UpdateAdminUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateAdminUserRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewUpdateAdminUserRequestWithBody constructs an http.Request for the UpdateAdminUser method, with any body, and a specified content type
+func NewUpdateAdminUserRequestWithBody(server string, id UserID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListAdminUserEventsRequest constructs an http.Request for the ListAdminUserEvents method
+func NewListAdminUserEventsRequest(server string, id UserID, params *ListAdminUserEventsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users/%s/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteAdminUserFactorRequest constructs an http.Request for the DeleteAdminUserFactor method
+func NewDeleteAdminUserFactorRequest(server string, id UserID, fid openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "fid", fid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users/%s/factors/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRevokeAdminUserSessionsRequest constructs an http.Request for the RevokeAdminUserSessions method
+func NewRevokeAdminUserSessionsRequest(server string, id UserID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users/%s/sessions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRevokeAdminUserSessionRequest constructs an http.Request for the RevokeAdminUserSession method
+func NewRevokeAdminUserSessionRequest(server string, id UserID, sid openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "sid", sid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/users/%s/sessions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6129,18 +7190,18 @@ func NewGetReadinessRequest(server string) (*http.Request, error) {
 }
 
 // NewDeleteMeRequest calls the generic DeleteMe builder with application/json body
-func NewDeleteMeRequest(server string, body DeleteMeJSONRequestBody) (*http.Request, error) {
+func NewDeleteMeRequest(server string, params *DeleteMeParams, body DeleteMeJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewDeleteMeRequestWithBody(server, "application/json", bodyReader)
+	return NewDeleteMeRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewDeleteMeRequestWithBody constructs an http.Request for the DeleteMe method, with any body, and a specified content type
-func NewDeleteMeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewDeleteMeRequestWithBody(server string, params *DeleteMeParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -6156,6 +7217,33 @@ func NewDeleteMeRequestWithBody(server string, contentType string, body io.Reade
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Erase != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "erase", *params.Erase, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
@@ -6291,6 +7379,33 @@ func NewListEventsRequest(server string, params *ListEventsParams) (*http.Reques
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
 		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewExportMeRequest constructs an http.Request for the ExportMe method
+func NewExportMeRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/me/export")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -6993,6 +8108,129 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /.well-known/jwks.json (the `GetJWKS` operationId).
 	GetJWKSWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetJWKSResponse, error)
 
+	// ListAdminUsersWithResponse List users
+	//
+	// Users in the order they were created, filtered, a page at a time.
+	// Pages are linked by an opaque cursor that is stable under concurrent
+	// registrations: every user that existed when the listing started is
+	// returned exactly once, and none twice. Scope `users:read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/users (the `ListAdminUsers` operationId).
+	ListAdminUsersWithResponse(ctx context.Context, params *ListAdminUsersParams, reqEditors ...RequestEditorFn) (*ListAdminUsersResponse, error)
+
+	// CreateAdminUserWithBodyWithResponse Create a user and invite them
+	//
+	// Creates an account without a password and mails the address an
+	// invitation: a link to set a password (`POST /auth/password/reset`
+	// with its token), valid for `AUTHD_INVITE_TTL` (72 hours by default).
+	// Setting the password verifies the address. 409 when the address has
+	// an account. Scope `users:write`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/users (the `CreateAdminUser` operationId).
+	CreateAdminUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAdminUserResponse, error)
+
+	// CreateAdminUserWithResponse Create a user and invite them
+	//
+	// Creates an account without a password and mails the address an
+	// invitation: a link to set a password (`POST /auth/password/reset`
+	// with its token), valid for `AUTHD_INVITE_TTL` (72 hours by default).
+	// Setting the password verifies the address. 409 when the address has
+	// an account. Scope `users:write`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/users (the `CreateAdminUser` operationId).
+	CreateAdminUserWithResponse(ctx context.Context, body CreateAdminUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAdminUserResponse, error)
+
+	// EraseAdminUserWithResponse Erase a user
+	//
+	// Deletes the account and every row that names it in one transaction
+	// (see `DELETE /users/me?erase=true`). Erasing yourself here, or the
+	// last active admin, answers 409. Scope `users:erase`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /admin/users/{id} (the `EraseAdminUser` operationId).
+	EraseAdminUserWithResponse(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*EraseAdminUserResponse, error)
+
+	// GetAdminUserWithResponse One user with sessions, factors, passkeys and identities
+	//
+	// Metadata only, never a secret. Scope `users:read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/users/{id} (the `GetAdminUser` operationId).
+	GetAdminUserWithResponse(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*GetAdminUserResponse, error)
+
+	// UpdateAdminUserWithBodyWithResponse Set a user's active flag, verified address or roles
+	//
+	// Only the fields sent change. `active: false` revokes every session of
+	// the user in the same transaction, so their access tokens stop working
+	// at once. `roles` replaces the set; each must be `admin` or one of
+	// `AUTHD_ROLES`. Removing `admin` from, or disabling, the last active
+	// admin answers 409 `last-admin`. Scope `users:write`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /admin/users/{id} (the `UpdateAdminUser` operationId).
+	UpdateAdminUserWithBodyWithResponse(ctx context.Context, id UserID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAdminUserResponse, error)
+
+	// UpdateAdminUserWithResponse Set a user's active flag, verified address or roles
+	//
+	// Only the fields sent change. `active: false` revokes every session of
+	// the user in the same transaction, so their access tokens stop working
+	// at once. `roles` replaces the set; each must be `admin` or one of
+	// `AUTHD_ROLES`. Removing `admin` from, or disabling, the last active
+	// admin answers 409 `last-admin`. Scope `users:write`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /admin/users/{id} (the `UpdateAdminUser` operationId).
+	UpdateAdminUserWithResponse(ctx context.Context, id UserID, body UpdateAdminUserJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAdminUserResponse, error)
+
+	// ListAdminUserEventsWithResponse A user's security events
+	//
+	// Like `GET /users/me/events`, with the acting admin's or credential's id. Scope `users:read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/users/{id}/events (the `ListAdminUserEvents` operationId).
+	ListAdminUserEventsWithResponse(ctx context.Context, id UserID, params *ListAdminUserEventsParams, reqEditors ...RequestEditorFn) (*ListAdminUserEventsResponse, error)
+
+	// DeleteAdminUserFactorWithResponse Remove a second factor of a locked-out user
+	//
+	// Removes an authenticator app or a passkey (its id from
+	// `GET /admin/users/{id}`); removing the last second factor also voids
+	// the recovery codes. The user is mailed a notice. Check who is asking
+	// before you do this. Scope `users:write`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /admin/users/{id}/factors/{fid} (the `DeleteAdminUserFactor` operationId).
+	DeleteAdminUserFactorWithResponse(ctx context.Context, id UserID, fid openapi_types.UUID, reqEditors ...RequestEditorFn) (*DeleteAdminUserFactorResponse, error)
+
+	// RevokeAdminUserSessionsWithResponse End every session of a user
+	//
+	// Their refresh and access tokens stop working at once. Scope `users:write`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /admin/users/{id}/sessions (the `RevokeAdminUserSessions` operationId).
+	RevokeAdminUserSessionsWithResponse(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*RevokeAdminUserSessionsResponse, error)
+
+	// RevokeAdminUserSessionWithResponse End one session of a user
+	//
+	// Unknown sessions and other users' answer 404. Scope `users:write`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /admin/users/{id}/sessions/{sid} (the `RevokeAdminUserSession` operationId).
+	RevokeAdminUserSessionWithResponse(ctx context.Context, id UserID, sid openapi_types.UUID, reqEditors ...RequestEditorFn) (*RevokeAdminUserSessionResponse, error)
+
 	// ConfirmEmailChangeWithBodyWithResponse Confirm an email change
 	//
 	// Redeems the token from the mail sent to the new address and makes it the
@@ -7400,12 +8638,13 @@ type ClientWithResponsesInterface interface {
 
 	// ResetPasswordWithBodyWithResponse Reset the password
 	//
-	// Redeems the token from a reset mail and sets a new password, which must
-	// satisfy the password policy. Every session of the user is revoked and
-	// every other outstanding link stops working. The link proves the
-	// address: it counts as verified, and the identities and passkeys
-	// added while it was not (an account made through a provider that
-	// does not verify addresses) are removed; authenticator apps stay.
+	// Redeems the token from a reset mail (or an invitation, see
+	// `POST /admin/users`) and sets a new password, which must satisfy the
+	// password policy. Every session of the user is revoked and every other
+	// outstanding link stops working. The link proves the address: it
+	// counts as verified, and the identities and passkeys added while it
+	// was not (an account made through a provider that does not verify
+	// addresses) are removed; authenticator apps stay.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7414,12 +8653,13 @@ type ClientWithResponsesInterface interface {
 
 	// ResetPasswordWithResponse Reset the password
 	//
-	// Redeems the token from a reset mail and sets a new password, which must
-	// satisfy the password policy. Every session of the user is revoked and
-	// every other outstanding link stops working. The link proves the
-	// address: it counts as verified, and the identities and passkeys
-	// added while it was not (an account made through a provider that
-	// does not verify addresses) are removed; authenticator apps stay.
+	// Redeems the token from a reset mail (or an invitation, see
+	// `POST /admin/users`) and sets a new password, which must satisfy the
+	// password policy. Every session of the user is revoked and every other
+	// outstanding link stops working. The link proves the address: it
+	// counts as verified, and the identities and passkeys added while it
+	// was not (an account made through a provider that does not verify
+	// addresses) are removed; authenticator apps stay.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7737,7 +8977,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /readiness (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
 
-	// DeleteMeWithBodyWithResponse Deactivate the account
+	// DeleteMeWithBodyWithResponse Deactivate or erase the account
+	//
+	// With `erase=true` the account is erased instead: it and every row
+	// that names it (sessions, events, factors, passkeys, identities, mail
+	// still queued or sent to its address) are deleted in one transaction,
+	// and the address is free again. Only the fact that an erasure happened
+	// is kept, without personal data. This cannot be undone. The last
+	// active admin can neither erase nor deactivate their account (409
+	// `last-admin`): make another admin first.
 	//
 	// Deactivates the account (`is_active` becomes false) and revokes every
 	// session. The account can no longer log in; its email stays reserved.
@@ -7754,9 +9002,17 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /users/me (the `DeleteMe` operationId).
-	DeleteMeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error)
+	DeleteMeWithBodyWithResponse(ctx context.Context, params *DeleteMeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error)
 
-	// DeleteMeWithResponse Deactivate the account
+	// DeleteMeWithResponse Deactivate or erase the account
+	//
+	// With `erase=true` the account is erased instead: it and every row
+	// that names it (sessions, events, factors, passkeys, identities, mail
+	// still queued or sent to its address) are deleted in one transaction,
+	// and the address is free again. Only the fact that an erasure happened
+	// is kept, without personal data. This cannot be undone. The last
+	// active admin can neither erase nor deactivate their account (409
+	// `last-admin`): make another admin first.
 	//
 	// Deactivates the account (`is_active` becomes false) and revokes every
 	// session. The account can no longer log in; its email stays reserved.
@@ -7773,7 +9029,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /users/me (the `DeleteMe` operationId).
-	DeleteMeWithResponse(ctx context.Context, body DeleteMeJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error)
+	DeleteMeWithResponse(ctx context.Context, params *DeleteMeParams, body DeleteMeJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error)
 
 	// GetMeWithResponse The current user
 	//
@@ -7848,6 +9104,19 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /users/me/events (the `ListEvents` operationId).
 	ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error)
+
+	// ExportMeWithResponse Everything authd holds about the caller
+	//
+	// The caller's data as one JSON document (the right of access): the
+	// profile and roles, every session (ended ones included) with its IP
+	// and user agent, every security event still kept, and the metadata of
+	// factors, passkeys and identities. Never a secret: no password hash,
+	// no sealed factor secret, no key, no token. Needs step-up.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/me/export (the `ExportMe` operationId).
+	ExportMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ExportMeResponse, error)
 
 	// ListFactorsWithResponse The user's second factors
 	//
@@ -8336,6 +9605,816 @@ func (r GetJWKSResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetJWKSResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListAdminUsersResponse401Headers the declared response headers of an HTTP 401 response for ListAdminUsers
+type ListAdminUsersResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListAdminUsersResponse503Headers the declared response headers of an HTTP 503 response for ListAdminUsers
+type ListAdminUsersResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListAdminUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUserPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *AdminForbidden
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAdminUsersResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAdminUsersResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAdminUsersResponse) GetJSON200() *AdminUserPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAdminUsersResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAdminUsersResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAdminUsersResponse) GetApplicationproblemJSON403() *AdminForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListAdminUsersResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAdminUsersResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAdminUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAdminUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAdminUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAdminUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateAdminUserResponse401Headers the declared response headers of an HTTP 401 response for CreateAdminUser
+type CreateAdminUserResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CreateAdminUserResponse503Headers the declared response headers of an HTTP 503 response for CreateAdminUser
+type CreateAdminUserResponse503Headers struct {
+	RetryAfter *int
+}
+
+type CreateAdminUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AdminUser
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *AdminForbidden
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateAdminUserResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateAdminUserResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateAdminUserResponse) GetJSON201() *AdminUser {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateAdminUserResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateAdminUserResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateAdminUserResponse) GetApplicationproblemJSON403() *AdminForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r CreateAdminUserResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateAdminUserResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateAdminUserResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateAdminUserResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateAdminUserResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateAdminUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateAdminUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateAdminUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateAdminUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// EraseAdminUserResponse401Headers the declared response headers of an HTTP 401 response for EraseAdminUser
+type EraseAdminUserResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// EraseAdminUserResponse503Headers the declared response headers of an HTTP 503 response for EraseAdminUser
+type EraseAdminUserResponse503Headers struct {
+	RetryAfter *int
+}
+
+type EraseAdminUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *AdminForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *LastAdmin
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *EraseAdminUserResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EraseAdminUserResponse503Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r EraseAdminUserResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r EraseAdminUserResponse) GetApplicationproblemJSON403() *AdminForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r EraseAdminUserResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r EraseAdminUserResponse) GetApplicationproblemJSON409() *LastAdmin {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r EraseAdminUserResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r EraseAdminUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EraseAdminUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EraseAdminUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EraseAdminUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetAdminUserResponse401Headers the declared response headers of an HTTP 401 response for GetAdminUser
+type GetAdminUserResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetAdminUserResponse503Headers the declared response headers of an HTTP 503 response for GetAdminUser
+type GetAdminUserResponse503Headers struct {
+	RetryAfter *int
+}
+
+type GetAdminUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUserDetail
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *AdminForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetAdminUserResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetAdminUserResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAdminUserResponse) GetJSON200() *AdminUserDetail {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetAdminUserResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetAdminUserResponse) GetApplicationproblemJSON403() *AdminForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetAdminUserResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetAdminUserResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAdminUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAdminUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAdminUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAdminUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateAdminUserResponse401Headers the declared response headers of an HTTP 401 response for UpdateAdminUser
+type UpdateAdminUserResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateAdminUserResponse503Headers the declared response headers of an HTTP 503 response for UpdateAdminUser
+type UpdateAdminUserResponse503Headers struct {
+	RetryAfter *int
+}
+
+type UpdateAdminUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUser
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *AdminForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *LastAdmin
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateAdminUserResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateAdminUserResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateAdminUserResponse) GetJSON200() *AdminUser {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateAdminUserResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateAdminUserResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateAdminUserResponse) GetApplicationproblemJSON403() *AdminForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateAdminUserResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r UpdateAdminUserResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateAdminUserResponse) GetApplicationproblemJSON409() *LastAdmin {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateAdminUserResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateAdminUserResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateAdminUserResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateAdminUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateAdminUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateAdminUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateAdminUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListAdminUserEventsResponse401Headers the declared response headers of an HTTP 401 response for ListAdminUserEvents
+type ListAdminUserEventsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListAdminUserEventsResponse503Headers the declared response headers of an HTTP 503 response for ListAdminUserEvents
+type ListAdminUserEventsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListAdminUserEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *AdminForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAdminUserEventsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAdminUserEventsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAdminUserEventsResponse) GetJSON200() *EventPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAdminUserEventsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAdminUserEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAdminUserEventsResponse) GetApplicationproblemJSON403() *AdminForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListAdminUserEventsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListAdminUserEventsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAdminUserEventsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAdminUserEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAdminUserEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAdminUserEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAdminUserEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteAdminUserFactorResponse401Headers the declared response headers of an HTTP 401 response for DeleteAdminUserFactor
+type DeleteAdminUserFactorResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteAdminUserFactorResponse503Headers the declared response headers of an HTTP 503 response for DeleteAdminUserFactor
+type DeleteAdminUserFactorResponse503Headers struct {
+	RetryAfter *int
+}
+
+type DeleteAdminUserFactorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *AdminForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteAdminUserFactorResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteAdminUserFactorResponse503Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteAdminUserFactorResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteAdminUserFactorResponse) GetApplicationproblemJSON403() *AdminForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteAdminUserFactorResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteAdminUserFactorResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteAdminUserFactorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteAdminUserFactorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteAdminUserFactorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteAdminUserFactorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RevokeAdminUserSessionsResponse401Headers the declared response headers of an HTTP 401 response for RevokeAdminUserSessions
+type RevokeAdminUserSessionsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RevokeAdminUserSessionsResponse503Headers the declared response headers of an HTTP 503 response for RevokeAdminUserSessions
+type RevokeAdminUserSessionsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RevokeAdminUserSessionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *AdminForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RevokeAdminUserSessionsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RevokeAdminUserSessionsResponse503Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RevokeAdminUserSessionsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RevokeAdminUserSessionsResponse) GetApplicationproblemJSON403() *AdminForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RevokeAdminUserSessionsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RevokeAdminUserSessionsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokeAdminUserSessionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokeAdminUserSessionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokeAdminUserSessionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokeAdminUserSessionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RevokeAdminUserSessionResponse401Headers the declared response headers of an HTTP 401 response for RevokeAdminUserSession
+type RevokeAdminUserSessionResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RevokeAdminUserSessionResponse503Headers the declared response headers of an HTTP 503 response for RevokeAdminUserSession
+type RevokeAdminUserSessionResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RevokeAdminUserSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *AdminForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RevokeAdminUserSessionResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RevokeAdminUserSessionResponse503Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RevokeAdminUserSessionResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RevokeAdminUserSessionResponse) GetApplicationproblemJSON403() *AdminForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RevokeAdminUserSessionResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RevokeAdminUserSessionResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokeAdminUserSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokeAdminUserSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokeAdminUserSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokeAdminUserSessionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10752,6 +12831,8 @@ type DeleteMeResponse struct {
 	ApplicationproblemJSON403 *WrongPassword
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
 	ApplicationproblemJSON408 *RequestTimeout
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *LastAdmin
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -10786,6 +12867,11 @@ func (r DeleteMeResponse) GetApplicationproblemJSON403() *WrongPassword {
 // GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
 func (r DeleteMeResponse) GetApplicationproblemJSON408() *RequestTimeout {
 	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteMeResponse) GetApplicationproblemJSON409() *LastAdmin {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -11103,6 +13189,98 @@ func (r ListEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ExportMeResponse200Headers the declared response headers of an HTTP 200 response for ExportMe
+type ExportMeResponse200Headers struct {
+	ContentDisposition *string
+}
+
+// ExportMeResponse401Headers the declared response headers of an HTTP 401 response for ExportMe
+type ExportMeResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ExportMeResponse429Headers the declared response headers of an HTTP 429 response for ExportMe
+type ExportMeResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
+// ExportMeResponse503Headers the declared response headers of an HTTP 503 response for ExportMe
+type ExportMeResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ExportMeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UserExport
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *StepUpRequired
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ExportMeResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ExportMeResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ExportMeResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExportMeResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ExportMeResponse) GetJSON200() *UserExport {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ExportMeResponse) GetApplicationproblemJSON401() *StepUpRequired {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ExportMeResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ExportMeResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportMeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportMeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportMeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportMeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12832,6 +15010,195 @@ func (c *ClientWithResponses) GetJWKSWithResponse(ctx context.Context, reqEditor
 	return ParseGetJWKSResponse(rsp)
 }
 
+// ListAdminUsersWithResponse List users
+//
+// Users in the order they were created, filtered, a page at a time.
+// Pages are linked by an opaque cursor that is stable under concurrent
+// registrations: every user that existed when the listing started is
+// returned exactly once, and none twice. Scope `users:read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/users (the `ListAdminUsers` operationId).
+func (c *ClientWithResponses) ListAdminUsersWithResponse(ctx context.Context, params *ListAdminUsersParams, reqEditors ...RequestEditorFn) (*ListAdminUsersResponse, error) {
+	rsp, err := c.ListAdminUsers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAdminUsersResponse(rsp)
+}
+
+// CreateAdminUserWithBodyWithResponse Create a user and invite them
+//
+// Creates an account without a password and mails the address an
+// invitation: a link to set a password (`POST /auth/password/reset`
+// with its token), valid for `AUTHD_INVITE_TTL` (72 hours by default).
+// Setting the password verifies the address. 409 when the address has
+// an account. Scope `users:write`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/users (the `CreateAdminUser` operationId).
+func (c *ClientWithResponses) CreateAdminUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAdminUserResponse, error) {
+	rsp, err := c.CreateAdminUserWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAdminUserResponse(rsp)
+}
+
+// CreateAdminUserWithResponse Create a user and invite them
+//
+// Creates an account without a password and mails the address an
+// invitation: a link to set a password (`POST /auth/password/reset`
+// with its token), valid for `AUTHD_INVITE_TTL` (72 hours by default).
+// Setting the password verifies the address. 409 when the address has
+// an account. Scope `users:write`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/users (the `CreateAdminUser` operationId).
+func (c *ClientWithResponses) CreateAdminUserWithResponse(ctx context.Context, body CreateAdminUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAdminUserResponse, error) {
+	rsp, err := c.CreateAdminUser(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAdminUserResponse(rsp)
+}
+
+// EraseAdminUserWithResponse Erase a user
+//
+// Deletes the account and every row that names it in one transaction
+// (see `DELETE /users/me?erase=true`). Erasing yourself here, or the
+// last active admin, answers 409. Scope `users:erase`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /admin/users/{id} (the `EraseAdminUser` operationId).
+func (c *ClientWithResponses) EraseAdminUserWithResponse(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*EraseAdminUserResponse, error) {
+	rsp, err := c.EraseAdminUser(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEraseAdminUserResponse(rsp)
+}
+
+// GetAdminUserWithResponse One user with sessions, factors, passkeys and identities
+//
+// Metadata only, never a secret. Scope `users:read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/users/{id} (the `GetAdminUser` operationId).
+func (c *ClientWithResponses) GetAdminUserWithResponse(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*GetAdminUserResponse, error) {
+	rsp, err := c.GetAdminUser(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAdminUserResponse(rsp)
+}
+
+// UpdateAdminUserWithBodyWithResponse Set a user's active flag, verified address or roles
+//
+// Only the fields sent change. `active: false` revokes every session of
+// the user in the same transaction, so their access tokens stop working
+// at once. `roles` replaces the set; each must be `admin` or one of
+// `AUTHD_ROLES`. Removing `admin` from, or disabling, the last active
+// admin answers 409 `last-admin`. Scope `users:write`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /admin/users/{id} (the `UpdateAdminUser` operationId).
+func (c *ClientWithResponses) UpdateAdminUserWithBodyWithResponse(ctx context.Context, id UserID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAdminUserResponse, error) {
+	rsp, err := c.UpdateAdminUserWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAdminUserResponse(rsp)
+}
+
+// UpdateAdminUserWithResponse Set a user's active flag, verified address or roles
+//
+// Only the fields sent change. `active: false` revokes every session of
+// the user in the same transaction, so their access tokens stop working
+// at once. `roles` replaces the set; each must be `admin` or one of
+// `AUTHD_ROLES`. Removing `admin` from, or disabling, the last active
+// admin answers 409 `last-admin`. Scope `users:write`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /admin/users/{id} (the `UpdateAdminUser` operationId).
+func (c *ClientWithResponses) UpdateAdminUserWithResponse(ctx context.Context, id UserID, body UpdateAdminUserJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAdminUserResponse, error) {
+	rsp, err := c.UpdateAdminUser(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAdminUserResponse(rsp)
+}
+
+// ListAdminUserEventsWithResponse A user's security events
+//
+// Like `GET /users/me/events`, with the acting admin's or credential's id. Scope `users:read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/users/{id}/events (the `ListAdminUserEvents` operationId).
+func (c *ClientWithResponses) ListAdminUserEventsWithResponse(ctx context.Context, id UserID, params *ListAdminUserEventsParams, reqEditors ...RequestEditorFn) (*ListAdminUserEventsResponse, error) {
+	rsp, err := c.ListAdminUserEvents(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAdminUserEventsResponse(rsp)
+}
+
+// DeleteAdminUserFactorWithResponse Remove a second factor of a locked-out user
+//
+// Removes an authenticator app or a passkey (its id from
+// `GET /admin/users/{id}`); removing the last second factor also voids
+// the recovery codes. The user is mailed a notice. Check who is asking
+// before you do this. Scope `users:write`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /admin/users/{id}/factors/{fid} (the `DeleteAdminUserFactor` operationId).
+func (c *ClientWithResponses) DeleteAdminUserFactorWithResponse(ctx context.Context, id UserID, fid openapi_types.UUID, reqEditors ...RequestEditorFn) (*DeleteAdminUserFactorResponse, error) {
+	rsp, err := c.DeleteAdminUserFactor(ctx, id, fid, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteAdminUserFactorResponse(rsp)
+}
+
+// RevokeAdminUserSessionsWithResponse End every session of a user
+//
+// Their refresh and access tokens stop working at once. Scope `users:write`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /admin/users/{id}/sessions (the `RevokeAdminUserSessions` operationId).
+func (c *ClientWithResponses) RevokeAdminUserSessionsWithResponse(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*RevokeAdminUserSessionsResponse, error) {
+	rsp, err := c.RevokeAdminUserSessions(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokeAdminUserSessionsResponse(rsp)
+}
+
+// RevokeAdminUserSessionWithResponse End one session of a user
+//
+// Unknown sessions and other users' answer 404. Scope `users:write`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /admin/users/{id}/sessions/{sid} (the `RevokeAdminUserSession` operationId).
+func (c *ClientWithResponses) RevokeAdminUserSessionWithResponse(ctx context.Context, id UserID, sid openapi_types.UUID, reqEditors ...RequestEditorFn) (*RevokeAdminUserSessionResponse, error) {
+	rsp, err := c.RevokeAdminUserSession(ctx, id, sid, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokeAdminUserSessionResponse(rsp)
+}
+
 // ConfirmEmailChangeWithBodyWithResponse Confirm an email change
 //
 // Redeems the token from the mail sent to the new address and makes it the
@@ -13359,12 +15726,13 @@ func (c *ClientWithResponses) ForgotPasswordWithResponse(ctx context.Context, bo
 
 // ResetPasswordWithBodyWithResponse Reset the password
 //
-// Redeems the token from a reset mail and sets a new password, which must
-// satisfy the password policy. Every session of the user is revoked and
-// every other outstanding link stops working. The link proves the
-// address: it counts as verified, and the identities and passkeys
-// added while it was not (an account made through a provider that
-// does not verify addresses) are removed; authenticator apps stay.
+// Redeems the token from a reset mail (or an invitation, see
+// `POST /admin/users`) and sets a new password, which must satisfy the
+// password policy. Every session of the user is revoked and every other
+// outstanding link stops working. The link proves the address: it
+// counts as verified, and the identities and passkeys added while it
+// was not (an account made through a provider that does not verify
+// addresses) are removed; authenticator apps stay.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13379,12 +15747,13 @@ func (c *ClientWithResponses) ResetPasswordWithBodyWithResponse(ctx context.Cont
 
 // ResetPasswordWithResponse Reset the password
 //
-// Redeems the token from a reset mail and sets a new password, which must
-// satisfy the password policy. Every session of the user is revoked and
-// every other outstanding link stops working. The link proves the
-// address: it counts as verified, and the identities and passkeys
-// added while it was not (an account made through a provider that
-// does not verify addresses) are removed; authenticator apps stay.
+// Redeems the token from a reset mail (or an invitation, see
+// `POST /admin/users`) and sets a new password, which must satisfy the
+// password policy. Every session of the user is revoked and every other
+// outstanding link stops working. The link proves the address: it
+// counts as verified, and the identities and passkeys added while it
+// was not (an account made through a provider that does not verify
+// addresses) are removed; authenticator apps stay.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13816,7 +16185,15 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 	return ParseGetReadinessResponse(rsp)
 }
 
-// DeleteMeWithBodyWithResponse Deactivate the account
+// DeleteMeWithBodyWithResponse Deactivate or erase the account
+//
+// With `erase=true` the account is erased instead: it and every row
+// that names it (sessions, events, factors, passkeys, identities, mail
+// still queued or sent to its address) are deleted in one transaction,
+// and the address is free again. Only the fact that an erasure happened
+// is kept, without personal data. This cannot be undone. The last
+// active admin can neither erase nor deactivate their account (409
+// `last-admin`): make another admin first.
 //
 // Deactivates the account (`is_active` becomes false) and revokes every
 // session. The account can no longer log in; its email stays reserved.
@@ -13833,15 +16210,23 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /users/me (the `DeleteMe` operationId).
-func (c *ClientWithResponses) DeleteMeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error) {
-	rsp, err := c.DeleteMeWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) DeleteMeWithBodyWithResponse(ctx context.Context, params *DeleteMeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error) {
+	rsp, err := c.DeleteMeWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
 	return ParseDeleteMeResponse(rsp)
 }
 
-// DeleteMeWithResponse Deactivate the account
+// DeleteMeWithResponse Deactivate or erase the account
+//
+// With `erase=true` the account is erased instead: it and every row
+// that names it (sessions, events, factors, passkeys, identities, mail
+// still queued or sent to its address) are deleted in one transaction,
+// and the address is free again. Only the fact that an erasure happened
+// is kept, without personal data. This cannot be undone. The last
+// active admin can neither erase nor deactivate their account (409
+// `last-admin`): make another admin first.
 //
 // Deactivates the account (`is_active` becomes false) and revokes every
 // session. The account can no longer log in; its email stays reserved.
@@ -13858,8 +16243,8 @@ func (c *ClientWithResponses) DeleteMeWithBodyWithResponse(ctx context.Context, 
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /users/me (the `DeleteMe` operationId).
-func (c *ClientWithResponses) DeleteMeWithResponse(ctx context.Context, body DeleteMeJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error) {
-	rsp, err := c.DeleteMe(ctx, body, reqEditors...)
+func (c *ClientWithResponses) DeleteMeWithResponse(ctx context.Context, params *DeleteMeParams, body DeleteMeJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteMeResponse, error) {
+	rsp, err := c.DeleteMe(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13962,6 +16347,25 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params
 		return nil, err
 	}
 	return ParseListEventsResponse(rsp)
+}
+
+// ExportMeWithResponse Everything authd holds about the caller
+//
+// The caller's data as one JSON document (the right of access): the
+// profile and roles, every session (ended ones included) with its IP
+// and user agent, every security event still kept, and the metadata of
+// factors, passkeys and identities. Never a secret: no password hash,
+// no sealed factor secret, no key, no token. Needs step-up.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/me/export (the `ExportMe` operationId).
+func (c *ClientWithResponses) ExportMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ExportMeResponse, error) {
+	rsp, err := c.ExportMe(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportMeResponse(rsp)
 }
 
 // ListFactorsWithResponse The user's second factors
@@ -14589,6 +16993,774 @@ func ParseGetJWKSResponse(rsp *http.Response) (*GetJWKSResponse, error) {
 			headers.CacheControl = &value
 		}
 		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAdminUsersResponse parses an HTTP response from a ListAdminUsersWithResponse call
+func ParseListAdminUsersResponse(rsp *http.Response) (*ListAdminUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAdminUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUserPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAdminUsersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAdminUsersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateAdminUserResponse parses an HTTP response from a CreateAdminUserWithResponse call
+func ParseCreateAdminUserResponse(rsp *http.Response) (*CreateAdminUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateAdminUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AdminUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateAdminUserResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateAdminUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEraseAdminUserResponse parses an HTTP response from a EraseAdminUserWithResponse call
+func ParseEraseAdminUserResponse(rsp *http.Response) (*EraseAdminUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EraseAdminUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest LastAdmin
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers EraseAdminUserResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers EraseAdminUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetAdminUserResponse parses an HTTP response from a GetAdminUserWithResponse call
+func ParseGetAdminUserResponse(rsp *http.Response) (*GetAdminUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAdminUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUserDetail
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetAdminUserResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetAdminUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateAdminUserResponse parses an HTTP response from a UpdateAdminUserWithResponse call
+func ParseUpdateAdminUserResponse(rsp *http.Response) (*UpdateAdminUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateAdminUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest LastAdmin
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdateAdminUserResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateAdminUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAdminUserEventsResponse parses an HTTP response from a ListAdminUserEventsWithResponse call
+func ParseListAdminUserEventsResponse(rsp *http.Response) (*ListAdminUserEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAdminUserEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAdminUserEventsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAdminUserEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteAdminUserFactorResponse parses an HTTP response from a DeleteAdminUserFactorWithResponse call
+func ParseDeleteAdminUserFactorResponse(rsp *http.Response) (*DeleteAdminUserFactorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteAdminUserFactorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteAdminUserFactorResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteAdminUserFactorResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRevokeAdminUserSessionsResponse parses an HTTP response from a RevokeAdminUserSessionsWithResponse call
+func ParseRevokeAdminUserSessionsResponse(rsp *http.Response) (*RevokeAdminUserSessionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokeAdminUserSessionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RevokeAdminUserSessionsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RevokeAdminUserSessionsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRevokeAdminUserSessionResponse parses an HTTP response from a RevokeAdminUserSessionWithResponse call
+func ParseRevokeAdminUserSessionResponse(rsp *http.Response) (*RevokeAdminUserSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokeAdminUserSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RevokeAdminUserSessionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RevokeAdminUserSessionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17222,6 +20394,13 @@ func ParseDeleteMeResponse(rsp *http.Response) (*DeleteMeResponse, error) {
 		}
 		response.ApplicationproblemJSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest LastAdmin
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17558,6 +20737,110 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseExportMeResponse parses an HTTP response from a ExportMeWithResponse call
+func ParseExportMeResponse(rsp *http.Response) (*ExportMeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportMeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UserExport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest StepUpRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ExportMeResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ExportMeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ExportMeResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExportMeResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -84,7 +84,7 @@ func (q *Queries) DeleteAccountTokens(ctx context.Context, userID uuid.UUID) err
 const markEmailVerified = `-- name: MarkEmailVerified :one
 UPDATE users SET updated_at = $1, email_verified_at = coalesce(email_verified_at, $1)
 WHERE id = $2 AND is_active
-RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
+RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at, roles
 `
 
 type MarkEmailVerifiedParams struct {
@@ -103,6 +103,7 @@ func (q *Queries) MarkEmailVerified(ctx context.Context, arg MarkEmailVerifiedPa
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
+		&i.Roles,
 	)
 	return i, err
 }
@@ -171,7 +172,7 @@ func (q *Queries) ReplaceAccountToken(ctx context.Context, arg ReplaceAccountTok
 const setVerifiedEmail = `-- name: SetVerifiedEmail :one
 UPDATE users SET email = $1, updated_at = $2, email_verified_at = $2
 WHERE id = $3 AND is_active
-RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
+RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at, roles
 `
 
 type SetVerifiedEmailParams struct {
@@ -192,6 +193,7 @@ func (q *Queries) SetVerifiedEmail(ctx context.Context, arg SetVerifiedEmailPara
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
+		&i.Roles,
 	)
 	return i, err
 }

@@ -21,6 +21,12 @@ type AccountToken struct {
 	SessionID *uuid.UUID
 }
 
+type Erasure struct {
+	ID       uuid.UUID
+	Actor    string
+	ErasedAt time.Time
+}
+
 type Identity struct {
 	ID            uuid.UUID
 	UserID        uuid.UUID
@@ -169,6 +175,18 @@ type SecurityEvent struct {
 	UserAgent string
 	RequestID string
 	CreatedAt time.Time
+	Actor     string
+}
+
+type ServiceCredential struct {
+	ID         uuid.UUID
+	Name       string
+	SecretHash []byte
+	Scopes     []string
+	CreatedAt  time.Time
+	ExpiresAt  *time.Time
+	RevokedAt  *time.Time
+	LastUsedAt *time.Time
 }
 
 type Session struct {
@@ -192,6 +210,7 @@ type User struct {
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	EmailVerifiedAt *time.Time
+	Roles           []string
 }
 
 type WebauthnCeremony struct {

@@ -48,12 +48,15 @@ type Querier interface {
 	CreateFederatedUser(ctx context.Context, arg CreateFederatedUserParams) (User, error)
 	// No row when (provider, subject) is linked already.
 	CreateIdentity(ctx context.Context, arg CreateIdentityParams) (Identity, error)
+	// An account created by an admin: no password until the invitation is used.
+	CreateInvitedUser(ctx context.Context, arg CreateInvitedUserParams) (User, error)
 	CreateMfaChallenge(ctx context.Context, arg CreateMfaChallengeParams) error
 	CreateOidcCode(ctx context.Context, arg CreateOidcCodeParams) error
 	CreateOidcLink(ctx context.Context, arg CreateOidcLinkParams) error
 	CreateOidcLogin(ctx context.Context, arg CreateOidcLoginParams) error
 	CreatePasskey(ctx context.Context, arg CreatePasskeyParams) (Passkey, error)
 	CreateRefreshToken(ctx context.Context, arg CreateRefreshTokenParams) error
+	CreateServiceCredential(ctx context.Context, arg CreateServiceCredentialParams) (ServiceCredential, error)
 	CreateSession(ctx context.Context, arg CreateSessionParams) (Session, error)
 	CreateUser(ctx context.Context, arg CreateUserParams) (User, error)
 	// Like CreateUser, but an existing email yields no row instead of an error,
@@ -70,19 +73,26 @@ type Querier interface {
 	DecoyEvent(ctx context.Context) error
 	// A password or email change invalidates every outstanding token of the user.
 	DeleteAccountTokens(ctx context.Context, userID uuid.UUID) error
+	// Erasure: the confirmation queued to the address the user asked to
+	// change to names them too (its account token goes with the user).
+	DeleteEmailChangeMail(ctx context.Context, userID uuid.UUID) (int64, error)
 	// Removes one factor of the user; 0 rows for another user's or an unknown one.
 	DeleteFactor(ctx context.Context, arg DeleteFactorParams) (int64, error)
 	// A reset proves the address: identities linked while the account's address
 	// was not proved (verified_at: null, or after they were linked) go.
 	DeleteIdentitiesAddedUnproved(ctx context.Context, arg DeleteIdentitiesAddedUnprovedParams) ([]Identity, error)
 	DeleteIdentity(ctx context.Context, arg DeleteIdentityParams) (Identity, error)
+	// Erasure: every outbox row to the user's mailbox, queued or sent, names them.
+	DeleteMailOfMailbox(ctx context.Context, arg DeleteMailOfMailboxParams) (int64, error)
 	DeleteMfaChallenge(ctx context.Context, id uuid.UUID) error
 	DeletePasskey(ctx context.Context, arg DeletePasskeyParams) (int64, error)
 	// Likewise for passkeys.
 	DeletePasskeysAddedUnproved(ctx context.Context, arg DeletePasskeysAddedUnprovedParams) ([]Passkey, error)
+	DeletePendingRegistration(ctx context.Context, email string) error
 	DeleteRecoveryCodes(ctx context.Context, userID uuid.UUID) error
 	// Ends the user's enrolments that were never verified: a new one replaces them.
 	DeleteUnverifiedFactors(ctx context.Context, userID uuid.UUID) error
+	DeleteUser(ctx context.Context, id uuid.UUID) (int64, error)
 	DropDecoy(ctx context.Context, id uuid.UUID) error
 	// Decoy work (see decoyMail): a row written and, by DropDecoy in the same
 	// transaction, deleted again, so no one ever sees it, but the commit costs
@@ -99,6 +109,7 @@ type Querier interface {
 	GetIdentityForShare(ctx context.Context, arg GetIdentityForShareParams) (Identity, error)
 	// The user a credential belongs to, for a discoverable login.
 	GetPasskeyOwner(ctx context.Context, credentialID []byte) (uuid.UUID, error)
+	GetServiceCredential(ctx context.Context, id uuid.UUID) (ServiceCredential, error)
 	// The user behind an access token, when its session is still live.
 	GetSessionUser(ctx context.Context, arg GetSessionUserParams) (GetSessionUserRow, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
@@ -111,8 +122,14 @@ type Querier interface {
 	// created recently. One query of the same cost whether or not the address
 	// has an account, so its timing tells nothing.
 	IsKnownClient(ctx context.Context, arg IsKnownClientParams) (bool, error)
+	// A page of users in (created_at, id) order after the cursor, filtered.
+	ListAdminUsers(ctx context.Context, arg ListAdminUsersParams) ([]User, error)
+	// Every kept event of the user, newest first (the export).
+	ListAllEvents(ctx context.Context, userID uuid.UUID) ([]SecurityEvent, error)
+	// Every session of the user, ended ones too, newest first (the export).
+	ListAllSessions(ctx context.Context, userID uuid.UUID) ([]Session, error)
 	// A page of the user's events, newest first, older than the cursor if given.
-	ListEvents(ctx context.Context, arg ListEventsParams) ([]ListEventsRow, error)
+	ListEvents(ctx context.Context, arg ListEventsParams) ([]SecurityEvent, error)
 	// A batch of factor secrets sealed with another data key than kid, to rewrap.
 	ListFactorSecretsNotUnder(ctx context.Context, arg ListFactorSecretsNotUnderParams) ([]ListFactorSecretsNotUnderRow, error)
 	// The user's active factors and unexpired enrolments, oldest first.
@@ -123,6 +140,10 @@ type Querier interface {
 	ListLiveSessions(ctx context.Context, arg ListLiveSessionsParams) ([]ListLiveSessionsRow, error)
 	// The user's passkeys, oldest first.
 	ListPasskeys(ctx context.Context, userID uuid.UUID) ([]Passkey, error)
+	ListServiceCredentials(ctx context.Context) ([]ServiceCredential, error)
+	// The active admins, locked: a change that could leave none is decided
+	// while no other such change runs.
+	LockActiveAdmins(ctx context.Context) ([]uuid.UUID, error)
 	// The user's active factors, locked so that a code is checked and spent by
 	// one request at a time.
 	LockActiveFactors(ctx context.Context, userID uuid.UUID) ([]MfaFactor, error)
@@ -146,6 +167,11 @@ type Querier interface {
 	// session, in the order a refresh takes them (token, then session), so the
 	// two wait for each other instead of deadlocking.
 	LockSessionRefreshTokens(ctx context.Context, sessionID uuid.UUID) error
+	// Erasure: holds the user's refresh tokens and sessions, in a refresh's
+	// order, before the delete cascades to them, so a refresh or step-up of
+	// the user (which records an event on the user row) waits instead of
+	// deadlocking with it.
+	LockSessionsOfUser(ctx context.Context, userID uuid.UUID) error
 	// Re-reads the credentials inside a transaction, holding the row, so a login
 	// or a change checked against an older hash cannot complete after it changed.
 	LockUserCredentials(ctx context.Context, id uuid.UUID) (LockUserCredentialsRow, error)
@@ -184,6 +210,7 @@ type Querier interface {
 	// the row, so earlier links stop working; one that mails none (throttled,
 	// or the address has an account) keeps a live row as it is.
 	PutPendingRegistration(ctx context.Context, arg PutPendingRegistrationParams) error
+	RecordErasure(ctx context.Context, arg RecordErasureParams) error
 	RecordEvent(ctx context.Context, arg RecordEventParams) error
 	// Whether a token has been rotated; read after the session lock is held.
 	RefreshTokenRotatedAt(ctx context.Context, id uuid.UUID) (*time.Time, error)
@@ -208,6 +235,7 @@ type Querier interface {
 	// them all); returns how many factors were active.
 	ResetUserFactors(ctx context.Context, userID uuid.UUID) (int64, error)
 	RetryMail(ctx context.Context, arg RetryMailParams) error
+	RevokeServiceCredential(ctx context.Context, arg RevokeServiceCredentialParams) (ServiceCredential, error)
 	RevokeSession(ctx context.Context, arg RevokeSessionParams) (int64, error)
 	// Ends the user's oldest live sessions so that at most keep stay live. Run
 	// while holding the user row (LockUserCredentials), so that concurrent
@@ -223,10 +251,17 @@ type Querier interface {
 	// session's use and clears the sealed copy of the presented token that its
 	// predecessor held (its retry no longer applies), in one statement.
 	RotateRefreshToken(ctx context.Context, arg RotateRefreshTokenParams) error
+	// Erasure: events and erasures that name the erased user as their actor
+	// keep only that an erased admin acted.
+	ScrubActor(ctx context.Context, actor string) error
+	// Marks the address verified (keeping the first time) or not.
+	SetEmailVerified(ctx context.Context, arg SetEmailVerifiedParams) (User, error)
 	// Records the factor a required enrolment created through the challenge.
 	SetMfaChallengeFactor(ctx context.Context, arg SetMfaChallengeFactorParams) error
 	// Replaces a hash with one of the configured algorithm; not a user-visible change.
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) error
+	SetUserActive(ctx context.Context, arg SetUserActiveParams) (User, error)
+	SetUserRoles(ctx context.Context, arg SetUserRolesParams) (User, error)
 	// Applies a confirmed email change; the address is verified by the confirmation.
 	SetVerifiedEmail(ctx context.Context, arg SetVerifiedEmailParams) (User, error)
 	// Raises a session: its methods and authentication time, and a new refresh
@@ -249,6 +284,8 @@ type Querier interface {
 	TakeWebauthnCeremony(ctx context.Context, arg TakeWebauthnCeremonyParams) (WebauthnCeremony, error)
 	// A login through the identity: what the provider asserts now, and when.
 	TouchIdentity(ctx context.Context, arg TouchIdentityParams) error
+	// Records a use, at most once a minute per credential.
+	TouchServiceCredential(ctx context.Context, arg TouchServiceCredentialParams) error
 	// The sealed bodies of mail not sent yet (pending, or dead until requeued or
 	// pruned), for `authd keys remove` to tell whether a key still opens some.
 	UnsentMailBodies(ctx context.Context) ([]*string, error)

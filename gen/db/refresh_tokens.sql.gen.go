@@ -50,7 +50,8 @@ SELECT refresh_tokens.id,
        sessions.revoked_at,
        sessions.amr,
        sessions.auth_time,
-       users.is_active
+       users.is_active,
+       users.roles
 FROM refresh_tokens
 JOIN sessions ON sessions.id = refresh_tokens.session_id
 JOIN users ON users.id = sessions.user_id
@@ -70,6 +71,7 @@ type LockRefreshTokenRow struct {
 	Amr             []string
 	AuthTime        time.Time
 	IsActive        bool
+	Roles           []string
 }
 
 // Locks the token and its session, so refreshes of one session run one at a time
@@ -89,6 +91,7 @@ func (q *Queries) LockRefreshToken(ctx context.Context, tokenHash []byte) (LockR
 		&i.Amr,
 		&i.AuthTime,
 		&i.IsActive,
+		&i.Roles,
 	)
 	return i, err
 }

@@ -25,8 +25,7 @@ func (q *Queries) DecoyEvent(ctx context.Context) error {
 }
 
 const listEvents = `-- name: ListEvents :many
-SELECT id, kind, session_id, ip, user_agent, request_id, created_at
-FROM security_events
+SELECT id, user_id, kind, session_id, ip, user_agent, request_id, created_at, actor FROM security_events
 WHERE user_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
 ORDER BY id DESC
 LIMIT $3
@@ -38,34 +37,26 @@ type ListEventsParams struct {
 	MaxRows int32
 }
 
-type ListEventsRow struct {
-	ID        int64
-	Kind      string
-	SessionID *uuid.UUID
-	Ip        string
-	UserAgent string
-	RequestID string
-	CreatedAt time.Time
-}
-
 // A page of the user's events, newest first, older than the cursor if given.
-func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]ListEventsRow, error) {
+func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]SecurityEvent, error) {
 	rows, err := q.db.Query(ctx, listEvents, arg.UserID, arg.Before, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ListEventsRow
+	var items []SecurityEvent
 	for rows.Next() {
-		var i ListEventsRow
+		var i SecurityEvent
 		if err := rows.Scan(
 			&i.ID,
+			&i.UserID,
 			&i.Kind,
 			&i.SessionID,
 			&i.Ip,
 			&i.UserAgent,
 			&i.RequestID,
 			&i.CreatedAt,
+			&i.Actor,
 		); err != nil {
 			return nil, err
 		}
@@ -87,8 +78,8 @@ func (q *Queries) PruneEvents(ctx context.Context, before time.Time) error {
 }
 
 const recordEvent = `-- name: RecordEvent :exec
-INSERT INTO security_events (user_id, kind, session_id, ip, user_agent, request_id, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO security_events (user_id, kind, session_id, ip, user_agent, request_id, actor, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 `
 
 type RecordEventParams struct {
@@ -98,6 +89,7 @@ type RecordEventParams struct {
 	Ip        string
 	UserAgent string
 	RequestID string
+	Actor     string
 	Now       time.Time
 }
 
@@ -109,6 +101,7 @@ func (q *Queries) RecordEvent(ctx context.Context, arg RecordEventParams) error 
 		arg.Ip,
 		arg.UserAgent,
 		arg.RequestID,
+		arg.Actor,
 		arg.Now,
 	)
 	return err

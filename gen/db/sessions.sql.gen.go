@@ -53,7 +53,7 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (S
 }
 
 const getSessionUser = `-- name: GetSessionUser :one
-SELECT users.id, users.email, users.password_hash, users.is_active, users.created_at, users.updated_at, users.email_verified_at
+SELECT users.id, users.email, users.password_hash, users.is_active, users.created_at, users.updated_at, users.email_verified_at, users.roles
 FROM sessions
 JOIN users ON users.id = sessions.user_id
 WHERE sessions.id = $1
@@ -85,6 +85,7 @@ func (q *Queries) GetSessionUser(ctx context.Context, arg GetSessionUserParams) 
 		&i.User.CreatedAt,
 		&i.User.UpdatedAt,
 		&i.User.EmailVerifiedAt,
+		&i.User.Roles,
 	)
 	return i, err
 }

@@ -15,7 +15,7 @@ import (
 const changePassword = `-- name: ChangePassword :one
 UPDATE users SET password_hash = $1, updated_at = $2
 WHERE id = $3 AND is_active
-RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
+RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at, roles
 `
 
 type ChangePasswordParams struct {
@@ -36,6 +36,7 @@ func (q *Queries) ChangePassword(ctx context.Context, arg ChangePasswordParams) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
+		&i.Roles,
 	)
 	return i, err
 }
@@ -44,7 +45,7 @@ const createFederatedUser = `-- name: CreateFederatedUser :one
 INSERT INTO users (email, password_hash, created_at, updated_at, email_verified_at)
 VALUES ($1, '', $2::timestamptz, $2::timestamptz, $3)
 ON CONFLICT (email) DO NOTHING
-RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
+RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at, roles
 `
 
 type CreateFederatedUserParams struct {
@@ -67,6 +68,7 @@ func (q *Queries) CreateFederatedUser(ctx context.Context, arg CreateFederatedUs
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
+		&i.Roles,
 	)
 	return i, err
 }
@@ -74,7 +76,7 @@ func (q *Queries) CreateFederatedUser(ctx context.Context, arg CreateFederatedUs
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (email, password_hash, created_at, updated_at)
 VALUES ($1, $2, $3, $3)
-RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
+RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at, roles
 `
 
 type CreateUserParams struct {
@@ -94,6 +96,7 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
+		&i.Roles,
 	)
 	return i, err
 }
@@ -102,7 +105,7 @@ const createUserIfNew = `-- name: CreateUserIfNew :one
 INSERT INTO users (email, password_hash, created_at, updated_at)
 VALUES ($1, $2, $3, $3)
 ON CONFLICT (email) DO NOTHING
-RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
+RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at, roles
 `
 
 type CreateUserIfNewParams struct {
@@ -124,6 +127,7 @@ func (q *Queries) CreateUserIfNew(ctx context.Context, arg CreateUserIfNewParams
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
+		&i.Roles,
 	)
 	return i, err
 }
@@ -132,7 +136,7 @@ const createVerifiedUser = `-- name: CreateVerifiedUser :one
 INSERT INTO users (email, password_hash, created_at, updated_at, email_verified_at)
 VALUES ($1, $2, $3, $3, $3)
 ON CONFLICT (email) DO NOTHING
-RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at
+RETURNING id, email, password_hash, is_active, created_at, updated_at, email_verified_at, roles
 `
 
 type CreateVerifiedUserParams struct {
@@ -154,6 +158,7 @@ func (q *Queries) CreateVerifiedUser(ctx context.Context, arg CreateVerifiedUser
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
+		&i.Roles,
 	)
 	return i, err
 }
@@ -173,7 +178,7 @@ func (q *Queries) DeactivateUser(ctx context.Context, arg DeactivateUserParams) 
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, email, password_hash, is_active, created_at, updated_at, email_verified_at FROM users WHERE email = $1
+SELECT id, email, password_hash, is_active, created_at, updated_at, email_verified_at, roles FROM users WHERE email = $1
 `
 
 func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
@@ -187,12 +192,13 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
+		&i.Roles,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, email, password_hash, is_active, created_at, updated_at, email_verified_at FROM users WHERE id = $1
+SELECT id, email, password_hash, is_active, created_at, updated_at, email_verified_at, roles FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -206,6 +212,7 @@ func (q *Queries) GetUserByID(ctx context.Context, id uuid.UUID) (User, error) {
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EmailVerifiedAt,
+		&i.Roles,
 	)
 	return i, err
 }

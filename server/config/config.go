@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -19,6 +20,9 @@ import (
 	"github.com/authd/authd/server/password"
 	"github.com/authd/authd/server/ratelimit"
 )
+
+// roleName is the shape of a role (the spec's Role schema).
+var roleName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
 // Environments authd knows; production refuses unsafe defaults.
 const (
@@ -77,6 +81,14 @@ type Config struct {
 	MFAChallengeTTL  time.Duration `env:"AUTHD_MFA_CHALLENGE_TTL" envDefault:"5m"`
 	TOTPIssuer       string        `env:"AUTHD_TOTP_ISSUER" envDefault:"authd"`
 	TOTPAccountLabel string        `env:"AUTHD_TOTP_ACCOUNT_LABEL" envDefault:"{email}"`
+
+	// Administration. AdminRequireMFA makes the admin API refuse a person
+	// whose token lacks aal 2; Roles are the roles besides admin that
+	// relying services use (PATCH /admin/users/{id} accepts only these);
+	// InviteTTL is how long an invitation's set-password link works.
+	AdminRequireMFA bool          `env:"AUTHD_ADMIN_REQUIRE_MFA" envDefault:"true"`
+	Roles           []string      `env:"AUTHD_ROLES" envSeparator:","`
+	InviteTTL       time.Duration `env:"AUTHD_INVITE_TTL" envDefault:"72h"`
 
 	// Passkeys (WebAuthn): the relying party's id (a registrable domain of
 	// every origin), its name as authenticators show it, and the origins
@@ -269,6 +281,14 @@ func (c Config) validate() []error {
 	}
 	if c.StepUpMaxAge < time.Minute || c.StepUpMaxAge > 24*time.Hour {
 		fail("AUTHD_STEP_UP_MAX_AGE", "must be between 1m and 24h, got %s", c.StepUpMaxAge)
+	}
+	for _, r := range c.Roles {
+		if !roleName.MatchString(r) || r == "admin" {
+			fail("AUTHD_ROLES", "each role must match %s and not be admin (built in), got %q", roleName, r)
+		}
+	}
+	if c.InviteTTL < time.Hour || c.InviteTTL > 30*24*time.Hour {
+		fail("AUTHD_INVITE_TTL", "must be between 1h and 720h, got %s", c.InviteTTL)
 	}
 	if c.MFAChallengeTTL < time.Minute || c.MFAChallengeTTL > 15*time.Minute {
 		fail("AUTHD_MFA_CHALLENGE_TTL", "must be between 1m and 15m, got %s", c.MFAChallengeTTL)

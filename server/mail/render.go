@@ -28,13 +28,14 @@ const (
 	KindRecoveryCodesRenewed = "mfa_recovery_codes_regenerated"
 	KindPasskeyAdded         = "mfa_passkey_added"   //nolint:gosec // G101: a mail kind, not a credential
 	KindPasskeyRemoved       = "mfa_passkey_removed" //nolint:gosec // G101: a mail kind, not a credential
+	KindInvitation           = "invitation"          // an account an admin created: a link to set its password
 	KindIdentityUnlinked     = "identity_unlinked"
 	KindIdentityLinked       = "identity_linked"
 )
 
 var kinds = []string{KindVerifyEmail, KindAlreadyRegistered, KindPasswordReset, KindEmailChangeConfirm, KindEmailChangeNotice, KindEmailTaken,
 	KindFactorAdded, KindFactorRemoved, KindRecoveryCodeUsed, KindRecoveryCodesRenewed, KindPasskeyAdded, KindPasskeyRemoved,
-	KindIdentityUnlinked, KindIdentityLinked}
+	KindIdentityUnlinked, KindIdentityLinked, KindInvitation}
 
 //go:embed templates
 var defaultTemplates embed.FS

@@ -40,6 +40,7 @@ type Metrics struct {
 	StepUps         *prometheus.CounterVec // outcome: success, wrong_password, wrong_code, throttled
 	Factors         *prometheus.CounterVec // event: enrolled, activated, removed, codes_regenerated, passkey_added, passkey_removed
 	SessionsRevoked *prometheus.CounterVec // reason
+	Erasures        *prometheus.CounterVec // by: self, admin, service
 
 	HashDuration *prometheus.HistogramVec // algorithm
 
@@ -89,6 +90,9 @@ func New(version string) *Metrics {
 		SessionsRevoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authd_sessions_revoked_total", Help: "Sessions revoked, by reason.",
 		}, []string{"reason"}),
+		Erasures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authd_account_erasures_total", Help: "Accounts erased, by who asked (self, admin, service).",
+		}, []string{"by"}),
 		HashDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "authd_password_hash_duration_seconds", Help: "Time to hash or verify a password, by algorithm, excluding the wait for a slot.",
 			Buckets: []float64{.005, .01, .02, .03, .05, .1, .25, .5, 1},
@@ -109,7 +113,8 @@ func New(version string) *Metrics {
 		m.Logouts:            {"current", "others", "all"},
 		m.StepUps:            {"success", "wrong_password", "wrong_code", "throttled"},
 		m.Factors:            {"enrolled", "activated", "removed", "codes_regenerated", "passkey_added", "passkey_removed"},
-		m.SessionsRevoked:    {"logout", "password_change", "password_reset", "email_change", "account_deleted", "refresh_reuse", "user_revoked", "session_cap"},
+		m.SessionsRevoked:    {"logout", "password_change", "password_reset", "email_change", "account_deleted", "refresh_reuse", "user_revoked", "session_cap", "admin_revoked"},
+		m.Erasures:           {"self", "admin", "service"},
 		m.BreakerTransitions: {"closed", "open", "half-open"},
 		m.Mail:               {"queued", "sent", "retried", "dead"},
 	} {
@@ -126,7 +131,7 @@ func New(version string) *Metrics {
 		m.MFA.WithLabelValues("passkey", outcome)
 	}
 	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.Registrations, m.Logins, m.FederatedLogins, m.Refreshes,
-		m.Logouts, m.MFA, m.StepUps, m.Factors, m.SessionsRevoked, m.HashDuration, m.BreakerTransitions, m.Mail} {
+		m.Logouts, m.MFA, m.StepUps, m.Factors, m.SessionsRevoked, m.Erasures, m.HashDuration, m.BreakerTransitions, m.Mail} {
 		f(c)
 	}
 	f(collectors.NewGoCollector())

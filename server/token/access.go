@@ -30,6 +30,9 @@ type Claims struct {
 	// step-up accepts.
 	AMR      []string
 	AuthTime time.Time
+	// Roles are the user's roles when the token was issued (absent: none),
+	// for relying services; authd itself reads them from the user row.
+	Roles []string
 }
 
 // The authentication methods (RFC 8176) authd records.
@@ -89,7 +92,7 @@ func (a *Authority) TTL() time.Duration { return a.ttl }
 // Issue signs an access token for a user's session.
 func (a *Authority) Issue(c Claims) (string, error) {
 	now := a.now()
-	tok, err := jwt.NewBuilder().
+	b := jwt.NewBuilder().
 		Issuer(a.issuer).
 		Audience([]string{a.audience}).
 		Subject(c.UserID.String()).
@@ -100,8 +103,11 @@ func (a *Authority) Issue(c Claims) (string, error) {
 		Claim("amr", c.AMR).
 		Claim("aal", AAL(c.AMR)).
 		Claim("acr", fmt.Sprintf("aal%d", AAL(c.AMR))).
-		Claim("auth_time", c.AuthTime.Unix()).
-		Build()
+		Claim("auth_time", c.AuthTime.Unix())
+	if len(c.Roles) > 0 {
+		b = b.Claim("roles", c.Roles)
+	}
+	tok, err := b.Build()
 	if err != nil {
 		return "", err
 	}
@@ -133,20 +139,31 @@ func (a *Authority) Verify(raw string) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	c := Claims{UserID: userID, SessionID: sessionID, AMR: []string{MethodPassword}}
-	var amr []any // JSON arrays decode as []any
-	if tok.Get("amr", &amr) == nil && len(amr) > 0 {
-		c.AMR = make([]string, 0, len(amr))
-		for _, m := range amr {
-			if m, ok := m.(string); ok {
-				c.AMR = append(c.AMR, m)
-			}
-		}
+	if amr := stringsClaim(tok, "amr"); len(amr) > 0 {
+		c.AMR = amr
 	}
+	c.Roles = stringsClaim(tok, "roles")
 	var authTime float64 // JSON numbers decode as float64
 	if tok.Get("auth_time", &authTime) == nil && authTime > 0 {
 		c.AuthTime = time.Unix(int64(authTime), 0)
 	}
 	return c, nil
+}
+
+// stringsClaim is the strings of an array claim (nil when absent or
+// empty); entries that are not strings are skipped.
+func stringsClaim(tok jwt.Token, name string) []string {
+	var raw []any // JSON arrays decode as []any
+	if tok.Get(name, &raw) != nil || len(raw) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(raw))
+	for _, v := range raw {
+		if v, ok := v.(string); ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // provideKey picks the verification key by kid and pins the algorithm to the

@@ -23,7 +23,7 @@ func FuzzVerify(f *testing.F) {
 		f.Fatal(err)
 	}
 	a := NewAuthority(keys, "authd", "authd", 15*time.Minute, 30*time.Second, time.Now)
-	want := Claims{UserID: uuid.New(), SessionID: uuid.New(), AMR: []string{"pwd"}, AuthTime: time.Unix(1796205600, 0)}
+	want := Claims{UserID: uuid.New(), SessionID: uuid.New(), AMR: []string{"pwd"}, AuthTime: time.Unix(1796205600, 0), Roles: []string{"admin"}}
 	valid, err := a.Issue(want)
 	if err != nil {
 		f.Fatal(err)

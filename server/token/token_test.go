@@ -54,7 +54,7 @@ func TestAuthority_EachAlgorithmRoundTrips(t *testing.T) {
 	t.Parallel()
 	for _, alg := range []string{"EdDSA", "ES256", "RS256"} {
 		a := authority(t, generate(t, alg), time.Now)
-		want := Claims{UserID: uuid.New(), SessionID: uuid.New(), AMR: []string{"pwd", "otp"}, AuthTime: time.Unix(1796205600, 0)}
+		want := Claims{UserID: uuid.New(), SessionID: uuid.New(), AMR: []string{"pwd", "otp"}, AuthTime: time.Unix(1796205600, 0), Roles: []string{"admin", "billing"}}
 		tok, err := a.Issue(want)
 		if err != nil {
 			t.Fatal(err)
@@ -357,6 +357,44 @@ func TestAuthority_AssuranceClaims(t *testing.T) {
 		got, err := a.Verify(tok)
 		if err != nil || !reflect.DeepEqual(got.AMR, tc.readBack) || got.AAL() != int(tc.aal) || !got.AuthTime.Equal(time.Unix(1796205600, 0)) {
 			t.Errorf("amr %v: verified %+v, %v", tc.amr, got, err)
+		}
+	}
+}
+
+// Roles travel as a "roles" array that relying services read from the
+// payload, and no claim at all for a user without roles.
+func TestAuthority_RolesClaim(t *testing.T) {
+	t.Parallel()
+	a := authority(t, generate(t, "EdDSA"), time.Now)
+	for _, roles := range [][]string{{"admin"}, {"admin", "support"}, nil, {}} {
+		tok, err := a.Issue(Claims{UserID: uuid.New(), SessionID: uuid.New(), AMR: []string{"pwd"}, AuthTime: time.Unix(1796205600, 0), Roles: roles})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, payload, _ := strings.Cut(tok, ".")
+		payload, _, _ = strings.Cut(payload, ".")
+		var claims map[string]any
+		if err := json.Unmarshal([]byte(decodeSegment(t, payload)), &claims); err != nil {
+			t.Fatal(err)
+		}
+		got, present := claims["roles"]
+		if len(roles) == 0 && present {
+			t.Errorf("roles %v: the payload has a roles claim %v", roles, got)
+		}
+		if len(roles) > 0 {
+			list, _ := got.([]any)
+			if len(list) != len(roles) {
+				t.Errorf("roles %v: payload roles %v", roles, got)
+			}
+			for i, r := range list {
+				if r != roles[i] {
+					t.Errorf("roles %v: payload roles %v", roles, got)
+				}
+			}
+		}
+		verified, err := a.Verify(tok)
+		if err != nil || len(verified.Roles) != len(roles) || (len(roles) > 0 && !reflect.DeepEqual(verified.Roles, roles)) {
+			t.Errorf("roles %v: verified %+v, %v", roles, verified, err)
 		}
 	}
 }

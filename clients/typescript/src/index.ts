@@ -15,6 +15,7 @@
 import createClient, { type Client, type Middleware } from "openapi-fetch";
 import { createPkcePair } from "./pkce.js";
 import type { components, paths } from "./schema.gen.js";
+import { ADMIN_OPERATIONS, AuthdAdminClient, credentialRunner, type AdminCredentialOptions, type UserExport } from "./admin.js";
 
 export type { components, paths };
 export { createPkcePair, pkceChallenge, type PkcePair } from "./pkce.js";
@@ -218,6 +219,7 @@ const SECURED = new Set([
   "PUT /users/me",
   "DELETE /users/me",
   "GET /users/me/events",
+  "GET /users/me/export",
   "GET /users/me/sessions",
   "DELETE /users/me/sessions/{id}",
   "POST /auth/step-up",
@@ -533,6 +535,42 @@ export class AuthdClient {
     return this.authed(() => this.api.GET("/users/me"));
   }
 
+  private adminApi?: AuthdAdminClient;
+
+  /**
+   * The admin API with this client's access token (refreshed as for every
+   * call). The account needs the `admin` role and, unless authd runs with
+   * `AUTHD_ADMIN_REQUIRE_MFA=false`, a session at `aal` 2: a login with a
+   * second factor, or `stepUp()` with a code or passkey after
+   * `MfaRequiredError`. For automation use `adminClient()` instead.
+   */
+  get admin(): AuthdAdminClient {
+    this.adminApi ??= new AuthdAdminClient((call) => this.authed(() => call(this.api)));
+    return this.adminApi;
+  }
+
+  /**
+   * Everything authd holds about the account (the right of access): profile,
+   * roles, every session, event, factor, passkey and identity, never a
+   * secret. Needs step-up (`StepUpRequiredError`, then `stepUp()`).
+   */
+  async exportMe(): Promise<UserExport> {
+    return this.authed(() => this.api.GET("/users/me/export"));
+  }
+
+  /**
+   * Deactivates the account (it can no longer log in; the address stays
+   * taken) or, with `erase: true`, erases it and every row that names it
+   * for good (the address is free again). Needs step-up and, when the
+   * account has a password, `currentPassword`. Every session ends, so the
+   * tokens are forgotten. `LastAdminError` for the last active admin.
+   */
+  async deleteMe(opts: { erase?: boolean; currentPassword?: string } = {}): Promise<void> {
+    const body = opts.currentPassword === undefined ? {} : { current_password: opts.currentPassword };
+    await this.authed(() => this.api.DELETE("/users/me", { params: { query: opts.erase ? { erase: true } : {} }, body }));
+    this.store.set(null);
+  }
+
   /**
    * Ends the current session (or the others, or all) and, unless the scope is
    * "others", forgets the tokens even when the request fails: this device is
@@ -609,7 +647,8 @@ export class AuthdClient {
   /** Adds the access token, refreshing it first when it is about to expire. */
   private readonly bearer: Middleware = {
     onRequest: async ({ request, schemaPath }) => {
-      if (!SECURED.has(`${request.method} ${schemaPath}`)) return undefined;
+      const operation = `${request.method} ${schemaPath}`;
+      if (!SECURED.has(operation) && !ADMIN_OPERATIONS.has(operation)) return undefined;
       const held = this.store.get();
       if (held && held.accessExpiresAt - this.skewMs <= this.now()) {
         await this.refresh();
@@ -662,6 +701,8 @@ function isProblem(error: unknown): error is Problem {
 }
 
 function asProblem(response: Response, error: unknown): ProblemError {
+  const admin = adminProblem(response.status, error);
+  if (admin) return admin;
   if (response.status === 401 && isStepUpRequired(error)) return new StepUpRequiredError(error, response.headers.get("WWW-Authenticate"));
   if (isProblem(error)) {
     if (response.status === 401 && isProblemOf(error, "invalid-oidc-code")) return new InvalidOidcCodeError(error);
@@ -676,4 +717,78 @@ function asProblem(response: Response, error: unknown): ProblemError {
     detail: "The response was not a problem document.",
     request_id: response.headers.get("X-Request-ID") ?? "",
   });
+}
+
+export {
+  ADMIN_OPERATIONS,
+  AuthdAdminClient,
+  type AdminCredentialOptions,
+  type AdminScope,
+  type AdminUser,
+  type AdminUserDetail,
+  type AdminUserFilter,
+  type AdminUserPage,
+  type AdminUserPageRequest,
+  type AdminUserUpdate,
+  type SecurityEvent,
+  type EventPage,
+  type UserExport,
+} from "./admin.js";
+
+/**
+ * The admin API as automation: a service credential (`authd admin
+ * credentials create --name ci --scopes users:read`) sent as the bearer
+ * token of the admin operations and of nothing else. There is no refresh:
+ * a revoked or expired credential is a 401 `ProblemError`, a missing scope
+ * `InsufficientScopeError`.
+ */
+export function adminClient(opts: AdminCredentialOptions): AuthdAdminClient {
+  return new AuthdAdminClient(credentialRunner(opts, asProblem));
+}
+
+/** A 403 `forbidden`: the account has no `admin` role (any more: a revoke takes effect at the next request). */
+export class ForbiddenError extends ProblemError {
+  constructor(problem: Problem) {
+    super(403, problem);
+    this.name = "ForbiddenError";
+  }
+}
+
+/**
+ * A 403 `mfa-required`: an admin whose session has no second factor
+ * (`aal` 1). Step up with a code or a passkey (`stepUp()`; enrol a factor
+ * first if the account has none) and call again.
+ */
+export class MfaRequiredError extends ProblemError {
+  constructor(problem: Problem) {
+    super(403, problem);
+    this.name = "MfaRequiredError";
+  }
+}
+
+/** A 403 `insufficient-scope`: the service credential lacks the operation's scope (see `ADMIN_OPERATIONS`). */
+export class InsufficientScopeError extends ProblemError {
+  constructor(problem: Problem) {
+    super(403, problem);
+    this.name = "InsufficientScopeError";
+  }
+}
+
+/** A 409 `last-admin`: the change would leave no active admin; make another admin first. */
+export class LastAdminError extends ProblemError {
+  constructor(problem: Problem) {
+    super(409, problem);
+    this.name = "LastAdminError";
+  }
+}
+
+/** The typed error of the admin gate's refusals and of `last-admin`, or undefined for any other answer. */
+function adminProblem(status: number, error: unknown): ProblemError | undefined {
+  if (!isProblem(error)) return undefined;
+  const kind = error.type.slice(error.type.lastIndexOf("/") + 1);
+  if (status === 403 && kind === "forbidden") return new ForbiddenError(error);
+  if (status === 403 && kind === "mfa-required") return new MfaRequiredError(error);
+  if (status === 403 && kind === "insufficient-scope") return new InsufficientScopeError(error);
+  if (status === 409 && kind === "last-admin") return new LastAdminError(error);
+  return undefined;
 }

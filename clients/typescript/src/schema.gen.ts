@@ -389,12 +389,13 @@ export interface paths {
         put?: never;
         /**
          * Reset the password
-         * @description Redeems the token from a reset mail and sets a new password, which must
-         *     satisfy the password policy. Every session of the user is revoked and
-         *     every other outstanding link stops working. The link proves the
-         *     address: it counts as verified, and the identities and passkeys
-         *     added while it was not (an account made through a provider that
-         *     does not verify addresses) are removed; authenticator apps stay.
+         * @description Redeems the token from a reset mail (or an invitation, see
+         *     `POST /admin/users`) and sets a new password, which must satisfy the
+         *     password policy. Every session of the user is revoked and every other
+         *     outstanding link stops working. The link proves the address: it
+         *     counts as verified, and the identities and passkeys added while it
+         *     was not (an account made through a provider that does not verify
+         *     addresses) are removed; authenticator apps stay.
          */
         post: operations["resetPassword"];
         delete?: never;
@@ -701,8 +702,16 @@ export interface paths {
         put: operations["updateMe"];
         post?: never;
         /**
-         * Deactivate the account
-         * @description Deactivates the account (`is_active` becomes false) and revokes every
+         * Deactivate or erase the account
+         * @description With `erase=true` the account is erased instead: it and every row
+         *     that names it (sessions, events, factors, passkeys, identities, mail
+         *     still queued or sent to its address) are deleted in one transaction,
+         *     and the address is free again. Only the fact that an erasure happened
+         *     is kept, without personal data. This cannot be undone. The last
+         *     active admin can neither erase nor deactivate their account (409
+         *     `last-admin`): make another admin first.
+         *
+         *     Deactivates the account (`is_active` becomes false) and revokes every
          *     session. The account can no longer log in; its email stays reserved.
          *     `current_password` is required when the account has a password (422
          *     naming the field without it), so a stolen access token cannot end
@@ -1216,6 +1225,178 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everything authd holds about the caller
+         * @description The caller's data as one JSON document (the right of access): the
+         *     profile and roles, every session (ended ones included) with its IP
+         *     and user agent, every security event still kept, and the metadata of
+         *     factors, passkeys and identities. Never a secret: no password hash,
+         *     no sealed factor secret, no key, no token. Needs step-up.
+         */
+        get: operations["exportMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List users
+         * @description Users in the order they were created, filtered, a page at a time.
+         *     Pages are linked by an opaque cursor that is stable under concurrent
+         *     registrations: every user that existed when the listing started is
+         *     returned exactly once, and none twice. Scope `users:read`.
+         */
+        get: operations["listAdminUsers"];
+        put?: never;
+        /**
+         * Create a user and invite them
+         * @description Creates an account without a password and mails the address an
+         *     invitation: a link to set a password (`POST /auth/password/reset`
+         *     with its token), valid for `AUTHD_INVITE_TTL` (72 hours by default).
+         *     Setting the password verifies the address. 409 when the address has
+         *     an account. Scope `users:write`.
+         */
+        post: operations["createAdminUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One user with sessions, factors, passkeys and identities
+         * @description Metadata only, never a secret. Scope `users:read`.
+         */
+        get: operations["getAdminUser"];
+        put?: never;
+        post?: never;
+        /**
+         * Erase a user
+         * @description Deletes the account and every row that names it in one transaction
+         *     (see `DELETE /users/me?erase=true`). Erasing yourself here, or the
+         *     last active admin, answers 409. Scope `users:erase`.
+         */
+        delete: operations["eraseAdminUser"];
+        options?: never;
+        head?: never;
+        /**
+         * Set a user's active flag, verified address or roles
+         * @description Only the fields sent change. `active: false` revokes every session of
+         *     the user in the same transaction, so their access tokens stop working
+         *     at once. `roles` replaces the set; each must be `admin` or one of
+         *     `AUTHD_ROLES`. Removing `admin` from, or disabling, the last active
+         *     admin answers 409 `last-admin`. Scope `users:write`.
+         */
+        patch: operations["updateAdminUser"];
+        trace?: never;
+    };
+    "/admin/users/{id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End every session of a user
+         * @description Their refresh and access tokens stop working at once. Scope `users:write`.
+         */
+        delete: operations["revokeAdminUserSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{id}/sessions/{sid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one session of a user
+         * @description Unknown sessions and other users' answer 404. Scope `users:write`.
+         */
+        delete: operations["revokeAdminUserSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user's security events
+         * @description Like `GET /users/me/events`, with the acting admin's or credential's id. Scope `users:read`.
+         */
+        get: operations["listAdminUserEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{id}/factors/{fid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a second factor of a locked-out user
+         * @description Removes an authenticator app or a passkey (its id from
+         *     `GET /admin/users/{id}`); removing the last second factor also voids
+         *     the recovery codes. The user is mailed a notice. Check who is asking
+         *     before you do this. Scope `users:write`.
+         */
+        delete: operations["deleteAdminUserFactor"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1451,6 +1632,11 @@ export interface components {
         /** @description An account. */
         User: {
             /**
+             * @description The account's roles (`admin`, or one of `AUTHD_ROLES`); access tokens carry them as `roles`.
+             * @example []
+             */
+            roles?: components["schemas"]["Role"][];
+            /**
              * Format: uuid
              * @example 0b8f5e7c-2f55-4c3e-9a57-6f1d2c3b4a59
              */
@@ -1560,6 +1746,16 @@ export interface components {
         };
         /** @description One security event of the account. */
         Event: {
+            /**
+             * @description Who made the change when it was not the user: `admin` (a person
+             *     with the admin role), `service` (a service credential) or `cli`
+             *     (an operator's `authd admin grant|revoke`). In the admin API's
+             *     events, `admin:<user id>` (`admin:erased` once that admin's
+             *     account is erased), `service:<credential id>` or `cli`. Absent
+             *     when the user acted.
+             * @example admin
+             */
+            actor?: string;
             /**
              * @description What happened. `session_revoked` is one session ended by the user,
              *     or the oldest ended by a login over the session cap. The list
@@ -2015,6 +2211,110 @@ export interface components {
              * @example https://auth.example.com/auth/oidc/google/authorize?link=Zk3q9x...
              */
             authorize_url: string;
+        };
+        /**
+         * @description `admin`, or one of `AUTHD_ROLES`.
+         * @example admin
+         */
+        Role: string;
+        /** @description An account as an admin sees it. */
+        AdminUser: {
+            /**
+             * Format: uuid
+             * @example 0b8f5e7c-2f55-4c3e-9a57-6f1d2c3b4a59
+             */
+            id: string;
+            /** @example ada@example.com */
+            email: string;
+            /** @example true */
+            is_active: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-11-28T10:05:00Z
+             */
+            email_verified_at: string | null;
+            /**
+             * @example [
+             *       "admin"
+             *     ]
+             */
+            roles: components["schemas"]["Role"][];
+            /**
+             * @description False for an invited user who has not set one yet, or an account created by a federated login.
+             * @example true
+             */
+            has_password: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-11-28T10:00:00Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-28T10:00:00Z
+             */
+            updated_at: string;
+        };
+        AdminUserPage: {
+            users: components["schemas"]["AdminUser"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A user with the metadata of their sessions (active ones), factors, passkeys and identities. */
+        AdminUserDetail: {
+            user: components["schemas"]["AdminUser"];
+            sessions: components["schemas"]["Session"][];
+            factors: components["schemas"]["Factor"][];
+            passkeys: components["schemas"]["Passkey"][];
+            identities: components["schemas"]["Identity"][];
+        };
+        CreateAdminUserRequest: {
+            email: components["schemas"]["Email"];
+            roles?: components["schemas"]["Role"][];
+        };
+        /** @description The fields to change; at least one. */
+        UpdateAdminUserRequest: {
+            /** @example false */
+            active?: boolean;
+            /** @example true */
+            email_verified?: boolean;
+            /**
+             * @example [
+             *       "admin"
+             *     ]
+             */
+            roles?: components["schemas"]["Role"][];
+        };
+        /**
+         * @description Everything authd holds about the caller. `sessions` includes ended
+         *     ones; `events` every event still kept (see `AUTHD_AUDIT_RETENTION`).
+         */
+        UserExport: {
+            /** Format: date-time */
+            exported_at: string;
+            user: components["schemas"]["User"];
+            roles: components["schemas"]["Role"][];
+            sessions: components["schemas"]["ExportedSession"][];
+            events: components["schemas"]["Event"][];
+            factors: components["schemas"]["Factor"][];
+            passkeys: components["schemas"]["Passkey"][];
+            identities: components["schemas"]["Identity"][];
+        };
+        /** @description One login, ended or not. */
+        ExportedSession: {
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            last_used_at: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: date-time */
+            revoked_at: string | null;
+            user_agent: string;
+            ip: string;
+            amr: string[];
         };
     };
     responses: {
@@ -2518,6 +2818,48 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description Type `forbidden`: the user is not an admin. Type `mfa-required`: an
+         *     admin whose token does not carry `aal` 2 (log in with the second
+         *     factor or step up; `AUTHD_ADMIN_REQUIRE_MFA=false` lifts this). Type
+         *     `insufficient-scope`: a service credential without the operation's
+         *     scope.
+         */
+        AdminForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://authd.dev/problems/mfa-required",
+                 *       "title": "Second factor required",
+                 *       "status": 403,
+                 *       "detail": "Administration needs a login with a second factor.",
+                 *       "request_id": "01J9ZQ4B6W8M3X2K5T7R9V1C0D"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Type `last-admin`: the change would leave no active admin; type `conflict`: erasing yourself through the admin API. */
+        LastAdmin: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://authd.dev/problems/last-admin",
+                 *       "title": "Last admin",
+                 *       "status": 409,
+                 *       "detail": "This is the last active admin; make another admin first.",
+                 *       "request_id": "01J9ZQ4B6W8M3X2K5T7R9V1C0D"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
         /**
@@ -2542,6 +2884,11 @@ export interface components {
          * @example google
          */
         IdentityRef: string;
+        /**
+         * @description The user's id.
+         * @example 0b8f5e7c-2f55-4c3e-9a57-6f1d2c3b4a59
+         */
+        UserID: string;
     };
     requestBodies: never;
     headers: {
@@ -3260,7 +3607,10 @@ export interface operations {
     };
     deleteMe: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Erase the account instead of deactivating it. */
+                erase?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3271,7 +3621,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The account was deactivated. */
+            /** @description The account was deactivated, or erased. */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -3282,6 +3632,7 @@ export interface operations {
             401: components["responses"]["StepUpRequired"];
             403: components["responses"]["WrongPassword"];
             408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["LastAdmin"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
@@ -3948,6 +4299,327 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    exportMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="authd-export.json"` */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserExport"];
+                };
+            };
+            401: components["responses"]["StepUpRequired"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAdminUsers: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Addresses starting with this text (case does not matter). Control and format characters are refused.
+                 * @example ada@
+                 */
+                email_prefix?: string;
+                active?: boolean;
+                /** @description Whether the address is verified. */
+                verified?: boolean;
+                /** @example admin */
+                role?: string;
+                /** @description Created at or after this time. */
+                created_after?: string;
+                /** @description Created before this time. */
+                created_before?: string;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Users per page. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of users. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createAdminUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAdminUserRequest"];
+            };
+        };
+        responses: {
+            /** @description The user was created and the invitation queued. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAdminUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id.
+                 * @example 0b8f5e7c-2f55-4c3e-9a57-6f1d2c3b4a59
+                 */
+                id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserDetail"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    eraseAdminUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id.
+                 * @example 0b8f5e7c-2f55-4c3e-9a57-6f1d2c3b4a59
+                 */
+                id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user is erased. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["LastAdmin"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateAdminUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id.
+                 * @example 0b8f5e7c-2f55-4c3e-9a57-6f1d2c3b4a59
+                 */
+                id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAdminUserRequest"];
+            };
+        };
+        responses: {
+            /** @description The user after the change. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["LastAdmin"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    revokeAdminUserSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id.
+                 * @example 0b8f5e7c-2f55-4c3e-9a57-6f1d2c3b4a59
+                 */
+                id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every session ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    revokeAdminUserSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id.
+                 * @example 0b8f5e7c-2f55-4c3e-9a57-6f1d2c3b4a59
+                 */
+                id: components["parameters"]["UserID"];
+                sid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAdminUserEvents: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id.
+                 * @example 0b8f5e7c-2f55-4c3e-9a57-6f1d2c3b4a59
+                 */
+                id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteAdminUserFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user's id.
+                 * @example 0b8f5e7c-2f55-4c3e-9a57-6f1d2c3b4a59
+                 */
+                id: components["parameters"]["UserID"];
+                fid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The factor was removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["NotFound"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -6,6 +6,8 @@ import { createHmac, randomBytes } from "node:crypto";
 
 export interface Authd {
   url: string;
+  /** Runs `authd ARGS...` (`admin grant EMAIL`, say) with this authd's settings and database; its stdout. */
+  cli(...args: string[]): string;
   stop(): Promise<void>;
 }
 
@@ -28,21 +30,19 @@ export async function startAuthd(env: Record<string, string> = {}): Promise<Auth
   dbURL.pathname = "/" + dbName;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc: ChildProcess = spawn(bin, ["serve"], {
-    env: {
-      ...process.env,
-      AUTHD_ENV: "development",
-      AUTHD_ADDR: `127.0.0.1:${port}`,
-      DATABASE_URL: dbURL.toString(),
-      AUTHD_ACCESS_TOKEN_TTL: "1m",
-      AUTHD_LOG_LEVEL: "error",
-      AUTHD_ARGON2_MEMORY_KIB: "8192",
-      AUTHD_ARGON2_TIME: "1",
-      AUTHD_RATE_LIMIT_REGISTER: "1000/1h", // the tests register many users from one address
-      ...env,
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  const settings = {
+    ...process.env,
+    AUTHD_ENV: "development",
+    AUTHD_ADDR: `127.0.0.1:${port}`,
+    DATABASE_URL: dbURL.toString(),
+    AUTHD_ACCESS_TOKEN_TTL: "1m",
+    AUTHD_LOG_LEVEL: "error",
+    AUTHD_ARGON2_MEMORY_KIB: "8192",
+    AUTHD_ARGON2_TIME: "1",
+    AUTHD_RATE_LIMIT_REGISTER: "1000/1h", // the tests register many users from one address
+    ...env,
+  };
+  const proc: ChildProcess = spawn(bin, ["serve"], { env: settings, stdio: ["ignore", "ignore", "inherit"] });
   const exited = new Promise<number | null>((resolve) => proc.once("exit", resolve));
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -58,6 +58,7 @@ export async function startAuthd(env: Record<string, string> = {}): Promise<Auth
   }
   return {
     url,
+    cli: (...args) => execFileSync(bin, args, { env: settings, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
     async stop() {
       proc.kill("SIGTERM");
       await exited;
