@@ -71,17 +71,19 @@ SELECT * FROM sessions WHERE user_id = sqlc.arg(user_id) ORDER BY created_at DES
 -- Every kept event of the user, newest first (the export).
 SELECT * FROM security_events WHERE user_id = sqlc.arg(user_id) ORDER BY id DESC;
 
--- name: DeleteMailOfMailbox :execrows
--- Erasure: every outbox row to the user's mailbox, queued or sent, names them.
-DELETE FROM mail_outbox WHERE mailbox = sqlc.arg(mailbox) OR lower(recipient) = lower(sqlc.arg(recipient)::text);
+-- name: DeleteMailToAddress :execrows
+-- Erasure: outbox rows to the user's address that name no account (mail to
+-- a registration of it); those queued for the account go with its row. The
+-- exact address, never the folded mailbox: bob+x@ is not bob@.
+DELETE FROM mail_outbox WHERE user_id IS NULL AND lower(recipient) = lower(sqlc.arg(recipient)::text);
 
 -- name: DeletePendingRegistration :exec
 DELETE FROM pending_registrations WHERE email = sqlc.arg(email);
 
 -- name: ScrubActor :exec
 -- Erasure: events and erasures that name the erased user as their actor
--- keep only that an erased admin acted.
-WITH e AS (UPDATE security_events SET actor = 'admin:erased' WHERE actor = sqlc.arg(actor) RETURNING 1)
+-- keep only that an erased admin acted (not from where, nor with what).
+WITH e AS (UPDATE security_events SET actor = 'admin:erased', ip = '', user_agent = '' WHERE actor = sqlc.arg(actor) RETURNING 1)
 UPDATE erasures SET actor = 'admin:erased' WHERE erasures.actor = sqlc.arg(actor);
 
 -- name: DeleteUser :execrows
@@ -99,11 +101,3 @@ SELECT 1 FROM refresh_tokens
 JOIN sessions ON sessions.id = refresh_tokens.session_id
 WHERE sessions.user_id = sqlc.arg(user_id)
 FOR UPDATE OF refresh_tokens, sessions;
-
--- name: DeleteEmailChangeMail :execrows
--- Erasure: the confirmation queued to the address the user asked to
--- change to names them too (its account token goes with the user).
-DELETE FROM mail_outbox
-USING account_tokens
-WHERE account_tokens.user_id = sqlc.arg(user_id) AND account_tokens.new_email IS NOT NULL
-  AND mail_outbox.kind = 'email_change_confirm' AND lower(mail_outbox.recipient) = lower(account_tokens.new_email);

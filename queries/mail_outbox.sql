@@ -1,6 +1,6 @@
 -- name: EnqueueMail :exec
-INSERT INTO mail_outbox (kind, recipient, mailbox, subject, text_body, html_body, created_at, next_attempt_at)
-VALUES (sqlc.arg(kind), sqlc.arg(recipient), sqlc.arg(mailbox), sqlc.arg(subject), sqlc.arg(text_body), sqlc.arg(html_body), sqlc.arg(now), sqlc.arg(now));
+INSERT INTO mail_outbox (kind, user_id, recipient, mailbox, subject, text_body, html_body, created_at, next_attempt_at)
+VALUES (sqlc.arg(kind), sqlc.narg(user_id), sqlc.arg(recipient), sqlc.arg(mailbox), sqlc.arg(subject), sqlc.arg(text_body), sqlc.arg(html_body), sqlc.arg(now), sqlc.arg(now));
 
 -- name: ClaimMail :many
 -- Leases up to limit due messages to one worker; rows another worker holds

@@ -32,7 +32,21 @@ CREATE TABLE erasures (
     erased_at timestamptz NOT NULL
 );
 
+-- The account a mail was queued for (none for a registration not yet
+-- confirmed): its erasure takes the mail with it, whatever address the
+-- account had then.
+ALTER TABLE mail_outbox ADD COLUMN user_id uuid REFERENCES users (id) ON DELETE CASCADE;
+CREATE INDEX mail_outbox_user_idx ON mail_outbox (user_id) WHERE user_id IS NOT NULL;
+-- Mail already queued: to an account's address, or the confirmation of an
+-- address change it asked for. (Mail to an address an account no longer
+-- has cannot be told apart from a stranger's.)
+UPDATE mail_outbox m SET user_id = u.id FROM users u WHERE lower(m.recipient) = lower(u.email);
+UPDATE mail_outbox m SET user_id = t.user_id FROM account_tokens t
+WHERE m.user_id IS NULL AND m.kind = 'email_change_confirm' AND t.new_email IS NOT NULL AND lower(m.recipient) = lower(t.new_email);
+
 -- +goose Down
+DROP INDEX mail_outbox_user_idx;
+ALTER TABLE mail_outbox DROP COLUMN user_id;
 DROP TABLE erasures;
 DROP TABLE service_credentials;
 DROP INDEX security_events_actor_idx;

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -153,4 +154,47 @@ func TestAdminGate_RevokedAndExpiredCredentialsAreRefused(t *testing.T) {
 	}
 	status, body = list(wrong)
 	wantAnswer(t, "a wrong secret", status, body, http.StatusUnauthorized, "unauthorized")
+}
+
+// TestAdminGate_ACredentialCannotReachTheAdminTier: a credential with every
+// scope manages ordinary accounts and their relying services' roles, but
+// cannot grant the admin role (which would give whoever reads the invited
+// address every scope) nor change, end the sessions of, strip the factors
+// of or erase an admin: each is a 403 forbidden that changes nothing. It
+// still reads an admin's account.
+func TestAdminGate_ACredentialCannotReachTheAdminTier(t *testing.T) {
+	t.Parallel()
+	app := adminApp(t, false)
+	ctx := context.Background()
+	cred := app.NewCredential(t, "users:read", "users:write", "users:erase")
+	admin, adminToken, _ := app.NewAdmin(t)
+
+	for _, op := range adminCalls(t, app, admin.Id) {
+		want, problem := http.StatusForbidden, "forbidden"
+		if op.scope == "users:read" || op.name == "create" {
+			want, problem = http.StatusOK, ""
+			if op.name == "create" {
+				want = http.StatusCreated
+			}
+		}
+		status, body := op.call(cred)
+		wantAnswer(t, "a credential's "+op.name+" of an admin", status, body, want, problem)
+	}
+	r := eraseByAdmin(t, app, cred, admin.Id)
+	wantAnswer(t, "a credential's erasure of an admin", r.StatusCode(), r.Body, http.StatusForbidden, "forbidden")
+	me := testkit.Must(app.Client.GetMeWithResponse(ctx, testkit.Bearer(adminToken)))(t)
+	wantAnswer(t, "the admin after the refusals", me.StatusCode(), me.Body, http.StatusOK, "")
+
+	user, _ := app.NewUser(t)
+	p := patchUser(t, app, cred, user.Id, client.UpdateAdminUserRequest{Roles: &[]string{"admin"}})
+	wantAnswer(t, "a credential granting admin", p.StatusCode(), p.Body, http.StatusForbidden, "forbidden")
+	if got := patched(t, app, cred, user.Id, client.UpdateAdminUserRequest{Roles: &[]string{supportRole}}); !slices.Equal(got.Roles, []string{supportRole}) {
+		t.Errorf("a credential granting %s: roles %v", supportRole, got.Roles)
+	}
+	invited := testkit.UniqueEmail()
+	c := createUser(t, app, cred, client.CreateAdminUserRequest{Email: invited, Roles: &[]string{supportRole, "admin"}})
+	wantAnswer(t, "a credential creating an admin", c.StatusCode(), c.Body, http.StatusForbidden, "forbidden")
+	if _, err := app.Deps.DB.Queries().GetUserByEmail(ctx, invited); err == nil {
+		t.Error("the refused creation made the account")
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/authd/authd/gen/db"
@@ -29,7 +30,8 @@ var credentialScopes = []string{"users:read", "users:write", "users:erase"}
 // adminRoutes maps each admin operation's route to its scope. An admin
 // operation is exactly one that accepts bearerAuth or serviceCredential and
 // carries a known scope; anything else that names serviceCredential or the
-// mark stops the start, so no operation is left half protected.
+// mark, or is tagged admin or under /admin/, stops the start, so no
+// operation is left half protected (nor open to every user).
 func adminRoutes(spec *openapi3.T) (map[string]string, error) {
 	admin := map[string]string{}
 	for route, op := range specRoutes(spec) {
@@ -38,7 +40,8 @@ func adminRoutes(spec *openapi3.T) (map[string]string, error) {
 			_, ok := r[credentialScheme]
 			return ok
 		})
-		if !marked && !usesCredential {
+		looksAdmin := slices.Contains(op.Tags, "admin") || strings.Contains(route, " /admin/")
+		if !marked && !usesCredential && !looksAdmin {
 			continue
 		}
 		name, _ := scope.(string)
@@ -118,4 +121,34 @@ func (s *Server) admitCredential(ctx context.Context, raw string) (db.ServiceCre
 		s.log.WarnContext(ctx, "could not record a service credential's use", "error", err.Error())
 	}
 	return cred, nil
+}
+
+// errAdminTier refuses a service credential what would lift it, or whoever
+// holds it, to an admin: a users:write credential that could grant the
+// admin role (to an address its holder reads) or take over an admin's
+// account would have every scope.
+var errAdminTier = &problemError{typ: typeForbidden, detail: "The admin role, and the accounts that hold it, are changed by an admin, not by a service credential."}
+
+// guardTarget reads the user an admin operation acts on, as guardAdminTier
+// allows: database.ErrNotFound when there is none.
+func guardTarget(ctx context.Context, q *db.Queries, id uuid.UUID) (db.User, error) {
+	u, err := q.GetUserByID(ctx, id)
+	if err != nil {
+		return u, err
+	}
+	return u, guardAdminTier(ctx, u.Roles)
+}
+
+// guardAdminTier is errAdminTier when a service credential acts and the
+// account, as it is or with the roles asked for, holds the admin role.
+func guardAdminTier(ctx context.Context, roles ...[]string) error {
+	if !strings.HasPrefix(infoFrom(ctx).actor, actorService) {
+		return nil
+	}
+	for _, set := range roles {
+		if slices.Contains(set, roleAdmin) {
+			return errAdminTier
+		}
+	}
+	return nil
 }

@@ -27,6 +27,9 @@ func (s *Server) CreateAdminUser(ctx context.Context, req api.CreateAdminUserReq
 	if msg := s.unknownRoles(roles); msg != "" {
 		return api.CreateAdminUser422ApplicationProblemPlusJSONResponse{UnprocessableEntityApplicationProblemPlusJSONResponse: rolesProblem(ctx, msg)}, nil
 	}
+	if err := guardAdminTier(ctx, roles); err != nil {
+		return nil, err
+	}
 	email := normalizeEmail(req.Body.Email)
 	var u db.User
 	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
@@ -71,7 +74,7 @@ func (s *Server) invite(ctx context.Context, q *db.Queries, u db.User) error {
 	if err != nil {
 		return err
 	}
-	return s.queueMail(ctx, q, mail.KindInvitation, u.Email, mail.Data{Email: u.Email, Link: link, ExpiresIn: humanTTL(s.admin.InviteTTL)})
+	return s.queueMail(ctx, q, mail.KindInvitation, &u.ID, u.Email, mail.Data{Email: u.Email, Link: link, ExpiresIn: humanTTL(s.admin.InviteTTL)})
 }
 
 // roleSet is roles as a set: sorted, each once, never nil (the column is

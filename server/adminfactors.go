@@ -26,7 +26,7 @@ func (s *Server) DeleteAdminUserFactor(ctx context.Context, req api.DeleteAdminU
 		if err := lockFactorsOf(ctx, q, req.Id); err != nil {
 			return err
 		}
-		u, err := q.GetUserByID(ctx, req.Id)
+		u, err := guardTarget(ctx, q, req.Id)
 		if err != nil {
 			return err
 		}
@@ -43,7 +43,7 @@ func (s *Server) DeleteAdminUserFactor(ctx context.Context, req api.DeleteAdminU
 		if notice == "" {
 			return nil
 		}
-		return s.noticeMail(ctx, q, notice, u.Email)
+		return s.noticeMail(ctx, q, notice, u.ID, u.Email)
 	})
 	switch {
 	case errors.Is(err, database.ErrNotFound):

@@ -16,6 +16,9 @@ func (s *Server) RevokeAdminUserSessions(ctx context.Context, req api.RevokeAdmi
 		if _, err := q.LockUserCredentials(ctx, req.Id); err != nil {
 			return err
 		}
+		if _, err := guardTarget(ctx, q, req.Id); err != nil {
+			return err
+		}
 		if err := s.countRevoked(ctx, "admin_revoked")(q.RevokeUserSessions(ctx, db.RevokeUserSessionsParams{UserID: req.Id, Now: s.now()})); err != nil {
 			return err
 		}
@@ -36,6 +39,9 @@ func (s *Server) RevokeAdminUserSessions(ctx context.Context, req api.RevokeAdmi
 func (s *Server) RevokeAdminUserSession(ctx context.Context, req api.RevokeAdminUserSessionRequestObject) (api.RevokeAdminUserSessionResponseObject, error) {
 	var n int64
 	err := s.db.InTx(ctx, func(q *db.Queries) (err error) {
+		if _, err := guardTarget(ctx, q, req.Id); err != nil {
+			return notFoundMeans(err, nil) // no user: no session of theirs, the 404 below
+		}
 		n, err = q.RevokeUserSession(ctx, db.RevokeUserSessionParams{ID: req.Sid, UserID: req.Id, Now: s.now()})
 		if err != nil || n == 0 {
 			return err

@@ -43,6 +43,9 @@ func (s *Server) UpdateAdminUser(ctx context.Context, req api.UpdateAdminUserReq
 		if u, err = q.GetUserByID(ctx, req.Id); err != nil {
 			return err
 		}
+		if err := guardAdminTier(ctx, u.Roles, roles); err != nil {
+			return err
+		}
 		if u, err = s.applyAdminUpdate(ctx, q, u, b, roles); err != nil {
 			return err
 		}

@@ -63,7 +63,10 @@ func eventJSON(r db.SecurityEvent, toAdmin bool) api.Event {
 	if r.Actor != "" {
 		actor := r.Actor
 		if !toAdmin {
+			// The user learns that an admin or a service acted, not who,
+			// from where or with what: those are the admin's personal data.
 			actor, _, _ = strings.Cut(actor, ":")
+			e.Ip, e.UserAgent = "", ""
 		}
 		e.Actor = &actor
 	}

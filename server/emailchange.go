@@ -26,7 +26,7 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 	// PUTs cannot turn it into a mail cannon. The throttle depends only on
 	// this address, so whether the new address is taken changes nothing the
 	// requester's own inbox receives.
-	if err := s.noticeMail(ctx, q, mail.KindEmailChangeNotice, u.Email); err != nil {
+	if err := s.noticeMail(ctx, q, mail.KindEmailChangeNotice, u.ID, u.Email); err != nil {
 		return err
 	}
 	owner, err := q.GetUserByEmail(ctx, newEmail)
@@ -46,9 +46,9 @@ func (s *Server) requestEmailChange(ctx context.Context, q *db.Queries, u db.Use
 		return err
 	}
 	if taken {
-		return s.queueMail(ctx, q, mail.KindEmailTaken, owner.Email, mail.Data{Email: owner.Email, NewEmail: owner.Email})
+		return s.queueMail(ctx, q, mail.KindEmailTaken, &owner.ID, owner.Email, mail.Data{Email: owner.Email, NewEmail: owner.Email})
 	}
-	return s.queueMail(ctx, q, mail.KindEmailChangeConfirm, newEmail, mail.Data{Email: newEmail, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.mail.ChangeTTL)})
+	return s.queueMail(ctx, q, mail.KindEmailChangeConfirm, &u.ID, newEmail, mail.Data{Email: newEmail, NewEmail: newEmail, Link: link, ExpiresIn: humanTTL(s.mail.ChangeTTL)})
 }
 
 // ConfirmEmailChange implements api.StrictServerInterface.

@@ -20,7 +20,7 @@ var errNoSuchUser = errors.New("no such user")
 // the rest of authd takes them: the user's login challenges, the active
 // admins and the user row (lockUser: errLastAdmin for the last active
 // admin), then refresh tokens and sessions in a refresh's order.
-// errNoSuchUser for an unknown id.
+// errNoSuchUser for an unknown id; errAdminTier for a credential and an admin.
 func (s *Server) eraseUser(ctx context.Context, userID uuid.UUID) error {
 	actor := infoFrom(ctx).actor
 	err := s.db.InTx(ctx, func(q *db.Queries) error {
@@ -31,9 +31,15 @@ func (s *Server) eraseUser(ctx context.Context, userID uuid.UUID) error {
 		if err := q.LockUserMfaChallenges(ctx, userID); err != nil {
 			return err
 		}
+		if err := guardAdminTier(ctx, before.Roles); err != nil {
+			return err
+		}
 		u, err := lockUser(ctx, q, before, true)
 		if err != nil {
 			return notFoundMeans(err, errNoSuchUser)
+		}
+		if err := guardAdminTier(ctx, u.Roles); err != nil {
+			return err
 		}
 		if err := q.LockSessionsOfUser(ctx, userID); err != nil {
 			return err
@@ -43,6 +49,9 @@ func (s *Server) eraseUser(ctx context.Context, userID uuid.UUID) error {
 	if err != nil {
 		return err
 	}
+	if info := infoFrom(ctx); info.userID == userID.String() {
+		info.userID = "" // the request's remaining log lines must not name the erased either
+	}
 	by := erasedBy(actor)
 	s.metrics.Erasures.WithLabelValues(by).Inc()
 	// Who asked, never whom: the erasure keeps nothing of the person.
@@ -51,14 +60,12 @@ func (s *Server) eraseUser(ctx context.Context, userID uuid.UUID) error {
 }
 
 // deleteEverythingOf is eraseUser's work once the locks are held: what does
-// not cascade from the users row goes first (mail to the address, a pending
-// registration of it, the user's name as the actor of admin actions), then
-// the row with everything that references it, then the erasure's record.
+// not cascade from the users row goes first (mail to the address queued for
+// no account, a pending registration of it, the user's name as the actor of
+// admin actions), then the row with everything that references it (the
+// mail queued for the account among them), then the erasure's record.
 func (s *Server) deleteEverythingOf(ctx context.Context, q *db.Queries, u db.User, actor string) error {
-	if _, err := q.DeleteMailOfMailbox(ctx, db.DeleteMailOfMailboxParams{Mailbox: emailKey(u.Email), Recipient: u.Email}); err != nil {
-		return err
-	}
-	if _, err := q.DeleteEmailChangeMail(ctx, u.ID); err != nil {
+	if _, err := q.DeleteMailToAddress(ctx, u.Email); err != nil {
 		return err
 	}
 	if err := q.DeletePendingRegistration(ctx, u.Email); err != nil {

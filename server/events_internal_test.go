@@ -18,6 +18,7 @@ func TestEventKinds_AreTheSpecsList(t *testing.T) {
 		evFactorAdded, evFactorRemoved, evCodesRenewed, evRecoveryUsed, evMFAFailed, evStepUp,
 		evPasskeyAdded, evPasskeyRemoved, evPasskeyUsed, evPasskeyCloneSuspected,
 		evIdentityLinked, evIdentityUnlinked, evFederatedLogin, evFederatedLoginFailed,
+		evAdminUserCreated, evAdminUserUpdated, evAdminSessionsRevoke, evAdminFactorRemoved, evRoleGranted, evRoleRevoked,
 	}
 	spec, err := authd.LoadSpec()
 	if err != nil {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"strings"
 
 	"github.com/authd/authd/gen/api"
 	"github.com/authd/authd/gen/db"
@@ -40,7 +39,7 @@ func (s *Server) ExportMe(ctx context.Context, _ api.ExportMeRequestObject) (api
 			return err
 		}
 		out.Sessions = mapAll(sessions, exportedSessionJSON)
-		out.Events = mapAll(events, ownEventJSON)
+		out.Events = mapAll(events, func(r db.SecurityEvent) api.Event { return eventJSON(r, false) })
 		out.Factors = mapAll(factors, factorJSON)
 		out.Passkeys = mapAll(passkeys, passkeyJSON)
 		out.Identities = mapAll(identities, identityJSON)
@@ -58,20 +57,6 @@ func exportedSessionJSON(r db.Session) api.ExportedSession {
 		Id: r.ID, CreatedAt: r.CreatedAt.UTC(), LastUsedAt: r.LastUsedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
 		RevokedAt: utcPtr(r.RevokedAt), UserAgent: cleanHeader(r.UserAgent, 512), Ip: r.Ip, Amr: nonNil(r.Amr),
 	}
-}
-
-// ownEventJSON is an event as its user sees it: who acted is named by kind
-// only (an admin, a service credential, the command line), never by id.
-func ownEventJSON(r db.SecurityEvent) api.Event {
-	e := api.Event{
-		Kind: r.Kind, CreatedAt: r.CreatedAt.UTC(), SessionId: r.SessionID, Ip: r.Ip,
-		UserAgent: cleanHeader(r.UserAgent, 512), RequestId: r.RequestID,
-	}
-	if r.Actor != "" {
-		kind, _, _ := strings.Cut(r.Actor, ":")
-		e.Actor = &kind
-	}
-	return e
 }
 
 // mapAll maps every row with f; never nil, so JSON shows [] for none.

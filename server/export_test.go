@@ -89,7 +89,7 @@ func TestExportMe_EverythingAndNoSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	adminID := uuid.New()
-	if err := q.RecordEvent(ctx, db.RecordEventParams{UserID: u.Id, Kind: "admin_user_updated", Actor: "admin:" + adminID.String(), Now: app.Clock.Now()}); err != nil {
+	if err := q.RecordEvent(ctx, db.RecordEventParams{UserID: u.Id, Kind: "admin_user_updated", Actor: "admin:" + adminID.String(), Ip: "203.0.113.9", UserAgent: "AdminBrowser/1", Now: app.Clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -121,8 +121,11 @@ func TestExportMe_EverythingAndNoSecret(t *testing.T) {
 	kinds := map[string]int{}
 	for _, e := range x.Events {
 		kinds[e.Kind]++
-		if e.Kind == "admin_user_updated" && (e.Actor == nil || *e.Actor != "admin") {
-			t.Errorf("an admin's event shows actor %v, want admin", e.Actor)
+		if e.Kind == "admin_user_updated" && (e.Actor == nil || *e.Actor != "admin" || e.Ip != "" || e.UserAgent != "") {
+			t.Errorf("an admin's event shows actor %v from %q with %q, want admin and neither the admin's address nor agent", e.Actor, e.Ip, e.UserAgent)
+		}
+		if e.Kind == "login_succeeded" && e.Ip == "" {
+			t.Errorf("the user's own login shows no address")
 		}
 		if e.Kind != "admin_user_updated" && e.Actor != nil {
 			t.Errorf("the user's own %s shows actor %q", e.Kind, *e.Actor)

@@ -120,7 +120,7 @@ func (s *Server) activateFactor(ctx context.Context, q *db.Queries, u db.User, i
 		return f, nil, factorWrong, err
 	}
 	countOnSuccess(ctx, func() { s.metrics.Factors.WithLabelValues("activated").Inc() })
-	return f, codes, factorAccepted, s.noticeMail(ctx, q, mail.KindFactorAdded, u.Email)
+	return f, codes, factorAccepted, s.noticeMail(ctx, q, mail.KindFactorAdded, u.ID, u.Email)
 }
 
 // replaceRecoveryCodes voids u's recovery codes and stores the hashes of a
@@ -264,7 +264,7 @@ func (s *Server) DeleteFactor(ctx context.Context, req api.DeleteFactorRequestOb
 		if err := s.recordSecurityEvent(ctx, q, me.user.ID, evFactorRemoved, &me.sessionID); err != nil {
 			return err
 		}
-		return s.noticeMail(ctx, q, mail.KindFactorRemoved, me.user.Email)
+		return s.noticeMail(ctx, q, mail.KindFactorRemoved, me.user.ID, me.user.Email)
 	})
 	switch {
 	case errors.Is(err, database.ErrNotFound):
@@ -314,7 +314,7 @@ func (s *Server) RegenerateRecoveryCodes(ctx context.Context, req api.Regenerate
 		if err := s.recordSecurityEvent(ctx, q, me.user.ID, evCodesRenewed, &me.sessionID); err != nil {
 			return err
 		}
-		return s.noticeMail(ctx, q, mail.KindRecoveryCodesRenewed, me.user.Email)
+		return s.noticeMail(ctx, q, mail.KindRecoveryCodesRenewed, me.user.ID, me.user.Email)
 	})
 	switch {
 	case errors.Is(err, errNoFactor):

@@ -48,7 +48,7 @@ func (s *Server) ResetFactors(ctx context.Context, email string) (int64, error) 
 		if err := s.recordSecurityEvent(ctx, q, u.ID, evFactorRemoved, nil); err != nil {
 			return err
 		}
-		return s.noticeMail(ctx, q, mail.KindFactorRemoved, u.Email)
+		return s.noticeMail(ctx, q, mail.KindFactorRemoved, u.ID, u.Email)
 	})
 	return removed, err
 }

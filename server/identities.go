@@ -84,7 +84,7 @@ func (s *Server) DeleteIdentity(ctx context.Context, req api.DeleteIdentityReque
 		if err := s.recordSecurityEvent(ctx, q, me.user.ID, evIdentityUnlinked, &me.sessionID); err != nil {
 			return err
 		}
-		return s.identityNotice(ctx, q, mail.KindIdentityUnlinked, me.user.Email, gone.Provider)
+		return s.identityNotice(ctx, q, mail.KindIdentityUnlinked, me.user.ID, me.user.Email, gone.Provider)
 	})
 	switch {
 	case errors.Is(err, database.ErrNotFound):

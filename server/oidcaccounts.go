@@ -167,7 +167,7 @@ func (s *Server) linkIdentity(ctx context.Context, q *db.Queries, u db.User, nam
 	if _, err := s.createIdentity(ctx, q, u.ID, name, c, true, nil); err != nil {
 		return err
 	}
-	return s.identityNotice(ctx, q, mail.KindIdentityLinked, u.Email, name)
+	return s.identityNotice(ctx, q, mail.KindIdentityLinked, u.ID, u.Email, name)
 }
 
 // createIdentity stores the identity of c for userID with its
@@ -194,7 +194,7 @@ func (s *Server) createIdentity(ctx context.Context, q *db.Queries, userID uuid.
 
 // identityNotice mails the account's address that a provider identity was
 // linked (or unlinked), naming the provider as the login page does.
-func (s *Server) identityNotice(ctx context.Context, q *db.Queries, kind, to, provider string) error {
+func (s *Server) identityNotice(ctx context.Context, q *db.Queries, kind string, userID uuid.UUID, to, provider string) error {
 	ok, err := s.mayMail(ctx, kind, to, true)
 	if err != nil || !ok {
 		return err
@@ -205,5 +205,5 @@ func (s *Server) identityNotice(ctx context.Context, q *db.Queries, kind, to, pr
 			display = p.DisplayName
 		}
 	}
-	return s.queueMail(ctx, q, kind, to, mail.Data{Email: to, Provider: display})
+	return s.queueMail(ctx, q, kind, &userID, to, mail.Data{Email: to, Provider: display})
 }

@@ -130,7 +130,7 @@ func (s *Server) linkToCaller(ctx context.Context, q *db.Queries, row db.OidcCod
 	if err != nil {
 		return db.Identity{}, nil, err
 	}
-	return ident, nil, s.identityNotice(ctx, q, mail.KindIdentityLinked, me.user.Email, row.Provider)
+	return ident, nil, s.identityNotice(ctx, q, mail.KindIdentityLinked, me.user.ID, me.user.Email, row.Provider)
 }
 
 // fieldProblem is the 422 of one field of the body the handler refused.

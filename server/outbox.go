@@ -59,17 +59,26 @@ func (s *Server) mayMail(ctx context.Context, mailKind, to string, real bool) (b
 
 // queueMail renders a mail and adds it to the outbox in q's transaction, so
 // it is sent exactly when the change it belongs to commits.
-func (s *Server) queueMail(ctx context.Context, q *db.Queries, mailKind, to string, d mail.Data) error {
+func (s *Server) queueMail(ctx context.Context, q *db.Queries, mailKind string, userID *uuid.UUID, to string, d mail.Data) error {
 	r, err := s.mail.Renderer.Render(mailKind, d)
 	if err != nil {
 		return err
 	}
 	text, html := s.sealer.Seal(r.Text), s.sealer.Seal(r.HTML)
-	if err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: mailKind, Recipient: to, Mailbox: emailKey(to), Subject: r.Subject, TextBody: &text, HtmlBody: &html, Now: s.now()}); err != nil {
+	if err := q.EnqueueMail(ctx, db.EnqueueMailParams{Kind: mailKind, UserID: userID, Recipient: to, Mailbox: emailKey(to), Subject: r.Subject, TextBody: &text, HtmlBody: &html, Now: s.now()}); err != nil {
 		return err
 	}
 	countOnSuccess(ctx, func() { s.metrics.Mail.WithLabelValues("queued").Inc() })
 	return nil
+}
+
+// idIf is u's id when the account exists: the outbox row then goes with the
+// account at its erasure (a mail to a pending registration has none).
+func idIf(exists bool, u db.User) *uuid.UUID {
+	if !exists {
+		return nil
+	}
+	return &u.ID
 }
 
 // decoyMail does the work of queueing a mail and keeps nothing: the row is
@@ -150,10 +159,10 @@ func humanTTL(d time.Duration) string {
 
 // noticeMail queues a notice of a change to the account's own address, in
 // q's transaction, within the per-kind throttle of the mailbox.
-func (s *Server) noticeMail(ctx context.Context, q *db.Queries, kind, to string) error {
+func (s *Server) noticeMail(ctx context.Context, q *db.Queries, kind string, userID uuid.UUID, to string) error {
 	ok, err := s.mayMail(ctx, kind, to, true)
 	if err != nil || !ok {
 		return err
 	}
-	return s.queueMail(ctx, q, kind, to, mail.Data{Email: to})
+	return s.queueMail(ctx, q, kind, &userID, to, mail.Data{Email: to})
 }

@@ -190,7 +190,7 @@ func (s *Server) RegisterPasskey(ctx context.Context, req api.RegisterPasskeyReq
 		if err := s.recordSecurityEvent(ctx, q, me.user.ID, evPasskeyAdded, &me.sessionID); err != nil {
 			return err
 		}
-		return s.noticeMail(ctx, q, mail.KindPasskeyAdded, me.user.Email)
+		return s.noticeMail(ctx, q, mail.KindPasskeyAdded, me.user.ID, me.user.Email)
 	})
 	switch {
 	case errors.Is(err, errCeremonyVoid) || (err == nil && out.void):
@@ -307,7 +307,7 @@ func (s *Server) DeletePasskey(ctx context.Context, req api.DeletePasskeyRequest
 		if err := s.recordSecurityEvent(ctx, q, me.user.ID, evPasskeyRemoved, &me.sessionID); err != nil {
 			return err
 		}
-		return s.noticeMail(ctx, q, mail.KindPasskeyRemoved, me.user.Email)
+		return s.noticeMail(ctx, q, mail.KindPasskeyRemoved, me.user.ID, me.user.Email)
 	})
 	switch {
 	case errors.Is(err, database.ErrNotFound):

@@ -93,10 +93,10 @@ func (s *Server) registerQuietly(ctx context.Context, email string) error {
 		case err != nil:
 			return err
 		case link:
-			return s.queueMail(ctx, q, mail.KindVerifyEmail, email,
+			return s.queueMail(ctx, q, mail.KindVerifyEmail, idIf(exists, owner), email,
 				mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.mail.VerifyTTL)})
 		case mailed && verified:
-			return s.queueMail(ctx, q, mail.KindAlreadyRegistered, owner.Email, mail.Data{Email: owner.Email})
+			return s.queueMail(ctx, q, mail.KindAlreadyRegistered, &owner.ID, owner.Email, mail.Data{Email: owner.Email})
 		}
 		return s.decoyMailIn(ctx, q, mailKind, email)
 	})

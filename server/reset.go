@@ -34,7 +34,7 @@ func (s *Server) ForgotPassword(ctx context.Context, req api.ForgotPasswordReque
 			if err != nil {
 				return err
 			}
-			return s.queueMail(ctx, q, mail.KindPasswordReset, u.Email, mail.Data{Email: u.Email, Link: link, ExpiresIn: humanTTL(s.mail.ResetTTL)})
+			return s.queueMail(ctx, q, mail.KindPasswordReset, &u.ID, u.Email, mail.Data{Email: u.Email, Link: link, ExpiresIn: humanTTL(s.mail.ResetTTL)})
 		})
 	} else {
 		// Unknown, inactive or throttled: the same work, thrown away.

@@ -62,7 +62,7 @@ func (s *Server) spendSecondFactor(ctx context.Context, q *db.Queries, u db.User
 		if err := s.recordSecurityEvent(ctx, q, u.ID, evRecoveryUsed, session); err != nil {
 			return factorWrong, err
 		}
-		return factorAccepted, s.noticeMail(ctx, q, mail.KindRecoveryCodeUsed, u.Email)
+		return factorAccepted, s.noticeMail(ctx, q, mail.KindRecoveryCodeUsed, u.ID, u.Email)
 	}
 	factors, err := q.LockActiveFactors(ctx, u.ID)
 	if err != nil {

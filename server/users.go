@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/google/uuid"
 
@@ -134,14 +133,12 @@ func (s *Server) DeleteMe(ctx context.Context, req api.DeleteMeRequestObject) (a
 }
 
 // deactivate is DeleteMe's soft delete: the account inactive, every
-// session ended, an account_deactivated event; the active admins are
-// locked first when the caller is one (keepAnAdmin).
+// session ended, an account_deactivated event. lockUser decides on the
+// row as it is now whether the caller is the last active admin.
 func (s *Server) deactivate(ctx context.Context, me *principal) error {
 	return s.db.InTx(ctx, func(q *db.Queries) error {
-		if slices.Contains(me.user.Roles, roleAdmin) {
-			if err := keepAnAdmin(ctx, q, me.user.ID); err != nil {
-				return err
-			}
+		if _, err := lockUser(ctx, q, me.user, true); err != nil {
+			return notFoundMeans(err, errNoSuchUser)
 		}
 		if err := q.DeactivateUser(ctx, db.DeactivateUserParams{ID: me.user.ID, Now: s.now()}); err != nil {
 			return err

@@ -186,7 +186,7 @@ func (s *Server) ResendVerification(ctx context.Context, req api.ResendVerificat
 			// Nothing to send: the same work, thrown away.
 			return s.decoyMailIn(ctx, q, mail.KindVerifyEmail, email)
 		}
-		return s.queueMail(ctx, q, mail.KindVerifyEmail, email, mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.mail.VerifyTTL)})
+		return s.queueMail(ctx, q, mail.KindVerifyEmail, idIf(exists, u), email, mail.Data{Email: email, Link: s.link(tokenVerifyEmail, tok), ExpiresIn: humanTTL(s.mail.VerifyTTL)})
 	})
 	if err != nil {
 		return nil, err

@@ -385,7 +385,11 @@ type Event struct {
 	// CreatedAt Example: 2026-11-28T10:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
-	// Ip Example: 198.51.100.7
+	// Ip The client's address. Empty in the user's own events when an
+	// admin or a service acted (`actor` is set): the admin API shows it.
+	//
+	//
+	// Example: 198.51.100.7
 	Ip string `json:"ip"`
 
 	// Kind What happened. `session_revoked` is one session ended by the user,
@@ -408,7 +412,9 @@ type Event struct {
 	SessionId *openapi_types.UUID `json:"session_id,omitempty"`
 
 	// UserAgent The client's User-Agent as sent, without control and format
-	// characters (bidi overrides, zero-width characters), at most 512 bytes.
+	// characters (bidi overrides, zero-width characters), at most 512
+	// bytes. Empty in the user's own events when an admin or a service
+	// acted, as `ip`.
 	//
 	//
 	// Example: Mozilla/5.0 (X11; Linux x86_64)

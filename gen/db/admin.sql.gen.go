@@ -79,35 +79,15 @@ func (q *Queries) CreateServiceCredential(ctx context.Context, arg CreateService
 	return i, err
 }
 
-const deleteEmailChangeMail = `-- name: DeleteEmailChangeMail :execrows
-DELETE FROM mail_outbox
-USING account_tokens
-WHERE account_tokens.user_id = $1 AND account_tokens.new_email IS NOT NULL
-  AND mail_outbox.kind = 'email_change_confirm' AND lower(mail_outbox.recipient) = lower(account_tokens.new_email)
+const deleteMailToAddress = `-- name: DeleteMailToAddress :execrows
+DELETE FROM mail_outbox WHERE user_id IS NULL AND lower(recipient) = lower($1::text)
 `
 
-// Erasure: the confirmation queued to the address the user asked to
-// change to names them too (its account token goes with the user).
-func (q *Queries) DeleteEmailChangeMail(ctx context.Context, userID uuid.UUID) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteEmailChangeMail, userID)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
-const deleteMailOfMailbox = `-- name: DeleteMailOfMailbox :execrows
-DELETE FROM mail_outbox WHERE mailbox = $1 OR lower(recipient) = lower($2::text)
-`
-
-type DeleteMailOfMailboxParams struct {
-	Mailbox   string
-	Recipient string
-}
-
-// Erasure: every outbox row to the user's mailbox, queued or sent, names them.
-func (q *Queries) DeleteMailOfMailbox(ctx context.Context, arg DeleteMailOfMailboxParams) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteMailOfMailbox, arg.Mailbox, arg.Recipient)
+// Erasure: outbox rows to the user's address that name no account (mail to
+// a registration of it); those queued for the account go with its row. The
+// exact address, never the folded mailbox: bob+x@ is not bob@.
+func (q *Queries) DeleteMailToAddress(ctx context.Context, recipient string) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteMailToAddress, recipient)
 	if err != nil {
 		return 0, err
 	}
@@ -409,7 +389,7 @@ func (q *Queries) RevokeServiceCredential(ctx context.Context, arg RevokeService
 }
 
 const scrubActor = `-- name: ScrubActor :exec
-WITH e AS (UPDATE security_events SET actor = 'admin:erased' WHERE actor = $1 RETURNING 1)
+WITH e AS (UPDATE security_events SET actor = 'admin:erased', ip = '', user_agent = '' WHERE actor = $1 RETURNING 1)
 UPDATE erasures SET actor = 'admin:erased' WHERE erasures.actor = $1
 `
 

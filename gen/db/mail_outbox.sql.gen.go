@@ -133,12 +133,13 @@ func (q *Queries) EnqueueDecoy(ctx context.Context, arg EnqueueDecoyParams) (uui
 }
 
 const enqueueMail = `-- name: EnqueueMail :exec
-INSERT INTO mail_outbox (kind, recipient, mailbox, subject, text_body, html_body, created_at, next_attempt_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+INSERT INTO mail_outbox (kind, user_id, recipient, mailbox, subject, text_body, html_body, created_at, next_attempt_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
 `
 
 type EnqueueMailParams struct {
 	Kind      string
+	UserID    *uuid.UUID
 	Recipient string
 	Mailbox   string
 	Subject   string
@@ -150,6 +151,7 @@ type EnqueueMailParams struct {
 func (q *Queries) EnqueueMail(ctx context.Context, arg EnqueueMailParams) error {
 	_, err := q.db.Exec(ctx, enqueueMail,
 		arg.Kind,
+		arg.UserID,
 		arg.Recipient,
 		arg.Mailbox,
 		arg.Subject,

@@ -53,6 +53,7 @@ type MailOutbox struct {
 	CreatedAt     time.Time
 	SentAt        *time.Time
 	Mailbox       string
+	UserID        *uuid.UUID
 }
 
 type MfaChallenge struct {

@@ -73,17 +73,16 @@ type Querier interface {
 	DecoyEvent(ctx context.Context) error
 	// A password or email change invalidates every outstanding token of the user.
 	DeleteAccountTokens(ctx context.Context, userID uuid.UUID) error
-	// Erasure: the confirmation queued to the address the user asked to
-	// change to names them too (its account token goes with the user).
-	DeleteEmailChangeMail(ctx context.Context, userID uuid.UUID) (int64, error)
 	// Removes one factor of the user; 0 rows for another user's or an unknown one.
 	DeleteFactor(ctx context.Context, arg DeleteFactorParams) (int64, error)
 	// A reset proves the address: identities linked while the account's address
 	// was not proved (verified_at: null, or after they were linked) go.
 	DeleteIdentitiesAddedUnproved(ctx context.Context, arg DeleteIdentitiesAddedUnprovedParams) ([]Identity, error)
 	DeleteIdentity(ctx context.Context, arg DeleteIdentityParams) (Identity, error)
-	// Erasure: every outbox row to the user's mailbox, queued or sent, names them.
-	DeleteMailOfMailbox(ctx context.Context, arg DeleteMailOfMailboxParams) (int64, error)
+	// Erasure: outbox rows to the user's address that name no account (mail to
+	// a registration of it); those queued for the account go with its row. The
+	// exact address, never the folded mailbox: bob+x@ is not bob@.
+	DeleteMailToAddress(ctx context.Context, recipient string) (int64, error)
 	DeleteMfaChallenge(ctx context.Context, id uuid.UUID) error
 	DeletePasskey(ctx context.Context, arg DeletePasskeyParams) (int64, error)
 	// Likewise for passkeys.

@@ -1775,11 +1775,17 @@ export interface components {
              * @example 5b6f3f7e-8c1a-4d2b-9e0f-1a2b3c4d5e6f
              */
             session_id?: string | null;
-            /** @example 198.51.100.7 */
+            /**
+             * @description The client's address. Empty in the user's own events when an
+             *     admin or a service acted (`actor` is set): the admin API shows it.
+             * @example 198.51.100.7
+             */
             ip: string;
             /**
              * @description The client's User-Agent as sent, without control and format
-             *     characters (bidi overrides, zero-width characters), at most 512 bytes.
+             *     characters (bidi overrides, zero-width characters), at most 512
+             *     bytes. Empty in the user's own events when an admin or a service
+             *     acted, as `ip`.
              * @example Mozilla/5.0 (X11; Linux x86_64)
              */
             user_agent: string;
@@ -2823,7 +2829,10 @@ export interface components {
          *     admin whose token does not carry `aal` 2 (log in with the second
          *     factor or step up; `AUTHD_ADMIN_REQUIRE_MFA=false` lifts this). Type
          *     `insufficient-scope`: a service credential without the operation's
-         *     scope.
+         *     scope. A service credential also gets `forbidden` for granting or
+         *     removing the `admin` role, and for changing, ending the sessions
+         *     of, removing a factor of or erasing an account with that role:
+         *     only an admin acts on the admin tier.
          */
         AdminForbidden: {
             headers: {
