@@ -19,7 +19,7 @@ import (
 // A service credential is "authd_sc_<id in 32 hex>_<secret>": the id finds
 // the row, the secret (32 random bytes, base64url) is checked against its
 // SHA-256. The prefix tells it from an access token before any parsing.
-const credentialPrefix = "authd_sc_"
+const credentialPrefix = "authd_sc_" //nolint:gosec // G101: a token prefix, not a credential
 
 // Actors of an admin action, as events and erasures record them.
 const (
