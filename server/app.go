@@ -32,6 +32,8 @@ type HTTPOptions struct {
 	PublicMetrics bool
 	// ReadinessDetails adds every check's detail to /readiness (development).
 	ReadinessDetails bool
+	// Pprof serves /debug/pprof/ on the private listener.
+	Pprof bool
 	// DevLinkPages serves a page at each mail link's path (development):
 	// there is no frontend there to take the token (see devlinks.go).
 	DevLinkPages bool

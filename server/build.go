@@ -138,7 +138,7 @@ func depsFrom(ctx context.Context, cfg config.Config, base Base) (Deps, error) {
 		HTTP: HTTPOptions{
 			CORSOrigins: cfg.CORSOrigins, RequestTimeout: cfg.RequestTimeout,
 			TrustedProxies: cfg.TrustedProxies, ForwardedHeader: cfg.ForwardedHeader,
-			PublicMetrics: cfg.PublicMetrics, ReadinessDetails: cfg.Development(),
+			PublicMetrics: cfg.PublicMetrics, ReadinessDetails: cfg.Development(), Pprof: cfg.Pprof,
 			DevLinkPages: cfg.Development(), ExampleDir: exampleDir(cfg),
 		},
 		Jobs: JobOptions{

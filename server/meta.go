@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/pprof"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -103,10 +104,15 @@ func (s *Server) GetMetrics(ctx context.Context, _ api.GetMetricsRequestObject) 
 }
 
 // privateHandler serves the private metrics listener (AUTHD_METRICS_ADDR):
-// /metrics, and /readiness with every check's detail, uncached.
+// /metrics, and /readiness with every check's detail, uncached; with
+// AUTHD_PPROF, Go's profiles under /debug/pprof/.
 func (s *Server) privateHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("GET /readiness", s.readinessDetails())
+	if s.http.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index) // heap, allocs, goroutine, ... by name
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	}
 	return mux
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/authd/authd/gen/client"
+	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/testkit"
 )
 
@@ -150,9 +151,28 @@ func TestMetrics_PrivateListenerServesOnlyItsPaths(t *testing.T) {
 	if rec := app.Private("/readiness"); rec.Code != http.StatusOK && rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("private /readiness: %d", rec.Code)
 	}
-	for _, path := range []string{"/", "/metric", "/metrics/", "/metrics/x", "/anything", "/health"} {
+	for _, path := range []string{"/", "/metric", "/metrics/", "/metrics/x", "/anything", "/health", "/debug/pprof/", "/debug/pprof/heap"} {
 		if rec := app.Private(path); rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "authd_") {
 			t.Errorf("private %s: %d %.60s, want 404 without metrics", path, rec.Code, rec.Body)
 		}
+	}
+}
+
+// TestMetrics_PprofOnlyWhenAsked: with AUTHD_PPROF the private listener
+// serves Go's profiles (here the heap's, which answers at once); the public
+// address never does.
+func TestMetrics_PprofOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, func(d *server.Deps) { d.HTTP.Pprof = true })
+	if rec := app.Private("/debug/pprof/heap?debug=1"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "heap profile") {
+		t.Errorf("private /debug/pprof/heap: %d %.80s", rec.Code, rec.Body)
+	}
+	r, err := http.Get(app.URL + "/debug/pprof/heap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Body.Close()
+	if r.StatusCode != http.StatusNotFound {
+		t.Errorf("public /debug/pprof/heap: %d, want 404", r.StatusCode)
 	}
 }

@@ -44,6 +44,8 @@ type Config struct {
 	TLSKeyFile  string `env:"AUTHD_TLS_KEY_FILE"`
 	// PublicMetrics also serves /metrics on AUTHD_ADDR, in development too.
 	PublicMetrics bool `env:"AUTHD_PUBLIC_METRICS" envDefault:"false"`
+	// Pprof serves net/http/pprof on the private listener, for profiling.
+	Pprof bool `env:"AUTHD_PPROF" envDefault:"false"`
 	// AuditRetention is how long security events (GET /users/me/events) are kept.
 	AuditRetention time.Duration `env:"AUTHD_AUDIT_RETENTION" envDefault:"2160h"`
 
