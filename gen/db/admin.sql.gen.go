@@ -394,7 +394,7 @@ UPDATE erasures SET actor = 'admin:erased' WHERE erasures.actor = $1
 `
 
 // Erasure: events and erasures that name the erased user as their actor
-// keep only that an erased admin acted.
+// keep only that an erased admin acted (not from where, nor with what).
 func (q *Queries) ScrubActor(ctx context.Context, actor string) error {
 	_, err := q.db.Exec(ctx, scrubActor, actor)
 	return err

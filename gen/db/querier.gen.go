@@ -251,7 +251,7 @@ type Querier interface {
 	// predecessor held (its retry no longer applies), in one statement.
 	RotateRefreshToken(ctx context.Context, arg RotateRefreshTokenParams) error
 	// Erasure: events and erasures that name the erased user as their actor
-	// keep only that an erased admin acted.
+	// keep only that an erased admin acted (not from where, nor with what).
 	ScrubActor(ctx context.Context, actor string) error
 	// Marks the address verified (keeping the first time) or not.
 	SetEmailVerified(ctx context.Context, arg SetEmailVerifiedParams) (User, error)
