@@ -110,10 +110,19 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 1m)
 		go test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
+# The harness's flags for make bench and make bench-compare, e.g.
+# BENCH_FLAGS="-turn-time 1s" for a quick, noisier look.
+BENCH_FLAGS ?=
+
 .PHONY: bench
 bench: ## Run the benchmarks (the login flood once: each run is 200 logins)
 	.ci/with-postgres go test -run '^$$' -bench . -benchmem -count=1 ./...
-	.ci/with-postgres go run ./bench   # authd against its ceilings; writes bench/results.md
+	.ci/with-postgres go run ./bench $(BENCH_FLAGS)   # authd against its ceilings, in turns; writes bench/results.md
+
+.PHONY: bench-compare
+bench-compare: ## Measure authd at BASE against the working tree's, in alternating turns (BASE=HEAD~1)
+	@test -n "$(BASE)" || { echo "bench-compare: name the commit to compare with, e.g. make bench-compare BASE=HEAD~1"; exit 1; }
+	.ci/with-postgres go run ./bench -compare '$(BASE)' $(BENCH_FLAGS)
 
 .PHONY: soak
 soak: ## Five minutes of mixed traffic at 200 requests/s: 5xx count, latency and RSS over time (not in CI)

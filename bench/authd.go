@@ -23,20 +23,21 @@ import (
 const benchPassword = "Correct-Horse-Battery-7"
 
 type authd struct {
-	url  string
-	http *http.Client
-	cmd  *exec.Cmd
-	dir  string
+	url     string // the public listener
+	private string // the private listener: /metrics and, with AUTHD_PPROF, /debug/pprof/
+	bin     string // the binary, which go tool pprof reads symbols from
+	http    *http.Client
+	cmd     *exec.Cmd
 }
 
-// startRun makes a throwaway database, starts authd on it and seeds users;
-// stop undoes it all.
-func startRun(ctx context.Context) (a *authd, dbURL string, users []user, stop func(), err error) {
+// startRun makes a throwaway database, starts the authd binary bin on it and
+// seeds users; stop undoes it all.
+func startRun(ctx context.Context, bin string) (a *authd, dbURL string, users []user, stop func(), err error) {
 	dbURL, drop, err := testkit.CreateDatabase(ctx)
 	if err != nil {
 		return nil, "", nil, nil, err
 	}
-	if a, err = startAuthd(ctx, dbURL); err != nil {
+	if a, err = startAuthd(bin, dbURL); err != nil {
 		drop()
 		return nil, "", nil, nil, err
 	}
@@ -48,33 +49,46 @@ func startRun(ctx context.Context) (a *authd, dbURL string, users []user, stop f
 	return a, dbURL, users, stop, nil
 }
 
-// startAuthd builds the release binary and runs it with rate limits off (a
-// load test is not an attack) and everything else at its defaults.
-func startAuthd(ctx context.Context, dbURL string) (*authd, error) {
-	dir, err := os.MkdirTemp("", "authd-bench")
+// build compiles the authd of the module at src into dir as a release
+// build, as make build does.
+func build(ctx context.Context, src, dir string) (string, error) {
+	bin, err := filepath.Abs(filepath.Join(dir, "authd"))
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/authd")
+	cmd.Dir = src
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build authd in %s: %w: %s", src, err, out)
+	}
+	return bin, nil
+}
+
+// startAuthd runs bin with rate limits off (a load test is not an attack),
+// Go's profiles on its private listener and everything else at its
+// defaults.
+func startAuthd(bin, dbURL string) (*authd, error) {
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	bin := filepath.Join(dir, "authd")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/authd").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build authd: %w: %s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	private, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close() // only its free port was wanted
 	cmd := exec.Command(bin, "serve")
-	cmd.Dir = dir // no .env from the checkout
+	cmd.Dir = filepath.Dir(bin) // no .env from the checkout
 	// Only these settings: the caller's AUTHD_* variables do not change what is measured.
 	cmd.Env = []string{"AUTHD_ENV=development", "AUTHD_ADDR=" + addr, "DATABASE_URL=" + dbURL,
-		"AUTHD_RATE_LIMIT_ENABLED=false", "AUTHD_REQUIRE_VERIFIED_EMAIL=false", "AUTHD_LOG_LEVEL=info", "REDIS_URL="}
+		"AUTHD_RATE_LIMIT_ENABLED=false", "AUTHD_REQUIRE_VERIFIED_EMAIL=false", "AUTHD_LOG_LEVEL=info", "REDIS_URL=",
+		"AUTHD_METRICS_ADDR=" + private, "AUTHD_PPROF=true"} // profiles cost nothing until one is asked for
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	authdPID = cmd.Process.Pid
-	a := &authd{url: "http://" + addr, cmd: cmd, dir: dir, http: &http.Client{
+	a := &authd{url: "http://" + addr, private: "http://" + private, bin: bin, cmd: cmd, http: &http.Client{
 		Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second,
 	}}
 	deadline := time.Now().Add(30 * time.Second)
@@ -89,10 +103,19 @@ func startAuthd(ctx context.Context, dbURL string) (*authd, error) {
 	}
 }
 
+// freeAddr is a loopback address with a port nothing listens on now.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close() // only its free port was wanted
+}
+
 func (a *authd) stop() {
 	_ = a.cmd.Process.Signal(os.Interrupt)
 	_ = a.cmd.Wait()
-	_ = os.RemoveAll(a.dir)
 }
 
 type user struct{ id, email, access string }

@@ -49,24 +49,6 @@ type load struct {
 	op      func(worker int) error
 }
 
-// interleaved measures the loads in turn, rounds times over, in reverse
-// order every other round, and adds up each load's rounds. The machine's
-// speed drifts over minutes; loads whose ratio is reported are measured side
-// by side, so the drift cancels out.
-func interleaved(rounds int, d time.Duration, loads ...load) []result {
-	out := make([]result, len(loads))
-	for round := range rounds {
-		for j := range loads {
-			i := j
-			if round%2 == 1 {
-				i = len(loads) - 1 - j
-			}
-			out[i] = out[i].add(closedLoop(loads[i].workers, d/time.Duration(rounds), loads[i].op))
-		}
-	}
-	return out
-}
-
 // closedLoop runs op from each of workers goroutines back to back for d,
 // after a warm-up of d/5 whose results are dropped. A closed loop measures
 // capacity at a stated concurrency, which is what a ceiling ratio compares;
