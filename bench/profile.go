@@ -102,5 +102,10 @@ func pprofTop(bin, file string, options ...string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("go tool pprof %s: %w: %s", file, err, stderr.String())
 	}
-	return strings.TrimRight(string(out), "\n"), nil
+	// Its lines can end in spaces, which a committed file should not hold.
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n"), nil
 }
