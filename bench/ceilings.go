@@ -80,16 +80,7 @@ func serveMeCeiling(dbURL, jwks string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := pgxpool.ParseConfig(dbURL)
-	if err != nil {
-		return err
-	}
-	defaults, err := config.Load(map[string]string{"AUTHD_ENV": config.EnvDevelopment})
-	if err != nil {
-		return err
-	}
-	cfg.MaxConns = defaults.DBMaxConns // as authd's pool
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := ceilingPool(ctx, dbURL)
 	if err != nil {
 		return err
 	}
@@ -172,3 +163,19 @@ func rotationCeiling(ctx context.Context, pool *pgxpool.Pool, userID string, wor
 // benchClient is the address the ceiling's sessions are bound to, as
 // authd's are to the client's.
 const benchClient = "127.0.0.1"
+
+// ceilingPool is a pool as authd's: as many connections at most
+// (AUTHD_DB_MAX_CONNS' default), so that a ceiling's statements meet
+// PostgreSQL at the concurrency authd's do.
+func ceilingPool(ctx context.Context, dbURL string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defaults, err := config.Load(map[string]string{"AUTHD_ENV": config.EnvDevelopment})
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns = defaults.DBMaxConns
+	return pgxpool.NewWithConfig(ctx, cfg)
+}

@@ -16,7 +16,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/authd/authd/server/config"
 )
@@ -90,7 +89,7 @@ func run(ctx context.Context, s settings) error {
 	}
 	defer stop()
 	authdPID = a.cmd.Process.Pid
-	pool, err := pgxpool.New(ctx, dbURL)
+	pool, err := ceilingPool(ctx, dbURL)
 	if err != nil {
 		return err
 	}
