@@ -16,7 +16,6 @@ import (
 	"os"
 	"time"
 
-
 	"github.com/authd/authd/server/config"
 )
 
