@@ -119,7 +119,7 @@ type Config struct {
 	Argon2Time      uint32 `env:"AUTHD_ARGON2_TIME" envDefault:"2"`
 	Argon2Threads   uint8  `env:"AUTHD_ARGON2_THREADS" envDefault:"1"`
 	BcryptCost      int    `env:"AUTHD_BCRYPT_COST" envDefault:"12"`
-	// HashConcurrency caps simultaneous hashes; 0 means GOMAXPROCS.
+	// HashConcurrency caps simultaneous hashes; 0 means GOMAXPROCS + 1.
 	HashConcurrency int           `env:"AUTHD_HASH_CONCURRENCY" envDefault:"0"`
 	HashMaxWait     time.Duration `env:"AUTHD_HASH_MAX_WAIT" envDefault:"1s"`
 
@@ -203,10 +203,13 @@ func (c Config) TracingEnabled() bool {
 // TLSEnabled reports whether AUTHD_ADDR serves HTTPS.
 func (c Config) TLSEnabled() bool { return c.TLSCertFile != "" && c.TLSKeyFile != "" }
 
-// HashSlots is how many password hashes may run at once.
+// HashSlots is how many password hashes may run at once: by default one
+// more than GOMAXPROCS. A slot is idle while the collector frees its last
+// hash's memory for the next (password.Hasher keeps memory bounded so);
+// the extra slot keeps every processor hashing meanwhile.
 func (c Config) HashSlots() uint {
 	if c.HashConcurrency == 0 {
-		return uint(runtime.GOMAXPROCS(0))
+		return uint(runtime.GOMAXPROCS(0)) + 1
 	}
 	return uint(c.HashConcurrency)
 }

@@ -163,9 +163,9 @@ func TestKubernetes_Deployment(t *testing.T) {
 	// The budget of bench/results.md: 64 MiB + 19 MiB per hash slot.
 	env := containerEnv(t, c, b.configMaps)
 	const mib = 1 << 20
-	budget := int64(64*mib + 19*mib*2)
-	if env["AUTHD_HASH_CONCURRENCY"] != "2" {
-		t.Errorf("AUTHD_HASH_CONCURRENCY = %q; the memory limit is sized for 2 slots", env["AUTHD_HASH_CONCURRENCY"])
+	budget := int64(64*mib + 19*mib*3)
+	if env["AUTHD_HASH_CONCURRENCY"] != "3" {
+		t.Errorf("AUTHD_HASH_CONCURRENCY = %q; the memory limit is sized for 3 slots", env["AUTHD_HASH_CONCURRENCY"])
 	}
 	if lim := c.Resources.Limits.Memory().Value(); lim < budget || c.Resources.Requests.Memory().Value() > lim {
 		t.Errorf("memory limit %d under the budget of %d bytes, or under the request", lim, budget)
