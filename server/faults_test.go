@@ -57,15 +57,17 @@ func readinessStatus(t *testing.T, app *testkit.App) int {
 
 func TestFaults_SlowDatabaseTimesOutInto503AndOpensTheBreaker(t *testing.T) {
 	t.Parallel()
-	proxy, _, viaProxy := throughProxy(t, database.BreakerSettings{Failures: 3, OpenFor: time.Minute, Successes: 1, QueryTimeout: 300 * time.Millisecond})
+	// The deadline leaves the set-up's statements room on a loaded machine
+	// (300 ms did not under -race); the delay is well beyond it.
+	proxy, _, viaProxy := throughProxy(t, database.BreakerSettings{Failures: 3, OpenFor: time.Minute, Successes: 1, QueryTimeout: 2 * time.Second})
 	app := testkit.NewApp(t, testkit.FastHashing, testkit.NoLimits, viaProxy)
 	_, pair := app.NewUser(t)
 
-	proxy.SetDelay(2 * time.Second)
+	proxy.SetDelay(5 * time.Second)
 	for i := range 4 { // three timeouts open the breaker; the fourth is refused at once
 		resp := getMe(t, app, pair.AccessToken)
 		if resp.ApplicationproblemJSON503 == nil {
-			t.Fatalf("request %d with a 2 s database: status %d, want a 503 problem: %s", i, resp.StatusCode(), resp.Body)
+			t.Fatalf("request %d with a 5 s database: status %d, want a 503 problem: %s", i, resp.StatusCode(), resp.Body)
 		}
 	}
 	if got := readinessStatus(t, app); got != http.StatusServiceUnavailable {
