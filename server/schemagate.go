@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,8 +20,8 @@ const schemaRecheck = time.Second
 // until someone migrates it, only the probes are served and the jobs wait,
 // rather than every query failing on a missing table.
 type schemaGate struct {
+	current   atomic.Bool // read without the lock by every request once true
 	mu        sync.Mutex
-	current   bool
 	checkedAt time.Time // monotonic: not the Server's clock, which tests stop
 	behind    bool      // found behind (and logged) at least once
 	unread    bool      // the version could not be read (and that was logged)
@@ -33,9 +34,12 @@ type schemaGate struct {
 // to read) is the most behind there is.
 func (s *Server) schemaCurrent(ctx context.Context) bool {
 	g := &s.schema
+	if g.current.Load() {
+		return true
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.current {
+	if g.current.Load() {
 		return true
 	}
 	if !g.checkedAt.IsZero() && time.Since(g.checkedAt) < schemaRecheck {
@@ -59,7 +63,7 @@ func (s *Server) schemaCurrent(ctx context.Context) bool {
 		}
 		return false
 	}
-	g.current = true
+	g.current.Store(true)
 	if g.behind || g.unread {
 		s.log.InfoContext(ctx, "database schema is current: serving", "version", cur)
 	}

@@ -202,7 +202,7 @@ func newServer(d Deps) (*Server, error) {
 		maxSessionsPerUser: d.MaxSessionsPerUser, policy: d.Policy, limits: d.Limits, mail: d.Mail,
 		metrics: d.Metrics, tracer: d.Tracer, auditRetention: d.AuditRetention, http: d.HTTP, jobs: d.Jobs, now: d.Now,
 	}
-	s.schema.current = !d.SchemaMayLag
+	s.schema.current.Store(!d.SchemaMayLag)
 	if s.oidc.Providers == nil {
 		s.oidc.Providers = federation.New(nil, federation.Options{})
 	}

@@ -4,47 +4,84 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
-	oapimw "github.com/oapi-codegen/echo-middleware"
 
 	"github.com/authd/authd/gen/api"
 )
 
-// requestValidator checks every request against openapi.yaml. Routes
-// outside the spec (Swagger UI assets, development link pages, 404s, CORS
-// preflights) pass through to Echo.
+// requestValidator checks every request of the spec's operations against
+// openapi.yaml. Routes outside the spec (Swagger UI assets, development link
+// pages, 404s, CORS preflights) pass through to Echo. The operation is the one
+// of the route Echo already matched (routeKey), so no second router runs; a
+// finding is returned as kin-openapi's error, which handleError ranks.
 func (s *Server) requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
-	routes := specRoutes(spec)
-	return oapimw.OapiRequestValidatorWithOptions(spec, &oapimw.Options{
-		Skipper: func(c echo.Context) bool { return routes[routeKey(c)] == nil },
-		Options: openapi3filter.Options{
-			MultiError:         true,
-			KeepValidatedValue: true,
-			// Authentication is a step of its own (authenticate) that ran
-			// on the same routes before the validator: a request that
-			// gets here has passed its security already.
-			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-			SchemaValidationOptions: []openapi3.SchemaValidationOption{
-				openapi3.WithStringFormatValidator("email", openapi3.NewCallbackValidator(validateEmail)),
-				openapi3.WithStringFormatValidator("new-password", openapi3.NewCallbackValidator(s.validateNewPassword)),
-			},
+	routes := validationRoutes(spec)
+	options := &openapi3filter.Options{
+		MultiError:         true,
+		KeepValidatedValue: true,
+		// Authentication is a step of its own (authenticate) that ran on
+		// the same routes before the validator: a request that gets here
+		// has passed its security already.
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{
+			openapi3.WithStringFormatValidator("email", openapi3.NewCallbackValidator(validateEmail)),
+			openapi3.WithStringFormatValidator("new-password", openapi3.NewCallbackValidator(s.validateNewPassword)),
 		},
-		// Every finding goes to handleError whole, which ranks them.
-		MultiErrorHandler: func(me openapi3.MultiError) *echo.HTTPError {
-			return &echo.HTTPError{Code: 400, Message: "invalid request", Internal: me}
-		},
-		ErrorHandler: func(_ echo.Context, err *echo.HTTPError) error {
-			if err.Internal != nil {
-				return err.Internal
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			route := routes[routeKey(c)]
+			if route == nil {
+				return next(c)
 			}
-			return err
-		},
-	})
+			err := openapi3filter.ValidateRequest(c.Request().Context(), &openapi3filter.RequestValidationInput{
+				Request: c.Request(), PathParams: pathParams(c), Route: route, Options: options,
+			})
+			if err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
+}
+
+// validationRoutes is kin-openapi's route of each operation, keyed like
+// specRoutes.
+func validationRoutes(spec *openapi3.T) map[string]*routers.Route {
+	routes := map[string]*routers.Route{}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			routes[method+" "+echoPath(path)] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
+		}
+	}
+	return routes
+}
+
+// pathParams are the values Echo matched for the route's parameters,
+// unescaped as the generated handlers bind them. A value that does not
+// unescape is passed as it came, and fails its schema.
+func pathParams(c echo.Context) map[string]string {
+	names := c.ParamNames()
+	if len(names) == 0 {
+		return nil
+	}
+	values := c.ParamValues()
+	params := make(map[string]string, len(names))
+	for i, name := range names {
+		v := values[i]
+		if unescaped, err := url.PathUnescape(v); err == nil {
+			v = unescaped
+		}
+		params[name] = v
+	}
+	return params
 }
 
 // specRoutes maps each operation of the spec to the route Echo matches it
