@@ -49,6 +49,24 @@ func startRun(ctx context.Context, bin string) (a *authd, dbURL string, users []
 	return a, dbURL, users, stop, nil
 }
 
+// startWorkingTree builds the working tree's authd into a temporary
+// directory and starts it as startRun does; stop removes the directory too.
+func startWorkingTree(ctx context.Context) (a *authd, dbURL string, users []user, stop func(), err error) {
+	work, err := os.MkdirTemp("", "authd-bench")
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	bin, err := build(ctx, ".", work)
+	if err == nil {
+		a, dbURL, users, stop, err = startRun(ctx, bin)
+	}
+	if err != nil {
+		_ = os.RemoveAll(work)
+		return nil, "", nil, nil, err
+	}
+	return a, dbURL, users, func() { stop(); _ = os.RemoveAll(work) }, nil
+}
+
 // build compiles the authd of the module at src into dir as a release
 // build, as make build does.
 func build(ctx context.Context, src, dir string) (string, error) {

@@ -73,16 +73,7 @@ func run(ctx context.Context, s settings) error {
 	if err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp("", "authd-bench")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.RemoveAll(work) }()
-	bin, err := build(ctx, ".", work)
-	if err != nil {
-		return err
-	}
-	a, dbURL, users, stop, err := startRun(ctx, bin)
+	a, dbURL, users, stop, err := startWorkingTree(ctx)
 	if err != nil {
 		return err
 	}
@@ -169,17 +160,7 @@ func run(ctx context.Context, s settings) error {
 }
 
 func runSoak(d time.Duration, rate int) error {
-	ctx := context.Background()
-	work, err := os.MkdirTemp("", "authd-soak")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = os.RemoveAll(work) }()
-	bin, err := build(ctx, ".", work)
-	if err != nil {
-		return err
-	}
-	a, _, users, stop, err := startRun(ctx, bin)
+	a, _, users, stop, err := startWorkingTree(context.Background())
 	if err != nil {
 		return err
 	}

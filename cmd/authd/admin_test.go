@@ -13,32 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/authd/authd/server/testkit"
 )
-
-// adminDatabase is a migrated database of its own for the admin commands,
-// set as DATABASE_URL, and a connection to it.
-func adminDatabase(t *testing.T) (context.Context, *pgx.Conn) {
-	t.Helper()
-	ctx := context.Background()
-	url, drop, err := testkit.CreateDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(drop)
-	t.Setenv("DATABASE_URL", url)
-	t.Setenv("AUTHD_ENV", "development")
-	if err := run(ctx, []string{"migrate", "up"}, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close(ctx) })
-	return ctx, conn
-}
 
 // stderrOf sends os.Stderr (where run's logger writes) to a file for the
 // rest of the test and returns what has been written so far. The test
@@ -76,7 +51,7 @@ func count(t *testing.T, ctx context.Context, conn *pgx.Conn, sql string, args .
 // role_revoked, but never from the last active admin; repeats say so and
 // change nothing; unknown addresses and bad usage are errors.
 func TestRun_AdminGrantAndRevoke(t *testing.T) {
-	ctx, conn := adminDatabase(t)
+	ctx, conn := migratedDatabase(t)
 	logs := stderrOf(t)
 	for _, email := range []string{"ada@example.com", "bob@example.com"} {
 		if _, err := conn.Exec(ctx, `INSERT INTO users (email, password_hash, roles) VALUES ($1, 'x', '{support}')`, email); err != nil {
@@ -149,7 +124,7 @@ func TestRun_AdminGrantAndRevoke(t *testing.T) {
 // list shows every credential's state and no secret; revoke by name or id
 // ends a live credential once; bad names, scopes and flags are refused.
 func TestRun_AdminCredentials(t *testing.T) {
-	ctx, conn := adminDatabase(t)
+	ctx, conn := migratedDatabase(t)
 	logs := stderrOf(t)
 	creds := func(args ...string) (string, error) {
 		t.Helper()

@@ -118,17 +118,7 @@ func TestRun_DataKeysRefusesBadArguments(t *testing.T) {
 // still open to what they were, the old key cannot be removed while one
 // is sealed with it, a secret that does not open is reported and left alone.
 func TestRun_DataKeysRotationRewrapsEverySecret(t *testing.T) {
-	ctx := context.Background()
-	url, drop, err := testkit.CreateDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(drop)
-	t.Setenv("DATABASE_URL", url)
-	t.Setenv("AUTHD_ENV", "development")
-	if err := run(ctx, []string{"migrate", "up"}, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
+	ctx, url := migratedDatabaseURL(t)
 	pool, err := database.Open(ctx, url, 2, nil)
 	if err != nil {
 		t.Fatal(err)

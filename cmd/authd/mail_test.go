@@ -2,33 +2,15 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/authd/authd/server/testkit"
 )
 
 // TestRun_MailRequeueSendsOneMailOfAKindPerMailbox: a month of dead notices
 // to one mailbox (through +tag variants) must not go out in one burst.
 func TestRun_MailRequeueSendsOneMailOfAKindPerMailbox(t *testing.T) {
-	ctx := context.Background()
-	url, drop, err := testkit.CreateDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(drop)
-	t.Setenv("DATABASE_URL", url)
-	t.Setenv("AUTHD_ENV", "development")
-	if err := run(ctx, []string{"migrate", "up"}, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	ctx, conn := migratedDatabase(t)
 	queue := func(kind, to, mailbox, status string, daysAgo int) {
 		t.Helper()
 		_, err := conn.Exec(ctx, `INSERT INTO mail_outbox (kind, recipient, mailbox, subject, text_body, html_body, status, created_at)

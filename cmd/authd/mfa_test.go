@@ -2,13 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/authd/authd/server/testkit"
 )
 
 // TestRun_MfaResetRemovesEveryFactorOfOneAccount: the operator's reset
@@ -16,22 +11,7 @@ import (
 // leaves a factor_removed event and queues the notice to the account's
 // address; another account keeps all of its own.
 func TestRun_MfaResetRemovesEveryFactorOfOneAccount(t *testing.T) {
-	ctx := context.Background()
-	url, drop, err := testkit.CreateDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(drop)
-	t.Setenv("DATABASE_URL", url)
-	t.Setenv("AUTHD_ENV", "development")
-	if err := run(ctx, []string{"migrate", "up"}, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	ctx, conn := migratedDatabase(t)
 	exec := func(sql string, args ...any) {
 		t.Helper()
 		if _, err := conn.Exec(ctx, sql, args...); err != nil {

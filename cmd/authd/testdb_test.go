@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net/url"
 	"os"
@@ -35,4 +36,34 @@ func newDatabaseURL(t *testing.T, prefix string) string {
 		}
 	})
 	return u.String()
+}
+
+// migratedDatabaseURL makes a database of its own, migrated by the CLI and
+// set as DATABASE_URL (development settings), for a command's test.
+func migratedDatabaseURL(t *testing.T) (context.Context, string) {
+	t.Helper()
+	ctx := context.Background()
+	url, drop, err := testkit.CreateDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	t.Setenv("DATABASE_URL", url)
+	t.Setenv("AUTHD_ENV", "development")
+	if err := run(ctx, []string{"migrate", "up"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, url
+}
+
+// migratedDatabase is migratedDatabaseURL's database and a connection to it.
+func migratedDatabase(t *testing.T) (context.Context, *pgx.Conn) {
+	t.Helper()
+	ctx, url := migratedDatabaseURL(t)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(ctx) })
+	return ctx, conn
 }
