@@ -35,17 +35,7 @@ func adminCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args
 	if err != nil {
 		return err
 	}
-	pool, err := database.Open(ctx, cfg.DatabaseURL, 2, nil)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	// The whole server, for its queries, events and clock; it serves nothing.
-	srv, err := server.Build(ctx, cfg, server.Base{Pool: pool, Log: log, Version: version})
-	if err != nil {
-		return err
-	}
-	return run(ctx, srv, log, out)
+	return withOfflineServer(ctx, cfg, log, func(srv *server.Server) error { return run(ctx, srv, log, out) })
 }
 
 // adminRun is one parsed admin step.

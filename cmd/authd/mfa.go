@@ -9,7 +9,6 @@ import (
 
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/config"
-	"github.com/authd/authd/server/database"
 )
 
 const mfaUsage = `usage: authd mfa reset EMAIL
@@ -25,18 +24,11 @@ func mfaCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args [
 	if len(args) != 2 || args[0] != "reset" || args[1] == "" {
 		return errors.New(mfaUsage)
 	}
-	pool, err := database.Open(ctx, cfg.DatabaseURL, 2, nil)
-	if err != nil {
+	var removed int64
+	err := withOfflineServer(ctx, cfg, log, func(srv *server.Server) (err error) {
+		removed, err = srv.ResetFactors(ctx, args[1])
 		return err
-	}
-	defer pool.Close()
-	// The whole server, for its mail outbox (the notice to the account) and
-	// its clock; it serves nothing.
-	srv, err := server.Build(ctx, cfg, server.Base{Pool: pool, Log: log, Version: version})
-	if err != nil {
-		return err
-	}
-	removed, err := srv.ResetFactors(ctx, args[1])
+	})
 	if err != nil {
 		return err
 	}
