@@ -22,24 +22,7 @@ var ErrNoSuchCredential = errors.New("no live service credential has this name o
 // grant EMAIL`) and records role_granted on it, by the actor cli. It
 // reports false when the account had the role already.
 func (s *Server) GrantAdmin(ctx context.Context, email string) (bool, error) {
-	ctx = withInfo(ctx, &requestInfo{id: "authd admin grant", actor: actorCLI})
-	var granted bool
-	err := s.db.InTx(ctx, func(q *db.Queries) error {
-		u, err := s.lockAccount(ctx, q, email, false)
-		if err != nil || slices.Contains(u.Roles, roleAdmin) {
-			return err
-		}
-		if _, err := q.SetUserRoles(ctx, db.SetUserRolesParams{ID: u.ID, Roles: append(slices.Clone(u.Roles), roleAdmin), Now: s.now()}); err != nil {
-			return err
-		}
-		granted = true
-		infoFrom(ctx).userID = u.ID.String()
-		return s.recordSecurityEvent(ctx, q, u.ID, evRoleGranted, nil)
-	})
-	if granted && err == nil {
-		s.log.InfoContext(ctx, "admin role granted", "actor", actorCLI)
-	}
-	return granted, err
+	return s.setAdminRole(ctx, email, true)
 }
 
 // RevokeAdmin takes the admin role from the account of email (`authd admin
@@ -47,28 +30,39 @@ func (s *Server) GrantAdmin(ctx context.Context, email string) (bool, error) {
 // admin API refuses the account from its next request. ErrLastAdmin when
 // it is the last active admin; false when it had no admin role.
 func (s *Server) RevokeAdmin(ctx context.Context, email string) (bool, error) {
-	ctx = withInfo(ctx, &requestInfo{id: "authd admin revoke", actor: actorCLI})
-	var revoked bool
+	return s.setAdminRole(ctx, email, false)
+}
+
+// setAdminRole is GrantAdmin (grant) and RevokeAdmin.
+func (s *Server) setAdminRole(ctx context.Context, email string, grant bool) (bool, error) {
+	command, done := "authd admin revoke", "admin role revoked"
+	if grant {
+		command, done = "authd admin grant", "admin role granted"
+	}
+	ctx = withInfo(ctx, &requestInfo{id: command, actor: actorCLI})
+	var changed bool
 	err := s.db.InTx(ctx, func(q *db.Queries) error {
-		u, err := s.lockAccount(ctx, q, email, true)
-		if err != nil || !slices.Contains(u.Roles, roleAdmin) {
+		// Only a revocation can leave no admin: it locks the admins too.
+		u, err := s.lockAccount(ctx, q, email, !grant)
+		if err != nil || slices.Contains(u.Roles, roleAdmin) == grant {
 			return err
 		}
 		roles := slices.DeleteFunc(slices.Clone(u.Roles), func(r string) bool { return r == roleAdmin })
-		if _, err := q.SetUserRoles(ctx, db.SetUserRolesParams{ID: u.ID, Roles: roles, Now: s.now()}); err != nil {
-			return err
+		if grant {
+			roles = append(roles, roleAdmin)
 		}
-		revoked = true
+		changed = true
 		infoFrom(ctx).userID = u.ID.String()
-		return s.recordSecurityEvent(ctx, q, u.ID, evRoleRevoked, nil)
+		_, err = s.setRoles(ctx, q, u, roles)
+		return err
 	})
 	if errors.Is(err, errLastAdmin) {
 		return false, ErrLastAdmin
 	}
-	if revoked && err == nil {
-		s.log.InfoContext(ctx, "admin role revoked", "actor", actorCLI)
+	if changed && err == nil {
+		s.log.InfoContext(ctx, done, "actor", actorCLI)
 	}
-	return revoked, err
+	return changed, err
 }
 
 // lockAccount finds the account of email and holds its row (lockUser).

@@ -40,10 +40,8 @@ func (s *Server) CreateAdminUser(ctx context.Context, req api.CreateAdminUserReq
 		if err := s.recordSecurityEvent(ctx, q, u.ID, evAdminUserCreated, nil); err != nil {
 			return err
 		}
-		for range roles {
-			if err := s.recordSecurityEvent(ctx, q, u.ID, evRoleGranted, nil); err != nil {
-				return err
-			}
+		if err := s.recordRoleChanges(ctx, q, u.ID, nil, roles); err != nil {
+			return err
 		}
 		return s.invite(ctx, q, u)
 	})

@@ -84,25 +84,40 @@ func (s *Server) applyAdminUpdate(ctx context.Context, q *db.Queries, u db.User,
 		}
 	}
 	if b.Roles != nil {
-		for _, r := range roles {
-			if !slices.Contains(u.Roles, r) {
-				if err := s.recordSecurityEvent(ctx, q, u.ID, evRoleGranted, nil); err != nil {
-					return u, err
-				}
-			}
-		}
-		for _, r := range u.Roles {
-			if !slices.Contains(roles, r) {
-				if err := s.recordSecurityEvent(ctx, q, u.ID, evRoleRevoked, nil); err != nil {
-					return u, err
-				}
-			}
-		}
-		if u, err = q.SetUserRoles(ctx, db.SetUserRolesParams{ID: u.ID, Roles: roles, Now: s.now()}); err != nil {
+		if u, err = s.setRoles(ctx, q, u, roles); err != nil {
 			return u, err
 		}
 	}
 	return q.GetUserByID(ctx, u.ID) // disableAccount returns no row
+}
+
+// setRoles gives u (locked) exactly roles in q's transaction, with an event
+// for each role added or removed.
+func (s *Server) setRoles(ctx context.Context, q *db.Queries, u db.User, roles []string) (db.User, error) {
+	if err := s.recordRoleChanges(ctx, q, u.ID, u.Roles, roles); err != nil {
+		return u, err
+	}
+	return q.SetUserRoles(ctx, db.SetUserRolesParams{ID: u.ID, Roles: roles, Now: s.now()})
+}
+
+// recordRoleChanges records role_granted for each role of after that is not
+// in before, and role_revoked for each of before that is not in after.
+func (s *Server) recordRoleChanges(ctx context.Context, q *db.Queries, userID uuid.UUID, before, after []string) error {
+	for _, r := range after {
+		if !slices.Contains(before, r) {
+			if err := s.recordSecurityEvent(ctx, q, userID, evRoleGranted, nil); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range before {
+		if !slices.Contains(after, r) {
+			if err := s.recordSecurityEvent(ctx, q, userID, evRoleRevoked, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // disableAccount is what DeleteMe's soft delete does, for an admin: the
