@@ -198,3 +198,41 @@ func TestAdminGate_ACredentialCannotReachTheAdminTier(t *testing.T) {
 		t.Error("the refused creation made the account")
 	}
 }
+
+// TestAdminGate_CredentialUseIsRecordedToTheMinute: the first use of a
+// credential is recorded, a second within the minute writes nothing, and a
+// use a minute later is recorded again.
+func TestAdminGate_CredentialUseIsRecordedToTheMinute(t *testing.T) {
+	t.Parallel()
+	app := adminApp(t, false)
+	ctx := context.Background()
+	tok := app.NewCredential(t, "users:read")
+	lastUsed := func() time.Time {
+		t.Helper()
+		var at *time.Time
+		if err := app.Deps.DB.Pool().QueryRow(ctx, "SELECT last_used_at FROM service_credentials WHERE id = $1", credentialID(t, tok)).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		if at == nil {
+			t.Fatal("the credential's use was not recorded")
+		}
+		return *at
+	}
+	use := func() {
+		t.Helper()
+		r := testkit.Must(app.Client.ListAdminUsersWithResponse(ctx, &client.ListAdminUsersParams{Limit: ptr(1)}, testkit.Bearer(tok)))(t)
+		wantAnswer(t, "a live credential", r.StatusCode(), r.Body, http.StatusOK, "")
+	}
+	use()
+	first := lastUsed()
+	app.Clock.Advance(30 * time.Second)
+	use()
+	if got := lastUsed(); !got.Equal(first) {
+		t.Errorf("a use within the minute moved last_used_at from %s to %s", first, got)
+	}
+	app.Clock.Advance(31 * time.Second)
+	use()
+	if got := lastUsed(); !got.After(first.Add(time.Minute)) {
+		t.Errorf("a use a minute later left last_used_at at %s, first use %s", got, first)
+	}
+}

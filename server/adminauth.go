@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
@@ -117,11 +118,18 @@ func (s *Server) admitCredential(ctx context.Context, raw string) (db.ServiceCre
 	case cred.ExpiresAt != nil && !now.Before(*cred.ExpiresAt):
 		return db.ServiceCredential{}, unauthorized(true, errors.New("service credential expired"))
 	}
-	if err := s.db.Queries().TouchServiceCredential(ctx, db.TouchServiceCredentialParams{ID: cred.ID, Now: now}); err != nil {
-		s.log.WarnContext(ctx, "could not record a service credential's use", "error", err.Error())
+	// The time of last use is for an operator's list: to the minute is
+	// enough, and a busy automation then costs no write per request.
+	if cred.LastUsedAt == nil || now.Sub(*cred.LastUsedAt) >= credentialUseResolution {
+		if err := s.db.Queries().TouchServiceCredential(ctx, db.TouchServiceCredentialParams{ID: cred.ID, Now: now}); err != nil {
+			s.log.WarnContext(ctx, "could not record a service credential's use", "error", err.Error())
+		}
 	}
 	return cred, nil
 }
+
+// credentialUseResolution is how precisely a credential's last use is kept.
+const credentialUseResolution = time.Minute
 
 // errAdminTier refuses a service credential what would lift it, or whoever
 // holds it, to an admin: a users:write credential that could grant the
