@@ -56,15 +56,16 @@ func startWorkingTree(ctx context.Context) (a *authd, dbURL string, users []user
 	if err != nil {
 		return nil, "", nil, nil, err
 	}
+	var stopRun func()
 	bin, err := build(ctx, ".", work)
 	if err == nil {
-		a, dbURL, users, stop, err = startRun(ctx, bin)
+		a, dbURL, users, stopRun, err = startRun(ctx, bin)
 	}
 	if err != nil {
 		_ = os.RemoveAll(work)
 		return nil, "", nil, nil, err
 	}
-	return a, dbURL, users, func() { stop(); _ = os.RemoveAll(work) }, nil
+	return a, dbURL, users, func() { stopRun(); _ = os.RemoveAll(work) }, nil
 }
 
 // build compiles the authd of the module at src into dir as a release
