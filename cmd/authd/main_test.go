@@ -63,17 +63,7 @@ func readPrivate(t *testing.T, path string) []byte {
 }
 
 func TestRun_KeysRotationStepsEditTheFile(t *testing.T) {
-	ctx := context.Background()
-	url, drop, err := testkit.CreateDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(drop)
-	t.Setenv("DATABASE_URL", url)
-	t.Setenv("AUTHD_ENV", "development") // migrate needs a whole config; keys does not
-	if err := run(ctx, []string{"migrate", "up"}, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
+	ctx, url := migratedDatabaseURL(t) // migrate needs a whole config; keys does not
 	path := filepath.Join(t.TempDir(), "keys.json")
 	t.Setenv("AUTHD_JWT_KEYS_FILE", path)
 	keys := func(args ...string) string {
@@ -104,7 +94,7 @@ func TestRun_KeysRotationStepsEditTheFile(t *testing.T) {
 	if got := keys("list"); !strings.Contains(got, newKid) || !strings.Contains(got, "signing") || !strings.Contains(got, "retired") {
 		t.Errorf("list after retiring:\n%s", got)
 	}
-	err = run(ctx, []string{"keys", "remove", oldKid}, &bytes.Buffer{})
+	err := run(ctx, []string{"keys", "remove", oldKid}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "1 mail(s)") {
 		t.Errorf("remove while mail sealed with the key waits: %v, want a refusal that counts it", err)
 	}
