@@ -66,7 +66,7 @@ func stepUpWithApp(t *testing.T, app *testkit.App, access, secret string, steps 
 // as done by an erased admin; the address registers again.
 func TestEraseAdminUser_LeavesNothingOfTheUser(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, testkit.FastHashing, testkit.NoLimits) // two email changes in a row
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.NoLimits, testkit.IsolatedDatabase(t)) // two email changes in a row; erasure records are counted over the table
 	ctx := context.Background()
 	q := app.Deps.DB.Queries()
 	now := app.Clock.Now()
@@ -175,7 +175,7 @@ func mustDo(t *testing.T, err error) {
 // test's. (The last admin erasing themself: TestDeleteMe_TheLastAdminStays.)
 func TestEraseAdminUser_Refusals(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, testkit.FastHashing, testkit.OwnDatabase(t))
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t))
 	admin, adminToken, _ := app.NewAdmin(t)
 	problemType := func(r *client.EraseAdminUserResponse) string {
 		t.Helper()
@@ -271,7 +271,7 @@ func TestDeleteMe_EraseTheOwnAccount(t *testing.T) {
 // account (409 last-admin); once there is another admin, they can.
 func TestDeleteMe_TheLastAdminStays(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, testkit.FastHashing, testkit.OwnDatabase(t))
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t))
 	ctx := context.Background()
 	_, adminToken, _ := app.NewAdmin(t)
 	if r := eraseMe(t, app, adminToken, testkit.Password); r.StatusCode() != http.StatusConflict || r.ApplicationproblemJSON409 == nil || !strings.HasSuffix(r.ApplicationproblemJSON409.Type, "/last-admin") {

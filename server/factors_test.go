@@ -174,7 +174,7 @@ func TestFactors_SecondFactorGetsNoCodesAndFiveIsTheLimit(t *testing.T) {
 // enrolment cannot be verified, is not listed and is pruned.
 func TestFactors_UnverifiedEnrolmentExpires(t *testing.T) {
 	t.Parallel()
-	app := testkit.NewApp(t, testkit.FastHashing)
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.IsolatedDatabase(t)) // it prunes with an advanced clock
 	_, pair := app.NewUser(t)
 	start := startTotp(t, app, pair.AccessToken)
 	if start.JSON201 == nil {

@@ -18,10 +18,10 @@ var pgCommit = []byte("Q\x00\x00\x00\x0bcommit\x00")
 
 // committedSuccessor is the hash of the successor the database recorded for
 // tok, read directly (not through the app's proxy); nil if tok is unrotated.
-func committedSuccessor(t *testing.T, tok string) []byte {
+func committedSuccessor(t *testing.T, db faultyDatabase, tok string) []byte {
 	t.Helper()
 	var hash []byte
-	err := testkit.Pool(t).QueryRow(context.Background(), `
+	err := db.direct.QueryRow(context.Background(), `
 		SELECT s.token_hash FROM refresh_tokens p LEFT JOIN refresh_tokens s ON s.id = p.successor_id
 		WHERE p.token_hash = $1`, token.HashOpaque(tok)).Scan(&hash)
 	if err != nil {
@@ -32,8 +32,8 @@ func committedSuccessor(t *testing.T, tok string) []byte {
 
 func TestFaults_RefreshAnswerLostInAnOutageIsRetriedIntoTheSameSuccessor(t *testing.T) {
 	t.Parallel()
-	proxy, pool, viaProxy := throughProxy(t, database.BreakerSettings{Failures: 1 << 20, OpenFor: time.Second, Successes: 1, QueryTimeout: 3 * time.Second})
-	app := testkit.NewApp(t, testkit.FastHashing, testkit.NoLimits, viaProxy)
+	db := throughProxy(t, database.BreakerSettings{Failures: 1 << 20, OpenFor: time.Second, Successes: 1, QueryTimeout: 3 * time.Second})
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.NoLimits, db.option)
 	u, pair := app.NewUser(t)
 
 	// loseAnswer refreshes tok: the database commits the rotation and the
@@ -42,21 +42,21 @@ func TestFaults_RefreshAnswerLostInAnOutageIsRetriedIntoTheSameSuccessor(t *test
 	// It returns the hash of the successor that was committed.
 	loseAnswer := func(tok string) []byte {
 		t.Helper()
-		proxy.CutAnswerTo(pgCommit)
+		db.proxy.CutAnswerTo(pgCommit)
 		if r := refresh(t, app, tok); r.ApplicationproblemJSON503 == nil {
 			t.Fatalf("refresh whose answer was lost: status %d, want a 503 problem: %s", r.StatusCode(), r.Body)
 		}
-		committed := committedSuccessor(t, tok)
+		committed := committedSuccessor(t, db, tok)
 		if committed == nil {
 			t.Fatal("the refresh's COMMIT did not reach the database")
 		}
-		proxy.SetDown(true)
+		db.proxy.SetDown(true)
 		if r := refresh(t, app, tok); r.ApplicationproblemJSON503 == nil {
 			t.Fatalf("refresh during the outage: status %d, want a 503 problem", r.StatusCode())
 		}
 		app.Clock.Advance(time.Minute)
-		proxy.SetDown(false)
-		pool.Reset() // drop the connections the outage broke, as time would
+		db.proxy.SetDown(false)
+		db.pool.Reset() // drop the connections the outage broke, as time would
 		return committed
 	}
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/authd/authd/server"
 	"github.com/authd/authd/server/database"
@@ -39,8 +40,36 @@ func (a *App) StartMailWorker(t testing.TB, smtpURL string, tune ...func(*mail.W
 }
 
 // IsolatedDatabase gives the app a database of its own, for tests whose
-// outbox must not be drained by other tests' workers.
+// outbox must not be drained by other tests' workers, whose rules span every
+// row of a table (the last active admin), or whose rows must not be touched
+// by other tests (pruning with an advanced clock, say).
 func IsolatedDatabase(t testing.TB) Option { return isolated(t, nil) }
+
+// IsolatedDatabaseURL creates a migrated database of the test's own, dropped
+// when the test ends, and returns its URL.
+func IsolatedDatabaseURL(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	url, drop, err := CreateDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	mig, err := database.NewMigrator(pool)
+	if err == nil {
+		_, err = mig.Up(ctx)
+		_ = mig.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
 
 // Traced gives the app a database of its own whose queries, like its
 // requests, are traced by tp.
@@ -53,23 +82,16 @@ func Traced(t testing.TB, tp trace.TracerProvider) Option {
 }
 
 func isolated(t testing.TB, tp trace.TracerProvider) Option {
-	ctx := context.Background()
-	url, drop, err := CreateDatabase(ctx)
+	pool, err := database.Open(context.Background(), IsolatedDatabaseURL(t), 10, tp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := database.Open(ctx, url, 10, tp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(pool.Close) // before the drop: cleanups run last first
 	mig, err := database.NewMigrator(pool)
-	if err == nil {
-		_, err = mig.Up(ctx)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = mig.Close(); pool.Close(); drop() })
+	t.Cleanup(func() { _ = mig.Close() })
 	cfg := testConfig(t, "", "")
 	return func(d *server.Deps) {
 		d.DB = server.GuardDatabase(cfg, pool, d.Log)
