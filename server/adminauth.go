@@ -35,7 +35,8 @@ var credentialScopes = []string{"users:read", "users:write", "users:erase"}
 // operation is left half protected (nor open to every user).
 func adminRoutes(spec *openapi3.T) (map[string]string, error) {
 	admin := map[string]string{}
-	for route, op := range specRoutes(spec) {
+	for route, r := range specRoutes(spec) {
+		op := r.Operation
 		scope, marked := op.Extensions[adminScopeExtension]
 		usesCredential := op.Security != nil && slices.ContainsFunc(*op.Security, func(r openapi3.SecurityRequirement) bool {
 			_, ok := r[credentialScheme]

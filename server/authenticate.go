@@ -71,7 +71,8 @@ func (s *Server) authenticate(spec *openapi3.T) (echo.MiddlewareFunc, error) {
 // route open.
 func bearerRoutes(spec *openapi3.T) (map[string]bool, error) {
 	protected := map[string]bool{}
-	for route, op := range specRoutes(spec) {
+	for route, r := range specRoutes(spec) {
+		op := r.Operation
 		security := spec.Security
 		if op.Security != nil {
 			security = *op.Security

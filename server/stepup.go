@@ -25,7 +25,8 @@ const stepUpExtension = "x-authd-step-up"
 // the start rather than being ignored.
 func stepUpRoutes(spec *openapi3.T, protected map[string]bool) (map[string]bool, error) {
 	sensitive := map[string]bool{}
-	for route, op := range specRoutes(spec) {
+	for route, r := range specRoutes(spec) {
+		op := r.Operation
 		v, ok := op.Extensions[stepUpExtension]
 		if !ok {
 			continue

@@ -22,7 +22,7 @@ import (
 // of the route Echo already matched (routeKey), so no second router runs; a
 // finding is returned as kin-openapi's error, which handleError ranks.
 func (s *Server) requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
-	routes := validationRoutes(spec)
+	routes := specRoutes(spec)
 	options := &openapi3filter.Options{
 		MultiError:         true,
 		KeepValidatedValue: true,
@@ -52,18 +52,6 @@ func (s *Server) requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
 	}
 }
 
-// validationRoutes is kin-openapi's route of each operation, keyed like
-// specRoutes.
-func validationRoutes(spec *openapi3.T) map[string]*routers.Route {
-	routes := map[string]*routers.Route{}
-	for path, item := range spec.Paths.Map() {
-		for method, op := range item.Operations() {
-			routes[method+" "+echoPath(path)] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
-		}
-	}
-	return routes
-}
-
 // pathParams are the values Echo matched for the route's parameters,
 // unescaped as the generated handlers bind them. A value that does not
 // unescape is passed as it came, and fails its schema.
@@ -84,15 +72,15 @@ func pathParams(c echo.Context) map[string]string {
 	return params
 }
 
-// specRoutes maps each operation of the spec to the route Echo matches it
-// by, "METHOD /echo/path" (see routeKey). The validator and authenticate
-// both find a request's operation here, so they agree on which requests
-// are the spec's.
-func specRoutes(spec *openapi3.T) map[string]*openapi3.Operation {
-	routes := map[string]*openapi3.Operation{}
+// specRoutes maps the route Echo matches each operation of the spec by,
+// "METHOD /echo/path" (see routeKey), to kin-openapi's route of that
+// operation. The validator and authenticate both find a request's operation
+// here, so they agree on which requests are the spec's.
+func specRoutes(spec *openapi3.T) map[string]*routers.Route {
+	routes := map[string]*routers.Route{}
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
-			routes[method+" "+echoPath(path)] = op
+			routes[method+" "+echoPath(path)] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
 		}
 	}
 	return routes
