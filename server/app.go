@@ -88,7 +88,7 @@ func (s *Server) newEcho(spec *openapi3.T) (*echo.Echo, error) {
 	if len(opts.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  opts.CORSOrigins,
-			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
+			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
 			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID},
 			ExposeHeaders: []string{echo.HeaderXRequestID, "Retry-After", "WWW-Authenticate"},
 			MaxAge:        600,

@@ -181,9 +181,10 @@ func guardBody(next echo.HandlerFunc) echo.HandlerFunc {
 		if req.Body == nil || req.Body == http.NoBody {
 			return next(c)
 		}
-		if req.Method != http.MethodPost && req.Method != http.MethodPut && req.Method != http.MethodPatch {
-			// No operation of another method takes a body: leave it unread,
-			// and net/http discards it.
+		if req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodOptions {
+			// No operation of these methods takes a body: leave it unread,
+			// and net/http discards it. DELETE is read: several take a body
+			// (the current password).
 			return next(c)
 		}
 		tooLarge := &problemError{typ: typeTooLarge, detail: fmt.Sprintf("The request body must be at most %d bytes.", MaxBodyBytes)}

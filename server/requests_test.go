@@ -156,6 +156,37 @@ func TestRequests_UnknownRoutesAndMethodsAreProblems(t *testing.T) {
 	}
 }
 
+// TestRequests_DeleteBodiesPassTheGuard: the DELETEs that take a body (the
+// current password) get the same cap and JSON checks as a POST.
+func TestRequests_DeleteBodiesPassTheGuard(t *testing.T) {
+	t.Parallel()
+	app := testkit.NewApp(t, testkit.FastHashing, testkit.NoLimits)
+	_, pair := app.NewUser(t)
+	for name, tc := range map[string]struct {
+		body string
+		want int
+	}{
+		"duplicate key":    {`{"current_password":"wrong","current_password":"` + testkit.Password + `"}`, http.StatusBadRequest},
+		"trailing garbage": {`{"current_password":"` + testkit.Password + `"} x`, http.StatusBadRequest},
+		"over 64 KiB":      {`{"current_password":"` + testkit.Password + `"}` + strings.Repeat(" ", 1<<20), http.StatusRequestEntityTooLarge},
+	} {
+		req := testkit.Must(http.NewRequest(http.MethodDelete, app.URL+"/users/me", strings.NewReader(tc.body)))(t)
+		req.Header.Set("Authorization", "Bearer "+pair.AccessToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: %d, want %d", name, resp.StatusCode, tc.want)
+		}
+	}
+	if got := meStatus(t, app, pair.AccessToken); got != http.StatusOK {
+		t.Errorf("a refused body deleted the account: GET /users/me %d", got)
+	}
+}
+
 func TestRequests_SecurityHeadersAndCORS(t *testing.T) {
 	t.Parallel()
 	app := testkit.NewApp(t)
@@ -186,8 +217,14 @@ func TestRequests_SecurityHeadersAndCORS(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	if got := preflight("https://app.example.com").Header.Get("Access-Control-Allow-Origin"); got != "https://app.example.com" {
+	allowed := preflight("https://app.example.com")
+	if got := allowed.Header.Get("Access-Control-Allow-Origin"); got != "https://app.example.com" {
 		t.Errorf("allowed origin: Access-Control-Allow-Origin = %q", got)
+	}
+	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} { // every method of the spec's operations
+		if got := allowed.Header.Get("Access-Control-Allow-Methods"); !strings.Contains(got, method) {
+			t.Errorf("Access-Control-Allow-Methods = %q, want %s among them", got, method)
+		}
 	}
 	if got := preflight("https://evil.example.net").Header.Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("foreign origin allowed: %q", got)

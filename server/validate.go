@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -41,8 +43,12 @@ func (s *Server) requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
 			if route == nil {
 				return next(c)
 			}
+			params := pathParams(c)
+			if pe := notUTF8(c.QueryParams(), params); pe != nil {
+				return pe
+			}
 			err := openapi3filter.ValidateRequest(c.Request().Context(), &openapi3filter.RequestValidationInput{
-				Request: c.Request(), PathParams: pathParams(c), Route: route, Options: options,
+				Request: c.Request(), PathParams: params, Route: route, Options: options,
 			})
 			if err != nil {
 				return err
@@ -52,24 +58,55 @@ func (s *Server) requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
 	}
 }
 
-// pathParams are the values Echo matched for the route's parameters,
-// unescaped as the generated handlers bind them. A value that does not
-// unescape is passed as it came, and fails its schema.
+// pathParams are the values Echo matched for the route's parameters, as the
+// generated handlers bind them: Echo routes on the escaped path when the
+// request's differs from Go's own escaping (RawPath is set), and the handler
+// unescapes those values; otherwise they are unescaped already, and another
+// unescape would check a value the handler never sees ("%2561" is "%61" to
+// the handler). A value that does not unescape is passed as it came, and
+// fails its schema.
 func pathParams(c echo.Context) map[string]string {
 	names := c.ParamNames()
 	if len(names) == 0 {
 		return nil
 	}
+	escaped := c.Request().URL.RawPath != ""
 	values := c.ParamValues()
 	params := make(map[string]string, len(names))
 	for i, name := range names {
 		v := values[i]
-		if unescaped, err := url.PathUnescape(v); err == nil {
+		if unescaped, err := url.PathUnescape(v); escaped && err == nil {
 			v = unescaped
 		}
 		params[name] = v
 	}
 	return params
+}
+
+// notUTF8 is the 400 for the first query or path parameter that is not
+// UTF-8 text, nil when all are. The spec's patterns cannot refuse such a
+// value (Go's regexp reads a stray byte as U+FFFD), and PostgreSQL refuses
+// it as text, which would be a 500.
+func notUTF8(query url.Values, path map[string]string) *problemError {
+	var bad []api.FieldError
+	for name, values := range query {
+		for _, v := range values {
+			if !utf8.ValidString(v) {
+				bad = append(bad, api.FieldError{Field: name, Message: "is not UTF-8 text"})
+				break
+			}
+		}
+	}
+	for name, v := range path {
+		if !utf8.ValidString(v) {
+			bad = append(bad, api.FieldError{Field: name, Message: "is not UTF-8 text"})
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Slice(bad, func(i, j int) bool { return bad[i].Field < bad[j].Field })
+	return &problemError{typ: typeBadRequest, detail: joinMessages(bad), errors: bad}
 }
 
 // specRoutes maps the route Echo matches each operation of the spec by,
