@@ -49,25 +49,31 @@ func IsolatedDatabase(t testing.TB) Option { return isolated(t, nil) }
 // when the test ends, and returns its URL.
 func IsolatedDatabaseURL(t testing.TB) string {
 	t.Helper()
-	ctx := context.Background()
-	url, drop, err := CreateDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(drop)
-	pool, err := pgxpool.New(ctx, url)
+	url := createdDatabase(t)
+	pool, err := pgxpool.New(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pool.Close()
 	mig, err := database.NewMigrator(pool)
 	if err == nil {
-		_, err = mig.Up(ctx)
+		_, err = mig.Up(context.Background())
 		_ = mig.Close()
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	return url
+}
+
+// createdDatabase creates an empty database, dropped when the test ends.
+func createdDatabase(t testing.TB) string {
+	t.Helper()
+	url, drop, err := CreateDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
 	return url
 }
 
@@ -82,16 +88,22 @@ func Traced(t testing.TB, tp trace.TracerProvider) Option {
 }
 
 func isolated(t testing.TB, tp trace.TracerProvider) Option {
-	pool, err := database.Open(context.Background(), IsolatedDatabaseURL(t), 10, tp)
+	ctx := context.Background()
+	pool, err := database.Open(ctx, createdDatabase(t), 10, tp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close) // before the drop: cleanups run last first
+	// The app's migrator is the one that migrated: tests of the schema gate
+	// see what a started authd's migrator sees.
 	mig, err := database.NewMigrator(pool)
+	if err == nil {
+		t.Cleanup(func() { _ = mig.Close() })
+		_, err = mig.Up(ctx)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = mig.Close() })
 	cfg := testConfig(t, "", "")
 	return func(d *server.Deps) {
 		d.DB = server.GuardDatabase(cfg, pool, d.Log)
