@@ -83,8 +83,8 @@ func pathParams(c echo.Context) map[string]string {
 	return params
 }
 
-// notUTF8 is the 400 for the first query or path parameter that is not
-// UTF-8 text, nil when all are. The spec's patterns cannot refuse such a
+// notUTF8 is the 400 naming each query or path parameter that is not UTF-8
+// text, nil when all are. The spec's patterns cannot refuse such a
 // value (Go's regexp reads a stray byte as U+FFFD), and PostgreSQL refuses
 // it as text, which would be a 500.
 func notUTF8(query url.Values, path map[string]string) *problemError {
